@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The guest-visible platform of lvmm (x86-64): addresses, ports and IRQs.
+ *
+ * Shared by the VMM and the freestanding in-tree test guests, so it must
+ * only use <stdint.h>-level C. docs/platform.md explains each item.
+ */
+#ifndef LVMM_GUEST_ABI_H
+#define LVMM_GUEST_ABI_H
+
+/* ---- Guest-physical memory map ---------------------------------------- */
+#define LVMM_EBDA_START        0x0009fc00ULL /* MP table lives here        */
+#define LVMM_LOWMEM_RAM_END    0x0009fc00ULL /* first e820 RAM range end   */
+#define LVMM_HIMEM_START       0x00100000ULL /* second RAM range start     */
+#define LVMM_MMIO_HOLE_START   0xc0000000ULL /* RAM below 4 GiB ends here  */
+#define LVMM_MMIO_HOLE_END     0x100000000ULL
+#define LVMM_HIGH_RAM_START    0x100000000ULL /* RAM beyond 3 GiB goes here */
+
+/* Boot structures written by the loader (all below LVMM_EBDA_START). */
+#define LVMM_BOOT_GDT          0x00000500ULL
+#define LVMM_BOOT_START_INFO   0x00006000ULL /* PVH hvm_start_info          */
+#define LVMM_BOOT_MEMMAP       0x00006800ULL /* PVH memory map entries      */
+#define LVMM_BOOT_ZERO_PAGE    0x00007000ULL /* Linux boot_params           */
+#define LVMM_BOOT_PAGE_TABLES  0x00009000ULL /* PML4, PDPT, 4 PDs (bzImage) */
+#define LVMM_BOOT_CMDLINE      0x00020000ULL
+#define LVMM_BOOT_CMDLINE_MAX  0x00010000ULL /* 64 KiB incl. NUL            */
+
+/* ---- Interrupt controllers (KVM in-kernel) --------------------------- */
+#define LVMM_IOAPIC_BASE       0xfec00000ULL
+#define LVMM_LAPIC_BASE        0xfee00000ULL
+#define LVMM_IOAPIC_PINS       24
+
+/* ---- Legacy devices (port I/O) --------------------------------------- */
+#define LVMM_PORT_COM1         0x3f8
+#define LVMM_IRQ_COM1          4
+#define LVMM_PORT_I8042_DATA   0x60
+#define LVMM_PORT_I8042_CMD    0x64
+#define LVMM_PORT_RTC_INDEX    0x70
+#define LVMM_PORT_RTC_DATA     0x71
+#define LVMM_IRQ_RTC           8
+#define LVMM_PORT_RESET_CF9    0xcf9
+/*
+ * Debug-exit port: a 1-, 2- or 4-byte write of V ends the partition with
+ * exit status V & 0xff. Same port as QEMU's "isa-debug-exit,iobase=0xf4",
+ * so one guest image runs under both (QEMU exits with (V << 1) | 1).
+ */
+#define LVMM_PORT_DEBUG_EXIT   0xf4
+
+/* ---- virtio-mmio slots ----------------------------------------------- */
+#define LVMM_VIRTIO_MMIO_BASE  0xd0000000ULL
+#define LVMM_VIRTIO_MMIO_SIZE  0x1000ULL      /* one slot per device        */
+#define LVMM_VIRTIO_MMIO_MAX   14
+/* IRQ of slot i; ISA IRQs 0-4, 8 and 12 stay with the legacy devices. */
+#define LVMM_VIRTIO_IRQS { 5, 6, 7, 9, 10, 11, 14, 15, 16, 17, 18, 19, 20, 21 }
+
+/* ---- Other MMIO ------------------------------------------------------ */
+#define LVMM_TPM_TIS_BASE      0xfed40000ULL
+#define LVMM_TPM_TIS_SIZE      0x5000ULL
+
+#endif /* LVMM_GUEST_ABI_H */

@@ -1,0 +1,201 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Supervisor <-> partition protocol.
+ *
+ * One SOCK_SEQPACKET socketpair per partition. Every message is one packet:
+ * a fixed header followed by exactly hdr.len payload bytes, with up to
+ * LVMM_MSG_MAX_FDS file descriptors attached (SCM_RIGHTS). Both sides
+ * reject a wrong magic, version, type, length or fd count before looking at
+ * the payload. Payloads are fixed-layout structs (no pointers, no variable
+ * parts), so validating a message is checking its length and its fields'
+ * ranges. Strings are fixed arrays and must be NUL-terminated.
+ */
+#ifndef LVMM_PROTO_H
+#define LVMM_PROTO_H
+
+#include <stdint.h>
+
+#define LVMM_PROTO_MAGIC   0x4c564d4dU /* "LVMM" */
+#define LVMM_PROTO_VERSION 1
+#define LVMM_MSG_MAX_LEN   (64 * 1024)
+#define LVMM_MSG_MAX_FDS   32
+
+#define LVMM_NAME_MAX      32   /* partition, device, link names incl. NUL */
+#define LVMM_CMDLINE_MAX   4096 /* guest command line incl. NUL */
+#define LVMM_MAX_VCPUS     64
+#define LVMM_MAX_DEVS      12
+#define LVMM_MAX_CPUID_MASK 16
+#define LVMM_NO_FD         (-1)
+
+enum lvmm_msg_type {
+	LVMM_MSG_CONFIG = 1,   /* sup -> part: struct lvmm_part_config + fds   */
+	LVMM_MSG_READY = 2,    /* part -> sup: setup done, sandboxed, running   */
+	LVMM_MSG_EVENT = 3,    /* part -> sup: struct lvmm_event               */
+	LVMM_MSG_EXIT = 4,     /* part -> sup: struct lvmm_exit, then it exits  */
+	LVMM_MSG_CTL = 5,      /* sup -> part: struct lvmm_ctl                 */
+	LVMM_MSG_CTL_REPLY = 6,/* part -> sup: struct lvmm_ctl_reply           */
+	LVMM_MSG_TYPE_MAX = 6,
+};
+
+struct lvmm_msg_hdr {
+	uint32_t magic;
+	uint16_t version;
+	uint16_t type;
+	uint32_t len;  /* payload bytes after the header */
+	uint32_t nfds; /* descriptors attached */
+};
+
+/* ---- CONFIG ---------------------------------------------------------- */
+
+enum lvmm_dev_type {
+	LVMM_DEV_NONE = 0,
+	LVMM_DEV_BLK = 1,     /* fd[0] = image file */
+	LVMM_DEV_NET_TAP = 2, /* fd[0] = TAP (IFF_VNET_HDR) */
+	LVMM_DEV_NET_LINK = 3,/* fd[0] = ring memfd, fd[1] = my doorbell (rx), fd[2] = peer doorbell (tx) */
+	LVMM_DEV_STREAM = 4,  /* fd[0] = connected or listening stream socket */
+	LVMM_DEV_TYPE_MAX = 4,
+};
+
+#define LVMM_DEV_F_READONLY   (1U << 0) /* blk: refuse writes */
+#define LVMM_DEV_F_LISTEN     (1U << 1) /* stream: fd[0] listens; accept one peer */
+#define LVMM_DEV_F_LINK_SIDE1 (1U << 2) /* link: this end is side 1 of the ring pair */
+
+struct lvmm_rate_limit {
+	uint64_t bytes_per_sec; /* 0 = unlimited */
+	uint64_t bytes_burst;
+	uint64_t ops_per_sec;   /* 0 = unlimited */
+	uint64_t ops_burst;
+};
+
+struct lvmm_dev_cfg {
+	uint32_t type;  /* enum lvmm_dev_type */
+	uint32_t flags; /* LVMM_DEV_F_* */
+	char id[LVMM_NAME_MAX];   /* e.g. "blk0", "net1"; names the device in events */
+	char peer[LVMM_NAME_MAX]; /* link name or TAP name, for messages */
+	int32_t fd[4];  /* indices into the message's fd array, or LVMM_NO_FD */
+	uint8_t mac[6];
+	uint8_t pad[2];
+	uint64_t ring_size;  /* link: bytes of the shared ring memfd */
+	struct lvmm_rate_limit rx_rl, tx_rl;
+};
+
+struct lvmm_cpuid_mask {
+	uint32_t leaf;
+	uint32_t subleaf; /* 0xffffffff = every subleaf */
+	uint8_t reg;      /* 0 eax, 1 ebx, 2 ecx, 3 edx */
+	uint8_t bit;
+	uint8_t pad[2];
+};
+
+#define LVMM_PART_F_STDIN       (1U << 0) /* console input from fd_console_in */
+#define LVMM_PART_F_PREFIX      (1U << 1) /* prefix console lines with the name */
+#define LVMM_PART_F_TEST_DEVICE (1U << 2) /* test-only port 0xf0: see docs */
+
+struct lvmm_part_config {
+	char name[LVMM_NAME_MAX];
+	uint32_t flags;  /* LVMM_PART_F_* */
+	uint32_t vcpus;
+	uint64_t mem_bytes;
+	int32_t host_cpus[LVMM_MAX_VCPUS]; /* pin vCPU i to this host CPU, or -1 */
+	char cmdline[LVMM_CMDLINE_MAX];
+	int32_t fd_kvm;         /* /dev/kvm */
+	int32_t fd_mem;         /* guest RAM memfd, mem_bytes long */
+	int32_t fd_kernel;      /* kernel image */
+	int32_t fd_initrd;      /* or LVMM_NO_FD */
+	int32_t fd_console_out; /* UART output */
+	int32_t fd_console_in;  /* UART input, or LVMM_NO_FD */
+	uint32_t log_level;
+	uint32_t ndevs;
+	struct lvmm_dev_cfg devs[LVMM_MAX_DEVS];
+	uint32_t ncpuid_mask;
+	uint32_t pad;
+	struct lvmm_cpuid_mask cpuid_mask[LVMM_MAX_CPUID_MASK];
+};
+
+/* ---- EVENT ----------------------------------------------------------- */
+
+enum lvmm_event_kind {
+	LVMM_EV_DMA_FAULT = 1,     /* dev; a = gpa, b = len, c = dir (0 read, 1 write) */
+	LVMM_EV_VIRTIO_ERROR = 2,  /* dev; a = reason code (enum virtio_err), b = queue */
+	LVMM_EV_UNHANDLED_IO = 3,  /* a = 0 pio / 1 mmio, b = address, c = count so far */
+	LVMM_EV_LINK_STATE = 4,    /* dev; a = 1 up / 0 down */
+	LVMM_EV_NET_DROP = 5,      /* dev; a = frames dropped by the filter, b = total */
+	LVMM_EV_KIND_MAX = 5,
+};
+
+struct lvmm_event {
+	uint32_t kind;
+	uint32_t pad;
+	char dev[LVMM_NAME_MAX];
+	uint64_t a, b, c;
+};
+
+/* ---- EXIT ------------------------------------------------------------ */
+
+enum lvmm_exit_reason {
+	LVMM_EXIT_POWEROFF = 1,   /* status = guest's debug-exit value, or 0 */
+	LVMM_EXIT_RESET = 2,      /* guest reset (i8042, 0xcf9) */
+	LVMM_EXIT_SHUTDOWN = 3,   /* triple fault */
+	LVMM_EXIT_INTERNAL = 4,   /* KVM internal error / emulation failure */
+	LVMM_EXIT_FAIL_ENTRY = 5, /* hardware refused VM entry */
+	LVMM_EXIT_SETUP = 6,      /* could not build the VM (bad image, ...) */
+	LVMM_EXIT_STOPPED = 7,    /* stopped by request */
+	LVMM_EXIT_REASON_MAX = 7,
+};
+
+struct lvmm_exit {
+	uint32_t reason; /* enum lvmm_exit_reason */
+	int32_t status;  /* guest status (POWEROFF) or -errno (SETUP) */
+	uint32_t vcpu;   /* vCPU that caused it */
+	uint32_t pad;
+	uint64_t rip;
+	uint8_t insn[16]; /* instruction bytes at rip (INTERNAL), if readable */
+	uint32_t insn_len;
+	uint32_t hw_reason_hi;
+	uint64_t hw_reason; /* FAIL_ENTRY hardware reason / internal suberror */
+	char detail[128];
+};
+
+/* ---- CTL ------------------------------------------------------------- */
+
+enum lvmm_ctl_op {
+	LVMM_CTL_PAUSE = 1,
+	LVMM_CTL_RESUME = 2,
+	LVMM_CTL_STOP = 3,
+	LVMM_CTL_LINK_DOWN = 4, /* dev = device id of the link end */
+	LVMM_CTL_LINK_UP = 5,
+	LVMM_CTL_STATS = 6,
+	LVMM_CTL_OP_MAX = 6,
+};
+
+struct lvmm_ctl {
+	uint32_t op;
+	uint32_t seq;
+	char dev[LVMM_NAME_MAX];
+};
+
+#define LVMM_STATS_MAX_DEVS LVMM_MAX_DEVS
+struct lvmm_dev_stats {
+	char id[LVMM_NAME_MAX];
+	uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes, drops;
+	uint64_t reads, writes, read_bytes, write_bytes, errors;
+	uint32_t link_up;
+	uint32_t pad;
+};
+
+struct lvmm_ctl_reply {
+	uint32_t op;
+	uint32_t seq;
+	int32_t result; /* 0 or -errno */
+	uint32_t state; /* 1 running, 2 paused */
+	uint64_t exits_io, exits_mmio, exits_hlt, exits_other;
+	uint64_t dma_faults, unhandled_io;
+	uint32_t ndevs;
+	uint32_t pad;
+	struct lvmm_dev_stats devs[LVMM_STATS_MAX_DEVS];
+};
+
+_Static_assert(sizeof(struct lvmm_part_config) < LVMM_MSG_MAX_LEN, "config must fit a message");
+_Static_assert(sizeof(struct lvmm_ctl_reply) < LVMM_MSG_MAX_LEN, "reply must fit a message");
+
+#endif /* LVMM_PROTO_H */

@@ -1,0 +1,114 @@
+// SPDX-License-Identifier: MIT
+#include "common/proto.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+int proto_send(int sock, uint16_t type, const void *payload, uint32_t len, const int *fds,
+	       unsigned nfds, int flags)
+{
+	struct lvmm_msg_hdr hdr = {
+		.magic = LVMM_PROTO_MAGIC, .version = LVMM_PROTO_VERSION, .type = type,
+		.len = len, .nfds = nfds,
+	};
+	struct iovec iov[2] = { { &hdr, sizeof(hdr) }, { (void *)payload, len } };
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * LVMM_MSG_MAX_FDS)];
+		struct cmsghdr align;
+	} ctl;
+	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = len ? 2 : 1 };
+	ssize_t n;
+
+	if (len > LVMM_MSG_MAX_LEN || nfds > LVMM_MSG_MAX_FDS)
+		return -EMSGSIZE;
+	if (nfds) {
+		struct cmsghdr *c;
+
+		memset(&ctl, 0, sizeof(ctl));
+		mh.msg_control = ctl.buf;
+		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+		c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+		memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
+	}
+	do {
+		n = sendmsg(sock, &mh, flags | MSG_NOSIGNAL);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	if ((size_t)n != sizeof(hdr) + len)
+		return -EIO;
+	return 0;
+}
+
+static void close_fds(int *fds, unsigned n)
+{
+	while (n--)
+		if (fds[n] >= 0)
+			close(fds[n]);
+}
+
+int proto_recv(int sock, struct lvmm_msg_hdr *hdr, void *payload, uint32_t maxlen, int *fds,
+	       unsigned maxfds, int flags)
+{
+	struct iovec iov[2] = { { hdr, sizeof(*hdr) }, { payload, maxlen } };
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * LVMM_MSG_MAX_FDS)];
+		struct cmsghdr align;
+	} ctl;
+	struct msghdr mh = {
+		.msg_iov = iov, .msg_iovlen = 2, .msg_control = ctl.buf,
+		.msg_controllen = sizeof(ctl.buf),
+	};
+	int got[LVMM_MSG_MAX_FDS];
+	unsigned ngot = 0, i;
+	struct cmsghdr *c;
+	ssize_t n;
+	int err = 0;
+
+	if (maxlen > LVMM_MSG_MAX_LEN || maxfds > LVMM_MSG_MAX_FDS)
+		return -EINVAL;
+	do {
+		n = recvmsg(sock, &mh, flags | MSG_CMSG_CLOEXEC);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+			unsigned k = (unsigned)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+
+			for (i = 0; i < k; i++) {
+				int fd;
+
+				memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+				if (ngot < LVMM_MSG_MAX_FDS)
+					got[ngot++] = fd;
+				else
+					close(fd);
+			}
+		}
+	}
+	if (n == 0)
+		err = -EPIPE;
+	else if ((size_t)n < sizeof(*hdr) || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)))
+		err = -EPROTO;
+	else if (hdr->magic != LVMM_PROTO_MAGIC || hdr->version != LVMM_PROTO_VERSION ||
+		 hdr->type == 0 || hdr->type > LVMM_MSG_TYPE_MAX)
+		err = -EPROTO;
+	else if (hdr->len != (size_t)n - sizeof(*hdr) || hdr->len > maxlen)
+		err = -EPROTO;
+	else if (hdr->nfds != ngot || ngot > maxfds)
+		err = -EPROTO;
+	if (err) {
+		close_fds(got, ngot);
+		return err;
+	}
+	if (fds)
+		memcpy(fds, got, ngot * sizeof(int));
+	return 0;
+}

@@ -1,0 +1,509 @@
+// SPDX-License-Identifier: MIT
+/*
+ * lvmm command line: run, check, ctl, and the internal __partition entry
+ * the supervisor re-executes for each partition process.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/cpufeatures.h"
+#include "common/log.h"
+#include "cli/ctl_client.h"
+#include "supervisor/platform.h"
+#include "supervisor/supervisor.h"
+#include "vmm/loader.h"
+#include "vmm/partition.h"
+
+#define LVMM_VERSION "0.1.0"
+
+static struct platform plat; /* large: keep it off the stack */
+
+static const char usage_main[] =
+	"Usage: lvmm [-v|-q] COMMAND [ARGS]\n"
+	"\n"
+	"lvmm is a lightweight partitioning virtual machine monitor on Linux KVM.\n"
+	"\n"
+	"Commands:\n"
+	"  run PLATFORM.yaml        run every partition of a platform file\n"
+	"  run --kernel FILE ...    run one guest (quick form; see 'lvmm run --help')\n"
+	"  check PLATFORM.yaml      validate a platform file (and its images) without running it\n"
+	"  ctl SOCKET OP [ARGS]     control a running platform (see 'lvmm ctl --help')\n"
+	"  version                  print the version\n"
+	"  help [COMMAND]           this text, or a command's\n"
+	"\n"
+	"Global options:\n"
+	"  -v, --verbose            more messages (repeat for debug)\n"
+	"  -q, --quiet              errors only\n"
+	"\n"
+	"Documentation: README.md, docs/cli.md, docs/platform-file.md, docs/platform.md\n";
+
+static const char usage_run[] =
+	"Usage: lvmm run PLATFORM.yaml [--events FILE] [--control SOCKET]\n"
+	"       lvmm run --kernel FILE [OPTIONS]\n"
+	"\n"
+	"Runs guests until they power off. With a platform file, every partition it lists\n"
+	"runs in its own sandboxed process; console lines are prefixed with the partition's\n"
+	"name when there is more than one. The quick form runs one partition.\n"
+	"\n"
+	"Quick-form options:\n"
+	"  --kernel FILE            ELF kernel with a PVH note, or a Linux bzImage (required)\n"
+	"  --initrd FILE            initial ramdisk\n"
+	"  --cmdline STRING         guest kernel command line\n"
+	"  --memory SIZE            guest RAM; a bare number is MiB (default 128, e.g. 64, 2G)\n"
+	"  --vcpus N                number of vCPUs (default 1, at most 64)\n"
+	"  --host-cpus LIST         pin vCPUs to host CPUs, one per vCPU (e.g. 2,3)\n"
+	"  --disk PATH[,readonly]   virtio-blk disk backed by a raw image (repeatable)\n"
+	"  --net tap=NAME[,mac=MAC] virtio-net on a host TAP device (repeatable)\n"
+	"  --stream socket=PATH[,listen]\n"
+	"                           virtio-console stream to a Unix socket (repeatable)\n"
+	"  --console stdout|none|file:PATH\n"
+	"                           where the serial console goes (default stdout)\n"
+	"  --no-stdin               do not connect standard input to the console\n"
+	"  --cpuid-disable LIST     hide CPU features from the guest (e.g. cx16,xsave)\n"
+	"  --name NAME              partition name in messages and events (default guest)\n"
+	"  --reboot                 restart the guest when it resets (default: exit)\n"
+	"  --restart POLICY         never, on-crash or always (default never)\n"
+	"\n"
+	"Options for both forms:\n"
+	"  --events FILE            append structured events (JSON lines) to FILE\n"
+	"  --control SOCKET         serve the control API on this Unix socket\n"
+	"\n"
+	"The console is the guest's 16550 UART. When standard input is a terminal it is put in\n"
+	"raw mode and given to the guest; press Ctrl-A then x to stop the guest.\n"
+	"\n"
+	"Exit status: the value the guest wrote to the debug-exit port (0xf4), or 0 when it\n"
+	"powered off or reset; 2 bad usage or platform file; 3 a partition could not be set\n"
+	"up (bad image, missing file, no KVM); 4 a guest crashed (triple fault, emulation\n"
+	"failure; RIP and instruction bytes are printed); 5 a partition process died (killed,\n"
+	"sandbox violation). With several partitions, the first one that did not end cleanly\n"
+	"decides.\n";
+
+static const char usage_check[] =
+	"Usage: lvmm check PLATFORM.yaml\n"
+	"\n"
+	"Validates a platform file without running anything: the schema, every value's range,\n"
+	"that files exist and kernel images can be booted with the partition's memory,\n"
+	"exclusive resources (host CPUs, disk images, TAP devices) given to one partition only,\n"
+	"and that every link has two ends. Each problem is printed as FILE:LINE: message.\n"
+	"Exit status 0 if valid, 2 otherwise.\n";
+
+static int verbosity;
+
+static int parse_global(int *argc, char ***argv)
+{
+	int i = 1;
+
+	while (i < *argc && (*argv)[i][0] == '-') {
+		const char *a = (*argv)[i];
+
+		if (!strcmp(a, "-v") || !strcmp(a, "--verbose"))
+			verbosity++;
+		else if (!strcmp(a, "-vv"))
+			verbosity += 2;
+		else if (!strcmp(a, "-q") || !strcmp(a, "--quiet"))
+			verbosity = -1;
+		else if (!strcmp(a, "-h") || !strcmp(a, "--help"))
+			return 'h';
+		else if (!strcmp(a, "--version"))
+			return 'V';
+		else
+			break;
+		i++;
+	}
+	*argc -= i - 1;
+	*argv += i - 1;
+	return 0;
+}
+
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "lvmm: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry 'lvmm run --help'.\n");
+	return LVMM_EXIT_USAGE;
+}
+
+/* "a,b,c" -> calls fn for each item; returns the first non-zero result. */
+static int split_list(const char *list, int (*fn)(const char *item, void *ctx), void *ctx)
+{
+	char buf[1024], *save = NULL, *tok;
+	int r;
+
+	if (snprintf(buf, sizeof(buf), "%s", list) >= (int)sizeof(buf))
+		return -E2BIG;
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+		if ((r = fn(tok, ctx)))
+			return r;
+	return 0;
+}
+
+static int add_cpuid(const char *item, void *ctx)
+{
+	struct plat_part *p = ctx;
+
+	if (p->ncpuid_mask >= LVMM_MAX_CPUID_MASK)
+		return usage_error("--cpuid-disable: more than 16 features");
+	if (cpu_feature_lookup(item, &p->cpuid_mask[p->ncpuid_mask])) {
+		fprintf(stderr, "lvmm: --cpuid-disable: unknown feature '%s'; known: %s\n", item,
+			cpu_feature_names());
+		return LVMM_EXIT_USAGE;
+	}
+	p->ncpuid_mask++;
+	return 0;
+}
+
+static int add_host_cpu(const char *item, void *ctx)
+{
+	struct plat_part *p = ctx;
+	uint64_t v;
+
+	if (p->n_host_cpus >= LVMM_MAX_VCPUS || parse_u64(item, 4095, &v))
+		return usage_error("--host-cpus: '%s' is not a CPU number", item);
+	p->host_cpus[p->n_host_cpus++] = (int)v;
+	return 0;
+}
+
+static struct plat_dev *new_dev(struct plat_part *p, uint32_t type)
+{
+	static const char *const base[] = { "", "blk", "net", "net", "stream" };
+	struct plat_dev *d;
+	unsigned i, n = 0;
+
+	if (p->ndevs >= LVMM_MAX_DEVS)
+		return NULL;
+	for (i = 0; i < p->ndevs; i++)
+		n += !strcmp(base[p->devs[i].type], base[type]);
+	d = &p->devs[p->ndevs++];
+	memset(d, 0, sizeof(*d));
+	d->type = type;
+	snprintf(d->id, sizeof(d->id), "%s%u", base[type], n);
+	return d;
+}
+
+static int parse_kv_opts(const char *opt, const char *val, struct plat_dev *d)
+{
+	char buf[PLAT_PATH_MAX + 64], *save = NULL, *tok;
+
+	if (snprintf(buf, sizeof(buf), "%s", val) >= (int)sizeof(buf))
+		return usage_error("%s: value too long", opt);
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (d->type == LVMM_DEV_BLK) {
+			if (!strcmp(tok, "readonly") || !strcmp(tok, "ro"))
+				d->readonly = true;
+			else if (!d->path[0])
+				snprintf(d->path, sizeof(d->path), "%s", tok);
+			else
+				return usage_error("--disk: unknown option '%s' (expected PATH[,readonly])", tok);
+		} else if (d->type == LVMM_DEV_NET_TAP) {
+			if (!strncmp(tok, "tap=", 4) && tok[4] && strlen(tok + 4) < PLAT_TAP_MAX)
+				snprintf(d->tap, sizeof(d->tap), "%s", tok + 4);
+			else if (!strncmp(tok, "mac=", 4)) {
+				unsigned v[6], i;
+
+				if (sscanf(tok + 4, "%2x:%2x:%2x:%2x:%2x:%2x", &v[0], &v[1], &v[2], &v[3],
+					   &v[4], &v[5]) != 6 || (v[0] & 1))
+					return usage_error("--net: '%s' is not a unicast MAC address", tok + 4);
+				for (i = 0; i < 6; i++)
+					d->mac[i] = (uint8_t)v[i];
+			} else
+				return usage_error("--net: unknown option '%s' (expected tap=NAME[,mac=MAC])", tok);
+		} else {
+			if (!strncmp(tok, "socket=", 7) && tok[7])
+				snprintf(d->path, sizeof(d->path), "%s", tok + 7);
+			else if (!strcmp(tok, "listen"))
+				d->listen = true;
+			else
+				return usage_error("--stream: unknown option '%s' (expected socket=PATH[,listen])", tok);
+		}
+	}
+	if ((d->type == LVMM_DEV_BLK || d->type == LVMM_DEV_STREAM) && !d->path[0])
+		return usage_error("%s: a path is required", opt);
+	if (d->type == LVMM_DEV_NET_TAP && !d->tap[0])
+		return usage_error("--net: tap=NAME is required");
+	return 0;
+}
+
+static int parse_quick(int argc, char **argv, struct platform *pl, struct run_opts *ro)
+{
+	enum { O_KERNEL = 256, O_INITRD, O_CMDLINE, O_MEMORY, O_VCPUS, O_HOSTCPUS, O_DISK, O_NET,
+	       O_STREAM, O_CONSOLE, O_NOSTDIN, O_CPUID, O_NAME, O_REBOOT, O_RESTART, O_EVENTS,
+	       O_CONTROL, O_TESTDEV };
+	static const struct option opts[] = {
+		{ "kernel", required_argument, 0, O_KERNEL },
+		{ "initrd", required_argument, 0, O_INITRD },
+		{ "cmdline", required_argument, 0, O_CMDLINE },
+		{ "memory", required_argument, 0, O_MEMORY },
+		{ "vcpus", required_argument, 0, O_VCPUS },
+		{ "host-cpus", required_argument, 0, O_HOSTCPUS },
+		{ "disk", required_argument, 0, O_DISK },
+		{ "net", required_argument, 0, O_NET },
+		{ "stream", required_argument, 0, O_STREAM },
+		{ "console", required_argument, 0, O_CONSOLE },
+		{ "no-stdin", no_argument, 0, O_NOSTDIN },
+		{ "cpuid-disable", required_argument, 0, O_CPUID },
+		{ "name", required_argument, 0, O_NAME },
+		{ "reboot", no_argument, 0, O_REBOOT },
+		{ "restart", required_argument, 0, O_RESTART },
+		{ "events", required_argument, 0, O_EVENTS },
+		{ "control", required_argument, 0, O_CONTROL },
+		{ "test-device", no_argument, 0, O_TESTDEV },
+		{ "help", no_argument, 0, 'h' },
+		{ 0, 0, 0, 0 },
+	};
+	struct plat_part *p = &pl->parts[0];
+	struct plat_dev *d;
+	int c, r;
+	uint64_t v;
+
+	plat_part_defaults(p);
+	snprintf(p->name, sizeof(p->name), "guest");
+	p->role = ROLE_SERVICE; /* a lone partition owns its devices, TAPs included */
+	p->stdin_console = true;
+	pl->nparts = 1;
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'h':
+			fputs(usage_run, stdout);
+			exit(0);
+		case O_KERNEL: snprintf(p->kernel, sizeof(p->kernel), "%s", optarg); break;
+		case O_INITRD: snprintf(p->initrd, sizeof(p->initrd), "%s", optarg); break;
+		case O_CMDLINE:
+			if (strlen(optarg) >= sizeof(p->cmdline))
+				return usage_error("--cmdline: longer than 4095 bytes");
+			snprintf(p->cmdline, sizeof(p->cmdline), "%s", optarg);
+			break;
+		case O_MEMORY:
+			if (parse_size(optarg, MiB, &p->mem_bytes))
+				return usage_error("--memory: '%s' is not a size (e.g. 64, 512M, 2G)", optarg);
+			break;
+		case O_VCPUS:
+			if (parse_u64(optarg, LVMM_MAX_VCPUS, &v) || !v)
+				return usage_error("--vcpus: '%s' is not a number from 1 to 64", optarg);
+			p->vcpus = (unsigned)v;
+			break;
+		case O_HOSTCPUS:
+			if ((r = split_list(optarg, add_host_cpu, p)))
+				return r;
+			break;
+		case O_DISK:
+		case O_NET:
+		case O_STREAM:
+			d = new_dev(p, c == O_DISK ? LVMM_DEV_BLK : c == O_NET ? LVMM_DEV_NET_TAP
+										   : LVMM_DEV_STREAM);
+			if (!d)
+				return usage_error("too many devices (at most %d)", LVMM_MAX_DEVS);
+			if ((r = parse_kv_opts(argv[optind - 2], optarg, d)))
+				return r;
+			break;
+		case O_CONSOLE:
+			if (!strcmp(optarg, "none"))
+				p->console = CONSOLE_NONE;
+			else if (!strcmp(optarg, "stdout"))
+				p->console = CONSOLE_STDOUT;
+			else if (!strncmp(optarg, "file:", 5) && optarg[5]) {
+				p->console = CONSOLE_FILE;
+				snprintf(p->console_path, sizeof(p->console_path), "%s", optarg + 5);
+			} else
+				return usage_error("--console: '%s': expected stdout, none or file:PATH", optarg);
+			break;
+		case O_NOSTDIN: p->stdin_console = false; break;
+		case O_CPUID:
+			if ((r = split_list(optarg, add_cpuid, p)))
+				return r;
+			break;
+		case O_NAME:
+			if (!*optarg || strlen(optarg) >= LVMM_NAME_MAX)
+				return usage_error("--name: '%s' must be 1-31 characters", optarg);
+			snprintf(p->name, sizeof(p->name), "%s", optarg);
+			break;
+		case O_REBOOT: p->reboot = true; break;
+		case O_RESTART:
+			if (!strcmp(optarg, "never"))
+				p->restart = RESTART_NEVER;
+			else if (!strcmp(optarg, "on-crash"))
+				p->restart = RESTART_ON_CRASH;
+			else if (!strcmp(optarg, "always"))
+				p->restart = RESTART_ALWAYS;
+			else
+				return usage_error("--restart: '%s': expected never, on-crash or always", optarg);
+			break;
+		case O_EVENTS: ro->events_path = optarg; break;
+		case O_CONTROL: ro->control_path = optarg; break;
+		case O_TESTDEV: p->test_device = true; break;
+		default:
+			return usage_error("unknown or incomplete option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return usage_error("unexpected argument '%s' (a platform file goes without other options "
+				   "except --events/--control)", argv[optind]);
+	if (!p->kernel[0])
+		return usage_error("--kernel FILE is required");
+	return 0;
+}
+
+/* Parse every kernel image so `check` reports malformed images before a run. */
+static int check_images(const struct platform *pl, FILE *err)
+{
+	unsigned i, bad = 0;
+
+	for (i = 0; i < pl->nparts; i++) {
+		const struct plat_part *p = &pl->parts[i];
+		struct guest_layout lay;
+		struct boot_image img;
+		char why[LOADER_ERR_MAX];
+		struct stat st;
+		void *m;
+		int fd = open(p->kernel, O_RDONLY | O_CLOEXEC);
+
+		if (fd < 0)
+			continue; /* already reported */
+		if (fstat(fd, &st) < 0 || st.st_size == 0) {
+			fprintf(err, "%s: partition '%s': kernel '%s' is empty\n", pl->path, p->name,
+				p->kernel);
+			bad++;
+			close(fd);
+			continue;
+		}
+		m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+		close(fd);
+		if (m == MAP_FAILED)
+			continue;
+		layout_from_size(p->mem_bytes, &lay);
+		if (loader_parse(m, (size_t)st.st_size, &lay, &img, why, sizeof(why))) {
+			fprintf(err, "%s:%d: partition '%s': kernel '%s': %s\n", pl->path, p->line,
+				p->name, p->kernel, why);
+			bad++;
+		}
+		munmap(m, (size_t)st.st_size);
+	}
+	return (int)bad;
+}
+
+static int cmd_check(int argc, char **argv)
+{
+	int problems;
+	unsigned i;
+
+	if (argc != 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		fputs(usage_check, argc == 2 ? stdout : stderr);
+		return argc == 2 ? 0 : LVMM_EXIT_USAGE;
+	}
+	problems = platform_load(argv[1], &plat, stderr);
+	if (!problems)
+		problems = check_images(&plat, stderr);
+	if (problems) {
+		fprintf(stderr, "%s: %d problem%s\n", argv[1], problems, problems == 1 ? "" : "s");
+		return LVMM_EXIT_USAGE;
+	}
+	printf("%s: ok: %u partition%s, %u link%s\n", argv[1], plat.nparts,
+	       plat.nparts == 1 ? "" : "s", plat.nlinks, plat.nlinks == 1 ? "" : "s");
+	for (i = 0; i < plat.nparts; i++) {
+		const struct plat_part *p = &plat.parts[i];
+
+		printf("  %-12s %-7s %2u vCPU %6" PRIu64 " MiB %2u device%s  restart %s\n", p->name,
+		       plat_role_name(p->role), p->vcpus, p->mem_bytes / MiB, p->ndevs,
+		       p->ndevs == 1 ? " " : "s", plat_restart_name(p->restart));
+	}
+	return 0;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+	struct run_opts ro = { .log_level = LOG_WARN };
+	int problems;
+
+	if (argc < 2) {
+		fputs(usage_run, stderr);
+		return LVMM_EXIT_USAGE;
+	}
+	ro.log_level = verbosity < 0 ? LOG_ERR : verbosity == 0 ? LOG_WARN
+					: verbosity == 1 ? LOG_INFO : LOG_DEBUG;
+	if (argv[1][0] != '-') {
+		int i;
+
+		/* lvmm run FILE [--events F] [--control S] */
+		for (i = 2; i < argc; i++) {
+			if (!strcmp(argv[i], "--events") && i + 1 < argc)
+				ro.events_path = argv[++i];
+			else if (!strcmp(argv[i], "--control") && i + 1 < argc)
+				ro.control_path = argv[++i];
+			else
+				return usage_error("'%s': a platform file takes only --events and --control",
+						   argv[i]);
+		}
+		problems = platform_load(argv[1], &plat, stderr);
+		if (problems) {
+			fprintf(stderr, "%s: %d problem%s; nothing was started\n", argv[1], problems,
+				problems == 1 ? "" : "s");
+			return LVMM_EXIT_USAGE;
+		}
+		/* Events are the platform demo's narrative; quick runs stay quiet unless -v. */
+		ro.echo_events = verbosity >= 0;
+	} else {
+		int r = parse_quick(argc, argv, &plat, &ro);
+
+		if (r)
+			return r;
+		problems = platform_validate(&plat, stderr);
+		if (problems)
+			return LVMM_EXIT_USAGE;
+		ro.echo_events = verbosity > 0;
+	}
+	return supervisor_run(&plat, &ro);
+}
+
+int main(int argc, char **argv)
+{
+	int g;
+
+	log_set_prefix("lvmm");
+	if (argc >= 2 && !strcmp(argv[1], "__partition"))
+		return partition_main(3);
+	g = parse_global(&argc, &argv);
+	if (g == 'V' || (argc >= 2 && !strcmp(argv[1], "version"))) {
+		printf("lvmm %s\n", LVMM_VERSION);
+		return 0;
+	}
+	if (g == 'h' || argc < 2) {
+		fputs(usage_main, g == 'h' ? stdout : stderr);
+		return g == 'h' ? 0 : LVMM_EXIT_USAGE;
+	}
+	log_level = verbosity < 0 ? LOG_ERR : verbosity == 0 ? LOG_WARN
+				: verbosity == 1 ? LOG_INFO : LOG_DEBUG;
+	if (!strcmp(argv[1], "help")) {
+		if (argc >= 3 && !strcmp(argv[2], "run"))
+			fputs(usage_run, stdout);
+		else if (argc >= 3 && !strcmp(argv[2], "check"))
+			fputs(usage_check, stdout);
+		else if (argc >= 3 && !strcmp(argv[2], "ctl"))
+			fputs(ctl_usage, stdout);
+		else
+			fputs(usage_main, stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "run"))
+		return cmd_run(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "check"))
+		return cmd_check(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "ctl"))
+		return ctl_client_main(argc - 1, argv + 1);
+	fprintf(stderr, "lvmm: unknown command '%s'\n\n%s", argv[1], usage_main);
+	return LVMM_EXIT_USAGE;
+}

@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The supervisor's event log: one JSON object per line (to a file, when
+ * configured) and a one-line human form on stderr. Fields are added one by
+ * one; strings are escaped, so partition-supplied text cannot break a line.
+ *
+ *   struct event e; ev_begin(&e, "partition_exit", "user");
+ *   ev_str(&e, "reason", "triple-fault"); ev_u64(&e, "status", 4); ev_end(&e);
+ */
+#ifndef LVMM_EVENTS_H
+#define LVMM_EVENTS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define EV_LINE_MAX 2048
+
+struct event {
+	char json[EV_LINE_MAX];
+	char human[EV_LINE_MAX];
+	unsigned jlen, hlen;
+	bool quiet; /* JSON only */
+};
+
+/* Open the JSON-lines file (append) or "" for none; echo: print human lines. 0 or -errno. */
+int events_open(const char *path, bool echo);
+void events_close(void);
+
+void ev_begin(struct event *e, const char *type, const char *partition);
+void ev_str(struct event *e, const char *key, const char *val);
+void ev_u64(struct event *e, const char *key, uint64_t val);
+void ev_i64(struct event *e, const char *key, int64_t val);
+void ev_hex(struct event *e, const char *key, uint64_t val);
+/* Write the event; never fails the caller. */
+void ev_end(struct event *e);
+
+/* Number of events written. */
+uint64_t events_count(void);
+
+#endif

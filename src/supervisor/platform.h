@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The platform model: partitions, their resources, and the links between
+ * them, as read from a platform file (docs/platform-file.md) or built from
+ * the quick command-line form. The supervisor alone holds it.
+ */
+#ifndef LVMM_PLATFORM_H
+#define LVMM_PLATFORM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "common/util.h"
+#include "lvmm/proto.h"
+
+#define PLAT_MAX_PARTS 16
+#define PLAT_MAX_LINKS 32
+#define PLAT_PATH_MAX  1024
+#define PLAT_TAP_MAX   16 /* IFNAMSIZ */
+
+enum plat_role { ROLE_USER = 0, ROLE_SERVICE = 1 };
+enum plat_restart { RESTART_NEVER = 0, RESTART_ON_CRASH = 1, RESTART_ALWAYS = 2 };
+enum plat_console { CONSOLE_STDOUT = 0, CONSOLE_FILE = 1, CONSOLE_NONE = 2 };
+
+struct plat_dev {
+	uint32_t type; /* enum lvmm_dev_type */
+	char id[LVMM_NAME_MAX];
+	char path[PLAT_PATH_MAX];   /* blk: image; stream: Unix socket */
+	bool readonly;              /* blk */
+	bool listen;                /* stream: create the socket and wait for a peer */
+	char tap[PLAT_TAP_MAX];     /* net over TAP */
+	char link[LVMM_NAME_MAX];   /* net over a link */
+	uint8_t mac[6];
+	struct lvmm_rate_limit rx_rl, tx_rl;
+	int line;
+};
+
+struct plat_part {
+	char name[LVMM_NAME_MAX];
+	enum plat_role role;
+	unsigned vcpus;
+	int host_cpus[LVMM_MAX_VCPUS];
+	unsigned n_host_cpus;
+	uint64_t mem_bytes;
+	char kernel[PLAT_PATH_MAX];
+	char initrd[PLAT_PATH_MAX];
+	char cmdline[LVMM_CMDLINE_MAX];
+	enum plat_console console;
+	char console_path[PLAT_PATH_MAX];
+	bool stdin_console;
+	enum plat_restart restart;
+	unsigned restart_limit;
+	unsigned restart_delay_ms;
+	bool reboot;        /* a guest reset restarts the partition */
+	bool test_device;   /* docs/testing.md: sandbox probe port */
+	char label[LVMM_NAME_MAX];
+	struct plat_dev devs[LVMM_MAX_DEVS];
+	unsigned ndevs;
+	struct lvmm_cpuid_mask cpuid_mask[LVMM_MAX_CPUID_MASK];
+	unsigned ncpuid_mask;
+	int line;
+};
+
+struct plat_link {
+	char name[LVMM_NAME_MAX];
+	char ends[2][LVMM_NAME_MAX];
+	int part[2]; /* partition index of each end */
+	int dev[2];  /* device index within that partition */
+	int line;
+};
+
+struct platform {
+	char path[PLAT_PATH_MAX]; /* the platform file, or "" for the quick form */
+	char events_path[PLAT_PATH_MAX];
+	char control_path[PLAT_PATH_MAX];
+	struct plat_part parts[PLAT_MAX_PARTS];
+	unsigned nparts;
+	struct plat_link links[PLAT_MAX_LINKS];
+	unsigned nlinks;
+};
+
+/* Defaults for a partition that the file or command line does not set. */
+void plat_part_defaults(struct plat_part *p);
+
+/*
+ * Read and validate a platform file. Every problem is printed to err as
+ * "FILE:LINE: what is wrong; what to write instead". Returns the number of
+ * problems (0 = valid). Relative paths in the file are resolved against
+ * the file's directory.
+ */
+int platform_load(const char *path, struct platform *plat, FILE *err) MUST_CHECK;
+
+/*
+ * Check a platform built in memory (the quick form, or after loading):
+ * files exist, sizes are possible, exclusive resources are assigned once,
+ * links have two ends. Problems go to err (with the file's line numbers
+ * when plat->path is set). Returns the number of problems.
+ */
+int platform_validate(struct platform *plat, FILE *err) MUST_CHECK;
+
+/* Index of the partition called name, or -1. */
+int platform_find(const struct platform *plat, const char *name);
+
+/* Short names used in messages and the schema. */
+const char *plat_role_name(enum plat_role r);
+const char *plat_restart_name(enum plat_restart r);
+
+#endif

@@ -1,0 +1,137 @@
+// SPDX-License-Identifier: MIT
+#include "supervisor/resources.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if.h>
+#include <linux/if_tun.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+int res_memfd(const char *name, uint64_t size)
+{
+	int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, (off_t)size) < 0 ||
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
+		int e = -errno;
+
+		close(fd);
+		return e;
+	}
+	return fd;
+}
+
+int res_tap(const char *ifname, char *err, size_t errlen)
+{
+	struct ifreq ifr;
+	int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NONBLOCK);
+	int e;
+
+	if (fd < 0) {
+		e = -errno;
+		snprintf(err, errlen, "cannot open /dev/net/tun: %s", strerror(-e));
+		return e;
+	}
+	memset(&ifr, 0, sizeof(ifr));
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+		e = -errno;
+		snprintf(err, errlen, "cannot attach to TAP device '%s': %s%s", ifname, strerror(-e),
+			 e == -EPERM ? " (needs CAP_NET_ADMIN, or a TAP owned by this user)" :
+			 e == -EBUSY ? " (in use by another program)" : "");
+		close(fd);
+		return e;
+	}
+	return fd;
+}
+
+int res_disk(const char *path, int readonly, char *err, size_t errlen)
+{
+	int fd = open(path, (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	int e;
+
+	if (fd < 0) {
+		e = -errno;
+		snprintf(err, errlen, "cannot open disk image '%s': %s", path, strerror(-e));
+		return e;
+	}
+	/* Two writers on one image corrupt it: refuse instead. */
+	if (flock(fd, (readonly ? LOCK_SH : LOCK_EX) | LOCK_NB) < 0) {
+		e = -errno;
+		snprintf(err, errlen, "disk image '%s' is in use by another process", path);
+		close(fd);
+		return e;
+	}
+	return fd;
+}
+
+int res_stream(const char *path, int listen_mode, char *err, size_t errlen)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd, e;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		snprintf(err, errlen, "socket path '%s' is longer than %zu bytes", path,
+			 sizeof(sa.sun_path) - 1);
+		return -ENAMETOOLONG;
+	}
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	if (listen_mode) {
+		struct stat st;
+
+		/* Only ever remove an old socket, never a file someone cares about. */
+		if (!lstat(path, &st) && S_ISSOCK(st.st_mode))
+			unlink(path);
+		if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(path, 0600) < 0 ||
+		    listen(fd, 1) < 0)
+			goto fail;
+	} else if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		goto fail;
+	}
+	return fd;
+fail:
+	e = -errno;
+	snprintf(err, errlen, "socket '%s': %s", path, strerror(-e));
+	close(fd);
+	return e;
+}
+
+int res_file_ro(const char *path, char *err, size_t errlen)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0) {
+		int e = -errno;
+
+		snprintf(err, errlen, "cannot open '%s': %s", path, strerror(-e));
+		return e;
+	}
+	return fd;
+}
+
+int res_console_file(const char *path, char *err, size_t errlen)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+
+	if (fd < 0) {
+		int e = -errno;
+
+		snprintf(err, errlen, "cannot open console file '%s': %s", path, strerror(-e));
+		return e;
+	}
+	return fd;
+}

@@ -1,0 +1,152 @@
+// SPDX-License-Identifier: MIT
+#include "vmm/iothread.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "common/log.h"
+
+int iothread_init(struct iothread *t)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
+
+	memset(t, 0, sizeof(*t));
+	t->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (t->epfd < 0)
+		return -errno;
+	t->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (t->stop_fd < 0)
+		goto err_epoll;
+	if (epoll_ctl(t->epfd, EPOLL_CTL_ADD, t->stop_fd, &ev) < 0)
+		goto err_stop;
+	return 0;
+err_stop:
+	close(t->stop_fd);
+err_epoll:
+	{
+		int e = -errno;
+
+		close(t->epfd);
+		t->epfd = -1;
+		return e;
+	}
+}
+
+int iothread_add(struct iothread *t, int fd, uint32_t events, io_handler_fn fn, void *opaque)
+{
+	unsigned i;
+	struct epoll_event ev;
+
+	for (i = 0; i < IOTHREAD_MAX_HANDLERS && t->handlers[i].used; i++)
+		;
+	if (i == IOTHREAD_MAX_HANDLERS)
+		return -ENOSPC;
+	t->handlers[i] = (struct io_handler){ .fd = fd, .fn = fn, .opaque = opaque, .used = true };
+	ev.events = events;
+	ev.data.ptr = &t->handlers[i];
+	if (epoll_ctl(t->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		int e = -errno;
+
+		t->handlers[i].used = false;
+		return e;
+	}
+	return 0;
+}
+
+static struct io_handler *iothread_lookup(struct iothread *t, int fd)
+{
+	unsigned i;
+
+	for (i = 0; i < IOTHREAD_MAX_HANDLERS; i++)
+		if (t->handlers[i].used && t->handlers[i].fd == fd)
+			return &t->handlers[i];
+	return NULL;
+}
+
+int iothread_mod(struct iothread *t, int fd, uint32_t events)
+{
+	struct io_handler *h = iothread_lookup(t, fd);
+	struct epoll_event ev;
+
+	if (!h)
+		return -ENOENT;
+	ev.events = events;
+	ev.data.ptr = h;
+	return epoll_ctl(t->epfd, EPOLL_CTL_MOD, fd, &ev) < 0 ? -errno : 0;
+}
+
+int iothread_del(struct iothread *t, int fd)
+{
+	struct io_handler *h = iothread_lookup(t, fd);
+
+	if (!h)
+		return -ENOENT;
+	epoll_ctl(t->epfd, EPOLL_CTL_DEL, fd, NULL);
+	h->used = false;
+	return 0;
+}
+
+void iothread_run(struct iothread *t)
+{
+	struct epoll_event evs[32];
+
+	for (;;) {
+		int n = epoll_wait(t->epfd, evs, 32, -1);
+		int i;
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			pr_err("iothread: epoll_wait: %s", strerror(errno));
+			return;
+		}
+		for (i = 0; i < n; i++) {
+			struct io_handler *h = evs[i].data.ptr;
+
+			if (!h)
+				return; /* stop_fd */
+			if (h->used)
+				h->fn(h->opaque, evs[i].events);
+		}
+	}
+}
+
+static void *iothread_main(void *arg)
+{
+	iothread_run(arg);
+	return NULL;
+}
+
+int iothread_start(struct iothread *t)
+{
+	int r = pthread_create(&t->thread, NULL, iothread_main, t);
+
+	if (r)
+		return -r;
+	t->running = true;
+	return 0;
+}
+
+void iothread_stop(struct iothread *t)
+{
+	uint64_t one = 1;
+
+	if (write(t->stop_fd, &one, sizeof(one)) < 0)
+		pr_debug("iothread: stop: %s", strerror(errno));
+	if (t->running) {
+		pthread_join(t->thread, NULL);
+		t->running = false;
+	}
+}
+
+void iothread_destroy(struct iothread *t)
+{
+	if (t->epfd >= 0)
+		close(t->epfd);
+	if (t->stop_fd >= 0)
+		close(t->stop_fd);
+	t->epfd = t->stop_fd = -1;
+}

@@ -1,0 +1,238 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The partition process: receives its configuration and every fd it may
+ * use from the supervisor, builds the VM, sandboxes itself, runs the guest
+ * and reports how it ended. It never opens a file by name.
+ */
+#include "vmm/partition.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/proto.h"
+#include "vmm/sandbox.h"
+#include "vmm/vm.h"
+
+static struct lvmm_part_config cfg;
+static int fds[LVMM_MSG_MAX_FDS];
+static unsigned nfds;
+static struct vm the_vm;
+
+static bool fd_ok(int32_t idx, bool optional)
+{
+	if (idx == LVMM_NO_FD)
+		return optional;
+	return idx >= 0 && (unsigned)idx < nfds;
+}
+
+/* The supervisor is trusted, but a wrong config must fail loudly, not corrupt memory. */
+static int config_validate(char *err, size_t errlen)
+{
+	unsigned i, k;
+
+	if (!proto_str_ok(cfg.name, sizeof(cfg.name)) ||
+	    !proto_str_ok(cfg.cmdline, sizeof(cfg.cmdline))) {
+		snprintf(err, errlen, "config: unterminated string");
+		return -EINVAL;
+	}
+	if (cfg.vcpus < 1 || cfg.vcpus > LVMM_MAX_VCPUS || cfg.mem_bytes < 4 * MiB ||
+	    cfg.mem_bytes % 4096 || cfg.ndevs > LVMM_MAX_DEVS ||
+	    cfg.ncpuid_mask > LVMM_MAX_CPUID_MASK) {
+		snprintf(err, errlen, "config: value out of range");
+		return -EINVAL;
+	}
+	if (!fd_ok(cfg.fd_kvm, false) || !fd_ok(cfg.fd_mem, false) ||
+	    !fd_ok(cfg.fd_kernel, false) || !fd_ok(cfg.fd_initrd, true) ||
+	    !fd_ok(cfg.fd_console_out, true) || !fd_ok(cfg.fd_console_in, true)) {
+		snprintf(err, errlen, "config: bad fd index");
+		return -EINVAL;
+	}
+	for (i = 0; i < LVMM_MAX_VCPUS; i++)
+		if (cfg.host_cpus[i] < -1 || cfg.host_cpus[i] >= CPU_SETSIZE) {
+			snprintf(err, errlen, "config: bad host CPU %d", cfg.host_cpus[i]);
+			return -EINVAL;
+		}
+	for (i = 0; i < cfg.ndevs; i++) {
+		const struct lvmm_dev_cfg *d = &cfg.devs[i];
+
+		if (!proto_str_ok(d->id, sizeof(d->id)) || !proto_str_ok(d->peer, sizeof(d->peer)) ||
+		    d->type == LVMM_DEV_NONE || d->type > LVMM_DEV_TYPE_MAX) {
+			snprintf(err, errlen, "config: device %u malformed", i);
+			return -EINVAL;
+		}
+		for (k = 0; k < ARRAY_SIZE(d->fd); k++)
+			if (!fd_ok(d->fd[k], true)) {
+				snprintf(err, errlen, "config: device %s: bad fd index", d->id);
+				return -EINVAL;
+			}
+	}
+	return 0;
+}
+
+static void send_exit(int sup, const struct lvmm_exit *x)
+{
+	if (proto_send(sup, LVMM_MSG_EXIT, x, sizeof(*x), NULL, 0, 0))
+		pr_debug("could not report exit to the supervisor");
+}
+
+static void fail_setup(int sup, int r, const char *why)
+{
+	struct lvmm_exit x;
+
+	pr_err("%s", why);
+	memset(&x, 0, sizeof(x));
+	x.reason = LVMM_EXIT_SETUP;
+	x.status = r;
+	snprintf(x.detail, sizeof(x.detail), "%s", why);
+	send_exit(sup, &x);
+}
+
+static void stats_reply(struct vm *vm, struct lvmm_ctl_reply *rep)
+{
+	unsigned i;
+
+	for (i = 0; i < vm->nr_vcpus; i++) {
+		rep->exits_io += atomic_load(&vm->vcpus[i].exits_io);
+		rep->exits_mmio += atomic_load(&vm->vcpus[i].exits_mmio);
+		rep->exits_hlt += atomic_load(&vm->vcpus[i].exits_hlt);
+		rep->exits_other += atomic_load(&vm->vcpus[i].exits_other);
+	}
+	rep->dma_faults = atomic_load(&vm->gmem.dma_faults);
+	rep->unhandled_io = atomic_load(&vm->pio.unhandled) + atomic_load(&vm->mmio.unhandled);
+	for (i = 0; i < vm->nr_devices && rep->ndevs < LVMM_STATS_MAX_DEVS; i++) {
+		struct vm_device *d = &vm->devices[i];
+
+		if (!d->ops->stats)
+			continue;
+		memset(&rep->devs[rep->ndevs], 0, sizeof(rep->devs[0]));
+		snprintf(rep->devs[rep->ndevs].id, LVMM_NAME_MAX, "%s", d->id);
+		d->ops->stats(d->state, &rep->devs[rep->ndevs]);
+		rep->ndevs++;
+	}
+}
+
+static int device_ctl(struct vm *vm, const char *id, uint32_t op)
+{
+	unsigned i;
+
+	for (i = 0; i < vm->nr_devices; i++)
+		if (!strcmp(vm->devices[i].id, id))
+			return vm->devices[i].ops->ctl ? vm->devices[i].ops->ctl(vm->devices[i].state, op)
+							: -EOPNOTSUPP;
+	return -ENODEV;
+}
+
+/* Control messages from the supervisor, on the I/O thread. */
+static void on_supervisor(void *opaque, uint32_t events)
+{
+	static struct lvmm_ctl_reply rep;
+	struct vm *vm = opaque;
+	struct lvmm_msg_hdr hdr;
+	struct lvmm_ctl ctl;
+	int r;
+
+	r = proto_recv(vm->sup_fd, &hdr, &ctl, sizeof(ctl), NULL, 0, MSG_DONTWAIT);
+	if (r == -EAGAIN)
+		return;
+	if (r || hdr.type != LVMM_MSG_CTL || hdr.len != sizeof(ctl)) {
+		/* Supervisor gone (or talking nonsense): nobody can stop us later, so stop now. */
+		iothread_del(&vm->io, vm->sup_fd);
+		vm_exit_simple(vm, LVMM_EXIT_STOPPED, 0, "supervisor connection closed");
+		return;
+	}
+	memset(&rep, 0, sizeof(rep));
+	rep.op = ctl.op;
+	rep.seq = ctl.seq;
+	ctl.dev[sizeof(ctl.dev) - 1] = 0;
+	switch (ctl.op) {
+	case LVMM_CTL_PAUSE: r = vm_pause(vm); break;
+	case LVMM_CTL_RESUME: r = vm_resume(vm); break;
+	case LVMM_CTL_STOP:
+		vm_exit_simple(vm, LVMM_EXIT_STOPPED, 0, "stopped by the supervisor");
+		r = 0;
+		break;
+	case LVMM_CTL_LINK_DOWN:
+	case LVMM_CTL_LINK_UP: r = device_ctl(vm, ctl.dev, ctl.op); break;
+	case LVMM_CTL_STATS: stats_reply(vm, &rep); r = 0; break;
+	default: r = -EINVAL; break;
+	}
+	rep.result = r;
+	rep.state = (uint32_t)atomic_load(&vm->state);
+	pthread_mutex_lock(&vm->sup_lock);
+	if (proto_send(vm->sup_fd, LVMM_MSG_CTL_REPLY, &rep, sizeof(rep), NULL, 0, 0))
+		pr_debug("control reply lost");
+	pthread_mutex_unlock(&vm->sup_lock);
+}
+
+int partition_main(int sup)
+{
+	struct lvmm_msg_hdr hdr;
+	struct vm *vm = &the_vm;
+	char err[256];
+	int r;
+
+	/* If the supervisor dies, so do we: nobody else may hold this VM. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	if (getppid() == 1)
+		return 1;
+	r = proto_recv(sup, &hdr, &cfg, sizeof(cfg), fds, LVMM_MSG_MAX_FDS, 0);
+	if (r || hdr.type != LVMM_MSG_CONFIG || hdr.len != sizeof(cfg)) {
+		fprintf(stderr, "lvmm partition: no valid configuration from the supervisor\n");
+		return 1;
+	}
+	nfds = hdr.nfds;
+	r = config_validate(err, sizeof(err));
+	if (r) {
+		fail_setup(sup, r, err);
+		return 1;
+	}
+	log_level = (int)cfg.log_level;
+	{
+		char pfx[LVMM_NAME_MAX + 8];
+
+		snprintf(pfx, sizeof(pfx), "lvmm[%s]", cfg.name);
+		log_set_prefix(pfx);
+	}
+	r = vm_setup(vm, &cfg, fds, nfds, sup, err, sizeof(err));
+	if (r)
+		goto fail;
+	r = iothread_add(&vm->io, sup, EPOLLIN, on_supervisor, vm);
+	if (r) {
+		snprintf(err, sizeof(err), "watching the supervisor socket: %s", strerror(-r));
+		goto fail;
+	}
+	r = vm_start(vm);
+	if (r) {
+		snprintf(err, sizeof(err), "starting threads: %s", strerror(-r));
+		goto fail_running;
+	}
+	r = sandbox_apply(err, sizeof(err));
+	if (r)
+		goto fail_running;
+	if (proto_send(sup, LVMM_MSG_READY, NULL, 0, NULL, 0, 0))
+		pr_debug("could not report readiness");
+	vm_open_gate(vm);
+	vm_wait(vm);
+	/* The supervisor reports how the guest ended (with RIP and bytes on a crash). */
+	send_exit(sup, &vm->exit);
+	vm_teardown(vm);
+	return 0;
+
+fail_running:
+	vm_exit_simple(vm, LVMM_EXIT_SETUP, r, err);
+	vm_open_gate(vm);
+	vm_wait(vm);
+fail:
+	fail_setup(sup, r, err);
+	vm_teardown(vm);
+	return 1;
+}

@@ -1,0 +1,545 @@
+// SPDX-License-Identifier: MIT
+/*
+ * vCPUs: CPUID, MSRs, initial register state for each boot kind, and the
+ * KVM_RUN loop with its exit handling. Every exit reason is either handled
+ * or turned into a partition exit that says what happened.
+ */
+#include "vmm/vcpu.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <linux/kvm.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "lvmm/guest_abi.h"
+
+#define MAX_CPUID_ENTRIES 256
+#define KICK_SIGNAL SIGUSR1
+
+static struct {
+	struct kvm_cpuid2 hdr;
+	struct kvm_cpuid_entry2 e[MAX_CPUID_ENTRIES];
+} supported;
+static int run_mmap_size;
+
+static void kick_handler(int sig)
+{
+	(void)sig; /* only there to interrupt KVM_RUN */
+}
+
+int vcpu_global_init(struct vm *vm)
+{
+	struct sigaction sa;
+
+	memset(&supported, 0, sizeof(supported));
+	supported.hdr.nent = MAX_CPUID_ENTRIES;
+	if (ioctl(vm->kvm_fd, KVM_GET_SUPPORTED_CPUID, &supported) < 0) {
+		int e = -errno;
+
+		pr_err("KVM_GET_SUPPORTED_CPUID: %s", strerror(-e));
+		return e;
+	}
+	run_mmap_size = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	if (run_mmap_size < (int)sizeof(struct kvm_run)) {
+		pr_err("KVM_GET_VCPU_MMAP_SIZE returned %d", run_mmap_size);
+		return -EINVAL;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = kick_handler; /* no SA_RESTART: KVM_RUN must return EINTR */
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(KICK_SIGNAL, &sa, NULL) < 0)
+		return -errno;
+	return 0;
+}
+
+static unsigned order_base_2(unsigned n)
+{
+	unsigned s = 0;
+
+	while ((1U << s) < n)
+		s++;
+	return s;
+}
+
+static uint32_t *cpuid_reg(struct kvm_cpuid_entry2 *e, unsigned reg)
+{
+	switch (reg) {
+	case 0: return &e->eax;
+	case 1: return &e->ebx;
+	case 2: return &e->ecx;
+	default: return &e->edx;
+	}
+}
+
+/*
+ * Build this vCPU's CPUID from KVM's supported set: our topology (n
+ * single-threaded cores in one package, APIC ID = vCPU index), the
+ * hypervisor bit, no 1 GiB pages (they fault under this host's nested KVM),
+ * and the platform's cpuid_disable masks.
+ */
+static int vcpu_set_cpuid(struct vcpu *v)
+{
+	static __thread struct {
+		struct kvm_cpuid2 hdr;
+		struct kvm_cpuid_entry2 e[MAX_CPUID_ENTRIES];
+	} c;
+	const struct lvmm_part_config *cfg = v->vm->cfg;
+	unsigned n = v->vm->nr_vcpus, shift = order_base_2(n), i, k;
+
+	memcpy(&c, &supported, sizeof(c));
+	for (i = 0; i < c.hdr.nent; i++) {
+		struct kvm_cpuid_entry2 *e = &c.e[i];
+
+		switch (e->function) {
+		case 1:
+			e->ebx = (e->ebx & 0x0000ffffU) | (v->id << 24) | (MIN(n, 255U) << 16);
+			e->ecx |= 1U << 31; /* hypervisor present */
+			if (n > 1)
+				e->edx |= 1U << 28; /* HTT: ebx[23:16] is valid */
+			break;
+		case 4: /* Intel cache topology: cores per package - 1 in eax[31:26] */
+			e->eax = (e->eax & 0x3ffU) | ((MIN(n, 64U) - 1) << 26);
+			break;
+		case 0xb:
+		case 0x1f:
+			if (e->index == 0) { /* SMT level: one thread per core */
+				e->eax = 0, e->ebx = 1, e->ecx = (1U << 8);
+			} else if (e->index == 1) { /* core level */
+				e->eax = shift, e->ebx = n, e->ecx = (2U << 8) | 1;
+			} else {
+				e->eax = e->ebx = 0, e->ecx = e->index;
+			}
+			e->edx = v->id;
+			break;
+		case 0x80000001:
+			e->edx &= ~(1U << 26); /* PDPE1GB */
+			break;
+		case 0x80000008: /* AMD: NC = cores - 1, ApicIdCoreIdSize */
+			e->ecx = (e->ecx & ~0xf0ffU) | (MIN(n, 256U) - 1) | (shift << 12);
+			break;
+		case 0x8000001e: /* AMD topology extensions */
+			e->eax = v->id;
+			e->ebx = (e->ebx & ~0xffffU) | v->id; /* one thread per compute unit */
+			e->ecx = 0;
+			break;
+		default:
+			break;
+		}
+		for (k = 0; k < cfg->ncpuid_mask && k < LVMM_MAX_CPUID_MASK; k++) {
+			const struct lvmm_cpuid_mask *m = &cfg->cpuid_mask[k];
+
+			if (m->leaf == e->function && (m->subleaf == 0xffffffffU || m->subleaf == e->index))
+				*cpuid_reg(e, m->reg) &= ~(1U << (m->bit & 31));
+		}
+	}
+	if (ioctl(v->fd, KVM_SET_CPUID2, &c) < 0)
+		return -errno;
+	return 0;
+}
+
+#define MSR_IA32_SYSENTER_CS  0x174
+#define MSR_IA32_SYSENTER_ESP 0x175
+#define MSR_IA32_SYSENTER_EIP 0x176
+#define MSR_IA32_MISC_ENABLE  0x1a0
+#define MSR_MTRR_DEF_TYPE     0x2ff
+#define MSR_STAR              0xc0000081
+#define MSR_LSTAR             0xc0000082
+#define MSR_CSTAR             0xc0000083
+#define MSR_SYSCALL_MASK      0xc0000084
+#define MSR_KERNEL_GS_BASE    0xc0000102
+
+static int vcpu_set_msrs(struct vcpu *v)
+{
+	static const struct { uint32_t idx; uint64_t val; } init[] = {
+		{ MSR_IA32_SYSENTER_CS, 0 }, { MSR_IA32_SYSENTER_ESP, 0 },
+		{ MSR_IA32_SYSENTER_EIP, 0 }, { MSR_STAR, 0 }, { MSR_LSTAR, 0 },
+		{ MSR_CSTAR, 0 }, { MSR_SYSCALL_MASK, 0 }, { MSR_KERNEL_GS_BASE, 0 },
+		{ MSR_IA32_MISC_ENABLE, 1 },               /* fast strings */
+		{ MSR_MTRR_DEF_TYPE, (1U << 11) | 6 },    /* MTRRs on, default write-back */
+	};
+	struct {
+		struct kvm_msrs hdr;
+		struct kvm_msr_entry e[ARRAY_SIZE(init)];
+	} m;
+	unsigned i;
+	int r;
+
+	memset(&m, 0, sizeof(m));
+	m.hdr.nmsrs = ARRAY_SIZE(init);
+	for (i = 0; i < ARRAY_SIZE(init); i++) {
+		m.e[i].index = init[i].idx;
+		m.e[i].data = init[i].val;
+	}
+	r = ioctl(v->fd, KVM_SET_MSRS, &m);
+	if (r < 0)
+		return -errno;
+	if ((unsigned)r != ARRAY_SIZE(init))
+		pr_debug("vcpu%u: KVM accepted %d of %zu boot MSRs (MSR 0x%x refused)", v->id, r,
+			 ARRAY_SIZE(init), init[r].idx);
+	return 0;
+}
+
+/* LINT0 = ExtINT (the PIC), LINT1 = NMI, as firmware leaves them. */
+static int vcpu_set_lint(struct vcpu *v)
+{
+	struct kvm_lapic_state l;
+	uint32_t val;
+
+	if (ioctl(v->fd, KVM_GET_LAPIC, &l) < 0)
+		return -errno;
+	memcpy(&val, &l.regs[0x350], 4);
+	val = (val & ~0x700U) | 0x700; /* delivery mode ExtINT */
+	memcpy(&l.regs[0x350], &val, 4);
+	memcpy(&val, &l.regs[0x360], 4);
+	val = (val & ~0x700U) | 0x400; /* delivery mode NMI */
+	memcpy(&l.regs[0x360], &val, 4);
+	if (ioctl(v->fd, KVM_SET_LAPIC, &l) < 0)
+		return -errno;
+	return 0;
+}
+
+static int vcpu_set_fpu(struct vcpu *v)
+{
+	struct kvm_fpu f;
+
+	memset(&f, 0, sizeof(f));
+	f.fcw = 0x37f;
+	f.mxcsr = 0x1f80;
+	return ioctl(v->fd, KVM_SET_FPU, &f) < 0 ? -errno : 0;
+}
+
+static struct kvm_segment flat_seg(uint16_t sel, uint8_t type, bool code64)
+{
+	struct kvm_segment s = {
+		.base = 0, .limit = 0xffffffff, .selector = sel, .type = type,
+		.present = 1, .dpl = 0, .db = code64 ? 0 : 1, .s = 1, .l = code64 ? 1 : 0, .g = 1,
+	};
+	return s;
+}
+
+int vcpu_set_boot_state(struct vcpu *v, enum image_kind kind, uint64_t entry)
+{
+	struct kvm_sregs s;
+	struct kvm_regs r;
+
+	if (ioctl(v->fd, KVM_GET_SREGS, &s) < 0)
+		return -errno;
+	memset(&r, 0, sizeof(r));
+	r.rflags = 2;
+	r.rip = entry;
+	s.gdt.base = LVMM_BOOT_GDT;
+	s.idt.base = 0;
+	s.idt.limit = 0;
+	if (kind == IMAGE_BZIMAGE) {
+		/* Linux 64-bit boot protocol: __BOOT_CS 0x10, __BOOT_DS 0x18. */
+		s.gdt.limit = 4 * 8 - 1;
+		s.cs = flat_seg(0x10, 0xb, true);
+		s.ds = s.es = s.fs = s.gs = s.ss = flat_seg(0x18, 0x3, false);
+		s.cr3 = LVMM_BOOT_PAGE_TABLES;
+		s.cr4 = 0x20;                 /* PAE */
+		s.cr0 = 0x80000001U | 0x10;   /* PG, PE, ET */
+		s.efer = 0x500;               /* LME, LMA */
+		r.rsi = LVMM_BOOT_ZERO_PAGE;
+	} else {
+		/* PVH: 32-bit protected mode, paging off, ebx = start info. */
+		s.gdt.limit = 5 * 8 - 1;
+		s.cs = flat_seg(0x10, 0xb, false);
+		s.ds = s.es = s.fs = s.gs = s.ss = flat_seg(0x18, 0x3, false);
+		s.tr = (struct kvm_segment){ .base = 0, .limit = 0x67, .selector = 0x20,
+					     .type = 0xb, .present = 1, .s = 0 };
+		s.cr0 = 0x11; /* PE, ET */
+		s.cr4 = 0;
+		s.cr3 = 0;
+		s.efer = 0;
+		r.rbx = LVMM_BOOT_START_INFO;
+	}
+	if (ioctl(v->fd, KVM_SET_SREGS, &s) < 0)
+		return -errno;
+	if (ioctl(v->fd, KVM_SET_REGS, &r) < 0)
+		return -errno;
+	return 0;
+}
+
+int vcpu_create(struct vm *vm, unsigned id)
+{
+	struct vcpu *v = &vm->vcpus[id];
+	int r;
+
+	v->vm = vm;
+	v->id = id;
+	v->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, id);
+	if (v->fd < 0) {
+		r = -errno;
+		pr_err("vcpu%u: KVM_CREATE_VCPU: %s", id, strerror(-r));
+		return r;
+	}
+	v->run = mmap(NULL, (size_t)run_mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, 0);
+	if (v->run == MAP_FAILED) {
+		r = -errno;
+		v->run = NULL;
+		goto err_fd;
+	}
+	r = vcpu_set_cpuid(v);
+	if (!r)
+		r = vcpu_set_msrs(v);
+	if (!r)
+		r = vcpu_set_lint(v);
+	if (!r)
+		r = vcpu_set_fpu(v);
+	if (r) {
+		pr_err("vcpu%u: setup: %s", id, strerror(-r));
+		goto err_unmap;
+	}
+	return 0;
+err_unmap:
+	munmap(v->run, (size_t)run_mmap_size);
+	v->run = NULL;
+err_fd:
+	close(v->fd);
+	v->fd = -1;
+	return r;
+}
+
+void vcpu_destroy(struct vcpu *v)
+{
+	if (v->run)
+		munmap(v->run, (size_t)run_mmap_size);
+	if (v->fd >= 0)
+		close(v->fd);
+	v->run = NULL;
+	v->fd = -1;
+}
+
+void vcpu_kick(struct vcpu *v)
+{
+	if (!v->started)
+		return;
+	__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+	pthread_kill(v->thread, KICK_SIGNAL);
+}
+
+/* Read up to 15 instruction bytes at the current RIP through the guest's page tables. */
+static void vcpu_read_insn(struct vcpu *v, struct lvmm_exit *x)
+{
+	struct kvm_regs r;
+	struct kvm_sregs s;
+	struct kvm_translation t;
+	uint64_t lin;
+	unsigned n;
+	uint8_t *p;
+
+	if (ioctl(v->fd, KVM_GET_REGS, &r) < 0 || ioctl(v->fd, KVM_GET_SREGS, &s) < 0)
+		return;
+	x->rip = r.rip;
+	if (x->insn_len)
+		return;
+	lin = s.cs.base + r.rip;
+	memset(&t, 0, sizeof(t));
+	t.linear_address = lin;
+	if (ioctl(v->fd, KVM_TRANSLATE, &t) < 0 || !t.valid)
+		return;
+	/* Do not cross the page: the next page may map elsewhere. */
+	n = (unsigned)MIN(15ULL, 4096 - (t.physical_address & 4095));
+	p = gmem_loader_ptr(&v->vm->gmem, t.physical_address, n);
+	if (!p)
+		return;
+	memcpy(x->insn, p, n);
+	x->insn_len = n;
+}
+
+static void vcpu_fatal(struct vcpu *v, uint32_t reason, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void vcpu_fatal(struct vcpu *v, uint32_t reason, const char *fmt, ...)
+{
+	struct lvmm_exit x;
+	va_list ap;
+
+	memset(&x, 0, sizeof(x));
+	x.reason = reason;
+	x.vcpu = v->id;
+	va_start(ap, fmt);
+	vsnprintf(x.detail, sizeof(x.detail), fmt, ap);
+	va_end(ap);
+	if (reason == LVMM_EXIT_INTERNAL && v->run->exit_reason == KVM_EXIT_INTERNAL_ERROR &&
+	    v->run->emulation_failure.suberror == KVM_INTERNAL_ERROR_EMULATION &&
+	    v->run->emulation_failure.ndata >= 1 &&
+	    (v->run->emulation_failure.flags & KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES)) {
+		x.insn_len = MIN(v->run->emulation_failure.insn_size, (uint8_t)15);
+		memcpy(x.insn, v->run->emulation_failure.insn_bytes, x.insn_len);
+	}
+	vcpu_read_insn(v, &x);
+	vm_request_exit(v->vm, &x);
+}
+
+static const char *exit_name(uint32_t r)
+{
+	switch (r) {
+	case KVM_EXIT_UNKNOWN: return "UNKNOWN";
+	case KVM_EXIT_EXCEPTION: return "EXCEPTION";
+	case KVM_EXIT_DEBUG: return "DEBUG";
+	case KVM_EXIT_IRQ_WINDOW_OPEN: return "IRQ_WINDOW_OPEN";
+	case KVM_EXIT_NMI: return "NMI";
+	case KVM_EXIT_TPR_ACCESS: return "TPR_ACCESS";
+	case KVM_EXIT_X86_RDMSR: return "X86_RDMSR";
+	case KVM_EXIT_X86_WRMSR: return "X86_WRMSR";
+	case KVM_EXIT_DIRTY_RING_FULL: return "DIRTY_RING_FULL";
+	default: return "?";
+	}
+}
+
+/* Handle one exit. Returns false when the vCPU must stop. */
+static bool vcpu_handle_exit(struct vcpu *v)
+{
+	struct kvm_run *run = v->run;
+	struct vm *vm = v->vm;
+
+	switch (run->exit_reason) {
+	case KVM_EXIT_IO: {
+		uint32_t size = run->io.size, count = run->io.count, i;
+		uint64_t off = run->io.data_offset;
+
+		atomic_fetch_add(&v->exits_io, 1);
+		if ((size != 1 && size != 2 && size != 4) ||
+		    !range_within(off, (uint64_t)size * count, 0, (uint64_t)run_mmap_size)) {
+			vcpu_fatal(v, LVMM_EXIT_INTERNAL, "malformed I/O exit (size %u count %u)",
+				   size, count);
+			return false;
+		}
+		for (i = 0; i < count; i++)
+			bus_access(&vm->pio, run->io.direction == KVM_EXIT_IO_OUT, run->io.port,
+				   (uint8_t *)run + off + (uint64_t)i * size, size);
+		return true;
+	}
+	case KVM_EXIT_MMIO:
+		atomic_fetch_add(&v->exits_mmio, 1);
+		if (run->mmio.len == 0 || run->mmio.len > 8) {
+			vcpu_fatal(v, LVMM_EXIT_INTERNAL, "malformed MMIO exit (len %u)", run->mmio.len);
+			return false;
+		}
+		bus_access(&vm->mmio, run->mmio.is_write, run->mmio.phys_addr, run->mmio.data,
+			   run->mmio.len);
+		return true;
+	case KVM_EXIT_HLT:
+		/* Only without an in-kernel LAPIC; ours has one, so this is unexpected. */
+		atomic_fetch_add(&v->exits_hlt, 1);
+		vcpu_fatal(v, LVMM_EXIT_INTERNAL, "unexpected HLT exit");
+		return false;
+	case KVM_EXIT_SHUTDOWN:
+		vcpu_fatal(v, LVMM_EXIT_SHUTDOWN, "triple fault (vCPU %u shut down)", v->id);
+		return false;
+	case KVM_EXIT_SYSTEM_EVENT:
+		switch (run->system_event.type) {
+		case KVM_SYSTEM_EVENT_SHUTDOWN:
+			vm_exit_simple(vm, LVMM_EXIT_POWEROFF, 0, "system event: shutdown");
+			return false;
+		case KVM_SYSTEM_EVENT_RESET:
+			vm_exit_simple(vm, LVMM_EXIT_RESET, 0, "system event: reset");
+			return false;
+		default:
+			vcpu_fatal(v, LVMM_EXIT_INTERNAL, "system event %u", run->system_event.type);
+			return false;
+		}
+	case KVM_EXIT_INTERNAL_ERROR:
+		vcpu_fatal(v, LVMM_EXIT_INTERNAL, "KVM internal error, suberror %u%s",
+			   run->internal.suberror,
+			   run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION ?
+				   " (instruction emulation failed)" : "");
+		return false;
+	case KVM_EXIT_FAIL_ENTRY: {
+		struct lvmm_exit x;
+
+		memset(&x, 0, sizeof(x));
+		x.reason = LVMM_EXIT_FAIL_ENTRY;
+		x.vcpu = v->id;
+		x.hw_reason = run->fail_entry.hardware_entry_failure_reason;
+		snprintf(x.detail, sizeof(x.detail), "VM entry failed, hardware reason 0x%llx "
+			 "on host CPU %u", (unsigned long long)run->fail_entry.hardware_entry_failure_reason,
+			 run->fail_entry.cpu);
+		vcpu_read_insn(v, &x);
+		vm_request_exit(vm, &x);
+		return false;
+	}
+	case KVM_EXIT_INTR:
+		return true;
+	default:
+		atomic_fetch_add(&v->exits_other, 1);
+		vcpu_fatal(v, LVMM_EXIT_INTERNAL, "unhandled KVM exit reason %u (%s)",
+			   run->exit_reason, exit_name(run->exit_reason));
+		return false;
+	}
+}
+
+static void *vcpu_thread(void *arg)
+{
+	struct vcpu *v = arg;
+	struct vm *vm = v->vm;
+	char name[16];
+	int hc = vm->cfg->host_cpus[v->id];
+	sigset_t set;
+
+	snprintf(name, sizeof(name), "vcpu%u", v->id);
+	pthread_setname_np(pthread_self(), name);
+	sigemptyset(&set);
+	sigaddset(&set, KICK_SIGNAL);
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	if (hc >= 0) {
+		cpu_set_t cs;
+
+		CPU_ZERO(&cs);
+		CPU_SET(hc, &cs);
+		if (pthread_setaffinity_np(pthread_self(), sizeof(cs), &cs))
+			pr_warn("vcpu%u: cannot pin to host CPU %d", v->id, hc);
+	}
+	pthread_mutex_lock(&vm->exit_lock);
+	while (!vm->go && atomic_load(&vm->state) != VM_EXITING)
+		pthread_cond_wait(&vm->state_cond, &vm->exit_lock);
+	pthread_mutex_unlock(&vm->exit_lock);
+	for (;;) {
+		int st;
+
+		/* Clear the kick before looking at the state, so no request is lost. */
+		__atomic_store_n(&v->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
+		st = atomic_load(&vm->state);
+		if (st == VM_EXITING)
+			break;
+		if (st == VM_PAUSED) {
+			vm_vcpu_park(vm);
+			continue;
+		}
+		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			vcpu_fatal(v, LVMM_EXIT_INTERNAL, "KVM_RUN: %s", strerror(errno));
+			break;
+		}
+		if (!vcpu_handle_exit(v))
+			break;
+	}
+	return NULL;
+}
+
+int vcpu_start(struct vcpu *v)
+{
+	sigset_t set, old;
+	int r;
+
+	/* Threads inherit the mask: start with the kick blocked, unblock in the thread. */
+	sigemptyset(&set);
+	sigaddset(&set, KICK_SIGNAL);
+	pthread_sigmask(SIG_BLOCK, &set, &old);
+	r = pthread_create(&v->thread, NULL, vcpu_thread, v);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r)
+		return -r;
+	v->started = true;
+	return 0;
+}

@@ -1,0 +1,531 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The partition's VM: KVM objects, guest memory, interrupt plumbing,
+ * devices, the boot image, and the coordination of pause / exit between
+ * the vCPU threads, the I/O thread and the process's main thread.
+ */
+#include "vmm/vm.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <linux/kvm.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/proto.h"
+#include "lvmm/guest_abi.h"
+#include "vmm/devices.h"
+#include "vmm/loader.h"
+#include "vmm/mptable.h"
+#include "vmm/vcpu.h"
+
+#define KVM_TSS_ADDR 0xfffbd000ULL
+#define KVM_IDENTITY_MAP_ADDR 0xfffbc000ULL
+#define KERNEL_MAX_BYTES (1ULL << 30)
+
+/* ---- interrupts and doorbells --------------------------------------------- */
+
+int vm_irq_line(struct vm *vm, uint32_t gsi, int level)
+{
+	struct kvm_irq_level l = { .irq = gsi, .level = (uint32_t)level };
+
+	return ioctl(vm->vm_fd, KVM_IRQ_LINE, &l) < 0 ? -errno : 0;
+}
+
+int vm_irqfd(struct vm *vm, uint32_t gsi, int *efd_out)
+{
+	struct kvm_irqfd f = { .gsi = gsi };
+	int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+
+	if (efd < 0)
+		return -errno;
+	f.fd = (uint32_t)efd;
+	if (ioctl(vm->vm_fd, KVM_IRQFD, &f) < 0) {
+		int e = -errno;
+
+		close(efd);
+		return e;
+	}
+	*efd_out = efd;
+	return 0;
+}
+
+int vm_ioeventfd(struct vm *vm, uint64_t addr, uint32_t len, bool pio, bool datamatch,
+		 uint64_t data, int *efd_out)
+{
+	struct kvm_ioeventfd io = { .addr = addr, .len = len, .datamatch = data };
+	int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+
+	if (efd < 0)
+		return -errno;
+	io.fd = efd;
+	io.flags = (pio ? KVM_IOEVENTFD_FLAG_PIO : 0) | (datamatch ? KVM_IOEVENTFD_FLAG_DATAMATCH : 0);
+	if (ioctl(vm->vm_fd, KVM_IOEVENTFD, &io) < 0) {
+		int e = -errno;
+
+		close(efd);
+		return e;
+	}
+	*efd_out = efd;
+	return 0;
+}
+
+int vm_alloc_virtio_slot(struct vm *vm, uint64_t *base, uint32_t *irq)
+{
+	static const uint32_t irqs[] = LVMM_VIRTIO_IRQS;
+	size_t used = strlen(vm->virtio_cmdline);
+	unsigned i = vm->nr_virtio_slots;
+	int n;
+
+	_Static_assert(sizeof(irqs) / sizeof(irqs[0]) == LVMM_VIRTIO_MMIO_MAX, "irq table");
+	if (i >= LVMM_VIRTIO_MMIO_MAX)
+		return -ENOSPC;
+	*base = LVMM_VIRTIO_MMIO_BASE + i * LVMM_VIRTIO_MMIO_SIZE;
+	*irq = irqs[i];
+	n = snprintf(vm->virtio_cmdline + used, sizeof(vm->virtio_cmdline) - used,
+		     "%svirtio_mmio.device=4K@0x%" PRIx64 ":%u", used ? " " : "", *base, *irq);
+	if (n < 0 || (size_t)n >= sizeof(vm->virtio_cmdline) - used) {
+		vm->virtio_cmdline[used] = 0;
+		return -ENOSPC;
+	}
+	vm->nr_virtio_slots++;
+	return 0;
+}
+
+/* ---- supervisor messages -------------------------------------------------- */
+
+void vm_event(struct vm *vm, uint32_t kind, const char *dev, uint64_t a, uint64_t b, uint64_t c)
+{
+	struct lvmm_event ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.kind = kind;
+	if (dev)
+		snprintf(ev.dev, sizeof(ev.dev), "%s", dev);
+	ev.a = a, ev.b = b, ev.c = c;
+	if (vm->sup_fd < 0)
+		return;
+	pthread_mutex_lock(&vm->sup_lock);
+	/* Never block a vCPU or the I/O thread on the supervisor: drop instead. */
+	if (proto_send(vm->sup_fd, LVMM_MSG_EVENT, &ev, sizeof(ev), NULL, 0, MSG_DONTWAIT))
+		pr_debug("event %u dropped", kind);
+	pthread_mutex_unlock(&vm->sup_lock);
+}
+
+static void vm_dma_fault(void *opaque, const char *dev, uint64_t gpa, uint64_t len,
+			 enum dma_dir dir)
+{
+	struct vm *vm = opaque;
+	bool report;
+
+	pthread_mutex_lock(&vm->exit_lock);
+	report = ratelimit_allow(&vm->fault_rl);
+	pthread_mutex_unlock(&vm->exit_lock);
+	if (!report)
+		return;
+	pr_warn("DMA fault: device %s %s 0x%" PRIx64 "+0x%" PRIx64 " outside the partition's "
+		"memory (%" PRIu64 " faults so far)", dev ? dev : "?",
+		dir == DMA_FROM_DEVICE ? "write to" : "read from", gpa, len,
+		(uint64_t)atomic_load(&vm->gmem.dma_faults));
+	vm_event(vm, LVMM_EV_DMA_FAULT, dev, gpa, len, dir);
+}
+
+/* ---- lifecycle ------------------------------------------------------------ */
+
+void vm_request_exit(struct vm *vm, const struct lvmm_exit *why)
+{
+	unsigned i;
+
+	pthread_mutex_lock(&vm->exit_lock);
+	if (!vm->exit_recorded) {
+		vm->exit = *why;
+		vm->exit_recorded = true;
+	}
+	atomic_store(&vm->state, VM_EXITING);
+	pthread_cond_broadcast(&vm->state_cond);
+	pthread_mutex_unlock(&vm->exit_lock);
+	for (i = 0; i < vm->nr_vcpus; i++)
+		vcpu_kick(&vm->vcpus[i]);
+}
+
+void vm_exit_simple(struct vm *vm, uint32_t reason, int status, const char *detail)
+{
+	struct lvmm_exit x;
+
+	memset(&x, 0, sizeof(x));
+	x.reason = reason;
+	x.status = status;
+	if (detail)
+		snprintf(x.detail, sizeof(x.detail), "%s", detail);
+	vm_request_exit(vm, &x);
+}
+
+void vm_vcpu_park(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->exit_lock);
+	vm->paused_vcpus++;
+	pthread_cond_broadcast(&vm->state_cond);
+	while (atomic_load(&vm->state) == VM_PAUSED)
+		pthread_cond_wait(&vm->state_cond, &vm->exit_lock);
+	vm->paused_vcpus--;
+	pthread_mutex_unlock(&vm->exit_lock);
+}
+
+int vm_pause(struct vm *vm)
+{
+	struct timespec dl;
+	unsigned i, started = 0;
+	int r = 0;
+
+	pthread_mutex_lock(&vm->exit_lock);
+	if (atomic_load(&vm->state) != VM_RUNNING) {
+		r = atomic_load(&vm->state) == VM_PAUSED ? 0 : -ESRCH;
+		pthread_mutex_unlock(&vm->exit_lock);
+		return r;
+	}
+	atomic_store(&vm->state, VM_PAUSED);
+	pthread_mutex_unlock(&vm->exit_lock);
+	for (i = 0; i < vm->nr_vcpus; i++) {
+		started += vm->vcpus[i].started;
+		vcpu_kick(&vm->vcpus[i]);
+	}
+	clock_gettime(CLOCK_REALTIME, &dl);
+	dl.tv_sec += 2;
+	pthread_mutex_lock(&vm->exit_lock);
+	while (vm->paused_vcpus < started && atomic_load(&vm->state) == VM_PAUSED && !r)
+		r = -pthread_cond_timedwait(&vm->state_cond, &vm->exit_lock, &dl);
+	pthread_mutex_unlock(&vm->exit_lock);
+	return r == -ETIMEDOUT ? -EBUSY : r;
+}
+
+int vm_resume(struct vm *vm)
+{
+	int r = 0;
+
+	pthread_mutex_lock(&vm->exit_lock);
+	if (atomic_load(&vm->state) == VM_PAUSED) {
+		atomic_store(&vm->state, VM_RUNNING);
+		pthread_cond_broadcast(&vm->state_cond);
+	} else if (atomic_load(&vm->state) != VM_RUNNING) {
+		r = -ESRCH;
+	}
+	pthread_mutex_unlock(&vm->exit_lock);
+	return r;
+}
+
+/* ---- setup ---------------------------------------------------------------- */
+
+static int kvm_check(struct vm *vm, char *err, size_t errlen)
+{
+	static const struct { int cap; const char *name; } caps[] = {
+		{ KVM_CAP_IRQCHIP, "in-kernel irqchip" }, { KVM_CAP_PIT2, "in-kernel PIT" },
+		{ KVM_CAP_IOEVENTFD, "ioeventfd" }, { KVM_CAP_IRQFD, "irqfd" },
+		{ KVM_CAP_USER_MEMORY, "user memory" }, { KVM_CAP_EXT_CPUID, "CPUID2" },
+	};
+	size_t i;
+	int r = ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0);
+
+	if (r != KVM_API_VERSION) {
+		snprintf(err, errlen, "KVM API version %d, lvmm needs %d", r, KVM_API_VERSION);
+		return -ENOTSUP;
+	}
+	for (i = 0; i < ARRAY_SIZE(caps); i++) {
+		if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, caps[i].cap) <= 0) {
+			snprintf(err, errlen, "this KVM lacks %s (capability %d)", caps[i].name,
+				 caps[i].cap);
+			return -ENOTSUP;
+		}
+	}
+	r = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS);
+	if (r <= 0)
+		r = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_VCPUS);
+	if (r > 0 && vm->nr_vcpus > (unsigned)r) {
+		snprintf(err, errlen, "%u vCPUs requested, this KVM allows %d", vm->nr_vcpus, r);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int vm_setup_memory(struct vm *vm, char *err, size_t errlen)
+{
+	struct guest_layout lay;
+	struct stat st;
+	unsigned slot = 0;
+	int r;
+
+	if (fstat(vm->mem_fd, &st) < 0 || (uint64_t)st.st_size != vm->mem_bytes) {
+		snprintf(err, errlen, "guest memory object has the wrong size");
+		return -EINVAL;
+	}
+	vm->mem = mmap(NULL, vm->mem_bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE,
+		       vm->mem_fd, 0);
+	if (vm->mem == MAP_FAILED) {
+		r = -errno;
+		vm->mem = NULL;
+		snprintf(err, errlen, "cannot map %" PRIu64 " MiB of guest memory: %s",
+			 vm->mem_bytes / MiB, strerror(-r));
+		return r;
+	}
+	layout_from_size(vm->mem_bytes, &lay);
+	for (slot = 0; slot < 2; slot++) {
+		uint64_t gpa = slot ? LVMM_HIGH_RAM_START : 0;
+		uint64_t off = slot ? lay.lowmem_end : 0;
+		uint64_t size = slot ? vm->mem_bytes - lay.lowmem_end : lay.lowmem_end;
+		struct kvm_userspace_memory_region reg = {
+			.slot = slot, .guest_phys_addr = gpa, .memory_size = size,
+			.userspace_addr = (uint64_t)(uintptr_t)(vm->mem + off),
+		};
+
+		if (!size)
+			continue;
+		if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &reg) < 0) {
+			r = -errno;
+			snprintf(err, errlen, "KVM_SET_USER_MEMORY_REGION: %s", strerror(-r));
+			return r;
+		}
+		r = gmem_add_slot(&vm->gmem, gpa, size, vm->mem + off, off, false);
+		if (r) {
+			snprintf(err, errlen, "guest memory slot: %s", strerror(-r));
+			return r;
+		}
+	}
+	vm->gmem.on_fault = vm_dma_fault;
+	vm->gmem.fault_opaque = vm;
+	return 0;
+}
+
+/* Map a whole file read-only; *len = its size. 0 or -errno with err set. */
+static int map_file(int fd, const char *what, const uint8_t **buf, size_t *len, char *err,
+		    size_t errlen)
+{
+	struct stat st;
+	void *p;
+
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s is not a regular file", what);
+		return -EINVAL;
+	}
+	if (st.st_size == 0) {
+		snprintf(err, errlen, "%s is empty", what);
+		return -EINVAL;
+	}
+	if ((uint64_t)st.st_size > KERNEL_MAX_BYTES) {
+		snprintf(err, errlen, "%s is %" PRIu64 " MiB; the limit is %llu MiB", what,
+			 (uint64_t)st.st_size / MiB, KERNEL_MAX_BYTES / MiB);
+		return -EFBIG;
+	}
+	p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (p == MAP_FAILED) {
+		int e = -errno;
+
+		snprintf(err, errlen, "cannot map %s: %s", what, strerror(-e));
+		return e;
+	}
+	*buf = p;
+	*len = (size_t)st.st_size;
+	return 0;
+}
+
+static int vm_load_kernel(struct vm *vm, char *err, size_t errlen)
+{
+	const struct lvmm_part_config *cfg = vm->cfg;
+	const uint8_t *kernel = NULL, *initrd = NULL;
+	size_t klen = 0, ilen = 0;
+	struct guest_layout lay;
+	struct boot_image img;
+	uint64_t initrd_gpa = 0;
+	char cmdline[LVMM_CMDLINE_MAX + sizeof(vm->virtio_cmdline) + 2];
+	char why[LOADER_ERR_MAX];
+	int r;
+
+	layout_from_size(vm->mem_bytes, &lay);
+	r = map_file(vm->fds[cfg->fd_kernel], "kernel", &kernel, &klen, err, errlen);
+	if (r)
+		return r;
+	r = loader_parse(kernel, klen, &lay, &img, why, sizeof(why));
+	if (r) {
+		snprintf(err, errlen, "kernel: %s", why);
+		goto out;
+	}
+	snprintf(cmdline, sizeof(cmdline), "%s%s%s", cfg->cmdline,
+		 cfg->cmdline[0] && vm->virtio_cmdline[0] ? " " : "", vm->virtio_cmdline);
+	r = loader_check_cmdline(&img, strlen(cmdline), why, sizeof(why));
+	if (r) {
+		snprintf(err, errlen, "cmdline: %s", why);
+		goto out;
+	}
+	if (cfg->fd_initrd != LVMM_NO_FD) {
+		r = map_file(vm->fds[cfg->fd_initrd], "initrd", &initrd, &ilen, err, errlen);
+		if (r)
+			goto out;
+		r = loader_place_initrd(&img, &lay, ilen, &initrd_gpa, why, sizeof(why));
+		if (r) {
+			snprintf(err, errlen, "initrd: %s", why);
+			goto out;
+		}
+	}
+	r = loader_load(&vm->gmem, &lay, &img, kernel, klen, initrd, ilen, initrd_gpa, cmdline);
+	if (!r)
+		r = mptable_write(&vm->gmem, vm->nr_vcpus);
+	if (r) {
+		snprintf(err, errlen, "writing the boot image into guest memory: %s", strerror(-r));
+		goto out;
+	}
+	r = vcpu_set_boot_state(&vm->vcpus[0], img.kind, img.entry);
+	if (r)
+		snprintf(err, errlen, "setting boot registers: %s", strerror(-r));
+	else
+		pr_info("loaded %s, entry 0x%" PRIx64 ", cmdline \"%s\"", image_kind_name(img.kind),
+			img.entry, cmdline);
+out:
+	if (initrd)
+		munmap((void *)initrd, ilen);
+	munmap((void *)kernel, klen);
+	return r;
+}
+
+int vm_add_device(struct vm *vm, const struct device_ops *ops, const struct lvmm_dev_cfg *cfg)
+{
+	struct vm_device *d;
+	int r;
+
+	if (vm->nr_devices >= VM_MAX_DEVICES)
+		return -ENOSPC;
+	d = &vm->devices[vm->nr_devices];
+	d->ops = ops;
+	snprintf(d->id, sizeof(d->id), "%s", cfg ? cfg->id : ops->name);
+	r = ops->create(vm, cfg, &d->state);
+	if (r)
+		return r;
+	vm->nr_devices++;
+	return 0;
+}
+
+int vm_setup(struct vm *vm, const struct lvmm_part_config *cfg, const int *fds, unsigned nfds,
+	     int sup_fd, char *err, size_t errlen)
+{
+	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
+	uint64_t idmap = KVM_IDENTITY_MAP_ADDR;
+	unsigned i;
+	int r;
+
+	memset(vm, 0, sizeof(*vm));
+	vm->cfg = cfg;
+	vm->fds = fds;
+	vm->nfds = nfds;
+	vm->sup_fd = sup_fd;
+	vm->kvm_fd = fds[cfg->fd_kvm];
+	vm->mem_fd = fds[cfg->fd_mem];
+	vm->mem_bytes = cfg->mem_bytes;
+	vm->nr_vcpus = cfg->vcpus;
+	vm->vm_fd = -1;
+	vm->io.epfd = vm->io.stop_fd = -1;
+	for (i = 0; i < LVMM_MAX_VCPUS; i++)
+		vm->vcpus[i].fd = -1;
+	pthread_mutex_init(&vm->exit_lock, NULL);
+	pthread_mutex_init(&vm->sup_lock, NULL);
+	pthread_cond_init(&vm->state_cond, NULL);
+	atomic_store(&vm->state, VM_RUNNING);
+	bus_init(&vm->pio, "port I/O");
+	bus_init(&vm->mmio, "MMIO");
+
+	r = kvm_check(vm, err, errlen);
+	if (r)
+		return r;
+	vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
+	if (vm->vm_fd < 0) {
+		r = -errno;
+		snprintf(err, errlen, "KVM_CREATE_VM: %s", strerror(-r));
+		return r;
+	}
+	/* Needed on Intel VMX (real-mode TSS and EPT identity map); harmless elsewhere. */
+	if (ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, (unsigned long)KVM_TSS_ADDR) < 0)
+		pr_debug("KVM_SET_TSS_ADDR: %s", strerror(errno));
+	if (ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &idmap) < 0)
+		pr_debug("KVM_SET_IDENTITY_MAP_ADDR: %s", strerror(errno));
+	if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0 ||
+	    ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0) {
+		r = -errno;
+		snprintf(err, errlen, "creating the in-kernel irqchip/PIT: %s", strerror(-r));
+		return r;
+	}
+	r = vm_setup_memory(vm, err, errlen);
+	if (r)
+		return r;
+	r = iothread_init(&vm->io);
+	if (r) {
+		snprintf(err, errlen, "I/O thread: %s", strerror(-r));
+		return r;
+	}
+	r = vcpu_global_init(vm);
+	for (i = 0; !r && i < vm->nr_vcpus; i++)
+		r = vcpu_create(vm, i);
+	if (r) {
+		snprintf(err, errlen, "creating vCPUs: %s", strerror(-r));
+		return r;
+	}
+	r = devices_create(vm, err, errlen);
+	if (r)
+		return r;
+	return vm_load_kernel(vm, err, errlen);
+}
+
+int vm_start(struct vm *vm)
+{
+	unsigned i;
+	int r = iothread_start(&vm->io);
+
+	for (i = 0; !r && i < vm->nr_vcpus; i++)
+		r = vcpu_start(&vm->vcpus[i]);
+	if (r)
+		vm_exit_simple(vm, LVMM_EXIT_SETUP, r, "cannot start threads");
+	return r;
+}
+
+void vm_open_gate(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->exit_lock);
+	vm->go = true;
+	pthread_cond_broadcast(&vm->state_cond);
+	pthread_mutex_unlock(&vm->exit_lock);
+}
+
+void vm_wait(struct vm *vm)
+{
+	unsigned i;
+
+	for (i = 0; i < vm->nr_vcpus; i++) {
+		if (vm->vcpus[i].started) {
+			pthread_join(vm->vcpus[i].thread, NULL);
+			vm->vcpus[i].started = false;
+		}
+	}
+	iothread_stop(&vm->io);
+}
+
+void vm_teardown(struct vm *vm)
+{
+	unsigned i;
+
+	for (i = vm->nr_devices; i-- > 0;)
+		if (vm->devices[i].ops->destroy)
+			vm->devices[i].ops->destroy(vm->devices[i].state);
+	vm->nr_devices = 0;
+	for (i = 0; i < vm->nr_vcpus; i++)
+		vcpu_destroy(&vm->vcpus[i]);
+	iothread_destroy(&vm->io);
+	if (vm->mem)
+		munmap(vm->mem, vm->mem_bytes);
+	if (vm->vm_fd >= 0)
+		close(vm->vm_fd);
+	vm->mem = NULL;
+	vm->vm_fd = -1;
+}

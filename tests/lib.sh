@@ -1,0 +1,45 @@
+# SPDX-License-Identifier: MIT
+# Helpers for integration tests (sourced). Each test case reports exactly one of
+#   ok - NAME | not ok - NAME: why | skip - NAME: why
+set -u
+: "${BUILD:=build}" "${LVMM:=$BUILD/lvmm}"
+TMP=$(mktemp -d "${LVMM_TEST_TMP:-/tmp}/t.XXXXXX")
+GUESTS=$BUILD/guests
+
+pass() { echo "ok - $1"; }
+fail() { echo "not ok - $1: $2"; }
+skip() { echo "skip - $1: $2"; }
+
+# have_kvm: true if /dev/kvm can be opened read-write.
+have_kvm() { [ -c /dev/kvm ] && [ -r /dev/kvm ] && [ -w /dev/kvm ]; }
+
+# skip_all_without_kvm NAME...: report every named case skipped and exit if no KVM.
+skip_all_without_kvm() {
+	if ! have_kvm; then
+		for n in "$@"; do skip "$n" "/dev/kvm is not available"; done
+		exit 0
+	fi
+}
+
+# run_lvmm SECONDS OUTFILE ARGS...: run lvmm with a time bound; sets $rc.
+# stdout and stderr both go to OUTFILE. rc 124 means it timed out.
+run_lvmm() {
+	local secs=$1 out=$2; shift 2
+	timeout --kill-after=5 "$secs" "$LVMM" "$@" </dev/null >"$out" 2>&1
+	rc=$?
+}
+
+# expect NAME CONDITION-DESCRIPTION COMMAND...: pass if COMMAND succeeds.
+expect() {
+	local name=$1 why=$2; shift 2
+	if "$@"; then pass "$name"; else fail "$name" "$why"; fi
+}
+
+# contains FILE STRING: fixed-string search.
+contains() { grep -qF -- "$2" "$1"; }
+
+# show FILE: print a file's tail to stderr (kept by tests/run on failure).
+show() { echo "== $1 ==" >&2; tail -n 40 "$1" >&2; }
+
+cleanup_tmp() { rm -rf "$TMP"; }
+trap cleanup_tmp EXIT
