@@ -342,9 +342,15 @@ static int uart_create(struct vm *vm, const struct lvmm_dev_cfg *dcfg, void **st
 	if (u->interactive) {
 		u->in_fd = vm->fds[cfg->fd_console_in];
 		r = iothread_add(&vm->io, u->in_fd, EPOLLIN, uart_input, u);
-		if (r)
+		if (r == -EPERM) {
+			/* /dev/null or a regular file: nothing to wait for, so no input. */
+			u->in_fd = -1;
+			u->interactive = false;
+		} else if (r) {
 			goto err_timer_watch;
-		u->in_watched = true;
+		} else {
+			u->in_watched = true;
+		}
 	}
 	r = bus_register(&vm->pio, LVMM_PORT_COM1, 8, &uart_bus_ops, u, "uart");
 	if (r)

@@ -603,59 +603,109 @@ static void cy_log_fn(cyaml_log_t level, void *ctx, const char *fmt, va_list arg
 		l->len = MIN(l->len + (size_t)n, sizeof(l->buf) - 1);
 }
 
-/* Turn libcyaml's error + backtrace into "FILE:LINE: problem (in partitions[0].vcpus)". */
+/* The mapping schema at a slash path like "partitions/0/devices/1", or NULL. */
+static const cyaml_schema_field_t *schema_at(const char *dpath)
+{
+	const cyaml_schema_value_t *v = &top_schema;
+	char buf[256], *save = NULL, *tok;
+
+	snprintf(buf, sizeof(buf), "%s", dpath);
+	for (tok = strtok_r(buf, "/", &save); tok; tok = strtok_r(NULL, "/", &save)) {
+		if (v->type == CYAML_SEQUENCE) {
+			v = v->sequence.entry;
+		} else if (v->type == CYAML_MAPPING) {
+			const cyaml_schema_field_t *f;
+
+			for (f = v->mapping.fields; f->key && strcmp(f->key, tok); f++)
+				;
+			if (!f->key)
+				return NULL;
+			v = &f->value;
+		} else {
+			return NULL;
+		}
+	}
+	return v->type == CYAML_MAPPING ? v->mapping.fields : NULL;
+}
+
+/*
+ * Turn libcyaml's error + backtrace into "FILE:LINE: problem (in
+ * partitions[0].vcpus)". The backtrace lists the innermost context first.
+ */
 static void report_schema_error(struct ctx *c, struct cy_log *l, cyaml_err_t e)
 {
 	char *lines[32], *save = NULL, *s;
 	unsigned n = 0, i;
-	char path[256] = "", msg[256] = "";
+	char path[256] = "", dpath[256] = "", msg[256] = "", key[128] = "";
 	int line = 0;
 
 	for (s = strtok_r(l->buf, "\n", &save); s && n < ARRAY_SIZE(lines); s = strtok_r(NULL, "\n", &save))
 		lines[n++] = s;
 	for (i = 0; i < n; i++) {
 		const char *t = lines[i];
-		char name[128];
+		char name[128], tmp[256];
 		int ln;
 
 		if (!strncmp(t, "Load: ", 6) && strncmp(t, "Load: Backtrace", 15) && !msg[0])
 			snprintf(msg, sizeof(msg), "%s", t + 6);
 		if (sscanf(t, " in mapping field '%127[^']' (line: %d", name, &ln) == 2) {
-			char tmp[256];
-
-			snprintf(tmp, sizeof(tmp), "%s%s%s", name, path[0] ? "." : "", path);
+			snprintf(tmp, sizeof(tmp), "%s%s%s", name, path[0] && path[0] != '[' ? "." : "", path);
 			snprintf(path, sizeof(path), "%s", tmp);
+			snprintf(tmp, sizeof(tmp), "%s%s%s", name, dpath[0] ? "/" : "", dpath);
+			snprintf(dpath, sizeof(dpath), "%s", tmp);
 			if (!line)
 				line = ln;
 		} else if (sscanf(t, " in sequence entry '%127[^']' (line: %d", name, &ln) == 2) {
-			char tmp[256];
+			/* libcyaml counts entries from 1; the docs and our paths count from 0. */
+			long idx = strtol(name, NULL, 10) - 1;
 
-			/* libcyaml counts entries from 1 here; show 0-based like the docs. */
-			snprintf(tmp, sizeof(tmp), "[%ld]%s%s", strtol(name, NULL, 10) - 1,
-				 path[0] && path[0] != '[' ? "." : "", path);
+			snprintf(tmp, sizeof(tmp), "[%ld]%s%s", idx, path[0] && path[0] != '[' ? "." : "", path);
 			snprintf(path, sizeof(path), "%s", tmp);
+			snprintf(tmp, sizeof(tmp), "%ld%s%s", idx, dpath[0] ? "/" : "", dpath);
+			snprintf(dpath, sizeof(dpath), "%s", tmp);
 			if (!line)
 				line = ln;
 		} else if (sscanf(t, " in mapping (line: %d", &ln) == 1 && !line) {
 			line = ln;
 		}
 	}
-	/* Make "partitions[0].vcpus" out of "partitions.[0].vcpus" joins. */
-	for (s = strstr(path, ".["); s; s = strstr(path, ".["))
-		memmove(s, s + 1, strlen(s));
 	c->problems++;
 	if (!msg[0])
 		snprintf(msg, sizeof(msg), "%s", cyaml_strerror(e));
+	if (e == CYAML_ERR_INVALID_KEY && sscanf(msg, "Unexpected key: %127s", key) == 1) {
+		const cyaml_schema_field_t *f = schema_at(dpath);
+		char kp[400];
+
+		snprintf(kp, sizeof(kp), "%s%s%s", dpath, dpath[0] ? "/" : "", key);
+		if (doc_find(c->doc, kp, true))
+			line = doc_line(c, kp);
+		fprintf(c->err, "%s:%d: unknown key '%s'%s%s", c->file, line, key,
+			path[0] ? " in " : "", path);
+		if (f) {
+			fprintf(c->err, "; expected one of:");
+			for (; f->key; f++)
+				fprintf(c->err, " %s", f->key);
+		}
+		fputc('\n', c->err);
+		return;
+	}
+	{
+		/* "Invalid uint64_t value: 'x'" is libcyaml's wording; say what is expected. */
+		char kind[32], val[128];
+
+		if (sscanf(msg, "Invalid %31s value: '%127[^']'", kind, val) == 2)
+			snprintf(msg, sizeof(msg), "'%s' is not %s", val,
+				 strcasestr(kind, "bool") ? "true or false" :
+				 strcasestr(kind, "int") ? "a whole number" : "a valid value");
+	}
 	if (line)
 		fprintf(c->err, "%s:%d: %s", c->file, line, msg);
 	else
 		fprintf(c->err, "%s: %s", c->file, msg);
 	if (path[0])
 		fprintf(c->err, " (in %s)", path);
-	if (e == CYAML_ERR_INVALID_KEY)
-		fprintf(c->err, "; see docs/platform-file.md for the keys each section takes");
-	else if (e == CYAML_ERR_INVALID_VALUE)
-		fprintf(c->err, "; check the value's type (number, true/false, text, list)");
+	if (e == CYAML_ERR_INVALID_VALUE)
+		fprintf(c->err, "; see docs/platform-file.md for each key's type");
 	else if (e == CYAML_ERR_MAPPING_FIELD_MISSING)
 		fprintf(c->err, "; a partition needs name and kernel, a device type, a link name and ends");
 	fputc('\n', c->err);

@@ -274,6 +274,13 @@ static int vm_setup_memory(struct vm *vm, char *err, size_t errlen)
 			 vm->mem_bytes / MiB, strerror(-r));
 		return r;
 	}
+	/*
+	 * Huge pages cut first-touch faults by 512x. For a memfd they need
+	 * shmem THP (transparent_hugepage/shmem_enabled = advise or
+	 * within_size); where that is off this is a no-op.
+	 */
+	if (madvise(vm->mem, vm->mem_bytes, MADV_HUGEPAGE) < 0)
+		pr_debug("MADV_HUGEPAGE: %s", strerror(errno));
 	layout_from_size(vm->mem_bytes, &lay);
 	for (slot = 0; slot < 2; slot++) {
 		uint64_t gpa = slot ? LVMM_HIGH_RAM_START : 0;

@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: MIT */
+/* Runtime-internal declarations. */
+#ifndef RT_INTERNAL_H
+#define RT_INTERNAL_H
+
+#include <stdint.h>
+
+#include "lvmm/guest_abi.h"
+
+#define LVMM_DEBUG_EXIT_PORT LVMM_PORT_DEBUG_EXIT
+
+void rt_console_init(void);
+void rt_boot_info_init(uint32_t start_info_paddr);
+/* CPL0-safe report of an unexpected trap on COM1. */
+void rt_trap_report(const char *name, uint64_t vector, uint64_t error,
+		    uint64_t rip, uint64_t cs, uint64_t rsp, uint64_t cr2);
+long rt_syscall3(long nr, long a0, long a1, long a2);
+
+#endif

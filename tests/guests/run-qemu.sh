@@ -1,0 +1,106 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# Runs every in-tree test guest under QEMU (the peer VMM) and checks what it
+# prints and how it exits. ACCEL=kvm (default when /dev/kvm is usable) or tcg.
+# BUILD=build by default; build the guests first (make guests).
+set -u
+BUILD=${BUILD:-build}
+G=$BUILD/guests
+if [ -z "${ACCEL:-}" ]; then
+	if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then ACCEL=kvm; else ACCEL=tcg; fi
+fi
+if [ "$ACCEL" = kvm ]; then CPU="host,-arch-capabilities"; else CPU=max; fi
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+pass=0 fail=0 skip=0
+
+qemu() { # machine smp mem elf append [args...]
+	local m=$1 smp=$2 mem=$3 elf=$4 app=$5
+	shift 5
+	timeout 30 qemu-system-x86_64 -M "$m" -accel "$ACCEL" -cpu "$CPU" \
+		-m "$mem" -smp "$smp" -nodefaults -no-user-config -nographic \
+		-serial stdio -device isa-debug-exit,iobase=0xf4,iosize=4 \
+		-kernel "$G/$elf" -append "$app" "$@" </dev/null 2>&1 | tr -d '\r'
+	return "${PIPESTATUS[0]}"
+}
+
+check() { # name want_rc out rc pattern...
+	local name=$1 want=$2 out=$3 rc=$4
+	shift 4
+	local ok=1 p
+	[ "$rc" = "$want" ] || ok=0
+	for p in "$@"; do grep -qF -- "$p" <<<"$out" || { ok=0; echo "  missing: $p"; }; done
+	if [ $ok = 1 ]; then
+		pass=$((pass + 1)); echo "ok   $name"
+	else
+		fail=$((fail + 1)); echo "FAIL $name (rc $rc, want $want)"; sed 's/^/  | /' <<<"$out"
+	fi
+}
+
+VIRTIO="-global virtio-mmio.force-legacy=false"
+
+out=$(qemu microvm 1 64 hello.elf "hello world"); rc=$?
+check hello 1 "$out" $rc "hello from lvmm guest" "cmdline: hello world"
+
+for n in 1 2 4; do
+	out=$(qemu microvm $n 64 smp.elf ""); rc=$?
+	check "smp -smp $n" 1 "$out" $rc "smp: all $n cpus online" "cpu $((n - 1)) online"
+done
+
+out=$(qemu microvm 1 64 memory.elf ""); rc=$?
+check "memory 64M" 1 "$out" $rc "e820: 0x0000000000100000 - 0x0000000004000000 type 1" "memory: verified 6"
+
+if [ "${SLOW:-0}" = 1 ]; then
+	out=$(qemu microvm 1 4608 memory.elf ""); rc=$?
+	check "memory 4.5G" 1 "$out" $rc "e820: 0x0000000100000000 - 0x0000000160000000 type 1" "memory: verified 46"
+fi
+
+out=$(qemu microvm 1 64 fault.elf "" -no-reboot); rc=$?
+check fault 0 "$out" $rc "fault: about to triple fault"
+
+truncate -s 1M "$TMP/disk.img"
+out=$(qemu microvm,acpi=off 1 64 blk.elf "sectors=0,3,2047" $VIRTIO \
+	-device virtio-blk-device,drive=d0 -drive if=none,id=d0,file="$TMP/disk.img",format=raw); rc=$?
+check blk 1 "$out" $rc "blk: ok"
+c=$(grep -ac "lvmm blk test sector 00002047" "$TMP/disk.img" || true)
+check "blk pattern on disk" 1 "$out" $(( c >= 1 ? 1 : 0 ))
+
+out=$(qemu microvm,acpi=off 1 64 net.elf "ip=10.0.2.15 peer=10.0.2.2" $VIRTIO \
+	-netdev user,id=n0,restrict=on -device virtio-net-device,netdev=n0); rc=$?
+check net 1 "$out" $rc "net: arp reply from 10.0.2.2 is 52:55:0a:00:02:02" "net: ping reply from 10.0.2.2"
+
+if command -v python3 >/dev/null; then
+	sock=$TMP/c.sock
+	qemu microvm,acpi=off 1 64 console.elf "lines=3" $VIRTIO -device virtio-serial-device \
+		-chardev socket,id=c0,path="$sock",server=on,wait=on \
+		-device virtconsole,chardev=c0 >"$TMP/cons.out" &
+	qpid=$!
+	port=$(python3 - "$sock" <<'PY'
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+for _ in range(100):
+    try:
+        s.connect(sys.argv[1]); break
+    except OSError:
+        time.sleep(0.1)
+s.settimeout(10)
+data = b""
+s.sendall(b"hello\nsecond line\nthird\n")
+while b"third\n" not in data:
+    d = s.recv(4096)
+    if not d: break
+    data += d
+print(data.decode(errors="replace").replace("\n", "|"))
+PY
+)
+	wait $qpid; rc=$?
+	out="$(cat "$TMP/cons.out")
+port: $port"
+	check console 1 "$out" $rc "console: got hello" "console: got second line" \
+		"console: done after 3 lines" "port: console: ready|hello|second line|third|"
+else
+	skip=$((skip + 1)); echo "skip console (no python3)"
+fi
+
+echo "$pass passed, $fail failed, $skip skipped"
+[ $fail = 0 ]
