@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: MIT
 # lvmm: one non-recursive Makefile.
 #   make            build build/lvmm, the test guests and the unit tests
+#   make demo       install, build and run the default platform (examples/)
 #   make test       build everything and run the whole suite (tests/run)
 #   make SAN=1 ...  the same with ASan + UBSan, in build-san/
 #   make deps       install the Debian packages lvmm needs (idempotent)
@@ -10,6 +11,7 @@
 #   V=1             show full commands
 
 SAN ?= 0
+DEMO ?= examples/hello.yaml
 ifeq ($(SAN),1)
 BUILD ?= build-san
 else
@@ -32,7 +34,7 @@ WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wmissing-prototypes \
 	-Wstrict-prototypes -Wundef -Wwrite-strings -Wno-unused-parameter \
 	-Wvla -Wimplicit-fallthrough
 HARDEN := -fstack-protector-strong -fPIE -fwrapv -fno-strict-aliasing
-HARDEN_LD := -pie -Wl,-z,relro -Wl,-z,now -Wl,-z,noexecstack
+HARDEN_LD := -static-pie -Wl,-z,relro -Wl,-z,now -Wl,-z,noexecstack
 ifeq ($(SAN),1)
 OPT := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 SAN_LD := -fsanitize=address,undefined
@@ -78,7 +80,16 @@ unit: $(UNIT_BINS)
 include tests/guests/guests.mk
 -include tests/fuzz/fuzz.mk
 
-test: all
+# The README's two commands.
+# Sequential on purpose: packages first, then the build, then the run.
+demo:
+	$(Q)$(MAKE) --no-print-directory deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(BUILD)/lvmm run $(DEMO)
+
+test:
+	$(Q)$(MAKE) --no-print-directory deps
+	$(Q)$(MAKE) --no-print-directory -j$$(nproc) all
 	$(Q)LVMM=$(BUILD)/lvmm BUILD=$(BUILD) tests/run
 
 # Packages from Debian only; quiet when everything is present.
@@ -97,13 +108,19 @@ deps:
 loc:
 	$(Q)scripts/loc.sh
 
-bench: all
+BENCH_TOOLS := $(patsubst bench/tools/%.c,$(BUILD)/bench/%,$(wildcard bench/tools/*.c))
+$(BUILD)/bench/%: bench/tools/%.c
+	@mkdir -p $(dir $@)
+	$(E) "  CC      $<"
+	$(Q)$(CC) -O2 -Wall -Wextra -Werror -D_GNU_SOURCE -Iinclude -Isrc -o $@ $< $(BUILD)/liblvmm.a -lpthread
+
+bench: all $(BENCH_TOOLS)
 	$(Q)LVMM=$(BUILD)/lvmm BUILD=$(BUILD) bench/run
 
 clean:
 	rm -rf build build-san
 
-.PHONY: all unit test deps loc bench clean guests fuzz
+.PHONY: all unit test demo deps loc bench clean guests fuzz
 .DEFAULT_GOAL := all
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -25,7 +25,11 @@ void log_msg(int level, const char *fmt, ...)
 		return;
 	if (level < 0 || level > LOG_DEBUG)
 		level = LOG_ERR;
-	n = snprintf(line, sizeof(line), "%s: %s: ", log_prefix, names[level]);
+	if (level == LOG_DEBUG) /* a monotonic ms stamp lets -vv show where time goes */
+		n = snprintf(line, sizeof(line), "%s: [%.3f] %s: ", log_prefix,
+			     (double)(now_ns() % 100000000000ULL) / 1e6, names[level]);
+	else
+		n = snprintf(line, sizeof(line), "%s: %s: ", log_prefix, names[level]);
 	if (n < 0 || (size_t)n >= sizeof(line))
 		n = 0;
 	va_start(ap, fmt);

@@ -287,6 +287,7 @@ int part_start(struct sup *s, struct part_rt *pr)
 		snprintf(err, sizeof(err), "socketpair: %s", strerror(-r));
 		goto fail;
 	}
+	pr_debug("partition %s: resources open, forking", pr->p->name);
 	pid = fork();
 	if (pid < 0) {
 		r = -errno;
@@ -508,6 +509,7 @@ static void part_ended(struct sup *s, struct part_rt *pr, int wstatus)
 	struct event e;
 	bool restart = false;
 
+	pr_debug("partition %s: reaped", p->name);
 	sup_unwatch_part(s, pr);
 	if (pr->mem_fd >= 0)
 		close(pr->mem_fd);
@@ -789,6 +791,7 @@ int supervisor_run(struct platform *plat, const struct run_opts *opts)
 	for (i = 0; i < plat->nparts; i++)
 		if (plat->parts[i].stdin_console)
 			tty_raw();
+	pr_debug("supervisor ready");
 	for (i = 0; i < plat->nparts; i++)
 		(void)part_start(&S, &S.parts[i]);
 

@@ -575,7 +575,7 @@ static int load_pvh_boot(struct gmem *m, const struct guest_layout *lay, uint64_
 
 int loader_load(struct gmem *m, const struct guest_layout *lay, const struct boot_image *img,
 		const uint8_t *kernel, size_t kernel_len, const uint8_t *initrd,
-		size_t initrd_len, uint64_t initrd_gpa, const char *cmdline)
+		size_t initrd_len, uint64_t initrd_gpa, const char *cmdline, unsigned flags)
 {
 	size_t cl = strlen(cmdline);
 	uint16_t ebda_seg = LVMM_EBDA_START >> 4, base_kb = LVMM_EBDA_START / 1024;
@@ -591,7 +591,8 @@ int loader_load(struct gmem *m, const struct guest_layout *lay, const struct boo
 		if (!dst || !range_within(s->file_off, s->filesz, 0, kernel_len))
 			return -EFAULT;
 		memcpy(dst, kernel + s->file_off, s->filesz);
-		memset(dst + s->filesz, 0, s->memsz - s->filesz);
+		if (!(flags & LOADER_MEM_ZEROED))
+			memset(dst + s->filesz, 0, s->memsz - s->filesz);
 	}
 	if (initrd_len) {
 		r = put(m, initrd_gpa, initrd, initrd_len);

@@ -75,13 +75,17 @@ struct gmem;
 /*
  * Build guest memory for the parsed image: copy segments, write the boot
  * structures (zero page / hvm_start_info, e820/memmap, command line, GDT,
- * page tables for the 64-bit entry) and the initrd. Everything was
+ * page tables for the 64-bit entry) and the initrd. With LOADER_MEM_ZEROED
+ * the zero-fill part of segments is not written (touching it would fault
+ * in every page of a large bss for nothing). Everything was
  * validated by loader_parse()/loader_place_initrd() already; gmem access
  * failures here are still returned as -EFAULT.
  */
+#define LOADER_MEM_ZEROED 1 /* guest memory is known to be all zero: skip zeroing bss */
 int loader_load(struct gmem *m, const struct guest_layout *lay, const struct boot_image *img,
 		const uint8_t *kernel, size_t kernel_len, const uint8_t *initrd,
-		size_t initrd_len, uint64_t initrd_gpa, const char *cmdline) MUST_CHECK;
+		size_t initrd_len, uint64_t initrd_gpa, const char *cmdline,
+		unsigned flags) MUST_CHECK;
 
 /* A short name for the image kind ("bzImage", "ELF (PVH)"). */
 const char *image_kind_name(enum image_kind k);

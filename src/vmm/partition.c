@@ -202,6 +202,7 @@ int partition_main(int sup)
 		snprintf(pfx, sizeof(pfx), "lvmm[%s]", cfg.name);
 		log_set_prefix(pfx);
 	}
+	pr_debug("configuration received");
 	r = vm_setup(vm, &cfg, fds, nfds, sup, err, sizeof(err));
 	if (r)
 		goto fail;
@@ -220,11 +221,19 @@ int partition_main(int sup)
 		goto fail_running;
 	if (proto_send(sup, LVMM_MSG_READY, NULL, 0, NULL, 0, 0))
 		pr_debug("could not report readiness");
+	pr_debug("sandboxed; starting the guest");
 	vm_open_gate(vm);
 	vm_wait(vm);
+	pr_debug("guest ended: %s", vm->exit.detail);
 	/* The supervisor reports how the guest ended (with RIP and bytes on a crash). */
+	/*
+	 * Devices first (console flushed, disks and TAPs closed: the
+	 * supervisor may hand them to a restarted partition), then the report.
+	 * The VM itself is left to process exit, as QEMU does: closing it by
+	 * hand after unmapping its memory costs up to 20 ms here for nothing.
+	 */
+	vm_destroy_devices(vm);
 	send_exit(sup, &vm->exit);
-	vm_teardown(vm);
 	return 0;
 
 fail_running:

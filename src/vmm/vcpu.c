@@ -500,6 +500,8 @@ static void *vcpu_thread(void *arg)
 			pr_warn("vcpu%u: cannot pin to host CPU %d", v->id, hc);
 	}
 	pthread_mutex_lock(&vm->exit_lock);
+	vm->at_gate++;
+	pthread_cond_broadcast(&vm->state_cond);
 	while (!vm->go && atomic_load(&vm->state) != VM_EXITING)
 		pthread_cond_wait(&vm->state_cond, &vm->exit_lock);
 	pthread_mutex_unlock(&vm->exit_lock);

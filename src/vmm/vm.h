@@ -89,6 +89,7 @@ struct vm {
 	atomic_int state; /* enum vm_state */
 	unsigned paused_vcpus;
 	bool go;            /* vCPUs wait for this until the sandbox is in place */
+	unsigned at_gate;   /* vCPU threads done with their own setup (name, pinning) */
 	bool exit_recorded;
 	struct lvmm_exit exit;
 
@@ -116,6 +117,9 @@ void vm_open_gate(struct vm *vm);
 
 /* Wait until every vCPU thread has ended (after an exit request), then stop the I/O thread. */
 void vm_wait(struct vm *vm);
+
+/* Destroy the devices in reverse order: flushes consoles, closes backends. */
+void vm_destroy_devices(struct vm *vm);
 
 /* Destroy devices (reverse order), vCPUs and memory. */
 void vm_teardown(struct vm *vm);

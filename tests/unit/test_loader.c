@@ -251,7 +251,7 @@ static void test_load_pvh(void)
 	memset(ram, 0xaa, MEM);
 	CHECK_EQ(parse(im.buf, im.len, &img), 0);
 	CHECK_EQ(loader_load(&gm, &lay, &img, im.buf, im.len, (const uint8_t *)"RD", 2,
-			     0x3000000, "console=ttyS0"), 0);
+			     0x3000000, "console=ttyS0", 0), 0);
 	CHECK_EQ(ram[0x100000], 0x90);
 	CHECK_EQ(ram[0x101fff], 0);                          /* bss zeroed */
 	memcpy(&u32, ram + LVMM_BOOT_START_INFO, 4);
@@ -277,7 +277,7 @@ static void test_load_bz(void)
 	make_bz(0x20f);
 	memset(ram, 0, MEM);
 	CHECK_EQ(parse(bz, sizeof(bz), &img), 0);
-	CHECK_EQ(loader_load(&gm, &lay, &img, bz, sizeof(bz), NULL, 0, 0, "quiet"), 0);
+	CHECK_EQ(loader_load(&gm, &lay, &img, bz, sizeof(bz), NULL, 0, 0, "quiet", 0), 0);
 	CHECK_EQ(ram[LVMM_BOOT_ZERO_PAGE + 0x210], 0xff);    /* type_of_loader */
 	memcpy(&u32, ram + LVMM_BOOT_ZERO_PAGE + 0x228, 4);  /* cmd_line_ptr */
 	CHECK_EQ(u32, LVMM_BOOT_CMDLINE);

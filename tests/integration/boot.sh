@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Boot each in-tree test guest under lvmm and check its console and exit status;
+# malformed images and bad options are refused with a precise message.
+. "$(dirname "$0")/../lib.sh"
+
+CASES="boot-hello boot-hello-cmdline boot-smp boot-memory boot-memory-high boot-fault
+       boot-pvh-qemu-compatible-image refuse-not-a-kernel refuse-truncated-elf
+       refuse-missing-kernel refuse-bad-option refuse-tiny-memory help-texts"
+skip_all_without_kvm $CASES
+
+out=$TMP/out
+run_lvmm 20 "$out" run --no-stdin --kernel "$GUESTS/hello.elf"
+if [ $rc -eq 0 ] && contains "$out" "hello from lvmm guest"; then pass boot-hello
+else show "$out"; fail boot-hello "rc=$rc, no greeting"; fi
+
+run_lvmm 20 "$out" run --no-stdin --kernel "$GUESTS/hello.elf" --cmdline "hello world  x=1"
+if [ $rc -eq 0 ] && contains "$out" "cmdline: hello world  x=1"; then pass boot-hello-cmdline
+else show "$out"; fail boot-hello-cmdline "rc=$rc, command line not echoed"; fi
+
+run_lvmm 60 "$out" run --no-stdin --kernel "$GUESTS/smp.elf" --vcpus 4
+if [ $rc -eq 0 ] && contains "$out" "smp: all 4 cpus online" && [ "$(grep -cE '^cpu [0-3] online' "$out")" -eq 4 ]; then
+	pass boot-smp
+else show "$out"; fail boot-smp "rc=$rc, not every vCPU reported in"; fi
+
+run_lvmm 60 "$out" run --no-stdin --kernel "$GUESTS/memory.elf" --memory 96
+if [ $rc -eq 0 ] && contains "$out" "memory: verified 94 MiB"; then pass boot-memory
+else show "$out"; fail boot-memory "rc=$rc, RAM not verified"; fi
+
+# 3 GiB below the MMIO hole + 64 MiB above 4 GiB: the e820 map has a range at 4 GiB.
+run_lvmm 180 "$out" run --no-stdin --kernel "$GUESTS/memory.elf" --memory 3136M
+if [ $rc -eq 0 ] && contains "$out" "0x0000000100000000 - 0x0000000104000000 type 1" &&
+   contains "$out" "memory: verified"; then pass boot-memory-high
+else show "$out"; fail boot-memory-high "rc=$rc, RAM above 4 GiB not mapped or verified"; fi
+
+run_lvmm 20 "$out" run --no-stdin --kernel "$GUESTS/fault.elf"
+if [ $rc -eq 4 ] && contains "$out" "triple fault" && contains "$out" "rip 0x" &&
+   contains "$out" "instruction bytes"; then pass boot-fault
+else show "$out"; fail boot-fault "rc=$rc (want 4), no triple-fault report with RIP and bytes"; fi
+
+# The same ELF boots under QEMU's microvm: both follow the PVH ABI.
+if command -v qemu-system-x86_64 >/dev/null; then
+	timeout 30 qemu-system-x86_64 -M microvm -accel kvm -cpu host,-arch-capabilities -m 64 \
+		-nodefaults -no-user-config -nographic -serial stdio \
+		-device isa-debug-exit,iobase=0xf4,iosize=4 -kernel "$GUESTS/hello.elf" \
+		-append "from qemu" </dev/null >"$out" 2>&1
+	q=$?
+	if [ $q -eq 1 ] && contains "$out" "cmdline: from qemu"; then pass boot-pvh-qemu-compatible-image
+	else show "$out"; fail boot-pvh-qemu-compatible-image "qemu rc=$q"; fi
+else
+	skip boot-pvh-qemu-compatible-image "qemu-system-x86_64 not installed"
+fi
+
+run_lvmm 20 "$out" run --no-stdin --kernel /etc/hostname
+if [ $rc -eq 3 ] && contains "$out" "not a kernel lvmm can boot"; then pass refuse-not-a-kernel
+else show "$out"; fail refuse-not-a-kernel "rc=$rc (want 3)"; fi
+
+head -c 3000 "$GUESTS/hello.elf" >"$TMP/trunc.elf"
+run_lvmm 20 "$out" run --no-stdin --kernel "$TMP/trunc.elf"
+if [ $rc -eq 3 ] && grep -q "truncated\|past the end" "$out"; then pass refuse-truncated-elf
+else show "$out"; fail refuse-truncated-elf "rc=$rc (want 3)"; fi
+
+run_lvmm 20 "$out" run --no-stdin --kernel "$TMP/nope.elf"
+if [ $rc -eq 2 ] && contains "$out" "nope.elf': No such file"; then pass refuse-missing-kernel
+else show "$out"; fail refuse-missing-kernel "rc=$rc (want 2)"; fi
+
+run_lvmm 20 "$out" run --kernel "$GUESTS/hello.elf" --vcpus 0
+if [ $rc -eq 2 ] && contains "$out" "--vcpus: '0' is not a number from 1 to 64"; then pass refuse-bad-option
+else show "$out"; fail refuse-bad-option "rc=$rc (want 2)"; fi
+
+run_lvmm 20 "$out" run --kernel "$GUESTS/hello.elf" --memory 1
+if [ $rc -eq 2 ] && contains "$out" "out of range"; then pass refuse-tiny-memory
+else show "$out"; fail refuse-tiny-memory "rc=$rc (want 2)"; fi
+
+ok=1
+"$LVMM" --help | grep -q "Commands:" || ok=0
+"$LVMM" run --help | grep -q -- "--kernel FILE" || ok=0
+"$LVMM" help check | grep -q "FILE:LINE" || ok=0
+"$LVMM" nonsense >/dev/null 2>&1; [ $? -eq 2 ] || ok=0
+[ $ok = 1 ] && pass help-texts || fail help-texts "a help text is missing or 'lvmm nonsense' did not exit 2"
