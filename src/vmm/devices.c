@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "devices/virtio_devices.h"
+
 static const struct device_ops *const builtin[] = {
 	&uart_ops, &i8042_ops, &rtc_ops, &debug_exit_ops,
 };
@@ -13,8 +15,10 @@ static const struct device_ops *const builtin[] = {
 static const struct device_ops *dev_ops_for(uint32_t type)
 {
 	switch (type) {
-	default:
-		return NULL;
+	case LVMM_DEV_BLK: return &virtio_blk_ops;
+	case LVMM_DEV_NET_TAP: return &virtio_net_tap_ops;
+	case LVMM_DEV_STREAM: return &virtio_stream_ops;
+	default: return NULL;
 	}
 }
 
