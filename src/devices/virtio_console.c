@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -46,8 +47,12 @@ struct cons_dev {
 	int conn_fd;             /* current peer, or -1 */
 	bool conn_owned;         /* accepted by us: close it when the peer goes */
 	bool peer_gone;          /* connected mode: the only peer has gone */
-	uint32_t conn_events;    /* registered with the I/O thread (0: not registered) */
-	uint32_t listen_events;
+	bool rx_eof;             /* the peer will send nothing more (half-closed) */
+	bool hup;                /* the peer hung up or failed: drop once drained */
+	struct watch {
+		bool on;         /* registered with the I/O thread */
+		uint32_t events;
+	} conn_w, listen_w;
 	bool rx_want;            /* the guest may have rx buffers */
 
 	bool tx_held;            /* a tx chain partly written to the peer */
@@ -67,25 +72,32 @@ struct cons_dev {
 static void cons_conn_handler(void *opaque, uint32_t events);
 static void cons_listen_handler(void *opaque, uint32_t events);
 
-/* Register/modify/drop one fd so epoll only wakes us for what we can do now. */
-static void set_watch(struct cons_dev *c, int fd, uint32_t *cur, uint32_t want, io_handler_fn fn)
+/*
+ * Register, modify or drop one fd so that epoll only wakes us for what we
+ * can do now. A registration with no events still reports HUP/ERR (that is
+ * how a peer leaving is noticed while we read nothing); those are
+ * level-triggered, so once seen the fd is kept only while it has work.
+ */
+static void set_watch(struct cons_dev *c, int fd, struct watch *w, bool on, uint32_t want,
+		      io_handler_fn fn)
 {
 	struct iothread *io = &c->vdev.vm->io;
-	int r;
+	int r = 0;
 
-	if (fd < 0 || want == *cur)
+	if (fd < 0 || (on == w->on && (!on || want == w->events)))
 		return;
-	if (!*cur)
-		r = iothread_add(io, fd, want, fn, c);
-	else if (!want)
+	if (!on)
 		r = iothread_del(io, fd);
+	else if (!w->on)
+		r = iothread_add(io, fd, want, fn, c);
 	else
 		r = iothread_mod(io, fd, want);
 	if (r) {
 		pr_warn_rl(&c->rl, "%s: cannot watch fd: %s", c->vdev.name, strerror(-r));
 		return;
 	}
-	*cur = want;
+	w->on = on;
+	w->events = on ? want : 0;
 }
 
 static void cons_update_watch(struct cons_dev *c)
@@ -93,15 +105,15 @@ static void cons_update_watch(struct cons_dev *c)
 	uint32_t want = 0;
 
 	if (c->conn_fd >= 0 && virtio_running(&c->vdev)) {
-		if (c->rx_want)
+		if (c->rx_want && !c->rx_eof)
 			want |= EPOLLIN;
 		if (c->tx_held)
 			want |= EPOLLOUT;
 	}
-	set_watch(c, c->conn_fd, &c->conn_events, want, cons_conn_handler);
+	set_watch(c, c->conn_fd, &c->conn_w, c->conn_fd >= 0 && (want || !c->hup), want,
+		  cons_conn_handler);
 	/* One peer at a time: others wait in the listen backlog. */
-	set_watch(c, c->listen_fd, &c->listen_events, c->conn_fd < 0 ? EPOLLIN : 0,
-		  cons_listen_handler);
+	set_watch(c, c->listen_fd, &c->listen_w, c->conn_fd < 0, EPOLLIN, cons_listen_handler);
 }
 
 static void cons_drop_peer(struct cons_dev *c, int err)
@@ -110,11 +122,12 @@ static void cons_drop_peer(struct cons_dev *c, int err)
 		return;
 	if (err)
 		pr_info("%s: peer gone: %s", c->vdev.name, strerror(-err));
-	set_watch(c, c->conn_fd, &c->conn_events, 0, cons_conn_handler);
+	set_watch(c, c->conn_fd, &c->conn_w, false, 0, cons_conn_handler);
 	if (c->conn_owned)
 		close(c->conn_fd);
 	c->conn_fd = -1;
 	c->conn_owned = false;
+	c->rx_eof = c->hup = false;
 	if (c->listen_fd < 0)
 		c->peer_gone = true;
 	if (c->tx_held) {
@@ -215,7 +228,7 @@ static void cons_rx(struct cons_dev *c)
 	unsigned budget = CONS_BUDGET;
 	bool pushed = false;
 
-	if (!virtio_running(vdev) || !vq->ready || c->conn_fd < 0 || !c->rx_want)
+	if (!virtio_running(vdev) || !vq->ready || c->conn_fd < 0 || !c->rx_want || c->rx_eof)
 		return;
 	vq_disable_notify(vq);
 	while (budget--) {
@@ -247,6 +260,11 @@ static void cons_rx(struct cons_dev *c)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			break;
+		if (n == 0 && !c->hup) {
+			/* Half-closed: the peer may still read what the guest writes. */
+			c->rx_eof = true;
+			break;
+		}
 		cons_drop_peer(c, n < 0 ? -errno : 0);
 		break;
 	}
@@ -256,8 +274,19 @@ static void cons_rx(struct cons_dev *c)
 
 static void cons_work(struct cons_dev *c)
 {
+	int unread = 0;
+
 	cons_tx(c);
 	cons_rx(c);
+	/*
+	 * Gone for good: drop it now, unless it left bytes the guest has not
+	 * had room for yet (delivered first; then this check passes).
+	 */
+	if (c->hup && c->conn_fd >= 0 &&
+	    (c->rx_eof || ioctl(c->conn_fd, FIONREAD, &unread) < 0 || unread <= 0)) {
+		cons_drop_peer(c, 0);
+		cons_tx(c); /* connected mode: discard what waits; listening: keep it */
+	}
 	cons_update_watch(c);
 }
 
@@ -265,8 +294,9 @@ static void cons_conn_handler(void *opaque, uint32_t events)
 {
 	struct cons_dev *c = opaque;
 
-	(void)events; /* HUP/ERR show up as read/write results below */
 	pthread_mutex_lock(&c->vdev.lock);
+	if (events & (EPOLLHUP | EPOLLERR))
+		c->hup = true;
 	cons_work(c);
 	pthread_mutex_unlock(&c->vdev.lock);
 }
@@ -285,6 +315,7 @@ static void cons_listen_handler(void *opaque, uint32_t events)
 			c->conn_fd = fd;
 			c->conn_owned = true;
 			c->rx_want = true;
+			c->rx_eof = c->hup = false;
 		} else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
 			   errno != ECONNABORTED) {
 			pr_warn_rl(&c->rl, "%s: accept: %s", c->vdev.name, strerror(errno));
@@ -381,9 +412,9 @@ static int cons_create(struct vm *vm, const struct lvmm_dev_cfg *cfg, void **sta
 	r = virtio_dev_init(&c->vdev, &cons_virtio_ops, vm, &vm->gmem, cfg->id, c);
 	if (r)
 		goto err_free;
-	/* Accept a peer from the start, even before the guest's driver is up. */
+	/* Accept a peer (and notice it leaving) even before the guest's driver is up. */
 	cons_update_watch(c);
-	if (c->listen_fd >= 0 && !c->listen_events) {
+	if ((c->listen_fd >= 0 && !c->listen_w.on) || (c->conn_fd >= 0 && !c->conn_w.on)) {
 		r = -ENOSPC;
 		goto err_uninit;
 	}
@@ -394,7 +425,8 @@ static int cons_create(struct vm *vm, const struct lvmm_dev_cfg *cfg, void **sta
 	return 0;
 
 err_watch:
-	set_watch(c, c->listen_fd, &c->listen_events, 0, cons_listen_handler);
+	set_watch(c, c->conn_fd, &c->conn_w, false, 0, cons_conn_handler);
+	set_watch(c, c->listen_fd, &c->listen_w, false, 0, cons_listen_handler);
 err_uninit:
 	virtio_dev_uninit(&c->vdev);
 err_free:
@@ -408,8 +440,8 @@ static void cons_destroy(void *state)
 
 	if (!c)
 		return;
-	set_watch(c, c->conn_fd, &c->conn_events, 0, cons_conn_handler);
-	set_watch(c, c->listen_fd, &c->listen_events, 0, cons_listen_handler);
+	set_watch(c, c->conn_fd, &c->conn_w, false, 0, cons_conn_handler);
+	set_watch(c, c->listen_fd, &c->listen_w, false, 0, cons_listen_handler);
 	if (c->conn_owned)
 		close(c->conn_fd);
 	virtio_mmio_destroy(&c->vdev);

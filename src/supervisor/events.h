@@ -13,12 +13,15 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "supervisor/json.h"
+
 #define EV_LINE_MAX 2048
 
 struct event {
 	char json[EV_LINE_MAX];
 	char human[EV_LINE_MAX];
-	unsigned jlen, hlen;
+	struct jbuf j;
+	unsigned hlen;
 	bool quiet; /* JSON only */
 };
 

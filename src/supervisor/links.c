@@ -1,30 +1,133 @@
 // SPDX-License-Identifier: MIT
-/* Inter-partition links: not built yet; a platform that declares one is refused at start. */
+/*
+ * Inter-partition links. For each link the supervisor creates, once per
+ * run, a sealed memfd holding the two rings and one eventfd doorbell per
+ * side, and keeps them: an end that restarts finds its frames and its peer
+ * where it left them. Only the two partitions named as ends ever receive
+ * these fds; the shared memory is never part of any guest's RAM.
+ */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
+#include "common/log.h"
+#include "devices/link_ring.h"
+#include "supervisor/resources.h"
 #include "supervisor/supervisor_int.h"
+#include "supervisor/sup_fdset.h"
+
+struct link_rt {
+	int memfd;
+	int bell[2];
+	bool up;
+};
+
+static struct link_rt link_table[PLAT_MAX_LINKS];
 
 int links_init(struct sup *s)
 {
-	(void)s;
+	unsigned i;
+
+	s->links = link_table;
+	for (i = 0; i < PLAT_MAX_LINKS; i++)
+		link_table[i] = (struct link_rt){ .memfd = -1, .bell = { -1, -1 } };
+	for (i = 0; i < s->plat->nlinks; i++) {
+		struct link_rt *l = &link_table[i];
+		void *shm;
+
+		l->memfd = res_memfd(s->plat->links[i].name, LINK_SHM_SIZE);
+		l->bell[0] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		l->bell[1] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (l->memfd < 0 || l->bell[0] < 0 || l->bell[1] < 0) {
+			pr_err("link %s: cannot create its rings", s->plat->links[i].name);
+			return -ENOMEM;
+		}
+		/* The supervisor writes the empty rings once; it never maps them again. */
+		shm = mmap(NULL, LINK_SHM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, l->memfd, 0);
+		if (shm == MAP_FAILED)
+			return -errno;
+		link_shm_init(shm);
+		munmap(shm, LINK_SHM_SIZE);
+		l->up = true;
+	}
 	return 0;
+}
+
+int links_find(struct sup *s, const char *name)
+{
+	unsigned i;
+
+	for (i = 0; i < s->plat->nlinks; i++)
+		if (!strcmp(s->plat->links[i].name, name))
+			return (int)i;
+	return -1;
 }
 
 int links_grant(struct sup *s, struct part_rt *pr, const struct plat_dev *d,
 		struct lvmm_dev_cfg *dc, struct fdset *fs, char *err, size_t errlen)
 {
-	(void)s, (void)pr, (void)d, (void)dc, (void)fs;
-	snprintf(err, errlen, "links are not supported by this build");
-	return -ENOTSUP;
+	int li = links_find(s, d->link), side;
+	const struct plat_link *pl;
+	struct link_rt *l;
+
+	if (li < 0) {
+		snprintf(err, errlen, "device %s: no link called '%s'", d->id, d->link);
+		return -ENOENT;
+	}
+	pl = &s->plat->links[li];
+	l = &link_table[li];
+	if (pl->part[0] == (int)pr->index)
+		side = 0;
+	else if (pl->part[1] == (int)pr->index)
+		side = 1;
+	else {
+		snprintf(err, errlen, "device %s: partition %s is not an end of link %s", d->id,
+			 pr->p->name, pl->name);
+		return -EACCES;
+	}
+	dc->fd[0] = fdset_add(fs, l->memfd, false);
+	dc->fd[1] = fdset_add(fs, l->bell[side], false);
+	dc->fd[2] = fdset_add(fs, l->bell[1 - side], false);
+	if (dc->fd[0] < 0 || dc->fd[1] < 0 || dc->fd[2] < 0) {
+		snprintf(err, errlen, "too many file descriptors for one partition");
+		return -EMFILE;
+	}
+	dc->ring_size = LINK_SHM_SIZE;
+	if (side)
+		dc->flags |= LVMM_DEV_F_LINK_SIDE1;
+	return 0;
 }
 
 void links_partition_ended(struct sup *s, struct part_rt *pr)
 {
-	(void)s, (void)pr;
+	(void)s, (void)pr; /* rings and bells stay: the peer and a restart still need them */
+}
+
+bool link_is_up(struct sup *s, int li)
+{
+	return li >= 0 && (unsigned)li < s->plat->nlinks && link_table[li].up;
+}
+
+void link_set_up(struct sup *s, int li, bool up)
+{
+	if (li >= 0 && (unsigned)li < s->plat->nlinks)
+		link_table[li].up = up;
 }
 
 void links_close(struct sup *s)
 {
-	(void)s;
+	unsigned i;
+
+	for (i = 0; i < s->plat->nlinks; i++) {
+		if (link_table[i].memfd >= 0)
+			close(link_table[i].memfd);
+		if (link_table[i].bell[0] >= 0)
+			close(link_table[i].bell[0]);
+		if (link_table[i].bell[1] >= 0)
+			close(link_table[i].bell[1]);
+	}
 }

@@ -31,6 +31,7 @@
 #include "common/proto.h"
 #include "supervisor/events.h"
 #include "supervisor/resources.h"
+#include "supervisor/sup_fdset.h"
 #include "supervisor/supervisor_int.h"
 
 #define STOP_GRACE_NS (3ULL * 1000000000ULL)
@@ -110,29 +111,6 @@ static void default_mac(const char *part, unsigned idx, uint8_t mac[6])
 	h = (h ^ idx) * 16777619U;
 	mac[0] = 0x52, mac[1] = 0x54, mac[2] = 0x00;
 	mac[3] = (uint8_t)(h >> 16), mac[4] = (uint8_t)(h >> 8), mac[5] = (uint8_t)h;
-}
-
-struct fdset {
-	int fds[LVMM_MSG_MAX_FDS];
-	bool owned[LVMM_MSG_MAX_FDS]; /* closed after sending */
-	unsigned n;
-};
-
-static int32_t fdset_add(struct fdset *s, int fd, bool owned)
-{
-	if (s->n >= LVMM_MSG_MAX_FDS)
-		return LVMM_NO_FD;
-	s->fds[s->n] = fd;
-	s->owned[s->n] = owned;
-	return (int32_t)s->n++;
-}
-
-static void fdset_close(struct fdset *s)
-{
-	while (s->n--)
-		if (s->owned[s->n])
-			close(s->fds[s->n]);
-	s->n = 0;
 }
 
 /* Open everything the partition is granted and describe it. 0 or -errno (reason in err). */
@@ -265,13 +243,20 @@ static void part_failed_to_start(struct part_rt *pr, int r, const char *why)
 
 int part_start(struct sup *s, struct part_rt *pr)
 {
+	char err[256];
+
+	return part_start_reason(s, pr, err, sizeof(err));
+}
+
+int part_start_reason(struct sup *s, struct part_rt *pr, char *err, size_t errlen)
+{
 	static struct lvmm_part_config cfg; /* 64 KiB: not on the stack */
 	struct fdset fs = { .n = 0 };
-	char err[256] = "";
 	int sv[2], r;
 	pid_t pid;
 
-	r = acm_partition_start_pre(s, pr, err, sizeof(err));
+	err[0] = 0;
+	r = acm_partition_start_pre(s, pr, err, errlen);
 	if (r) {
 		pr->state = PS_EXITED;
 		pr->exit_code = LVMM_EXIT_SETUPERR;
@@ -279,19 +264,19 @@ int part_start(struct sup *s, struct part_rt *pr)
 			S.first_failure = pr->exit_code;
 		return r;
 	}
-	r = build_config(pr, &cfg, &fs, err, sizeof(err));
+	r = build_config(pr, &cfg, &fs, err, errlen);
 	if (r)
 		goto fail;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
 		r = -errno;
-		snprintf(err, sizeof(err), "socketpair: %s", strerror(-r));
+		snprintf(err, errlen, "socketpair: %s", strerror(-r));
 		goto fail;
 	}
 	pr_debug("partition %s: resources open, forking", pr->p->name);
 	pid = fork();
 	if (pid < 0) {
 		r = -errno;
-		snprintf(err, sizeof(err), "fork: %s", strerror(-r));
+		snprintf(err, errlen, "fork: %s", strerror(-r));
 		close(sv[0]);
 		close(sv[1]);
 		goto fail;
@@ -316,6 +301,7 @@ int part_start(struct sup *s, struct part_rt *pr)
 	pr->pid = pid;
 	pr->sock = sv[0];
 	pr->got_exit = false;
+	pr->ctl_waiter = -1;
 	pr->state = PS_STARTING;
 	pr->started_ns = mono_ns();
 	r = proto_send(pr->sock, LVMM_MSG_CONFIG, &cfg, sizeof(cfg), fs.fds, fs.n, 0);
@@ -396,6 +382,26 @@ static void on_part_event(struct part_rt *pr, const struct lvmm_event *ev)
 	ev_end(&e);
 }
 
+/* A (re)started end of a link that is down must come up down. */
+static void apply_link_state(struct sup *s, struct part_rt *pr)
+{
+	unsigned i, e;
+
+	for (i = 0; i < s->plat->nlinks; i++) {
+		const struct plat_link *l = &s->plat->links[i];
+
+		for (e = 0; e < 2; e++) {
+			struct lvmm_ctl m = { .op = LVMM_CTL_LINK_DOWN, .seq = 0 };
+
+			if (l->part[e] != (int)pr->index || link_is_up(s, (int)i))
+				continue;
+			snprintf(m.dev, sizeof(m.dev), "%s", pr->p->devs[l->dev[e]].id);
+			if (proto_send(pr->sock, LVMM_MSG_CTL, &m, sizeof(m), NULL, 0, MSG_DONTWAIT))
+				pr_warn("partition %s: could not keep link %s down", pr->p->name, l->name);
+		}
+	}
+}
+
 static void on_part_message(struct sup *s, struct part_rt *pr)
 {
 	static union {
@@ -420,6 +426,7 @@ static void on_part_message(struct sup *s, struct part_rt *pr)
 		case LVMM_MSG_READY:
 			if (pr->state == PS_STARTING)
 				pr->state = PS_RUNNING;
+			apply_link_state(s, pr);
 			break;
 		case LVMM_MSG_EVENT:
 			if (hdr.len == sizeof(u.ev))
@@ -532,6 +539,13 @@ static void part_ended(struct sup *s, struct part_rt *pr, int wstatus)
 	if (!o.clean)
 		pr_err("partition %s: %s", p->name, o.what);
 
+	if (pr->restart_requested && !s->stopping) {
+		pr->restart_requested = false;
+		pr->stop_requested = false;
+		pr->state = PS_EXITED;
+		(void)part_start(s, pr);
+		return;
+	}
 	if (!s->stopping && !pr->stop_requested && !o.setup) {
 		bool reset = pr->got_exit && pr->last_exit.reason == LVMM_EXIT_RESET;
 
@@ -755,6 +769,7 @@ int supervisor_run(struct platform *plat, const struct run_opts *opts)
 		S.parts[i].sock = S.parts[i].mem_fd = -1;
 		S.parts[i].p = &plat->parts[i];
 		S.parts[i].index = i;
+		S.parts[i].ctl_waiter = -1;
 	}
 	r = events_open(opts->events_path ? opts->events_path : plat->events_path, opts->echo_events);
 	if (r) {

@@ -27,6 +27,10 @@ struct part_rt {
 	bool got_exit;
 	struct lvmm_exit last_exit;
 	int exit_code;
+	bool restart_requested; /* `lvmm ctl restart`: start again as soon as it ends */
+	int ctl_waiter;         /* control client waiting for this partition's reply, or -1 */
+	uint32_t ctl_seq;
+	uint32_t ctl_op;
 };
 
 /* epoll tags: the high byte says what kind of fd it is. */
@@ -56,6 +60,8 @@ const char *part_state_name(enum pstate s);
 
 /* Start / stop one partition (stop is asynchronous; SIGCHLD completes it). 0 or -errno. */
 int part_start(struct sup *s, struct part_rt *pr);
+/* part_start, also returning why it failed. */
+int part_start_reason(struct sup *s, struct part_rt *pr, char *err, size_t errlen);
 int part_stop(struct sup *s, struct part_rt *pr);
 void sup_watch_part(struct sup *s, struct part_rt *pr);
 void sup_unwatch_part(struct sup *s, struct part_rt *pr);
@@ -67,6 +73,9 @@ int acm_partition_start_pre(struct sup *s, struct part_rt *pr, char *err, size_t
 void acm_partition_start_commit(struct sup *s, struct part_rt *pr);
 void acm_partition_start_fail(struct sup *s, struct part_rt *pr);
 void acm_partition_stop(struct sup *s, struct part_rt *pr);
+/* May control-API client uid run op on target (a partition or link name, or NULL)? 0 or -EACCES. */
+int acm_ctl_check(struct sup *s, uid_t uid, const char *op, const char *target, char *err,
+		  size_t errlen);
 
 /* Inter-partition links (links.c). */
 struct fdset;
@@ -76,6 +85,10 @@ int links_init(struct sup *s);
 int links_grant(struct sup *s, struct part_rt *pr, const struct plat_dev *d,
 		struct lvmm_dev_cfg *dc, struct fdset *fs, char *err, size_t errlen);
 void links_partition_ended(struct sup *s, struct part_rt *pr);
+/* Index of the link called name, or -1. */
+int links_find(struct sup *s, const char *name);
+bool link_is_up(struct sup *s, int li);
+void link_set_up(struct sup *s, int li, bool up);
 void links_close(struct sup *s);
 
 /* Control socket (ctl.c). */

@@ -11,6 +11,7 @@ extern const struct device_ops uart_ops;
 extern const struct device_ops i8042_ops;
 extern const struct device_ops rtc_ops;
 extern const struct device_ops debug_exit_ops;
+extern const struct device_ops virtio_net_link_ops;
 
 /*
  * Create the built-in devices, then one instance per config entry.

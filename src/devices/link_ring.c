@@ -1,0 +1,123 @@
+// SPDX-License-Identifier: MIT
+#include "devices/link_ring.h"
+
+#include <errno.h>
+#include <string.h>
+
+_Static_assert(sizeof(struct link_ring_hdr) == 128, "indices on separate cache lines");
+_Static_assert((LINK_SLOTS & (LINK_SLOTS - 1)) == 0, "slot count is a power of two");
+
+void link_shm_init(void *shm)
+{
+	struct link_ring *r = shm;
+
+	memset(shm, 0, LINK_SHM_SIZE);
+	r[0].hdr.magic = LINK_MAGIC;
+	r[1].hdr.magic = LINK_MAGIC;
+}
+
+int link_end_attach(struct link_end *e, void *shm, unsigned side)
+{
+	struct link_ring *r = shm;
+
+	if (side > 1 || r[0].hdr.magic != LINK_MAGIC || r[1].hdr.magic != LINK_MAGIC)
+		return -EINVAL;
+	memset(e, 0, sizeof(*e));
+	e->tx = &r[side];
+	e->rx = &r[1 - side];
+	e->tx_prod = atomic_load_explicit(&e->tx->hdr.prod, memory_order_acquire);
+	e->rx_cons = atomic_load_explicit(&e->rx->hdr.cons, memory_order_acquire);
+	/* Resume consistently even if the published pair is nonsense. */
+	if (e->tx_prod - atomic_load(&e->tx->hdr.cons) > LINK_SLOTS)
+		e->tx_prod = atomic_load(&e->tx->hdr.cons);
+	if (atomic_load(&e->rx->hdr.prod) - e->rx_cons > LINK_SLOTS)
+		e->rx_cons = atomic_load(&e->rx->hdr.prod);
+	return 0;
+}
+
+int link_send(struct link_end *e, const struct iovec *iov, unsigned n, bool *wake)
+{
+	uint32_t cons = atomic_load_explicit(&e->tx->hdr.cons, memory_order_acquire);
+	uint32_t used = e->tx_prod - cons;
+	struct link_slot *s;
+	size_t total = 0, off = 0;
+	unsigned i;
+
+	*wake = false;
+	if (used > LINK_SLOTS) {
+		/* The consumer published an index that cannot be: drop, resync. */
+		e->corrupt++;
+		e->tx_prod = cons;
+		atomic_store_explicit(&e->tx->hdr.prod, e->tx_prod, memory_order_release);
+		return LINK_CORRUPT;
+	}
+	for (i = 0; i < n; i++) {
+		if (iov[i].iov_len > LINK_SLOT_DATA - total)
+			return LINK_TOO_BIG;
+		total += iov[i].iov_len;
+	}
+	if (used == LINK_SLOTS) {
+		atomic_store_explicit(&e->tx->hdr.want_space, 1, memory_order_seq_cst);
+		/* The consumer may have freed a slot just before seeing the flag. */
+		cons = atomic_load_explicit(&e->tx->hdr.cons, memory_order_seq_cst);
+		if (e->tx_prod - cons >= LINK_SLOTS)
+			return LINK_FULL;
+	}
+	s = &e->tx->slots[e->tx_prod % LINK_SLOTS];
+	for (i = 0; i < n; i++) {
+		memcpy(s->data + off, iov[i].iov_base, iov[i].iov_len);
+		off += iov[i].iov_len;
+	}
+	s->len = (uint32_t)total;
+	e->tx_prod++;
+	atomic_store_explicit(&e->tx->hdr.prod, e->tx_prod, memory_order_seq_cst);
+	/* Ring only if the consumer said it would sleep (it re-checks after saying so). */
+	if (atomic_load_explicit(&e->tx->hdr.want_data, memory_order_seq_cst)) {
+		atomic_store_explicit(&e->tx->hdr.want_data, 0, memory_order_relaxed);
+		*wake = true;
+	}
+	return LINK_OK;
+}
+
+ssize_t link_recv(struct link_end *e, void *buf, size_t len, bool *wake)
+{
+	uint32_t prod = atomic_load_explicit(&e->rx->hdr.prod, memory_order_acquire);
+	uint32_t avail = prod - e->rx_cons;
+	const struct link_slot *s;
+	uint32_t flen;
+	ssize_t r;
+
+	*wake = false;
+	if (avail == 0) {
+		/* Announce that we will sleep, then look again: no lost wake-up. */
+		atomic_store_explicit(&e->rx->hdr.want_data, 1, memory_order_seq_cst);
+		prod = atomic_load_explicit(&e->rx->hdr.prod, memory_order_seq_cst);
+		avail = prod - e->rx_cons;
+		if (avail == 0)
+			return LINK_EMPTY;
+	}
+	if (avail > LINK_SLOTS) {
+		e->corrupt++;
+		e->rx_cons = prod; /* skip whatever this was */
+		atomic_store_explicit(&e->rx->hdr.cons, e->rx_cons, memory_order_release);
+		return LINK_CORRUPT;
+	}
+	s = &e->rx->slots[e->rx_cons % LINK_SLOTS];
+	flen = *(volatile const uint32_t *)&s->len; /* read once: the peer may change it */
+	if (flen > LINK_SLOT_DATA) {
+		e->corrupt++;
+		r = LINK_CORRUPT;
+	} else if (flen > len) {
+		r = LINK_TOO_BIG;
+	} else {
+		memcpy(buf, s->data, flen);
+		r = (ssize_t)flen;
+	}
+	e->rx_cons++;
+	atomic_store_explicit(&e->rx->hdr.cons, e->rx_cons, memory_order_seq_cst);
+	if (atomic_load_explicit(&e->rx->hdr.want_space, memory_order_seq_cst)) {
+		atomic_store_explicit(&e->rx->hdr.want_space, 0, memory_order_relaxed);
+		*wake = true;
+	}
+	return r;
+}
