@@ -6,13 +6,16 @@
  * writes are not reported as unhandled.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "lvmm/guest_abi.h"
 #include "vmm/devices.h"
 
 #define PORT_POST 0x80
+#define PORT_TEST 0xf0 /* only with test_device: true (docs/testing.md) */
 
 static void exit_write(void *opaque, uint64_t off, const void *data, uint32_t len)
 {
@@ -39,6 +42,28 @@ static const struct bus_ops exit_bus_ops = {
 	.write = exit_write,
 };
 
+/*
+ * Test device: writing 0x5a makes this process open a file, a system call
+ * the sandbox forbids, so tests can show that the violation kills only
+ * this partition and that the supervisor records it. Never present unless
+ * the platform asks for it.
+ */
+static void test_write(void *opaque, uint64_t off, const void *data, uint32_t len)
+{
+	int fd;
+
+	if (*(const uint8_t *)data != 0x5a)
+		return;
+	fd = open("/etc/hostname", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0)
+		close(fd); /* reached only without a sandbox */
+}
+
+static const struct bus_ops test_bus_ops = {
+	.read = zero_read,
+	.write = test_write,
+};
+
 static const struct bus_ops post_bus_ops = {
 	.read = zero_read,
 	.write = ignore_write,
@@ -50,6 +75,8 @@ static int debug_exit_create(struct vm *vm, const struct lvmm_dev_cfg *cfg, void
 
 	if (!r)
 		r = bus_register(&vm->pio, PORT_POST, 1, &post_bus_ops, vm, "post");
+	if (!r && (vm->cfg->flags & LVMM_PART_F_TEST_DEVICE))
+		r = bus_register(&vm->pio, PORT_TEST, 1, &test_bus_ops, vm, "sandbox-test");
 	*state = NULL;
 	return r;
 }

@@ -466,7 +466,12 @@ static void net_rx(struct net_dev *n)
 			continue;
 		return;
 	}
-	/* Budget used up: epoll (level-triggered) brings us back. */
+	/*
+	 * Budget used up with frames maybe left: come back after the other
+	 * handlers. Not left to epoll: a doorbell backend's fd was drained by
+	 * ack() and would not fire again for frames already queued.
+	 */
+	virtio_requeue(vdev, NET_RXQ);
 }
 
 /* ---- Event handlers --------------------------------------------------------- */

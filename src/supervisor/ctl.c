@@ -687,3 +687,9 @@ void ctl_close(struct sup *s)
 		ctl_state.listen_fd = -1;
 	}
 }
+
+bool ctl_listening(struct sup *s)
+{
+	(void)s;
+	return ctl_state.listen_fd >= 0;
+}

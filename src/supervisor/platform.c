@@ -69,6 +69,7 @@ struct raw_part {
 	unsigned restart_limit;
 	unsigned restart_delay_ms;
 	bool reboot;
+	bool autostart;
 	bool test_device;
 	char *label;
 	char **cpuid_disable;
@@ -150,6 +151,7 @@ static const cyaml_schema_field_t part_fields[] = {
 	CYAML_FIELD_UINT("restart_limit", OPT, struct raw_part, restart_limit),
 	CYAML_FIELD_UINT("restart_delay_ms", OPT, struct raw_part, restart_delay_ms),
 	CYAML_FIELD_BOOL("reboot", OPT, struct raw_part, reboot),
+	CYAML_FIELD_BOOL("autostart", OPT, struct raw_part, autostart),
 	CYAML_FIELD_BOOL("test_device", OPT, struct raw_part, test_device),
 	STR("label", struct raw_part, label),
 	CYAML_FIELD_SEQUENCE("cpuid_disable", OPT_PTR, struct raw_part, cpuid_disable, &str_entry, 0,
@@ -286,6 +288,7 @@ void plat_part_defaults(struct plat_part *p)
 	p->restart_limit = 3;
 	p->restart_delay_ms = 1000;
 	p->console = CONSOLE_STDOUT;
+	p->autostart = true;
 	for (i = 0; i < LVMM_MAX_VCPUS; i++)
 		p->host_cpus[i] = -1;
 }
@@ -537,6 +540,8 @@ static void conv_part(struct ctx *c, unsigned pi, const struct raw_part *in, str
 			report(c, w, "restart_delay_ms %u is more than an hour", p->restart_delay_ms);
 	}
 	p->reboot = in->reboot;
+	if (doc_find(c->doc, strcat(strcpy(w, where), "/autostart"), false))
+		p->autostart = in->autostart;
 	p->test_device = in->test_device;
 	if (in->label) {
 		snprintf(w, sizeof(w), "%s/label", where);

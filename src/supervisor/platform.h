@@ -53,6 +53,7 @@ struct plat_part {
 	unsigned restart_limit;
 	unsigned restart_delay_ms;
 	bool reboot;        /* a guest reset restarts the partition */
+	bool autostart;     /* start with the platform (else only via lvmm ctl start) */
 	bool test_device;   /* docs/testing.md: sandbox probe port */
 	char label[LVMM_NAME_MAX];
 	struct plat_dev devs[LVMM_MAX_DEVS];

@@ -732,6 +732,12 @@ static bool all_done(struct sup *s)
 {
 	unsigned i;
 
+	/* Partitions that wait for `lvmm ctl start` keep the platform up. */
+	if (ctl_listening(s))
+		for (i = 0; i < s->plat->nparts; i++)
+			if (!s->plat->parts[i].autostart && s->parts[i].state == PS_STOPPED)
+				return false;
+
 	for (i = 0; i < s->plat->nparts; i++)
 		if (s->parts[i].pid || s->parts[i].state == PS_WAIT_RESTART)
 			return false;
@@ -806,9 +812,14 @@ int supervisor_run(struct platform *plat, const struct run_opts *opts)
 	for (i = 0; i < plat->nparts; i++)
 		if (plat->parts[i].stdin_console)
 			tty_raw();
+	for (i = 0; i < plat->nparts; i++)
+		if (!plat->parts[i].autostart && !ctl_listening(&S))
+			pr_warn("partition %s has autostart: false but there is no control socket "
+				"(control: or --control) to start it", plat->parts[i].name);
 	pr_debug("supervisor ready");
 	for (i = 0; i < plat->nparts; i++)
-		(void)part_start(&S, &S.parts[i]);
+		if (plat->parts[i].autostart)
+			(void)part_start(&S, &S.parts[i]);
 
 	while (!all_done(&S)) {
 		struct epoll_event evs[16];

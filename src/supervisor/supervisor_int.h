@@ -99,5 +99,7 @@ void ctl_part_gone(struct sup *s, struct part_rt *pr);
 uint64_t ctl_next_deadline(struct sup *s);
 void ctl_on_timer(struct sup *s, uint64_t now);
 void ctl_close(struct sup *s);
+/* True if the control socket is open. */
+bool ctl_listening(struct sup *s);
 
 #endif

@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# The partitioned platform: links between partitions, the control API,
+# restart policies, and isolation of one partition from another.
+. "$(dirname "$0")/../lib.sh"
+
+CASES="link-ping-between-partitions ctl-list-status-pause-resume link-down-cuts-traffic
+       link-up-restores-traffic restart-on-crash-with-limit check-rejects-tap-in-user-partition
+       ctl-refuses-bad-requests"
+skip_all_without_kvm $CASES
+out=$TMP/out
+sock=$TMP/ctl.sock
+L=$LVMM
+
+# Two net guests joined by a link ping each other.
+cat >"$TMP/link.yaml" <<YAML
+partitions:
+  - name: a
+    kernel: $PWD/$GUESTS/net.elf
+    cmdline: "ip=10.0.3.1 peer=10.0.3.2 net_serve_ms=2000"
+    memory: 32M
+    devices: [ { type: net, link: l0 } ]
+  - name: b
+    kernel: $PWD/$GUESTS/net.elf
+    cmdline: "ip=10.0.3.2 peer=10.0.3.1"
+    memory: 32M
+    devices: [ { type: net, link: l0 } ]
+links:
+  - { name: l0, ends: [a, b] }
+YAML
+run_lvmm 30 "$out" run "$TMP/link.yaml"
+if [ $rc -eq 0 ] && contains "$out" "[b] net: ping reply from 10.0.3.1" &&
+   contains "$out" "[a] net: answered ping from 10.0.3.2"; then pass link-ping-between-partitions
+else show "$out"; fail link-ping-between-partitions "rc=$rc"; fi
+
+# Control API on a running platform: a serves, b starts only when asked.
+cat >"$TMP/ctl.yaml" <<YAML
+control: $sock
+events: $TMP/events.jsonl
+partitions:
+  - name: a
+    kernel: $PWD/$GUESTS/net.elf
+    cmdline: "ip=10.0.3.1 peer=10.0.3.2 net_serve_ms=60000"
+    memory: 32M
+    devices: [ { type: net, link: l0 } ]
+  - name: b
+    autostart: false
+    kernel: $PWD/$GUESTS/net.elf
+    cmdline: "ip=10.0.3.2 peer=10.0.3.1"
+    memory: 32M
+    devices: [ { type: net, link: l0 } ]
+links:
+  - { name: l0, ends: [a, b] }
+YAML
+timeout 90 "$L" run "$TMP/ctl.yaml" </dev/null >"$out" 2>&1 &
+sup=$!
+for _ in $(seq 50); do [ -S "$sock" ] && break; sleep 0.1; done
+sleep 0.5
+ok=1
+"$L" ctl "$sock" list >"$TMP/list" || ok=0
+grep -q '"name":"a","state":"running"' "$TMP/list" || ok=0
+grep -q '"name":"b","state":"stopped"' "$TMP/list" || ok=0
+"$L" ctl "$sock" pause a | grep -q '"state":"paused"' || ok=0
+"$L" ctl "$sock" list | grep -q '"name":"a","state":"paused"' || ok=0
+"$L" ctl "$sock" resume a | grep -q '"state":"running"' || ok=0
+"$L" ctl "$sock" status a >"$TMP/status" || ok=0
+grep -q '"exits":{"io":[1-9]' "$TMP/status" || ok=0
+grep -q '"id":"net0"' "$TMP/status" || ok=0
+[ $ok = 1 ] && pass ctl-list-status-pause-resume || { cat "$TMP/list" "$TMP/status" >&2; fail ctl-list-status-pause-resume "a control operation failed"; }
+
+# With the link down, b's ARP goes nowhere: it times out (status 1).
+"$L" ctl "$sock" link-down l0 >/dev/null
+"$L" ctl "$sock" start b >/dev/null
+for _ in $(seq 100); do grep -q '"partition":"b","reason":"poweroff"' "$TMP/events.jsonl" 2>/dev/null && break; sleep 0.1; done
+if grep -q '"event":"link_down","link":"l0"' "$TMP/events.jsonl" &&
+   grep -q '"partition":"b","reason":"poweroff","status":1' "$TMP/events.jsonl" &&
+   ! contains "$out" "[b] net: ping reply"; then pass link-down-cuts-traffic
+else show "$out"; fail link-down-cuts-traffic "b reached a through a link that was down"; fi
+
+"$L" ctl "$sock" link-up l0 >/dev/null
+"$L" ctl "$sock" start b >/dev/null
+for _ in $(seq 100); do contains "$out" "[b] net: ok" && break; sleep 0.1; done
+if contains "$out" "[b] net: ping reply from 10.0.3.1"; then pass link-up-restores-traffic
+else show "$out"; fail link-up-restores-traffic "no ping reply after link-up"; fi
+
+ok=1
+"$L" ctl "$sock" pause nosuch >"$TMP/r"; [ $? -eq 1 ] && grep -q "no partition called 'nosuch'" "$TMP/r" || ok=0
+"$L" ctl "$sock" frobnicate >"$TMP/r"; [ $? -eq 1 ] && grep -q "unknown operation" "$TMP/r" || ok=0
+"$L" ctl "$sock" pause >"$TMP/r"; [ $? -eq 1 ] && grep -q "usage: pause PARTITION" "$TMP/r" || ok=0
+head -c 5000 /dev/zero | tr '\0' 'x' | socat -t 2 - "UNIX-CONNECT:$sock" 2>/dev/null | grep -q "request longer than" || ok=0
+[ $ok = 1 ] && pass ctl-refuses-bad-requests || fail ctl-refuses-bad-requests "a bad request was not refused with a clear error"
+"$L" ctl "$sock" stop a >/dev/null
+wait $sup
+
+# A guest that crashes is restarted with back-off, up to its limit.
+cat >"$TMP/crash.yaml" <<YAML
+events: $TMP/crash.jsonl
+partitions:
+  - name: crashy
+    kernel: $PWD/$GUESTS/fault.elf
+    memory: 16M
+    restart: on-crash
+    restart_limit: 2
+    restart_delay_ms: 50
+YAML
+run_lvmm 60 "$out" run "$TMP/crash.yaml"
+starts=$(grep -c '"event":"partition_start"' "$TMP/crash.jsonl")
+crashes=$(grep -c '"reason":"triple-fault"' "$TMP/crash.jsonl")
+if [ $rc -eq 4 ] && [ "$starts" -eq 3 ] && [ "$crashes" -eq 3 ] &&
+   grep -q '"event":"restart_limit","partition":"crashy","restarts":2' "$TMP/crash.jsonl"; then
+	pass restart-on-crash-with-limit
+else cat "$TMP/crash.jsonl" >&2; fail restart-on-crash-with-limit "rc=$rc starts=$starts crashes=$crashes"; fi
+
+cat >"$TMP/tap.yaml" <<YAML
+partitions:
+  - name: u
+    kernel: $PWD/$GUESTS/hello.elf
+    devices: [ { type: net, tap: lvmmt0 } ]
+YAML
+run_lvmm 10 "$out" check "$TMP/tap.yaml"
+if [ $rc -eq 2 ] && contains "$out" "tap.yaml:4: TAP device 'lvmmt0' in partition 'u' (role user)"; then
+	pass check-rejects-tap-in-user-partition
+else show "$out"; fail check-rejects-tap-in-user-partition "rc=$rc"; fi

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# virtio devices end to end with the in-tree guests: bytes in a backing file,
+# frames answered by a kernel in a private network namespace, lines over the
+# agent stream socket.
+. "$(dirname "$0")/../lib.sh"
+
+CASES="blk-pattern-in-file blk-readonly-refused blk-flushed-data-survives-sigkill
+       net-tap-arp-icmp stream-agent-echo"
+skip_all_without_kvm $CASES
+out=$TMP/out
+
+# -- blk: the guest writes "lvmm blk test sector N" into the sectors it is given.
+img=$TMP/disk.img
+truncate -s 4M "$img"
+run_lvmm 30 "$out" run --no-stdin --kernel "$GUESTS/blk.elf" --disk "$img" --cmdline "sectors=0,3,8191"
+if [ $rc -eq 0 ] && contains "$out" "blk: ok" &&
+   dd if="$img" bs=512 skip=3 count=1 2>/dev/null | grep -qa "lvmm blk test sector 00000003" &&
+   dd if="$img" bs=512 skip=8191 count=1 2>/dev/null | grep -qa "lvmm blk test sector 00008191"; then
+	pass blk-pattern-in-file
+else show "$out"; fail blk-pattern-in-file "rc=$rc or the pattern is not in the backing file"; fi
+
+truncate -s 1M "$TMP/ro.img"
+sum0=$(md5sum <"$TMP/ro.img")
+run_lvmm 30 "$out" run --no-stdin --kernel "$GUESTS/blk.elf" --disk "$TMP/ro.img,readonly"
+if [ $rc -eq 0 ] && contains "$out" "blk: ok (read-only)" && [ "$(md5sum <"$TMP/ro.img")" = "$sum0" ]; then
+	pass blk-readonly-refused
+else show "$out"; fail blk-readonly-refused "rc=$rc, or the read-only image changed"; fi
+
+# Kill lvmm with SIGKILL as soon as the guest has flushed; the data must be in the file.
+truncate -s 4M "$TMP/k.img"
+timeout 30 "$LVMM" run --no-stdin --kernel "$GUESTS/blk.elf" --disk "$TMP/k.img" \
+	--cmdline "sectors=5,6 blk_hold=1" </dev/null >"$out" 2>&1 &
+pid=$!
+for _ in $(seq 100); do contains "$out" "blk: ok" && break; sleep 0.1; done
+alive=0; kill -0 $pid 2>/dev/null && alive=1
+pkill -KILL -P $pid 2>/dev/null; kill -KILL $pid 2>/dev/null; wait $pid 2>/dev/null
+if [ $alive = 1 ] && contains "$out" "blk: ok" &&
+   dd if="$TMP/k.img" bs=512 skip=6 count=1 2>/dev/null | grep -qa "lvmm blk test sector 00000006"; then
+	pass blk-flushed-data-survives-sigkill
+else show "$out"; fail blk-flushed-data-survives-sigkill "alive=$alive at SIGKILL, or flushed sector 6 not in the file"; fi
+
+# -- net: a TAP in a private namespace whose kernel answers ARP and ping.
+ns=lvmm-t$$
+if ip netns add $ns 2>/dev/null; then
+	ip netns exec $ns ip link set lo up
+	ip netns exec $ns ip tuntap add dev tap0 mode tap vnet_hdr
+	ip netns exec $ns ip addr add 10.0.2.2/24 dev tap0
+	ip netns exec $ns ip link set tap0 up
+	timeout 30 ip netns exec $ns "$LVMM" run --no-stdin --kernel "$GUESTS/net.elf" --net tap=tap0 \
+		--cmdline "ip=10.0.2.15 peer=10.0.2.2" </dev/null >"$out" 2>&1
+	rc=$?
+	rx=$(ip netns exec $ns cat /sys/class/net/tap0/statistics/rx_packets)
+	ip netns del $ns
+	if [ $rc -eq 0 ] && contains "$out" "net: arp reply from 10.0.2.2" &&
+	   contains "$out" "net: ping reply from 10.0.2.2" && [ "$rx" -ge 2 ]; then
+		pass net-tap-arp-icmp
+	else show "$out"; fail net-tap-arp-icmp "rc=$rc, TAP saw $rx packets"; fi
+else
+	skip net-tap-arp-icmp "cannot create a network namespace"
+fi
+
+# -- stream: the console guest echoes each line back over the agent socket.
+if command -v socat >/dev/null; then
+	sock=$TMP/agent.sock
+	timeout 30 "$LVMM" run --no-stdin --kernel "$GUESTS/console.elf" --stream "socket=$sock,listen" \
+		--cmdline "lines=2" </dev/null >"$out" 2>&1 &
+	pid=$!
+	for _ in $(seq 50); do [ -S "$sock" ] && break; sleep 0.1; done
+	reply=$(printf 'ping one\nping two\n' | timeout 10 socat -t 5 - "UNIX-CONNECT:$sock" 2>&1)
+	wait $pid; rc=$?
+	if [ $rc -eq 0 ] && contains "$out" "console: got ping one" && contains "$out" "console: got ping two" &&
+	   grep -q "ping two" <<<"$reply"; then
+		pass stream-agent-echo
+	else show "$out"; fail stream-agent-echo "rc=$rc reply='$reply'"; fi
+else
+	skip stream-agent-echo "socat is not installed"
+fi
