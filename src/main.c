@@ -19,6 +19,7 @@
 #include "common/log.h"
 #include "cli/ctl_client.h"
 #include "supervisor/platform.h"
+#include "supervisor/policy_load.h"
 #include "supervisor/supervisor.h"
 #include "vmm/loader.h"
 #include "vmm/partition.h"
@@ -408,6 +409,8 @@ static int cmd_check(int argc, char **argv)
 	problems = platform_load(argv[1], &plat, stderr);
 	if (!problems)
 		problems = check_images(&plat, stderr);
+	if (!problems && plat.policy.present)
+		problems = policy_check_platform(&plat.policy, &plat, stderr);
 	if (problems) {
 		fprintf(stderr, "%s: %d problem%s\n", argv[1], problems, problems == 1 ? "" : "s");
 		return LVMM_EXIT_USAGE;
@@ -454,6 +457,9 @@ static int cmd_run(int argc, char **argv)
 				problems == 1 ? "" : "s");
 			return LVMM_EXIT_USAGE;
 		}
+		/* The policy enforces these at run time; say so up front. */
+		if (plat.policy.present && policy_check_platform(&plat.policy, &plat, stderr))
+			fprintf(stderr, "lvmm: warning: the access-control policy will refuse the above\n");
 		/* Events are the platform demo's narrative; quick runs stay quiet unless -v. */
 		ro.echo_events = verbosity >= 0;
 	} else {

@@ -32,12 +32,18 @@ const char ctl_usage[] =
 	"  link-down LINK          cut a link (both ends see link down)\n"
 	"  link-up LINK\n"
 	"  isolate PARTITION       bring down every link of the partition\n"
+	"  policy-load FILE        replace the access-control policy; refused (and nothing\n"
+	"                          changes) if anything running would become illegal\n"
+	"  acm                     policy name and decision counters\n"
 	"  help                    the operations the supervisor knows\n"
 	"\n"
 	"Exit status: 0 ok, 1 the supervisor refused or failed, 2 usage or no connection.\n";
 
+static char policy_buf[64 * 1024 + 1];
+
 int ctl_client_main(int argc, char **argv)
 {
+	size_t policy_len = 0;
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	char req[1024], buf[65536];
 	size_t used = 0, got = 0;
@@ -62,12 +68,31 @@ int ctl_client_main(int argc, char **argv)
 		used += (size_t)n;
 	}
 	req[used++] = '\n';
+	/* policy-load FILE: the request carries the file's size, then its bytes. */
+	if (argc == 4 && !strcmp(argv[2], "policy-load")) {
+		FILE *f = fopen(argv[3], "r");
+		size_t n;
+
+		if (!f) {
+			fprintf(stderr, "lvmm ctl: %s: %s\n", argv[3], strerror(errno));
+			return 2;
+		}
+		n = fread(policy_buf, 1, sizeof(policy_buf), f);
+		fclose(f);
+		if (n == 0 || n == sizeof(policy_buf)) {
+			fprintf(stderr, "lvmm ctl: %s: a policy is 1 byte to 64 KiB\n", argv[3]);
+			return 2;
+		}
+		used = (size_t)snprintf(req, sizeof(req), "policy-load %zu\n", n);
+		policy_len = n;
+	}
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		fprintf(stderr, "lvmm ctl: cannot connect to %s: %s\n", argv[1], strerror(errno));
 		return 2;
 	}
-	if (write(fd, req, used) != (ssize_t)used) {
+	if (write(fd, req, used) != (ssize_t)used ||
+	    (policy_len && write(fd, policy_buf, policy_len) != (ssize_t)policy_len)) {
 		fprintf(stderr, "lvmm ctl: cannot send the request: %s\n", strerror(errno));
 		close(fd);
 		return 2;

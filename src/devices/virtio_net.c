@@ -420,9 +420,9 @@ static void net_rx(struct net_dev *n)
 		if (!n->rx_len) {
 			ssize_t len;
 
-			if (!vq_avail_count(vq)) {
+			if (!virtio_avail_count(vdev, NET_RXQ)) {
 				if (vq->broken)
-					return;
+					return; /* reported */
 				if (vq_enable_notify(vq))
 					continue;
 				n->rx_want = false; /* until the driver kicks with buffers */

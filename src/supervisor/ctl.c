@@ -23,6 +23,7 @@
 #include "common/proto.h"
 #include "supervisor/events.h"
 #include "supervisor/json.h"
+#include "supervisor/policy_load.h"
 #include "supervisor/supervisor_int.h"
 
 #define CTL_MAX_CLIENTS 8
@@ -30,25 +31,32 @@
 #define CTL_REPLY_MAX   16384
 #define CTL_MAX_ARGS    4
 #define CTL_TIMEOUT_NS  (3ULL * 1000000000ULL)
+#define CTL_UPLOAD_MAX  (64 * 1024) /* a policy, checked before a byte is buffered */
 
 struct ctl_client {
 	bool used;
 	int fd;
 	uid_t uid;
 	pid_t pid;
+	char part[LVMM_NAME_MAX]; /* agent channel of this partition, or "" for a host client */
 	char req[CTL_REQ_MAX];
 	size_t len;
+	size_t line_len;       /* bytes of the request line (tokenising splits it up) */
 	bool dispatched;
 	unsigned pending;      /* partition replies still expected */
 	int failed;            /* first -errno among them */
 	uint64_t deadline_ns;
 	const struct ctl_op *op;
+	size_t upload_want;    /* policy-load: payload bytes still to come */
 	char reply[CTL_REPLY_MAX];
 	struct jbuf j;
 };
 
 struct ctl_state {
 	int listen_fd;
+	int uploader;          /* the one client uploading, or -1 */
+	size_t upload_len;
+	char upload[CTL_UPLOAD_MAX];
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	struct ctl_client c[CTL_MAX_CLIENTS];
 	uint32_t seq;
@@ -62,7 +70,8 @@ struct ctl_op {
 	int (*run)(struct sup *s, struct ctl_client *c, int argc, char **argv);
 };
 
-static struct ctl_state ctl_state = { .listen_fd = -1 };
+static struct ctl_state ctl_state = { .listen_fd = -1, .uploader = -1 };
+static struct policy new_policy; /* 100+ KiB: not on the stack */
 
 /* ---- replies -------------------------------------------------------------- */
 
@@ -94,6 +103,8 @@ static void client_close(struct sup *s, struct ctl_client *c)
 	for (i = 0; i < s->plat->nparts; i++)
 		if (s->parts[i].ctl_waiter == (int)(c - ctl_state.c))
 			s->parts[i].ctl_waiter = -1;
+	if (ctl_state.uploader == (int)(c - ctl_state.c))
+		ctl_state.uploader = -1;
 	epoll_ctl(s->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	c->used = false;
@@ -359,6 +370,83 @@ static int op_isolate(struct sup *s, struct ctl_client *c, int argc, char **argv
 	return asked ? 1 : 0;
 }
 
+/* policy-load BYTES: the policy follows the request line. */
+static int op_policy_load(struct sup *s, struct ctl_client *c, int argc, char **argv)
+{
+	uint64_t n;
+	size_t have;
+
+	(void)argc;
+	if (parse_u64(argv[0], CTL_UPLOAD_MAX, &n) || !n)
+		return reply_error(c, "policy-load: size must be 1-%d bytes", CTL_UPLOAD_MAX);
+	if (ctl_state.uploader >= 0)
+		return reply_error(c, "another policy upload is in progress");
+	ctl_state.uploader = (int)(c - ctl_state.c);
+	ctl_state.upload_len = 0;
+	c->upload_want = (size_t)n;
+	/* Bytes that arrived with the request line belong to the payload. */
+	have = c->line_len + 1 < c->len ? c->len - c->line_len - 1 : 0;
+	if (have > c->upload_want)
+		have = c->upload_want;
+	memcpy(ctl_state.upload, c->req + c->line_len + 1, have);
+	ctl_state.upload_len = have;
+	c->upload_want -= have;
+	c->dispatched = false; /* keep reading: the payload is still coming */
+	return 2;
+}
+
+/* The whole policy has arrived: parse, check against the live platform, switch. */
+static void policy_uploaded(struct sup *s, struct ctl_client *c)
+{
+	char errbuf[2048], why[256];
+	FILE *e = fmemopen(errbuf, sizeof(errbuf), "w");
+	struct event ev;
+	int n;
+
+	memset(errbuf, 0, sizeof(errbuf));
+	memset(&new_policy, 0, sizeof(new_policy));
+	n = e ? policy_load("<policy-load>", ctl_state.upload, ctl_state.upload_len, &new_policy, e) : 1;
+	if (e)
+		fclose(e);
+	ctl_state.uploader = -1;
+	if (n) {
+		reply_error(c, "the new policy is invalid: %s", errbuf);
+		ev_begin(&ev, "policy_rejected", c->part[0] ? c->part : NULL);
+		ev_str(&ev, "reason", errbuf);
+		ev_end(&ev);
+		return;
+	}
+	if (acm_reload(s, &new_policy, why, sizeof(why))) {
+		reply_error(c, "policy '%s' refused: %s; nothing changed", new_policy.name, why);
+		ev_begin(&ev, "policy_rejected", c->part[0] ? c->part : NULL);
+		ev_str(&ev, "policy", new_policy.name);
+		ev_str(&ev, "reason", why);
+		ev_end(&ev);
+		return;
+	}
+	s->plat->policy = new_policy;
+	reply_begin(c, true);
+	jb_str(&c->j, "policy", new_policy.name);
+	ev_begin(&ev, "policy_loaded", c->part[0] ? c->part : NULL);
+	ev_str(&ev, "policy", new_policy.name);
+	ev_end(&ev);
+}
+
+static int op_acm(struct sup *s, struct ctl_client *c, int argc, char **argv)
+{
+	uint64_t d, den, ev, hits;
+
+	(void)argc, (void)argv;
+	acm_stats(&d, &den, &ev, &hits);
+	reply_begin(c, true);
+	jb_str(&c->j, "policy", s->plat->policy.present ? s->plat->policy.name : "none");
+	jb_u64(&c->j, "decisions", d);
+	jb_u64(&c->j, "denials", den);
+	jb_u64(&c->j, "ste_evaluations", ev);
+	jb_u64(&c->j, "ste_cache_hits", hits);
+	return 0;
+}
+
 static int op_help(struct sup *s, struct ctl_client *c, int argc, char **argv);
 
 static const struct ctl_op ctl_ops[] = {
@@ -372,6 +460,8 @@ static const struct ctl_op ctl_ops[] = {
 	{ .name = "link-down", .min_args = 1, .max_args = 1, .usage = "link-down LINK", .run = op_link_down },
 	{ .name = "link-up", .min_args = 1, .max_args = 1, .usage = "link-up LINK", .run = op_link_up },
 	{ .name = "isolate", .min_args = 1, .max_args = 1, .usage = "isolate PARTITION", .run = op_isolate },
+	{ .name = "policy-load", .min_args = 1, .max_args = 1, .usage = "policy-load BYTES (then the policy)", .run = op_policy_load },
+	{ .name = "acm", .usage = "acm", .run = op_acm },
 	{ .name = "help", .usage = "help", .run = op_help },
 };
 
@@ -535,12 +625,20 @@ static void dispatch(struct sup *s, struct ctl_client *c)
 		client_finish(s, c);
 		return;
 	}
-	if (acm_ctl_check(s, c->uid, c->op->name, argc > 1 ? argv[1] : NULL, err, sizeof(err))) {
+	if (acm_ctl_check(s, c->uid, c->part[0] ? c->part : NULL, c->op->name,
+			  argc > 1 ? argv[1] : NULL, err, sizeof(err))) {
 		reply_error(c, "%s", err);
 		client_finish(s, c);
 		return;
 	}
 	r = c->op->run(s, c, argc - 1, argv + 1);
+	if (r == 2) { /* an upload follows */
+		if (!c->upload_want) {
+			policy_uploaded(s, c);
+			client_finish(s, c);
+		}
+		return;
+	}
 	if (r != 1 || c->pending == 0)
 		client_finish(s, c);
 }
@@ -550,6 +648,23 @@ static void on_client(struct sup *s, struct ctl_client *c, uint32_t events)
 	ssize_t n;
 	char *nl;
 
+	if (c->upload_want) {
+		n = recv(c->fd, ctl_state.upload + ctl_state.upload_len, c->upload_want, MSG_DONTWAIT);
+		if (n <= 0) {
+			if (n < 0 && errno == EAGAIN)
+				return;
+			client_close(s, c);
+			return;
+		}
+		ctl_state.upload_len += (size_t)n;
+		c->upload_want -= (size_t)n;
+		if (!c->upload_want) {
+			c->dispatched = true;
+			policy_uploaded(s, c);
+			client_finish(s, c);
+		}
+		return;
+	}
 	if (c->dispatched) {
 		/* The request is being served; the peer closing early only loses the answer. */
 		if (events & (EPOLLHUP | EPOLLERR))
@@ -568,6 +683,7 @@ static void on_client(struct sup *s, struct ctl_client *c, uint32_t events)
 	nl = memchr(c->req, '\n', c->len);
 	if (nl) {
 		*nl = 0;
+		c->line_len = (size_t)(nl - c->req);
 		dispatch(s, c);
 	} else if (c->len == sizeof(c->req) - 1) {
 		reply_error(c, "request longer than %d bytes", CTL_REQ_MAX - 1);

@@ -21,6 +21,8 @@
 #include <yaml.h>
 
 #include "common/cpufeatures.h"
+#include "supervisor/policy_load.h"
+#include "supervisor/yamlpos.h"
 
 #define MEM_MIN (4 * MiB)
 #define MEM_MAX (1024 * GiB)
@@ -91,6 +93,8 @@ struct raw_platform {
 	unsigned links_count;
 	char *events;
 	char *control;
+	struct raw_policy *policy;
+	char *policy_file;
 };
 
 #define OPT CYAML_FLAG_OPTIONAL
@@ -181,6 +185,8 @@ static const cyaml_schema_field_t top_fields[] = {
 			     CYAML_UNLIMITED),
 	STR("events", struct raw_platform, events),
 	STR("control", struct raw_platform, control),
+	CYAML_FIELD_MAPPING_PTR("policy", OPT_PTR, struct raw_platform, policy, policy_fields),
+	STR("policy_file", struct raw_platform, policy_file),
 	CYAML_FIELD_END
 };
 static const cyaml_schema_value_t top_schema = {
@@ -189,16 +195,8 @@ static const cyaml_schema_value_t top_schema = {
 
 /* ---- error reporting with positions ------------------------------------------- */
 
-struct ctx {
-	FILE *err;
-	const char *file;  /* NULL for the quick form */
-	yaml_document_t *doc;
-	int problems;
-	char dir[PLAT_PATH_MAX];
-};
-
 /* Find the node for a path like "partitions/1/devices/0/path"; key nodes for the last step. */
-static yaml_node_t *doc_find(yaml_document_t *doc, const char *path, bool want_key)
+yaml_node_t *doc_find(yaml_document_t *doc, const char *path, bool want_key)
 {
 	yaml_node_t *n = doc ? yaml_document_get_root_node(doc) : NULL;
 	char buf[256], *save = NULL, *tok;
@@ -237,7 +235,7 @@ static yaml_node_t *doc_find(yaml_document_t *doc, const char *path, bool want_k
 	return n;
 }
 
-static int doc_line(struct ctx *c, const char *path)
+int doc_line(struct ctx *c, const char *path)
 {
 	char p[256];
 	yaml_node_t *n;
@@ -256,9 +254,7 @@ static int doc_line(struct ctx *c, const char *path)
 	}
 }
 
-static void report(struct ctx *c, const char *path, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void report(struct ctx *c, const char *path, const char *fmt, ...)
+void report(struct ctx *c, const char *path, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -273,6 +269,38 @@ static void report(struct ctx *c, const char *path, const char *fmt, ...)
 	vfprintf(c->err, fmt, ap);
 	va_end(ap);
 	fputc('\n', c->err);
+}
+
+int doc_load(struct ctx *c, const char *path, const char *buf, size_t len, yaml_document_t *doc)
+{
+	yaml_parser_t parser;
+	FILE *f = NULL;
+	int r = 0;
+
+	if (!buf) {
+		f = fopen(path, "r");
+		if (!f) {
+			fprintf(c->err, "%s: cannot open: %s\n", path, strerror(errno));
+			c->problems++;
+			return -1;
+		}
+	}
+	yaml_parser_initialize(&parser);
+	if (f)
+		yaml_parser_set_input_file(&parser, f);
+	else
+		yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
+	if (!yaml_parser_load(&parser, doc)) {
+		fprintf(c->err, "%s:%zu: YAML syntax error: %s%s%s\n", path, parser.problem_mark.line + 1,
+			parser.problem ? parser.problem : "unknown", parser.context ? " " : "",
+			parser.context ? parser.context : "");
+		c->problems++;
+		r = -1;
+	}
+	yaml_parser_delete(&parser);
+	if (f)
+		fclose(f);
+	return r;
 }
 
 /* ---- conversion ---------------------------------------------------------------- */
@@ -321,7 +349,7 @@ static bool valid_name(const char *s)
 }
 
 /* Copy a path, relative ones resolved against the platform file's directory. */
-static void resolve(struct ctx *c, const char *where, const char *in, char *out, size_t n)
+void resolve(struct ctx *c, const char *where, const char *in, char *out, size_t n)
 {
 	int w;
 
@@ -335,7 +363,7 @@ static void resolve(struct ctx *c, const char *where, const char *in, char *out,
 	}
 }
 
-static void copy_name(struct ctx *c, const char *where, const char *what, const char *in,
+void copy_name(struct ctx *c, const char *where, const char *what, const char *in,
 		      char *out)
 {
 	if (!valid_name(in)) {
@@ -591,12 +619,7 @@ static void conv_link(struct ctx *c, unsigned li, const struct raw_link *in, str
 }
 
 /* libcyaml's messages arrive line by line; keep them for one summary. */
-struct cy_log {
-	char buf[4096];
-	size_t len;
-};
-
-static void cy_log_fn(cyaml_log_t level, void *ctx, const char *fmt, va_list args)
+void cy_log_fn(cyaml_log_t level, void *ctx, const char *fmt, va_list args)
 {
 	struct cy_log *l = ctx;
 	int n;
@@ -609,9 +632,8 @@ static void cy_log_fn(cyaml_log_t level, void *ctx, const char *fmt, va_list arg
 }
 
 /* The mapping schema at a slash path like "partitions/0/devices/1", or NULL. */
-static const cyaml_schema_field_t *schema_at(const char *dpath)
+static const cyaml_schema_field_t *schema_at(const cyaml_schema_value_t *v, const char *dpath)
 {
-	const cyaml_schema_value_t *v = &top_schema;
 	char buf[256], *save = NULL, *tok;
 
 	snprintf(buf, sizeof(buf), "%s", dpath);
@@ -637,7 +659,8 @@ static const cyaml_schema_field_t *schema_at(const char *dpath)
  * Turn libcyaml's error + backtrace into "FILE:LINE: problem (in
  * partitions[0].vcpus)". The backtrace lists the innermost context first.
  */
-static void report_schema_error(struct ctx *c, struct cy_log *l, cyaml_err_t e)
+void report_schema_error(struct ctx *c, struct cy_log *l, cyaml_err_t e,
+			 const cyaml_schema_value_t *top)
 {
 	char *lines[32], *save = NULL, *s;
 	unsigned n = 0, i;
@@ -678,7 +701,7 @@ static void report_schema_error(struct ctx *c, struct cy_log *l, cyaml_err_t e)
 	if (!msg[0])
 		snprintf(msg, sizeof(msg), "%s", cyaml_strerror(e));
 	if (e == CYAML_ERR_INVALID_KEY && sscanf(msg, "Unexpected key: %127s", key) == 1) {
-		const cyaml_schema_field_t *f = schema_at(dpath);
+		const cyaml_schema_field_t *f = schema_at(top, dpath);
 		char kp[400];
 
 		snprintf(kp, sizeof(kp), "%s%s%s", dpath, dpath[0] ? "/" : "", key);
@@ -737,10 +760,8 @@ int platform_load(const char *path, struct platform *plat, FILE *err)
 	};
 	struct raw_platform *raw = NULL;
 	struct ctx c = { .err = err, .file = path };
-	yaml_parser_t parser;
 	yaml_document_t doc;
 	bool have_doc = false;
-	FILE *f;
 	cyaml_err_t e;
 	unsigned i;
 	char tmp[PLAT_PATH_MAX];
@@ -749,25 +770,10 @@ int platform_load(const char *path, struct platform *plat, FILE *err)
 	snprintf(plat->path, sizeof(plat->path), "%s", path);
 	snprintf(tmp, sizeof(tmp), "%s", path);
 	snprintf(c.dir, sizeof(c.dir), "%s", dirname(tmp));
-	f = fopen(path, "r");
-	if (!f) {
-		fprintf(err, "%s: cannot open: %s\n", path, strerror(errno));
-		return 1;
-	}
 	/* Pass 1: the node tree, for line numbers and YAML syntax errors. */
-	yaml_parser_initialize(&parser);
-	yaml_parser_set_input_file(&parser, f);
-	if (!yaml_parser_load(&parser, &doc)) {
-		fprintf(err, "%s:%zu: YAML syntax error: %s%s%s\n", path, parser.problem_mark.line + 1,
-			parser.problem ? parser.problem : "unknown",
-			parser.context ? " " : "", parser.context ? parser.context : "");
-		yaml_parser_delete(&parser);
-		fclose(f);
-		return 1;
-	}
+	if (doc_load(&c, path, NULL, 0, &doc))
+		return c.problems ? c.problems : 1;
 	have_doc = true;
-	yaml_parser_delete(&parser);
-	fclose(f);
 	c.doc = &doc;
 	if (!yaml_document_get_root_node(&doc)) {
 		fprintf(err, "%s: the file is empty: it needs a 'partitions:' list\n", path);
@@ -777,7 +783,7 @@ int platform_load(const char *path, struct platform *plat, FILE *err)
 	/* Pass 2: schema and types. */
 	e = cyaml_load_file(path, &cfg, &top_schema, (cyaml_data_t **)&raw, NULL);
 	if (e != CYAML_OK) {
-		report_schema_error(&c, &log, e);
+		report_schema_error(&c, &log, e, &top_schema);
 		goto out;
 	}
 	if (raw->partitions_count == 0 || raw->partitions_count > PLAT_MAX_PARTS)
@@ -797,6 +803,17 @@ int platform_load(const char *path, struct platform *plat, FILE *err)
 		resolve(&c, "events", raw->events, plat->events_path, sizeof(plat->events_path));
 	if (raw->control)
 		resolve(&c, "control", raw->control, plat->control_path, sizeof(plat->control_path));
+	if (raw->policy && raw->policy_file)
+		report(&c, "policy_file", "give either policy: (inline) or policy_file:, not both");
+	else if (raw->policy)
+		policy_convert(&c, "policy", raw->policy, &plat->policy);
+	else if (raw->policy_file) {
+		char pf[PLAT_PATH_MAX];
+
+		resolve(&c, "policy_file", raw->policy_file, pf, sizeof(pf));
+		if (pf[0])
+			c.problems += policy_load(pf, NULL, 0, &plat->policy, err);
+	}
 	if (!c.problems)
 		validate(&c, plat);
 out:

@@ -13,6 +13,7 @@
 
 #include "common/util.h"
 #include "lvmm/proto.h"
+#include "supervisor/policy.h"
 
 #define PLAT_MAX_PARTS 16
 #define PLAT_MAX_LINKS 32
@@ -79,6 +80,7 @@ struct platform {
 	unsigned nparts;
 	struct plat_link links[PLAT_MAX_LINKS];
 	unsigned nlinks;
+	struct policy policy; /* policy.present is false when none is given */
 };
 
 /* Defaults for a partition that the file or command line does not set. */

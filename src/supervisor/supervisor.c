@@ -176,11 +176,15 @@ static int build_config(struct part_rt *pr, struct lvmm_part_config *cfg, struct
 		cfg->flags |= LVMM_PART_F_STDIN;
 	}
 
-	cfg->ndevs = p->ndevs;
+	pr->granted = 0;
 	for (i = 0; i < p->ndevs; i++) {
 		const struct plat_dev *d = &p->devs[i];
-		struct lvmm_dev_cfg *dc = &cfg->devs[i];
+		struct lvmm_dev_cfg *dc = &cfg->devs[cfg->ndevs];
 
+		/* A device the policy refuses is not created: the guest never sees it. */
+		if (!acm_grant_device(&S, pr, i))
+			continue;
+		memset(dc, 0, sizeof(*dc));
 		dc->type = d->type;
 		snprintf(dc->id, sizeof(dc->id), "%s", d->id);
 		for (k = 0; k < ARRAY_SIZE(dc->fd); k++)
@@ -222,6 +226,8 @@ static int build_config(struct part_rt *pr, struct lvmm_part_config *cfg, struct
 			snprintf(err, errlen, "too many file descriptors for one partition");
 			return -EMFILE;
 		}
+		cfg->ndevs++;
+		pr->granted |= 1U << i;
 	}
 	return 0;
 }

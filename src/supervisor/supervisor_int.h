@@ -31,6 +31,7 @@ struct part_rt {
 	int ctl_waiter;         /* control client waiting for this partition's reply, or -1 */
 	uint32_t ctl_seq;
 	uint32_t ctl_op;
+	uint32_t granted;       /* bit i: device i was granted at this start */
 };
 
 /* epoll tags: the high byte says what kind of fd it is. */
@@ -73,9 +74,17 @@ int acm_partition_start_pre(struct sup *s, struct part_rt *pr, char *err, size_t
 void acm_partition_start_commit(struct sup *s, struct part_rt *pr);
 void acm_partition_start_fail(struct sup *s, struct part_rt *pr);
 void acm_partition_stop(struct sup *s, struct part_rt *pr);
-/* May control-API client uid run op on target (a partition or link name, or NULL)? 0 or -EACCES. */
-int acm_ctl_check(struct sup *s, uid_t uid, const char *op, const char *target, char *err,
-		  size_t errlen);
+/*
+ * May the control client (host uid, or partition part's agent channel when
+ * part != NULL) run op on target (a partition or link name, or NULL)? 0 or -EACCES.
+ */
+int acm_ctl_check(struct sup *s, uid_t uid, const char *part, const char *op, const char *target,
+		  char *err, size_t errlen);
+/* STE decision for device di of a starting partition (denied devices are not created). */
+bool acm_grant_device(struct sup *s, struct part_rt *pr, unsigned di);
+/* Check the live platform against a new policy; 0 and switch, or -EPERM (reason in err). */
+int acm_reload(struct sup *s, const struct policy *pol, char *err, size_t errlen);
+void acm_stats(uint64_t *decisions, uint64_t *denials, uint64_t *evaluations, uint64_t *hits);
 
 /* Inter-partition links (links.c). */
 struct fdset;

@@ -270,12 +270,30 @@ int virtio_pop(struct virtio_dev *vdev, unsigned q, struct vq_chain *c)
 	if (q >= vdev->ops->num_queues || !virtio_running(vdev))
 		return 0;
 	vq = &vdev->vqs[q];
-	if (vq->broken)
+	if (vq->broken) {
+		/* Broken by a helper that cannot report (vq_avail_count, vq_enable_notify). */
+		if (!(vdev->status & VIRTIO_STATUS_NEEDS_RESET))
+			virtio_dev_error(vdev, q, vq->err);
 		return -EIO;
+	}
 	r = vq_pop(vq, c);
 	if (r < 0)
 		virtio_dev_error(vdev, q, vq->err);
 	return r;
+}
+
+uint16_t virtio_avail_count(struct virtio_dev *vdev, unsigned q)
+{
+	struct virtqueue *vq;
+	uint16_t n;
+
+	if (q >= vdev->ops->num_queues || !virtio_running(vdev))
+		return 0;
+	vq = &vdev->vqs[q];
+	n = vq_avail_count(vq);
+	if (vq->broken && !(vdev->status & VIRTIO_STATUS_NEEDS_RESET))
+		virtio_dev_error(vdev, q, vq->err);
+	return n;
 }
 
 void virtio_push(struct virtio_dev *vdev, unsigned q, uint16_t head, uint32_t len)

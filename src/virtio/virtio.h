@@ -169,6 +169,12 @@ bool virtio_running(const struct virtio_dev *vdev);
  */
 int virtio_pop(struct virtio_dev *vdev, unsigned q, struct vq_chain *c);
 
+/*
+ * Chains available on queue q of a running device (0 otherwise). A
+ * malformed avail index found here is reported like one found by a pop.
+ */
+uint16_t virtio_avail_count(struct virtio_dev *vdev, unsigned q);
+
 /* Return a chain with len bytes written; visible after virtio_flush(). */
 void virtio_push(struct virtio_dev *vdev, unsigned q, uint16_t head, uint32_t len);
 

@@ -1,0 +1,398 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Policy schema (docs/policy.md), its conversion into struct policy, and the
+ * static check of a platform against a policy used by `lvmm check`.
+ */
+#include "supervisor/policy_load.h"
+
+#include <errno.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "supervisor/acm_grant.h"
+#include "supervisor/yamlpos.h"
+
+#define OPT CYAML_FLAG_OPTIONAL
+#define OPT_PTR (CYAML_FLAG_OPTIONAL | CYAML_FLAG_POINTER)
+#define STR(key, s, m) CYAML_FIELD_STRING_PTR(key, OPT_PTR, s, m, 0, CYAML_UNLIMITED)
+#define STRS(key, s, m) CYAML_FIELD_SEQUENCE(key, OPT_PTR, s, m, &pstr_entry, 0, CYAML_UNLIMITED)
+
+static const cyaml_schema_value_t pstr_entry = {
+	CYAML_VALUE_STRING(CYAML_FLAG_POINTER, char, 0, CYAML_UNLIMITED),
+};
+
+static const cyaml_schema_field_t set_fields[] = {
+	CYAML_FIELD_STRING_PTR("name", CYAML_FLAG_POINTER, struct raw_set, name, 0, CYAML_UNLIMITED),
+	STRS("types", struct raw_set, types),
+	CYAML_FIELD_END
+};
+static const cyaml_schema_value_t set_entry = {
+	CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, struct raw_set, set_fields),
+};
+
+static const cyaml_schema_field_t cw_fields[] = {
+	STRS("types", struct raw_cw, types),
+	CYAML_FIELD_SEQUENCE("conflict_sets", OPT_PTR, struct raw_cw, conflict_sets, &set_entry, 0,
+			     CYAML_UNLIMITED),
+	CYAML_FIELD_END
+};
+
+static const cyaml_schema_field_t label_fields[] = {
+	CYAML_FIELD_STRING_PTR("name", CYAML_FLAG_POINTER, struct raw_label, name, 0, CYAML_UNLIMITED),
+	STRS("ste", struct raw_label, ste),
+	STRS("cw", struct raw_label, cw),
+	CYAML_FIELD_END
+};
+static const cyaml_schema_value_t label_entry = {
+	CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, struct raw_label, label_fields),
+};
+
+static const cyaml_schema_field_t res_fields[] = {
+	STR("tap", struct raw_res, tap),
+	STR("disk", struct raw_res, disk),
+	STR("link", struct raw_res, link),
+	STR("socket", struct raw_res, socket),
+	CYAML_FIELD_INT("host_cpu", OPT, struct raw_res, host_cpu),
+	CYAML_FIELD_STRING_PTR("label", CYAML_FLAG_POINTER, struct raw_res, label, 0, CYAML_UNLIMITED),
+	CYAML_FIELD_END
+};
+static const cyaml_schema_value_t res_entry = {
+	CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, struct raw_res, res_fields),
+};
+
+static const cyaml_schema_field_t client_fields[] = {
+	CYAML_FIELD_UINT("uid", OPT, struct raw_client, uid),
+	STR("partition", struct raw_client, partition),
+	CYAML_FIELD_STRING_PTR("label", CYAML_FLAG_POINTER, struct raw_client, label, 0, CYAML_UNLIMITED),
+	STRS("operations", struct raw_client, operations),
+	CYAML_FIELD_END
+};
+static const cyaml_schema_value_t client_entry = {
+	CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, struct raw_client, client_fields),
+};
+
+const cyaml_schema_field_t policy_fields[] = {
+	STR("name", struct raw_policy, name),
+	STRS("ste_types", struct raw_policy, ste_types),
+	CYAML_FIELD_MAPPING_PTR("chinese_wall", OPT_PTR, struct raw_policy, chinese_wall, cw_fields),
+	CYAML_FIELD_SEQUENCE("labels", OPT_PTR, struct raw_policy, labels, &label_entry, 0, CYAML_UNLIMITED),
+	CYAML_FIELD_SEQUENCE("resources", OPT_PTR, struct raw_policy, resources, &res_entry, 0,
+			     CYAML_UNLIMITED),
+	CYAML_FIELD_SEQUENCE("clients", OPT_PTR, struct raw_policy, clients, &client_entry, 0,
+			     CYAML_UNLIMITED),
+	STR("policy_manager", struct raw_policy, policy_manager),
+	CYAML_FIELD_BOOL("audit_all", OPT, struct raw_policy, audit_all),
+	CYAML_FIELD_END
+};
+
+static const cyaml_schema_value_t policy_schema = {
+	CYAML_VALUE_MAPPING(CYAML_FLAG_POINTER, struct raw_policy, policy_fields),
+};
+
+/* ---- conversion -------------------------------------------------------------- */
+
+static void add_types(struct ctx *c, const char *where, char **names, unsigned n,
+		      char table[][POL_NAME_MAX], unsigned *count, const char *what)
+{
+	unsigned i, k;
+	char w[160];
+
+	for (i = 0; i < n; i++) {
+		snprintf(w, sizeof(w), "%s/%u", where, i);
+		if (*count == POL_MAX_TYPES) {
+			report(c, w, "more than %d %s types", POL_MAX_TYPES, what);
+			return;
+		}
+		for (k = 0; k < *count; k++)
+			if (!strcmp(table[k], names[i]))
+				report(c, w, "%s type '%s' is declared twice", what, names[i]);
+		copy_name(c, w, "type", names[i], table[*count]);
+		(*count)++;
+	}
+}
+
+/* Names of types -> bitmask; unknown names are reported. */
+static uint64_t type_mask(struct ctx *c, const char *where, char **names, unsigned n,
+			  char table[][POL_NAME_MAX], unsigned count, const char *what)
+{
+	uint64_t m = 0;
+	unsigned i, k;
+	char w[160];
+
+	for (i = 0; i < n; i++) {
+		for (k = 0; k < count && strcmp(table[k], names[i]); k++)
+			;
+		if (k == count) {
+			snprintf(w, sizeof(w), "%s/%u", where, i);
+			report(c, w, "unknown %s type '%s': declare it under %s", what, names[i],
+			       !strcmp(what, "STE") ? "ste_types:" : "chinese_wall: types:");
+			continue;
+		}
+		m |= 1ULL << k;
+	}
+	return m;
+}
+
+static int label_ref(struct ctx *c, const char *where, const struct policy *p, const char *name)
+{
+	int l = pol_label_find(p, name);
+
+	if (l < 0)
+		report(c, where, "unknown label '%s': declare it under labels:", name);
+	return l;
+}
+
+static void conv_res(struct ctx *c, const char *prefix, unsigned i, const struct raw_res *in,
+		     struct policy *p)
+{
+	struct pol_res *r = &p->res[p->nres];
+	char where[96], w[128];
+	unsigned given = !!in->tap + !!in->disk + !!in->link + !!in->socket;
+
+	snprintf(where, sizeof(where), "%s%sresources/%u", prefix, *prefix ? "/" : "", i);
+	snprintf(w, sizeof(w), "%s/host_cpu", where);
+	if (doc_find(c->doc, w, false))
+		given++;
+	if (given != 1) {
+		report(c, where, "a resource names exactly one of tap, disk, link, socket or host_cpu");
+		return;
+	}
+	memset(r, 0, sizeof(*r));
+	r->cpu = -1;
+	if (in->tap) {
+		r->kind = RES_TAP;
+		snprintf(r->name, sizeof(r->name), "%s", in->tap);
+	} else if (in->link) {
+		r->kind = RES_LINK;
+		snprintf(r->name, sizeof(r->name), "%s", in->link);
+	} else if (in->disk || in->socket) {
+		char tmp[PLAT_PATH_MAX], *real;
+
+		r->kind = in->disk ? RES_DISK : RES_SOCKET;
+		resolve(c, where, in->disk ? in->disk : in->socket, tmp, sizeof(tmp));
+		/* Compare disks by their real path, however the platform spells them. */
+		real = r->kind == RES_DISK ? realpath(tmp, NULL) : NULL;
+		snprintf(r->name, sizeof(r->name), "%s", real ? real : tmp);
+		free(real);
+	} else {
+		r->kind = RES_HOST_CPU;
+		r->cpu = in->host_cpu;
+	}
+	snprintf(w, sizeof(w), "%s/label", where);
+	r->label = label_ref(c, w, p, in->label);
+	p->nres++;
+}
+
+static void conv_client(struct ctx *c, const char *prefix, unsigned i,
+			const struct raw_client *in, struct policy *p)
+{
+	struct pol_client *cl = &p->clients[p->nclients];
+	char where[96], w[128];
+	unsigned k;
+	bool uid;
+
+	snprintf(where, sizeof(where), "%s%sclients/%u", prefix, *prefix ? "/" : "", i);
+	snprintf(w, sizeof(w), "%s/uid", where);
+	uid = doc_find(c->doc, w, false) != NULL;
+	if (uid == !!in->partition) {
+		report(c, where, "a client is exactly one of 'uid: N' (a host user of the control "
+		       "socket) or 'partition: NAME' (a partition's agent channel)");
+		return;
+	}
+	memset(cl, 0, sizeof(*cl));
+	cl->by_uid = uid;
+	cl->uid = in->uid;
+	if (in->partition)
+		copy_name(c, where, "partition", in->partition, cl->partition);
+	snprintf(w, sizeof(w), "%s/label", where);
+	cl->label = label_ref(c, w, p, in->label);
+	for (k = 0; k < in->operations_count; k++) {
+		int op = pol_op_find(in->operations[k]);
+
+		if (!strcmp(in->operations[k], "all")) {
+			cl->ops = (1U << OP_COUNT) - 1;
+		} else if (op < 0) {
+			snprintf(w, sizeof(w), "%s/operations/%u", where, k);
+			report(c, w, "unknown operation '%s': expected all, list, status, pause, resume, "
+			       "stop, start, restart, link-down, link-up, isolate, policy-load, acm, help",
+			       in->operations[k]);
+		} else {
+			cl->ops |= 1U << op;
+		}
+	}
+	p->nclients++;
+}
+
+void policy_convert(struct ctx *c, const char *prefix, const struct raw_policy *in,
+		    struct policy *p)
+{
+	char w[128];
+	unsigned i;
+	const char *sl = *prefix ? "/" : "";
+
+	memset(p, 0, sizeof(*p));
+	p->present = true;
+	snprintf(p->name, sizeof(p->name), "%s", in->name ? in->name : "unnamed");
+	snprintf(w, sizeof(w), "%s%sste_types", prefix, sl);
+	add_types(c, w, in->ste_types, in->ste_types_count, p->ste_names, &p->nste, "STE");
+	if (in->chinese_wall) {
+		const struct raw_cw *cw = in->chinese_wall;
+
+		snprintf(w, sizeof(w), "%s%schinese_wall/types", prefix, sl);
+		add_types(c, w, cw->types, cw->types_count, p->cw_names, &p->ncw, "Chinese Wall");
+		for (i = 0; i < cw->conflict_sets_count; i++) {
+			const struct raw_set *rs = &cw->conflict_sets[i];
+			struct pol_set *ps = &p->sets[p->nsets];
+
+			snprintf(w, sizeof(w), "%s%schinese_wall/conflict_sets/%u", prefix, sl, i);
+			if (p->nsets == POL_MAX_SETS) {
+				report(c, w, "more than %d conflict sets", POL_MAX_SETS);
+				break;
+			}
+			copy_name(c, w, "conflict set", rs->name, ps->name);
+			strcat(w, "/types");
+			ps->types = type_mask(c, w, rs->types, rs->types_count, p->cw_names, p->ncw, "Chinese Wall");
+			if (__builtin_popcountll(ps->types) < 2)
+				report(c, w, "conflict set '%s' needs at least two types", rs->name);
+			p->nsets++;
+		}
+	}
+	for (i = 0; i < in->labels_count; i++) {
+		struct pol_label *l = &p->labels[p->nlabels];
+
+		snprintf(w, sizeof(w), "%s%slabels/%u", prefix, sl, i);
+		if (p->nlabels == POL_MAX_LABELS) {
+			report(c, w, "more than %d labels", POL_MAX_LABELS);
+			break;
+		}
+		copy_name(c, w, "label", in->labels[i].name, l->name);
+		if (pol_label_find(p, l->name) >= 0)
+			report(c, w, "label '%s' is declared twice", l->name);
+		{
+			char ws[160];
+
+			snprintf(ws, sizeof(ws), "%s/ste", w);
+			l->ste = type_mask(c, ws, in->labels[i].ste, in->labels[i].ste_count,
+					   p->ste_names, p->nste, "STE");
+			snprintf(ws, sizeof(ws), "%s/cw", w);
+			l->cw = type_mask(c, ws, in->labels[i].cw, in->labels[i].cw_count,
+					  p->cw_names, p->ncw, "Chinese Wall");
+		}
+		p->nlabels++;
+	}
+	for (i = 0; i < in->resources_count; i++) {
+		if (p->nres == POL_MAX_RES) {
+			report(c, prefix, "more than %d labelled resources", POL_MAX_RES);
+			break;
+		}
+		conv_res(c, prefix, i, &in->resources[i], p);
+	}
+	for (i = 0; i < in->clients_count; i++) {
+		if (p->nclients == POL_MAX_CLIENTS) {
+			report(c, prefix, "more than %d clients", POL_MAX_CLIENTS);
+			break;
+		}
+		conv_client(c, prefix, i, &in->clients[i], p);
+	}
+	if (in->policy_manager) {
+		snprintf(w, sizeof(w), "%s%spolicy_manager", prefix, sl);
+		copy_name(c, w, "partition", in->policy_manager, p->manager);
+	}
+	p->audit_all = in->audit_all;
+}
+
+int policy_load(const char *path, const char *buf, size_t len, struct policy *out, FILE *err)
+{
+	struct cy_log log = { .len = 0 };
+	cyaml_config_t cfg = {
+		.log_fn = cy_log_fn, .log_ctx = &log, .mem_fn = cyaml_mem,
+		.log_level = CYAML_LOG_ERROR, .flags = CYAML_CFG_DEFAULT,
+	};
+	struct ctx c = { .err = err, .file = path };
+	struct raw_policy *raw = NULL;
+	yaml_document_t doc;
+	cyaml_err_t e;
+	char tmp[PLAT_PATH_MAX];
+
+	snprintf(tmp, sizeof(tmp), "%s", path);
+	snprintf(c.dir, sizeof(c.dir), "%s", buf ? "." : dirname(tmp));
+	if (doc_load(&c, path, buf, len, &doc))
+		return c.problems;
+	c.doc = &doc;
+	e = buf ? cyaml_load_data((const uint8_t *)buf, len, &cfg, &policy_schema, (cyaml_data_t **)&raw, NULL)
+		: cyaml_load_file(path, &cfg, &policy_schema, (cyaml_data_t **)&raw, NULL);
+	if (e != CYAML_OK)
+		report_schema_error(&c, &log, e, &policy_schema);
+	else
+		policy_convert(&c, "", raw, out);
+	if (raw)
+		cyaml_free(&cfg, &policy_schema, raw, 0);
+	yaml_document_delete(&doc);
+	return c.problems;
+}
+
+/* ---- a platform against a policy ------------------------------------------------ */
+
+int policy_check_platform(const struct policy *pol, const struct platform *plat, FILE *err)
+{
+	static struct ste_cache cache;
+	unsigned i, j, k, n = 0;
+
+	ste_cache_flush(&cache);
+	for (i = 0; i < plat->nparts; i++) {
+		const struct plat_part *p = &plat->parts[i];
+		const char *why;
+
+		if (pol_label_find(pol, p->label) < 0) {
+			fprintf(err, "%s:%d: partition '%s' has %s; under policy '%s' every partition "
+				"needs one of the policy's labels\n", plat->path, p->line, p->name,
+				p->label[0] ? "an unknown label" : "no label:", pol->name);
+			n++;
+			continue;
+		}
+		for (k = 0; k < p->n_host_cpus; k++)
+			if (!acm_cpu_allowed(pol, &cache, p, p->host_cpus[k], &why)) {
+				fprintf(err, "%s:%d: partition '%s' may not have host CPU %d: %s\n",
+					plat->path, p->line, p->name, p->host_cpus[k], why);
+				n++;
+			}
+		for (j = 0; j < p->ndevs; j++)
+			if (!acm_device_allowed(pol, &cache, plat, i, j, &why)) {
+				fprintf(err, "%s:%d: partition '%s' may not use device %s: %s\n",
+					plat->path, p->devs[j].line, p->name, p->devs[j].id, why);
+				n++;
+			}
+	}
+	/* Partitions that start together must not conflict. */
+	for (i = 0; i < plat->nparts; i++) {
+		int li = pol_label_find(pol, plat->parts[i].label);
+
+		for (j = 0; li >= 0 && j < i; j++) {
+			int lj = pol_label_find(pol, plat->parts[j].label);
+			unsigned s;
+
+			if (lj < 0 || !plat->parts[i].autostart || !plat->parts[j].autostart)
+				continue;
+			for (s = 0; s < pol->nsets; s++) {
+				uint64_t set = pol->sets[s].types;
+
+				if ((pol->labels[li].cw & set) && (pol->labels[lj].cw & set) &&
+				    (pol->labels[li].cw & set) != (pol->labels[lj].cw & set)) {
+					fprintf(err, "%s:%d: partitions '%s' and '%s' are in conflict set "
+						"'%s' and both start with the platform: set autostart: "
+						"false on one of them\n", plat->path, plat->parts[i].line,
+						plat->parts[i].name, plat->parts[j].name, pol->sets[s].name);
+					n++;
+				}
+			}
+		}
+	}
+	if (pol->manager[0] && platform_find(plat, pol->manager) < 0) {
+		fprintf(err, "%s: policy_manager '%s' is not a partition of this platform\n",
+			plat->path, pol->manager);
+		n++;
+	}
+	return (int)n;
+}

@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: MIT */
+/* Reading a policy (inline in a platform file, or standalone) and checking a platform against it. */
+#ifndef LVMM_POLICY_LOAD_H
+#define LVMM_POLICY_LOAD_H
+
+#include <cyaml/cyaml.h>
+#include <stdio.h>
+
+#include "supervisor/platform.h"
+#include "supervisor/policy.h"
+
+struct ctx;
+
+struct raw_set {
+	char *name;
+	char **types;
+	unsigned types_count;
+};
+
+struct raw_cw {
+	char **types;
+	unsigned types_count;
+	struct raw_set *conflict_sets;
+	unsigned conflict_sets_count;
+};
+
+struct raw_label {
+	char *name;
+	char **ste;
+	unsigned ste_count;
+	char **cw;
+	unsigned cw_count;
+};
+
+struct raw_res {
+	char *tap, *disk, *link, *socket;
+	int host_cpu;
+	char *label;
+};
+
+struct raw_client {
+	unsigned uid;
+	char *partition;
+	char *label;
+	char **operations;
+	unsigned operations_count;
+};
+
+struct raw_policy {
+	char *name;
+	char **ste_types;
+	unsigned ste_types_count;
+	struct raw_cw *chinese_wall;
+	struct raw_label *labels;
+	unsigned labels_count;
+	struct raw_res *resources;
+	unsigned resources_count;
+	struct raw_client *clients;
+	unsigned clients_count;
+	char *policy_manager;
+	bool audit_all;
+};
+
+extern const cyaml_schema_field_t policy_fields[];
+
+/* Convert a loaded policy; problems are reported under path prefix (e.g. "policy"). */
+void policy_convert(struct ctx *c, const char *prefix, const struct raw_policy *in,
+		    struct policy *out);
+
+/*
+ * Read a standalone policy from the file path, or from buf[0..len) when buf
+ * is not NULL (path then only names it in messages). Returns the number of
+ * problems, each printed to err as "NAME:LINE: ...".
+ */
+int policy_load(const char *path, const char *buf, size_t len, struct policy *out, FILE *err);
+
+/*
+ * Check every partition, grant and link of plat against pol: labels exist,
+ * shared resources and links are allowed by STE, partitions that start
+ * together do not conflict. Violations are printed with the platform
+ * file's lines. Returns the number of violations.
+ */
+int policy_check_platform(const struct policy *pol, const struct platform *plat, FILE *err);
+
+#endif
