@@ -54,6 +54,7 @@ struct uart {
 	size_t pfx_len;
 	char line[UART_LINE];
 	size_t line_len;
+	uint64_t line_start_ns; /* when the buffered partial line began */
 	bool timer_armed;
 	struct ratelimit rl;
 };
@@ -87,9 +88,9 @@ static void uart_flush(struct uart *u)
 	u->line_len = 0;
 }
 
-static void uart_arm_timer(struct uart *u)
+static void uart_arm_timer(struct uart *u, uint64_t ns)
 {
-	struct itimerspec its = { .it_value = { 0, FLUSH_NS } };
+	struct itimerspec its = { .it_value = { 0, (long)(ns ? ns : 1) } };
 
 	if (u->timer_fd < 0 || u->timer_armed)
 		return;
@@ -104,11 +105,13 @@ static void uart_putc(struct uart *u, char c)
 		uart_write_out(u, &c, 1);
 		return;
 	}
+	if (!u->line_len)
+		u->line_start_ns = now_ns();
 	u->line[u->line_len++] = c;
 	if (c == '\n' || u->line_len == UART_LINE)
 		uart_flush(u);
 	else
-		uart_arm_timer(u);
+		uart_arm_timer(u, FLUSH_NS);
 }
 
 static uint8_t uart_iir(const struct uart *u)
@@ -293,7 +296,15 @@ static void uart_timer(void *opaque, uint32_t events)
 		return;
 	pthread_mutex_lock(&u->lock);
 	u->timer_armed = false;
-	uart_flush(u);
+	/* Only a line that has waited the whole period is cut (a prompt, say). */
+	if (u->line_len) {
+		uint64_t age = now_ns() - u->line_start_ns;
+
+		if (age >= FLUSH_NS)
+			uart_flush(u);
+		else
+			uart_arm_timer(u, FLUSH_NS - age);
+	}
 	pthread_mutex_unlock(&u->lock);
 }
 

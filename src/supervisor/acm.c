@@ -252,16 +252,19 @@ int acm_reload(struct sup *s, const struct policy *pol, char *err, size_t errlen
 	memset(&cw, 0, sizeof(cw));
 	ste_cache_flush(&cache);
 	memset(contrib, 0, sizeof(contrib));
+	/* Labels first: a missing label is the root cause of every other refusal. */
+	for (i = 0; i < s->plat->nparts; i++)
+		if (A.committed[i] && pol->present && pol_label_find(pol, s->plat->parts[i].label) < 0) {
+			snprintf(err, errlen, "running partition '%s' has no label in the new policy",
+				 s->plat->parts[i].name);
+			return -EPERM;
+		}
 	for (i = 0; i < s->plat->nparts; i++) {
 		const struct plat_part *p = &s->plat->parts[i];
 
 		if (!A.committed[i])
 			continue;
 		l = pol_label_find(pol, p->label);
-		if (pol->present && l < 0) {
-			snprintf(err, errlen, "running partition '%s' has no label in the new policy", p->name);
-			return -EPERM;
-		}
 		if (!cw_pre_start(pol, &cw, l, &contrib[i], &blocking)) {
 			snprintf(err, errlen, "running partition '%s' would violate the Chinese Wall (type %s)",
 				 p->name, blocking >= 0 ? pol->cw_names[blocking] : "?");

@@ -18,14 +18,23 @@ GUEST_ASFLAGS := -ffreestanding -fno-pic -fno-pie -I$(GUEST_DIR)/rt -Iinclude -M
 GUEST_LDFLAGS := -static -nostdlib -no-pie -Wl,--build-id=none \
 	-Wl,-T,$(GUEST_DIR)/rt/guest.ld -Wl,-z,noexecstack -Wl,--no-warn-rwx-segments
 
-GUEST_NAMES := hello smp memory fault blk net console
+comma := ,
+GUEST_NAMES := hello smp memory fault blk net console hostile user service
 GUEST_RT_SRCS := $(wildcard $(GUEST_DIR)/rt/*.c)
 GUEST_RT_OBJS := $(patsubst $(GUEST_DIR)/rt/%,$(GUEST_OBJ)/rt/%.o,$(GUEST_RT_SRCS))
 GUEST_ENTRY := $(GUEST_OBJ)/rt/entry.S.o
 GUEST_RT_LIB := $(GUEST_OBJ)/librt.a
 GUEST_ELFS := $(GUEST_NAMES:%=$(GUEST_OUT)/%.elf)
 
-guests: $(GUEST_ELFS)
+# The same guests as Linux bzImages (64-bit boot protocol, lvmm only): the
+# bzImage head (setup header + 64-bit entry) first, then the usual entry.
+GUEST_BZ_NAMES := hello
+GUEST_BZ_ENTRY := $(GUEST_OBJ)/rt/bzimage.S.o
+GUEST_BZ_LDFLAGS := $(filter-out -Wl$(comma)-T$(comma)%,$(GUEST_LDFLAGS)) \
+	-Wl,-T,$(GUEST_DIR)/rt/bzimage.ld
+GUEST_BZIMAGES := $(GUEST_BZ_NAMES:%=$(GUEST_OUT)/%.bzimage)
+
+guests: $(GUEST_ELFS) $(GUEST_BZIMAGES)
 
 $(GUEST_OBJ)/rt/%.c.o: $(GUEST_DIR)/rt/%.c
 	@mkdir -p $(dir $@)
@@ -51,7 +60,18 @@ $(GUEST_OUT)/%.elf: $(GUEST_ENTRY) $(GUEST_OBJ)/%.o $(GUEST_RT_LIB) $(GUEST_DIR)
 	$(E) "  LD      $@"
 	$(Q)$(GUEST_CC) $(GUEST_LDFLAGS) -o $@ $(GUEST_ENTRY) $(GUEST_OBJ)/$*.o $(GUEST_RT_LIB) -lgcc
 
+# The ELF of a bzImage (kept for gdb/objdump), then the flat file: setup
+# area and protected-mode part, .bss as zeros (the stacks stay out).
+$(GUEST_OBJ)/%.bzelf: $(GUEST_BZ_ENTRY) $(GUEST_ENTRY) $(GUEST_OBJ)/%.o $(GUEST_RT_LIB) $(GUEST_DIR)/rt/bzimage.ld
+	$(E) "  LD      $@"
+	$(Q)$(GUEST_CC) $(GUEST_BZ_LDFLAGS) -o $@ $(GUEST_BZ_ENTRY) $(GUEST_ENTRY) $(GUEST_OBJ)/$*.o $(GUEST_RT_LIB) -lgcc
+
+$(GUEST_OUT)/%.bzimage: $(GUEST_OBJ)/%.bzelf
+	$(E) "  OBJCOPY $@"
+	$(Q)objcopy -O binary --set-section-flags .bss=alloc,load,contents $< $@
+
 .PHONY: guests
 
 # Keep the objects that only exist on the way to an .elf.
-.SECONDARY: $(GUEST_NAMES:%=$(GUEST_OBJ)/%.o) $(GUEST_ENTRY)
+.SECONDARY: $(GUEST_NAMES:%=$(GUEST_OBJ)/%.o) $(GUEST_ENTRY) $(GUEST_BZ_ENTRY) \
+	$(GUEST_BZ_NAMES:%=$(GUEST_OBJ)/%.bzelf)

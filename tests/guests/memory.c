@@ -81,8 +81,8 @@ int main(void)
 	int n;
 	const struct rt_memmap_entry *m = rt_memmap(&n);
 	if (!n) {
-		printf("memory: no memory map in hvm_start_info (version %u)\n",
-		       rt_start_info_version());
+		printf("memory: no memory map (%s boot, version %u)\n",
+		       rt_boot_protocol_name(), rt_start_info_version());
 		return 2;
 	}
 	uint64_t top = 0;

@@ -65,6 +65,21 @@ check blk 1 "$out" $rc "blk: ok"
 c=$(grep -ac "lvmm blk test sector 00002047" "$TMP/disk.img" || true)
 check "blk pattern on disk" 1 "$out" $(( c >= 1 ? 1 : 0 ))
 
+# Hostile-guest suite: QEMU's verdicts are data (some FAIL), not checked
+# here; every case must print exactly one verdict line.
+truncate -s 1M "$TMP/hostile.img"
+out=$(qemu microvm,acpi=off 1 64 hostile.elf "case=all" $VIRTIO \
+	-device virtio-blk-device,drive=d0 -drive if=none,id=d0,file="$TMP/hostile.img",format=raw \
+	-netdev user,id=n0,restrict=on -device virtio-net-device,netdev=n0 2>/dev/null); rc=$?
+cases="loop oversize-chain next-out-of-range outside-ram mmio-hole wrap huge-len zero-len
+	readonly-write bad-indirect avail-jump bad-queue-notify queue-regs-after-ready flood
+	features-after-ok dma-fault-count"
+pats=()
+for c in $cases; do
+	[ "$(grep -cE "^hostile: $c: (PASS|REJECT|WEDGED|FAIL) " <<<"$out")" = 1 ] || pats+=("hostile: $c: <one verdict>")
+done
+check "hostile (QEMU verdicts are data)" 1 "$out" $rc "hostile: done" "${pats[@]}"
+
 out=$(qemu microvm,acpi=off 1 64 net.elf "ip=10.0.2.15 peer=10.0.2.2" $VIRTIO \
 	-netdev user,id=n0,restrict=on -device virtio-net-device,netdev=n0); rc=$?
 check net 1 "$out" $rc "net: arp reply from 10.0.2.2 is 52:55:0a:00:02:02" "net: ping reply from 10.0.2.2"

@@ -1,8 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Boot information: hvm_start_info is read (at CPL3, before main) and the
- * command line and memory map are copied into the image, so that guests may
- * reuse all of low memory afterwards.
+ * Boot information, whichever way the guest was entered:
+ *  - PVH (ELF note): ebx = struct hvm_start_info (command line, memory map);
+ *  - Linux 64-bit boot protocol (bzImage): rsi = struct boot_params, the
+ *    "zero page" (cmd_line_ptr at 0x228, e820 table at 0x2d0).
+ * Both are read at CPL3 before main() and copied into the image, so that
+ * guests may reuse all of low memory afterwards; the rest of the runtime
+ * only sees rt_cmdline() and rt_memmap().
  */
 #include "rt.h"
 #include "internal.h"
@@ -22,11 +26,22 @@ struct hvm_start_info {
 	uint32_t reserved;
 };
 
+/* struct boot_params offsets (arch/x86/include/uapi/asm/bootparam.h). */
+#define BP_ACPI_RSDP_ADDR   0x070   /* u64 */
+#define BP_EXT_CMD_LINE_PTR 0x0c8   /* u32: bits 32-63 of cmd_line_ptr */
+#define BP_E820_ENTRIES     0x1e8   /* u8 */
+#define BP_HDR_VERSION      0x206   /* u16, from the setup header */
+#define BP_CMD_LINE_PTR     0x228   /* u32 */
+#define BP_E820_TABLE       0x2d0   /* 128 x { u64 addr, u64 size, u32 type } */
+#define BP_E820_MAX         128
+#define BP_SIZE             4096
+
 static char cmdline[RT_CMDLINE_MAX];
 static struct rt_memmap_entry memmap[RT_MEMMAP_MAX];
 static int memmap_count;
 static uint64_t rsdp;
 static uint32_t si_version;
+static int boot_proto = RT_BOOT_NONE;
 
 /* Only the first 4 GiB are mapped at this point. */
 static int low(uint64_t paddr, uint64_t len)
@@ -34,22 +49,28 @@ static int low(uint64_t paddr, uint64_t len)
 	return paddr && paddr < (1ULL << 32) && len <= (1ULL << 32) - paddr;
 }
 
-void rt_boot_info_init(uint32_t paddr)
+static void copy_cmdline(uint64_t paddr)
+{
+	if (!low(paddr, 1))
+		return;
+	const char *c = (const char *)(uintptr_t)paddr;
+	size_t i;
+	for (i = 0; i + 1 < sizeof(cmdline) && (uint64_t)paddr + i < (1ULL << 32) && c[i]; i++)
+		cmdline[i] = c[i];
+	cmdline[i] = '\0';
+}
+
+static void pvh_init(uint32_t paddr)
 {
 	const struct hvm_start_info *si = (const void *)(uintptr_t)paddr;
-	if (!paddr || si->magic != HVM_START_MAGIC) {
+	if (si->magic != HVM_START_MAGIC) {
 		printf("guest: no hvm_start_info (ebx=0x%x)\n", paddr);
 		return;
 	}
+	boot_proto = RT_BOOT_PVH;
 	si_version = si->version;
 	rsdp = si->rsdp_paddr;
-	if (low(si->cmdline_paddr, 1)) {
-		const char *c = (const char *)(uintptr_t)si->cmdline_paddr;
-		size_t i;
-		for (i = 0; i + 1 < sizeof(cmdline) && c[i]; i++)
-			cmdline[i] = c[i];
-		cmdline[i] = '\0';
-	}
+	copy_cmdline(si->cmdline_paddr);
 	if (si->version >= 1 && si->memmap_entries &&
 	    low(si->memmap_paddr, (uint64_t)si->memmap_entries * sizeof(memmap[0]))) {
 		int n = si->memmap_entries < RT_MEMMAP_MAX ? (int)si->memmap_entries
@@ -57,6 +78,73 @@ void rt_boot_info_init(uint32_t paddr)
 		memcpy(memmap, (const void *)(uintptr_t)si->memmap_paddr,
 		       (size_t)n * sizeof(memmap[0]));
 		memmap_count = n;
+	}
+}
+
+static uint32_t bp32(const uint8_t *bp, unsigned off)
+{
+	uint32_t v;
+	memcpy(&v, bp + off, 4);
+	return v;
+}
+
+static uint64_t bp64(const uint8_t *bp, unsigned off)
+{
+	uint64_t v;
+	memcpy(&v, bp + off, 8);
+	return v;
+}
+
+static void linux_init(uint64_t paddr)
+{
+	if (!low(paddr, BP_SIZE)) {
+		printf("guest: boot_params at 0x%lx is not mapped\n", paddr);
+		return;
+	}
+	const uint8_t *bp = (const uint8_t *)(uintptr_t)paddr;
+	boot_proto = RT_BOOT_LINUX;
+	si_version = (uint32_t)bp[BP_HDR_VERSION] | (uint32_t)bp[BP_HDR_VERSION + 1] << 8;
+	rsdp = bp64(bp, BP_ACPI_RSDP_ADDR);
+	copy_cmdline((uint64_t)bp32(bp, BP_EXT_CMD_LINE_PTR) << 32 | bp32(bp, BP_CMD_LINE_PTR));
+	int n = bp[BP_E820_ENTRIES];
+	if (n > BP_E820_MAX)
+		n = BP_E820_MAX;
+	if (n > RT_MEMMAP_MAX)
+		n = RT_MEMMAP_MAX;
+	for (int i = 0; i < n; i++) {
+		const uint8_t *e = bp + BP_E820_TABLE + 20 * i;
+		memmap[i].addr = bp64(e, 0);
+		memmap[i].size = bp64(e, 8);
+		memmap[i].type = bp32(e, 16);
+		memmap[i].reserved = 0;
+	}
+	memmap_count = n;
+}
+
+void rt_boot_info_init(void)
+{
+	if (rt_boot_params_paddr)
+		linux_init(rt_boot_params_paddr);
+	else if (rt_start_info_paddr)
+		pvh_init(rt_start_info_paddr);
+	else
+		printf("guest: no boot information (ebx and rsi were 0)\n");
+}
+
+int rt_boot_protocol(void)
+{
+	return boot_proto;
+}
+
+const char *rt_boot_protocol_name(void)
+{
+	switch (boot_proto) {
+	case RT_BOOT_PVH:
+		return "PVH";
+	case RT_BOOT_LINUX:
+		return "Linux 64-bit";
+	default:
+		return "none";
 	}
 }
 

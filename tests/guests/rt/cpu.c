@@ -55,7 +55,9 @@ extern char rt_trap_stubs[];
 extern char rt_kstacks[];
 extern uint64_t rt_pdpt[];
 
-uint32_t rt_start_info_paddr;
+/* Written by the entry code: which boot path ran, and what it was given. */
+uint32_t rt_start_info_paddr;   /* PVH: ebx = hvm_start_info */
+uint64_t rt_boot_params_paddr;  /* Linux 64-bit: rsi = boot_params */
 uint64_t rt_entry_tsc;
 
 static void idt_fill(unsigned first, unsigned end)
@@ -266,6 +268,6 @@ void rt_user_bsp(unsigned id)
 	/* The IDT is ordinary user-writable memory: fill the rest natively. */
 	idt_fill(32, 256);
 	rt_console_init();
-	rt_boot_info_init(rt_start_info_paddr);
+	rt_boot_info_init();
 	exit_status((uint32_t)main());
 }

@@ -2,6 +2,8 @@
 /*
  * Entry code of the in-tree test guests: PVH note, 32-bit PVH entry, switch
  * to long mode, per-CPU setup, trap stubs, and the AP real-mode trampoline.
+ * (bzimage.S holds the Linux 64-bit boot protocol entry; both end up in
+ * rt_bsp_start64.)
  *
  * Everything that runs at CPL0 here is emulated by this host's KVM (about
  * 2 million instructions per second), so the page tables are built by the
@@ -57,6 +59,8 @@ pvh_start32:
 
 /* ---- 64-bit, CPL0 --------------------------------------------------- */
 	.code64
+	.globl rt_bsp_start64		/* also reached from the bzImage entry */
+rt_bsp_start64:
 bsp_start64:
 	movl	$1, %r12d		/* r12 = 1 on the BSP */
 	jmp	cpu_start64
@@ -205,6 +209,8 @@ gdt:
 	.fill	2 * RT_MAX_CPUS, 8, 0	/* 0x28 TSS descriptors, built per CPU */
 gdt_end:
 	.p2align 3
+	.globl rt_gdt_ptr
+rt_gdt_ptr:
 gdt_ptr:
 	.word	gdt_end - gdt - 1
 	.quad	gdt
@@ -231,7 +237,8 @@ rt_pd:
 	.endr
 
 /* ---- Stacks --------------------------------------------------------- */
-	.section .bss.stacks, "aw", @nobits
+	/* Own section name: the bzImage link keeps it out of the file. */
+	.section .stacks, "aw", @nobits
 	.p2align 12
 	.globl rt_kstacks, rt_ustacks
 rt_kstacks:

@@ -10,7 +10,11 @@
 #define LVMM_DEBUG_EXIT_PORT LVMM_PORT_DEBUG_EXIT
 
 void rt_console_init(void);
-void rt_boot_info_init(uint32_t start_info_paddr);
+/* Where the entry code left the boot information (0: not this path). */
+extern uint32_t rt_start_info_paddr;
+extern uint64_t rt_boot_params_paddr;
+/* Copy the command line and memory map out of whichever boot path ran. */
+void rt_boot_info_init(void);
 /* CPL0-safe report of an unexpected trap on COM1. */
 void rt_trap_report(const char *name, uint64_t vector, uint64_t error,
 		    uint64_t rip, uint64_t cs, uint64_t rsp, uint64_t cr2);

@@ -91,7 +91,14 @@ typedef struct { volatile uint32_t v; } rt_spinlock_t;
 void rt_spin_lock(rt_spinlock_t *l);
 void rt_spin_unlock(rt_spinlock_t *l);
 
-/* ---- Boot information (copied out of hvm_start_info before main) ---- */
+/* ---- Boot information (copied out of hvm_start_info or the Linux zero
+ * page before main, whichever boot path ran) -------------------------- */
+#define RT_BOOT_NONE  0
+#define RT_BOOT_PVH   1      /* ELF + PVH note: hvm_start_info          */
+#define RT_BOOT_LINUX 2      /* bzImage, 64-bit boot protocol: zero page */
+int rt_boot_protocol(void);                   /* RT_BOOT_*             */
+const char *rt_boot_protocol_name(void);      /* "PVH", "Linux 64-bit" */
+
 struct rt_memmap_entry {
 	uint64_t addr;
 	uint64_t size;
@@ -110,13 +117,14 @@ int rt_cmdline_get(const char *key, char *buf, size_t len);
 int rt_cmdline_get_nth(const char *key, int n, char *buf, size_t len);
 const struct rt_memmap_entry *rt_memmap(int *count);
 uint64_t rt_rsdp_paddr(void);                 /* 0 when not given      */
+/* hvm_start_info version (PVH) or boot protocol version (Linux). */
 uint32_t rt_start_info_version(void);
 
 /* Guest image (text, data, bss, stacks, page tables), physical = virtual. */
 extern char __image_start[], __image_end[];
 
 /* ---- CPUs ------------------------------------------------------------ */
-/* TSC at the first instruction of the PVH entry. */
+/* TSC at the first instructions of the entry (PVH or Linux). */
 extern uint64_t rt_entry_tsc;
 unsigned rt_cpu_id(void);                     /* APIC ID of this CPU   */
 uint64_t rt_tsc_hz(void);                     /* best guess            */

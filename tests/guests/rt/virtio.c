@@ -2,38 +2,6 @@
 /* virtio-mmio transport and split virtqueues (virtio 1.x). */
 #include "virtio.h"
 
-#define VIRTIO_MMIO_MAGIC          0x000
-#define VIRTIO_MMIO_VERSION        0x004
-#define VIRTIO_MMIO_DEVICE_ID      0x008
-#define VIRTIO_MMIO_DEV_FEATURES   0x010
-#define VIRTIO_MMIO_DEV_FEAT_SEL   0x014
-#define VIRTIO_MMIO_DRV_FEATURES   0x020
-#define VIRTIO_MMIO_DRV_FEAT_SEL   0x024
-#define VIRTIO_MMIO_QUEUE_SEL      0x030
-#define VIRTIO_MMIO_QUEUE_NUM_MAX  0x034
-#define VIRTIO_MMIO_QUEUE_NUM      0x038
-#define VIRTIO_MMIO_QUEUE_READY    0x044
-#define VIRTIO_MMIO_QUEUE_NOTIFY   0x050
-#define VIRTIO_MMIO_IRQ_STATUS     0x060
-#define VIRTIO_MMIO_IRQ_ACK        0x064
-#define VIRTIO_MMIO_STATUS         0x070
-#define VIRTIO_MMIO_QUEUE_DESC_LO  0x080
-#define VIRTIO_MMIO_QUEUE_DESC_HI  0x084
-#define VIRTIO_MMIO_QUEUE_AVAIL_LO 0x090
-#define VIRTIO_MMIO_QUEUE_AVAIL_HI 0x094
-#define VIRTIO_MMIO_QUEUE_USED_LO  0x0a0
-#define VIRTIO_MMIO_QUEUE_USED_HI  0x0a4
-#define VIRTIO_MMIO_CONFIG_GEN     0x0fc
-#define VIRTIO_MMIO_CONFIG         0x100
-
-#define MAGIC_VIRT 0x74726976 /* "virt" */
-
-#define S_ACKNOWLEDGE 1
-#define S_DRIVER      2
-#define S_DRIVER_OK   4
-#define S_FEATURES_OK 8
-#define S_FAILED      128
-
 static uint32_t rd(struct virtio_dev *d, uint32_t off)
 {
 	return mmio_read32(d->base + off);
@@ -42,6 +10,16 @@ static uint32_t rd(struct virtio_dev *d, uint32_t off)
 static void wr(struct virtio_dev *d, uint32_t off, uint32_t v)
 {
 	mmio_write32(d->base + off, v);
+}
+
+uint32_t virtio_reg_read(struct virtio_dev *d, uint32_t off)
+{
+	return rd(d, off);
+}
+
+void virtio_reg_write(struct virtio_dev *d, uint32_t off, uint32_t v)
+{
+	wr(d, off, v);
 }
 
 /* "SIZE@BASE:IRQ[:ID]", SIZE with an optional K/M/G suffix. */
@@ -112,7 +90,7 @@ uint32_t virtio_status(struct virtio_dev *d)
 
 void virtio_fail(struct virtio_dev *d)
 {
-	wr(d, VIRTIO_MMIO_STATUS, rd(d, VIRTIO_MMIO_STATUS) | S_FAILED);
+	wr(d, VIRTIO_MMIO_STATUS, rd(d, VIRTIO_MMIO_STATUS) | VIRTIO_S_FAILED);
 }
 
 int virtio_init(struct virtio_dev *d, uint64_t wanted)
@@ -120,8 +98,8 @@ int virtio_init(struct virtio_dev *d, uint64_t wanted)
 	wr(d, VIRTIO_MMIO_STATUS, 0);
 	for (int i = 0; i < 1000 && rd(d, VIRTIO_MMIO_STATUS); i++)
 		cpu_relax();
-	wr(d, VIRTIO_MMIO_STATUS, S_ACKNOWLEDGE);
-	wr(d, VIRTIO_MMIO_STATUS, S_ACKNOWLEDGE | S_DRIVER);
+	wr(d, VIRTIO_MMIO_STATUS, VIRTIO_S_ACKNOWLEDGE);
+	wr(d, VIRTIO_MMIO_STATUS, VIRTIO_S_ACKNOWLEDGE | VIRTIO_S_DRIVER);
 	uint64_t offered = 0;
 	for (uint32_t sel = 0; sel < 2; sel++) {
 		wr(d, VIRTIO_MMIO_DEV_FEAT_SEL, sel);
@@ -136,8 +114,8 @@ int virtio_init(struct virtio_dev *d, uint64_t wanted)
 		wr(d, VIRTIO_MMIO_DRV_FEAT_SEL, sel);
 		wr(d, VIRTIO_MMIO_DRV_FEATURES, (uint32_t)(d->features >> (32 * sel)));
 	}
-	wr(d, VIRTIO_MMIO_STATUS, S_ACKNOWLEDGE | S_DRIVER | S_FEATURES_OK);
-	if (!(rd(d, VIRTIO_MMIO_STATUS) & S_FEATURES_OK)) {
+	wr(d, VIRTIO_MMIO_STATUS, VIRTIO_S_ACKNOWLEDGE | VIRTIO_S_DRIVER | VIRTIO_S_FEATURES_OK);
+	if (!(rd(d, VIRTIO_MMIO_STATUS) & VIRTIO_S_FEATURES_OK)) {
 		virtio_fail(d);
 		return -1;
 	}
@@ -146,7 +124,7 @@ int virtio_init(struct virtio_dev *d, uint64_t wanted)
 
 void virtio_driver_ok(struct virtio_dev *d)
 {
-	wr(d, VIRTIO_MMIO_STATUS, rd(d, VIRTIO_MMIO_STATUS) | S_DRIVER_OK);
+	wr(d, VIRTIO_MMIO_STATUS, rd(d, VIRTIO_MMIO_STATUS) | VIRTIO_S_DRIVER_OK);
 }
 
 void virtio_config_read(struct virtio_dev *d, uint32_t off, void *buf,
@@ -182,6 +160,17 @@ int virtq_setup(struct virtio_dev *d, struct virtq *q, unsigned index,
 {
 	if (vq_used_pages >= VQ_POOL)
 		return -1;
+	if (virtq_setup_at(d, q, index, max, vq_pool[vq_used_pages]))
+		return -1;
+	vq_used_pages++;
+	return 0;
+}
+
+int virtq_setup_at(struct virtio_dev *d, struct virtq *q, unsigned index,
+		   unsigned max, void *mem)
+{
+	if ((uintptr_t)mem & 4095)
+		return -1;
 	wr(d, VIRTIO_MMIO_QUEUE_SEL, index);
 	if (rd(d, VIRTIO_MMIO_QUEUE_READY))
 		return -1;
@@ -195,7 +184,7 @@ int virtq_setup(struct virtio_dev *d, struct virtq *q, unsigned index,
 	/* Split queue sizes are powers of two. */
 	while (size & (size - 1))
 		size &= size - 1;
-	uint8_t *page = vq_pool[vq_used_pages++];
+	uint8_t *page = mem;
 	memset(page, 0, 4096);
 	q->dev = d;
 	q->index = (uint16_t)index;

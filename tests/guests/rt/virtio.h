@@ -15,7 +15,44 @@
 #define VIRTIO_ID_BLK      2
 #define VIRTIO_ID_CONSOLE  3
 
-#define VIRTIO_F_VERSION_1 (1ULL << 32)
+#define VIRTIO_F_VERSION_1     (1ULL << 32)
+#define VIRTIO_F_INDIRECT_DESC (1ULL << 28)
+#define VIRTIO_F_EVENT_IDX     (1ULL << 29)
+
+/* virtio-mmio registers (version 2 layout). */
+#define VIRTIO_MMIO_MAGIC          0x000
+#define VIRTIO_MMIO_VERSION        0x004
+#define VIRTIO_MMIO_DEVICE_ID      0x008
+#define VIRTIO_MMIO_DEV_FEATURES   0x010
+#define VIRTIO_MMIO_DEV_FEAT_SEL   0x014
+#define VIRTIO_MMIO_DRV_FEATURES   0x020
+#define VIRTIO_MMIO_DRV_FEAT_SEL   0x024
+#define VIRTIO_MMIO_QUEUE_SEL      0x030
+#define VIRTIO_MMIO_QUEUE_NUM_MAX  0x034
+#define VIRTIO_MMIO_QUEUE_NUM      0x038
+#define VIRTIO_MMIO_QUEUE_READY    0x044
+#define VIRTIO_MMIO_QUEUE_NOTIFY   0x050
+#define VIRTIO_MMIO_IRQ_STATUS     0x060
+#define VIRTIO_MMIO_IRQ_ACK        0x064
+#define VIRTIO_MMIO_STATUS         0x070
+#define VIRTIO_MMIO_QUEUE_DESC_LO  0x080
+#define VIRTIO_MMIO_QUEUE_DESC_HI  0x084
+#define VIRTIO_MMIO_QUEUE_AVAIL_LO 0x090
+#define VIRTIO_MMIO_QUEUE_AVAIL_HI 0x094
+#define VIRTIO_MMIO_QUEUE_USED_LO  0x0a0
+#define VIRTIO_MMIO_QUEUE_USED_HI  0x0a4
+#define VIRTIO_MMIO_CONFIG_GEN     0x0fc
+#define VIRTIO_MMIO_CONFIG         0x100
+
+#define MAGIC_VIRT 0x74726976 /* "virt" */
+
+/* Device status bits. */
+#define VIRTIO_S_ACKNOWLEDGE 1
+#define VIRTIO_S_DRIVER      2
+#define VIRTIO_S_DRIVER_OK   4
+#define VIRTIO_S_FEATURES_OK 8
+#define VIRTIO_S_NEEDS_RESET 0x40
+#define VIRTIO_S_FAILED      128
 
 #define VIRTIO_MAX_DEVICES 16
 #define VIRTQ_MAX_SIZE     128
@@ -34,8 +71,9 @@ struct vring_desc {
 	uint16_t flags;
 	uint16_t next;
 };
-#define VRING_DESC_F_NEXT  1
-#define VRING_DESC_F_WRITE 2
+#define VRING_DESC_F_NEXT     1
+#define VRING_DESC_F_WRITE    2
+#define VRING_DESC_F_INDIRECT 4
 
 struct vring_avail {
 	uint16_t flags;
@@ -82,9 +120,14 @@ int virtio_find(uint32_t device_id, int nth, struct virtio_dev *dev);
 /* Reset, ACKNOWLEDGE, DRIVER, negotiate (VERSION_1 | wanted) & offered,
  * FEATURES_OK. Returns 0, or -1 (device left FAILED). */
 int virtio_init(struct virtio_dev *d, uint64_t wanted);
-/* Set up queue `index` with at most max entries. Returns 0 or -1. */
+/* Set up queue `index` with at most max entries (one page from a static
+ * pool of 32, never given back). Returns 0 or -1. */
 int virtq_setup(struct virtio_dev *d, struct virtq *q, unsigned index,
 		unsigned max);
+/* The same in the caller's page-aligned 4 KiB mem (may be reused after a
+ * device reset): descriptors at 0, avail ring at 2 KiB, used at 2.5 KiB. */
+int virtq_setup_at(struct virtio_dev *d, struct virtq *q, unsigned index,
+		   unsigned max, void *mem);
 void virtio_driver_ok(struct virtio_dev *d);
 void virtio_fail(struct virtio_dev *d);
 uint32_t virtio_status(struct virtio_dev *d);
@@ -93,6 +136,9 @@ void virtio_config_read(struct virtio_dev *d, uint32_t off, void *buf,
 			uint32_t len);
 /* Read and acknowledge the interrupt status (for interrupt-driven use). */
 uint32_t virtio_irq_ack(struct virtio_dev *d);
+/* Raw 32-bit register access (VIRTIO_MMIO_*), for guests that break rules. */
+uint32_t virtio_reg_read(struct virtio_dev *d, uint32_t off);
+void virtio_reg_write(struct virtio_dev *d, uint32_t off, uint32_t v);
 
 /* Post a chain; returns its head descriptor, or -1 when the queue is full. */
 int virtq_add(struct virtq *q, const struct virtq_buf *bufs, int n);

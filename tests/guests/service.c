@@ -1,0 +1,433 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * service: the service partition of the platform demo. Two virtio-net
+ * NICs: NIC 0 (the first virtio-net device) is the uplink to the user
+ * partition (an lvmm inter-partition link), NIC 1 the "physical" NIC (a
+ * host TAP). It bridges Ethernet frames between them, unchanged, under a
+ * small rule set:
+ *
+ *   allow=RULE[,RULE...]  drop=RULE[,RULE...]   (each may be repeated)
+ *   RULE: arp | icmp | udp | udp:PORT | udp:LO-HI | tcp | tcp:PORT |
+ *         tcp:LO-HI | ip (any IPv4) | ipv6 | any
+ *
+ * Evaluation per frame, in both directions: the first matching drop rule
+ * drops; a reply to a flow an allow rule let through (reversed addresses
+ * and ports, ICMP echo id) passes; the first matching allow rule passes
+ * (and remembers the flow); ARP passes; everything else is dropped (the
+ * default policy). Port rules match the destination port.
+ *
+ * Prints one line per dropped flow (the first drop_log=N, default 5)
+ *   service: drop udp 10.0.0.2:40009 -> 10.0.0.1:9 (rule drop udp:9)
+ * every report_ms=N (default: never) and when service_ms=N has elapsed
+ *   service: forwarded N frames (user->nic A, nic->user B), dropped D
+ * then the per-rule counters, and exits 0. Without service_ms it runs
+ * forever. uplink_index=N / nic_index=N pick other virtio-net devices;
+ * trace=1 prints a line per frame.
+ */
+#include "inet.h"
+#include "virtio.h"
+
+enum { UP, NIC };                       /* direction: from the uplink / from the NIC */
+static const char *const dir_name[2] = { "user->nic", "nic->user" };
+
+enum { R_ARP, R_ICMP, R_UDP, R_TCP, R_IP, R_IPV6, R_ANY };
+
+struct rule {
+	int allow;
+	int proto;
+	int has_port;
+	uint16_t lo, hi;
+	char text[24];
+	uint64_t count[2];
+};
+
+#define MAX_RULES 32
+static struct rule rules[MAX_RULES];
+static int nrules;
+
+/* Pseudo-rules for the counters. */
+static uint64_t arp_default[2], replies[2], default_drop[2], other_drop[2], fwd[2], tx_err[2];
+
+struct flow {
+	int used;
+	uint8_t proto;
+	uint32_t a, b;          /* a = the side that opened it */
+	uint16_t ap, bp;        /* ports, or the ICMP echo id in both */
+};
+#define MAX_FLOWS 64
+static struct flow flows[MAX_FLOWS];
+static int next_flow;
+
+#define MAX_LOGGED 32
+static struct flow logged[MAX_LOGGED];
+static int nlogged, drop_log = 5, log_full_said;
+static uint16_t logged_types[8];
+static int ntypes;
+
+static struct vnet nic[2];
+static uint8_t frame[ETH_MAX_FRAME];
+static int trace;                       /* trace=1: a line per frame */
+
+static void trace_frame(int from, const struct inet_pkt *p, uint32_t len, const char *what)
+{
+	char b1[16], b2[16];
+	if (!trace)
+		return;
+	if (p->is_ipv4)
+		printf("service: trace %s %s %s -> %s proto %u ports %u -> %u len %u\n",
+		       dir_name[from], what, inet_ip_str(p->src, b1), inet_ip_str(p->dst, b2),
+		       p->proto, p->sport, p->dport, len);
+	else
+		printf("service: trace %s %s ethertype 0x%04x len %u\n", dir_name[from], what,
+		       p->ethertype, len);
+}
+
+static int parse_rule(const char *s, size_t n, int allow)
+{
+	if (nrules >= MAX_RULES || n == 0 || n >= sizeof(rules[0].text))
+		return -1;
+	struct rule *r = &rules[nrules];
+	memset(r, 0, sizeof(*r));
+	memcpy(r->text, s, n);
+	r->text[n] = '\0';
+	r->allow = allow;
+	char *colon = r->text;
+	while (*colon && *colon != ':')
+		colon++;
+	size_t plen = (size_t)(colon - r->text);
+	static const struct { const char *name; int proto; int ports; } names[] = {
+		{ "arp", R_ARP, 0 }, { "icmp", R_ICMP, 0 }, { "udp", R_UDP, 1 },
+		{ "tcp", R_TCP, 1 }, { "ip", R_IP, 0 }, { "ipv6", R_IPV6, 0 }, { "any", R_ANY, 0 },
+	};
+	int found = 0;
+	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (strlen(names[i].name) == plen && !strncmp(r->text, names[i].name, plen)) {
+			r->proto = names[i].proto;
+			found = 1;
+			if (*colon && !names[i].ports)
+				return -1;
+		}
+	}
+	if (!found)
+		return -1;
+	if (*colon) {
+		const char *p = colon + 1, *e;
+		uint64_t lo = rt_strtou64(p, &e), hi = lo;
+		if (e == p || lo > 65535)
+			return -1;
+		if (*e == '-') {
+			p = e + 1;
+			hi = rt_strtou64(p, &e);
+			if (e == p || hi > 65535 || hi < lo)
+				return -1;
+		}
+		if (*e)
+			return -1;
+		r->has_port = 1;
+		r->lo = (uint16_t)lo;
+		r->hi = (uint16_t)hi;
+	}
+	nrules++;
+	return 0;
+}
+
+static int parse_rules(const char *key, int allow)
+{
+	char list[512];
+	for (int k = 0; rt_cmdline_get_nth(key, k, list, sizeof(list)) >= 0; k++) {
+		for (const char *p = list; *p;) {
+			const char *e = p;
+			while (*e && *e != ',')
+				e++;
+			if (parse_rule(p, (size_t)(e - p), allow)) {
+				printf("service: bad rule \"%s\" in %s=%s\n", p, key, list);
+				return -1;
+			}
+			p = *e ? e + 1 : e;
+		}
+	}
+	return 0;
+}
+
+static int matches(const struct rule *r, const struct inet_pkt *p)
+{
+	switch (r->proto) {
+	case R_ARP:
+		return p->ethertype == ETH_P_ARP;
+	case R_ICMP:
+		return p->is_ipv4 && p->proto == IP_PROTO_ICMP;
+	case R_UDP:
+	case R_TCP:
+		if (!p->is_ipv4 || p->proto != (r->proto == R_UDP ? IP_PROTO_UDP : IP_PROTO_TCP))
+			return 0;
+		return !r->has_port || (p->has_ports && p->dport >= r->lo && p->dport <= r->hi);
+	case R_IP:
+		return p->is_ipv4;
+	case R_IPV6:
+		return p->ethertype == ETH_P_IPV6;
+	case R_ANY:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* The flow key of p as seen from its sender; 0 when it has none. */
+static int flow_of(const struct inet_pkt *p, struct flow *f)
+{
+	memset(f, 0, sizeof(*f));
+	if (!p->is_ipv4)
+		return 0;
+	f->proto = p->proto;
+	f->a = p->src;
+	f->b = p->dst;
+	if (p->has_ports) {
+		f->ap = p->sport;
+		f->bp = p->dport;
+	} else if (p->proto == IP_PROTO_ICMP &&
+		   (p->icmp_type == ICMP_ECHO_REQUEST || p->icmp_type == ICMP_ECHO_REPLY)) {
+		f->ap = f->bp = p->icmp_id;
+	} else if (p->proto == IP_PROTO_UDP || p->proto == IP_PROTO_TCP) {
+		return 0;   /* a later fragment: no ports to match */
+	}
+	f->used = 1;
+	return 1;
+}
+
+static int same(const struct flow *x, const struct flow *y)
+{
+	return x->proto == y->proto && x->a == y->a && x->b == y->b && x->ap == y->ap &&
+	       x->bp == y->bp;
+}
+
+static void remember(const struct flow *f)
+{
+	for (int i = 0; i < MAX_FLOWS; i++)
+		if (flows[i].used && same(&flows[i], f))
+			return;
+	flows[next_flow] = *f;
+	next_flow = (next_flow + 1) % MAX_FLOWS;
+}
+
+/* Is p a reply to a remembered flow (reversed addresses and ports)? */
+static int is_reply(const struct inet_pkt *p)
+{
+	struct flow f, r;
+	if (!flow_of(p, &f))
+		return 0;
+	r = f;
+	r.a = f.b;
+	r.b = f.a;
+	r.ap = f.bp;
+	r.bp = f.ap;
+	for (int i = 0; i < MAX_FLOWS; i++)
+		if (flows[i].used && same(&flows[i], &r))
+			return 1;
+	return 0;
+}
+
+static const char *proto_name(uint8_t proto, char *buf)
+{
+	if (proto == IP_PROTO_UDP)
+		return "udp";
+	if (proto == IP_PROTO_TCP)
+		return "tcp";
+	if (proto == IP_PROTO_ICMP)
+		return "icmp";
+	snprintf(buf, 12, "proto %u", proto);
+	return buf;
+}
+
+static void log_drop(const struct inet_pkt *p, const struct rule *r)
+{
+	char why[40], b1[16], b2[16], pn[12], m1[18], m2[18];
+	if (r)
+		snprintf(why, sizeof(why), "rule drop %s", r->text);
+	else
+		snprintf(why, sizeof(why), "default drop");
+	if (!p->is_ipv4) {
+		for (int i = 0; i < ntypes; i++)
+			if (logged_types[i] == p->ethertype)
+				return;
+		if (ntypes >= (int)(sizeof(logged_types) / sizeof(logged_types[0])) ||
+		    ntypes >= drop_log)
+			return;
+		logged_types[ntypes++] = p->ethertype;
+		printf("service: drop ethertype 0x%04x %s -> %s (%s)\n", p->ethertype,
+		       inet_mac_str(p->src_mac, m1), inet_mac_str(p->dst_mac, m2), why);
+		return;
+	}
+	struct flow f;
+	flow_of(p, &f);
+	f.proto = p->proto;
+	f.a = p->src;
+	f.b = p->dst;
+	for (int i = 0; i < nlogged; i++)
+		if (same(&logged[i], &f))
+			return;
+	if (nlogged >= drop_log || nlogged >= MAX_LOGGED) {
+		if (!log_full_said) {
+			printf("service: more dropped flows, not logged (drop_log=%d)\n", drop_log);
+			log_full_said = 1;
+		}
+		return;
+	}
+	logged[nlogged++] = f;
+	inet_ip_str(p->src, b1);
+	inet_ip_str(p->dst, b2);
+	if (p->has_ports)
+		printf("service: drop %s %s:%u -> %s:%u (%s)\n", proto_name(p->proto, pn), b1,
+		       p->sport, b2, p->dport, why);
+	else if (p->proto == IP_PROTO_ICMP)
+		printf("service: drop icmp %s -> %s type %u (%s)\n", b1, b2, p->icmp_type, why);
+	else
+		printf("service: drop %s %s -> %s (%s)\n", proto_name(p->proto, pn), b1, b2, why);
+}
+
+/* Decide about one frame from side `from`; forward it to the other side. */
+static void process(int from, const uint8_t *f, uint32_t len)
+{
+	struct inet_pkt p;
+	int to = from == UP ? NIC : UP;
+	if (inet_parse(f, len, &p)) {
+		other_drop[from]++;
+		return;
+	}
+	for (int i = 0; i < nrules; i++) {
+		if (!rules[i].allow && matches(&rules[i], &p)) {
+			rules[i].count[from]++;
+			trace_frame(from, &p, len, "drop");
+			log_drop(&p, &rules[i]);
+			return;
+		}
+	}
+	int pass = 0;
+	if (p.is_ipv4 && is_reply(&p)) {
+		replies[from]++;
+		pass = 1;
+	}
+	for (int i = 0; !pass && i < nrules; i++) {
+		if (rules[i].allow && matches(&rules[i], &p)) {
+			struct flow fl;
+			rules[i].count[from]++;
+			if (flow_of(&p, &fl))
+				remember(&fl);
+			pass = 1;
+		}
+	}
+	if (!pass && p.ethertype == ETH_P_ARP) {
+		arp_default[from]++;
+		pass = 1;
+	}
+	if (!pass) {
+		if (p.is_ipv4)
+			default_drop[from]++;
+		else
+			other_drop[from]++;
+		trace_frame(from, &p, len, "default-drop");
+		log_drop(&p, NULL);
+		return;
+	}
+	if (vnet_send(&nic[to], f, len)) {
+		tx_err[to]++;
+		trace_frame(from, &p, len, "tx-timeout");
+	} else {
+		fwd[from]++;
+		trace_frame(from, &p, len, "forward");
+	}
+}
+
+static uint64_t dropped_total(void)
+{
+	uint64_t d = 0;
+	for (int k = 0; k < 2; k++) {
+		d += default_drop[k] + other_drop[k];
+		for (int i = 0; i < nrules; i++)
+			if (!rules[i].allow)
+				d += rules[i].count[k];
+	}
+	return d;
+}
+
+static void report(void)
+{
+	printf("service: forwarded %lu frames (user->nic %lu, nic->user %lu), dropped %lu\n",
+	       fwd[UP] + fwd[NIC], fwd[UP], fwd[NIC], dropped_total());
+}
+
+static void report_rules(void)
+{
+	for (int i = 0; i < nrules; i++)
+		printf("service: rule %s %s: %s %lu, %s %lu\n", rules[i].allow ? "allow" : "drop",
+		       rules[i].text, dir_name[UP], rules[i].count[UP], dir_name[NIC],
+		       rules[i].count[NIC]);
+	printf("service: replies to allowed flows: %s %lu, %s %lu\n", dir_name[UP], replies[UP],
+	       dir_name[NIC], replies[NIC]);
+	printf("service: arp (allowed by default): %s %lu, %s %lu\n", dir_name[UP],
+	       arp_default[UP], dir_name[NIC], arp_default[NIC]);
+	printf("service: default drop: ipv4 %s %lu, %s %lu; other %s %lu, %s %lu\n",
+	       dir_name[UP], default_drop[UP], dir_name[NIC], default_drop[NIC], dir_name[UP],
+	       other_drop[UP], dir_name[NIC], other_drop[NIC]);
+	if (tx_err[UP] || tx_err[NIC])
+		printf("service: tx timeouts: to user %lu, to nic %lu\n", tx_err[UP], tx_err[NIC]);
+}
+
+static uint64_t arg_u64(const char *key, uint64_t def)
+{
+	char arg[32];
+	if (rt_cmdline_get(key, arg, sizeof(arg)) > 0)
+		return rt_strtou64(arg, NULL);
+	return def;
+}
+
+int main(void)
+{
+	char m[18];
+	if (parse_rules("drop", 0) || parse_rules("allow", 1))
+		return 2;
+	drop_log = (int)arg_u64("drop_log", 5);
+	trace = (int)arg_u64("trace", 0);
+	int idx[2] = { (int)arg_u64("uplink_index", 0), (int)arg_u64("nic_index", 1) };
+	for (int i = 0; i < 2; i++) {
+		if (vnet_open(&nic[i], idx[i])) {
+			printf("service: no virtio-net device %d (%s)\n", idx[i],
+			       i == UP ? "uplink to the user partition" : "physical NIC");
+			return 2;
+		}
+		printf("service: %s: virtio-net %d at 0x%lx irq %u, mac %s\n",
+		       i == UP ? "uplink" : "nic", idx[i], nic[i].dev.base, nic[i].dev.irq,
+		       inet_mac_str(nic[i].mac, m));
+	}
+	printf("service: %d rules:", nrules);
+	for (int i = 0; i < nrules; i++)
+		printf(" %s %s", rules[i].allow ? "allow" : "drop", rules[i].text);
+	printf("; arp allowed, everything else dropped\n");
+
+	uint64_t hz = rt_tsc_hz(), t0 = rdtsc();
+	uint64_t run_ms = arg_u64("service_ms", 0), report_ms = arg_u64("report_ms", 0);
+	uint64_t end = t0 + run_ms * (hz / 1000), next_report = t0 + report_ms * (hz / 1000);
+	for (;;) {
+		int busy = 0;
+		for (int i = 0; i < 2; i++) {
+			int n = vnet_recv(&nic[i], frame, sizeof(frame), 0);
+			if (n > 0) {
+				process(i, frame, (uint32_t)n);
+				busy = 1;
+			}
+		}
+		if (busy)
+			continue;
+		uint64_t now = rdtsc();
+		if (report_ms && (int64_t)(now - next_report) >= 0) {
+			report();
+			next_report = now + report_ms * (hz / 1000);
+		}
+		if (run_ms && (int64_t)(now - end) >= 0)
+			break;
+		cpu_relax();
+	}
+	report();
+	report_rules();
+	printf("service: done after %lu ms\n", (rdtsc() - t0) / (hz / 1000));
+	return 0;
+}
