@@ -47,7 +47,7 @@ LDFLAGS := $(HARDEN_LD) $(SAN_LD)
 LIBS := -lcyaml -lyaml -lseccomp -lpthread
 
 # Every .c under these folders is part of lvmm; main.c only in the binary.
-LIB_SRCS := $(wildcard src/cli/*.c src/common/*.c src/supervisor/*.c src/vmm/*.c src/devices/*.c src/virtio/*.c)
+LIB_SRCS := $(wildcard src/cli/*.c src/config/*.c src/common/*.c src/supervisor/*.c src/vmm/*.c src/devices/*.c src/virtio/*.c)
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 MAIN_OBJ := $(BUILD)/src/main.o
 

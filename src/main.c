@@ -15,11 +15,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "common/cpufeatures.h"
+#include "config/cpufeatures.h"
 #include "common/log.h"
 #include "cli/ctl_client.h"
-#include "supervisor/platform.h"
-#include "supervisor/policy_load.h"
+#include "config/platform.h"
+#include "config/policy_load.h"
 #include "supervisor/supervisor.h"
 #include "vmm/loader.h"
 #include "vmm/partition.h"

@@ -16,7 +16,6 @@
 #include "common/log.h"
 #include "supervisor/acm_grant.h"
 #include "supervisor/events.h"
-#include "supervisor/policy_load.h"
 #include "supervisor/supervisor_int.h"
 
 static struct {
@@ -103,6 +102,10 @@ bool acm_device_allowed(const struct policy *pol, struct ste_cache *c, const str
 		rl = pol_res_label(pol, RES_DISK, realpath(d->path, real) ? real : d->path, -1);
 		break;
 	case LVMM_DEV_STREAM:
+		if (d->control) {
+			*why = "control channel: each request is mediated";
+			return true;
+		}
 		rl = pol_res_label(pol, RES_SOCKET, d->path, -1);
 		break;
 	default:
@@ -205,7 +208,8 @@ bool acm_grant_device(struct sup *s, struct part_rt *pr, unsigned di)
 
 	if (s->plat->policy.present)
 		audit(s, ok, pr->p->name,
-		      d->type == LVMM_DEV_NET_LINK ? d->link : d->type == LVMM_DEV_NET_TAP ? d->tap : d->path,
+		      d->type == LVMM_DEV_NET_LINK ? d->link : d->type == LVMM_DEV_NET_TAP ? d->tap :
+		      d->control ? "control" : d->path,
 		      d->type == LVMM_DEV_NET_LINK ? "link" : "grant", why);
 	return ok;
 }

@@ -5,7 +5,7 @@
 
 #include <stdbool.h>
 
-#include "supervisor/platform.h"
+#include "config/platform.h"
 #include "supervisor/policy.h"
 
 /*

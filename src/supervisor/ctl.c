@@ -23,7 +23,7 @@
 #include "common/proto.h"
 #include "supervisor/events.h"
 #include "supervisor/json.h"
-#include "supervisor/policy_load.h"
+#include "supervisor/policy_compile.h"
 #include "supervisor/supervisor_int.h"
 
 #define CTL_MAX_CLIENTS 8
@@ -39,6 +39,7 @@ struct ctl_client {
 	uid_t uid;
 	pid_t pid;
 	char part[LVMM_NAME_MAX]; /* agent channel of this partition, or "" for a host client */
+	bool persistent;          /* agent channels serve one request after another */
 	char req[CTL_REQ_MAX];
 	size_t len;
 	size_t line_len;       /* bytes of the request line (tokenising splits it up) */
@@ -72,6 +73,8 @@ struct ctl_op {
 
 static struct ctl_state ctl_state = { .listen_fd = -1, .uploader = -1 };
 static struct policy new_policy; /* 100+ KiB: not on the stack */
+
+static int op_policy_load(struct sup *s, struct ctl_client *c, int argc, char **argv);
 
 /* ---- replies -------------------------------------------------------------- */
 
@@ -112,7 +115,7 @@ static void client_close(struct sup *s, struct ctl_client *c)
 
 static void client_finish(struct sup *s, struct ctl_client *c)
 {
-	size_t n;
+	size_t n, used;
 
 	if (c->j.len == 0)
 		reply_begin(c, true);
@@ -122,7 +125,23 @@ static void client_finish(struct sup *s, struct ctl_client *c)
 	/* A client that does not read its answer only loses the answer. */
 	if (send(c->fd, c->reply, n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
 		pr_debug("control: reply lost: %s", strerror(errno));
-	client_close(s, c);
+	if (!c->persistent) {
+		client_close(s, c);
+		return;
+	}
+	/* Agent channel: keep what followed this request and wait for the next one. */
+	used = c->op && c->op->run == op_policy_load ? c->len : MIN(c->line_len + 1, c->len);
+	memmove(c->req, c->req + used, c->len - used);
+	c->len -= used;
+	c->req[c->len] = 0;
+	c->line_len = 0;
+	c->dispatched = false;
+	c->pending = 0;
+	c->failed = 0;
+	c->op = NULL;
+	c->upload_want = 0;
+	c->j.len = 0;
+	c->deadline_ns = UINT64_MAX;
 }
 
 /* ---- helpers for operations ----------------------------------------------- */
@@ -399,17 +418,12 @@ static int op_policy_load(struct sup *s, struct ctl_client *c, int argc, char **
 static void policy_uploaded(struct sup *s, struct ctl_client *c)
 {
 	char errbuf[2048], why[256];
-	FILE *e = fmemopen(errbuf, sizeof(errbuf), "w");
 	struct event ev;
-	int n;
 
-	memset(errbuf, 0, sizeof(errbuf));
+	/* The text may come from a partition: it is parsed in a sandboxed child. */
 	memset(&new_policy, 0, sizeof(new_policy));
-	n = e ? policy_load("<policy-load>", ctl_state.upload, ctl_state.upload_len, &new_policy, e) : 1;
-	if (e)
-		fclose(e);
 	ctl_state.uploader = -1;
-	if (n) {
+	if (policy_compile(ctl_state.upload, ctl_state.upload_len, &new_policy, errbuf, sizeof(errbuf))) {
 		reply_error(c, "the new policy is invalid: %s", errbuf);
 		ev_begin(&ev, "policy_rejected", c->part[0] ? c->part : NULL);
 		ev_str(&ev, "reason", errbuf);
@@ -582,7 +596,7 @@ void ctl_on_timer(struct sup *s, uint64_t now)
 	for (i = 0; i < CTL_MAX_CLIENTS; i++) {
 		struct ctl_client *c = &ctl_state.c[i];
 
-		if (!c->used || c->deadline_ns > now)
+		if (!c->used || c->deadline_ns > now || (c->persistent && !c->pending && !c->upload_want))
 			continue;
 		if (c->pending)
 			reply_error(c, "no answer from the partition within %llu s",
@@ -680,6 +694,8 @@ static void on_client(struct sup *s, struct ctl_client *c, uint32_t events)
 	}
 	c->len += (size_t)n;
 	c->req[c->len] = 0;
+	if (c->persistent && c->deadline_ns == UINT64_MAX)
+		c->deadline_ns = now_ns() + CTL_TIMEOUT_NS;
 	nl = memchr(c->req, '\n', c->len);
 	if (nl) {
 		*nl = 0;
@@ -808,4 +824,50 @@ bool ctl_listening(struct sup *s)
 {
 	(void)s;
 	return ctl_state.listen_fd >= 0;
+}
+
+int ctl_attach_agent(struct sup *s, struct part_rt *pr)
+{
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP };
+	unsigned i;
+	int sv[2];
+
+	for (i = 0; i < CTL_MAX_CLIENTS && ctl_state.c[i].used; i++)
+		;
+	if (i == CTL_MAX_CLIENTS)
+		return -EMFILE;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return -errno;
+	if (fcntl(sv[0], F_SETFL, O_NONBLOCK) < 0 || fcntl(sv[1], F_SETFL, O_NONBLOCK) < 0) {
+		int e = -errno;
+
+		close(sv[0]);
+		close(sv[1]);
+		return e;
+	}
+	ctl_state.c[i] = (struct ctl_client){
+		.used = true, .fd = sv[0], .uid = (uid_t)-1, .persistent = true,
+		.deadline_ns = UINT64_MAX,
+	};
+	snprintf(ctl_state.c[i].part, sizeof(ctl_state.c[i].part), "%s", pr->p->name);
+	ev.data.u64 = TAG_CTL_CLIENT | i;
+	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, sv[0], &ev) < 0) {
+		int e = -errno;
+
+		close(sv[0]);
+		close(sv[1]);
+		ctl_state.c[i].used = false;
+		return e;
+	}
+	return sv[1];
+}
+
+void ctl_detach_agent(struct sup *s, struct part_rt *pr)
+{
+	unsigned i;
+
+	for (i = 0; i < CTL_MAX_CLIENTS; i++)
+		if (ctl_state.c[i].used && ctl_state.c[i].persistent &&
+		    !strcmp(ctl_state.c[i].part, pr->p->name))
+			client_close(s, &ctl_state.c[i]);
 }

@@ -205,6 +205,13 @@ static int build_config(struct part_rt *pr, struct lvmm_part_config *cfg, struct
 			fd = res_tap(d->tap, err, errlen);
 			break;
 		case LVMM_DEV_STREAM:
+			if (d->control) {
+				fd = ctl_attach_agent(&S, pr);
+				if (fd < 0)
+					snprintf(err, errlen, "device %s: cannot open the control channel: %s",
+						 d->id, strerror(-fd));
+				break;
+			}
 			fd = res_stream(d->path, d->listen, err, errlen);
 			if (d->listen)
 				dc->flags |= LVMM_DEV_F_LISTEN;
@@ -334,6 +341,7 @@ int part_start_reason(struct sup *s, struct part_rt *pr, char *err, size_t errle
 	return 0;
 fail:
 	fdset_close(&fs);
+	ctl_detach_agent(s, pr);
 	if (pr->mem_fd >= 0) {
 		close(pr->mem_fd);
 		pr->mem_fd = -1;
@@ -530,6 +538,7 @@ static void part_ended(struct sup *s, struct part_rt *pr, int wstatus)
 	pr->pid = 0;
 	acm_partition_stop(s, pr);
 	links_partition_ended(s, pr);
+	ctl_detach_agent(s, pr);
 	classify(pr, wstatus, &o);
 
 	ev_begin(&e, "partition_exit", p->name);

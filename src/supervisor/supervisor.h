@@ -5,7 +5,7 @@
 
 #include <stdbool.h>
 
-#include "supervisor/platform.h"
+#include "config/platform.h"
 
 /* Exit statuses of `lvmm run` besides the guest's own (docs/cli.md). */
 #define LVMM_EXIT_USAGE    2  /* bad command line or platform file */

@@ -8,7 +8,7 @@
 #include <sys/types.h>
 
 #include "lvmm/proto.h"
-#include "supervisor/platform.h"
+#include "config/platform.h"
 #include "supervisor/supervisor.h"
 
 enum pstate { PS_STOPPED = 0, PS_STARTING, PS_RUNNING, PS_PAUSED, PS_WAIT_RESTART, PS_EXITED };
@@ -108,6 +108,9 @@ void ctl_part_gone(struct sup *s, struct part_rt *pr);
 uint64_t ctl_next_deadline(struct sup *s);
 void ctl_on_timer(struct sup *s, uint64_t now);
 void ctl_close(struct sup *s);
+/* A control channel for a partition's agent: returns the partition's end, or -errno. */
+int ctl_attach_agent(struct sup *s, struct part_rt *pr);
+void ctl_detach_agent(struct sup *s, struct part_rt *pr);
 /* True if the control socket is open. */
 bool ctl_listening(struct sup *s);
 

@@ -6,7 +6,7 @@
 #include <cyaml/cyaml.h>
 #include <stdio.h>
 
-#include "supervisor/platform.h"
+#include "config/platform.h"
 #include "supervisor/policy.h"
 
 struct ctx;

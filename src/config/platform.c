@@ -5,7 +5,7 @@
  * for every later error we find the line in a libyaml node tree of the same
  * file, so each message reads "FILE:LINE: problem; expected ...".
  */
-#include "supervisor/platform.h"
+#include "config/platform.h"
 
 #include <ctype.h>
 #include <cyaml/cyaml.h>
@@ -20,9 +20,9 @@
 #include <unistd.h>
 #include <yaml.h>
 
-#include "common/cpufeatures.h"
-#include "supervisor/policy_load.h"
-#include "supervisor/yamlpos.h"
+#include "config/cpufeatures.h"
+#include "config/policy_load.h"
+#include "config/yamlpos.h"
 
 #define MEM_MIN (4 * MiB)
 #define MEM_MAX (1024 * GiB)
@@ -52,6 +52,7 @@ struct raw_dev {
 	char *mac;
 	char *socket;
 	bool listen;
+	bool control;
 	struct raw_rate *rate_limit;
 };
 
@@ -132,6 +133,7 @@ static const cyaml_schema_field_t dev_fields[] = {
 	STR("mac", struct raw_dev, mac),
 	STR("socket", struct raw_dev, socket),
 	CYAML_FIELD_BOOL("listen", OPT, struct raw_dev, listen),
+	CYAML_FIELD_BOOL("control", OPT, struct raw_dev, control),
 	CYAML_FIELD_MAPPING_PTR("rate_limit", OPT_PTR, struct raw_dev, rate_limit, rate_fields),
 	CYAML_FIELD_END
 };
@@ -460,9 +462,11 @@ static void conv_dev(struct ctx *c, unsigned pi, unsigned di, const struct raw_d
 		}
 	} else if (!strcmp(in->type, "stream")) {
 		d->type = LVMM_DEV_STREAM;
-		if (!in->socket)
-			report(c, where, "stream device needs 'socket: PATH' (a Unix socket on the host)");
-		else
+		d->control = in->control;
+		if (!!in->socket == in->control)
+			report(c, where, "stream device needs either 'socket: PATH' (a Unix socket on the "
+			       "host) or 'control: true' (the partition's channel to the control API)");
+		else if (in->socket)
 			resolve(c, where, in->socket, d->path, sizeof(d->path));
 		d->listen = in->listen;
 	} else {
@@ -936,7 +940,7 @@ static void check_exclusive(struct ctx *c, struct platform *plat)
 					else if (d->type == LVMM_DEV_NET_TAP && e->type == LVMM_DEV_NET_TAP)
 						same = !strcmp(d->tap, e->tap);
 					else if (d->type == LVMM_DEV_STREAM && e->type == LVMM_DEV_STREAM)
-						same = !strcmp(d->path, e->path);
+						same = !d->control && !e->control && !strcmp(d->path, e->path);
 					if (same) {
 						snprintf(w, sizeof(w), "partitions/%u/devices/%u", a, i);
 						report(c, w, "%s is already assigned to partition '%s' "

@@ -30,6 +30,7 @@ struct plat_dev {
 	char path[PLAT_PATH_MAX];   /* blk: image; stream: Unix socket */
 	bool readonly;              /* blk */
 	bool listen;                /* stream: create the socket and wait for a peer */
+	bool control;               /* stream: the partition's agent channel to the control API */
 	char tap[PLAT_TAP_MAX];     /* net over TAP */
 	char link[LVMM_NAME_MAX];   /* net over a link */
 	uint8_t mac[6];

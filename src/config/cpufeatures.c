@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-#include "common/cpufeatures.h"
+#include "config/cpufeatures.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -3,7 +3,7 @@
  * Policy schema (docs/policy.md), its conversion into struct policy, and the
  * static check of a platform against a policy used by `lvmm check`.
  */
-#include "supervisor/policy_load.h"
+#include "config/policy_load.h"
 
 #include <errno.h>
 #include <libgen.h>
@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "supervisor/acm_grant.h"
-#include "supervisor/yamlpos.h"
+#include "config/yamlpos.h"
 
 #define OPT CYAML_FLAG_OPTIONAL
 #define OPT_PTR (CYAML_FLAG_OPTIONAL | CYAML_FLAG_POINTER)

@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <yaml.h>
 
-#include "supervisor/platform.h"
+#include "config/platform.h"
 
 struct cy_log {
 	char buf[4096];
