@@ -11,7 +11,7 @@
 #   V=1             show full commands
 
 SAN ?= 0
-DEMO ?= examples/hello.yaml
+DEMO ?= examples/demo.yaml
 ifeq ($(SAN),1)
 BUILD ?= build-san
 else
@@ -85,7 +85,7 @@ include tests/guests/guests.mk
 demo:
 	$(Q)$(MAKE) --no-print-directory deps
 	$(Q)$(MAKE) --no-print-directory all
-	$(Q)$(BUILD)/lvmm run $(DEMO)
+	$(Q)BUILD=$(BUILD) scripts/demo.sh $(DEMO)
 
 test:
 	$(Q)$(MAKE) --no-print-directory deps
@@ -95,7 +95,7 @@ test:
 # Packages from Debian only; quiet when everything is present.
 DEPS := gcc make libc6-dev libcyaml-dev libyaml-dev libseccomp-dev clang \
 	qemu-system-x86 qemu-utils busybox-static iproute2 socat cpio xz-utils \
-	kmod swtpm swtpm-tools curl
+	kmod swtpm swtpm-tools curl python3
 deps:
 	$(Q)missing=$$(for p in $(DEPS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
 		| grep -q 'install ok installed' || echo $$p; done); \
@@ -123,4 +123,4 @@ clean:
 .PHONY: all unit test demo deps loc bench clean guests fuzz
 .DEFAULT_GOAL := all
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) -type f -name '*.d' 2>/dev/null)

@@ -2,8 +2,9 @@
 /*
  * Debug exit (port 0xf4): a write of V ends the partition with exit status
  * V & 0xff, which is how test guests report their verdict. Also claims the
- * POST diagnostic port 0x80, which Linux writes as an I/O delay, so those
- * writes are not reported as unhandled.
+ * ports every PC guest touches where lvmm has nothing: the POST port 0x80
+ * (Linux's I/O delay) and PCI configuration space 0xcf8-0xcff (no bus), so
+ * those accesses are not reported as unhandled.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -15,6 +16,7 @@
 #include "vmm/devices.h"
 
 #define PORT_POST 0x80
+#define PORT_PCI_CONF 0xcf8 /* 0xcf8-0xcff: no PCI bus, and the reset register at 0xcf9 */
 #define PORT_TEST 0xf0 /* only with test_device: true (docs/testing.md) */
 
 static void exit_write(void *opaque, uint64_t off, const void *data, uint32_t len)
@@ -64,6 +66,27 @@ static const struct bus_ops test_bus_ops = {
 	.write = test_write,
 };
 
+/*
+ * 0xcf8-0xcff: PCI configuration space with no bus behind it (reads all
+ * ones), except the PC reset control register at 0xcf9: a byte write with
+ * RST_CPU (bit 2) set, as in 0x06 or 0x0e, resets the guest.
+ */
+static void pci_cf8_read(void *opaque, uint64_t off, void *data, uint32_t len)
+{
+	memset(data, off == 1 && len == 1 ? 0 : 0xff, len);
+}
+
+static void pci_cf8_write(void *opaque, uint64_t off, const void *data, uint32_t len)
+{
+	if (off == 1 && len == 1 && (*(const uint8_t *)data & 0x04))
+		vm_exit_simple(opaque, LVMM_EXIT_RESET, 0, "reset control register 0xcf9");
+}
+
+static const struct bus_ops none_bus_ops = {
+	.read = pci_cf8_read,
+	.write = pci_cf8_write,
+};
+
 static const struct bus_ops post_bus_ops = {
 	.read = zero_read,
 	.write = ignore_write,
@@ -75,6 +98,9 @@ static int debug_exit_create(struct vm *vm, const struct lvmm_dev_cfg *cfg, void
 
 	if (!r)
 		r = bus_register(&vm->pio, PORT_POST, 1, &post_bus_ops, vm, "post");
+	/* Every OS probes PCI configuration space; all ones means "no devices", quietly. */
+	if (!r)
+		r = bus_register(&vm->pio, PORT_PCI_CONF, 8, &none_bus_ops, vm, "pci-absent+reset-cf9");
 	if (!r && (vm->cfg->flags & LVMM_PART_F_TEST_DEVICE))
 		r = bus_register(&vm->pio, PORT_TEST, 1, &test_bus_ops, vm, "sandbox-test");
 	*state = NULL;

@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * Reset paths a PC guest uses: the i8042 keyboard controller's "pulse
- * reset line" command (0xfe on port 0x64, Linux's default reboot=kbd) and
- * the reset control register at 0xcf9. There is no keyboard: the
+ * The i8042 keyboard controller, for its "pulse reset line" command (0xfe
+ * on port 0x64, Linux's default reboot=kbd). There is no keyboard: the
  * controller answers the few commands firmware-less guests send at probe
  * time and reports no devices.
  */
@@ -91,25 +90,6 @@ static const struct bus_ops i8042_cmd_ops = {
 	.write = cmd_write,
 };
 
-/* 0xcf9: bit 2 (RST_CPU) starts a reset; 0x06 and 0x0e are what guests write. */
-static void cf9_write(void *opaque, uint64_t off, const void *data, uint32_t len)
-{
-	struct i8042 *k = opaque;
-
-	if (len == 1 && (*(const uint8_t *)data & 0x04))
-		vm_exit_simple(k->vm, LVMM_EXIT_RESET, 0, "reset control register 0xcf9");
-}
-
-static void cf9_read(void *opaque, uint64_t off, void *data, uint32_t len)
-{
-	memset(data, 0, len);
-}
-
-static const struct bus_ops cf9_bus_ops = {
-	.read = cf9_read,
-	.write = cf9_write,
-};
-
 static void i8042_destroy(void *state)
 {
 	struct i8042 *k = state;
@@ -134,8 +114,6 @@ static int i8042_create(struct vm *vm, const struct lvmm_dev_cfg *cfg, void **st
 	r = bus_register(&vm->pio, LVMM_PORT_I8042_DATA, 1, &i8042_data_ops, k, "i8042-data");
 	if (!r)
 		r = bus_register(&vm->pio, LVMM_PORT_I8042_CMD, 1, &i8042_cmd_ops, k, "i8042-cmd");
-	if (!r)
-		r = bus_register(&vm->pio, LVMM_PORT_RESET_CF9, 1, &cf9_bus_ops, k, "reset-cf9");
 	if (r) {
 		/* Bus entries cannot be removed; a failure here aborts the whole VM anyway. */
 		i8042_destroy(k);

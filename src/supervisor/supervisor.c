@@ -38,6 +38,7 @@
 #define READY_TIMEOUT_NS (30ULL * 1000000000ULL)
 
 static struct sup S;
+static struct lvmm_ctl_reply final_stats[PLAT_MAX_PARTS];
 
 static const char *exit_reason_name(uint32_t r)
 {
@@ -455,7 +456,11 @@ static void on_part_message(struct sup *s, struct part_rt *pr)
 			}
 			break;
 		case LVMM_MSG_CTL_REPLY:
-			if (hdr.len == sizeof(u.rep))
+			if (hdr.len != sizeof(u.rep))
+				break;
+			if (u.rep.seq == 0 && u.rep.op == LVMM_CTL_STATS)
+				final_stats[pr->index] = u.rep; /* the partition's last words */
+			else
 				ctl_on_reply(s, pr, &u.rep);
 			break;
 		default:
@@ -762,16 +767,39 @@ static bool all_done(struct sup *s)
 static void summary(struct sup *s)
 {
 	struct event e;
-	unsigned i;
+	unsigned i, k;
 
 	for (i = 0; i < s->plat->nparts; i++) {
 		struct part_rt *pr = &s->parts[i];
+		const struct lvmm_ctl_reply *st = &final_stats[i];
 
 		ev_begin(&e, "partition_summary", pr->p->name);
 		ev_str(&e, "state", part_state_name(pr->state));
 		ev_i64(&e, "exit_code", pr->exit_code);
 		ev_u64(&e, "restarts", pr->restarts);
+		ev_u64(&e, "dma_faults", st->dma_faults);
+		ev_u64(&e, "unhandled_io", st->unhandled_io);
 		ev_end(&e);
+		for (k = 0; k < st->ndevs && k < LVMM_STATS_MAX_DEVS; k++) {
+			const struct lvmm_dev_stats *d = &st->devs[k];
+			char id[LVMM_NAME_MAX];
+
+			snprintf(id, sizeof(id), "%s", d->id);
+			ev_begin(&e, "device_summary", pr->p->name);
+			ev_str(&e, "device", id);
+			if (d->rx_packets || d->tx_packets || d->drops) {
+				ev_u64(&e, "rx_packets", d->rx_packets);
+				ev_u64(&e, "rx_bytes", d->rx_bytes);
+				ev_u64(&e, "tx_packets", d->tx_packets);
+				ev_u64(&e, "tx_bytes", d->tx_bytes);
+				ev_u64(&e, "drops", d->drops);
+			} else {
+				ev_u64(&e, "reads", d->reads);
+				ev_u64(&e, "writes", d->writes);
+				ev_u64(&e, "errors", d->errors);
+			}
+			ev_end(&e);
+		}
 	}
 }
 
