@@ -39,6 +39,7 @@ for port in (7, 9):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.bind(("10.0.0.1", port))
     socks[s] = port
+print("responder: ready", flush=True)
 while True:
     r, _, _ = select.select(list(socks), [], [])
     for s in r:
@@ -47,11 +48,14 @@ while True:
         s.sendto(data, peer)
 PY
 resp=$!
-sleep 0.3
+# Traffic must not arrive before the sockets exist (the kernel would drop it).
+for _ in $(seq 100); do grep -q "responder: ready" "$OUT/responder.log" && break; sleep 0.1; done
+grep -q "responder: ready" "$OUT/responder.log" || { echo "demo: the responder did not start" >&2; exit 2; }
 
 echo "== lvmm run $PLATFORM (consoles prefixed by partition, supervisor events as 'lvmm: event') =="
 ip netns exec "$NS" "$LVMM" run "$PLATFORM" </dev/null 2>&1 | tee "$OUT/console.log"
 rc=${PIPESTATUS[0]}
+[ -n "${DEMO_DEBUG:-}" ] && { ip -n "$NS" -s link show lvmm-nic0; ip netns exec "$NS" nstat -az 2>/dev/null | grep -iE "udp|InErr|Csum|Drop" | grep -v " 0 "; }
 
 echo
 echo "== summary =="
