@@ -4,9 +4,11 @@
  *   - ms from fork() to the first byte on its stdout (the guest's console),
  *   - ms from fork() to its exit,
  *   - with --rss MS: the VMM's memory overhead, sampled MS after the first
- *     byte: the sum over the process tree of VmRSS minus RssShmem (guest
- *     RAM is a memfd in lvmm and a memory-backend-memfd in QEMU, so it is
- *     shmem in both and falls out of the difference).
+ *     byte: the sum over the process tree of Pss minus Pss_Shmem from
+ *     /proc/PID/smaps_rollup. Guest RAM is a memfd in lvmm and a
+ *     memory-backend-memfd in QEMU, so it is shmem in both and falls out;
+ *     PSS (not RSS) because lvmm's supervisor and partition processes share
+ *     one binary's pages, which RSS would count once per process.
  *
  *   vmmtime [--rss MS] N -- COMMAND ARGS...
  * Output (one line, key=value): first_byte_ms=... exit_ms=... overhead_kib=...
@@ -38,7 +40,7 @@ static long status_kib(pid_t pid, const char *key)
 	long v = 0;
 	size_t kl = strlen(key);
 
-	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", pid);
 	f = fopen(path, "r");
 	if (!f)
 		return 0;
@@ -65,7 +67,7 @@ static pid_t parent_of(pid_t pid)
 	return ppid;
 }
 
-/* VmRSS - RssShmem summed over root and all its descendants. */
+/* Pss - Pss_Shmem summed over root and all its descendants. */
 static long tree_overhead_kib(pid_t root)
 {
 	DIR *d = opendir("/proc");
@@ -82,7 +84,7 @@ static long tree_overhead_kib(pid_t root)
 		for (p = pid; p > 1 && p != root; p = parent_of(p))
 			;
 		if (p == root)
-			sum += status_kib(pid, "VmRSS") - status_kib(pid, "RssShmem");
+			sum += status_kib(pid, "Pss") - status_kib(pid, "Pss_Shmem");
 	}
 	closedir(d);
 	return sum;
