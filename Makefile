@@ -34,13 +34,15 @@ WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wmissing-prototypes \
 	-Wstrict-prototypes -Wundef -Wwrite-strings -Wno-unused-parameter \
 	-Wvla -Wimplicit-fallthrough
 HARDEN := -fstack-protector-strong -fPIE -fwrapv -fno-strict-aliasing
-HARDEN_LD := -static-pie -Wl,-z,relro -Wl,-z,now -Wl,-z,noexecstack
+HARDEN_LD := -Wl,-z,relro -Wl,-z,now -Wl,-z,noexecstack
 ifeq ($(SAN),1)
 OPT := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
-SAN_LD := -fsanitize=address,undefined
+# The sanitizer runtimes need dynamic linking.
+SAN_LD := -pie -fsanitize=address,undefined
 else
 OPT := -O2 -g -D_FORTIFY_SOURCE=2
-SAN_LD :=
+# static-pie: exec in 0.7 ms instead of 3.9 ms (two execs per partition start), ASLR kept.
+SAN_LD := -static-pie
 endif
 CFLAGS := -std=gnu11 $(OPT) $(WARN) $(HARDEN) -D_GNU_SOURCE -Iinclude -Isrc -MMD -MP
 LDFLAGS := $(HARDEN_LD) $(SAN_LD)

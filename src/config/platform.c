@@ -659,6 +659,21 @@ static const cyaml_schema_field_t *schema_at(const cyaml_schema_value_t *v, cons
 	return v->type == CYAML_MAPPING ? v->mapping.fields : NULL;
 }
 
+/* dst = head + sep + dst, cut to the buffer (a path that long is cut in the message). */
+static void prepend(char *dst, size_t n, const char *head, const char *sep)
+{
+	size_t hl = strlen(head), sl = strlen(sep), dl = strlen(dst);
+
+	if (hl + sl >= n)
+		hl = sl = 0;
+	if (hl + sl + dl >= n)
+		dl = n - 1 - hl - sl;
+	memmove(dst + hl + sl, dst, dl);
+	memcpy(dst, head, hl);
+	memcpy(dst + hl, sep, sl);
+	dst[hl + sl + dl] = 0;
+}
+
 /*
  * Turn libcyaml's error + backtrace into "FILE:LINE: problem (in
  * partitions[0].vcpus)". The backtrace lists the innermost context first.
@@ -675,26 +690,24 @@ void report_schema_error(struct ctx *c, struct cy_log *l, cyaml_err_t e,
 		lines[n++] = s;
 	for (i = 0; i < n; i++) {
 		const char *t = lines[i];
-		char name[128], tmp[256];
+		char name[128], tmp[32];
 		int ln;
 
 		if (!strncmp(t, "Load: ", 6) && strncmp(t, "Load: Backtrace", 15) && !msg[0])
 			snprintf(msg, sizeof(msg), "%s", t + 6);
 		if (sscanf(t, " in mapping field '%127[^']' (line: %d", name, &ln) == 2) {
-			snprintf(tmp, sizeof(tmp), "%s%s%s", name, path[0] && path[0] != '[' ? "." : "", path);
-			snprintf(path, sizeof(path), "%s", tmp);
-			snprintf(tmp, sizeof(tmp), "%s%s%s", name, dpath[0] ? "/" : "", dpath);
-			snprintf(dpath, sizeof(dpath), "%s", tmp);
+			prepend(path, sizeof(path), name, path[0] && path[0] != '[' ? "." : "");
+			prepend(dpath, sizeof(dpath), name, dpath[0] ? "/" : "");
 			if (!line)
 				line = ln;
 		} else if (sscanf(t, " in sequence entry '%127[^']' (line: %d", name, &ln) == 2) {
 			/* libcyaml counts entries from 1; the docs and our paths count from 0. */
 			long idx = strtol(name, NULL, 10) - 1;
 
-			snprintf(tmp, sizeof(tmp), "[%ld]%s%s", idx, path[0] && path[0] != '[' ? "." : "", path);
-			snprintf(path, sizeof(path), "%s", tmp);
-			snprintf(tmp, sizeof(tmp), "%ld%s%s", idx, dpath[0] ? "/" : "", dpath);
-			snprintf(dpath, sizeof(dpath), "%s", tmp);
+			snprintf(tmp, sizeof(tmp), "[%ld]", idx);
+			prepend(path, sizeof(path), tmp, path[0] && path[0] != '[' ? "." : "");
+			snprintf(tmp, sizeof(tmp), "%ld", idx);
+			prepend(dpath, sizeof(dpath), tmp, dpath[0] ? "/" : "");
 			if (!line)
 				line = ln;
 		} else if (sscanf(t, " in mapping (line: %d", &ln) == 1 && !line) {

@@ -38,29 +38,62 @@ struct rtc {
 
 static uint8_t to_bcd(unsigned v) { return (uint8_t)(((v / 10) << 4) | (v % 10)); }
 
+struct civil {
+	unsigned year, month, day, hour, min, sec, wday; /* month 1-12, wday 0 = Sunday */
+};
+
+/*
+ * UTC date from Unix time, by hand: glibc's gmtime_r() may run tzset(), which
+ * opens /etc/localtime, a system call the partition's sandbox forbids.
+ * Days to civil date with the 400-year era method (proleptic Gregorian).
+ */
+static void utc_civil(int64_t t, struct civil *c)
+{
+	int64_t days = t / 86400, secs = t % 86400, era, doe, yoe, doy, mp;
+
+	if (secs < 0) {
+		secs += 86400;
+		days--;
+	}
+	c->hour = (unsigned)(secs / 3600);
+	c->min = (unsigned)(secs / 60 % 60);
+	c->sec = (unsigned)(secs % 60);
+	c->wday = (unsigned)((days % 7 + 11) % 7); /* 1970-01-01 was a Thursday */
+	days += 719468;                             /* shift the epoch to 0000-03-01 */
+	era = (days >= 0 ? days : days - 146096) / 146097;
+	doe = days - era * 146097;
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	mp = (5 * doy + 2) / 153;
+	c->day = (unsigned)(doy - (153 * mp + 2) / 5 + 1);
+	c->month = (unsigned)(mp < 10 ? mp + 3 : mp - 9);
+	c->year = (unsigned)(yoe + era * 400 + (c->month <= 2));
+}
+
 static uint8_t rtc_time_reg(const struct rtc *r, uint8_t idx)
 {
-	time_t now = time(NULL);
-	struct tm tm;
+	struct timespec ts;
+	struct civil tm;
 	unsigned v, hour_pm = 0;
 	bool bin = r->cmos[RTC_REG_B] & REG_B_BIN;
 
-	gmtime_r(&now, &tm);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	utc_civil(ts.tv_sec, &tm);
 	switch (idx) {
-	case RTC_SECONDS: v = (unsigned)tm.tm_sec; break;
-	case RTC_MINUTES: v = (unsigned)tm.tm_min; break;
+	case RTC_SECONDS: v = tm.sec; break;
+	case RTC_MINUTES: v = tm.min; break;
 	case RTC_HOURS:
-		v = (unsigned)tm.tm_hour;
+		v = tm.hour;
 		if (!(r->cmos[RTC_REG_B] & REG_B_24H)) {
 			hour_pm = v >= 12 ? 0x80 : 0;
 			v = v % 12 ? v % 12 : 12;
 		}
 		break;
-	case RTC_WEEKDAY: v = (unsigned)tm.tm_wday + 1; break;
-	case RTC_DAY: v = (unsigned)tm.tm_mday; break;
-	case RTC_MONTH: v = (unsigned)tm.tm_mon + 1; break;
-	case RTC_YEAR: v = (unsigned)(tm.tm_year % 100); break;
-	case RTC_CENTURY: v = (unsigned)(tm.tm_year / 100 + 19); break;
+	case RTC_WEEKDAY: v = tm.wday + 1; break;
+	case RTC_DAY: v = tm.day; break;
+	case RTC_MONTH: v = tm.month; break;
+	case RTC_YEAR: v = tm.year % 100; break;
+	case RTC_CENTURY: v = tm.year / 100; break;
 	default: return 0;
 	}
 	return (uint8_t)((bin ? v : to_bcd(v)) | hour_pm);

@@ -18,6 +18,7 @@
 #include <fcntl.h>
 #include <linux/virtio_console.h>
 #include <linux/virtio_ids.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -272,6 +273,18 @@ static void cons_rx(struct cons_dev *c)
 		virtio_flush(vdev, CONS_RXQ);
 }
 
+/*
+ * Confirm HUP/ERR on the fd itself: an epoll event may be stale if its
+ * handler slot was reused within one batch, and dropping a healthy peer
+ * on a stale event would lose data.
+ */
+static bool fd_hung_up(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = 0 };
+
+	return fd >= 0 && poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLERR));
+}
+
 static void cons_work(struct cons_dev *c)
 {
 	int unread = 0;
@@ -295,7 +308,7 @@ static void cons_conn_handler(void *opaque, uint32_t events)
 	struct cons_dev *c = opaque;
 
 	pthread_mutex_lock(&c->vdev.lock);
-	if (events & (EPOLLHUP | EPOLLERR))
+	if ((events & (EPOLLHUP | EPOLLERR)) && fd_hung_up(c->conn_fd))
 		c->hup = true;
 	cons_work(c);
 	pthread_mutex_unlock(&c->vdev.lock);

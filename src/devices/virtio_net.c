@@ -25,6 +25,7 @@
 #include <linux/virtio_ids.h>
 #include <linux/virtio_net.h>
 #include <net/if.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -491,8 +492,13 @@ static void net_fd_handler(void *opaque, uint32_t events)
 	pthread_mutex_lock(&n->vdev.lock);
 	if (n->be->ops->ack)
 		n->be->ops->ack(n->be, w->fd, events);
-	if ((events & (EPOLLERR | EPOLLHUP)) && !(events & EPOLLIN))
-		net_backend_failed(n, -EPIPE);
+	if ((events & (EPOLLERR | EPOLLHUP)) && !(events & EPOLLIN)) {
+		/* Confirmed on the fd: a stale event (reused handler slot) must not kill the backend. */
+		struct pollfd p = { .fd = w->fd, .events = 0 };
+
+		if (poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLERR)))
+			net_backend_failed(n, -EPIPE);
+	}
 	if (w->tx && (events & (n->be->tx_events | EPOLLERR | EPOLLHUP)))
 		n->tx_wait = false;
 	net_work(n);

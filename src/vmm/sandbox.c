@@ -37,6 +37,10 @@ static const int allowed[] = {
 	SCMP_SYS(mmap), SCMP_SYS(munmap), SCMP_SYS(madvise), SCMP_SYS(mprotect),
 	SCMP_SYS(brk), SCMP_SYS(mremap), SCMP_SYS(restart_syscall), SCMP_SYS(getrandom),
 	SCMP_SYS(rseq), SCMP_SYS(set_robust_list),
+#ifdef __SANITIZE_ADDRESS__
+	/* ASan/UBSan runtimes, in the sanitizer build only (make SAN=1). */
+	SCMP_SYS(sigaltstack), SCMP_SYS(sched_getaffinity), SCMP_SYS(sched_yield),
+#endif
 };
 
 int sandbox_apply(char *err, size_t errlen)

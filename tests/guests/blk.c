@@ -4,7 +4,9 @@
  * line (sectors=0,8,100; default 0,1,2,7), flushes, reads them back and
  * compares. Each 512-byte sector holds 16 copies of the 32-byte line
  * "lvmm blk test sector 00000123 \n" (the number in decimal, 8 digits).
- * blk_index=N picks the N-th virtio-blk device (default 0).
+ * blk_index=N picks the N-th virtio-blk device (default 0). blk_hold=1:
+ * after "blk: ok", spin at CPL3 forever (a host test kills the VMM there and
+ * checks the backing file).
  */
 #include "virtio.h"
 
@@ -18,6 +20,16 @@ static void fill_sector(uint64_t sector)
 	snprintf(line, sizeof(line), "lvmm blk test sector %08lu \n", sector);
 	for (int i = 0; i < 16; i++)
 		memcpy(wbuf + 32 * i, line, 32);
+}
+
+/* blk_hold=1: never exit, never leave CPL3 (no port I/O, no exits). */
+static void hold(void)
+{
+	char v[8];
+	if (rt_cmdline_get("blk_hold", v, sizeof(v)) < 0 || strcmp(v, "0") == 0)
+		return;
+	for (;;)
+		cpu_relax();
 }
 
 int main(void)
@@ -67,6 +79,7 @@ int main(void)
 			return 1;
 		}
 		printf("blk: ok (read-only)\n");
+		hold();
 		return 0;
 	}
 
@@ -102,5 +115,6 @@ int main(void)
 	uint64_t us = (rdtsc() - t0) / (rt_tsc_hz() / 1000000);
 	printf("blk: wrote, flushed and verified %d sectors in %lu us\n", n, us);
 	printf("blk: ok\n");
+	hold();
 	return 0;
 }

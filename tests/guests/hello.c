@@ -3,16 +3,125 @@
  * hello: the smallest guest. Prints a banner and its command line. Built
  * twice: hello.elf (PVH) and hello.bzimage (Linux 64-bit boot protocol);
  * the banner says which way it came in.
+ *
+ * Options, carried out in this order after the banner:
+ *   inb=PORT                   read a byte: "hello: inb 0xPORT = 0xVV"
+ *   outb=PORT:VAL[,PORT:VAL]   byte writes, then "hello: outb done"
+ *   hold_ms=N                  busy-wait N ms at CPL3 ("hello: holding N ms")
+ *   reset=kbd|cf9              reset through the i8042 (0xfe to port 0x64) or
+ *                              the reset control register (0x06 to 0xcf9)
+ *   exit=N                     write N to the debug-exit port instead of 0
+ * Numbers are decimal or 0x-prefixed hex.
  */
 #include "rt.h"
 
+static int parse_u(const char *s, const char **end, uint64_t max, uint64_t *v)
+{
+	const char *e;
+	*v = rt_strtou64(s, &e);
+	if (e == s || *v > max)
+		return -1;
+	if (end)
+		*end = e;
+	else if (*e)
+		return -1;
+	return 0;
+}
+
+static uint64_t ms_to_tsc(uint64_t ms)
+{
+	return ms * (rt_tsc_hz() / 1000);
+}
+
+static void delay_ms(uint64_t ms)
+{
+	uint64_t end = rdtsc() + ms_to_tsc(ms);
+	while ((int64_t)(rdtsc() - end) < 0)
+		cpu_relax();
+}
+
+/* "PORT:VAL[,PORT:VAL...]": 0, or -1 (nothing is written on a bad list). */
+static int do_outb(const char *list)
+{
+	uint16_t port[32];
+	uint8_t val[32];
+	int n = 0;
+	const char *p = list;
+	while (*p) {
+		uint64_t a, b;
+		if (n == 32 || parse_u(p, &p, 0xffff, &a) || *p++ != ':' ||
+		    parse_u(p, &p, 0xff, &b) || (*p && *p != ','))
+			return -1;
+		port[n] = (uint16_t)a;
+		val[n++] = (uint8_t)b;
+		if (*p == ',')
+			p++;
+	}
+	for (int i = 0; i < n; i++) {
+		printf("hello: outb 0x%x <- 0x%02x\n", port[i], val[i]);
+		outb(port[i], val[i]);
+	}
+	printf("hello: outb done\n");
+	return 0;
+}
+
 int main(void)
 {
+	char arg[256];
+	uint64_t v, status = 0;
+	int has_exit = 0;
 	uint64_t t = rdtsc();
 	printf("hello from lvmm guest%s\n",
 	       rt_boot_protocol() == RT_BOOT_LINUX ? " (bzImage)" : "");
 	printf("cmdline: %s\n", rt_cmdline());
 	printf("hello: main reached %lu us after the %s entry\n",
 	       (t - rt_entry_tsc) / (rt_tsc_hz() / 1000000), rt_boot_protocol_name());
-	return 0;
+
+	if (rt_cmdline_get("exit", arg, sizeof(arg)) >= 0) {
+		has_exit = 1;
+		if (parse_u(arg, NULL, 0xffffffffULL, &status)) {
+			printf("hello: bad exit=%s\n", arg);
+			return 2;
+		}
+	}
+	if (rt_cmdline_get("inb", arg, sizeof(arg)) >= 0) {
+		if (parse_u(arg, NULL, 0xffff, &v)) {
+			printf("hello: bad inb=%s\n", arg);
+			return 2;
+		}
+		uint8_t b = inb((uint16_t)v);
+		printf("hello: inb 0x%lx = 0x%02x\n", v, b);
+	}
+	if (rt_cmdline_get("outb", arg, sizeof(arg)) >= 0 && do_outb(arg)) {
+		printf("hello: bad outb=%s (want PORT:VAL[,PORT:VAL...])\n", arg);
+		return 2;
+	}
+	if (rt_cmdline_get("hold_ms", arg, sizeof(arg)) >= 0) {
+		if (parse_u(arg, NULL, ~0ULL / 1000000000ULL, &v)) {
+			printf("hello: bad hold_ms=%s\n", arg);
+			return 2;
+		}
+		printf("hello: holding %lu ms\n", v);
+		delay_ms(v);
+		printf("hello: held %lu ms\n", v);
+	}
+	if (rt_cmdline_get("reset", arg, sizeof(arg)) >= 0) {
+		if (strcmp(arg, "kbd") == 0) {
+			printf("hello: reset via kbd (0xfe to port 0x64)\n");
+			outb(0x64, 0xfe);
+		} else if (strcmp(arg, "cf9") == 0) {
+			printf("hello: reset via cf9 (0x06 to port 0xcf9)\n");
+			outb(0xcf9, 0x06);
+		} else {
+			printf("hello: bad reset=%s (want kbd or cf9)\n", arg);
+			return 2;
+		}
+		/* A reset takes effect at the write; still here means it did not. */
+		delay_ms(100);
+		printf("hello: reset did not happen\n");
+		return 3;
+	}
+	if (has_exit)
+		printf("hello: exit %lu\n", status);
+	return (int)(uint32_t)status;
 }

@@ -6,6 +6,17 @@
  * answers ARP requests and pings for its own address, and with
  * net_serve_ms=N keeps doing so for N ms afterwards (for a peer that tests
  * this guest). Exit 0 on success, 1 on a timeout, 2 on a setup error.
+ *
+ * net_ping_count=N (default 1) sends N pings, one every
+ * net_ping_interval_ms (default 1000; 0: the next as soon as the previous
+ * one is answered or 1 s has passed), and succeeds when at least one was
+ * answered. With N = 1 an unanswered ping is retried (5 tries, 1 s apart).
+ *
+ * Serve-only mode: without peer=, it only answers ARP and ICMP echo for
+ * its ip for net_serve_ms (default: forever), after printing
+ * "net: serving as <ip>". net_quiet=1: no line per answered ping (a ping
+ * flood would otherwise be limited by the console); the count is printed
+ * at the end as "net: answered N pings".
  */
 #include "virtio.h"
 
@@ -16,6 +27,13 @@ static uint32_t my_ip, peer_ip;
 static uint8_t peer_mac[6];
 static int have_peer_mac, got_ping_reply;
 static uint16_t ping_seq;
+/* net_ping_count > 1: replies per sequence number (1-based), send times. */
+#define MAX_PINGS 4096
+static uint8_t replied[MAX_PINGS + 1];
+static uint64_t sent_tsc[MAX_PINGS + 1];
+static int multi_ping, replies, quiet;
+static uint64_t answered;
+static uint64_t rtt_min = ~0ULL, rtt_max, rtt_sum;
 static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
 
 #define ETH_ARP  0x0806
@@ -157,7 +175,22 @@ static void handle(const uint8_t *f, uint32_t len)
 	uint32_t iclen = total - ihl;
 	if (ic[0] == 8) {            /* echo request: answer it */
 		send_icmp(0, f + 6, src, get16(ic + 4), get16(ic + 6), ic + 8, iclen - 8);
-		printf("net: answered ping from %s seq %u\n", ip_str(src, b1), get16(ic + 6));
+		answered++;
+		if (!quiet)
+			printf("net: answered ping from %s seq %u\n", ip_str(src, b1), get16(ic + 6));
+	} else if (multi_ping && ic[0] == 0 && src == peer_ip && get16(ic + 4) == PING_ID &&
+		   get16(ic + 6) >= 1 && get16(ic + 6) <= ping_seq && !replied[get16(ic + 6)]) {
+		uint16_t seq = get16(ic + 6);
+		uint64_t rtt = rdtsc() - sent_tsc[seq];
+		replied[seq] = 1;
+		replies++;
+		got_ping_reply = 1;
+		rtt_sum += rtt;
+		if (rtt < rtt_min)
+			rtt_min = rtt;
+		if (rtt > rtt_max)
+			rtt_max = rtt;
+		printf("net: ping reply from %s seq %u, %u bytes\n", ip_str(src, b1), seq, iclen);
 	} else if (ic[0] == 0 && src == peer_ip && get16(ic + 4) == PING_ID &&
 		   get16(ic + 6) == ping_seq && !got_ping_reply) {
 		got_ping_reply = 1;
@@ -177,12 +210,72 @@ static void pump(int *flag, uint64_t timeout_ms)
 	}
 }
 
+static uint64_t arg_u64(const char *key, uint64_t def)
+{
+	char arg[32];
+	if (rt_cmdline_get(key, arg, sizeof(arg)) > 0)
+		return rt_strtou64(arg, NULL);
+	return def;
+}
+
+/* net_ping_count=N > 1: N pings on a fixed schedule (or back to back). */
+static int ping_many(unsigned count, uint64_t interval_ms)
+{
+	static const uint8_t payload[32] = "lvmm test guest ping payload...";
+	char b1[16];
+	uint64_t hz = rt_tsc_hz();
+	uint64_t t0 = rdtsc();
+	multi_ping = 1;
+	for (unsigned i = 1; i <= count; i++) {
+		ping_seq = (uint16_t)i;
+		got_ping_reply = 0;
+		sent_tsc[i] = rdtsc();
+		send_icmp(8, peer_mac, peer_ip, PING_ID, ping_seq, payload, sizeof(payload));
+		if (interval_ms) {
+			/* The next send time, on a grid from t0. */
+			uint64_t next = t0 + i * interval_ms * (hz / 1000);
+			int64_t left = (int64_t)(next - rdtsc());
+			if (i < count && left > 0)
+				pump(NULL, (uint64_t)left / (hz / 1000) + 1);
+		} else if (i < count) {
+			pump(&got_ping_reply, 1000);
+		}
+	}
+	/* Late replies to the last pings. */
+	uint64_t end = rdtsc() + 1000 * (hz / 1000);
+	while (replies < (int)count && (int64_t)(rdtsc() - end) < 0) {
+		int n = vnet_recv(&net, frame, sizeof(frame), 10000);
+		if (n > 0)
+			handle(frame, (uint32_t)n);
+	}
+	uint64_t us = hz / 1000000;
+	if (replies)
+		printf("net: %d/%u ping replies from %s, rtt min/avg/max %lu/%lu/%lu us\n",
+		       replies, count, ip_str(peer_ip, b1), rtt_min / us,
+		       rtt_sum / (uint64_t)replies / us, rtt_max / us);
+	else
+		printf("net: 0/%u ping replies from %s\n", count, ip_str(peer_ip, b1));
+	return replies;
+}
+
 int main(void)
 {
 	char arg[32], b1[16];
-	if (rt_cmdline_get("ip", arg, sizeof(arg)) < 0 || parse_ip(arg, &my_ip) ||
-	    rt_cmdline_get("peer", arg, sizeof(arg)) < 0 || parse_ip(arg, &peer_ip)) {
-		printf("net: need ip=A.B.C.D peer=E.F.G.H on the command line\n");
+	int serve_only = 0;
+	if (rt_cmdline_get("ip", arg, sizeof(arg)) < 0 || parse_ip(arg, &my_ip)) {
+		printf("net: need ip=A.B.C.D [peer=E.F.G.H] on the command line\n");
+		return 2;
+	}
+	if (rt_cmdline_get("peer", arg, sizeof(arg)) < 0)
+		serve_only = 1;
+	else if (parse_ip(arg, &peer_ip)) {
+		printf("net: bad peer=%s\n", arg);
+		return 2;
+	}
+	quiet = arg_u64("net_quiet", 0) != 0;
+	uint64_t ping_count = arg_u64("net_ping_count", 1);
+	if (ping_count < 1 || ping_count > MAX_PINGS) {
+		printf("net: net_ping_count must be 1-%d\n", MAX_PINGS);
 		return 2;
 	}
 	if (vnet_open(&net, 0)) {
@@ -193,6 +286,19 @@ int main(void)
 	       net.dev.base, net.dev.irq, net.mac[0], net.mac[1], net.mac[2],
 	       net.mac[3], net.mac[4], net.mac[5], ip_str(my_ip, b1));
 
+	if (serve_only) {
+		int has_ms = rt_cmdline_get("net_serve_ms", arg, sizeof(arg)) > 0;
+		uint64_t ms = has_ms ? rt_strtou64(arg, NULL) : 0;
+		printf("net: serving as %s\n", ip_str(my_ip, b1));
+		if (!has_ms)
+			for (;;)
+				pump(NULL, 1000);
+		pump(NULL, ms);
+		printf("net: answered %lu pings\n", answered);
+		printf("net: ok\n");
+		return 0;
+	}
+
 	for (int i = 0; i < 5 && !have_peer_mac; i++) {
 		send_arp(1, NULL, peer_ip);
 		pump(&have_peer_mac, 1000);
@@ -201,18 +307,27 @@ int main(void)
 		printf("net: no arp reply from %s\n", ip_str(peer_ip, b1));
 		return 1;
 	}
-	static const uint8_t payload[32] = "lvmm test guest ping payload...";
-	for (int i = 0; i < 5 && !got_ping_reply; i++) {
-		ping_seq = (uint16_t)(i + 1);
-		send_icmp(8, peer_mac, peer_ip, PING_ID, ping_seq, payload, sizeof(payload));
-		pump(&got_ping_reply, 1000);
-	}
-	if (!got_ping_reply) {
-		printf("net: no ping reply from %s\n", ip_str(peer_ip, b1));
-		return 1;
+	if (ping_count > 1) {
+		if (!ping_many((unsigned)ping_count, arg_u64("net_ping_interval_ms", 1000))) {
+			printf("net: no ping reply from %s\n", ip_str(peer_ip, b1));
+			return 1;
+		}
+	} else {
+		static const uint8_t payload[32] = "lvmm test guest ping payload...";
+		for (int i = 0; i < 5 && !got_ping_reply; i++) {
+			ping_seq = (uint16_t)(i + 1);
+			send_icmp(8, peer_mac, peer_ip, PING_ID, ping_seq, payload, sizeof(payload));
+			pump(&got_ping_reply, 1000);
+		}
+		if (!got_ping_reply) {
+			printf("net: no ping reply from %s\n", ip_str(peer_ip, b1));
+			return 1;
+		}
 	}
 	if (rt_cmdline_get("net_serve_ms", arg, sizeof(arg)) > 0)
 		pump(NULL, rt_strtou64(arg, NULL));
+	if (quiet)
+		printf("net: answered %lu pings\n", answered);
 	printf("net: ok\n");
 	return 0;
 }

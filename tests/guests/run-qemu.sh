@@ -117,5 +117,102 @@ else
 	skip=$((skip + 1)); echo "skip console (no python3)"
 fi
 
+out=$(qemu microvm 1 64 hello.elf "exit=5 hold_ms=50 outb=0x80:0x5a inb=0x64"); rc=$?
+check "hello exit=5 hold_ms outb inb" 11 "$out" $rc "hello: inb 0x64 = " "hello: outb done" \
+	"hello: held 50 ms" "hello: exit 5"
+
+# -M pc has the reset port: with -no-reboot the reset ends QEMU with 0.
+out=$(qemu pc 1 64 hello.elf "reset=cf9" -no-reboot); rc=$?
+grep -q "reset did not happen" <<<"$out" && rc=99
+check "hello reset=cf9 (pc)" 0 "$out" $rc "hello: reset via cf9"
+
+out=$(qemu microvm 1 64 ticker.elf "ticks=5 tick_ms=20"); rc=$?
+check "ticker ticks=5" 1 "$out" $rc "ticker: every 20 ms, 5 ticks" "tick 1" "tick 5" "ticker: done"
+
+# blk_hold: the guest must still be running after "blk: ok"; then kill it.
+truncate -s 1M "$TMP/hold.img"
+timeout 30 qemu-system-x86_64 -M microvm,acpi=off -accel "$ACCEL" -cpu "$CPU" -m 64 -nodefaults \
+	-no-user-config -nographic -serial stdio -device isa-debug-exit,iobase=0xf4,iosize=4 $VIRTIO \
+	-device virtio-blk-device,drive=d0 -drive if=none,id=d0,file="$TMP/hold.img",format=raw \
+	-kernel "$G/blk.elf" -append "sectors=9 blk_hold=1" </dev/null >"$TMP/hold.out" 2>&1 &
+hpid=$!     # timeout's pid: it passes our SIGTERM on to QEMU
+for _ in $(seq 100); do grep -q "blk: ok" "$TMP/hold.out" && break; sleep 0.1; done
+sleep 0.5
+alive=0; kill -0 $hpid 2>/dev/null && alive=1
+kill $hpid 2>/dev/null; wait $hpid 2>/dev/null
+check "blk blk_hold=1 (alive after blk: ok)" 1 "$(cat "$TMP/hold.out")" $alive "blk: ok"
+
+truncate -s 16M "$TMP/bench.img"
+for m in randread seqread seqwrite; do
+	out=$(qemu microvm,acpi=off 1 64 blkbench.elf "mode=$m secs=1 qd=8" $VIRTIO \
+		-device virtio-blk-device,drive=d0 -drive if=none,id=d0,file="$TMP/bench.img",format=raw); rc=$?
+	check "blkbench $m" 1 "$out" $rc "blkbench: $m "
+done
+
+out=$(qemu microvm,acpi=off 1 64 net.elf "ip=10.0.2.15 peer=10.0.2.2 net_ping_count=3 net_ping_interval_ms=100" $VIRTIO \
+	-netdev user,id=n0,restrict=on -device virtio-net-device,netdev=n0); rc=$?
+check "net net_ping_count=3" 1 "$out" $rc "net: 3/3 ping replies from 10.0.2.2" "net: ok"
+
+out=$(qemu microvm,acpi=off 1 64 net.elf "ip=10.0.2.15 net_serve_ms=200" $VIRTIO \
+	-netdev user,id=n0,restrict=on -device virtio-net-device,netdev=n0); rc=$?
+check "net serve-only" 1 "$out" $rc "net: serving as 10.0.2.15" "net: ok"
+
+# netbench: two guests joined by -netdev socket on a free local port.
+port=$((20000 + RANDOM % 20000))
+qemu microvm,acpi=off 1 64 netbench.elf "mode=rx" $VIRTIO \
+	-netdev socket,id=n0,listen=127.0.0.1:$port -device virtio-net-device,netdev=n0,mac=52:54:00:00:00:01 \
+	>"$TMP/rx.out" &
+rpid=$!
+sleep 1
+out=$(qemu microvm,acpi=off 1 64 netbench.elf "mode=tx size=100 secs=1" $VIRTIO \
+	-netdev socket,id=n0,connect=127.0.0.1:$port -device virtio-net-device,netdev=n0,mac=52:54:00:00:00:02); rc=$?
+check "netbench tx (socket)" 1 "$out" $rc "netbench: tx frames="
+wait $rpid; rc=$?
+check "netbench rx (socket)" 1 "$(cat "$TMP/rx.out")" $rc "netbench: rx frames="
+
+if command -v python3 >/dev/null; then
+	sock=$TMP/a.sock
+	printf 'name: p\n' >"$TMP/module.bin"
+	qemu microvm,acpi=off 1 64 agent.elf "cmd=list upload=module cmd=status+x" $VIRTIO \
+		-device virtio-serial-device -chardev socket,id=c0,path="$sock",server=on,wait=on \
+		-device virtconsole,chardev=c0 -initrd "$TMP/module.bin" >"$TMP/agent.out" &
+	qpid=$!
+	python3 - "$sock" <<'PY'
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+for _ in range(100):
+    try:
+        s.connect(sys.argv[1]); break
+    except OSError:
+        time.sleep(0.1)
+s.settimeout(10)
+buf = b""
+def line():
+    global buf
+    while b"\n" not in buf:
+        d = s.recv(4096)
+        if not d: return None
+        buf += d
+    l, buf = buf.split(b"\n", 1)
+    return l.decode()
+while True:
+    l = line()
+    if l is None: break
+    if l.startswith("policy-load "):
+        n = int(l.split()[1])
+        while len(buf) < n:
+            buf += s.recv(4096)
+        data, buf = buf[:n], buf[n:]
+        s.sendall(b'{"ok":true,"got":%d}\n' % len(data))
+    else:
+        s.sendall(b'{"ok":true,"op":"%s"}\n' % l.encode())
+PY
+	wait $qpid; rc=$?
+	check agent 1 "$(cat "$TMP/agent.out")" $rc 'agent: reply {"ok":true,"op":"list"}' \
+		'agent: reply {"ok":true,"got":8}' 'agent: reply {"ok":true,"op":"status x"}' "agent: done"
+else
+	skip=$((skip + 1)); echo "skip agent (no python3)"
+fi
+
 echo "$pass passed, $fail failed, $skip skipped"
 [ $fail = 0 ]

@@ -6,7 +6,8 @@
 
 CASES="link-ping-between-partitions ctl-list-status-pause-resume link-down-cuts-traffic
        link-up-restores-traffic restart-on-crash-with-limit check-rejects-tap-in-user-partition
-       ctl-refuses-bad-requests"
+       ctl-refuses-bad-requests sandbox-violation-kills-only-that-partition
+       killed-partition-leaves-others-running"
 skip_all_without_kvm $CASES
 out=$TMP/out
 sock=$TMP/ctl.sock
@@ -40,7 +41,7 @@ events: $TMP/events.jsonl
 partitions:
   - name: a
     kernel: $PWD/$GUESTS/net.elf
-    cmdline: "ip=10.0.3.1 peer=10.0.3.2 net_serve_ms=60000"
+    cmdline: "ip=10.0.3.1 net_serve_ms=60000"
     memory: 32M
     devices: [ { type: net, link: l0 } ]
   - name: b
@@ -121,3 +122,57 @@ run_lvmm 10 "$out" check "$TMP/tap.yaml"
 if [ $rc -eq 2 ] && contains "$out" "tap.yaml:4: TAP device 'lvmmt0' in partition 'u' (role user)"; then
 	pass check-rejects-tap-in-user-partition
 else show "$out"; fail check-rejects-tap-in-user-partition "rc=$rc"; fi
+
+# A forbidden system call (the test-only port 0xf0 makes the VMM open a file)
+# kills that partition's process; the supervisor records it; the other one runs on.
+cat >"$TMP/sandbox.yaml" <<YAML
+events: $TMP/sandbox.jsonl
+partitions:
+  - name: victim
+    kernel: $PWD/$GUESTS/hello.elf
+    cmdline: "outb=0xf0:0x5a"
+    memory: 16M
+    test_device: true
+  - name: bystander
+    kernel: $PWD/$GUESTS/ticker.elf
+    cmdline: "tick_ms=100 ticks=20"
+    memory: 16M
+YAML
+run_lvmm 30 "$out" run "$TMP/sandbox.yaml"
+if [ $rc -eq 5 ] && contains "$out" "[victim] hello: outb 0xf0 <- 0x5a" && ! contains "$out" "[victim] hello: outb done" &&
+   grep -q '"partition":"victim","reason":"killed".*sandbox violation.*"signal":31' "$TMP/sandbox.jsonl" &&
+   contains "$out" "[bystander] tick 20" && contains "$out" "[bystander] ticker: done"; then
+	pass sandbox-violation-kills-only-that-partition
+else show "$out"; cat "$TMP/sandbox.jsonl" >&2; fail sandbox-violation-kills-only-that-partition "rc=$rc"; fi
+
+# SIGKILL one partition's process: the other partition's console keeps advancing.
+cat >"$TMP/kill.yaml" <<YAML
+control: $sock
+events: $TMP/kill.jsonl
+partitions:
+  - name: doomed
+    kernel: $PWD/$GUESTS/ticker.elf
+    memory: 16M
+  - name: survivor
+    kernel: $PWD/$GUESTS/ticker.elf
+    cmdline: "tick_ms=100 ticks=30"
+    memory: 16M
+YAML
+timeout 60 "$L" run "$TMP/kill.yaml" </dev/null >"$out" 2>&1 &
+sup=$!
+for _ in $(seq 50); do [ -S "$sock" ] && grep -q "\[survivor\] tick 3" "$out" && break; sleep 0.1; done
+victim=$("$L" ctl "$sock" list | grep -o '"name":"doomed","state":"running","role":"user","pid":[0-9]*' | grep -o '[0-9]*$')
+before=$(grep -c "^\[survivor\] tick" "$out")
+[ -n "$victim" ] && kill -KILL "$victim"
+sleep 1.5
+after=$(grep -c "^\[survivor\] tick" "$out")
+"$L" ctl "$sock" list >"$TMP/list2" 2>&1
+"$L" ctl "$sock" stop doomed >/dev/null 2>&1
+wait $sup
+if [ -n "$victim" ] && [ "$after" -ge $((before + 8)) ] &&
+   grep -q '"name":"doomed","state":"exited"' "$TMP/list2" &&
+   grep -q '"name":"survivor","state":"running"' "$TMP/list2" &&
+   grep -q '"partition":"doomed","reason":"killed","status":5' "$TMP/kill.jsonl" &&
+   contains "$out" "[survivor] ticker: done"; then
+	pass killed-partition-leaves-others-running
+else show "$out"; cat "$TMP/list2" >&2; fail killed-partition-leaves-others-running "victim=$victim ticks before=$before after=$after"; fi

@@ -6,7 +6,7 @@
 
 #include "supervisor/acm_grant.h"
 #include "supervisor/policy.h"
-#include "supervisor/policy_load.h"
+#include "config/policy_load.h"
 #include "supervisor/supervisor_int.h"
 #include "unit/unit.h"
 

@@ -5,7 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "supervisor/platform.h"
+#include "config/platform.h"
 #include "unit/unit.h"
 
 static char dir[] = "/tmp/lvmm-unit-platform.XXXXXX";

@@ -30,13 +30,26 @@ struct hvm_start_info {
 #define BP_ACPI_RSDP_ADDR   0x070   /* u64 */
 #define BP_EXT_CMD_LINE_PTR 0x0c8   /* u32: bits 32-63 of cmd_line_ptr */
 #define BP_E820_ENTRIES     0x1e8   /* u8 */
+#define BP_EXT_RAMDISK_IMAGE 0x0c0  /* u32: bits 32-63 of ramdisk_image */
+#define BP_EXT_RAMDISK_SIZE 0x0c4   /* u32: bits 32-63 of ramdisk_size */
 #define BP_HDR_VERSION      0x206   /* u16, from the setup header */
+#define BP_RAMDISK_IMAGE    0x218   /* u32 */
+#define BP_RAMDISK_SIZE     0x21c   /* u32 */
 #define BP_CMD_LINE_PTR     0x228   /* u32 */
 #define BP_E820_TABLE       0x2d0   /* 128 x { u64 addr, u64 size, u32 type } */
 #define BP_E820_MAX         128
 #define BP_SIZE             4096
 
+struct hvm_modlist_entry {
+	uint64_t paddr;
+	uint64_t size;
+	uint64_t cmdline_paddr;
+	uint64_t reserved;
+};
+
 static char cmdline[RT_CMDLINE_MAX];
+static struct rt_module modules[RT_MODULES_MAX];
+static int module_count;
 static struct rt_memmap_entry memmap[RT_MEMMAP_MAX];
 static int memmap_count;
 static uint64_t rsdp;
@@ -71,6 +84,12 @@ static void pvh_init(uint32_t paddr)
 	si_version = si->version;
 	rsdp = si->rsdp_paddr;
 	copy_cmdline(si->cmdline_paddr);
+	if (si->nr_modules &&
+	    low(si->modlist_paddr, (uint64_t)si->nr_modules * sizeof(struct hvm_modlist_entry))) {
+		const struct hvm_modlist_entry *m = (const void *)(uintptr_t)si->modlist_paddr;
+		for (uint32_t i = 0; i < si->nr_modules && module_count < RT_MODULES_MAX; i++)
+			modules[module_count++] = (struct rt_module){ m[i].paddr, m[i].size };
+	}
 	if (si->version >= 1 && si->memmap_entries &&
 	    low(si->memmap_paddr, (uint64_t)si->memmap_entries * sizeof(memmap[0]))) {
 		int n = si->memmap_entries < RT_MEMMAP_MAX ? (int)si->memmap_entries
@@ -106,6 +125,10 @@ static void linux_init(uint64_t paddr)
 	si_version = (uint32_t)bp[BP_HDR_VERSION] | (uint32_t)bp[BP_HDR_VERSION + 1] << 8;
 	rsdp = bp64(bp, BP_ACPI_RSDP_ADDR);
 	copy_cmdline((uint64_t)bp32(bp, BP_EXT_CMD_LINE_PTR) << 32 | bp32(bp, BP_CMD_LINE_PTR));
+	uint64_t rd = (uint64_t)bp32(bp, BP_EXT_RAMDISK_IMAGE) << 32 | bp32(bp, BP_RAMDISK_IMAGE);
+	uint64_t rs = (uint64_t)bp32(bp, BP_EXT_RAMDISK_SIZE) << 32 | bp32(bp, BP_RAMDISK_SIZE);
+	if (rd && rs)
+		modules[module_count++] = (struct rt_module){ rd, rs };
 	int n = bp[BP_E820_ENTRIES];
 	if (n > BP_E820_MAX)
 		n = BP_E820_MAX;
@@ -157,6 +180,12 @@ const struct rt_memmap_entry *rt_memmap(int *count)
 {
 	*count = memmap_count;
 	return memmap;
+}
+
+const struct rt_module *rt_modules(int *count)
+{
+	*count = module_count;
+	return modules;
 }
 
 uint64_t rt_rsdp_paddr(void)

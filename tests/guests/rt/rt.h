@@ -117,6 +117,14 @@ int rt_cmdline_get(const char *key, char *buf, size_t len);
 int rt_cmdline_get_nth(const char *key, int n, char *buf, size_t len);
 const struct rt_memmap_entry *rt_memmap(int *count);
 uint64_t rt_rsdp_paddr(void);                 /* 0 when not given      */
+/* Boot modules: PVH hvm_start_info modules (lvmm and QEMU pass --initrd /
+ * -initrd as module 0), or the Linux ramdisk. Where they are, not copies. */
+struct rt_module {
+	uint64_t paddr;
+	uint64_t size;
+};
+#define RT_MODULES_MAX 8
+const struct rt_module *rt_modules(int *count);
 /* hvm_start_info version (PVH) or boot protocol version (Linux). */
 uint32_t rt_start_info_version(void);
 

@@ -242,6 +242,22 @@ void virtq_kick(struct virtq *q)
 	wr(q->dev, VIRTIO_MMIO_QUEUE_NOTIFY, q->index);
 }
 
+int virtq_kick_if_needed(struct virtq *q)
+{
+	/* The avail index before the flag read: a device that clears the
+	 * flag after our read has to look at the ring again. */
+	mb();
+	if (__atomic_load_n(&q->used->flags, __ATOMIC_RELAXED) & VRING_USED_F_NO_NOTIFY)
+		return 0;
+	wr(q->dev, VIRTIO_MMIO_QUEUE_NOTIFY, q->index);
+	return 1;
+}
+
+void virtq_no_interrupt(struct virtq *q)
+{
+	__atomic_store_n(&q->avail->flags, VRING_AVAIL_F_NO_INTERRUPT, __ATOMIC_RELEASE);
+}
+
 int virtq_get(struct virtq *q, uint32_t *len)
 {
 	uint16_t used_idx = __atomic_load_n(&q->used->idx, __ATOMIC_ACQUIRE);

@@ -75,6 +75,9 @@ struct vring_desc {
 #define VRING_DESC_F_WRITE    2
 #define VRING_DESC_F_INDIRECT 4
 
+#define VRING_AVAIL_F_NO_INTERRUPT 1
+#define VRING_USED_F_NO_NOTIFY     1
+
 struct vring_avail {
 	uint16_t flags;
 	uint16_t idx;
@@ -143,6 +146,11 @@ void virtio_reg_write(struct virtio_dev *d, uint32_t off, uint32_t v);
 /* Post a chain; returns its head descriptor, or -1 when the queue is full. */
 int virtq_add(struct virtq *q, const struct virtq_buf *bufs, int n);
 void virtq_kick(struct virtq *q);
+/* Kick unless the device set VRING_USED_F_NO_NOTIFY (it is still working
+ * through the ring and will see what was added). 1 if it kicked. */
+int virtq_kick_if_needed(struct virtq *q);
+/* Ask the device not to interrupt for this queue (polling drivers). */
+void virtq_no_interrupt(struct virtq *q);
 /* Take one completed chain: returns its head (and the written length), or
  * -1 when none is ready. */
 int virtq_get(struct virtq *q, uint32_t *len);
@@ -199,8 +207,11 @@ struct vcons {
 	uint32_t cur_len, cur_off;
 };
 int vcons_open(struct vcons *c, int nth);
-/* 0 or -1. */
+/* 0 or -1 (the device did not take a buffer within 1 s). */
 int vcons_write(struct vcons *c, const void *buf, uint32_t len);
+/* The same, waiting at most timeout_us for each buffer. */
+int vcons_write_timeout(struct vcons *c, const void *buf, uint32_t len,
+			uint64_t timeout_us);
 /* Up to max bytes; 0 on timeout. */
 int vcons_read(struct vcons *c, void *buf, uint32_t max, uint64_t timeout_us);
 

@@ -26,10 +26,16 @@ int vcons_open(struct vcons *c, int nth)
 
 int vcons_write(struct vcons *c, const void *buf, uint32_t len)
 {
+	return vcons_write_timeout(c, buf, len, 1000000);
+}
+
+int vcons_write_timeout(struct vcons *c, const void *buf, uint32_t len,
+			uint64_t timeout_us)
+{
 	const uint8_t *p = buf;
 	while (len) {
 		while (c->tx.num_free < c->tx.size)
-			if (virtq_wait(&c->tx, NULL, 1000000) < 0)
+			if (virtq_wait(&c->tx, NULL, timeout_us) < 0)
 				return -1;
 		uint32_t chunk = len < VCONS_BUF_SIZE ? len : VCONS_BUF_SIZE;
 		memcpy(c->tx_buf, p, chunk);
@@ -42,7 +48,7 @@ int vcons_write(struct vcons *c, const void *buf, uint32_t len)
 	}
 	/* Let the caller reuse its buffer and see the bytes gone. */
 	while (c->tx.num_free < c->tx.size)
-		if (virtq_wait(&c->tx, NULL, 1000000) < 0)
+		if (virtq_wait(&c->tx, NULL, timeout_us) < 0)
 			return -1;
 	return 0;
 }

@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ACPI tables (RSDP, XSDT, hardware-reduced FADT, MADT, DSDT) so that guests
+ * which ignore the MP table and the virtio_mmio.device= command line (stock
+ * distribution kernels) still find the CPUs, the IOAPIC and the virtio-mmio
+ * devices. docs/acpi.md explains the layout and every choice.
+ */
+#ifndef LVMM_ACPI_H
+#define LVMM_ACPI_H
+
+#include <stdint.h>
+
+#include "common/util.h"
+
+/* Guest-physical area the tables live in; the e820 map must mark it reserved. */
+#define ACPI_AREA_START 0x000e0000ULL
+#define ACPI_AREA_SIZE  0x00010000ULL
+
+struct gmem;
+
+struct acpi_mmio_dev {
+	uint64_t base; /* MMIO window, wholly inside the MMIO hole below 4 GiB */
+	uint32_t size;
+	uint32_t irq;  /* IOAPIC input (GSI), edge-triggered, active high */
+};
+
+/*
+ * Build RSDP, XSDT, FADT (hardware-reduced), MADT and DSDT in guest memory
+ * (in [0xe0000, 0xf0000), which the lead marks reserved in the e820 map) for
+ * nr_cpus CPUs (APIC IDs 0..nr_cpus-1), the IOAPIC at LVMM_IOAPIC_BASE
+ * (id nr_cpus, GSI base 0) and the given virtio-mmio devices.
+ * On success *rsdp_gpa is the RSDP's guest-physical address. 0 or -errno:
+ * -EINVAL (bad CPU count or device), -ENOSPC (tables do not fit the area),
+ * -EFAULT (area not backed by guest RAM).
+ */
+int acpi_write(struct gmem *m, unsigned nr_cpus, const struct acpi_mmio_dev *devs,
+	       unsigned ndevs, uint64_t *rsdp_gpa) MUST_CHECK;
+
+#endif

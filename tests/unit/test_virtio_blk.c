@@ -1,0 +1,504 @@
+// SPDX-License-Identifier: MIT
+/*
+ * virtio-blk against a temporary image file: request parsing, bounds,
+ * read-only images, discard / write-zeroes, malformed requests.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/virtio_blk.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include "unit.h"
+#include "devices/virtio_devices.h"
+#include "fuzz/fake_vm.h"
+#include "virtio/virtio.h"
+
+#define RAM    (4 * 1024 * 1024)
+#define BASE   LVMM_VIRTIO_MMIO_BASE
+#define QSZ    256
+#define IMG    (64 * 1024)      /* 128 sectors */
+#define HDR    0x100000ULL
+#define DATA   0x110000ULL
+#define STATUS 0x1f0000ULL
+#define VER1   (1ULL << 32)
+#define F(b)   (1ULL << (b))
+
+static struct vm *vm;
+static void *state;
+static int img = -1;
+static int fds[1];
+static struct gq q;
+static uint16_t next_head;
+static char path[256];
+
+static int make_image(size_t size, bool rdonly)
+{
+	const char *dir = getenv("LVMM_TEST_TMP");
+	uint8_t *buf = malloc(size);
+	size_t i;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/blkimg.XXXXXX", dir ? dir : "/tmp");
+	fd = mkstemp(path);
+	if (fd < 0 || !buf)
+		abort();
+	for (i = 0; i < size; i++)
+		buf[i] = (uint8_t)(i / 512 + 1); /* sector n holds n + 1 */
+	if (pwrite(fd, buf, size, 0) != (ssize_t)size)
+		abort();
+	free(buf);
+	if (rdonly) {
+		close(fd);
+		fd = open(path, O_RDONLY);
+	}
+	unlink(path);
+	return fd;
+}
+
+static int setup_img(size_t size, uint32_t flags, bool rdonly_fd)
+{
+	struct lvmm_dev_cfg cfg = { .type = LVMM_DEV_BLK, .flags = flags, .id = "blk0",
+				    .fd = { 0, -1, -1, -1 } };
+	int r;
+
+	img = make_image(size, rdonly_fd);
+	fds[0] = img;
+	vm = fake_vm_new(RAM, fds, 1);
+	if (!vm)
+		abort();
+	r = virtio_blk_ops.create(vm, &cfg, &state);
+	gq_init(&q, vm->mem, QSZ, 0x1000, 0x2000, 0x3000);
+	next_head = 0;
+	return r;
+}
+
+static uint64_t offered(void)
+{
+	uint64_t f;
+
+	mmio_wr(vm, BASE, VMMIO_DEVICE_FEATURES_SEL, 0);
+	f = mmio_rd(vm, BASE, VMMIO_DEVICE_FEATURES);
+	mmio_wr(vm, BASE, VMMIO_DEVICE_FEATURES_SEL, 1);
+	return f | (uint64_t)mmio_rd(vm, BASE, VMMIO_DEVICE_FEATURES) << 32;
+}
+
+static void setup_full(size_t size, uint32_t flags, bool rdonly_fd, uint64_t ack_mask)
+{
+	CHECK_EQ(setup_img(size, flags, rdonly_fd), 0);
+	CHECK_EQ(fake_driver_init(vm, BASE, offered() & ack_mask, &q, 1), 0xf);
+	fake_run(vm);
+}
+
+static void setup(void)
+{
+	setup_full(IMG, 0, false, ~0ULL);
+}
+
+static void teardown(void)
+{
+	virtio_blk_ops.destroy(state);
+	state = NULL;
+	fake_vm_free(vm);
+	close(img);
+}
+
+static void put_hdr(uint32_t type, uint64_t sector)
+{
+	struct virtio_blk_outhdr h = { .type = htole32(type), .sector = htole64(sector) };
+
+	memcpy(vm->mem + HDR, &h, sizeof(h));
+}
+
+/* header / data / status in three descriptors; data readable for writes. */
+static uint8_t blk_req(uint32_t type, uint64_t sector, uint32_t len, bool data_out,
+		       uint32_t *used_len)
+{
+	uint16_t h = next_head;
+	uint32_t id = 0, ulen = 0;
+
+	put_hdr(type, sector);
+	vm->mem[STATUS] = 0xee;
+	gq_desc(&q, h, HDR, 16, 1, (uint16_t)(h + 1));
+	if (len) {
+		gq_desc(&q, (uint16_t)(h + 1), DATA, len, data_out ? 1 : 3, (uint16_t)(h + 2));
+		gq_desc(&q, (uint16_t)(h + 2), STATUS, 1, 2, 0);
+		next_head = (uint16_t)((h + 3) % (QSZ - 3));
+	} else {
+		gq_desc(&q, (uint16_t)(h + 1), STATUS, 1, 2, 0);
+		next_head = (uint16_t)((h + 2) % (QSZ - 3));
+	}
+	gq_publish(&q, h);
+	fake_kick(BASE, 0);
+	fake_run(vm);
+	if (!gq_get_used(&q, &id, &ulen))
+		return 0xfe; /* not completed */
+	if (used_len)
+		*used_len = ulen;
+	return vm->mem[STATUS];
+}
+
+static bool sector_is(uint64_t sector, uint8_t v)
+{
+	uint8_t buf[512];
+	unsigned i;
+
+	if (pread(img, buf, 512, (off_t)(sector * 512)) != 512)
+		return false;
+	for (i = 0; i < 512; i++)
+		if (buf[i] != v)
+			return false;
+	return true;
+}
+
+static void test_config_and_features(void)
+{
+	struct virtio_blk_config c;
+	unsigned i;
+	uint64_t f;
+
+	CHECK_EQ(setup_img(IMG, 0, false), 0);
+	f = offered();
+	CHECK(f & F(32));
+	CHECK(f & F(VIRTIO_BLK_F_FLUSH));
+	CHECK(f & F(VIRTIO_BLK_F_DISCARD));
+	CHECK(f & F(VIRTIO_BLK_F_WRITE_ZEROES));
+	CHECK(f & F(VIRTIO_BLK_F_SEG_MAX));
+	CHECK(!(f & F(VIRTIO_BLK_F_RO)));
+	CHECK_EQ(mmio_rd(vm, BASE, VMMIO_DEVICE_ID), 2);
+	for (i = 0; i < sizeof(c); i += 4) {
+		uint32_t v = mmio_rd(vm, BASE, VMMIO_CONFIG + i);
+
+		memcpy((uint8_t *)&c + i, &v, MIN(4, sizeof(c) - i));
+	}
+	CHECK_EQ(le64toh(c.capacity), IMG / 512);
+	CHECK_EQ(le32toh(c.seg_max), 254);
+	CHECK_EQ(le32toh(c.blk_size), 512);
+	CHECK_EQ(le32toh(c.max_discard_seg), 16);
+	teardown();
+
+	CHECK_EQ(setup_img(IMG, LVMM_DEV_F_READONLY, false), 0);
+	f = offered();
+	CHECK(f & F(VIRTIO_BLK_F_RO));
+	CHECK(!(f & F(VIRTIO_BLK_F_DISCARD)));
+	teardown();
+
+	/* An O_RDONLY image is read-only whatever the flag says. */
+	CHECK_EQ(setup_img(IMG, 0, true), 0);
+	CHECK(offered() & F(VIRTIO_BLK_F_RO));
+	teardown();
+}
+
+static void test_read(void)
+{
+	uint32_t used = 0;
+
+	setup();
+	CHECK_EQ(blk_req(VIRTIO_BLK_T_IN, 3, 1024, false, &used), VIRTIO_BLK_S_OK);
+	CHECK_EQ(used, 1025);
+	CHECK_EQ(vm->mem[DATA], 4);
+	CHECK_EQ(vm->mem[DATA + 511], 4);
+	CHECK_EQ(vm->mem[DATA + 512], 5);
+	CHECK_EQ(vm->mem[DATA + 1023], 5);
+	/* The very last sector. */
+	CHECK_EQ(blk_req(VIRTIO_BLK_T_IN, IMG / 512 - 1, 512, false, NULL), VIRTIO_BLK_S_OK);
+	CHECK_EQ(vm->mem[DATA], IMG / 512);
+	teardown();
+}
+
+static void test_read_any_layout(void)
+{
+	uint32_t id = 0, len = 0;
+
+	setup();
+	/* Header in one desc, data + status together in one writable desc. */
+	put_hdr(VIRTIO_BLK_T_IN, 2);
+	vm->mem[DATA + 512] = 0xee;
+	gq_desc(&q, 0, HDR, 16, 1, 1);
+	gq_desc(&q, 1, DATA, 513, 2, 0);
+	gq_publish(&q, 0);
+	fake_kick(BASE, 0);
+	fake_run(vm);
+	CHECK(gq_get_used(&q, &id, &len));
+	CHECK_EQ(len, 513);
+	CHECK_EQ(vm->mem[DATA], 3);
+	CHECK_EQ(vm->mem[DATA + 512], VIRTIO_BLK_S_OK);
+	/* Header split over two descriptors, data over three. */
+	put_hdr(VIRTIO_BLK_T_IN, 5);
+	gq_desc(&q, 2, HDR, 10, 1, 3);
+	gq_desc(&q, 3, HDR + 10, 6, 1, 4);
+	gq_desc(&q, 4, DATA, 100, 3, 5);
+	gq_desc(&q, 5, DATA + 100, 400, 3, 6);
+	gq_desc(&q, 6, DATA + 500, 13, 2, 0);
+	gq_publish(&q, 2);
+	fake_kick(BASE, 0);
+	fake_run(vm);
+	CHECK(gq_get_used(&q, &id, &len));
+	CHECK_EQ(vm->mem[DATA + 499], 6);
+	CHECK_EQ(vm->mem[DATA + 511], 6);
+	CHECK_EQ(vm->mem[DATA + 512], VIRTIO_BLK_S_OK);
+	teardown();
+}
+
+static void test_write(void)
+{
+	struct stat st;
+
+	setup();
+	memset(vm->mem + DATA, 0xab, 1024);
+	CHECK_EQ(blk_req(VIRTIO_BLK_T_OUT, 10, 1024, true, NULL), VIRTIO_BLK_S_OK);
+	CHECK(sector_is(10, 0xab));
+	CHECK(sector_is(11, 0xab));
+	CHECK(sector_is(12, 13));
+	CHECK(sector_is(9, 10));
+	/* Header and data in one readable descriptor. */
+	put_hdr(VIRTIO_BLK_T_OUT, 20);
+	memcpy(vm->mem + HDR + 16, vm->mem + DATA, 512);
+	gq_desc(&q, 100, HDR, 16 + 512, 1, 101);
+	gq_desc(&q, 101, STATUS, 1, 2, 0);
+	gq_publish(&q, 100);
+	fake_kick(BASE, 0);
+	fake_run(vm);
+	CHECK(sector_is(20, 0xab));
+	CHECK_EQ(blk_req(VIRTIO_BLK_T_FLUSH, 0, 0, false, NULL), VIRTIO_BLK_S_OK);
+	CHECK_EQ(fstat(img, &st), 0);
+	CHECK_EQ(st.st_size, IMG);
+	teardown();
+}
+
+static void test_bounds(void)
+{
+	struct stat st;
+
+	setup();
+	memset(vm->mem + DATA, 0xcd, 4096);
+	CHECK_EQ(blk_req(VIRTIO_BLK_T_IN, IMG / 512 - 1, 1024, false, NULL), VIRTIO_BLK_S_IOERR);
+	CHECK_EQ(blk_req(VIRTIO_BLK_T_IN, IMG / 512, 512, false, NULL), VIRTIO_BLK_S_IOERR);
+	CHECK_EQ(blk_req(VIRTIO_BLK_T_IN, UINT64_MAX, 512, false, NULL), VIRTIO_BLK_S_IOERR);
+	CHECK_EQ(blk_req(VIRTIO_BLK_T_IN, UINT64_MAX / 512 + 1, 512, false, NULL),
+		 VIRTIO_BLK_S_IOERR);
+	CHECK_EQ(blk_req(VIRTIO_BLK_T_OUT, IMG / 512 - 1, 1024, true, NULL), VIRTIO_BLK_S_IOERR);
+	CHECK_EQ(blk_req(VIRTIO_BLK_T_OUT, 1ULL << 60, 512, true, NULL), VIRTIO_BLK_S_IOERR);
+	CHECK_EQ(fstat(img, &st), 0);
+	CHECK_EQ(st.st_size, IMG); /* nothing written past the end */
+	CHECK(sector_is(IMG / 512 - 1, IMG / 512));
+	/* Not a whole number of sectors. */
+	CHECK_EQ(blk_req(VIRTIO_BLK_T_IN, 0, 100, false, NULL), VIRTIO_BLK_S_IOERR);
+	CHECK_EQ(blk_req(VIRTIO_BLK_T_OUT, 0, 513, true, NULL), VIRTIO_BLK_S_IOERR);
+	CHECK(sector_is(0, 1));
+	/* Zero-length read at the end is fine. */
+	CHECK_EQ(blk_req(VIRTIO_BLK_T_IN, IMG / 512, 0, false, NULL), VIRTIO_BLK_S_OK);
+	teardown();
+}
+
+static void test_odd_image_size(void)
+{
+	setup_full(1000, 0, false, ~0ULL); /* one whole sector + 488 invisible bytes */
+	CHECK_EQ(blk_req(VIRTIO_BLK_T_IN, 0, 512, false, NULL), VIRTIO_BLK_S_OK);
+	CHECK_EQ(blk_req(VIRTIO_BLK_T_IN, 1, 512, false, NULL), VIRTIO_BLK_S_IOERR);
+	teardown();
+}
+
+static void test_get_id_and_unsupported(void)
+{
+	uint32_t used = 0;
+
+	setup();
+	memset(vm->mem + DATA, 0x55, 64);
+	CHECK_EQ(blk_req(VIRTIO_BLK_T_GET_ID, 0, 20, false, &used), VIRTIO_BLK_S_OK);
+	CHECK_EQ(used, 21);
+	CHECK(!memcmp(vm->mem + DATA, "blk0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 20));
+	CHECK_EQ(vm->mem[DATA + 20], 0x55);
+	CHECK_EQ(blk_req(VIRTIO_BLK_T_GET_ID, 0, 8, false, &used), VIRTIO_BLK_S_OK);
+	CHECK_EQ(used, 9);
+	CHECK_EQ(blk_req(2 /* SCSI */, 0, 0, false, NULL), VIRTIO_BLK_S_UNSUPP);
+	CHECK_EQ(blk_req(0x12345, 0, 0, false, NULL), VIRTIO_BLK_S_UNSUPP);
+	teardown();
+}
+
+static uint8_t dwz(uint32_t type, uint64_t sector, uint32_t num, uint32_t flags, unsigned nseg)
+{
+	struct virtio_blk_discard_write_zeroes s = {
+		.sector = htole64(sector), .num_sectors = htole32(num), .flags = htole32(flags),
+	};
+	unsigned i;
+
+	for (i = 0; i < nseg; i++)
+		memcpy(vm->mem + DATA + 16 * i, &s, 16);
+	return blk_req(type, 0, 16 * nseg, true, NULL);
+}
+
+static void test_discard_write_zeroes(void)
+{
+	setup();
+	CHECK_EQ(dwz(VIRTIO_BLK_T_WRITE_ZEROES, 8, 8, 0, 1), VIRTIO_BLK_S_OK);
+	CHECK(sector_is(7, 8));
+	CHECK(sector_is(8, 0));
+	CHECK(sector_is(15, 0));
+	CHECK(sector_is(16, 17));
+	CHECK_EQ(dwz(VIRTIO_BLK_T_WRITE_ZEROES, 30, 3, VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP, 1),
+		 VIRTIO_BLK_S_OK);
+	CHECK(sector_is(30, 0));
+	CHECK(sector_is(32, 0));
+	CHECK(sector_is(33, 34));
+	CHECK_EQ(dwz(VIRTIO_BLK_T_DISCARD, 40, 8, 0, 1), VIRTIO_BLK_S_OK);
+	CHECK(sector_is(48, 49));
+	/* Unknown flags, the UNMAP flag on discard. */
+	CHECK_EQ(dwz(VIRTIO_BLK_T_WRITE_ZEROES, 8, 1, 2, 1), VIRTIO_BLK_S_UNSUPP);
+	CHECK_EQ(dwz(VIRTIO_BLK_T_DISCARD, 8, 1, 1, 1), VIRTIO_BLK_S_UNSUPP);
+	/* Ranges: past the end, over the per-segment maximum; nothing changed. */
+	CHECK_EQ(dwz(VIRTIO_BLK_T_WRITE_ZEROES, 120, 9, 0, 1), VIRTIO_BLK_S_IOERR);
+	CHECK(sector_is(120, 121));
+	CHECK_EQ(dwz(VIRTIO_BLK_T_WRITE_ZEROES, 0, (1U << 16) + 1, 0, 1), VIRTIO_BLK_S_IOERR);
+	CHECK_EQ(dwz(VIRTIO_BLK_T_WRITE_ZEROES, UINT64_MAX - 1, 4, 0, 1), VIRTIO_BLK_S_IOERR);
+	/* Segment count and size. */
+	CHECK_EQ(dwz(VIRTIO_BLK_T_WRITE_ZEROES, 50, 1, 0, 16), VIRTIO_BLK_S_OK);
+	CHECK_EQ(dwz(VIRTIO_BLK_T_WRITE_ZEROES, 50, 1, 0, 17), VIRTIO_BLK_S_UNSUPP);
+	CHECK_EQ(blk_req(VIRTIO_BLK_T_DISCARD, 0, 8, true, NULL), VIRTIO_BLK_S_IOERR);
+	CHECK_EQ(blk_req(VIRTIO_BLK_T_DISCARD, 0, 0, false, NULL), VIRTIO_BLK_S_IOERR);
+	/* One bad segment among good ones: nothing is done. */
+	{
+		struct virtio_blk_discard_write_zeroes s[2] = {
+			{ .sector = htole64(60), .num_sectors = htole32(1) },
+			{ .sector = htole64(200), .num_sectors = htole32(1) },
+		};
+
+		memcpy(vm->mem + DATA, s, sizeof(s));
+		CHECK_EQ(blk_req(VIRTIO_BLK_T_WRITE_ZEROES, 0, 32, true, NULL), VIRTIO_BLK_S_IOERR);
+		CHECK(sector_is(60, 61));
+	}
+	teardown();
+
+	/* Features the driver did not accept. */
+	setup_full(IMG, 0, false, ~(F(VIRTIO_BLK_F_DISCARD) | F(VIRTIO_BLK_F_WRITE_ZEROES)));
+	CHECK_EQ(dwz(VIRTIO_BLK_T_DISCARD, 8, 1, 0, 1), VIRTIO_BLK_S_UNSUPP);
+	CHECK_EQ(dwz(VIRTIO_BLK_T_WRITE_ZEROES, 8, 1, 0, 1), VIRTIO_BLK_S_UNSUPP);
+	CHECK(sector_is(8, 9));
+	teardown();
+}
+
+static void test_readonly(void)
+{
+	struct lvmm_dev_stats st;
+
+	setup_full(IMG, LVMM_DEV_F_READONLY, false, ~0ULL);
+	memset(vm->mem + DATA, 0xab, 512);
+	CHECK_EQ(blk_req(VIRTIO_BLK_T_OUT, 1, 512, true, NULL), VIRTIO_BLK_S_IOERR);
+	CHECK(sector_is(1, 2));
+	CHECK_EQ(dwz(VIRTIO_BLK_T_DISCARD, 1, 1, 0, 1), VIRTIO_BLK_S_IOERR);
+	CHECK_EQ(dwz(VIRTIO_BLK_T_WRITE_ZEROES, 1, 1, 0, 1), VIRTIO_BLK_S_IOERR);
+	CHECK(sector_is(1, 2));
+	CHECK_EQ(blk_req(VIRTIO_BLK_T_IN, 1, 512, false, NULL), VIRTIO_BLK_S_OK);
+	CHECK_EQ(blk_req(VIRTIO_BLK_T_FLUSH, 0, 0, false, NULL), VIRTIO_BLK_S_OK);
+	memset(&st, 0, sizeof(st));
+	virtio_blk_ops.stats(state, &st);
+	CHECK_STR(st.id, "blk0");
+	CHECK_EQ(st.reads, 1);
+	CHECK_EQ(st.read_bytes, 512);
+	CHECK_EQ(st.writes, 0);
+	CHECK_EQ(st.errors, 3);
+	teardown();
+}
+
+static void test_malformed_requests(void)
+{
+	setup();
+	/* No writable byte for the status. */
+	put_hdr(VIRTIO_BLK_T_IN, 0);
+	gq_desc(&q, 0, HDR, 16, 0, 0);
+	gq_publish(&q, 0);
+	fake_kick(BASE, 0);
+	fake_run(vm);
+	CHECK(mmio_rd(vm, BASE, VMMIO_STATUS) & 0x40);
+	CHECK_EQ(fake.ev_a, VIRTIO_ERR_REQUEST);
+	CHECK_STR(fake.ev_dev, "blk0");
+	teardown();
+
+	setup();
+	/* Header shorter than 16 bytes. */
+	gq_desc(&q, 0, HDR, 8, 1, 1);
+	gq_desc(&q, 1, STATUS, 1, 2, 0);
+	gq_publish(&q, 0);
+	fake_kick(BASE, 0);
+	fake_run(vm);
+	CHECK(mmio_rd(vm, BASE, VMMIO_STATUS) & 0x40);
+	teardown();
+
+	setup();
+	/* Too many segments for the iovec array (seg_max + 2): a 300-entry indirect table. */
+	{
+		const uint64_t tbl = 0x200000;
+		unsigned i;
+
+		put_hdr(VIRTIO_BLK_T_IN, 0);
+		gq_desc_at(vm->mem, tbl, HDR, 16, 1, 1);
+		for (i = 1; i < 300; i++)
+			gq_desc_at(vm->mem, tbl + 16 * i, DATA, 512, i + 1 < 300 ? 3 : 2,
+				   (uint16_t)(i + 1));
+		gq_desc(&q, 0, tbl, 16 * 300, 4, 0);
+		gq_publish(&q, 0);
+		fake_kick(BASE, 0);
+		fake_run(vm);
+		CHECK(mmio_rd(vm, BASE, VMMIO_STATUS) & 0x40);
+		CHECK_EQ(fake.ev_a, VIRTIO_ERR_IOV_FULL);
+	}
+	teardown();
+}
+
+static void test_many_requests(void)
+{
+	uint32_t id = 0, len = 0;
+	unsigned i, done = 0;
+
+	setup();
+	/* More than one turn's budget: the device requeues itself. */
+	put_hdr(VIRTIO_BLK_T_IN, 1);
+	for (i = 0; i < 128; i++) {
+		gq_desc(&q, (uint16_t)i, HDR, 16, 1, (uint16_t)(128 + i));
+		gq_desc(&q, (uint16_t)(128 + i), STATUS + i, 1, 2, 0);
+	}
+	for (i = 0; i < 200; i++)
+		gq_publish(&q, (uint16_t)(i % 128));
+	fake_kick(BASE, 0);
+	fake_run(vm);
+	while (gq_get_used(&q, &id, &len))
+		done++;
+	CHECK_EQ(done, 200);
+	teardown();
+}
+
+static void test_bad_config(void)
+{
+	struct lvmm_dev_cfg cfg = { .type = LVMM_DEV_BLK, .id = "blkx", .fd = { 3, -1, -1, -1 } };
+	void *s = NULL;
+	int pfd[2];
+
+	vm = fake_vm_new(RAM, fds, 1);
+	CHECK_EQ(virtio_blk_ops.create(vm, &cfg, &s), -EBADF); /* index past nfds */
+	cfg.fd[0] = -1;
+	CHECK_EQ(virtio_blk_ops.create(vm, &cfg, &s), -EBADF);
+	CHECK_EQ(pipe(pfd), 0);
+	fds[0] = pfd[0];
+	cfg.fd[0] = 0;
+	CHECK_EQ(virtio_blk_ops.create(vm, &cfg, &s), -EINVAL); /* not a file */
+	close(pfd[0]);
+	close(pfd[1]);
+	fake_vm_free(vm);
+}
+
+int main(void)
+{
+	RUN(test_config_and_features);
+	RUN(test_read);
+	RUN(test_read_any_layout);
+	RUN(test_write);
+	RUN(test_bounds);
+	RUN(test_odd_image_size);
+	RUN(test_get_id_and_unsupported);
+	RUN(test_discard_write_zeroes);
+	RUN(test_readonly);
+	RUN(test_malformed_requests);
+	RUN(test_many_requests);
+	RUN(test_bad_config);
+	return unit_done();
+}
