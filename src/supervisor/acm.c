@@ -234,8 +234,8 @@ int acm_ctl_check(struct sup *s, uid_t uid, const char *part, const char *op, co
 		snprintf(subject, sizeof(subject), "uid:%u", (unsigned)uid);
 	audit(s, ok, subject, target ? target : "platform", op, opi < 0 ? "unknown operation" : rule);
 	if (!ok)
-		snprintf(err, errlen, "denied by policy '%s': %s may not %s %s (%s)", pol->name, subject,
-			 op, target ? target : "", opi < 0 ? "unknown operation" : rule);
+		snprintf(err, errlen, "denied by policy '%s': %s may not %s%s%s (%s)", pol->name, subject,
+			 op, target ? " " : "", target ? target : "", opi < 0 ? "unknown operation" : rule);
 	return ok ? 0 : -EACCES;
 }
 

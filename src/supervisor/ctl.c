@@ -66,6 +66,7 @@ struct ctl_state {
 struct ctl_op {
 	const char *name;
 	unsigned min_args, max_args;
+	bool arg_not_target;  /* the argument is data (a size), not a partition or link */
 	const char *usage;
 	/* 0: reply complete; 1: waiting for partitions; <0: error (message already set). */
 	int (*run)(struct sup *s, struct ctl_client *c, int argc, char **argv);
@@ -474,7 +475,7 @@ static const struct ctl_op ctl_ops[] = {
 	{ .name = "link-down", .min_args = 1, .max_args = 1, .usage = "link-down LINK", .run = op_link_down },
 	{ .name = "link-up", .min_args = 1, .max_args = 1, .usage = "link-up LINK", .run = op_link_up },
 	{ .name = "isolate", .min_args = 1, .max_args = 1, .usage = "isolate PARTITION", .run = op_isolate },
-	{ .name = "policy-load", .min_args = 1, .max_args = 1, .usage = "policy-load BYTES (then the policy)", .run = op_policy_load },
+	{ .name = "policy-load", .min_args = 1, .max_args = 1, .arg_not_target = true, .usage = "policy-load BYTES (then the policy)", .run = op_policy_load },
 	{ .name = "acm", .usage = "acm", .run = op_acm },
 	{ .name = "help", .usage = "help", .run = op_help },
 };
@@ -640,7 +641,7 @@ static void dispatch(struct sup *s, struct ctl_client *c)
 		return;
 	}
 	if (acm_ctl_check(s, c->uid, c->part[0] ? c->part : NULL, c->op->name,
-			  argc > 1 ? argv[1] : NULL, err, sizeof(err))) {
+			  argc > 1 && !c->op->arg_not_target ? argv[1] : NULL, err, sizeof(err))) {
 		reply_error(c, "%s", err);
 		client_finish(s, c);
 		return;

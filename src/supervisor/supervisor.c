@@ -793,6 +793,9 @@ static void summary(struct sup *s)
 				ev_u64(&e, "tx_packets", d->tx_packets);
 				ev_u64(&e, "tx_bytes", d->tx_bytes);
 				ev_u64(&e, "drops", d->drops);
+			} else if (d->rx_bytes || d->tx_bytes) {
+				ev_u64(&e, "rx_bytes", d->rx_bytes);
+				ev_u64(&e, "tx_bytes", d->tx_bytes);
 			} else {
 				ev_u64(&e, "reads", d->reads);
 				ev_u64(&e, "writes", d->writes);
