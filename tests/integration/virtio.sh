@@ -6,7 +6,7 @@
 . "$(dirname "$0")/../lib.sh"
 
 CASES="blk-pattern-in-file blk-readonly-refused blk-flushed-data-survives-sigkill
-       net-tap-arp-icmp stream-agent-echo"
+       net-tap-arp-icmp stream-agent-echo net-rate-limit-ops net-rate-limit-bandwidth"
 skip_all_without_kvm $CASES
 out=$TMP/out
 
@@ -51,13 +51,42 @@ if ip netns add $ns 2>/dev/null; then
 		--cmdline "ip=10.0.2.15 peer=10.0.2.2" </dev/null >"$out" 2>&1
 	rc=$?
 	rx=$(ip netns exec $ns cat /sys/class/net/tap0/statistics/rx_packets)
-	ip netns del $ns
 	if [ $rc -eq 0 ] && contains "$out" "net: arp reply from 10.0.2.2" &&
 	   contains "$out" "net: ping reply from 10.0.2.2" && [ "$rx" -ge 2 ]; then
 		pass net-tap-arp-icmp
 	else show "$out"; fail net-tap-arp-icmp "rc=$rc, TAP saw $rx packets"; fi
+
+	# Saturate the tx token buckets and count what reaches the TAP per second.
+	rate() { # NAME RATE_LIMIT_YAML SIZE -> frames per second on the TAP
+		cat >"$TMP/rl.yaml" <<YAML
+partitions:
+  - name: g
+    role: service
+    kernel: $PWD/$GUESTS/netbench.elf
+    cmdline: "mode=tx size=$3 secs=3"
+    memory: 32M
+    devices: [ { type: net, tap: tap0, rate_limit: { tx: $2 } } ]
+YAML
+		local before after
+		before=$(ip netns exec $ns cat /sys/class/net/tap0/statistics/rx_packets)
+		timeout 30 ip netns exec $ns "$LVMM" run "$TMP/rl.yaml" </dev/null >"$out" 2>&1
+		after=$(ip netns exec $ns cat /sys/class/net/tap0/statistics/rx_packets)
+		awk -v f=$((after - before)) -v ms="$(sed -n 's/.* ms=\([0-9]*\).*/\1/p' "$out")" \
+			'BEGIN { if (ms > 0) printf "%.0f", f * 1000 / ms; else print 0 }'
+	}
+	# 2000 frames/s, burst 200: over 3 s the burst adds little.
+	r=$(rate ops "{ ops: 2000, ops_burst: 200 }" 60)
+	if [ "$r" -ge 1700 ] && [ "$r" -le 2300 ]; then pass net-rate-limit-ops
+	else show "$out"; fail net-rate-limit-ops "$r frames/s on the TAP, configured 2000"; fi
+	# 1 MB/s of 1514-byte frames (plus the 12-byte header): about 650 frames/s.
+	r=$(rate bw "{ bandwidth: 1M, burst: 64K }" 1514)
+	if [ "$r" -ge 550 ] && [ "$r" -le 760 ]; then pass net-rate-limit-bandwidth
+	else show "$out"; fail net-rate-limit-bandwidth "$r frames/s of 1514 B on the TAP, configured 1 MiB/s (~680)"; fi
+	ip netns del $ns
 else
 	skip net-tap-arp-icmp "cannot create a network namespace"
+	skip net-rate-limit-ops "cannot create a network namespace"
+	skip net-rate-limit-bandwidth "cannot create a network namespace"
 fi
 
 # -- stream: the console guest echoes each line back over the agent socket.

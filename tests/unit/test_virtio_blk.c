@@ -400,6 +400,43 @@ static void test_readonly(void)
 	teardown();
 }
 
+static void test_wrong_direction(void)
+{
+	uint32_t id = 0, len = 0;
+
+	setup();
+	/* IN whose data buffer is device-readable: fails, buffer untouched. */
+	memset(vm->mem + DATA, 0x5a, 512);
+	CHECK_EQ(blk_req(VIRTIO_BLK_T_IN, 1, 512, true, NULL), VIRTIO_BLK_S_IOERR);
+	CHECK_EQ(vm->mem[DATA], 0x5a);
+	CHECK_EQ(vm->mem[DATA + 511], 0x5a);
+	/* OUT with device-writable data before the status: fails, disk unchanged. */
+	memset(vm->mem + DATA, 0xab, 512);
+	CHECK_EQ(blk_req(VIRTIO_BLK_T_OUT, 1, 512, false, NULL), VIRTIO_BLK_S_IOERR);
+	CHECK(sector_is(1, 2));
+	CHECK_EQ(vm->mem[DATA], 0xab);
+	/* FLUSH or GET_ID with data the wrong way. */
+	CHECK_EQ(blk_req(VIRTIO_BLK_T_FLUSH, 0, 512, true, NULL), VIRTIO_BLK_S_IOERR);
+	CHECK_EQ(blk_req(VIRTIO_BLK_T_FLUSH, 0, 512, false, NULL), VIRTIO_BLK_S_IOERR);
+	CHECK_EQ(blk_req(VIRTIO_BLK_T_GET_ID, 0, 20, true, NULL), VIRTIO_BLK_S_IOERR);
+	/* Discard with a writable segment list. */
+	CHECK_EQ(blk_req(VIRTIO_BLK_T_DISCARD, 0, 16, false, NULL), VIRTIO_BLK_S_IOERR);
+	/* An OUT whose "status" is device-readable: no status byte at all, a ring error. */
+	put_hdr(VIRTIO_BLK_T_OUT, 1);
+	gq_desc(&q, 200, HDR, 16, 1, 201);
+	gq_desc(&q, 201, DATA, 512, 1, 202);
+	gq_desc(&q, 202, STATUS, 1, 0, 0);
+	vm->mem[STATUS] = 0xff;
+	gq_publish(&q, 200);
+	fake_kick(BASE, 0);
+	fake_run(vm);
+	CHECK(!gq_get_used(&q, &id, &len));
+	CHECK_EQ(vm->mem[STATUS], 0xff);
+	CHECK(sector_is(1, 2));
+	CHECK(mmio_rd(vm, BASE, VMMIO_STATUS) & 0x40);
+	teardown();
+}
+
 static void test_malformed_requests(void)
 {
 	setup();
@@ -497,6 +534,7 @@ int main(void)
 	RUN(test_get_id_and_unsupported);
 	RUN(test_discard_write_zeroes);
 	RUN(test_readonly);
+	RUN(test_wrong_direction);
 	RUN(test_malformed_requests);
 	RUN(test_many_requests);
 	RUN(test_bad_config);
