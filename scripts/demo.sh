@@ -53,7 +53,7 @@ for _ in $(seq 100); do grep -q "responder: ready" "$OUT/responder.log" && break
 grep -q "responder: ready" "$OUT/responder.log" || { echo "demo: the responder did not start" >&2; exit 2; }
 
 echo "== lvmm run $PLATFORM (consoles prefixed by partition, supervisor events as 'lvmm: event') =="
-ip netns exec "$NS" "$LVMM" run "$PLATFORM" </dev/null 2>&1 | tee "$OUT/console.log"
+ip netns exec "$NS" "$LVMM" run "$PLATFORM" --events "$OUT/events.jsonl" --control "$OUT/lvmm.sock" </dev/null 2>&1 | tee "$OUT/console.log"
 rc=${PIPESTATUS[0]}
 [ -n "${DEMO_DEBUG:-}" ] && { ip -n "$NS" -s link show lvmm-nic0; ip netns exec "$NS" nstat -az 2>/dev/null | grep -iE "udp|InErr|Csum|Drop" | grep -v " 0 "; }
 
