@@ -209,6 +209,23 @@ static uint8_t blk_discard_wz(struct blk_dev *b, const struct vq_chain *c, uint3
 	return VIRTIO_BLK_S_OK;
 }
 
+static bool blk_layout_ok(uint32_t type, const struct vq_chain *c)
+{
+	switch (type) {
+	case VIRTIO_BLK_T_IN:
+	case VIRTIO_BLK_T_GET_ID:
+		return c->out_len == BLK_HDR_SIZE;
+	case VIRTIO_BLK_T_FLUSH:
+		return c->out_len == BLK_HDR_SIZE && c->in_len == 1;
+	case VIRTIO_BLK_T_OUT:
+	case VIRTIO_BLK_T_DISCARD:
+	case VIRTIO_BLK_T_WRITE_ZEROES:
+		return c->in_len == 1;
+	default:
+		return true; /* answered UNSUPP whatever the layout */
+	}
+}
+
 /*
  * Serve one request. Returns the used length, or -EINVAL if the chain has
  * no room for a header or a status byte (the device then needs a reset).
@@ -218,7 +235,7 @@ static int blk_request(struct blk_dev *b, const struct vq_chain *c)
 	struct virtio_blk_outhdr hdr;
 	const struct iovec *last;
 	uint8_t *status, st;
-	uint32_t used = 1;
+	uint32_t used = 1, type;
 	uint64_t sector;
 
 	if (c->out_len < BLK_HDR_SIZE || c->in_len < 1)
@@ -227,8 +244,20 @@ static int blk_request(struct blk_dev *b, const struct vq_chain *c)
 	status = (uint8_t *)last->iov_base + last->iov_len - 1;
 	iov_to_buf(c->iov, c->n_out, 0, &hdr, sizeof(hdr));
 	sector = le64toh(hdr.sector);
+	type = le32toh(hdr.type);
 
-	switch (le32toh(hdr.type)) {
+	/*
+	 * Data direction must match the type (spec 5.2.6): IN and GET_ID have
+	 * nothing readable after the header, OUT-like requests nothing
+	 * writable before the status. A read into device-readable buffers
+	 * must fail, not "succeed" with no data.
+	 */
+	if (!blk_layout_ok(type, c)) {
+		st = VIRTIO_BLK_S_IOERR;
+		b->st.errors++;
+		goto done;
+	}
+	switch (type) {
 	case VIRTIO_BLK_T_IN:
 		st = blk_in(b, c, sector, &used);
 		break;
@@ -243,7 +272,7 @@ static int blk_request(struct blk_dev *b, const struct vq_chain *c)
 		break;
 	case VIRTIO_BLK_T_DISCARD:
 	case VIRTIO_BLK_T_WRITE_ZEROES:
-		st = blk_discard_wz(b, c, le32toh(hdr.type));
+		st = blk_discard_wz(b, c, type);
 		break;
 	default:
 		st = VIRTIO_BLK_S_UNSUPP;
@@ -251,6 +280,7 @@ static int blk_request(struct blk_dev *b, const struct vq_chain *c)
 	}
 	if (st == VIRTIO_BLK_S_IOERR)
 		b->st.errors++;
+done:
 	/* Last, after the data: the driver may look at the data once it sees the status. */
 	__atomic_store_n(status, st, __ATOMIC_RELEASE);
 	return (int)used;
