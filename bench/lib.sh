@@ -4,13 +4,13 @@
 G=$BUILD/guests
 T=$BUILD/bench
 # QEMU with the same guest: microvm, PVH boot, guest RAM as a memfd (shmem) like lvmm's.
-qemu_cmd() { # MEM_MIB ARGS...
-	local m=$1; shift
-	echo qemu-system-x86_64 -M microvm,memory-backend=mem,acpi=off \
-		-object memory-backend-memfd,id=mem,size=${m}M -m $m -accel kvm \
-		-cpu host,-arch-capabilities -nodefaults -no-user-config -display none \
-		-serial stdio -monitor none -device isa-debug-exit,iobase=0xf4,iosize=4 \
-		-global virtio-mmio.force-legacy=false "$@"
+# qemu_args MEM_MIB fills the array QEMU; run it as "${QEMU[@]}" ARGS...
+qemu_args() {
+	QEMU=(qemu-system-x86_64 -M microvm,memory-backend=mem,acpi=off
+		-object "memory-backend-memfd,id=mem,size=${1}M" -m "$1" -accel kvm
+		-cpu host,-arch-capabilities -nodefaults -no-user-config -display none
+		-serial stdio -monitor none -device isa-debug-exit,iobase=0xf4,iosize=4
+		-global virtio-mmio.force-legacy=false)
 }
 need_qemu() {
 	command -v qemu-system-x86_64 >/dev/null || { echo "skip: qemu-system-x86_64 is not installed (make deps)"; exit 0; }

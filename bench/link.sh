@@ -5,6 +5,7 @@
 # against two QEMU guests joined by QEMU's socket netdev; 64 and 1500 bytes.
 . "$(dirname "$0")/lib.sh"
 need_qemu
+qemu_args 64
 run_l() {
 	cat >"$T/link.yaml" <<YAML
 partitions:
@@ -25,12 +26,12 @@ YAML
 }
 run_q() {
 	local port=$((40000 + RANDOM % 20000)) f="$T/qrx.$$"
-	$(qemu_cmd 64 -kernel "$G/netbench.elf" -append "mode=rx idle_ms=500" \
-		-netdev socket,id=n0,listen=127.0.0.1:$port -device virtio-net-device,netdev=n0) </dev/null >"$f" 2>/dev/null &
+	"${QEMU[@]}" -kernel "$G/netbench.elf" -append "mode=rx idle_ms=500" \
+		-netdev socket,id=n0,listen=127.0.0.1:$port -device virtio-net-device,netdev=n0 </dev/null >"$f" 2>/dev/null &
 	local rxp=$!
 	sleep 0.5
-	$(qemu_cmd 64 -kernel "$G/netbench.elf" -append "mode=tx size=$1 secs=2" \
-		-netdev socket,id=n0,connect=127.0.0.1:$port -device virtio-net-device,netdev=n0) </dev/null >/dev/null 2>&1
+	"${QEMU[@]}" -kernel "$G/netbench.elf" -append "mode=tx size=$1 secs=2" \
+		-netdev socket,id=n0,connect=127.0.0.1:$port -device virtio-net-device,netdev=n0 </dev/null >/dev/null 2>&1
 	wait $rxp
 	kv pps "$(grep '^netbench: rx' "$f")"
 	rm -f "$f"

@@ -5,6 +5,7 @@
 # vnet_hdr in a private network namespace, counted on the TAP itself).
 . "$(dirname "$0")/lib.sh"
 need_qemu
+qemu_args 64
 ns=lvmm-bench$$
 ip netns add $ns || { echo "skip: cannot create a network namespace"; exit 0; }
 trap 'ip netns del $ns 2>/dev/null' EXIT
@@ -19,8 +20,8 @@ run() { # VMM SIZE -> frames/s seen by the TAP
 		out=$(ip netns exec $ns "$LVMM" run --no-stdin --kernel "$G/netbench.elf" --memory 64 --net tap=tap0 \
 			--cmdline "mode=tx size=$2 secs=2" 2>/dev/null | grep "^netbench:")
 	else
-		out=$(ip netns exec $ns $(qemu_cmd 64 -kernel "$G/netbench.elf" -append "mode=tx size=$2 secs=2" \
-			-netdev tap,id=n0,ifname=tap0,script=no,downscript=no,vnet_hdr=on -device virtio-net-device,netdev=n0) \
+		out=$(ip netns exec $ns "${QEMU[@]}" -kernel "$G/netbench.elf" -append "mode=tx size=$2 secs=2" \
+			-netdev tap,id=n0,ifname=tap0,script=no,downscript=no,vnet_hdr=on -device virtio-net-device,netdev=n0 \
 			</dev/null 2>/dev/null | grep "^netbench:")
 	fi
 	after=$(rx)

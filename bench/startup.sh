@@ -6,11 +6,12 @@
 # Targets: start-up <= 1/5 of QEMU's; overhead <= 2 MiB.
 . "$(dirname "$0")/lib.sh"
 need_qemu
+qemu_args 64
 N=${N:-20}
 L=$("$T/vmmtime" "$N" -- "$LVMM" run --no-stdin --kernel "$G/hello.elf" --memory 64)
-Q=$("$T/vmmtime" "$N" -- $(qemu_cmd 64 -kernel "$G/hello.elf"))
+Q=$("$T/vmmtime" "$N" -- "${QEMU[@]}" -kernel "$G/hello.elf")
 Lm=$("$T/vmmtime" --rss 300 5 -- "$LVMM" run --no-stdin --kernel "$G/hello.elf" --memory 64 --cmdline hold_ms=800)
-Qm=$("$T/vmmtime" --rss 300 5 -- $(qemu_cmd 64 -kernel "$G/hello.elf" -append hold_ms=800))
+Qm=$("$T/vmmtime" --rss 300 5 -- "${QEMU[@]}" -kernel "$G/hello.elf" -append hold_ms=800)
 lf=$(kv first_byte_ms "$L"); qf=$(kv first_byte_ms "$Q")
 le=$(kv exit_ms "$L"); qe=$(kv exit_ms "$Q")
 lo=$(kv overhead_kib "$Lm"); qo=$(kv overhead_kib "$Qm")
