@@ -21,6 +21,7 @@
 #include "devices/link_ring.h"
 #include "devices/virtio_devices.h"
 #include "devices/virtio_net.h"
+#include "virtio/virtio.h"
 
 #define LINK_DROP_BURST 64 /* frames skipped per recv call at most */
 
@@ -125,9 +126,11 @@ static int link_create(struct vm *vm, const struct lvmm_dev_cfg *cfg, void **sta
 	struct stat st;
 	int memfd, r;
 
-	if (cfg->fd[0] < 0 || cfg->fd[1] < 0 || cfg->fd[2] < 0)
+	int my_bell, peer_bell;
+
+	if (virtio_cfg_fd(vm, cfg, 0, &memfd) || virtio_cfg_fd(vm, cfg, 1, &my_bell) ||
+	    virtio_cfg_fd(vm, cfg, 2, &peer_bell))
 		return -EBADF;
-	memfd = vm->fds[cfg->fd[0]];
 	if (fstat(memfd, &st) < 0 || (uint64_t)st.st_size != LINK_SHM_SIZE) {
 		pr_err("%s: link memory is %lld bytes, expected %zu", cfg->id, (long long)st.st_size,
 		       LINK_SHM_SIZE);
@@ -137,8 +140,8 @@ static int link_create(struct vm *vm, const struct lvmm_dev_cfg *cfg, void **sta
 	if (!l)
 		return -ENOMEM;
 	snprintf(l->id, sizeof(l->id), "%s", cfg->id);
-	l->my_bell = vm->fds[cfg->fd[1]];
-	l->peer_bell = vm->fds[cfg->fd[2]];
+	l->my_bell = my_bell;
+	l->peer_bell = peer_bell;
 	l->shm = mmap(NULL, LINK_SHM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
 	if (l->shm == MAP_FAILED) {
 		r = -errno;

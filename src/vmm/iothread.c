@@ -9,9 +9,21 @@
 
 #include "common/log.h"
 
+/*
+ * epoll data carries the slot index and its generation: a handler deleted
+ * while a batch of events is being delivered may have its slot taken by a
+ * new one in the same batch, which must not receive the old fd's events.
+ */
+#define STOP_TAG UINT64_MAX
+
+static uint64_t slot_tag(const struct iothread *t, unsigned i)
+{
+	return ((uint64_t)t->handlers[i].gen << 32) | i;
+}
+
 int iothread_init(struct iothread *t)
 {
-	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = STOP_TAG };
 
 	memset(t, 0, sizeof(*t));
 	t->epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -44,9 +56,10 @@ int iothread_add(struct iothread *t, int fd, uint32_t events, io_handler_fn fn, 
 		;
 	if (i == IOTHREAD_MAX_HANDLERS)
 		return -ENOSPC;
-	t->handlers[i] = (struct io_handler){ .fd = fd, .fn = fn, .opaque = opaque, .used = true };
+	t->handlers[i] = (struct io_handler){ .fd = fd, .fn = fn, .opaque = opaque, .used = true,
+					      .gen = t->handlers[i].gen + 1 };
 	ev.events = events;
-	ev.data.ptr = &t->handlers[i];
+	ev.data.u64 = slot_tag(t, i);
 	if (epoll_ctl(t->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 		int e = -errno;
 
@@ -74,7 +87,7 @@ int iothread_mod(struct iothread *t, int fd, uint32_t events)
 	if (!h)
 		return -ENOENT;
 	ev.events = events;
-	ev.data.ptr = h;
+	ev.data.u64 = slot_tag(t, (unsigned)(h - t->handlers));
 	return epoll_ctl(t->epfd, EPOLL_CTL_MOD, fd, &ev) < 0 ? -errno : 0;
 }
 
@@ -104,11 +117,16 @@ void iothread_run(struct iothread *t)
 			return;
 		}
 		for (i = 0; i < n; i++) {
-			struct io_handler *h = evs[i].data.ptr;
+			uint64_t tag = evs[i].data.u64;
+			unsigned idx = (unsigned)(tag & 0xffffffffU);
+			struct io_handler *h;
 
-			if (!h)
-				return; /* stop_fd */
-			if (h->used)
+			if (tag == STOP_TAG)
+				return;
+			if (idx >= IOTHREAD_MAX_HANDLERS)
+				continue;
+			h = &t->handlers[idx];
+			if (h->used && h->gen == (uint32_t)(tag >> 32))
 				h->fn(h->opaque, evs[i].events);
 		}
 	}

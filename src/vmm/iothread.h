@@ -22,6 +22,7 @@ struct io_handler {
 	io_handler_fn fn;
 	void *opaque;
 	bool used;
+	uint32_t gen; /* bumped on every add: an event for an older user of the slot is dropped */
 };
 
 struct iothread {
