@@ -102,32 +102,39 @@ int iothread_del(struct iothread *t, int fd)
 	return 0;
 }
 
-void iothread_run(struct iothread *t)
+int iothread_poll(struct iothread *t, int timeout_ms)
 {
 	struct epoll_event evs[32];
+	int n = epoll_wait(t->epfd, evs, 32, timeout_ms), i;
 
+	if (n < 0)
+		return errno == EINTR ? 0 : -errno;
+	for (i = 0; i < n; i++) {
+		uint64_t tag = evs[i].data.u64;
+		unsigned idx = (unsigned)(tag & 0xffffffffU);
+		struct io_handler *h;
+
+		if (tag == STOP_TAG)
+			return -ECANCELED;
+		if (idx >= IOTHREAD_MAX_HANDLERS)
+			continue;
+		h = &t->handlers[idx];
+		if (h->used && h->gen == (uint32_t)(tag >> 32))
+			h->fn(h->opaque, evs[i].events);
+	}
+	return n;
+}
+
+void iothread_run(struct iothread *t)
+{
 	for (;;) {
-		int n = epoll_wait(t->epfd, evs, 32, -1);
-		int i;
+		int r = iothread_poll(t, -1);
 
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			pr_err("iothread: epoll_wait: %s", strerror(errno));
+		if (r == -ECANCELED)
 			return;
-		}
-		for (i = 0; i < n; i++) {
-			uint64_t tag = evs[i].data.u64;
-			unsigned idx = (unsigned)(tag & 0xffffffffU);
-			struct io_handler *h;
-
-			if (tag == STOP_TAG)
-				return;
-			if (idx >= IOTHREAD_MAX_HANDLERS)
-				continue;
-			h = &t->handlers[idx];
-			if (h->used && h->gen == (uint32_t)(tag >> 32))
-				h->fn(h->opaque, evs[i].events);
+		if (r < 0) {
+			pr_err("iothread: epoll_wait: %s", strerror(-r));
+			return;
 		}
 	}
 }

@@ -51,6 +51,12 @@ int iothread_del(struct iothread *t, int fd);
 /* Run the loop on a new thread. 0 or -errno. */
 int iothread_start(struct iothread *t) MUST_CHECK;
 
+/*
+ * One round: wait up to timeout_ms and dispatch what is ready. Returns the
+ * number of events, -ECANCELED once iothread_stop() was called, or -errno.
+ */
+int iothread_poll(struct iothread *t, int timeout_ms);
+
 /* Run the loop on the calling thread until iothread_stop(). */
 void iothread_run(struct iothread *t);
 

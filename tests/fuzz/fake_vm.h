@@ -144,16 +144,8 @@ static inline void fake_vm_free(struct vm *vm)
 /* One round of the I/O thread: dispatch what is ready within timeout_ms. Returns events seen. */
 static inline int fake_poll(struct vm *vm, int timeout_ms)
 {
-	struct epoll_event evs[32];
-	int n = epoll_wait(vm->io.epfd, evs, 32, timeout_ms);
-	int i;
+	int n = iothread_poll(&vm->io, timeout_ms);
 
-	for (i = 0; i < n; i++) {
-		struct io_handler *h = evs[i].data.ptr;
-
-		if (h && h->used)
-			h->fn(h->opaque, evs[i].events);
-	}
 	return n < 0 ? 0 : n;
 }
 
