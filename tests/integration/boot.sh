@@ -4,7 +4,8 @@
 # malformed images and bad options are refused with a precise message.
 . "$(dirname "$0")/../lib.sh"
 
-CASES="boot-hello boot-hello-cmdline boot-smp boot-memory boot-memory-high boot-fault
+CASES="boot-hello boot-hello-cmdline boot-bzimage boot-exit-status boot-reset-kbd boot-reset-cf9 boot-reboot
+       examples-check boot-smp boot-memory boot-memory-high boot-fault
        boot-pvh-qemu-compatible-image refuse-not-a-kernel refuse-truncated-elf
        refuse-missing-kernel refuse-bad-option refuse-tiny-memory help-texts"
 skip_all_without_kvm $CASES
@@ -17,6 +18,37 @@ else show "$out"; fail boot-hello "rc=$rc, no greeting"; fi
 run_lvmm 20 "$out" run --no-stdin --kernel "$GUESTS/hello.elf" --cmdline "hello world  x=1"
 if [ $rc -eq 0 ] && contains "$out" "cmdline: hello world  x=1"; then pass boot-hello-cmdline
 else show "$out"; fail boot-hello-cmdline "rc=$rc, command line not echoed"; fi
+
+# The same guest packaged as a Linux bzImage (64-bit boot protocol).
+run_lvmm 20 "$out" run --no-stdin --kernel "$GUESTS/hello.bzimage" --cmdline "via bzImage"
+if [ $rc -eq 0 ] && contains "$out" "hello from lvmm guest (bzImage)" && contains "$out" "cmdline: via bzImage"; then
+	pass boot-bzimage
+else show "$out"; fail boot-bzimage "rc=$rc"; fi
+
+run_lvmm 20 "$out" run --no-stdin --kernel "$GUESTS/hello.elf" --cmdline "exit=42"
+if [ $rc -eq 42 ]; then pass boot-exit-status
+else show "$out"; fail boot-exit-status "rc=$rc, want the 42 the guest wrote to the debug-exit port"; fi
+
+for how in kbd cf9; do
+	run_lvmm 20 "$out" run --no-stdin --kernel "$GUESTS/hello.elf" --cmdline "reset=$how exit=9" --events "$TMP/ev"
+	if [ $rc -eq 0 ] && ! contains "$out" "hello: exit 9" && grep -q '"reason":"reset"' "$TMP/ev"; then pass boot-reset-$how
+	else show "$out"; fail boot-reset-$how "rc=$rc: a reset must end the guest with status 0"; fi
+	rm -f "$TMP/ev"
+done
+
+# --reboot restarts on reset; the restarted guest resets again until the limit... so
+# the guest resets once per start and we stop it after two starts.
+timeout 20 "$LVMM" run --no-stdin --kernel "$GUESTS/hello.elf" --cmdline "hold_ms=200 reset=kbd" --reboot \
+	--events "$TMP/rb" </dev/null >"$out" 2>&1 &
+pid=$!
+for _ in $(seq 100); do [ "$(grep -c '"event":"partition_start"' "$TMP/rb" 2>/dev/null)" -ge 3 ] && break; sleep 0.1; done
+kill -TERM $pid; wait $pid
+if [ "$(grep -c '"event":"partition_start"' "$TMP/rb")" -ge 3 ] && grep -q '"reason":"reset"' "$TMP/rb"; then pass boot-reboot
+else show "$out"; fail boot-reboot "a reset with --reboot did not restart the guest"; fi
+
+ok=1
+for f in examples/*.yaml; do "$LVMM" check "$f" >"$out" 2>&1 || { show "$out"; ok=0; }; done
+[ $ok = 1 ] && pass examples-check || fail examples-check "an example in examples/ does not pass lvmm check"
 
 run_lvmm 60 "$out" run --no-stdin --kernel "$GUESTS/smp.elf" --vcpus 4
 if [ $rc -eq 0 ] && contains "$out" "smp: all 4 cpus online" && [ "$(grep -cE '^cpu [0-3] online' "$out")" -eq 4 ]; then
