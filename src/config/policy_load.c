@@ -325,6 +325,8 @@ int policy_load(const char *path, const char *buf, size_t len, struct policy *ou
 		: cyaml_load_file(path, &cfg, &policy_schema, (cyaml_data_t **)&raw, NULL);
 	if (e != CYAML_OK)
 		report_schema_error(&c, &log, e, &policy_schema);
+	else if (!raw) /* an empty document (or only comments) loads as nothing */
+		report(&c, "", "the policy is empty: it needs at least ste_types: and labels:");
 	else
 		policy_convert(&c, "", raw, out);
 	if (raw)

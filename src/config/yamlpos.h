@@ -34,7 +34,8 @@ void resolve(struct ctx *c, const char *where, const char *in, char *out, size_t
 /* Copy a name after checking it is 1-31 of [A-Za-z0-9_-]. */
 void copy_name(struct ctx *c, const char *where, const char *what, const char *in, char *out);
 /* libcyaml log sink collecting messages into a struct cy_log. */
-void cy_log_fn(cyaml_log_t level, void *ctx, const char *fmt, va_list args);
+void cy_log_fn(cyaml_log_t level, void *ctx, const char *fmt, va_list args)
+	__attribute__((format(printf, 3, 0)));
 /* Report libcyaml's error + backtrace as "FILE:LINE: problem". */
 void report_schema_error(struct ctx *c, struct cy_log *l, cyaml_err_t e,
 			 const cyaml_schema_value_t *top);

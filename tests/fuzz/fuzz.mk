@@ -5,6 +5,8 @@
 #   mmio  virtio-mmio register sequences + the device core's state machine
 #   blk   virtio-blk requests end to end on a memfd image
 #   net   virtio-net tx (and rx) paths over a socketpair backend
+#   policy    the policy parser (its text may come from a partition)
+#   platform  the platform-file parser and checks
 #
 #   make fuzz                  build, then run each target for FUZZ_TIME seconds
 #   make fuzz FUZZ_TIME=600    longer; FUZZ_TARGETS="vq blk" for a subset
@@ -16,7 +18,7 @@
 # tests/fuzz/corpus/<target>/. Every corpus file is also replayed by the unit
 # tests $(BUILD)/tests/unit/test_vq_fuzz_<target> (gcc, and ASan with SAN=1).
 
-FUZZ_TARGETS ?= vq mmio blk net
+FUZZ_TARGETS ?= vq mmio blk net policy platform
 FUZZ_TIME ?= 20
 FUZZ_CC ?= clang
 FUZZ_DIR := $(BUILD)/fuzz
@@ -25,7 +27,9 @@ FUZZ_CFLAGS := -std=gnu11 -O1 -g -fno-omit-frame-pointer $(FUZZ_SAN) $(WARN) \
 	-D_GNU_SOURCE -Iinclude -Isrc -Itests
 # Only what the harnesses reach: no vm.c (the harnesses fake vm_*), no KVM.
 FUZZ_LIB_SRCS := $(wildcard src/virtio/*.c src/devices/virtio_*.c) src/vmm/gmem.c \
-	src/vmm/bus.c src/vmm/iothread.c src/common/log.c src/common/util.c
+	src/vmm/bus.c src/vmm/iothread.c src/common/log.c src/common/util.c \
+	$(wildcard src/config/*.c) src/supervisor/policy.c src/supervisor/acm.c \
+	src/supervisor/events.c src/supervisor/json.c
 FUZZ_LIB_OBJS := $(FUZZ_LIB_SRCS:%.c=$(FUZZ_DIR)/obj/%.o)
 FUZZ_LIB := $(FUZZ_DIR)/libfuzzlvmm.a
 FUZZ_HDRS := tests/fuzz/fuzz.h tests/fuzz/fake_vm.h
@@ -42,7 +46,7 @@ $(FUZZ_LIB): $(FUZZ_LIB_OBJS)
 $(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_HDRS) $(FUZZ_LIB)
 	@mkdir -p $(dir $@)
 	$(E) "  FUZZLD  $@"
-	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -MMD -MP -o $@ $< $(FUZZ_LIB) -lpthread
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -MMD -MP -o $@ $< $(FUZZ_LIB) -lcyaml -lyaml -lpthread
 
 fuzz-build: $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)
 
