@@ -47,7 +47,11 @@ if [ "$(grep -c '"event":"partition_start"' "$TMP/rb")" -ge 3 ] && grep -q '"rea
 else show "$out"; fail boot-reboot "a reset with --reboot did not restart the guest"; fi
 
 ok=1
-for f in examples/*.yaml; do "$LVMM" check "$f" >"$out" 2>&1 || { show "$out"; ok=0; }; done
+# (examples/linux-*.yaml need the Linux images: tests/integration/linux.sh checks them)
+for f in examples/*.yaml; do
+	case "$f" in examples/linux-*) continue ;; esac
+	"$LVMM" check "$f" >"$out" 2>&1 || { show "$out"; ok=0; }
+done
 [ $ok = 1 ] && pass examples-check || fail examples-check "an example in examples/ does not pass lvmm check"
 
 run_lvmm 60 "$out" run --no-stdin --kernel "$GUESTS/smp.elf" --vcpus 4

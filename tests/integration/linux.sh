@@ -10,7 +10,7 @@
 #   - slow (LVMM_SLOW_TESTS=1, ~3 min here): the same kernel as a bzImage.
 # The image comes from Debian's packages (scripts/linux/build-image.sh).
 . "$(dirname "$0")/../lib.sh"
-CASES="linux-pvh-banner-and-cmdline linux-emulation-failure-reported linux-bzimage-banner"
+CASES="linux-pvh-banner-and-cmdline linux-emulation-failure-reported linux-client-both-kernels-start linux-bzimage-banner"
 skip_all_without_kvm $CASES
 
 IMG=${LVMM_LINUX_DIR:-$BUILD/linux}
@@ -46,6 +46,32 @@ if grep -q "guest crashed: KVM internal error" "$out" && grep -q "rip 0xffffffff
 elif contains "$out" "Run /init" || contains "$out" "lvmm-guest: init started"; then
 	skip linux-emulation-failure-reported "this host's KVM runs Linux without emulation failures"
 else show "$out"; fail linux-emulation-failure-reported "the emulation failure was not reported with RIP and the cmpxchg16b bytes"; fi
+
+# examples/linux-client.yaml: Linux in both partitions; here we can only see both start.
+ns=lvmm-lc$$
+if ip netns add $ns 2>/dev/null; then
+	ip -n $ns tuntap add dev lvmm-nic0 mode tap vnet_hdr
+	ip -n $ns link set lvmm-nic0 up
+	mkdir -p "$BUILD/linux-client"
+	sed "s|\.\./build/|$PWD/$BUILD/|g" examples/linux-client.yaml >"$TMP/lc.yaml"
+	"$LVMM" check "$TMP/lc.yaml" >"$TMP/lc.check" 2>&1; crc=$?
+	out=$TMP/lc.out
+	ip netns exec $ns "$LVMM" run "$TMP/lc.yaml" </dev/null >"$out" 2>&1 &
+	pid=$!
+	for _ in $(seq 2400); do
+		grep -q "^\[service\].*Linux version" "$out" && grep -q "^\[user\].*Linux version" "$out" && break
+		kill -0 $pid 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -INT $pid 2>/dev/null; sleep 1; kill -KILL $pid 2>/dev/null; wait $pid 2>/dev/null
+	ip netns del $ns
+	if [ $crc -eq 0 ] && grep -q "^\[service\].*Command line:.*lvmm.role=service" "$out" &&
+	   grep -q "^\[user\].*Command line:.*lvmm.role=user" "$out"; then
+		pass linux-client-both-kernels-start
+	else cat "$TMP/lc.check" >&2; show "$out"; fail linux-client-both-kernels-start "check rc=$crc, or a partition's kernel did not start"; fi
+else
+	skip linux-client-both-kernels-start "cannot create a network namespace"
+fi
 
 if [ -n "${LVMM_SLOW_TESTS:-}" ]; then
 	out=$TMP/bz.out
