@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "virtio/iov.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -14,13 +15,15 @@ size_t iov_length(const struct iovec *iov, unsigned n)
 	return total;
 }
 
-size_t iov_to_buf(const struct iovec *iov, unsigned n, size_t off, void *buf, size_t len)
+/* Copy between buf and the bytes [off, off+len) of the iovecs, in either direction. */
+static size_t iov_copy(const struct iovec *iov, unsigned n, size_t off, uint8_t *buf, size_t len,
+		       bool to_buf)
 {
-	uint8_t *dst = buf;
 	size_t done = 0;
 	unsigned i;
 
 	for (i = 0; i < n && done < len; i++) {
+		uint8_t *seg = (uint8_t *)iov[i].iov_base;
 		size_t chunk;
 
 		if (off >= iov[i].iov_len) {
@@ -30,10 +33,20 @@ size_t iov_to_buf(const struct iovec *iov, unsigned n, size_t off, void *buf, si
 		chunk = iov[i].iov_len - off;
 		if (chunk > len - done)
 			chunk = len - done;
-		memcpy(dst + done, (const uint8_t *)iov[i].iov_base + off, chunk);
+		if (to_buf)
+			memcpy(buf + done, seg + off, chunk);
+		else
+			memcpy(seg + off, buf + done, chunk);
 		done += chunk;
 		off = 0;
 	}
+	return done;
+}
+
+size_t iov_to_buf(const struct iovec *iov, unsigned n, size_t off, void *buf, size_t len)
+{
+	size_t done = iov_copy(iov, n, off, buf, len, true);
+
 	/*
 	 * The guest may rewrite its memory at any time: force the copy to be
 	 * the only read, so later uses of buf cannot be turned back into loads
@@ -45,25 +58,8 @@ size_t iov_to_buf(const struct iovec *iov, unsigned n, size_t off, void *buf, si
 
 size_t iov_from_buf(const struct iovec *iov, unsigned n, size_t off, const void *buf, size_t len)
 {
-	const uint8_t *src = buf;
-	size_t done = 0;
-	unsigned i;
-
-	for (i = 0; i < n && done < len; i++) {
-		size_t chunk;
-
-		if (off >= iov[i].iov_len) {
-			off -= iov[i].iov_len;
-			continue;
-		}
-		chunk = iov[i].iov_len - off;
-		if (chunk > len - done)
-			chunk = len - done;
-		memcpy((uint8_t *)iov[i].iov_base + off, src + done, chunk);
-		done += chunk;
-		off = 0;
-	}
-	return done;
+	/* iov_copy writes only into the iovecs in this direction. */
+	return iov_copy(iov, n, off, (uint8_t *)(uintptr_t)buf, len, false);
 }
 
 unsigned iov_slice(const struct iovec *src, unsigned n, size_t off, size_t len,
