@@ -17,6 +17,8 @@
  * a null legacy PIC and skips the timer check) and takes every interrupt
  * line from the DSDT's _CRS, so each device that raises an interrupt must
  * be described there: COM1 especially, or the serial port gets no IRQ.
+ * It also means the VMM must leave KVM's 8259 masked, as a BIOS would
+ * (docs/acpi.md): nobody else will, and its lines share GSIs 0-15.
  *
  * Everything is written straight into guest memory (no allocation); the
  * AML is produced by a small emitter that patches package lengths in place.

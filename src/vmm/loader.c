@@ -40,6 +40,7 @@
 #define BZ_PREF_ADDRESS  0x258
 #define BZ_INIT_SIZE     0x260
 #define BZ_HDR_END_MAX   0x290 /* setup_header ends before edd_mbr_sig_buffer */
+#define ZP_ACPI_RSDP     0x070 /* boot_params.acpi_rsdp_addr (protocol 2.14+; ignored before) */
 #define ZP_E820_ENTRIES  0x1e8
 #define ZP_E820_TABLE    0x2d0
 #define ZP_E820_MAX      128
@@ -114,6 +115,7 @@ void layout_from_size(uint64_t mem_bytes, struct guest_layout *lay)
 {
 	lay->mem_bytes = mem_bytes;
 	lay->lowmem_end = MIN(mem_bytes, LVMM_MMIO_HOLE_START);
+	lay->rsdp_gpa = 0;
 }
 
 const char *image_kind_name(enum image_kind k)
@@ -484,7 +486,8 @@ static unsigned build_e820(const struct guest_layout *lay, struct hvm_memmap_ent
 	e[n++] = (struct hvm_memmap_entry){ 0, LVMM_LOWMEM_RAM_END, E820_RAM, 0 };
 	e[n++] = (struct hvm_memmap_entry){ LVMM_EBDA_START, 0xa0000 - LVMM_EBDA_START,
 					    E820_RESERVED, 0 };
-	e[n++] = (struct hvm_memmap_entry){ 0xf0000, 0x10000, E820_RESERVED, 0 };
+	/* ACPI tables (0xe0000-0xeffff, docs/acpi.md) and the BIOS area above them. */
+	e[n++] = (struct hvm_memmap_entry){ 0xe0000, 0x20000, E820_RESERVED, 0 };
 	e[n++] = (struct hvm_memmap_entry){ LVMM_HIMEM_START, lay->lowmem_end - LVMM_HIMEM_START,
 					    E820_RAM, 0 };
 	if (lay->mem_bytes > lay->lowmem_end)
@@ -522,6 +525,7 @@ static int load_bzimage_boot(struct gmem *m, const struct guest_layout *lay,
 	wr16(zp + BZ_VID_MODE, 0xffff);
 	wr16(zp + BZ_HEAP_END_PTR, 0xfe00);
 	wr32(zp + BZ_CMD_LINE_PTR, (uint32_t)LVMM_BOOT_CMDLINE);
+	memcpy(zp + ZP_ACPI_RSDP, &lay->rsdp_gpa, 8);
 	if (initrd_len) {
 		wr32(zp + BZ_RAMDISK_IMAGE, (uint32_t)initrd_gpa);
 		wr32(zp + BZ_RAMDISK_SIZE, (uint32_t)initrd_len);
@@ -552,6 +556,7 @@ static int load_pvh_boot(struct gmem *m, const struct guest_layout *lay, uint64_
 	struct hvm_start_info si = {
 		.magic = HVM_START_MAGIC, .version = 1,
 		.cmdline_paddr = LVMM_BOOT_CMDLINE, .memmap_paddr = LVMM_BOOT_MEMMAP,
+		.rsdp_paddr = lay->rsdp_gpa,
 	};
 	struct hvm_memmap_entry mm[8];
 	int r;

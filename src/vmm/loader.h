@@ -46,6 +46,7 @@ struct boot_image {
 struct guest_layout {
 	uint64_t mem_bytes;  /* total RAM */
 	uint64_t lowmem_end; /* end of RAM below the MMIO hole */
+	uint64_t rsdp_gpa;   /* ACPI RSDP for the boot structures; 0: none */
 };
 
 /* Fill a layout from a RAM size (see docs/platform.md). */

@@ -22,6 +22,7 @@
 #include "common/log.h"
 #include "common/proto.h"
 #include "lvmm/guest_abi.h"
+#include "vmm/acpi.h"
 #include "vmm/devices.h"
 #include "vmm/loader.h"
 #include "vmm/mptable.h"
@@ -341,6 +342,21 @@ static int map_file(int fd, const char *what, const uint8_t **buf, size_t *len, 
 	return 0;
 }
 
+/* ACPI tables for the vCPUs and the virtio-mmio slots handed out so far. */
+static int vm_write_acpi(struct vm *vm, uint64_t *rsdp_gpa)
+{
+	static const uint32_t irqs[] = LVMM_VIRTIO_IRQS;
+	struct acpi_mmio_dev devs[LVMM_VIRTIO_MMIO_MAX];
+	unsigned i;
+
+	for (i = 0; i < vm->nr_virtio_slots && i < LVMM_VIRTIO_MMIO_MAX; i++)
+		devs[i] = (struct acpi_mmio_dev){
+			.base = LVMM_VIRTIO_MMIO_BASE + i * LVMM_VIRTIO_MMIO_SIZE,
+			.size = (uint32_t)LVMM_VIRTIO_MMIO_SIZE, .irq = irqs[i],
+		};
+	return acpi_write(&vm->gmem, vm->nr_vcpus, devs, i, rsdp_gpa);
+}
+
 static int vm_load_kernel(struct vm *vm, char *err, size_t errlen)
 {
 	const struct lvmm_part_config *cfg = vm->cfg;
@@ -379,6 +395,12 @@ static int vm_load_kernel(struct vm *vm, char *err, size_t errlen)
 			goto out;
 		}
 	}
+	/* Tables before the boot structures: those carry the RSDP's address. */
+	r = vm_write_acpi(vm, &lay.rsdp_gpa);
+	if (r) {
+		snprintf(err, errlen, "writing the ACPI tables: %s", strerror(-r));
+		goto out;
+	}
 	/* The supervisor creates a fresh (all-zero) memfd for every start. */
 	r = loader_load(&vm->gmem, &lay, &img, kernel, klen, initrd, ilen, initrd_gpa, cmdline,
 			LOADER_MEM_ZEROED);
@@ -415,6 +437,33 @@ int vm_add_device(struct vm *vm, const struct device_ops *ops, const struct lvmm
 	if (r)
 		return r;
 	vm->nr_devices++;
+	return 0;
+}
+
+/*
+ * Leave the in-kernel 8259 as a BIOS would: vector bases 0x08/0x70, every
+ * line masked. KVM creates it with base 0 and nothing masked, its default
+ * routing feeds it GSIs 0-15 and the BSP's LINT0 is ExtINT, so a guest that
+ * never touches it (hardware-reduced ACPI) would take device interrupts as
+ * CPU exceptions (GSI 5 -> vector 5, #BR). See docs/acpi.md.
+ */
+static int vm_init_pic(struct vm *vm)
+{
+	static const struct { uint32_t id; uint8_t base; } pics[] = {
+		{ KVM_IRQCHIP_PIC_MASTER, 0x08 }, { KVM_IRQCHIP_PIC_SLAVE, 0x70 },
+	};
+
+	for (unsigned i = 0; i < ARRAY_SIZE(pics); i++) {
+		struct kvm_irqchip c = { .chip_id = pics[i].id };
+
+		if (ioctl(vm->vm_fd, KVM_GET_IRQCHIP, &c) < 0)
+			return -errno;
+		c.chip.pic.irq_base = pics[i].base;
+		c.chip.pic.imr = 0xff;
+		c.chip.pic.init4 = 1; /* ICW4 expected, as after a BIOS's init sequence */
+		if (ioctl(vm->vm_fd, KVM_SET_IRQCHIP, &c) < 0)
+			return -errno;
+	}
 	return 0;
 }
 
@@ -472,6 +521,11 @@ int vm_setup(struct vm *vm, const struct lvmm_part_config *cfg, const int *fds, 
 	    ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0) {
 		r = -errno;
 		snprintf(err, errlen, "creating the in-kernel irqchip/PIT: %s", strerror(-r));
+		return r;
+	}
+	r = vm_init_pic(vm);
+	if (r) {
+		snprintf(err, errlen, "programming the 8259: %s", strerror(-r));
 		return r;
 	}
 	r = iothread_init(&vm->io);

@@ -182,7 +182,7 @@ struct dev {
 
 #define MAX_DEVS 40
 
-/* Scope (\_SB_) { Device (xxxx) { Name (...) ... } ... } covering the whole body. */
+/* Scope (_SB_) { Device (xxxx) { Name (...) ... } ... } covering the whole body. */
 static unsigned parse_dsdt(const uint8_t *dsdt, struct dev *devs)
 {
 	struct rd r = { dsdt + 36, dsdt + rd32(dsdt + 4), false };
