@@ -10,7 +10,7 @@
 #   - slow (LVMM_SLOW_TESTS=1, ~3 min here): the same kernel as a bzImage.
 # The image comes from Debian's packages (scripts/linux/build-image.sh).
 . "$(dirname "$0")/../lib.sh"
-CASES="linux-pvh-banner-and-cmdline linux-emulation-failure-reported linux-client-both-kernels-start linux-bzimage-banner"
+CASES="linux-pvh-banner-and-cmdline linux-acpi-cpus-and-ioapic linux-emulation-failure-reported linux-client-both-kernels-start linux-bzimage-banner"
 skip_all_without_kvm $CASES
 
 IMG=${LVMM_LINUX_DIR:-$BUILD/linux}
@@ -25,7 +25,7 @@ fi
 # Start Linux and watch its console; stop waiting at $2 or at the deadline $3 (s).
 boot() { # KERNEL PATTERN SECONDS OUT
 	local kernel=$1 pat=$2 secs=$3 out=$4 t=0
-	"$LVMM" run --no-stdin --kernel "$kernel" --initrd "$IMG/initrd.img" --memory 256 \
+	"$LVMM" run --no-stdin --kernel "$kernel" --initrd "$IMG/initrd.img" --memory 256 --vcpus 2 \
 		--cmdline "console=ttyS0 earlyprintk=serial tsc_early_khz=2000000 lvmm.test=$$" \
 		</dev/null >"$out" 2>&1 &
 	local pid=$!
@@ -40,6 +40,11 @@ boot "$IMG/vmlinux" "crashed" 240 "$out"
 if contains "$out" "Linux version 6." && contains "$out" "Command line: console=ttyS0 earlyprintk=serial tsc_early_khz=2000000 lvmm.test=$$"; then
 	pass linux-pvh-banner-and-cmdline
 else show "$out"; fail linux-pvh-banner-and-cmdline "no banner or command line within 240 s"; fi
+# Debian's cloud kernel reads neither the MP table nor virtio_mmio.device=: ACPI only.
+if contains "$out" "ACPI: RSDP 0x00000000000E0000" && contains "$out" "ACPI: APIC 0x00000000000E0200" &&
+   grep -q "IOAPIC\[0\]: apic_id 2" "$out" && contains "$out" "smpboot: Allowing 2 CPUs"; then
+	pass linux-acpi-cpus-and-ioapic
+else show "$out"; fail linux-acpi-cpus-and-ioapic "the kernel did not find lvmm's ACPI tables, 2 CPUs and the IOAPIC"; fi
 if grep -q "guest crashed: KVM internal error" "$out" && grep -q "rip 0xffffffff8" "$out" &&
    grep -q "instruction bytes f0 48 0f c7" "$out"; then
 	pass linux-emulation-failure-reported
