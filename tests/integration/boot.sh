@@ -5,7 +5,7 @@
 . "$(dirname "$0")/../lib.sh"
 
 CASES="boot-hello boot-hello-cmdline boot-bzimage boot-exit-status boot-reset-kbd boot-reset-cf9 boot-reboot
-       examples-check boot-smp boot-memory boot-memory-high boot-fault
+       examples-check console-to-file unhandled-io-logged vcpu-pinning boot-smp boot-memory boot-memory-high boot-fault
        boot-pvh-qemu-compatible-image refuse-not-a-kernel refuse-truncated-elf
        refuse-missing-kernel refuse-bad-option refuse-tiny-memory help-texts"
 skip_all_without_kvm $CASES

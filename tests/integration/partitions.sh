@@ -4,7 +4,7 @@
 # restart policies, and isolation of one partition from another.
 . "$(dirname "$0")/../lib.sh"
 
-CASES="link-ping-between-partitions ctl-list-status-pause-resume link-down-cuts-traffic
+CASES="link-ping-between-partitions ctl-list-status-pause-resume-restart link-down-cuts-traffic
        link-up-restores-traffic restart-on-crash-with-limit check-rejects-tap-in-user-partition
        ctl-refuses-bad-requests sandbox-violation-kills-only-that-partition
        killed-partition-leaves-others-running"
@@ -65,9 +65,18 @@ grep -q '"name":"b","state":"stopped"' "$TMP/list" || ok=0
 "$L" ctl "$sock" list | grep -q '"name":"a","state":"paused"' || ok=0
 "$L" ctl "$sock" resume a | grep -q '"state":"running"' || ok=0
 "$L" ctl "$sock" status a >"$TMP/status" || ok=0
+pid_a=$(grep -o '"name":"a","state":"running","role":"user","pid":[0-9]*' "$TMP/list" | grep -o '[0-9]*$')
+"$L" ctl "$sock" restart a | grep -q '"state":"restarting"' || ok=0
+pid_a2=""
+for _ in $(seq 50); do
+	pid_a2=$("$L" ctl "$sock" list | grep -o '"name":"a","state":"running","role":"user","pid":[0-9]*' | grep -o '[0-9]*$')
+	[ -n "$pid_a2" ] && [ "$pid_a2" != "$pid_a" ] && break
+	sleep 0.1
+done
+[ -n "$pid_a2" ] && [ "$pid_a2" != "$pid_a" ] || ok=0
 grep -q '"exits":{"io":[1-9]' "$TMP/status" || ok=0
 grep -q '"id":"net0"' "$TMP/status" || ok=0
-[ $ok = 1 ] && pass ctl-list-status-pause-resume || { cat "$TMP/list" "$TMP/status" >&2; fail ctl-list-status-pause-resume "a control operation failed"; }
+[ $ok = 1 ] && pass ctl-list-status-pause-resume-restart || { cat "$TMP/list" "$TMP/status" >&2; fail ctl-list-status-pause-resume-restart "a control operation failed (restart: pid $pid_a -> ${pid_a2:-none})"; }
 
 # With the link down, b's ARP goes nowhere: it times out (status 1).
 "$L" ctl "$sock" link-down l0 >/dev/null
