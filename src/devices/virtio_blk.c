@@ -295,23 +295,9 @@ static void blk_queue_notify(struct virtio_dev *vdev, unsigned q)
 	bool pushed = false;
 
 	vq_disable_notify(vq);
-	for (;;) {
-		int r, used;
+	while (virtio_pop_budget(vdev, q, &c, &budget) > 0) {
+		int used = blk_request(b, &c);
 
-		if (!budget--) {
-			/* Let other devices run; we continue on the next turn. */
-			virtio_requeue(vdev, q);
-			break;
-		}
-		r = virtio_pop(vdev, q, &c);
-		if (r < 0)
-			break;
-		if (r == 0) {
-			if (vq_enable_notify(vq))
-				continue;
-			break;
-		}
-		used = blk_request(b, &c);
 		if (used < 0) {
 			virtio_dev_error(vdev, q, VIRTIO_ERR_REQUEST);
 			break;

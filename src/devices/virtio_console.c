@@ -193,18 +193,8 @@ static void cons_tx(struct cons_dev *c)
 			virtio_push(vdev, CONS_TXQ, c->tx_head, 0);
 			pushed = true;
 		}
-		if (!budget--) {
-			virtio_requeue(vdev, CONS_TXQ);
+		if (virtio_pop_budget(vdev, CONS_TXQ, &ch, &budget) <= 0)
 			break;
-		}
-		r = virtio_pop(vdev, CONS_TXQ, &ch);
-		if (r < 0)
-			break;
-		if (r == 0) {
-			if (vq_enable_notify(vq))
-				continue;
-			break;
-		}
 		if (c->conn_fd < 0) {
 			/* The peer of a connected socket is gone for good: discard. */
 			c->st.drops += ch.out_len;

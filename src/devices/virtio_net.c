@@ -274,21 +274,7 @@ static void net_tx(struct net_dev *n)
 	if (!virtio_running(vdev) || !vq->ready || n->tx_wait || n->tx_rl_wait)
 		return;
 	vq_disable_notify(vq);
-	for (;;) {
-		int r;
-
-		if (!budget--) {
-			virtio_requeue(vdev, NET_TXQ);
-			break;
-		}
-		r = virtio_pop(vdev, NET_TXQ, &c);
-		if (r < 0)
-			break;
-		if (r == 0) {
-			if (vq_enable_notify(vq))
-				continue;
-			break;
-		}
+	while (virtio_pop_budget(vdev, NET_TXQ, &c, &budget) > 0) {
 		if (!net_tx_one(n, &c)) {
 			/* Resumed by the backend fd or the timer, not by a kick. */
 			vq_unpop(vq, 1);

@@ -282,6 +282,27 @@ int virtio_pop(struct virtio_dev *vdev, unsigned q, struct vq_chain *c)
 	return r;
 }
 
+int virtio_pop_budget(struct virtio_dev *vdev, unsigned q, struct vq_chain *c, unsigned *budget)
+{
+	int r;
+
+	for (;;) {
+		if (!*budget) {
+			/* Let other devices run; this queue continues on the next turn. */
+			virtio_requeue(vdev, q);
+			return 0;
+		}
+		(*budget)--;
+		r = virtio_pop(vdev, q, c);
+		if (r)
+			return r;
+		/* Empty: re-enable kicks, then look once more so none is lost. */
+		if (q >= vdev->ops->num_queues || !virtio_running(vdev) ||
+		    !vq_enable_notify(&vdev->vqs[q]))
+			return 0;
+	}
+}
+
 uint16_t virtio_avail_count(struct virtio_dev *vdev, unsigned q)
 {
 	struct virtqueue *vq;

@@ -197,6 +197,14 @@ void virtio_dev_error(struct virtio_dev *vdev, unsigned q, enum virtio_err reaso
 
 /* Ask the I/O thread to run queue q's notify handler again (work left over). */
 void virtio_requeue(struct virtio_dev *vdev, unsigned q);
+/*
+ * The next chain for a device draining queue q with a per-turn budget:
+ * 1 with a chain in *c; 0 to stop, either because the queue is empty (kicks
+ * re-enabled and the ring re-checked, so none is lost) or because *budget
+ * is spent (the queue is kicked again for the next turn); <0 for a
+ * malformed ring (already reported, like virtio_pop).
+ */
+int virtio_pop_budget(struct virtio_dev *vdev, unsigned q, struct vq_chain *c, unsigned *budget);
 
 /* Ask the I/O thread to run ops->sync (from a vCPU thread). */
 void virtio_signal_sync(struct virtio_dev *vdev);
