@@ -275,6 +275,8 @@ static int parse_quick(int argc, char **argv, struct platform *pl, struct run_op
 	p->role = ROLE_SERVICE; /* a lone partition owns its devices, TAPs included */
 	p->stdin_console = true;
 	pl->nparts = 1;
+	pl->uid_base = PLAT_UID_BASE_DEFAULT;
+	pl->uid_count = PLAT_UID_COUNT_DEFAULT;
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {

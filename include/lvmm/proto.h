@@ -110,6 +110,13 @@ struct lvmm_part_config {
 	uint32_t ncpuid_mask;
 	uint32_t pad;
 	struct lvmm_cpuid_mask cpuid_mask[LVMM_MAX_CPUID_MASK];
+	/*
+	 * The partition's own identity: it drops to uid/gid (both non-zero,
+	 * chosen by the supervisor from the platform's uid range, unique
+	 * among running partitions) before the first guest instruction.
+	 */
+	uint32_t uid;
+	uint32_t gid;
 };
 
 /* ---- EVENT ----------------------------------------------------------- */

@@ -784,6 +784,8 @@ int platform_load(const char *path, struct platform *plat, FILE *err)
 	char tmp[PLAT_PATH_MAX];
 
 	memset(plat, 0, sizeof(*plat));
+	plat->uid_base = PLAT_UID_BASE_DEFAULT;
+	plat->uid_count = PLAT_UID_COUNT_DEFAULT;
 	snprintf(plat->path, sizeof(plat->path), "%s", path);
 	snprintf(tmp, sizeof(tmp), "%s", path);
 	snprintf(c.dir, sizeof(c.dir), "%s", dirname(tmp));

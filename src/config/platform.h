@@ -19,6 +19,13 @@
 #define PLAT_MAX_LINKS 32
 #define PLAT_PATH_MAX  1024
 #define PLAT_TAP_MAX   16 /* IFNAMSIZ */
+/*
+ * Partition identities (docs/platform-file.md, `identities:`): each running
+ * partition gets its own uid and gid from [base, base + count). The default
+ * range sits above the container ranges systemd hands out (524288-1879048191).
+ */
+#define PLAT_UID_BASE_DEFAULT  1879048192U /* 0x70000000 */
+#define PLAT_UID_COUNT_DEFAULT 65536U
 
 enum plat_role { ROLE_USER = 0, ROLE_SERVICE = 1 };
 enum plat_restart { RESTART_NEVER = 0, RESTART_ON_CRASH = 1, RESTART_ALWAYS = 2 };
@@ -82,6 +89,8 @@ struct platform {
 	struct plat_link links[PLAT_MAX_LINKS];
 	unsigned nlinks;
 	struct policy policy; /* policy.present is false when none is given */
+	uint32_t uid_base;   /* partition identities: see PLAT_UID_BASE_DEFAULT */
+	uint32_t uid_count;
 };
 
 /* Defaults for a partition that the file or command line does not set. */
