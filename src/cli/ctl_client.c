@@ -47,11 +47,16 @@ int ctl_client_main(int argc, char **argv)
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	char req[1024], buf[65536];
 	size_t used = 0, got = 0;
-	int fd, i;
+	int fd, i, send_err = 0;
 
-	if (argc < 3 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-		fputs(ctl_usage, argc >= 2 ? stdout : stderr);
-		return argc >= 2 ? 0 : 2;
+	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		fputs(ctl_usage, stdout);
+		return 0;
+	}
+	if (argc < 3) {
+		/* No operation is a usage error, not a request: nothing was done. */
+		fputs(ctl_usage, stderr);
+		return 2;
 	}
 	if (strlen(argv[1]) >= sizeof(sa.sun_path)) {
 		fprintf(stderr, "lvmm ctl: socket path too long\n");
@@ -91,12 +96,16 @@ int ctl_client_main(int argc, char **argv)
 		fprintf(stderr, "lvmm ctl: cannot connect to %s: %s\n", argv[1], strerror(errno));
 		return 2;
 	}
-	if (write(fd, req, used) != (ssize_t)used ||
-	    (policy_len && write(fd, policy_buf, policy_len) != (ssize_t)policy_len)) {
-		fprintf(stderr, "lvmm ctl: cannot send the request: %s\n", strerror(errno));
-		close(fd);
-		return 2;
-	}
+	/*
+	 * A supervisor that refuses us (too many clients) answers and closes
+	 * before reading: the send then fails, but its answer is still there
+	 * to read, so a failed send is reported only if no answer comes.
+	 */
+	if (send(fd, req, used, MSG_NOSIGNAL) != (ssize_t)used ||
+	    (policy_len && send(fd, policy_buf, policy_len, MSG_NOSIGNAL) != (ssize_t)policy_len))
+		send_err = errno;
+	else
+		shutdown(fd, SHUT_WR); /* the whole request is sent */
 	for (;;) {
 		struct pollfd p = { fd, POLLIN, 0 };
 		ssize_t n;
@@ -107,8 +116,10 @@ int ctl_client_main(int argc, char **argv)
 			return 2;
 		}
 		n = read(fd, buf + got, sizeof(buf) - 1 - got);
+		if (n < 0 && errno == EINTR)
+			continue;
 		if (n <= 0)
-			break;
+			break; /* EOF after the answer (or a reset: what came is kept) */
 		got += (size_t)n;
 		if (got == sizeof(buf) - 1)
 			break;
@@ -116,7 +127,10 @@ int ctl_client_main(int argc, char **argv)
 	close(fd);
 	buf[got] = 0;
 	if (!got) {
-		fprintf(stderr, "lvmm ctl: the supervisor closed the connection without answering\n");
+		if (send_err)
+			fprintf(stderr, "lvmm ctl: cannot send the request: %s\n", strerror(send_err));
+		else
+			fprintf(stderr, "lvmm ctl: the supervisor closed the connection without answering\n");
 		return 2;
 	}
 	fputs(buf, stdout);

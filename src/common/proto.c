@@ -2,6 +2,7 @@
 #include "common/proto.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -44,6 +45,68 @@ int proto_send(int sock, uint16_t type, const void *payload, uint32_t len, const
 	if ((size_t)n != sizeof(hdr) + len)
 		return -EIO;
 	return 0;
+}
+
+int proto_check_hdr(const struct lvmm_msg_hdr *hdr, size_t n, unsigned nfds, uint32_t maxlen,
+		    unsigned maxfds, bool truncated)
+{
+	if (n < sizeof(*hdr) || truncated)
+		return -EPROTO;
+	if (hdr->magic != LVMM_PROTO_MAGIC || hdr->version != LVMM_PROTO_VERSION ||
+	    hdr->type == 0 || hdr->type > LVMM_MSG_TYPE_MAX)
+		return -EPROTO;
+	if (hdr->len != n - sizeof(*hdr) || hdr->len > maxlen)
+		return -EPROTO;
+	if (hdr->nfds != nfds || nfds > maxfds)
+		return -EPROTO;
+	return 0;
+}
+
+static bool str_ok(const char *s, size_t n)
+{
+	return memchr(s, 0, n) != NULL;
+}
+
+int proto_check_part_msg(const struct lvmm_msg_hdr *hdr, const void *payload)
+{
+	if (hdr->nfds)
+		return -EPROTO; /* a partition never sends fds to the supervisor */
+	switch (hdr->type) {
+	case LVMM_MSG_READY:
+		return hdr->len == 0 ? 0 : -EPROTO;
+	case LVMM_MSG_EVENT: {
+		const struct lvmm_event *e = payload;
+
+		if (hdr->len != sizeof(*e) || e->kind < 1 || e->kind > LVMM_EV_KIND_MAX ||
+		    !str_ok(e->dev, sizeof(e->dev)))
+			return -EPROTO;
+		return 0;
+	}
+	case LVMM_MSG_EXIT: {
+		const struct lvmm_exit *x = payload;
+
+		if (hdr->len != sizeof(*x) || x->reason < 1 || x->reason > LVMM_EXIT_REASON_MAX ||
+		    x->insn_len > sizeof(x->insn) || !str_ok(x->detail, sizeof(x->detail)))
+			return -EPROTO;
+		return 0;
+	}
+	case LVMM_MSG_CTL_REPLY: {
+		const struct lvmm_ctl_reply *r = payload;
+		unsigned i;
+
+		if (hdr->len != sizeof(*r) || r->op < 1 || r->op > LVMM_CTL_OP_MAX ||
+		    r->result > 0 || r->result < -4095 || r->ndevs > LVMM_STATS_MAX_DEVS)
+			return -EPROTO;
+		for (i = 0; i < r->ndevs; i++)
+			if (!str_ok(r->devs[i].id, sizeof(r->devs[i].id)))
+				return -EPROTO;
+		return 0;
+	}
+	case LVMM_MSG_CONFIG: /* supervisor -> partition only */
+	case LVMM_MSG_CTL:
+	default:
+		return -EPROTO;
+	}
 }
 
 static void close_fds(int *fds, unsigned n)
@@ -95,15 +158,9 @@ int proto_recv(int sock, struct lvmm_msg_hdr *hdr, void *payload, uint32_t maxle
 	}
 	if (n == 0)
 		err = -EPIPE;
-	else if ((size_t)n < sizeof(*hdr) || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)))
-		err = -EPROTO;
-	else if (hdr->magic != LVMM_PROTO_MAGIC || hdr->version != LVMM_PROTO_VERSION ||
-		 hdr->type == 0 || hdr->type > LVMM_MSG_TYPE_MAX)
-		err = -EPROTO;
-	else if (hdr->len != (size_t)n - sizeof(*hdr) || hdr->len > maxlen)
-		err = -EPROTO;
-	else if (hdr->nfds != ngot || ngot > maxfds)
-		err = -EPROTO;
+	else
+		err = proto_check_hdr(hdr, (size_t)n, ngot, maxlen, maxfds,
+				      (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0);
 	if (err) {
 		close_fds(got, ngot);
 		return err;

@@ -3,6 +3,8 @@
 #ifndef LVMM_COMMON_PROTO_H
 #define LVMM_COMMON_PROTO_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "common/util.h"
@@ -25,6 +27,23 @@ int proto_send(int sock, uint16_t type, const void *payload, uint32_t len, const
  */
 int proto_recv(int sock, struct lvmm_msg_hdr *hdr, void *payload, uint32_t maxlen, int *fds,
 	       unsigned maxfds, int flags) MUST_CHECK;
+
+/*
+ * The checks proto_recv() makes on a received packet of n bytes carrying
+ * nfds descriptors (truncated: the kernel cut data or descriptors): magic,
+ * version, type range, hdr.len == n - header <= maxlen, hdr.nfds == nfds
+ * <= maxfds. 0 or -EPROTO.
+ */
+int proto_check_hdr(const struct lvmm_msg_hdr *hdr, size_t n, unsigned nfds, uint32_t maxlen,
+		    unsigned maxfds, bool truncated);
+
+/*
+ * Is a message that passed proto_recv() one a partition may send the
+ * supervisor? Its type's exact length, no fds, and every field the
+ * supervisor uses in range (enums, counts, NUL-terminated strings).
+ * 0 or -EPROTO.
+ */
+int proto_check_part_msg(const struct lvmm_msg_hdr *hdr, const void *payload);
 
 /* True if the fixed-size string field is NUL-terminated within n bytes. */
 static inline int proto_str_ok(const char *s, unsigned n)

@@ -177,11 +177,15 @@ int acm_partition_start_pre(struct sup *s, struct part_rt *pr, char *err, size_t
 	return 0;
 }
 
+/*
+ * The partition runs. It is recorded even without a policy: the first
+ * policy loaded at run time must be checked against every partition that
+ * runs (docs/policy.md), not only those started under a policy.
+ */
 void acm_partition_start_commit(struct sup *s, struct part_rt *pr)
 {
-	if (!s->plat->policy.present)
-		return;
-	cw_commit_start(&A.cw, &A.contrib[pr->index]);
+	if (s->plat->policy.present)
+		cw_commit_start(&A.cw, &A.contrib[pr->index]);
 	A.committed[pr->index] = true;
 }
 
@@ -194,9 +198,10 @@ void acm_partition_start_fail(struct sup *s, struct part_rt *pr)
 
 void acm_partition_stop(struct sup *s, struct part_rt *pr)
 {
-	if (!s->plat->policy.present || !A.committed[pr->index])
+	if (!A.committed[pr->index])
 		return;
-	cw_stopped(&A.cw, &A.contrib[pr->index]);
+	if (s->plat->policy.present)
+		cw_stopped(&A.cw, &A.contrib[pr->index]);
 	A.committed[pr->index] = false;
 }
 

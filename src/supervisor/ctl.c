@@ -1,218 +1,186 @@
 // SPDX-License-Identifier: MIT
 /*
- * The control API. Operations are one const table (name, arguments,
- * handler); the transport here is a Unix stream socket carrying one request
- * line "OP ARG..." and answering one JSON object, after which the
- * connection closes. The socket is mode 0600, the peer's uid is checked
- * with SO_PEERCRED before anything is read, a request is at most
- * CTL_REQ_MAX bytes (checked before it is buffered further), and every
- * operation is put to the access-control module first.
+ * The control API's requests (ctl.h): one explicit state machine per
+ * connection, and the operations as one const table (name, arguments,
+ * handler). Every operation is put to the access-control module first;
+ * operations on partitions go through the life cycle's API (lc_*), which
+ * hands their answers back through ctl_answer(). Nothing here touches a
+ * socket: the transport is a struct ctl_transport.
  */
+#include "supervisor/ctl.h"
+
 #include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
-#include <unistd.h>
 
 #include "common/log.h"
-#include "common/proto.h"
 #include "supervisor/events.h"
-#include "supervisor/json.h"
 #include "supervisor/policy_compile.h"
 #include "supervisor/supervisor_int.h"
 
-#define CTL_MAX_CLIENTS 8
-#define CTL_REQ_MAX     1024
-#define CTL_REPLY_MAX   16384
-#define CTL_MAX_ARGS    4
-#define CTL_TIMEOUT_NS  (3ULL * 1000000000ULL)
-#define CTL_UPLOAD_MAX  (64 * 1024) /* a policy, checked before a byte is buffered */
-
-struct ctl_client {
-	bool used;
-	int fd;
-	uid_t uid;
-	pid_t pid;
-	char part[LVMM_NAME_MAX]; /* agent channel of this partition, or "" for a host client */
-	bool persistent;          /* agent channels serve one request after another */
-	char req[CTL_REQ_MAX];
-	size_t len;
-	size_t line_len;       /* bytes of the request line (tokenising splits it up) */
-	bool dispatched;
-	unsigned pending;      /* partition replies still expected */
-	int failed;            /* first -errno among them */
-	uint64_t deadline_ns;
-	const struct ctl_op *op;
-	size_t upload_want;    /* policy-load: payload bytes still to come */
-	char reply[CTL_REPLY_MAX];
-	struct jbuf j;
-};
-
-struct ctl_state {
-	int listen_fd;
-	int uploader;          /* the one client uploading, or -1 */
-	size_t upload_len;
-	char upload[CTL_UPLOAD_MAX];
-	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
-	struct ctl_client c[CTL_MAX_CLIENTS];
-	uint32_t seq;
-};
+#define MS 1000000ULL
+#define CTL_MAX_ARGS 4
 
 struct ctl_op {
 	const char *name;
 	unsigned min_args, max_args;
 	bool arg_not_target;  /* the argument is data (a size), not a partition or link */
+	bool answer_body;     /* the partition's answer fills the reply (partition, state) */
 	const char *usage;
-	/* 0: reply complete; 1: waiting for partitions; <0: error (message already set). */
-	int (*run)(struct sup *s, struct ctl_client *c, int argc, char **argv);
+	enum ctl_res (*run)(struct sup *s, struct ctl_conn *c, int argc, char **argv);
 };
 
-static struct ctl_state ctl_state = { .listen_fd = -1, .uploader = -1 };
+struct ctl_state {
+	const struct ctl_transport *tp;
+	struct ctl_conn c[CTL_CONN_MAX]; /* host clients, then one agent slot per partition */
+	uint32_t gen;          /* request generations (tokens) */
+	uint32_t conn_gen;     /* connection generations */
+	int uploader;          /* slot of the one connection uploading, or -1 */
+	size_t upload_len;
+	char upload[CTL_UPLOAD_MAX];
+};
+
+static struct ctl_state C = { .uploader = -1 };
 static struct policy new_policy; /* 100+ KiB: not on the stack */
 
-static int op_policy_load(struct sup *s, struct ctl_client *c, int argc, char **argv);
+/* ---- the reply --------------------------------------------------------------- */
 
-/* ---- replies -------------------------------------------------------------- */
-
-static void reply_begin(struct ctl_client *c, bool ok)
+static enum ctl_res fail(struct ctl_conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static enum ctl_res fail(struct ctl_conn *c, const char *fmt, ...)
 {
-	jb_init(&c->j, c->reply, sizeof(c->reply) - 2);
-	jb_obj_begin(&c->j);
-	jb_bool(&c->j, "ok", ok);
-}
-
-static int reply_error(struct ctl_client *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int reply_error(struct ctl_client *c, const char *fmt, ...)
-{
-	char msg[256];
 	va_list ap;
 
+	if (c->failed)
+		return CR_FAIL; /* the first reason is the one reported */
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	vsnprintf(c->err, sizeof(c->err), fmt, ap);
 	va_end(ap);
-	reply_begin(c, false);
-	jb_str(&c->j, "error", msg);
-	return -EINVAL;
+	c->failed = true;
+	return CR_FAIL;
 }
 
-static void client_close(struct sup *s, struct ctl_client *c)
+static const char *subject(struct sup *s, const struct ctl_conn *c, char *buf, size_t n)
+{
+	if (c->agent)
+		snprintf(buf, n, "partition:%s", s->parts[c->part].p->name);
+	else
+		snprintf(buf, n, "uid:%u", (unsigned)c->uid);
+	return buf;
+}
+
+static void begin_request(struct ctl_conn *c, uint64_t now)
+{
+	unsigned slot = ctl_conn_index(c);
+
+	c->phase = CP_LINE;
+	if (++C.gen >= (1U << 24))
+		C.gen = 1;
+	c->token = C.gen << 8 | slot;
+	c->replied = c->failed = false;
+	c->op = NULL;
+	c->pending = 0;
+	c->upload_want = 0;
+	c->err[0] = 0;
+	c->started_ns = now;
+	/* An agent channel may idle between requests; a host client may not. */
+	c->deadline_ns = c->agent && !c->in_len ? UINT64_MAX : now + CTL_IDLE_MS * MS;
+	jb_init(&c->j, c->out, sizeof(c->out) - 2); /* room for "}\n" */
+	jb_obj_begin(&c->j);
+	jb_bool(&c->j, "ok", true);
+}
+
+static void cancel_asks(struct sup *s, struct ctl_conn *c)
 {
 	unsigned i;
 
-	for (i = 0; i < s->plat->nparts; i++)
-		if (s->parts[i].ctl_waiter == (int)(c - ctl_state.c))
-			s->parts[i].ctl_waiter = -1;
-	if (ctl_state.uploader == (int)(c - ctl_state.c))
-		ctl_state.uploader = -1;
-	epoll_ctl(s->epfd, EPOLL_CTL_DEL, c->fd, NULL);
-	close(c->fd);
-	c->used = false;
+	for (i = 0; i < s->plat->nparts && c->pending; i++)
+		lc_ask_cancel(s, &s->parts[i], c->token);
+	c->pending = 0;
 }
 
-static void client_finish(struct sup *s, struct ctl_client *c)
+/*
+ * The request is over: send its one reply ("ok" decided here, from
+ * c->failed, never from what was written so far), then either wait for
+ * the next request (agent) or close (host).
+ */
+static void complete(struct sup *s, struct ctl_conn *c)
 {
-	size_t n, used;
+	size_t n;
 
-	if (c->j.len == 0)
-		reply_begin(c, true);
+	if (c->replied || c->phase == CP_FREE)
+		return;
+	if (c->failed) {
+		jb_init(&c->j, c->out, sizeof(c->out) - 2);
+		jb_obj_begin(&c->j);
+		jb_bool(&c->j, "ok", false);
+		jb_str(&c->j, "error", c->err);
+	}
 	jb_obj_end(&c->j);
 	n = c->j.len;
-	c->reply[n++] = '\n';
-	/* A client that does not read its answer only loses the answer. */
-	if (send(c->fd, c->reply, n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
-		pr_debug("control: reply lost: %s", strerror(errno));
-	if (!c->persistent) {
-		client_close(s, c);
+	c->out[n++] = '\n';
+	c->replied = true;
+	if (C.uploader == (int)ctl_conn_index(c))
+		C.uploader = -1;
+	if (!c->gone)
+		C.tp->send(s, c, c->out, n);
+	if (c->eof || c->gone) {
+		C.tp->close(s, c);
 		return;
 	}
-	/* Agent channel: keep what followed this request and wait for the next one. */
-	used = c->op && c->op->run == op_policy_load ? c->len : MIN(c->line_len + 1, c->len);
-	memmove(c->req, c->req + used, c->len - used);
-	c->len -= used;
-	c->req[c->len] = 0;
-	c->line_len = 0;
-	c->dispatched = false;
-	c->pending = 0;
-	c->failed = 0;
-	c->op = NULL;
-	c->upload_want = 0;
-	c->j.len = 0;
-	c->deadline_ns = UINT64_MAX;
+	if (c->agent) {
+		begin_request(c, now_ns());
+	} else {
+		c->phase = CP_CLOSING;
+		c->in_len = 0;
+		c->deadline_ns = now_ns() + CTL_DRAIN_MS * MS;
+		C.tp->shut(s, c);
+	}
+	C.tp->update(s, c);
 }
 
-/* ---- helpers for operations ----------------------------------------------- */
+/* ---- operations --------------------------------------------------------------- */
 
-static struct part_rt *find_part(struct sup *s, struct ctl_client *c, const char *name)
+static struct part_rt *find_part(struct sup *s, struct ctl_conn *c, const char *name)
 {
 	int i = platform_find(s->plat, name);
 
 	if (i < 0) {
-		reply_error(c, "no partition called '%s'", name);
+		fail(c, "no partition called '%s'", name);
 		return NULL;
 	}
 	return &s->parts[i];
 }
 
-/* Send a control message to a running partition; the reply completes the client. */
-static int ask_partition(struct sup *s, struct ctl_client *c, struct part_rt *pr, uint32_t op,
-			 const char *dev)
-{
-	struct lvmm_ctl m = { .op = op };
-
-	if (!pr->pid || pr->sock < 0 || pr->state == PS_STARTING)
-		return -ESRCH;
-	if (pr->ctl_waiter >= 0)
-		return -EBUSY;
-	m.seq = ++ctl_state.seq;
-	if (dev)
-		snprintf(m.dev, sizeof(m.dev), "%s", dev);
-	if (proto_send(pr->sock, LVMM_MSG_CTL, &m, sizeof(m), NULL, 0, MSG_DONTWAIT))
-		return -EIO;
-	pr->ctl_waiter = (int)(c - ctl_state.c);
-	pr->ctl_seq = m.seq;
-	pr->ctl_op = op;
-	c->pending++;
-	c->deadline_ns = now_ns() + CTL_TIMEOUT_NS;
-	sup_arm_timer(s);
-	return 0;
-}
-
-static void part_json(struct jbuf *j, struct sup *s, struct part_rt *pr)
+static void part_json(struct jbuf *j, const struct part_rt *pr)
 {
 	const struct plat_part *p = pr->p;
 
 	jb_obj_begin(j);
 	jb_str(j, "name", p->name);
-	jb_str(j, "state", part_state_name(pr->state));
+	jb_str(j, "state", lc_state_name(pr->state));
 	jb_str(j, "role", plat_role_name(p->role));
 	if (p->label[0])
 		jb_str(j, "label", p->label);
 	jb_u64(j, "pid", (uint64_t)pr->pid);
+	if (pr->uid)
+		jb_u64(j, "uid", pr->uid);
 	jb_u64(j, "vcpus", p->vcpus);
 	jb_u64(j, "memory_mib", p->mem_bytes / MiB);
 	jb_u64(j, "restarts", pr->restarts);
 	jb_str(j, "restart", plat_restart_name(p->restart));
 	jb_i64(j, "exit_code", pr->exit_code);
 	jb_obj_end(j);
-	(void)s;
 }
 
-/* ---- operations ----------------------------------------------------------- */
-
-static int op_list(struct sup *s, struct ctl_client *c, int argc, char **argv)
+static enum ctl_res op_list(struct sup *s, struct ctl_conn *c, int argc, char **argv)
 {
 	unsigned i;
 
 	(void)argc, (void)argv;
-	reply_begin(c, true);
 	jb_arr_begin(&c->j, "partitions");
 	for (i = 0; i < s->plat->nparts; i++)
-		part_json(&c->j, s, &s->parts[i]);
+		part_json(&c->j, &s->parts[i]);
 	jb_arr_end(&c->j);
 	jb_arr_begin(&c->j, "links");
 	for (i = 0; i < s->plat->nlinks; i++) {
@@ -228,154 +196,175 @@ static int op_list(struct sup *s, struct ctl_client *c, int argc, char **argv)
 		jb_obj_end(&c->j);
 	}
 	jb_arr_end(&c->j);
-	return 0;
+	return CR_DONE;
 }
 
-static int op_to_partition(struct sup *s, struct ctl_client *c, const char *name, uint32_t op)
+/* Forward op to the named partition; its answer completes the request. */
+static enum ctl_res to_partition(struct sup *s, struct ctl_conn *c, const char *name, uint32_t op)
 {
 	struct part_rt *pr = find_part(s, c, name);
 	int r;
 
 	if (!pr)
-		return -ENOENT;
-	r = ask_partition(s, c, pr, op, NULL);
+		return CR_FAIL;
+	r = lc_ask(s, pr, op, NULL, c->token);
 	if (r == -ESRCH)
-		return reply_error(c, "partition '%s' is not running (state %s)", name,
-				   part_state_name(pr->state));
+		return fail(c, "partition '%s' is not running (state %s)", name, lc_state_name(pr->state));
+	if (r == -EBUSY)
+		return fail(c, "partition '%s' has %d control requests in flight; try again", name,
+			    LC_ASK_MAX);
 	if (r)
-		return reply_error(c, "partition '%s': %s", name, strerror(-r));
-	return 1;
+		return fail(c, "partition '%s': %s", name, strerror(-r));
+	c->pending++;
+	return CR_WAIT;
 }
 
-static int op_status(struct sup *s, struct ctl_client *c, int argc, char **argv)
+static enum ctl_res op_status(struct sup *s, struct ctl_conn *c, int argc, char **argv)
 {
 	(void)argc;
-	return op_to_partition(s, c, argv[0], LVMM_CTL_STATS);
+	return to_partition(s, c, argv[0], LVMM_CTL_STATS);
 }
 
-static int op_pause(struct sup *s, struct ctl_client *c, int argc, char **argv)
+static enum ctl_res op_pause(struct sup *s, struct ctl_conn *c, int argc, char **argv)
 {
 	(void)argc;
-	return op_to_partition(s, c, argv[0], LVMM_CTL_PAUSE);
+	return to_partition(s, c, argv[0], LVMM_CTL_PAUSE);
 }
 
-static int op_resume(struct sup *s, struct ctl_client *c, int argc, char **argv)
+static enum ctl_res op_resume(struct sup *s, struct ctl_conn *c, int argc, char **argv)
 {
 	(void)argc;
-	return op_to_partition(s, c, argv[0], LVMM_CTL_RESUME);
+	return to_partition(s, c, argv[0], LVMM_CTL_RESUME);
 }
 
-static int op_stop(struct sup *s, struct ctl_client *c, int argc, char **argv)
+static void stop_body(struct ctl_conn *c, const struct part_rt *pr, const char *state)
+{
+	jb_str(&c->j, "partition", pr->p->name);
+	jb_str(&c->j, "state", state);
+	if (pr->pid)
+		jb_u64(&c->j, "kill_after_ms", LC_STOP_GRACE_MS); /* then SIGKILL: docs/cli.md */
+}
+
+static enum ctl_res op_stop(struct sup *s, struct ctl_conn *c, int argc, char **argv)
 {
 	struct part_rt *pr = find_part(s, c, argv[0]);
+	char who[64];
 
 	(void)argc;
 	if (!pr)
-		return -ENOENT;
-	if (part_stop(s, pr))
-		return reply_error(c, "partition '%s' is not running", argv[0]);
-	reply_begin(c, true);
-	jb_str(&c->j, "state", "stopping");
-	return 0;
+		return CR_FAIL;
+	if (lc_stop(s, pr, subject(s, c, who, sizeof(who))))
+		return fail(c, "partition '%s' is not running (state %s)", argv[0],
+			    lc_state_name(pr->state));
+	stop_body(c, pr, lc_state_name(pr->state));
+	return CR_DONE;
 }
 
-static int op_start(struct sup *s, struct ctl_client *c, int argc, char **argv)
+static enum ctl_res op_start(struct sup *s, struct ctl_conn *c, int argc, char **argv)
 {
 	struct part_rt *pr = find_part(s, c, argv[0]);
-	char err[256] = "";
+	char err[CTL_ERR_MAX];
+	int r;
 
 	(void)argc;
 	if (!pr)
-		return -ENOENT;
-	if (pr->pid || pr->state == PS_WAIT_RESTART)
-		return reply_error(c, "partition '%s' is already %s", argv[0], part_state_name(pr->state));
-	if (s->stopping)
-		return reply_error(c, "the platform is shutting down");
-	pr->restarts = 0;
-	if (part_start_reason(s, pr, err, sizeof(err)))
-		return reply_error(c, "partition '%s' did not start: %s", argv[0], err);
-	reply_begin(c, true);
-	jb_str(&c->j, "state", part_state_name(pr->state));
+		return CR_FAIL;
+	r = lc_start(s, pr, err, sizeof(err));
+	if (r == -EALREADY || r == -ESHUTDOWN)
+		return fail(c, "%s", err);
+	if (r)
+		return fail(c, "partition '%s' did not start: %s", argv[0], err);
+	jb_str(&c->j, "partition", pr->p->name);
+	jb_str(&c->j, "state", lc_state_name(pr->state));
 	jb_u64(&c->j, "pid", (uint64_t)pr->pid);
-	return 0;
+	return CR_DONE;
 }
 
-static int op_restart(struct sup *s, struct ctl_client *c, int argc, char **argv)
+static enum ctl_res op_restart(struct sup *s, struct ctl_conn *c, int argc, char **argv)
 {
 	struct part_rt *pr = find_part(s, c, argv[0]);
+	char err[CTL_ERR_MAX];
+	bool started;
 
 	(void)argc;
 	if (!pr)
-		return -ENOENT;
-	if (!pr->pid)
-		return op_start(s, c, argc, argv);
-	pr->restart_requested = true;
-	part_stop(s, pr);
-	reply_begin(c, true);
-	jb_str(&c->j, "state", "restarting");
-	return 0;
+		return CR_FAIL;
+	if (lc_restart(s, pr, &started, err, sizeof(err)))
+		return fail(c, "partition '%s' did not restart: %s", argv[0], err);
+	if (!started) {
+		stop_body(c, pr, "restarting");
+		return CR_DONE;
+	}
+	jb_str(&c->j, "partition", pr->p->name);
+	jb_str(&c->j, "state", lc_state_name(pr->state));
+	jb_u64(&c->j, "pid", (uint64_t)pr->pid);
+	return CR_DONE;
 }
 
-/* Bring one link's two ends up or down. */
-static int set_link(struct sup *s, struct ctl_client *c, int li, bool up)
+/* Bring link li up or down. Unchanged: nothing happens. Returns the ends asked. */
+static unsigned set_link(struct sup *s, struct ctl_conn *c, int li, bool up)
 {
 	const struct plat_link *l = &s->plat->links[li];
-	unsigned e;
-	int asked = 0;
+	unsigned e, asked = 0;
+	struct event ev;
+	char who[64];
 
-	link_set_up(s, li, up);
-	{
-		struct event ev;
-
-		ev_begin(&ev, up ? "link_up" : "link_down", NULL);
-		ev_str(&ev, "link", l->name);
-		ev_end(&ev);
-	}
+	if (!link_set_up(s, li, up))
+		return 0;
+	ev_begin(&ev, up ? "link_up" : "link_down", NULL);
+	ev_str(&ev, "link", l->name);
+	ev_str(&ev, "by", subject(s, c, who, sizeof(who)));
+	ev_end(&ev);
 	for (e = 0; e < 2; e++) {
 		struct part_rt *pr = &s->parts[l->part[e]];
-		const char *dev = pr->p->devs[l->dev[e]].id;
+		int r = lc_ask(s, pr, up ? LVMM_CTL_LINK_UP : LVMM_CTL_LINK_DOWN,
+			       pr->p->devs[l->dev[e]].id, c->token);
 
-		/* A stopped end picks the state up when it starts. */
-		if (!ask_partition(s, c, pr, up ? LVMM_CTL_LINK_UP : LVMM_CTL_LINK_DOWN, dev))
+		if (!r)
 			asked++;
+		else if (r == -EBUSY)
+			lc_link_push(s, pr, li); /* applied all the same, unconfirmed */
+		/* -ESRCH: an end that is not running picks the state up when it is ready. */
 	}
+	c->pending += asked;
 	return asked;
 }
 
-static int op_link(struct sup *s, struct ctl_client *c, int argc, char **argv, bool up)
+static enum ctl_res op_link(struct sup *s, struct ctl_conn *c, char **argv, bool up)
 {
 	int li = links_find(s, argv[0]);
+	bool changed;
 
-	(void)argc;
 	if (li < 0)
-		return reply_error(c, "no link called '%s'", argv[0]);
-	reply_begin(c, true);
+		return fail(c, "no link called '%s'", argv[0]);
+	changed = link_is_up(s, li) != up;
 	jb_str(&c->j, "link", argv[0]);
 	jb_str(&c->j, "state", up ? "up" : "down");
-	return set_link(s, c, li, up) ? 1 : 0;
+	jb_bool(&c->j, "changed", changed);
+	return set_link(s, c, li, up) ? CR_WAIT : CR_DONE;
 }
 
-static int op_link_down(struct sup *s, struct ctl_client *c, int argc, char **argv)
+static enum ctl_res op_link_down(struct sup *s, struct ctl_conn *c, int argc, char **argv)
 {
-	return op_link(s, c, argc, argv, false);
+	(void)argc;
+	return op_link(s, c, argv, false);
 }
 
-static int op_link_up(struct sup *s, struct ctl_client *c, int argc, char **argv)
+static enum ctl_res op_link_up(struct sup *s, struct ctl_conn *c, int argc, char **argv)
 {
-	return op_link(s, c, argc, argv, true);
+	(void)argc;
+	return op_link(s, c, argv, true);
 }
 
 /* The seeds' outbreak containment: every link of the partition goes down. */
-static int op_isolate(struct sup *s, struct ctl_client *c, int argc, char **argv)
+static enum ctl_res op_isolate(struct sup *s, struct ctl_conn *c, int argc, char **argv)
 {
 	struct part_rt *pr = find_part(s, c, argv[0]);
-	unsigned i;
-	int asked = 0;
+	unsigned i, asked = 0;
 
 	(void)argc;
 	if (!pr)
-		return -ENOENT;
-	reply_begin(c, true);
+		return CR_FAIL;
 	jb_str(&c->j, "partition", argv[0]);
 	jb_arr_begin(&c->j, "links_down");
 	for (i = 0; i < s->plat->nlinks; i++) {
@@ -387,88 +376,86 @@ static int op_isolate(struct sup *s, struct ctl_client *c, int argc, char **argv
 		asked += set_link(s, c, (int)i, false);
 	}
 	jb_arr_end(&c->j);
-	return asked ? 1 : 0;
+	return asked ? CR_WAIT : CR_DONE;
 }
 
 /* policy-load BYTES: the policy follows the request line. */
-static int op_policy_load(struct sup *s, struct ctl_client *c, int argc, char **argv)
+static enum ctl_res op_policy_load(struct sup *s, struct ctl_conn *c, int argc, char **argv)
 {
 	uint64_t n;
 	size_t have;
 
-	(void)argc;
+	(void)s, (void)argc;
 	if (parse_u64(argv[0], CTL_UPLOAD_MAX, &n) || !n)
-		return reply_error(c, "policy-load: size must be 1-%d bytes", CTL_UPLOAD_MAX);
-	if (ctl_state.uploader >= 0)
-		return reply_error(c, "another policy upload is in progress");
-	ctl_state.uploader = (int)(c - ctl_state.c);
-	ctl_state.upload_len = 0;
+		return fail(c, "policy-load: size must be 1-%d bytes", CTL_UPLOAD_MAX);
+	if (C.uploader >= 0)
+		return fail(c, "another policy upload is in progress");
+	C.uploader = (int)ctl_conn_index(c);
+	C.upload_len = 0;
 	c->upload_want = (size_t)n;
-	/* Bytes that arrived with the request line belong to the payload. */
-	have = c->line_len + 1 < c->len ? c->len - c->line_len - 1 : 0;
-	if (have > c->upload_want)
-		have = c->upload_want;
-	memcpy(ctl_state.upload, c->req + c->line_len + 1, have);
-	ctl_state.upload_len = have;
+	/* Bytes that came with the request line belong to the payload. */
+	have = MIN(c->in_len, c->upload_want);
+	memcpy(C.upload, c->in, have);
+	memmove(c->in, c->in + have, c->in_len - have);
+	c->in_len -= have;
+	C.upload_len = have;
 	c->upload_want -= have;
-	c->dispatched = false; /* keep reading: the payload is still coming */
-	return 2;
+	return CR_UPLOAD;
 }
 
-/* The whole policy has arrived: parse, check against the live platform, switch. */
-static void policy_uploaded(struct sup *s, struct ctl_client *c)
+/* The whole policy has arrived: parse (sandboxed), check against the live platform, switch. */
+static void policy_uploaded(struct sup *s, struct ctl_conn *c)
 {
-	char errbuf[2048], why[256];
+	static char errbuf[2048];
+	const char *part = c->agent ? s->parts[c->part].p->name : NULL;
+	char why[CTL_ERR_MAX];
 	struct event ev;
 
-	/* The text may come from a partition: it is parsed in a sandboxed child. */
+	C.uploader = -1;
 	memset(&new_policy, 0, sizeof(new_policy));
-	ctl_state.uploader = -1;
-	if (policy_compile(ctl_state.upload, ctl_state.upload_len, &new_policy, errbuf, sizeof(errbuf))) {
-		reply_error(c, "the new policy is invalid: %s", errbuf);
-		ev_begin(&ev, "policy_rejected", c->part[0] ? c->part : NULL);
+	if (policy_compile(C.upload, C.upload_len, &new_policy, errbuf, sizeof(errbuf))) {
+		fail(c, "the new policy is invalid: %s", errbuf);
+		ev_begin(&ev, "policy_rejected", part);
 		ev_str(&ev, "reason", errbuf);
 		ev_end(&ev);
 		return;
 	}
 	if (acm_reload(s, &new_policy, why, sizeof(why))) {
-		reply_error(c, "policy '%s' refused: %s; nothing changed", new_policy.name, why);
-		ev_begin(&ev, "policy_rejected", c->part[0] ? c->part : NULL);
+		fail(c, "policy '%s' refused: %s; nothing changed", new_policy.name, why);
+		ev_begin(&ev, "policy_rejected", part);
 		ev_str(&ev, "policy", new_policy.name);
 		ev_str(&ev, "reason", why);
 		ev_end(&ev);
 		return;
 	}
 	s->plat->policy = new_policy;
-	reply_begin(c, true);
 	jb_str(&c->j, "policy", new_policy.name);
-	ev_begin(&ev, "policy_loaded", c->part[0] ? c->part : NULL);
+	ev_begin(&ev, "policy_loaded", part);
 	ev_str(&ev, "policy", new_policy.name);
 	ev_end(&ev);
 }
 
-static int op_acm(struct sup *s, struct ctl_client *c, int argc, char **argv)
+static enum ctl_res op_acm(struct sup *s, struct ctl_conn *c, int argc, char **argv)
 {
 	uint64_t d, den, ev, hits;
 
 	(void)argc, (void)argv;
 	acm_stats(&d, &den, &ev, &hits);
-	reply_begin(c, true);
 	jb_str(&c->j, "policy", s->plat->policy.present ? s->plat->policy.name : "none");
 	jb_u64(&c->j, "decisions", d);
 	jb_u64(&c->j, "denials", den);
 	jb_u64(&c->j, "ste_evaluations", ev);
 	jb_u64(&c->j, "ste_cache_hits", hits);
-	return 0;
+	return CR_DONE;
 }
 
-static int op_help(struct sup *s, struct ctl_client *c, int argc, char **argv);
+static enum ctl_res op_help(struct sup *s, struct ctl_conn *c, int argc, char **argv);
 
 static const struct ctl_op ctl_ops[] = {
 	{ .name = "list", .usage = "list", .run = op_list },
-	{ .name = "status", .min_args = 1, .max_args = 1, .usage = "status PARTITION", .run = op_status },
-	{ .name = "pause", .min_args = 1, .max_args = 1, .usage = "pause PARTITION", .run = op_pause },
-	{ .name = "resume", .min_args = 1, .max_args = 1, .usage = "resume PARTITION", .run = op_resume },
+	{ .name = "status", .min_args = 1, .max_args = 1, .answer_body = true, .usage = "status PARTITION", .run = op_status },
+	{ .name = "pause", .min_args = 1, .max_args = 1, .answer_body = true, .usage = "pause PARTITION", .run = op_pause },
+	{ .name = "resume", .min_args = 1, .max_args = 1, .answer_body = true, .usage = "resume PARTITION", .run = op_resume },
 	{ .name = "stop", .min_args = 1, .max_args = 1, .usage = "stop PARTITION", .run = op_stop },
 	{ .name = "start", .min_args = 1, .max_args = 1, .usage = "start PARTITION", .run = op_start },
 	{ .name = "restart", .min_args = 1, .max_args = 1, .usage = "restart PARTITION", .run = op_restart },
@@ -480,20 +467,19 @@ static const struct ctl_op ctl_ops[] = {
 	{ .name = "help", .usage = "help", .run = op_help },
 };
 
-static int op_help(struct sup *s, struct ctl_client *c, int argc, char **argv)
+static enum ctl_res op_help(struct sup *s, struct ctl_conn *c, int argc, char **argv)
 {
 	size_t i;
 
 	(void)s, (void)argc, (void)argv;
-	reply_begin(c, true);
 	jb_arr_begin(&c->j, "operations");
 	for (i = 0; i < ARRAY_SIZE(ctl_ops); i++)
 		jb_str(&c->j, NULL, ctl_ops[i].usage);
 	jb_arr_end(&c->j);
-	return 0;
+	return CR_DONE;
 }
 
-/* ---- partition replies ---------------------------------------------------- */
+/* ---- partitions' answers ---------------------------------------------------------- */
 
 static void stats_json(struct jbuf *j, const struct lvmm_ctl_reply *rep)
 {
@@ -530,53 +516,251 @@ static void stats_json(struct jbuf *j, const struct lvmm_ctl_reply *rep)
 	jb_arr_end(j);
 }
 
-void ctl_on_reply(struct sup *s, struct part_rt *pr, const struct lvmm_ctl_reply *rep)
+void ctl_answer(struct sup *s, uint32_t token, struct part_rt *pr, int result,
+		const struct lvmm_ctl_reply *rep)
 {
-	struct ctl_client *c;
+	unsigned slot = token & 0xff;
+	struct ctl_conn *c;
 
-	if (pr->ctl_waiter < 0 || rep->seq != pr->ctl_seq)
-		return; /* late or unsolicited: nobody waits for it */
-	c = &ctl_state.c[pr->ctl_waiter];
-	pr->ctl_waiter = -1;
-	if (rep->result && !c->failed)
-		c->failed = rep->result;
-	if (rep->op == LVMM_CTL_PAUSE && !rep->result)
-		pr->state = PS_PAUSED;
-	else if (rep->op == LVMM_CTL_RESUME && !rep->result)
-		pr->state = PS_RUNNING;
-	if (rep->op == LVMM_CTL_STATS && !rep->result) {
-		reply_begin(c, true);
-		jb_str(&c->j, "partition", pr->p->name);
-		jb_str(&c->j, "state", part_state_name(pr->state));
-		stats_json(&c->j, rep);
-	}
-	if (--c->pending)
+	if (slot >= CTL_CONN_MAX)
 		return;
-	if (c->failed && c->j.len)
-		reply_error(c, "%s: %s", c->op ? c->op->name : "request", strerror(-c->failed));
-	if (!c->j.len) {
-		reply_begin(c, true);
+	c = &C.c[slot];
+	if (c->phase != CP_WAIT || c->token != token || !c->pending)
+		return; /* a request that was answered already, or a closed connection */
+	if (result == -ESRCH && !rep)
+		fail(c, "partition '%s' went away before answering", pr->p->name);
+	else if (result)
+		fail(c, "partition '%s' could not %s: %s", pr->p->name, c->op->name, strerror(-result));
+	else if (c->op->answer_body) {
 		jb_str(&c->j, "partition", pr->p->name);
-		jb_str(&c->j, "state", part_state_name(pr->state));
+		jb_str(&c->j, "state", lc_state_name(pr->state));
+		if (rep && rep->op == LVMM_CTL_STATS)
+			stats_json(&c->j, rep);
 	}
-	client_finish(s, c);
+	if (--c->pending == 0)
+		complete(s, c);
 }
 
-void ctl_part_gone(struct sup *s, struct part_rt *pr)
-{
-	struct ctl_client *c;
+/* ---- the request state machine ------------------------------------------------------ */
 
-	if (pr->ctl_waiter < 0)
+/* One complete request line (NUL-terminated, without its newline). */
+static void dispatch(struct sup *s, struct ctl_conn *c, char *line)
+{
+	char *argv[CTL_MAX_ARGS + 2], *save = NULL, *tok, err[CTL_ERR_MAX];
+	const struct ctl_op *op = NULL;
+	enum ctl_res r;
+	int argc = 0;
+	size_t i;
+
+	for (tok = strtok_r(line, " \t\r", &save); tok && argc < CTL_MAX_ARGS + 2;
+	     tok = strtok_r(NULL, " \t\r", &save))
+		argv[argc++] = tok;
+	for (i = 0; argc && i < ARRAY_SIZE(ctl_ops); i++)
+		if (!strcmp(ctl_ops[i].name, argv[0]))
+			op = &ctl_ops[i];
+	c->op = op;
+	if (!argc)
+		r = fail(c, "empty request; try 'help'");
+	else if (!op)
+		r = fail(c, "unknown operation '%.64s'; try 'help'", argv[0]);
+	else if ((unsigned)argc - 1 < op->min_args || (unsigned)argc - 1 > op->max_args)
+		r = fail(c, "usage: %s", op->usage);
+	else if (acm_ctl_check(s, c->uid, c->agent ? s->parts[c->part].p->name : NULL, op->name,
+			       argc > 1 && !op->arg_not_target ? argv[1] : NULL, err, sizeof(err)))
+		r = fail(c, "%s", err);
+	else
+		r = op->run(s, c, argc - 1, argv + 1);
+	switch (r) {
+	case CR_WAIT:
+		if (c->pending) {
+			c->phase = CP_WAIT;
+			c->deadline_ns = now_ns() + CTL_ANSWER_MS * MS;
+			C.tp->update(s, c);
+			return;
+		}
+		complete(s, c); /* nobody had to be asked */
 		return;
-	c = &ctl_state.c[pr->ctl_waiter];
-	pr->ctl_waiter = -1;
-	if (!c->failed)
-		c->failed = -ESRCH;
-	if (--c->pending == 0) {
-		reply_error(c, "partition '%s' went away before answering", pr->p->name);
-		client_finish(s, c);
+	case CR_UPLOAD:
+		if (c->upload_want) {
+			c->phase = CP_UPLOAD;
+			C.tp->update(s, c);
+			return;
+		}
+		policy_uploaded(s, c);
+		complete(s, c);
+		return;
+	case CR_DONE:
+	case CR_FAIL:
+	default:
+		complete(s, c);
+		return;
 	}
 }
+
+static void overlong(struct sup *s, struct ctl_conn *c)
+{
+	bool agent = c->agent;
+
+	c->in_len = 0;
+	fail(c, "request longer than %d bytes", CTL_REQ_MAX - 1);
+	complete(s, c);
+	if (agent && c->phase == CP_LINE) {
+		/* The rest of the line is dropped as it arrives, up to its newline. */
+		c->phase = CP_DISCARD;
+		c->deadline_ns = UINT64_MAX;
+	}
+}
+
+/* Serve every complete line in c->in while the connection reads lines. */
+static void process(struct sup *s, struct ctl_conn *c)
+{
+	char line[CTL_REQ_MAX];
+	unsigned guard;
+
+	for (guard = 0; guard < CTL_REQ_MAX && c->phase == CP_LINE && c->in_len; guard++) {
+		char *nl = memchr(c->in, '\n', c->in_len);
+		size_t n;
+
+		if (!nl) {
+			if (c->in_len >= sizeof(c->in))
+				overlong(s, c);
+			return;
+		}
+		/* The line leaves the input buffer; what follows stays for the payload or the next request. */
+		n = (size_t)(nl - c->in);
+		memcpy(line, c->in, n);
+		line[n] = 0;
+		memmove(c->in, nl + 1, c->in_len - n - 1);
+		c->in_len -= n + 1;
+		dispatch(s, c, line);
+	}
+}
+
+char *ctl_rx_buf(struct ctl_conn *c, size_t *room)
+{
+	switch (c->phase) {
+	case CP_UPLOAD:
+		*room = MIN(c->upload_want, sizeof(C.upload) - C.upload_len);
+		return C.upload + C.upload_len;
+	case CP_LINE:
+		*room = sizeof(c->in) - c->in_len;
+		return c->in + c->in_len;
+	case CP_DISCARD:
+	case CP_CLOSING:
+		*room = sizeof(c->in); /* read and dropped */
+		return c->in;
+	case CP_WAIT:
+	case CP_FREE:
+	default:
+		*room = 0;
+		return c->in;
+	}
+}
+
+/* Bytes arrived while reading a request: it is not idle. */
+static void touch(struct ctl_conn *c)
+{
+	uint64_t now = now_ns();
+
+	if (c->agent && c->deadline_ns == UINT64_MAX)
+		c->started_ns = now; /* an agent's request starts with its first byte */
+	c->deadline_ns = MIN(now + CTL_IDLE_MS * MS, c->started_ns + CTL_REQUEST_MS * MS);
+}
+
+void ctl_rx(struct sup *s, struct ctl_conn *c, size_t n)
+{
+	char *nl;
+
+	if (!n)
+		return;
+	switch (c->phase) {
+	case CP_UPLOAD:
+		n = MIN(n, c->upload_want);
+		C.upload_len += n;
+		c->upload_want -= n;
+		touch(c);
+		if (!c->upload_want) {
+			policy_uploaded(s, c);
+			complete(s, c);
+			process(s, c);
+		}
+		return;
+	case CP_LINE:
+		c->in_len = MIN(c->in_len + n, sizeof(c->in));
+		touch(c);
+		process(s, c);
+		return;
+	case CP_DISCARD:
+		nl = memchr(c->in, '\n', MIN(n, sizeof(c->in)));
+		if (!nl)
+			return;
+		c->in_len = MIN(n, sizeof(c->in)) - (size_t)(nl + 1 - c->in);
+		memmove(c->in, nl + 1, c->in_len);
+		begin_request(c, now_ns());
+		process(s, c);
+		return;
+	case CP_CLOSING:
+	case CP_WAIT:
+	case CP_FREE:
+	default:
+		return; /* dropped: nothing is being read */
+	}
+}
+
+size_t ctl_feed(struct sup *s, struct ctl_conn *c, const char *buf, size_t n)
+{
+	size_t done = 0, room;
+	unsigned guard;
+
+	for (guard = 0; guard < 1024 && done < n && c->phase != CP_FREE; guard++) {
+		char *dst = ctl_rx_buf(c, &room);
+		size_t k = MIN(room, n - done);
+
+		if (!k)
+			break;
+		memcpy(dst, buf + done, k);
+		done += k;
+		ctl_rx(s, c, k);
+	}
+	return done;
+}
+
+void ctl_eof(struct sup *s, struct ctl_conn *c)
+{
+	c->eof = true;
+	if (c->phase == CP_LINE && c->in_len && c->in_len < sizeof(c->in)) {
+		/* A request ended by EOF instead of a newline is still a request. */
+		c->in[c->in_len++] = '\n';
+		process(s, c);
+	}
+	switch (c->phase) {
+	case CP_UPLOAD:
+		fail(c, "policy-load: the payload ended after %zu of %zu bytes", C.upload_len,
+		     C.upload_len + c->upload_want);
+		complete(s, c); /* and closes: eof */
+		return;
+	case CP_WAIT:
+		C.tp->update(s, c); /* the answer is still sent; nothing more is read */
+		return;
+	case CP_FREE:
+		return;
+	case CP_LINE:
+	case CP_DISCARD:
+	case CP_CLOSING:
+	default:
+		C.tp->close(s, c); /* nothing (more) was asked */
+		return;
+	}
+}
+
+void ctl_hangup(struct sup *s, struct ctl_conn *c)
+{
+	c->gone = c->eof = true;
+	if (c->phase != CP_FREE)
+		C.tp->close(s, c); /* pending answers are dropped with the slot */
+}
+
+/* ---- time -------------------------------------------------------------------------- */
 
 uint64_t ctl_next_deadline(struct sup *s)
 {
@@ -584,9 +768,9 @@ uint64_t ctl_next_deadline(struct sup *s)
 	unsigned i;
 
 	(void)s;
-	for (i = 0; i < CTL_MAX_CLIENTS; i++)
-		if (ctl_state.c[i].used)
-			next = MIN(next, ctl_state.c[i].deadline_ns);
+	for (i = 0; i < CTL_CONN_MAX; i++)
+		if (C.c[i].phase != CP_FREE)
+			next = MIN(next, C.c[i].deadline_ns);
 	return next;
 }
 
@@ -594,281 +778,144 @@ void ctl_on_timer(struct sup *s, uint64_t now)
 {
 	unsigned i;
 
-	for (i = 0; i < CTL_MAX_CLIENTS; i++) {
-		struct ctl_client *c = &ctl_state.c[i];
+	for (i = 0; i < CTL_CONN_MAX; i++) {
+		struct ctl_conn *c = &C.c[i];
 
-		if (!c->used || c->deadline_ns > now || (c->persistent && !c->pending && !c->upload_want))
+		if (c->phase == CP_FREE || c->deadline_ns > now)
 			continue;
-		if (c->pending)
-			reply_error(c, "no answer from the partition within %llu s",
-				    CTL_TIMEOUT_NS / 1000000000ULL);
-		else
-			reply_error(c, "request not completed within %llu s",
-				    CTL_TIMEOUT_NS / 1000000000ULL);
-		client_finish(s, c);
-	}
-}
-
-/* ---- transport ------------------------------------------------------------ */
-
-static void dispatch(struct sup *s, struct ctl_client *c)
-{
-	char *argv[CTL_MAX_ARGS + 2], *save = NULL, *tok;
-	int argc = 0, r;
-	size_t i;
-	char err[256];
-
-	c->dispatched = true;
-	for (tok = strtok_r(c->req, " \t\r", &save); tok && argc < CTL_MAX_ARGS + 2;
-	     tok = strtok_r(NULL, " \t\r", &save))
-		argv[argc++] = tok;
-	if (!argc) {
-		reply_error(c, "empty request; try 'help'");
-		client_finish(s, c);
-		return;
-	}
-	for (i = 0; i < ARRAY_SIZE(ctl_ops) && strcmp(ctl_ops[i].name, argv[0]); i++)
-		;
-	if (i == ARRAY_SIZE(ctl_ops)) {
-		reply_error(c, "unknown operation '%s'; try 'help'", argv[0]);
-		client_finish(s, c);
-		return;
-	}
-	c->op = &ctl_ops[i];
-	if ((unsigned)argc - 1 < c->op->min_args || (unsigned)argc - 1 > c->op->max_args) {
-		reply_error(c, "usage: %s", c->op->usage);
-		client_finish(s, c);
-		return;
-	}
-	if (acm_ctl_check(s, c->uid, c->part[0] ? c->part : NULL, c->op->name,
-			  argc > 1 && !c->op->arg_not_target ? argv[1] : NULL, err, sizeof(err))) {
-		reply_error(c, "%s", err);
-		client_finish(s, c);
-		return;
-	}
-	r = c->op->run(s, c, argc - 1, argv + 1);
-	if (r == 2) { /* an upload follows */
-		if (!c->upload_want) {
-			policy_uploaded(s, c);
-			client_finish(s, c);
+		switch (c->phase) {
+		case CP_WAIT:
+			cancel_asks(s, c);
+			fail(c, "no answer from the partition within %u s", CTL_ANSWER_MS / 1000);
+			complete(s, c);
+			break;
+		case CP_LINE:
+		case CP_UPLOAD:
+		case CP_DISCARD:
+			c->in_len = 0;
+			if (now - c->started_ns >= CTL_REQUEST_MS * MS)
+				fail(c, "request not complete within %u s", CTL_REQUEST_MS / 1000);
+			else
+				fail(c, "idle for %u s without a complete request", CTL_IDLE_MS / 1000);
+			complete(s, c);
+			break;
+		case CP_CLOSING:
+		case CP_FREE:
+		default:
+			C.tp->close(s, c);
+			break;
 		}
-		return;
-	}
-	if (r != 1 || c->pending == 0)
-		client_finish(s, c);
-}
-
-static void on_client(struct sup *s, struct ctl_client *c, uint32_t events)
-{
-	ssize_t n;
-	char *nl;
-
-	if (c->upload_want) {
-		n = recv(c->fd, ctl_state.upload + ctl_state.upload_len, c->upload_want, MSG_DONTWAIT);
-		if (n <= 0) {
-			if (n < 0 && errno == EAGAIN)
-				return;
-			client_close(s, c);
-			return;
-		}
-		ctl_state.upload_len += (size_t)n;
-		c->upload_want -= (size_t)n;
-		if (!c->upload_want) {
-			c->dispatched = true;
-			policy_uploaded(s, c);
-			client_finish(s, c);
-		}
-		return;
-	}
-	if (c->dispatched) {
-		/* The request is being served; the peer closing early only loses the answer. */
-		if (events & (EPOLLHUP | EPOLLERR))
-			epoll_ctl(s->epfd, EPOLL_CTL_DEL, c->fd, NULL);
-		return;
-	}
-	n = recv(c->fd, c->req + c->len, sizeof(c->req) - 1 - c->len, MSG_DONTWAIT);
-	if (n <= 0) {
-		if (n < 0 && errno == EAGAIN)
-			return;
-		client_close(s, c);
-		return;
-	}
-	c->len += (size_t)n;
-	c->req[c->len] = 0;
-	if (c->persistent && c->deadline_ns == UINT64_MAX)
-		c->deadline_ns = now_ns() + CTL_TIMEOUT_NS;
-	nl = memchr(c->req, '\n', c->len);
-	if (nl) {
-		*nl = 0;
-		c->line_len = (size_t)(nl - c->req);
-		dispatch(s, c);
-	} else if (c->len == sizeof(c->req) - 1) {
-		reply_error(c, "request longer than %d bytes", CTL_REQ_MAX - 1);
-		client_finish(s, c);
 	}
 }
 
-static void on_accept(struct sup *s)
-{
-	struct ucred cred;
-	socklen_t len = sizeof(cred);
-	unsigned i;
-	int fd = accept4(ctl_state.listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-	struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP };
+/* ---- connections ---------------------------------------------------------------------- */
 
-	if (fd < 0)
-		return;
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
-	    (cred.uid != 0 && cred.uid != geteuid())) {
-		struct event e;
-
-		ev_begin(&e, "control_denied", NULL);
-		ev_u64(&e, "uid", cred.uid);
-		ev_str(&e, "reason", "peer uid is neither root nor the supervisor's user");
-		ev_end(&e);
-		close(fd);
-		return;
-	}
-	for (i = 0; i < CTL_MAX_CLIENTS && ctl_state.c[i].used; i++)
-		;
-	if (i == CTL_MAX_CLIENTS) {
-		static const char busy[] = "{\"ok\":false,\"error\":\"too many control clients\"}\n";
-
-		if (send(fd, busy, sizeof(busy) - 1, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
-			pr_debug("control: busy reply lost");
-		close(fd);
-		return;
-	}
-	ctl_state.c[i] = (struct ctl_client){
-		.used = true, .fd = fd, .uid = cred.uid, .pid = cred.pid,
-		.deadline_ns = now_ns() + CTL_TIMEOUT_NS,
-	};
-	ev.data.u64 = TAG_CTL_CLIENT | i;
-	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-		close(fd);
-		ctl_state.c[i].used = false;
-		return;
-	}
-	sup_arm_timer(s);
-}
-
-void ctl_on_event(struct sup *s, uint64_t tag, uint32_t events)
-{
-	unsigned idx = (unsigned)(tag & ~TAG_MASK);
-
-	if ((tag & TAG_MASK) == TAG_CTL_LISTEN)
-		on_accept(s);
-	else if ((tag & TAG_MASK) == TAG_CTL_CLIENT && idx < CTL_MAX_CLIENTS && ctl_state.c[idx].used)
-		on_client(s, &ctl_state.c[idx], events);
-}
-
-int ctl_init(struct sup *s, const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = TAG_CTL_LISTEN };
-	struct stat st;
-	mode_t old;
-	int fd;
-
-	s->ctl = &ctl_state;
-	if (!path || !path[0])
-		return 0;
-	if (strlen(path) >= sizeof(sa.sun_path)) {
-		pr_err("control socket path '%s' is longer than %zu bytes", path, sizeof(sa.sun_path) - 1);
-		return -ENAMETOOLONG;
-	}
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-	/* Remove a stale socket left by a run that was killed, never any other file. */
-	if (!lstat(path, &st)) {
-		if (!S_ISSOCK(st.st_mode)) {
-			pr_err("control socket path '%s' exists and is not a socket", path);
-			return -EEXIST;
-		}
-		if (unlink(path) < 0)
-			return -errno;
-	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	old = umask(0177); /* the socket is created 0600: no window with wider access */
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, CTL_MAX_CLIENTS) < 0) {
-		int e = -errno;
-
-		umask(old);
-		pr_err("control socket '%s': %s", path, strerror(-e));
-		close(fd);
-		return e;
-	}
-	umask(old);
-	ctl_state.listen_fd = fd;
-	snprintf(ctl_state.path, sizeof(ctl_state.path), "%s", path);
-	return epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
-}
-
-void ctl_close(struct sup *s)
+void ctl_setup(struct sup *s, const struct ctl_transport *tp)
 {
 	unsigned i;
 
-	for (i = 0; i < CTL_MAX_CLIENTS; i++)
-		if (ctl_state.c[i].used) {
-			reply_error(&ctl_state.c[i], "the platform has shut down");
-			client_finish(s, &ctl_state.c[i]);
-		}
-	if (ctl_state.listen_fd >= 0) {
-		close(ctl_state.listen_fd);
-		unlink(ctl_state.path);
-		ctl_state.listen_fd = -1;
+	for (i = 0; i < CTL_CONN_MAX; i++) {
+		C.c[i].phase = CP_FREE;
+		C.c[i].fd = -1;
+		C.c[i].in_len = 0;
 	}
+	C.tp = tp;
+	C.uploader = -1;
+	C.upload_len = 0;
+	s->ctl = &C;
 }
 
-bool ctl_listening(struct sup *s)
+static struct ctl_conn *conn_init(unsigned slot, bool agent, int part, uid_t uid, pid_t pid)
+{
+	struct ctl_conn *c = &C.c[slot];
+
+	c->gen = ++C.conn_gen & 0xffffff;
+	c->fd = -1;
+	c->agent = agent;
+	c->part = part;
+	c->uid = uid;
+	c->pid = pid;
+	c->in_watched = false;
+	c->eof = c->gone = false;
+	c->in_len = 0;
+	begin_request(c, now_ns());
+	return c;
+}
+
+struct ctl_conn *ctl_conn_open_host(struct sup *s, uid_t uid, pid_t pid, char *err, size_t errlen)
+{
+	unsigned i, slot = CTL_HOST_MAX, mine = 0;
+
+	(void)s;
+	for (i = 0; i < CTL_HOST_MAX; i++) {
+		if (C.c[i].phase == CP_FREE)
+			slot = MIN(slot, i);
+		else if (C.c[i].uid == uid)
+			mine++;
+	}
+	if (mine >= CTL_HOST_PER_UID) {
+		snprintf(err, errlen, "too many control clients of uid %u (at most %d at a time)",
+			 (unsigned)uid, CTL_HOST_PER_UID);
+		return NULL;
+	}
+	if (slot == CTL_HOST_MAX) {
+		snprintf(err, errlen, "too many control clients (at most %d at a time)", CTL_HOST_MAX);
+		return NULL;
+	}
+	return conn_init(slot, false, -1, uid, pid);
+}
+
+struct ctl_conn *ctl_conn_open_agent(struct sup *s, unsigned part)
 {
 	(void)s;
-	return ctl_state.listen_fd >= 0;
+	if (part >= CTL_AGENT_MAX || C.c[CTL_HOST_MAX + part].phase != CP_FREE)
+		return NULL;
+	return conn_init(CTL_HOST_MAX + part, true, (int)part, (uid_t)-1, 0);
 }
 
-int ctl_attach_agent(struct sup *s, struct part_rt *pr)
+struct ctl_conn *ctl_conn_at(unsigned i)
 {
-	struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP };
-	unsigned i;
-	int sv[2];
-
-	for (i = 0; i < CTL_MAX_CLIENTS && ctl_state.c[i].used; i++)
-		;
-	if (i == CTL_MAX_CLIENTS)
-		return -EMFILE;
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
-		return -errno;
-	if (fcntl(sv[0], F_SETFL, O_NONBLOCK) < 0 || fcntl(sv[1], F_SETFL, O_NONBLOCK) < 0) {
-		int e = -errno;
-
-		close(sv[0]);
-		close(sv[1]);
-		return e;
-	}
-	ctl_state.c[i] = (struct ctl_client){
-		.used = true, .fd = sv[0], .uid = (uid_t)-1, .persistent = true,
-		.deadline_ns = UINT64_MAX,
-	};
-	snprintf(ctl_state.c[i].part, sizeof(ctl_state.c[i].part), "%s", pr->p->name);
-	ev.data.u64 = TAG_CTL_CLIENT | i;
-	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, sv[0], &ev) < 0) {
-		int e = -errno;
-
-		close(sv[0]);
-		close(sv[1]);
-		ctl_state.c[i].used = false;
-		return e;
-	}
-	return sv[1];
+	return i < CTL_CONN_MAX && C.c[i].phase != CP_FREE ? &C.c[i] : NULL;
 }
 
-void ctl_detach_agent(struct sup *s, struct part_rt *pr)
+unsigned ctl_conn_index(const struct ctl_conn *c)
+{
+	return (unsigned)(c - C.c);
+}
+
+struct ctl_conn *ctl_conn_agent(unsigned part)
+{
+	return part < CTL_AGENT_MAX ? ctl_conn_at(CTL_HOST_MAX + part) : NULL;
+}
+
+void ctl_conn_free(struct sup *s, struct ctl_conn *c)
+{
+	if (c->phase == CP_FREE)
+		return;
+	cancel_asks(s, c);
+	if (C.uploader == (int)ctl_conn_index(c))
+		C.uploader = -1;
+	c->phase = CP_FREE;
+	c->fd = -1;
+	c->in_len = 0;
+}
+
+void ctl_shutdown(struct sup *s)
 {
 	unsigned i;
 
-	for (i = 0; i < CTL_MAX_CLIENTS; i++)
-		if (ctl_state.c[i].used && ctl_state.c[i].persistent &&
-		    !strcmp(ctl_state.c[i].part, pr->p->name))
-			client_close(s, &ctl_state.c[i]);
+	for (i = 0; i < CTL_CONN_MAX; i++) {
+		struct ctl_conn *c = &C.c[i];
+
+		if (c->phase == CP_FREE)
+			continue;
+		cancel_asks(s, c);
+		c->eof = true; /* complete() closes it */
+		if (!c->replied && (!c->agent || c->in_len || c->phase != CP_LINE)) {
+			fail(c, "the platform has shut down");
+			complete(s, c);
+		}
+		if (c->phase != CP_FREE)
+			C.tp->close(s, c);
+	}
 }

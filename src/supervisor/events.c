@@ -53,14 +53,41 @@ static void happ(struct event *e, const char *fmt, ...)
 		e->hlen = MIN(e->hlen + (unsigned)n, (unsigned)sizeof(e->human) - 2);
 }
 
-/* Human form: printable ASCII only. */
+/*
+ * Human form, a logfmt value: bare when it is printable ASCII without
+ * space, quote, backslash or '='; otherwise double-quoted with \" \\ \n \t
+ * and \xNN escapes, so every line splits into key=value pairs.
+ */
 static void hstr(struct event *e, const char *s)
 {
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
+	const char *p;
+	bool quote = !*s;
 
-		happ(e, "%c", ch >= 0x20 && ch < 0x7f ? ch : '?');
+	for (p = s; *p && !quote; p++) {
+		unsigned char ch = (unsigned char)*p;
+
+		quote = ch <= 0x20 || ch >= 0x7f || ch == '"' || ch == '\\' || ch == '=';
 	}
+	if (!quote) {
+		happ(e, "%s", s);
+		return;
+	}
+	happ(e, "\"");
+	for (p = s; *p; p++) {
+		unsigned char ch = (unsigned char)*p;
+
+		if (ch == '"' || ch == '\\')
+			happ(e, "\\%c", ch);
+		else if (ch == '\n')
+			happ(e, "\\n");
+		else if (ch == '\t')
+			happ(e, "\\t");
+		else if (ch < 0x20 || ch >= 0x7f)
+			happ(e, "\\x%02x", ch);
+		else
+			happ(e, "%c", ch);
+	}
+	happ(e, "\"");
 }
 
 void ev_begin(struct event *e, const char *type, const char *partition)
@@ -79,7 +106,8 @@ void ev_begin(struct event *e, const char *type, const char *partition)
 	jb_raw(&e->j, t);
 	e->j.need_comma = true;
 	jb_str(&e->j, "event", type);
-	happ(e, "lvmm: event %s", type);
+	happ(e, "lvmm: event=");
+	hstr(e, type);
 	if (partition) {
 		jb_str(&e->j, "partition", partition);
 		happ(e, " partition=");

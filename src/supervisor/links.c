@@ -4,7 +4,8 @@
  * run, a sealed memfd holding the two rings and one eventfd doorbell per
  * side, and keeps them: an end that restarts finds its frames and its peer
  * where it left them. Only the two partitions named as ends ever receive
- * these fds; the shared memory is never part of any guest's RAM.
+ * these fds; the shared memory is never part of any guest's RAM. Rings and
+ * bells outlive an end's process: the peer and a restart still need them.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -102,20 +103,17 @@ int links_grant(struct sup *s, struct part_rt *pr, const struct plat_dev *d,
 	return 0;
 }
 
-void links_partition_ended(struct sup *s, struct part_rt *pr)
-{
-	(void)s, (void)pr; /* rings and bells stay: the peer and a restart still need them */
-}
-
 bool link_is_up(struct sup *s, int li)
 {
 	return li >= 0 && (unsigned)li < s->plat->nlinks && link_table[li].up;
 }
 
-void link_set_up(struct sup *s, int li, bool up)
+bool link_set_up(struct sup *s, int li, bool up)
 {
-	if (li >= 0 && (unsigned)li < s->plat->nlinks)
-		link_table[li].up = up;
+	if (li < 0 || (unsigned)li >= s->plat->nlinks || link_table[li].up == up)
+		return false;
+	link_table[li].up = up;
+	return true;
 }
 
 void links_close(struct sup *s)

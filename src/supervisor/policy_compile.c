@@ -15,6 +15,7 @@
 #include <seccomp.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -26,7 +27,7 @@
 #include "config/policy_load.h"
 
 #define COMPILE_TIMEOUT_MS 3000
-#define COMPILE_MEM_LIMIT (256ULL << 20)
+#define COMPILE_MEM_GROWTH (256ULL << 20) /* address space the parser may add to its fork image */
 
 struct compile_result {
 	int32_t problems;
@@ -36,6 +37,29 @@ struct compile_result {
 
 static struct compile_result result; /* large: static, and the child fills its own copy */
 
+/*
+ * The child's address-space limit: what it inherited from the supervisor
+ * plus COMPILE_MEM_GROWTH. A fixed total would not fit every build: the
+ * sanitizer runtimes reserve terabytes of shadow address space before
+ * main() (make SAN=1), the static-pie build a few megabytes; the parser's
+ * own growth is bounded the same way in both.
+ */
+static rlim_t mem_limit(void)
+{
+	char buf[64];
+	unsigned long long pages = 0;
+	int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+
+	if (fd >= 0)
+		close(fd);
+	if (n > 0) {
+		buf[n] = 0;
+		pages = strtoull(buf, NULL, 10);
+	}
+	return (rlim_t)(pages * (unsigned long long)sysconf(_SC_PAGESIZE) + COMPILE_MEM_GROWTH);
+}
+
 static void child(int out, const char *buf, size_t len)
 {
 	static const int allowed[] = {
@@ -44,7 +68,7 @@ static void child(int out, const char *buf, size_t len)
 		SCMP_SYS(lseek), SCMP_SYS(fstat), SCMP_SYS(newfstatat), SCMP_SYS(futex),
 		SCMP_SYS(rt_sigreturn), SCMP_SYS(getrandom),
 	};
-	struct rlimit mem = { COMPILE_MEM_LIMIT, COMPILE_MEM_LIMIT }, cpu = { 2, 2 };
+	struct rlimit mem, cpu = { 2, 2 };
 	scmp_filter_ctx ctx;
 	FILE *e;
 	size_t i;
@@ -54,6 +78,7 @@ static void child(int out, const char *buf, size_t len)
 		_exit(100);
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+	mem.rlim_cur = mem.rlim_max = mem_limit();
 	setrlimit(RLIMIT_AS, &mem);
 	setrlimit(RLIMIT_CPU, &cpu);
 	if (geteuid() == 0 && (setgroups(0, NULL) || setresgid(65534, 65534, 65534) ||

@@ -76,11 +76,67 @@ int res_disk(const char *path, int readonly, char *err, size_t errlen)
 	return fd;
 }
 
+int res_unix_listen(const char *path, int backlog, char *err, size_t errlen)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct stat st;
+	mode_t old;
+	int fd, e;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		snprintf(err, errlen, "socket path '%s' is longer than %zu bytes", path,
+			 sizeof(sa.sun_path) - 1);
+		return -ENAMETOOLONG;
+	}
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	if (!lstat(path, &st)) {
+		/* Only ever replace a dead socket, never a live one or a file someone cares about. */
+		if (!S_ISSOCK(st.st_mode)) {
+			snprintf(err, errlen, "'%s' exists and is not a socket", path);
+			return -EEXIST;
+		}
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+		if (fd < 0)
+			return -errno;
+		e = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) ? errno : 0;
+		close(fd);
+		if (!e || e == EAGAIN || e == EINPROGRESS) {
+			snprintf(err, errlen, "socket '%s' is in use by another program (it accepts "
+				 "connections); stop it or choose another path", path);
+			return -EADDRINUSE;
+		}
+		if (e != ECONNREFUSED) {
+			snprintf(err, errlen, "socket '%s': cannot tell whether it is in use: %s", path,
+				 strerror(e));
+			return -e;
+		}
+		if (unlink(path) < 0 && errno != ENOENT) {
+			e = -errno;
+			snprintf(err, errlen, "cannot remove the stale socket '%s': %s", path, strerror(-e));
+			return e;
+		}
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	old = umask(0177); /* created 0600: no window with wider access */
+	e = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, backlog) < 0 ? -errno : 0;
+	umask(old);
+	if (e) {
+		snprintf(err, errlen, "socket '%s': %s", path, strerror(-e));
+		close(fd);
+		return e;
+	}
+	return fd;
+}
+
 int res_stream(const char *path, int listen_mode, char *err, size_t errlen)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int fd, e;
 
+	if (listen_mode)
+		return res_unix_listen(path, 1, err, errlen);
 	if (strlen(path) >= sizeof(sa.sun_path)) {
 		snprintf(err, errlen, "socket path '%s' is longer than %zu bytes", path,
 			 sizeof(sa.sun_path) - 1);
@@ -90,24 +146,13 @@ int res_stream(const char *path, int listen_mode, char *err, size_t errlen)
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -errno;
-	if (listen_mode) {
-		struct stat st;
-
-		/* Only ever remove an old socket, never a file someone cares about. */
-		if (!lstat(path, &st) && S_ISSOCK(st.st_mode))
-			unlink(path);
-		if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(path, 0600) < 0 ||
-		    listen(fd, 1) < 0)
-			goto fail;
-	} else if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		goto fail;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		e = -errno;
+		snprintf(err, errlen, "socket '%s': %s", path, strerror(-e));
+		close(fd);
+		return e;
 	}
 	return fd;
-fail:
-	e = -errno;
-	snprintf(err, errlen, "socket '%s': %s", path, strerror(-e));
-	close(fd);
-	return e;
 }
 
 int res_file_ro(const char *path, char *err, size_t errlen)

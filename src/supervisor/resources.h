@@ -17,7 +17,15 @@ int res_tap(const char *ifname, char *err, size_t errlen);
 /* A disk image, locked against use by another lvmm. fd or -errno. */
 int res_disk(const char *path, int readonly, char *err, size_t errlen);
 
-/* A Unix stream socket: listening (created, mode 0600) or connected. fd or -errno. */
+/*
+ * A listening Unix stream socket at path, created mode 0600. A socket file
+ * nobody accepts on (left by a run that was killed) is replaced; one that
+ * accepts a connection is in use (-EADDRINUSE); any other file is never
+ * touched (-EEXIST). fd or -errno, with the reason in err.
+ */
+int res_unix_listen(const char *path, int backlog, char *err, size_t errlen);
+
+/* A Unix stream socket: listening (as res_unix_listen) or connected. fd or -errno. */
 int res_stream(const char *path, int listen_mode, char *err, size_t errlen);
 
 /* A read-only file (kernel, initrd). fd or -errno. */

@@ -9,38 +9,16 @@
 
 #include "lvmm/proto.h"
 #include "config/platform.h"
+#include "supervisor/lifecycle.h"
 #include "supervisor/supervisor.h"
 
-enum pstate { PS_STOPPED = 0, PS_STARTING, PS_RUNNING, PS_PAUSED, PS_WAIT_RESTART, PS_EXITED };
-
-struct part_rt {
-	const struct plat_part *p;
-	unsigned index;
-	pid_t pid;            /* 0 when no process */
-	int sock;             /* supervisor end of the socketpair, or -1 */
-	int mem_fd;           /* guest RAM memfd while the partition runs */
-	enum pstate state;
-	unsigned restarts;
-	uint64_t restart_at_ns;
-	uint64_t started_ns;
-	bool stop_requested;
-	bool got_exit;
-	struct lvmm_exit last_exit;
-	int exit_code;
-	bool restart_requested; /* `lvmm ctl restart`: start again as soon as it ends */
-	int ctl_waiter;         /* control client waiting for this partition's reply, or -1 */
-	uint32_t ctl_seq;
-	uint32_t ctl_op;
-	uint32_t granted;       /* bit i: device i was granted at this start */
-};
-
-/* epoll tags: the high byte says what kind of fd it is. */
+/* epoll tags: the high byte says what kind of fd it is, the rest an index. */
 #define TAG_MASK   0xff00000000000000ULL
 #define TAG_SIGNAL 0x0100000000000000ULL
 #define TAG_TIMER  0x0200000000000000ULL
 #define TAG_PART   0x0300000000000000ULL
 #define TAG_CTL_LISTEN 0x0400000000000000ULL
-#define TAG_CTL_CLIENT 0x0500000000000000ULL
+#define TAG_CTL_CONN   0x0500000000000000ULL
 
 struct link_rt;
 struct ctl_state;
@@ -48,29 +26,23 @@ struct ctl_state;
 struct sup {
 	struct platform *plat;
 	struct run_opts opts;
-	struct part_rt parts[PLAT_MAX_PARTS];
+	struct part_rt parts[PLAT_MAX_PARTS]; /* written by lifecycle.c only */
 	int epfd, sig_fd, timer_fd;
-	bool stopping;
-	uint64_t kill_at_ns;
-	int first_failure;
+	bool stopping;          /* shutting down: nothing starts any more */
+	int first_failure;      /* exit status of `lvmm run` (docs/cli.md) */
+	uint32_t ask_seq;       /* last LVMM_MSG_CTL sequence number */
+	const struct lc_hooks *hooks; /* ctl's side of the life cycle (may be NULL) */
 	struct link_rt *links;  /* links.c */
 	struct ctl_state *ctl;  /* ctl.c */
 };
 
-const char *part_state_name(enum pstate s);
-
-/* Start / stop one partition (stop is asynchronous; SIGCHLD completes it). 0 or -errno. */
-int part_start(struct sup *s, struct part_rt *pr);
-/* part_start, also returning why it failed. */
-int part_start_reason(struct sup *s, struct part_rt *pr, char *err, size_t errlen);
-int part_stop(struct sup *s, struct part_rt *pr);
-void sup_watch_part(struct sup *s, struct part_rt *pr);
-void sup_unwatch_part(struct sup *s, struct part_rt *pr);
+/** sup_arm_timer() - re-arm the timerfd for the earliest deadline of lifecycle and ctl. */
 void sup_arm_timer(struct sup *s);
 
 /* Access control hooks (acm.c): pre may refuse (-EACCES, reason in err); commit/fail/stop follow. */
 int acm_init(struct sup *s);
 int acm_partition_start_pre(struct sup *s, struct part_rt *pr, char *err, size_t errlen);
+/* The partition runs: record it (with or without a policy) so a reload checks it. */
 void acm_partition_start_commit(struct sup *s, struct part_rt *pr);
 void acm_partition_start_fail(struct sup *s, struct part_rt *pr);
 void acm_partition_stop(struct sup *s, struct part_rt *pr);
@@ -93,25 +65,11 @@ int links_init(struct sup *s);
 /* Put a link end's fds into fs and fill dc; returns >= 0 or -errno with err set. */
 int links_grant(struct sup *s, struct part_rt *pr, const struct plat_dev *d,
 		struct lvmm_dev_cfg *dc, struct fdset *fs, char *err, size_t errlen);
-void links_partition_ended(struct sup *s, struct part_rt *pr);
 /* Index of the link called name, or -1. */
 int links_find(struct sup *s, const char *name);
 bool link_is_up(struct sup *s, int li);
-void link_set_up(struct sup *s, int li, bool up);
+/* Record link li's state; true if it changed. */
+bool link_set_up(struct sup *s, int li, bool up);
 void links_close(struct sup *s);
-
-/* Control socket (ctl.c). */
-int ctl_init(struct sup *s, const char *path);
-void ctl_on_event(struct sup *s, uint64_t tag, uint32_t events);
-void ctl_on_reply(struct sup *s, struct part_rt *pr, const struct lvmm_ctl_reply *rep);
-void ctl_part_gone(struct sup *s, struct part_rt *pr);
-uint64_t ctl_next_deadline(struct sup *s);
-void ctl_on_timer(struct sup *s, uint64_t now);
-void ctl_close(struct sup *s);
-/* A control channel for a partition's agent: returns the partition's end, or -errno. */
-int ctl_attach_agent(struct sup *s, struct part_rt *pr);
-void ctl_detach_agent(struct sup *s, struct part_rt *pr);
-/* True if the control socket is open. */
-bool ctl_listening(struct sup *s);
 
 #endif

@@ -1,0 +1,204 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Partition identities (identity.h). Runs only when a partition is first
+ * started, with static buffers: /proc is read with getdents64 and read(),
+ * nothing is allocated.
+ */
+#include "supervisor/identity.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "common/util.h"
+
+#define NOBODY 65534U
+
+static uint8_t used[IDENT_SCAN_MAX / 8];
+static char dents[16384] __attribute__((aligned(8)));
+static char status[4096];
+
+struct dirent64_hdr {
+	uint64_t ino;
+	int64_t off;
+	unsigned short reclen;
+	unsigned char type;
+	char name[];
+};
+
+static void mark(uint32_t base, uint32_t n, unsigned long id)
+{
+	if (id >= base && id - base < n)
+		used[(id - base) / 8] |= (uint8_t)(1U << ((id - base) % 8));
+}
+
+/* Mark the uids and gids ("Uid:\tr e s fs") of one /proc/PID/status line. */
+static void mark_line(uint32_t base, uint32_t n, const char *key)
+{
+	const char *p = strstr(status, key);
+	unsigned i;
+
+	if (!p)
+		return;
+	p += strlen(key);
+	for (i = 0; i < 4; i++) {
+		char *end;
+		unsigned long v = strtoul(p, &end, 10);
+
+		if (end == p)
+			return;
+		mark(base, n, v);
+		p = end;
+	}
+}
+
+/* Every uid and gid of [base, base + n) some process on this host uses. */
+static int scan_proc(uint32_t base, uint32_t n)
+{
+	int dfd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	unsigned guard;
+
+	memset(used, 0, sizeof(used));
+	if (dfd < 0)
+		return -errno;
+	/* Bounded: /proc lists each process once; 1M entries is far beyond pid_max's default. */
+	for (guard = 0; guard < (1U << 20);) {
+		long got = syscall(SYS_getdents64, dfd, dents, sizeof(dents));
+		long off = 0;
+
+		if (got <= 0)
+			break;
+		while (off < got) {
+			const struct dirent64_hdr *d = (const void *)(dents + off);
+			char path[64];
+			ssize_t k;
+			int fd;
+
+			off += d->reclen;
+			guard++;
+			if (d->name[0] < '1' || d->name[0] > '9')
+				continue;
+			snprintf(path, sizeof(path), "%.20s/status", d->name);
+			fd = openat(dfd, path, O_RDONLY | O_CLOEXEC);
+			if (fd < 0)
+				continue; /* it exited meanwhile */
+			k = read(fd, status, sizeof(status) - 1);
+			close(fd);
+			if (k <= 0)
+				continue;
+			status[k] = 0;
+			mark_line(base, n, "\nUid:");
+			mark_line(base, n, "\nGid:");
+		}
+	}
+	close(dfd);
+	return 0;
+}
+
+/* mkdir path (mode 0700) unless it exists; it must be a real directory of ours, closed to others. */
+static int own_dir(const char *path)
+{
+	struct stat st;
+
+	if (mkdir(path, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	if (lstat(path, &st) < 0)
+		return -errno;
+	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 022))
+		return -EPERM;
+	return 0;
+}
+
+/* The lock directory: IDENT_LOCK_DIR, else the fallback. An fd for openat(), or -errno. */
+static int lock_dir(char *err, size_t errlen)
+{
+	static const char *const dirs[][2] = {
+		{ "/run/lvmm", IDENT_LOCK_DIR },
+		{ "/var/tmp/lvmm", IDENT_LOCK_DIR_FALLBACK },
+	};
+	unsigned i;
+	int r = -ENOENT;
+
+	for (i = 0; i < ARRAY_SIZE(dirs); i++) {
+		int fd;
+
+		r = own_dir(dirs[i][0]);
+		if (!r)
+			r = own_dir(dirs[i][1]);
+		if (r)
+			continue;
+		fd = open(dirs[i][1], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd >= 0)
+			return fd;
+		r = -errno;
+	}
+	snprintf(err, errlen, "no usable lock directory for partition uids (%s or %s): %s",
+		 IDENT_LOCK_DIR, IDENT_LOCK_DIR_FALLBACK, strerror(-r));
+	return r;
+}
+
+int ident_claim(uint32_t base, uint32_t count, uint32_t *uid, int *lock_fd, char *err,
+		size_t errlen)
+{
+	uint32_t n = MIN(count, IDENT_SCAN_MAX), i, busy = 0, locked = 0;
+	int dfd, r;
+
+	if (base == 0 || n == 0) {
+		snprintf(err, errlen, "the partition uid range [%u, +%u) is empty or starts at 0",
+			 base, count);
+		return -EINVAL;
+	}
+	n = MIN(n, UINT32_MAX - base);
+	dfd = lock_dir(err, errlen);
+	if (dfd < 0)
+		return dfd;
+	r = scan_proc(base, n);
+	if (r) {
+		snprintf(err, errlen, "cannot read /proc to find free uids: %s", strerror(-r));
+		goto out;
+	}
+	r = -EUSERS;
+	for (i = 0; i < n; i++) {
+		char name[32];
+		int fd;
+
+		if (used[i / 8] >> (i % 8) & 1 || base + i == NOBODY) {
+			busy++;
+			continue;
+		}
+		snprintf(name, sizeof(name), "%u.lock", base + i);
+		fd = openat(dfd, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd < 0) {
+			r = -errno;
+			snprintf(err, errlen, "uid lock file %u.lock: %s", base + i, strerror(-r));
+			goto out;
+		}
+		/* Our own other partitions hold theirs through other open files: EWOULDBLOCK too. */
+		if (!flock(fd, LOCK_EX | LOCK_NB)) {
+			*uid = base + i;
+			*lock_fd = fd;
+			r = 0;
+			goto out;
+		}
+		close(fd);
+		locked++;
+	}
+	snprintf(err, errlen, "no free uid for the partition in [%u, %u): %u used by processes, "
+		 "%u claimed by running partitions", base, base + n, busy, locked);
+out:
+	close(dfd);
+	return r;
+}
+
+void ident_release(int lock_fd)
+{
+	if (lock_fd >= 0)
+		close(lock_fd); /* the lock file stays: unlinking it would race with a claimer */
+}

@@ -1,0 +1,166 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Partition life cycle: the one owner of every partition's run-time state.
+ *
+ * Only lifecycle.c writes a struct part_rt (its state, process, identity,
+ * restart bookkeeping and outstanding control requests); everyone else
+ * reads it and asks through the functions below. As in Jailhouse's
+ * cell_create()/cell_destroy(), one place changes a partition's state, so
+ * every transition, event and side effect (ACM hooks, links, identities,
+ * agent channels) happens in one order.
+ *
+ *   STOPPED --start--> STARTING --READY--> RUNNING <--pause/resume--> PAUSED
+ *   RUNNING/PAUSED/STARTING --stop--> STOPPING --(exit, or SIGKILL after
+ *   LC_STOP_GRACE_MS)--> EXITED | WAIT_RESTART --(delay)--> STARTING
+ *
+ * The control API is told about answers and agent channels through the
+ * narrow struct lc_hooks, never by lifecycle.c calling into ctl.c.
+ */
+#ifndef LVMM_LIFECYCLE_H
+#define LVMM_LIFECYCLE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "lvmm/proto.h"
+#include "config/platform.h"
+
+#define LC_STOP_GRACE_MS   3000  /* a stop request, then SIGKILL (docs/cli.md) */
+#define LC_READY_TIMEOUT_MS 30000 /* setup must finish within this */
+#define LC_ASK_MAX         4     /* control requests in flight per partition */
+
+struct sup;
+
+enum pstate {
+	PS_STOPPED = 0,  /* never started (autostart: false) */
+	PS_STARTING,     /* process forked, setup not reported done */
+	PS_RUNNING,
+	PS_PAUSED,
+	PS_STOPPING,     /* asked to stop; killed at kill_at_ns if still there */
+	PS_WAIT_RESTART, /* ended; its restart policy starts it at restart_at_ns */
+	PS_EXITED,       /* ended for good (until `lvmm ctl start`) */
+};
+
+/* A control request forwarded to a partition and not answered yet. */
+struct lc_ask {
+	bool used;
+	uint32_t seq;   /* LVMM_MSG_CTL seq: the partition echoes it */
+	uint32_t op;    /* enum lvmm_ctl_op */
+	uint32_t token; /* the requester's, handed back with the answer */
+};
+
+struct part_rt {
+	const struct plat_part *p;
+	unsigned index;
+	enum pstate state;
+	pid_t pid;            /* 0 when no process */
+	int sock;             /* supervisor end of the socketpair, or -1 */
+	int mem_fd;           /* guest RAM memfd while the partition runs, or -1 */
+	uint64_t started_ns;
+	uint64_t kill_at_ns;  /* stop requested: SIGKILL then, or 0 */
+	bool stop_requested;  /* ended on request: no restart policy */
+	bool restart_requested; /* `lvmm ctl restart`: start again once ended */
+	bool force_killed;    /* we sent SIGKILL after the stop grace */
+	unsigned restarts;
+	uint64_t restart_at_ns;
+	bool got_exit;
+	struct lvmm_exit last_exit;
+	int exit_code;
+	uint32_t granted;     /* bit i: device i was granted at this start */
+	uint32_t uid, gid;    /* identity, 0 = none assigned; kept across restarts */
+	int uid_lock;         /* lock held on uid while this run lasts, or -1 */
+	struct lc_ask asks[LC_ASK_MAX];
+	struct lvmm_ctl_reply final_stats; /* the partition's last counters */
+};
+
+/* How lifecycle tells the control API what it needs to know (set by ctl). */
+struct lc_hooks {
+	/* Request token was answered (rep) or cannot be (rep NULL, result -ESRCH). */
+	void (*answer)(struct sup *s, uint32_t token, struct part_rt *pr, int result,
+		       const struct lvmm_ctl_reply *rep);
+	/* Open partition pr's agent channel: the partition's end, or -errno. */
+	int (*agent_open)(struct sup *s, struct part_rt *pr);
+	/* Partition pr ended or failed to start: close its agent channel. */
+	void (*agent_close)(struct sup *s, struct part_rt *pr);
+};
+
+/** lc_init() - reset every partition's state for a new run; no process exists. */
+void lc_init(struct sup *s);
+
+/** lc_state_name() - the state as shown by `lvmm ctl list` and events. */
+const char *lc_state_name(enum pstate st);
+
+/**
+ * lc_start() - start a partition now (autostart, `ctl start`, restart due).
+ * 0 once forked and configured; -errno with the reason in err otherwise
+ * (the partition is then EXITED with status 3 and an event says why).
+ */
+int lc_start(struct sup *s, struct part_rt *pr, char *err, size_t errlen);
+
+/**
+ * lc_stop() - ask a partition to stop (why names the requester in the
+ * event); SIGKILL follows after LC_STOP_GRACE_MS. A pending restart is
+ * cancelled. 0, or -ESRCH when there is nothing to stop.
+ */
+int lc_stop(struct sup *s, struct part_rt *pr, const char *why);
+
+/**
+ * lc_restart() - stop a running partition and start it again once it has
+ * ended (or start it now if it has no process). *now_started tells which.
+ * 0 or -errno with the reason in err.
+ */
+int lc_restart(struct sup *s, struct part_rt *pr, bool *now_started, char *err, size_t errlen);
+
+/**
+ * lc_shutdown() - the platform is going down (signal sig): stop every
+ * partition in order; a second call kills what is left at once.
+ */
+void lc_shutdown(struct sup *s, int sig);
+
+/**
+ * lc_ask() - forward control op (on device dev, or NULL) to a running
+ * partition; its answer goes to hooks->answer with token. 0, -ESRCH (not
+ * running), -EBUSY (LC_ASK_MAX in flight) or -EIO.
+ */
+int lc_ask(struct sup *s, struct part_rt *pr, uint32_t op, const char *dev, uint32_t token);
+
+/** lc_ask_cancel() - the requester gave up on token: its answer is dropped. */
+void lc_ask_cancel(struct sup *s, struct part_rt *pr, uint32_t token);
+
+/** lc_link_push() - tell a running end of link li its state (no answer expected). */
+void lc_link_push(struct sup *s, struct part_rt *pr, int li);
+
+/** lc_on_ready() - the partition reported setup done and sandboxed. */
+void lc_on_ready(struct sup *s, struct part_rt *pr);
+
+/** lc_on_exit_report() - the partition said how it ends (before exiting). */
+void lc_on_exit_report(struct sup *s, struct part_rt *pr, const struct lvmm_exit *x);
+
+/** lc_on_reply() - a validated control reply from the partition. */
+void lc_on_reply(struct sup *s, struct part_rt *pr, const struct lvmm_ctl_reply *rep);
+
+/** lc_channel_lost() - the partition's socket hit EOF or garbage: close it, fail its asks. */
+void lc_channel_lost(struct sup *s, struct part_rt *pr);
+
+/** lc_reaped() - process pid ended with wstatus; false if it was no partition's. */
+bool lc_reaped(struct sup *s, pid_t pid, int wstatus);
+
+/** lc_next_deadline() - the earliest restart, ready or stop deadline (UINT64_MAX: none). */
+uint64_t lc_next_deadline(struct sup *s);
+
+/** lc_on_timer() - start restarts that are due, kill partitions past a deadline. */
+void lc_on_timer(struct sup *s, uint64_t now);
+
+/**
+ * lc_all_done() - has every partition ended for good? Partitions waiting
+ * for `lvmm ctl start` (autostart: false) keep the platform up while
+ * waiting_for_ctl and the platform is not shutting down.
+ */
+bool lc_all_done(struct sup *s, bool waiting_for_ctl);
+
+/** lc_close() - release what the run held (identities); after the last partition ended. */
+void lc_close(struct sup *s);
+
+#endif
