@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The supervisor's event log: one JSON object per line (to a file, when
- * configured) and a one-line human form on stderr. Fields are added one by
+ * configured) and a one-line logfmt form on stderr (docs/events.md). Fields are added one by
  * one; strings are escaped, so partition-supplied text cannot break a line.
  *
  *   struct event e; ev_begin(&e, "partition_exit", "user");
@@ -25,16 +25,22 @@ struct event {
 	bool quiet; /* JSON only */
 };
 
-/* Open the JSON-lines file (append) or "" for none; echo: print human lines. 0 or -errno. */
+/* Open the JSON-lines file (append) or "" for none; echo: print logfmt lines on stderr. 0 or -errno. */
 int events_open(const char *path, bool echo);
+/* Close the event log. */
 void events_close(void);
 
+/* Start an event of type, about partition (NULL: about the platform). */
 void ev_begin(struct event *e, const char *type, const char *partition);
+/* Add key=val (escaped in JSON, quoted in logfmt when needed; NULL is ""). */
 void ev_str(struct event *e, const char *key, const char *val);
+/* Add key=unsigned decimal. */
 void ev_u64(struct event *e, const char *key, uint64_t val);
+/* Add key=signed decimal. */
 void ev_i64(struct event *e, const char *key, int64_t val);
+/* Add key=0x... (a string in JSON). */
 void ev_hex(struct event *e, const char *key, uint64_t val);
-/* Write the event; never fails the caller. */
+/* Write the event; never fails the caller (a lost line is counted). */
 void ev_end(struct event *e);
 
 /* Number of events written. */

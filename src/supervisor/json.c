@@ -39,25 +39,48 @@ static void jb_printf(struct jbuf *j, const char *fmt, ...)
 	j->len += (size_t)n;
 }
 
-void jb_raw(struct jbuf *j, const char *s)
+/* Append n bytes; what does not fit is cut (and marked), as jb_printf() does. */
+static void jb_put(struct jbuf *j, const char *s, size_t n)
 {
-	jb_printf(j, "%s", s);
+	if (j->len + 1 >= j->cap) {
+		j->truncated = true;
+		return;
+	}
+	if (n >= j->cap - j->len) {
+		n = j->cap - j->len - 1;
+		j->truncated = true;
+	}
+	memcpy(j->buf + j->len, s, n);
+	j->len += n;
+	j->buf[j->len] = 0;
 }
 
+void jb_raw(struct jbuf *j, const char *s)
+{
+	jb_put(j, s, strlen(s));
+}
+
+/* Runs of plain characters are copied at once: this formats every event and reply. */
 static void jb_string(struct jbuf *j, const char *s)
 {
-	jb_raw(j, "\"");
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
+	jb_put(j, "\"", 1);
+	while (*s) {
+		size_t n = 0;
+		unsigned char c;
 
+		while ((c = (unsigned char)s[n]) >= 0x20 && c < 0x7f && c != '"' && c != '\\')
+			n++;
+		jb_put(j, s, n);
+		s += n;
+		if (!*s)
+			break;
+		c = (unsigned char)*s++;
 		if (c == '"' || c == '\\')
 			jb_printf(j, "\\%c", c);
-		else if (c < 0x20 || c >= 0x7f)
-			jb_printf(j, "\\u%04x", c);
 		else
-			jb_printf(j, "%c", c);
+			jb_printf(j, "\\u%04x", c);
 	}
-	jb_raw(j, "\"");
+	jb_put(j, "\"", 1);
 }
 
 static void jb_key(struct jbuf *j, const char *key)

@@ -409,7 +409,7 @@ int lc_start(struct sup *s, struct part_rt *pr, char *err, size_t errlen)
 
 /* ---- stopping ---------------------------------------------------------------- */
 
-static void kill_now(struct sup *s, struct part_rt *pr, const char *why)
+void lc_kill(struct sup *s, struct part_rt *pr, const char *why)
 {
 	struct event e;
 
@@ -448,7 +448,7 @@ int lc_stop(struct sup *s, struct part_rt *pr, const char *why)
 	ev_u64(&e, "kill_after_ms", LC_STOP_GRACE_MS);
 	ev_end(&e);
 	if (pr->sock < 0 || proto_send(pr->sock, LVMM_MSG_CTL, &m, sizeof(m), NULL, 0, MSG_DONTWAIT))
-		kill_now(s, pr, "no control channel to ask it to stop");
+		lc_kill(s, pr, "no control channel to ask it to stop");
 	sup_arm_timer(s);
 	return 0;
 }
@@ -482,7 +482,7 @@ void lc_shutdown(struct sup *s, int sig)
 	if (s->stopping) {
 		/* A second signal: no more patience. */
 		for (i = 0; i < s->plat->nparts; i++)
-			kill_now(s, &s->parts[i], "second shutdown signal");
+			lc_kill(s, &s->parts[i], "second shutdown signal");
 		return;
 	}
 	s->stopping = true;
@@ -828,13 +828,13 @@ void lc_on_timer(struct sup *s, uint64_t now)
 			   now - pr->started_ns >= LC_READY_TIMEOUT_MS * MS) {
 			snprintf(why, sizeof(why), "not ready after %u s", LC_READY_TIMEOUT_MS / 1000);
 			pr_err("partition %s: %s; killing it", pr->p->name, why);
-			kill_now(s, pr, why);
+			lc_kill(s, pr, why);
 			pr->started_ns = now; /* do not repeat before SIGCHLD */
 		}
 		if (pr->pid && pr->kill_at_ns && now >= pr->kill_at_ns) {
 			snprintf(why, sizeof(why), "did not stop within %u ms", LC_STOP_GRACE_MS);
 			pr_warn("partition %s: %s; killing it", pr->p->name, why);
-			kill_now(s, pr, why);
+			lc_kill(s, pr, why);
 		}
 	}
 }

@@ -107,6 +107,13 @@ int lc_start(struct sup *s, struct part_rt *pr, char *err, size_t errlen);
 int lc_stop(struct sup *s, struct part_rt *pr, const char *why);
 
 /**
+ * lc_kill() - SIGKILL the partition's process now (why goes in the
+ * partition_kill event). Unless a stop was requested, it ends as killed
+ * (status 5, a crash for its restart policy).
+ */
+void lc_kill(struct sup *s, struct part_rt *pr, const char *why);
+
+/**
  * lc_restart() - stop a running partition and start it again once it has
  * ended (or start it now if it has no process). *now_started tells which.
  * 0 or -errno with the reason in err.

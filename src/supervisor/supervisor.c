@@ -135,10 +135,10 @@ static void on_part_message(struct sup *s, struct part_rt *pr)
 				ev_str(&e, "error", strerror(-r));
 				ev_end(&e);
 			}
-			/* EOF or garbage: the channel is done; the process goes (or is made to). */
+			/* EOF: the process is going. Garbage: it is not to be trusted any more. */
 			lc_channel_lost(s, pr);
-			if (r != -EPIPE)
-				(void)lc_stop(s, pr, "protocol violation");
+			if (r != -EPIPE && r != -ECONNRESET)
+				lc_kill(s, pr, "protocol violation");
 			return;
 		}
 		switch (hdr.type) {

@@ -39,12 +39,16 @@ struct sup {
 /** sup_arm_timer() - re-arm the timerfd for the earliest deadline of lifecycle and ctl. */
 void sup_arm_timer(struct sup *s);
 
-/* Access control hooks (acm.c): pre may refuse (-EACCES, reason in err); commit/fail/stop follow. */
+/* Access control hooks (acm.c). */
+/* Reset the ACM's counters, cache and Chinese Wall state for a new run. 0. */
 int acm_init(struct sup *s);
+/* May the partition start? 0 (Chinese Wall reserved), or -EACCES with the reason in err. */
 int acm_partition_start_pre(struct sup *s, struct part_rt *pr, char *err, size_t errlen);
 /* The partition runs: record it (with or without a policy) so a reload checks it. */
 void acm_partition_start_commit(struct sup *s, struct part_rt *pr);
+/* The start failed after acm_partition_start_pre(): undo its reservation. */
 void acm_partition_start_fail(struct sup *s, struct part_rt *pr);
+/* The partition ended: it no longer counts for the Chinese Wall or a reload. */
 void acm_partition_stop(struct sup *s, struct part_rt *pr);
 /*
  * May the control client (host uid, or partition part's agent channel when
@@ -56,20 +60,24 @@ int acm_ctl_check(struct sup *s, uid_t uid, const char *part, const char *op, co
 bool acm_grant_device(struct sup *s, struct part_rt *pr, unsigned di);
 /* Check the live platform against a new policy; 0 and switch, or -EPERM (reason in err). */
 int acm_reload(struct sup *s, const struct policy *pol, char *err, size_t errlen);
+/* Decision counters for `lvmm ctl acm`. */
 void acm_stats(uint64_t *decisions, uint64_t *denials, uint64_t *evaluations, uint64_t *hits);
 
 /* Inter-partition links (links.c). */
 struct fdset;
 struct plat_dev;
+/* Create every link's rings and bells (once per run). 0 or -errno. */
 int links_init(struct sup *s);
 /* Put a link end's fds into fs and fill dc; returns >= 0 or -errno with err set. */
 int links_grant(struct sup *s, struct part_rt *pr, const struct plat_dev *d,
 		struct lvmm_dev_cfg *dc, struct fdset *fs, char *err, size_t errlen);
 /* Index of the link called name, or -1. */
 int links_find(struct sup *s, const char *name);
+/* Is link li up (false for an index out of range)? */
 bool link_is_up(struct sup *s, int li);
 /* Record link li's state; true if it changed. */
 bool link_set_up(struct sup *s, int li, bool up);
+/* Close every link's fds at the end of the run. */
 void links_close(struct sup *s);
 
 #endif

@@ -588,6 +588,10 @@ static void test_event_logfmt(void)
 	ev_u64(&e, "status", 0);
 	CHECK_STR(e.human, "lvmm: event=partition_exit partition=a detail=\"stopped by \\\"the\\\" "
 		  "supervisor\" eq=\"x=y\" empty=\"\" ctl=\"a\\nb\\\\\" status=0");
+	/* The JSON form escapes the same text its own way. */
+	CHECK(strstr(e.json, ",\"event\":\"partition_exit\",\"partition\":\"a\",\"detail\":\"stopped by "
+		     "\\\"the\\\" supervisor\",\"eq\":\"x=y\",\"empty\":\"\",\"ctl\":\"a\\u000ab\\\\\","
+		     "\"status\":0") != NULL);
 }
 
 int main(void)
