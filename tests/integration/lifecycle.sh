@@ -10,7 +10,7 @@ CASES="sigterm-ends-run-with-unstarted-partition sigint-ends-run-with-unstarted-
        group-sigterm-stops-partitions-in-order group-sighup-stops-partitions-in-order
        ctl-stop-of-sigstopped-partition-escalates ctl-restart-of-sigstopped-partition-escalates
        supervisor-kill9-leaves-no-partition new-run-gets-disk-after-kill9
-       partition-inherits-no-stray-fd partitions-have-distinct-uids
+       partition-inherits-no-stray-fd partitions-have-distinct-uids partition-keeps-uid-across-restart
        second-run-refuses-live-control-socket second-run-refuses-live-stream-socket
        ctl-overlong-request-answered ctl-request-without-newline-answered
        ctl-agent-pool-separate-from-host-clients ctl-per-uid-limit ctl-idle-client-closed
@@ -192,6 +192,13 @@ base=1879048192
 if [ -n "$ua" ] && [ -n "$ub" ] && [ "$ua" != "$ub" ] && [ "$ua" -ge $base ] && [ "$ub" -ge $base ] &&
    [ "$ua" -lt $((base + 65536)) ] && [ "$ub" -lt $((base + 65536)) ]; then pass partitions-have-distinct-uids
 else fail partitions-have-distinct-uids "uids a=$ua b=$ub"; fi
+"$L" ctl "$sock" restart a >/dev/null
+pa2=""
+for _ in $(seq 50); do pa2=$(pid_of a); [ -n "$pa2" ] && [ "$pa2" != 0 ] && [ "$pa2" != "$pa" ] && break; sleep 0.1; done
+wait_state a running
+ua2=$(uid_of "$pa2")
+if [ -n "$ua" ] && [ "$ua2" = "$ua" ]; then pass partition-keeps-uid-across-restart
+else fail partition-keeps-uid-across-restart "uid $ua before the restart, ${ua2:-none} after (pid $pa -> ${pa2:-none})"; fi
 
 # ---- the control socket -------------------------------------------------------------------
 
