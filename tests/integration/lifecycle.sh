@@ -189,7 +189,9 @@ if [ -n "$pa" ] && [ "$sup_has" -eq 1 ] && [ "$leaked" -eq 0 ] && [ "$nfd" -gt 3
 else ls -l "/proc/$pa/fd/" >&2; fail partition-inherits-no-stray-fd "partition $pa holds the invoker's fd 7 (supervisor has it: $sup_has)"; fi
 ua=$(uid_of "$pa"); ub=$(uid_of "$pb")
 base=1879048192
-if [ -n "$ua" ] && [ -n "$ub" ] && [ "$ua" != "$ub" ] && [ "$ua" -ge $base ] && [ "$ub" -ge $base ] &&
+if [ "$(id -u)" != 0 ]; then
+	skip partitions-have-distinct-uids "needs root (without it partitions run as the invoking user)"
+elif [ -n "$ua" ] && [ -n "$ub" ] && [ "$ua" != "$ub" ] && [ "$ua" -ge $base ] && [ "$ub" -ge $base ] &&
    [ "$ua" -lt $((base + 65536)) ] && [ "$ub" -lt $((base + 65536)) ]; then pass partitions-have-distinct-uids
 else fail partitions-have-distinct-uids "uids a=$ua b=$ub"; fi
 "$L" ctl "$sock" restart a >/dev/null
@@ -197,7 +199,8 @@ pa2=""
 for _ in $(seq 50); do pa2=$(pid_of a); [ -n "$pa2" ] && [ "$pa2" != 0 ] && [ "$pa2" != "$pa" ] && break; sleep 0.1; done
 wait_state a running
 ua2=$(uid_of "$pa2")
-if [ -n "$ua" ] && [ "$ua2" = "$ua" ]; then pass partition-keeps-uid-across-restart
+if [ "$(id -u)" != 0 ]; then skip partition-keeps-uid-across-restart "needs root"
+elif [ -n "$ua" ] && [ "$ua2" = "$ua" ]; then pass partition-keeps-uid-across-restart
 else fail partition-keeps-uid-across-restart "uid $ua before the restart, ${ua2:-none} after (pid $pa -> ${pa2:-none})"; fi
 
 # ---- the control socket -------------------------------------------------------------------
