@@ -185,8 +185,9 @@ static int build_config(struct sup *s, struct part_rt *pr, struct fdset *fs, cha
 
 	fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (fd < 0) {
-		snprintf(err, errlen, "cannot open /dev/kvm: %s", strerror(errno));
-		return -errno;
+		r = -errno;
+		snprintf(err, errlen, "cannot open /dev/kvm: %s", strerror(-r));
+		return r;
 	}
 	cfg.fd_kvm = fdset_add(fs, fd, true);
 	fd = res_memfd(p->name, p->mem_bytes);
