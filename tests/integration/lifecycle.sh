@@ -200,7 +200,7 @@ for _ in $(seq 50); do pa2=$(pid_of a); [ -n "$pa2" ] && [ "$pa2" != 0 ] && [ "$
 wait_state a running
 ua2=$(uid_of "$pa2")
 if [ "$(id -u)" != 0 ]; then skip partition-keeps-uid-across-restart "needs root"
-elif [ -n "$ua" ] && [ "$ua2" = "$ua" ]; then pass partition-keeps-uid-across-restart
+elif [ -n "$ua" ] && [ "$ua" -ge $base ] && [ "$ua2" = "$ua" ]; then pass partition-keeps-uid-across-restart
 else fail partition-keeps-uid-across-restart "uid $ua before the restart, ${ua2:-none} after (pid $pa -> ${pa2:-none})"; fi
 
 # ---- the control socket -------------------------------------------------------------------
