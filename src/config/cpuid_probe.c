@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
@@ -10,11 +11,6 @@
 #include "common/util.h"
 
 #define PROBE_MAX_ENTRIES 256 /* as src/vmm/vcpu.c: KVM reports fewer than 100 here */
-
-struct cpuid_table {
-	struct kvm_cpuid2 hdr;
-	struct kvm_cpuid_entry2 e[PROBE_MAX_ENTRIES];
-};
 
 static uint32_t reg_of(const struct kvm_cpuid_entry2 *e, unsigned reg)
 {
@@ -57,16 +53,21 @@ uint32_t cpuid_masks_not_hidden(const struct kvm_cpuid_entry2 *got, unsigned nen
 
 int cpuid_probe(const struct lvmm_cpuid_mask *masks, unsigned n, uint32_t *not_hidden)
 {
-	static struct cpuid_table t; /* 10 KB: off the stack */
+	const size_t size = sizeof(struct kvm_cpuid2) + PROBE_MAX_ENTRIES * sizeof(struct kvm_cpuid_entry2);
+	struct kvm_cpuid2 *t;
 	int kvm, vm = -1, vcpu = -1, r;
 	unsigned i, k;
 
 	kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (kvm < 0)
 		return -errno;
-	memset(&t, 0, sizeof(t));
-	t.hdr.nent = PROBE_MAX_ENTRIES;
-	if (ioctl(kvm, KVM_GET_SUPPORTED_CPUID, &t) < 0)
+	t = calloc(1, size); /* a flexible array: no fixed struct around it */
+	if (!t) {
+		close(kvm);
+		return -ENOMEM;
+	}
+	t->nent = PROBE_MAX_ENTRIES;
+	if (ioctl(kvm, KVM_GET_SUPPORTED_CPUID, t) < 0)
 		goto err;
 	vm = ioctl(kvm, KVM_CREATE_VM, 0);
 	if (vm < 0)
@@ -74,16 +75,16 @@ int cpuid_probe(const struct lvmm_cpuid_mask *masks, unsigned n, uint32_t *not_h
 	vcpu = ioctl(vm, KVM_CREATE_VCPU, 0);
 	if (vcpu < 0)
 		goto err;
-	for (i = 0; i < t.hdr.nent; i++)
+	for (i = 0; i < t->nent && i < PROBE_MAX_ENTRIES; i++)
 		for (k = 0; k < n && k < LVMM_MAX_CPUID_MASK; k++)
-			if (matches(&t.e[i], &masks[k]))
-				*reg_ptr(&t.e[i], masks[k].reg) &= ~(1U << (masks[k].bit & 31));
-	if (ioctl(vcpu, KVM_SET_CPUID2, &t) < 0)
+			if (matches(&t->entries[i], &masks[k]))
+				*reg_ptr(&t->entries[i], masks[k].reg) &= ~(1U << (masks[k].bit & 31));
+	if (ioctl(vcpu, KVM_SET_CPUID2, t) < 0)
 		goto err;
-	t.hdr.nent = PROBE_MAX_ENTRIES;
-	if (ioctl(vcpu, KVM_GET_CPUID2, &t) < 0)
+	t->nent = PROBE_MAX_ENTRIES;
+	if (ioctl(vcpu, KVM_GET_CPUID2, t) < 0)
 		goto err;
-	*not_hidden = cpuid_masks_not_hidden(t.e, MIN(t.hdr.nent, PROBE_MAX_ENTRIES), masks, n);
+	*not_hidden = cpuid_masks_not_hidden(t->entries, MIN(t->nent, PROBE_MAX_ENTRIES), masks, n);
 	r = 0;
 	goto out;
 err:
@@ -93,6 +94,7 @@ out:
 		close(vcpu);
 	if (vm >= 0)
 		close(vm);
+	free(t);
 	close(kvm);
 	return r;
 }

@@ -35,6 +35,8 @@
 /* ---- reporting ----------------------------------------------------------------- */
 
 static void vreport_line(struct ctx *c, int line, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+static void vreport_line(struct ctx *c, int line, const char *fmt, va_list ap)
 {
 	c->problems++;
 	if (c->file && line > 0)
@@ -133,30 +135,34 @@ int cfg_read_file(struct ctx *c, const char *path, char **buf, size_t *len)
 {
 	struct stat st;
 	char *b = NULL;
-	size_t got = 0;
+	size_t got = 0, cap;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
 	if (fd < 0) {
 		report_line(c, 0, "cannot open: %s", strerror(errno));
 		return -1;
 	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		report_line(c, 0, "not a regular file");
+	if (fstat(fd, &st) < 0) {
+		report_line(c, 0, "cannot read: %s", strerror(errno));
 		goto err;
 	}
-	if (st.st_size > CFG_MAX_BYTES) {
+	if (S_ISREG(st.st_mode) && st.st_size > CFG_MAX_BYTES) {
 		report_line(c, 0, "the file is %lld bytes; configuration files are limited to %d "
 			    "bytes (1 MiB)", (long long)st.st_size, CFG_MAX_BYTES);
 		goto err;
 	}
-	/* One byte more than the limit, to see a file that grew since fstat. */
-	b = malloc(CFG_MAX_BYTES + 2);
+	/*
+	 * Room for one byte more than fstat said, to see a file that grew
+	 * meanwhile; a pipe (lvmm check <(...)) gets the limit plus one.
+	 */
+	cap = S_ISREG(st.st_mode) ? (size_t)st.st_size + 1 : CFG_MAX_BYTES + 1;
+	b = malloc(cap + 1);
 	if (!b) {
 		report_line(c, 0, "out of memory");
 		goto err;
 	}
-	while (got <= CFG_MAX_BYTES) {
-		ssize_t n = read(fd, b + got, CFG_MAX_BYTES + 1 - got);
+	while (got < cap) {
+		ssize_t n = read(fd, b + got, cap - got);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -171,6 +177,10 @@ int cfg_read_file(struct ctx *c, const char *path, char **buf, size_t *len)
 	if (got > CFG_MAX_BYTES) {
 		report_line(c, 0, "the file is larger than %d bytes (1 MiB), the limit for "
 			    "configuration files", CFG_MAX_BYTES);
+		goto err;
+	}
+	if (got == cap) {
+		report_line(c, 0, "the file changed while it was read; try again");
 		goto err;
 	}
 	b[got] = 0;

@@ -44,6 +44,12 @@ if [ $rc -eq 120 ] && grep -q "laughs.yaml:21: the document holds more than 5000
    [ "$(wc -l <"$out")" -le 3 ] && [ $secs -le 3 ]; then pass check-bounded-aliases
 else head -c 2000 "$out" >&2; fail check-bounded-aliases "rc=$rc after ${secs}s, $(wc -l <"$out") lines"; fi
 
+# Size: a 2 MB stream (a pipe has no size to look at first) is cut at 1 MiB.
+bounded 10 "$out" check <(head -c 2000000 /dev/zero | tr '\0' '#')
+if [ $rc -eq 120 ] && contains "$out" "is larger than 1048576 bytes (1 MiB), the limit for configuration files"; then
+	pass check-bounded-size
+else show "$out"; fail check-bounded-size "rc=$rc"; fi
+
 # The same bounds apply to a policy file of its own.
 python3 -c "import sys; n=100000; sys.stdout.write('labels: ' + '['*n + ']'*n + '\n')" >"$TMP/deep-policy.yaml"
 printf 'policy_file: deep-policy.yaml\npartitions:\n  - name: a\n    kernel: %s\n' "$K" >"$TMP/pf.yaml"
@@ -51,6 +57,34 @@ bounded 10 "$out" check "$TMP/pf.yaml"
 if [ $rc -eq 120 ] && grep -q "deep-policy.yaml:1: lists and mappings nested more than 32 deep (the limit)" "$out" &&
    [ $secs -le 3 ]; then pass check-bounded-policy-file
 else show "$out"; fail check-bounded-policy-file "rc=$rc after ${secs}s"; fi
+
+# A policy uploaded at run time (it may come from a partition) meets the same limits in
+# the sandboxed compiler: an alias bomb under the 64 KiB upload cap is refused by name.
+if have_kvm; then
+	python3 - "$TMP/bomb.yaml" <<'PY'
+import sys
+n = 2000
+s = 'ste_types: &A [' + ', '.join(['t'] * n) + ']\nlabels:\n'
+s += ''.join('  - {name: l%d, ste: *A}\n' % i for i in range(n))
+open(sys.argv[1], 'w').write(s)
+PY
+	printf 'control: %s\npartitions:\n  - name: a\n    kernel: %s\n    cmdline: "hold_ms=20000"\n    console: none\n' \
+		"$TMP/ctl.sock" "$K" >"$TMP/up.yaml"
+	timeout 40 "$LVMM" run "$TMP/up.yaml" </dev/null >"$TMP/up.out" 2>&1 &
+	sup=$!
+	for _ in $(seq 50); do [ -S "$TMP/ctl.sock" ] && break; sleep 0.1; done
+	t0=$(date +%s)
+	"$LVMM" ctl "$TMP/ctl.sock" policy-load "$TMP/bomb.yaml" >"$out" 2>&1
+	t1=$(date +%s)
+	"$LVMM" ctl "$TMP/ctl.sock" list >"$TMP/list" 2>&1; lrc=$?
+	"$LVMM" ctl "$TMP/ctl.sock" stop a >/dev/null 2>&1
+	wait $sup
+	if grep -q '"ok":false' "$out" && contains "$out" "(the limit)" && [ $((t1 - t0)) -le 3 ] && [ $lrc -eq 0 ]; then
+		pass check-bounded-policy-upload
+	else show "$out"; show "$TMP/up.out"; fail check-bounded-policy-upload "the upload was not refused by name within 3 s"; fi
+else
+	skip check-bounded-policy-upload "/dev/kvm is not available"
+fi
 
 # Many distinct problems (no aliases): the first 50 lines, then how many more, then the count.
 python3 - "$TMP/many.yaml" "$K" <<'PY'
