@@ -441,16 +441,21 @@ static int check_images(const struct platform *pl, FILE *err)
 
 		if (p->bad & (PLAT_BAD_KERNEL | PLAT_BAD_MEMORY))
 			continue; /* reported; the loader's verdict needs both */
-		fd = open(p->kernel, O_RDONLY | O_CLOEXEC);
+		/* O_NONBLOCK: a FIFO in the kernel's place must not hang the check. */
+		fd = open(p->kernel, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 		if (fd < 0)
 			continue; /* reported by the platform checks */
+		if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+			close(fd);
+			continue; /* not a regular file: reported by the platform checks */
+		}
 		if (pl->path[0])
 			snprintf(where, sizeof(where), "%s:%d", pl->path, p->line);
 		else
 			snprintf(where, sizeof(where), "lvmm");
-		if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size == 0) {
-			fprintf(err, "%s: partition '%s': kernel '%s' is empty or not a file\n", where,
-				p->name, p->kernel);
+		if (st.st_size == 0) {
+			fprintf(err, "%s: partition '%s': kernel '%s' is empty\n", where, p->name,
+				p->kernel);
 			bad++;
 			close(fd);
 			continue;
@@ -535,11 +540,11 @@ static int cmd_check(int argc, char **argv)
 	if (plat.policy.present && !plat.policy_bad)
 		problems += acm_check_platform(&plat.policy, &plat, err);
 	capped_close(&cap, err);
+	warn_cpuid(&plat, stderr); /* a warning, whatever else is wrong */
 	if (problems) {
 		fprintf(stderr, "%s: %d problem%s\n", argv[1], problems, problems == 1 ? "" : "s");
 		return LVMM_EXIT_USAGE;
 	}
-	warn_cpuid(&plat, stderr);
 	printf("%s: ok: %u partition%s, %u link%s\n", argv[1], plat.nparts,
 	       plat.nparts == 1 ? "" : "s", plat.nlinks, plat.nlinks == 1 ? "" : "s");
 	for (i = 0; i < plat.nparts; i++) {

@@ -623,6 +623,10 @@ int platform_load(const char *path, struct platform *plat, FILE *err)
 		report_schema_error(&c, &log, e);
 		goto out;
 	}
+	if (!raw) {
+		report_line(&c, 0, "the file holds no platform: it needs a 'partitions:' list");
+		goto out;
+	}
 	if (raw->partitions_count == 0 || raw->partitions_count > PLAT_MAX_PARTS)
 		report(&c, "partitions", "%u partitions: expected 1 to %d", raw->partitions_count,
 		       PLAT_MAX_PARTS);

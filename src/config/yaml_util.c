@@ -272,8 +272,10 @@ static int scan_event(struct scan *s, const yaml_event_t *ev)
 		s->stack[s->depth].values = 1;
 		s->stack[s->depth].bytes = 0;
 		s->stack[s->depth].anchor = dup_anchor(a);
-		if (a && !s->stack[s->depth].anchor)
+		if (a && !s->stack[s->depth].anchor) {
+			report_line(s->c, line, "out of memory");
 			return -1;
+		}
 		s->depth++;
 		return 0;
 	}
@@ -295,8 +297,10 @@ static int scan_event(struct scan *s, const yaml_event_t *ev)
 		if (ev->data.scalar.anchor) {
 			char *a = dup_anchor(ev->data.scalar.anchor);
 
-			if (!a)
+			if (!a) {
+				report_line(s->c, line, "out of memory");
 				return -1;
+			}
 			return scan_anchor(s, line, a, 1, ev->data.scalar.length);
 		}
 		return 0;
