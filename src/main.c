@@ -607,8 +607,8 @@ static int cmd_run(int argc, char **argv)
 			problems == 1 ? "" : "s");
 		return LVMM_EXIT_USAGE;
 	}
-	/* The policy enforces these at run time; say so up front. */
-	if (plat.policy.present && acm_check_platform(&plat.policy, &plat, stderr))
+	/* Warnings (not with -q): the policy enforces these at run time; say so up front. */
+	if (verbosity >= 0 && plat.policy.present && acm_check_platform(&plat.policy, &plat, stderr))
 		fprintf(stderr, "lvmm: warning: the access-control policy will refuse the above\n");
 	if (verbosity >= 0)
 		warn_cpuid(&plat, stderr);
