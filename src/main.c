@@ -16,10 +16,11 @@
 #include <unistd.h>
 
 #include "config/cpufeatures.h"
+#include "config/cpuid_probe.h"
 #include "common/log.h"
 #include "cli/ctl_client.h"
 #include "config/platform.h"
-#include "config/policy_load.h"
+#include "supervisor/acm_check.h"
 #include "supervisor/supervisor.h"
 #include "vmm/loader.h"
 #include "vmm/partition.h"
@@ -81,23 +82,35 @@ static const char usage_run[] =
 	"The console is the guest's 16550 UART. When standard input is a terminal it is put in\n"
 	"raw mode and given to the guest; press Ctrl-A then x to stop the guest.\n"
 	"\n"
-	"Exit status: the value the guest wrote to the debug-exit port (0xf4), or 0 when it\n"
-	"powered off or reset; 2 bad usage or platform file; 3 a partition could not be set\n"
-	"up (bad image, missing file, no KVM); 4 a guest crashed (triple fault, emulation\n"
-	"failure; RIP and instruction bytes are printed); 5 a partition process died (killed,\n"
-	"sandbox violation). With several partitions, the first one that did not end cleanly\n"
-	"decides.\n";
+	"Exit status: 0 when every guest powered off, reset or was stopped; 1-119 the value a\n"
+	"guest wrote to the debug-exit port (0xf4; 119 for 119-255). lvmm's own statuses are\n"
+	"apart: 120 bad command line, platform file or image (nothing was started); 121 a\n"
+	"partition could not be set up (no KVM, TAP refused, ...); 122 a guest crashed (triple\n"
+	"fault, emulation failure; RIP and instruction bytes are printed); 123 a partition\n"
+	"process died (killed, sandbox violation). With several partitions, the first one that\n"
+	"did not end cleanly decides. See docs/cli.md.\n";
 
 static const char usage_check[] =
 	"Usage: lvmm check PLATFORM.yaml\n"
 	"\n"
 	"Validates a platform file without running anything: the schema, every value's range,\n"
-	"that files exist and kernel images can be booted with the partition's memory,\n"
-	"exclusive resources (host CPUs, disk images, TAP devices) given to one partition only,\n"
-	"and that every link has two ends. Each problem is printed as FILE:LINE: message.\n"
-	"Exit status 0 if valid, 2 otherwise.\n";
+	"that files exist and kernel images can be booted with the partition's memory, that\n"
+	"console files, the event log and sockets can be created, exclusive resources (host\n"
+	"CPUs, disk images, TAP devices, sockets) given to one partition only, that every link\n"
+	"has two ends, the identity range, and the platform against its policy. Every problem\n"
+	"found is printed as FILE:LINE: message (the first 50 lines, then a count). Warns about\n"
+	"cpuid_disable features this host's KVM does not hide.\n"
+	"Exit status 0 if valid, 120 otherwise.\n";
 
 static int verbosity;
+
+/* `lvmm help run`: the text, then the feature names --cpuid-disable and cpuid_disable take. */
+static void print_run_help(FILE *f)
+{
+	fputs(usage_run, f);
+	fprintf(f, "\nCPU features --cpuid-disable (and cpuid_disable:) know:\n  %s\n",
+		cpu_feature_names());
+}
 
 static int parse_global(int *argc, char ***argv)
 {
@@ -282,7 +295,7 @@ static int parse_quick(int argc, char **argv, struct platform *pl, struct run_op
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'h':
-			fputs(usage_run, stdout);
+			print_run_help(stdout);
 			exit(0);
 		case O_KERNEL: snprintf(p->kernel, sizeof(p->kernel), "%s", optarg); break;
 		case O_INITRD: snprintf(p->initrd, sizeof(p->initrd), "%s", optarg); break;
@@ -361,7 +374,58 @@ static int parse_quick(int argc, char **argv, struct platform *pl, struct run_op
 	return 0;
 }
 
-/* Parse every kernel image so `check` reports malformed images before a run. */
+/*
+ * Problems go through a FILE that passes the first MAX_PROBLEM_LINES lines
+ * and counts the rest: a file with thousands of mistakes (or one built to
+ * produce them) must not bury the first ones, nor the terminal.
+ */
+#define MAX_PROBLEM_LINES 50
+
+struct capped {
+	FILE *out;
+	unsigned long lines;   /* complete lines seen */
+};
+
+static ssize_t capped_write(void *cookie, const char *buf, size_t n)
+{
+	struct capped *c = cookie;
+	size_t i = 0;
+
+	while (i < n) {
+		const char *nl = memchr(buf + i, '\n', n - i);
+		size_t len = nl ? (size_t)(nl - (buf + i)) + 1 : n - i;
+
+		if (c->lines < MAX_PROBLEM_LINES)
+			fwrite(buf + i, 1, len, c->out);
+		if (nl)
+			c->lines++;
+		i += len;
+	}
+	return (ssize_t)n;
+}
+
+static FILE *capped_open(struct capped *c, FILE *out)
+{
+	static const cookie_io_functions_t io = { .write = capped_write };
+	FILE *f;
+
+	c->out = out;
+	c->lines = 0;
+	f = fopencookie(c, "w", io);
+	return f ? f : out; /* without it, uncapped is still correct */
+}
+
+static void capped_close(struct capped *c, FILE *f)
+{
+	if (f == c->out)
+		return;
+	fclose(f);
+	if (c->lines > MAX_PROBLEM_LINES)
+		fprintf(c->out, "lvmm: ... and %lu more problem lines not shown (the first %d are)\n",
+			c->lines - MAX_PROBLEM_LINES, MAX_PROBLEM_LINES);
+}
+
+/* Parse every kernel image, so `check` and `run` refuse one that cannot boot before anything starts. */
 static int check_images(const struct platform *pl, FILE *err)
 {
 	unsigned i, bad = 0;
@@ -370,15 +434,27 @@ static int check_images(const struct platform *pl, FILE *err)
 		const struct plat_part *p = &pl->parts[i];
 		struct guest_layout lay;
 		struct boot_image img;
-		char why[LOADER_ERR_MAX];
+		char why[LOADER_ERR_MAX], where[PLAT_PATH_MAX + 16];
 		struct stat st;
 		void *m;
-		int fd = open(p->kernel, O_RDONLY | O_CLOEXEC);
+		int fd;
 
+		if (p->bad & (PLAT_BAD_KERNEL | PLAT_BAD_MEMORY))
+			continue; /* reported; the loader's verdict needs both */
+		/* O_NONBLOCK: a FIFO in the kernel's place must not hang the check. */
+		fd = open(p->kernel, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 		if (fd < 0)
-			continue; /* already reported */
-		if (fstat(fd, &st) < 0 || st.st_size == 0) {
-			fprintf(err, "%s: partition '%s': kernel '%s' is empty\n", pl->path, p->name,
+			continue; /* reported by the platform checks */
+		if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+			close(fd);
+			continue; /* not a regular file: reported by the platform checks */
+		}
+		if (pl->path[0])
+			snprintf(where, sizeof(where), "%s:%d", pl->path, p->line);
+		else
+			snprintf(where, sizeof(where), "lvmm");
+		if (st.st_size == 0) {
+			fprintf(err, "%s: partition '%s': kernel '%s' is empty\n", where, p->name,
 				p->kernel);
 			bad++;
 			close(fd);
@@ -390,8 +466,8 @@ static int check_images(const struct platform *pl, FILE *err)
 			continue;
 		layout_from_size(p->mem_bytes, &lay);
 		if (loader_parse(m, (size_t)st.st_size, &lay, &img, why, sizeof(why))) {
-			fprintf(err, "%s:%d: partition '%s': kernel '%s': %s\n", pl->path, p->line,
-				p->name, p->kernel, why);
+			fprintf(err, "%s: partition '%s': kernel '%s': %s\n", where, p->name, p->kernel,
+				why);
 			bad++;
 		}
 		munmap(m, (size_t)st.st_size);
@@ -399,8 +475,57 @@ static int check_images(const struct platform *pl, FILE *err)
 	return (int)bad;
 }
 
+/*
+ * Warn (once, before anything runs) about cpuid_disable features KVM puts
+ * back: on some hosts only the bits KVM itself owns can be hidden, and a
+ * mask that silently does not take is worse than none.
+ */
+static void warn_cpuid(const struct platform *pl, FILE *err)
+{
+	unsigned i, k;
+
+	for (i = 0; i < pl->nparts; i++) {
+		const struct plat_part *p = &pl->parts[i];
+		uint32_t not_hidden = 0;
+		char names[256] = "";
+		size_t n = 0;
+		int r;
+
+		if (!p->ncpuid_mask)
+			continue;
+		r = cpuid_probe(p->cpuid_mask, p->ncpuid_mask, &not_hidden);
+		if (r) {
+			fprintf(err, "lvmm: note: could not check whether KVM hides the cpuid_disable "
+				"features (/dev/kvm: %s)\n", strerror(-r));
+			return;
+		}
+		for (k = 0; k < p->ncpuid_mask; k++) {
+			const char *f = cpu_feature_name(&p->cpuid_mask[k]);
+			int w;
+
+			if (!(not_hidden & (1U << k)))
+				continue;
+			w = snprintf(names + n, sizeof(names) - n, "%s%s", n ? ", " : "", f ? f : "?");
+			if (w > 0)
+				n = MIN(n + (size_t)w, sizeof(names) - 1);
+		}
+		if (!n)
+			continue;
+		if (pl->path[0])
+			fprintf(err, "%s:%d: ", pl->path, p->line);
+		else
+			fprintf(err, "lvmm: ");
+		fprintf(err, "warning: partition '%s': KVM on this host does not hide %s (cpuid_disable): "
+			"the guest still sees %s; hide %s in the guest instead (Linux: clearcpuid=, "
+			"noxsave)\n", p->name, names, strchr(names, ',') ? "them" : "it",
+			strchr(names, ',') ? "them" : "it");
+	}
+}
+
 static int cmd_check(int argc, char **argv)
 {
+	struct capped cap;
+	FILE *err;
 	int problems;
 	unsigned i;
 
@@ -408,11 +533,14 @@ static int cmd_check(int argc, char **argv)
 		fputs(usage_check, argc == 2 ? stdout : stderr);
 		return argc == 2 ? 0 : LVMM_EXIT_USAGE;
 	}
-	problems = platform_load(argv[1], &plat, stderr);
-	if (!problems)
-		problems = check_images(&plat, stderr);
-	if (!problems && plat.policy.present)
-		problems = policy_check_platform(&plat.policy, &plat, stderr);
+	err = capped_open(&cap, stderr);
+	/* Every stage runs: each skips only what an earlier one already refused. */
+	problems = platform_load(argv[1], &plat, err);
+	problems += check_images(&plat, err);
+	if (plat.policy.present && !plat.policy_bad)
+		problems += acm_check_platform(&plat.policy, &plat, err);
+	capped_close(&cap, err);
+	warn_cpuid(&plat, stderr); /* a warning, whatever else is wrong */
 	if (problems) {
 		fprintf(stderr, "%s: %d problem%s\n", argv[1], problems, problems == 1 ? "" : "s");
 		return LVMM_EXIT_USAGE;
@@ -432,10 +560,13 @@ static int cmd_check(int argc, char **argv)
 static int cmd_run(int argc, char **argv)
 {
 	struct run_opts ro = { .log_level = LOG_WARN };
+	struct capped cap;
+	const char *what;
+	FILE *err;
 	int problems;
 
 	if (argc < 2) {
-		fputs(usage_run, stderr);
+		print_run_help(stderr);
 		return LVMM_EXIT_USAGE;
 	}
 	ro.log_level = verbosity < 0 ? LOG_ERR : verbosity == 0 ? LOG_WARN
@@ -453,15 +584,9 @@ static int cmd_run(int argc, char **argv)
 				return usage_error("'%s': a platform file takes only --events and --control",
 						   argv[i]);
 		}
-		problems = platform_load(argv[1], &plat, stderr);
-		if (problems) {
-			fprintf(stderr, "%s: %d problem%s; nothing was started\n", argv[1], problems,
-				problems == 1 ? "" : "s");
-			return LVMM_EXIT_USAGE;
-		}
-		/* The policy enforces these at run time; say so up front. */
-		if (plat.policy.present && policy_check_platform(&plat.policy, &plat, stderr))
-			fprintf(stderr, "lvmm: warning: the access-control policy will refuse the above\n");
+		what = argv[1];
+		err = capped_open(&cap, stderr);
+		problems = platform_load(argv[1], &plat, err);
 		/* Events are the platform demo's narrative; quick runs stay quiet unless -v. */
 		ro.echo_events = verbosity >= 0;
 	} else {
@@ -469,11 +594,24 @@ static int cmd_run(int argc, char **argv)
 
 		if (r)
 			return r;
-		problems = platform_validate(&plat, stderr);
-		if (problems)
-			return LVMM_EXIT_USAGE;
+		what = "lvmm";
+		err = capped_open(&cap, stderr);
+		problems = platform_validate(&plat, err);
 		ro.echo_events = verbosity > 0;
 	}
+	/* The same verdict as `lvmm check`: an image that cannot boot is bad input, like a missing one. */
+	problems += check_images(&plat, err);
+	capped_close(&cap, err);
+	if (problems) {
+		fprintf(stderr, "%s: %d problem%s; nothing was started\n", what, problems,
+			problems == 1 ? "" : "s");
+		return LVMM_EXIT_USAGE;
+	}
+	/* Warnings (not with -q): the policy enforces these at run time; say so up front. */
+	if (verbosity >= 0 && plat.policy.present && acm_check_platform(&plat.policy, &plat, stderr))
+		fprintf(stderr, "lvmm: warning: the access-control policy will refuse the above\n");
+	if (verbosity >= 0)
+		warn_cpuid(&plat, stderr);
 	return supervisor_run(&plat, &ro);
 }
 
@@ -497,7 +635,7 @@ int main(int argc, char **argv)
 				: verbosity == 1 ? LOG_INFO : LOG_DEBUG;
 	if (!strcmp(argv[1], "help")) {
 		if (argc >= 3 && !strcmp(argv[2], "run"))
-			fputs(usage_run, stdout);
+			print_run_help(stdout);
 		else if (argc >= 3 && !strcmp(argv[2], "check"))
 			fputs(usage_check, stdout);
 		else if (argc >= 3 && !strcmp(argv[2], "ctl"))

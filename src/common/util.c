@@ -11,11 +11,23 @@ int parse_u64(const char *s, uint64_t max, uint64_t *out)
 {
 	char *end;
 	unsigned long long v;
+	int base = 10;
 
-	if (!s || !*s || *s == '-' || *s == '+' || isspace((unsigned char)*s))
-		return -EINVAL;
+	/*
+	 * Not strtoull(s, 0): base 0 reads "010" as octal 8, and a vCPU count or
+	 * a uid must mean what it looks like. Hex only with an explicit 0x.
+	 */
+	if (!s || !isdigit((unsigned char)*s))
+		return -EINVAL; /* also refuses a sign or space, which strtoull skips */
+	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+		s += 2;
+		base = 16;
+		/* strtoull would also take a second "0x" */
+		if (!isxdigit((unsigned char)*s) || (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')))
+			return -EINVAL;
+	}
 	errno = 0;
-	v = strtoull(s, &end, 0);
+	v = strtoull(s, &end, base);
 	if (errno == ERANGE)
 		return -ERANGE;
 	if (*end)

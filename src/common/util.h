@@ -43,7 +43,11 @@ static inline bool ranges_overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_
  */
 int parse_size(const char *s, uint64_t default_unit, uint64_t *out) MUST_CHECK;
 
-/* Parse an unsigned decimal or 0x-hex integer that must fit in max. 0 or -EINVAL/-ERANGE. */
+/*
+ * Parse an unsigned integer that must fit in max: decimal (leading zeros do
+ * not mean octal: "010" is 10) or hexadecimal with a 0x prefix; no sign,
+ * space or suffix. 0 or -EINVAL / -ERANGE.
+ */
 int parse_u64(const char *s, uint64_t max, uint64_t *out) MUST_CHECK;
 
 /* read()/write() the whole buffer, retrying on EINTR and short transfers. 0 or -errno. */

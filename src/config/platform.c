@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: MIT
 /*
  * Platform file: schema (libcyaml), conversion into the model, and the
- * checks `lvmm check` runs. Schema errors come from libcyaml's backtrace;
- * for every later error we find the line in a libyaml node tree of the same
- * file, so each message reads "FILE:LINE: problem; expected ...".
+ * checks `lvmm check` runs. The text is bounded and parsed once into a
+ * libyaml node tree (yaml_util.c), which gives every message its line and
+ * lets the schema walk name every structural problem; libcyaml then maps
+ * the same text onto the raw structs below. Every scalar is read as a
+ * string and converted here, strictly (no octal, no silent truncation).
  */
 #include "config/platform.h"
 
@@ -13,28 +15,30 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <libgen.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 #include <yaml.h>
 
 #include "config/cpufeatures.h"
 #include "config/policy_load.h"
-#include "config/yamlpos.h"
+#include "config/yaml_util.h"
 
 #define MEM_MIN (4 * MiB)
 #define MEM_MAX (1024 * GiB)
 #define DEFAULT_MEM (128 * MiB)
+#define SUN_PATH_MAX (sizeof(((struct sockaddr_un *)0)->sun_path))
 
-/* ---- raw form, as libcyaml loads it ------------------------------------------ */
+/* ---- raw form, as libcyaml loads it (every scalar a string) --------------------- */
 
 struct raw_rl {
 	char *bandwidth; /* bytes per second, with size suffix */
 	char *burst;
-	uint64_t ops;
-	uint64_t ops_burst;
+	char *ops;
+	char *ops_burst;
 };
 
 struct raw_rate {
@@ -46,34 +50,34 @@ struct raw_dev {
 	char *type;
 	char *id;
 	char *path;
-	bool readonly;
+	char *readonly;
 	char *tap;
 	char *link;
 	char *mac;
 	char *socket;
-	bool listen;
-	bool control;
+	char *listen;
+	char *control;
 	struct raw_rate *rate_limit;
 };
 
 struct raw_part {
 	char *name;
 	char *role;
-	unsigned vcpus;
-	int *host_cpus;
+	char *vcpus;
+	char **host_cpus;
 	unsigned host_cpus_count;
 	char *memory;
 	char *kernel;
 	char *initrd;
 	char *cmdline;
 	char *console;
-	bool stdin_console;
+	char *stdin_console;
 	char *restart;
-	unsigned restart_limit;
-	unsigned restart_delay_ms;
-	bool reboot;
-	bool autostart;
-	bool test_device;
+	char *restart_limit;
+	char *restart_delay_ms;
+	char *reboot;
+	char *autostart;
+	char *test_device;
 	char *label;
 	char **cpuid_disable;
 	unsigned cpuid_disable_count;
@@ -87,6 +91,11 @@ struct raw_link {
 	unsigned ends_count;
 };
 
+struct raw_ids {
+	char *uid_base;
+	char *count;
+};
+
 struct raw_platform {
 	struct raw_part *partitions;
 	unsigned partitions_count;
@@ -94,6 +103,7 @@ struct raw_platform {
 	unsigned links_count;
 	char *events;
 	char *control;
+	struct raw_ids *identities;
 	struct raw_policy *policy;
 	char *policy_file;
 };
@@ -101,19 +111,17 @@ struct raw_platform {
 #define OPT CYAML_FLAG_OPTIONAL
 #define OPT_PTR (CYAML_FLAG_OPTIONAL | CYAML_FLAG_POINTER)
 #define STR(key, s, m) CYAML_FIELD_STRING_PTR(key, OPT_PTR, s, m, 0, CYAML_UNLIMITED)
+#define STR_REQ(key, s, m) CYAML_FIELD_STRING_PTR(key, CYAML_FLAG_POINTER, s, m, 0, CYAML_UNLIMITED)
 
 static const cyaml_schema_value_t str_entry = {
 	CYAML_VALUE_STRING(CYAML_FLAG_POINTER, char, 0, CYAML_UNLIMITED),
-};
-static const cyaml_schema_value_t int_entry = {
-	CYAML_VALUE_INT(CYAML_FLAG_DEFAULT, int),
 };
 
 static const cyaml_schema_field_t rl_fields[] = {
 	STR("bandwidth", struct raw_rl, bandwidth),
 	STR("burst", struct raw_rl, burst),
-	CYAML_FIELD_UINT("ops", OPT, struct raw_rl, ops),
-	CYAML_FIELD_UINT("ops_burst", OPT, struct raw_rl, ops_burst),
+	STR("ops", struct raw_rl, ops),
+	STR("ops_burst", struct raw_rl, ops_burst),
 	CYAML_FIELD_END
 };
 
@@ -124,16 +132,16 @@ static const cyaml_schema_field_t rate_fields[] = {
 };
 
 static const cyaml_schema_field_t dev_fields[] = {
-	CYAML_FIELD_STRING_PTR("type", CYAML_FLAG_POINTER, struct raw_dev, type, 0, CYAML_UNLIMITED),
+	STR_REQ("type", struct raw_dev, type),
 	STR("id", struct raw_dev, id),
 	STR("path", struct raw_dev, path),
-	CYAML_FIELD_BOOL("readonly", OPT, struct raw_dev, readonly),
+	STR("readonly", struct raw_dev, readonly),
 	STR("tap", struct raw_dev, tap),
 	STR("link", struct raw_dev, link),
 	STR("mac", struct raw_dev, mac),
 	STR("socket", struct raw_dev, socket),
-	CYAML_FIELD_BOOL("listen", OPT, struct raw_dev, listen),
-	CYAML_FIELD_BOOL("control", OPT, struct raw_dev, control),
+	STR("listen", struct raw_dev, listen),
+	STR("control", struct raw_dev, control),
 	CYAML_FIELD_MAPPING_PTR("rate_limit", OPT_PTR, struct raw_dev, rate_limit, rate_fields),
 	CYAML_FIELD_END
 };
@@ -142,23 +150,23 @@ static const cyaml_schema_value_t dev_entry = {
 };
 
 static const cyaml_schema_field_t part_fields[] = {
-	CYAML_FIELD_STRING_PTR("name", CYAML_FLAG_POINTER, struct raw_part, name, 0, CYAML_UNLIMITED),
+	STR_REQ("name", struct raw_part, name),
 	STR("role", struct raw_part, role),
-	CYAML_FIELD_UINT("vcpus", OPT, struct raw_part, vcpus),
-	CYAML_FIELD_SEQUENCE("host_cpus", OPT_PTR, struct raw_part, host_cpus, &int_entry, 0,
+	STR("vcpus", struct raw_part, vcpus),
+	CYAML_FIELD_SEQUENCE("host_cpus", OPT_PTR, struct raw_part, host_cpus, &str_entry, 0,
 			     CYAML_UNLIMITED),
 	STR("memory", struct raw_part, memory),
-	CYAML_FIELD_STRING_PTR("kernel", CYAML_FLAG_POINTER, struct raw_part, kernel, 0, CYAML_UNLIMITED),
+	STR_REQ("kernel", struct raw_part, kernel),
 	STR("initrd", struct raw_part, initrd),
 	STR("cmdline", struct raw_part, cmdline),
 	STR("console", struct raw_part, console),
-	CYAML_FIELD_BOOL("stdin", OPT, struct raw_part, stdin_console),
+	STR("stdin", struct raw_part, stdin_console),
 	STR("restart", struct raw_part, restart),
-	CYAML_FIELD_UINT("restart_limit", OPT, struct raw_part, restart_limit),
-	CYAML_FIELD_UINT("restart_delay_ms", OPT, struct raw_part, restart_delay_ms),
-	CYAML_FIELD_BOOL("reboot", OPT, struct raw_part, reboot),
-	CYAML_FIELD_BOOL("autostart", OPT, struct raw_part, autostart),
-	CYAML_FIELD_BOOL("test_device", OPT, struct raw_part, test_device),
+	STR("restart_limit", struct raw_part, restart_limit),
+	STR("restart_delay_ms", struct raw_part, restart_delay_ms),
+	STR("reboot", struct raw_part, reboot),
+	STR("autostart", struct raw_part, autostart),
+	STR("test_device", struct raw_part, test_device),
 	STR("label", struct raw_part, label),
 	CYAML_FIELD_SEQUENCE("cpuid_disable", OPT_PTR, struct raw_part, cpuid_disable, &str_entry, 0,
 			     CYAML_UNLIMITED),
@@ -171,13 +179,19 @@ static const cyaml_schema_value_t part_entry = {
 };
 
 static const cyaml_schema_field_t link_fields[] = {
-	CYAML_FIELD_STRING_PTR("name", CYAML_FLAG_POINTER, struct raw_link, name, 0, CYAML_UNLIMITED),
+	STR_REQ("name", struct raw_link, name),
 	CYAML_FIELD_SEQUENCE("ends", CYAML_FLAG_POINTER, struct raw_link, ends, &str_entry, 0,
 			     CYAML_UNLIMITED),
 	CYAML_FIELD_END
 };
 static const cyaml_schema_value_t link_entry = {
 	CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, struct raw_link, link_fields),
+};
+
+static const cyaml_schema_field_t ids_fields[] = {
+	STR("uid_base", struct raw_ids, uid_base),
+	STR("count", struct raw_ids, count),
+	CYAML_FIELD_END
 };
 
 static const cyaml_schema_field_t top_fields[] = {
@@ -187,6 +201,7 @@ static const cyaml_schema_field_t top_fields[] = {
 			     CYAML_UNLIMITED),
 	STR("events", struct raw_platform, events),
 	STR("control", struct raw_platform, control),
+	CYAML_FIELD_MAPPING_PTR("identities", OPT_PTR, struct raw_platform, identities, ids_fields),
 	CYAML_FIELD_MAPPING_PTR("policy", OPT_PTR, struct raw_platform, policy, policy_fields),
 	STR("policy_file", struct raw_platform, policy_file),
 	CYAML_FIELD_END
@@ -194,116 +209,6 @@ static const cyaml_schema_field_t top_fields[] = {
 static const cyaml_schema_value_t top_schema = {
 	CYAML_VALUE_MAPPING(CYAML_FLAG_POINTER, struct raw_platform, top_fields),
 };
-
-/* ---- error reporting with positions ------------------------------------------- */
-
-/* Find the node for a path like "partitions/1/devices/0/path"; key nodes for the last step. */
-yaml_node_t *doc_find(yaml_document_t *doc, const char *path, bool want_key)
-{
-	yaml_node_t *n = doc ? yaml_document_get_root_node(doc) : NULL;
-	char buf[256], *save = NULL, *tok;
-
-	if (!n || snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
-		return NULL;
-	for (tok = strtok_r(buf, "/", &save); tok && n; tok = strtok_r(NULL, "/", &save)) {
-		bool last = !save || !*save;
-
-		if (n->type == YAML_SEQUENCE_NODE) {
-			long idx = strtol(tok, NULL, 10);
-			yaml_node_item_t *it = n->data.sequence.items.start;
-
-			if (idx < 0 || idx >= n->data.sequence.items.top - it)
-				return NULL;
-			n = yaml_document_get_node(doc, it[idx]);
-		} else if (n->type == YAML_MAPPING_NODE) {
-			yaml_node_pair_t *p;
-			yaml_node_t *found = NULL;
-
-			for (p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
-				yaml_node_t *k = yaml_document_get_node(doc, p->key);
-
-				if (k && k->type == YAML_SCALAR_NODE &&
-				    !strcmp((char *)k->data.scalar.value, tok)) {
-					found = (last && want_key) ? k
-								   : yaml_document_get_node(doc, p->value);
-					break;
-				}
-			}
-			n = found;
-		} else {
-			return NULL;
-		}
-	}
-	return n;
-}
-
-int doc_line(struct ctx *c, const char *path)
-{
-	char p[256];
-	yaml_node_t *n;
-
-	snprintf(p, sizeof(p), "%s", path);
-	/* Fall back to the nearest enclosing node that exists. */
-	for (;;) {
-		n = doc_find(c->doc, p, true);
-		if (n)
-			return (int)n->start_mark.line + 1;
-		char *slash = strrchr(p, '/');
-
-		if (!slash)
-			return 0;
-		*slash = 0;
-	}
-}
-
-void report(struct ctx *c, const char *path, const char *fmt, ...)
-{
-	va_list ap;
-
-	c->problems++;
-	if (c->file && c->doc)
-		fprintf(c->err, "%s:%d: ", c->file, doc_line(c, path));
-	else if (c->file)
-		fprintf(c->err, "%s: ", c->file);
-	else
-		fprintf(c->err, "lvmm: ");
-	va_start(ap, fmt);
-	vfprintf(c->err, fmt, ap);
-	va_end(ap);
-	fputc('\n', c->err);
-}
-
-int doc_load(struct ctx *c, const char *path, const char *buf, size_t len, yaml_document_t *doc)
-{
-	yaml_parser_t parser;
-	FILE *f = NULL;
-	int r = 0;
-
-	if (!buf) {
-		f = fopen(path, "r");
-		if (!f) {
-			fprintf(c->err, "%s: cannot open: %s\n", path, strerror(errno));
-			c->problems++;
-			return -1;
-		}
-	}
-	yaml_parser_initialize(&parser);
-	if (f)
-		yaml_parser_set_input_file(&parser, f);
-	else
-		yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
-	if (!yaml_parser_load(&parser, doc)) {
-		fprintf(c->err, "%s:%zu: YAML syntax error: %s%s%s\n", path, parser.problem_mark.line + 1,
-			parser.problem ? parser.problem : "unknown", parser.context ? " " : "",
-			parser.context ? parser.context : "");
-		c->problems++;
-		r = -1;
-	}
-	yaml_parser_delete(&parser);
-	if (f)
-		fclose(f);
-	return r;
-}
 
 /* ---- conversion ---------------------------------------------------------------- */
 
@@ -338,43 +243,19 @@ const char *plat_restart_name(enum plat_restart r)
 	}
 }
 
-static bool valid_name(const char *s)
+/* "where/key" into buf (paths are short: keys are the schema's). */
+static const char *at(char *buf, size_t n, const char *where, const char *key)
 {
-	size_t i, n = strlen(s);
-
-	if (!n || n >= LVMM_NAME_MAX || !isalnum((unsigned char)s[0]))
-		return false;
-	for (i = 0; i < n; i++)
-		if (!isalnum((unsigned char)s[i]) && s[i] != '-' && s[i] != '_')
-			return false;
-	return true;
+	snprintf(buf, n, "%s/%s", where, key);
+	return buf;
 }
 
-/* Copy a path, relative ones resolved against the platform file's directory. */
-void resolve(struct ctx *c, const char *where, const char *in, char *out, size_t n)
+/* An optional boolean: left as it is when absent or refused. */
+static bool opt_bool(struct ctx *c, const char *where, const char *key, const char *s, bool *out)
 {
-	int w;
+	char w[128];
 
-	if (in[0] == '/' || !c->dir[0])
-		w = snprintf(out, n, "%s", in);
-	else
-		w = snprintf(out, n, "%s/%s", c->dir, in);
-	if (w < 0 || (size_t)w >= n) {
-		report(c, where, "path is longer than %zu bytes", n - 1);
-		out[0] = 0;
-	}
-}
-
-void copy_name(struct ctx *c, const char *where, const char *what, const char *in,
-		      char *out)
-{
-	if (!valid_name(in)) {
-		report(c, where, "%s '%s' is not a valid name: use 1-%d letters, digits, '-' or "
-		       "'_', starting with a letter or digit", what, in, LVMM_NAME_MAX - 1);
-		out[0] = 0;
-		return;
-	}
-	snprintf(out, LVMM_NAME_MAX, "%s", in);
+	return !s || cfg_bool(c, at(w, sizeof(w), where, key), key, s, out);
 }
 
 static int parse_mac(const char *s, uint8_t mac[6])
@@ -392,193 +273,232 @@ static int parse_mac(const char *s, uint8_t mac[6])
 	return 0;
 }
 
-static void conv_rl(struct ctx *c, const char *where, const struct raw_rl *in,
+static bool conv_rl(struct ctx *c, const char *where, const struct raw_rl *in,
 		    struct lvmm_rate_limit *out)
 {
 	char w[200];
+	bool ok = true;
 
 	if (!in)
-		return;
+		return true;
 	if (in->bandwidth && parse_size(in->bandwidth, 1, &out->bytes_per_sec)) {
-		snprintf(w, sizeof(w), "%s/bandwidth", where);
-		report(c, w, "bandwidth '%s' is not a byte rate: write e.g. 10M (bytes per "
-		       "second, suffix K/M/G)", in->bandwidth);
+		report(c, at(w, sizeof(w), where, "bandwidth"), "bandwidth '%s' is not a byte rate: "
+		       "write e.g. 10M (bytes per second, suffix K/M/G)", in->bandwidth);
+		ok = false;
 	}
 	if (in->burst && parse_size(in->burst, 1, &out->bytes_burst)) {
-		snprintf(w, sizeof(w), "%s/burst", where);
-		report(c, w, "burst '%s' is not a size: write e.g. 64K", in->burst);
+		report(c, at(w, sizeof(w), where, "burst"), "burst '%s' is not a size: write e.g. 64K",
+		       in->burst);
+		ok = false;
 	}
-	out->ops_per_sec = in->ops;
-	out->ops_burst = in->ops_burst;
+	if (in->ops && !cfg_uint(c, at(w, sizeof(w), where, "ops"), "ops", in->ops, UINT32_MAX,
+				 &out->ops_per_sec))
+		ok = false;
+	if (in->ops_burst && !cfg_uint(c, at(w, sizeof(w), where, "ops_burst"), "ops_burst",
+				       in->ops_burst, UINT32_MAX, &out->ops_burst))
+		ok = false;
 	/* A bucket holds at least one second's worth unless told otherwise. */
 	if (out->bytes_per_sec && !out->bytes_burst)
 		out->bytes_burst = out->bytes_per_sec;
 	if (out->ops_per_sec && !out->ops_burst)
 		out->ops_burst = out->ops_per_sec;
+	return ok;
+}
+
+/* Default ids: blk0, net0, net1, stream0 ... counted per kind within the partition. */
+static void default_dev_id(const struct plat_part *part, unsigned di, struct plat_dev *d)
+{
+	unsigned k, n = 0;
+	bool net = d->type == LVMM_DEV_NET_TAP || d->type == LVMM_DEV_NET_LINK;
+
+	for (k = 0; k < di; k++) {
+		uint32_t t = part->devs[k].type;
+
+		n += net ? (t == LVMM_DEV_NET_TAP || t == LVMM_DEV_NET_LINK) : t == d->type;
+	}
+	snprintf(d->id, sizeof(d->id), "%s%u",
+		 d->type == LVMM_DEV_BLK ? "blk" : d->type == LVMM_DEV_STREAM ? "stream" : "net", n);
 }
 
 static void conv_dev(struct ctx *c, unsigned pi, unsigned di, const struct raw_dev *in,
 		     struct plat_part *part, struct plat_dev *d)
 {
 	char where[64], w[96];
-	unsigned counts[LVMM_DEV_TYPE_MAX + 1] = { 0 }, k;
+	bool ok = true;
 
 	snprintf(where, sizeof(where), "partitions/%u/devices/%u", pi, di);
 	memset(d, 0, sizeof(*d));
 	d->line = doc_line(c, where);
-	snprintf(w, sizeof(w), "%s/type", where);
 	if (!strcmp(in->type, "blk")) {
 		d->type = LVMM_DEV_BLK;
-		if (!in->path)
+		if (!in->path) {
 			report(c, where, "blk device needs 'path:' (a raw disk image)");
-		else
-			resolve(c, where, in->path, d->path, sizeof(d->path));
-		d->readonly = in->readonly;
+			ok = false;
+		} else {
+			ok &= resolve(c, where, in->path, d->path, sizeof(d->path));
+		}
+		ok &= opt_bool(c, where, "readonly", in->readonly, &d->readonly);
 	} else if (!strcmp(in->type, "net")) {
 		if (!!in->tap == !!in->link) {
 			report(c, where, "net device needs exactly one of 'tap: NAME' (a host TAP "
 			       "device) or 'link: NAME' (a link to another partition)");
+			ok = false;
+			d->type = LVMM_DEV_NET_TAP; /* for its default id only */
 		} else if (in->tap) {
 			d->type = LVMM_DEV_NET_TAP;
-			if (!*in->tap || strlen(in->tap) >= PLAT_TAP_MAX)
-				report(c, where, "tap name '%s' must be 1-%d characters", in->tap,
+			if (!*in->tap || strlen(in->tap) >= PLAT_TAP_MAX) {
+				report(c, where, "tap name '%.40s' must be 1-%d characters", in->tap,
 				       PLAT_TAP_MAX - 1);
-			else
+				ok = false;
+			} else {
 				snprintf(d->tap, sizeof(d->tap), "%s", in->tap);
+			}
 		} else {
 			d->type = LVMM_DEV_NET_LINK;
-			copy_name(c, where, "link", in->link, d->link);
+			ok &= copy_name(c, where, "link", in->link, d->link);
 		}
 		if (in->mac && parse_mac(in->mac, d->mac)) {
-			snprintf(w, sizeof(w), "%s/mac", where);
-			report(c, w, "mac '%s' is not a unicast MAC address: write six hex bytes "
-			       "like 52:54:00:12:34:56", in->mac);
+			report(c, at(w, sizeof(w), where, "mac"), "mac '%.40s' is not a unicast MAC "
+			       "address: write six hex bytes like 52:54:00:12:34:56", in->mac);
+			ok = false;
 		}
 		if (in->rate_limit) {
-			snprintf(w, sizeof(w), "%s/rate_limit/rx", where);
-			conv_rl(c, w, in->rate_limit->rx, &d->rx_rl);
-			snprintf(w, sizeof(w), "%s/rate_limit/tx", where);
-			conv_rl(c, w, in->rate_limit->tx, &d->tx_rl);
+			ok &= conv_rl(c, at(w, sizeof(w), where, "rate_limit/rx"), in->rate_limit->rx,
+				      &d->rx_rl);
+			ok &= conv_rl(c, at(w, sizeof(w), where, "rate_limit/tx"), in->rate_limit->tx,
+				      &d->tx_rl);
 		}
 	} else if (!strcmp(in->type, "stream")) {
 		d->type = LVMM_DEV_STREAM;
-		d->control = in->control;
-		if (!!in->socket == in->control)
+		ok &= opt_bool(c, where, "control", in->control, &d->control);
+		ok &= opt_bool(c, where, "listen", in->listen, &d->listen);
+		if (!!in->socket == d->control) {
 			report(c, where, "stream device needs either 'socket: PATH' (a Unix socket on the "
 			       "host) or 'control: true' (the partition's channel to the control API)");
-		else if (in->socket)
-			resolve(c, where, in->socket, d->path, sizeof(d->path));
-		d->listen = in->listen;
+			ok = false;
+		} else if (in->socket) {
+			ok &= resolve(c, where, in->socket, d->path, sizeof(d->path));
+		}
 	} else {
-		report(c, w, "unknown device type '%s': expected blk, net or stream", in->type);
+		report(c, at(w, sizeof(w), where, "type"), "unknown device type '%.40s': expected "
+		       "blk, net or stream", in->type);
+		d->bad = true;
+		d->type = LVMM_DEV_NONE;
+		snprintf(d->id, sizeof(d->id), "dev%u", di);
 		return;
 	}
-	if (in->rate_limit && d->type != LVMM_DEV_NET_TAP && d->type != LVMM_DEV_NET_LINK)
+	if (in->rate_limit && d->type != LVMM_DEV_NET_TAP && d->type != LVMM_DEV_NET_LINK) {
 		report(c, where, "rate_limit is supported on net devices only");
-	/* Default ids: blk0, net0, net1, stream0 ... counted per type within the partition. */
-	for (k = 0; k < di; k++)
-		counts[part->devs[k].type]++;
-	if (in->id) {
-		copy_name(c, where, "device id", in->id, d->id);
-	} else {
-		const char *base = d->type == LVMM_DEV_BLK ? "blk" : d->type == LVMM_DEV_STREAM ? "stream" : "net";
-		unsigned n = d->type == LVMM_DEV_BLK || d->type == LVMM_DEV_STREAM
-				     ? counts[d->type]
-				     : counts[LVMM_DEV_NET_TAP] + counts[LVMM_DEV_NET_LINK];
+		ok = false;
+	}
+	if (!in->id) {
+		default_dev_id(part, di, d);
+	} else if (!copy_name(c, where, "device id", in->id, d->id)) {
+		snprintf(d->id, sizeof(d->id), "dev%u", di); /* a name for later messages */
+		ok = false;
+	}
+	d->bad = !ok;
+}
 
-		snprintf(d->id, sizeof(d->id), "%s%u", base, n);
+static void conv_console(struct ctx *c, const char *w, const char *in, struct plat_part *p)
+{
+	if (!strcmp(in, "none")) {
+		p->console = CONSOLE_NONE;
+	} else if (!strncmp(in, "file:", 5) && in[5]) {
+		p->console = CONSOLE_FILE;
+		if (!resolve(c, w, in + 5, p->console_path, sizeof(p->console_path)))
+			p->bad |= PLAT_BAD_CONSOLE;
+	} else if (strcmp(in, "stdout")) {
+		report(c, w, "console '%.80s' is unknown: expected stdout, none or file:PATH", in);
+		p->bad |= PLAT_BAD_CONSOLE;
 	}
 }
 
 static void conv_part(struct ctx *c, unsigned pi, const struct raw_part *in, struct plat_part *p)
 {
 	char where[32], w[64];
+	uint64_t v;
 	unsigned i;
 
 	snprintf(where, sizeof(where), "partitions/%u", pi);
 	plat_part_defaults(p);
 	p->line = doc_line(c, where);
-	snprintf(w, sizeof(w), "%s/name", where);
-	copy_name(c, w, "partition name", in->name, p->name);
+	if (!copy_name(c, at(w, sizeof(w), where, "name"), "partition name", in->name, p->name))
+		p->bad |= PLAT_BAD_NAME;
 	if (in->role) {
-		snprintf(w, sizeof(w), "%s/role", where);
 		if (!strcmp(in->role, "service"))
 			p->role = ROLE_SERVICE;
 		else if (strcmp(in->role, "user"))
-			report(c, w, "role '%s' is unknown: expected user or service", in->role);
+			report(c, at(w, sizeof(w), where, "role"), "role '%.40s' is unknown: expected "
+			       "user or service", in->role);
 	}
-	if (doc_find(c->doc, strcat(strcpy(w, where), "/vcpus"), false)) {
-		p->vcpus = in->vcpus;
-		if (p->vcpus < 1 || p->vcpus > LVMM_MAX_VCPUS)
-			report(c, w, "vcpus: %u is out of range: expected 1-%d", in->vcpus, LVMM_MAX_VCPUS);
+	if (in->vcpus) {
+		at(w, sizeof(w), where, "vcpus");
+		if (!cfg_uint(c, w, "vcpus", in->vcpus, UINT32_MAX, &v)) {
+			p->bad |= PLAT_BAD_VCPUS;
+		} else if (v < 1 || v > LVMM_MAX_VCPUS) {
+			report(c, w, "vcpus: %" PRIu64 " is out of range: expected 1-%d", v,
+			       LVMM_MAX_VCPUS);
+			p->bad |= PLAT_BAD_VCPUS;
+		} else {
+			p->vcpus = (unsigned)v;
+		}
 	}
 	if (in->host_cpus) {
-		snprintf(w, sizeof(w), "%s/host_cpus", where);
+		at(w, sizeof(w), where, "host_cpus");
 		if (in->host_cpus_count > LVMM_MAX_VCPUS)
 			report(c, w, "host_cpus lists %u CPUs; at most %d", in->host_cpus_count,
 			       LVMM_MAX_VCPUS);
-		p->n_host_cpus = MIN(in->host_cpus_count, (unsigned)LVMM_MAX_VCPUS);
-		for (i = 0; i < p->n_host_cpus; i++)
-			p->host_cpus[i] = in->host_cpus[i];
+		for (i = 0; i < in->host_cpus_count && i < LVMM_MAX_VCPUS; i++) {
+			char wi[80];
+
+			snprintf(wi, sizeof(wi), "%s/%u", w, i);
+			if (cfg_uint(c, wi, "host CPU", in->host_cpus[i], INT32_MAX, &v))
+				p->host_cpus[p->n_host_cpus++] = (int)v;
+		}
 	}
-	if (in->memory) {
-		snprintf(w, sizeof(w), "%s/memory", where);
-		if (parse_size(in->memory, MiB, &p->mem_bytes))
-			report(c, w, "memory '%s' is not a size: write e.g. 64M or 2G (a bare "
-			       "number is MiB)", in->memory);
+	if (in->memory && parse_size(in->memory, MiB, &p->mem_bytes)) {
+		report(c, at(w, sizeof(w), where, "memory"), "memory '%.40s' is not a size: write "
+		       "e.g. 64M or 2G (a bare number is MiB)", in->memory);
+		p->bad |= PLAT_BAD_MEMORY;
 	}
-	snprintf(w, sizeof(w), "%s/kernel", where);
-	resolve(c, w, in->kernel, p->kernel, sizeof(p->kernel));
-	if (in->initrd) {
-		snprintf(w, sizeof(w), "%s/initrd", where);
-		resolve(c, w, in->initrd, p->initrd, sizeof(p->initrd));
-	}
+	if (!resolve(c, at(w, sizeof(w), where, "kernel"), in->kernel, p->kernel, sizeof(p->kernel)))
+		p->bad |= PLAT_BAD_KERNEL;
+	if (in->initrd &&
+	    !resolve(c, at(w, sizeof(w), where, "initrd"), in->initrd, p->initrd, sizeof(p->initrd)))
+		p->bad |= PLAT_BAD_INITRD;
 	if (in->cmdline) {
-		snprintf(w, sizeof(w), "%s/cmdline", where);
 		if (strlen(in->cmdline) >= LVMM_CMDLINE_MAX)
-			report(c, w, "cmdline is %zu bytes; at most %d", strlen(in->cmdline),
-			       LVMM_CMDLINE_MAX - 1);
+			report(c, at(w, sizeof(w), where, "cmdline"), "cmdline is %zu bytes; at most %d",
+			       strlen(in->cmdline), LVMM_CMDLINE_MAX - 1);
 		else
 			snprintf(p->cmdline, sizeof(p->cmdline), "%s", in->cmdline);
 	}
-	if (in->console) {
-		snprintf(w, sizeof(w), "%s/console", where);
-		if (!strcmp(in->console, "none")) {
-			p->console = CONSOLE_NONE;
-		} else if (!strncmp(in->console, "file:", 5) && in->console[5]) {
-			p->console = CONSOLE_FILE;
-			resolve(c, w, in->console + 5, p->console_path, sizeof(p->console_path));
-		} else if (strcmp(in->console, "stdout")) {
-			report(c, w, "console '%s' is unknown: expected stdout, none or file:PATH",
-			       in->console);
-		}
-	}
-	p->stdin_console = in->stdin_console;
+	if (in->console)
+		conv_console(c, at(w, sizeof(w), where, "console"), in->console, p);
+	(void)opt_bool(c, where, "stdin", in->stdin_console, &p->stdin_console);
 	if (in->restart) {
-		snprintf(w, sizeof(w), "%s/restart", where);
 		if (!strcmp(in->restart, "on-crash"))
 			p->restart = RESTART_ON_CRASH;
 		else if (!strcmp(in->restart, "always"))
 			p->restart = RESTART_ALWAYS;
 		else if (strcmp(in->restart, "never"))
-			report(c, w, "restart '%s' is unknown: expected never, on-crash or always",
-			       in->restart);
+			report(c, at(w, sizeof(w), where, "restart"), "restart '%.40s' is unknown: "
+			       "expected never, on-crash or always", in->restart);
 	}
-	if (doc_find(c->doc, strcat(strcpy(w, where), "/restart_limit"), false))
-		p->restart_limit = in->restart_limit;
-	if (doc_find(c->doc, strcat(strcpy(w, where), "/restart_delay_ms"), false)) {
-		p->restart_delay_ms = in->restart_delay_ms;
-		if (p->restart_delay_ms > 3600 * 1000)
-			report(c, w, "restart_delay_ms %u is more than an hour", p->restart_delay_ms);
-	}
-	p->reboot = in->reboot;
-	if (doc_find(c->doc, strcat(strcpy(w, where), "/autostart"), false))
-		p->autostart = in->autostart;
-	p->test_device = in->test_device;
-	if (in->label) {
-		snprintf(w, sizeof(w), "%s/label", where);
-		copy_name(c, w, "label", in->label, p->label);
-	}
+	if (in->restart_limit &&
+	    cfg_uint(c, at(w, sizeof(w), where, "restart_limit"), "restart_limit", in->restart_limit,
+		     UINT32_MAX, &v))
+		p->restart_limit = (unsigned)v;
+	if (in->restart_delay_ms &&
+	    cfg_uint(c, at(w, sizeof(w), where, "restart_delay_ms"), "restart_delay_ms",
+		     in->restart_delay_ms, 3600 * 1000, &v))
+		p->restart_delay_ms = (unsigned)v;
+	(void)opt_bool(c, where, "reboot", in->reboot, &p->reboot);
+	(void)opt_bool(c, where, "autostart", in->autostart, &p->autostart);
+	(void)opt_bool(c, where, "test_device", in->test_device, &p->test_device);
+	if (in->label && !copy_name(c, at(w, sizeof(w), where, "label"), "label", in->label, p->label))
+		p->bad |= PLAT_BAD_LABEL;
 	for (i = 0; i < in->cpuid_disable_count; i++) {
 		snprintf(w, sizeof(w), "%s/cpuid_disable/%u", where, i);
 		if (p->ncpuid_mask == LVMM_MAX_CPUID_MASK) {
@@ -586,16 +506,14 @@ static void conv_part(struct ctx *c, unsigned pi, const struct raw_part *in, str
 			break;
 		}
 		if (cpu_feature_lookup(in->cpuid_disable[i], &p->cpuid_mask[p->ncpuid_mask]))
-			report(c, w, "unknown CPU feature '%s': expected one of %s",
+			report(c, w, "unknown CPU feature '%.40s': expected one of %s",
 			       in->cpuid_disable[i], cpu_feature_names());
 		else
 			p->ncpuid_mask++;
 	}
-	if (in->devices_count > LVMM_MAX_DEVS) {
-		snprintf(w, sizeof(w), "%s/devices", where);
-		report(c, w, "%u devices; a partition has at most %d", in->devices_count,
-		       LVMM_MAX_DEVS);
-	}
+	if (in->devices_count > LVMM_MAX_DEVS)
+		report(c, at(w, sizeof(w), where, "devices"), "%u devices; a partition has at most %d",
+		       in->devices_count, LVMM_MAX_DEVS);
 	for (i = 0; i < in->devices_count && i < LVMM_MAX_DEVS; i++) {
 		conv_dev(c, pi, i, &in->devices[i], p, &p->devs[i]);
 		p->ndevs++;
@@ -611,9 +529,8 @@ static void conv_link(struct ctx *c, unsigned li, const struct raw_link *in, str
 	memset(l, 0, sizeof(*l));
 	l->line = doc_line(c, where);
 	l->part[0] = l->part[1] = l->dev[0] = l->dev[1] = -1;
-	snprintf(w, sizeof(w), "%s/name", where);
-	copy_name(c, w, "link name", in->name, l->name);
-	snprintf(w, sizeof(w), "%s/ends", where);
+	copy_name(c, at(w, sizeof(w), where, "name"), "link name", in->name, l->name);
+	at(w, sizeof(w), where, "ends");
 	if (in->ends_count != 2) {
 		report(c, w, "a link has exactly 2 ends (partition names), not %u", in->ends_count);
 		return;
@@ -622,138 +539,16 @@ static void conv_link(struct ctx *c, unsigned li, const struct raw_link *in, str
 		copy_name(c, w, "link end", in->ends[i], l->ends[i]);
 }
 
-/* libcyaml's messages arrive line by line; keep them for one summary. */
-void cy_log_fn(cyaml_log_t level, void *ctx, const char *fmt, va_list args)
+/* identities: { uid_base: N, count: N } (docs/platform-file.md, "Identities"). */
+static void conv_ids(struct ctx *c, const struct raw_ids *in, struct platform *plat)
 {
-	struct cy_log *l = ctx;
-	int n;
+	uint64_t v;
 
-	if (level < CYAML_LOG_ERROR || l->len >= sizeof(l->buf) - 1)
-		return;
-	n = vsnprintf(l->buf + l->len, sizeof(l->buf) - l->len, fmt, args);
-	if (n > 0)
-		l->len = MIN(l->len + (size_t)n, sizeof(l->buf) - 1);
-}
-
-/* The mapping schema at a slash path like "partitions/0/devices/1", or NULL. */
-static const cyaml_schema_field_t *schema_at(const cyaml_schema_value_t *v, const char *dpath)
-{
-	char buf[256], *save = NULL, *tok;
-
-	snprintf(buf, sizeof(buf), "%s", dpath);
-	for (tok = strtok_r(buf, "/", &save); tok; tok = strtok_r(NULL, "/", &save)) {
-		if (v->type == CYAML_SEQUENCE) {
-			v = v->sequence.entry;
-		} else if (v->type == CYAML_MAPPING) {
-			const cyaml_schema_field_t *f;
-
-			for (f = v->mapping.fields; f->key && strcmp(f->key, tok); f++)
-				;
-			if (!f->key)
-				return NULL;
-			v = &f->value;
-		} else {
-			return NULL;
-		}
-	}
-	return v->type == CYAML_MAPPING ? v->mapping.fields : NULL;
-}
-
-/* dst = head + sep + dst, cut to the buffer (a path that long is cut in the message). */
-static void prepend(char *dst, size_t n, const char *head, const char *sep)
-{
-	size_t hl = strlen(head), sl = strlen(sep), dl = strlen(dst);
-
-	if (hl + sl >= n)
-		hl = sl = 0;
-	if (hl + sl + dl >= n)
-		dl = n - 1 - hl - sl;
-	memmove(dst + hl + sl, dst, dl);
-	memcpy(dst, head, hl);
-	memcpy(dst + hl, sep, sl);
-	dst[hl + sl + dl] = 0;
-}
-
-/*
- * Turn libcyaml's error + backtrace into "FILE:LINE: problem (in
- * partitions[0].vcpus)". The backtrace lists the innermost context first.
- */
-void report_schema_error(struct ctx *c, struct cy_log *l, cyaml_err_t e,
-			 const cyaml_schema_value_t *top)
-{
-	char *lines[32], *save = NULL, *s;
-	unsigned n = 0, i;
-	char path[256] = "", dpath[256] = "", msg[256] = "", key[128] = "";
-	int line = 0;
-
-	for (s = strtok_r(l->buf, "\n", &save); s && n < ARRAY_SIZE(lines); s = strtok_r(NULL, "\n", &save))
-		lines[n++] = s;
-	for (i = 0; i < n; i++) {
-		const char *t = lines[i];
-		char name[128], tmp[32];
-		int ln;
-
-		if (!strncmp(t, "Load: ", 6) && strncmp(t, "Load: Backtrace", 15) && !msg[0])
-			snprintf(msg, sizeof(msg), "%s", t + 6);
-		if (sscanf(t, " in mapping field '%127[^']' (line: %d", name, &ln) == 2) {
-			prepend(path, sizeof(path), name, path[0] && path[0] != '[' ? "." : "");
-			prepend(dpath, sizeof(dpath), name, dpath[0] ? "/" : "");
-			if (!line)
-				line = ln;
-		} else if (sscanf(t, " in sequence entry '%127[^']' (line: %d", name, &ln) == 2) {
-			/* libcyaml counts entries from 1; the docs and our paths count from 0. */
-			long idx = strtol(name, NULL, 10) - 1;
-
-			snprintf(tmp, sizeof(tmp), "[%ld]", idx);
-			prepend(path, sizeof(path), tmp, path[0] && path[0] != '[' ? "." : "");
-			snprintf(tmp, sizeof(tmp), "%ld", idx);
-			prepend(dpath, sizeof(dpath), tmp, dpath[0] ? "/" : "");
-			if (!line)
-				line = ln;
-		} else if (sscanf(t, " in mapping (line: %d", &ln) == 1 && !line) {
-			line = ln;
-		}
-	}
-	c->problems++;
-	if (!msg[0])
-		snprintf(msg, sizeof(msg), "%s", cyaml_strerror(e));
-	if (e == CYAML_ERR_INVALID_KEY && sscanf(msg, "Unexpected key: %127s", key) == 1) {
-		const cyaml_schema_field_t *f = schema_at(top, dpath);
-		char kp[400];
-
-		snprintf(kp, sizeof(kp), "%s%s%s", dpath, dpath[0] ? "/" : "", key);
-		if (doc_find(c->doc, kp, true))
-			line = doc_line(c, kp);
-		fprintf(c->err, "%s:%d: unknown key '%s'%s%s", c->file, line, key,
-			path[0] ? " in " : "", path);
-		if (f) {
-			fprintf(c->err, "; expected one of:");
-			for (; f->key; f++)
-				fprintf(c->err, " %s", f->key);
-		}
-		fputc('\n', c->err);
-		return;
-	}
-	{
-		/* "Invalid uint64_t value: 'x'" is libcyaml's wording; say what is expected. */
-		char kind[32], val[128];
-
-		if (sscanf(msg, "Invalid %31s value: '%127[^']'", kind, val) == 2)
-			snprintf(msg, sizeof(msg), "'%s' is not %s", val,
-				 strcasestr(kind, "bool") ? "true or false" :
-				 strcasestr(kind, "int") ? "a whole number" : "a valid value");
-	}
-	if (line)
-		fprintf(c->err, "%s:%d: %s", c->file, line, msg);
-	else
-		fprintf(c->err, "%s: %s", c->file, msg);
-	if (path[0])
-		fprintf(c->err, " (in %s)", path);
-	if (e == CYAML_ERR_INVALID_VALUE)
-		fprintf(c->err, "; see docs/platform-file.md for each key's type");
-	else if (e == CYAML_ERR_MAPPING_FIELD_MISSING)
-		fprintf(c->err, "; a partition needs name and kernel, a device type, a link name and ends");
-	fputc('\n', c->err);
+	if (in->uid_base && cfg_uint(c, "identities/uid_base", "uid_base", in->uid_base,
+				     UINT32_MAX, &v))
+		plat->uid_base = (uint32_t)v;
+	if (in->count && cfg_uint(c, "identities/count", "count", in->count, UINT32_MAX, &v))
+		plat->uid_count = (uint32_t)v;
 }
 
 int platform_find(const struct platform *plat, const char *name)
@@ -768,6 +563,23 @@ int platform_find(const struct platform *plat, const char *name)
 
 static int validate(struct ctx *c, struct platform *plat);
 
+static void load_policy(struct ctx *c, const struct raw_platform *raw, struct platform *plat)
+{
+	int before = c->problems;
+
+	if (raw->policy && raw->policy_file) {
+		report(c, "policy_file", "give either policy: (inline) or policy_file:, not both");
+	} else if (raw->policy) {
+		policy_convert(c, "policy", raw->policy, &plat->policy);
+	} else if (raw->policy_file) {
+		char pf[PLAT_PATH_MAX];
+
+		if (resolve(c, "policy_file", raw->policy_file, pf, sizeof(pf)))
+			c->problems += policy_load(pf, NULL, 0, &plat->policy, c->err);
+	}
+	plat->policy_bad = c->problems != before;
+}
+
 int platform_load(const char *path, struct platform *plat, FILE *err)
 {
 	struct cy_log log = { .len = 0 };
@@ -778,7 +590,9 @@ int platform_load(const char *path, struct platform *plat, FILE *err)
 	struct raw_platform *raw = NULL;
 	struct ctx c = { .err = err, .file = path };
 	yaml_document_t doc;
-	bool have_doc = false;
+	bool have_doc = false, unknown_only;
+	char *text = NULL;
+	size_t len = 0;
 	cyaml_err_t e;
 	unsigned i;
 	char tmp[PLAT_PATH_MAX];
@@ -789,20 +603,28 @@ int platform_load(const char *path, struct platform *plat, FILE *err)
 	snprintf(plat->path, sizeof(plat->path), "%s", path);
 	snprintf(tmp, sizeof(tmp), "%s", path);
 	snprintf(c.dir, sizeof(c.dir), "%s", dirname(tmp));
-	/* Pass 1: the node tree, for line numbers and YAML syntax errors. */
-	if (doc_load(&c, path, NULL, 0, &doc))
-		return c.problems ? c.problems : 1;
+	/* One bounded read: the node tree and libcyaml see the same bytes. */
+	if (cfg_read_file(&c, path, &text, &len) || cfg_parse(&c, text, len, &doc))
+		goto out;
 	have_doc = true;
 	c.doc = &doc;
 	if (!yaml_document_get_root_node(&doc)) {
-		fprintf(err, "%s: the file is empty: it needs a 'partitions:' list\n", path);
-		yaml_document_delete(&doc);
-		return 1;
+		report_line(&c, 0, "the file is empty: it needs a 'partitions:' list");
+		goto out;
 	}
-	/* Pass 2: schema and types. */
-	e = cyaml_load_file(path, &cfg, &top_schema, (cyaml_data_t **)&raw, NULL);
+	/* Structure first, every problem of it; values can be read only if it is sound. */
+	if (cfg_check_schema(&c, &top_schema, &unknown_only) && !unknown_only)
+		goto out;
+	if (c.problems)
+		cfg.flags |= CYAML_CFG_IGNORE_UNKNOWN_KEYS; /* reported already; check the rest */
+	e = cyaml_load_data((const uint8_t *)text, len, &cfg, &top_schema, (cyaml_data_t **)&raw,
+			    NULL);
 	if (e != CYAML_OK) {
-		report_schema_error(&c, &log, e, &top_schema);
+		report_schema_error(&c, &log, e);
+		goto out;
+	}
+	if (!raw) {
+		report_line(&c, 0, "the file holds no platform: it needs a 'partitions:' list");
 		goto out;
 	}
 	if (raw->partitions_count == 0 || raw->partitions_count > PLAT_MAX_PARTS)
@@ -822,24 +644,17 @@ int platform_load(const char *path, struct platform *plat, FILE *err)
 		resolve(&c, "events", raw->events, plat->events_path, sizeof(plat->events_path));
 	if (raw->control)
 		resolve(&c, "control", raw->control, plat->control_path, sizeof(plat->control_path));
-	if (raw->policy && raw->policy_file)
-		report(&c, "policy_file", "give either policy: (inline) or policy_file:, not both");
-	else if (raw->policy)
-		policy_convert(&c, "policy", raw->policy, &plat->policy);
-	else if (raw->policy_file) {
-		char pf[PLAT_PATH_MAX];
-
-		resolve(&c, "policy_file", raw->policy_file, pf, sizeof(pf));
-		if (pf[0])
-			c.problems += policy_load(pf, NULL, 0, &plat->policy, err);
-	}
-	if (!c.problems)
-		validate(&c, plat);
+	if (raw->identities)
+		conv_ids(&c, raw->identities, plat);
+	load_policy(&c, raw, plat);
+	/* Every check runs, whatever came before: fields refused above are marked and skipped. */
+	validate(&c, plat);
 out:
 	if (raw)
 		cyaml_free(&cfg, &top_schema, raw, 0);
 	if (have_doc)
 		yaml_document_delete(&doc);
+	free(text);
 	return c.problems;
 }
 
@@ -863,11 +678,88 @@ static void check_file(struct ctx *c, const char *where, const char *what, const
 		       want_write ? "readable and writable" : "readable", strerror(errno));
 }
 
+/*
+ * A file lvmm will create or append to (console file, event log) or a
+ * socket it will bind: an existing one must be writable (and not a
+ * directory), a new one needs a writable directory. What run would
+ * find out only when the partition starts.
+ */
+static void check_creatable(struct ctx *c, const char *where, const char *what, const char *path,
+			    bool socket)
+{
+	char buf[PLAT_PATH_MAX], dir[PLAT_PATH_MAX];
+	struct stat st;
+
+	if (!stat(path, &st)) {
+		if (S_ISDIR(st.st_mode))
+			report(c, where, "%s '%s' is a directory", what, path);
+		else if (socket && !S_ISSOCK(st.st_mode))
+			report(c, where, "%s '%s' exists and is not a socket: lvmm never replaces "
+			       "it; choose another path", what, path);
+		else if (!socket && access(path, W_OK) < 0)
+			report(c, where, "%s '%s' is not writable: %s", what, path, strerror(errno));
+		return;
+	}
+	snprintf(buf, sizeof(buf), "%s", path);
+	snprintf(dir, sizeof(dir), "%s", dirname(buf)); /* dirname may return its argument */
+	if (stat(dir, &st) < 0)
+		report(c, where, "%s '%s': directory '%s': %s", what, path, dir, strerror(errno));
+	else if (!S_ISDIR(st.st_mode))
+		report(c, where, "%s '%s': '%s' is not a directory", what, path, dir);
+	else if (access(dir, W_OK | X_OK) < 0)
+		report(c, where, "%s '%s': cannot create it in '%s': %s", what, path, dir,
+		       strerror(errno));
+}
+
+/* A Unix socket path must fit sockaddr_un (108 bytes with the NUL). */
+static bool check_sun_path(struct ctx *c, const char *where, const char *what, const char *path)
+{
+	if (strlen(path) < SUN_PATH_MAX)
+		return true;
+	report(c, where, "%s path '%s' is %zu bytes; a Unix socket path has at most %zu: use a "
+	       "shorter (e.g. relative to a nearer directory) path", what, path, strlen(path),
+	       SUN_PATH_MAX - 1);
+	return false;
+}
+
 static uint64_t host_ram(void)
 {
 	long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
 
 	return pages > 0 && psz > 0 ? (uint64_t)pages * (uint64_t)psz : 0;
+}
+
+static void check_dev(struct ctx *c, unsigned pi, unsigned di, struct plat_part *p)
+{
+	struct plat_dev *d = &p->devs[di];
+	unsigned j;
+	char w[64];
+
+	snprintf(w, sizeof(w), "partitions/%u/devices/%u", pi, di);
+	for (j = 0; j < di; j++)
+		if (!strcmp(p->devs[j].id, d->id))
+			report(c, w, "device id '%s' is used twice in partition '%s'", d->id, p->name);
+	if (d->bad)
+		return;
+	if (d->type == LVMM_DEV_BLK)
+		check_file(c, w, "disk image", d->path, !d->readonly);
+	if (d->type == LVMM_DEV_NET_TAP && p->role != ROLE_SERVICE)
+		report(c, w, "TAP device '%s' in partition '%s' (role %s): a NIC backend may "
+		       "only be granted to a partition with role: service; give user "
+		       "partitions a link to a service partition instead", d->tap, p->name,
+		       plat_role_name(p->role));
+	if (d->type == LVMM_DEV_STREAM && !d->control &&
+	    check_sun_path(c, w, "stream socket", d->path) && d->listen)
+		check_creatable(c, w, "stream socket", d->path, true);
+	if (d->type == LVMM_DEV_STREAM && d->control)
+		for (j = 0; j < di; j++)
+			if (p->devs[j].type == LVMM_DEV_STREAM && p->devs[j].control) {
+				/* The supervisor keeps one agent slot per partition. */
+				report(c, w, "partition '%s' already has a control channel (device "
+				       "%s): at most one '{ type: stream, control: true }' per "
+				       "partition", p->name, p->devs[j].id);
+				break;
+			}
 }
 
 static void check_part(struct ctx *c, unsigned pi, struct plat_part *p)
@@ -878,16 +770,22 @@ static void check_part(struct ctx *c, unsigned pi, struct plat_part *p)
 	unsigned i, j;
 
 	snprintf(w, sizeof(w), "partitions/%u/memory", pi);
-	if (p->mem_bytes < MEM_MIN || p->mem_bytes > MEM_MAX)
-		report(c, w, "memory %" PRIu64 " MiB is out of range: expected 4M to 1T",
-		       p->mem_bytes / MiB);
-	else if (ram && p->mem_bytes > ram)
-		report(c, w, "memory %" PRIu64 " MiB is more than this host's %" PRIu64 " MiB of RAM",
-		       p->mem_bytes / MiB, ram / MiB);
-	else if (p->mem_bytes % (4 * KiB))
-		report(c, w, "memory must be a multiple of 4K");
+	if (!(p->bad & PLAT_BAD_MEMORY)) {
+		int before = c->problems;
+
+		if (p->mem_bytes < MEM_MIN || p->mem_bytes > MEM_MAX)
+			report(c, w, "memory %" PRIu64 " MiB is out of range: expected 4M to 1T",
+			       p->mem_bytes / MiB);
+		else if (ram && p->mem_bytes > ram)
+			report(c, w, "memory %" PRIu64 " MiB is more than this host's %" PRIu64
+			       " MiB of RAM", p->mem_bytes / MiB, ram / MiB);
+		else if (p->mem_bytes % (4 * KiB))
+			report(c, w, "memory must be a multiple of 4K");
+		if (c->problems != before)
+			p->bad |= PLAT_BAD_MEMORY; /* the image check needs a usable size */
+	}
 	snprintf(w, sizeof(w), "partitions/%u/host_cpus", pi);
-	if (p->n_host_cpus && p->n_host_cpus != p->vcpus)
+	if (p->n_host_cpus && p->n_host_cpus != p->vcpus && !(p->bad & PLAT_BAD_VCPUS))
 		report(c, w, "host_cpus lists %u CPUs for %u vCPUs: give one host CPU per vCPU",
 		       p->n_host_cpus, p->vcpus);
 	for (i = 0; i < p->n_host_cpus; i++) {
@@ -899,30 +797,21 @@ static void check_part(struct ctx *c, unsigned pi, struct plat_part *p)
 				report(c, w, "host CPU %d is listed twice", p->host_cpus[i]);
 	}
 	snprintf(w, sizeof(w), "partitions/%u/kernel", pi);
-	check_file(c, w, "kernel", p->kernel, false);
-	if (p->initrd[0]) {
+	if (!(p->bad & PLAT_BAD_KERNEL))
+		check_file(c, w, "kernel", p->kernel, false);
+	if (p->initrd[0] && !(p->bad & PLAT_BAD_INITRD)) {
 		snprintf(w, sizeof(w), "partitions/%u/initrd", pi);
 		check_file(c, w, "initrd", p->initrd, false);
 	}
-	for (i = 0; i < p->ndevs; i++) {
-		struct plat_dev *d = &p->devs[i];
-
-		snprintf(w, sizeof(w), "partitions/%u/devices/%u", pi, i);
-		if (d->type == LVMM_DEV_BLK && d->path[0])
-			check_file(c, w, "disk image", d->path, !d->readonly);
-		if (d->type == LVMM_DEV_NET_TAP && p->role != ROLE_SERVICE)
-			report(c, w, "TAP device '%s' in partition '%s' (role %s): a NIC backend may "
-			       "only be granted to a partition with role: service; give user "
-			       "partitions a link to a service partition instead", d->tap, p->name,
-			       plat_role_name(p->role));
-		for (j = 0; j < i; j++)
-			if (!strcmp(p->devs[j].id, d->id))
-				report(c, w, "device id '%s' is used twice in partition '%s'", d->id,
-				       p->name);
+	if (p->console == CONSOLE_FILE && !(p->bad & PLAT_BAD_CONSOLE)) {
+		snprintf(w, sizeof(w), "partitions/%u/console", pi);
+		check_creatable(c, w, "console file", p->console_path, false);
 	}
+	for (i = 0; i < p->ndevs; i++)
+		check_dev(c, pi, i, p);
 }
 
-/* Exclusive resources (host CPUs, disk images, TAPs) go to one partition only. */
+/* Exclusive resources (host CPUs, disk images, TAPs, sockets) go to one partition only. */
 static void check_exclusive(struct ctx *c, struct platform *plat)
 {
 	unsigned a, b, i, j;
@@ -949,6 +838,8 @@ static void check_exclusive(struct ctx *c, struct platform *plat)
 					bool same = false;
 					struct stat s1, s2;
 
+					if (d->bad || e->bad)
+						continue;
 					if (d->type == LVMM_DEV_BLK && e->type == LVMM_DEV_BLK)
 						same = !stat(d->path, &s1) && !stat(e->path, &s2) &&
 						       s1.st_dev == s2.st_dev && s1.st_ino == s2.st_ino;
@@ -982,7 +873,7 @@ static void check_links(struct ctx *c, struct platform *plat)
 
 		snprintf(w, sizeof(w), "links/%u", li);
 		for (k = 0; k < li; k++)
-			if (!strcmp(plat->links[k].name, l->name))
+			if (l->name[0] && !strcmp(plat->links[k].name, l->name))
 				report(c, w, "link '%s' is defined twice", l->name);
 		if (l->ends[0][0] && !strcmp(l->ends[0], l->ends[1]))
 			report(c, w, "link '%s' joins partition '%s' to itself", l->name, l->ends[0]);
@@ -1017,7 +908,7 @@ static void check_links(struct ctx *c, struct platform *plat)
 			const struct plat_dev *d = &plat->parts[k].devs[i];
 			bool found = false;
 
-			if (d->type != LVMM_DEV_NET_LINK)
+			if (d->type != LVMM_DEV_NET_LINK || d->bad || (plat->parts[k].bad & PLAT_BAD_NAME))
 				continue;
 			for (li = 0; li < plat->nlinks && !found; li++)
 				found = !strcmp(plat->links[li].name, d->link) &&
@@ -1031,6 +922,31 @@ static void check_links(struct ctx *c, struct platform *plat)
 			}
 		}
 	}
+}
+
+/*
+ * Partition identities: each running partition gets a uid/gid of its own
+ * from [uid_base, uid_base + count). The range must not reach root or the
+ * system accounts (0-999), nobody/nogroup (65534) or the 16-bit -1
+ * (65535), nor (uid_t)-1, and it must hold one identity per partition.
+ */
+static void check_ids(struct ctx *c, const struct platform *plat)
+{
+	uint64_t base = plat->uid_base, end = base + plat->uid_count; /* 64-bit: no wrap */
+
+	if (base < 1000)
+		report(c, "identities/uid_base", "uid_base %" PRIu64 " is a system account's "
+		       "range (0-999): choose an unused range, e.g. the default %u", base,
+		       PLAT_UID_BASE_DEFAULT);
+	else if (base <= 65535 && end > 65534)
+		report(c, "identities", "the identity range %" PRIu64 "-%" PRIu64 " includes 65534/"
+		       "65535 (nobody, and the 16-bit -1): move it", base, end - 1);
+	if (plat->uid_count < plat->nparts || !plat->uid_count)
+		report(c, "identities/count", "count %u is less than the %u partitions: each runs as "
+		       "an identity of its own", plat->uid_count, plat->nparts);
+	if (end > UINT32_MAX)
+		report(c, "identities", "uid_base + count = %" PRIu64 " goes past the largest uid "
+		       "%u", end, UINT32_MAX - 1);
 }
 
 static int validate(struct ctx *c, struct platform *plat)
@@ -1052,6 +968,11 @@ static int validate(struct ctx *c, struct platform *plat)
 		j += plat->parts[i].stdin_console;
 	if (j > 1)
 		report(c, "partitions", "%u partitions ask for stdin: only one can own the terminal", j);
+	if (plat->events_path[0])
+		check_creatable(c, "events", "event log", plat->events_path, false);
+	if (plat->control_path[0] && check_sun_path(c, "control", "control socket", plat->control_path))
+		check_creatable(c, "control", "control socket", plat->control_path, true);
+	check_ids(c, plat);
 	return c->problems;
 }
 

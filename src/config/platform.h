@@ -13,7 +13,7 @@
 
 #include "common/util.h"
 #include "lvmm/proto.h"
-#include "supervisor/policy.h"
+#include "lvmm/policy_model.h"
 
 #define PLAT_MAX_PARTS 16
 #define PLAT_MAX_LINKS 32
@@ -26,6 +26,19 @@
  */
 #define PLAT_UID_BASE_DEFAULT  1879048192U /* 0x70000000 */
 #define PLAT_UID_COUNT_DEFAULT 65536U
+
+/*
+ * Fields of a partition whose value was refused (and reported) by
+ * platform_load; later checks skip them rather than repeat the problem in
+ * other words, so `lvmm check` can still report everything else.
+ */
+#define PLAT_BAD_NAME    (1U << 0)
+#define PLAT_BAD_KERNEL  (1U << 1)
+#define PLAT_BAD_MEMORY  (1U << 2)
+#define PLAT_BAD_VCPUS   (1U << 3)
+#define PLAT_BAD_LABEL   (1U << 4)
+#define PLAT_BAD_INITRD  (1U << 5)
+#define PLAT_BAD_CONSOLE (1U << 6)
 
 enum plat_role { ROLE_USER = 0, ROLE_SERVICE = 1 };
 enum plat_restart { RESTART_NEVER = 0, RESTART_ON_CRASH = 1, RESTART_ALWAYS = 2 };
@@ -42,6 +55,7 @@ struct plat_dev {
 	char link[LVMM_NAME_MAX];   /* net over a link */
 	uint8_t mac[6];
 	struct lvmm_rate_limit rx_rl, tx_rl;
+	bool bad;                   /* refused by platform_load (reported) */
 	int line;
 };
 
@@ -69,6 +83,7 @@ struct plat_part {
 	unsigned ndevs;
 	struct lvmm_cpuid_mask cpuid_mask[LVMM_MAX_CPUID_MASK];
 	unsigned ncpuid_mask;
+	unsigned bad;       /* PLAT_BAD_* */
 	int line;
 };
 
@@ -89,6 +104,7 @@ struct platform {
 	struct plat_link links[PLAT_MAX_LINKS];
 	unsigned nlinks;
 	struct policy policy; /* policy.present is false when none is given */
+	bool policy_bad;      /* the policy itself had problems (reported) */
 	uint32_t uid_base;   /* partition identities: see PLAT_UID_BASE_DEFAULT */
 	uint32_t uid_count;
 };
@@ -98,17 +114,21 @@ void plat_part_defaults(struct plat_part *p);
 
 /*
  * Read and validate a platform file. Every problem is printed to err as
- * "FILE:LINE: what is wrong; what to write instead". Returns the number of
- * problems (0 = valid). Relative paths in the file are resolved against
+ * "FILE:LINE: what is wrong; what to write instead", as many as can be
+ * found: a value that is refused is marked (PLAT_BAD_*, plat_dev.bad) and
+ * every check that does not depend on it still runs. The text is bounded
+ * (docs/platform-file.md, "Limits") before it is parsed. Returns the number
+ * of problems (0 = valid). Relative paths in the file are resolved against
  * the file's directory.
  */
 int platform_load(const char *path, struct platform *plat, FILE *err) MUST_CHECK;
 
 /*
- * Check a platform built in memory (the quick form, or after loading):
- * files exist, sizes are possible, exclusive resources are assigned once,
- * links have two ends. Problems go to err (with the file's line numbers
- * when plat->path is set). Returns the number of problems.
+ * Check a platform built in memory (the quick form; platform_load runs it
+ * too): files exist, console files and sockets can be created, sizes are
+ * possible, exclusive resources are assigned once, links have two ends,
+ * the identity range fits. Problems go to err (with the file's line
+ * numbers when plat->path is set). Returns the number of problems.
  */
 int platform_validate(struct platform *plat, FILE *err) MUST_CHECK;
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * Policy schema (docs/policy.md), its conversion into struct policy, and the
- * static check of a platform against a policy used by `lvmm check`.
+ * Policy schema (docs/policy.md) and its conversion into struct policy.
+ * This file only produces the model; the ACM judges a platform with it.
  */
 #include "config/policy_load.h"
 
@@ -11,8 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "supervisor/acm_grant.h"
-#include "config/yamlpos.h"
+#include "config/yaml_util.h"
 
 #define OPT CYAML_FLAG_OPTIONAL
 #define OPT_PTR (CYAML_FLAG_OPTIONAL | CYAML_FLAG_POINTER)
@@ -54,7 +53,7 @@ static const cyaml_schema_field_t res_fields[] = {
 	STR("disk", struct raw_res, disk),
 	STR("link", struct raw_res, link),
 	STR("socket", struct raw_res, socket),
-	CYAML_FIELD_INT("host_cpu", OPT, struct raw_res, host_cpu),
+	STR("host_cpu", struct raw_res, host_cpu),
 	CYAML_FIELD_STRING_PTR("label", CYAML_FLAG_POINTER, struct raw_res, label, 0, CYAML_UNLIMITED),
 	CYAML_FIELD_END
 };
@@ -63,7 +62,7 @@ static const cyaml_schema_value_t res_entry = {
 };
 
 static const cyaml_schema_field_t client_fields[] = {
-	CYAML_FIELD_UINT("uid", OPT, struct raw_client, uid),
+	STR("uid", struct raw_client, uid),
 	STR("partition", struct raw_client, partition),
 	CYAML_FIELD_STRING_PTR("label", CYAML_FLAG_POINTER, struct raw_client, label, 0, CYAML_UNLIMITED),
 	STRS("operations", struct raw_client, operations),
@@ -83,7 +82,7 @@ const cyaml_schema_field_t policy_fields[] = {
 	CYAML_FIELD_SEQUENCE("clients", OPT_PTR, struct raw_policy, clients, &client_entry, 0,
 			     CYAML_UNLIMITED),
 	STR("policy_manager", struct raw_policy, policy_manager),
-	CYAML_FIELD_BOOL("audit_all", OPT, struct raw_policy, audit_all),
+	STR("audit_all", struct raw_policy, audit_all),
 	CYAML_FIELD_END
 };
 
@@ -149,12 +148,10 @@ static void conv_res(struct ctx *c, const char *prefix, unsigned i, const struct
 {
 	struct pol_res *r = &p->res[p->nres];
 	char where[96], w[128];
-	unsigned given = !!in->tap + !!in->disk + !!in->link + !!in->socket;
+	unsigned given = !!in->tap + !!in->disk + !!in->link + !!in->socket + !!in->host_cpu;
+	uint64_t cpu;
 
 	snprintf(where, sizeof(where), "%s%sresources/%u", prefix, *prefix ? "/" : "", i);
-	snprintf(w, sizeof(w), "%s/host_cpu", where);
-	if (doc_find(c->doc, w, false))
-		given++;
 	if (given != 1) {
 		report(c, where, "a resource names exactly one of tap, disk, link, socket or host_cpu");
 		return;
@@ -177,8 +174,11 @@ static void conv_res(struct ctx *c, const char *prefix, unsigned i, const struct
 		snprintf(r->name, sizeof(r->name), "%s", real ? real : tmp);
 		free(real);
 	} else {
+		snprintf(w, sizeof(w), "%s/host_cpu", where);
+		if (!cfg_uint(c, w, "host_cpu", in->host_cpu, INT32_MAX, &cpu))
+			return;
 		r->kind = RES_HOST_CPU;
-		r->cpu = in->host_cpu;
+		r->cpu = (int32_t)cpu;
 	}
 	snprintf(w, sizeof(w), "%s/label", where);
 	r->label = label_ref(c, w, p, in->label);
@@ -190,12 +190,12 @@ static void conv_client(struct ctx *c, const char *prefix, unsigned i,
 {
 	struct pol_client *cl = &p->clients[p->nclients];
 	char where[96], w[128];
+	uint64_t v = 0;
 	unsigned k;
 	bool uid;
 
 	snprintf(where, sizeof(where), "%s%sclients/%u", prefix, *prefix ? "/" : "", i);
-	snprintf(w, sizeof(w), "%s/uid", where);
-	uid = doc_find(c->doc, w, false) != NULL;
+	uid = in->uid != NULL;
 	if (uid == !!in->partition) {
 		report(c, where, "a client is exactly one of 'uid: N' (a host user of the control "
 		       "socket) or 'partition: NAME' (a partition's agent channel)");
@@ -203,7 +203,10 @@ static void conv_client(struct ctx *c, const char *prefix, unsigned i,
 	}
 	memset(cl, 0, sizeof(*cl));
 	cl->by_uid = uid;
-	cl->uid = in->uid;
+	snprintf(w, sizeof(w), "%s/uid", where);
+	if (uid && !cfg_uint(c, w, "uid", in->uid, UINT32_MAX - 1, &v))
+		return;
+	cl->uid = (uint32_t)v;
 	if (in->partition)
 		copy_name(c, where, "partition", in->partition, cl->partition);
 	snprintf(w, sizeof(w), "%s/label", where);
@@ -233,7 +236,8 @@ void policy_convert(struct ctx *c, const char *prefix, const struct raw_policy *
 	const char *sl = *prefix ? "/" : "";
 
 	memset(p, 0, sizeof(*p));
-	p->present = true;
+	p->revision = LVMM_POLICY_REVISION;
+	p->present = 1;
 	snprintf(p->name, sizeof(p->name), "%s", in->name ? in->name : "unnamed");
 	snprintf(w, sizeof(w), "%s%sste_types", prefix, sl);
 	add_types(c, w, in->ste_types, in->ste_types_count, p->ste_names, &p->nste, "STE");
@@ -300,7 +304,13 @@ void policy_convert(struct ctx *c, const char *prefix, const struct raw_policy *
 		snprintf(w, sizeof(w), "%s%spolicy_manager", prefix, sl);
 		copy_name(c, w, "partition", in->policy_manager, p->manager);
 	}
-	p->audit_all = in->audit_all;
+	if (in->audit_all) {
+		bool b = false;
+
+		snprintf(w, sizeof(w), "%s%saudit_all", prefix, sl);
+		if (cfg_bool(c, w, "audit_all", in->audit_all, &b))
+			p->audit_all = b;
+	}
 }
 
 int policy_load(const char *path, const char *buf, size_t len, struct policy *out, FILE *err)
@@ -313,88 +323,47 @@ int policy_load(const char *path, const char *buf, size_t len, struct policy *ou
 	struct ctx c = { .err = err, .file = path };
 	struct raw_policy *raw = NULL;
 	yaml_document_t doc;
+	char *text = NULL;
+	bool unknown_only;
 	cyaml_err_t e;
 	char tmp[PLAT_PATH_MAX];
 
 	snprintf(tmp, sizeof(tmp), "%s", path);
 	snprintf(c.dir, sizeof(c.dir), "%s", buf ? "." : dirname(tmp));
-	if (doc_load(&c, path, buf, len, &doc))
+	if (!buf) {
+		if (cfg_read_file(&c, path, &text, &len))
+			return c.problems;
+		buf = text;
+	} else if (len > CFG_MAX_BYTES) {
+		report_line(&c, 0, "the policy is %zu bytes; the limit is %d", len, CFG_MAX_BYTES);
 		return c.problems;
+	}
+	if (cfg_parse(&c, buf, len, &doc)) {
+		free(text);
+		return c.problems;
+	}
 	c.doc = &doc;
-	e = buf ? cyaml_load_data((const uint8_t *)buf, len, &cfg, &policy_schema, (cyaml_data_t **)&raw, NULL)
-		: cyaml_load_file(path, &cfg, &policy_schema, (cyaml_data_t **)&raw, NULL);
+	if (!yaml_document_get_root_node(&doc)) {
+		/* an empty document (or only comments) */
+		report_line(&c, 0, "the policy is empty: it needs at least ste_types: and labels:");
+		goto out;
+	}
+	if (cfg_check_schema(&c, &policy_schema, &unknown_only) && !unknown_only)
+		goto out;
+	if (c.problems)
+		cfg.flags |= CYAML_CFG_IGNORE_UNKNOWN_KEYS; /* reported already; check the rest */
+	e = cyaml_load_data((const uint8_t *)buf, len, &cfg, &policy_schema, (cyaml_data_t **)&raw,
+			    NULL);
 	if (e != CYAML_OK)
-		report_schema_error(&c, &log, e, &policy_schema);
-	else if (!raw) /* an empty document (or only comments) loads as nothing */
-		report(&c, "", "the policy is empty: it needs at least ste_types: and labels:");
+		report_schema_error(&c, &log, e);
+	else if (!raw)
+		report_line(&c, 0, "the policy is empty: it needs at least ste_types: and labels:");
 	else
 		policy_convert(&c, "", raw, out);
+out:
 	if (raw)
 		cyaml_free(&cfg, &policy_schema, raw, 0);
 	yaml_document_delete(&doc);
+	free(text);
 	return c.problems;
-}
-
-/* ---- a platform against a policy ------------------------------------------------ */
-
-int policy_check_platform(const struct policy *pol, const struct platform *plat, FILE *err)
-{
-	static struct ste_cache cache;
-	unsigned i, j, k, n = 0;
-
-	ste_cache_flush(&cache);
-	for (i = 0; i < plat->nparts; i++) {
-		const struct plat_part *p = &plat->parts[i];
-		const char *why;
-
-		if (pol_label_find(pol, p->label) < 0) {
-			fprintf(err, "%s:%d: partition '%s' has %s; under policy '%s' every partition "
-				"needs one of the policy's labels\n", plat->path, p->line, p->name,
-				p->label[0] ? "an unknown label" : "no label:", pol->name);
-			n++;
-			continue;
-		}
-		for (k = 0; k < p->n_host_cpus; k++)
-			if (!acm_cpu_allowed(pol, &cache, p, p->host_cpus[k], &why)) {
-				fprintf(err, "%s:%d: partition '%s' may not have host CPU %d: %s\n",
-					plat->path, p->line, p->name, p->host_cpus[k], why);
-				n++;
-			}
-		for (j = 0; j < p->ndevs; j++)
-			if (!acm_device_allowed(pol, &cache, plat, i, j, &why)) {
-				fprintf(err, "%s:%d: partition '%s' may not use device %s: %s\n",
-					plat->path, p->devs[j].line, p->name, p->devs[j].id, why);
-				n++;
-			}
-	}
-	/* Partitions that start together must not conflict. */
-	for (i = 0; i < plat->nparts; i++) {
-		int li = pol_label_find(pol, plat->parts[i].label);
-
-		for (j = 0; li >= 0 && j < i; j++) {
-			int lj = pol_label_find(pol, plat->parts[j].label);
-			unsigned s;
-
-			if (lj < 0 || !plat->parts[i].autostart || !plat->parts[j].autostart)
-				continue;
-			for (s = 0; s < pol->nsets; s++) {
-				uint64_t set = pol->sets[s].types;
-
-				if ((pol->labels[li].cw & set) && (pol->labels[lj].cw & set) &&
-				    (pol->labels[li].cw & set) != (pol->labels[lj].cw & set)) {
-					fprintf(err, "%s:%d: partitions '%s' and '%s' are in conflict set "
-						"'%s' and both start with the platform: set autostart: "
-						"false on one of them\n", plat->path, plat->parts[i].line,
-						plat->parts[i].name, plat->parts[j].name, pol->sets[s].name);
-					n++;
-				}
-			}
-		}
-	}
-	if (pol->manager[0] && platform_find(plat, pol->manager) < 0) {
-		fprintf(err, "%s: policy_manager '%s' is not a partition of this platform\n",
-			plat->path, pol->manager);
-		n++;
-	}
-	return (int)n;
 }

@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: MIT */
-/* Reading a policy (inline in a platform file, or standalone) and checking a platform against it. */
+/*
+ * Reading a policy (inline in a platform file, or standalone) into the model
+ * of include/lvmm/policy_model.h. Judging a platform by it is the ACM's
+ * job (src/supervisor/acm_check.c), not this compiler's.
+ */
 #ifndef LVMM_POLICY_LOAD_H
 #define LVMM_POLICY_LOAD_H
 
 #include <cyaml/cyaml.h>
 #include <stdio.h>
 
-#include "config/platform.h"
-#include "supervisor/policy.h"
+#include "lvmm/policy_model.h"
 
 struct ctx;
 
@@ -34,12 +37,12 @@ struct raw_label {
 
 struct raw_res {
 	char *tap, *disk, *link, *socket;
-	int host_cpu;
+	char *host_cpu;
 	char *label;
 };
 
 struct raw_client {
-	unsigned uid;
+	char *uid;
 	char *partition;
 	char *label;
 	char **operations;
@@ -58,7 +61,7 @@ struct raw_policy {
 	struct raw_client *clients;
 	unsigned clients_count;
 	char *policy_manager;
-	bool audit_all;
+	char *audit_all;
 };
 
 extern const cyaml_schema_field_t policy_fields[];
@@ -69,17 +72,10 @@ void policy_convert(struct ctx *c, const char *prefix, const struct raw_policy *
 
 /*
  * Read a standalone policy from the file path, or from buf[0..len) when buf
- * is not NULL (path then only names it in messages). Returns the number of
+ * is not NULL (path then only names it in messages). The text is bounded
+ * as platform files are (yaml_util.h, CFG_MAX_*). Returns the number of
  * problems, each printed to err as "NAME:LINE: ...".
  */
 int policy_load(const char *path, const char *buf, size_t len, struct policy *out, FILE *err);
-
-/*
- * Check every partition, grant and link of plat against pol: labels exist,
- * shared resources and links are allowed by STE, partitions that start
- * together do not conflict. Violations are printed with the platform
- * file's lines. Returns the number of violations.
- */
-int policy_check_platform(const struct policy *pol, const struct platform *plat, FILE *err);
 
 #endif

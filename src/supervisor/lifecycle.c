@@ -647,8 +647,8 @@ static void classify(const struct part_rt *pr, int wstatus, struct outcome *o)
 		switch (x->reason) {
 		case LVMM_EXIT_POWEROFF:
 			o->clean = true;
-			o->code = x->status & 0xff;
-			snprintf(o->what, sizeof(o->what), "powered off, status %d", o->code);
+			o->code = MIN(x->status & 0xff, LVMM_EXIT_GUEST_MAX); /* apart from lvmm's own */
+			snprintf(o->what, sizeof(o->what), "powered off, status %d", x->status & 0xff);
 			return;
 		case LVMM_EXIT_RESET:
 		case LVMM_EXIT_STOPPED:

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The mandatory access-control policy (sHype, ../shared/seeds/003_*):
- * Simple Type Enforcement types, Chinese Wall types and conflict sets,
- * labels that name sets of both, labelled resources and control clients.
- * The decision functions here are pure: they look only at the policy and
- * at the counters passed in, so they are table-tested without a platform.
+ * Decisions of the mandatory access-control policy (sHype,
+ * ../shared/seeds/003_*) on the model of include/lvmm/policy_model.h,
+ * which src/config produces. The decision functions here are pure: they
+ * look only at the policy and at the counters passed in, so they are
+ * table-tested without a platform.
  */
 #ifndef LVMM_POLICY_H
 #define LVMM_POLICY_H
@@ -12,75 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "lvmm/proto.h"
-
-#define POL_MAX_TYPES   64 /* STE and CW types each: one bit per type */
-#define POL_MAX_LABELS  64
-#define POL_MAX_SETS    16
-#define POL_MAX_RES     64
-#define POL_MAX_CLIENTS 32
-#define POL_NAME_MAX    LVMM_NAME_MAX
-#define POL_RES_NAME_MAX 1024
-
-enum pol_res_kind { RES_TAP = 1, RES_DISK, RES_LINK, RES_HOST_CPU, RES_SOCKET };
-
-struct pol_label {
-	char name[POL_NAME_MAX];
-	uint64_t ste; /* STE types */
-	uint64_t cw;  /* Chinese Wall types */
-};
-
-struct pol_set {
-	char name[POL_NAME_MAX];
-	uint64_t types; /* CW types that must never run side by side */
-};
-
-struct pol_res {
-	enum pol_res_kind kind;
-	char name[POL_RES_NAME_MAX]; /* TAP name, disk path, link name, socket path */
-	int cpu;                     /* RES_HOST_CPU */
-	int label;
-};
-
-/* Control operations a client may be allowed (bit = 1 << enum). */
-enum pol_op {
-	OP_LIST = 0, OP_STATUS, OP_PAUSE, OP_RESUME, OP_STOP, OP_START, OP_RESTART,
-	OP_LINK_DOWN, OP_LINK_UP, OP_ISOLATE, OP_POLICY_LOAD, OP_ACM, OP_HELP, OP_COUNT
-};
-
-struct pol_client {
-	bool by_uid;
-	uint32_t uid;
-	char partition[POL_NAME_MAX]; /* when !by_uid: a partition's agent channel */
-	int label;
-	uint32_t ops; /* bit per enum pol_op */
-};
-
-struct policy {
-	bool present;    /* false: no MAC policy, every decision allows */
-	char name[64];
-	char ste_names[POL_MAX_TYPES][POL_NAME_MAX];
-	unsigned nste;
-	char cw_names[POL_MAX_TYPES][POL_NAME_MAX];
-	unsigned ncw;
-	struct pol_label labels[POL_MAX_LABELS];
-	unsigned nlabels;
-	struct pol_set sets[POL_MAX_SETS];
-	unsigned nsets;
-	struct pol_res res[POL_MAX_RES];
-	unsigned nres;
-	struct pol_client clients[POL_MAX_CLIENTS];
-	unsigned nclients;     /* 0 with a policy: the control API is unmediated */
-	char manager[POL_NAME_MAX]; /* partition that may load policies, or "" */
-	bool audit_all;        /* log allowed decisions too */
-};
-
-/* Index of a label / the label of a resource, or -1. */
-int pol_label_find(const struct policy *p, const char *name);
-int pol_res_label(const struct policy *p, enum pol_res_kind kind, const char *name, int cpu);
-/* Operation id for a control-API name ("link-down"), or -1. */
-int pol_op_find(const char *name);
-const char *pol_op_name(int op);
+#include "lvmm/policy_model.h"
 
 /* ---- Simple Type Enforcement ------------------------------------------------ */
 

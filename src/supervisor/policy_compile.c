@@ -112,6 +112,8 @@ static bool policy_sane(const struct policy *p)
 	uint64_t ste_mask, cw_mask;
 	unsigned i;
 
+	if (p->revision != LVMM_POLICY_REVISION) /* include/lvmm/policy_model.h */
+		return false;
 	if (!p->present || p->nste > POL_MAX_TYPES || p->ncw > POL_MAX_TYPES ||
 	    p->nlabels > POL_MAX_LABELS || p->nsets > POL_MAX_SETS || p->nres > POL_MAX_RES ||
 	    p->nclients > POL_MAX_CLIENTS || !str_ok(p->name, sizeof(p->name)) ||

@@ -7,11 +7,16 @@
 
 #include "config/platform.h"
 
-/* Exit statuses of `lvmm run` besides the guest's own (docs/cli.md). */
-#define LVMM_EXIT_USAGE    2  /* bad command line or platform file */
-#define LVMM_EXIT_SETUPERR 3  /* a partition could not be built */
-#define LVMM_EXIT_CRASH    4  /* a guest crashed (triple fault, emulation failure) */
-#define LVMM_EXIT_DIED     5  /* a partition process died (signal, sandbox) */
+/*
+ * lvmm's own exit statuses (docs/cli.md): 120-123, apart from the guest's
+ * debug-exit values, which are reported as 0-119 (a larger value as 119),
+ * and from 124-127 and 128+N, which timeout(1) and the shell use.
+ */
+#define LVMM_EXIT_GUEST_MAX 119 /* highest status a guest's debug-exit value gives */
+#define LVMM_EXIT_USAGE    120  /* bad command line, platform file or image: nothing started */
+#define LVMM_EXIT_SETUPERR 121  /* a partition could not be built */
+#define LVMM_EXIT_CRASH    122  /* a guest crashed (triple fault, emulation failure) */
+#define LVMM_EXIT_DIED     123  /* a partition process died (signal, sandbox) */
 
 struct run_opts {
 	int log_level;           /* passed to partitions */

@@ -55,7 +55,7 @@ links:
 YAML
 
 run_lvmm 10 "$out" check "$TMP/p.yaml"
-if [ $rc -eq 2 ] && grep -q "p.yaml:28: partition 'b' may not use device net1: ste" "$out" &&
+if [ $rc -eq 120 ] && grep -q "p.yaml:28: partition 'b' may not use device net1: ste" "$out" &&
    grep -q "p.yaml:35: partition 'c' may not use device net0: ste" "$out"; then pass acm-check-names-violations
 else show "$out"; fail acm-check-names-violations "rc=$rc"; fi
 

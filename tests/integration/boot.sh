@@ -4,7 +4,7 @@
 # malformed images and bad options are refused with a precise message.
 . "$(dirname "$0")/../lib.sh"
 
-CASES="boot-hello boot-hello-cmdline boot-bzimage boot-exit-status boot-reset-kbd boot-reset-cf9 boot-reboot
+CASES="boot-hello boot-hello-cmdline boot-bzimage boot-exit-status boot-exit-status-apart-from-lvmm boot-reset-kbd boot-reset-cf9 boot-reboot
        examples-check console-to-file unhandled-io-logged vcpu-pinning boot-smp boot-memory boot-memory-high boot-fault
        boot-pvh-qemu-compatible-image refuse-not-a-kernel refuse-truncated-elf
        refuse-missing-kernel refuse-bad-option refuse-tiny-memory help-texts"
@@ -29,6 +29,14 @@ run_lvmm 20 "$out" run --no-stdin --kernel "$GUESTS/hello.elf" --cmdline "exit=4
 if [ $rc -eq 42 ]; then pass boot-exit-status
 else show "$out"; fail boot-exit-status "rc=$rc, want the 42 the guest wrote to the debug-exit port"; fi
 
+# A guest value in lvmm's own range (121 = "a partition could not be set up") must not
+# pass for lvmm's status: the guest's 120-255 become 119; the event keeps the exact value.
+run_lvmm 20 "$out" run --no-stdin --kernel "$GUESTS/hello.elf" --cmdline "exit=121" --events "$TMP/ev"
+if [ $rc -eq 119 ] && grep -q '"status":119,"detail":"powered off, status 121"' "$TMP/ev"; then
+	pass boot-exit-status-apart-from-lvmm
+else show "$out"; cat "$TMP/ev" >&2; fail boot-exit-status-apart-from-lvmm "rc=$rc, want 119 (a guest's 121 is not lvmm's 121)"; fi
+rm -f "$TMP/ev"
+
 for how in kbd cf9; do
 	run_lvmm 20 "$out" run --no-stdin --kernel "$GUESTS/hello.elf" --cmdline "reset=$how exit=9" --events "$TMP/ev"
 	if [ $rc -eq 0 ] && ! contains "$out" "hello: exit 9" && grep -q '"reason":"reset"' "$TMP/ev"; then pass boot-reset-$how
@@ -48,6 +56,8 @@ else show "$out"; fail boot-reboot "a reset with --reboot did not restart the gu
 
 ok=1
 # (examples/linux-*.yaml need the Linux images: tests/integration/linux.sh checks them)
+# demo.yaml keeps its event log and socket in build/demo, which scripts/demo.sh creates.
+mkdir -p build/demo
 for f in examples/*.yaml; do
 	case "$f" in examples/linux-*) continue ;; esac
 	"$LVMM" check "$f" >"$out" 2>&1 || { show "$out"; ok=0; }
@@ -70,9 +80,9 @@ if [ $rc -eq 0 ] && contains "$out" "0x0000000100000000 - 0x0000000104000000 typ
 else show "$out"; fail boot-memory-high "rc=$rc, RAM above 4 GiB not mapped or verified"; fi
 
 run_lvmm 20 "$out" run --no-stdin --kernel "$GUESTS/fault.elf"
-if [ $rc -eq 4 ] && contains "$out" "triple fault" && contains "$out" "rip 0x" &&
+if [ $rc -eq 122 ] && contains "$out" "triple fault" && contains "$out" "rip 0x" &&
    contains "$out" "instruction bytes"; then pass boot-fault
-else show "$out"; fail boot-fault "rc=$rc (want 4), no triple-fault report with RIP and bytes"; fi
+else show "$out"; fail boot-fault "rc=$rc (want 122), no triple-fault report with RIP and bytes"; fi
 
 # The same ELF boots under QEMU's microvm: both follow the PVH ABI.
 if command -v qemu-system-x86_64 >/dev/null; then
@@ -88,29 +98,30 @@ else
 fi
 
 run_lvmm 20 "$out" run --no-stdin --kernel /etc/hostname
-if [ $rc -eq 3 ] && contains "$out" "not a kernel lvmm can boot"; then pass refuse-not-a-kernel
-else show "$out"; fail refuse-not-a-kernel "rc=$rc (want 3)"; fi
+if [ $rc -eq 120 ] && contains "$out" "not a kernel lvmm can boot" && contains "$out" "nothing was started"; then
+	pass refuse-not-a-kernel
+else show "$out"; fail refuse-not-a-kernel "rc=$rc (want 120: bad input, like a missing file)"; fi
 
 head -c 3000 "$GUESTS/hello.elf" >"$TMP/trunc.elf"
 run_lvmm 20 "$out" run --no-stdin --kernel "$TMP/trunc.elf"
-if [ $rc -eq 3 ] && grep -q "truncated\|past the end" "$out"; then pass refuse-truncated-elf
-else show "$out"; fail refuse-truncated-elf "rc=$rc (want 3)"; fi
+if [ $rc -eq 120 ] && grep -q "truncated\|past the end" "$out"; then pass refuse-truncated-elf
+else show "$out"; fail refuse-truncated-elf "rc=$rc (want 120)"; fi
 
 run_lvmm 20 "$out" run --no-stdin --kernel "$TMP/nope.elf"
-if [ $rc -eq 2 ] && contains "$out" "nope.elf': No such file"; then pass refuse-missing-kernel
-else show "$out"; fail refuse-missing-kernel "rc=$rc (want 2)"; fi
+if [ $rc -eq 120 ] && contains "$out" "nope.elf': No such file"; then pass refuse-missing-kernel
+else show "$out"; fail refuse-missing-kernel "rc=$rc (want 120)"; fi
 
 run_lvmm 20 "$out" run --kernel "$GUESTS/hello.elf" --vcpus 0
-if [ $rc -eq 2 ] && contains "$out" "--vcpus: '0' is not a number from 1 to 64"; then pass refuse-bad-option
-else show "$out"; fail refuse-bad-option "rc=$rc (want 2)"; fi
+if [ $rc -eq 120 ] && contains "$out" "--vcpus: '0' is not a number from 1 to 64"; then pass refuse-bad-option
+else show "$out"; fail refuse-bad-option "rc=$rc (want 120)"; fi
 
 run_lvmm 20 "$out" run --kernel "$GUESTS/hello.elf" --memory 1
-if [ $rc -eq 2 ] && contains "$out" "out of range"; then pass refuse-tiny-memory
-else show "$out"; fail refuse-tiny-memory "rc=$rc (want 2)"; fi
+if [ $rc -eq 120 ] && contains "$out" "out of range"; then pass refuse-tiny-memory
+else show "$out"; fail refuse-tiny-memory "rc=$rc (want 120)"; fi
 
 ok=1
 "$LVMM" --help | grep -q "Commands:" || ok=0
 "$LVMM" run --help | grep -q -- "--kernel FILE" || ok=0
 "$LVMM" help check | grep -q "FILE:LINE" || ok=0
-"$LVMM" nonsense >/dev/null 2>&1; [ $? -eq 2 ] || ok=0
-[ $ok = 1 ] && pass help-texts || fail help-texts "a help text is missing or 'lvmm nonsense' did not exit 2"
+"$LVMM" nonsense >/dev/null 2>&1; [ $? -eq 120 ] || ok=0
+[ $ok = 1 ] && pass help-texts || fail help-texts "a help text is missing or 'lvmm nonsense' did not exit 120"

@@ -116,7 +116,7 @@ YAML
 run_lvmm 60 "$out" run "$TMP/crash.yaml"
 starts=$(grep -c '"event":"partition_start"' "$TMP/crash.jsonl")
 crashes=$(grep -c '"reason":"triple-fault"' "$TMP/crash.jsonl")
-if [ $rc -eq 4 ] && [ "$starts" -eq 3 ] && [ "$crashes" -eq 3 ] &&
+if [ $rc -eq 122 ] && [ "$starts" -eq 3 ] && [ "$crashes" -eq 3 ] &&
    grep -q '"event":"restart_limit","partition":"crashy","restarts":2' "$TMP/crash.jsonl"; then
 	pass restart-on-crash-with-limit
 else cat "$TMP/crash.jsonl" >&2; fail restart-on-crash-with-limit "rc=$rc starts=$starts crashes=$crashes"; fi
@@ -128,7 +128,7 @@ partitions:
     devices: [ { type: net, tap: lvmmt0 } ]
 YAML
 run_lvmm 10 "$out" check "$TMP/tap.yaml"
-if [ $rc -eq 2 ] && contains "$out" "tap.yaml:4: TAP device 'lvmmt0' in partition 'u' (role user)"; then
+if [ $rc -eq 120 ] && contains "$out" "tap.yaml:4: TAP device 'lvmmt0' in partition 'u' (role user)"; then
 	pass check-rejects-tap-in-user-partition
 else show "$out"; fail check-rejects-tap-in-user-partition "rc=$rc"; fi
 
@@ -148,7 +148,7 @@ partitions:
     memory: 16M
 YAML
 run_lvmm 30 "$out" run "$TMP/sandbox.yaml"
-if [ $rc -eq 5 ] && contains "$out" "[victim] hello: outb 0xf0 <- 0x5a" && ! contains "$out" "[victim] hello: outb done" &&
+if [ $rc -eq 123 ] && contains "$out" "[victim] hello: outb 0xf0 <- 0x5a" && ! contains "$out" "[victim] hello: outb done" &&
    grep -q '"partition":"victim","reason":"killed".*sandbox violation.*"signal":31' "$TMP/sandbox.jsonl" &&
    contains "$out" "[bystander] tick 20" && contains "$out" "[bystander] ticker: done"; then
 	pass sandbox-violation-kills-only-that-partition
@@ -181,7 +181,7 @@ wait $sup
 if [ -n "$victim" ] && [ "$after" -ge $((before + 8)) ] &&
    grep -q '"name":"doomed","state":"exited"' "$TMP/list2" &&
    grep -q '"name":"survivor","state":"running"' "$TMP/list2" &&
-   grep -q '"partition":"doomed","reason":"killed","status":5' "$TMP/kill.jsonl" &&
+   grep -q '"partition":"doomed","reason":"killed","status":123' "$TMP/kill.jsonl" &&
    contains "$out" "[survivor] ticker: done"; then
 	pass killed-partition-leaves-others-running
 else show "$out"; cat "$TMP/list2" >&2; fail killed-partition-leaves-others-running "victim=$victim ticks before=$before after=$after"; fi

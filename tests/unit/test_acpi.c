@@ -680,7 +680,7 @@ int main(void)
 	RUN(test_dsdt_all_slots);
 	RUN(test_refused);
 	if (!have_iasl()) {
-		printf("skip - test_iasl: iasl not found (Debian: apt-get install acpica-tools)\n");
+		printf("skip - test_iasl: iasl not found (acpica-tools: make deps installs it)\n");
 	} else {
 		snprintf(tmpdir, sizeof(tmpdir), "/tmp/lvmm-acpi.XXXXXX");
 		if (!mkdtemp(tmpdir)) {

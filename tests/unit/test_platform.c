@@ -1,17 +1,23 @@
 // SPDX-License-Identifier: MIT
 /* Platform-file validation: every error names FILE:LINE and what to write. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "common/util.h"
 #include "config/platform.h"
+#include "config/policy_load.h"
+#include "config/yaml_util.h"
 #include "unit/unit.h"
 
 static char dir[] = "/tmp/lvmm-unit-platform.XXXXXX";
 static char yaml[256], kernel[256], disk[256];
 static struct platform plat;
-static char errbuf[8192];
+static char errbuf[16384];
 
 /* Write a platform file (%K = kernel path, %D = disk path) and load it. */
 static int load(const char *text)
@@ -37,6 +43,38 @@ static int load(const char *text)
 	n = platform_load(yaml, &plat, e);
 	fclose(e);
 	return n;
+}
+
+/* Load text written as is (generated inputs may contain '%'). */
+static int load_raw(const char *text, size_t len)
+{
+	FILE *f = fopen(yaml, "w"), *e;
+	int n;
+
+	fwrite(text, 1, len, f);
+	fclose(f);
+	e = fmemopen(errbuf, sizeof(errbuf) - 1, "w");
+	memset(errbuf, 0, sizeof(errbuf));
+	n = platform_load(yaml, &plat, e);
+	fclose(e);
+	return n;
+}
+
+static unsigned count_lines(const char *s)
+{
+	unsigned n = 0;
+
+	for (; *s; s++)
+		n += *s == '\n';
+	return n;
+}
+
+static double cpu_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* The error output names this file at this line and contains the phrase. */
@@ -176,6 +214,263 @@ static void test_links(void)
 	CHECK(says(5, "exactly 2 ends"));
 }
 
+
+/* Numbers are decimal (a leading 0 is not octal) or 0x hex, nothing else. */
+static void test_numbers(void)
+{
+	uint64_t v = 0;
+
+	CHECK_EQ(parse_u64("010", 100, &v), 0);
+	CHECK_EQ(v, 10);
+	CHECK_EQ(parse_u64("0x1f", 100, &v), 0);
+	CHECK_EQ(v, 31);
+	CHECK_EQ(parse_u64("0", 100, &v), 0);
+	CHECK_EQ(v, 0);
+	CHECK_EQ(parse_u64("0o10", 100, &v), -EINVAL);
+	CHECK_EQ(parse_u64("0x", 100, &v), -EINVAL);
+	CHECK_EQ(parse_u64("0x0x1", 100, &v), -EINVAL);
+	CHECK_EQ(parse_u64("+1", 100, &v), -EINVAL);
+	CHECK_EQ(parse_u64(" 1", 100, &v), -EINVAL);
+	CHECK_EQ(parse_u64("-1", 100, &v), -EINVAL);
+	CHECK_EQ(parse_u64("1e3", 100000, &v), -EINVAL);
+	CHECK_EQ(parse_u64("101", 100, &v), -ERANGE);
+	CHECK_EQ(parse_u64("18446744073709551616", UINT64_MAX, &v), -ERANGE);
+
+	CHECK_EQ(load("partitions:\n  - name: a\n    kernel: %K\n    vcpus: 010\n"
+		      "    restart_limit: 0x10\n    restart_delay_ms: 0100\n"), 0);
+	CHECK_EQ(plat.parts[0].vcpus, 10); /* libcyaml read 010 as octal 8 */
+	CHECK_EQ(plat.parts[0].restart_limit, 16);
+	CHECK_EQ(plat.parts[0].restart_delay_ms, 100);
+	CHECK_EQ(load("partitions:\n  - name: a\n    kernel: %K\n    vcpus: 01\n    host_cpus: [00]\n"), 0);
+	CHECK_EQ(plat.parts[0].n_host_cpus, 1);
+	CHECK_EQ(plat.parts[0].host_cpus[0], 0);
+	CHECK(load("partitions:\n  - name: a\n    kernel: %K\n    vcpus: 0o10\n") > 0);
+	CHECK(says(4, "vcpus: '0o10' is not a whole number"));
+	CHECK(load("partitions:\n  - name: a\n    kernel: %K\n    vcpus: -1\n") > 0);
+	CHECK(says(4, "not a whole number"));
+	CHECK(load("partitions:\n  - name: a\n    kernel: %K\n    devices:\n"
+		   "      - { type: blk, path: %D, readonly: maybe }\n") > 0);
+	CHECK(says(5, "readonly: 'maybe' is not true or false"));
+	CHECK_EQ(load("partitions:\n  - name: a\n    kernel: %K\n    autostart: no\n    stdin: On\n"), 0);
+	CHECK(!plat.parts[0].autostart);
+	CHECK(plat.parts[0].stdin_console);
+}
+
+/*
+ * One file with a problem at every stage: an unknown key, a bad value, a
+ * missing file, a bad device, a missing link end. All are reported, not
+ * only the first stage's.
+ */
+static void test_every_problem(void)
+{
+	int n = load("partitions:\n"
+		     "  - name: a\n"
+		     "    kernel: %K\n"
+		     "    vcpuz: 2\n"                              /* 4: unknown key */
+		     "    memory: 64Q\n"                           /* 5: bad value */
+		     "    initrd: /nonexistent/initrd\n"           /* 6: missing file */
+		     "    devices:\n"
+		     "      - { type: floppy }\n"                  /* 8: bad device */
+		     "      - { type: net, link: nowhere }\n"      /* 9: undeclared link */
+		     "  - name: b\n"
+		     "    kernel: /nonexistent/kernel\n");         /* 11: missing kernel */
+
+	CHECK_EQ(n, 6);
+	CHECK(says(4, "unknown key 'vcpuz' in partitions[0]; expected one of: name role vcpus"));
+	CHECK(says(5, "memory '64Q' is not a size"));
+	CHECK(says(6, "initrd '/nonexistent/initrd': No such file"));
+	CHECK(says(8, "unknown device type 'floppy'"));
+	CHECK(says(9, "link 'nowhere' is not declared"));
+	CHECK(says(11, "kernel '/nonexistent/kernel': No such file"));
+	/* Several structural problems are all named too (then values are not read). */
+	n = load("partitions:\n  - name: a\n    vcpuz: 2\n    devices: { type: blk }\n"
+		 "links: [ { name: l, ends: x } ]\nbogus: 1\n");
+	CHECK_EQ(n, 5);
+	CHECK(says(2, "partitions[0] needs 'kernel:'"));
+	CHECK(says(3, "unknown key 'vcpuz'"));
+	CHECK(says(4, "partitions[0].devices must be a list"));
+	CHECK(says(5, "links[0].ends must be a list"));
+	CHECK(says(6, "unknown key 'bogus'; expected one of: partitions links events control identities"));
+	CHECK(load("partitions:\n  - name: a\n    kernel: %K\n    kernel: %K\n") > 0);
+	CHECK(says(4, "key 'kernel' appears twice"));
+}
+
+/* Deeply nested text: bounded time, one message naming the limit and the line. */
+static void test_limit_depth(void)
+{
+	enum { DEPTH = 40000 }; /* 80 KB: 4 s of CPU before the limit existed */
+	static char text[2 * DEPTH + 64];
+	double t0;
+	int n;
+
+	n = snprintf(text, sizeof(text), "partitions:\n  - name: a\n    kernel: ");
+	memset(text + n, '[', DEPTH);
+	memset(text + n + DEPTH, ']', DEPTH);
+	strcpy(text + n + 2 * DEPTH, "\n");
+	t0 = cpu_seconds();
+	CHECK_EQ(load_raw(text, strlen(text)), 1);
+	CHECK(cpu_seconds() - t0 < 0.5);
+	CHECK(says(3, "nested more than 32 deep (the limit)"));
+	/* 32 levels are fine (the schema then objects, not the limit). */
+	n = snprintf(text, sizeof(text), "partitions:\n  - name: a\n    kernel: ");
+	memset(text + n, '[', 29);
+	memset(text + n + 29, ']', 29);
+	strcpy(text + n + 58, "\n");
+	CHECK(load_raw(text, strlen(text)) > 0);
+	CHECK(!strstr(errbuf, "the limit"));
+}
+
+/* "Billion laughs": aliases that expand to millions of values are refused before libcyaml expands them. */
+static void test_limit_aliases(void)
+{
+	static char text[200000];
+	struct rusage ru0, ru1;
+	size_t n = 0;
+	unsigned i;
+
+	n += (size_t)snprintf(text + n, sizeof(text) - n,
+			      "partitions: [{name: a, kernel: /etc/hostname, label: l0}]\n"
+			      "policy:\n  ste_types: [t]\n  labels:\n    - {name: l0, ste: &A [u");
+	for (i = 1; i < 3000; i++)
+		n += (size_t)snprintf(text + n, sizeof(text) - n, ", u");
+	n += (size_t)snprintf(text + n, sizeof(text) - n, "]}\n");
+	for (i = 0; i < 3000; i++) /* 3000 x 3000 = 9 million strings once expanded */
+		n += (size_t)snprintf(text + n, sizeof(text) - n, "    - {name: m%u, ste: *A}\n", i);
+	getrusage(RUSAGE_SELF, &ru0);
+	CHECK_EQ(load_raw(text, n), 1);
+	getrusage(RUSAGE_SELF, &ru1);
+	CHECK(says(21, "more than 50000 values once aliases (*name) are expanded (the limit)"));
+	CHECK_EQ(count_lines(errbuf), 1);
+	CHECK(ru1.ru_maxrss - ru0.ru_maxrss < 32 * 1024); /* KiB: it was 600 MB */
+	/* A few aliases are fine. */
+	CHECK_EQ(load("partitions:\n  - name: a\n    kernel: %K\n    cpuid_disable: &c [cx16]\n"
+		      "  - name: b\n    kernel: %K\n    cpuid_disable: *c\n"), 0);
+	CHECK_EQ(plat.parts[1].ncpuid_mask, 1);
+	/* An alias inside its own anchor would be a cycle. */
+	CHECK(load("partitions: &p\n  - name: a\n    kernel: %K\n    x: *p\n") > 0);
+	CHECK(says(4, "alias '*p' does not refer to an earlier, complete anchor"));
+	/* Too many anchors. */
+	n = (size_t)snprintf(text, sizeof(text), "partitions:\n  - name: a\n    kernel: /k\n    cpuid_disable: [");
+	for (i = 0; i < 70; i++)
+		n += (size_t)snprintf(text + n, sizeof(text) - n, "%s&a%u cx16", i ? ", " : "", i);
+	n += (size_t)snprintf(text + n, sizeof(text) - n, "]\n");
+	CHECK(load_raw(text, n) > 0);
+	CHECK(says(4, "more than 64 anchors"));
+}
+
+static void test_limit_size_and_documents(void)
+{
+	static char text[CFG_MAX_BYTES + 100];
+	size_t n;
+
+	n = (size_t)snprintf(text, sizeof(text), "partitions:\n  - name: a\n    kernel: /k\n#");
+	memset(text + n, 'x', sizeof(text) - n - 1);
+	text[sizeof(text) - 2] = '\n';
+	text[sizeof(text) - 1] = 0;
+	CHECK_EQ(load_raw(text, strlen(text)), 1);
+	CHECK(strstr(errbuf, "configuration files are limited to 1048576 bytes"));
+	CHECK(load("partitions:\n  - name: a\n    kernel: %K\n---\npartitions: []\n") > 0);
+	CHECK(says(4, "a second YAML document"));
+}
+
+/* What `run` would find out only when a partition starts, check reports up front. */
+static void test_paths(void)
+{
+	char text[1024], longp[200];
+
+	CHECK(load("partitions:\n  - name: a\n    kernel: %K\n    console: file:/nonexistent/dir/c.log\n") > 0);
+	CHECK(says(4, "console file '/nonexistent/dir/c.log': directory '/nonexistent/dir': No such file"));
+	CHECK(load("partitions:\n  - name: a\n    kernel: %K\n    console: file:/tmp\n") > 0);
+	CHECK(says(4, "console file '/tmp' is a directory"));
+	CHECK_EQ(load("partitions:\n  - name: a\n    kernel: %K\n    console: file:c.log\n"), 0);
+	memset(longp, 'x', 120);
+	longp[120] = 0;
+	snprintf(text, sizeof(text), "partitions:\n  - name: a\n    kernel: %%K\n    devices:\n"
+		 "      - { type: stream, socket: /tmp/%s }\n", longp);
+	CHECK(load(text) > 0);
+	CHECK(says(5, "a Unix socket path has at most 107"));
+	snprintf(text, sizeof(text), "control: /tmp/%s\npartitions:\n  - name: a\n    kernel: %%K\n", longp);
+	CHECK(load(text) > 0);
+	CHECK(says(1, "control socket path"));
+	CHECK(load("events: /nonexistent/ev.jsonl\ncontrol: /nonexistent/c.sock\n"
+		   "partitions:\n  - name: a\n    kernel: %K\n    devices:\n"
+		   "      - { type: stream, socket: /nonexistent/s.sock, listen: true }\n"
+		   "      - { type: stream, socket: /nonexistent/peer.sock }\n") == 3);
+	CHECK(says(1, "event log '/nonexistent/ev.jsonl'"));
+	CHECK(says(2, "control socket '/nonexistent/c.sock'"));
+	CHECK(says(7, "stream socket '/nonexistent/s.sock'"));
+	CHECK(load("partitions:\n  - name: a\n    kernel: %K\n    devices:\n"
+		   "      - { type: stream, socket: %K, listen: true }\n") > 0);
+	CHECK(says(5, "exists and is not a socket"));
+}
+
+/* The supervisor has one agent slot per partition: a second control channel cannot run. */
+static void test_control_channels(void)
+{
+	CHECK_EQ(load("partitions:\n  - name: a\n    kernel: %K\n    devices:\n"
+		      "      - { type: stream, control: true }\n"), 0);
+	CHECK(load("partitions:\n  - name: a\n    kernel: %K\n    devices:\n"
+		   "      - { type: stream, control: true }\n      - { type: stream, control: true }\n") > 0);
+	CHECK(says(6, "already has a control channel (device stream0): at most one"));
+}
+
+static void test_identities(void)
+{
+	CHECK_EQ(load("identities: { uid_base: 200000, count: 0x10 }\n"
+		      "partitions:\n  - name: a\n    kernel: %K\n"), 0);
+	CHECK_EQ(plat.uid_base, 200000);
+	CHECK_EQ(plat.uid_count, 16);
+	CHECK_EQ(load("partitions:\n  - name: a\n    kernel: %K\n"), 0);
+	CHECK_EQ(plat.uid_base, PLAT_UID_BASE_DEFAULT);
+	CHECK_EQ(plat.uid_count, PLAT_UID_COUNT_DEFAULT);
+	CHECK(load("identities: { uid_base: 0, count: 10 }\npartitions:\n  - name: a\n    kernel: %K\n") > 0);
+	CHECK(says(1, "uid_base 0 is a system account's range"));
+	CHECK(load("identities: { uid_base: 999, count: 10 }\npartitions:\n  - name: a\n    kernel: %K\n") > 0);
+	CHECK(says(1, "system account"));
+	CHECK(load("identities: { uid_base: 65000, count: 1000 }\npartitions:\n  - name: a\n    kernel: %K\n") > 0);
+	CHECK(says(1, "includes 65534/65535"));
+	CHECK(load("identities: { uid_base: 100000, count: 1 }\npartitions:\n  - name: a\n    kernel: %K\n"
+		   "  - name: b\n    kernel: %K\n") > 0);
+	CHECK(says(1, "count 1 is less than the 2 partitions"));
+	CHECK(load("identities: { uid_base: 4294967000, count: 1000 }\npartitions:\n  - name: a\n    kernel: %K\n") > 0);
+	CHECK(says(1, "goes past the largest uid"));
+	CHECK(load("identities: { uid_base: 4294967296 }\npartitions:\n  - name: a\n    kernel: %K\n") > 0);
+	CHECK(says(1, "uid_base: 4294967296 is out of range"));
+	CHECK(load("identities: { uid: 1 }\npartitions:\n  - name: a\n    kernel: %K\n") > 0);
+	CHECK(says(1, "unknown key 'uid' in identities; expected one of: uid_base count"));
+}
+
+/* Standalone policies get the same limits (a policy may come from a partition). */
+static void test_policy_limits(void)
+{
+	static char text[100000];
+	static struct policy pol;
+	size_t n = 0;
+	unsigned i;
+	FILE *e;
+	int r;
+
+	n += (size_t)snprintf(text + n, sizeof(text) - n, "ste_types: &T [a");
+	for (i = 0; i < 2000; i++)
+		n += (size_t)snprintf(text + n, sizeof(text) - n, ", t%u", i);
+	n += (size_t)snprintf(text + n, sizeof(text) - n, "]\nlabels:\n");
+	for (i = 0; i < 2000; i++)
+		n += (size_t)snprintf(text + n, sizeof(text) - n, "  - {name: l%u, ste: *T}\n", i);
+	e = fmemopen(errbuf, sizeof(errbuf) - 1, "w");
+	memset(errbuf, 0, sizeof(errbuf));
+	r = policy_load("<upload>", text, n, &pol, e);
+	fclose(e);
+	CHECK_EQ(r, 1);
+	CHECK(strstr(errbuf, "<upload>:") && strstr(errbuf, "(the limit)"));
+	e = fmemopen(errbuf, sizeof(errbuf) - 1, "w");
+	snprintf(text, sizeof(text), "ste_types: [a]\nlabels: [ {name: l, ste: [a]} ]\n");
+	r = policy_load("<upload>", text, strlen(text), &pol, e);
+	fclose(e);
+	CHECK_EQ(r, 0);
+	CHECK_EQ(pol.revision, LVMM_POLICY_REVISION);
+	CHECK_EQ(pol.nlabels, 1);
+}
+
 int main(void)
 {
 	FILE *f;
@@ -197,6 +492,15 @@ int main(void)
 	RUN(test_value_errors);
 	RUN(test_exclusive);
 	RUN(test_links);
+	RUN(test_numbers);
+	RUN(test_every_problem);
+	RUN(test_limit_depth);
+	RUN(test_limit_aliases);
+	RUN(test_limit_size_and_documents);
+	RUN(test_paths);
+	RUN(test_control_channels);
+	RUN(test_identities);
+	RUN(test_policy_limits);
 	unlink(yaml);
 	unlink(kernel);
 	unlink(disk);
