@@ -129,8 +129,13 @@ trap cleanup EXIT
 
 # ---- helpers -------------------------------------------------------------------
 
-# ctl OP ARGS...: one request; the answer in $TMP/r, its status in $crc.
-ctl() { timeout 15 "$L" ctl "$sock" "$@" >"$TMP/r" 2>&1; crc=$?; }
+# ctl OP ARGS...: one request; the answer in $TMP/r, its status in $crc; both
+# also go to $TMP/ops.log with the time (shown when a case fails).
+ctl() {
+	timeout 15 "$L" ctl "$sock" "$@" >"$TMP/r" 2>&1
+	crc=$?
+	echo "$SECONDS $* -> $crc $(head -c 200 "$TMP/r")" >>"$TMP/ops.log"
+}
 # state NAME / pid NAME: from the last `ctl list` answer in $TMP/list.
 list() { timeout 15 "$L" ctl "$sock" list >"$TMP/list" 2>&1; }
 state() { grep -o "\"name\":\"$1\",\"state\":\"[a-z]*\"" "$TMP/list" | sed 's/.*"state":"//; s/"//'; }
@@ -233,6 +238,7 @@ signal_op() { # OP SIGNAL NAME
 	else
 		n_refused[$1]=$(( ${n_refused[$1]:-0} + 1 ))
 	fi
+	echo "$SECONDS $1 $3 pid ${p:-none}" >>"$TMP/ops.log"
 }
 good=1
 end=$((SECONDS + SECS))
@@ -281,6 +287,7 @@ if sup_alive && list && [ $no_answer -eq 0 ] && grep -q "\"name\":\"$D\"" "$TMP/
 	echo "ok - chaos-supervisor-answers-throughout # seed $SEED, $total operations:$summary"
 else
 	sup_alive || show "$TMP/run.out"
+	show "$TMP/ops.log"
 	fail chaos-supervisor-answers-throughout "seed $SEED: supervisor $(sup_alive && echo alive || echo gone); $no_answer requests without a proper answer:$no_answer_what"
 fi
 
