@@ -109,15 +109,15 @@ static void uart_putc(struct uart *u, char c)
 	if (!u->line_len)
 		u->line_start_ns = now_ns();
 	u->line[u->line_len++] = c;
+	/*
+	 * A cut prefixed line is ended with '\n' and its rest gets a new prefix,
+	 * so a guest that the host does not run for 50 ms in the middle of a
+	 * line would see it split in two. Only a prompt needs the cut, and only
+	 * a partition with input has prompts.
+	 */
 	if (c == '\n' || u->line_len == UART_LINE)
 		uart_flush(u);
 	else if (u->interactive || !u->prefix)
-		/*
-		 * A cut prefixed line is ended with '\n' and its rest gets a new
-		 * prefix, so a guest that the host does not run for 50 ms in the
-		 * middle of a line would see it split in two. Only a prompt needs
-		 * the cut, and only a partition with input has prompts.
-		 */
 		uart_arm_timer(u, FLUSH_NS);
 }
 
