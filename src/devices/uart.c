@@ -4,7 +4,8 @@
  *
  * Output is written a line at a time (optionally prefixed with the
  * partition name, so several partitions can share a terminal); a partial
- * line is flushed by a timer so prompts appear. Input comes from the fd the
+ * line is flushed by a timer so prompts appear (not for a prefixed console
+ * without input: its lines are written whole, however slowly they come). Input comes from the fd the
  * supervisor passed (a terminal or pipe) into a 64-byte FIFO; when the FIFO
  * is full we stop reading the fd instead of buffering without bound.
  * In interactive mode Ctrl-A x stops the partition (as in QEMU).
@@ -108,9 +109,15 @@ static void uart_putc(struct uart *u, char c)
 	if (!u->line_len)
 		u->line_start_ns = now_ns();
 	u->line[u->line_len++] = c;
+	/*
+	 * A cut prefixed line is ended with '\n' and its rest gets a new prefix,
+	 * so a guest that the host does not run for 50 ms in the middle of a
+	 * line would see it split in two. Only a prompt needs the cut, and only
+	 * a partition with input has prompts.
+	 */
 	if (c == '\n' || u->line_len == UART_LINE)
 		uart_flush(u);
-	else
+	else if (u->interactive || !u->prefix)
 		uart_arm_timer(u, FLUSH_NS);
 }
 

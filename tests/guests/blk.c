@@ -7,6 +7,20 @@
  * blk_index=N picks the N-th virtio-blk device (default 0). blk_hold=1:
  * after "blk: ok", spin at CPL3 forever (a host test kills the VMM there and
  * checks the backing file).
+ *
+ * blk_log=1: an append-only log of flushed records instead, for tests that
+ * kill, stop and restart the partition while it writes (the chaos test).
+ * Sector 0 holds "lvmm blk log next=%08lu\n" (the first free record), record
+ * K is sector K: 8 copies of a 64-byte line "lvmm blk log record %08lu boot
+ * %08x" padded with spaces and ending in '\n', where boot is a value taken
+ * from the TSC at start, different for every boot. For each record: write it,
+ * write the header that points past it, flush, and only then print
+ *   blk: flushed record K boot B
+ * so every record the console names was flushed, and no later boot (which
+ * resumes at the header's next, "blk: log resumes at record K boot B")
+ * writes over it. log_interval_ms=N (default 20) between records,
+ * log_max=N records per boot (default: until the disk is full, then
+ * "blk: log full" and a spin like blk_hold). Exit 1 on an I/O error.
  */
 #include "virtio.h"
 
@@ -22,6 +36,14 @@ static void fill_sector(uint64_t sector)
 		memcpy(wbuf + 32 * i, line, 32);
 }
 
+static uint64_t arg_u64(const char *key, uint64_t def)
+{
+	char v[24];
+	if (rt_cmdline_get(key, v, sizeof(v)) > 0)
+		return rt_strtou64(v, NULL);
+	return def;
+}
+
 /* blk_hold=1: never exit, never leave CPL3 (no port I/O, no exits). */
 static void hold(void)
 {
@@ -30,6 +52,74 @@ static void hold(void)
 		return;
 	for (;;)
 		cpu_relax();
+}
+
+static const char log_magic[] = "lvmm blk log next=";
+
+static void fill_record(uint64_t k, uint32_t boot)
+{
+	char line[72];
+	int n = snprintf(line, sizeof(line), "lvmm blk log record %08lu boot %08x", k, boot);
+	for (int i = n; i < 63; i++)
+		line[i] = ' ';
+	line[63] = '\n';
+	for (int i = 0; i < 8; i++)
+		memcpy(wbuf + 64 * i, line, 64);
+}
+
+static int log_mode(void)
+{
+	uint64_t interval_us = arg_u64("log_interval_ms", 20) * 1000;
+	uint64_t max = arg_u64("log_max", 0), hz = rt_tsc_hz(), next = 1, done = 0;
+	uint64_t t0 = rdtsc();
+	uint32_t boot = (uint32_t)t0 ^ (uint32_t)(t0 >> 29);
+	int st;
+
+	if (blk.read_only || !blk.has_flush || blk.capacity < 2) {
+		printf("blk: the log needs a writable disk of 2 sectors or more with flush\n");
+		return 2;
+	}
+	st = vblk_read(&blk, 0, rbuf, 1);
+	if (st != VIRTIO_BLK_S_OK) {
+		printf("blk: read of the log header failed: status %d\n", st);
+		return 1;
+	}
+	if (!memcmp(rbuf, log_magic, sizeof(log_magic) - 1)) {
+		const char *e;
+		uint64_t v = rt_strtou64((const char *)rbuf + sizeof(log_magic) - 1, &e);
+		if (*e == '\n' && v >= 1 && v <= blk.capacity)
+			next = v;
+	}
+	printf("blk: log resumes at record %lu boot %08x\n", next, boot);
+	for (uint64_t due = rdtsc(); next < blk.capacity && (!max || done < max); done++) {
+		while ((int64_t)(rdtsc() - due) < 0)
+			cpu_relax();
+		due = rdtsc() + interval_us * (hz / 1000000);
+		fill_record(next, boot);
+		st = vblk_write(&blk, next, wbuf, 1);
+		if (st != VIRTIO_BLK_S_OK) {
+			printf("blk: write of record %lu failed: status %d\n", next, st);
+			return 1;
+		}
+		memset(wbuf, 0, sizeof(wbuf));
+		snprintf((char *)wbuf, sizeof(wbuf), "%s%08lu\n", log_magic, next + 1);
+		st = vblk_write(&blk, 0, wbuf, 1);
+		if (st == VIRTIO_BLK_S_OK)
+			st = vblk_flush(&blk);
+		if (st != VIRTIO_BLK_S_OK) {
+			printf("blk: header or flush after record %lu failed: status %d\n", next, st);
+			return 1;
+		}
+		printf("blk: flushed record %lu boot %08x\n", next, boot);
+		next++;
+	}
+	if (next >= blk.capacity) {
+		printf("blk: log full\n");
+		for (;;)
+			cpu_relax();
+	}
+	printf("blk: log wrote %lu records\n", done);
+	return 0;
 }
 
 int main(void)
@@ -45,6 +135,9 @@ int main(void)
 	printf("blk: device at 0x%lx irq %u, %lu sectors%s%s\n", blk.dev.base,
 	       blk.dev.irq, blk.capacity, blk.read_only ? ", read-only" : "",
 	       blk.has_flush ? ", flush" : "");
+
+	if (arg_u64("blk_log", 0))
+		return log_mode();
 
 	const char *list = "0,1,2,7";
 	if (rt_cmdline_get("sectors", arg, sizeof(arg)) > 0)

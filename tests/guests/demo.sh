@@ -14,8 +14,12 @@
 #   tests/guests/demo.sh [qemu|lvmm]       # BUILD=build, ACCEL=kvm, LVMM=build/lvmm
 #   RULES="allow=arp,icmp,udp:7 drop=udp:9" tests/guests/demo.sh
 #
-# Exit 0 when the user guest reports 3/3, 3/3, 0/3 and the responder saw
-# nothing on port 9.
+# Exit 0 when the user guest reports 3/3, 3/3, 0/3, the responder saw the 3
+# distinct datagrams on port 7 (retransmissions allowed) and nothing on 9.
+# Nothing waits a fixed time: each helper is waited for until it says it is
+# ready, and once the user guest has ended the service guest is asked to
+# finish (finish_frame=1: a management frame sent into the TAP, repeated
+# until it ends); service_ms is only the bound if that never works.
 set -u
 VMM=${1:-qemu}
 BUILD=${BUILD:-build}
@@ -55,6 +59,7 @@ for port in (7, 9):
     s.bind(("10.0.0.1", port))
     socks[s] = port
 got = {7: 0, 9: 0}
+seen = {7: set(), 9: set()}
 print("responder: ready", flush=True)
 end = time.time() + float(sys.argv[1])
 try:
@@ -63,16 +68,49 @@ try:
         for s in r:
             data, addr = s.recvfrom(2048)
             got[socks[s]] += 1
+            seen[socks[s]].add(data)
             s.sendto(data, addr)
 finally:
-    print("responder: port 7 got %d, port 9 got %d" % (got[7], got[9]), flush=True)
+    print("responder: port 7 got %d (%d distinct), port 9 got %d" %
+          (got[7], len(seen[7]), got[9]), flush=True)
 PY
-ip netns exec "$NS" python3 "$TMP/responder.py" 60 >"$TMP/responder.out" 2>&1 &
+ip netns exec "$NS" python3 "$TMP/responder.py" 600 >"$TMP/responder.out" 2>&1 &
 responder=$!
 pids+=($responder)
-ready() { # file: wait (at most 5 s) until a helper says it is ready
-	for _ in $(seq 50); do grep -q ready "$1" 2>/dev/null && return 0; sleep 0.1; done
+# wait_until SECONDS COMMAND...: until COMMAND succeeds (checked 10 times a
+# second), at most SECONDS; 1 on timeout.
+wait_until() {
+	local end=$((SECONDS + $1))
+	shift
+	until "$@"; do
+		[ $SECONDS -ge $end ] && return 1
+		sleep 0.1
+	done
+}
+ready() { # file: wait (at most 30 s) until a helper says it is ready
+	wait_until 30 grep -q ready "$1" 2>/dev/null && return 0
 	echo "demo: $1 never became ready"; return 1
+}
+# finish: ask the service guest to end (a frame of ethertype 0x88b5 into the TAP).
+finish() {
+	ip netns exec "$NS" python3 - "$TAP" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind((sys.argv[1], 0))
+s.send(b"\xff" * 6 + b"\x02\x00\x00\x00\x00\x01" + b"\x88\xb5" + b"lvmm-demo finish".ljust(46, b"\0"))
+PY
+}
+# finish_until_gone COMMAND...: send finish requests until COMMAND fails (at most 60 s).
+finish_until_gone() {
+	local end=$((SECONDS + 60)) i
+	while "$@"; do
+		[ $SECONDS -ge $end ] && return 1
+		finish
+		for i in $(seq 10); do
+			"$@" || return 0
+			sleep 0.1
+		done
+	done
 }
 ready "$TMP/responder.out" || exit 1
 
@@ -122,7 +160,7 @@ fi
 qemu() { # name append netdev/device args...
 	local name=$1 app=$2
 	shift 2
-	ip netns exec "$NS" timeout 60 qemu-system-x86_64 -M microvm,acpi=off -accel "$ACCEL" \
+	ip netns exec "$NS" timeout 180 qemu-system-x86_64 -M microvm,acpi=off -accel "$ACCEL" \
 		-cpu "$CPU" -m 64 -smp 1 -nodefaults -no-user-config -nographic \
 		-serial stdio -device isa-debug-exit,iobase=0xf4,iosize=4 \
 		-global virtio-mmio.force-legacy=false -kernel "$G/$name.elf" -append "$app" \
@@ -138,7 +176,7 @@ partitions:
     role: service
     memory: 64M
     kernel: $k/service.elf
-    cmdline: "$RULES service_ms=${SERVICE_MS:-6000}"
+    cmdline: "$RULES finish_frame=1 service_ms=${SERVICE_MS:-120000}"
     devices:
       - { type: net, link: uplink, mac: "52:54:00:00:01:00" }   # NIC 0: the uplink
       - { type: net, tap: $TAP, mac: "52:54:00:00:01:01" }      # NIC 1: "physical"
@@ -151,7 +189,14 @@ partitions:
 links:
   - { name: uplink, ends: [service, user] }
 YAML
-	ip netns exec "$NS" timeout 60 "$LVMM" run "$TMP/demo.yaml" </dev/null >"$TMP/lvmm.out" 2>&1
+	ip netns exec "$NS" timeout 180 "$LVMM" run "$TMP/demo.yaml" --events "$TMP/ev.jsonl" \
+		</dev/null >"$TMP/lvmm.out" 2>&1 &
+	local run=$!
+	wait_until 150 eval '! kill -0 $run 2>/dev/null ||
+		grep -q "\"partition_exit\",\"partition\":\"user\"" "$TMP/ev.jsonl" 2>/dev/null'
+	t_user=$(date +%s.%N)
+	finish_until_gone kill -0 $run 2>/dev/null
+	wait $run
 	echo "lvmm exit status $?" >>"$TMP/lvmm.out"
 	# Console lines carry the partition's name; keep the guests' own text.
 	grep -a "user: " "$TMP/lvmm.out" | sed 's/^.*\(user: \)/\1/' >"$TMP/user.out"
@@ -161,13 +206,12 @@ YAML
 t0=$(date +%s.%N)
 if [ "$VMM" = lvmm ]; then
 	lvmm_demo
-	t_user=$(date +%s.%N)
-	t_end=$t_user
+	t_end=$(date +%s.%N)
 	sed 's/^/  lvmm | /' "$TMP/lvmm.out"
 else
 # QEMU microvm lists the first -device first on the command line: the
 # uplink comes first so that it is virtio-net 0.
-qemu service "$RULES service_ms=${SERVICE_MS:-6000}" \
+qemu service "$RULES finish_frame=1 service_ms=${SERVICE_MS:-120000}" \
 	-netdev socket,id=up,listen=127.0.0.1:$PORT \
 	-device virtio-net-device,netdev=up,mac=52:54:00:00:01:00 \
 	-netdev tap,id=nic,ifname=$TAP,script=no,downscript=no \
@@ -175,11 +219,13 @@ qemu service "$RULES service_ms=${SERVICE_MS:-6000}" \
 service=$!
 pids+=($service)
 # The listener must be up before the user's QEMU connects.
-sleep 1
+wait_until 30 eval 'ip netns exec "$NS" ss -Hltn "sport = :$PORT" | grep -q .' ||
+	{ echo "demo: the service QEMU never listened on port $PORT"; exit 1; }
 qemu user "ip=10.0.0.2 peer=10.0.0.1" \
 	-netdev socket,id=n0,connect=127.0.0.1:$PORT \
 	-device virtio-net-device,netdev=n0,mac=52:54:00:00:02:00
 t_user=$(date +%s.%N)
+finish_until_gone kill -0 "$service" 2>/dev/null
 wait "$service"
 t_end=$(date +%s.%N)
 fi
@@ -199,7 +245,7 @@ for p in "user: icmp 10.0.0.1: 3/3 replies" "user: udp 10.0.0.1:7: 3/3 echoed" \
 	grep -qF "$p" "$TMP/user.out" || { ok=0; echo "missing: $p"; }
 done
 for p in "service: drop udp 10.0.0.2:40009 -> 10.0.0.1:9 (rule drop udp:9)" \
-	"service: forwarded" "responder: port 7 got 3, port 9 got 0"; do
+	"service: forwarded" "responder: port 7 got " "(3 distinct), port 9 got 0"; do
 	grep -qF "$p" "$TMP/service.out" "$TMP/responder.out" || { ok=0; echo "missing: $p"; }
 done
 [ $ok = 1 ] && echo "demo: ok" || echo "demo: FAILED"

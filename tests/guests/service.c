@@ -23,6 +23,15 @@
  * then the per-rule counters, and exits 0. Without service_ms it runs
  * forever. uplink_index=N / nic_index=N pick other virtio-net devices;
  * trace=1 prints a line per frame.
+ *
+ * finish_frame=1: a frame of ethertype 0x88b5 (IEEE local experimental)
+ * whose payload starts with "lvmm-demo finish", arriving on the physical
+ * NIC, ends the run as service_ms would (after "service: finish requested
+ * on the nic"). The demo's host sends it once the user partition is done,
+ * so the run lasts as long as the work, not a fixed time that a loaded
+ * host may overrun. It is only taken from the NIC side (the management
+ * network), never from the uplink: the user partition cannot end its
+ * service partition. It is neither forwarded nor counted as a drop.
  */
 #include "inet.h"
 #include "virtio.h"
@@ -63,6 +72,10 @@ static struct flow logged[MAX_LOGGED];
 static int nlogged, drop_log = 5, log_full_said;
 static uint16_t logged_types[8];
 static int ntypes;
+
+#define ETH_P_LVMM_DEMO 0x88b5
+static const char finish_magic[] = "lvmm-demo finish";
+static int finish_frame, finish_requested;
 
 static struct vnet nic[2];
 static uint8_t frame[ETH_MAX_FRAME];
@@ -289,6 +302,12 @@ static void process(int from, const uint8_t *f, uint32_t len)
 {
 	struct inet_pkt p;
 	int to = from == UP ? NIC : UP;
+	if (from == NIC && finish_frame && len >= ETH_HLEN + sizeof(finish_magic) - 1 &&
+	    get16(f + 12) == ETH_P_LVMM_DEMO &&
+	    !memcmp(f + ETH_HLEN, finish_magic, sizeof(finish_magic) - 1)) {
+		finish_requested = 1;
+		return;
+	}
 	if (inet_parse(f, len, &p)) {
 		other_drop[from]++;
 		return;
@@ -387,6 +406,7 @@ int main(void)
 		return 2;
 	drop_log = (int)arg_u64("drop_log", 5);
 	trace = (int)arg_u64("trace", 0);
+	finish_frame = (int)arg_u64("finish_frame", 0);
 	int idx[2] = { (int)arg_u64("uplink_index", 0), (int)arg_u64("nic_index", 1) };
 	for (int i = 0; i < 2; i++) {
 		if (vnet_open(&nic[i], idx[i])) {
@@ -406,7 +426,7 @@ int main(void)
 	uint64_t hz = rt_tsc_hz(), t0 = rdtsc();
 	uint64_t run_ms = arg_u64("service_ms", 0), report_ms = arg_u64("report_ms", 0);
 	uint64_t end = t0 + run_ms * (hz / 1000), next_report = t0 + report_ms * (hz / 1000);
-	for (;;) {
+	while (!finish_requested) {
 		int busy = 0;
 		for (int i = 0; i < 2; i++) {
 			int n = vnet_recv(&nic[i], frame, sizeof(frame), 0);
@@ -426,6 +446,8 @@ int main(void)
 			break;
 		cpu_relax();
 	}
+	if (finish_requested)
+		printf("service: finish requested on the nic\n");
 	report();
 	report_rules();
 	printf("service: done after %lu ms\n", (rdtsc() - t0) / (hz / 1000));
