@@ -170,7 +170,8 @@ static void conv_res(struct ctx *c, const char *prefix, unsigned i, const struct
 		r->kind = in->disk ? RES_DISK : RES_SOCKET;
 		resolve(c, where, in->disk ? in->disk : in->socket, tmp, sizeof(tmp));
 		/* Compare disks by their real path, however the platform spells them. */
-		real = r->kind == RES_DISK ? realpath(tmp, NULL) : NULL;
+		/* (An upload's compiler is sandboxed: the supervisor resolves its disks.) */
+		real = r->kind == RES_DISK && !c->no_fs ? realpath(tmp, NULL) : NULL;
 		snprintf(r->name, sizeof(r->name), "%s", real ? real : tmp);
 		free(real);
 	} else {
@@ -330,6 +331,7 @@ int policy_load(const char *path, const char *buf, size_t len, struct policy *ou
 
 	snprintf(tmp, sizeof(tmp), "%s", path);
 	snprintf(c.dir, sizeof(c.dir), "%s", buf ? "." : dirname(tmp));
+	c.no_fs = buf != NULL;
 	if (!buf) {
 		if (cfg_read_file(&c, path, &text, &len))
 			return c.problems;

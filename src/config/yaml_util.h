@@ -43,6 +43,7 @@ struct ctx {
 	yaml_document_t *doc;    /* node tree of the input, for line numbers */
 	int problems;
 	char dir[PLAT_PATH_MAX]; /* relative paths resolve against this */
+	bool no_fs;              /* sandboxed (an uploaded policy): never touch the file system */
 };
 
 /*

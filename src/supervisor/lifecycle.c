@@ -22,6 +22,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -137,8 +138,13 @@ static int grant_device(struct sup *s, struct part_rt *pr, unsigned i, struct lv
 			break;
 		}
 		fd = res_stream(d->path, d->listen, err, errlen);
-		if (d->listen)
+		if (d->listen && fd >= 0) {
+			struct stat st;
+
 			dc->flags |= LVMM_DEV_F_LISTEN;
+			if (!lstat(d->path, &st))
+				pr->bound[i].dev = st.st_dev, pr->bound[i].ino = st.st_ino;
+		}
 		break;
 	case LVMM_DEV_NET_LINK:
 		snprintf(dc->peer, sizeof(dc->peer), "%s", d->link);
@@ -156,6 +162,26 @@ static int grant_device(struct sup *s, struct part_rt *pr, unsigned i, struct lv
 		return -EMFILE;
 	}
 	return 0;
+}
+
+/*
+ * Remove the listening sockets this start created, but only if the path still
+ * names the very socket we bound (someone may have replaced it since).
+ */
+static void unbind_sockets(struct part_rt *pr)
+{
+	unsigned i;
+
+	for (i = 0; i < pr->p->ndevs && i < LVMM_MAX_DEVS; i++) {
+		struct stat st;
+
+		if (!pr->bound[i].ino)
+			continue;
+		if (!lstat(pr->p->devs[i].path, &st) && S_ISSOCK(st.st_mode) &&
+		    st.st_dev == pr->bound[i].dev && st.st_ino == pr->bound[i].ino)
+			unlink(pr->p->devs[i].path);
+		pr->bound[i].dev = pr->bound[i].ino = 0;
+	}
 }
 
 /* Open everything the partition is granted and describe it. 0 or -errno (reason in err). */
@@ -381,6 +407,7 @@ err_sock:
 	close(sv[1]);
 err_config:
 	fdset_close(&fs);
+	unbind_sockets(pr);
 	if (s->hooks && s->hooks->agent_close)
 		s->hooks->agent_close(s, pr);
 	if (pr->mem_fd >= 0)
@@ -748,6 +775,7 @@ static void ended(struct sup *s, struct part_rt *pr, int wstatus)
 	pr->mem_fd = -1;
 	pr->pid = 0;
 	pr->kill_at_ns = 0;
+	unbind_sockets(pr);
 	acm_partition_stop(s, pr);
 	if (s->hooks && s->hooks->agent_close)
 		s->hooks->agent_close(s, pr);

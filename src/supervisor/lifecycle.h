@@ -73,6 +73,8 @@ struct part_rt {
 	int uid_lock;         /* lock held on uid while this run lasts, or -1 */
 	struct lc_ask asks[LC_ASK_MAX];
 	struct lvmm_ctl_reply final_stats; /* the partition's last counters */
+	/* Listening sockets this start created (device i), removed when it ends. */
+	struct { uint64_t dev, ino; } bound[LVMM_MAX_DEVS];
 };
 
 /* How lifecycle tells the control API what it needs to know (set by ctl). */

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <poll.h>
 #include <seccomp.h>
 #include <signal.h>
@@ -146,6 +147,24 @@ static bool policy_sane(const struct policy *p)
 	return true;
 }
 
+/*
+ * Disks are compared by their real path, however a policy spells them. The
+ * compiler cannot look at the file system from its sandbox (realpath needs
+ * readlink), so the names it returns are resolved here, against the
+ * supervisor's working directory as before; a name that does not resolve
+ * (or whose real path is too long to store) is kept as written.
+ */
+static void canonical_disks(struct policy *p)
+{
+	static char real[PATH_MAX];
+	unsigned i;
+
+	for (i = 0; i < p->nres; i++)
+		if (p->res[i].kind == RES_DISK && realpath(p->res[i].name, real) &&
+		    strlen(real) < sizeof(p->res[i].name))
+			memcpy(p->res[i].name, real, strlen(real) + 1);
+}
+
 int policy_compile(const char *buf, size_t len, struct policy *out, char *err, size_t errlen)
 {
 	struct pollfd pfd;
@@ -194,6 +213,7 @@ int policy_compile(const char *buf, size_t len, struct policy *out, char *err, s
 		snprintf(err, errlen, "the policy compiler returned an inconsistent policy");
 		return -EPROTO;
 	}
+	canonical_disks(&result.pol);
 	*out = result.pol;
 	return 0;
 }
