@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "lvmm/guest_abi.h"
-#include "vmm/devices.h"
+#include "devices/registry.h"
 
 #define PORT_POST 0x80
 #define PORT_PCI_CONF 0xcf8 /* 0xcf8-0xcff: no PCI bus, and the reset register at 0xcf9 */
