@@ -57,6 +57,20 @@ int cpu_feature_lookup(const char *name, struct lvmm_cpuid_mask *out)
 	return -ENOENT;
 }
 
+const char *cpu_feature_name(const struct lvmm_cpuid_mask *m)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(features); i++) {
+		const struct lvmm_cpuid_mask *f = &features[i].m;
+
+		if (f->leaf == m->leaf && f->subleaf == m->subleaf && f->reg == m->reg &&
+		    f->bit == m->bit)
+			return features[i].name;
+	}
+	return NULL;
+}
+
 const char *cpu_feature_names(void)
 {
 	static char buf[512];

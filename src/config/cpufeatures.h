@@ -8,6 +8,9 @@
 /* Look up a feature name ("cx16", "xsave", ...). 0, or -ENOENT if unknown. */
 int cpu_feature_lookup(const char *name, struct lvmm_cpuid_mask *out);
 
+/* The name of the feature a mask hides, or NULL if it is not one of ours. */
+const char *cpu_feature_name(const struct lvmm_cpuid_mask *m);
+
 /* A comma-separated list of every known name, for error messages. */
 const char *cpu_feature_names(void);
 

@@ -7,6 +7,8 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "config/cpufeatures.h"
+
 #define SUBLEAF_ANY 0xffffffffU
 
 int cpuid_get_supported(int kvm_fd, struct cpuid_table *t)
@@ -136,4 +138,19 @@ err_vcpu:
 err_vm:
 	close(vm_fd);
 	return r;
+}
+
+const char *cpuid_mask_name(const struct lvmm_cpuid_mask *m, char *buf, size_t len)
+{
+	static const char regs[4][4] = { "EAX", "EBX", "ECX", "EDX" };
+	const char *name = cpu_feature_name(m);
+
+	if (name)
+		snprintf(buf, len, "%s", name);
+	else if (m->subleaf == SUBLEAF_ANY)
+		snprintf(buf, len, "CPUID.0x%x:%s[%u]", m->leaf, regs[m->reg & 3], m->bit & 31);
+	else
+		snprintf(buf, len, "CPUID.0x%x.%u:%s[%u]", m->leaf, m->subleaf, regs[m->reg & 3],
+			 m->bit & 31);
+	return buf;
 }

@@ -50,4 +50,10 @@ int cpuid_unhidden(int vcpu_fd, const struct lvmm_cpuid_mask *m, unsigned nm,
 int cpuid_mask_effective(int kvm_fd, const struct lvmm_cpuid_mask *m, unsigned nm,
 			 uint32_t *unhidden) MUST_CHECK;
 
+/*
+ * Name a mask for messages: its cpuid_disable feature name when it has
+ * one, else "CPUID.LEAF[.SUB]:REG[BIT]". Returns buf.
+ */
+const char *cpuid_mask_name(const struct lvmm_cpuid_mask *m, char *buf, size_t len);
+
 #endif

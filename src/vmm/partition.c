@@ -22,6 +22,7 @@
 #include "common/proto.h"
 #include "devices/registry.h"
 #include "vmm/boot.h"
+#include "vmm/cpuid.h"
 #include "vmm/sandbox.h"
 #include "vmm/vcpu.h"
 #include "vmm/vm.h"
@@ -158,6 +159,45 @@ static void on_supervisor(void *opaque, uint32_t events)
 	pthread_mutex_unlock(&vm->sup_lock);
 }
 
+/*
+ * Warn, once per partition start, naming every cpuid_disable feature that
+ * KVM did not hide: the guest still sees it (docs/platform.md).
+ */
+static void cpuid_check_masks(struct vm *vm)
+{
+	char list[LVMM_MAX_CPUID_MASK * 32], name[40];
+	uint32_t unhidden;
+	size_t n = 0;
+	unsigned k;
+	int r;
+
+	if (!cfg.ncpuid_mask)
+		return;
+	r = cpuid_unhidden(vm->vcpus[0].fd, cfg.cpuid_mask, cfg.ncpuid_mask, &unhidden);
+	if (r) {
+		pr_warn("cpuid_disable: cannot read the vCPU's CPUID back (%s): the masks may not "
+			"have taken", strerror(-r));
+		return;
+	}
+	list[0] = 0;
+	for (k = 0; k < cfg.ncpuid_mask; k++) {
+		int w;
+
+		if (!(unhidden & (1U << k)))
+			continue;
+		w = snprintf(list + n, sizeof(list) - n, "%s%s", n ? ", " : "",
+			     cpuid_mask_name(&cfg.cpuid_mask[k], name, sizeof(name)));
+		if (w < 0 || (size_t)w >= sizeof(list) - n)
+			break;
+		n += (size_t)w;
+	}
+	if (n)
+		pr_warn("cpuid_disable: this host's KVM cannot hide %s: the guest still sees %s",
+			list, unhidden & (unhidden - 1) ? "them" : "it");
+	else
+		pr_debug("cpuid_disable: all %u masks took", cfg.ncpuid_mask);
+}
+
 /* Everything the guest needs, built in order; no thread runs yet. 0 or -errno with err set. */
 static int partition_build(struct vm *vm, int sup, char *err, size_t errlen)
 {
@@ -175,6 +215,7 @@ static int partition_build(struct vm *vm, int sup, char *err, size_t errlen)
 		return r;
 	}
 	pr_debug("vCPUs created");
+	cpuid_check_masks(vm);
 	/* Devices before the boot image: they take the virtio slots its command line lists. */
 	r = devices_create(&devices, vm, err, errlen);
 	if (r)
