@@ -7,7 +7,7 @@
 CASES="boot-hello boot-hello-cmdline boot-bzimage boot-exit-status boot-reset-kbd boot-reset-cf9 boot-reboot
        examples-check console-to-file unhandled-io-logged vcpu-pinning boot-smp boot-memory boot-memory-high boot-fault
        boot-pvh-qemu-compatible-image cpuid-disable-warns-what-stays-visible refuse-not-a-kernel refuse-truncated-elf
-       refuse-missing-kernel refuse-bad-option refuse-tiny-memory help-texts"
+       refuse-truncated-bzimage refuse-bzimage-setup-sects-0 refuse-missing-kernel refuse-bad-option refuse-tiny-memory help-texts"
 skip_all_without_kvm $CASES
 
 out=$TMP/out
@@ -111,6 +111,22 @@ head -c 3000 "$GUESTS/hello.elf" >"$TMP/trunc.elf"
 run_lvmm 20 "$out" run --no-stdin --kernel "$TMP/trunc.elf"
 if [ $rc -eq 3 ] && grep -q "truncated\|past the end" "$out"; then pass refuse-truncated-elf
 else show "$out"; fail refuse-truncated-elf "rc=$rc (want 3)"; fi
+
+# A bzImage cut short of its header's syssize is refused, not run (hello's last
+# bytes are data it would otherwise run with zeros), and so is setup_sects = 0.
+bzsize=$(stat -c %s "$GUESTS/hello.bzimage")
+head -c $((bzsize - 4096)) "$GUESTS/hello.bzimage" >"$TMP/trunc.bzimage"
+run_lvmm 20 "$out" run --no-stdin --kernel "$TMP/trunc.bzimage"
+if [ $rc -eq 3 ] && contains "$out" "(syssize) but the file has" && ! contains "$out" "hello from"; then
+	pass refuse-truncated-bzimage
+else show "$out"; fail refuse-truncated-bzimage "rc=$rc (want 3, nothing run)"; fi
+
+cp "$GUESTS/hello.bzimage" "$TMP/sects0.bzimage"
+printf '\0' | dd of="$TMP/sects0.bzimage" bs=1 seek=$((0x1f1)) conv=notrunc status=none
+run_lvmm 20 "$out" run --no-stdin --kernel "$TMP/sects0.bzimage"
+if [ $rc -eq 3 ] && contains "$out" "setup_sects at 0x1f1 is 0" && ! contains "$out" "hello from"; then
+	pass refuse-bzimage-setup-sects-0
+else show "$out"; fail refuse-bzimage-setup-sects-0 "rc=$rc (want 3, nothing run)"; fi
 
 run_lvmm 20 "$out" run --no-stdin --kernel "$TMP/nope.elf"
 if [ $rc -eq 2 ] && contains "$out" "nope.elf': No such file"; then pass refuse-missing-kernel
