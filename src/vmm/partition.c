@@ -32,6 +32,7 @@ static int fds[LVMM_MSG_MAX_FDS];
 static unsigned nfds;
 static struct vm the_vm;
 static struct device_table devices;
+static struct sandbox_cfg sandbox;
 
 static bool fd_ok(int32_t idx, bool optional)
 {
@@ -40,10 +41,34 @@ static bool fd_ok(int32_t idx, bool optional)
 	return idx >= 0 && (unsigned)idx < nfds;
 }
 
+/*
+ * The identity to drop to. uid = gid = 0 means "none assigned" (a
+ * supervisor without an identity range): the shared nobody user. Any
+ * other 0 is refused, and so is -1, which setresuid reads as "unchanged":
+ * either would leave the partition running as root.
+ */
+static int identity_resolve(char *err, size_t errlen)
+{
+	if (!cfg.uid && !cfg.gid) {
+		sandbox.uid = SANDBOX_NOBODY;
+		sandbox.gid = SANDBOX_NOBODY;
+		return 0;
+	}
+	if (!cfg.uid || !cfg.gid || cfg.uid == UINT32_MAX || cfg.gid == UINT32_MAX) {
+		snprintf(err, errlen, "config: uid %u gid %u: a partition never runs as root",
+			 cfg.uid, cfg.gid);
+		return -EINVAL;
+	}
+	sandbox.uid = (uid_t)cfg.uid;
+	sandbox.gid = (gid_t)cfg.gid;
+	return 0;
+}
+
 /* The supervisor is trusted, but a wrong config must fail loudly, not corrupt memory. */
 static int config_validate(char *err, size_t errlen)
 {
 	unsigned i, k;
+	int r;
 
 	if (!proto_str_ok(cfg.name, sizeof(cfg.name)) ||
 	    !proto_str_ok(cfg.cmdline, sizeof(cfg.cmdline))) {
@@ -62,6 +87,9 @@ static int config_validate(char *err, size_t errlen)
 		snprintf(err, errlen, "config: bad fd index");
 		return -EINVAL;
 	}
+	r = identity_resolve(err, errlen);
+	if (r)
+		return r;
 	for (i = 0; i < LVMM_MAX_VCPUS; i++)
 		if (cfg.host_cpus[i] < -1 || cfg.host_cpus[i] >= CPU_SETSIZE) {
 			snprintf(err, errlen, "config: bad host CPU %d", cfg.host_cpus[i]);
@@ -198,6 +226,39 @@ static void cpuid_check_masks(struct vm *vm)
 		pr_debug("cpuid_disable: all %u masks took", cfg.ncpuid_mask);
 }
 
+/* Is fd index idx used by anything but the boot image (console, a device)? */
+static bool fd_index_shared(int32_t idx)
+{
+	unsigned i, k;
+
+	if (idx == cfg.fd_console_out || idx == cfg.fd_console_in || idx == cfg.fd_mem)
+		return true;
+	for (i = 0; i < cfg.ndevs; i++)
+		for (k = 0; k < ARRAY_SIZE(cfg.devs[i].fd); k++)
+			if (cfg.devs[i].fd[k] == idx)
+				return true;
+	return false;
+}
+
+/*
+ * Least privilege: once everything is built, /dev/kvm (which can create
+ * new VMs) and the boot images are not needed again, so they are not
+ * kept for the guest's lifetime.
+ */
+static void close_setup_fds(struct vm *vm)
+{
+	const int32_t idx[] = { cfg.fd_kvm, cfg.fd_kernel, cfg.fd_initrd };
+	unsigned i;
+
+	for (i = 0; i < ARRAY_SIZE(idx); i++) {
+		if (idx[i] == LVMM_NO_FD || fds[idx[i]] < 0 || fd_index_shared(idx[i]))
+			continue;
+		close(fds[idx[i]]);
+		fds[idx[i]] = -1;
+	}
+	vm->kvm_fd = -1;
+}
+
 /* Everything the guest needs, built in order; no thread runs yet. 0 or -errno with err set. */
 static int partition_build(struct vm *vm, int sup, char *err, size_t errlen)
 {
@@ -279,9 +340,10 @@ int partition_main(int sup)
 	char err[256];
 	int r;
 
-	/* If the supervisor dies, so do we: nobody else may hold this VM. */
+	/* If the supervisor dies, so do we: nobody else may hold this VM (re-armed by the sandbox). */
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-	if (getppid() == 1)
+	sandbox.parent = getppid();
+	if (sandbox.parent == 1)
 		return 1;
 	r = proto_recv(sup, &hdr, &cfg, sizeof(cfg), fds, LVMM_MSG_MAX_FDS, 0);
 	if (r || hdr.type != LVMM_MSG_CONFIG || hdr.len != sizeof(cfg)) {
@@ -308,7 +370,8 @@ int partition_main(int sup)
 	r = partition_start_threads(vm, err, sizeof(err));
 	if (r)
 		goto fail_running;
-	r = sandbox_apply(err, sizeof(err));
+	close_setup_fds(vm);
+	r = sandbox_apply(&sandbox, err, sizeof(err));
 	if (r)
 		goto fail_running;
 	if (proto_send(sup, LVMM_MSG_READY, NULL, 0, NULL, 0, 0))
