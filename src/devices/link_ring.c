@@ -27,11 +27,16 @@ int link_end_attach(struct link_end *e, void *shm, unsigned side)
 	e->rx = &r[1 - side];
 	e->tx_prod = atomic_load_explicit(&e->tx->hdr.prod, memory_order_acquire);
 	e->rx_cons = atomic_load_explicit(&e->rx->hdr.cons, memory_order_acquire);
-	/* Resume consistently even if the published pair is nonsense. */
+	/*
+	 * Resume consistently even if the published pair is nonsense, and
+	 * publish what we resumed from: the peer must see our real indices.
+	 */
 	if (e->tx_prod - atomic_load(&e->tx->hdr.cons) > LINK_SLOTS)
 		e->tx_prod = atomic_load(&e->tx->hdr.cons);
 	if (atomic_load(&e->rx->hdr.prod) - e->rx_cons > LINK_SLOTS)
 		e->rx_cons = atomic_load(&e->rx->hdr.prod);
+	atomic_store_explicit(&e->tx->hdr.prod, e->tx_prod, memory_order_release);
+	atomic_store_explicit(&e->rx->hdr.cons, e->rx_cons, memory_order_release);
 	return 0;
 }
 

@@ -167,6 +167,7 @@ static void test_attach(void)
 	atomic_store(&ring[0].hdr.prod, 0x12345678);
 	CHECK_EQ(link_end_attach(&a, shm, 0), 0);
 	CHECK(a.tx_prod - atomic_load(&ring[0].hdr.cons) <= LINK_SLOTS);
+	CHECK_EQ(atomic_load(&ring[0].hdr.prod), a.tx_prod); /* and what it resumed from is published */
 	ring[1].hdr.magic = 0;
 	CHECK_EQ(link_end_attach(&a, shm, 0), -EINVAL);
 	link_shm_init(shm);
@@ -176,7 +177,7 @@ static void test_attach(void)
 
 int main(void)
 {
-	shm = aligned_alloc(4096, LINK_SHM_SIZE);
+	shm = aligned_alloc(64, LINK_SHM_SIZE);
 	if (!shm)
 		return 1;
 	ring = (struct link_ring *)(void *)shm;
