@@ -8,16 +8,21 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/kvm.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "lvmm/guest_abi.h"
-#include "vmm/devices.h"
+#include "devices/registry.h"
 
 #define PORT_POST 0x80
 #define PORT_PCI_CONF 0xcf8 /* 0xcf8-0xcff: no PCI bus, and the reset register at 0xcf9 */
-#define PORT_TEST 0xf0 /* only with test_device: true (docs/testing.md) */
+#define PORT_TEST 0xf0 /* 0xf0-0xf3, only with test_device: true (docs/testing.md) */
 
 static void exit_write(void *opaque, uint64_t off, const void *data, uint32_t len)
 {
@@ -45,24 +50,64 @@ static const struct bus_ops exit_bus_ops = {
 };
 
 /*
- * Test device: writing 0x5a makes this process open a file, a system call
- * the sandbox forbids, so tests can show that the violation kills only
- * this partition and that the supervisor records it. Never present unless
- * the platform asks for it.
+ * Test device (port 0xf0, only with test_device: true; docs/testing.md):
+ * probes that make this process do what a compromised partition would
+ * try, so tests can show the sandbox stops each one and that a violation
+ * kills only this partition. Byte writes:
+ *   0x5a  open a file                         (no open in the sandbox)
+ *   0x5b  an ioctl no device uses at run time  (KVM_CHECK_EXTENSION on the VM)
+ *   0x5c  KVM_CREATE_VM on the /dev/kvm fd it was given
+ * A 32-bit write of V: SIGKILL to process V (tgkill), i.e. another
+ * partition. A read returns how the last probe's call ended: 0 none yet,
+ * 1 it succeeded, 2 it failed (a probe the sandbox catches never returns).
  */
+struct test_probe {
+	struct vm *vm;
+	int kvm_fd; /* as received: closed before the guest runs */
+	uint8_t result;
+};
+
+static void test_read(void *opaque, uint64_t off, void *data, uint32_t len)
+{
+	const struct test_probe *t = opaque;
+
+	memset(data, 0, len);
+	if (off == 0)
+		*(uint8_t *)data = t->result;
+}
+
 static void test_write(void *opaque, uint64_t off, const void *data, uint32_t len)
 {
+	struct test_probe *t = opaque;
+	uint32_t v = 0;
+	long r = -1;
 	int fd;
 
-	if (*(const uint8_t *)data != 0x5a)
+	if (off != 0)
 		return;
-	fd = open("/etc/hostname", O_RDONLY | O_CLOEXEC);
-	if (fd >= 0)
-		close(fd); /* reached only without a sandbox */
+	memcpy(&v, data, len > 4 ? 4 : len);
+	if (len == 4) {
+		r = syscall(SYS_tgkill, (pid_t)v, (pid_t)v, SIGKILL);
+	} else if (v == 0x5a) {
+		fd = open("/etc/hostname", O_RDONLY | O_CLOEXEC);
+		if (fd >= 0)
+			close(fd); /* reached only without a sandbox */
+		r = fd;
+	} else if (v == 0x5b) {
+		r = ioctl(t->vm->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_USER_MEMORY);
+	} else if (v == 0x5c) {
+		fd = ioctl(t->kvm_fd, KVM_CREATE_VM, 0);
+		if (fd >= 0)
+			close(fd);
+		r = fd;
+	} else {
+		return;
+	}
+	t->result = r >= 0 ? 1 : 2;
 }
 
 static const struct bus_ops test_bus_ops = {
-	.read = zero_read,
+	.read = test_read,
 	.write = test_write,
 };
 
@@ -101,13 +146,30 @@ static int debug_exit_create(struct vm *vm, const struct lvmm_dev_cfg *cfg, void
 	/* Every OS probes PCI configuration space; all ones means "no devices", quietly. */
 	if (!r)
 		r = bus_register(&vm->pio, PORT_PCI_CONF, 8, &none_bus_ops, vm, "pci-absent+reset-cf9");
-	if (!r && (vm->cfg->flags & LVMM_PART_F_TEST_DEVICE))
-		r = bus_register(&vm->pio, PORT_TEST, 1, &test_bus_ops, vm, "sandbox-test");
 	*state = NULL;
+	if (!r && (vm->cfg->flags & LVMM_PART_F_TEST_DEVICE)) {
+		struct test_probe *t = calloc(1, sizeof(*t));
+
+		if (!t)
+			return -ENOMEM;
+		t->vm = vm;
+		t->kvm_fd = vm->kvm_fd;
+		r = bus_register(&vm->pio, PORT_TEST, 4, &test_bus_ops, t, "sandbox-test");
+		if (r)
+			free(t);
+		else
+			*state = t;
+	}
 	return r;
+}
+
+static void debug_exit_destroy(void *state)
+{
+	free(state); /* the test probe, if any; the buses go with the VM */
 }
 
 const struct device_ops debug_exit_ops = {
 	.name = "debug-exit",
 	.create = debug_exit_create,
+	.destroy = debug_exit_destroy,
 };

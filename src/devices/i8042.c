@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "lvmm/guest_abi.h"
-#include "vmm/devices.h"
+#include "devices/registry.h"
 
 #define STATUS_OBF 0x01 /* output buffer full: data for the guest at 0x60 */
 #define STATUS_SYS 0x04 /* system flag: self test passed */

@@ -1,37 +1,42 @@
 // SPDX-License-Identifier: MIT
+/*
+ * The link ring's reader and writer. Every value read from the shared
+ * mapping (the peer's published index, a slot's length) is read once and
+ * checked against the whole range before it is used; the slot index used
+ * for any access is always a private counter modulo LINK_SLOTS.
+ */
 #include "devices/link_ring.h"
 
 #include <errno.h>
 #include <string.h>
 
-_Static_assert(sizeof(struct link_ring_hdr) == 128, "indices on separate cache lines");
-_Static_assert((LINK_SLOTS & (LINK_SLOTS - 1)) == 0, "slot count is a power of two");
-
-void link_shm_init(void *shm)
+/* Both rings carry the magic and revision this build was written for. */
+static bool ring_ok(const struct link_ring *r)
 {
-	struct link_ring *r = shm;
-
-	memset(shm, 0, LINK_SHM_SIZE);
-	r[0].hdr.magic = LINK_MAGIC;
-	r[1].hdr.magic = LINK_MAGIC;
+	return r->hdr.magic == LINK_MAGIC && r->hdr.revision == LINK_REVISION;
 }
 
 int link_end_attach(struct link_end *e, void *shm, unsigned side)
 {
 	struct link_ring *r = shm;
 
-	if (side > 1 || r[0].hdr.magic != LINK_MAGIC || r[1].hdr.magic != LINK_MAGIC)
+	if (side > 1 || !ring_ok(&r[0]) || !ring_ok(&r[1]))
 		return -EINVAL;
 	memset(e, 0, sizeof(*e));
 	e->tx = &r[side];
 	e->rx = &r[1 - side];
 	e->tx_prod = atomic_load_explicit(&e->tx->hdr.prod, memory_order_acquire);
 	e->rx_cons = atomic_load_explicit(&e->rx->hdr.cons, memory_order_acquire);
-	/* Resume consistently even if the published pair is nonsense. */
+	/*
+	 * Resume consistently even if the published pair is nonsense, and
+	 * publish what we resumed from: the peer must see our real indices.
+	 */
 	if (e->tx_prod - atomic_load(&e->tx->hdr.cons) > LINK_SLOTS)
 		e->tx_prod = atomic_load(&e->tx->hdr.cons);
 	if (atomic_load(&e->rx->hdr.prod) - e->rx_cons > LINK_SLOTS)
 		e->rx_cons = atomic_load(&e->rx->hdr.prod);
+	atomic_store_explicit(&e->tx->hdr.prod, e->tx_prod, memory_order_release);
+	atomic_store_explicit(&e->rx->hdr.cons, e->rx_cons, memory_order_release);
 	return 0;
 }
 

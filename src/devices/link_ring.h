@@ -1,9 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Inter-partition link rings: two single-producer / single-consumer rings of
- * fixed-size slots in one memfd shared by exactly two partition processes
- * (never mapped into a guest). Side s produces into ring s and consumes
- * ring 1-s.
+ * One end of an inter-partition link: the reader and writer of the shared
+ * rings whose layout is include/lvmm/link_ring.h.
  *
  * The other process is not trusted: everything read from the shared
  * mapping (the peer's index, a slot's length) is validated before use and
@@ -14,41 +12,14 @@
 #ifndef LVMM_LINK_RING_H
 #define LVMM_LINK_RING_H
 
-#include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <sys/uio.h>
 
 #include "common/util.h"
-
-#define LINK_SLOTS     256
-#define LINK_SLOT_SIZE 2048
-#define LINK_SLOT_DATA (LINK_SLOT_SIZE - 8)
-#define LINK_MAGIC     0x4c4b4e31U /* "LKN1" */
-
-struct link_ring_hdr {
-	_Atomic uint32_t prod; /* written by the producer only */
-	uint32_t magic;
-	_Atomic uint32_t want_data; /* consumer is about to sleep: ring its bell */
-	uint32_t pad0[13];
-	_Atomic uint32_t cons; /* written by the consumer only */
-	_Atomic uint32_t want_space; /* producer asks to be woken when space frees up */
-	uint32_t pad1[14];
-};
-
-struct link_slot {
-	uint32_t len;
-	uint32_t pad;
-	uint8_t data[LINK_SLOT_DATA];
-};
-
-struct link_ring {
-	struct link_ring_hdr hdr;
-	struct link_slot slots[LINK_SLOTS];
-};
-
-/* Bytes of the shared memfd for one link (two rings). */
-#define LINK_SHM_SIZE (2 * sizeof(struct link_ring))
+#include "lvmm/link_ring.h"
 
 struct link_end {
 	struct link_ring *tx, *rx; /* in the shared mapping */
@@ -65,13 +36,10 @@ enum link_result {
 	LINK_CORRUPT = -4, /* the peer broke the protocol: frame dropped */
 };
 
-/* Initialise a fresh shared area (supervisor side, once per link). */
-void link_shm_init(void *shm);
-
 /*
  * Attach side (0 or 1) to a mapped shared area of LINK_SHM_SIZE bytes;
  * private indices resume from the published ones (the peer may have
- * run before). 0, or -EINVAL if the area is not a link.
+ * run before). 0, or -EINVAL if the area is not a link of this revision.
  */
 int link_end_attach(struct link_end *e, void *shm, unsigned side) MUST_CHECK;
 

@@ -19,7 +19,7 @@
 
 #include "common/log.h"
 #include "devices/link_ring.h"
-#include "devices/virtio_devices.h"
+#include "devices/registry.h"
 #include "devices/virtio_net.h"
 #include "virtio/virtio.h"
 

@@ -13,7 +13,7 @@
 #include <time.h>
 
 #include "lvmm/guest_abi.h"
-#include "vmm/devices.h"
+#include "devices/registry.h"
 
 #define RTC_SECONDS 0x00
 #define RTC_MINUTES 0x02

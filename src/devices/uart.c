@@ -21,7 +21,7 @@
 
 #include "common/log.h"
 #include "lvmm/guest_abi.h"
-#include "vmm/devices.h"
+#include "devices/registry.h"
 
 #define UART_FIFO 64
 #define UART_LINE 512

@@ -27,7 +27,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
-#include "devices/virtio_devices.h"
+#include "devices/registry.h"
 #include "virtio/iov.h"
 #include "virtio/mmio.h"
 #include "virtio/virtio.h"

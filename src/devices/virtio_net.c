@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * virtio-net (virtio 1.x section 5.1): one rx queue, one tx queue, no
- * control queue, over a pluggable frame backend (virtio_net.h); the TAP
- * backend lives at the end of this file.
+ * control queue, over a pluggable frame backend (virtio_net.h): a TAP
+ * (net_tap.c) or an inter-partition link (net_link.c).
  *
  * rx: the backend's fd is watched only while the guest has rx buffers
  *     (and the rate limiter allows): frames are read into one preallocated
@@ -20,22 +20,17 @@
 
 #include <endian.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <linux/if_tun.h>
 #include <linux/virtio_ids.h>
 #include <linux/virtio_net.h>
-#include <net/if.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/ioctl.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "common/log.h"
-#include "devices/virtio_devices.h"
 #include "virtio/iov.h"
 #include "virtio/mmio.h"
 #include "virtio/rate_limiter.h"
@@ -51,9 +46,7 @@
 #define NET_BUF_LEN     (NET_HDR_LEN + NET_MAX_FRAME)
 #define NET_MIN_TIMER_NS 50000ULL   /* do not arm sub-50us timers: batch instead */
 
-#define F(bit) VIRTIO_FBIT(VIRTIO_NET_F_##bit)
-#define NET_OFFLOADS (F(CSUM) | F(GUEST_CSUM) | F(HOST_TSO4) | F(HOST_TSO6) | F(HOST_ECN) | \
-		      F(GUEST_TSO4) | F(GUEST_TSO6) | F(GUEST_ECN))
+#define F(bit) NET_F(bit)
 
 struct net_dev;
 
@@ -733,142 +726,3 @@ int virtio_net_ctl(void *state, uint32_t op)
 	pthread_mutex_unlock(&n->vdev.lock);
 	return 0;
 }
-
-/* ---- TAP backend ---------------------------------------------------------- */
-
-struct tap_backend {
-	struct net_backend be;
-	int fd;
-};
-
-static unsigned tap_flags(uint64_t f)
-{
-	unsigned t = 0;
-
-	if (f & F(GUEST_CSUM))
-		t |= TUN_F_CSUM;
-	if (f & F(GUEST_TSO4))
-		t |= TUN_F_TSO4;
-	if (f & F(GUEST_TSO6))
-		t |= TUN_F_TSO6;
-	if (f & F(GUEST_ECN))
-		t |= TUN_F_TSO_ECN;
-	return t;
-}
-
-static int tap_set_offloads(struct net_backend *be, uint64_t features)
-{
-	struct tap_backend *t = (struct tap_backend *)be;
-
-	/* TUNSETOFFLOAD says what we accept from the TAP, i.e. what the guest takes on rx. */
-	if (ioctl(t->fd, TUNSETOFFLOAD, (unsigned long)tap_flags(features & be->offloads)) < 0)
-		return -errno;
-	return 0;
-}
-
-static int tap_send(struct net_backend *be, const struct iovec *iov, unsigned n)
-{
-	struct tap_backend *t = (struct tap_backend *)be;
-
-	for (;;) {
-		ssize_t r = writev(t->fd, iov, (int)n);
-
-		if (r >= 0)
-			return 0; /* a TAP write is one whole frame */
-		if (errno == EINTR)
-			continue;
-		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
-	}
-}
-
-static ssize_t tap_recv(struct net_backend *be, void *buf, size_t len)
-{
-	struct tap_backend *t = (struct tap_backend *)be;
-
-	for (;;) {
-		ssize_t r = read(t->fd, buf, len);
-
-		if (r > 0)
-			return r;
-		if (r == 0)
-			return -EAGAIN;
-		if (errno == EINTR)
-			continue;
-		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
-	}
-}
-
-static void tap_destroy(struct net_backend *be)
-{
-	/* The TAP fd belongs to the partition's config fds. */
-	free(be);
-}
-
-static const struct net_backend_ops tap_backend_ops = {
-	.name = "tap",
-	.set_offloads = tap_set_offloads,
-	.send = tap_send,
-	.recv = tap_recv,
-	.destroy = tap_destroy,
-};
-
-/* Which offloads this TAP takes: all TSO ones, checksum only, or none. */
-static uint64_t tap_probe_offloads(int fd)
-{
-	if (!ioctl(fd, TUNSETOFFLOAD, (unsigned long)(TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 |
-						     TUN_F_TSO_ECN)))
-		return NET_OFFLOADS;
-	if (!ioctl(fd, TUNSETOFFLOAD, (unsigned long)TUN_F_CSUM))
-		return F(CSUM) | F(GUEST_CSUM);
-	return 0;
-}
-
-static int tap_create(struct vm *vm, const struct lvmm_dev_cfg *cfg, void **state)
-{
-	struct tap_backend *t;
-	struct ifreq ifr;
-	int fd, fl, hdr = NET_HDR_LEN, r;
-
-	r = virtio_cfg_fd(vm, cfg, 0, &fd);
-	if (r)
-		return r;
-	memset(&ifr, 0, sizeof(ifr));
-	if (ioctl(fd, TUNGETIFF, &ifr) < 0) {
-		r = -errno;
-		pr_err("%s: fd is not a TAP: %s", cfg->id, strerror(errno));
-		return r;
-	}
-	if ((ifr.ifr_flags & (IFF_TAP | IFF_NO_PI | IFF_VNET_HDR)) !=
-	    (IFF_TAP | IFF_NO_PI | IFF_VNET_HDR)) {
-		pr_err("%s: TAP %s needs IFF_TAP|IFF_NO_PI|IFF_VNET_HDR", cfg->id, ifr.ifr_name);
-		return -EINVAL;
-	}
-	if (ioctl(fd, TUNSETVNETHDRSZ, &hdr) < 0) {
-		r = -errno;
-		pr_err("%s: TUNSETVNETHDRSZ: %s", cfg->id, strerror(errno));
-		return r;
-	}
-	fl = fcntl(fd, F_GETFL);
-	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
-		return -errno;
-	t = calloc(1, sizeof(*t));
-	if (!t)
-		return -ENOMEM;
-	t->fd = fd;
-	t->be = (struct net_backend){
-		.ops = &tap_backend_ops,
-		.rx_fd = fd,
-		.tx_fd = fd,
-		.tx_events = EPOLLOUT,
-		.offloads = tap_probe_offloads(fd),
-	};
-	return virtio_net_create(vm, cfg, &t->be, state);
-}
-
-const struct device_ops virtio_net_tap_ops = {
-	.name = "virtio-net-tap",
-	.create = tap_create,
-	.destroy = virtio_net_destroy,
-	.stats = virtio_net_stats,
-	.ctl = virtio_net_ctl,
-};

@@ -8,9 +8,9 @@
  * virtio-net header (struct virtio_net_hdr_v1, num_buffers included), the
  * layout a TAP uses with IFF_VNET_HDR and TUNSETVNETHDRSZ 12.
  *
- * Backends: TAP (virtio_net.c, LVMM_DEV_NET_TAP). The inter-partition link
- * (LVMM_DEV_NET_LINK) plugs in the same way: fill a struct net_backend and
- * call virtio_net_create() from its device_ops.create.
+ * Backends: TAP (net_tap.c, LVMM_DEV_NET_TAP) and the inter-partition link
+ * (net_link.c, LVMM_DEV_NET_LINK): each fills a struct net_backend and
+ * calls virtio_net_create() from its device_ops.create.
  *
  * Everything here runs with the device's lock held, on the I/O thread,
  * except set_offloads (FEATURES_OK or reset, on a vCPU thread).
@@ -22,6 +22,8 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 
+#include <linux/virtio_net.h>
+
 #include "common/util.h"
 #include "lvmm/proto.h"
 
@@ -31,6 +33,11 @@ struct net_backend;
 #define NET_HDR_LEN   12     /* virtio_net_hdr_v1 */
 #define NET_MIN_FRAME 14     /* an Ethernet header */
 #define NET_MAX_FRAME 65550  /* 64 KiB GSO frame + Ethernet/VLAN headers */
+
+#define NET_F(bit) (1ULL << VIRTIO_NET_F_##bit)
+/* Every offload a backend may offer (net_backend.offloads is a subset). */
+#define NET_OFFLOADS (NET_F(CSUM) | NET_F(GUEST_CSUM) | NET_F(HOST_TSO4) | NET_F(HOST_TSO6) | \
+		      NET_F(HOST_ECN) | NET_F(GUEST_TSO4) | NET_F(GUEST_TSO6) | NET_F(GUEST_ECN))
 
 struct net_backend_ops {
 	const char *name;

@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
-#include "devices/link_ring.h"
+#include "lvmm/link_ring.h"
 #include "supervisor/resources.h"
 #include "supervisor/supervisor_int.h"
 #include "supervisor/sup_fdset.h"

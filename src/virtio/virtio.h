@@ -11,8 +11,9 @@
  * thread re-evaluates what it watches (ops->sync).
  *
  * A device is one file: a static const struct virtio_dev_ops, a state
- * struct embedding struct virtio_dev, and a struct device_ops (vm.h) whose
- * create() calls virtio_dev_init() and then a transport (virtio_mmio_create).
+ * struct embedding struct virtio_dev, and a struct device_ops
+ * (devices/registry.h) whose create() calls virtio_dev_init() and then a
+ * transport (virtio_mmio_create).
  */
 #ifndef LVMM_VIRTIO_H
 #define LVMM_VIRTIO_H

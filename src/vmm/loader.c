@@ -23,6 +23,7 @@
 
 /* Linux boot protocol offsets (boot.rst, "The real-mode kernel header"). */
 #define BZ_SETUP_SECTS   0x1f1
+#define BZ_SYSSIZE       0x1f4
 #define BZ_VID_MODE      0x1fa
 #define BZ_BOOT_FLAG     0x1fe
 #define BZ_JUMP          0x200
@@ -151,7 +152,7 @@ static int parse_bzimage(const uint8_t *buf, size_t len, const struct guest_layo
 {
 	unsigned sects;
 	uint32_t hdr_end;
-	uint64_t pm_size, end;
+	uint64_t pm_size, end, syssize;
 	int r;
 
 	if (len < 1024)
@@ -175,11 +176,31 @@ static int parse_bzimage(const uint8_t *buf, size_t len, const struct guest_layo
 				    "(XLF_KERNEL_64 clear in xloadflags): lvmm boots 64-bit "
 				    "kernels only");
 	}
-	sects = buf[BZ_SETUP_SECTS] ? buf[BZ_SETUP_SECTS] : 4;
+	/*
+	 * setup_sects 0 meant 4 before 1995; no kernel with the 64-bit entry
+	 * has it, so a 0 here is a damaged header, not something to guess at.
+	 */
+	sects = buf[BZ_SETUP_SECTS];
+	if (!sects)
+		return fail(err, errlen, -EINVAL, "bzImage: setup_sects at 0x1f1 is 0: damaged "
+			    "setup header");
 	img->setup_size = (sects + 1) * 512;
 	if (img->setup_size >= len)
 		return fail(err, errlen, -EINVAL, "bzImage: setup (%u sectors) covers the whole "
 			    "%zu-byte file: truncated image", sects, len);
+	/*
+	 * syssize: the protected-mode kernel in 16-byte units. A file with
+	 * less is truncated and would run whatever the missing bytes become.
+	 * More is fine (a signature appended by sbsign, for instance).
+	 */
+	syssize = (uint64_t)rd32(buf + BZ_SYSSIZE) * 16;
+	if (!syssize)
+		return fail(err, errlen, -EINVAL, "bzImage: syssize at 0x1f4 is 0: the header "
+			    "declares no protected-mode kernel");
+	if (syssize > len - img->setup_size)
+		return fail(err, errlen, -EINVAL, "bzImage: the header declares %" PRIu64 " bytes "
+			    "of protected-mode kernel (syssize) but the file has %zu after the "
+			    "setup: truncated image", syssize, len - img->setup_size);
 	hdr_end = BZ_HEADER + buf[BZ_JUMP + 1];
 	if (hdr_end > BZ_HDR_END_MAX)
 		hdr_end = BZ_HDR_END_MAX;

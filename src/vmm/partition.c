@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
  * The partition process: receives its configuration and every fd it may
- * use from the supervisor, builds the VM, sandboxes itself, runs the guest
- * and reports how it ended. It never opens a file by name.
+ * use from the supervisor, then sequences everything else: the VM object,
+ * vCPUs, devices, boot image, threads, sandbox, run, report, teardown.
+ * It never opens a file by name.
  */
 #include "vmm/partition.h"
 
@@ -19,13 +20,19 @@
 
 #include "common/log.h"
 #include "common/proto.h"
+#include "devices/registry.h"
+#include "vmm/boot.h"
+#include "vmm/cpuid.h"
 #include "vmm/sandbox.h"
+#include "vmm/vcpu.h"
 #include "vmm/vm.h"
 
 static struct lvmm_part_config cfg;
 static int fds[LVMM_MSG_MAX_FDS];
 static unsigned nfds;
 static struct vm the_vm;
+static struct device_table devices;
+static struct sandbox_cfg sandbox;
 
 static bool fd_ok(int32_t idx, bool optional)
 {
@@ -34,10 +41,34 @@ static bool fd_ok(int32_t idx, bool optional)
 	return idx >= 0 && (unsigned)idx < nfds;
 }
 
+/*
+ * The identity to drop to. uid = gid = 0 means "none assigned" (a
+ * supervisor without an identity range): the shared nobody user. Any
+ * other 0 is refused, and so is -1, which setresuid reads as "unchanged":
+ * either would leave the partition running as root.
+ */
+static int identity_resolve(char *err, size_t errlen)
+{
+	if (!cfg.uid && !cfg.gid) {
+		sandbox.uid = SANDBOX_NOBODY;
+		sandbox.gid = SANDBOX_NOBODY;
+		return 0;
+	}
+	if (!cfg.uid || !cfg.gid || cfg.uid == UINT32_MAX || cfg.gid == UINT32_MAX) {
+		snprintf(err, errlen, "config: uid %u gid %u: a partition never runs as root",
+			 cfg.uid, cfg.gid);
+		return -EINVAL;
+	}
+	sandbox.uid = (uid_t)cfg.uid;
+	sandbox.gid = (gid_t)cfg.gid;
+	return 0;
+}
+
 /* The supervisor is trusted, but a wrong config must fail loudly, not corrupt memory. */
 static int config_validate(char *err, size_t errlen)
 {
 	unsigned i, k;
+	int r;
 
 	if (!proto_str_ok(cfg.name, sizeof(cfg.name)) ||
 	    !proto_str_ok(cfg.cmdline, sizeof(cfg.cmdline))) {
@@ -56,6 +87,9 @@ static int config_validate(char *err, size_t errlen)
 		snprintf(err, errlen, "config: bad fd index");
 		return -EINVAL;
 	}
+	r = identity_resolve(err, errlen);
+	if (r)
+		return r;
 	for (i = 0; i < LVMM_MAX_VCPUS; i++)
 		if (cfg.host_cpus[i] < -1 || cfg.host_cpus[i] >= CPU_SETSIZE) {
 			snprintf(err, errlen, "config: bad host CPU %d", cfg.host_cpus[i]);
@@ -108,27 +142,7 @@ static void stats_reply(struct vm *vm, struct lvmm_ctl_reply *rep)
 	}
 	rep->dma_faults = atomic_load(&vm->gmem.dma_faults);
 	rep->unhandled_io = atomic_load(&vm->pio.unhandled) + atomic_load(&vm->mmio.unhandled);
-	for (i = 0; i < vm->nr_devices && rep->ndevs < LVMM_STATS_MAX_DEVS; i++) {
-		struct vm_device *d = &vm->devices[i];
-
-		if (!d->ops->stats)
-			continue;
-		memset(&rep->devs[rep->ndevs], 0, sizeof(rep->devs[0]));
-		snprintf(rep->devs[rep->ndevs].id, LVMM_NAME_MAX, "%s", d->id);
-		d->ops->stats(d->state, &rep->devs[rep->ndevs]);
-		rep->ndevs++;
-	}
-}
-
-static int device_ctl(struct vm *vm, const char *id, uint32_t op)
-{
-	unsigned i;
-
-	for (i = 0; i < vm->nr_devices; i++)
-		if (!strcmp(vm->devices[i].id, id))
-			return vm->devices[i].ops->ctl ? vm->devices[i].ops->ctl(vm->devices[i].state, op)
-							: -EOPNOTSUPP;
-	return -ENODEV;
+	devices_stats(&devices, rep);
 }
 
 /* Control messages from the supervisor, on the I/O thread. */
@@ -161,7 +175,7 @@ static void on_supervisor(void *opaque, uint32_t events)
 		r = 0;
 		break;
 	case LVMM_CTL_LINK_DOWN:
-	case LVMM_CTL_LINK_UP: r = device_ctl(vm, ctl.dev, ctl.op); break;
+	case LVMM_CTL_LINK_UP: r = devices_ctl(&devices, ctl.dev, ctl.op); break;
 	case LVMM_CTL_STATS: stats_reply(vm, &rep); r = 0; break;
 	default: r = -EINVAL; break;
 	}
@@ -173,6 +187,152 @@ static void on_supervisor(void *opaque, uint32_t events)
 	pthread_mutex_unlock(&vm->sup_lock);
 }
 
+/*
+ * Warn, once per partition start, naming every cpuid_disable feature that
+ * KVM did not hide: the guest still sees it (docs/platform.md).
+ */
+static void cpuid_check_masks(struct vm *vm)
+{
+	char list[LVMM_MAX_CPUID_MASK * 32], name[40];
+	uint32_t unhidden;
+	size_t n = 0;
+	unsigned k;
+	int r;
+
+	if (!cfg.ncpuid_mask)
+		return;
+	r = cpuid_unhidden(vm->vcpus[0].fd, cfg.cpuid_mask, cfg.ncpuid_mask, &unhidden);
+	if (r) {
+		pr_warn("cpuid_disable: cannot read the vCPU's CPUID back (%s): the masks may not "
+			"have taken", strerror(-r));
+		return;
+	}
+	list[0] = 0;
+	for (k = 0; k < cfg.ncpuid_mask; k++) {
+		int w;
+
+		if (!(unhidden & (1U << k)))
+			continue;
+		w = snprintf(list + n, sizeof(list) - n, "%s%s", n ? ", " : "",
+			     cpuid_mask_name(&cfg.cpuid_mask[k], name, sizeof(name)));
+		if (w < 0 || (size_t)w >= sizeof(list) - n)
+			break;
+		n += (size_t)w;
+	}
+	if (n)
+		pr_warn("cpuid_disable: this host's KVM cannot hide %s: the guest still sees %s",
+			list, unhidden & (unhidden - 1) ? "them" : "it");
+	else
+		pr_debug("cpuid_disable: all %u masks took", cfg.ncpuid_mask);
+}
+
+/* Is fd index idx used by anything but the boot image (console, a device)? */
+static bool fd_index_shared(int32_t idx)
+{
+	unsigned i, k;
+
+	if (idx == cfg.fd_console_out || idx == cfg.fd_console_in || idx == cfg.fd_mem)
+		return true;
+	for (i = 0; i < cfg.ndevs; i++)
+		for (k = 0; k < ARRAY_SIZE(cfg.devs[i].fd); k++)
+			if (cfg.devs[i].fd[k] == idx)
+				return true;
+	return false;
+}
+
+/*
+ * Least privilege: once everything is built, /dev/kvm (which can create
+ * new VMs) and the boot images are not needed again, so they are not
+ * kept for the guest's lifetime.
+ */
+static void close_setup_fds(struct vm *vm)
+{
+	const int32_t idx[] = { cfg.fd_kvm, cfg.fd_kernel, cfg.fd_initrd };
+	unsigned i;
+
+	for (i = 0; i < ARRAY_SIZE(idx); i++) {
+		if (idx[i] == LVMM_NO_FD || fds[idx[i]] < 0 || fd_index_shared(idx[i]))
+			continue;
+		close(fds[idx[i]]);
+		fds[idx[i]] = -1;
+	}
+	vm->kvm_fd = -1;
+}
+
+/* Everything the guest needs, built in order; no thread runs yet. 0 or -errno with err set. */
+static int partition_build(struct vm *vm, int sup, char *err, size_t errlen)
+{
+	unsigned i;
+	int r;
+
+	r = vm_create(vm, &cfg, fds, nfds, sup, err, errlen);
+	if (r)
+		return r;
+	r = vcpu_global_init(vm->kvm_fd);
+	for (i = 0; !r && i < vm->nr_vcpus; i++)
+		r = vcpu_create(vm, i);
+	if (r) {
+		snprintf(err, errlen, "creating vCPUs: %s", strerror(-r));
+		return r;
+	}
+	pr_debug("vCPUs created");
+	cpuid_check_masks(vm);
+	/* Devices before the boot image: they take the virtio slots its command line lists. */
+	r = devices_create(&devices, vm, err, errlen);
+	if (r)
+		return r;
+	pr_debug("devices created");
+	r = boot_load(vm, err, errlen);
+	if (r)
+		return r;
+	pr_debug("kernel loaded");
+	r = iothread_add(&vm->io, sup, EPOLLIN, on_supervisor, vm);
+	if (r)
+		snprintf(err, errlen, "watching the supervisor socket: %s", strerror(-r));
+	return r;
+}
+
+/*
+ * Start the I/O thread and every vCPU thread, and wait until each vCPU
+ * has named and pinned itself (both forbidden by the sandbox); the vCPUs
+ * then wait at the gate. 0 or -errno with err set.
+ */
+static int partition_start_threads(struct vm *vm, char *err, size_t errlen)
+{
+	unsigned i;
+	int r = iothread_start(&vm->io);
+
+	for (i = 0; !r && i < vm->nr_vcpus; i++)
+		r = vcpu_start(&vm->vcpus[i]);
+	vm_wait_gate(vm);
+	if (r)
+		snprintf(err, errlen, "starting threads: %s", strerror(-r));
+	return r;
+}
+
+/* Wait for every vCPU thread to end (after an exit request), then stop the I/O thread. */
+static void partition_join(struct vm *vm)
+{
+	unsigned i;
+
+	pr_debug("joining vCPU threads");
+	for (i = 0; i < vm->nr_vcpus; i++)
+		vcpu_join(&vm->vcpus[i]);
+	pr_debug("vCPU threads joined");
+	iothread_stop(&vm->io);
+}
+
+/* Undo partition_build in reverse: devices, vCPUs, then the VM object. */
+static void partition_teardown(struct vm *vm)
+{
+	unsigned i;
+
+	devices_destroy(&devices);
+	for (i = 0; i < vm->nr_vcpus; i++)
+		vcpu_destroy(&vm->vcpus[i]);
+	vm_destroy(vm);
+}
+
 int partition_main(int sup)
 {
 	struct lvmm_msg_hdr hdr;
@@ -180,9 +340,10 @@ int partition_main(int sup)
 	char err[256];
 	int r;
 
-	/* If the supervisor dies, so do we: nobody else may hold this VM. */
+	/* If the supervisor dies, so do we: nobody else may hold this VM (re-armed by the sandbox). */
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-	if (getppid() == 1)
+	sandbox.parent = getppid();
+	if (sandbox.parent == 1)
 		return 1;
 	r = proto_recv(sup, &hdr, &cfg, sizeof(cfg), fds, LVMM_MSG_MAX_FDS, 0);
 	if (r || hdr.type != LVMM_MSG_CONFIG || hdr.len != sizeof(cfg)) {
@@ -203,37 +364,31 @@ int partition_main(int sup)
 		log_set_prefix(pfx);
 	}
 	pr_debug("configuration received");
-	r = vm_setup(vm, &cfg, fds, nfds, sup, err, sizeof(err));
+	r = partition_build(vm, sup, err, sizeof(err));
 	if (r)
 		goto fail;
-	r = iothread_add(&vm->io, sup, EPOLLIN, on_supervisor, vm);
-	if (r) {
-		snprintf(err, sizeof(err), "watching the supervisor socket: %s", strerror(-r));
-		goto fail;
-	}
-	r = vm_start(vm);
-	if (r) {
-		snprintf(err, sizeof(err), "starting threads: %s", strerror(-r));
+	r = partition_start_threads(vm, err, sizeof(err));
+	if (r)
 		goto fail_running;
-	}
-	r = sandbox_apply(err, sizeof(err));
+	close_setup_fds(vm);
+	r = sandbox_apply(&sandbox, err, sizeof(err));
 	if (r)
 		goto fail_running;
 	if (proto_send(sup, LVMM_MSG_READY, NULL, 0, NULL, 0, 0))
 		pr_debug("could not report readiness");
 	pr_debug("sandboxed; starting the guest");
 	vm_open_gate(vm);
-	vm_wait(vm);
+	partition_join(vm);
 	pr_debug("guest ended: %s", vm->exit.detail);
-	/* The supervisor reports how the guest ended (with RIP and bytes on a crash). */
 	/*
-	 * Devices first (console flushed, disks and TAPs closed: the
+	 * The supervisor reports how the guest ended (with RIP and bytes on a
+	 * crash). Final counters first (seq 0: nobody asked), for its summary;
+	 * then the devices (console flushed, disks and TAPs closed: the
 	 * supervisor may hand them to a restarted partition), then the report.
 	 * The VM itself is left to process exit, as QEMU does: closing it by
 	 * hand after unmapping its memory costs up to 20 ms here for nothing.
 	 */
 	{
-		/* Final counters first (seq 0: nobody asked), for the supervisor's summary. */
 		static struct lvmm_ctl_reply rep;
 
 		memset(&rep, 0, sizeof(rep));
@@ -242,16 +397,16 @@ int partition_main(int sup)
 		if (proto_send(sup, LVMM_MSG_CTL_REPLY, &rep, sizeof(rep), NULL, 0, 0))
 			pr_debug("final statistics lost");
 	}
-	vm_destroy_devices(vm);
+	devices_destroy(&devices);
 	send_exit(sup, &vm->exit);
 	return 0;
 
 fail_running:
 	vm_exit_simple(vm, LVMM_EXIT_SETUP, r, err);
 	vm_open_gate(vm);
-	vm_wait(vm);
+	partition_join(vm);
 fail:
 	fail_setup(sup, r, err);
-	vm_teardown(vm);
+	partition_teardown(vm);
 	return 1;
 }

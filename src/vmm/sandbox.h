@@ -1,20 +1,38 @@
 /* SPDX-License-Identifier: MIT */
-/* The partition process's sandbox, applied before the first guest instruction. */
+/*
+ * The partition process's sandbox, applied before the first guest
+ * instruction. docs/sandbox.md lists every system call and ioctl it
+ * allows, with the reason.
+ */
 #ifndef LVMM_SANDBOX_H
 #define LVMM_SANDBOX_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "common/util.h"
 
+/* The identity a partition runs under when none was assigned (uid/gid 0 in its config). */
+#define SANDBOX_NOBODY 65534
+
+struct sandbox_cfg {
+	uid_t uid;    /* the partition's own identity (when started as root) */
+	gid_t gid;
+	pid_t parent; /* the supervisor: the process must not outlive it */
+};
+
 /*
- * Drop what a running partition does not need: no new privileges, no
- * core dumps, the nobody user when started as root, and a seccomp
- * allow-list (applied to every thread already running) that kills the
- * process on any other system call. In particular no open/openat/socket/
- * execve/clone: the process can use only the fds it already holds.
- * 0 or -errno with the reason in err.
+ * Drop what a running partition does not need: no new privileges; when
+ * started as root, no supplementary groups and uid/gid c->uid/c->gid
+ * (verified: root cannot be regained); not dumpable; death with the
+ * supervisor re-armed after the identity change (which clears it) and the
+ * parent re-checked, -ESRCH if it is already gone; then a seccomp
+ * allow-list, applied to every thread already running, whose default
+ * action kills the process: no open/socket/execve/clone/prctl, signals
+ * only to its own threads, ioctl only with the requests the run time
+ * uses. Every thread that needs a forbidden call (naming, pinning) must
+ * have made it already. 0 or -errno with the reason in err.
  */
-int sandbox_apply(char *err, size_t errlen) MUST_CHECK;
+int sandbox_apply(const struct sandbox_cfg *c, char *err, size_t errlen) MUST_CHECK;
 
 #endif

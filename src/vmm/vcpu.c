@@ -21,14 +21,10 @@
 
 #include "common/log.h"
 #include "lvmm/guest_abi.h"
+#include "vmm/cpuid.h"
+#include "vmm/vm.h"
 
-#define MAX_CPUID_ENTRIES 256
-#define KICK_SIGNAL SIGUSR1
-
-static struct {
-	struct kvm_cpuid2 hdr;
-	struct kvm_cpuid_entry2 e[MAX_CPUID_ENTRIES];
-} supported;
+static struct cpuid_table supported;
 static int run_mmap_size;
 
 static void kick_handler(int sig)
@@ -36,19 +32,16 @@ static void kick_handler(int sig)
 	(void)sig; /* only there to interrupt KVM_RUN */
 }
 
-int vcpu_global_init(struct vm *vm)
+int vcpu_global_init(int kvm_fd)
 {
 	struct sigaction sa;
+	int r = cpuid_get_supported(kvm_fd, &supported);
 
-	memset(&supported, 0, sizeof(supported));
-	supported.hdr.nent = MAX_CPUID_ENTRIES;
-	if (ioctl(vm->kvm_fd, KVM_GET_SUPPORTED_CPUID, &supported) < 0) {
-		int e = -errno;
-
-		pr_err("KVM_GET_SUPPORTED_CPUID: %s", strerror(-e));
-		return e;
+	if (r) {
+		pr_err("KVM_GET_SUPPORTED_CPUID: %s", strerror(-r));
+		return r;
 	}
-	run_mmap_size = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	run_mmap_size = ioctl(kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
 	if (run_mmap_size < (int)sizeof(struct kvm_run)) {
 		pr_err("KVM_GET_VCPU_MMAP_SIZE returned %d", run_mmap_size);
 		return -EINVAL;
@@ -56,91 +49,20 @@ int vcpu_global_init(struct vm *vm)
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = kick_handler; /* no SA_RESTART: KVM_RUN must return EINTR */
 	sigemptyset(&sa.sa_mask);
-	if (sigaction(KICK_SIGNAL, &sa, NULL) < 0)
+	if (sigaction(VCPU_KICK_SIGNAL, &sa, NULL) < 0)
 		return -errno;
 	return 0;
 }
 
-static unsigned order_base_2(unsigned n)
-{
-	unsigned s = 0;
-
-	while ((1U << s) < n)
-		s++;
-	return s;
-}
-
-static uint32_t *cpuid_reg(struct kvm_cpuid_entry2 *e, unsigned reg)
-{
-	switch (reg) {
-	case 0: return &e->eax;
-	case 1: return &e->ebx;
-	case 2: return &e->ecx;
-	default: return &e->edx;
-	}
-}
-
-/*
- * Build this vCPU's CPUID from KVM's supported set: our topology (n
- * single-threaded cores in one package, APIC ID = vCPU index), the
- * hypervisor bit, no 1 GiB pages (they fault under this host's nested KVM),
- * and the platform's cpuid_disable masks.
- */
+/* This vCPU's CPUID: KVM's supported set, our topology, the platform's masks. */
 static int vcpu_set_cpuid(struct vcpu *v)
 {
-	static __thread struct {
-		struct kvm_cpuid2 hdr;
-		struct kvm_cpuid_entry2 e[MAX_CPUID_ENTRIES];
-	} c;
+	static struct cpuid_table c; /* vCPUs are created one at a time, on the main thread */
 	const struct lvmm_part_config *cfg = v->vm->cfg;
-	unsigned n = v->vm->nr_vcpus, shift = order_base_2(n), i, k;
 
 	memcpy(&c, &supported, sizeof(c));
-	for (i = 0; i < c.hdr.nent; i++) {
-		struct kvm_cpuid_entry2 *e = &c.e[i];
-
-		switch (e->function) {
-		case 1:
-			e->ebx = (e->ebx & 0x0000ffffU) | (v->id << 24) | (MIN(n, 255U) << 16);
-			e->ecx |= 1U << 31; /* hypervisor present */
-			if (n > 1)
-				e->edx |= 1U << 28; /* HTT: ebx[23:16] is valid */
-			break;
-		case 4: /* Intel cache topology: cores per package - 1 in eax[31:26] */
-			e->eax = (e->eax & 0x3ffU) | ((MIN(n, 64U) - 1) << 26);
-			break;
-		case 0xb:
-		case 0x1f:
-			if (e->index == 0) { /* SMT level: one thread per core */
-				e->eax = 0, e->ebx = 1, e->ecx = (1U << 8);
-			} else if (e->index == 1) { /* core level */
-				e->eax = shift, e->ebx = n, e->ecx = (2U << 8) | 1;
-			} else {
-				e->eax = e->ebx = 0, e->ecx = e->index;
-			}
-			e->edx = v->id;
-			break;
-		case 0x80000001:
-			e->edx &= ~(1U << 26); /* PDPE1GB */
-			break;
-		case 0x80000008: /* AMD: NC = cores - 1, ApicIdCoreIdSize */
-			e->ecx = (e->ecx & ~0xf0ffU) | (MIN(n, 256U) - 1) | (shift << 12);
-			break;
-		case 0x8000001e: /* AMD topology extensions */
-			e->eax = v->id;
-			e->ebx = (e->ebx & ~0xffffU) | v->id; /* one thread per compute unit */
-			e->ecx = 0;
-			break;
-		default:
-			break;
-		}
-		for (k = 0; k < cfg->ncpuid_mask && k < LVMM_MAX_CPUID_MASK; k++) {
-			const struct lvmm_cpuid_mask *m = &cfg->cpuid_mask[k];
-
-			if (m->leaf == e->function && (m->subleaf == 0xffffffffU || m->subleaf == e->index))
-				*cpuid_reg(e, m->reg) &= ~(1U << (m->bit & 31));
-		}
-	}
+	cpuid_build(&c, v->id, v->vm->nr_vcpus, cfg->cpuid_mask,
+		    MIN(cfg->ncpuid_mask, (uint32_t)LVMM_MAX_CPUID_MASK));
 	if (ioctl(v->fd, KVM_SET_CPUID2, &c) < 0)
 		return -errno;
 	return 0;
@@ -319,12 +241,12 @@ void vcpu_destroy(struct vcpu *v)
 	v->fd = -1;
 }
 
-void vcpu_kick(struct vcpu *v)
+void vcpu_join(struct vcpu *v)
 {
 	if (!v->started)
 		return;
-	__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
-	pthread_kill(v->thread, KICK_SIGNAL);
+	pthread_join(v->thread, NULL);
+	v->started = false;
 }
 
 /* Read up to 15 instruction bytes at the current RIP through the guest's page tables. */
@@ -489,7 +411,7 @@ static void *vcpu_thread(void *arg)
 	snprintf(name, sizeof(name), "vcpu%u", v->id);
 	pthread_setname_np(pthread_self(), name);
 	sigemptyset(&set);
-	sigaddset(&set, KICK_SIGNAL);
+	sigaddset(&set, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 	if (hc >= 0) {
 		cpu_set_t cs;
@@ -499,12 +421,8 @@ static void *vcpu_thread(void *arg)
 		if (pthread_setaffinity_np(pthread_self(), sizeof(cs), &cs))
 			pr_warn("vcpu%u: cannot pin to host CPU %d", v->id, hc);
 	}
-	pthread_mutex_lock(&vm->exit_lock);
-	vm->at_gate++;
-	pthread_cond_broadcast(&vm->state_cond);
-	while (!vm->go && atomic_load(&vm->state) != VM_EXITING)
-		pthread_cond_wait(&vm->state_cond, &vm->exit_lock);
-	pthread_mutex_unlock(&vm->exit_lock);
+	if (!vm_vcpu_at_gate(vm))
+		return NULL;
 	for (;;) {
 		int st;
 
@@ -536,7 +454,7 @@ int vcpu_start(struct vcpu *v)
 
 	/* Threads inherit the mask: start with the kick blocked, unblock in the thread. */
 	sigemptyset(&set);
-	sigaddset(&set, KICK_SIGNAL);
+	sigaddset(&set, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_BLOCK, &set, &old);
 	r = pthread_create(&v->thread, NULL, vcpu_thread, v);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);

@@ -1,27 +1,74 @@
 /* SPDX-License-Identifier: MIT */
-/* vCPU setup and the KVM_RUN loop. */
+/*
+ * vCPUs: the per-vCPU object, its setup and the KVM_RUN loop.
+ *
+ * Layering: vcpu.c uses the VM object (vm.h: memory, buses, run state);
+ * vm.c only kicks vCPUs, through the inline vcpu_kick() below, so the VM
+ * object never calls into the vCPU loop.
+ */
 #ifndef LVMM_VCPU_H
 #define LVMM_VCPU_H
 
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/util.h"
 #include "vmm/loader.h"
-#include "vmm/vm.h"
+
+/* Interrupts KVM_RUN (no SA_RESTART); unblocked only on vCPU threads. */
+#define VCPU_KICK_SIGNAL SIGUSR1
+
+struct vm;
+
+struct vcpu {
+	struct vm *vm;
+	unsigned id;
+	int fd;
+	struct kvm_run *run;
+	pthread_t thread;
+	bool started;
+	atomic_uint_fast64_t exits_io, exits_mmio, exits_hlt, exits_other;
+};
 
 /* Once per process: supported CPUID, kvm_run size, the kick signal. 0 or -errno. */
-int vcpu_global_init(struct vm *vm) MUST_CHECK;
+int vcpu_global_init(int kvm_fd) MUST_CHECK;
 
-/* Create vCPU id with CPUID, MSRs, LAPIC LINTs and FPU state. 0 or -errno. */
+/*
+ * Create vCPU id of vm (vm->vcpus[id]) with CPUID, MSRs, LAPIC LINTs and
+ * FPU state. 0 or -errno.
+ */
 int vcpu_create(struct vm *vm, unsigned id) MUST_CHECK;
 
 /* Set the registers a boot kind expects at its entry point (the boot vCPU only). */
 int vcpu_set_boot_state(struct vcpu *v, enum image_kind kind, uint64_t entry) MUST_CHECK;
 
-/* Start the vCPU thread. 0 or -errno. */
+/*
+ * Start the vCPU thread: it names and pins itself, then waits at the VM's
+ * gate (vm_open_gate) before running guest code. 0 or -errno.
+ */
 int vcpu_start(struct vcpu *v) MUST_CHECK;
 
-/* Make the vCPU leave KVM_RUN soon (it re-checks the VM state). */
-void vcpu_kick(struct vcpu *v);
+/* Wait for a started vCPU thread to end (after an exit request). */
+void vcpu_join(struct vcpu *v);
 
 /* Close the vCPU (thread already joined). */
 void vcpu_destroy(struct vcpu *v);
+
+/*
+ * Make the vCPU leave KVM_RUN soon; it then re-reads the VM's state.
+ * immediate_exit covers a kick that lands just before KVM_RUN; the signal
+ * one that lands inside it. Safe from any thread.
+ */
+static inline void vcpu_kick(struct vcpu *v)
+{
+	if (!v->started)
+		return;
+	__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+	pthread_kill(v->thread, VCPU_KICK_SIGNAL);
+}
 
 #endif

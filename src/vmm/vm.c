@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
- * The partition's VM: KVM objects, guest memory, interrupt plumbing,
- * devices, the boot image, and the coordination of pause / exit between
- * the vCPU threads, the I/O thread and the process's main thread.
+ * The partition's VM object: KVM VM, guest memory, interrupt plumbing,
+ * virtio-mmio slots, messages to the supervisor, and the coordination of
+ * pause / exit / start gate between the vCPU threads, the I/O thread and
+ * the process's main thread.
  */
 #include "vmm/vm.h"
 
@@ -22,15 +23,9 @@
 #include "common/log.h"
 #include "common/proto.h"
 #include "lvmm/guest_abi.h"
-#include "vmm/acpi.h"
-#include "vmm/devices.h"
-#include "vmm/loader.h"
-#include "vmm/mptable.h"
-#include "vmm/vcpu.h"
 
 #define KVM_TSS_ADDR 0xfffbd000ULL
 #define KVM_IDENTITY_MAP_ADDR 0xfffbc000ULL
-#define KERNEL_MAX_BYTES (1ULL << 30)
 
 /* ---- interrupts and doorbells --------------------------------------------- */
 
@@ -310,136 +305,6 @@ static int vm_setup_memory(struct vm *vm, char *err, size_t errlen)
 	return 0;
 }
 
-/* Map a whole file read-only; *len = its size. 0 or -errno with err set. */
-static int map_file(int fd, const char *what, const uint8_t **buf, size_t *len, char *err,
-		    size_t errlen)
-{
-	struct stat st;
-	void *p;
-
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "%s is not a regular file", what);
-		return -EINVAL;
-	}
-	if (st.st_size == 0) {
-		snprintf(err, errlen, "%s is empty", what);
-		return -EINVAL;
-	}
-	if ((uint64_t)st.st_size > KERNEL_MAX_BYTES) {
-		snprintf(err, errlen, "%s is %" PRIu64 " MiB; the limit is %llu MiB", what,
-			 (uint64_t)st.st_size / MiB, KERNEL_MAX_BYTES / MiB);
-		return -EFBIG;
-	}
-	p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-	if (p == MAP_FAILED) {
-		int e = -errno;
-
-		snprintf(err, errlen, "cannot map %s: %s", what, strerror(-e));
-		return e;
-	}
-	*buf = p;
-	*len = (size_t)st.st_size;
-	return 0;
-}
-
-/* ACPI tables for the vCPUs and the virtio-mmio slots handed out so far. */
-static int vm_write_acpi(struct vm *vm, uint64_t *rsdp_gpa)
-{
-	static const uint32_t irqs[] = LVMM_VIRTIO_IRQS;
-	struct acpi_mmio_dev devs[LVMM_VIRTIO_MMIO_MAX];
-	unsigned i;
-
-	for (i = 0; i < vm->nr_virtio_slots && i < LVMM_VIRTIO_MMIO_MAX; i++)
-		devs[i] = (struct acpi_mmio_dev){
-			.base = LVMM_VIRTIO_MMIO_BASE + i * LVMM_VIRTIO_MMIO_SIZE,
-			.size = (uint32_t)LVMM_VIRTIO_MMIO_SIZE, .irq = irqs[i],
-		};
-	return acpi_write(&vm->gmem, vm->nr_vcpus, devs, i, rsdp_gpa);
-}
-
-static int vm_load_kernel(struct vm *vm, char *err, size_t errlen)
-{
-	const struct lvmm_part_config *cfg = vm->cfg;
-	const uint8_t *kernel = NULL, *initrd = NULL;
-	size_t klen = 0, ilen = 0;
-	struct guest_layout lay;
-	struct boot_image img;
-	uint64_t initrd_gpa = 0;
-	char cmdline[LVMM_CMDLINE_MAX + sizeof(vm->virtio_cmdline) + 2];
-	char why[LOADER_ERR_MAX];
-	int r;
-
-	layout_from_size(vm->mem_bytes, &lay);
-	r = map_file(vm->fds[cfg->fd_kernel], "kernel", &kernel, &klen, err, errlen);
-	if (r)
-		return r;
-	r = loader_parse(kernel, klen, &lay, &img, why, sizeof(why));
-	if (r) {
-		snprintf(err, errlen, "kernel: %s", why);
-		goto out;
-	}
-	snprintf(cmdline, sizeof(cmdline), "%s%s%s", cfg->cmdline,
-		 cfg->cmdline[0] && vm->virtio_cmdline[0] ? " " : "", vm->virtio_cmdline);
-	r = loader_check_cmdline(&img, strlen(cmdline), why, sizeof(why));
-	if (r) {
-		snprintf(err, errlen, "cmdline: %s", why);
-		goto out;
-	}
-	if (cfg->fd_initrd != LVMM_NO_FD) {
-		r = map_file(vm->fds[cfg->fd_initrd], "initrd", &initrd, &ilen, err, errlen);
-		if (r)
-			goto out;
-		r = loader_place_initrd(&img, &lay, ilen, &initrd_gpa, why, sizeof(why));
-		if (r) {
-			snprintf(err, errlen, "initrd: %s", why);
-			goto out;
-		}
-	}
-	/* Tables before the boot structures: those carry the RSDP's address. */
-	r = vm_write_acpi(vm, &lay.rsdp_gpa);
-	if (r) {
-		snprintf(err, errlen, "writing the ACPI tables: %s", strerror(-r));
-		goto out;
-	}
-	/* The supervisor creates a fresh (all-zero) memfd for every start. */
-	r = loader_load(&vm->gmem, &lay, &img, kernel, klen, initrd, ilen, initrd_gpa, cmdline,
-			LOADER_MEM_ZEROED);
-	if (!r)
-		r = mptable_write(&vm->gmem, vm->nr_vcpus);
-	if (r) {
-		snprintf(err, errlen, "writing the boot image into guest memory: %s", strerror(-r));
-		goto out;
-	}
-	r = vcpu_set_boot_state(&vm->vcpus[0], img.kind, img.entry);
-	if (r)
-		snprintf(err, errlen, "setting boot registers: %s", strerror(-r));
-	else
-		pr_info("loaded %s, entry 0x%" PRIx64 ", cmdline \"%s\"", image_kind_name(img.kind),
-			img.entry, cmdline);
-out:
-	if (initrd)
-		munmap((void *)initrd, ilen);
-	munmap((void *)kernel, klen);
-	return r;
-}
-
-int vm_add_device(struct vm *vm, const struct device_ops *ops, const struct lvmm_dev_cfg *cfg)
-{
-	struct vm_device *d;
-	int r;
-
-	if (vm->nr_devices >= VM_MAX_DEVICES)
-		return -ENOSPC;
-	d = &vm->devices[vm->nr_devices];
-	d->ops = ops;
-	snprintf(d->id, sizeof(d->id), "%s", cfg ? cfg->id : ops->name);
-	r = ops->create(vm, cfg, &d->state);
-	if (r)
-		return r;
-	vm->nr_devices++;
-	return 0;
-}
-
 /*
  * Leave the in-kernel 8259 as a BIOS would: vector bases 0x08/0x70, every
  * line masked. KVM creates it with base 0 and nothing masked, its default
@@ -467,8 +332,8 @@ static int vm_init_pic(struct vm *vm)
 	return 0;
 }
 
-int vm_setup(struct vm *vm, const struct lvmm_part_config *cfg, const int *fds, unsigned nfds,
-	     int sup_fd, char *err, size_t errlen)
+int vm_create(struct vm *vm, const struct lvmm_part_config *cfg, const int *fds, unsigned nfds,
+	      int sup_fd, char *err, size_t errlen)
 {
 	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
 	uint64_t idmap = KVM_IDENTITY_MAP_ADDR;
@@ -534,43 +399,46 @@ int vm_setup(struct vm *vm, const struct lvmm_part_config *cfg, const int *fds, 
 		return r;
 	}
 	pr_debug("memory and irqchip ready");
-	r = vcpu_global_init(vm);
-	for (i = 0; !r && i < vm->nr_vcpus; i++)
-		r = vcpu_create(vm, i);
-	if (r) {
-		snprintf(err, errlen, "creating vCPUs: %s", strerror(-r));
-		return r;
-	}
-	pr_debug("vCPUs created");
-	r = devices_create(vm, err, errlen);
-	if (r)
-		return r;
-	pr_debug("devices created");
-	r = vm_load_kernel(vm, err, errlen);
-	pr_debug("kernel loaded");
-	return r;
+	return 0;
 }
 
-int vm_start(struct vm *vm)
+void vm_destroy(struct vm *vm)
 {
-	unsigned i;
-	int r = iothread_start(&vm->io);
+	iothread_destroy(&vm->io);
+	if (vm->mem)
+		munmap(vm->mem, vm->mem_bytes);
+	if (vm->vm_fd >= 0)
+		close(vm->vm_fd);
+	vm->mem = NULL;
+	vm->vm_fd = -1;
+}
 
-	for (i = 0; !r && i < vm->nr_vcpus; i++)
-		r = vcpu_start(&vm->vcpus[i]);
-	if (r) {
-		vm_exit_simple(vm, LVMM_EXIT_SETUP, r, "cannot start threads");
-		return r;
-	}
-	/*
-	 * Each thread names and pins itself (prctl, sched_setaffinity), which
-	 * the sandbox forbids: wait until all of them have done so.
-	 */
+/* ---- the gate: no guest code before the sandbox ------------------------------ */
+
+void vm_wait_gate(struct vm *vm)
+{
+	unsigned i, started = 0;
+
+	for (i = 0; i < vm->nr_vcpus; i++)
+		started += vm->vcpus[i].started;
 	pthread_mutex_lock(&vm->exit_lock);
-	while (vm->at_gate < vm->nr_vcpus)
+	while (vm->at_gate < started)
 		pthread_cond_wait(&vm->state_cond, &vm->exit_lock);
 	pthread_mutex_unlock(&vm->exit_lock);
-	return 0;
+}
+
+bool vm_vcpu_at_gate(struct vm *vm)
+{
+	bool go;
+
+	pthread_mutex_lock(&vm->exit_lock);
+	vm->at_gate++;
+	pthread_cond_broadcast(&vm->state_cond);
+	while (!vm->go && atomic_load(&vm->state) != VM_EXITING)
+		pthread_cond_wait(&vm->state_cond, &vm->exit_lock);
+	go = atomic_load(&vm->state) != VM_EXITING;
+	pthread_mutex_unlock(&vm->exit_lock);
+	return go;
 }
 
 void vm_open_gate(struct vm *vm)
@@ -579,49 +447,4 @@ void vm_open_gate(struct vm *vm)
 	vm->go = true;
 	pthread_cond_broadcast(&vm->state_cond);
 	pthread_mutex_unlock(&vm->exit_lock);
-}
-
-void vm_wait(struct vm *vm)
-{
-	unsigned i;
-
-	pr_debug("joining vCPU threads");
-	for (i = 0; i < vm->nr_vcpus; i++) {
-		if (vm->vcpus[i].started) {
-			pthread_join(vm->vcpus[i].thread, NULL);
-			vm->vcpus[i].started = false;
-		}
-	}
-	pr_debug("vCPU threads joined");
-	iothread_stop(&vm->io);
-}
-
-void vm_destroy_devices(struct vm *vm)
-{
-	unsigned i;
-
-	for (i = vm->nr_devices; i-- > 0;)
-		if (vm->devices[i].ops->destroy)
-			vm->devices[i].ops->destroy(vm->devices[i].state);
-	vm->nr_devices = 0;
-}
-
-void vm_teardown(struct vm *vm)
-{
-	unsigned i;
-
-	vm_destroy_devices(vm);
-	pr_debug("teardown: devices");
-	for (i = 0; i < vm->nr_vcpus; i++)
-		vcpu_destroy(&vm->vcpus[i]);
-	pr_debug("teardown: vcpus");
-	iothread_destroy(&vm->io);
-	if (vm->mem)
-		munmap(vm->mem, vm->mem_bytes);
-	pr_debug("teardown: memory");
-	if (vm->vm_fd >= 0)
-		close(vm->vm_fd);
-	pr_debug("teardown: vm fd");
-	vm->mem = NULL;
-	vm->vm_fd = -1;
 }

@@ -1,8 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * One partition's virtual machine, as seen by the VMM process: KVM fds,
- * guest memory and its translator, the buses, the I/O thread, vCPUs and
- * devices. There is exactly one struct vm per partition process.
+ * One partition's virtual machine, as seen by the VMM process: the KVM VM,
+ * guest memory and its translator, the in-kernel irqchip, the buses, the
+ * I/O thread, the vCPU objects and the run state they share (running,
+ * paused, exiting). There is exactly one struct vm per partition process.
+ *
+ * Devices and vCPU threads use this object; it uses neither (vCPUs are
+ * only kicked, inline). Who creates what, in which order, and when the
+ * sandbox closes is partition.c's business.
  */
 #ifndef LVMM_VM_H
 #define LVMM_VM_H
@@ -17,44 +22,7 @@
 #include "vmm/bus.h"
 #include "vmm/gmem.h"
 #include "vmm/iothread.h"
-
-struct kvm_run;
-struct vm;
-
-struct vcpu {
-	struct vm *vm;
-	unsigned id;
-	int fd;
-	struct kvm_run *run;
-	pthread_t thread;
-	bool started;
-	atomic_uint_fast64_t exits_io, exits_mmio, exits_hlt, exits_other;
-};
-
-/*
- * A device type: one static const table per device file. create() builds
- * an instance from its config entry (cfg is NULL for built-in platform
- * devices) and registers its ranges; destroy() undoes create() in reverse.
- * Both run before the sandbox, so they may allocate and open nothing more
- * than the fds they were given.
- */
-struct device_ops {
-	const char *name;
-	int (*create)(struct vm *vm, const struct lvmm_dev_cfg *cfg, void **state);
-	void (*destroy)(void *state);
-	/* Optional: fill per-device statistics for `lvmm ctl stats`. */
-	void (*stats)(void *state, struct lvmm_dev_stats *out);
-	/* Optional: control operation (link up/down). 0 or -errno. */
-	int (*ctl)(void *state, uint32_t op);
-};
-
-#define VM_MAX_DEVICES 32
-
-struct vm_device {
-	const struct device_ops *ops;
-	void *state;
-	char id[LVMM_NAME_MAX];
-};
+#include "vmm/vcpu.h"
 
 enum vm_state { VM_RUNNING = 1, VM_PAUSED = 2, VM_EXITING = 3 };
 
@@ -64,7 +32,7 @@ struct vm {
 	unsigned nfds;
 	int sup_fd;     /* socket to the supervisor */
 
-	int kvm_fd;
+	int kvm_fd;     /* /dev/kvm: closed (-1) before the sandbox */
 	int vm_fd;
 	int mem_fd;
 	uint64_t mem_bytes;
@@ -76,9 +44,6 @@ struct vm {
 
 	unsigned nr_vcpus;
 	struct vcpu vcpus[LVMM_MAX_VCPUS];
-
-	struct vm_device devices[VM_MAX_DEVICES];
-	unsigned nr_devices;
 
 	unsigned nr_virtio_slots;
 	char virtio_cmdline[LVMM_MAX_DEVS * 48];
@@ -98,35 +63,28 @@ struct vm {
 };
 
 /*
- * Build the VM from a validated config: KVM objects, memory, vCPUs,
- * devices, boot image. On failure a precise reason is in err and the
- * caller runs vm_teardown(). 0 or -errno.
+ * Create the VM from a validated config: KVM VM, guest memory slots and
+ * translator, in-kernel irqchip and PIT, the I/O thread's epoll set. No
+ * vCPUs, devices or boot image (partition.c adds those). On failure a
+ * precise reason is in err and the caller runs vm_destroy(). 0 or -errno.
  */
-int vm_setup(struct vm *vm, const struct lvmm_part_config *cfg, const int *fds, unsigned nfds,
-	     int sup_fd, char *err, size_t errlen) MUST_CHECK;
+int vm_create(struct vm *vm, const struct lvmm_part_config *cfg, const int *fds, unsigned nfds,
+	      int sup_fd, char *err, size_t errlen) MUST_CHECK;
+
+/* Undo vm_create (vCPUs and devices already destroyed). Idempotent. */
+void vm_destroy(struct vm *vm);
 
 /*
- * Start the I/O thread and every vCPU thread; vCPUs wait at a gate
- * (vm_open_gate) so the sandbox can cover them before guest code runs.
- * 0 or -errno.
+ * Wait until every started vCPU thread is at the gate, i.e. has named and
+ * pinned itself (calls the sandbox forbids).
  */
-int vm_start(struct vm *vm) MUST_CHECK;
+void vm_wait_gate(struct vm *vm);
 
-/* Let the vCPU threads (which wait after vm_start) run guest code. */
+/* Let the vCPU threads (waiting at the gate) run guest code. */
 void vm_open_gate(struct vm *vm);
 
-/* Wait until every vCPU thread has ended (after an exit request), then stop the I/O thread. */
-void vm_wait(struct vm *vm);
-
-/* Destroy the devices in reverse order: flushes consoles, closes backends. */
-void vm_destroy_devices(struct vm *vm);
-
-/* Destroy devices (reverse order), vCPUs and memory. */
-void vm_teardown(struct vm *vm);
-
-/* Create a device instance from ops and its config entry (NULL: built-in). 0 or -errno. */
-int vm_add_device(struct vm *vm, const struct device_ops *ops,
-		  const struct lvmm_dev_cfg *cfg) MUST_CHECK;
+/* Called by a vCPU thread once its own setup is done: wait for the gate. False if exiting. */
+bool vm_vcpu_at_gate(struct vm *vm);
 
 /* Assert or de-assert a GSI line (KVM_IRQ_LINE). 0 or -errno. */
 int vm_irq_line(struct vm *vm, uint32_t gsi, int level);

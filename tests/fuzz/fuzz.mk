@@ -5,6 +5,7 @@
 #   mmio  virtio-mmio register sequences + the device core's state machine
 #   blk   virtio-blk requests end to end on a memfd image
 #   net   virtio-net tx (and rx) paths over a socketpair backend
+#   link  the inter-partition link ring against a hostile peer process
 #   policy    the policy parser (its text may come from a partition)
 #   platform  the platform-file parser and checks
 #   proto     the supervisor's validation of partition messages (common/proto.c)
@@ -20,7 +21,7 @@
 # tests/fuzz/corpus/<target>/. Every corpus file is also replayed by the unit
 # tests $(BUILD)/tests/unit/test_vq_fuzz_<target> (gcc, and ASan with SAN=1).
 
-FUZZ_TARGETS ?= vq mmio blk net policy platform proto ctl
+FUZZ_TARGETS ?= vq mmio blk net link policy platform proto ctl
 FUZZ_TIME ?= 20
 FUZZ_CC ?= clang
 FUZZ_DIR := $(BUILD)/fuzz
@@ -28,7 +29,7 @@ FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 FUZZ_CFLAGS := -std=gnu11 -O1 -g -fno-omit-frame-pointer $(FUZZ_SAN) $(WARN) \
 	-D_GNU_SOURCE -Iinclude -Isrc -Itests
 # Only what the harnesses reach: no vm.c (the harnesses fake vm_*), no KVM.
-FUZZ_LIB_SRCS := $(wildcard src/virtio/*.c src/devices/virtio_*.c) src/vmm/gmem.c \
+FUZZ_LIB_SRCS := $(wildcard src/virtio/*.c src/devices/virtio_*.c) src/devices/link_ring.c src/vmm/gmem.c \
 	src/vmm/bus.c src/vmm/iothread.c src/common/log.c src/common/util.c \
 	$(wildcard src/config/*.c) $(wildcard src/supervisor/*.c) src/common/proto.c \
 	src/devices/link_ring.c

@@ -16,7 +16,7 @@
 #include <sys/stat.h>
 
 #include "fuzz/fuzz.h"
-#include "devices/virtio_devices.h"
+#include "devices/registry.h"
 #include "fuzz/fake_vm.h"
 
 #define RAM  0x40000

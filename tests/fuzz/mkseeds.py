@@ -105,8 +105,30 @@ def mmio_seeds():
     write('mmio', 'bringup', bytes(ops))
 
 
+def link_seeds():
+    # fuzz_link.c: [side] then ops; an honest exchange both ways, then a peer lying about prod.
+    honest = bytes([0])
+    for n in (60, 1514, 2040):
+        honest += bytes([4]) + struct.pack('<H', n)            # the peer sends a frame
+    honest += bytes([6]) + struct.pack('<H', 2048)              # we take it
+    honest += bytes([6]) + struct.pack('<H', 100)               # too big for 100 bytes
+    honest += bytes([7]) + struct.pack('<HH', 1000, 400)        # we send one
+    honest += bytes([5]) + bytes([8]) + bytes([6]) + struct.pack('<H', 2048)
+    write('link', 'honest', honest)
+    liar = bytes([1]) + bytes([4]) + struct.pack('<H', 64)
+    liar += bytes([1]) + struct.pack('<I', 0x1000)              # prod far ahead
+    liar += bytes([6]) + struct.pack('<H', 2048)
+    liar += bytes([3, 1]) + struct.pack('<I', 0xffffffff)       # slot length out of range
+    liar += bytes([1]) + struct.pack('<I', 0x1002) + bytes([6]) + struct.pack('<H', 2048)
+    liar += bytes([2]) + struct.pack('<I', 0x80000000)          # cons behind our prod
+    liar += bytes([7]) + struct.pack('<HH', 60, 0)
+    liar += bytes([0]) + struct.pack('<II', 1, 0) + bytes([8])  # broken magic, re-attach
+    write('link', 'liar', liar)
+
+
 if __name__ == '__main__':
     vq_seeds()
     blk_seeds()
     net_seeds()
     mmio_seeds()
+    link_seeds()

@@ -7,6 +7,8 @@
  * Options, carried out in this order after the banner:
  *   inb=PORT                   read a byte: "hello: inb 0xPORT = 0xVV"
  *   outb=PORT:VAL[,PORT:VAL]   byte writes, then "hello: outb done"
+ *   outl=PORT:VAL              one 32-bit write, then "hello: outl done"
+ *   readback=PORT              read a byte: "hello: readback 0xPORT = 0xVV"
  *   hold_ms=N                  busy-wait N ms at CPL3 ("hello: holding N ms")
  *   reset=kbd|cf9              reset through the i8042 (0xfe to port 0x64) or
  *                              the reset control register (0x06 to 0xcf9)
@@ -95,6 +97,25 @@ int main(void)
 	if (rt_cmdline_get("outb", arg, sizeof(arg)) >= 0 && do_outb(arg)) {
 		printf("hello: bad outb=%s (want PORT:VAL[,PORT:VAL...])\n", arg);
 		return 2;
+	}
+	if (rt_cmdline_get("outl", arg, sizeof(arg)) >= 0) {
+		const char *p = arg;
+		uint64_t port, val;
+
+		if (parse_u(p, &p, 0xffff, &port) || *p++ != ':' || parse_u(p, NULL, 0xffffffffULL, &val)) {
+			printf("hello: bad outl=%s (want PORT:VAL)\n", arg);
+			return 2;
+		}
+		printf("hello: outl 0x%lx <- 0x%lx\n", port, val);
+		outl((uint16_t)port, (uint32_t)val);
+		printf("hello: outl done\n");
+	}
+	if (rt_cmdline_get("readback", arg, sizeof(arg)) >= 0) {
+		if (parse_u(arg, NULL, 0xffff, &v)) {
+			printf("hello: bad readback=%s\n", arg);
+			return 2;
+		}
+		printf("hello: readback 0x%lx = 0x%02x\n", v, inb((uint16_t)v));
 	}
 	if (rt_cmdline_get("hold_ms", arg, sizeof(arg)) >= 0) {
 		if (parse_u(arg, NULL, ~0ULL / 1000000000ULL, &v)) {

@@ -175,6 +175,7 @@ static void make_bz(uint16_t version)
 	memcpy(bz + 0x238, (uint32_t[]){ 2047 }, 4);     /* cmdline_size */
 	memcpy(bz + 0x258, (uint64_t[]){ 0x1000000 }, 8);/* pref_address */
 	memcpy(bz + 0x260, (uint32_t[]){ 0x800000 }, 4); /* init_size: 8 MiB */
+	memcpy(bz + 0x1f4, (uint32_t[]){ (sizeof(bz) - 1024) / 16 }, 4); /* syssize: all of it */
 }
 
 static void test_bz_valid(void)
@@ -233,6 +234,37 @@ static void test_bz_malformed(void)
 	memcpy(bz + 0x260, (uint32_t[]){ 0xf0000000 }, 4); /* needs more RAM than we have */
 	CHECK(parse(bz, sizeof(bz), &img) < 0);
 	CHECK(strstr(err, "give it more memory") != NULL);
+}
+
+/* The header says how much kernel there is: a file with less, or a header that does not say, is refused. */
+static void test_bz_truncated(void)
+{
+	struct boot_image img;
+
+	make_bz(0x20f);
+	CHECK(parse(bz, sizeof(bz) - 16, &img) < 0);
+	CHECK(strstr(err, "syssize") != NULL && strstr(err, "truncated") != NULL);
+	CHECK(parse(bz, sizeof(bz) - 1, &img) < 0);
+	CHECK_EQ(parse(bz, sizeof(bz), &img), 0);
+	/* More than declared is fine (a signature appended by the signing tool). */
+	memcpy(bz + 0x1f4, (uint32_t[]){ (sizeof(bz) - 1024) / 16 - 10 }, 4);
+	CHECK_EQ(parse(bz, sizeof(bz), &img), 0);
+	CHECK_EQ(img.segs[0].filesz, sizeof(bz) - 1024);
+	/* No arithmetic wrap: syssize * 16 does not fit 32 bits. */
+	memcpy(bz + 0x1f4, (uint32_t[]){ 0xffffffffU }, 4);
+	CHECK(parse(bz, sizeof(bz), &img) < 0);
+	CHECK(strstr(err, "truncated") != NULL);
+	memcpy(bz + 0x1f4, (uint32_t[]){ 0x10000000U }, 4);
+	CHECK(parse(bz, sizeof(bz), &img) < 0);
+	/* A header that declares no protected-mode kernel at all. */
+	memcpy(bz + 0x1f4, (uint32_t[]){ 0 }, 4);
+	CHECK(parse(bz, sizeof(bz), &img) < 0);
+	CHECK(strstr(err, "syssize") != NULL);
+	/* setup_sects 0: the ancient "means 4" rule is not guessed at. */
+	make_bz(0x20f);
+	bz[0x1f1] = 0;
+	CHECK(parse(bz, sizeof(bz), &img) < 0);
+	CHECK(strstr(err, "setup_sects") != NULL);
 }
 
 /* ---- placement ------------------------------------------------------------ */
@@ -299,6 +331,7 @@ int main(void)
 	RUN(test_elf_overlap);
 	RUN(test_bz_valid);
 	RUN(test_bz_malformed);
+	RUN(test_bz_truncated);
 	RUN(test_load_pvh);
 	RUN(test_load_bz);
 	free(ram);

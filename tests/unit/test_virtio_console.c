@@ -6,7 +6,7 @@
 #include <sys/un.h>
 
 #include "unit.h"
-#include "devices/virtio_devices.h"
+#include "devices/registry.h"
 #include "fuzz/fake_vm.h"
 #include "virtio/virtio.h"
 

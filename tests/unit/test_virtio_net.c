@@ -19,7 +19,7 @@
 #include <time.h>
 
 #include "unit.h"
-#include "devices/virtio_devices.h"
+#include "devices/registry.h"
 #include "devices/virtio_net.h"
 #include "fuzz/fake_vm.h"
 #include "virtio/virtio.h"

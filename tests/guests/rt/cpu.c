@@ -175,6 +175,14 @@ void rt_trap(struct rt_trapframe *tf)
 					 "d"((uint32_t)(tf->rsi >> 32)));
 			tf->rax = 0;
 			return;
+		case RT_SYS_CPUID: {
+			uint32_t r[4];
+			__asm__ volatile("cpuid"
+					 : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3])
+					 : "a"((uint32_t)tf->rdi), "c"((uint32_t)(tf->rdi >> 32)));
+			tf->rax = r[tf->rsi & 3];
+			return;
+		}
 		case RT_SYS_RDMSR: {
 			uint32_t lo, hi;
 			__asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi)

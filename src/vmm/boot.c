@@ -1,0 +1,138 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The boot image: kernel and initrd (fds from the supervisor, mapped
+ * read-only only while loading), the command line with the virtio-mmio
+ * devices appended, ACPI tables, MP table, and the boot vCPU's registers.
+ * Runs after the devices (they hand out the virtio slots the command line
+ * and ACPI tables list) and before the sandbox.
+ */
+#include "vmm/boot.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+#include "common/log.h"
+#include "lvmm/guest_abi.h"
+#include "vmm/acpi.h"
+#include "vmm/loader.h"
+#include "vmm/mptable.h"
+#include "vmm/vcpu.h"
+
+#define KERNEL_MAX_BYTES (1ULL << 30)
+
+/* Map a whole file read-only; *len = its size. 0 or -errno with err set. */
+static int map_file(int fd, const char *what, const uint8_t **buf, size_t *len, char *err,
+		    size_t errlen)
+{
+	struct stat st;
+	void *p;
+
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s is not a regular file", what);
+		return -EINVAL;
+	}
+	if (st.st_size == 0) {
+		snprintf(err, errlen, "%s is empty", what);
+		return -EINVAL;
+	}
+	if ((uint64_t)st.st_size > KERNEL_MAX_BYTES) {
+		snprintf(err, errlen, "%s is %" PRIu64 " MiB; the limit is %llu MiB", what,
+			 (uint64_t)st.st_size / MiB, KERNEL_MAX_BYTES / MiB);
+		return -EFBIG;
+	}
+	p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (p == MAP_FAILED) {
+		int e = -errno;
+
+		snprintf(err, errlen, "cannot map %s: %s", what, strerror(-e));
+		return e;
+	}
+	*buf = p;
+	*len = (size_t)st.st_size;
+	return 0;
+}
+
+/* ACPI tables for the vCPUs and the virtio-mmio slots handed out so far. */
+static int boot_write_acpi(struct vm *vm, uint64_t *rsdp_gpa)
+{
+	static const uint32_t irqs[] = LVMM_VIRTIO_IRQS;
+	struct acpi_mmio_dev devs[LVMM_VIRTIO_MMIO_MAX];
+	unsigned i;
+
+	for (i = 0; i < vm->nr_virtio_slots && i < LVMM_VIRTIO_MMIO_MAX; i++)
+		devs[i] = (struct acpi_mmio_dev){
+			.base = LVMM_VIRTIO_MMIO_BASE + i * LVMM_VIRTIO_MMIO_SIZE,
+			.size = (uint32_t)LVMM_VIRTIO_MMIO_SIZE, .irq = irqs[i],
+		};
+	return acpi_write(&vm->gmem, vm->nr_vcpus, devs, i, rsdp_gpa);
+}
+
+int boot_load(struct vm *vm, char *err, size_t errlen)
+{
+	const struct lvmm_part_config *cfg = vm->cfg;
+	const uint8_t *kernel = NULL, *initrd = NULL;
+	size_t klen = 0, ilen = 0;
+	struct guest_layout lay;
+	struct boot_image img;
+	uint64_t initrd_gpa = 0;
+	char cmdline[LVMM_CMDLINE_MAX + sizeof(vm->virtio_cmdline) + 2];
+	char why[LOADER_ERR_MAX];
+	int r;
+
+	layout_from_size(vm->mem_bytes, &lay);
+	r = map_file(vm->fds[cfg->fd_kernel], "kernel", &kernel, &klen, err, errlen);
+	if (r)
+		return r;
+	r = loader_parse(kernel, klen, &lay, &img, why, sizeof(why));
+	if (r) {
+		snprintf(err, errlen, "kernel: %s", why);
+		goto out;
+	}
+	snprintf(cmdline, sizeof(cmdline), "%s%s%s", cfg->cmdline,
+		 cfg->cmdline[0] && vm->virtio_cmdline[0] ? " " : "", vm->virtio_cmdline);
+	r = loader_check_cmdline(&img, strlen(cmdline), why, sizeof(why));
+	if (r) {
+		snprintf(err, errlen, "cmdline: %s", why);
+		goto out;
+	}
+	if (cfg->fd_initrd != LVMM_NO_FD) {
+		r = map_file(vm->fds[cfg->fd_initrd], "initrd", &initrd, &ilen, err, errlen);
+		if (r)
+			goto out;
+		r = loader_place_initrd(&img, &lay, ilen, &initrd_gpa, why, sizeof(why));
+		if (r) {
+			snprintf(err, errlen, "initrd: %s", why);
+			goto out;
+		}
+	}
+	/* Tables before the boot structures: those carry the RSDP's address. */
+	r = boot_write_acpi(vm, &lay.rsdp_gpa);
+	if (r) {
+		snprintf(err, errlen, "writing the ACPI tables: %s", strerror(-r));
+		goto out;
+	}
+	/* The supervisor creates a fresh (all-zero) memfd for every start. */
+	r = loader_load(&vm->gmem, &lay, &img, kernel, klen, initrd, ilen, initrd_gpa, cmdline,
+			LOADER_MEM_ZEROED);
+	if (!r)
+		r = mptable_write(&vm->gmem, vm->nr_vcpus);
+	if (r) {
+		snprintf(err, errlen, "writing the boot image into guest memory: %s", strerror(-r));
+		goto out;
+	}
+	r = vcpu_set_boot_state(&vm->vcpus[0], img.kind, img.entry);
+	if (r)
+		snprintf(err, errlen, "setting boot registers: %s", strerror(-r));
+	else
+		pr_info("loaded %s, entry 0x%" PRIx64 ", cmdline \"%s\"", image_kind_name(img.kind),
+			img.entry, cmdline);
+out:
+	if (initrd)
+		munmap((void *)initrd, ilen);
+	munmap((void *)kernel, klen);
+	return r;
+}

@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A vCPU's CPUID: built from KVM's supported set with lvmm's topology and
+ * the platform's cpuid_disable masks, and the probe that tells which masks
+ * did not take. KVM puts some bits back (on this host every bit it does
+ * not own itself: popcnt, xsave, sse*, aes, ...; docs/platform.md), so a
+ * mask is only a request until it has been read back.
+ */
+#ifndef LVMM_CPUID_H
+#define LVMM_CPUID_H
+
+#include <linux/kvm.h>
+#include <stdint.h>
+
+#include "common/util.h"
+#include "lvmm/proto.h"
+
+#define CPUID_MAX_ENTRIES 256
+
+struct cpuid_table {
+	struct kvm_cpuid2 hdr;
+	struct kvm_cpuid_entry2 e[CPUID_MAX_ENTRIES];
+};
+
+_Static_assert(LVMM_MAX_CPUID_MASK <= 32, "one bit per mask in a uint32_t");
+
+/* KVM_GET_SUPPORTED_CPUID on /dev/kvm into t. 0 or -errno. */
+int cpuid_get_supported(int kvm_fd, struct cpuid_table *t) MUST_CHECK;
+
+/*
+ * Turn a copy of the supported set into vCPU id's CPUID in a VM of n
+ * vCPUs: our topology (n single-threaded cores, APIC ID = id), the
+ * hypervisor bit, no 1 GiB pages, then every mask in m[0..nm) cleared.
+ */
+void cpuid_build(struct cpuid_table *t, unsigned id, unsigned n,
+		 const struct lvmm_cpuid_mask *m, unsigned nm);
+
+/*
+ * Read vcpu_fd's CPUID back (KVM_GET_CPUID2) and set bit k of *unhidden
+ * for every mask m[k] whose bit KVM still reports. 0 or -errno.
+ */
+int cpuid_unhidden(int vcpu_fd, const struct lvmm_cpuid_mask *m, unsigned nm,
+		   uint32_t *unhidden) MUST_CHECK;
+
+/*
+ * The same probe without a partition (for `lvmm check`): a scratch VM
+ * and vCPU on kvm_fd get the supported CPUID with m[0..nm) cleared, and
+ * bit k of *unhidden is set for each mask KVM put back. 0 or -errno.
+ */
+int cpuid_mask_effective(int kvm_fd, const struct lvmm_cpuid_mask *m, unsigned nm,
+			 uint32_t *unhidden) MUST_CHECK;
+
+/*
+ * Name a mask for messages: its cpuid_disable feature name when it has
+ * one, else "CPUID.LEAF[.SUB]:REG[BIT]". Returns buf.
+ */
+const char *cpuid_mask_name(const struct lvmm_cpuid_mask *m, char *buf, size_t len);
+
+#endif

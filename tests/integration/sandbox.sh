@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# The partition process's sandbox (docs/sandbox.md), seen from outside: its
+# identity and fds in /proc, what the test-only probe port (0xf0) makes it try
+# (forbidden ioctls, signalling another partition), and that it never outlives
+# its supervisor, whatever state it is in.
+. "$(dirname "$0")/../lib.sh"
+
+CASES="partition-identity-and-fds forbidden-ioctl-kills-partition kvm-create-vm-kills-partition
+       partition-cannot-signal-another dies-with-supervisor-running dies-with-supervisor-paused
+       dies-with-supervisor-stopped"
+skip_all_without_kvm $CASES
+out=$TMP/out
+L=$LVMM
+pids=()
+cleanup() {
+	local p
+	for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; done
+	cleanup_tmp
+}
+trap cleanup EXIT
+
+# part_pid SUPERVISOR: the pid of its (first) partition process, once it exists.
+part_pid() {
+	local p i
+	for i in $(seq 100); do
+		p=$(pgrep -P "$1" | head -n 1)
+		[ -n "$p" ] && { echo "$p"; return 0; }
+		sleep 0.1
+	done
+	return 1
+}
+
+# ended PID: every thread of PID has exited (zombies hold no fds or locks; a
+# zombie leader may still have threads tearing down, so look at each one).
+ended() {
+	local st
+	[ -d "/proc/$1" ] || return 0
+	for st in /proc/"$1"/task/*/status; do
+		[ -e "$st" ] || continue
+		[ "$(awk '/^State:/ { print $2 }' "$st" 2>/dev/null)" = Z ] || return 1
+	done
+	return 0
+}
+# gone PID: true once PID has ended, within 1 s.
+gone() {
+	local i
+	for i in $(seq 10); do
+		ended "$1" && return 0
+		sleep 0.1
+	done
+	ended "$1"
+}
+
+# -- Who a running partition is, and what it holds.
+"$L" run --no-stdin --kernel "$GUESTS/ticker.elf" --cmdline "tick_ms=100" --memory 16 >"$out" 2>&1 &
+sup=$!; pids+=("$sup")
+pp=$(part_pid "$sup")
+for _ in $(seq 100); do contains "$out" "tick 2" && break; sleep 0.1; done
+ok=1 why=""
+if [ -n "$pp" ]; then
+	uid=$(awk '/^Uid:/ { print $2, $3, $4, $5 }' "/proc/$pp/status")
+	gid=$(awk '/^Gid:/ { print $2, $3, $4, $5 }' "/proc/$pp/status")
+	cap=$(awk '/^CapEff:/ { print $2 }' "/proc/$pp/status")
+	nnp=$(awk '/^NoNewPrivs:/ { print $2 }' "/proc/$pp/status")
+	seccomp=$(awk '/^Seccomp:/ { print $2 }' "/proc/$pp/status")
+	fds=$(ls -l "/proc/$pp/fd" 2>/dev/null)
+	if [ "$(id -u)" = 0 ]; then
+		[ "$uid" = "65534 65534 65534 65534" ] && [ "$gid" = "65534 65534 65534 65534" ] ||
+			{ ok=0; why="uid '$uid' gid '$gid'"; }
+		[ "$cap" = 0000000000000000 ] || { ok=0; why="$why capabilities $cap"; }
+	fi
+	[ "$nnp" = 1 ] && [ "$seccomp" = 2 ] || { ok=0; why="$why no_new_privs=$nnp seccomp=$seccomp"; }
+	grep -q "/dev/kvm" <<<"$fds" && { ok=0; why="$why /dev/kvm still open"; }
+	grep -q "ticker.elf" <<<"$fds" && { ok=0; why="$why the kernel image still open"; }
+else ok=0 why="no partition process"; fi
+kill -TERM "$sup" 2>/dev/null; wait "$sup" 2>/dev/null
+[ $ok = 1 ] && pass partition-identity-and-fds || { echo "$fds" >&2; fail partition-identity-and-fds "$why"; }
+
+# -- ioctls: only the requests the run time uses, on any fd; /dev/kvm is closed.
+for c in "0x5b forbidden-ioctl-kills-partition" "0x5c kvm-create-vm-kills-partition"; do
+	set -- $c
+	run_lvmm 30 "$out" run --no-stdin --kernel "$GUESTS/hello.elf" --test-device \
+		--cmdline "outb=0xf0:$1 readback=0xf0" --events "$TMP/ioctl.jsonl"
+	if [ $rc -eq 5 ] && contains "$out" "hello: outb 0xf0 <- $1" && ! contains "$out" "hello: outb done" &&
+	   grep -q '"reason":"killed".*sandbox violation.*"signal":31' "$TMP/ioctl.jsonl"; then
+		pass "$2"
+	else show "$out"; fail "$2" "rc=$rc: the probe's ioctl was allowed (readback 1) or did not kill with SIGSYS"; fi
+	rm -f "$TMP/ioctl.jsonl"
+done
+
+# -- Signals: a partition cannot kill another partition's process (same uid here).
+"$L" run --no-stdin --kernel "$GUESTS/ticker.elf" --cmdline "tick_ms=100" --memory 16 >"$TMP/target" 2>&1 &
+sup=$!; pids+=("$sup")
+target=$(part_pid "$sup")
+for _ in $(seq 100); do contains "$TMP/target" "tick 2" && break; sleep 0.1; done
+run_lvmm 30 "$out" run --no-stdin --kernel "$GUESTS/hello.elf" --test-device \
+	--cmdline "outl=0xf0:${target:-0} readback=0xf0" --events "$TMP/kill.jsonl"
+before=$(grep -c "^tick" "$TMP/target")
+sleep 0.5
+after=$(grep -c "^tick" "$TMP/target")
+if [ -n "$target" ] && [ $rc -eq 5 ] && ! contains "$out" "hello: outl done" &&
+   grep -q '"reason":"killed".*sandbox violation.*"signal":31' "$TMP/kill.jsonl" &&
+   ! ended "$target" && [ "$after" -gt "$before" ]; then
+	pass partition-cannot-signal-another
+else show "$out"; show "$TMP/target"
+	fail partition-cannot-signal-another "rc=$rc target=${target:-none} alive=$(ended "$target" && echo no || echo yes) ticks $before -> $after"; fi
+kill -TERM "$sup" 2>/dev/null; wait "$sup" 2>/dev/null
+
+# -- kill -9 of the supervisor ends its partition in every state, and the disk
+# lock goes with it: a new run gets the same image at once.
+truncate -s 4M "$TMP/disk.img"
+for state in running paused stopped; do
+	sock=$TMP/ctl-$state.sock
+	cat >"$TMP/held.yaml" <<YAML
+control: $sock
+partitions:
+  - name: held
+    kernel: $PWD/$GUESTS/blk.elf
+    cmdline: "sectors=1 blk_hold=1"
+    memory: 16M
+    devices: [ { type: blk, path: $TMP/disk.img } ]
+YAML
+	"$L" run "$TMP/held.yaml" </dev/null >"$out" 2>&1 &
+	sup=$!; pids+=("$sup")
+	pp=$(part_pid "$sup")
+	for _ in $(seq 100); do contains "$out" "blk: ok" && break; sleep 0.1; done
+	case $state in
+	paused) "$L" ctl "$sock" pause held >/dev/null ;;
+	stopped) [ -n "$pp" ] && kill -STOP "$pp" ;;
+	esac
+	kill -KILL "$sup"; wait "$sup" 2>/dev/null
+	ok=1 why=""
+	[ -n "$pp" ] || { ok=0; why="no partition process"; }
+	if [ -n "$pp" ] && ! gone "$pp"; then
+		ok=0; why="partition $pp ($(awk '/^State:/ { print $2 }' "/proc/$pp/status" 2>/dev/null)) outlived its supervisor"
+		kill -KILL "$pp" 2>/dev/null
+	fi
+	run_lvmm 30 "$TMP/again" run --no-stdin --kernel "$GUESTS/blk.elf" --disk "$TMP/disk.img" --cmdline "sectors=2"
+	[ $rc -eq 0 ] && contains "$TMP/again" "blk: ok" || { ok=0; why="$why; the next run did not get the disk (rc=$rc)"; }
+	[ $ok = 1 ] && pass dies-with-supervisor-$state || { show "$TMP/again"; fail dies-with-supervisor-$state "$why"; }
+	rm -f "$sock"
+done

@@ -1,0 +1,193 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The partition process (`lvmm __partition`) driven directly through its
+ * protocol, as the supervisor would: the identity it drops to (an assigned
+ * uid/gid, the nobody fallback, a root-ish config refused), and its state
+ * in /proc once sandboxed. Needs /dev/kvm, root (to change identity) and
+ * the built binary and hello guest ($LVMM, $BUILD); skipped otherwise.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "unit.h"
+#include "common/proto.h"
+#include "lvmm/proto.h"
+
+static char lvmm_path[512], guest_path[512];
+
+struct run {
+	pid_t pid;
+	int sock;
+	int console; /* read end of the console pipe */
+};
+
+/* Start a partition with hello.elf and uid/gid as given. 0 or -errno. */
+static int start(struct run *r, uint32_t uid, uint32_t gid)
+{
+	static struct lvmm_part_config cfg;
+	int sv[2], out[2], fds[4];
+	int r0;
+
+	memset(&cfg, 0, sizeof(cfg));
+	snprintf(cfg.name, sizeof(cfg.name), "probe");
+	snprintf(cfg.cmdline, sizeof(cfg.cmdline), "hold_ms=300");
+	cfg.vcpus = 1;
+	cfg.mem_bytes = 16 << 20;
+	for (unsigned i = 0; i < LVMM_MAX_VCPUS; i++)
+		cfg.host_cpus[i] = -1;
+	cfg.fd_kvm = 0, cfg.fd_mem = 1, cfg.fd_kernel = 2, cfg.fd_console_out = 3;
+	cfg.fd_initrd = cfg.fd_console_in = LVMM_NO_FD;
+	cfg.log_level = 1;
+	cfg.uid = uid;
+	cfg.gid = gid;
+	fds[0] = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	fds[1] = memfd_create("probe-ram", MFD_CLOEXEC);
+	fds[2] = open(guest_path, O_RDONLY | O_CLOEXEC);
+	if (fds[0] < 0 || fds[1] < 0 || fds[2] < 0 || ftruncate(fds[1], cfg.mem_bytes) ||
+	    pipe2(out, O_CLOEXEC) || socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv))
+		return -errno;
+	fds[3] = out[1];
+	r->pid = fork();
+	if (r->pid < 0)
+		return -errno;
+	if (r->pid == 0) {
+		char *argv[] = { lvmm_path, (char *)"__partition", (char *)"probe", NULL };
+
+		if (dup2(sv[1], 3) < 0)
+			_exit(127);
+		execv(lvmm_path, argv);
+		_exit(127);
+	}
+	close(sv[1]);
+	/* Bounded: a partition that never answers fails the test instead of hanging it. */
+	{
+		struct timeval tv = { .tv_sec = 10 };
+
+		setsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	}
+	r->sock = sv[0];
+	r->console = out[0];
+	r0 = proto_send(r->sock, LVMM_MSG_CONFIG, &cfg, sizeof(cfg), fds, 4, 0);
+	for (unsigned i = 0; i < 4; i++)
+		close(fds[i]); /* the partition has its own copies now */
+	return r0;
+}
+
+/* Next message of type want (skipping events and statistics); 0 or -1. */
+static int expect(struct run *r, uint16_t want, void *payload, uint32_t len)
+{
+	static uint8_t buf[LVMM_MSG_MAX_LEN];
+	struct lvmm_msg_hdr h;
+
+	for (int i = 0; i < 64; i++) {
+		if (proto_recv(r->sock, &h, buf, sizeof(buf), NULL, 0, 0))
+			return -1;
+		if (h.type == want) {
+			if (payload)
+				memcpy(payload, buf, len < h.len ? len : h.len);
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static int reap(struct run *r)
+{
+	int st = 0;
+
+	close(r->sock);
+	close(r->console);
+	if (waitpid(r->pid, &st, 0) < 0)
+		return -1;
+	return st;
+}
+
+/* "Uid:\tA\tB\tC\tD" of pid, all four equal to want. */
+static bool ids_are(pid_t pid, const char *field, unsigned want)
+{
+	char path[64], line[256];
+	unsigned a, b, c, d;
+	bool ok = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, field, strlen(field)) &&
+		    sscanf(line + strlen(field), "%u %u %u %u", &a, &b, &c, &d) == 4)
+			ok = a == want && b == want && c == want && d == want;
+	fclose(f);
+	return ok;
+}
+
+static void test_assigned_identity(void)
+{
+	struct lvmm_exit x;
+	struct run r;
+
+	CHECK_EQ(start(&r, 54321, 54322), 0);
+	CHECK_EQ(expect(&r, LVMM_MSG_READY, NULL, 0), 0);
+	CHECK(ids_are(r.pid, "Uid:", 54321));
+	CHECK(ids_are(r.pid, "Gid:", 54322));
+	CHECK_EQ(expect(&r, LVMM_MSG_EXIT, &x, sizeof(x)), 0);
+	CHECK_EQ(x.reason, LVMM_EXIT_POWEROFF);
+	CHECK_EQ(reap(&r), 0);
+}
+
+static void test_unassigned_is_nobody(void)
+{
+	struct run r;
+
+	CHECK_EQ(start(&r, 0, 0), 0);
+	CHECK_EQ(expect(&r, LVMM_MSG_READY, NULL, 0), 0);
+	CHECK(ids_are(r.pid, "Uid:", 65534));
+	CHECK(ids_are(r.pid, "Gid:", 65534));
+	CHECK_EQ(expect(&r, LVMM_MSG_EXIT, NULL, 0), 0);
+	reap(&r);
+}
+
+/* Half-assigned or -1 (setresuid's "unchanged") would leave root: refused before anything runs. */
+static void test_rootish_refused(void)
+{
+	static const uint32_t bad[][2] = { { 0, 1000 }, { 1000, 0 }, { UINT32_MAX, 1000 },
+					   { 1000, UINT32_MAX } };
+
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct lvmm_exit x;
+		struct run r;
+
+		memset(&x, 0, sizeof(x));
+		CHECK_EQ(start(&r, bad[i][0], bad[i][1]), 0);
+		CHECK_EQ(expect(&r, LVMM_MSG_EXIT, &x, sizeof(x)), 0);
+		CHECK_EQ(x.reason, LVMM_EXIT_SETUP);
+		CHECK(strstr(x.detail, "never runs as root") != NULL);
+		reap(&r);
+	}
+}
+
+int main(void)
+{
+	const char *lvmm = getenv("LVMM"), *build = getenv("BUILD");
+
+	snprintf(lvmm_path, sizeof(lvmm_path), "%s", lvmm ? lvmm : "build/lvmm");
+	snprintf(guest_path, sizeof(guest_path), "%s/guests/hello.elf", build ? build : "build");
+	signal(SIGPIPE, SIG_IGN);
+	if (access("/dev/kvm", R_OK | W_OK) || geteuid() != 0 || access(lvmm_path, X_OK) ||
+	    access(guest_path, R_OK)) {
+		printf("skip - test_partition: needs /dev/kvm, root, %s and %s\n", lvmm_path, guest_path);
+		return 0;
+	}
+	RUN(test_assigned_identity);
+	RUN(test_unassigned_is_nobody);
+	RUN(test_rootish_refused);
+	return unit_done();
+}
