@@ -16,12 +16,12 @@
 #include <unistd.h>
 
 #include "config/cpufeatures.h"
-#include "config/cpuid_probe.h"
 #include "common/log.h"
 #include "cli/ctl_client.h"
 #include "config/platform.h"
 #include "supervisor/acm_check.h"
 #include "supervisor/supervisor.h"
+#include "vmm/cpuid.h"
 #include "vmm/loader.h"
 #include "vmm/partition.h"
 

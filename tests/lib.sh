@@ -43,3 +43,18 @@ show() { echo "== $1 ==" >&2; tail -n 40 "$1" >&2; }
 
 cleanup_tmp() { rm -rf "$TMP"; }
 trap cleanup_tmp EXIT
+
+# sigpid SIG PID...: send SIG to each process. Refuses an empty, 0 or negative
+# pid: `kill -STOP 0` (a partition whose pid read as 0) would stop the test's
+# own process group, `timeout` included, and hang the whole suite.
+sigpid() {
+	local sig=$1 p r=0; shift
+	[ $# -gt 0 ] || { echo "# sigpid $sig: no pid" >&2; return 1; }
+	for p in "$@"; do
+		case "$p" in
+		''|0|-*|*[!0-9]*) echo "# sigpid: refusing to send $sig to pid '$p'" >&2; r=1 ;;
+		*) kill "-$sig" "$p" 2>/dev/null || r=1 ;;
+		esac
+	done
+	return $r
+}

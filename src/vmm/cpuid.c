@@ -2,6 +2,7 @@
 #include "vmm/cpuid.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -91,21 +92,30 @@ void cpuid_build(struct cpuid_table *t, unsigned id, unsigned n,
 	}
 }
 
+uint32_t cpuid_masks_not_hidden(struct kvm_cpuid_entry2 *got, unsigned nent,
+				const struct lvmm_cpuid_mask *m, unsigned nm)
+{
+	uint32_t out = 0;
+	unsigned i, k;
+
+	for (k = 0; k < nm && k < LVMM_MAX_CPUID_MASK; k++)
+		for (i = 0; i < nent; i++)
+			if (mask_matches(&m[k], &got[i]) &&
+			    (*cpuid_reg(&got[i], m[k].reg) & (1U << (m[k].bit & 31))))
+				out |= 1U << k;
+	return out;
+}
+
 int cpuid_unhidden(int vcpu_fd, const struct lvmm_cpuid_mask *m, unsigned nm, uint32_t *unhidden)
 {
 	static __thread struct cpuid_table t;
-	unsigned i, k;
 
 	*unhidden = 0;
 	memset(&t, 0, sizeof(t));
 	t.hdr.nent = CPUID_MAX_ENTRIES;
 	if (ioctl(vcpu_fd, KVM_GET_CPUID2, &t) < 0)
 		return -errno;
-	for (k = 0; k < nm && k < LVMM_MAX_CPUID_MASK; k++)
-		for (i = 0; i < t.hdr.nent && i < CPUID_MAX_ENTRIES; i++)
-			if (mask_matches(&m[k], &t.e[i]) &&
-			    (*cpuid_reg(&t.e[i], m[k].reg) & (1U << (m[k].bit & 31))))
-				*unhidden |= 1U << k;
+	*unhidden = cpuid_masks_not_hidden(t.e, MIN(t.hdr.nent, CPUID_MAX_ENTRIES), m, nm);
 	return 0;
 }
 
@@ -137,6 +147,17 @@ err_vcpu:
 	close(vcpu_fd);
 err_vm:
 	close(vm_fd);
+	return r;
+}
+
+int cpuid_probe(const struct lvmm_cpuid_mask *m, unsigned nm, uint32_t *unhidden)
+{
+	int kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC), r;
+
+	if (kvm_fd < 0)
+		return -errno;
+	r = cpuid_mask_effective(kvm_fd, m, nm, unhidden);
+	close(kvm_fd);
 	return r;
 }
 

@@ -36,6 +36,14 @@ void cpuid_build(struct cpuid_table *t, unsigned id, unsigned n,
 		 const struct lvmm_cpuid_mask *m, unsigned nm);
 
 /*
+ * Pure comparison: got[0..nent) is a vCPU's CPUID as KVM reports it after
+ * the masks were applied; bit k of the result is set when m[k]'s bit is
+ * still set in a matching leaf/subleaf (the guest still sees it).
+ */
+uint32_t cpuid_masks_not_hidden(struct kvm_cpuid_entry2 *got, unsigned nent,
+				const struct lvmm_cpuid_mask *m, unsigned nm);
+
+/*
  * Read vcpu_fd's CPUID back (KVM_GET_CPUID2) and set bit k of *unhidden
  * for every mask m[k] whose bit KVM still reports. 0 or -errno.
  */
@@ -49,6 +57,12 @@ int cpuid_unhidden(int vcpu_fd, const struct lvmm_cpuid_mask *m, unsigned nm,
  */
 int cpuid_mask_effective(int kvm_fd, const struct lvmm_cpuid_mask *m, unsigned nm,
 			 uint32_t *unhidden) MUST_CHECK;
+
+/*
+ * cpuid_mask_effective() on a /dev/kvm of its own (for `lvmm check` and
+ * `lvmm run` before anything starts). -ENOENT / -EACCES: no usable KVM.
+ */
+int cpuid_probe(const struct lvmm_cpuid_mask *m, unsigned nm, uint32_t *unhidden) MUST_CHECK;
 
 /*
  * Name a mask for messages: its cpuid_disable feature name when it has

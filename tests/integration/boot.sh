@@ -66,7 +66,7 @@ timeout 20 "$LVMM" run --no-stdin --kernel "$GUESTS/hello.elf" --cmdline "hold_m
 	--events "$TMP/rb" </dev/null >"$out" 2>&1 &
 pid=$!
 for _ in $(seq 100); do [ "$(grep -c '"event":"partition_start"' "$TMP/rb" 2>/dev/null)" -ge 3 ] && break; sleep 0.1; done
-kill -TERM $pid; wait $pid
+sigpid TERM $pid; wait $pid
 if [ "$(grep -c '"event":"partition_start"' "$TMP/rb")" -ge 3 ] && grep -q '"reason":"reset"' "$TMP/rb"; then pass boot-reboot
 else show "$out"; fail boot-reboot "a reset with --reboot did not restart the guest"; fi
 
@@ -128,16 +128,16 @@ else show "$out"; fail refuse-truncated-elf "rc=$rc (want 120)"; fi
 bzsize=$(stat -c %s "$GUESTS/hello.bzimage")
 head -c $((bzsize - 4096)) "$GUESTS/hello.bzimage" >"$TMP/trunc.bzimage"
 run_lvmm 20 "$out" run --no-stdin --kernel "$TMP/trunc.bzimage"
-if [ $rc -eq 3 ] && contains "$out" "(syssize) but the file has" && ! contains "$out" "hello from"; then
+if [ $rc -eq 120 ] && contains "$out" "(syssize) but the file has" && ! contains "$out" "hello from"; then
 	pass refuse-truncated-bzimage
-else show "$out"; fail refuse-truncated-bzimage "rc=$rc (want 3, nothing run)"; fi
+else show "$out"; fail refuse-truncated-bzimage "rc=$rc (want 120, nothing run)"; fi
 
 cp "$GUESTS/hello.bzimage" "$TMP/sects0.bzimage"
 printf '\0' | dd of="$TMP/sects0.bzimage" bs=1 seek=$((0x1f1)) conv=notrunc status=none
 run_lvmm 20 "$out" run --no-stdin --kernel "$TMP/sects0.bzimage"
-if [ $rc -eq 3 ] && contains "$out" "setup_sects at 0x1f1 is 0" && ! contains "$out" "hello from"; then
+if [ $rc -eq 120 ] && contains "$out" "setup_sects at 0x1f1 is 0" && ! contains "$out" "hello from"; then
 	pass refuse-bzimage-setup-sects-0
-else show "$out"; fail refuse-bzimage-setup-sects-0 "rc=$rc (want 3, nothing run)"; fi
+else show "$out"; fail refuse-bzimage-setup-sects-0 "rc=$rc (want 120, nothing run)"; fi
 
 run_lvmm 20 "$out" run --no-stdin --kernel "$TMP/nope.elf"
 if [ $rc -eq 120 ] && contains "$out" "nope.elf': No such file"; then pass refuse-missing-kernel

@@ -121,8 +121,8 @@ known_pids=() # every partition pid the event log reported (for the count)
 cleanup() {
 	# Leave nothing behind whatever happened: continue and kill what is ours.
 	local p
-	for p in $(ours_alive); do kill -KILL "$p" 2>/dev/null; done
-	kill -KILL "$sup" 2>/dev/null
+	for p in $(ours_alive); do sigpid KILL "$p" 2>/dev/null; done
+	sigpid KILL "$sup" 2>/dev/null
 	cleanup_tmp
 }
 trap cleanup EXIT
@@ -254,7 +254,7 @@ while [ $SECONDS -lt $end ] && sup_alive; do
 		n_op[sigcont]=$(( ${n_op[sigcont]:-0} + 1 ))
 		if [ ${#stopped[@]} -gt 0 ]; then
 			i=$((RANDOM % ${#stopped[@]}))
-			kill -CONT "${stopped[$i]}" 2>/dev/null
+			sigpid CONT "${stopped[$i]}" 2>/dev/null
 			unset "stopped[$i]"
 			stopped=("${stopped[@]}")
 			n_ok[sigcont]=$(( ${n_ok[sigcont]:-0} + 1 ))
@@ -293,7 +293,7 @@ fi
 
 # ---- stop and restart of a SIGSTOPped partition escalate -------------------------
 
-for p in "${stopped[@]}"; do kill -CONT "$p" 2>/dev/null; done
+for p in "${stopped[@]}"; do sigpid CONT "$p" 2>/dev/null; done
 stopped=()
 # A good policy is accepted (whatever the chaos left loaded), and takes effect.
 pl_ok=1 pl_why=""
@@ -328,7 +328,7 @@ escalation() {
 	fi
 	list
 	p=$(pid_of "$n")
-	kill -STOP "$p"
+	sigpid STOP "$p"
 	t0=$SECONDS
 	ctl "$op" "$n"
 	cp "$TMP/r" "$TMP/r.$op"
@@ -341,7 +341,7 @@ escalation() {
 		pass "$case"
 	else
 		fail "$case" "ctl $op $n (pid $p, SIGSTOPped) answered '$(head -c 100 "$TMP/r.$op" | tr -d '\n')' (rc $crc); after $((SECONDS - t0)) s the process is $(is_ours "$p" "$n" && echo "still there ($(awk '/^State:/ {print $2}' /proc/"$p"/status))" || echo gone)${p2:+, new pid $p2}"
-		kill -CONT "$p" 2>/dev/null
+		sigpid CONT "$p" 2>/dev/null
 	fi
 }
 escalation stop "$D" chaos-stop-escalates-on-sigstopped
@@ -392,14 +392,14 @@ orphans() {
 # kill_ours: remove what is left, so that it cannot disturb what follows (the disk lock).
 kill_ours() {
 	local p
-	for p in $(ours_alive); do kill -KILL "$p"; done
+	for p in $(ours_alive); do sigpid KILL "$p"; done
 	wait_until 5 eval '[ -z "$(ours_alive)" ]'
 }
 
 list
 pd=$(pid_of "$D")
-[ -n "$pd" ] && is_ours "$pd" "$D" && kill -STOP "$pd"
-kill -TERM "$sup"
+[ -n "$pd" ] && is_ours "$pd" "$D" && sigpid STOP "$pd"
+sigpid TERM "$sup"
 # Documented: partitions are asked to stop, then killed after 3 s.
 if wait_until 10 eval '! sup_alive'; then
 	wait "$sup"
@@ -409,7 +409,7 @@ if wait_until 10 eval '! sup_alive'; then
 else
 	list
 	fail chaos-supervisor-exits-on-sigterm "still running 10 s after SIGTERM ($D was SIGSTOPped); its list then: $(grep -o '"name":"[^"]*","state":"[a-z]*"' "$TMP/list" | sed 's/"name"://; s/,"state":/=/' | tr -d '"' | tr '\n' ' ')"
-	kill -KILL "$sup"
+	sigpid KILL "$sup"
 	wait "$sup"
 	src=$?
 	killed=" (the supervisor had to be killed with SIGKILL)"
@@ -450,8 +450,8 @@ if wait_until 30 all_running && wait_until 10 eval '[ $(grep -c "blk: flushed re
 	note_pids
 	note_uids
 	pd=$(pid_of "$D")
-	kill -STOP "$pd"
-	kill -KILL "$sup"
+	sigpid STOP "$pd"
+	sigpid KILL "$sup"
 	wait "$sup" 2>/dev/null
 	# Each partition must die with its supervisor, whatever its state.
 	wait_until 5 eval '[ -z "$(orphans)" ]'
@@ -463,7 +463,7 @@ else
 	show "$TMP/run2.out"
 	fail chaos-killed-supervisor-leaves-no-orphans "the platform did not come up a second time"
 	fail chaos-disk-free-after-killed-supervisor "the platform did not come up a second time"
-	kill -KILL "$sup"
+	sigpid KILL "$sup"
 	wait "$sup" 2>/dev/null
 fi
 kill_ours

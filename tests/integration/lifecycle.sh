@@ -25,7 +25,7 @@ BG=""
 # Every background supervisor is killed at exit, whatever happened.
 cleanup() {
 	local p
-	for p in $BG; do kill -KILL "$p" 2>/dev/null; done
+	for p in $BG; do sigpid KILL "$p" 2>/dev/null; done
 	cleanup_tmp
 }
 trap cleanup EXIT
@@ -48,7 +48,7 @@ pid_of() { "$L" ctl "$sock" list | grep -o "\"name\":\"$1\",\"state\":\"[a-z]*\"
 # wait_state PARTITION STATE: until `lvmm ctl list` shows it (5 s).
 wait_state() { for _ in $(seq 50); do "$L" ctl "$sock" list 2>/dev/null | grep -q "\"name\":\"$1\",\"state\":\"$2\"" && return 0; sleep 0.1; done; return 1; }
 # reap PID: wait for a background supervisor and set $rc (kills it after 10 s).
-reap() { wait_gone "$1" 100 || kill -KILL "$1" 2>/dev/null; wait "$1" 2>/dev/null; rc=$?; }
+reap() { wait_gone "$1" 100 || sigpid KILL "$1" 2>/dev/null; wait "$1" 2>/dev/null; rc=$?; }
 uid_of() { awk '/^Uid:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
 
 TICKER=$PWD/$GUESTS/ticker.elf
@@ -75,7 +75,7 @@ YAML
 		   grep -q '"partition":"a","reason":"stopped"' "$TMP/s.jsonl"; then pass "$name"
 		else show "$out"; fail "$name" "rc=$rc"; fi
 	else
-		kill -KILL $sup; wait $sup 2>/dev/null
+		sigpid KILL $sup; wait $sup 2>/dev/null
 		fail "$name" "lvmm run still running 8 s after SIG$sig"
 	fi
 done
@@ -115,23 +115,23 @@ YAML
 start_bg "$out" run "$TMP/e.yaml"
 wait_sock "$sock" && wait_state a running
 pa=$(pid_of a)
-kill -STOP "$pa"
+sigpid STOP "$pa"
 "$L" ctl "$sock" stop a >"$TMP/r1"
 if grep -q '"ok":true' "$TMP/r1" && grep -q '"kill_after_ms":3000' "$TMP/r1" && wait_gone "$pa" 60 &&
    wait_grep "$TMP/e.jsonl" '"event":"partition_kill","partition":"a"' 20 && wait_state a exited; then
 	pass ctl-stop-of-sigstopped-partition-escalates
-else cat "$TMP/r1" >&2; kill -CONT "$pa" 2>/dev/null; fail ctl-stop-of-sigstopped-partition-escalates "a SIGSTOPped partition was not killed after the grace"; fi
+else cat "$TMP/r1" >&2; sigpid CONT "$pa" 2>/dev/null; fail ctl-stop-of-sigstopped-partition-escalates "a SIGSTOPped partition was not killed after the grace"; fi
 "$L" ctl "$sock" start a >/dev/null
 wait_state a running
 pa=$(pid_of a)
-kill -STOP "$pa"
+sigpid STOP "$pa"
 "$L" ctl "$sock" restart a >"$TMP/r2"
 pa2=""
 for _ in $(seq 60); do pa2=$(pid_of a); [ -n "$pa2" ] && [ "$pa2" != 0 ] && [ "$pa2" != "$pa" ] && break; sleep 0.1; done
 if grep -q '"kill_after_ms":3000' "$TMP/r2" && [ -n "$pa2" ] && [ "$pa2" != "$pa" ] && [ "$pa2" != 0 ] &&
    wait_state a running && ! kill -0 "$pa" 2>/dev/null; then pass ctl-restart-of-sigstopped-partition-escalates
-else cat "$TMP/r2" >&2; kill -CONT "$pa" 2>/dev/null; fail ctl-restart-of-sigstopped-partition-escalates "pid $pa -> ${pa2:-none}"; fi
-kill -TERM $sup
+else cat "$TMP/r2" >&2; sigpid CONT "$pa" 2>/dev/null; fail ctl-restart-of-sigstopped-partition-escalates "pid $pa -> ${pa2:-none}"; fi
+sigpid TERM $sup
 reap $sup
 
 # ---- no orphans ----------------------------------------------------------------------
@@ -154,15 +154,15 @@ start_bg "$out" run "$TMP/k.yaml"
 wait_sock "$sock" && wait_state run running && wait_state paused running && wait_grep "$out" "\[frozen\] blk: ok" 100
 "$L" ctl "$sock" pause paused >/dev/null
 pids="$(pid_of run) $(pid_of paused) $(pid_of frozen)"
-kill -STOP "$(pid_of frozen)"
-kill -KILL $sup
+sigpid STOP "$(pid_of frozen)"
+sigpid KILL $sup
 wait $sup 2>/dev/null
 left=""
 for p in $pids; do wait_gone "$p" 20 || left="$left $p"; done
 if [ "$(echo $pids | wc -w)" -eq 3 ] && [ -z "$left" ]; then pass supervisor-kill9-leaves-no-partition
 else
 	fail supervisor-kill9-leaves-no-partition "partition processes [$pids] still alive: [$left]"
-	for p in $left; do kill -KILL "$p" 2>/dev/null; done
+	for p in $left; do sigpid KILL "$p" 2>/dev/null; done
 fi
 run_lvmm 30 "$TMP/out2" run --kernel "$GUESTS/blk.elf" --memory 16 --disk "$TMP/disk.img"
 if [ $rc -eq 0 ] && contains "$TMP/out2" "blk: ok"; then pass new-run-gets-disk-after-kill9
@@ -242,7 +242,7 @@ else cat "$TMP/r4" >&2; fail ctl-request-without-newline-answered "no answer"; f
 rc=$?
 if [ $rc -eq 2 ] && grep -q "Usage: lvmm ctl" "$TMP/r5"; then pass ctl-without-operation-exits-nonzero
 else fail ctl-without-operation-exits-nonzero "rc=$rc"; fi
-kill -TERM $sup
+sigpid TERM $sup
 reap $sup
 
 # A listening stream socket that is in use is not taken over either.
@@ -262,7 +262,7 @@ echo hello-first | socat -t 3 - "UNIX-CONNECT:$TMP/st.sock" >"$TMP/r6" 2>&1
 if [ $rc -ne 0 ] && contains "$TMP/out2" "in use" && grep -q "hello-first" "$TMP/r6"; then
 	pass second-run-refuses-live-stream-socket
 else show "$TMP/out2"; cat "$TMP/r6" >&2; fail second-run-refuses-live-stream-socket "rc=$rc; the first run's socket was taken"; fi
-kill -TERM $sup
+sigpid TERM $sup
 reap $sup
 
 # Idle host clients neither lock out an agent partition nor stay forever;
@@ -328,7 +328,7 @@ else cat "$TMP/r7" >&2; fail ctl-per-uid-limit "the 13th client of one uid was n
 if grep -q '^idle: [0-3]\.[0-9] s {"ok":false,"error":"idle for 2 s' "$TMP/r7" && grep -q '^after: {"ok":true' "$TMP/r7"; then
 	pass ctl-idle-client-closed
 else cat "$TMP/r7" >&2; fail ctl-idle-client-closed "an idle client was not answered and closed"; fi
-kill -TERM $sup
+sigpid TERM $sup
 reap $sup
 
 # ---- the first policy-load into a platform started without a policy ------------------------
@@ -374,7 +374,7 @@ wait_sock "$sock" && wait_state a running && wait_state b running
 wait_grep "$TMP/np.jsonl" '"event":"partition_start","partition":"b","pid":[0-9]*,.*"restart"\|"event":"partition_start_failed","partition":"b"' 50
 sleep 0.3
 "$L" ctl "$sock" list >"$TMP/r11"
-kill -TERM $sup
+sigpid TERM $sup
 reap $sup
 if [ $ok8 -eq 1 ] && grep -q "running partition 'b' has no label in the new policy" "$TMP/r8" &&
    [ $ok9 -eq 1 ] && grep -q "running partition 'b' would violate the Chinese Wall" "$TMP/r9" &&
@@ -409,7 +409,7 @@ wait_sock "$sock" && wait_state a running && wait_state b running
 "$L" ctl "$sock" link-down l0 >/dev/null
 "$L" ctl "$sock" link-down l0 >"$TMP/r12"
 "$L" ctl "$sock" stop b >/dev/null
-kill -TERM $sup
+sigpid TERM $sup
 reap $sup
 if grep -q '"event":"partition_paused","partition":"a"' "$TMP/ev.jsonl" &&
    grep -q '"event":"partition_resumed","partition":"a"' "$TMP/ev.jsonl" &&

@@ -32,7 +32,7 @@ boot() { # KERNEL PATTERN SECONDS OUT
 	while [ $t -lt $((secs * 10)) ] && kill -0 $pid 2>/dev/null && ! grep -q "$pat" "$out"; do
 		sleep 0.1; t=$((t + 1))
 	done
-	kill -INT $pid 2>/dev/null; sleep 0.5; kill -KILL $pid 2>/dev/null; wait $pid 2>/dev/null
+	sigpid INT $pid 2>/dev/null; sleep 0.5; sigpid KILL $pid 2>/dev/null; wait $pid 2>/dev/null
 }
 
 out=$TMP/pvh.out
@@ -68,7 +68,7 @@ if ip netns add $ns 2>/dev/null; then
 		kill -0 $pid 2>/dev/null || break
 		sleep 0.1
 	done
-	kill -INT $pid 2>/dev/null; sleep 1; kill -KILL $pid 2>/dev/null; wait $pid 2>/dev/null
+	sigpid INT $pid 2>/dev/null; sleep 1; sigpid KILL $pid 2>/dev/null; wait $pid 2>/dev/null
 	ip netns del $ns
 	if [ $crc -eq 0 ] && grep -q "^\[service\].*Command line:.*lvmm.role=service" "$out" &&
 	   grep -q "^\[user\].*Command line:.*lvmm.role=user" "$out"; then

@@ -172,7 +172,7 @@ sup=$!
 for _ in $(seq 50); do [ -S "$sock" ] && grep -q "\[survivor\] tick 3" "$out" && break; sleep 0.1; done
 victim=$("$L" ctl "$sock" list | grep -o '"name":"doomed","state":"running","role":"user","pid":[0-9]*' | grep -o '[0-9]*$')
 before=$(grep -c "^\[survivor\] tick" "$out")
-[ -n "$victim" ] && kill -KILL "$victim"
+[ -n "$victim" ] && sigpid KILL "$victim"
 sleep 1.5
 after=$(grep -c "^\[survivor\] tick" "$out")
 "$L" ctl "$sock" list >"$TMP/list2" 2>&1

@@ -15,7 +15,7 @@ L=$LVMM
 pids=()
 cleanup() {
 	local p
-	for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; done
+	for p in "${pids[@]}"; do sigpid KILL "$p" 2>/dev/null; done
 	cleanup_tmp
 }
 trap cleanup EXIT
@@ -74,7 +74,7 @@ if [ -n "$pp" ]; then
 	grep -q "/dev/kvm" <<<"$fds" && { ok=0; why="$why /dev/kvm still open"; }
 	grep -q "ticker.elf" <<<"$fds" && { ok=0; why="$why the kernel image still open"; }
 else ok=0 why="no partition process"; fi
-kill -TERM "$sup" 2>/dev/null; wait "$sup" 2>/dev/null
+sigpid TERM "$sup" 2>/dev/null; wait "$sup" 2>/dev/null
 [ $ok = 1 ] && pass partition-identity-and-fds || { echo "$fds" >&2; fail partition-identity-and-fds "$why"; }
 
 # -- ioctls: only the requests the run time uses, on any fd; /dev/kvm is closed.
@@ -105,7 +105,7 @@ if [ -n "$target" ] && [ $rc -eq 5 ] && ! contains "$out" "hello: outl done" &&
 	pass partition-cannot-signal-another
 else show "$out"; show "$TMP/target"
 	fail partition-cannot-signal-another "rc=$rc target=${target:-none} alive=$(ended "$target" && echo no || echo yes) ticks $before -> $after"; fi
-kill -TERM "$sup" 2>/dev/null; wait "$sup" 2>/dev/null
+sigpid TERM "$sup" 2>/dev/null; wait "$sup" 2>/dev/null
 
 # -- kill -9 of the supervisor ends its partition in every state, and the disk
 # lock goes with it: a new run gets the same image at once.
@@ -127,14 +127,14 @@ YAML
 	for _ in $(seq 100); do contains "$out" "blk: ok" && break; sleep 0.1; done
 	case $state in
 	paused) "$L" ctl "$sock" pause held >/dev/null ;;
-	stopped) [ -n "$pp" ] && kill -STOP "$pp" ;;
+	stopped) [ -n "$pp" ] && sigpid STOP "$pp" ;;
 	esac
-	kill -KILL "$sup"; wait "$sup" 2>/dev/null
+	sigpid KILL "$sup"; wait "$sup" 2>/dev/null
 	ok=1 why=""
 	[ -n "$pp" ] || { ok=0; why="no partition process"; }
 	if [ -n "$pp" ] && ! gone "$pp"; then
 		ok=0; why="partition $pp ($(awk '/^State:/ { print $2 }' "/proc/$pp/status" 2>/dev/null)) outlived its supervisor"
-		kill -KILL "$pp" 2>/dev/null
+		sigpid KILL "$pp" 2>/dev/null
 	fi
 	run_lvmm 30 "$TMP/again" run --no-stdin --kernel "$GUESTS/blk.elf" --disk "$TMP/disk.img" --cmdline "sectors=2"
 	[ $rc -eq 0 ] && contains "$TMP/again" "blk: ok" || { ok=0; why="$why; the next run did not get the disk (rc=$rc)"; }

@@ -34,7 +34,7 @@ timeout 30 "$LVMM" run --no-stdin --kernel "$GUESTS/blk.elf" --disk "$TMP/k.img"
 pid=$!
 for _ in $(seq 100); do contains "$out" "blk: ok" && break; sleep 0.1; done
 alive=0; kill -0 $pid 2>/dev/null && alive=1
-pkill -KILL -P $pid 2>/dev/null; kill -KILL $pid 2>/dev/null; wait $pid 2>/dev/null
+pkill -KILL -P $pid 2>/dev/null; sigpid KILL $pid 2>/dev/null; wait $pid 2>/dev/null
 if [ $alive = 1 ] && contains "$out" "blk: ok" &&
    dd if="$TMP/k.img" bs=512 skip=6 count=1 2>/dev/null | grep -qa "lvmm blk test sector 00000006"; then
 	pass blk-flushed-data-survives-sigkill

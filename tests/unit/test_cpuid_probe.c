@@ -4,7 +4,7 @@
 #include <unistd.h>
 
 #include "config/cpufeatures.h"
-#include "config/cpuid_probe.h"
+#include "vmm/cpuid.h"
 #include "unit/unit.h"
 
 static struct lvmm_cpuid_mask mask(const char *name)
