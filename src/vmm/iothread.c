@@ -141,17 +141,39 @@ void iothread_run(struct iothread *t)
 
 static void *iothread_main(void *arg)
 {
-	iothread_run(arg);
+	struct iothread *t = arg;
+	uint64_t one = 1;
+
+	/*
+	 * glibc's thread start-up (rseq, robust futex list) is done by now:
+	 * tell iothread_start, so the sandbox (which forbids those calls) is
+	 * never applied while this thread is still starting.
+	 */
+	if (write(t->ready_fd, &one, sizeof(one)) < 0)
+		pr_debug("iothread: ready: %s", strerror(errno));
+	iothread_run(t);
 	return NULL;
 }
 
 int iothread_start(struct iothread *t)
 {
-	int r = pthread_create(&t->thread, NULL, iothread_main, t);
+	uint64_t v;
+	int r;
 
-	if (r)
+	t->ready_fd = eventfd(0, EFD_CLOEXEC);
+	if (t->ready_fd < 0)
+		return -errno;
+	r = pthread_create(&t->thread, NULL, iothread_main, t);
+	if (r) {
+		close(t->ready_fd);
+		t->ready_fd = -1;
 		return -r;
+	}
 	t->running = true;
+	while (read(t->ready_fd, &v, sizeof(v)) < 0 && errno == EINTR)
+		;
+	close(t->ready_fd);
+	t->ready_fd = -1;
 	return 0;
 }
 

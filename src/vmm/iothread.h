@@ -30,6 +30,7 @@ struct iothread {
 	int stop_fd; /* eventfd: wakes the loop to exit */
 	pthread_t thread;
 	bool running;
+	int ready_fd;  /* eventfd: the thread signals it runs (iothread_start waits) */
 	struct io_handler handlers[IOTHREAD_MAX_HANDLERS];
 };
 

@@ -66,8 +66,10 @@ if [ -n "$pp" ]; then
 	seccomp=$(awk '/^Seccomp:/ { print $2 }' "/proc/$pp/status")
 	fds=$(ls -l "/proc/$pp/fd" 2>/dev/null)
 	if [ "$(id -u)" = 0 ]; then
-		[ "$uid" = "65534 65534 65534 65534" ] && [ "$gid" = "65534 65534 65534 65534" ] ||
-			{ ok=0; why="uid '$uid' gid '$gid'"; }
+		# Its own identity from the default range (docs/platform-file.md, identities).
+		set -- $uid
+		[ "$uid" = "$1 $1 $1 $1" ] && [ "$gid" = "$uid" ] && [ "$1" -ge 1879048192 ] &&
+			[ "$1" -lt $((1879048192 + 65536)) ] || { ok=0; why="uid '$uid' gid '$gid'"; }
 		[ "$cap" = 0000000000000000 ] || { ok=0; why="$why capabilities $cap"; }
 	fi
 	[ "$nnp" = 1 ] && [ "$seccomp" = 2 ] || { ok=0; why="$why no_new_privs=$nnp seccomp=$seccomp"; }
@@ -82,7 +84,7 @@ for c in "0x5b forbidden-ioctl-kills-partition" "0x5c kvm-create-vm-kills-partit
 	set -- $c
 	run_lvmm 30 "$out" run --no-stdin --kernel "$GUESTS/hello.elf" --test-device \
 		--cmdline "outb=0xf0:$1 readback=0xf0" --events "$TMP/ioctl.jsonl"
-	if [ $rc -eq 5 ] && contains "$out" "hello: outb 0xf0 <- $1" && ! contains "$out" "hello: outb done" &&
+	if [ $rc -eq 123 ] && contains "$out" "hello: outb 0xf0 <- $1" && ! contains "$out" "hello: outb done" &&
 	   grep -q '"reason":"killed".*sandbox violation.*"signal":31' "$TMP/ioctl.jsonl"; then
 		pass "$2"
 	else show "$out"; fail "$2" "rc=$rc: the probe's ioctl was allowed (readback 1) or did not kill with SIGSYS"; fi
@@ -99,7 +101,7 @@ run_lvmm 30 "$out" run --no-stdin --kernel "$GUESTS/hello.elf" --test-device \
 before=$(grep -c "^tick" "$TMP/target")
 sleep 0.5
 after=$(grep -c "^tick" "$TMP/target")
-if [ -n "$target" ] && [ $rc -eq 5 ] && ! contains "$out" "hello: outl done" &&
+if [ -n "$target" ] && [ $rc -eq 123 ] && ! contains "$out" "hello: outl done" &&
    grep -q '"reason":"killed".*sandbox violation.*"signal":31' "$TMP/kill.jsonl" &&
    ! ended "$target" && [ "$after" -gt "$before" ]; then
 	pass partition-cannot-signal-another
