@@ -25,6 +25,7 @@
 
 #define EV_NO_ACTION     0x00000003U
 #define EV_EVENT_TAG     0x00000006U
+#define EV_COMPACT_HASH  0x0000000cU
 #define EV_IPL           0x0000000dU
 #define TPM_ALG_SHA256   0x000bU
 #define EVENTLOG_PCRS    24

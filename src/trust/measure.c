@@ -17,7 +17,12 @@ static int step(struct measure_plan *p, uint32_t pcr, enum measure_how how,
 		return -EINVAL;
 	s = &p->s[p->n++];
 	s->pcr = pcr;
-	s->type = EV_IPL;
+	/*
+	 * EV_COMPACT_HASH, not EV_IPL: tpm2_eventlog (and other verifiers)
+	 * expect EV_IPL only in the boot loader's PCRs 8, 9, 12 and 14 and warn
+	 * about it anywhere else; lvmm's events all live in PCRs 17-21.
+	 */
+	s->type = EV_COMPACT_HASH;
 	s->how = how;
 	s->data = data;
 	s->len = (uint32_t)len;
