@@ -345,6 +345,45 @@ static void test_supervisor_limits(void)
 	teardown();
 }
 
+/*
+ * A partition that died with a command in swtpm left that command's
+ * response on the data channel. The next start must drop it before its
+ * own commands: otherwise TPM2_Startup would read the old response (here a
+ * failure) as its own and every answer after it would be one off.
+ */
+static void test_restart_drains(void)
+{
+	static const uint8_t stale[10] = { 0x80, 0x01, 0, 0, 0, 10, 0, 0, 0x01, 0x01 };
+	static const uint8_t ok[10] = { 0x80, 0x01, 0, 0, 0, 10, 0, 0, 0, 0 };
+	static struct lvmm_tpm_msg m, r;
+	static const struct boot_set b = { .kernel_name = "vmlinuz" };
+	struct measure_input in = { .partition = "p", .boot = &b, .cmdline = "", .platform = "x",
+				    .platform_len = 1, .outcome = MEASURE_UNVERIFIED };
+	struct measure_plan plan;
+	char err[256] = "";
+	uint8_t sink[8192];
+	int rc;
+
+	setup();
+	CHECK_EQ(measure_plan_build(&in, &plan), 0);
+	guest_msg(&m, 51);
+	CHECK_EQ(vtpm_guest_submit(&v, &m, &r), VTPM_SUBMIT_SENT);
+	data_sent(sink, sizeof(sink));
+	/* The old partition is gone; its answer arrives, then the new start's answers. */
+	respond(stale, sizeof(stale));
+	for (int i = 0; i < 2 + 5; i++) /* Startup, HierarchyChangeAuth, 5 extends */
+		respond(ok, sizeof(ok));
+	rc = vtpm_start_measured(&v, &plan, err, sizeof(err));
+	if (rc)
+		printf("# %s\n", err);
+	CHECK_EQ(rc, 0);
+	CHECK_EQ(v.busy, VTPM_IDLE);
+	CHECK(!v.broken);
+	/* Everything was consumed, nothing left over. */
+	CHECK_EQ(recv(t.data_fd, sink, 1, MSG_DONTWAIT), -1);
+	teardown();
+}
+
 int main(void)
 {
 	RUN(test_guest_roundtrip);
@@ -354,5 +393,6 @@ int main(void)
 	RUN(test_locality_restore_fails);
 	RUN(test_swtpm_misbehaves);
 	RUN(test_supervisor_limits);
+	RUN(test_restart_drains);
 	return unit_done();
 }
