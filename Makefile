@@ -46,10 +46,16 @@ SAN_LD := -static-pie
 endif
 CFLAGS := -std=gnu11 $(OPT) $(WARN) $(HARDEN) -D_GNU_SOURCE -Iinclude -Isrc -MMD -MP
 LDFLAGS := $(HARDEN_LD) $(SAN_LD)
-LIBS := -lcyaml -lyaml -lseccomp -lpthread
+# -lcrypto: OpenSSL's libcrypto (SHA-256, Ed25519) for src/trust. Its static
+# archive references dlopen/getaddrinfo/gethostbyname, which lvmm never uses:
+# --wrap sends them to failing stubs in src/trust/digest.c, so -static-pie
+# links without glibc's warnings and OpenSSL cannot load code at run time.
+# (Any getaddrinfo() call in lvmm would get those stubs too: EAI_FAIL.)
+LIBS := -lcyaml -lyaml -lseccomp -lpthread -lcrypto \
+	-Wl,--wrap=dlopen,--wrap=getaddrinfo,--wrap=gethostbyname
 
 # Every .c under these folders is part of lvmm; main.c only in the binary.
-LIB_SRCS := $(wildcard src/cli/*.c src/config/*.c src/common/*.c src/supervisor/*.c src/vmm/*.c src/devices/*.c src/virtio/*.c)
+LIB_SRCS := $(wildcard src/cli/*.c src/config/*.c src/common/*.c src/supervisor/*.c src/vmm/*.c src/devices/*.c src/virtio/*.c src/trust/*.c)
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 MAIN_OBJ := $(BUILD)/src/main.o
 
@@ -97,7 +103,7 @@ test:
 # Packages from Debian only; quiet when everything is present.
 DEPS := gcc make libc6-dev libcyaml-dev libyaml-dev libseccomp-dev clang \
 	qemu-system-x86 qemu-utils busybox-static iproute2 socat cpio xz-utils \
-	kmod swtpm swtpm-tools curl python3 acpica-tools
+	kmod swtpm swtpm-tools curl python3 libssl-dev openssl tpm2-tools acpica-tools
 deps:
 	$(Q)missing=$$(for p in $(DEPS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
 		| grep -q 'install ok installed' || echo $$p; done); \

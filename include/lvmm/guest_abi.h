@@ -57,4 +57,23 @@
 #define LVMM_TPM_TIS_BASE      0xfed40000ULL
 #define LVMM_TPM_TIS_SIZE      0x5000ULL
 
+/*
+ * TPM 2.0 CRB (TCG PC Client Platform TPM Profile): one 4 KiB page per
+ * locality 0-4 at the TIS address; lvmm grants locality 0 only. In each
+ * page: registers 0x00-0x7f, then the command/response data buffer.
+ * ACPI: TPM2 table (start method 7) + MSFT0101 device (docs/acpi.md).
+ */
+#define LVMM_TPM_CRB_BASE      0xfed40000ULL
+#define LVMM_TPM_CRB_SIZE      0x5000ULL
+#define LVMM_TPM_CRB_CTRL      0xfed40040ULL /* control area: CTRL_REQ ... CTRL_RSP_ADDR */
+#define LVMM_TPM_CRB_DATA      0xfed40080ULL /* data buffer */
+#define LVMM_TPM_CRB_DATA_SIZE 0xf80ULL      /* = LVMM_TPM_BUF_MAX */
+/*
+ * The TPM event log (TCG crypto-agile format), written by lvmm before the
+ * first instruction and announced by the TPM2 table's LASA/LAML: the top of
+ * the reserved BIOS area, which the e820 map already marks reserved.
+ */
+#define LVMM_TPM_EVENTLOG_BASE 0x000f0000ULL
+#define LVMM_TPM_EVENTLOG_SIZE 0x00010000ULL
+
 #endif /* LVMM_GUEST_ABI_H */

@@ -34,7 +34,9 @@ enum lvmm_msg_type {
 	LVMM_MSG_EXIT = 4,     /* part -> sup: struct lvmm_exit, then it exits  */
 	LVMM_MSG_CTL = 5,      /* sup -> part: struct lvmm_ctl                 */
 	LVMM_MSG_CTL_REPLY = 6,/* part -> sup: struct lvmm_ctl_reply           */
-	LVMM_MSG_TYPE_MAX = 6,
+	LVMM_MSG_TPM_CMD = 7,  /* part -> sup: struct lvmm_tpm_msg (guest's TPM command) */
+	LVMM_MSG_TPM_RSP = 8,  /* sup -> part: struct lvmm_tpm_msg (its response)        */
+	LVMM_MSG_TYPE_MAX = 8,
 };
 
 struct lvmm_msg_hdr {
@@ -53,7 +55,8 @@ enum lvmm_dev_type {
 	LVMM_DEV_NET_TAP = 2, /* fd[0] = TAP (IFF_VNET_HDR) */
 	LVMM_DEV_NET_LINK = 3,/* fd[0] = ring memfd, fd[1] = my doorbell (rx), fd[2] = peer doorbell (tx) */
 	LVMM_DEV_STREAM = 4,  /* fd[0] = connected or listening stream socket */
-	LVMM_DEV_TYPE_MAX = 4,
+	LVMM_DEV_TPM = 5,     /* TPM 2.0 CRB; fd[0] = sealed memfd holding the event log, or LVMM_NO_FD */
+	LVMM_DEV_TYPE_MAX = 5,
 };
 
 #define LVMM_DEV_F_READONLY   (1U << 0) /* blk: refuse writes */
@@ -202,6 +205,42 @@ struct lvmm_ctl_reply {
 	struct lvmm_dev_stats devs[LVMM_STATS_MAX_DEVS];
 };
 
+/* ---- TPM --------------------------------------------------------------
+ *
+ * The partition's CRB device (src/devices/tpm_crb.c) sends each guest TPM
+ * command to the supervisor as one LVMM_MSG_TPM_CMD; the supervisor relays
+ * it to the partition's swtpm (src/trust/vtpm.c) and answers every command
+ * with exactly one LVMM_MSG_TPM_RSP carrying the same seq: swtpm's
+ * response, or a TPM error response it made itself (malformed command,
+ * vTPM failed). Both directions use the same fixed layout; the payload is
+ * always the whole struct and len says how much of data is used, so a
+ * command or response never exceeds the CRB's data buffer.
+ */
+#define LVMM_TPM_BUF_MAX   3968 /* CRB data buffer: 0x1000 - 0x80 (guest_abi.h) */
+#define LVMM_TPM_HDR_LEN   10   /* TPM 2.0 command/response header */
+
+struct lvmm_tpm_msg {
+	uint32_t seq;      /* chosen by the partition, echoed in the response */
+	uint8_t locality;  /* CMD: the guest's locality (lvmm grants 0 only); RSP: 0 */
+	uint8_t pad[3];    /* zero */
+	uint32_t len;      /* bytes used in data: LVMM_TPM_HDR_LEN..LVMM_TPM_BUF_MAX */
+	uint8_t data[LVMM_TPM_BUF_MAX];
+};
+
+/*
+ * Structural check of a received TPM message whose payload was
+ * payload_len bytes: the whole struct, len in range, locality 0-4, pad
+ * zero. (The TPM header inside data is the relay's business: a malformed
+ * one gets a TPM error response, not a protocol error.) 1 if valid.
+ */
+static inline int lvmm_tpm_msg_ok(const struct lvmm_tpm_msg *m, uint32_t payload_len)
+{
+	return payload_len == sizeof(*m) && m->len >= LVMM_TPM_HDR_LEN &&
+	       m->len <= LVMM_TPM_BUF_MAX && m->locality <= 4 && !m->pad[0] && !m->pad[1] &&
+	       !m->pad[2];
+}
+
+_Static_assert(sizeof(struct lvmm_tpm_msg) == 12 + LVMM_TPM_BUF_MAX, "no padding in the TPM message");
 _Static_assert(sizeof(struct lvmm_part_config) < LVMM_MSG_MAX_LEN, "config must fit a message");
 _Static_assert(sizeof(struct lvmm_ctl_reply) < LVMM_MSG_MAX_LEN, "reply must fit a message");
 

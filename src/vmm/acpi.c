@@ -37,6 +37,7 @@
 #define OFF_XSDT 0x0040
 #define OFF_FADT 0x0080
 #define OFF_MADT 0x0200
+#define OFF_TPM2 0x0c00 /* only with a TPM */
 #define OFF_DSDT 0x1000
 
 #define ACPI_MAX_CPUS 254 /* 8-bit APIC IDs; the IOAPIC takes id nr_cpus, 0xff is broadcast */
@@ -116,9 +117,29 @@ _Static_assert(sizeof(struct fadt) == 276, "FADT revision 6");
 _Static_assert(__builtin_offsetof(struct fadt, flags) == 112, "FADT flags");
 _Static_assert(__builtin_offsetof(struct fadt, x_dsdt) == 140, "FADT X_DSDT");
 _Static_assert(__builtin_offsetof(struct fadt, hypervisor_vendor) == 268, "FADT HVID");
-_Static_assert(OFF_XSDT >= sizeof(struct rsdp) && OFF_FADT >= OFF_XSDT + 36 + 2 * 8 &&
+_Static_assert(OFF_XSDT >= sizeof(struct rsdp) && OFF_FADT >= OFF_XSDT + 36 + 3 * 8 &&
 	       OFF_MADT >= OFF_FADT + sizeof(struct fadt), "ACPI layout");
-_Static_assert(OFF_DSDT >= OFF_MADT + 44 + ACPI_MAX_CPUS * 8 + 12 + 6, "MADT room");
+_Static_assert(OFF_TPM2 >= OFF_MADT + 44 + ACPI_MAX_CPUS * 8 + 12 + 6, "MADT room");
+
+/*
+ * TPM2 table, revision 4 (TCG ACPI Specification 1.3, 8.3) with the
+ * event-log fields; Linux: struct acpi_table_tpm2 + struct acpi_tpm2_phy.
+ */
+struct tpm2_table {
+	struct acpi_header h;
+	uint16_t platform_class;  /* 0: client */
+	uint16_t reserved;
+	uint64_t control_area;    /* CRB control area address */
+	uint32_t start_method;    /* 7: Command Response Buffer */
+	uint8_t start_params[12]; /* none for plain CRB */
+	uint32_t laml;            /* log area minimum length */
+	uint64_t lasa;            /* log area start address */
+} __attribute__((packed));
+
+#define TPM2_START_CRB 7
+
+_Static_assert(sizeof(struct tpm2_table) == 76, "TPM2 table with LAML/LASA");
+_Static_assert(OFF_DSDT >= OFF_TPM2 + sizeof(struct tpm2_table), "TPM2 room");
 
 /* FADT flags (5.2.9, table 5.10). */
 #define FADT_WBINVD          (1U << 0)
@@ -447,7 +468,8 @@ static const struct legacy_dev {
 	{ "RTC_", "PNP0B00", { LVMM_PORT_RTC_INDEX }, { 2 }, LVMM_IRQ_RTC },
 };
 
-static void dsdt_body(struct aml *a, const struct acpi_mmio_dev *devs, unsigned ndevs)
+static void dsdt_body(struct aml *a, const struct acpi_mmio_dev *devs, unsigned ndevs,
+		      const struct acpi_tpm *tpm)
 {
 	unsigned i, j;
 
@@ -483,6 +505,23 @@ static void dsdt_body(struct aml *a, const struct acpi_mmio_dev *devs, unsigned 
 		aml_crs(a, &r);
 		aml_pkg_close(a);
 	}
+	if (tpm) {
+		/*
+		 * TPM 2.0 (CRB): Linux's tpm_crb binds "MSFT0101" and maps the
+		 * control area and buffer from this window. No interrupt: the
+		 * driver polls CTRL_START.
+		 */
+		struct res r = { .n = 0 };
+
+		aml_device_open(a, "TPM_");
+		aml_name(a, "_HID");
+		aml_string(a, "MSFT0101");
+		aml_name(a, "_UID");
+		aml_integer(a, 0);
+		res_mem32(&r, (uint32_t)tpm->crb_base, tpm->crb_size);
+		aml_crs(a, &r);
+		aml_pkg_close(a);
+	}
 	aml_pkg_close(a);
 	if (a->depth)
 		a->err = true;
@@ -499,6 +538,23 @@ static bool irq_reserved(uint32_t irq)
 		if (legacy_devs[i].irq == irq)
 			return true;
 	return false;
+}
+
+static int check_tpm(const struct acpi_tpm *t, const struct acpi_mmio_dev *devs, unsigned ndevs)
+{
+	unsigned i;
+
+	if (!t)
+		return 0;
+	if (!t->crb_size || !range_within(t->crb_base, t->crb_size, LVMM_MMIO_HOLE_START,
+					  LVMM_MMIO_HOLE_END - LVMM_MMIO_HOLE_START) ||
+	    !range_within(t->control_area, 0x40, t->crb_base, t->crb_size) || !t->log_size ||
+	    !t->log_base)
+		return -EINVAL;
+	for (i = 0; i < ndevs; i++)
+		if (ranges_overlap(devs[i].base, devs[i].size, t->crb_base, t->crb_size))
+			return -EINVAL;
+	return 0;
 }
 
 static int check_devs(const struct acpi_mmio_dev *devs, unsigned ndevs)
@@ -621,7 +677,21 @@ static void write_madt(uint8_t *area, unsigned nr_cpus)
 	seal(h);
 }
 
-static int write_dsdt(uint8_t *area, const struct acpi_mmio_dev *devs, unsigned ndevs)
+static void write_tpm2(uint8_t *area, const struct acpi_tpm *t)
+{
+	struct tpm2_table *tb = (struct tpm2_table *)(area + OFF_TPM2);
+
+	fill_header(&tb->h, "TPM2", sizeof(*tb), 4, "LVMMTPM2");
+	tb->platform_class = 0;
+	tb->control_area = t->control_area;
+	tb->start_method = TPM2_START_CRB;
+	tb->laml = t->log_size;
+	tb->lasa = t->log_base;
+	seal(&tb->h);
+}
+
+static int write_dsdt(uint8_t *area, const struct acpi_mmio_dev *devs, unsigned ndevs,
+		      const struct acpi_tpm *tpm)
 {
 	struct acpi_header *h = (struct acpi_header *)(area + OFF_DSDT);
 	struct aml a = {
@@ -629,7 +699,7 @@ static int write_dsdt(uint8_t *area, const struct acpi_mmio_dev *devs, unsigned 
 		.cap = ACPI_AREA_SIZE - OFF_DSDT - sizeof(*h),
 	};
 
-	dsdt_body(&a, devs, ndevs);
+	dsdt_body(&a, devs, ndevs, tpm);
 	if (a.err)
 		return -ENOSPC;
 	/* Revision 2: 64-bit AML integers. */
@@ -641,16 +711,25 @@ static int write_dsdt(uint8_t *area, const struct acpi_mmio_dev *devs, unsigned 
 int acpi_write(struct gmem *m, unsigned nr_cpus, const struct acpi_mmio_dev *devs,
 	       unsigned ndevs, uint64_t *rsdp_gpa)
 {
+	return acpi_write_ex(m, nr_cpus, devs, ndevs, NULL, rsdp_gpa);
+}
+
+int acpi_write_ex(struct gmem *m, unsigned nr_cpus, const struct acpi_mmio_dev *devs,
+		  unsigned ndevs, const struct acpi_tpm *tpm, uint64_t *rsdp_gpa)
+{
 	const uint64_t gpa = ACPI_AREA_START;
 	struct acpi_header *xsdt;
 	struct rsdp *rsdp;
 	uint8_t *area;
 	uint64_t entry;
+	unsigned nx = 2;
 	int r;
 
 	if (!nr_cpus || nr_cpus > ACPI_MAX_CPUS || !rsdp_gpa)
 		return -EINVAL;
 	r = check_devs(devs, ndevs);
+	if (!r)
+		r = check_tpm(tpm, devs, ndevs);
 	if (r)
 		return r;
 	area = gmem_loader_ptr(m, gpa, ACPI_AREA_SIZE);
@@ -658,7 +737,7 @@ int acpi_write(struct gmem *m, unsigned nr_cpus, const struct acpi_mmio_dev *dev
 		return -EFAULT;
 	memset(area, 0, ACPI_AREA_SIZE);
 
-	r = write_dsdt(area, devs, ndevs);
+	r = write_dsdt(area, devs, ndevs, tpm);
 	if (r) {
 		memset(area, 0, ACPI_AREA_SIZE); /* no half-written tables */
 		return r;
@@ -666,13 +745,19 @@ int acpi_write(struct gmem *m, unsigned nr_cpus, const struct acpi_mmio_dev *dev
 	write_fadt(area, gpa + OFF_DSDT);
 	write_madt(area, nr_cpus);
 
-	/* XSDT: FADT and MADT (the DSDT is reached through the FADT only). */
+	/* XSDT: FADT, MADT (, TPM2); the DSDT is reached through the FADT only. */
 	xsdt = (struct acpi_header *)(area + OFF_XSDT);
-	fill_header(xsdt, "XSDT", sizeof(*xsdt) + 2 * 8, 1, "LVMMXSDT");
 	entry = gpa + OFF_FADT;
 	memcpy(area + OFF_XSDT + sizeof(*xsdt), &entry, 8);
 	entry = gpa + OFF_MADT;
 	memcpy(area + OFF_XSDT + sizeof(*xsdt) + 8, &entry, 8);
+	if (tpm) {
+		write_tpm2(area, tpm);
+		entry = gpa + OFF_TPM2;
+		memcpy(area + OFF_XSDT + sizeof(*xsdt) + 16, &entry, 8);
+		nx = 3;
+	}
+	fill_header(xsdt, "XSDT", (uint32_t)(sizeof(*xsdt) + nx * 8), 1, "LVMMXSDT");
 	seal(xsdt);
 
 	/* RSDP revision 2: XSDT only (no RSDT; every ACPI 2.0+ OS uses the XSDT). */

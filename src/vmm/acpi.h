@@ -36,4 +36,23 @@ struct acpi_mmio_dev {
 int acpi_write(struct gmem *m, unsigned nr_cpus, const struct acpi_mmio_dev *devs,
 	       unsigned ndevs, uint64_t *rsdp_gpa) MUST_CHECK;
 
+/* A TPM 2.0 with the CRB interface (docs/trust.md, docs/acpi.md). */
+struct acpi_tpm {
+	uint64_t crb_base;     /* MMIO window of all localities (LVMM_TPM_CRB_BASE) */
+	uint32_t crb_size;     /* LVMM_TPM_CRB_SIZE */
+	uint64_t control_area; /* CRB control area: crb_base + 0x40 (Linux requires it) */
+	uint64_t log_base;     /* event log area (LASA), reserved in the e820 map */
+	uint32_t log_size;     /* its size (LAML) */
+};
+
+/*
+ * acpi_write() plus, when tpm is not NULL, a TPM2 table (start method 7 =
+ * CRB, the control area, LAML/LASA) listed in the XSDT and an MSFT0101
+ * device with the CRB window in the DSDT, which is what Linux's tpm_crb
+ * binds to. -EINVAL also for a TPM window outside the MMIO hole or over a
+ * virtio device, a control area outside it, or an empty log area.
+ */
+int acpi_write_ex(struct gmem *m, unsigned nr_cpus, const struct acpi_mmio_dev *devs,
+		  unsigned ndevs, const struct acpi_tpm *tpm, uint64_t *rsdp_gpa) MUST_CHECK;
+
 #endif

@@ -10,6 +10,8 @@
 #   platform  the platform-file parser and checks
 #   proto     the supervisor's validation of partition messages (common/proto.c)
 #   ctl       the control API's request parser and state machine (supervisor/ctl.c)
+#   crb       the TPM 2.0 CRB device's registers and command path
+#   manifest  signed boot manifests (parser, signature, boot set) and the event-log parser
 #
 #   make fuzz                  build, then run each target for FUZZ_TIME seconds
 #   make fuzz FUZZ_TIME=600    longer; FUZZ_TARGETS="vq blk" for a subset
@@ -21,7 +23,7 @@
 # tests/fuzz/corpus/<target>/. Every corpus file is also replayed by the unit
 # tests $(BUILD)/tests/unit/test_vq_fuzz_<target> (gcc, and ASan with SAN=1).
 
-FUZZ_TARGETS ?= vq mmio blk net link policy platform proto ctl
+FUZZ_TARGETS ?= vq mmio blk net link policy platform proto ctl crb manifest
 FUZZ_TIME ?= 20
 FUZZ_CC ?= clang
 FUZZ_DIR := $(BUILD)/fuzz
@@ -32,7 +34,7 @@ FUZZ_CFLAGS := -std=gnu11 -O1 -g -fno-omit-frame-pointer $(FUZZ_SAN) $(WARN) \
 FUZZ_LIB_SRCS := $(wildcard src/virtio/*.c src/devices/virtio_*.c) src/devices/link_ring.c src/vmm/gmem.c \
 	src/vmm/bus.c src/vmm/iothread.c src/common/log.c src/common/util.c \
 	$(wildcard src/config/*.c) $(wildcard src/supervisor/*.c) src/common/proto.c \
-	src/devices/link_ring.c
+	$(wildcard src/trust/*.c) src/devices/tpm_crb.c
 FUZZ_LIB_OBJS := $(FUZZ_LIB_SRCS:%.c=$(FUZZ_DIR)/obj/%.o)
 FUZZ_LIB := $(FUZZ_DIR)/libfuzzlvmm.a
 FUZZ_HDRS := tests/fuzz/fuzz.h tests/fuzz/fake_vm.h
@@ -49,7 +51,7 @@ $(FUZZ_LIB): $(FUZZ_LIB_OBJS)
 $(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_HDRS) $(FUZZ_LIB)
 	@mkdir -p $(dir $@)
 	$(E) "  FUZZLD  $@"
-	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -MMD -MP -o $@ $< $(FUZZ_LIB) -lcyaml -lyaml -lpthread
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -MMD -MP -o $@ $< $(FUZZ_LIB) -lcyaml -lyaml -lpthread -lcrypto
 
 fuzz-build: $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)
 

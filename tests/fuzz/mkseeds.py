@@ -126,9 +126,55 @@ def link_seeds():
     write('link', 'liar', liar)
 
 
+def crb_seeds():
+    # Linux's tpm_crb sequence (fuzz_crb.c's op encoding): request locality 0,
+    # cmdReady, TPM2_GetRandom(16) into the buffer, START, the answer, goIdle,
+    # relinquish; then a malformed command (size field past what was written).
+    def w(off, val, ln=4):
+        return bytes([0]) + struct.pack('<HBQ', off, {1: 0, 2: 1, 4: 2, 8: 3}[ln], val)
+    cmd = bytes([0x80, 0x01, 0, 0, 0, 12, 0, 0, 0x01, 0x7b, 0, 16])
+    rsp = bytes([0x80, 0x01, 0, 0, 0, 16, 0, 0, 0, 0, 0, 4, 1, 2, 3, 4])
+    ops = w(0x08, 1) + bytes([1]) + struct.pack('<HB', 0x00, 2) + w(0x40, 1)
+    ops += bytes([1]) + struct.pack('<HB', 0x58, 2)
+    ops += bytes([2, len(cmd)]) + cmd + bytes([3])
+    ops += bytes([1]) + struct.pack('<HB', 0x4c, 2)
+    ops += bytes([4, 0]) + struct.pack('<H', len(rsp)) + rsp
+    ops += bytes([1]) + struct.pack('<HB', 0x80, 3) + w(0x40, 2) + w(0x08, 2)
+    write('crb', 'linux', ops)
+    bad = bytearray(cmd)
+    bad[5] = 40
+    ops = w(0x08, 1) + bytes([2, len(bad)]) + bytes(bad) + bytes([3]) + bytes([3] * 8)
+    ops += bytes([2, len(cmd)]) + cmd + bytes([5, 3, 3])
+    write('crb', 'malformed', ops)
+    ops = w(0x1008, 1) + w(0x2000 + 0x4c, 1) + bytes([2, len(cmd)]) + cmd + bytes([3])
+    ops += bytes([4, 1]) + struct.pack('<H', len(rsp)) + rsp
+    ops += bytes([4, 0]) + struct.pack('<H', 10) + rsp[:10]
+    write('crb', 'localities', ops)
+
+
+def manifest_seeds():
+    h = ['%064x' % (0x1111 * (i + 1)) for i in range(3)]
+    text = '%s  vmlinuz\n%s *initrd.img\n%s  @cmdline\n' % tuple(h)
+    write('manifest', 'parse', bytes([0]) + text.encode())
+    write('manifest', 'signed', bytes([1]) + text.encode())
+    write('manifest', 'bad-line', bytes([0]) + (h[0] + ' vmlinuz\n').encode())
+    pem = (b'-----BEGIN PUBLIC KEY-----\n'
+           b'MCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE=\n'
+           b'-----END PUBLIC KEY-----\n')
+    write('manifest', 'key', bytes([2, 64]) + bytes(64) + pem)
+    # A crypto-agile event log: Spec ID header and one SHA-256 event (PCR 17).
+    spec = b'Spec ID Event03\0' + struct.pack('<IBBBBIHHB', 0, 0, 2, 0, 2, 1, 0xb, 32, 0)
+    log = struct.pack('<II', 0, 3) + bytes(20) + struct.pack('<I', len(spec)) + spec
+    ev = b'lvmm launch user'
+    log += struct.pack('<IIIH', 17, 0xc, 1, 0xb) + bytes(range(32)) + struct.pack('<I', len(ev)) + ev
+    write('manifest', 'eventlog', bytes([3]) + log)
+
+
 if __name__ == '__main__':
     vq_seeds()
     blk_seeds()
     net_seeds()
     mmio_seeds()
     link_seeds()
+    crb_seeds()
+    manifest_seeds()

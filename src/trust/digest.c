@@ -1,0 +1,159 @@
+// SPDX-License-Identifier: MIT
+/*
+ * SHA-256 through OpenSSL's EVP interface; see digest.h.
+ *
+ * Also home of the link-time stubs for the three glibc functions that a
+ * static libcrypto.a references but lvmm never needs (see the end of this
+ * file): every object here that calls libcrypto calls trust_crypto_init(),
+ * so this object is always linked together with libcrypto.
+ */
+#include "trust/digest.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+int trust_crypto_init(void)
+{
+	static atomic_int done;
+
+	if (atomic_load(&done))
+		return 0;
+	/*
+	 * No configuration file: a system openssl.cnf could name engines or
+	 * providers to load, which lvmm neither wants nor can (no dlopen in
+	 * the static binary). The built-in default provider has SHA-256 and
+	 * Ed25519.
+	 */
+	if (OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG, NULL) != 1)
+		return -EIO;
+	atomic_store(&done, 1);
+	return 0;
+}
+
+int digest_sha256(const void *buf, size_t len, uint8_t out[SHA256_LEN])
+{
+	unsigned int n = 0;
+
+	if (trust_crypto_init())
+		return -EIO;
+	if (EVP_Digest(len ? buf : "", len, out, &n, EVP_sha256(), NULL) != 1 || n != SHA256_LEN)
+		return -EIO;
+	return 0;
+}
+
+int digest_sha256_fd(int fd, uint8_t out[SHA256_LEN], uint64_t *size)
+{
+	struct stat st;
+	void *p;
+	int r;
+
+	if (fstat(fd, &st))
+		return -errno;
+	if (!S_ISREG(st.st_mode) || st.st_size < 0)
+		return -EINVAL;
+	if ((uint64_t)st.st_size > DIGEST_FD_MAX)
+		return -EFBIG;
+	if (size)
+		*size = (uint64_t)st.st_size;
+	if (!st.st_size)
+		return digest_sha256("", 0, out);
+	/*
+	 * One pass over a read-only mapping: no copy, and the same
+	 * bytes the partition will map (the supervisor seals its memfds first,
+	 * so they cannot change under us).
+	 */
+	p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	madvise(p, (size_t)st.st_size, MADV_SEQUENTIAL);
+	r = digest_sha256(p, (size_t)st.st_size, out);
+	munmap(p, (size_t)st.st_size);
+	return r;
+}
+
+void digest_to_hex(const uint8_t *d, size_t n, char *out)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		out[2 * i] = hex[d[i] >> 4];
+		out[2 * i + 1] = hex[d[i] & 0xf];
+	}
+	out[2 * n] = 0;
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int digest_from_hex(const char *hex, size_t n, uint8_t *out)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		int hi = hexval(hex[2 * i]), lo;
+
+		if (hi < 0)
+			return -EINVAL;
+		lo = hexval(hex[2 * i + 1]);
+		if (lo < 0)
+			return -EINVAL;
+		out[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return 0;
+}
+
+/*
+ * libcrypto.a references dlopen() (loading engine and provider DSOs) and
+ * getaddrinfo()/gethostbyname() (BIO socket helpers). lvmm uses neither,
+ * and in a -static-pie binary glibc can only offer them with a link-time
+ * warning ("requires at runtime the shared libraries..."). The Makefile
+ * links with --wrap for these three names, which sends every reference to
+ * the stubs below: they fail, so OpenSSL can never load code or resolve
+ * names inside lvmm. (lvmm's own code calls none of them either; a future
+ * caller of getaddrinfo would get EAI_FAIL, so the Makefile says so.)
+ */
+void *__wrap_dlopen(const char *file, int mode);
+int __wrap_getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
+		       struct addrinfo **res);
+struct hostent *__wrap_gethostbyname(const char *name);
+
+void *__wrap_dlopen(const char *file, int mode)
+{
+	(void)file;
+	(void)mode;
+	return NULL;
+}
+
+int __wrap_getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
+		       struct addrinfo **res)
+{
+	(void)node;
+	(void)service;
+	(void)hints;
+	(void)res;
+	return EAI_FAIL;
+}
+
+struct hostent *__wrap_gethostbyname(const char *name)
+{
+	(void)name;
+	h_errno = NO_RECOVERY;
+	return NULL;
+}
