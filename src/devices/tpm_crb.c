@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 
 #include "common/proto.h"
+#include "devices/registry.h"
 #include "lvmm/guest_abi.h"
 #include "vmm/vm.h"
 

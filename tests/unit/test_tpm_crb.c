@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "common/proto.h"
+#include "devices/registry.h"
 #include "devices/tpm_crb.h"
 #include "lvmm/guest_abi.h"
 #include "unit/unit.h"
