@@ -25,7 +25,6 @@
 #include "vmm/loader.h"
 #include "vmm/partition.h"
 
-#define LVMM_VERSION "0.1.0"
 
 static struct platform plat; /* large: keep it off the stack */
 
