@@ -27,6 +27,7 @@
 
 
 static struct platform plat; /* large: keep it off the stack */
+static char control_buf[PLAT_PATH_MAX]; /* --control NAME resolved (docs/api.md) */
 
 static const char usage_main[] =
 	"Usage: lvmm [-v|-q] COMMAND [ARGS]\n"
@@ -359,7 +360,11 @@ static int parse_quick(int argc, char **argv, struct platform *pl, struct run_op
 				return usage_error("--restart: '%s': expected never, on-crash or always", optarg);
 			break;
 		case O_EVENTS: ro->events_path = optarg; break;
-		case O_CONTROL: ro->control_path = optarg; break;
+		case O_CONTROL:
+			if (ctl_socket_path(optarg, control_buf, sizeof(control_buf)))
+				return usage_error("--control: socket path too long");
+			ro->control_path = control_buf;
+			break;
 		case O_TESTDEV: p->test_device = true; break;
 		default:
 			return usage_error("unknown or incomplete option '%s'", argv[optind - 1]);
@@ -577,9 +582,11 @@ static int cmd_run(int argc, char **argv)
 		for (i = 2; i < argc; i++) {
 			if (!strcmp(argv[i], "--events") && i + 1 < argc)
 				ro.events_path = argv[++i];
-			else if (!strcmp(argv[i], "--control") && i + 1 < argc)
-				ro.control_path = argv[++i];
-			else
+			else if (!strcmp(argv[i], "--control") && i + 1 < argc) {
+				if (ctl_socket_path(argv[++i], control_buf, sizeof(control_buf)))
+					return usage_error("--control: socket path too long");
+				ro.control_path = control_buf;
+			} else
 				return usage_error("'%s': a platform file takes only --events and --control",
 						   argv[i]);
 		}

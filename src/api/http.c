@@ -23,6 +23,7 @@
 #include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "api/api.h"
@@ -47,7 +48,7 @@ struct hreq {
 	uint32_t pending;        /* request id at the supervisor, while waiting */
 	struct follower *f;      /* GET /v1/events */
 	int slot;                /* in streams[], or -1 */
-	char hello[160];         /* the stream's first line, until sent */
+	char hello[192];         /* the stream's first line, until sent */
 	size_t hello_len;
 };
 
@@ -147,6 +148,7 @@ static void start_stream(struct hreq *h, const struct lvmm_api_reply *r)
 {
 	const union MHD_ConnectionInfo *ci;
 	struct MHD_Response *resp;
+	struct timespec ts;
 	unsigned i, n = 0;
 	int slot = -1, w;
 
@@ -170,9 +172,11 @@ static void start_stream(struct hreq *h, const struct lvmm_api_reply *r)
 	/* The first line says the stream is set up: whatever happens from now on is in it. */
 	for (i = 0; i < r->u.events.nparts && i < LVMM_API_MAX_PARTS; i++)
 		n += (unsigned)(r->u.events.parts[i / 64] >> (i % 64) & 1);
+	clock_gettime(CLOCK_REALTIME, &ts);
 	w = snprintf(h->hello, sizeof(h->hello),
-		     "{\"event\":\"following\",\"partitions\":%u,\"platform\":%s,\"request_id\":\"%s\"}\n",
-		     n, r->u.events.platform ? "true" : "false", h->rid);
+		     "{\"ts\":%lld.%03ld,\"event\":\"following\",\"partitions\":%u,\"platform\":%s,"
+		     "\"request_id\":\"%s\"}\n", (long long)ts.tv_sec, ts.tv_nsec / 1000000, n,
+		     r->u.events.platform ? "true" : "false", h->rid);
 	h->hello_len = w > 0 && (size_t)w < sizeof(h->hello) ? (size_t)w : 0;
 	h->slot = slot;
 	streams[slot] = h;

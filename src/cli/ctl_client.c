@@ -382,7 +382,11 @@ int ctl_client_main(int argc, char **argv)
 		goto answered;
 	}
 	op = api_op_by_name(argv[i]);
-	if (!op || argc - i != (op->arg == ARG_NONE ? 1 : 2))
+	if (!op) {
+		fprintf(stderr, "lvmm ctl: unknown operation '%s'; try 'lvmm ctl --help'\n", argv[i]);
+		return 2;
+	}
+	if (argc - i != (op->arg == ARG_NONE ? 1 : 2))
 		goto usage;
 	arg = op->arg == ARG_NONE ? "" : argv[i + 1];
 	if (op->arg == ARG_POLICY) {
@@ -431,6 +435,6 @@ answered:
 	return e;
 usage:
 	fprintf(stderr, "lvmm ctl: usage: lvmm ctl [--json] [SOCKET|NAME] %s\n",
-		op ? op->usage : "version");
+		!op ? "version" : op->arg == ARG_POLICY ? "policy-load FILE" : op->usage);
 	return 2;
 }

@@ -132,12 +132,12 @@ trap cleanup EXIT
 # ctl OP ARGS...: one request; the answer in $TMP/r, its status in $crc; both
 # also go to $TMP/ops.log with the time (shown when a case fails).
 ctl() {
-	timeout 15 "$L" ctl "$sock" "$@" >"$TMP/r" 2>&1
+	timeout 15 "$L" ctl --json "$sock" "$@" >"$TMP/r" 2>&1
 	crc=$?
 	echo "$SECONDS $* -> $crc $(head -c 200 "$TMP/r")" >>"$TMP/ops.log"
 }
 # state NAME / pid NAME: from the last `ctl list` answer in $TMP/list.
-list() { timeout 15 "$L" ctl "$sock" list >"$TMP/list" 2>&1; }
+list() { timeout 15 "$L" ctl --json "$sock" list >"$TMP/list" 2>&1; }
 state() { grep -o "\"name\":\"$1\",\"state\":\"[a-z]*\"" "$TMP/list" | sed 's/.*"state":"//; s/"//'; }
 pid_of() { grep -o "\"name\":\"$1\"[^}]*" "$TMP/list" | grep -o '"pid":[0-9]*' | grep -o '[0-9]*$'; }
 # is_ours PID [NAME]: PID is one of our partition processes (by its command line).
