@@ -8,6 +8,7 @@
 #   make fuzz       build the libFuzzer targets with clang and run each briefly
 #   make bench      run the benchmarks against QEMU
 #   make loc        count the trusted supervisor core's lines
+#   make npm-tools  the pinned OpenAPI linter (npm) the API test uses
 #   V=1             show full commands
 
 SAN ?= 0
@@ -116,12 +117,27 @@ demo:
 test:
 	$(Q)$(MAKE) --no-print-directory deps
 	$(Q)$(MAKE) --no-print-directory -j$$(nproc) all
+	$(Q)$(MAKE) --no-print-directory npm-tools
 	$(Q)LVMM=$(BUILD)/lvmm BUILD=$(BUILD) tests/run
+
+# The OpenAPI linter for docs/api/openapi.yaml (tests/integration/api.sh), a
+# pinned version from the npm registry into $(BUILD)/node_modules. Without
+# npm the test says it skipped; a failed install is not a build failure.
+REDOCLY_VERSION := 2.77.0
+npm-tools: $(BUILD)/node_modules/.bin/redocly
+$(BUILD)/node_modules/.bin/redocly:
+	$(Q)if command -v npm >/dev/null; then \
+		echo "  NPM     @redocly/cli@$(REDOCLY_VERSION)"; \
+		mkdir -p $(BUILD) && npm install --prefix $(BUILD) --no-audit --no-fund --loglevel=error \
+			@redocly/cli@$(REDOCLY_VERSION) >$(BUILD)/npm.log 2>&1 || \
+			{ echo "npm install failed (see $(BUILD)/npm.log)"; true; }; \
+	else echo "npm is not installed: the OpenAPI lint test will be skipped"; fi
 
 # Packages from Debian only; quiet when everything is present.
 DEPS := gcc make libc6-dev libcyaml-dev libyaml-dev libseccomp-dev clang \
 	qemu-system-x86 qemu-utils busybox-static iproute2 socat cpio xz-utils \
-	kmod swtpm swtpm-tools curl python3 libssl-dev openssl tpm2-tools acpica-tools
+	kmod swtpm swtpm-tools curl python3 libssl-dev openssl tpm2-tools acpica-tools \
+	libmicrohttpd-dev libjansson-dev python3-jsonschema python3-yaml
 deps:
 	$(Q)missing=$$(for p in $(DEPS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
 		| grep -q 'install ok installed' || echo $$p; done); \
@@ -146,7 +162,7 @@ bench: all $(BENCH_TOOLS)
 clean:
 	rm -rf build build-san
 
-.PHONY: all unit test demo deps loc bench clean guests fuzz
+.PHONY: all unit test demo deps loc bench clean guests fuzz npm-tools
 .DEFAULT_GOAL := all
 
 -include $(shell find $(BUILD) -type f -name '*.d' 2>/dev/null)

@@ -67,6 +67,8 @@ int api_route(const char *method, const char *url, const struct api_op **op, cha
 		snprintf(allow, an, "GET");
 		return -EOPNOTSUPP;
 	}
+	if (!strcmp(url, "/v1/links"))
+		url = "/v1/partitions"; /* the same answer: partitions and links */
 	for (i = 0; i < api_nops; i++) {
 		char tmp[LVMM_NAME_MAX] = "";
 		int r = match(api_ops[i].path, url, tmp, sizeof(tmp));
