@@ -11,7 +11,7 @@
 CASES="api-spec-lints api-spec-matches-routes api-spec-valid-requests-match api-spec-invalid-requests-4xx
        api-spec-supervisor-stays-up api-curl-unix-socket api-request-id-in-audit-events
        api-events-stream-follows api-events-filtered-by-policy api-events-refiltered-on-reload
-       api-events-slow-client-gets-gap api-frontend-sandboxed api-frontend-restarted-after-kill
+       api-events-slow-client-gets-gap api-agent-channel-follows-events api-frontend-sandboxed api-frontend-restarted-after-kill
        api-peer-uid-refused-by-supervisor ctl-readable-tables ctl-socket-by-name"
 skip_all_without_kvm $CASES
 L=$LVMM
@@ -220,6 +220,44 @@ if grep -q '^ops: 3000 in' "$TMP/slow" && grep -q '^lines: [0-9]*, gaps: \[[1-9]
    awk '/^ops:/ { exit !($NF + 0 < 2.0) }' "$TMP/slow"; then
 	pass api-events-slow-client-gets-gap
 else cat "$TMP/slow" >&2; fail api-events-slow-client-gets-gap "no single gap marker, lost events, or the operations stalled"; fi
+
+stop_sup
+
+# A partition follows events over its agent channel (issue 9's service partition):
+# after its "events" request, event lines come between its answers. The agent
+# pauses its peer; the next line it reads (for "acm") is that pause's event.
+cat >"$TMP/ag.yaml" <<YAML
+control: $sock
+policy:
+  name: ag-v1
+  ste_types: [m_t]
+  labels:
+    - { name: ml, ste: [m_t] }
+  clients:
+    - { uid: 0, label: ml, operations: [all] }
+    - { partition: ag, label: ml, operations: [events, pause, acm] }
+partitions:
+  - { name: peer, label: ml, kernel: $TICKER, cmdline: "tick_ms=1000", memory: 16M, console: none }
+  - name: ag
+    label: ml
+    autostart: false
+    kernel: $PWD/$GUESTS/agent.elf
+    cmdline: "cmd=events cmd=pause+peer cmd=acm"
+    memory: 16M
+    devices: [ { type: stream, control: true } ]
+YAML
+start_bg "$out" run "$TMP/ag.yaml"
+wait_sock "$sock" && wait_state peer running
+"$L" ctl "$sock" start ag >/dev/null 2>&1
+wait_grep "$out" "agent: done\|agent: timeout" 100
+if contains "$out" '[ag] agent: reply {"ok":true,"following":true,"partitions":2,"platform":true}' &&
+   contains "$out" '[ag] agent: reply {"ok":true,"partition":"peer","state":"paused"}' &&
+   grep -q '^\[ag\] agent: reply {"ts":[0-9.]*,"event":"partition_paused","partition":"peer"}' "$out"; then
+	pass api-agent-channel-follows-events
+else show "$out"; fail api-agent-channel-follows-events "the agent did not get the event line after its answer"; fi
+stop_sup
+start_bg "$out" run "$TMP/p.yaml"
+wait_sock "$sock" && wait_state a running
 
 # ---- the front-end process -------------------------------------------------------------------
 
