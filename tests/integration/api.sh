@@ -81,12 +81,20 @@ fi
 
 # Schema-driven requests, valid and invalid, every answer checked against the spec.
 # The valid policy labels nothing: its PUT is refused (409, documented) and changes nothing.
-timeout 300 python3 tests/integration/api_spec.py docs/api/openapi.yaml "$sock" a l0 "$TMP/good.yaml" "$sup" \
-	>"$TMP/spec" 2>&1
-grep -E '^(ok|not ok) - ' "$TMP/spec"
-for c in api-spec-matches-routes api-spec-valid-requests-match api-spec-invalid-requests-4xx api-spec-supervisor-stays-up; do
-	grep -q "^\(not \)\?ok - $c" "$TMP/spec" || { tail -n 20 "$TMP/spec" >&2; fail "$c" "the spec checker did not report it"; }
-done
+# Debian's python3 with python3-jsonschema and python3-yaml (make deps), whatever
+# else is first in PATH.
+PY=/usr/bin/python3
+SPEC_CASES="api-spec-matches-routes api-spec-valid-requests-match api-spec-invalid-requests-4xx api-spec-supervisor-stays-up"
+if ! "$PY" -c 'import jsonschema, yaml' 2>/dev/null; then
+	for c in $SPEC_CASES; do skip "$c" "Debian's python3-jsonschema or python3-yaml is missing (make deps)"; done
+else
+	timeout 300 "$PY" tests/integration/api_spec.py docs/api/openapi.yaml "$sock" a l0 "$TMP/good.yaml" "$sup" \
+		>"$TMP/spec" 2>&1
+	grep -E '^(ok|not ok) - ' "$TMP/spec"
+	for c in $SPEC_CASES; do
+		grep -q "^\(not \)\?ok - $c" "$TMP/spec" || { tail -n 20 "$TMP/spec" >&2; fail "$c" "the spec checker did not report it"; }
+	done
+fi
 
 # Firecracker-style: curl on the Unix socket; the request id comes back in the
 # header and the body.
@@ -267,7 +275,7 @@ if [ -n "$ap" ]; then
 	st=/proc/$ap/status
 	fdl=$(for f in /proc/"$ap"/fd/*; do readlink "$f"; done | sed 's/\[[0-9]*\]//' | sort -u | tr '\n' ' ')
 	if [ "$(awk '/^Uid:/ {print $2}' "$st")" != 0 ] && grep -q '^NoNewPrivs:[[:space:]]*1' "$st" &&
-	   grep -q '^Seccomp:[[:space:]]*2' "$st" &&
+	   grep -q '^Seccomp:[[:space:]]*2' "$st" && ! grep -q '"event":"api_exit".*"signal":31' "$ev" &&
 	   ! grep -qvE '^(socket:|anon_inode:\[(eventpoll|eventfd)\])' \
 		<(for f in /proc/"$ap"/fd/*; do [ "${f##*/}" -gt 2 ] && readlink "$f"; done); then
 		pass api-frontend-sandboxed
