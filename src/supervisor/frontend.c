@@ -56,6 +56,8 @@ static struct {
 	int ctl, evs;              /* our ends of the channels, or -1 */
 	int listen_fd;
 	char listen_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	dev_t listen_dev;          /* the socket file we bound, to remove only that one */
+	ino_t listen_ino;
 	char exe[PATH_MAX];
 	bool wanted;               /* a control socket or an agent channel: run a front-end */
 	uint32_t uid;              /* its identity (root only), kept across restarts */
@@ -475,8 +477,24 @@ static const struct lc_hooks hooks = {
 
 /* ---- set-up and end ------------------------------------------------------------------------------ */
 
+/*
+ * Remove the socket file only if it is still the one we bound: another run
+ * may have replaced it (found by review: a run ending while another had
+ * taken over the path removed the other's socket).
+ */
+static void unlink_ours(void)
+{
+	struct stat st;
+
+	if (F.listen_ino && !lstat(F.listen_path, &st) && S_ISSOCK(st.st_mode) &&
+	    st.st_dev == F.listen_dev && st.st_ino == F.listen_ino)
+		unlink(F.listen_path);
+	F.listen_ino = 0;
+}
+
 int fe_init(struct sup *s, const char *path)
 {
+	struct stat st;
 	char err[320];
 	unsigned i, k;
 	int r;
@@ -508,6 +526,8 @@ int fe_init(struct sup *s, const char *path)
 			return F.listen_fd;
 		}
 		snprintf(F.listen_path, sizeof(F.listen_path), "%s", path);
+		if (!lstat(path, &st))
+			F.listen_dev = st.st_dev, F.listen_ino = st.st_ino;
 	}
 	if (geteuid() == 0) {
 		r = ident_claim(s->plat->uid_base, s->plat->uid_count, &F.uid, &F.uid_lock, err, sizeof(err));
@@ -529,7 +549,7 @@ err_uid:
 err_listen:
 	if (F.listen_fd >= 0) {
 		close(F.listen_fd);
-		unlink(F.listen_path);
+		unlink_ours();
 		F.listen_fd = -1;
 	}
 	return r;
@@ -565,7 +585,7 @@ void fe_close(struct sup *s)
 	events_set_sink(NULL);
 	if (F.listen_fd >= 0) {
 		close(F.listen_fd);
-		unlink(F.listen_path);
+		unlink_ours();
 		F.listen_fd = -1;
 	}
 	ident_release(F.uid_lock);

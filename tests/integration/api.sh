@@ -12,7 +12,8 @@ CASES="api-spec-lints api-spec-matches-routes api-spec-valid-requests-match api-
        api-spec-supervisor-stays-up api-curl-unix-socket api-request-id-in-audit-events
        api-events-stream-follows api-events-filtered-by-policy api-events-refiltered-on-reload
        api-events-slow-client-gets-gap api-agent-channel-follows-events api-frontend-sandboxed api-frontend-restarted-after-kill
-       api-peer-uid-refused-by-supervisor ctl-readable-tables ctl-socket-by-name"
+       api-peer-uid-refused-by-supervisor ctl-readable-tables ctl-socket-by-name
+       ctl-socket-of-another-run-left-alone"
 skip_all_without_kvm $CASES
 L=$LVMM
 sock=$TMP/api.sock
@@ -329,3 +330,19 @@ if wait_sock "/run/lvmm/$name.sock" && [ "$(stat -c %a "/run/lvmm/$name.sock")" 
 else show "$out"; fail ctl-socket-by-name "no /run/lvmm/$name.sock, or lvmm ctl $name did not reach it"; fi
 stop_sup
 [ ! -e "/run/lvmm/$name.sock" ] || rm -f "/run/lvmm/$name.sock"
+
+# A run that ends removes its socket file only if the path still names the
+# socket it bound: here another run has taken the path over meanwhile.
+start_bg "$out" run "$TMP/p.yaml"
+first=$sup
+wait_sock "$sock" && wait_state a running
+mv "$sock" "$sock.first"
+start_bg "$TMP/out2" run --kernel "$TICKER" --memory 16 --no-stdin --cmdline "tick_ms=1000" --console none --control "$sock"
+wait_sock "$sock"
+sup=$first
+stop_sup
+if [ -S "$sock" ] && "$L" ctl --json "$sock" list 2>/dev/null | grep -q '"name":"guest"'; then
+	pass ctl-socket-of-another-run-left-alone
+else show "$TMP/out2"; fail ctl-socket-of-another-run-left-alone "the first run's end removed the second run's socket"; fi
+sup=$(pgrep -f -- "--control $sock" | head -n 1)
+[ -n "$sup" ] && stop_sup
