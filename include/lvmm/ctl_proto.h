@@ -202,6 +202,14 @@ struct lvmm_api_events {
 	uint64_t parts[LVMM_API_MAX_PARTS / 64];
 };
 
+/*
+ * Formats of a blob. LVMM_BLOB_JSON_FIELDS: the memfd holds JSON object
+ * members without the braces ("key":value,...), written by the supervisor
+ * with snprintf (hex strings, numbers), which the front-end parses and
+ * merges into the answer; the op needs no formatter of its own.
+ */
+#define LVMM_BLOB_JSON_FIELDS 1
+
 /* An opaque result too large for a reply (e.g. attestation evidence). */
 struct lvmm_api_blob {
 	uint32_t format;        /* op-specific layout of the memfd's bytes */

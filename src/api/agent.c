@@ -159,7 +159,7 @@ static void replied(void *ctx, const struct lvmm_api_reply *r, int err)
 		if (!r->result && a->op->id == LVMM_OP_EVENTS && !a->f)
 			fail(a, "too many event followers");
 		else
-			answer(a, api_reply_json(r));
+			answer(a, api_reply_json(r, api_reply_fd));
 	}
 	next_request(a, now_ns());
 }

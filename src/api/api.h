@@ -69,8 +69,11 @@ const struct api_op *api_op_by_id(uint32_t id);
  */
 int api_reply_check(const struct lvmm_api_reply *r, size_t len);
 
-/** api_reply_json() - the answer as a JSON object {"ok":..., fields or "error"}. */
-json_t *api_reply_json(const struct lvmm_api_reply *r);
+/**
+ * api_reply_json() - the answer as a JSON object {"ok":..., fields or
+ * "error"}; blob_fd is the memfd that came with a LVMM_BODY_BLOB reply (or -1).
+ */
+json_t *api_reply_json(const struct lvmm_api_reply *r, int blob_fd);
 
 /** api_http_status() - the HTTP status for a reply's result (0 or -errno). */
 unsigned api_http_status(int result);
@@ -107,6 +110,9 @@ int api_line_parse(char *line, const struct api_op **op, char *arg, size_t n, ui
  * it was cancelled.
  */
 typedef void (*api_done_fn)(void *ctx, const struct lvmm_api_reply *r, int err);
+
+/** The memfd that came with the reply being handed to an api_done_fn, or -1 (closed after). */
+extern int api_reply_fd;
 
 /**
  * api_submit() - send request q to the supervisor with the subject's

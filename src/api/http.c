@@ -200,7 +200,7 @@ static void replied(void *ctx, const struct lvmm_api_reply *r, int err)
 	else if (!r->result && h->op->id == LVMM_OP_EVENTS)
 		start_stream(h, r);
 	else
-		send_json(h, api_http_status(r->result), api_reply_json(r), NULL);
+		send_json(h, api_http_status(r->result), api_reply_json(r, api_reply_fd), NULL);
 	resume(h);
 }
 

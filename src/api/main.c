@@ -33,6 +33,7 @@
 #define TAG_AGENT  0x100ULL /* + partition index */
 
 struct lvmm_api_init api_init;
+int api_reply_fd = -1;
 
 static struct pending {
 	bool used;
@@ -131,11 +132,13 @@ static bool on_sup(void)
 				pr_err("malformed reply from the supervisor (%u bytes)", h.len);
 				break;
 			}
+			api_reply_fd = fd; /* a blob, for the formatter */
 			for (i = 0; i < API_PENDING_MAX; i++)
 				if (pend[i].used && pend[i].id == in.rep.id) {
 					finish(i, &in.rep, 0);
 					break;
 				}
+			api_reply_fd = -1;
 			break;
 		case LVMM_MSG_API_AGENT:
 			if (h.len != sizeof(in.agent) || in.agent.part >= LVMM_API_MAX_PARTS ||

@@ -8,7 +8,11 @@
  * checked the reply's length and strings.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <string.h>
 
 #include "api/api.h"
@@ -279,20 +283,70 @@ json_t *api_error_json(const char *why)
 	return o;
 }
 
-json_t *api_reply_json(const struct lvmm_api_reply *r)
+/*
+ * A blob of JSON members (LVMM_BLOB_JSON_FIELDS): read whole from the sealed
+ * memfd (bounded), parsed as an object, merged into o. NULL or the reason.
+ */
+static const char *merge_blob(json_t *o, const struct lvmm_api_reply *r, int fd)
+{
+	const int seals = F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW;
+	struct stat st;
+	json_t *b;
+	char *text;
+	int got;
+
+	if (r->u.blob.format != LVMM_BLOB_JSON_FIELDS)
+		return "unknown result format";
+	if (fd < 0 || fstat(fd, &st) || (fcntl(fd, F_GET_SEALS) & seals) != seals ||
+	    (uint64_t)st.st_size != r->u.blob.size || r->u.blob.size > LVMM_API_BLOB_MAX)
+		return "the result is missing or not sealed";
+	text = malloc((size_t)r->u.blob.size + 3);
+	if (!text)
+		return "no memory for the result";
+	text[0] = '{';
+	got = (int)pread(fd, text + 1, (size_t)r->u.blob.size, 0);
+	if (got != (int)r->u.blob.size) {
+		free(text);
+		return "the result could not be read";
+	}
+	memcpy(text + 1 + got, "}", 2);
+	b = json_loads(text, JSON_REJECT_DUPLICATES, NULL);
+	free(text);
+	if (!json_is_object(b)) {
+		json_decref(b);
+		return "the result is not JSON";
+	}
+	json_object_update_missing(o, b);
+	json_decref(b);
+	return NULL;
+}
+
+json_t *api_reply_json(const struct lvmm_api_reply *r, int blob_fd)
 {
 	const struct api_op *op = api_op_by_id(r->op);
+	const char *why;
 	json_t *o;
 
 	if (r->result)
 		return api_error_json(r->error);
-	/* The body must be the op's (found by fuzz_api: a list formatter read a part body). */
-	if (!op || r->body != op->body)
+	/*
+	 * The body must be the op's (found by fuzz_api: a list formatter read a
+	 * part body), or a blob, which any op may answer with: its formatter is
+	 * then not used.
+	 */
+	if (!op || (r->body != op->body && r->body != LVMM_BODY_BLOB))
 		return api_error_json("malformed reply from the supervisor");
 	o = json_object();
 	BOOL(o, "ok", true);
-	if (op->format)
+	if (r->body == LVMM_BODY_BLOB) {
+		why = merge_blob(o, r, blob_fd);
+		if (why) {
+			json_decref(o);
+			return api_error_json(why);
+		}
+	} else if (op->format) {
 		op->format(o, r);
+	}
 	return o;
 }
 

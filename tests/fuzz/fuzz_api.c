@@ -98,7 +98,7 @@ static void reply(const uint8_t *d, size_t n)
 	memcpy(&u, d, n);
 	if (api_reply_check(&u.r, n))
 		return;
-	o = api_reply_json(&u.r);
+	o = api_reply_json(&u.r, -1);
 	FUZZ_CHECK(json_is_object(o));
 	text = json_dumps(o, JSON_COMPACT);
 	FUZZ_CHECK(text != NULL);
