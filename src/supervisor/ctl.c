@@ -301,6 +301,47 @@ static enum ctl_res op_restart(struct sup *s, struct ctl_conn *c, int argc, char
 	return CR_DONE;
 }
 
+/*
+ * shutdown|reboot PARTITION [SECONDS]: press the guest's ACPI power button;
+ * the partition's answer completes the request, the life cycle escalates
+ * to stop (restart) if the guest has not ended SECONDS later.
+ */
+static enum ctl_res op_power(struct sup *s, struct ctl_conn *c, int argc, char **argv, bool reboot)
+{
+	struct part_rt *pr = find_part(s, c, argv[0]);
+	uint64_t secs = LC_POWER_TIMEOUT_MS / 1000;
+	char who[64];
+	int r;
+
+	if (!pr)
+		return CR_FAIL;
+	if (argc > 1 && (parse_u64(argv[1], LC_POWER_TIMEOUT_MAX_MS / 1000, &secs) || !secs))
+		return fail(c, "%s: the timeout must be 1-%d seconds", c->op->name,
+			    LC_POWER_TIMEOUT_MAX_MS / 1000);
+	r = lc_power(s, pr, reboot, (uint32_t)secs * 1000, subject(s, c, who, sizeof(who)), c->token);
+	if (r == -ESRCH)
+		return fail(c, "partition '%s' is not running (state %s)", argv[0], lc_state_name(pr->state));
+	if (r == -EBUSY)
+		return fail(c, "partition '%s' has %d control requests in flight; try again", argv[0],
+			    LC_ASK_MAX);
+	if (r)
+		return fail(c, "partition '%s': %s", argv[0], strerror(-r));
+	c->pending++;
+	jb_u64(&c->j, "timeout_ms", (pr->power_at_ns - pr->power_asked_ns) / MS);
+	jb_str(&c->j, "then", reboot ? "restart" : "stop");
+	return CR_WAIT;
+}
+
+static enum ctl_res op_shutdown(struct sup *s, struct ctl_conn *c, int argc, char **argv)
+{
+	return op_power(s, c, argc, argv, false);
+}
+
+static enum ctl_res op_reboot(struct sup *s, struct ctl_conn *c, int argc, char **argv)
+{
+	return op_power(s, c, argc, argv, true);
+}
+
 /* Bring link li up or down. Unchanged: nothing happens. Returns the ends asked. */
 static unsigned set_link(struct sup *s, struct ctl_conn *c, int li, bool up)
 {
@@ -459,6 +500,8 @@ static const struct ctl_op ctl_ops[] = {
 	{ .name = "stop", .min_args = 1, .max_args = 1, .usage = "stop PARTITION", .run = op_stop },
 	{ .name = "start", .min_args = 1, .max_args = 1, .usage = "start PARTITION", .run = op_start },
 	{ .name = "restart", .min_args = 1, .max_args = 1, .usage = "restart PARTITION", .run = op_restart },
+	{ .name = "shutdown", .min_args = 1, .max_args = 2, .answer_body = true, .usage = "shutdown PARTITION [SECONDS]", .run = op_shutdown },
+	{ .name = "reboot", .min_args = 1, .max_args = 2, .answer_body = true, .usage = "reboot PARTITION [SECONDS]", .run = op_reboot },
 	{ .name = "link-down", .min_args = 1, .max_args = 1, .usage = "link-down LINK", .run = op_link_down },
 	{ .name = "link-up", .min_args = 1, .max_args = 1, .usage = "link-up LINK", .run = op_link_up },
 	{ .name = "isolate", .min_args = 1, .max_args = 1, .usage = "isolate PARTITION", .run = op_isolate },

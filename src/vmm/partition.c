@@ -177,6 +177,7 @@ static void on_supervisor(void *opaque, uint32_t events)
 	case LVMM_CTL_LINK_DOWN:
 	case LVMM_CTL_LINK_UP: r = devices_ctl(&devices, ctl.dev, ctl.op); break;
 	case LVMM_CTL_STATS: stats_reply(vm, &rep); r = 0; break;
+	case LVMM_CTL_POWER_BUTTON: r = devices_ctl(&devices, "acpi_pm", ctl.op); break;
 	default: r = -EINVAL; break;
 	}
 	rep.result = r;

@@ -9,7 +9,9 @@
  *   outb=PORT:VAL[,PORT:VAL]   byte writes, then "hello: outb done"
  *   outl=PORT:VAL              one 32-bit write, then "hello: outl done"
  *   readback=PORT              read a byte: "hello: readback 0xPORT = 0xVV"
- *   hold_ms=N                  busy-wait N ms at CPL3 ("hello: holding N ms")
+ *   hold_ms=N                  busy-wait N ms at CPL3 ("hello: holding N ms"); a
+ *                              power-button press powers off meanwhile
+ *                              (power_button=ignore: it does not)
  *   reset=kbd|cf9              reset through the i8042 (0xfe to port 0x64) or
  *                              the reset control register (0x06 to 0xcf9)
  *   exit=N                     write N to the debug-exit port instead of 0
@@ -35,11 +37,14 @@ static uint64_t ms_to_tsc(uint64_t ms)
 	return ms * (rt_tsc_hz() / 1000);
 }
 
+/* Waits honour the ACPI power button (rt_power_poll: `lvmm ctl shutdown`). */
 static void delay_ms(uint64_t ms)
 {
 	uint64_t end = rdtsc() + ms_to_tsc(ms);
-	while ((int64_t)(rdtsc() - end) < 0)
+	while ((int64_t)(rdtsc() - end) < 0) {
+		rt_power_poll();
 		cpu_relax();
+	}
 }
 
 /* "PORT:VAL[,PORT:VAL...]": 0, or -1 (nothing is written on a bad list). */
