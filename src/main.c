@@ -17,6 +17,7 @@
 
 #include "config/cpufeatures.h"
 #include "common/log.h"
+#include "cli/console.h"
 #include "cli/ctl_client.h"
 #include "config/platform.h"
 #include "supervisor/acm_check.h"
@@ -39,6 +40,7 @@ static const char usage_main[] =
 	"  run --kernel FILE ...    run one guest (quick form; see 'lvmm run --help')\n"
 	"  check PLATFORM.yaml      validate a platform file (and its images) without running it\n"
 	"  ctl SOCKET OP [ARGS]     control a running platform (see 'lvmm ctl --help')\n"
+	"  console SOCKET PARTITION attach to a partition's serial console (Ctrl-] detaches)\n"
 	"  version                  print the version\n"
 	"  help [COMMAND]           this text, or a command's\n"
 	"\n"
@@ -640,6 +642,8 @@ int main(int argc, char **argv)
 			fputs(usage_check, stdout);
 		else if (argc >= 3 && !strcmp(argv[2], "ctl"))
 			fputs(ctl_usage, stdout);
+		else if (argc >= 3 && !strcmp(argv[2], "console"))
+			fputs(console_usage, stdout);
 		else
 			fputs(usage_main, stdout);
 		return 0;
@@ -650,6 +654,8 @@ int main(int argc, char **argv)
 		return cmd_check(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "ctl"))
 		return ctl_client_main(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "console"))
+		return console_main(argc - 1, argv + 1);
 	fprintf(stderr, "lvmm: unknown command '%s'\n\n%s", argv[1], usage_main);
 	return LVMM_EXIT_USAGE;
 }

@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -145,4 +146,16 @@ int strlcpy_checked(char *dst, const char *src, size_t n)
 	}
 	memcpy(dst, src, l + 1);
 	return 0;
+}
+
+int console_path(const char *ctl, const char *part, char *out, size_t n)
+{
+	size_t len = strlen(ctl);
+	int w;
+
+	if (len >= 5 && !strcmp(ctl + len - 5, ".sock"))
+		len -= 5;
+	w = snprintf(out, n, "%.*s.console%s%s", (int)len, ctl, part ? "/" : "", part ? part : "");
+	/* 108 bytes in sun_path, NUL included. */
+	return w < 0 || (size_t)w >= n || (part && w > 107) ? -ENAMETOOLONG : 0;
 }

@@ -28,6 +28,7 @@
 
 #include "common/log.h"
 #include "common/proto.h"
+#include "supervisor/consoles.h"
 #include "supervisor/events.h"
 #include "supervisor/identity.h"
 #include "supervisor/resources.h"
@@ -248,6 +249,12 @@ static int build_config(struct sup *s, struct part_rt *pr, struct fdset *fs, cha
 	if (p->stdin_console) {
 		cfg.fd_console_in = fdset_add(fs, STDIN_FILENO, false);
 		cfg.flags |= LVMM_PART_F_STDIN;
+	}
+	cfg.fd_console_listen = LVMM_NO_FD;
+	if (cons_fd(pr->index) >= 0) {
+		cfg.fd_console_listen = fdset_add(fs, cons_fd(pr->index), false);
+		if (cfg.fd_console_listen != LVMM_NO_FD)
+			cfg.flags |= LVMM_PART_F_CONSOLE_SOCK; /* the UART serves `lvmm console` */
 	}
 
 	pr->granted = 0;

@@ -29,6 +29,7 @@
 
 #include "common/log.h"
 #include "common/proto.h"
+#include "supervisor/consoles.h"
 #include "supervisor/ctl.h"
 #include "supervisor/events.h"
 #include "supervisor/supervisor_int.h"
@@ -304,6 +305,8 @@ int supervisor_run(struct platform *plat, const struct run_opts *opts)
 		r = ctl_sock_init(&S, opts->control_path ? opts->control_path : plat->control_path);
 	if (r)
 		return LVMM_EXIT_SETUPERR;
+	cons_init(&S, ctl_sock_listening(&S) ? (opts->control_path ? opts->control_path
+								    : plat->control_path) : NULL);
 
 	for (i = 0; i < plat->nparts; i++)
 		if (plat->parts[i].stdin_console)
@@ -346,6 +349,7 @@ int supervisor_run(struct platform *plat, const struct run_opts *opts)
 		}
 	}
 	summary(&S);
+	cons_close(&S);
 	ctl_sock_close(&S);
 	links_close(&S);
 	lc_close(&S);
