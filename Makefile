@@ -51,7 +51,8 @@ LDFLAGS := $(HARDEN_LD) $(SAN_LD)
 # --wrap sends them to failing stubs in src/trust/digest.c, so -static-pie
 # links without glibc's warnings and OpenSSL cannot load code at run time.
 # (Any getaddrinfo() call in lvmm would get those stubs too: EAI_FAIL.)
-LIBS := -lcyaml -lyaml -lseccomp -lpthread -lcrypto \
+# -lncurses -ltinfo: `lvmm top` (static archives exist in Debian's libncurses-dev).
+LIBS := -lcyaml -lyaml -lseccomp -lpthread -lcrypto -lncurses -ltinfo \
 	-Wl,--wrap=dlopen,--wrap=getaddrinfo,--wrap=gethostbyname
 
 # Every .c under these folders is part of lvmm; main.c only in the binary.

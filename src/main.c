@@ -19,6 +19,7 @@
 #include "common/log.h"
 #include "cli/console.h"
 #include "cli/ctl_client.h"
+#include "cli/top.h"
 #include "config/platform.h"
 #include "supervisor/acm_check.h"
 #include "supervisor/supervisor.h"
@@ -41,6 +42,7 @@ static const char usage_main[] =
 	"  check PLATFORM.yaml      validate a platform file (and its images) without running it\n"
 	"  ctl SOCKET OP [ARGS]     control a running platform (see 'lvmm ctl --help')\n"
 	"  console SOCKET PARTITION attach to a partition's serial console (Ctrl-] detaches)\n"
+	"  top SOCKET [-b]          live table of the partitions (see 'lvmm top --help')\n"
 	"  version                  print the version\n"
 	"  help [COMMAND]           this text, or a command's\n"
 	"\n"
@@ -644,6 +646,8 @@ int main(int argc, char **argv)
 			fputs(ctl_usage, stdout);
 		else if (argc >= 3 && !strcmp(argv[2], "console"))
 			fputs(console_usage, stdout);
+		else if (argc >= 3 && !strcmp(argv[2], "top"))
+			fputs(top_usage, stdout);
 		else
 			fputs(usage_main, stdout);
 		return 0;
@@ -656,6 +660,8 @@ int main(int argc, char **argv)
 		return ctl_client_main(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "console"))
 		return console_main(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "top"))
+		return top_main(argc - 1, argv + 1);
 	fprintf(stderr, "lvmm: unknown command '%s'\n\n%s", argv[1], usage_main);
 	return LVMM_EXIT_USAGE;
 }
