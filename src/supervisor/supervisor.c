@@ -32,6 +32,7 @@
 #include "supervisor/consoles.h"
 #include "supervisor/ctl.h"
 #include "supervisor/events.h"
+#include "supervisor/notify.h"
 #include "supervisor/supervisor_int.h"
 
 static struct sup S;
@@ -270,6 +271,7 @@ int supervisor_run(struct platform *plat, const struct run_opts *opts)
 	int r;
 
 	memset(&S, 0, sizeof(S));
+	notify_init();
 	S.plat = plat;
 	S.opts = *opts;
 	S.epfd = S.sig_fd = S.timer_fd = -1;
@@ -325,7 +327,10 @@ int supervisor_run(struct platform *plat, const struct run_opts *opts)
 
 	while (!lc_all_done(&S, ctl_sock_listening(&S))) {
 		struct epoll_event evs[16];
-		int n = epoll_wait(S.epfd, evs, 16, -1), k;
+		int n, k;
+
+		notify_update(&S); /* systemd: READY=1 once the partitions are up, STOPPING=1 */
+		n = epoll_wait(S.epfd, evs, 16, -1);
 
 		if (n < 0 && errno != EINTR) {
 			pr_err("epoll_wait: %s", strerror(errno));
