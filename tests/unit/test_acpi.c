@@ -787,6 +787,27 @@ static bool have_iasl(void)
 	return system("iasl -v >/dev/null 2>&1") == 0;
 }
 
+/*
+ * LVMM_ACPI_DUMP=FILE [LVMM_ACPI_CPUS=N]: write the 64 KiB table area for N
+ * CPUs and no virtio device to FILE and exit, to load the very tables into
+ * another VMM (docs/acpi.md: QEMU -device loader,file=FILE,addr=0xe0000).
+ */
+static int dump_tables(const char *path)
+{
+	const char *n = getenv("LVMM_ACPI_CPUS");
+	uint64_t rsdp = 0;
+	FILE *f;
+
+	if (acpi_write(&gm, n ? (unsigned)atoi(n) : 1, NULL, 0, &rsdp) ||
+	    !(f = fopen(path, "wb")))
+		return 1;
+	if (fwrite(mem + ACPI_AREA_START, 1, ACPI_AREA_SIZE, f) != ACPI_AREA_SIZE) {
+		fclose(f);
+		return 1;
+	}
+	return fclose(f) ? 1 : 0;
+}
+
 int main(void)
 {
 	mem = calloc(1, MEM);
@@ -794,6 +815,8 @@ int main(void)
 		printf("not ok - setup: no memory\n");
 		return 1;
 	}
+	if (getenv("LVMM_ACPI_DUMP"))
+		return dump_tables(getenv("LVMM_ACPI_DUMP"));
 	RUN(test_headers);
 	RUN(test_fadt);
 	RUN(test_madt_1);
