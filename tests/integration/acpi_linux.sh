@@ -40,7 +40,8 @@ for _ in $(seq 2400); do
 	kill -0 $q 2>/dev/null || break
 	sleep 0.1
 done
-sigpid KILL $q 2>/dev/null; wait $q 2>/dev/null
+# TERM to timeout(1), which passes it on to QEMU (a KILL would end timeout alone and orphan QEMU).
+sigpid TERM $q 2>/dev/null; wait $q 2>/dev/null
 
 if contains "$out" "ACPI: RSDP 0x00000000000E0000 000024 (v02 LVMM  )" &&
    contains "$out" "input: Power Button as /devices/LNXSYSTM:00/LNXSYBUS:00/PNP0C0C:00/input/input" &&
