@@ -4,7 +4,9 @@
 #   make demo       install, build and run the default platform (examples/)
 #   make test       build everything and run the whole suite (tests/run)
 #   make SAN=1 ...  the same with ASan + UBSan, in build-san/
-#   make deps       install the Debian packages lvmm needs (idempotent)
+#   make deps       install the Debian packages everything needs (idempotent);
+#                   deps-build, deps-demo, deps-test: only what that needs
+#   make install    PREFIX=/usr/local DESTDIR=: binary, man pages, systemd unit, docs
 #   make fuzz       build the libFuzzer targets with clang and run each briefly
 #   make bench      run the benchmarks against QEMU
 #   make loc        count the trusted supervisor core's lines
@@ -52,7 +54,9 @@ LDFLAGS := $(HARDEN_LD) $(SAN_LD)
 # --wrap sends them to failing stubs in src/trust/digest.c, so -static-pie
 # links without glibc's warnings and OpenSSL cannot load code at run time.
 # (Any getaddrinfo() call in lvmm would get those stubs too: EAI_FAIL.)
-LIBS := -lcyaml -lyaml -lseccomp -lpthread -lcrypto -ljansson \
+# -ljansson: `lvmm ctl`/`lvmm top` parse the front-end's JSON (src/cli/http.c).
+# -lncurses -ltinfo: `lvmm top` (static archives exist in Debian's libncurses-dev).
+LIBS := -lcyaml -lyaml -lseccomp -lpthread -lcrypto -ljansson -lncurses -ltinfo \
 	-Wl,--wrap=dlopen,--wrap=getaddrinfo,--wrap=gethostbyname
 
 # Every .c under these folders is part of lvmm; main.c only in the binary.
@@ -110,12 +114,12 @@ include tests/guests/guests.mk
 # The README's two commands.
 # Sequential on purpose: packages first, then the build, then the run.
 demo:
-	$(Q)$(MAKE) --no-print-directory deps
+	$(Q)$(MAKE) --no-print-directory deps-demo
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)BUILD=$(BUILD) scripts/demo.sh $(DEMO)
 
 test:
-	$(Q)$(MAKE) --no-print-directory deps
+	$(Q)$(MAKE) --no-print-directory deps-test
 	$(Q)$(MAKE) --no-print-directory -j$$(nproc) all
 	$(Q)$(MAKE) --no-print-directory npm-tools
 	$(Q)LVMM=$(BUILD)/lvmm BUILD=$(BUILD) tests/run
@@ -133,19 +137,83 @@ $(BUILD)/node_modules/.bin/redocly:
 			{ echo "npm install failed (see $(BUILD)/npm.log)"; true; }; \
 	else echo "npm is not installed: the OpenAPI lint test will be skipped"; fi
 
-# Packages from Debian only; quiet when everything is present.
-DEPS := gcc make libc6-dev libcyaml-dev libyaml-dev libseccomp-dev clang \
-	qemu-system-x86 qemu-utils busybox-static iproute2 socat cpio xz-utils \
-	kmod swtpm swtpm-tools curl python3 libssl-dev openssl tpm2-tools acpica-tools \
-	libmicrohttpd-dev libjansson-dev python3-jsonschema python3-yaml
-deps:
-	$(Q)missing=$$(for p in $(DEPS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
+# Packages from Debian only, in three sets so that each command installs
+# only what it needs (`make demo` pulls nothing test-only); quiet when
+# everything is present. `make deps` is the whole list (what CI installs).
+# libmicrohttpd-dev, libjansson-dev: build/lvmm-api (and its run-time libraries,
+# which the demo needs too).
+DEPS_BUILD := gcc make libc6-dev libcyaml-dev libyaml-dev libseccomp-dev libssl-dev \
+	libncurses-dev libmicrohttpd-dev libjansson-dev
+# scripts/demo.sh: a network namespace with a TAP (iproute2, sysctl) and a responder.
+DEPS_DEMO := $(DEPS_BUILD) iproute2 procps python3
+# The suite: fuzzers (clang), QEMU for references and benchmarks, the Linux image
+# (busybox-static, cpio, xz-utils, kmod), vTPMs (swtpm), trust tools (openssl,
+# tpm2-tools), iasl (acpica-tools), socat/curl, man pages (man-db, groff-base),
+# a pty for `lvmm top` (bsdutils: script), the unit check (systemd: systemd-analyze),
+# the OpenAPI spec check (python3-jsonschema, python3-yaml: tests/integration/api_spec.py).
+DEPS_TEST := $(DEPS_DEMO) clang qemu-system-x86 qemu-utils busybox-static socat cpio xz-utils \
+	kmod swtpm swtpm-tools curl openssl tpm2-tools acpica-tools man-db groff-base bsdutils \
+	systemd python3-jsonschema python3-yaml
+DEPS := $(DEPS_TEST)
+
+define install_missing
+	$(Q)missing=$$(for p in $(1); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
 		| grep -q 'install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 		echo "installing: $$missing"; \
 		DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
+endef
+
+deps: deps-test
+deps-build:
+	$(call install_missing,$(DEPS_BUILD))
+deps-demo:
+	$(call install_missing,$(DEPS_DEMO))
+deps-test:
+	$(call install_missing,$(DEPS_TEST))
+# The lists themselves, for scripts and tests: make -s print-deps-demo
+print-deps-%:
+	@echo $(DEPS_$(shell echo $* | tr a-z A-Z))
+
+# ---- installation ---------------------------------------------------------------
+# make install [PREFIX=/usr/local] [DESTDIR=] [BUILD=build]; make uninstall alike.
+# The unit and the man pages name the installed paths (@BINDIR@, @SYSCONFDIR@).
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+LIBEXECDIR ?= $(PREFIX)/libexec/lvmm
+MANDIR ?= $(PREFIX)/share/man
+DOCDIR ?= $(PREFIX)/share/doc/lvmm
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+# Helper programs lvmm starts go to LIBEXECDIR: the API front-end, which the
+# supervisor looks for next to its own binary, then in LIBEXECDIR (docs/api.md).
+HELPERS ?= $(BUILD)/lvmm-api
+
+install: $(BUILD)/lvmm $(HELPERS)
+	$(E) "  INSTALL $(DESTDIR)$(PREFIX)"
+	$(Q)install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
+		$(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(SYSCONFDIR)/lvmm
+	$(Q)install -m 0755 $(BUILD)/lvmm $(DESTDIR)$(BINDIR)/lvmm
+	$(Q)$(if $(HELPERS),install -d $(DESTDIR)$(LIBEXECDIR) && \
+		install -m 0755 $(HELPERS) $(DESTDIR)$(LIBEXECDIR)/,true)
+	$(Q)install -m 0644 man/lvmm.1 $(DESTDIR)$(MANDIR)/man1/lvmm.1
+	$(Q)install -m 0644 man/lvmm-platform.5 $(DESTDIR)$(MANDIR)/man5/lvmm-platform.5
+	$(Q)sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' dist/lvmm@.service.in \
+		>$(DESTDIR)$(SYSTEMDUNITDIR)/lvmm@.service && chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/lvmm@.service
+	$(Q)install -m 0644 README.md $(DESTDIR)$(DOCDIR)/
+	$(Q)cd docs && find . -type f | while read -r f; do \
+		install -D -m 0644 "$$f" "$(DESTDIR)$(DOCDIR)/$$f" || exit 1; done
+	$(Q)install -m 0644 examples/*.yaml $(DESTDIR)$(DOCDIR)/examples/
+
+uninstall:
+	$(Q)rm -f $(DESTDIR)$(BINDIR)/lvmm $(DESTDIR)$(MANDIR)/man1/lvmm.1 \
+		$(DESTDIR)$(MANDIR)/man5/lvmm-platform.5 $(DESTDIR)$(SYSTEMDUNITDIR)/lvmm@.service
+	$(Q)$(if $(HELPERS),rm -f $(addprefix $(DESTDIR)$(LIBEXECDIR)/,$(notdir $(HELPERS))) && \
+		rmdir $(DESTDIR)$(LIBEXECDIR) 2>/dev/null || true,true)
+	$(Q)rm -rf $(DESTDIR)$(DOCDIR)
+	$(Q)rmdir $(DESTDIR)$(SYSCONFDIR)/lvmm 2>/dev/null || true
 
 loc:
 	$(Q)scripts/loc.sh
@@ -162,7 +230,8 @@ bench: all $(BENCH_TOOLS)
 clean:
 	rm -rf build build-san
 
-.PHONY: all unit test demo deps loc bench clean guests fuzz npm-tools
+.PHONY: all unit test demo deps deps-build deps-demo deps-test loc bench clean guests fuzz \
+	npm-tools install uninstall
 .DEFAULT_GOAL := all
 
 -include $(shell find $(BUILD) -type f -name '*.d' 2>/dev/null)

@@ -17,7 +17,9 @@
 
 #include "config/cpufeatures.h"
 #include "common/log.h"
+#include "cli/console.h"
 #include "cli/ctl_client.h"
+#include "cli/top.h"
 #include "config/platform.h"
 #include "supervisor/acm_check.h"
 #include "supervisor/supervisor.h"
@@ -39,6 +41,8 @@ static const char usage_main[] =
 	"  run --kernel FILE ...    run one guest (quick form; see 'lvmm run --help')\n"
 	"  check PLATFORM.yaml      validate a platform file (and its images) without running it\n"
 	"  ctl [SOCKET|NAME] OP ... control a running platform (see 'lvmm ctl --help')\n"
+	"  console SOCKET|NAME PART attach to a partition's serial console (Ctrl-] detaches)\n"
+	"  top SOCKET|NAME [-b]     live table of the partitions (see 'lvmm top --help')\n"
 	"  version                  print the version\n"
 	"  help [COMMAND]           this text, or a command's\n"
 	"\n"
@@ -647,6 +651,10 @@ int main(int argc, char **argv)
 			fputs(usage_check, stdout);
 		else if (argc >= 3 && !strcmp(argv[2], "ctl"))
 			fputs(ctl_usage, stdout);
+		else if (argc >= 3 && !strcmp(argv[2], "console"))
+			fputs(console_usage, stdout);
+		else if (argc >= 3 && !strcmp(argv[2], "top"))
+			fputs(top_usage, stdout);
 		else
 			fputs(usage_main, stdout);
 		return 0;
@@ -657,6 +665,10 @@ int main(int argc, char **argv)
 		return cmd_check(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "ctl"))
 		return ctl_client_main(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "console"))
+		return console_main(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "top"))
+		return top_main(argc - 1, argv + 1);
 	fprintf(stderr, "lvmm: unknown command '%s'\n\n%s", argv[1], usage_main);
 	return LVMM_EXIT_USAGE;
 }

@@ -30,7 +30,7 @@
 
 #include "lvmm/proto.h"
 
-#define LVMM_API_VERSION    1
+#define LVMM_API_VERSION    2  /* 2: shutdown, reboot; lvmm_api_part.timeout_ms */
 #define LVMM_API_MAX_PARTS  256  /* list replies and event filters: >= PLAT_MAX_PARTS */
 #define LVMM_API_MAX_LINKS  64   /* >= PLAT_MAX_LINKS */
 #define LVMM_API_RID_MAX    64   /* request id incl. NUL: [A-Za-z0-9._:-], 1-63 chars */
@@ -40,6 +40,7 @@
 #define LVMM_API_BLOB_MAX   (1024 * 1024) /* an opaque result: sealed memfd of at most this */
 #define LVMM_API_LINE_MAX   2048 /* one event line incl. its newline */
 #define LVMM_API_STATE_MAX  16   /* "running", "restarting", ... incl. NUL */
+#define LVMM_API_POWER_MAX_S 3600 /* shutdown/reboot: the longest timeout (num[0], seconds) */
 
 /* Message types (struct lvmm_msg_hdr.type), apart from the partition protocol's. */
 enum lvmm_api_msg {
@@ -74,7 +75,9 @@ enum lvmm_api_op {
 	LVMM_OP_ACM = 12,
 	LVMM_OP_HELP = 13,
 	LVMM_OP_EVENTS = 14,      /* may the subject follow events, and whose? */
-	LVMM_OP_MAX = 14,
+	LVMM_OP_SHUTDOWN = 15,    /* num[0]: timeout in seconds (1..LVMM_API_POWER_MAX_S; 0: default) */
+	LVMM_OP_REBOOT = 16,      /* num[0]: as shutdown */
+	LVMM_OP_MAX = 16,
 };
 
 /* ---- INIT (sup -> fe) ----------------------------------------------------- */
@@ -149,6 +152,7 @@ struct lvmm_api_list {
 #define LVMM_API_PART_PID        (1U << 0) /* pid is meaningful (start, restart of a stopped one) */
 #define LVMM_API_PART_KILL_AFTER (1U << 1) /* kill_after_ms is (stop, restart) */
 #define LVMM_API_PART_STATS      (1U << 2) /* stats are (status) */
+#define LVMM_API_PART_POWER      (1U << 3) /* timeout_ms is (shutdown, reboot) */
 
 struct lvmm_api_stats {
 	uint64_t exits_io, exits_mmio, exits_hlt, exits_other;
@@ -164,7 +168,7 @@ struct lvmm_api_part {
 	uint32_t flags;         /* LVMM_API_PART_* */
 	uint32_t pid;
 	uint32_t kill_after_ms;
-	uint32_t pad;
+	uint32_t timeout_ms;    /* shutdown/reboot: stopped (restarted) if not ended by then */
 	struct lvmm_api_stats stats;
 };
 

@@ -46,6 +46,28 @@
  */
 #define LVMM_PORT_DEBUG_EXIT   0xf4
 
+/*
+ * ACPI power management (hardware-reduced ACPI; docs/acpi.md,
+ * src/devices/acpi_pm.c): the FADT's sleep control and status registers,
+ * and the event register of the Generic Event Device (ACPI0013) whose
+ * interrupt tells the guest a power-button press is pending.
+ *   SLEEP_CTL (byte, write): SLP_TYP << 2 | SLP_EN; SLP_TYP 5 (the DSDT's
+ *             \_S5) powers the partition off.
+ *   SLEEP_STS (byte): WAK_STS (bit 7); reads 0, writes are ignored.
+ *   GED_EVENT (32-bit, read clears): pending events, bit 0 = power button.
+ */
+#define LVMM_PORT_ACPI_PM      0x600
+#define LVMM_ACPI_PM_PORTS     8
+#define LVMM_PORT_SLEEP_CTL    0x600
+#define LVMM_PORT_SLEEP_STS    0x601
+#define LVMM_PORT_GED_EVENT    0x604
+#define LVMM_SLEEP_SLP_EN      0x20
+#define LVMM_SLEEP_TYP_SHIFT   2
+#define LVMM_SLEEP_TYP_MASK    0x1c
+#define LVMM_SLP_TYP_S5        5
+#define LVMM_GED_EV_POWER_BUTTON 0x1
+#define LVMM_IRQ_GED           22 /* GSI (IOAPIC pin); edge, active high */
+
 /* ---- virtio-mmio slots ----------------------------------------------- */
 #define LVMM_VIRTIO_MMIO_BASE  0xd0000000ULL
 #define LVMM_VIRTIO_MMIO_SIZE  0x1000ULL      /* one slot per device        */

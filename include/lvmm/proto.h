@@ -93,6 +93,7 @@ struct lvmm_cpuid_mask {
 #define LVMM_PART_F_STDIN       (1U << 0) /* console input from fd_console_in */
 #define LVMM_PART_F_PREFIX      (1U << 1) /* prefix console lines with the name */
 #define LVMM_PART_F_TEST_DEVICE (1U << 2) /* test-only port 0xf0: see docs */
+#define LVMM_PART_F_CONSOLE_SOCK (1U << 3) /* fd_console_listen is a listening console socket */
 
 struct lvmm_part_config {
 	char name[LVMM_NAME_MAX];
@@ -120,6 +121,13 @@ struct lvmm_part_config {
 	 */
 	uint32_t uid;
 	uint32_t gid;
+	/*
+	 * With LVMM_PART_F_CONSOLE_SOCK: a listening Unix socket (created by
+	 * the supervisor, mode 0600) on which the UART serves console clients
+	 * (`lvmm console`): recent output first, then live, input to the guest.
+	 */
+	int32_t fd_console_listen;
+	uint32_t pad2;
 };
 
 /* ---- EVENT ----------------------------------------------------------- */
@@ -175,7 +183,8 @@ enum lvmm_ctl_op {
 	LVMM_CTL_LINK_DOWN = 4, /* dev = device id of the link end */
 	LVMM_CTL_LINK_UP = 5,
 	LVMM_CTL_STATS = 6,
-	LVMM_CTL_OP_MAX = 6,
+	LVMM_CTL_POWER_BUTTON = 7, /* press the ACPI power button (graceful shutdown/reboot) */
+	LVMM_CTL_OP_MAX = 7,
 };
 
 struct lvmm_ctl {

@@ -164,9 +164,9 @@ static void replied(void *ctx, const struct lvmm_api_reply *r, int err)
 	next_request(a, now_ns());
 }
 
-static void submit(struct agent *a, const char *target, int payload)
+static void submit(struct agent *a, const char *target, uint64_t num, int payload)
 {
-	struct lvmm_api_req q = { .op = a->op->id };
+	struct lvmm_api_req q = { .op = a->op->id, .num = { num } };
 	char why[128];
 	int r;
 
@@ -192,21 +192,21 @@ static void upload_done(struct agent *a)
 		a->phase = A_LINE;
 		return;
 	}
-	submit(a, "", fd);
+	submit(a, "", 0, fd);
 }
 
 /* One complete line (NUL-terminated, without its newline). */
 static void dispatch(struct agent *a, char *line)
 {
 	char target[LVMM_NAME_MAX], why[LVMM_API_ERR_MAX];
-	uint64_t size;
+	uint64_t num;
 
-	if (api_line_parse(line, &a->op, target, sizeof(target), &size, why, sizeof(why))) {
+	if (api_line_parse(line, &a->op, target, sizeof(target), &num, why, sizeof(why))) {
 		fail(a, why);
 		return;
 	}
 	if (a->op->arg != ARG_POLICY) {
-		submit(a, target, -1);
+		submit(a, target, a->op->arg == ARG_PART_SECS ? num : 0, -1);
 		return;
 	}
 	a->upload_fd = memfd_create("policy", MFD_CLOEXEC | MFD_ALLOW_SEALING);
@@ -214,7 +214,7 @@ static void dispatch(struct agent *a, char *line)
 		fail(a, "policy-load: cannot take an upload now");
 		return;
 	}
-	a->upload_want = (size_t)size;
+	a->upload_want = (size_t)num;
 	a->upload_have = 0;
 	a->phase = A_UPLOAD;
 }

@@ -40,6 +40,8 @@ enum api_arg {
 	ARG_PART,   /* a partition name */
 	ARG_LINK,   /* a link name */
 	ARG_POLICY, /* the policy's text (HTTP: the body; agent: "policy-load N" + N bytes) */
+	ARG_PART_SECS, /* a partition name and optional seconds, 1..LVMM_API_POWER_MAX_S, in
+			* num[0] (HTTP: ?timeout=SECONDS; agent and lvmm ctl: a third word) */
 };
 
 struct api_op {
@@ -96,11 +98,18 @@ int api_route(const char *method, const char *url, const struct api_op **op, cha
 /**
  * api_line_parse() - an agent channel's request line (NUL-terminated,
  * without its newline; tokenised in place): 0 with *op, its argument in
- * arg (n bytes) and, for policy-load, the payload's *size; or -errno with
- * the reason in err (as the answer's "error").
+ * arg (n bytes) and *num: for policy-load the payload's size, for
+ * ARG_PART_SECS the seconds (0 when not given); or -errno with the reason
+ * in err (as the answer's "error").
  */
-int api_line_parse(char *line, const struct api_op **op, char *arg, size_t n, uint64_t *size,
+int api_line_parse(char *line, const struct api_op **op, char *arg, size_t n, uint64_t *num,
 		   char *err, size_t en);
+
+/**
+ * api_secs_parse() - an ARG_PART_SECS op's seconds (text s) into *secs:
+ * 0, or -EINVAL with the reason in err.
+ */
+int api_secs_parse(const struct api_op *op, const char *s, uint64_t *secs, char *err, size_t en);
 
 /* ---- the supervisor (main.c) ---- */
 

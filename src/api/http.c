@@ -40,6 +40,7 @@ struct hreq {
 	struct MHD_Connection *conn;
 	const struct api_op *op;
 	char target[LVMM_NAME_MAX];
+	uint64_t secs;           /* ARG_PART_SECS: ?timeout=SECONDS, or 0 */
 	char rid[LVMM_API_RID_MAX];
 	char *body;
 	size_t body_len;
@@ -224,7 +225,7 @@ static int policy_memfd(const struct hreq *h)
 static enum MHD_Result submit(struct hreq *h)
 {
 	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(h->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-	struct lvmm_api_req q = { .op = h->op->id };
+	struct lvmm_api_req q = { .op = h->op->id, .num = { h->secs } };
 	int payload = -1, r;
 
 	if (h->op->arg == ARG_POLICY) {
@@ -301,6 +302,13 @@ static enum MHD_Result begin(struct hreq *h, const char *url, const char *method
 				  h->op->arg == ARG_LINK ? "link" : "partition", LVMM_NAME_MAX - 1);
 	if (r)
 		return send_error(h, 404, "no such path: %.128s (see GET /v1/help)", url);
+	if (h->op->arg == ARG_PART_SECS) {
+		const char *t = MHD_lookup_connection_value(h->conn, MHD_GET_ARGUMENT_KIND, "timeout");
+		char why[96];
+
+		if (t && api_secs_parse(h->op, t, &h->secs, why, sizeof(why)))
+			return send_error(h, 400, "%s", why);
+	}
 	/* Sizes are capped before anything is buffered. */
 	if (h->op->arg == ARG_POLICY && cl) {
 		uint64_t n;

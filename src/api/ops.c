@@ -74,6 +74,11 @@ static void fmt_part(json_t *o, const struct lvmm_api_reply *r)
 		INT(o, "pid", b->pid);
 	if (b->flags & LVMM_API_PART_KILL_AFTER)
 		INT(o, "kill_after_ms", b->kill_after_ms);
+	if (b->flags & LVMM_API_PART_POWER) {
+		/* What happens to a guest that has not powered off within timeout_ms. */
+		INT(o, "timeout_ms", b->timeout_ms);
+		STR(o, "then", r->op == LVMM_OP_REBOOT ? "restart" : "stop");
+	}
 	if (!(b->flags & LVMM_API_PART_STATS))
 		return;
 	exits = json_object();
@@ -185,6 +190,8 @@ const struct api_op api_ops[] = {
 	{ .id = LVMM_OP_ACM, .body = LVMM_BODY_ACM, .name = "acm", .usage = "acm", .method = "GET", .path = "/v1/acm", .format = fmt_acm },
 	{ .id = LVMM_OP_HELP, .body = LVMM_BODY_NONE, .name = "help", .usage = "help", .method = "GET", .path = "/v1/help", .format = fmt_help },
 	{ .id = LVMM_OP_EVENTS, .body = LVMM_BODY_EVENTS, .name = "events", .usage = "events", .method = "GET", .path = "/v1/events", .format = fmt_events },
+	{ .id = LVMM_OP_SHUTDOWN, .body = LVMM_BODY_PART, .name = "shutdown", .usage = "shutdown PARTITION [SECONDS]", .method = "POST", .path = "/v1/partitions/{}/shutdown", .arg = ARG_PART_SECS, .format = fmt_part },
+	{ .id = LVMM_OP_REBOOT, .body = LVMM_BODY_PART, .name = "reboot", .usage = "reboot PARTITION [SECONDS]", .method = "POST", .path = "/v1/partitions/{}/reboot", .arg = ARG_PART_SECS, .format = fmt_part },
 };
 const unsigned api_nops = sizeof(api_ops) / sizeof(api_ops[0]);
 

@@ -91,14 +91,23 @@ int api_route(const char *method, const char *url, const struct api_op **op, cha
 	return used ? -EOPNOTSUPP : -ENOENT;
 }
 
-int api_line_parse(char *line, const struct api_op **op, char *arg, size_t n, uint64_t *size,
+int api_secs_parse(const struct api_op *op, const char *s, uint64_t *secs, char *err, size_t en)
+{
+	if (parse_u64(s, LVMM_API_POWER_MAX_S, secs) || !*secs) {
+		snprintf(err, en, "%s: the timeout must be 1-%d seconds", op->name, LVMM_API_POWER_MAX_S);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int api_line_parse(char *line, const struct api_op **op, char *arg, size_t n, uint64_t *num,
 		   char *err, size_t en)
 {
 	char *argv[4], *save = NULL, *tok;
 	unsigned argc = 0;
 
 	*op = NULL;
-	*size = 0;
+	*num = 0;
 	arg[0] = 0;
 	for (tok = strtok_r(line, " \t\r", &save); tok && argc < 4; tok = strtok_r(NULL, " \t\r", &save))
 		argv[argc++] = tok;
@@ -111,23 +120,25 @@ int api_line_parse(char *line, const struct api_op **op, char *arg, size_t n, ui
 		snprintf(err, en, "unknown operation '%.64s'; try 'help'", argv[0]);
 		return -EINVAL;
 	}
-	if (argc != ((*op)->arg == ARG_NONE ? 1U : 2U)) {
+	if (argc != ((*op)->arg == ARG_NONE ? 1U : 2U) && !((*op)->arg == ARG_PART_SECS && argc == 3)) {
 		snprintf(err, en, "usage: %s", (*op)->usage);
 		return -EINVAL;
 	}
 	if ((*op)->arg == ARG_POLICY) {
-		if (parse_u64(argv[1], LVMM_API_UPLOAD_MAX, size) || !*size) {
+		if (parse_u64(argv[1], LVMM_API_UPLOAD_MAX, num) || !*num) {
 			snprintf(err, en, "policy-load: size must be 1-%d bytes", LVMM_API_UPLOAD_MAX);
 			return -EINVAL;
 		}
 		return 0;
 	}
-	if (argc == 2 && strlen(argv[1]) >= n) {
+	if (argc == 3 && api_secs_parse(*op, argv[2], num, err, en))
+		return -EINVAL;
+	if (argc >= 2 && strlen(argv[1]) >= n) {
 		snprintf(err, en, "no %s called '%.64s'", (*op)->arg == ARG_LINK ? "link" : "partition",
 			 argv[1]);
 		return -ENOENT;
 	}
-	if (argc == 2)
+	if (argc >= 2)
 		snprintf(arg, n, "%s", argv[1]);
 	return 0;
 }

@@ -43,6 +43,9 @@ const char ctl_usage[] =
 	"  stop PARTITION          stop it (its restart policy does not apply)\n"
 	"  start PARTITION         start a partition that has ended\n"
 	"  restart PARTITION       stop it and start it again\n"
+	"  shutdown PARTITION [S]  ask the guest to power off (ACPI power button); stop it\n"
+	"                          if it has not after S seconds (default 30)\n"
+	"  reboot PARTITION [S]    the same, then start it again\n"
 	"  link-down LINK          cut a link (both ends see link down)\n"
 	"  link-up LINK\n"
 	"  isolate PARTITION       bring down every link of the partition\n"
@@ -211,6 +214,9 @@ static void show_part(json_t *o)
 		printf(", pid %lld", iget(o, "pid"));
 	if (json_object_get(o, "kill_after_ms"))
 		printf(" (killed if it has not stopped %lld ms from now)", iget(o, "kill_after_ms"));
+	if (json_object_get(o, "timeout_ms"))
+		printf("; power button pressed (%s if it has not ended %lld ms from now)",
+		       sget(o, "then"), iget(o, "timeout_ms"));
 	printf("\n");
 	if (!exits)
 		return;
@@ -347,6 +353,7 @@ int ctl_client_main(int argc, char **argv)
 	const struct api_op *op = NULL;
 	struct http_resp r;
 	const char *body = NULL, *arg;
+	uint64_t secs = 0;
 	size_t blen = 0;
 	int i = 1, e;
 
@@ -386,9 +393,13 @@ int ctl_client_main(int argc, char **argv)
 		fprintf(stderr, "lvmm ctl: unknown operation '%s'; try 'lvmm ctl --help'\n", argv[i]);
 		return 2;
 	}
-	if (argc - i != (op->arg == ARG_NONE ? 1 : 2))
+	if (argc - i != (op->arg == ARG_NONE ? 1 : 2) && !(op->arg == ARG_PART_SECS && argc - i == 3))
 		goto usage;
 	arg = op->arg == ARG_NONE ? "" : argv[i + 1];
+	if (argc - i == 3 && api_secs_parse(op, argv[i + 2], &secs, err, sizeof(err))) {
+		fprintf(stderr, "lvmm ctl: %s\n", err);
+		return 2;
+	}
 	if (op->arg == ARG_POLICY) {
 		FILE *f = fopen(arg, "r");
 
@@ -414,6 +425,8 @@ int ctl_client_main(int argc, char **argv)
 			snprintf(path, sizeof(path), "%.*s%s%s", (int)(brace - op->path), op->path, arg, brace + 2);
 		else
 			snprintf(path, sizeof(path), "%s", op->path);
+		if (secs)
+			snprintf(path + strlen(path), sizeof(path) - strlen(path), "?timeout=%" PRIu64, secs);
 	}
 	if (op->id == LVMM_OP_EVENTS) {
 		e = http_follow(sock, path, event_line, NULL, &r, -1, err, sizeof(err));

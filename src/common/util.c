@@ -161,3 +161,15 @@ int ctl_socket_path(const char *name, char *out, size_t n)
 		w = snprintf(out, n, "%s/%s.sock", LVMM_RUN_DIR, name);
 	return w < 0 || (size_t)w >= n ? -ENAMETOOLONG : 0;
 }
+
+int console_path(const char *ctl, const char *part, char *out, size_t n)
+{
+	size_t len = strlen(ctl);
+	int w;
+
+	if (len >= 5 && !strcmp(ctl + len - 5, ".sock"))
+		len -= 5;
+	w = snprintf(out, n, "%.*s.console%s%s", (int)len, ctl, part ? "/" : "", part ? part : "");
+	/* 108 bytes in sun_path, NUL included. */
+	return w < 0 || (size_t)w >= n || (part && w > 107) ? -ENAMETOOLONG : 0;
+}

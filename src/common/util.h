@@ -70,4 +70,14 @@ int strlcpy_checked(char *dst, const char *src, size_t n) MUST_CHECK;
  */
 int ctl_socket_path(const char *name, char *out, size_t n) MUST_CHECK;
 
+/*
+ * Where a platform's console sockets live (docs/cli.md, "lvmm console"):
+ * next to its control socket CTL, in the directory CTL without a trailing
+ * ".sock", plus ".console" (run/lvmm.sock -> run/lvmm.console/); the
+ * socket of partition PART is that directory's entry PART. part NULL: the
+ * directory. 0, or -ENAMETOOLONG when it does not fit n bytes or a
+ * socket address (107 bytes).
+ */
+int console_path(const char *ctl, const char *part, char *out, size_t n) MUST_CHECK;
+
 #endif

@@ -6,7 +6,7 @@
 #include <string.h>
 
 static const struct device_ops *const builtin[] = {
-	&uart_ops, &i8042_ops, &rtc_ops, &debug_exit_ops,
+	&uart_ops, &i8042_ops, &rtc_ops, &debug_exit_ops, &acpi_pm_ops,
 };
 
 /* Config device types; NULL where this build has no model. */

@@ -51,6 +51,7 @@ extern const struct device_ops uart_ops;
 extern const struct device_ops i8042_ops;
 extern const struct device_ops rtc_ops;
 extern const struct device_ops debug_exit_ops;
+extern const struct device_ops acpi_pm_ops;     /* sleep registers + GED power button */
 
 /* The device types a config entry may name (enum lvmm_dev_type). */
 extern const struct device_ops virtio_blk_ops;      /* LVMM_DEV_BLK: fd[0] = raw image */

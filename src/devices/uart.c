@@ -9,6 +9,18 @@
  * supervisor passed (a terminal or pipe) into a 64-byte FIFO; when the FIFO
  * is full we stop reading the fd instead of buffering without bound.
  * In interactive mode Ctrl-A x stops the partition (as in QEMU).
+ *
+ * Console attach (`lvmm console`, docs/cli.md): every byte the guest writes
+ * also goes into a 64 KiB ring, and up to UART_CLIENTS clients accepted on
+ * the listening socket the supervisor passed get the ring's contents first
+ * (recent output), then live output; what they type goes to the receive
+ * FIFO like terminal input. The vCPU only appends to the ring and, when a
+ * client is waiting for data, pokes the I/O thread through an eventfd: all
+ * socket work (accept, non-blocking sends, reads, epoll changes) is on the
+ * I/O thread. A client that does not read falls behind; once the ring has
+ * moved past its position it loses the overwritten bytes (counted, and
+ * told with a marker line when it reads again), so no client can ever
+ * block a vCPU or make lvmm buffer more than the ring.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -16,6 +28,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
@@ -26,6 +40,11 @@
 #define UART_FIFO 64
 #define UART_LINE 512
 #define FLUSH_NS  (50 * 1000 * 1000)
+#define UART_RING (64 * 1024) /* console history kept for attaching clients */
+#define UART_CLIENTS 4        /* attached at a time; more are told so and closed */
+#define UART_SEND_CHUNK 4096
+#define UART_SEND_ROUNDS 16   /* chunks per client per wake-up: others get their turn */
+#define UART_CLIENT_SNDBUF (16 * 1024) /* the kernel doubles it */
 
 /* Register bits (PC16550D data sheet). */
 #define IER_RDI  0x01
@@ -39,6 +58,18 @@
 #define LSR_DR   0x01
 #define LSR_THRE 0x20
 #define LSR_TEMT 0x40
+
+struct uart;
+
+struct uart_client {
+	struct uart *u;
+	int fd;          /* -1: slot free */
+	uint64_t pos;    /* next ring byte (absolute) to send */
+	bool out_armed;  /* its socket is full: waiting for EPOLLOUT */
+	bool in_on;      /* EPOLLIN registered */
+	uint64_t lost;   /* bytes overwritten before it read them */
+	uint64_t lost_told;
+};
 
 struct uart {
 	struct vm *vm;
@@ -58,6 +89,17 @@ struct uart {
 	uint64_t line_start_ns; /* when the buffered partial line began */
 	bool timer_armed;
 	struct ratelimit rl;
+
+	/* Console attach: the ring and its clients (see the top of the file). */
+	uint8_t ring[UART_RING];
+	uint64_t head;      /* bytes ever written by the guest: ring[head % UART_RING] is next */
+	int listen_fd, kick_fd;
+	bool kick_pending;  /* the vCPU poked kick_fd; the I/O thread has not run yet */
+	bool rx_stalled;    /* receive FIFO full: clients are not read */
+	unsigned nclients;
+	struct uart_client cl[UART_CLIENTS];
+	uint64_t rx_bytes, lost_bytes;
+	char scratch[UART_SEND_CHUNK]; /* I/O thread only */
 };
 
 static void uart_write_out(struct uart *u, const char *buf, size_t len)
@@ -121,6 +163,38 @@ static void uart_putc(struct uart *u, char c)
 		uart_arm_timer(u, FLUSH_NS);
 }
 
+/* The guest wrote c (vCPU, lock held): keep it for attaching clients; poke the I/O thread. */
+static void uart_ring_put(struct uart *u, uint8_t c)
+{
+	uint64_t one = 1;
+	unsigned i;
+
+	u->ring[u->head % UART_RING] = c;
+	u->head++;
+	if (!u->nclients)
+		return;
+	/* A client the ring has overtaken loses that byte, counted now (it may never read again). */
+	for (i = 0; i < UART_CLIENTS; i++) {
+		struct uart_client *cl = &u->cl[i];
+
+		if (cl->fd >= 0 && cl->pos + UART_RING < u->head) {
+			cl->pos++;
+			cl->lost++;
+			u->lost_bytes++;
+		}
+	}
+	if (u->kick_pending)
+		return;
+	for (i = 0; i < UART_CLIENTS; i++)
+		if (u->cl[i].fd >= 0 && !u->cl[i].out_armed)
+			break;
+	if (i == UART_CLIENTS)
+		return; /* every client waits for EPOLLOUT already */
+	u->kick_pending = true;
+	if (write(u->kick_fd, &one, sizeof(one)) < 0)
+		u->kick_pending = false;
+}
+
 static uint8_t uart_iir(const struct uart *u)
 {
 	uint8_t fifo = (u->fcr & 1) ? IIR_FIFO : 0;
@@ -152,6 +226,16 @@ static void uart_rx_push(struct uart *u, uint8_t c)
 
 static void uart_watch_input(struct uart *u, bool on)
 {
+	uint64_t one = 1;
+
+	if (u->nclients && u->rx_stalled == on) {
+		/* Clients' epoll masks are the I/O thread's to change. */
+		u->rx_stalled = !on;
+		if (!u->kick_pending && write(u->kick_fd, &one, sizeof(one)) == sizeof(one))
+			u->kick_pending = true;
+	} else if (!u->nclients) {
+		u->rx_stalled = !on;
+	}
 	if (u->in_fd < 0 || u->in_watched == on)
 		return;
 	if (!iothread_mod(&u->vm->io, u->in_fd, on ? EPOLLIN : 0))
@@ -216,10 +300,12 @@ static void uart_write(void *opaque, uint64_t off, const void *data, uint32_t le
 		if (u->lcr & LCR_DLAB) {
 			u->dll = v;
 		} else {
-			if (u->mcr & MCR_LOOP)
+			if (u->mcr & MCR_LOOP) {
 				uart_rx_push(u, v);
-			else
+			} else {
+				uart_ring_put(u, v);
 				uart_putc(u, (char)v);
+			}
 			u->thre_pending = true;
 		}
 		break;
@@ -270,6 +356,7 @@ static void uart_input(void *opaque, uint32_t events)
 		pthread_mutex_unlock(&u->lock);
 		return;
 	}
+	u->rx_bytes += (uint64_t)n;
 	for (i = 0; i < n; i++) {
 		if (u->interactive) {
 			if (u->saw_ctrl_a) {
@@ -291,6 +378,234 @@ static void uart_input(void *opaque, uint32_t events)
 	if (u->rx_count == UART_FIFO)
 		uart_watch_input(u, false);
 	uart_update_irq(u);
+	pthread_mutex_unlock(&u->lock);
+}
+
+/* ---- console clients (I/O thread) ------------------------------------------ */
+
+static uint32_t client_mask(const struct uart *u, const struct uart_client *c)
+{
+	return (u->rx_stalled ? 0 : EPOLLIN) | (c->out_armed ? EPOLLOUT : 0);
+}
+
+/* Apply c's wanted events (lock held). */
+static void client_update(struct uart *u, struct uart_client *c)
+{
+	if (iothread_mod(&u->vm->io, c->fd, client_mask(u, c)))
+		pr_warn_rl(&u->rl, "console client: epoll: cannot update");
+	c->in_on = !u->rx_stalled;
+}
+
+static void client_close(struct uart *u, struct uart_client *c)
+{
+	iothread_del(&u->vm->io, c->fd);
+	close(c->fd);
+	c->fd = -1;
+	u->nclients--;
+	pr_info("console client detached (%llu bytes lost to it)", (unsigned long long)c->lost);
+}
+
+static ssize_t sock_send(int fd, const void *buf, size_t len)
+{
+	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+
+	/*
+	 * sendmsg (in the sandbox's list; send is not), with MSG_NOSIGNAL: a
+	 * client that left must not raise SIGPIPE in the partition.
+	 */
+	return sendmsg(fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
+/*
+ * Send c what it has not seen yet, up to UART_SEND_ROUNDS chunks; called
+ * with the lock held, which is dropped around each send (the chunk is a
+ * copy). Returns false if the client is gone (closed here).
+ */
+static bool client_flush(struct uart *u, struct uart_client *c)
+{
+	unsigned round;
+
+	for (round = 0; round < UART_SEND_ROUNDS; round++) {
+		size_t mark = 0, data, off;
+		ssize_t sent;
+
+		if (c->pos + UART_RING < u->head) {
+			/* The ring moved past it: those bytes are gone. */
+			uint64_t lost = u->head - UART_RING - c->pos;
+
+			c->lost += lost;
+			u->lost_bytes += lost;
+			c->pos = u->head - UART_RING;
+		}
+		if (c->lost != c->lost_told) {
+			int w = snprintf(u->scratch, sizeof(u->scratch),
+					 "\r\n[lvmm: %llu bytes of console output lost: not read in time]\r\n",
+					 (unsigned long long)(c->lost - c->lost_told));
+
+			mark = w > 0 ? MIN((size_t)w, sizeof(u->scratch) / 2) : 0;
+			c->lost_told = c->lost;
+		}
+		off = (size_t)(c->pos % UART_RING);
+		data = MIN(MIN(sizeof(u->scratch) - mark, (size_t)(u->head - c->pos)),
+			   (size_t)UART_RING - off);
+		memcpy(u->scratch + mark, u->ring + off, data);
+		if (!mark && !data) {
+			if (c->out_armed) {
+				c->out_armed = false;
+				client_update(u, c);
+			}
+			return true;
+		}
+		pthread_mutex_unlock(&u->lock);
+		sent = sock_send(c->fd, u->scratch, mark + data);
+		pthread_mutex_lock(&u->lock);
+		if (sent < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+			client_close(u, c);
+			return false;
+		}
+		if (sent < 0)
+			sent = 0;
+		if ((size_t)sent > mark)
+			c->pos += (size_t)sent - mark;
+		if ((size_t)sent < mark + data) {
+			/* Its socket is full: wait until it reads (a marker cut short stays cut). */
+			if (!c->out_armed) {
+				c->out_armed = true;
+				client_update(u, c);
+			}
+			return true;
+		}
+	}
+	return true;
+}
+
+/* What a client typed: into the receive FIFO, like terminal input (lock held). */
+static bool client_input(struct uart *u, struct uart_client *c)
+{
+	uint8_t buf[UART_FIFO];
+	ssize_t n, i;
+
+	if (u->rx_count == UART_FIFO) {
+		/* Full: stop reading clients (level-triggered EPOLLIN would spin) until the guest reads. */
+		uart_watch_input(u, false);
+		client_update(u, c);
+		return true;
+	}
+	n = read(c->fd, buf, UART_FIFO - u->rx_count);
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+		client_close(u, c);
+		return false;
+	}
+	if (n < 0)
+		return true;
+	u->rx_bytes += (uint64_t)n;
+	for (i = 0; i < n; i++)
+		uart_rx_push(u, buf[i]);
+	if (u->rx_count == UART_FIFO) {
+		uart_watch_input(u, false);
+		client_update(u, c);
+	}
+	uart_update_irq(u);
+	return true;
+}
+
+static void uart_client_io(void *opaque, uint32_t events)
+{
+	struct uart_client *c = opaque;
+	struct uart *u = c->u;
+
+	pthread_mutex_lock(&u->lock);
+	if (c->fd < 0)
+		goto out;
+	if ((events & EPOLLIN) && !client_input(u, c))
+		goto out;
+	if ((events & (EPOLLHUP | EPOLLERR)) && !(events & EPOLLIN)) {
+		client_close(u, c);
+		goto out;
+	}
+	if (events & EPOLLOUT)
+		(void)client_flush(u, c);
+out:
+	pthread_mutex_unlock(&u->lock);
+}
+
+/* The vCPU wrote output or drained the FIFO: serve every client. */
+static void uart_kick(void *opaque, uint32_t events)
+{
+	struct uart *u = opaque;
+	uint64_t v;
+	unsigned i;
+
+	if (read(u->kick_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		pr_warn_rl(&u->rl, "console: kick: %s", strerror(errno));
+	pthread_mutex_lock(&u->lock);
+	u->kick_pending = false;
+	for (i = 0; i < UART_CLIENTS; i++) {
+		struct uart_client *c = &u->cl[i];
+
+		if (c->fd < 0)
+			continue;
+		if (c->in_on == u->rx_stalled)
+			client_update(u, c);
+		if (!c->out_armed)
+			(void)client_flush(u, c);
+	}
+	pthread_mutex_unlock(&u->lock);
+}
+
+static void uart_accept(void *opaque, uint32_t events)
+{
+	static const char busy[] = "lvmm: console busy: too many clients attached\r\n";
+	struct uart *u = opaque;
+	struct uart_client *c = NULL;
+	unsigned i;
+	int fd = accept4(u->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	pthread_mutex_lock(&u->lock);
+	for (i = 0; i < UART_CLIENTS && !c; i++)
+		if (u->cl[i].fd < 0)
+			c = &u->cl[i];
+	if (!c) {
+		pthread_mutex_unlock(&u->lock);
+		if (sock_send(fd, busy, sizeof(busy) - 1) < 0)
+			pr_debug("console: busy message lost");
+		close(fd);
+		return;
+	}
+	/*
+	 * A small socket buffer: what a client has not read is then mostly in
+	 * the ring, where it is counted when lost, not in the kernel (up to
+	 * 200 KiB by default). Best effort: the default works too.
+	 */
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &(int){ UART_CLIENT_SNDBUF }, sizeof(int)) < 0)
+		pr_debug("console: SO_SNDBUF: %s", strerror(errno));
+	/* Recent output first: the whole ring, or everything since boot if less. */
+	*c = (struct uart_client){ .u = u, .fd = fd, .in_on = !u->rx_stalled,
+				   .pos = u->head > UART_RING ? u->head - UART_RING : 0 };
+	if (iothread_add(&u->vm->io, fd, client_mask(u, c), uart_client_io, c)) {
+		c->fd = -1;
+		pthread_mutex_unlock(&u->lock);
+		close(fd);
+		pr_warn_rl(&u->rl, "console: cannot watch a new client");
+		return;
+	}
+	u->nclients++;
+	pr_info("console client attached");
+	(void)client_flush(u, c);
+	pthread_mutex_unlock(&u->lock);
+}
+
+static void uart_stats(void *state, struct lvmm_dev_stats *out)
+{
+	struct uart *u = state;
+
+	pthread_mutex_lock(&u->lock);
+	out->tx_bytes = u->head;
+	out->rx_bytes = u->rx_bytes;
+	out->drops = u->lost_bytes;
 	pthread_mutex_unlock(&u->lock);
 }
 
@@ -318,12 +633,19 @@ static void uart_timer(void *opaque, uint32_t events)
 static void uart_destroy(void *state)
 {
 	struct uart *u = state;
+	unsigned i;
 
 	if (!u)
 		return;
 	pthread_mutex_lock(&u->lock);
 	uart_flush(u);
 	pthread_mutex_unlock(&u->lock);
+	/* The I/O thread has stopped: clients get EOF when their socket closes. */
+	for (i = 0; i < UART_CLIENTS; i++)
+		if (u->cl[i].fd >= 0)
+			close(u->cl[i].fd);
+	if (u->kick_fd >= 0)
+		close(u->kick_fd);
 	if (u->timer_fd >= 0)
 		close(u->timer_fd);
 	pthread_mutex_destroy(&u->lock);
@@ -344,6 +666,10 @@ static int uart_create(struct vm *vm, const struct lvmm_dev_cfg *dcfg, void **st
 	u->out_fd = cfg->fd_console_out == LVMM_NO_FD ? -1 : vm->fds[cfg->fd_console_out];
 	u->in_fd = -1;
 	u->timer_fd = -1;
+	u->kick_fd = -1;
+	u->listen_fd = cfg->flags & LVMM_PART_F_CONSOLE_SOCK ? vm->fds[cfg->fd_console_listen] : -1;
+	for (unsigned i = 0; i < UART_CLIENTS; i++)
+		u->cl[i].fd = -1;
 	u->prefix = cfg->flags & LVMM_PART_F_PREFIX;
 	u->interactive = (cfg->flags & LVMM_PART_F_STDIN) && cfg->fd_console_in != LVMM_NO_FD;
 	u->pfx_len = (size_t)snprintf(u->pfx, sizeof(u->pfx), "[%s] ", cfg->name);
@@ -370,11 +696,31 @@ static int uart_create(struct vm *vm, const struct lvmm_dev_cfg *dcfg, void **st
 			u->in_watched = true;
 		}
 	}
+	u->kick_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (u->kick_fd < 0) {
+		r = -errno;
+		goto err_input;
+	}
+	r = iothread_add(&vm->io, u->kick_fd, EPOLLIN, uart_kick, u);
+	if (r)
+		goto err_kick;
+	if (u->listen_fd >= 0) {
+		r = iothread_add(&vm->io, u->listen_fd, EPOLLIN, uart_accept, u);
+		if (r)
+			goto err_kick_watch;
+	}
 	r = bus_register(&vm->pio, LVMM_PORT_COM1, 8, &uart_bus_ops, u, "uart");
 	if (r)
-		goto err_input;
+		goto err_listen;
 	*state = u;
 	return 0;
+err_listen:
+	if (u->listen_fd >= 0)
+		iothread_del(&vm->io, u->listen_fd);
+err_kick_watch:
+	iothread_del(&vm->io, u->kick_fd);
+err_kick:
+	close(u->kick_fd);
 err_input:
 	if (u->in_watched)
 		iothread_del(&vm->io, u->in_fd);
@@ -392,4 +738,5 @@ const struct device_ops uart_ops = {
 	.name = "uart",
 	.create = uart_create,
 	.destroy = uart_destroy,
+	.stats = uart_stats,
 };

@@ -27,6 +27,8 @@
 
 #define MS 1000000ULL
 
+_Static_assert(LC_POWER_TIMEOUT_MAX_MS == LVMM_API_POWER_MAX_S * 1000, "the front-end checks the same");
+
 enum ctl_target { CT_NONE, CT_PART, CT_LINK };
 
 struct ctl_op {
@@ -275,6 +277,47 @@ static enum ctl_res op_restart(struct sup *s, struct ctl_req *r)
 	return CR_DONE;
 }
 
+/*
+ * shutdown|reboot PARTITION [SECONDS] (num[0]; 0: the default): press the
+ * guest's ACPI power button; the partition's answer completes the request,
+ * the life cycle escalates to stop (restart) if the guest has not ended
+ * SECONDS later.
+ */
+static enum ctl_res op_power(struct sup *s, struct ctl_req *r, bool reboot)
+{
+	struct part_rt *pr = r->pr;
+	uint64_t secs = r->q.num[0] ? r->q.num[0] : LC_POWER_TIMEOUT_MS / 1000;
+	char who[64];
+	int e;
+
+	if (r->q.num[0] > LC_POWER_TIMEOUT_MAX_MS / 1000)
+		return fail(r, -EINVAL, "%s: the timeout must be 1-%d seconds", r->op->name,
+			    LC_POWER_TIMEOUT_MAX_MS / 1000);
+	e = lc_power(s, pr, reboot, (uint32_t)secs * 1000, subject(s, r, who, sizeof(who)), r->token);
+	if (e == -ESRCH)
+		return fail(r, -ESRCH, "partition '%s' is not running (state %s)", pr->p->name,
+			    lc_state_name(pr->state));
+	if (e == -EBUSY)
+		return fail(r, -EAGAIN, "partition '%s' has %d control requests in flight; try again",
+			    pr->p->name, LC_ASK_MAX);
+	if (e)
+		return fail(r, e, "partition '%s': %s", pr->p->name, strerror(-e));
+	r->pending++;
+	body_part(r, pr, NULL, LVMM_API_PART_POWER);
+	r->rep.u.part.timeout_ms = (uint32_t)((pr->power_at_ns - pr->power_asked_ns) / MS);
+	return CR_WAIT;
+}
+
+static enum ctl_res op_shutdown(struct sup *s, struct ctl_req *r)
+{
+	return op_power(s, r, false);
+}
+
+static enum ctl_res op_reboot(struct sup *s, struct ctl_req *r)
+{
+	return op_power(s, r, true);
+}
+
 /* Bring link li up or down. Unchanged: nothing happens. Returns the ends asked. */
 static unsigned set_link(struct sup *s, struct ctl_req *r, int li, bool up)
 {
@@ -453,6 +496,8 @@ static const struct ctl_op ctl_ops[] = {
 	{ .id = LVMM_OP_ACM, .name = "acm", .acm = OP_ACM, .run = op_acm },
 	{ .id = LVMM_OP_HELP, .name = "help", .acm = OP_HELP, .run = op_help },
 	{ .id = LVMM_OP_EVENTS, .name = "events", .acm = OP_EVENTS, .run = op_events },
+	{ .id = LVMM_OP_SHUTDOWN, .name = "shutdown", .acm = OP_SHUTDOWN, .target = CT_PART, .answer_body = true, .run = op_shutdown },
+	{ .id = LVMM_OP_REBOOT, .name = "reboot", .acm = OP_REBOOT, .target = CT_PART, .answer_body = true, .run = op_reboot },
 };
 
 /* ---- partitions' answers ---------------------------------------------------------- */

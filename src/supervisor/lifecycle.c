@@ -28,6 +28,7 @@
 
 #include "common/log.h"
 #include "common/proto.h"
+#include "supervisor/consoles.h"
 #include "supervisor/events.h"
 #include "supervisor/identity.h"
 #include "supervisor/resources.h"
@@ -249,6 +250,12 @@ static int build_config(struct sup *s, struct part_rt *pr, struct fdset *fs, cha
 		cfg.fd_console_in = fdset_add(fs, STDIN_FILENO, false);
 		cfg.flags |= LVMM_PART_F_STDIN;
 	}
+	cfg.fd_console_listen = LVMM_NO_FD;
+	if (cons_fd(pr->index) >= 0) {
+		cfg.fd_console_listen = fdset_add(fs, cons_fd(pr->index), false);
+		if (cfg.fd_console_listen != LVMM_NO_FD)
+			cfg.flags |= LVMM_PART_F_CONSOLE_SOCK; /* the UART serves `lvmm console` */
+	}
 
 	pr->granted = 0;
 	for (i = 0; i < p->ndevs; i++) {
@@ -377,6 +384,7 @@ static int start_now(struct sup *s, struct part_rt *pr, char *err, size_t errlen
 	pr->started_ns = now_ns();
 	pr->kill_at_ns = 0;
 	pr->got_exit = pr->stop_requested = pr->force_killed = false;
+	pr->power_at_ns = 0;
 	memset(pr->asks, 0, sizeof(pr->asks));
 	memset(&pr->final_stats, 0, sizeof(pr->final_stats));
 	r = proto_send(pr->sock, LVMM_MSG_CONFIG, &cfg, sizeof(cfg), fs.fds, fs.n, 0);
@@ -467,6 +475,7 @@ int lc_stop(struct sup *s, struct part_rt *pr, const char *why)
 	if (!pr->pid)
 		return -ESRCH;
 	pr->stop_requested = true;
+	pr->restart_requested = false; /* a stop cancels a pending reboot (lc_restart sets it after) */
 	if (pr->state == PS_STOPPING)
 		return 0; /* already asked; the first deadline stands */
 	pr->state = PS_STOPPING;
@@ -500,6 +509,34 @@ int lc_restart(struct sup *s, struct part_rt *pr, bool *now_started, char *err, 
 	if (!r)
 		pr->restart_requested = true;
 	return r;
+}
+
+int lc_power(struct sup *s, struct part_rt *pr, bool reboot, uint32_t timeout_ms, const char *why,
+	     uint32_t token)
+{
+	struct event e;
+	int r;
+
+	if (s->stopping)
+		return -ESHUTDOWN;
+	r = lc_ask(s, pr, LVMM_CTL_POWER_BUTTON, NULL, token);
+	if (r)
+		return r;
+	/* A press while one is pending: the first deadline stands, the latest mode wins. */
+	if (!pr->power_at_ns) {
+		pr->power_asked_ns = now_ns();
+		pr->power_at_ns = pr->power_asked_ns + (uint64_t)timeout_ms * MS;
+	}
+	pr->power_reboot = reboot;
+	/* Whatever the guest does now ends it on request: no restart policy; a reboot starts it. */
+	pr->stop_requested = true;
+	pr->restart_requested = reboot;
+	ev_begin(&e, reboot ? "partition_reboot" : "partition_shutdown", pr->p->name);
+	ev_str(&e, "by", why);
+	ev_u64(&e, "timeout_ms", (pr->power_at_ns - pr->power_asked_ns) / MS);
+	ev_end(&e);
+	sup_arm_timer(s);
+	return 0;
 }
 
 void lc_shutdown(struct sup *s, int sig)
@@ -794,6 +831,12 @@ static void ended(struct sup *s, struct part_rt *pr, int wstatus)
 		ev_hex(&e, "hw_reason", pr->last_exit.hw_reason);
 	if (!pr->got_exit && WIFSIGNALED(wstatus))
 		ev_u64(&e, "signal", (uint64_t)WTERMSIG(wstatus));
+	if (pr->power_at_ns) {
+		/* The end of a graceful request: how long the guest took (or that it was escalated). */
+		ev_str(&e, "requested", pr->power_reboot ? "reboot" : "shutdown");
+		ev_u64(&e, "after_ms", (now_ns() - pr->power_asked_ns) / MS);
+		pr->power_at_ns = 0;
+	}
 	ev_end(&e);
 	if (!o.clean)
 		pr_err("partition %s: %s", p->name, o.what);
@@ -844,6 +887,8 @@ uint64_t lc_next_deadline(struct sup *s)
 			next = MIN(next, pr->started_ns + LC_READY_TIMEOUT_MS * MS);
 		if (pr->pid && pr->kill_at_ns)
 			next = MIN(next, pr->kill_at_ns);
+		if (pr->pid && pr->power_at_ns && pr->state != PS_STOPPING)
+			next = MIN(next, pr->power_at_ns);
 	}
 	return next;
 }
@@ -864,6 +909,18 @@ void lc_on_timer(struct sup *s, uint64_t now)
 			pr_err("partition %s: %s; killing it", pr->p->name, why);
 			lc_kill(s, pr, why);
 			pr->started_ns = now; /* do not repeat before SIGCHLD */
+		}
+		if (pr->pid && pr->power_at_ns && pr->state != PS_STOPPING && now >= pr->power_at_ns) {
+			struct event e;
+
+			/* The guest ignored its power button: escalate (restart_requested stays for a reboot). */
+			ev_begin(&e, "partition_power_timeout", pr->p->name);
+			ev_str(&e, "requested", pr->power_reboot ? "reboot" : "shutdown");
+			ev_u64(&e, "after_ms", (now - pr->power_asked_ns) / MS);
+			ev_str(&e, "then", pr->power_reboot ? "restart" : "stop");
+			ev_end(&e);
+			(void)lc_stop(s, pr, pr->power_reboot ? "reboot-timeout" : "shutdown-timeout");
+			pr->restart_requested = pr->power_reboot;
 		}
 		if (pr->pid && pr->kill_at_ns && now >= pr->kill_at_ns) {
 			snprintf(why, sizeof(why), "did not stop within %u ms", LC_STOP_GRACE_MS);

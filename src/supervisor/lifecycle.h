@@ -30,6 +30,8 @@
 #define LC_STOP_GRACE_MS   3000  /* a stop request, then SIGKILL (docs/cli.md) */
 #define LC_READY_TIMEOUT_MS 30000 /* setup must finish within this */
 #define LC_ASK_MAX         4     /* control requests in flight per partition */
+#define LC_POWER_TIMEOUT_MS 30000 /* shutdown/reboot: the guest's time to power off (docs/cli.md) */
+#define LC_POWER_TIMEOUT_MAX_MS 3600000
 
 struct sup;
 
@@ -63,6 +65,9 @@ struct part_rt {
 	bool stop_requested;  /* ended on request: no restart policy */
 	bool restart_requested; /* `lvmm ctl restart`: start again once ended */
 	bool force_killed;    /* we sent SIGKILL after the stop grace */
+	uint64_t power_at_ns; /* shutdown/reboot asked of the guest: escalate then, or 0 */
+	uint64_t power_asked_ns;
+	bool power_reboot;    /* the request was a reboot */
 	unsigned restarts;
 	uint64_t restart_at_ns;
 	bool got_exit;
@@ -121,6 +126,18 @@ void lc_kill(struct sup *s, struct part_rt *pr, const char *why);
  * 0 or -errno with the reason in err.
  */
 int lc_restart(struct sup *s, struct part_rt *pr, bool *now_started, char *err, size_t errlen);
+
+/**
+ * lc_power() - ask a running partition's guest to power off (reboot:
+ * false) or to reboot, by pressing its ACPI power button (request token,
+ * answered through hooks->answer once the partition pressed it). A guest
+ * that has not ended timeout_ms later is stopped (shutdown) or restarted
+ * (reboot) as by lc_stop()/lc_restart(). Either way its end is a requested
+ * one: the restart policy does not apply; a reboot starts it again.
+ * 0, -ESRCH (not running), -EBUSY or -EIO as lc_ask().
+ */
+int lc_power(struct sup *s, struct part_rt *pr, bool reboot, uint32_t timeout_ms, const char *why,
+	     uint32_t token);
 
 /**
  * lc_shutdown() - the platform is going down (signal sig): stop every

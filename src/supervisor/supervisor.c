@@ -29,8 +29,10 @@
 
 #include "common/log.h"
 #include "common/proto.h"
+#include "supervisor/consoles.h"
 #include "supervisor/ctl.h"
 #include "supervisor/events.h"
+#include "supervisor/notify.h"
 #include "supervisor/supervisor_int.h"
 
 static struct sup S;
@@ -272,6 +274,7 @@ int supervisor_run(struct platform *plat, const struct run_opts *opts)
 	int r;
 
 	memset(&S, 0, sizeof(S));
+	notify_init();
 	S.plat = plat;
 	S.opts = *opts;
 	S.epfd = S.sig_fd = S.timer_fd = -1;
@@ -307,6 +310,8 @@ int supervisor_run(struct platform *plat, const struct run_opts *opts)
 		r = fe_init(&S, opts->control_path ? opts->control_path : plat->control_path);
 	if (r)
 		return LVMM_EXIT_SETUPERR;
+	cons_init(&S, fe_listening(&S) ? (opts->control_path ? opts->control_path
+								    : plat->control_path) : NULL);
 
 	for (i = 0; i < plat->nparts; i++)
 		if (plat->parts[i].stdin_console)
@@ -325,7 +330,10 @@ int supervisor_run(struct platform *plat, const struct run_opts *opts)
 
 	while (!lc_all_done(&S, fe_listening(&S))) {
 		struct epoll_event evs[16];
-		int n = epoll_wait(S.epfd, evs, 16, -1), k;
+		int n, k;
+
+		notify_update(&S); /* systemd: READY=1 once the partitions are up, STOPPING=1 */
+		n = epoll_wait(S.epfd, evs, 16, -1);
 
 		if (n < 0 && errno != EINTR) {
 			pr_err("epoll_wait: %s", strerror(errno));
@@ -349,6 +357,7 @@ int supervisor_run(struct platform *plat, const struct run_opts *opts)
 		}
 	}
 	summary(&S);
+	cons_close(&S);
 	fe_close(&S);
 	links_close(&S);
 	lc_close(&S);

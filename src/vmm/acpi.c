@@ -11,7 +11,11 @@
  *   MADT  the CPUs (one enabled Processor Local APIC per vCPU), the IOAPIC
  *         (GSI 0-23, identity-mapped ISA IRQs), LINT1 = NMI;
  *   DSDT  COM1, the i8042, the CMOS RTC and one LNRO0005 (virtio-mmio)
- *         device per slot, each with its ports/MMIO window and its IRQ.
+ *         device per slot, each with its ports/MMIO window and its IRQ;
+ *         a power button (PNP0C0C) signalled through a Generic Event
+ *         Device (ACPI0013), and \_S5 for the FADT's sleep registers
+ *         (src/devices/acpi_pm.c), so that the guest can be asked to
+ *         power off and can power off.
  *
  * A hardware-reduced Linux never programs the 8259 or the PIT (it installs
  * a null legacy PIC and skips the timer check) and takes every interrupt
@@ -203,7 +207,7 @@ static void seal(struct acpi_header *h)
 
 /* ---- AML emitter ---------------------------------------------------------- */
 
-#define AML_MAX_DEPTH 4 /* Scope > Device > Name(_CRS, Buffer) is the deepest we go */
+#define AML_MAX_DEPTH 5 /* Scope > Device > Method > If is the deepest we go (4) */
 
 /* Writes into buf[0..cap); any overflow or misuse sets err and stops output. */
 struct aml {
@@ -367,6 +371,40 @@ static void aml_device_open(struct aml *a, const char *seg)
 	aml_nameseg(a, seg);
 }
 
+/* OperationRegion (seg, SystemIO, port, len) (19.6.100). */
+static void aml_opregion_io(struct aml *a, const char *seg, uint16_t port, uint8_t len)
+{
+	aml_byte(a, 0x5b);
+	aml_byte(a, 0x80); /* OpRegionOp */
+	aml_nameseg(a, seg);
+	aml_byte(a, 0x01); /* RegionSpace: SystemIO */
+	aml_integer(a, port);
+	aml_integer(a, len);
+}
+
+/* Field (region, flags) { field, bits } with a single named field (19.6.48). */
+static void aml_field1(struct aml *a, const char *region, uint8_t flags, const char *field,
+		       uint8_t bits)
+{
+	aml_byte(a, 0x5b);
+	aml_byte(a, 0x81); /* FieldOp */
+	aml_pkg_open(a);
+	aml_nameseg(a, region);
+	aml_byte(a, flags);
+	aml_nameseg(a, field);
+	aml_byte(a, bits); /* the field's PkgLength: its width in bits, < 64 */
+	aml_pkg_close(a);
+}
+
+/* Method (seg, flags) { ... }: flags = argument count | 0x08 when Serialized. */
+static void aml_method_open(struct aml *a, const char *seg, uint8_t flags)
+{
+	aml_byte(a, 0x14); /* MethodOp */
+	aml_pkg_open(a);
+	aml_nameseg(a, seg);
+	aml_byte(a, flags);
+}
+
 /* Compressed EISA id (6.1.5): "PNP0501" -> 0x0105d041. Constant strings only. */
 static uint32_t eisa_id(const char *s)
 {
@@ -468,6 +506,83 @@ static const struct legacy_dev {
 	{ "RTC_", "PNP0B00", { LVMM_PORT_RTC_INDEX }, { 2 }, LVMM_IRQ_RTC },
 };
 
+/*
+ * The power button and the Generic Event Device that signals it (ACPI
+ * 6.3, 5.6.9; Linux: drivers/acpi/evged.c, button.c), in \_SB:
+ *
+ *   Device (PWRB) { Name (_HID, EisaId ("PNP0C0C")) Name (_UID, Zero) }
+ *   Device (GED_) {
+ *     Name (_HID, "ACPI0013") Name (_UID, Zero)
+ *     Name (_CRS, ResourceTemplate () { Interrupt (..., Edge, ...) { LVMM_IRQ_GED } })
+ *     OperationRegion (EREG, SystemIO, LVMM_PORT_GED_EVENT, 4)
+ *     Field (EREG, DWordAcc, NoLock, Preserve) { EVTS, 32 }
+ *     Method (_EVT, 1, Serialized) {
+ *       Local0 = EVTS                        // reading clears the latched events
+ *       If ((Local0 & One)) { Notify (PWRB, 0x80) }
+ *     }
+ *   }
+ *
+ * The FADT's PWR_BUTTON flag stays set (no fixed-feature button): in a
+ * hardware-reduced platform the button is this control-method device, and
+ * Notify 0x80 is what the button driver reports as KEY_POWER.
+ */
+static void dsdt_power(struct aml *a)
+{
+	struct res r = { .n = 0 };
+
+	aml_device_open(a, "PWRB");
+	aml_name(a, "_HID");
+	aml_dword(a, eisa_id("PNP0C0C"));
+	aml_name(a, "_UID");
+	aml_integer(a, 0);
+	aml_pkg_close(a);
+
+	aml_device_open(a, "GED_");
+	aml_name(a, "_HID");
+	aml_string(a, "ACPI0013");
+	aml_name(a, "_UID");
+	aml_integer(a, 0);
+	res_irq(&r, LVMM_IRQ_GED);
+	aml_crs(a, &r);
+	aml_opregion_io(a, "EREG", LVMM_PORT_GED_EVENT, 4);
+	aml_field1(a, "EREG", 0x03 /* DWordAcc, NoLock, Preserve */, "EVTS", 32);
+	aml_method_open(a, "_EVT", 1 | 0x08);
+	aml_byte(a, 0x70); /* Store (EVTS, Local0) */
+	aml_nameseg(a, "EVTS");
+	aml_byte(a, 0x60);
+	aml_byte(a, 0xa0); /* If (And (Local0, One, NullName)) */
+	aml_pkg_open(a);
+	aml_byte(a, 0x7b);
+	aml_byte(a, 0x60);
+	aml_integer(a, LVMM_GED_EV_POWER_BUTTON);
+	aml_byte(a, 0x00);
+	aml_byte(a, 0x86); /* Notify (PWRB, 0x80): "status change" = button pressed */
+	aml_nameseg(a, "PWRB");
+	aml_integer(a, 0x80);
+	aml_pkg_close(a); /* If */
+	aml_pkg_close(a); /* Method */
+	aml_pkg_close(a); /* Device */
+}
+
+/*
+ * Name (\_S5, Package (0x04) { 5, Zero, Zero, Zero }) at the root: the
+ * SLP_TYP a guest writes to the FADT's sleep control register to power
+ * off (ACPI 6.3, 7.4.2; the second value, SLP_TYPb, is for PM1b, which a
+ * hardware-reduced platform does not have).
+ */
+static void dsdt_sleep_states(struct aml *a)
+{
+	aml_name(a, "_S5_");
+	aml_byte(a, 0x12); /* PackageOp */
+	aml_pkg_open(a);
+	aml_byte(a, 4);    /* NumElements */
+	aml_integer(a, LVMM_SLP_TYP_S5);
+	aml_integer(a, 0);
+	aml_integer(a, 0);
+	aml_integer(a, 0);
+	aml_pkg_close(a);
+}
+
 static void dsdt_body(struct aml *a, const struct acpi_mmio_dev *devs, unsigned ndevs,
 		      const struct acpi_tpm *tpm)
 {
@@ -522,7 +637,9 @@ static void dsdt_body(struct aml *a, const struct acpi_mmio_dev *devs, unsigned 
 		aml_crs(a, &r);
 		aml_pkg_close(a);
 	}
+	dsdt_power(a);
 	aml_pkg_close(a);
+	dsdt_sleep_states(a);
 	if (a->depth)
 		a->err = true;
 }
@@ -531,8 +648,8 @@ static void dsdt_body(struct aml *a, const struct acpi_mmio_dev *devs, unsigned 
 
 static bool irq_reserved(uint32_t irq)
 {
-	/* 0: the PIT's GSI; 2: the 8259 cascade; the rest: legacy devices above (exclusive). */
-	if (irq == 0 || irq == 2)
+	/* 0: the PIT's GSI; 2: the 8259 cascade; the GED; the rest: legacy devices above (exclusive). */
+	if (irq == 0 || irq == 2 || irq == LVMM_IRQ_GED)
 		return true;
 	for (unsigned i = 0; i < ARRAY_SIZE(legacy_devs); i++)
 		if (legacy_devs[i].irq == irq)
@@ -624,6 +741,18 @@ static void write_fadt(uint8_t *area, uint64_t dsdt_gpa)
 	f->reset_reg = (struct gas){ .space_id = GAS_SYSTEM_IO, .bit_width = 8, .bit_offset = 0,
 				     .access_size = GAS_ACCESS_BYTE, .address = PORT_RESET };
 	f->reset_value = RESET_VALUE;
+	/*
+	 * Hardware-reduced sleep registers (4.8.3.7), both needed before Linux
+	 * offers S5 at all (acpi_sleep_state_supported()): the guest writes
+	 * SLP_TYP << 2 | SLP_EN to the control register; src/devices/acpi_pm.c
+	 * powers the partition off for \_S5's value.
+	 */
+	f->sleep_control_reg = (struct gas){ .space_id = GAS_SYSTEM_IO, .bit_width = 8,
+					     .access_size = GAS_ACCESS_BYTE,
+					     .address = LVMM_PORT_SLEEP_CTL };
+	f->sleep_status_reg = (struct gas){ .space_id = GAS_SYSTEM_IO, .bit_width = 8,
+					    .access_size = GAS_ACCESS_BYTE,
+					    .address = LVMM_PORT_SLEEP_STS };
 	memcpy(f->hypervisor_vendor, "LVMM    ", 8);
 	seal(&f->h);
 }

@@ -83,7 +83,8 @@ static int config_validate(char *err, size_t errlen)
 	}
 	if (!fd_ok(cfg.fd_kvm, false) || !fd_ok(cfg.fd_mem, false) ||
 	    !fd_ok(cfg.fd_kernel, false) || !fd_ok(cfg.fd_initrd, true) ||
-	    !fd_ok(cfg.fd_console_out, true) || !fd_ok(cfg.fd_console_in, true)) {
+	    !fd_ok(cfg.fd_console_out, true) || !fd_ok(cfg.fd_console_in, true) ||
+	    ((cfg.flags & LVMM_PART_F_CONSOLE_SOCK) && !fd_ok(cfg.fd_console_listen, false))) {
 		snprintf(err, errlen, "config: bad fd index");
 		return -EINVAL;
 	}
@@ -177,6 +178,7 @@ static void on_supervisor(void *opaque, uint32_t events)
 	case LVMM_CTL_LINK_DOWN:
 	case LVMM_CTL_LINK_UP: r = devices_ctl(&devices, ctl.dev, ctl.op); break;
 	case LVMM_CTL_STATS: stats_reply(vm, &rep); r = 0; break;
+	case LVMM_CTL_POWER_BUTTON: r = devices_ctl(&devices, "acpi_pm", ctl.op); break;
 	default: r = -EINVAL; break;
 	}
 	rep.result = r;
@@ -231,7 +233,8 @@ static bool fd_index_shared(int32_t idx)
 {
 	unsigned i, k;
 
-	if (idx == cfg.fd_console_out || idx == cfg.fd_console_in || idx == cfg.fd_mem)
+	if (idx == cfg.fd_console_out || idx == cfg.fd_console_in || idx == cfg.fd_mem ||
+	    ((cfg.flags & LVMM_PART_F_CONSOLE_SOCK) && idx == cfg.fd_console_listen))
 		return true;
 	for (i = 0; i < cfg.ndevs; i++)
 		for (k = 0; k < ARRAY_SIZE(cfg.devs[i].fd); k++)

@@ -17,6 +17,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -112,6 +113,17 @@ static int build_filter(scmp_filter_ctx ctx, pid_t self, char *err, size_t errle
 		struct scmp_arg_cmp a = SCMP_A0_64(SCMP_CMP_EQ, (scmp_datum_t)self);
 
 		r = rule(ctx, SCMP_SYS(tgkill), 1, &a);
+	}
+	/*
+	 * The UART shrinks each console client's send buffer (SO_SNDBUF
+	 * only), so that a client that does not read holds at most the ring
+	 * plus that much: its loss starts early and is counted.
+	 */
+	if (!r) {
+		struct scmp_arg_cmp a[2] = { SCMP_A1_64(SCMP_CMP_EQ, SOL_SOCKET),
+					     SCMP_A2_64(SCMP_CMP_EQ, SO_SNDBUF) };
+
+		r = rule(ctx, SCMP_SYS(setsockopt), 2, a);
 	}
 	/* Memory, but never executable: a compromised process cannot make new code. */
 	if (!r) {

@@ -55,7 +55,8 @@ static void route(const uint8_t *d, size_t n)
 	if (r == 0) {
 		FUZZ_CHECK(op && !strcmp(op->method, methods[(n ? d[0] : 0) % 6]));
 		FUZZ_CHECK(strlen(arg) < LVMM_NAME_MAX && !strchr(arg, '/'));
-		FUZZ_CHECK((op->arg == ARG_PART || op->arg == ARG_LINK) == (arg[0] != 0));
+		FUZZ_CHECK((op->arg == ARG_PART || op->arg == ARG_LINK || op->arg == ARG_PART_SECS) ==
+			   (arg[0] != 0));
 	} else if (r == -EOPNOTSUPP) {
 		FUZZ_CHECK(allow[0]);
 	} else {
@@ -78,7 +79,9 @@ static void line(const uint8_t *d, size_t n)
 	}
 	FUZZ_CHECK(op && strlen(arg) < LVMM_NAME_MAX);
 	FUZZ_CHECK(op->arg != ARG_POLICY || (size >= 1 && size <= LVMM_API_UPLOAD_MAX));
-	FUZZ_CHECK((op->arg == ARG_PART || op->arg == ARG_LINK) == (arg[0] != 0));
+	FUZZ_CHECK(op->arg != ARG_PART_SECS || size <= LVMM_API_POWER_MAX_S);
+	FUZZ_CHECK((op->arg == ARG_PART || op->arg == ARG_LINK || op->arg == ARG_PART_SECS) ==
+		   (arg[0] != 0));
 	memcpy(buf, d, k);
 	buf[k] = 0;
 	(void)api_rid_ok(buf);

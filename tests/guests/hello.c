@@ -9,7 +9,13 @@
  *   outb=PORT:VAL[,PORT:VAL]   byte writes, then "hello: outb done"
  *   outl=PORT:VAL              one 32-bit write, then "hello: outl done"
  *   readback=PORT              read a byte: "hello: readback 0xPORT = 0xVV"
- *   hold_ms=N                  busy-wait N ms at CPL3 ("hello: holding N ms")
+ *   flood=BYTES                write BYTES of console output as fast as the
+ *                              UART takes it (64-byte lines "hello: flood
+ *                              line N", rep outsb 4 KiB at a time), then
+ *                              "hello: flooded BYTES bytes"
+ *   hold_ms=N                  busy-wait N ms at CPL3 ("hello: holding N ms"); a
+ *                              power-button press powers off meanwhile
+ *                              (power_button=ignore: it does not)
  *   reset=kbd|cf9              reset through the i8042 (0xfe to port 0x64) or
  *                              the reset control register (0x06 to 0xcf9)
  *   exit=N                     write N to the debug-exit port instead of 0
@@ -35,11 +41,41 @@ static uint64_t ms_to_tsc(uint64_t ms)
 	return ms * (rt_tsc_hz() / 1000);
 }
 
+/* Waits honour the ACPI power button (rt_power_poll: `lvmm ctl shutdown`). */
 static void delay_ms(uint64_t ms)
 {
 	uint64_t end = rdtsc() + ms_to_tsc(ms);
-	while ((int64_t)(rdtsc() - end) < 0)
+	while ((int64_t)(rdtsc() - end) < 0) {
+		rt_power_poll();
 		cpu_relax();
+	}
+}
+
+/* flood=BYTES: bulk console output, 4 KiB per I/O exit (string I/O), for console-attach tests. */
+static void flood(uint64_t bytes)
+{
+	static char buf[4096];
+	uint64_t line = 0, done = 0;
+
+	while (done < bytes) {
+		size_t n = 0;
+
+		while (n + 64 <= sizeof(buf)) {
+			int w = snprintf(buf + n, 64, "hello: flood line %08lu ", line++);
+
+			memset(buf + n + w, '.', (size_t)(63 - w));
+			buf[n + 63] = '\n';
+			n += 64;
+		}
+		if (n > bytes - done)
+			n = (size_t)(bytes - done);
+		const char *p = buf;
+		size_t cnt = n;
+		__asm__ volatile("rep outsb" : "+S"(p), "+c"(cnt) : "d"((uint16_t)0x3f8) : "memory");
+		done += n;
+		rt_power_poll();
+	}
+	printf("hello: flooded %lu bytes\n", bytes);
 }
 
 /* "PORT:VAL[,PORT:VAL...]": 0, or -1 (nothing is written on a bad list). */
@@ -116,6 +152,13 @@ int main(void)
 			return 2;
 		}
 		printf("hello: readback 0x%lx = 0x%02x\n", v, inb((uint16_t)v));
+	}
+	if (rt_cmdline_get("flood", arg, sizeof(arg)) >= 0) {
+		if (parse_u(arg, NULL, 1ULL << 40, &v)) {
+			printf("hello: bad flood=%s\n", arg);
+			return 2;
+		}
+		flood(v);
 	}
 	if (rt_cmdline_get("hold_ms", arg, sizeof(arg)) >= 0) {
 		if (parse_u(arg, NULL, ~0ULL / 1000000000ULL, &v)) {

@@ -32,8 +32,10 @@ int main(void)
 		printf("ticker: every %lu ms, forever\n", tick_ms);
 	uint64_t next = rdtsc() + period;
 	for (uint64_t n = 1; !ticks || n <= ticks; n++) {
-		while ((int64_t)(rdtsc() - next) < 0)
+		while ((int64_t)(rdtsc() - next) < 0) {
+			rt_power_poll(); /* `lvmm ctl shutdown` powers it off */
 			cpu_relax();
+		}
 		printf("tick %lu\n", n);
 		uint64_t now = rdtsc();
 		next += period;

@@ -221,6 +221,13 @@ for path, m, op in ops:
     # Each parameter out of its schema.
     for prm in (deref(p) for p in op.get("parameters", [])):
         sch = prm["schema"]
+        if prm["in"] == "query":
+            # Checked before anything is done: a bad value never reaches the target.
+            for v in ["0", str(sch["maximum"] + 1), "-1", "1.5", "abc", "", "9" * 30]:
+                u = "%s?%s=%s" % (url, prm["name"], v)
+                st, hdrs, out = http(m.upper(), u, {}, None)
+                check_error(case, "%s %s" % (m.upper(), u), st, hdrs, out, 400)
+            continue
         bad = ["x" * 64, "bad id!", "a\"b"] if prm["in"] == "header" else \
               ["nosuch", "x" * 40, "-lead", "a%20b", "%2e%2e"]
         for v in bad:

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * ACPI tables in a fake guest memory: signatures, lengths, checksums, MADT
- * entries for several CPU counts, the DSDT's devices (walked with a small
+ * entries for several CPU counts, the FADT's sleep registers, the DSDT's
+ * devices with the power button, its GED and \\_S5 (walked with a small
  * AML reader of our own), refused arguments, and, when iasl (acpica-tools)
  * is installed, a round trip through the reference disassembler and
  * compiler. No KVM needed.
@@ -178,23 +179,77 @@ struct dev {
 	uint64_t uid;
 	const uint8_t *crs;
 	unsigned crs_len;
+	/* The GED's event register and handler. */
+	char region[5];
+	uint64_t region_space, region_base, region_len;
+	char field[5];
+	const uint8_t *field_body;
+	unsigned field_len;
+	char method[5];
+	uint8_t method_flags;
+	const uint8_t *method_body;
+	unsigned method_len;
 };
+
+/* After the \_SB scope: Name (_S5_, Package (4) { ... }). */
+static uint64_t s5_values[4];
+static unsigned s5_count;
 
 #define MAX_DEVS 40
 
-/* Scope (_SB_) { Device (xxxx) { Name (...) ... } ... } covering the whole body. */
+/* OperationRegion, Field and Method inside a device (the GED); false on anything else. */
+static bool parse_dev_code(struct rd *r, const uint8_t *dev_end, struct dev *d)
+{
+	const uint8_t *end;
+
+	if (r->p + 6 <= dev_end && r->p[0] == 0x5b && r->p[1] == 0x80) {
+		memcpy(d->region, r->p + 2, 4);
+		d->region_space = r->p[6];
+		r->p += 7;
+		CHECK(rd_integer(r, &d->region_base));
+		CHECK(rd_integer(r, &d->region_len));
+		return true;
+	}
+	if (r->p + 2 <= dev_end && r->p[0] == 0x5b && r->p[1] == 0x81) {
+		r->p += 2;
+		rd_pkglen(r, &end);
+		d->field_body = r->p;
+		d->field_len = (unsigned)(end - r->p);
+		r->p = end;
+		return true;
+	}
+	if (r->p < dev_end && r->p[0] == 0x14) {
+		r->p++;
+		rd_pkglen(r, &end);
+		if (r->bad || r->p + 5 > end)
+			return false;
+		memcpy(d->method, r->p, 4);
+		d->method_flags = r->p[4];
+		d->method_body = r->p + 5;
+		d->method_len = (unsigned)(end - r->p - 5);
+		r->p = end;
+		return true;
+	}
+	return false;
+}
+
+/*
+ * Scope (_SB_) { Device (xxxx) { Name (...) ... } ... }, then the root's
+ * Name (_S5_, Package () {...}), which must end the table.
+ */
 static unsigned parse_dsdt(const uint8_t *dsdt, struct dev *devs)
 {
 	struct rd r = { dsdt + 36, dsdt + rd32(dsdt + 4), false };
 	const uint8_t *scope_end;
 	unsigned nd = 0;
 
+	s5_count = 0;
 	CHECK(r.p < r.end && r.p[0] == 0x10);
 	if (r.p >= r.end || r.p[0] != 0x10)
 		return 0;
 	r.p++;
 	rd_pkglen(&r, &scope_end);
-	CHECK(scope_end == r.end); /* the scope's length ends exactly at the table's end */
+	CHECK(scope_end < r.end); /* \_S5 follows the scope */
 	CHECK(r.p + 4 <= r.end && !memcmp(r.p, "_SB_", 4));
 	r.p += 4;
 	while (!r.bad && r.p < scope_end && nd < MAX_DEVS) {
@@ -215,6 +270,8 @@ static unsigned parse_dsdt(const uint8_t *dsdt, struct dev *devs)
 			char seg[5] = { 0 };
 			uint64_t v;
 
+			if (parse_dev_code(&r, dev_end, d))
+				continue;
 			CHECK(r.p[0] == 0x08 && r.p + 5 <= dev_end);
 			if (r.p[0] != 0x08 || r.p + 5 > dev_end)
 				return 0;
@@ -252,6 +309,22 @@ static unsigned parse_dsdt(const uint8_t *dsdt, struct dev *devs)
 			}
 		}
 		CHECK(r.p == dev_end);
+	}
+	CHECK(!r.bad && r.p == scope_end);
+	/* Name (_S5_, Package (n) { integers }) */
+	if (r.p + 7 <= r.end && r.p[0] == 0x08 && !memcmp(r.p + 1, "_S5_", 4) && r.p[5] == 0x12) {
+		const uint8_t *pkg_end;
+		unsigned k, count;
+
+		r.p += 6;
+		rd_pkglen(&r, &pkg_end);
+		count = r.p < pkg_end ? *r.p++ : 0;
+		for (k = 0; k < count && k < 4; k++)
+			CHECK(rd_integer(&r, &s5_values[k]));
+		s5_count = count;
+		CHECK(r.p == pkg_end && pkg_end == r.end);
+	} else {
+		CHECK(!"no \\_S5 after \\_SB");
 	}
 	CHECK(!r.bad);
 	return nd;
@@ -345,8 +418,19 @@ static void test_fadt(void)
 	CHECK_EQ(rd64(f + 132), 0);
 	for (unsigned off = 46; off < 96; off++)
 		CHECK_EQ(f[off], 0);
-	for (unsigned off = 148; off < 268; off++)
+	for (unsigned off = 148; off < 244; off++)
 		CHECK_EQ(f[off], 0);
+	/* Sleep control and status registers: SystemIO bytes (src/devices/acpi_pm.c). */
+	CHECK_EQ(f[244], 1);
+	CHECK_EQ(f[245], 8);
+	CHECK_EQ(f[247], 1);
+	CHECK_EQ(rd64(f + 248), LVMM_PORT_SLEEP_CTL);
+	CHECK_EQ(f[256], 1);
+	CHECK_EQ(f[257], 8);
+	CHECK_EQ(f[259], 1);
+	CHECK_EQ(rd64(f + 260), LVMM_PORT_SLEEP_STS);
+	/* No fixed-feature power button: it is the GED's PNP0C0C device. */
+	CHECK(flags & (1U << 4));
 }
 
 /* MADT entries for n CPUs: n enabled LAPICs (IDs 0..n-1), one IOAPIC, one LINT1 NMI. */
@@ -407,6 +491,35 @@ static void test_madt_4(void) { check_madt(4); }
 static void test_madt_64(void) { check_madt(64); }
 static void test_madt_254(void) { check_madt(254); }
 
+/* PWRB and GED_ (devs[0], devs[1]) and \\_S5, as docs/acpi.md describes them. */
+static void check_power(const struct dev *devs)
+{
+	/* Store (EVTS, Local0); If (And (Local0, One, NullName)) { Notify (PWRB, 0x80) } */
+	static const uint8_t evt[] = { 0x70, 'E', 'V', 'T', 'S', 0x60, 0xa0, 0x0c, 0x7b, 0x60, 0x01,
+				       0x00, 0x86, 'P', 'W', 'R', 'B', 0x0a, 0x80 };
+	/* EREG, DWordAcc NoLock Preserve, EVTS: 32 bits */
+	static const uint8_t field[] = { 'E', 'R', 'E', 'G', 0x03, 'E', 'V', 'T', 'S', 32 };
+	const struct dev *b = &devs[0], *g = &devs[1];
+
+	CHECK_STR(b->name, "PWRB");
+	CHECK_EQ(b->eisa, 0x0c0cd041); /* PNP0C0C */
+	CHECK(b->crs == NULL);
+	CHECK_STR(g->name, "GED_");
+	CHECK_STR(g->hid, "ACPI0013");
+	CHECK(g->crs && g->crs_len == 9 + 2 && g->crs[0] == 0x89 && g->crs[3] == 0x03 &&
+	      rd32(g->crs + 5) == LVMM_IRQ_GED);
+	CHECK_STR(g->region, "EREG");
+	CHECK_EQ(g->region_space, 1); /* SystemIO */
+	CHECK_EQ(g->region_base, LVMM_PORT_GED_EVENT);
+	CHECK_EQ(g->region_len, 4);
+	CHECK(g->field_len == sizeof(field) && !memcmp(g->field_body, field, sizeof(field)));
+	CHECK_STR(g->method, "_EVT");
+	CHECK_EQ(g->method_flags, 0x09); /* one argument, serialized */
+	CHECK(g->method_len == sizeof(evt) && !memcmp(g->method_body, evt, sizeof(evt)));
+	CHECK_EQ(s5_count, 4);
+	CHECK_EQ(s5_values[0], LVMM_SLP_TYP_S5);
+}
+
 static void check_dsdt(unsigned ndevs)
 {
 	struct acpi_mmio_dev d[LVMM_VIRTIO_MMIO_MAX];
@@ -420,8 +533,8 @@ static void check_dsdt(unsigned ndevs)
 	if (!walk(rsdp, &t))
 		return;
 	n = parse_dsdt(t.dsdt, devs);
-	CHECK_EQ(n, 3 + ndevs);
-	if (n != 3 + ndevs)
+	CHECK_EQ(n, 3 + ndevs + 2);
+	if (n != 3 + ndevs + 2)
 		return;
 	/* COM1, PS2_, RTC_ with EisaId _HIDs (PNP0501 = 0x0105d041 etc.). */
 	CHECK_STR(devs[0].name, "COM1");
@@ -443,6 +556,7 @@ static void check_dsdt(unsigned ndevs)
 		CHECK_EQ(v->uid, i);
 		CHECK(crs_has(v, true, (uint32_t)d[i].base, d[i].size, 0, d[i].irq));
 	}
+	check_power(&devs[3 + ndevs]);
 }
 
 static void test_dsdt_none(void) { check_dsdt(0); }
@@ -602,6 +716,9 @@ static void test_iasl(void)
 	CHECK(strstr(dsl, "Hardware Reduced (V5) : 1") != NULL);
 	CHECK(strstr(dsl, "Reset Register Supported (V2) : 1") != NULL);
 	CHECK(strstr(dsl, "Address : 0000000000000CF9") != NULL);
+	CHECK(strstr(dsl, "Sleep Control Register : [Generic Address Structure]") != NULL);
+	CHECK(strstr(dsl, "Address : 0000000000000600") != NULL);
+	CHECK(strstr(dsl, "Address : 0000000000000601") != NULL);
 	n = read_file("apic.dsl", dsl, sizeof(dsl));
 	CHECK(n > 0);
 	CHECK_EQ(count(dsl, "[Processor Local APIC]"), 4);
@@ -624,7 +741,15 @@ static void test_iasl(void)
 	CHECK_EQ(count(dsl, "\"LNRO0005\""), LVMM_VIRTIO_MMIO_MAX);
 	CHECK_EQ(count(dsl, "Memory32Fixed (ReadWrite,"), LVMM_VIRTIO_MMIO_MAX);
 	CHECK_EQ(count(dsl, "Interrupt (ResourceConsumer, Edge, ActiveHigh, Exclusive"),
-		 LVMM_VIRTIO_MMIO_MAX + 3);
+		 LVMM_VIRTIO_MMIO_MAX + 3 + 1);
+	/* The power button through the GED, and \_S5 for the sleep registers. */
+	CHECK(strstr(dsl, "EisaId (\"PNP0C0C\") /* Power Button Device */") != NULL);
+	CHECK(strstr(dsl, "Name (_HID, \"ACPI0013\" /* Generic Event Device */)") != NULL);
+	CHECK(strstr(dsl, "0x00000016,\n") != NULL); /* LVMM_IRQ_GED */
+	CHECK(strstr(dsl, "OperationRegion (EREG, SystemIO, 0x0604, 0x04)") != NULL);
+	CHECK(strstr(dsl, "Method (_EVT, 1, Serialized)") != NULL);
+	CHECK(strstr(dsl, "Notify (PWRB, 0x80)") != NULL);
+	CHECK(strstr(dsl, "Name (_S5, Package (0x04)") != NULL);
 	CHECK(strstr(dsl, "EisaId (\"PNP0501\")") != NULL);
 	CHECK(strstr(dsl, "EisaId (\"PNP0303\")") != NULL);
 	CHECK(strstr(dsl, "EisaId (\"PNP0B00\")") != NULL);
@@ -662,6 +787,27 @@ static bool have_iasl(void)
 	return system("iasl -v >/dev/null 2>&1") == 0;
 }
 
+/*
+ * LVMM_ACPI_DUMP=FILE [LVMM_ACPI_CPUS=N]: write the 64 KiB table area for N
+ * CPUs and no virtio device to FILE and exit, to load the very tables into
+ * another VMM (docs/acpi.md: QEMU -device loader,file=FILE,addr=0xe0000).
+ */
+static int dump_tables(const char *path)
+{
+	const char *n = getenv("LVMM_ACPI_CPUS");
+	uint64_t rsdp = 0;
+	FILE *f;
+
+	if (acpi_write(&gm, n ? (unsigned)atoi(n) : 1, NULL, 0, &rsdp) ||
+	    !(f = fopen(path, "wb")))
+		return 1;
+	if (fwrite(mem + ACPI_AREA_START, 1, ACPI_AREA_SIZE, f) != ACPI_AREA_SIZE) {
+		fclose(f);
+		return 1;
+	}
+	return fclose(f) ? 1 : 0;
+}
+
 int main(void)
 {
 	mem = calloc(1, MEM);
@@ -669,6 +815,8 @@ int main(void)
 		printf("not ok - setup: no memory\n");
 		return 1;
 	}
+	if (getenv("LVMM_ACPI_DUMP"))
+		return dump_tables(getenv("LVMM_ACPI_DUMP"));
 	RUN(test_headers);
 	RUN(test_fadt);
 	RUN(test_madt_1);

@@ -64,6 +64,14 @@ static void test_routes(void)
 	CHECK_EQ(api_route("GET", "/v1/partitions/0123456789012345678901234567890123", &op, arg, sizeof(arg), allow,
 			   sizeof(allow)), -ENAMETOOLONG);
 	CHECK(op && op->id == LVMM_OP_STATUS);
+	/* G2's operations: the same pattern; the timeout is a query parameter (http.c). */
+	CHECK_EQ(api_route("POST", "/v1/partitions/user/shutdown", &op, arg, sizeof(arg), allow, sizeof(allow)), 0);
+	CHECK(op && op->id == LVMM_OP_SHUTDOWN && op->arg == ARG_PART_SECS);
+	CHECK_STR(arg, "user");
+	CHECK_EQ(api_route("POST", "/v1/partitions/user/reboot", &op, arg, sizeof(arg), allow, sizeof(allow)), 0);
+	CHECK(op && op->id == LVMM_OP_REBOOT);
+	CHECK_EQ(api_route("GET", "/v1/partitions/user/reboot", &op, arg, sizeof(arg), allow, sizeof(allow)), -EOPNOTSUPP);
+	CHECK_STR(allow, "POST");
 }
 
 static void test_lines(void)
@@ -77,6 +85,12 @@ static void test_lines(void)
 		{ "policy-load 0", "policy-load: size must be 1-65536 bytes" },
 		{ "policy-load 99999999", "policy-load: size must be 1-65536 bytes" },
 		{ "policy-load 12x", "policy-load: size must be 1-65536 bytes" },
+		{ "shutdown", "usage: shutdown PARTITION [SECONDS]" },
+		{ "reboot user 5 x", "usage: reboot PARTITION [SECONDS]" },
+		{ "shutdown user 0", "shutdown: the timeout must be 1-3600 seconds" },
+		{ "reboot user 3601", "reboot: the timeout must be 1-3600 seconds" },
+		{ "shutdown user -1", "shutdown: the timeout must be 1-3600 seconds" },
+		{ "shutdown user 5s", "shutdown: the timeout must be 1-3600 seconds" },
 	};
 	char line[API_REQ_LINE_MAX], arg[LVMM_NAME_MAX], err[LVMM_API_ERR_MAX];
 	const struct api_op *op;
@@ -95,6 +109,14 @@ static void test_lines(void)
 	snprintf(line, sizeof(line), "policy-load 0x10");
 	CHECK_EQ(api_line_parse(line, &op, arg, sizeof(arg), &size, err, sizeof(err)), 0);
 	CHECK_EQ(size, 16);
+	snprintf(line, sizeof(line), "shutdown user");
+	CHECK_EQ(api_line_parse(line, &op, arg, sizeof(arg), &size, err, sizeof(err)), 0);
+	CHECK(op && op->id == LVMM_OP_SHUTDOWN && size == 0); /* 0: the supervisor's default */
+	CHECK_STR(arg, "user");
+	snprintf(line, sizeof(line), "reboot user 3600");
+	CHECK_EQ(api_line_parse(line, &op, arg, sizeof(arg), &size, err, sizeof(err)), 0);
+	CHECK(op && op->id == LVMM_OP_REBOOT && size == 3600);
+	CHECK_STR(arg, "user");
 	snprintf(line, sizeof(line), "events");
 	CHECK_EQ(api_line_parse(line, &op, arg, sizeof(arg), &size, err, sizeof(err)), 0);
 	CHECK(op && op->id == LVMM_OP_EVENTS);
@@ -124,6 +146,19 @@ static void test_replies(void)
 	CHECK_EQ(api_reply_check(&r, lvmm_api_reply_len(LVMM_BODY_PART, 0)), 0);
 	CHECK_EQ(api_reply_check(&r, lvmm_api_reply_len(LVMM_BODY_PART, 0) - 1), -EPROTO);
 	CHECK_STR(dump(api_reply_json(&r, -1)), "{\"ok\":true,\"partition\":\"user\",\"state\":\"paused\"}");
+	/* shutdown/reboot: the deadline and what follows it. */
+	r.op = LVMM_OP_REBOOT;
+	r.u.part.flags = LVMM_API_PART_POWER;
+	r.u.part.timeout_ms = 5000;
+	snprintf(r.u.part.state, sizeof(r.u.part.state), "running");
+	CHECK_STR(dump(api_reply_json(&r, -1)),
+		  "{\"ok\":true,\"partition\":\"user\",\"state\":\"running\",\"timeout_ms\":5000,\"then\":\"restart\"}");
+	r.op = LVMM_OP_SHUTDOWN;
+	CHECK_STR(dump(api_reply_json(&r, -1)),
+		  "{\"ok\":true,\"partition\":\"user\",\"state\":\"running\",\"timeout_ms\":5000,\"then\":\"stop\"}");
+	r.op = LVMM_OP_PAUSE;
+	r.u.part.flags = 0;
+	snprintf(r.u.part.state, sizeof(r.u.part.state), "paused");
 	/* A body that is not the op's is not formatted (found by fuzz_api). */
 	r.op = LVMM_OP_LIST;
 	CHECK_STR(dump(api_reply_json(&r, -1)), "{\"ok\":false,\"error\":\"malformed reply from the supervisor\"}");

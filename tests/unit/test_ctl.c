@@ -341,6 +341,45 @@ static void test_pause_resume_status(void)
 	CHECK(failed_with(-ESRCH, "partition 'b' is not running (state starting)"));
 }
 
+/* shutdown/reboot: the power button is pressed; the timeout comes from num[0] (0: the default). */
+static void test_shutdown_reboot(void)
+{
+	struct lvmm_api_req q = { .id = 1, .op = LVMM_OP_SHUTDOWN, .target = "a" };
+	struct lvmm_ctl m;
+
+	setup();
+	ctl_request(&S, &root, &q, -1);
+	CHECK(got_ctl(0, &m));
+	CHECK_EQ(m.op, LVMM_CTL_POWER_BUTTON);
+	CHECK_EQ(fk.n, 0); /* answered once the partition has pressed it */
+	answer(0, &m, 0, 1);
+	CHECK_EQ(fk.n, 1);
+	CHECK_EQ(last()->result, 0);
+	CHECK_EQ(last()->body, LVMM_BODY_PART);
+	CHECK_STR(last()->u.part.partition, "a");
+	CHECK_STR(last()->u.part.state, "running");
+	CHECK_EQ(last()->u.part.flags, LVMM_API_PART_POWER);
+	CHECK_EQ(last()->u.part.timeout_ms, LC_POWER_TIMEOUT_MS);
+	CHECK(S.parts[0].power_at_ns && S.parts[0].stop_requested && !S.parts[0].restart_requested);
+	q = (struct lvmm_api_req){ .id = 2, .op = LVMM_OP_REBOOT, .target = "b", .num = { 5 } };
+	ctl_request(&S, &root, &q, -1);
+	CHECK(got_ctl(1, &m));
+	answer(1, &m, 0, 1);
+	CHECK_EQ(last()->u.part.timeout_ms, 5000);
+	CHECK(S.parts[1].restart_requested);
+	/* The supervisor checks the range itself (the front-end does too). */
+	q = (struct lvmm_api_req){ .id = 3, .op = LVMM_OP_SHUTDOWN, .target = "c", .num = { 3601 } };
+	ctl_request(&S, &root, &q, -1);
+	CHECK(!got_ctl(2, &m));
+	CHECK(failed_with(-EINVAL, "shutdown: the timeout must be 1-3600 seconds"));
+	CHECK(!S.parts[2].power_at_ns);
+	S.parts[2].state = PS_STARTING;
+	q.num[0] = 0;
+	ctl_request(&S, &root, &q, -1);
+	CHECK(!got_ctl(2, &m));
+	CHECK(failed_with(-ESRCH, "partition 'c' is not running (state starting)"));
+}
+
 static void test_no_answer_times_out_once(void)
 {
 	struct lvmm_ctl m;
@@ -673,6 +712,7 @@ int main(void)
 	RUN(test_request_check);
 	RUN(test_partition_refusal_fails);
 	RUN(test_pause_resume_status);
+	RUN(test_shutdown_reboot);
 	RUN(test_no_answer_times_out_once);
 	RUN(test_partition_gone);
 	RUN(test_link_down_once);

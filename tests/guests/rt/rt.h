@@ -136,8 +136,22 @@ extern char __image_start[], __image_end[];
 extern uint64_t rt_entry_tsc;
 unsigned rt_cpu_id(void);                     /* APIC ID of this CPU   */
 uint64_t rt_tsc_hz(void);                     /* best guess            */
-/* Busy-wait (natively, at CPL3). */
+/* Busy-wait (natively, at CPL3); honours the power button (rt_power_poll). */
 void rt_udelay(uint64_t us);
+/* The ACPI table with this signature ("APIC", "FACP", ...), checksum
+ * verified, found through the RSDP lvmm or QEMU passed (or a scan of
+ * 0xe0000-0xfffff); NULL when there is none. */
+const void *rt_acpi_table(const char *sig);
+
+/* ---- ACPI power button (lvmm's acpi_pm device, docs/acpi.md) --------- */
+/* Call from any wait loop: at most every 10 ms it reads the GED's event
+ * register, and on a power-button press prints "power button: powering
+ * off" and powers the partition off through the FADT's sleep control
+ * register (\_S5), as an ACPI OS would. With "power_button=ignore" on the
+ * command line it prints "power button: pressed, ignored" instead (a
+ * guest that does not react, for escalation tests). Does nothing where
+ * the FADT has no lvmm sleep register (QEMU, other VMMs). */
+void rt_power_poll(void);
 /* APIC IDs of all CPUs from the MP table (ACPI MADT as a fallback).
  * Returns the count, or -1 when neither table is found. *source is set
  * to "mptable" or "madt". */
