@@ -294,7 +294,7 @@ static void __attribute__((noreturn)) child_exec(int ctl, int evs, pid_t parent)
 	static char a0[] = "lvmm-api";
 	char *argv[] = { a0, NULL }, *envp[] = { NULL };
 	int c = fcntl(ctl, F_DUPFD, 10), e = fcntl(evs, F_DUPFD, 10);
-	int l = F.listen_fd >= 0 ? fcntl(F.listen_fd, F_DUPFD, 10) : -1;
+	int l = F.listen_fd >= 0 ? fcntl(F.listen_fd, F_DUPFD, 10) : -1, x;
 	sigset_t none;
 
 	if (c < 0 || e < 0)
@@ -303,6 +303,14 @@ static void __attribute__((noreturn)) child_exec(int ctl, int evs, pid_t parent)
 	child_fd(e, 4);
 	child_fd(l, 5);
 	if (syscall(SYS_close_range, l >= 0 ? 6U : 5U, ~0U, 0U) < 0)
+		_exit(127);
+	/*
+	 * Opened while still privileged and executed by descriptor: the
+	 * front-end's uid need not be able to search the directories on the
+	 * way (a private DESTDIR, a 0700 home), and the file found is the file run.
+	 */
+	x = open(F.exe, O_PATH | O_CLOEXEC);
+	if (x < 0)
 		_exit(127);
 	signal(SIGINT, SIG_IGN);
 	signal(SIGTERM, SIG_IGN);
@@ -314,7 +322,7 @@ static void __attribute__((noreturn)) child_exec(int ctl, int evs, pid_t parent)
 		_exit(126);
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != parent)
 		_exit(125);
-	execve(F.exe, argv, envp);
+	syscall(SYS_execveat, x, "", argv, envp, AT_EMPTY_PATH);
 	_exit(127);
 }
 
