@@ -204,6 +204,11 @@ static int build_config(struct sup *s, struct part_rt *pr, struct fdset *fs, cha
 		cfg.host_cpus[i] = i < p->n_host_cpus ? p->host_cpus[i] : -1;
 	cfg.ncpuid_mask = p->ncpuid_mask;
 	memcpy(cfg.cpuid_mask, p->cpuid_mask, sizeof(cfg.cpuid_mask));
+	cfg.nprotect = p->nprotect;
+	memcpy(cfg.protect, p->protect, sizeof(cfg.protect));
+	cfg.on_violation = p->on_violation;
+	cfg.watchdog_ms = p->watchdog_ms;
+	cfg.watchdog_action = p->watchdog_action;
 	if (s->plat->nparts > 1)
 		cfg.flags |= LVMM_PART_F_PREFIX;
 	if (p->test_device)

@@ -1,0 +1,163 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * protect: exercises protected memory and the watchdog (docs/protect.md).
+ * Steps run in this order, each only when its option is given:
+ *   lock=ADDR[,SIZE]  lock pages at run time (port 0x5a0); prints the status
+ *   locks=N@BASE      lock N single pages, every other page from BASE
+ *   write=ADDR        write 8 bytes (11 22 .. 88) at CPL3, print unchanged/changed
+ *   neighbour=ADDR    write there too; it must change
+ *   text=1            write into the guest's own text (kernel_text)
+ *   dma=ADDR          read disk sector 0 into ADDR by virtio-blk
+ *   bench_ms=N        write pages [bench_base, +bench_mib MiB) in a loop for N ms
+ *   pet_ms=P,pets=K   pet the watchdog K times, P ms apart, then stop petting
+ *   spin=1            then spin at CPL0 with interrupts off (cli; jmp .)
+ *   hold_ms=N         then keep printing "protect: alive K" every 100 ms for N ms
+ * Exit status 0 when every step saw what it expected (the test checks the
+ * console and the events, this status is a summary); 1 otherwise.
+ */
+#include "lvmm/guest_abi.h"
+#include "rt.h"
+#include "virtio.h"
+
+static int bad;
+
+static uint64_t opt(const char *key, uint64_t def)
+{
+	char buf[64];
+	const char *end;
+
+	if (rt_cmdline_get(key, buf, sizeof(buf)) < 0)
+		return def;
+	return rt_strtou64(buf, &end);
+}
+
+static uint32_t lock(uint64_t addr, uint64_t size)
+{
+	outl(LVMM_PORT_PROTECT + LVMM_PROTECT_REG_ADDR_LO, (uint32_t)addr);
+	outl(LVMM_PORT_PROTECT + LVMM_PROTECT_REG_ADDR_HI, (uint32_t)(addr >> 32));
+	outl(LVMM_PORT_PROTECT + LVMM_PROTECT_REG_SIZE, (uint32_t)size);
+	outl(LVMM_PORT_PROTECT + LVMM_PROTECT_REG_CMD, LVMM_PROTECT_CMD_LOCK);
+	return inl(LVMM_PORT_PROTECT + LVMM_PROTECT_REG_CMD);
+}
+
+/* Write the pattern; 1 if the memory changed. */
+static int try_write(uint64_t addr)
+{
+	volatile uint64_t *p = (volatile uint64_t *)(uintptr_t)addr;
+	uint64_t before = *p, after;
+
+	*p = 0x8877665544332211ULL;
+	after = *p;
+	printf("protect: write 0x%lx: before 0x%lx after 0x%lx %s\n", addr, before, after,
+	       after == before ? "unchanged" : "changed");
+	return after != before;
+}
+
+static uint64_t ms_now(void)
+{
+	return rdtsc() / (rt_tsc_hz() / 1000);
+}
+
+static void sleep_ms(uint64_t ms)
+{
+	rt_udelay(ms * 1000);
+}
+
+static void bench(uint64_t ms)
+{
+	uint64_t base = opt("bench_base", 0x1000000), mib = opt("bench_mib", 8);
+	uint64_t end = ms_now() + ms, bytes = 0, t0 = ms_now(), t;
+
+	while (ms_now() < end) {
+		for (uint64_t a = base; a < base + mib * 1024 * 1024; a += 64)
+			*(volatile uint64_t *)(uintptr_t)a = a;
+		bytes += mib * 1024 * 1024 / 8;
+	}
+	t = ms_now() - t0;
+	printf("protect: bench wrote %lu MiB in %lu ms: %lu MiB/s\n", bytes >> 20, t,
+	       t ? (bytes >> 20) * 1000 / t : 0);
+}
+
+int main(void)
+{
+	char buf[64];
+	uint64_t v;
+	struct vblk blk;
+
+	if (rt_cmdline_get("lock", buf, sizeof(buf)) >= 0) {
+		const char *end;
+		uint64_t addr = rt_strtou64(buf, &end), size = 4096;
+
+		if (*end == ',')
+			size = rt_strtou64(end + 1, &end);
+		printf("protect: lock 0x%lx+0x%lx: status %u\n", addr, size, lock(addr, size));
+	}
+	if (rt_cmdline_get("locks", buf, sizeof(buf)) >= 0) {
+		const char *end;
+		uint64_t n = rt_strtou64(buf, &end), base = 0x2000000;
+		uint32_t st = 0, last = 0;
+		uint64_t ok = 0;
+
+		if (*end == '@')
+			base = rt_strtou64(end + 1, &end);
+		for (uint64_t i = 0; i < n; i++) {
+			st = lock(base + i * 8192, 4096);
+			ok += st == LVMM_PROTECT_OK;
+			if (st != LVMM_PROTECT_OK && !last)
+				printf("protect: lock %lu at 0x%lx: status %u\n", i + 1,
+				       base + i * 8192, st);
+			last = st;
+		}
+		printf("protect: %lu of %lu locks ok, last status %u\n", ok, n, st);
+	}
+	if ((v = opt("write", 0)))
+		try_write(v);
+	if ((v = opt("neighbour", 0)) && !try_write(v))
+		bad = 1;
+	if (opt("text", 0)) {
+		uint64_t t = ((uint64_t)(uintptr_t)&try_write + 64) & ~7ULL;
+
+		printf("protect: text at 0x%lx\n", t);
+		if (try_write(t))
+			bad = 1;
+	}
+	if ((v = opt("dma", 0))) {
+		volatile uint64_t *p = (volatile uint64_t *)(uintptr_t)v;
+		uint64_t before = *p;
+		int st;
+
+		if (vblk_open(&blk, 0)) {
+			printf("protect: no disk\n");
+			return 2;
+		}
+		st = vblk_read(&blk, 0, (void *)(uintptr_t)v, 1);
+		printf("protect: dma read into 0x%lx: status %d, %s\n", v, st,
+		       *p == before ? "unchanged" : "changed");
+	}
+	if ((v = opt("bench_ms", 0)))
+		bench(v);
+	if (rt_cmdline_get("pet_ms", buf, sizeof(buf)) >= 0) {
+		uint64_t pet = opt("pet_ms", 50), pets = opt("pets", 5);
+
+		printf("protect: watchdog timeout %u ms\n", inl(LVMM_PORT_WATCHDOG));
+		for (uint64_t i = 0; i < pets; i++) {
+			outl(LVMM_PORT_WATCHDOG, 1);
+			sleep_ms(pet);
+		}
+		printf("protect: stopped petting\n");
+	}
+	if (opt("spin", 0)) {
+		printf("protect: spinning at CPL0 with interrupts off\n");
+		rt_syscall(RT_SYS_SPIN, 0, 0);
+	}
+	if ((v = opt("hold_ms", 0))) {
+		uint64_t end = ms_now() + v;
+
+		for (unsigned k = 1; ms_now() < end; k++) {
+			printf("protect: alive %u\n", k);
+			sleep_ms(100);
+		}
+	}
+	printf("protect: done\n");
+	return bad;
+}
