@@ -42,9 +42,6 @@ static void isolate(struct sup *s, struct part_rt *pr, const char *why)
 void sup_contain(struct sup *s, struct part_rt *pr, enum contain_action act, const char *why)
 {
 	struct lvmm_ctl m = { .op = LVMM_CTL_PAUSE };
-	char err[128];
-	bool started;
-
 	switch (act) {
 	case CONTAIN_PAUSE:
 		/* Unsolicited (seq 0): the partition's answer moves it to paused and logs it. */
@@ -57,8 +54,7 @@ void sup_contain(struct sup *s, struct part_rt *pr, enum contain_action act, con
 			(void)lc_stop(s, pr, why);
 		break;
 	case CONTAIN_RESTART:
-		if (pr->state != PS_STOPPING && lc_restart(s, pr, &started, err, sizeof(err)))
-			pr_warn("partition %s: restart after %s failed: %s", pr->p->name, why, err);
+		(void)lc_restart_counted(s, pr, why);
 		break;
 	case CONTAIN_ISOLATE:
 		isolate(s, pr, why);

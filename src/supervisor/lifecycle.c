@@ -902,3 +902,28 @@ void lc_close(struct sup *s)
 		s->parts[i].uid_lock = -1;
 	}
 }
+
+/* ---- containment (contain.c) ---------------------------------------------------- */
+
+int lc_restart_counted(struct sup *s, struct part_rt *pr, const char *why)
+{
+	char err[128];
+	struct event e;
+	bool started;
+	int r;
+
+	if (pr->state == PS_STOPPING || pr->state == PS_WAIT_RESTART || !pr->pid)
+		return 0; /* already on its way */
+	if (pr->restarts >= pr->p->restart_limit) {
+		ev_begin(&e, "restart_limit", pr->p->name);
+		ev_u64(&e, "restarts", pr->restarts);
+		ev_end(&e);
+		return lc_stop(s, pr, why);
+	}
+	r = lc_restart(s, pr, &started, err, sizeof(err));
+	if (!r)
+		pr->restarts++; /* the guest caused it: it uses the restart budget */
+	else
+		pr_warn("partition %s: restart after %s failed: %s", pr->p->name, why, err);
+	return r;
+}

@@ -291,6 +291,7 @@ static void summary(struct sup *s)
 		ev_u64(&e, "restarts", pr->restarts);
 		ev_u64(&e, "dma_faults", st->dma_faults);
 		ev_u64(&e, "unhandled_io", st->unhandled_io);
+		ev_u64(&e, "integrity_violations", st->violations);
 		ev_end(&e);
 		for (k = 0; k < st->ndevs && k < LVMM_STATS_MAX_DEVS; k++) {
 			const struct lvmm_dev_stats *d = &st->devs[k];

@@ -382,7 +382,7 @@ static uint32_t do_lock(struct vcpu *v, uint64_t gpa, uint64_t size)
 		vm_exit_simple(vm, LVMM_EXIT_INTERNAL, 0, err);
 		return LVMM_PROTECT_EIO;
 	}
-	pr_info("guest locked 0x%" PRIx64 "+0x%" PRIx64 " (%u protected ranges)", gpa, size,
+	pr_debug("guest locked 0x%" PRIx64 "+0x%" PRIx64 " (%u protected ranges)", gpa, size,
 		(unsigned)atomic_load(&vm->gmem.nr_prot));
 	lock_event(vm, gpa, size, 0);
 	return LVMM_PROTECT_OK;

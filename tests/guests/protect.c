@@ -5,6 +5,7 @@
  *   lock=ADDR[,SIZE]  lock pages at run time (port 0x5a0); prints the status
  *   locks=N@BASE      lock N single pages, every other page from BASE
  *   write=ADDR        write 8 bytes (11 22 .. 88) at CPL3, print unchanged/changed
+ *                     (repeat=N: N times)
  *   neighbour=ADDR    write there too; it must change
  *   text=1            write into the guest's own text (kernel_text)
  *   dma=ADDR          read disk sector 0 into ADDR by virtio-blk
@@ -46,6 +47,7 @@ static int try_write(uint64_t addr)
 	volatile uint64_t *p = (volatile uint64_t *)(uintptr_t)addr;
 	uint64_t before = *p, after;
 
+	printf("protect: writing 0x%lx\n", addr);
 	*p = 0x8877665544332211ULL;
 	after = *p;
 	printf("protect: write 0x%lx: before 0x%lx after 0x%lx %s\n", addr, before, after,
@@ -111,7 +113,8 @@ int main(void)
 		printf("protect: %lu of %lu locks ok, last status %u\n", ok, n, st);
 	}
 	if ((v = opt("write", 0)))
-		try_write(v);
+		for (uint64_t n = opt("repeat", 1), i = 0; i < n; i++)
+			try_write(v);
 	if ((v = opt("neighbour", 0)) && !try_write(v))
 		bad = 1;
 	if (opt("text", 0)) {
