@@ -484,7 +484,7 @@ static void conv_protect(struct ctx *c, const char *where, const struct raw_part
 				       "or kernel_rodata", r->region);
 				continue;
 			}
-			p->nprotect++;
+			p->protect_at[p->nprotect++] = i;
 			continue;
 		}
 		if (!r->start || !r->size) {
@@ -503,7 +503,7 @@ static void conv_protect(struct ctx *c, const char *where, const struct raw_part
 			       "start and size must be multiples of 4K", o->gpa, o->size);
 			continue;
 		}
-		p->nprotect++;
+		p->protect_at[p->nprotect++] = i;
 	}
 	if (in->on_violation) {
 		for (k = 0; k < ARRAY_SIZE(acts) && strcmp(in->on_violation, acts[k]); k++)
@@ -832,7 +832,7 @@ static void check_protect(struct ctx *c, unsigned pi, const struct plat_part *p)
 	for (i = 0; i < p->nprotect; i++) {
 		const struct lvmm_prot_range *r = &p->protect[i];
 
-		snprintf(w, sizeof(w), "partitions/%u/protect/%u", pi, i);
+		snprintf(w, sizeof(w), "partitions/%u/protect/%u", pi, p->protect_at[i]);
 		if (r->region != LVMM_PROT_RANGE) {
 			region = true;
 			continue;

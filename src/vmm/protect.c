@@ -327,13 +327,16 @@ bool protect_on_mmio(struct vcpu *v, uint64_t gpa, uint8_t *data, uint32_t len, 
 
 /* ---- the lock device (ports LVMM_PORT_PROTECT..+15) -------------------------------- */
 
-static void lock_event(struct vm *vm, uint64_t gpa, uint64_t size, uint64_t result)
+/*
+ * A new lock (at most LVMM_MAX_PROTECT per run) is always reported; the
+ * guest can repeat anything else as often as it likes, so those are rate-limited.
+ */
+static void lock_event(struct vm *vm, uint64_t gpa, uint64_t size, uint64_t result, bool new_lock)
 {
 	struct protect *p = &vm->prot;
 	bool go = true;
 
-	if (result) {
-		/* The guest can ask as often as it likes: refusals are rate-limited. */
+	if (!new_lock) {
 		pthread_mutex_lock(&p->lock);
 		go = ratelimit_allow(&p->lock_rl);
 		pthread_mutex_unlock(&p->lock);
@@ -351,20 +354,20 @@ static uint32_t do_lock(struct vcpu *v, uint64_t gpa, uint64_t size)
 	int r;
 
 	if (!range_ok(gpa, size) || !in_one_ram_slot(vm, gpa, size)) {
-		lock_event(vm, gpa, size, EINVAL);
+		lock_event(vm, gpa, size, EINVAL, false);
 		return LVMM_PROTECT_EINVAL;
 	}
 	if (gmem_all_protected(&vm->gmem, gpa, size)) {
-		lock_event(vm, gpa, size, 0);
+		lock_event(vm, gpa, size, 0, false);
 		return LVMM_PROTECT_OK; /* already: nothing new to hold */
 	}
 	if (atomic_load(&vm->gmem.nr_prot) >= GMEM_MAX_PROT) {
-		lock_event(vm, gpa, size, ENOSPC);
+		lock_event(vm, gpa, size, ENOSPC, false);
 		return LVMM_PROTECT_ENOSPC;
 	}
 	r = vm_pause_others(vm, v);
 	if (r) {
-		lock_event(vm, gpa, size, EBUSY);
+		lock_event(vm, gpa, size, EBUSY, false);
 		return LVMM_PROTECT_EBUSY;
 	}
 	pthread_mutex_lock(&p->lock);
@@ -374,7 +377,7 @@ static uint32_t do_lock(struct vcpu *v, uint64_t gpa, uint64_t size)
 	pthread_mutex_unlock(&p->lock);
 	vm_resume_others(vm);
 	if (r == -ENOSPC && atomic_load(&vm->gmem.nr_prot) >= GMEM_MAX_PROT) {
-		lock_event(vm, gpa, size, ENOSPC);
+		lock_event(vm, gpa, size, ENOSPC, false);
 		return LVMM_PROTECT_ENOSPC;
 	}
 	if (r) {
@@ -384,7 +387,7 @@ static uint32_t do_lock(struct vcpu *v, uint64_t gpa, uint64_t size)
 	}
 	pr_debug("guest locked 0x%" PRIx64 "+0x%" PRIx64 " (%u protected ranges)", gpa, size,
 		(unsigned)atomic_load(&vm->gmem.nr_prot));
-	lock_event(vm, gpa, size, 0);
+	lock_event(vm, gpa, size, 0, true);
 	return LVMM_PROTECT_OK;
 }
 
