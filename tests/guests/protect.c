@@ -6,6 +6,7 @@
  *   locks=N@BASE      lock N single pages, every other page from BASE
  *   write=ADDR        write 8 bytes (11 22 .. 88) at CPL3, print unchanged/changed
  *                     (repeat=N: N times)
+ *   write0=ADDR       the same write at CPL0 (a service call)
  *   neighbour=ADDR    write there too; it must change
  *   text=1            write into the guest's own text (kernel_text)
  *   dma=ADDR          read disk sector 0 into ADDR by virtio-blk
@@ -115,6 +116,15 @@ int main(void)
 	if ((v = opt("write", 0)))
 		for (uint64_t n = opt("repeat", 1), i = 0; i < n; i++)
 			try_write(v);
+	if ((v = opt("write0", 0))) {
+		volatile uint64_t *p = (volatile uint64_t *)(uintptr_t)v;
+		uint64_t before = *p;
+
+		printf("protect: writing 0x%lx at CPL0\n", v);
+		rt_syscall(RT_SYS_POKE, (long)v, 0x8877665544332211LL);
+		printf("protect: write0 0x%lx: before 0x%lx after 0x%lx %s\n", v, before, *p,
+		       *p == before ? "unchanged" : "changed");
+	}
 	if ((v = opt("neighbour", 0)) && !try_write(v))
 		bad = 1;
 	if (opt("text", 0)) {

@@ -4,7 +4,7 @@
 # watchdog (docs/protect.md), with the protect guest (tests/guests/protect.c).
 . "$(dirname "$0")/../lib.sh"
 
-CASES="cpl3-write-to-protected-page-blocked protected-neighbour-in-same-2mib-writable
+CASES="cpl3-write-to-protected-page-blocked cpl0-write-to-protected-page-blocked protected-neighbour-in-same-2mib-writable
        kernel-text-region-write-blocked dma-into-protected-page-refused
        runtime-lock-then-write-blocked runtime-lock-65th-range-refused
        check-refuses-65-ranges check-refuses-region-on-bzimage check-refuses-unaligned-range
@@ -46,8 +46,9 @@ wait_gone() { for _ in $(seq "$2"); do kill -0 "$1" 2>/dev/null || return 0; sle
 
 # ---- blocking, neighbours, regions, DMA ------------------------------------------
 
-plat w "write=0x800000 neighbour=0x801000 text=1" "    protect:
+plat w "write=0x800000 write0=0x803000 neighbour=0x801000 text=1" "    protect:
       - { start: 0x800000, size: 4K }
+      - { start: 0x803000, size: 4K }
       - { region: kernel_text }"
 run_lvmm 20 "$TMP/w.out" run "$TMP/w.yaml"
 n=cpl3-write-to-protected-page-blocked
@@ -56,6 +57,11 @@ if [ $rc -eq 0 ] && contains "$TMP/w.out" "protect: write 0x800000: before 0x0 a
 	grep '"bytes":"1122334455667788"' | grep '"action":"block"' | grep -q '"rip":"0x10[0-9a-f]*","cr3":"0x[0-9a-f]*"'; then
 	pass $n
 else fail $n "write not blocked or event wrong (rc $rc)"; show "$TMP/w.out"; fi
+n=cpl0-write-to-protected-page-blocked
+if contains "$TMP/w.out" "protect: write0 0x803000: before 0x0 after 0x0 unchanged" &&
+   ev w | grep '"event":"integrity_violation"' | grep '"gpa":"0x803000"' | grep -q '"bytes":"1122334455667788"'; then
+	pass $n
+else fail $n "a CPL0 write was not blocked and reported"; show "$TMP/w.out"; fi
 n=protected-neighbour-in-same-2mib-writable
 expect $n "the next page (same 2 MiB) did not take the write" \
 	contains "$TMP/w.out" "protect: write 0x801000: before 0x0 after 0x8877665544332211 changed"
