@@ -2,6 +2,7 @@
 /*
  * protect: exercises protected memory and the watchdog (docs/protect.md).
  * Steps run in this order, each only when its option is given:
+ *   aps=1             start every AP; each stores to unprotected memory for good
  *   lock=ADDR[,SIZE]  lock pages at run time (port 0x5a0); prints the status
  *   locks=N@BASE      lock N single pages, every other page from BASE
  *   write=ADDR        write 8 bytes (11 22 .. 88) at CPL3, print unchanged/changed
@@ -23,6 +24,15 @@
 #include "virtio.h"
 
 static int bad;
+static volatile uint64_t ap_count; /* APs' stores, with aps=1 */
+
+/* aps=1: every AP stores to unprotected memory for good while the BSP locks pages. */
+void ap_main(unsigned apic_id)
+{
+	(void)apic_id;
+	for (;;)
+		__atomic_add_fetch(&ap_count, 1, __ATOMIC_RELAXED);
+}
 
 static uint64_t opt(const char *key, uint64_t def)
 {
@@ -98,6 +108,19 @@ int main(void)
 	uint64_t v;
 	struct vblk blk;
 
+	if (opt("aps", 0)) {
+		uint8_t ids[RT_MAX_CPUS], aps[RT_MAX_CPUS];
+		const char *src;
+		int n = rt_find_cpus(ids, RT_MAX_CPUS, &src), k = 0;
+
+		for (int i = 0; i < n; i++)
+			if (ids[i] != rt_cpu_id() && ids[i] < RT_MAX_CPUS)
+				aps[k++] = ids[i];
+		rt_start_aps(aps, k);
+		for (uint64_t t = ms_now() + 5000; rt_aps_online() < (unsigned)k && ms_now() < t;)
+			cpu_relax();
+		printf("protect: %u APs storing\n", rt_aps_online());
+	}
 	if (rt_cmdline_get("lock", buf, sizeof(buf)) >= 0) {
 		const char *end;
 		uint64_t addr = rt_strtou64(buf, &end), size = 4096;
@@ -123,6 +146,13 @@ int main(void)
 			last = st;
 		}
 		printf("protect: %lu of %lu locks ok, last status %u\n", ok, n, st);
+	}
+	if (opt("aps", 0)) {
+		uint64_t c0 = __atomic_load_n(&ap_count, __ATOMIC_RELAXED);
+
+		sleep_ms(20);
+		printf("protect: APs %s after the locks\n",
+		       __atomic_load_n(&ap_count, __ATOMIC_RELAXED) != c0 ? "still storing" : "stopped");
 	}
 	if ((v = opt("write", 0)))
 		for (uint64_t n = opt("repeat", 1), i = 0; i < n; i++)

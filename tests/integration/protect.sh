@@ -7,6 +7,7 @@
 CASES="cpl3-write-to-protected-page-blocked cpl0-write-to-protected-page-blocked protected-neighbour-in-same-2mib-writable
        kernel-text-region-write-blocked dma-into-protected-page-refused
        runtime-lock-then-write-blocked runtime-lock-65th-range-refused
+       runtime-lock-while-other-vcpus-run
        check-refuses-65-ranges check-refuses-region-on-bzimage check-refuses-unaligned-range
        check-refuses-range-outside-ram violation-reports-rate-limited
        on-violation-log-performs-write on-violation-stop on-violation-restart
@@ -103,6 +104,24 @@ if contains "$TMP/lk.out" "protect: lock 64 at 0x207e000: status 2" &&
    ev lk | grep '"event":"protect_lock_refused"' | grep -q '"gpa":"0x207e000"'; then
 	pass $n
 else fail $n "the 65th range was not refused with status 2 and an event"; show "$TMP/lk.out"; fi
+
+cat >"$TMP/smp.yaml" <<EOF
+events: smp.jsonl
+partitions:
+  - name: g
+    memory: 64M
+    vcpus: 3
+    kernel: $G
+    cmdline: "aps=1 lock=0x900000 write=0x900000 locks=20@0x2000000"
+EOF
+run_lvmm 30 "$TMP/smp.out" run "$TMP/smp.yaml"
+n=runtime-lock-while-other-vcpus-run
+if [ $rc -eq 0 ] && contains "$TMP/smp.out" "protect: 2 APs storing" &&
+   contains "$TMP/smp.out" "protect: 20 of 20 locks ok, last status 0" &&
+   contains "$TMP/smp.out" "protect: APs still storing after the locks" &&
+   contains "$TMP/smp.out" "protect: write 0x900000: before 0x0 after 0x0 unchanged"; then
+	pass $n
+else fail $n "locks with running APs failed or stopped them (rc $rc)"; show "$TMP/smp.out"; fi
 
 # ---- lvmm check ----------------------------------------------------------------------
 
