@@ -61,6 +61,12 @@ $(GUEST_OUT)/%.elf: $(GUEST_ENTRY) $(GUEST_OBJ)/%.o $(GUEST_RT_LIB) $(GUEST_DIR)
 	$(E) "  LD      $@"
 	$(Q)$(GUEST_CC) $(GUEST_LDFLAGS) -o $@ $(GUEST_ENTRY) $(GUEST_OBJ)/$*.o $(GUEST_RT_LIB) -lgcc
 
+# The protect guest has its read-only data in a segment of its own (kernel_rodata).
+$(GUEST_OUT)/protect.elf: $(GUEST_ENTRY) $(GUEST_OBJ)/protect.o $(GUEST_RT_LIB) $(GUEST_DIR)/protect.ld
+	$(E) "  LD      $@"
+	$(Q)$(GUEST_CC) $(filter-out -Wl$(comma)-T$(comma)%,$(GUEST_LDFLAGS)) -Wl,-T,$(GUEST_DIR)/protect.ld \
+		-o $@ $(GUEST_ENTRY) $(GUEST_OBJ)/protect.o $(GUEST_RT_LIB) -lgcc
+
 # The ELF of a bzImage (kept for gdb/objdump), then the flat file: setup
 # area and protected-mode part, .bss as zeros (the stacks stay out).
 $(GUEST_OBJ)/%.bzelf: $(GUEST_BZ_ENTRY) $(GUEST_ENTRY) $(GUEST_OBJ)/%.o $(GUEST_RT_LIB) $(GUEST_DIR)/rt/bzimage.ld

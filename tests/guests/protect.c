@@ -10,6 +10,7 @@
  *   write0=ADDR       the same write at CPL0 (a service call)
  *   neighbour=ADDR    write there too; it must change
  *   text=1            write into the guest's own text (kernel_text)
+ *   rodata=1          write into its read-only data (kernel_rodata)
  *   dma=ADDR          read disk sector 0 into ADDR by virtio-blk
  *   bench_ms=N        write pages [bench_base, +bench_mib MiB) in a loop for N ms
  *                     (bench_skip=S: not the last page of every S bytes)
@@ -24,6 +25,8 @@
 #include "virtio.h"
 
 static int bad;
+/* In .rodata, which protect.ld puts in a read-only segment of its own. */
+static const uint64_t ro_mark[8] __attribute__((aligned(64))) = { 0x6c766d6d726f6461ULL };
 static volatile uint64_t ap_count; /* APs' stores, with aps=1 */
 
 /* aps=1: every AP stores to unprotected memory for good while the BSP locks pages. */
@@ -172,6 +175,13 @@ int main(void)
 		uint64_t t = ((uint64_t)(uintptr_t)&try_write + 64) & ~7ULL;
 
 		printf("protect: text at 0x%lx\n", t);
+		if (try_write(t))
+			bad = 1;
+	}
+	if (opt("rodata", 0)) {
+		uint64_t t = (uint64_t)(uintptr_t)&ro_mark[0];
+
+		printf("protect: rodata at 0x%lx\n", t);
 		if (try_write(t))
 			bad = 1;
 	}

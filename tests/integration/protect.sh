@@ -5,7 +5,8 @@
 . "$(dirname "$0")/../lib.sh"
 
 CASES="cpl3-write-to-protected-page-blocked cpl0-write-to-protected-page-blocked protected-neighbour-in-same-2mib-writable
-       kernel-text-region-write-blocked dma-into-protected-page-refused
+       kernel-text-region-write-blocked kernel-rodata-region-write-blocked
+       region-without-segment-fails-start dma-into-protected-page-refused
        runtime-lock-then-write-blocked runtime-lock-65th-range-refused
        runtime-lock-while-other-vcpus-run
        check-refuses-65-ranges check-refuses-region-on-bzimage check-refuses-unaligned-range
@@ -47,10 +48,11 @@ wait_gone() { for _ in $(seq "$2"); do kill -0 "$1" 2>/dev/null || return 0; sle
 
 # ---- blocking, neighbours, regions, DMA ------------------------------------------
 
-plat w "write=0x800000 write0=0x803000 neighbour=0x801000 text=1" "    protect:
+plat w "write=0x800000 write0=0x803000 neighbour=0x801000 text=1 rodata=1" "    protect:
       - { start: 0x800000, size: 4K }
       - { start: 0x803000, size: 4K }
-      - { region: kernel_text }"
+      - { region: kernel_text }
+      - { region: kernel_rodata }"
 run_lvmm 20 "$TMP/w.out" run "$TMP/w.yaml"
 n=cpl3-write-to-protected-page-blocked
 if [ $rc -eq 0 ] && contains "$TMP/w.out" "protect: write 0x800000: before 0x0 after 0x0 unchanged" &&
@@ -72,6 +74,21 @@ if [ -n "$t" ] && grep -q "protect: write $t: .* unchanged" "$TMP/w.out" &&
    ev w | grep '"event":"integrity_violation"' | grep -q "\"gpa\":\"$t\""; then
 	pass $n
 else fail $n "a write into the guest's own text was not blocked"; show "$TMP/w.out"; fi
+
+n=kernel-rodata-region-write-blocked
+t=$(grep -o 'protect: rodata at 0x[0-9a-f]*' "$TMP/w.out" | grep -o '0x[0-9a-f]*$')
+if [ -n "$t" ] && grep -q "protect: write $t: before 0x6c766d6d726f6461 after 0x6c766d6d726f6461 unchanged" "$TMP/w.out" &&
+   ev w | grep '"event":"integrity_violation"' | grep -q "\"gpa\":\"$t\""; then
+	pass $n
+else fail $n "a write into the guest's read-only data was not blocked"; show "$TMP/w.out"; fi
+printf 'events: nr.jsonl\npartitions:\n  - name: g\n    kernel: %s\n    protect: [ { region: kernel_rodata } ]\n' \
+	"$PWD/$GUESTS/hello.elf" >"$TMP/nr.yaml"
+run_lvmm 20 "$TMP/nr.out" run "$TMP/nr.yaml"
+n=region-without-segment-fails-start
+if [ $rc -ne 0 ] && ev nr | grep '"event":"partition_exit"' | grep '"reason":"setup-failed"' |
+	grep -q 'protect: region kernel_rodata: the kernel has no read-only non-executable segment'; then
+	pass $n
+else fail $n "a region the kernel lacks did not fail the start with its reason (rc $rc)"; show "$TMP/nr.out"; fi
 
 head -c 8192 /dev/zero | tr '\0' '\253' >"$TMP/d.img"
 plat dma "dma=0x800000" "    protect: [ { start: 0x800000, size: 4K } ]
