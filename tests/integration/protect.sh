@@ -14,7 +14,7 @@ CASES="cpl3-write-to-protected-page-blocked cpl0-write-to-protected-page-blocked
        on-violation-log-performs-write on-violation-stop on-violation-restart
        on-violation-pause-and-status-counts on-violation-isolate
        watchdog-missed-heartbeat-stops watchdog-event-only-keeps-running
-       watchdog-catches-cli-spin-at-cpl0"
+       watchdog-catches-cli-spin-at-cpl0 watchdog-ignores-time-paused"
 skip_all_without_kvm $CASES
 L=$LVMM
 G=$PWD/$GUESTS/protect.elf
@@ -280,3 +280,18 @@ if [ "$(grep -c 'protect: spinning at CPL0 with interrupts off' "$TMP/sp.out")" 
    ev sp | grep -q '"event":"restart_limit"'; then
 	pass $n
 else fail $n "a vCPU spinning with interrupts off was not caught (restart, then the limit)"; show "$TMP/sp.out"; fi
+
+plat wp "pet_ms=50 pets=60" "    watchdog: { timeout_ms: 300, action: stop }"
+sed -i "1i control: ./ctl.sock" "$TMP/wp.yaml"
+rm -f "$sock"
+"$L" run "$TMP/wp.yaml" </dev/null >"$TMP/wp.out" 2>&1 &
+sup=$!; BG="$BG $sup"
+n=watchdog-ignores-time-paused
+if wait_sock "$sock" && wait_grep "$TMP/wp.out" "protect: watchdog timeout 300 ms" 50 &&
+   "$L" ctl --json "$sock" pause g >/dev/null && sleep 1 &&
+   "$L" ctl --json "$sock" resume g >/dev/null && wait_grep "$TMP/wp.out" "protect: done" 100; then
+	if ! ev wp | grep -q '"event":"watchdog_expired"' && ev wp | grep -q '"event":"partition_paused"'; then
+		pass $n
+	else fail $n "1 s paused counted against a 300 ms watchdog"; show "$TMP/wp.out"; fi
+else fail $n "pause/resume or the guest did not finish"; show "$TMP/wp.out"; fi
+wait_gone $sup 50; sigpid KILL $sup 2>/dev/null; wait $sup 2>/dev/null
