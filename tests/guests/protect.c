@@ -3,9 +3,10 @@
  * protect: exercises protected memory and the watchdog (docs/protect.md).
  * Steps run in this order, each only when its option is given:
  *   aps=1             start every AP; each stores to unprotected memory for good
- *   lock=ADDR[,SIZE]  lock pages at run time (port 0x5a0); prints the status
+ *   map_high=1        map RAM above 4 GiB first
+ *   lock=ADDR[,SIZE]  lock pages at run time (port 0x5a0); prints the status (repeatable)
  *   locks=N@BASE      lock N single pages, every other page from BASE
- *   write=ADDR        write 8 bytes (11 22 .. 88) at CPL3, print unchanged/changed
+ *   write=ADDR        write 8 bytes (11 22 .. 88) at CPL3, print unchanged/changed (repeatable)
  *                     (repeat=N: N times)
  *   write0=ADDR       the same write at CPL0 (a service call)
  *   neighbour=ADDR    write there too; it must change
@@ -124,7 +125,17 @@ int main(void)
 			cpu_relax();
 		printf("protect: %u APs storing\n", rt_aps_online());
 	}
-	if (rt_cmdline_get("lock", buf, sizeof(buf)) >= 0) {
+	if (opt("map_high", 0)) {
+		uint64_t end = 0;
+		int n;
+		const struct rt_memmap_entry *m = rt_memmap(&n);
+
+		for (int i = 0; i < n; i++)
+			if (m[i].type == RT_E820_RAM && m[i].addr + m[i].size > end)
+				end = m[i].addr + m[i].size;
+		printf("protect: mapped up to 0x%lx\n", rt_map_high(end));
+	}
+	for (int k = 0; rt_cmdline_get_nth("lock", k, buf, sizeof(buf)) >= 0 && k < 16; k++) {
 		const char *end;
 		uint64_t addr = rt_strtou64(buf, &end), size = 4096;
 
@@ -157,9 +168,13 @@ int main(void)
 		printf("protect: APs %s after the locks\n",
 		       __atomic_load_n(&ap_count, __ATOMIC_RELAXED) != c0 ? "still storing" : "stopped");
 	}
-	if ((v = opt("write", 0)))
+	for (int k = 0; rt_cmdline_get_nth("write", k, buf, sizeof(buf)) >= 0 && k < 16; k++) {
+		const char *end;
+
+		v = rt_strtou64(buf, &end);
 		for (uint64_t n = opt("repeat", 1), i = 0; i < n; i++)
 			try_write(v);
+	}
 	if ((v = opt("write0", 0))) {
 		volatile uint64_t *p = (volatile uint64_t *)(uintptr_t)v;
 		uint64_t before = *p;

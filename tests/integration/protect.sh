@@ -8,7 +8,7 @@ CASES="cpl3-write-to-protected-page-blocked cpl0-write-to-protected-page-blocked
        kernel-text-region-write-blocked kernel-rodata-region-write-blocked
        region-without-segment-fails-start dma-into-protected-page-refused
        runtime-lock-then-write-blocked runtime-lock-65th-range-refused
-       runtime-lock-while-other-vcpus-run
+       runtime-lock-while-other-vcpus-run locks-overlapping-adjacent-and-above-4g
        check-refuses-65-ranges check-refuses-region-on-bzimage check-refuses-unaligned-range
        check-refuses-range-outside-ram violation-reports-rate-limited
        on-violation-log-performs-write on-violation-stop on-violation-restart
@@ -139,6 +139,23 @@ if [ $rc -eq 0 ] && contains "$TMP/smp.out" "protect: 2 APs storing" &&
    contains "$TMP/smp.out" "protect: write 0x900000: before 0x0 after 0x0 unchanged"; then
 	pass $n
 else fail $n "locks with running APs failed or stopped them (rc $rc)"; show "$TMP/smp.out"; fi
+
+# Overlapping and adjacent locks merge; RAM above 4 GiB; a lock across the MMIO hole is refused.
+plat hi "map_high=1 lock=0x900000,0x2000 lock=0x901000,0x2000 lock=0x900000,0x3000 lock=0x8ff000,0x1000 write=0x8ff000 write=0x902000 write=0x903000 write=0x100000000 write=0x100001000 lock=0xbffff000,0x2000" \
+	"    protect: [ { start: 0x100000000, size: 4K } ]"
+sed -i 's/memory: 64M/memory: 3200M/' "$TMP/hi.yaml"
+run_lvmm 30 "$TMP/hi.out" run "$TMP/hi.yaml"
+n=locks-overlapping-adjacent-and-above-4g
+if [ $rc -eq 0 ] && contains "$TMP/hi.out" "protect: lock 0x900000+0x3000: status 0" &&
+   contains "$TMP/hi.out" "protect: write 0x8ff000: before 0x0 after 0x0 unchanged" &&
+   contains "$TMP/hi.out" "protect: write 0x902000: before 0x0 after 0x0 unchanged" &&
+   contains "$TMP/hi.out" "protect: write 0x903000: before 0x0 after 0x8877665544332211 changed" &&
+   contains "$TMP/hi.out" "protect: write 0x100000000: before 0x0 after 0x0 unchanged" &&
+   contains "$TMP/hi.out" "protect: write 0x100001000: before 0x0 after 0x8877665544332211 changed" &&
+   contains "$TMP/hi.out" "protect: lock 0xbffff000+0x2000: status 1" &&
+   ev hi | grep '"event":"integrity_violation"' | grep -q '"gpa":"0x100000000"'; then
+	pass $n
+else fail $n "merged/high-RAM protection wrong (rc $rc)"; show "$TMP/hi.out"; fi
 
 # ---- lvmm check ----------------------------------------------------------------------
 
