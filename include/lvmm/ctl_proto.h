@@ -160,6 +160,10 @@ struct lvmm_api_stats {
 	uint32_t ndevs;
 	uint32_t pad;
 	struct lvmm_dev_stats devs[LVMM_STATS_MAX_DEVS];
+	/* protected memory (docs/protect.md) */
+	uint64_t violations, violations_suppressed;
+	uint32_t protected_ranges;
+	uint32_t pad2;
 };
 
 struct lvmm_api_part {

@@ -68,6 +68,32 @@
 #define LVMM_GED_EV_POWER_BUTTON 0x1
 #define LVMM_IRQ_GED           22 /* GSI (IOAPIC pin); edge, active high */
 
+/*
+ * Page lock (docs/protect.md): write the guest-physical address (two 32-bit
+ * halves) and the size in bytes (page-aligned, one RAM range), then
+ * LVMM_PROTECT_CMD_LOCK to CMD; read CMD for the status. One-way: only a
+ * restart of the partition unlocks.
+ */
+#define LVMM_PORT_PROTECT       0x5a0
+#define LVMM_PORT_PROTECT_LEN   16
+#define LVMM_PROTECT_REG_ADDR_LO 0x0
+#define LVMM_PROTECT_REG_ADDR_HI 0x4
+#define LVMM_PROTECT_REG_SIZE    0x8
+#define LVMM_PROTECT_REG_CMD     0xc
+#define LVMM_PROTECT_CMD_LOCK    1
+#define LVMM_PROTECT_OK          0 /* locked (or already protected) */
+#define LVMM_PROTECT_EINVAL      1 /* not page-aligned, empty, or not inside one RAM range */
+#define LVMM_PROTECT_ENOSPC      2 /* the partition already has LVMM_MAX_PROTECT (64) ranges */
+#define LVMM_PROTECT_EBUSY       3 /* the partition is being paused: try again */
+#define LVMM_PROTECT_EIO         4 /* the VMM failed; the partition ends */
+
+/*
+ * Watchdog (docs/protect.md): any write (1, 2 or 4 bytes) pets it; a 4-byte
+ * read returns the configured timeout in ms (0: no watchdog configured).
+ */
+#define LVMM_PORT_WATCHDOG      0x5b0
+#define LVMM_PORT_WATCHDOG_LEN  4
+
 /* ---- virtio-mmio slots ----------------------------------------------- */
 #define LVMM_VIRTIO_MMIO_BASE  0xd0000000ULL
 #define LVMM_VIRTIO_MMIO_SIZE  0x1000ULL      /* one slot per device        */

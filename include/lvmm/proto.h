@@ -25,6 +25,7 @@
 #define LVMM_MAX_VCPUS     64
 #define LVMM_MAX_DEVS      12
 #define LVMM_MAX_CPUID_MASK 16
+#define LVMM_MAX_PROTECT   64   /* protected ranges per partition (config + run time) */
 #define LVMM_NO_FD         (-1)
 
 enum lvmm_msg_type {
@@ -90,6 +91,38 @@ struct lvmm_cpuid_mask {
 	uint8_t pad[2];
 };
 
+enum lvmm_prot_region {
+	LVMM_PROT_RANGE = 0,         /* gpa/size as given */
+	LVMM_PROT_KERNEL_TEXT = 1,   /* executable, non-writable PT_LOAD segments */
+	LVMM_PROT_KERNEL_RODATA = 2, /* read-only, non-executable PT_LOAD segments */
+	LVMM_PROT_REGION_MAX = 2,
+};
+
+struct lvmm_prot_range {
+	uint64_t gpa;    /* page-aligned (LVMM_PROT_RANGE) */
+	uint64_t size;   /* page multiple, > 0 (LVMM_PROT_RANGE) */
+	uint32_t region; /* enum lvmm_prot_region */
+	uint32_t pad;
+};
+
+/* on_violation: what a write to a protected page does (docs/protect.md). */
+enum lvmm_violation_action {
+	LVMM_VIOL_BLOCK = 0, /* default: the write is dropped, the guest continues */
+	LVMM_VIOL_LOG = 1,   /* reported, then performed by the VMM */
+	LVMM_VIOL_PAUSE = 2, /* blocked; the supervisor pauses the partition */
+	LVMM_VIOL_STOP = 3,  /* blocked; the supervisor stops it */
+	LVMM_VIOL_RESTART = 4, /* blocked; the supervisor restarts it */
+	LVMM_VIOL_ISOLATE = 5, /* blocked; the supervisor takes all its links down */
+	LVMM_VIOL_MAX = 5,
+};
+
+enum lvmm_watchdog_action {
+	LVMM_WDOG_EVENT = 0,   /* report only */
+	LVMM_WDOG_RESTART = 1, /* the supervisor restarts the partition */
+	LVMM_WDOG_STOP = 2,    /* the supervisor stops it */
+	LVMM_WDOG_MAX = 2,
+};
+
 #define LVMM_PART_F_STDIN       (1U << 0) /* console input from fd_console_in */
 #define LVMM_PART_F_PREFIX      (1U << 1) /* prefix console lines with the name */
 #define LVMM_PART_F_TEST_DEVICE (1U << 2) /* test-only port 0xf0: see docs */
@@ -128,6 +161,17 @@ struct lvmm_part_config {
 	 */
 	int32_t fd_console_listen;
 	uint32_t pad2;
+	/*
+	 * Protected guest memory (docs/protect.md): ranges written by the
+	 * guest are not performed (KVM read-only memslots) and are reported.
+	 * A region entry (kernel_text, kernel_rodata) is resolved by the
+	 * partition from the kernel's ELF program headers.
+	 */
+	uint32_t nprotect;
+	uint32_t on_violation;  /* enum lvmm_violation_action */
+	struct lvmm_prot_range protect[LVMM_MAX_PROTECT];
+	uint32_t watchdog_ms;   /* 0: no watchdog device */
+	uint32_t watchdog_action; /* enum lvmm_watchdog_action */
 };
 
 /* ---- EVENT ----------------------------------------------------------- */
@@ -138,7 +182,17 @@ enum lvmm_event_kind {
 	LVMM_EV_UNHANDLED_IO = 3,  /* a = 0 pio / 1 mmio, b = address, c = count so far */
 	LVMM_EV_LINK_STATE = 4,    /* dev; a = 1 up / 0 down */
 	LVMM_EV_NET_DROP = 5,      /* dev; a = frames dropped by the filter, b = total */
-	LVMM_EV_KIND_MAX = 5,
+	/*
+	 * dev = the bytes the guest tried to write, in hex (1-8 bytes);
+	 * a = gpa, b = rip, c = cr3, d = reports suppressed by the rate limit
+	 * since the previous one, e = enum lvmm_violation_action applied.
+	 */
+	LVMM_EV_INTEGRITY = 6,
+	/* a = gpa, b = size, c = 0 locked / errno of a refused request (run-time lock) */
+	LVMM_EV_PROTECT_LOCK = 7,
+	/* a = timeout_ms, b = ms since the last pet, c = enum lvmm_watchdog_action */
+	LVMM_EV_WATCHDOG = 8,
+	LVMM_EV_KIND_MAX = 8,
 };
 
 struct lvmm_event {
@@ -146,6 +200,7 @@ struct lvmm_event {
 	uint32_t pad;
 	char dev[LVMM_NAME_MAX];
 	uint64_t a, b, c;
+	uint64_t d, e; /* LVMM_EV_INTEGRITY only; zero otherwise */
 };
 
 /* ---- EXIT ------------------------------------------------------------ */
@@ -212,6 +267,10 @@ struct lvmm_ctl_reply {
 	uint32_t ndevs;
 	uint32_t pad;
 	struct lvmm_dev_stats devs[LVMM_STATS_MAX_DEVS];
+	uint64_t violations;            /* writes to protected pages (CPU) */
+	uint64_t violations_suppressed; /* of those, not reported (rate limit) */
+	uint32_t protected_ranges;      /* ranges protected now */
+	uint32_t pad2;
 };
 
 /* ---- TPM --------------------------------------------------------------

@@ -89,6 +89,9 @@ static void fmt_part(json_t *o, const struct lvmm_api_reply *r)
 	json_object_set_new(o, "exits", exits);
 	INT(o, "dma_faults", st->dma_faults);
 	INT(o, "unhandled_io", st->unhandled_io);
+	INT(o, "integrity_violations", st->violations);
+	INT(o, "violations_suppressed", st->violations_suppressed);
+	INT(o, "protected_ranges", st->protected_ranges);
 	devs = json_array();
 	for (i = 0; i < st->ndevs; i++) {
 		const struct lvmm_dev_stats *d = &st->devs[i];

@@ -223,6 +223,9 @@ static void show_part(json_t *o)
 	printf("exits: io %lld, mmio %lld, hlt %lld, other %lld\n", iget(exits, "io"),
 	       iget(exits, "mmio"), iget(exits, "hlt"), iget(exits, "other"));
 	printf("DMA faults: %lld, unhandled I/O: %lld\n", iget(o, "dma_faults"), iget(o, "unhandled_io"));
+	printf("integrity violations: %lld (%lld not reported), protected ranges: %lld\n",
+	       iget(o, "integrity_violations"), iget(o, "violations_suppressed"),
+	       iget(o, "protected_ranges"));
 	if (!json_array_size(devs))
 		return;
 	for (c = 0; c < ARRAY_SIZE(head); c++)

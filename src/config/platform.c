@@ -24,6 +24,7 @@
 #include <yaml.h>
 
 #include "config/cpufeatures.h"
+#include "lvmm/guest_abi.h"
 #include "config/policy_load.h"
 #include "config/yaml_util.h"
 
@@ -60,6 +61,17 @@ struct raw_dev {
 	struct raw_rate *rate_limit;
 };
 
+struct raw_prot {
+	char *start;
+	char *size;
+	char *region;
+};
+
+struct raw_wdog {
+	char *timeout_ms;
+	char *action;
+};
+
 struct raw_part {
 	char *name;
 	char *role;
@@ -83,6 +95,10 @@ struct raw_part {
 	unsigned cpuid_disable_count;
 	struct raw_dev *devices;
 	unsigned devices_count;
+	struct raw_prot *protect;
+	unsigned protect_count;
+	char *on_violation;
+	struct raw_wdog *watchdog;
 };
 
 struct raw_link {
@@ -149,6 +165,22 @@ static const cyaml_schema_value_t dev_entry = {
 	CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, struct raw_dev, dev_fields),
 };
 
+static const cyaml_schema_field_t prot_fields[] = {
+	STR("start", struct raw_prot, start),
+	STR("size", struct raw_prot, size),
+	STR("region", struct raw_prot, region),
+	CYAML_FIELD_END
+};
+static const cyaml_schema_value_t prot_entry = {
+	CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, struct raw_prot, prot_fields),
+};
+
+static const cyaml_schema_field_t wdog_fields[] = {
+	STR_REQ("timeout_ms", struct raw_wdog, timeout_ms),
+	STR("action", struct raw_wdog, action),
+	CYAML_FIELD_END
+};
+
 static const cyaml_schema_field_t part_fields[] = {
 	STR_REQ("name", struct raw_part, name),
 	STR("role", struct raw_part, role),
@@ -172,6 +204,10 @@ static const cyaml_schema_field_t part_fields[] = {
 			     CYAML_UNLIMITED),
 	CYAML_FIELD_SEQUENCE("devices", OPT_PTR, struct raw_part, devices, &dev_entry, 0,
 			     CYAML_UNLIMITED),
+	CYAML_FIELD_SEQUENCE("protect", OPT_PTR, struct raw_part, protect, &prot_entry, 0,
+			     CYAML_UNLIMITED),
+	STR("on_violation", struct raw_part, on_violation),
+	CYAML_FIELD_MAPPING_PTR("watchdog", OPT_PTR, struct raw_part, watchdog, wdog_fields),
 	CYAML_FIELD_END
 };
 static const cyaml_schema_value_t part_entry = {
@@ -414,6 +450,92 @@ static void conv_console(struct ctx *c, const char *w, const char *in, struct pl
 	}
 }
 
+/* protect:, on_violation:, watchdog: (docs/protect.md). */
+static void conv_protect(struct ctx *c, const char *where, const struct raw_part *in,
+			 struct plat_part *p)
+{
+	static const char *const acts[] = { "block", "log", "pause", "stop", "restart", "isolate" };
+	char w[96];
+	unsigned i, k;
+	uint64_t v;
+
+	if (in->protect_count > LVMM_MAX_PROTECT)
+		report(c, at(w, sizeof(w), where, "protect"), "protect lists %u ranges; a partition "
+		       "has at most %d (config and run-time locks together)", in->protect_count,
+		       LVMM_MAX_PROTECT);
+	for (i = 0; i < in->protect_count && i < LVMM_MAX_PROTECT; i++) {
+		const struct raw_prot *r = &in->protect[i];
+		struct lvmm_prot_range *o = &p->protect[p->nprotect];
+
+		snprintf(w, sizeof(w), "%s/protect/%u", where, i);
+		memset(o, 0, sizeof(*o));
+		if (r->region) {
+			if (r->start || r->size) {
+				report(c, w, "a protect entry has either 'region:' or 'start:' and "
+				       "'size:', not both");
+				continue;
+			}
+			if (!strcmp(r->region, "kernel_text"))
+				o->region = LVMM_PROT_KERNEL_TEXT;
+			else if (!strcmp(r->region, "kernel_rodata"))
+				o->region = LVMM_PROT_KERNEL_RODATA;
+			else {
+				report(c, w, "protect region '%.40s' is unknown: expected kernel_text "
+				       "or kernel_rodata", r->region);
+				continue;
+			}
+			p->protect_at[p->nprotect++] = i;
+			continue;
+		}
+		if (!r->start || !r->size) {
+			report(c, w, "a protect entry needs 'start:' and 'size:' (guest-physical, "
+			       "page-aligned), or 'region: kernel_text|kernel_rodata'");
+			continue;
+		}
+		if (!cfg_uint(c, w, "start", r->start, UINT64_MAX, &o->gpa))
+			continue;
+		if (parse_size(r->size, 1, &o->size) || !o->size) {
+			report(c, w, "protect size '%.40s' is not a size: write e.g. 4K or 2M", r->size);
+			continue;
+		}
+		if (o->gpa % 4096 || o->size % 4096 || o->gpa + o->size < o->gpa) {
+			report(c, w, "protect range 0x%" PRIx64 "+0x%" PRIx64 " is not page-aligned: "
+			       "start and size must be multiples of 4K", o->gpa, o->size);
+			continue;
+		}
+		p->protect_at[p->nprotect++] = i;
+	}
+	if (in->on_violation) {
+		for (k = 0; k < ARRAY_SIZE(acts) && strcmp(in->on_violation, acts[k]); k++)
+			;
+		if (k == ARRAY_SIZE(acts))
+			report(c, at(w, sizeof(w), where, "on_violation"), "on_violation '%.40s' is "
+			       "unknown: expected log, block, pause, stop, restart or isolate",
+			       in->on_violation);
+		else
+			p->on_violation = k; /* the table follows enum lvmm_violation_action */
+	}
+	if (in->watchdog) {
+		at(w, sizeof(w), where, "watchdog");
+		if (cfg_uint(c, w, "timeout_ms", in->watchdog->timeout_ms, 3600 * 1000, &v)) {
+			if (v < 10)
+				report(c, w, "watchdog timeout_ms %" PRIu64 " is too short: at least 10",
+				       v);
+			else
+				p->watchdog_ms = (uint32_t)v;
+		}
+		if (!in->watchdog->action || !strcmp(in->watchdog->action, "restart"))
+			p->watchdog_action = LVMM_WDOG_RESTART;
+		else if (!strcmp(in->watchdog->action, "stop"))
+			p->watchdog_action = LVMM_WDOG_STOP;
+		else if (!strcmp(in->watchdog->action, "event"))
+			p->watchdog_action = LVMM_WDOG_EVENT;
+		else
+			report(c, w, "watchdog action '%.40s' is unknown: expected restart, stop or "
+			       "event", in->watchdog->action);
+	}
+}
+
 static void conv_part(struct ctx *c, unsigned pi, const struct raw_part *in, struct plat_part *p)
 {
 	char where[32], w[64];
@@ -518,6 +640,7 @@ static void conv_part(struct ctx *c, unsigned pi, const struct raw_part *in, str
 		conv_dev(c, pi, i, &in->devices[i], p, &p->devs[i]);
 		p->ndevs++;
 	}
+	conv_protect(c, where, in, p);
 }
 
 static void conv_link(struct ctx *c, unsigned li, const struct raw_link *in, struct plat_link *l)
@@ -683,6 +806,53 @@ static void check_file(struct ctx *c, const char *where, const char *what, const
 		       want_write ? "readable and writable" : "readable", strerror(errno));
 }
 
+/* Does the file start with the ELF magic? (A region needs program headers.) */
+static bool file_is_elf(const char *path)
+{
+	unsigned char m[4];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	bool elf;
+
+	if (fd < 0)
+		return true; /* reported by the kernel check already */
+	elf = read(fd, m, 4) == 4 && !memcmp(m, "\177ELF", 4);
+	close(fd);
+	return elf;
+}
+
+/* Protected ranges lie in the partition's RAM; regions need an ELF kernel. */
+static void check_protect(struct ctx *c, unsigned pi, const struct plat_part *p)
+{
+	uint64_t low = MIN(p->mem_bytes, LVMM_MMIO_HOLE_START);
+	uint64_t high = p->mem_bytes - low;
+	bool region = false;
+	unsigned i;
+	char w[64];
+
+	for (i = 0; i < p->nprotect; i++) {
+		const struct lvmm_prot_range *r = &p->protect[i];
+
+		snprintf(w, sizeof(w), "partitions/%u/protect/%u", pi, p->protect_at[i]);
+		if (r->region != LVMM_PROT_RANGE) {
+			region = true;
+			continue;
+		}
+		if (p->bad & PLAT_BAD_MEMORY)
+			continue;
+		if (!range_within(r->gpa, r->size, 0, low) &&
+		    !(high && range_within(r->gpa, r->size, LVMM_HIGH_RAM_START, high)))
+			report(c, w, "protect range 0x%" PRIx64 "+0x%" PRIx64 " is not inside partition "
+			       "'%s''s RAM (0-0x%" PRIx64 "%s): one range must lie in one RAM area",
+			       r->gpa, r->size, p->name, low, high ? " and from 4 GiB" : "");
+	}
+	if (region && !(p->bad & PLAT_BAD_KERNEL) && !file_is_elf(p->kernel)) {
+		snprintf(w, sizeof(w), "partitions/%u/protect", pi);
+		report(c, w, "partition '%s': protect region kernel_text/kernel_rodata needs an ELF "
+		       "kernel with program headers; '%s' is not ELF (a bzImage has none): protect "
+		       "explicit ranges with start:/size: instead", p->name, p->kernel);
+	}
+}
+
 /*
  * A file lvmm will create or append to (console file, event log) or a
  * socket it will bind: an existing one must be writable (and not a
@@ -804,6 +974,7 @@ static void check_part(struct ctx *c, unsigned pi, struct plat_part *p)
 	snprintf(w, sizeof(w), "partitions/%u/kernel", pi);
 	if (!(p->bad & PLAT_BAD_KERNEL))
 		check_file(c, w, "kernel", p->kernel, false);
+	check_protect(c, pi, p);
 	if (p->initrd[0] && !(p->bad & PLAT_BAD_INITRD)) {
 		snprintf(w, sizeof(w), "partitions/%u/initrd", pi);
 		check_file(c, w, "initrd", p->initrd, false);

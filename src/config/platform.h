@@ -83,6 +83,12 @@ struct plat_part {
 	unsigned ndevs;
 	struct lvmm_cpuid_mask cpuid_mask[LVMM_MAX_CPUID_MASK];
 	unsigned ncpuid_mask;
+	struct lvmm_prot_range protect[LVMM_MAX_PROTECT]; /* docs/protect.md */
+	unsigned nprotect;
+	unsigned protect_at[LVMM_MAX_PROTECT]; /* each entry's index in the file's list */
+	uint32_t on_violation;    /* enum lvmm_violation_action */
+	uint32_t watchdog_ms;     /* 0: none */
+	uint32_t watchdog_action; /* enum lvmm_watchdog_action */
 	unsigned bad;       /* PLAT_BAD_* */
 	int line;
 };

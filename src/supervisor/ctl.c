@@ -158,6 +158,9 @@ static void body_stats(struct lvmm_api_stats *st, const struct lvmm_ctl_reply *r
 	st->exits_other = rep->exits_other;
 	st->dma_faults = rep->dma_faults;
 	st->unhandled_io = rep->unhandled_io;
+	st->violations = rep->violations;
+	st->violations_suppressed = rep->violations_suppressed;
+	st->protected_ranges = rep->protected_ranges;
 	st->ndevs = MIN(rep->ndevs, (uint32_t)LVMM_STATS_MAX_DEVS);
 	for (i = 0; i < st->ndevs; i++) {
 		st->devs[i] = rep->devs[i];

@@ -205,6 +205,11 @@ static int build_config(struct sup *s, struct part_rt *pr, struct fdset *fs, cha
 		cfg.host_cpus[i] = i < p->n_host_cpus ? p->host_cpus[i] : -1;
 	cfg.ncpuid_mask = p->ncpuid_mask;
 	memcpy(cfg.cpuid_mask, p->cpuid_mask, sizeof(cfg.cpuid_mask));
+	cfg.nprotect = p->nprotect;
+	memcpy(cfg.protect, p->protect, sizeof(cfg.protect));
+	cfg.on_violation = p->on_violation;
+	cfg.watchdog_ms = p->watchdog_ms;
+	cfg.watchdog_action = p->watchdog_action;
 	if (s->plat->nparts > 1)
 		cfg.flags |= LVMM_PART_F_PREFIX;
 	if (p->test_device)
@@ -953,4 +958,29 @@ void lc_close(struct sup *s)
 		ident_release(s->parts[i].uid_lock);
 		s->parts[i].uid_lock = -1;
 	}
+}
+
+/* ---- containment (contain.c) ---------------------------------------------------- */
+
+int lc_restart_counted(struct sup *s, struct part_rt *pr, const char *why)
+{
+	char err[128];
+	struct event e;
+	bool started;
+	int r;
+
+	if (pr->state == PS_STOPPING || pr->state == PS_WAIT_RESTART || !pr->pid)
+		return 0; /* already on its way */
+	if (pr->restarts >= pr->p->restart_limit) {
+		ev_begin(&e, "restart_limit", pr->p->name);
+		ev_u64(&e, "restarts", pr->restarts);
+		ev_end(&e);
+		return lc_stop(s, pr, why);
+	}
+	r = lc_restart(s, pr, &started, err, sizeof(err));
+	if (!r)
+		pr->restarts++; /* the guest caused it: it uses the restart budget */
+	else
+		pr_warn("partition %s: restart after %s failed: %s", pr->p->name, why, err);
+	return r;
 }

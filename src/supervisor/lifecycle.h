@@ -140,6 +140,14 @@ int lc_power(struct sup *s, struct part_rt *pr, bool reboot, uint32_t timeout_ms
 	     uint32_t token);
 
 /**
+ * lc_restart_counted() - a restart the guest caused (watchdog, integrity
+ * violation): like lc_restart, but it counts against restart_limit; at the
+ * limit the partition is stopped instead (restart_limit event). why is the
+ * stop's "by". 0 or -errno.
+ */
+int lc_restart_counted(struct sup *s, struct part_rt *pr, const char *why);
+
+/**
  * lc_shutdown() - the platform is going down (signal sig): stop every
  * partition in order; a second call kills what is left at once.
  */

@@ -66,10 +66,28 @@ static void tty_raw(void)
 
 /* ---- messages from partitions -------------------------------------------------- */
 
-static void on_part_event(struct part_rt *pr, const struct lvmm_event *ev)
+/* What on_violation asks of the supervisor (block and log are the partition's own). */
+static enum contain_action violation_action(uint32_t a)
+{
+	switch (a) {
+	case LVMM_VIOL_PAUSE: return CONTAIN_PAUSE;
+	case LVMM_VIOL_STOP: return CONTAIN_STOP;
+	case LVMM_VIOL_RESTART: return CONTAIN_RESTART;
+	case LVMM_VIOL_ISOLATE: return CONTAIN_ISOLATE;
+	default: return CONTAIN_NONE;
+	}
+}
+
+static const char *const viol_names[] = { "block", "log", "pause", "stop", "restart", "isolate" };
+static const char *const wdog_names[] = { "event", "restart", "stop" };
+
+static void on_part_event(struct sup *s, struct part_rt *pr, const struct lvmm_event *ev)
 {
 	struct event e;
 	char dev[LVMM_NAME_MAX];
+	enum contain_action act = CONTAIN_NONE;
+	const char *why = NULL;
+	uint32_t a;
 
 	snprintf(dev, sizeof(dev), "%s", ev->dev); /* terminates a malformed name */
 	switch (ev->kind) {
@@ -79,6 +97,40 @@ static void on_part_event(struct part_rt *pr, const struct lvmm_event *ev)
 		ev_hex(&e, "gpa", ev->a);
 		ev_u64(&e, "len", ev->b);
 		ev_str(&e, "dir", ev->c ? "write" : "read");
+		if (ev->d == 1)
+			ev_str(&e, "reason", "protected"); /* a device write into a protected range */
+		break;
+	case LVMM_EV_INTEGRITY:
+		/* The action is the platform file's, whatever the partition says it did. */
+		a = pr->p->on_violation <= LVMM_VIOL_MAX ? pr->p->on_violation : LVMM_VIOL_BLOCK;
+		ev_begin(&e, "integrity_violation", pr->p->name);
+		ev_hex(&e, "gpa", ev->a);
+		ev_u64(&e, "len", strlen(dev) / 2);
+		ev_str(&e, "bytes", dev);
+		ev_hex(&e, "rip", ev->b);
+		ev_hex(&e, "cr3", ev->c);
+		ev_str(&e, "action", viol_names[a]);
+		if (ev->d)
+			ev_u64(&e, "suppressed", ev->d);
+		act = violation_action(a);
+		why = "integrity_violation";
+		break;
+	case LVMM_EV_PROTECT_LOCK:
+		ev_begin(&e, ev->c ? "protect_lock_refused" : "protect_lock", pr->p->name);
+		ev_hex(&e, "gpa", ev->a);
+		ev_hex(&e, "size", ev->b);
+		if (ev->c)
+			ev_str(&e, "error", strerror((int)MIN(ev->c, 4095ULL)));
+		break;
+	case LVMM_EV_WATCHDOG:
+		a = pr->p->watchdog_action <= LVMM_WDOG_MAX ? pr->p->watchdog_action : LVMM_WDOG_EVENT;
+		ev_begin(&e, "watchdog_expired", pr->p->name);
+		ev_u64(&e, "timeout_ms", pr->p->watchdog_ms);
+		ev_u64(&e, "since_pet_ms", ev->b);
+		ev_str(&e, "action", wdog_names[a]);
+		act = a == LVMM_WDOG_RESTART ? CONTAIN_RESTART : a == LVMM_WDOG_STOP ? CONTAIN_STOP :
+		      CONTAIN_NONE;
+		why = "watchdog";
 		break;
 	case LVMM_EV_VIRTIO_ERROR:
 		ev_begin(&e, "virtio_error", pr->p->name);
@@ -107,6 +159,8 @@ static void on_part_event(struct part_rt *pr, const struct lvmm_event *ev)
 		return;
 	}
 	ev_end(&e);
+	if (act != CONTAIN_NONE)
+		sup_contain(s, pr, act, why);
 }
 
 /* Everything the partition has sent: validated, then routed to the life cycle. */
@@ -148,7 +202,7 @@ static void on_part_message(struct sup *s, struct part_rt *pr)
 			lc_on_ready(s, pr);
 			break;
 		case LVMM_MSG_EVENT:
-			on_part_event(pr, &u.ev);
+			on_part_event(s, pr, &u.ev);
 			break;
 		case LVMM_MSG_EXIT:
 			lc_on_exit_report(s, pr, &u.ex);
@@ -239,6 +293,7 @@ static void summary(struct sup *s)
 		ev_u64(&e, "restarts", pr->restarts);
 		ev_u64(&e, "dma_faults", st->dma_faults);
 		ev_u64(&e, "unhandled_io", st->unhandled_io);
+		ev_u64(&e, "integrity_violations", st->violations);
 		ev_end(&e);
 		for (k = 0; k < st->ndevs && k < LVMM_STATS_MAX_DEVS; k++) {
 			const struct lvmm_dev_stats *d = &st->devs[k];

@@ -79,4 +79,9 @@ bool link_set_up(struct sup *s, int li, bool up);
 /* Close every link's fds at the end of the run. */
 void links_close(struct sup *s);
 
+/* Containment after an integrity violation or a missed heartbeat (contain.c). */
+enum contain_action { CONTAIN_NONE, CONTAIN_PAUSE, CONTAIN_STOP, CONTAIN_RESTART, CONTAIN_ISOLATE };
+/* Apply act to pr (why: the "by" of the events it causes). Idempotent while it takes effect. */
+void sup_contain(struct sup *s, struct part_rt *pr, enum contain_action act, const char *why);
+
 #endif

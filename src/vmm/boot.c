@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <elf.h>
 
 #include "common/log.h"
 #include "lvmm/guest_abi.h"
@@ -54,6 +55,78 @@ static int map_file(int fd, const char *what, const uint8_t **buf, size_t *len, 
 	*buf = p;
 	*len = (size_t)st.st_size;
 	return 0;
+}
+
+int boot_kernel_regions(const struct lvmm_part_config *cfg, const int *fds,
+			struct gmem_prot_list *out, char *err, size_t errlen)
+{
+	static const char *const names[] = { "range", "kernel_text", "kernel_rodata" };
+	const uint8_t *kernel = NULL;
+	struct guest_layout lay;
+	struct boot_image img;
+	char why[LOADER_ERR_MAX];
+	size_t klen = 0;
+	unsigned i, k;
+	bool any = false;
+	int r;
+
+	out->n = 0;
+	for (i = 0; i < cfg->nprotect && i < LVMM_MAX_PROTECT; i++)
+		any |= cfg->protect[i].region != LVMM_PROT_RANGE;
+	if (!any)
+		return 0;
+	layout_from_size(cfg->mem_bytes, &lay);
+	r = map_file(fds[cfg->fd_kernel], "kernel", &kernel, &klen, err, errlen);
+	if (r)
+		return r;
+	r = loader_parse(kernel, klen, &lay, &img, why, sizeof(why));
+	if (r) {
+		snprintf(err, errlen, "kernel: %s", why);
+		goto out;
+	}
+	for (i = 0; i < cfg->nprotect && i < LVMM_MAX_PROTECT; i++) {
+		uint32_t reg = cfg->protect[i].region;
+		bool found = false;
+
+		if (reg == LVMM_PROT_RANGE)
+			continue;
+		if (reg > LVMM_PROT_REGION_MAX || img.kind != IMAGE_PVH_ELF) {
+			snprintf(err, errlen, "protect: region %s needs an ELF kernel with program "
+				 "headers; this kernel is a %s", reg <= LVMM_PROT_REGION_MAX ?
+				 names[reg] : "?", image_kind_name(img.kind));
+			r = -EINVAL;
+			goto out;
+		}
+		for (k = 0; k < img.nsegs; k++) {
+			const struct boot_segment *sg = &img.segs[k];
+			bool x = sg->flags & PF_X, w = sg->flags & PF_W;
+			uint64_t a, b;
+
+			if (w || (reg == LVMM_PROT_KERNEL_TEXT) != x || !sg->memsz)
+				continue;
+			/* Whole pages: a segment sharing a page with data is a linker-script bug. */
+			a = sg->gpa & ~4095ULL;
+			b = ALIGN_UP(sg->gpa + sg->memsz, 4096);
+			if (out->n == GMEM_MAX_PROT) {
+				snprintf(err, errlen, "protect: more than %d protected ranges",
+					 LVMM_MAX_PROTECT);
+				r = -ENOSPC;
+				goto out;
+			}
+			out->r[out->n++] = (struct gmem_prot){ a, b - a };
+			found = true;
+		}
+		if (!found) {
+			snprintf(err, errlen, "protect: region %s: the kernel has no %s segment",
+				 names[reg], reg == LVMM_PROT_KERNEL_TEXT ? "executable read-only" :
+				 "read-only non-executable");
+			r = -EINVAL;
+			goto out;
+		}
+	}
+out:
+	munmap((void *)kernel, klen);
+	return r;
 }
 
 /* ACPI tables for the vCPUs and the virtio-mmio slots handed out so far. */

@@ -34,16 +34,60 @@ static struct gmem_slot *gmem_find(struct gmem *m, uint64_t gpa, uint64_t len)
 	return NULL;
 }
 
+int gmem_protect(struct gmem *m, uint64_t gpa, uint64_t size)
+{
+	unsigned n = atomic_load_explicit(&m->nr_prot, memory_order_relaxed);
+
+	if (n >= GMEM_MAX_PROT)
+		return -ENOSPC;
+	m->prot[n] = (struct gmem_prot){ .gpa = gpa, .size = size };
+	atomic_store_explicit(&m->nr_prot, n + 1, memory_order_release);
+	return 0;
+}
+
+bool gmem_is_protected(struct gmem *m, uint64_t gpa, uint64_t len)
+{
+	unsigned i, n = atomic_load_explicit(&m->nr_prot, memory_order_acquire);
+
+	for (i = 0; i < n && i < GMEM_MAX_PROT; i++)
+		if (ranges_overlap(gpa, len, m->prot[i].gpa, m->prot[i].size))
+			return true;
+	return false;
+}
+
+bool gmem_all_protected(struct gmem *m, uint64_t gpa, uint64_t len)
+{
+	unsigned i, guard, n = atomic_load_explicit(&m->nr_prot, memory_order_acquire);
+	uint64_t end = gpa + len;
+
+	if (!len || end < gpa)
+		return false;
+	/* Walk forward through covering ranges; each step advances or fails. */
+	for (guard = 0; guard <= GMEM_MAX_PROT && gpa < end; guard++) {
+		for (i = 0; i < n && i < GMEM_MAX_PROT; i++)
+			if (gpa >= m->prot[i].gpa && gpa - m->prot[i].gpa < m->prot[i].size)
+				break;
+		if (i == n || i == GMEM_MAX_PROT)
+			return false;
+		gpa = m->prot[i].gpa + m->prot[i].size;
+	}
+	return gpa >= end;
+}
+
 void *gmem_translate(struct gmem *m, const char *dev, uint64_t gpa, uint64_t len,
 		     enum dma_dir dir)
 {
 	struct gmem_slot *s = gmem_find(m, gpa, len);
+	enum dma_fault_kind kind = DMA_FAULT_RANGE;
 
-	if (s && !(dir == DMA_FROM_DEVICE && s->readonly))
-		return s->hva + (gpa - s->gpa);
+	if (s && !(dir == DMA_FROM_DEVICE && s->readonly)) {
+		if (dir != DMA_FROM_DEVICE || !gmem_is_protected(m, gpa, len))
+			return s->hva + (gpa - s->gpa);
+		kind = DMA_FAULT_PROTECTED;
+	}
 	atomic_fetch_add(&m->dma_faults, 1);
 	if (m->on_fault)
-		m->on_fault(m->fault_opaque, dev, gpa, len, dir);
+		m->on_fault(m->fault_opaque, dev, gpa, len, dir, kind);
 	return NULL;
 }
 

@@ -33,9 +33,26 @@ struct gmem_slot {
 	bool readonly;      /* device writes refused (protected ranges) */
 };
 
+/* Why an access was refused. */
+enum dma_fault_kind {
+	DMA_FAULT_RANGE = 0,     /* not wholly inside one RAM slot */
+	DMA_FAULT_PROTECTED = 1, /* a device write into a protected range */
+};
+
+#define GMEM_MAX_PROT 64 /* = LVMM_MAX_PROTECT */
+
+struct gmem_prot {
+	uint64_t gpa, size;
+};
+
+struct gmem_prot_list {
+	struct gmem_prot r[GMEM_MAX_PROT];
+	unsigned n;
+};
+
 struct gmem;
 typedef void (*gmem_fault_fn)(void *opaque, const char *dev, uint64_t gpa, uint64_t len,
-			      enum dma_dir dir);
+			      enum dma_dir dir, enum dma_fault_kind kind);
 
 struct gmem {
 	struct gmem_slot slots[GMEM_MAX_SLOTS];
@@ -43,6 +60,13 @@ struct gmem {
 	atomic_uint_fast64_t dma_faults;
 	gmem_fault_fn on_fault; /* may be NULL; called for every refused access */
 	void *fault_opaque;
+	/*
+	 * Protected ranges: device writes into them are refused. Append-only
+	 * (a lock lasts until the partition ends), so readers on other threads
+	 * need no lock: an entry is complete before nr_prot (release) counts it.
+	 */
+	struct gmem_prot prot[GMEM_MAX_PROT];
+	atomic_uint nr_prot;
 };
 
 /*
@@ -59,6 +83,18 @@ int gmem_add_slot(struct gmem *m, uint64_t gpa, uint64_t size, void *hva, uint64
  */
 void *gmem_translate(struct gmem *m, const char *dev, uint64_t gpa, uint64_t len,
 		     enum dma_dir dir);
+
+/*
+ * Append a protected range (page-aligned, inside RAM: the caller checked).
+ * One writer at a time (the caller serialises). 0 or -ENOSPC.
+ */
+int gmem_protect(struct gmem *m, uint64_t gpa, uint64_t size) MUST_CHECK;
+
+/* Does [gpa, gpa+len) touch a protected range? */
+bool gmem_is_protected(struct gmem *m, uint64_t gpa, uint64_t len);
+
+/* Is [gpa, gpa+len) wholly inside protected ranges (each byte in one)? */
+bool gmem_all_protected(struct gmem *m, uint64_t gpa, uint64_t len);
 
 /* Copy between guest memory and a host buffer through the translator. 0 or -EFAULT. */
 int gmem_read(struct gmem *m, const char *dev, uint64_t gpa, void *buf, size_t len) MUST_CHECK;

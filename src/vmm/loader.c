@@ -254,6 +254,7 @@ struct elf_view {
 struct phdr {
 	uint32_t type;
 	uint64_t offset, paddr, filesz, memsz;
+	uint32_t flags;
 };
 
 static void get_phdr(const uint8_t *buf, const struct elf_view *ev, unsigned i, struct phdr *ph)
@@ -265,12 +266,12 @@ static void get_phdr(const uint8_t *buf, const struct elf_view *ev, unsigned i, 
 		Elf64_Phdr c;
 
 		memcpy(&c, h, sizeof(c));
-		*ph = (struct phdr){ c.p_type, c.p_offset, c.p_paddr, c.p_filesz, c.p_memsz };
+		*ph = (struct phdr){ c.p_type, c.p_offset, c.p_paddr, c.p_filesz, c.p_memsz, c.p_flags };
 	} else {
 		Elf32_Phdr c;
 
 		memcpy(&c, p, sizeof(c));
-		*ph = (struct phdr){ c.p_type, c.p_offset, c.p_paddr, c.p_filesz, c.p_memsz };
+		*ph = (struct phdr){ c.p_type, c.p_offset, c.p_paddr, c.p_filesz, c.p_memsz, c.p_flags };
 	}
 }
 
@@ -399,7 +400,7 @@ static int parse_elf(const uint8_t *buf, size_t len, const struct guest_layout *
 			return fail(err, errlen, -E2BIG, "ELF: more than %d loadable segments",
 				    LOADER_MAX_SEGS);
 		s = &img->segs[img->nsegs++];
-		*s = (struct boot_segment){ ph.paddr, ph.offset, ph.filesz, ph.memsz };
+		*s = (struct boot_segment){ ph.paddr, ph.offset, ph.filesz, ph.memsz, ph.flags };
 		img->end = MAX(img->end, ph.paddr + ph.memsz);
 	}
 	if (!img->nsegs)

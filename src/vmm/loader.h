@@ -23,6 +23,7 @@ struct boot_segment {
 	uint64_t file_off; /* bytes come from here ... */
 	uint64_t filesz;   /* ... this many; the rest up to memsz is zeroed */
 	uint64_t memsz;
+	uint32_t flags;    /* ELF p_flags (PF_X 1, PF_W 2, PF_R 4); 0 for a bzImage */
 };
 
 struct boot_image {

@@ -77,7 +77,8 @@ static int config_validate(char *err, size_t errlen)
 	}
 	if (cfg.vcpus < 1 || cfg.vcpus > LVMM_MAX_VCPUS || cfg.mem_bytes < 4 * MiB ||
 	    cfg.mem_bytes % 4096 || cfg.ndevs > LVMM_MAX_DEVS ||
-	    cfg.ncpuid_mask > LVMM_MAX_CPUID_MASK) {
+	    cfg.ncpuid_mask > LVMM_MAX_CPUID_MASK || cfg.nprotect > LVMM_MAX_PROTECT ||
+	    cfg.on_violation > LVMM_VIOL_MAX || cfg.watchdog_action > LVMM_WDOG_MAX) {
 		snprintf(err, errlen, "config: value out of range");
 		return -EINVAL;
 	}
@@ -142,6 +143,9 @@ static void stats_reply(struct vm *vm, struct lvmm_ctl_reply *rep)
 		rep->exits_other += atomic_load(&vm->vcpus[i].exits_other);
 	}
 	rep->dma_faults = atomic_load(&vm->gmem.dma_faults);
+	rep->violations = atomic_load(&vm->prot.violations);
+	rep->violations_suppressed = atomic_load(&vm->prot.suppressed);
+	rep->protected_ranges = (uint32_t)atomic_load(&vm->gmem.nr_prot);
 	rep->unhandled_io = atomic_load(&vm->pio.unhandled) + atomic_load(&vm->mmio.unhandled);
 	devices_stats(&devices, rep);
 }
@@ -182,7 +186,7 @@ static void on_supervisor(void *opaque, uint32_t events)
 	default: r = -EINVAL; break;
 	}
 	rep.result = r;
-	rep.state = (uint32_t)atomic_load(&vm->state);
+	rep.state = vm_public_state(vm);
 	pthread_mutex_lock(&vm->sup_lock);
 	if (proto_send(vm->sup_fd, LVMM_MSG_CTL_REPLY, &rep, sizeof(rep), NULL, 0, 0))
 		pr_debug("control reply lost");
@@ -268,7 +272,13 @@ static int partition_build(struct vm *vm, int sup, char *err, size_t errlen)
 	unsigned i;
 	int r;
 
-	r = vm_create(vm, &cfg, fds, nfds, sup, err, errlen);
+	static struct gmem_prot_list regions;
+
+	/* Kernel regions first: the memslots are built read-only around them. */
+	r = boot_kernel_regions(&cfg, fds, &regions, err, errlen);
+	if (r)
+		return r;
+	r = vm_create(vm, &cfg, fds, nfds, sup, &regions, err, errlen);
 	if (r)
 		return r;
 	r = vcpu_global_init(vm->kvm_fd);
@@ -285,6 +295,9 @@ static int partition_build(struct vm *vm, int sup, char *err, size_t errlen)
 	if (r)
 		return r;
 	pr_debug("devices created");
+	r = protect_devices(vm, err, errlen);
+	if (r)
+		return r;
 	r = boot_load(vm, err, errlen);
 	if (r)
 		return r;
@@ -380,6 +393,7 @@ int partition_main(int sup)
 	if (proto_send(sup, LVMM_MSG_READY, NULL, 0, NULL, 0, 0))
 		pr_debug("could not report readiness");
 	pr_debug("sandboxed; starting the guest");
+	protect_start(vm);
 	vm_open_gate(vm);
 	partition_join(vm);
 	pr_debug("guest ended: %s", vm->exit.detail);

@@ -71,6 +71,12 @@ static const unsigned long allowed_ioctls[] = {
 	KVM_GET_SREGS, /* crash report: CS base, to read the faulting instruction */
 	KVM_TRANSLATE, /* crash report: the instruction's guest-physical address */
 	KVM_IRQ_LINE,  /* UART interrupt (vm_irq_line); virtio interrupts use irqfds */
+	/*
+	 * The guest's run-time page lock splits its own RAM slots (protect.c).
+	 * The process already maps that memory, so remapping its own VM's
+	 * memory grants nothing; the VM fd can reach no other VM.
+	 */
+	KVM_SET_USER_MEMORY_REGION,
 	TUNSETOFFLOAD, /* virtio-net on a TAP: offloads follow what the guest accepted */
 	FIONREAD,      /* virtio-console: bytes left after the peer hung up */
 };

@@ -347,8 +347,11 @@ static bool vcpu_handle_exit(struct vcpu *v)
 			vcpu_fatal(v, LVMM_EXIT_INTERNAL, "malformed MMIO exit (len %u)", run->mmio.len);
 			return false;
 		}
-		bus_access(&vm->mmio, run->mmio.is_write, run->mmio.phys_addr, run->mmio.data,
-			   run->mmio.len);
+		/* Guest RAM exits only for a write to a protected (read-only) piece. */
+		if (!protect_on_mmio(v, run->mmio.phys_addr, run->mmio.data, run->mmio.len,
+				     run->mmio.is_write))
+			bus_access(&vm->mmio, run->mmio.is_write, run->mmio.phys_addr,
+				   run->mmio.data, run->mmio.len);
 		return true;
 	case KVM_EXIT_HLT:
 		/* Only without an in-kernel LAPIC; ours has one, so this is unexpected. */
@@ -421,6 +424,7 @@ static void *vcpu_thread(void *arg)
 		if (pthread_setaffinity_np(pthread_self(), sizeof(cs), &cs))
 			pr_warn("vcpu%u: cannot pin to host CPU %d", v->id, hc);
 	}
+	protect_set_vcpu(v);
 	if (!vm_vcpu_at_gate(vm))
 		return NULL;
 	for (;;) {

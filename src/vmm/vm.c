@@ -98,6 +98,17 @@ int vm_alloc_virtio_slot(struct vm *vm, uint64_t *base, uint32_t *irq)
 
 /* ---- supervisor messages -------------------------------------------------- */
 
+void vm_event_send(struct vm *vm, const struct lvmm_event *ev)
+{
+	if (vm->sup_fd < 0)
+		return;
+	pthread_mutex_lock(&vm->sup_lock);
+	/* Never block a vCPU or the I/O thread on the supervisor: drop instead. */
+	if (proto_send(vm->sup_fd, LVMM_MSG_EVENT, ev, sizeof(*ev), NULL, 0, MSG_DONTWAIT))
+		pr_debug("event %u dropped", ev->kind);
+	pthread_mutex_unlock(&vm->sup_lock);
+}
+
 void vm_event(struct vm *vm, uint32_t kind, const char *dev, uint64_t a, uint64_t b, uint64_t c)
 {
 	struct lvmm_event ev;
@@ -107,19 +118,14 @@ void vm_event(struct vm *vm, uint32_t kind, const char *dev, uint64_t a, uint64_
 	if (dev)
 		snprintf(ev.dev, sizeof(ev.dev), "%s", dev);
 	ev.a = a, ev.b = b, ev.c = c;
-	if (vm->sup_fd < 0)
-		return;
-	pthread_mutex_lock(&vm->sup_lock);
-	/* Never block a vCPU or the I/O thread on the supervisor: drop instead. */
-	if (proto_send(vm->sup_fd, LVMM_MSG_EVENT, &ev, sizeof(ev), NULL, 0, MSG_DONTWAIT))
-		pr_debug("event %u dropped", kind);
-	pthread_mutex_unlock(&vm->sup_lock);
+	vm_event_send(vm, &ev);
 }
 
 static void vm_dma_fault(void *opaque, const char *dev, uint64_t gpa, uint64_t len,
-			 enum dma_dir dir)
+			 enum dma_dir dir, enum dma_fault_kind kind)
 {
 	struct vm *vm = opaque;
+	struct lvmm_event ev;
 	bool report;
 
 	pthread_mutex_lock(&vm->exit_lock);
@@ -127,11 +133,16 @@ static void vm_dma_fault(void *opaque, const char *dev, uint64_t gpa, uint64_t l
 	pthread_mutex_unlock(&vm->exit_lock);
 	if (!report)
 		return;
-	pr_warn("DMA fault: device %s %s 0x%" PRIx64 "+0x%" PRIx64 " outside the partition's "
-		"memory (%" PRIu64 " faults so far)", dev ? dev : "?",
-		dir == DMA_FROM_DEVICE ? "write to" : "read from", gpa, len,
-		(uint64_t)atomic_load(&vm->gmem.dma_faults));
-	vm_event(vm, LVMM_EV_DMA_FAULT, dev, gpa, len, dir);
+	pr_warn("DMA fault: device %s %s 0x%" PRIx64 "+0x%" PRIx64 " %s (%" PRIu64 " faults "
+		"so far)", dev ? dev : "?", dir == DMA_FROM_DEVICE ? "write to" : "read from", gpa,
+		len, kind == DMA_FAULT_PROTECTED ? "in a protected range" :
+		"outside the partition's memory", (uint64_t)atomic_load(&vm->gmem.dma_faults));
+	memset(&ev, 0, sizeof(ev));
+	ev.kind = LVMM_EV_DMA_FAULT;
+	if (dev)
+		snprintf(ev.dev, sizeof(ev.dev), "%s", dev);
+	ev.a = gpa, ev.b = len, ev.c = dir, ev.d = kind;
+	vm_event_send(vm, &ev);
 }
 
 /* ---- lifecycle ------------------------------------------------------------ */
@@ -175,13 +186,29 @@ void vm_vcpu_park(struct vm *vm)
 	pthread_mutex_unlock(&vm->exit_lock);
 }
 
+/* Wait (bounded by dl) until no run-time lock holds the vCPUs. Under exit_lock. */
+static int wait_self_pause(struct vm *vm, const struct timespec *dl)
+{
+	int r = 0;
+
+	while (vm->self_pause && !r)
+		r = pthread_cond_timedwait(&vm->state_cond, &vm->exit_lock, dl);
+	return r ? -EBUSY : 0;
+}
+
 int vm_pause(struct vm *vm)
 {
 	struct timespec dl;
 	unsigned i, started = 0;
 	int r = 0;
 
+	clock_gettime(CLOCK_REALTIME, &dl);
+	dl.tv_sec += 2;
 	pthread_mutex_lock(&vm->exit_lock);
+	if (wait_self_pause(vm, &dl)) {
+		pthread_mutex_unlock(&vm->exit_lock);
+		return -EBUSY;
+	}
 	if (atomic_load(&vm->state) != VM_RUNNING) {
 		r = atomic_load(&vm->state) == VM_PAUSED ? 0 : -ESRCH;
 		pthread_mutex_unlock(&vm->exit_lock);
@@ -202,11 +229,78 @@ int vm_pause(struct vm *vm)
 	return r == -ETIMEDOUT ? -EBUSY : r;
 }
 
-int vm_resume(struct vm *vm)
+int vm_pause_others(struct vm *vm, struct vcpu *self)
 {
+	struct timespec dl;
+	unsigned i, others = 0;
 	int r = 0;
 
 	pthread_mutex_lock(&vm->exit_lock);
+	if (atomic_load(&vm->state) != VM_RUNNING || vm->self_pause) {
+		pthread_mutex_unlock(&vm->exit_lock);
+		return -EBUSY;
+	}
+	atomic_store(&vm->state, VM_PAUSED);
+	vm->self_pause = true;
+	pthread_mutex_unlock(&vm->exit_lock);
+	for (i = 0; i < vm->nr_vcpus; i++) {
+		if (&vm->vcpus[i] == self)
+			continue;
+		others += vm->vcpus[i].started;
+		vcpu_kick(&vm->vcpus[i]);
+	}
+	clock_gettime(CLOCK_REALTIME, &dl);
+	dl.tv_sec += 2;
+	pthread_mutex_lock(&vm->exit_lock);
+	while (vm->paused_vcpus < others && atomic_load(&vm->state) == VM_PAUSED && !r)
+		r = pthread_cond_timedwait(&vm->state_cond, &vm->exit_lock, &dl);
+	if (!r && atomic_load(&vm->state) != VM_PAUSED)
+		r = ECANCELED; /* an exit request overtook us */
+	pthread_mutex_unlock(&vm->exit_lock);
+	if (r) {
+		vm_resume_others(vm);
+		return -EBUSY;
+	}
+	return 0;
+}
+
+void vm_resume_others(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->exit_lock);
+	if (vm->self_pause && atomic_load(&vm->state) == VM_PAUSED)
+		atomic_store(&vm->state, VM_RUNNING);
+	vm->self_pause = false;
+	pthread_cond_broadcast(&vm->state_cond);
+	pthread_mutex_unlock(&vm->exit_lock);
+}
+
+bool vm_self_paused(struct vm *vm)
+{
+	bool b;
+
+	pthread_mutex_lock(&vm->exit_lock);
+	b = vm->self_pause;
+	pthread_mutex_unlock(&vm->exit_lock);
+	return b;
+}
+
+uint32_t vm_public_state(struct vm *vm)
+{
+	return vm_self_paused(vm) ? VM_RUNNING : (uint32_t)atomic_load(&vm->state);
+}
+
+int vm_resume(struct vm *vm)
+{
+	struct timespec dl;
+	int r = 0;
+
+	clock_gettime(CLOCK_REALTIME, &dl);
+	dl.tv_sec += 2;
+	pthread_mutex_lock(&vm->exit_lock);
+	if (wait_self_pause(vm, &dl)) {
+		pthread_mutex_unlock(&vm->exit_lock);
+		return -EBUSY;
+	}
 	if (atomic_load(&vm->state) == VM_PAUSED) {
 		atomic_store(&vm->state, VM_RUNNING);
 		pthread_cond_broadcast(&vm->state_cond);
@@ -250,11 +344,12 @@ static int kvm_check(struct vm *vm, char *err, size_t errlen)
 	return 0;
 }
 
-static int vm_setup_memory(struct vm *vm, char *err, size_t errlen)
+static int vm_setup_memory(struct vm *vm, const struct gmem_prot_list *regions, char *err,
+			   size_t errlen)
 {
 	struct guest_layout lay;
 	struct stat st;
-	unsigned slot = 0;
+	unsigned slot;
 	int r;
 
 	if (fstat(vm->mem_fd, &st) < 0 || (uint64_t)st.st_size != vm->mem_bytes) {
@@ -282,24 +377,21 @@ static int vm_setup_memory(struct vm *vm, char *err, size_t errlen)
 		uint64_t gpa = slot ? LVMM_HIGH_RAM_START : 0;
 		uint64_t off = slot ? lay.lowmem_end : 0;
 		uint64_t size = slot ? vm->mem_bytes - lay.lowmem_end : lay.lowmem_end;
-		struct kvm_userspace_memory_region reg = {
-			.slot = slot, .guest_phys_addr = gpa, .memory_size = size,
-			.userspace_addr = (uint64_t)(uintptr_t)(vm->mem + off),
-		};
 
 		if (!size)
 			continue;
-		if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &reg) < 0) {
-			r = -errno;
-			snprintf(err, errlen, "KVM_SET_USER_MEMORY_REGION: %s", strerror(-r));
-			return r;
-		}
 		r = gmem_add_slot(&vm->gmem, gpa, size, vm->mem + off, off, false);
 		if (r) {
 			snprintf(err, errlen, "guest memory slot: %s", strerror(-r));
 			return r;
 		}
 	}
+	/* KVM's memslots: RAM split around the protected ranges (src/vmm/protect.c). */
+	r = protect_init(vm, regions, err, errlen);
+	if (!r)
+		r = protect_map_ram(vm, err, errlen);
+	if (r)
+		return r;
 	vm->gmem.on_fault = vm_dma_fault;
 	vm->gmem.fault_opaque = vm;
 	return 0;
@@ -333,7 +425,7 @@ static int vm_init_pic(struct vm *vm)
 }
 
 int vm_create(struct vm *vm, const struct lvmm_part_config *cfg, const int *fds, unsigned nfds,
-	      int sup_fd, char *err, size_t errlen)
+	      int sup_fd, const struct gmem_prot_list *regions, char *err, size_t errlen)
 {
 	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
 	uint64_t idmap = KVM_IDENTITY_MAP_ADDR;
@@ -379,7 +471,7 @@ int vm_create(struct vm *vm, const struct lvmm_part_config *cfg, const int *fds,
 	 * change waits for an SRCU grace period (5-8 ms here); before it,
 	 * registering memory costs ~0.1 ms.
 	 */
-	r = vm_setup_memory(vm, err, errlen);
+	r = vm_setup_memory(vm, regions, err, errlen);
 	if (r)
 		return r;
 	if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0 ||

@@ -22,6 +22,7 @@
 #include "vmm/bus.h"
 #include "vmm/gmem.h"
 #include "vmm/iothread.h"
+#include "vmm/protect.h"
 #include "vmm/vcpu.h"
 
 enum vm_state { VM_RUNNING = 1, VM_PAUSED = 2, VM_EXITING = 3 };
@@ -60,16 +61,22 @@ struct vm {
 
 	pthread_mutex_t sup_lock; /* serialises messages to the supervisor */
 	struct ratelimit fault_rl;
+
+	struct protect prot;  /* protected ranges, their memslots, the watchdog */
+	bool self_pause;      /* VM_PAUSED by a vCPU for a run-time lock, not by the supervisor */
 };
 
 /*
  * Create the VM from a validated config: KVM VM, guest memory slots and
- * translator, in-kernel irqchip and PIT, the I/O thread's epoll set. No
+ * translator (with the configured protected ranges and the kernel regions
+ * already resolved into regions), in-kernel irqchip and PIT, the I/O
+ * thread's epoll set. No
  * vCPUs, devices or boot image (partition.c adds those). On failure a
  * precise reason is in err and the caller runs vm_destroy(). 0 or -errno.
  */
 int vm_create(struct vm *vm, const struct lvmm_part_config *cfg, const int *fds, unsigned nfds,
-	      int sup_fd, char *err, size_t errlen) MUST_CHECK;
+	      int sup_fd, const struct gmem_prot_list *regions, char *err,
+	      size_t errlen) MUST_CHECK;
 
 /* Undo vm_create (vCPUs and devices already destroyed). Idempotent. */
 void vm_destroy(struct vm *vm);
@@ -108,6 +115,22 @@ int vm_alloc_virtio_slot(struct vm *vm, uint64_t *base, uint32_t *irq) MUST_CHEC
 
 /* Send an event to the supervisor (never blocks the caller for long). */
 void vm_event(struct vm *vm, uint32_t kind, const char *dev, uint64_t a, uint64_t b, uint64_t c);
+void vm_event_send(struct vm *vm, const struct lvmm_event *ev);
+
+/*
+ * From vCPU self's thread (outside KVM_RUN): park every other vCPU and
+ * wait until they are parked. -EBUSY if the VM is not running (paused by
+ * the supervisor, exiting) or they did not park within 2 s (then nothing
+ * is left paused). vm_resume_others() undoes it.
+ */
+int vm_pause_others(struct vm *vm, struct vcpu *self) MUST_CHECK;
+void vm_resume_others(struct vm *vm);
+
+/* Is the VM paused only by vm_pause_others() (the supervisor sees it running)? */
+bool vm_self_paused(struct vm *vm);
+
+/* The state to report to the supervisor: a lock's brief pause is not a pause. */
+uint32_t vm_public_state(struct vm *vm);
 
 /*
  * Record why the partition ends (first caller wins) and make every vCPU

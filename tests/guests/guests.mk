@@ -20,7 +20,7 @@ GUEST_LDFLAGS := -static -nostdlib -no-pie -Wl,--build-id=none \
 
 comma := ,
 GUEST_NAMES := hello smp memory fault blk net console hostile user service \
-	ticker blkbench netbench agent cpuid
+	ticker blkbench netbench agent cpuid protect
 GUEST_RT_SRCS := $(wildcard $(GUEST_DIR)/rt/*.c)
 GUEST_RT_OBJS := $(patsubst $(GUEST_DIR)/rt/%,$(GUEST_OBJ)/rt/%.o,$(GUEST_RT_SRCS))
 GUEST_ENTRY := $(GUEST_OBJ)/rt/entry.S.o
@@ -60,6 +60,12 @@ $(GUEST_RT_LIB): $(GUEST_RT_OBJS)
 $(GUEST_OUT)/%.elf: $(GUEST_ENTRY) $(GUEST_OBJ)/%.o $(GUEST_RT_LIB) $(GUEST_DIR)/rt/guest.ld
 	$(E) "  LD      $@"
 	$(Q)$(GUEST_CC) $(GUEST_LDFLAGS) -o $@ $(GUEST_ENTRY) $(GUEST_OBJ)/$*.o $(GUEST_RT_LIB) -lgcc
+
+# The protect guest has its read-only data in a segment of its own (kernel_rodata).
+$(GUEST_OUT)/protect.elf: $(GUEST_ENTRY) $(GUEST_OBJ)/protect.o $(GUEST_RT_LIB) $(GUEST_DIR)/protect.ld
+	$(E) "  LD      $@"
+	$(Q)$(GUEST_CC) $(filter-out -Wl$(comma)-T$(comma)%,$(GUEST_LDFLAGS)) -Wl,-T,$(GUEST_DIR)/protect.ld \
+		-o $@ $(GUEST_ENTRY) $(GUEST_OBJ)/protect.o $(GUEST_RT_LIB) -lgcc
 
 # The ELF of a bzImage (kept for gdb/objdump), then the flat file: setup
 # area and protected-mode part, .bss as zeros (the stacks stay out).

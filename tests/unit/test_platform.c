@@ -471,6 +471,55 @@ static void test_policy_limits(void)
 	CHECK_EQ(pol.nlabels, 1);
 }
 
+/* protect:, on_violation:, watchdog: (docs/protect.md). */
+static void test_protect(void)
+{
+	CHECK_EQ(load("partitions:\n"
+		      "  - name: a\n"
+		      "    memory: 64M\n"
+		      "    kernel: %K\n"
+		      "    protect:\n"
+		      "      - { start: 0x800000, size: 8K }\n"
+		      "      - { start: 0x900000, size: 4096 }\n"
+		      "    on_violation: isolate\n"
+		      "    watchdog: { timeout_ms: 500, action: stop }\n"), 0);
+	CHECK_EQ(plat.parts[0].nprotect, 2);
+	CHECK_EQ(plat.parts[0].protect[0].gpa, 0x800000);
+	CHECK_EQ(plat.parts[0].protect[0].size, 8192);
+	CHECK_EQ(plat.parts[0].protect[1].region, LVMM_PROT_RANGE);
+	CHECK_EQ(plat.parts[0].on_violation, LVMM_VIOL_ISOLATE);
+	CHECK_EQ(plat.parts[0].watchdog_ms, 500);
+	CHECK_EQ(plat.parts[0].watchdog_action, LVMM_WDOG_STOP);
+	/* defaults: block; a watchdog restarts */
+	CHECK_EQ(load("partitions:\n  - name: a\n    kernel: %K\n"
+		      "    watchdog: { timeout_ms: 100 }\n"), 0);
+	CHECK_EQ(plat.parts[0].on_violation, LVMM_VIOL_BLOCK);
+	CHECK_EQ(plat.parts[0].watchdog_action, LVMM_WDOG_RESTART);
+	/* every problem, each on its line */
+	CHECK(load("partitions:\n"
+		   "  - name: a\n"
+		   "    memory: 64M\n"
+		   "    kernel: %K\n"
+		   "    protect:\n"
+		   "      - { start: 0x800800, size: 4K }\n"
+		   "      - { region: kernel_data }\n"
+		   "      - { region: kernel_text, start: 0x1000 }\n"
+		   "      - { start: 0x1000 }\n"
+		   "      - { start: 0x8000000, size: 4K }\n"
+		   "      - { region: kernel_text }\n"
+		   "    on_violation: shout\n"
+		   "    watchdog: { timeout_ms: 5, action: reboot }\n") > 0);
+	CHECK(says(6, "is not page-aligned"));
+	CHECK(says(7, "protect region 'kernel_data' is unknown"));
+	CHECK(says(8, "either 'region:' or 'start:'"));
+	CHECK(says(9, "needs 'start:' and 'size:'"));
+	CHECK(says(10, "is not inside partition 'a''s RAM"));
+	CHECK(strstr(errbuf, "partition 'a': protect region kernel_text/kernel_rodata needs an ELF kernel"));
+	CHECK(strstr(errbuf, "on_violation 'shout' is unknown"));
+	CHECK(strstr(errbuf, "timeout_ms 5 is too short"));
+	CHECK(strstr(errbuf, "watchdog action 'reboot' is unknown"));
+}
+
 int main(void)
 {
 	FILE *f;
@@ -501,6 +550,7 @@ int main(void)
 	RUN(test_control_channels);
 	RUN(test_identities);
 	RUN(test_policy_limits);
+	RUN(test_protect);
 	unlink(yaml);
 	unlink(kernel);
 	unlink(disk);

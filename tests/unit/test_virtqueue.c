@@ -31,13 +31,15 @@ static struct gq g;
 static struct iovec iov[16];
 static struct vq_chain ch;
 
-static void on_fault(void *opaque, const char *dev, uint64_t gpa, uint64_t len, enum dma_dir dir)
+static void on_fault(void *opaque, const char *dev, uint64_t gpa, uint64_t len, enum dma_dir dir,
+		     enum dma_fault_kind kind)
 {
 	(void)opaque;
 	(void)dev;
 	(void)gpa;
 	(void)len;
 	(void)dir;
+	(void)kind;
 	faults++;
 }
 

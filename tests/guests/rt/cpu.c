@@ -169,6 +169,14 @@ void rt_trap(struct rt_trapframe *tf)
 		case RT_SYS_NOP:
 			tf->rax = 0;
 			return;
+		case RT_SYS_POKE:
+			*(volatile uint64_t *)(uintptr_t)tf->rdi = tf->rsi;
+			tf->rax = 0;
+			return;
+		case RT_SYS_SPIN:
+			/* A wedged kernel: interrupts off, never leaves CPL0. */
+			__asm__ volatile("cli; 1: jmp 1b");
+			return;
 		case RT_SYS_WRMSR:
 			__asm__ volatile("wrmsr" : : "c"((uint32_t)tf->rdi),
 					 "a"((uint32_t)tf->rsi),

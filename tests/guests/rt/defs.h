@@ -34,6 +34,8 @@
 #define RT_SYS_NOP         3   /* round trip, for measuring                  */
 #define RT_SYS_WRMSR       4   /* wrmsr(rdi, rsi)                            */
 #define RT_SYS_RDMSR       5   /* rax = rdmsr(rdi)                           */
+#define RT_SYS_POKE        8   /* *(uint64_t *)rdi = rsi at CPL0 (protect tests) */
+#define RT_SYS_SPIN        7   /* cli; jmp . at CPL0, for good (watchdog tests)  */
 #define RT_SYS_CPUID       6   /* rax = CPUID(leaf rdi[31:0], subleaf rdi[63:32]) register rsi (0 eax .. 3 edx), at CPL0 */
 
 /* Physical address space the page tables can cover (memory guest). */
