@@ -67,7 +67,7 @@ MAIN_OBJ := $(BUILD)/src/main.o
 # cost does not matter there. docs/api.md.
 API_SRCS := $(wildcard src/api/*.c) src/common/proto.c src/common/util.c src/common/log.c
 API_OBJS := $(API_SRCS:%.c=$(BUILD)/%.o)
-API_LIBS := -lmicrohttpd -ljansson -lseccomp
+API_LIBS := -lmicrohttpd -lgnutls -ljansson -lseccomp
 ifeq ($(SAN),1)
 API_LD := $(HARDEN_LD) $(SAN_LD)
 else
@@ -137,7 +137,7 @@ $(BUILD)/node_modules/.bin/redocly:
 DEPS := gcc make libc6-dev libcyaml-dev libyaml-dev libseccomp-dev clang \
 	qemu-system-x86 qemu-utils busybox-static iproute2 socat cpio xz-utils \
 	kmod swtpm swtpm-tools curl python3 libssl-dev openssl tpm2-tools acpica-tools \
-	libmicrohttpd-dev libjansson-dev python3-jsonschema python3-yaml
+	libmicrohttpd-dev libgnutls28-dev libjansson-dev python3-jsonschema python3-yaml
 deps:
 	$(Q)missing=$$(for p in $(DEPS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
 		| grep -q 'install ok installed' || echo $$p; done); \
