@@ -1004,12 +1004,13 @@ static void check_remote(struct ctx *c, const struct platform *plat)
 	const struct plat_remote *r = &plat->remote;
 	struct sockaddr_storage ss;
 	unsigned len, i, certs = 0;
-	int before = c->problems;
+	int before;
 	char why[256];
 
 	if (plat_remote_addr(r->listen, &ss, &len))
 		report(c, "remote/listen", "'%s' is not ADDRESS:PORT: write a numeric address and a "
 		       "port 1-65535, e.g. 127.0.0.1:8443 or [::1]:8443", r->listen);
+	before = c->problems; /* the files' contents are looked at if they can be read */
 	check_file(c, "remote/cert", "server certificate", r->cert, false);
 	check_file(c, "remote/key", "server key", r->key, false);
 	check_file(c, "remote/client_ca", "client CA", r->client_ca, false);
