@@ -5,7 +5,8 @@
  * HTTP, JSON and the agent channels' text lines are parsed outside the
  * trusted core, by lvmm-api (src/api), a separate binary next to this one
  * (dynamically linked: libmicrohttpd and jansson; docs/api.md says why),
- * started here with its own identity, every fd but its three closed, the
+ * started here with its own identity, every fd but its own closed (three;
+ * with remote management also the TLS socket and its PEM files), the
  * group's shutdown signals ignored and the parent-death signal armed after
  * the identity change (like a partition); it sandboxes itself before it
  * reads a byte. It gets the listening control socket, which the supervisor
@@ -256,7 +257,7 @@ static void on_requests(struct sup *s)
 		if (r == -EAGAIN)
 			return;
 		if (!r && !(hdr.type == LVMM_MSG_API_REQ && !ctl_req_check(q, hdr.len, hdr.nfds)) &&
-		    !(hdr.type == LVMM_MSG_API_REMOTE_REQ && hdr.len == sizeof(rq) &&
+		    !(hdr.type == LVMM_MSG_API_REMOTE_REQ && hdr.len == sizeof(rq) && hdr.nfds == 1 &&
 		      !ctl_req_check(q, sizeof(*q), hdr.nfds)))
 			r = -EPROTO;
 		if (r) {
