@@ -520,8 +520,11 @@ int tls_init(int lfd, int epfd, const char *cert, const char *key, const char *c
 	if (!tls_daemon)
 		return -EINVAL;
 	di = MHD_get_daemon_info(tls_daemon, MHD_DAEMON_INFO_EPOLL_FD);
-	if (!di || epoll_ctl(epfd, EPOLL_CTL_ADD, di->epoll_fd, &ev) < 0)
+	if (!di || epoll_ctl(epfd, EPOLL_CTL_ADD, di->epoll_fd, &ev) < 0) {
+		MHD_stop_daemon(tls_daemon);
+		tls_daemon = NULL;
 		return -EIO;
+	}
 	return 0;
 }
 

@@ -257,7 +257,8 @@ static int tls_setup(int ep)
 	/* GnuTLS keeps its own copy of the key: ours goes now. */
 	explicit_bzero(pem[1], sizeof(pem[1]));
 	if (r)
-		pr_err("remote: cannot serve TLS (a certificate, key or CA file is unusable)");
+		pr_err("remote: cannot serve TLS (the certificate, key or CA file is unusable, or the "
+		       "key is not the certificate's): remote management is off");
 	return r;
 }
 
@@ -303,8 +304,14 @@ static int setup(void)
 		if (r)
 			return r;
 	}
-	if (api_init.flags & LVMM_API_INIT_TLS)
-		return tls_setup(epfd);
+	/*
+	 * A TLS set-up that fails (a key that is not the certificate's, a file
+	 * GnuTLS cannot parse) leaves remote management off, not the local
+	 * control API: the front-end would otherwise exit and be restarted
+	 * forever, and the local user could not even see why.
+	 */
+	if ((api_init.flags & LVMM_API_INIT_TLS) && tls_setup(epfd))
+		close(FD_TLS);
 	return 0;
 }
 
