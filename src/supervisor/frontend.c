@@ -26,6 +26,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -188,9 +189,14 @@ int fe_conn_remote(int fd, int lfd)
 	if (lfd < 0 || getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &il) || type != SOCK_STREAM ||
 	    getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &il) || acc ||
 	    getsockname(fd, (struct sockaddr *)&a, &al) || getsockname(lfd, (struct sockaddr *)&b, &bl) ||
-	    (a.ss_family != AF_INET && a.ss_family != AF_INET6) || al != bl || memcmp(&a, &b, al))
+	    (a.ss_family != AF_INET && a.ss_family != AF_INET6) || al != bl)
 		return -EACCES;
-	return 0;
+	/* A listener on the wildcard address: a connection has the address it came in on. */
+	if (a.ss_family == AF_INET && ((struct sockaddr_in *)&b)->sin_addr.s_addr == htonl(INADDR_ANY))
+		((struct sockaddr_in *)&b)->sin_addr = ((struct sockaddr_in *)&a)->sin_addr;
+	if (a.ss_family == AF_INET6 && IN6_IS_ADDR_UNSPECIFIED(&((struct sockaddr_in6 *)&b)->sin6_addr))
+		((struct sockaddr_in6 *)&b)->sin6_addr = ((struct sockaddr_in6 *)&a)->sin6_addr;
+	return memcmp(&a, &b, al) ? -EACCES : 0;
 }
 
 int fe_subject(struct sup *s, int fd, struct ctl_subject *sub, char *why, size_t n)

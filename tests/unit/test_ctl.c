@@ -876,6 +876,25 @@ static void test_remote_connection(void)
 	a2 = accept(l2, NULL, NULL);
 	CHECK_EQ(fe_conn_remote(a2, l), -EACCES);
 	CHECK_EQ(fe_conn_remote(a2, l2), 0);
+	close(a2), close(c2), close(l2);
+	/*
+	 * A listener on 0.0.0.0 (remote: listen: "0.0.0.0:PORT"): its connections
+	 * have a concrete local address (found by review: all were refused).
+	 * Connected over loopback and closed at once.
+	 */
+	sa.sin_port = 0;
+	sa.sin_addr.s_addr = htonl(INADDR_ANY);
+	l2 = socket(AF_INET, SOCK_STREAM, 0);
+	sl = sizeof(sa);
+	CHECK(l2 >= 0 && !bind(l2, (struct sockaddr *)&sa, sizeof(sa)) && !listen(l2, 4));
+	CHECK(!getsockname(l2, (struct sockaddr *)&sa, &sl));
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	c2 = socket(AF_INET, SOCK_STREAM, 0);
+	CHECK(!connect(c2, (struct sockaddr *)&sa, sizeof(sa)));
+	a2 = accept(l2, NULL, NULL);
+	CHECK_EQ(fe_conn_remote(a2, l2), 0);
+	CHECK_EQ(fe_conn_remote(a2, l), -EACCES);
+	CHECK_EQ(fe_conn_remote(c2, l2), -EACCES);
 	close(a2), close(c2), close(l2), close(sv[0]), close(sv[1]), close(a), close(c), close(l);
 }
 
