@@ -71,7 +71,7 @@ MAIN_OBJ := $(BUILD)/src/main.o
 # cost does not matter there. docs/api.md.
 API_SRCS := $(wildcard src/api/*.c) src/common/proto.c src/common/util.c src/common/log.c
 API_OBJS := $(API_SRCS:%.c=$(BUILD)/%.o)
-API_LIBS := -lmicrohttpd -ljansson -lseccomp
+API_LIBS := -lmicrohttpd -lgnutls -ljansson -lseccomp
 ifeq ($(SAN),1)
 API_LD := $(HARDEN_LD) $(SAN_LD)
 else
@@ -140,10 +140,10 @@ $(BUILD)/node_modules/.bin/redocly:
 # Packages from Debian only, in three sets so that each command installs
 # only what it needs (`make demo` pulls nothing test-only); quiet when
 # everything is present. `make deps` is the whole list (what CI installs).
-# libmicrohttpd-dev, libjansson-dev: build/lvmm-api (and its run-time libraries,
+# libmicrohttpd-dev, libgnutls28-dev (its TLS), libjansson-dev: build/lvmm-api (and its run-time libraries,
 # which the demo needs too).
 DEPS_BUILD := gcc make libc6-dev libcyaml-dev libyaml-dev libseccomp-dev libssl-dev \
-	libncurses-dev libmicrohttpd-dev libjansson-dev
+	libncurses-dev libmicrohttpd-dev libgnutls28-dev libjansson-dev
 # scripts/demo.sh: a network namespace with a TAP (iproute2, sysctl) and a responder.
 DEPS_DEMO := $(DEPS_BUILD) iproute2 procps python3
 # The suite: fuzzers (clang), QEMU for references and benchmarks, the Linux image

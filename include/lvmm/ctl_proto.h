@@ -51,7 +51,9 @@ enum lvmm_api_msg {
 	LVMM_MSG_API_EVENT = 0x104,  /* sup -> fe (event channel): struct lvmm_api_event */
 	LVMM_MSG_API_AGENT = 0x105,  /* sup -> fe: struct lvmm_api_agent; fd: the channel when open */
 	LVMM_MSG_API_POLICY = 0x106, /* sup -> fe: struct lvmm_api_policy_note: re-ask filters */
-	LVMM_MSG_API_LAST = 0x106,
+	LVMM_MSG_API_REMOTE_REQ = 0x107, /* fe -> sup: struct lvmm_api_remote_req; fds as REQ */
+	LVMM_MSG_API_REMOTE = 0x108, /* sup -> fe: struct lvmm_api_remote_note: the window changed */
+	LVMM_MSG_API_LAST = 0x108,
 };
 
 /*
@@ -77,12 +79,23 @@ enum lvmm_api_op {
 	LVMM_OP_EVENTS = 14,      /* may the subject follow events, and whose? */
 	LVMM_OP_SHUTDOWN = 15,    /* num[0]: timeout in seconds (1..LVMM_API_POWER_MAX_S; 0: default) */
 	LVMM_OP_REBOOT = 16,      /* num[0]: as shutdown */
-	LVMM_OP_MAX = 16,
+	LVMM_OP_REMOTE_ENABLE = 17,  /* num[0]: the window in seconds (1..LVMM_REMOTE_MAX_S) */
+	LVMM_OP_REMOTE_DISABLE = 18,
+	LVMM_OP_REMOTE_STATUS = 19,
+	LVMM_OP_MAX = 19,
 };
 
 /* ---- INIT (sup -> fe) ----------------------------------------------------- */
 
 #define LVMM_API_INIT_LISTEN (1U << 0) /* fd 5 is the listening control socket */
+/*
+ * Remote management (docs/api.md, "Remote management"): fd 6 is the TCP
+ * socket to serve TLS on; fds 7, 8, 9 are the server certificate, its key
+ * and the client CA (PEM files opened by the supervisor, read once before
+ * the sandbox).
+ */
+#define LVMM_API_INIT_TLS    (1U << 1)
+#define LVMM_REMOTE_MAX_S    (1440 * 60) /* the longest remote window: a day */
 
 struct lvmm_api_init {
 	uint32_t version;       /* LVMM_API_VERSION */
@@ -107,6 +120,19 @@ struct lvmm_api_req {
 	uint8_t arg[LVMM_API_ARG_MAX];     /* opaque argument bytes (op-specific) */
 };
 
+/*
+ * REMOTE_REQ (fe -> sup): a request from a client of the TLS listener. The
+ * supervisor checks that fds[0] is a connection accepted on the TCP socket
+ * it bound for TLS, and takes the client certificate's fingerprint from the
+ * front-end, which verified the certificate against the configured client
+ * CA in the TLS handshake (the supervisor does not parse TLS; docs/api.md
+ * says what a compromised front-end could therefore do).
+ */
+struct lvmm_api_remote_req {
+	struct lvmm_api_req q;
+	uint8_t cert_sha256[32]; /* SHA-256 of the client certificate (DER) */
+};
+
 /* ---- REPLY (sup -> fe) -------------------------------------------------------- */
 
 /* Which body follows the fixed reply (struct lvmm_api_reply.body). */
@@ -120,7 +146,8 @@ enum lvmm_api_body {
 	LVMM_BODY_POLICY = 6, /* struct lvmm_api_policy */
 	LVMM_BODY_EVENTS = 7, /* struct lvmm_api_events */
 	LVMM_BODY_BLOB = 8,   /* struct lvmm_api_blob; fds[0]: sealed memfd, op-specific format */
-	LVMM_BODY_MAX = 8,
+	LVMM_BODY_REMOTE = 9, /* struct lvmm_api_remote */
+	LVMM_BODY_MAX = 9,
 };
 
 struct lvmm_api_part_info {
@@ -225,6 +252,14 @@ struct lvmm_api_blob {
 	uint64_t size;          /* bytes in the memfd (<= LVMM_API_BLOB_MAX) */
 };
 
+/* The remote-management window (remote-enable, -disable, -status). */
+struct lvmm_api_remote {
+	uint32_t configured;    /* the platform file has a remote: section */
+	uint32_t open;          /* remote clients are let in now */
+	uint64_t remaining_s;   /* until the window closes (0 when closed) */
+	char listen[64];        /* ADDRESS:PORT it serves TLS on, "" without one */
+};
+
 struct lvmm_api_reply {
 	uint32_t id;            /* the request's */
 	uint32_t op;
@@ -239,6 +274,7 @@ struct lvmm_api_reply {
 		struct lvmm_api_policy policy;
 		struct lvmm_api_events events;
 		struct lvmm_api_blob blob;
+		struct lvmm_api_remote remote;
 	} u;                    /* LVMM_BODY_LIST: struct lvmm_api_list instead (larger) */
 };
 
@@ -258,6 +294,7 @@ static inline size_t lvmm_api_reply_len(uint32_t b, uint32_t n)
 	case LVMM_BODY_POLICY: return h + sizeof(struct lvmm_api_policy);
 	case LVMM_BODY_EVENTS: return h + sizeof(struct lvmm_api_events);
 	case LVMM_BODY_BLOB: return h + sizeof(struct lvmm_api_blob);
+	case LVMM_BODY_REMOTE: return h + sizeof(struct lvmm_api_remote);
 	default: return 0;
 	}
 }
@@ -288,7 +325,16 @@ struct lvmm_api_policy_note {
 	uint32_t pad;
 };
 
+/* ---- REMOTE (sup -> fe) ------------------------------------------------------------------- */
+
+struct lvmm_api_remote_note {
+	uint32_t open;          /* 1: accept TLS clients for remaining_ms; 0: stop now */
+	uint32_t pad;
+	uint64_t remaining_ms;
+};
+
 _Static_assert(sizeof(struct lvmm_api_req) == 192, "api ABI: request");
+_Static_assert(sizeof(struct lvmm_api_remote_req) == 224, "api ABI: remote request");
 _Static_assert(sizeof(struct lvmm_api_list) + offsetof(struct lvmm_api_reply, u) <= LVMM_MSG_MAX_LEN,
 	       "api ABI: a list reply fits a message");
 _Static_assert(sizeof(struct lvmm_api_reply) <= LVMM_MSG_MAX_LEN, "api ABI: reply");

@@ -20,7 +20,7 @@
 
 #include "lvmm/proto.h"
 
-#define LVMM_POLICY_REVISION 1
+#define LVMM_POLICY_REVISION 2
 
 #define POL_MAX_TYPES   64 /* STE and CW types each: one bit per type */
 #define POL_MAX_LABELS  64
@@ -55,14 +55,19 @@ struct pol_res {
 enum pol_op {
 	OP_LIST = 0, OP_STATUS, OP_PAUSE, OP_RESUME, OP_STOP, OP_START, OP_RESTART,
 	OP_LINK_DOWN, OP_LINK_UP, OP_ISOLATE, OP_POLICY_LOAD, OP_ACM, OP_HELP, OP_EVENTS,
-	OP_SHUTDOWN, OP_REBOOT, OP_COUNT
+	OP_SHUTDOWN, OP_REBOOT, OP_REMOTE_ENABLE, OP_REMOTE_DISABLE, OP_REMOTE_STATUS, OP_COUNT
 };
+_Static_assert(OP_COUNT <= 32, "pol_client.ops has a bit per operation");
 
 struct pol_client {
 	uint8_t by_uid;               /* 1: a host user (uid); 0: a partition's agent channel */
-	uint8_t pad[3];
+	uint8_t by_cert;              /* 1: a remote client (TLS certificate); by_uid is then 0 */
+	uint8_t pad[2];
 	uint32_t uid;
-	char partition[POL_NAME_MAX]; /* when !by_uid */
+	union {
+		char partition[POL_NAME_MAX];  /* when !by_uid && !by_cert */
+		uint8_t cert_sha256[32];       /* by_cert: SHA-256 of the certificate (DER) */
+	};
 	int32_t label;                /* index into labels[], or -1 */
 	uint32_t ops;                 /* bit per enum pol_op */
 };
@@ -85,11 +90,11 @@ struct policy {
 };
 
 /*
- * Pinned layout of revision 1 (x86-64, the only target), with no implicit
+ * Pinned layout of revision 2 (2: pol_client.by_cert) (x86-64, the only target), with no implicit
  * padding: a member moved or resized fails the build here, as a reminder
  * to bump LVMM_POLICY_REVISION.
  */
-_Static_assert(POL_NAME_MAX == 32, "policy ABI: name size");
+_Static_assert(POL_NAME_MAX == 32, "policy ABI: name size (and a SHA-256 in pol_client)");
 _Static_assert(sizeof(struct pol_label) == 48, "policy ABI: pol_label");
 _Static_assert(sizeof(struct pol_set) == 40, "policy ABI: pol_set");
 _Static_assert(sizeof(struct pol_res) == 1036, "policy ABI: pol_res");

@@ -42,6 +42,7 @@ enum api_arg {
 	ARG_POLICY, /* the policy's text (HTTP: the body; agent: "policy-load N" + N bytes) */
 	ARG_PART_SECS, /* a partition name and optional seconds, 1..LVMM_API_POWER_MAX_S, in
 			* num[0] (HTTP: ?timeout=SECONDS; agent and lvmm ctl: a third word) */
+	ARG_WINDOW, /* a time window: --minutes N | --seconds N (HTTP: ?minutes=N | ?seconds=N) */
 };
 
 struct api_op {
@@ -64,6 +65,12 @@ const struct api_op *api_op_by_name(const char *name);
 
 /** api_op_by_id() - the operation with protocol id id, or NULL. */
 const struct api_op *api_op_by_id(uint32_t id);
+
+/**
+ * api_window_parse() - a remote window: unit "minutes" (1-1440) or
+ * "seconds" (1-86400) and the number n, in seconds. 0 or -EINVAL.
+ */
+int api_window_parse(const char *unit, const char *n, uint64_t *secs);
 
 /**
  * api_reply_check() - is a reply of len bytes well formed (its body's
@@ -131,6 +138,14 @@ extern int api_reply_fd;
 int api_submit(struct lvmm_api_req *q, int conn_fd, int payload_fd, api_done_fn done, void *ctx,
 	       uint32_t *id);
 
+/**
+ * api_submit_remote() - api_submit() for a client of the TLS listener
+ * whose verified certificate has SHA-256 cert (no payload: remote clients
+ * cannot upload a policy).
+ */
+int api_submit_remote(struct lvmm_api_req *q, const uint8_t cert[32], int conn_fd, api_done_fn done,
+		      void *ctx, uint32_t *id);
+
 /** api_cancel() - the submitter is gone: its reply is dropped when it comes. */
 void api_cancel(uint32_t id);
 
@@ -156,6 +171,16 @@ int http_timeout_ms(void);
 
 /** http_tick() - once a second: notice event streams whose client left. */
 void http_tick(void);
+
+/**
+ * tls_init() - also serve HTTPS on TCP socket lfd: TLS 1.3 only, a client
+ * certificate that chains to ca required; cert and key: the server's (PEM,
+ * copied). Accepts clients only while the remote window is open.
+ */
+int tls_init(int lfd, int epfd, const char *cert, const char *key, const char *ca);
+
+/** http_remote_window() - remote clients are let in for ms more (0: no more, from now). */
+void http_remote_window(uint64_t ms);
 
 /** http_close() - answer what waits and stop serving. */
 void http_close(void);
@@ -185,6 +210,8 @@ struct follower {
 	uint64_t parts[LVMM_API_MAX_PARTS / 64];
 	uint64_t lost;         /* lines it could not get, not reported yet */
 	int conn_fd;           /* the subject's connection, to ask again on a policy change */
+	bool remote;           /* a TLS client: asks again with its certificate */
+	uint8_t cert[32];
 	uint32_t asking;       /* a pending re-decision (request id), or 0 */
 	void (*wake)(struct follower *f); /* new lines, or ended */
 	void *owner;

@@ -191,7 +191,8 @@ void events_policy_changed(void)
 			api_cancel(f->asking);
 		f->asking = 0;
 		api_request_id(q.request_id, sizeof(q.request_id));
-		if (api_submit(&q, f->conn_fd, -1, redecided, f, &f->asking)) {
+		if (f->remote ? api_submit_remote(&q, f->cert, f->conn_fd, redecided, f, &f->asking) :
+		    api_submit(&q, f->conn_fd, -1, redecided, f, &f->asking)) {
 			f->ended = true; /* cannot be re-decided: not shown more than it may see */
 			if (f->wake)
 				f->wake(f);

@@ -15,6 +15,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <gnutls/gnutls.h>
 #include <microhttpd.h>
 #include <poll.h>
 #include <stdio.h>
@@ -32,6 +33,9 @@
 
 #define CONN_MEMORY   (32 * 1024) /* per connection: request line and headers */
 #define STREAM_BLOCK  8192
+#define TLS_CONN_MAX  8           /* remote administrators at a time */
+/* TLS 1.3 only; GnuTLS's NORMAL set otherwise (docs/api.md, "Remote management"). */
+#define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3"
 
 enum hphase { H_NEW, H_BODY, H_WAIT, H_DONE, H_STREAM };
 
@@ -51,6 +55,9 @@ struct hreq {
 	int slot;                /* in streams[], or -1 */
 	char hello[192];         /* the stream's first line, until sent */
 	size_t hello_len;
+	uint64_t window;         /* ARG_WINDOW: seconds */
+	bool remote;             /* on the TLS listener */
+	uint8_t cert[32];        /* remote: SHA-256 of its verified client certificate */
 };
 
 /* Per connection: its peer's uid, for the per-uid limit. */
@@ -58,7 +65,9 @@ struct hconn {
 	uint32_t uid;
 };
 
-static struct MHD_Daemon *daemon_;
+static struct MHD_Daemon *daemon_, *tls_daemon;
+static int remote_cls;         /* the TLS daemon's handler argument: &remote_cls */
+static uint64_t remote_until;  /* monotonic ns the remote window closes at; 0: closed */
 static struct hreq *streams[API_FOLLOW_MAX];
 static struct { uint32_t uid; unsigned n; } uids[API_CONN_MAX + 8];
 static unsigned nconn;
@@ -162,6 +171,8 @@ static void start_stream(struct hreq *h, const struct lvmm_api_reply *r)
 		send_error(h, 429, "too many event streams (at most %d)", API_FOLLOW_MAX);
 		return;
 	}
+	h->f->remote = h->remote;
+	memcpy(h->f->cert, h->cert, sizeof(h->cert));
 	follow_set(h->f, &r->u.events);
 	resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, STREAM_BLOCK, stream_read, h, NULL);
 	if (!resp) {
@@ -241,7 +252,11 @@ static enum MHD_Result submit(struct hreq *h)
 		return MHD_NO;
 	snprintf(q.target, sizeof(q.target), "%s", h->target);
 	snprintf(q.request_id, sizeof(q.request_id), "%s", h->rid);
-	r = api_submit(&q, ci->connect_fd, payload, replied, h, &h->pending);
+	q.num[0] = h->window;
+	if (h->remote)
+		r = api_submit_remote(&q, h->cert, ci->connect_fd, replied, h, &h->pending);
+	else
+		r = api_submit(&q, ci->connect_fd, payload, replied, h, &h->pending);
 	if (r)
 		return send_error(h, 429, "the supervisor is busy (%s); try again", strerror(-r));
 	h->phase = H_WAIT;
@@ -264,6 +279,52 @@ static bool uid_over_limit(struct MHD_Connection *c)
 	return false;
 }
 
+static bool remote_open(void)
+{
+	return remote_until && now_ns() < remote_until;
+}
+
+/*
+ * The client's certificate, verified against the client CA (again: the
+ * handshake required and verified it already), as the SHA-256 of its DER.
+ */
+static int peer_cert(struct MHD_Connection *c, uint8_t out[32])
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	gnutls_session_t ss = ci ? (gnutls_session_t)ci->tls_session : NULL;
+	const gnutls_datum_t *chain;
+	unsigned n = 0, status = 1;
+	size_t len = 32;
+
+	if (!ss || gnutls_protocol_get_version(ss) != GNUTLS_TLS1_3 ||
+	    gnutls_certificate_verify_peers2(ss, &status) || status)
+		return -EACCES;
+	chain = gnutls_certificate_get_peers(ss, &n);
+	if (!chain || !n || gnutls_fingerprint(GNUTLS_DIG_SHA256, &chain[0], out, &len) || len != 32)
+		return -EACCES;
+	return 0;
+}
+
+/* Per TLS connection: its certificate, verified once (a chain check costs about 0.3 ms). */
+struct tconn {
+	bool verified;
+	uint8_t cert[32];
+};
+
+static int remote_cert(struct MHD_Connection *c, uint8_t out[32])
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	struct tconn *tc = ci ? ci->socket_context : NULL;
+
+	if (!tc)
+		return -EACCES;
+	if (!tc->verified && peer_cert(c, tc->cert))
+		return -EACCES;
+	tc->verified = true;
+	memcpy(out, tc->cert, sizeof(tc->cert));
+	return 0;
+}
+
 /* First call for a request: route it and check what can be checked before the body. */
 static enum MHD_Result begin(struct hreq *h, const char *url, const char *method)
 {
@@ -281,9 +342,17 @@ static enum MHD_Result begin(struct hreq *h, const char *url, const char *method
 	if (rid && !api_rid_ok(rid))
 		return send_error(h, 400, "X-Request-Id must be 1-%d of the characters A-Z a-z 0-9 . _ : -",
 				  LVMM_API_RID_MAX - 1);
-	if (nconn > API_CONN_MAX)
+	/*
+	 * No window check here: a request on a connection accepted while the
+	 * window was open goes to the supervisor, which refuses it and keeps
+	 * it in the audit trail.
+	 */
+	if (h->remote && remote_cert(h->conn, h->cert))
+		return send_error(h, 403, "a client certificate from the configured CA is required");
+	if (!h->remote && nconn > API_CONN_MAX)
 		return send_error(h, 429, "too many control clients (at most %d at a time)", API_CONN_MAX);
-	if (uid_over_limit(h->conn))
+	/* (A TLS connection's context is a struct tconn, and its limit the daemon's.) */
+	if (!h->remote && uid_over_limit(h->conn))
 		return send_error(h, 429, "too many control clients of uid %u (at most %d at a time)",
 				  hc ? hc->uid : 0, API_CONN_PER_UID);
 	r = api_route(method, url, &h->op, h->target, sizeof(h->target), allow, sizeof(allow));
@@ -308,6 +377,16 @@ static enum MHD_Result begin(struct hreq *h, const char *url, const char *method
 
 		if (t && api_secs_parse(h->op, t, &h->secs, why, sizeof(why)))
 			return send_error(h, 400, "%s", why);
+	}
+	if (h->remote && h->op->arg == ARG_POLICY)
+		return send_error(h, 403, "%s is for local clients only", h->op->name);
+	if (h->op->arg == ARG_WINDOW) {
+		const char *m = MHD_lookup_connection_value(h->conn, MHD_GET_ARGUMENT_KIND, "minutes");
+		const char *sec = MHD_lookup_connection_value(h->conn, MHD_GET_ARGUMENT_KIND, "seconds");
+
+		if (!m == !sec || api_window_parse(m ? "minutes" : "seconds", m ? m : sec, &h->window))
+			return send_error(h, 400, "give the window as ?minutes=N (1-%d) or ?seconds=N (1-%d)",
+					  LVMM_REMOTE_MAX_S / 60, LVMM_REMOTE_MAX_S);
 	}
 	/* Sizes are capped before anything is buffered. */
 	if (h->op->arg == ARG_POLICY && cl) {
@@ -334,6 +413,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 			return MHD_NO;
 		h->conn = c;
 		h->slot = -1;
+		h->remote = cls == &remote_cls;
 		*ctx = h;
 		return begin(h, url, method);
 	}
@@ -420,6 +500,82 @@ static void notify(void *cls, struct MHD_Connection *c, void **sctx, enum MHD_Co
 	*sctx = NULL;
 }
 
+/* ---- remote clients (TLS) ---------------------------------------------------------------- */
+
+/* Closed window: a new TCP connection is closed at once, before any TLS. */
+static enum MHD_Result tls_accept(void *cls, const struct sockaddr *addr, socklen_t len)
+{
+	(void)cls, (void)addr, (void)len;
+	return remote_open() ? MHD_YES : MHD_NO;
+}
+
+/*
+ * Before the handshake: a client certificate is required, and verified
+ * against the client CA in the handshake itself, so a client without one
+ * (or with one from another CA) never gets to send a request.
+ */
+static void tls_notify(void *cls, struct MHD_Connection *c, void **sctx, enum MHD_ConnectionNotificationCode toe)
+{
+	const union MHD_ConnectionInfo *ci;
+
+	(void)cls;
+	if (toe != MHD_CONNECTION_NOTIFY_STARTED) {
+		free(*sctx);
+		*sctx = NULL;
+		return;
+	}
+	*sctx = calloc(1, sizeof(struct tconn)); /* none: its requests are refused (403) */
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	if (ci && ci->tls_session) {
+		gnutls_certificate_server_set_request((gnutls_session_t)ci->tls_session, GNUTLS_CERT_REQUIRE);
+		gnutls_session_set_verify_cert((gnutls_session_t)ci->tls_session, NULL, 0);
+	}
+}
+
+int tls_init(int lfd, int epfd, const char *cert, const char *key, const char *ca)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = 3 /* TAG_HTTP */ };
+	const union MHD_DaemonInfo *di;
+
+	tls_daemon = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TLS, 0,
+				      tls_accept, NULL, handler, &remote_cls,
+				      MHD_OPTION_LISTEN_SOCKET, lfd,
+				      MHD_OPTION_HTTPS_MEM_CERT, cert,
+				      MHD_OPTION_HTTPS_MEM_KEY, key,
+				      MHD_OPTION_HTTPS_MEM_TRUST, ca,
+				      MHD_OPTION_HTTPS_PRIORITIES, TLS_PRIORITIES,
+				      MHD_OPTION_CONNECTION_LIMIT, (unsigned)TLS_CONN_MAX,
+				      MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)API_IDLE_S,
+				      MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY,
+				      MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
+				      MHD_OPTION_NOTIFY_CONNECTION, tls_notify, NULL,
+				      MHD_OPTION_END);
+	if (!tls_daemon)
+		return -EINVAL;
+	di = MHD_get_daemon_info(tls_daemon, MHD_DAEMON_INFO_EPOLL_FD);
+	if (!di || epoll_ctl(epfd, EPOLL_CTL_ADD, di->epoll_fd, &ev) < 0) {
+		MHD_stop_daemon(tls_daemon);
+		tls_daemon = NULL;
+		return -EIO;
+	}
+	return 0;
+}
+
+void http_remote_window(uint64_t ms)
+{
+	unsigned i;
+
+	remote_until = ms ? now_ns() + ms * 1000000ULL : 0;
+	if (ms)
+		return;
+	/* Closed: remote event streams end (their requests are refused by the supervisor anyway). */
+	for (i = 0; i < API_FOLLOW_MAX; i++)
+		if (streams[i] && streams[i]->remote && streams[i]->f) {
+			streams[i]->f->ended = true;
+			resume(streams[i]);
+		}
+}
+
 /* ---- the daemon ------------------------------------------------------------------------- */
 
 int http_init(int lfd, int epfd)
@@ -447,15 +603,20 @@ void http_run(void)
 {
 	if (daemon_)
 		MHD_run(daemon_);
+	if (tls_daemon)
+		MHD_run(tls_daemon);
 }
 
 int http_timeout_ms(void)
 {
-	MHD_UNSIGNED_LONG_LONG t;
+	MHD_UNSIGNED_LONG_LONG t, best = 60000;
+	bool any = false;
 
-	if (!daemon_ || MHD_get_timeout(daemon_, &t) != MHD_YES)
-		return -1;
-	return t > 60000 ? 60000 : (int)t;
+	if (daemon_ && MHD_get_timeout(daemon_, &t) == MHD_YES)
+		best = t < best ? t : best, any = true;
+	if (tls_daemon && MHD_get_timeout(tls_daemon, &t) == MHD_YES)
+		best = t < best ? t : best, any = true;
+	return any ? (int)best : -1;
 }
 
 /* Suspended streams do not see their client leave: look once a second. */
@@ -463,6 +624,8 @@ void http_tick(void)
 {
 	unsigned i;
 
+	if (remote_until && now_ns() >= remote_until)
+		http_remote_window(0); /* the supervisor says so too, and refuses what still comes */
 	for (i = 0; i < API_FOLLOW_MAX; i++) {
 		struct hreq *h = streams[i];
 		struct pollfd p;
@@ -483,7 +646,7 @@ void http_close(void)
 {
 	unsigned i;
 
-	if (!daemon_)
+	if (!daemon_ && !tls_daemon)
 		return;
 	for (i = 0; i < API_FOLLOW_MAX; i++)
 		if (streams[i] && streams[i]->f) {
@@ -491,7 +654,7 @@ void http_close(void)
 			resume(streams[i]);
 		}
 	for (i = 0; i < 20; i++) {
-		MHD_run(daemon_);
+		http_run();
 		poll(NULL, 0, 5);
 	}
 }

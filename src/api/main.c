@@ -26,6 +26,7 @@
 #define FD_SUP    3
 #define FD_EVENTS 4
 #define FD_LISTEN 5
+#define FD_TLS    6 /* then 7, 8, 9: server certificate, key, client CA (PEM) */
 
 #define TAG_SUP    1ULL
 #define TAG_EVENTS 2ULL
@@ -49,34 +50,60 @@ static uint64_t rid_seed, rid_count;
 
 /* ---- requests ---------------------------------------------------------------------- */
 
-int api_submit(struct lvmm_api_req *q, int conn_fd, int payload_fd, api_done_fn done, void *ctx,
-	       uint32_t *id)
+/* Send a request (REQ, or REMOTE_REQ with the client's certificate) and remember who waits. */
+static int submit(uint32_t type, struct lvmm_api_remote_req *rq, const int fds[2], struct pending *p,
+		  uint32_t *id)
 {
-	int fds[2] = { conn_fd, payload_fd };
 	unsigned i;
 	int r;
 
 	for (i = 0; i < API_PENDING_MAX && pend[i].used; i++)
 		;
-	if (i == API_PENDING_MAX) {
-		r = -EAGAIN;
-		goto out;
-	}
+	if (i == API_PENDING_MAX)
+		return -EAGAIN;
 	if (++next_id == 0)
 		next_id = 1;
-	q->id = next_id;
+	rq->q.id = next_id;
 	/* Never wait for the supervisor: a busy one makes this request fail, not the loop stall. */
-	r = proto_send(FD_SUP, LVMM_MSG_API_REQ, q, sizeof(*q), fds, payload_fd >= 0 ? 2 : 1,
-		       MSG_DONTWAIT);
+	r = proto_send(FD_SUP, type, rq, type == LVMM_MSG_API_REQ ? sizeof(rq->q) : sizeof(*rq), fds,
+		       fds[1] >= 0 ? 2 : 1, MSG_DONTWAIT);
 	if (r)
-		goto out;
-	pend[i] = (struct pending){ .used = true, .id = q->id, .done = done, .ctx = ctx,
-				    .deadline = now_ns() + API_REPLY_MS * 1000000ULL };
-	*id = q->id;
-out:
+		return r == -EWOULDBLOCK ? -EAGAIN : r;
+	pend[i] = *p;
+	pend[i].used = true;
+	pend[i].id = rq->q.id;
+	pend[i].deadline = now_ns() + API_REPLY_MS * 1000000ULL;
+	*id = rq->q.id;
+	return 0;
+}
+
+int api_submit(struct lvmm_api_req *q, int conn_fd, int payload_fd, api_done_fn done, void *ctx,
+	       uint32_t *id)
+{
+	static struct lvmm_api_remote_req rq;
+	struct pending p = { .done = done, .ctx = ctx };
+	int fds[2] = { conn_fd, payload_fd }, r;
+
+	rq.q = *q;
+	r = submit(LVMM_MSG_API_REQ, &rq, fds, &p, id);
+	q->id = rq.q.id;
 	if (payload_fd >= 0)
 		close(payload_fd);
-	return r == -EWOULDBLOCK ? -EAGAIN : r;
+	return r;
+}
+
+int api_submit_remote(struct lvmm_api_req *q, const uint8_t cert[32], int conn_fd, api_done_fn done,
+		      void *ctx, uint32_t *id)
+{
+	static struct lvmm_api_remote_req rq;
+	struct pending p = { .done = done, .ctx = ctx };
+	int fds[2] = { conn_fd, -1 }, r;
+
+	rq.q = *q;
+	memcpy(rq.cert_sha256, cert, sizeof(rq.cert_sha256));
+	r = submit(LVMM_MSG_API_REMOTE_REQ, &rq, fds, &p, id);
+	q->id = rq.q.id;
+	return r;
 }
 
 void api_cancel(uint32_t id)
@@ -107,6 +134,7 @@ static union {
 	struct lvmm_api_reply rep;
 	struct lvmm_api_agent agent;
 	struct lvmm_api_policy_note note;
+	struct lvmm_api_remote_note remote;
 	char raw[LVMM_MSG_MAX_LEN];
 } in;
 
@@ -154,6 +182,10 @@ static bool on_sup(void)
 		case LVMM_MSG_API_POLICY:
 			events_policy_changed();
 			break;
+		case LVMM_MSG_API_REMOTE:
+			if (h.len == sizeof(in.remote) && in.remote.open <= 1)
+				http_remote_window(in.remote.open ? in.remote.remaining_ms : 0);
+			break;
 		default:
 			break;
 		}
@@ -190,6 +222,45 @@ static void expire(uint64_t now)
 }
 
 /* ---- start ------------------------------------------------------------------------------ */
+
+#define PEM_MAX (64 * 1024)
+
+/* A PEM file the supervisor opened for us, read whole (NUL-terminated) and closed. */
+static int read_pem(int fd, char *buf, size_t n)
+{
+	size_t got = 0;
+	ssize_t k;
+
+	while (got < n - 1 && (k = pread(fd, buf + got, n - 1 - got, (off_t)got)) > 0)
+		got += (size_t)k;
+	close(fd);
+	if (!got || got == n - 1)
+		return -EINVAL; /* empty, or larger than any certificate file we take */
+	buf[got] = 0;
+	return 0;
+}
+
+/* remote: the TLS listener, from the files read here, before the sandbox. */
+static int tls_setup(int ep)
+{
+	static char pem[3][PEM_MAX];
+	unsigned i;
+	int r = 0;
+
+	for (i = 0; i < 3; i++)
+		if (!r)
+			r = read_pem(FD_TLS + 1 + (int)i, pem[i], sizeof(pem[i]));
+		else
+			close(FD_TLS + 1 + (int)i);
+	if (!r)
+		r = tls_init(FD_TLS, ep, pem[0], pem[1], pem[2]);
+	/* GnuTLS keeps its own copy of the key: ours goes now. */
+	explicit_bzero(pem[1], sizeof(pem[1]));
+	if (r)
+		pr_err("remote: cannot serve TLS (the certificate, key or CA file is unusable, or the "
+		       "key is not the certificate's): remote management is off");
+	return r;
+}
 
 static int setup(void)
 {
@@ -233,6 +304,14 @@ static int setup(void)
 		if (r)
 			return r;
 	}
+	/*
+	 * A TLS set-up that fails (a key that is not the certificate's, a file
+	 * GnuTLS cannot parse) leaves remote management off, not the local
+	 * control API: the front-end would otherwise exit and be restarted
+	 * forever, and the local user could not even see why.
+	 */
+	if ((api_init.flags & LVMM_API_INIT_TLS) && tls_setup(epfd))
+		close(FD_TLS);
 	return 0;
 }
 

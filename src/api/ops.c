@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "common/util.h"
 
 #define STR(o, k, v) json_object_set_new(o, k, json_string(v))
 #define INT(o, k, v) json_object_set_new(o, k, json_integer((json_int_t)(v)))
@@ -145,6 +146,17 @@ static void fmt_acm(json_t *o, const struct lvmm_api_reply *r)
 	INT(o, "ste_cache_hits", r->u.acm.ste_cache_hits);
 }
 
+static void fmt_remote(json_t *o, const struct lvmm_api_reply *r)
+{
+	const struct lvmm_api_remote *b = &r->u.remote;
+
+	BOOL(o, "configured", b->configured);
+	BOOL(o, "open", b->open);
+	INT(o, "remaining_s", b->remaining_s);
+	if (b->listen[0])
+		STR(o, "listen", b->listen);
+}
+
 static void fmt_help(json_t *o, const struct lvmm_api_reply *r)
 {
 	json_t *a = json_array(), *routes = json_array();
@@ -195,6 +207,9 @@ const struct api_op api_ops[] = {
 	{ .id = LVMM_OP_EVENTS, .body = LVMM_BODY_EVENTS, .name = "events", .usage = "events", .method = "GET", .path = "/v1/events", .format = fmt_events },
 	{ .id = LVMM_OP_SHUTDOWN, .body = LVMM_BODY_PART, .name = "shutdown", .usage = "shutdown PARTITION [SECONDS]", .method = "POST", .path = "/v1/partitions/{}/shutdown", .arg = ARG_PART_SECS, .format = fmt_part },
 	{ .id = LVMM_OP_REBOOT, .body = LVMM_BODY_PART, .name = "reboot", .usage = "reboot PARTITION [SECONDS]", .method = "POST", .path = "/v1/partitions/{}/reboot", .arg = ARG_PART_SECS, .format = fmt_part },
+	{ .id = LVMM_OP_REMOTE_ENABLE, .body = LVMM_BODY_REMOTE, .name = "remote-enable", .usage = "remote-enable --minutes N | --seconds N", .method = "POST", .path = "/v1/remote/enable", .arg = ARG_WINDOW, .format = fmt_remote },
+	{ .id = LVMM_OP_REMOTE_DISABLE, .body = LVMM_BODY_REMOTE, .name = "remote-disable", .usage = "remote-disable", .method = "POST", .path = "/v1/remote/disable", .format = fmt_remote },
+	{ .id = LVMM_OP_REMOTE_STATUS, .body = LVMM_BODY_REMOTE, .name = "remote-status", .usage = "remote-status", .method = "GET", .path = "/v1/remote", .format = fmt_remote },
 };
 const unsigned api_nops = sizeof(api_ops) / sizeof(api_ops[0]);
 
@@ -206,6 +221,18 @@ const struct api_op *api_op_by_name(const char *name)
 		if (!strcmp(api_ops[i].name, name))
 			return &api_ops[i];
 	return NULL;
+}
+
+int api_window_parse(const char *unit, const char *n, uint64_t *secs)
+{
+	bool minutes = unit && !strcmp(unit, "minutes");
+	uint64_t v;
+
+	if (!unit || (!minutes && strcmp(unit, "seconds")) || !n ||
+	    parse_u64(n, minutes ? LVMM_REMOTE_MAX_S / 60 : LVMM_REMOTE_MAX_S, &v) || !v)
+		return -EINVAL;
+	*secs = minutes ? v * 60 : v;
+	return 0;
 }
 
 const struct api_op *api_op_by_id(uint32_t id)
@@ -278,6 +305,8 @@ int api_reply_check(const struct lvmm_api_reply *r, size_t len)
 		return r->u.events.nparts <= LVMM_API_MAX_PARTS ? 0 : -EPROTO;
 	case LVMM_BODY_BLOB:
 		return r->u.blob.size <= LVMM_API_BLOB_MAX ? 0 : -EPROTO;
+	case LVMM_BODY_REMOTE:
+		return str_ok(r->u.remote.listen, sizeof(r->u.remote.listen)) ? 0 : -EPROTO;
 	case LVMM_BODY_NONE:
 	default:
 		return 0;

@@ -120,6 +120,15 @@ int api_line_parse(char *line, const struct api_op **op, char *arg, size_t n, ui
 		snprintf(err, en, "unknown operation '%.64s'; try 'help'", argv[0]);
 		return -EINVAL;
 	}
+	if ((*op)->arg == ARG_WINDOW) {
+		/* "remote-enable --minutes N": the seconds go in *num. */
+		if (argc != 3 || strncmp(argv[1], "--", 2) || api_window_parse(argv[1] + 2, argv[2], num)) {
+			snprintf(err, en, "usage: %s (at most %d minutes)", (*op)->usage,
+				 LVMM_REMOTE_MAX_S / 60);
+			return -EINVAL;
+		}
+		return 0;
+	}
 	if (argc != ((*op)->arg == ARG_NONE ? 1U : 2U) && !((*op)->arg == ARG_PART_SECS && argc == 3)) {
 		snprintf(err, en, "usage: %s", (*op)->usage);
 		return -EINVAL;

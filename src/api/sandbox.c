@@ -10,6 +10,8 @@
  * docs/sandbox.md.
  */
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <seccomp.h>
 #include <stddef.h>
 #include <sys/prctl.h>
@@ -46,6 +48,7 @@ int sandbox_apply(void)
 		SCMP_SYS(getpid), SCMP_SYS(gettid), SCMP_SYS(rt_sigprocmask),
 #endif
 	};
+	static const int tcp_opts[] = { TCP_CORK, TCP_NODELAY };
 	struct rlimit none = { 0, 0 }, files = { NOFILE_MAX, NOFILE_MAX };
 	scmp_filter_ctx ctx;
 	size_t i;
@@ -72,6 +75,16 @@ int sandbox_apply(void)
 		return -ENOMEM;
 	for (i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++) {
 		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, allowed[i], 0);
+		if (r)
+			goto out;
+	}
+	/*
+	 * Remote clients (TCP): libmicrohttpd corks and uncorks a TLS connection
+	 * around each answer and sets TCP_NODELAY; no other socket option.
+	 */
+	for (i = 0; i < sizeof(tcp_opts) / sizeof(tcp_opts[0]); i++) {
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(setsockopt), 2,
+				     SCMP_A1(SCMP_CMP_EQ, IPPROTO_TCP), SCMP_A2(SCMP_CMP_EQ, tcp_opts[i]));
 		if (r)
 			goto out;
 	}

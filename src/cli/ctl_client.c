@@ -53,6 +53,11 @@ const char ctl_usage[] =
 	"                          changes) if anything running would become illegal\n"
 	"  acm                     policy name and decision counters\n"
 	"  events                  follow the platform's events (Ctrl-C ends)\n"
+	"  remote enable --minutes N   let remote administrators (TLS client certificates,\n"
+	"                          'remote:' in the platform file) in for N minutes (1-1440;\n"
+	"                          --seconds N for a shorter window); local users only\n"
+	"  remote disable          close the remote window now\n"
+	"  remote status           is it open, and for how long\n"
 	"  version                 lvmm's and the API's version\n"
 	"  help                    the operations the API serves\n"
 	"\n"
@@ -267,6 +272,13 @@ static void show(const char *op, json_t *o)
 	} else if (json_object_get(o, "operations")) {
 		json_array_foreach(json_object_get(o, "operations"), i, a)
 			printf("%s\n", json_string_value(a));
+	} else if (json_object_get(o, "configured")) {
+		if (!json_is_true(json_object_get(o, "configured")))
+			printf("remote: not configured (no 'remote:' in the platform file)\n");
+		else if (json_is_true(json_object_get(o, "open")))
+			printf("remote: open on %s for %lld s more\n", sget(o, "listen"), iget(o, "remaining_s"));
+		else
+			printf("remote: closed (%s)\n", sget(o, "listen"));
 	} else if (json_object_get(o, "version")) {
 		printf("lvmm %s, control API v%lld\n", sget(o, "version"), iget(o, "api"));
 	} else {
@@ -347,7 +359,7 @@ static int report(const char *op, const struct http_resp *r)
 
 static bool is_op(const char *s)
 {
-	return api_op_by_name(s) || !strcmp(s, "version");
+	return api_op_by_name(s) || !strcmp(s, "version") || !strcmp(s, "remote");
 }
 
 int ctl_client_main(int argc, char **argv)
@@ -391,10 +403,35 @@ int ctl_client_main(int argc, char **argv)
 		e = http_request(sock, "GET", "/v1/version", NULL, 0, &r, ANSWER_MS, err, sizeof(err));
 		goto answered;
 	}
+	if (!strcmp(argv[i], "remote")) {
+		/* "remote enable ..." is the operation remote-enable */
+		static char name[32];
+
+		if (i + 1 >= argc || snprintf(name, sizeof(name), "remote-%s", argv[i + 1]) >= (int)sizeof(name) ||
+		    !api_op_by_name(name)) {
+			fprintf(stderr, "lvmm ctl: usage: lvmm ctl [SOCKET|NAME] remote enable --minutes N | "
+				"remote disable | remote status\n");
+			return 2;
+		}
+		argv[++i] = name;
+	}
 	op = api_op_by_name(argv[i]);
 	if (!op) {
 		fprintf(stderr, "lvmm ctl: unknown operation '%s'; try 'lvmm ctl --help'\n", argv[i]);
 		return 2;
+	}
+	if (op->arg == ARG_WINDOW) {
+		uint64_t wsecs;
+
+		if (argc - i != 3 || strncmp(argv[i + 1], "--", 2) ||
+		    api_window_parse(argv[i + 1] + 2, argv[i + 2], &wsecs)) {
+			fprintf(stderr, "lvmm ctl: remote enable --minutes N (1-%d) or --seconds N (1-%d)\n",
+				LVMM_REMOTE_MAX_S / 60, LVMM_REMOTE_MAX_S);
+			return 2;
+		}
+		snprintf(path, sizeof(path), "%s?seconds=%llu", op->path, (unsigned long long)wsecs);
+		e = http_request(sock, op->method, path, NULL, 0, &r, ANSWER_MS, err, sizeof(err));
+		goto answered;
 	}
 	if (argc - i != (op->arg == ARG_NONE ? 1 : 2) && !(op->arg == ARG_PART_SECS && argc - i == 3))
 		goto usage;

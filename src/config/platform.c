@@ -17,6 +17,7 @@
 #include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -112,6 +113,13 @@ struct raw_ids {
 	char *count;
 };
 
+struct raw_remote {
+	char *listen;
+	char *cert;
+	char *key;
+	char *client_ca;
+};
+
 struct raw_platform {
 	struct raw_part *partitions;
 	unsigned partitions_count;
@@ -122,6 +130,7 @@ struct raw_platform {
 	struct raw_ids *identities;
 	struct raw_policy *policy;
 	char *policy_file;
+	struct raw_remote *remote;
 };
 
 #define OPT CYAML_FLAG_OPTIONAL
@@ -230,6 +239,14 @@ static const cyaml_schema_field_t ids_fields[] = {
 	CYAML_FIELD_END
 };
 
+static const cyaml_schema_field_t remote_fields[] = {
+	STR_REQ("listen", struct raw_remote, listen),
+	STR_REQ("cert", struct raw_remote, cert),
+	STR_REQ("key", struct raw_remote, key),
+	STR_REQ("client_ca", struct raw_remote, client_ca),
+	CYAML_FIELD_END
+};
+
 static const cyaml_schema_field_t top_fields[] = {
 	CYAML_FIELD_SEQUENCE("partitions", CYAML_FLAG_POINTER, struct raw_platform, partitions,
 			     &part_entry, 0, CYAML_UNLIMITED),
@@ -240,6 +257,7 @@ static const cyaml_schema_field_t top_fields[] = {
 	CYAML_FIELD_MAPPING_PTR("identities", OPT_PTR, struct raw_platform, identities, ids_fields),
 	CYAML_FIELD_MAPPING_PTR("policy", OPT_PTR, struct raw_platform, policy, policy_fields),
 	STR("policy_file", struct raw_platform, policy_file),
+	CYAML_FIELD_MAPPING_PTR("remote", OPT_PTR, struct raw_platform, remote, remote_fields),
 	CYAML_FIELD_END
 };
 static const cyaml_schema_value_t top_schema = {
@@ -774,6 +792,16 @@ int platform_load(const char *path, struct platform *plat, FILE *err)
 	}
 	if (raw->identities)
 		conv_ids(&c, raw->identities, plat);
+	if (raw->remote) {
+		struct plat_remote *rm = &plat->remote;
+
+		rm->present = true;
+		if (snprintf(rm->listen, sizeof(rm->listen), "%s", raw->remote->listen) >= (int)sizeof(rm->listen))
+			report(&c, "remote/listen", "address too long");
+		resolve(&c, "remote/cert", raw->remote->cert, rm->cert, sizeof(rm->cert));
+		resolve(&c, "remote/key", raw->remote->key, rm->key, sizeof(rm->key));
+		resolve(&c, "remote/client_ca", raw->remote->client_ca, rm->client_ca, sizeof(rm->client_ca));
+	}
 	load_policy(&c, raw, plat);
 	/* Every check runs, whatever came before: fields refused above are marked and skipped. */
 	validate(&c, plat);
@@ -1106,6 +1134,67 @@ static void check_links(struct ctx *c, struct platform *plat)
  * system accounts (0-999), nobody/nogroup (65534) or the 16-bit -1
  * (65535), nor (uid_t)-1, and it must hold one identity per partition.
  */
+int plat_remote_addr(const char *listen, struct sockaddr_storage *ss, unsigned *len)
+{
+	char host[64];
+	const char *colon = strrchr(listen, ':');
+	size_t hl;
+	uint64_t port;
+
+	if (!colon || colon == listen || parse_u64(colon + 1, 65535, &port) || !port)
+		return -EINVAL;
+	hl = (size_t)(colon - listen);
+	if (listen[0] == '[') {
+		if (hl < 3 || listen[hl - 1] != ']')
+			return -EINVAL;
+		listen++, hl -= 2;
+	}
+	if (hl >= sizeof(host))
+		return -EINVAL;
+	memcpy(host, listen, hl);
+	host[hl] = 0;
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET, host, &((struct sockaddr_in *)ss)->sin_addr) == 1) {
+		((struct sockaddr_in *)ss)->sin_family = AF_INET;
+		((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)port);
+		*len = sizeof(struct sockaddr_in);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)ss)->sin6_addr) == 1) {
+		((struct sockaddr_in6 *)ss)->sin6_family = AF_INET6;
+		((struct sockaddr_in6 *)ss)->sin6_port = htons((uint16_t)port);
+		*len = sizeof(struct sockaddr_in6);
+		return 0;
+	}
+	return -EINVAL;
+}
+
+/* remote: an address to bind, readable PEM files that fit together, and someone to let in. */
+static void check_remote(struct ctx *c, const struct platform *plat)
+{
+	const struct plat_remote *r = &plat->remote;
+	struct sockaddr_storage ss;
+	unsigned len, i, certs = 0;
+	int before;
+	char why[256];
+
+	if (plat_remote_addr(r->listen, &ss, &len))
+		report(c, "remote/listen", "'%s' is not ADDRESS:PORT: write a numeric address and a "
+		       "port 1-65535, e.g. 127.0.0.1:8443 or [::1]:8443", r->listen);
+	before = c->problems; /* the files' contents are looked at if they can be read */
+	check_file(c, "remote/cert", "server certificate", r->cert, false);
+	check_file(c, "remote/key", "server key", r->key, false);
+	check_file(c, "remote/client_ca", "client CA", r->client_ca, false);
+	if (c->problems == before && plat_remote_pem_check(r, why, sizeof(why)))
+		report(c, "remote", "%s", why);
+	for (i = 0; i < plat->policy.nclients; i++)
+		certs += plat->policy.clients[i].by_cert;
+	if (!certs)
+		report(c, "remote", "no remote client may do anything: the policy needs a client "
+		       "'{ cert_sha256: HEX, label: L, operations: [...] }' for each remote "
+		       "administrator's certificate (docs/policy.md)");
+}
+
 static void check_ids(struct ctx *c, const struct platform *plat)
 {
 	uint64_t base = plat->uid_base, end = base + plat->uid_count; /* 64-bit: no wrap */
@@ -1149,6 +1238,8 @@ static int validate(struct ctx *c, struct platform *plat)
 	if (plat->control_path[0] && check_sun_path(c, "control", "control socket", plat->control_path))
 		check_creatable(c, "control", "control socket", plat->control_path, true);
 	check_ids(c, plat);
+	if (plat->remote.present)
+		check_remote(c, plat);
 	return c->problems;
 }
 

@@ -101,6 +101,15 @@ struct plat_link {
 	int line;
 };
 
+/* Remote management over mutually authenticated TLS (docs/platform-file.md, "remote"). */
+struct plat_remote {
+	bool present;
+	char listen[64];                 /* ADDRESS:PORT, [IPV6]:PORT */
+	char cert[PLAT_PATH_MAX];        /* the server's certificate (PEM) */
+	char key[PLAT_PATH_MAX];         /* its private key (PEM) */
+	char client_ca[PLAT_PATH_MAX];   /* CA certificate(s) client certificates must chain to */
+};
+
 struct platform {
 	char path[PLAT_PATH_MAX]; /* the platform file, or "" for the quick form */
 	char events_path[PLAT_PATH_MAX];
@@ -109,6 +118,7 @@ struct platform {
 	unsigned nparts;
 	struct plat_link links[PLAT_MAX_LINKS];
 	unsigned nlinks;
+	struct plat_remote remote;
 	struct policy policy; /* policy.present is false when none is given */
 	bool policy_bad;      /* the policy itself had problems (reported) */
 	uint32_t uid_base;   /* partition identities: see PLAT_UID_BASE_DEFAULT */
@@ -137,6 +147,20 @@ int platform_load(const char *path, struct platform *plat, FILE *err) MUST_CHECK
  * numbers when plat->path is set). Returns the number of problems.
  */
 int platform_validate(struct platform *plat, FILE *err) MUST_CHECK;
+
+/*
+ * The socket address of a remote: listen value ("127.0.0.1:8443",
+ * "[::1]:8443"; a numeric address and a port 1-65535). 0 or -EINVAL.
+ */
+struct sockaddr_storage;
+int plat_remote_addr(const char *listen, struct sockaddr_storage *ss, unsigned *len);
+
+/*
+ * Do the remote: files hold what they should: a certificate and the private
+ * key that matches it, and at least one CA certificate? 0, or -EINVAL with
+ * the reason in why (src/config/remote.c, OpenSSL).
+ */
+int plat_remote_pem_check(const struct plat_remote *r, char *why, size_t n);
 
 /* Index of the partition called name, or -1. */
 int platform_find(const struct platform *plat, const char *name);

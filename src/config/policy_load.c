@@ -10,6 +10,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "config/yaml_util.h"
 
@@ -64,6 +65,7 @@ static const cyaml_schema_value_t res_entry = {
 static const cyaml_schema_field_t client_fields[] = {
 	STR("uid", struct raw_client, uid),
 	STR("partition", struct raw_client, partition),
+	STR("cert_sha256", struct raw_client, cert_sha256),
 	CYAML_FIELD_STRING_PTR("label", CYAML_FLAG_POINTER, struct raw_client, label, 0, CYAML_UNLIMITED),
 	STRS("operations", struct raw_client, operations),
 	CYAML_FIELD_END
@@ -186,6 +188,32 @@ static void conv_res(struct ctx *c, const char *prefix, unsigned i, const struct
 	p->nres++;
 }
 
+/*
+ * A certificate's SHA-256 fingerprint as 64 hex digits, with or without the
+ * colons of `openssl x509 -noout -fingerprint -sha256` (its "sha256
+ * Fingerprint=" prefix may stay too). true when all 32 bytes were read.
+ */
+static bool parse_fingerprint(const char *s, uint8_t out[32])
+{
+	unsigned n = 0, k;
+
+	if (!strncasecmp(s, "sha256 Fingerprint=", 19))
+		s += 19;
+	for (k = 0; s[k] && n < 64; k++) {
+		char ch = s[k];
+		int v = ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 :
+			ch >= 'A' && ch <= 'F' ? ch - 'A' + 10 : -1;
+
+		if (ch == ':' && n % 2 == 0 && n)
+			continue;
+		if (v < 0)
+			return false;
+		out[n / 2] = (uint8_t)(n % 2 ? out[n / 2] | v : v << 4);
+		n++;
+	}
+	return n == 64 && !s[k];
+}
+
 static void conv_client(struct ctx *c, const char *prefix, unsigned i,
 			const struct raw_client *in, struct policy *p)
 {
@@ -197,9 +225,10 @@ static void conv_client(struct ctx *c, const char *prefix, unsigned i,
 
 	snprintf(where, sizeof(where), "%s%sclients/%u", prefix, *prefix ? "/" : "", i);
 	uid = in->uid != NULL;
-	if (uid == !!in->partition) {
+	if (uid + !!in->partition + !!in->cert_sha256 != 1) {
 		report(c, where, "a client is exactly one of 'uid: N' (a host user of the control "
-		       "socket) or 'partition: NAME' (a partition's agent channel)");
+		       "socket), 'partition: NAME' (a partition's agent channel) or 'cert_sha256: HEX' "
+		       "(a remote client's TLS certificate)");
 		return;
 	}
 	memset(cl, 0, sizeof(*cl));
@@ -210,6 +239,20 @@ static void conv_client(struct ctx *c, const char *prefix, unsigned i,
 	cl->uid = (uint32_t)v;
 	if (in->partition)
 		copy_name(c, where, "partition", in->partition, cl->partition);
+	if (in->cert_sha256) {
+		snprintf(w, sizeof(w), "%s/cert_sha256", where);
+		cl->by_cert = 1;
+		if (!parse_fingerprint(in->cert_sha256, cl->cert_sha256)) {
+			report(c, w, "'%.100s' is not a SHA-256 fingerprint: write the 64 hex digits "
+			       "(colons allowed) that `openssl x509 -noout -fingerprint -sha256 -in "
+			       "CLIENT.pem` prints", in->cert_sha256);
+			return;
+		}
+		for (k = 0; k < p->nclients; k++)
+			if (p->clients[k].by_cert &&
+			    !memcmp(p->clients[k].cert_sha256, cl->cert_sha256, 32))
+				report(c, w, "this certificate is already clients/%u", k);
+	}
 	snprintf(w, sizeof(w), "%s/label", where);
 	cl->label = label_ref(c, w, p, in->label);
 	for (k = 0; k < in->operations_count; k++) {
@@ -221,7 +264,7 @@ static void conv_client(struct ctx *c, const char *prefix, unsigned i,
 			snprintf(w, sizeof(w), "%s/operations/%u", where, k);
 			report(c, w, "unknown operation '%s': expected all, list, status, pause, resume, "
 			       "stop, start, restart, link-down, link-up, isolate, policy-load, acm, help, "
-			       "events, shutdown, reboot",
+			       "events, shutdown, reboot, remote-enable, remote-disable, remote-status",
 			       in->operations[k]);
 		} else {
 			cl->ops |= 1U << op;

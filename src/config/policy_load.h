@@ -44,6 +44,7 @@ struct raw_res {
 struct raw_client {
 	char *uid;
 	char *partition;
+	char *cert_sha256;
 	char *label;
 	char **operations;
 	unsigned operations_count;

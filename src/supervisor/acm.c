@@ -15,6 +15,7 @@
 
 #include "common/log.h"
 #include "supervisor/acm_grant.h"
+#include "supervisor/ctl.h"
 #include "supervisor/events.h"
 #include "supervisor/supervisor_int.h"
 
@@ -219,28 +220,30 @@ bool acm_grant_device(struct sup *s, struct part_rt *pr, unsigned di)
 	return ok;
 }
 
-int acm_ctl_check(struct sup *s, uid_t uid, const char *part, const char *op, const char *target,
+int acm_ctl_check(struct sup *s, const struct ctl_subject *sub, const char *op, const char *target,
 		  char *err, size_t errlen)
 {
 	const struct policy *pol = &s->plat->policy;
+	const char *part = sub->agent ? s->parts[sub->part].p->name : NULL;
 	int opi = pol_op_find(op), obj = -1, pi;
-	const char *rule;
-	char subject[48];
+	const char *rule = "unknown operation";
+	char subject[CTL_SUBJECT_MAX];
 	bool ok;
 
-	if (!pol->present)
+	if (!pol->present && !sub->remote)
 		return 0;
 	if (target && (pi = platform_find(s->plat, target)) >= 0)
 		obj = pol_label_find(pol, s->plat->parts[pi].label);
-	ok = opi >= 0 && ctl_allowed(pol, &A.cache, uid, part, opi, obj, &rule);
-	if (part)
-		snprintf(subject, sizeof(subject), "partition:%s", part);
+	if (opi >= 0 && sub->remote)
+		ok = ctl_allowed_cert(pol, &A.cache, sub->cert, opi, obj, &rule);
 	else
-		snprintf(subject, sizeof(subject), "uid:%u", (unsigned)uid);
-	audit(s, ok, subject, target ? target : "platform", op, opi < 0 ? "unknown operation" : rule);
+		ok = opi >= 0 && ctl_allowed(pol, &A.cache, sub->uid, part, opi, obj, &rule);
+	ctl_subject_name(s, sub, subject, sizeof(subject));
+	audit(s, ok, subject, target ? target : "platform", op, rule);
 	if (!ok)
-		snprintf(err, errlen, "denied by policy '%s': %s may not %s%s%s (%s)", pol->name, subject,
-			 op, target ? " " : "", target ? target : "", opi < 0 ? "unknown operation" : rule);
+		snprintf(err, errlen, "denied by policy '%s': %s may not %s%s%s (%s)",
+			 pol->present ? pol->name : "none", subject, op, target ? " " : "",
+			 target ? target : "", rule);
 	return ok ? 0 : -EACCES;
 }
 

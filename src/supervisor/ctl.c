@@ -45,6 +45,7 @@ static struct {
 	const struct ctl_transport *tp;
 	struct ctl_req r[CTL_REQ_SLOTS]; /* host requests, then one slot per agent channel */
 	uint32_t gen;                    /* request generations (tokens) */
+	uint64_t remote_until;           /* monotonic ns the remote window closes at; 0: closed */
 } C;
 
 static struct policy new_policy; /* 100+ KiB: not on the stack */
@@ -73,13 +74,29 @@ static enum ctl_res fail(struct ctl_req *r, int err, const char *fmt, ...)
 	return CR_FAIL;
 }
 
+const char *ctl_subject_name(struct sup *s, const struct ctl_subject *sub, char *buf, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned i;
+
+	if (sub->agent) {
+		snprintf(buf, n, "partition:%s", s->parts[sub->part].p->name);
+	} else if (sub->remote && n >= 5 + 2 * sizeof(sub->cert) + 1) {
+		memcpy(buf, "cert:", 5);
+		for (i = 0; i < sizeof(sub->cert); i++) {
+			buf[5 + 2 * i] = hex[sub->cert[i] >> 4];
+			buf[6 + 2 * i] = hex[sub->cert[i] & 15];
+		}
+		buf[5 + 2 * sizeof(sub->cert)] = 0;
+	} else {
+		snprintf(buf, n, "uid:%u", (unsigned)sub->uid);
+	}
+	return buf;
+}
+
 static const char *subject(struct sup *s, const struct ctl_req *r, char *buf, size_t n)
 {
-	if (r->sub.agent)
-		snprintf(buf, n, "partition:%s", s->parts[r->sub.part].p->name);
-	else
-		snprintf(buf, n, "uid:%u", (unsigned)r->sub.uid);
-	return buf;
+	return ctl_subject_name(s, &r->sub, buf, n);
 }
 
 static void cancel_asks(struct sup *s, struct ctl_req *r)
@@ -101,11 +118,34 @@ static void release(struct ctl_req *r)
 	r->phase = CQ_FREE;
 }
 
+/* Every request of a remote client is in the audit trail, with its outcome. */
+static void remote_audit(struct sup *s, const struct ctl_subject *sub, const char *op,
+			 const char *target, const char *rid, const struct lvmm_api_reply *rep)
+{
+	char who[CTL_SUBJECT_MAX];
+	struct event e;
+
+	ev_set_request(rid);
+	ev_begin(&e, "remote_request", NULL);
+	ev_str(&e, "subject", ctl_subject_name(s, sub, who, sizeof(who)));
+	ev_str(&e, "operation", op);
+	if (target && target[0])
+		ev_str(&e, "target", target);
+	ev_i64(&e, "result", rep->result);
+	if (rep->result)
+		ev_str(&e, "error", rep->error);
+	ev_end(&e);
+	ev_set_request(NULL);
+}
+
 /* The request is over: send its one reply (its result decided by r->failed) and free the slot. */
 static void complete(struct sup *s, struct ctl_req *r, bool send)
 {
 	const struct lvmm_api_reply *out = &r->rep;
 	size_t len;
+
+	if (r->sub.remote)
+		remote_audit(s, &r->sub, r->op ? r->op->name : "?", r->q.target, r->q.request_id, &r->rep);
 
 	if (r->failed)
 		r->rep.body = LVMM_BODY_NONE;
@@ -244,7 +284,7 @@ static enum ctl_res op_resume(struct sup *s, struct ctl_req *r)
 
 static enum ctl_res op_stop(struct sup *s, struct ctl_req *r)
 {
-	char who[64];
+	char who[CTL_SUBJECT_MAX];
 
 	if (lc_stop(s, r->pr, subject(s, r, who, sizeof(who))))
 		return fail(r, -ESRCH, "partition '%s' is not running (state %s)", r->pr->p->name,
@@ -327,7 +367,7 @@ static unsigned set_link(struct sup *s, struct ctl_req *r, int li, bool up)
 	const struct plat_link *l = &s->plat->links[li];
 	unsigned e, asked = 0;
 	struct event ev;
-	char who[64];
+	char who[CTL_SUBJECT_MAX];
 
 	if (!link_set_up(s, li, up))
 		return 0;
@@ -475,13 +515,114 @@ static enum ctl_res op_events(struct sup *s, struct ctl_req *r)
 	r->rep.body = LVMM_BODY_EVENTS;
 	b->nparts = s->plat->nparts;
 	for (i = 0; i < s->plat->nparts; i++)
-		if (!pol->present || ctl_allowed(pol, &cache, r->sub.uid, part, OP_EVENTS,
+		if (r->sub.remote ? ctl_allowed_cert(pol, &cache, r->sub.cert, OP_EVENTS,
+						     pol_label_find(pol, s->plat->parts[i].label), &rule) :
+		    !pol->present || ctl_allowed(pol, &cache, r->sub.uid, part, OP_EVENTS,
 						 pol_label_find(pol, s->plat->parts[i].label), &rule)) {
 			b->parts[i / 64] |= 1ULL << (i % 64);
 			seen++;
 		}
 	b->platform = seen == s->plat->nparts;
 	return CR_DONE;
+}
+
+/* ---- remote management: a window the local user opens (docs/api.md) ---------------- */
+
+static bool remote_open(uint64_t now)
+{
+	return C.remote_until && now < C.remote_until;
+}
+
+uint64_t ctl_remote_remaining_ms(struct sup *s)
+{
+	uint64_t now = now_ns();
+
+	(void)s;
+	return remote_open(now) ? (C.remote_until - now + MS - 1) / MS : 0;
+}
+
+static void remote_close(struct sup *s, const char *reason, const char *by)
+{
+	struct event e;
+
+	if (!C.remote_until)
+		return;
+	C.remote_until = 0;
+	ev_begin(&e, "remote_disabled", NULL);
+	ev_str(&e, "reason", reason);
+	if (by)
+		ev_str(&e, "by", by);
+	ev_end(&e);
+	if (C.tp && C.tp->remote_changed)
+		C.tp->remote_changed(s, false, 0);
+}
+
+static enum ctl_res body_remote(struct sup *s, struct ctl_req *r)
+{
+	struct lvmm_api_remote *b = &r->rep.u.remote;
+
+	r->rep.body = LVMM_BODY_REMOTE;
+	b->configured = s->plat->remote.present;
+	b->remaining_s = (ctl_remote_remaining_ms(s) + 999) / 1000;
+	b->open = b->remaining_s > 0;
+	snprintf(b->listen, sizeof(b->listen), "%s", s->plat->remote.present ? s->plat->remote.listen : "");
+	return CR_DONE;
+}
+
+/*
+ * The seeds' "the user is always the initiator": only a local user of the
+ * control socket opens, closes or even looks at the window; a partition's
+ * agent or a remote client never does, whatever a policy grants it.
+ */
+static enum ctl_res remote_local_only(struct ctl_req *r)
+{
+	if (r->sub.agent || r->sub.remote)
+		return fail(r, -EACCES, "%s: only a local user of the control socket may do this",
+			    r->op->name);
+	return CR_DONE;
+}
+
+static enum ctl_res op_remote_enable(struct sup *s, struct ctl_req *r)
+{
+	uint64_t secs = r->q.num[0];
+	char who[CTL_SUBJECT_MAX];
+	struct event e;
+
+	if (remote_local_only(r) != CR_DONE)
+		return CR_FAIL;
+	if (!s->plat->remote.present)
+		return fail(r, -ECANCELED, "remote management is not configured (no 'remote:' in the "
+			    "platform file)");
+	if (secs < 1 || secs > LVMM_REMOTE_MAX_S)
+		return fail(r, -EINVAL, "the window must be 1-%d minutes (1-%d seconds)",
+			    LVMM_REMOTE_MAX_S / 60, LVMM_REMOTE_MAX_S);
+	C.remote_until = now_ns() + secs * 1000 * MS;
+	ev_begin(&e, "remote_enabled", NULL);
+	ev_u64(&e, "seconds", secs);
+	ev_str(&e, "listen", s->plat->remote.listen);
+	ev_str(&e, "by", subject(s, r, who, sizeof(who)));
+	ev_end(&e);
+	if (C.tp && C.tp->remote_changed)
+		C.tp->remote_changed(s, true, secs * 1000);
+	sup_arm_timer(s);
+	return body_remote(s, r);
+}
+
+static enum ctl_res op_remote_disable(struct sup *s, struct ctl_req *r)
+{
+	char who[CTL_SUBJECT_MAX];
+
+	if (remote_local_only(r) != CR_DONE)
+		return CR_FAIL;
+	remote_close(s, "disabled", subject(s, r, who, sizeof(who)));
+	return body_remote(s, r);
+}
+
+static enum ctl_res op_remote_status(struct sup *s, struct ctl_req *r)
+{
+	if (remote_local_only(r) != CR_DONE)
+		return CR_FAIL;
+	return body_remote(s, r);
 }
 
 static const struct ctl_op ctl_ops[] = {
@@ -501,6 +642,9 @@ static const struct ctl_op ctl_ops[] = {
 	{ .id = LVMM_OP_EVENTS, .name = "events", .acm = OP_EVENTS, .run = op_events },
 	{ .id = LVMM_OP_SHUTDOWN, .name = "shutdown", .acm = OP_SHUTDOWN, .target = CT_PART, .answer_body = true, .run = op_shutdown },
 	{ .id = LVMM_OP_REBOOT, .name = "reboot", .acm = OP_REBOOT, .target = CT_PART, .answer_body = true, .run = op_reboot },
+	{ .id = LVMM_OP_REMOTE_ENABLE, .name = "remote-enable", .acm = OP_REMOTE_ENABLE, .run = op_remote_enable },
+	{ .id = LVMM_OP_REMOTE_DISABLE, .name = "remote-disable", .acm = OP_REMOTE_DISABLE, .run = op_remote_disable },
+	{ .id = LVMM_OP_REMOTE_STATUS, .name = "remote-status", .acm = OP_REMOTE_STATUS, .run = op_remote_status },
 };
 
 /* ---- partitions' answers ---------------------------------------------------------- */
@@ -613,7 +757,6 @@ static enum ctl_res find_target(struct sup *s, struct ctl_req *r)
 
 static void dispatch(struct sup *s, struct ctl_req *r)
 {
-	const char *part = r->sub.agent ? s->parts[r->sub.part].p->name : NULL;
 	char err[LVMM_API_ERR_MAX];
 	enum ctl_res res = CR_FAIL;
 	size_t i;
@@ -623,10 +766,14 @@ static void dispatch(struct sup *s, struct ctl_req *r)
 			r->op = &ctl_ops[i];
 	if (!r->op)
 		res = fail(r, -EINVAL, "unknown operation %u", r->q.op);
+	/* Here, not in the front-end: a connection it still holds gets nothing after the window. */
+	else if (r->sub.remote && !remote_open(now_ns()))
+		res = fail(r, -EACCES, "remote access is not enabled (the local user opens it: "
+			   "lvmm ctl remote enable --minutes N)");
 	else if (r->op->payload != (r->payload_fd >= 0))
 		res = fail(r, -EINVAL, "%s: %s", r->op->name, r->op->payload ? "the payload is missing" :
 			   "takes no payload");
-	else if (acm_ctl_check(s, r->sub.uid, part, r->op->name, r->q.target[0] ? r->q.target : NULL,
+	else if (acm_ctl_check(s, &r->sub, r->op->name, r->q.target[0] ? r->q.target : NULL,
 			       err, sizeof(err)))
 		res = fail(r, -EACCES, "%s", err);
 	else if (find_target(s, r) == CR_DONE)
@@ -650,6 +797,17 @@ void ctl_request(struct sup *s, const struct ctl_subject *sub, const struct lvmm
 	if (!r) {
 		if (payload_fd >= 0)
 			close(payload_fd);
+		if (sub->remote) {
+			static struct lvmm_api_reply busy;
+			const char *name = "?";
+
+			for (slot = 0; slot < ARRAY_SIZE(ctl_ops); slot++)
+				if (ctl_ops[slot].id == q->op)
+					name = ctl_ops[slot].name;
+			busy.result = -EAGAIN;
+			snprintf(busy.error, sizeof(busy.error), "%s", err);
+			remote_audit(s, sub, name, q->target, q->request_id, &busy);
+		}
 		ctl_refuse(s, q->id, q->op, -EAGAIN, err);
 		return;
 	}
@@ -694,6 +852,8 @@ uint64_t ctl_next_deadline(struct sup *s)
 	for (i = 0; i < CTL_REQ_SLOTS; i++)
 		if (C.r[i].phase == CQ_WAIT && C.r[i].pending)
 			next = MIN(next, C.r[i].deadline_ns);
+	if (C.remote_until)
+		next = MIN(next, C.remote_until);
 	return next;
 }
 
@@ -701,6 +861,8 @@ void ctl_on_timer(struct sup *s, uint64_t now)
 {
 	unsigned i;
 
+	if (C.remote_until && now >= C.remote_until)
+		remote_close(s, "expired", NULL);
 	for (i = 0; i < CTL_REQ_SLOTS; i++) {
 		struct ctl_req *r = &C.r[i];
 
@@ -722,6 +884,7 @@ void ctl_setup(struct sup *s, const struct ctl_transport *tp)
 		C.r[i].payload_fd = C.r[i].blob_fd = -1;
 	}
 	C.tp = tp;
+	C.remote_until = 0;
 }
 
 void ctl_drop_all(struct sup *s, bool reply)

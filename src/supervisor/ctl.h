@@ -46,11 +46,16 @@ struct part_rt;
 struct ctl_op;
 struct lvmm_ctl_reply;
 
-/* Who asks: a host user (by the uid of its connection) or a partition's agent channel. */
+/*
+ * Who asks: a host user (by the uid of its connection), a partition's agent
+ * channel, or a remote client of the TLS listener (by its certificate).
+ */
 struct ctl_subject {
 	bool agent;
+	bool remote;
 	int part;  /* agent: its partition index */
-	uid_t uid; /* host: peer uid */
+	uid_t uid; /* host: peer uid; remote: (uid_t)-1, never a real user's */
+	uint8_t cert[32]; /* remote: SHA-256 of its certificate */
 };
 
 enum ctl_phase {
@@ -87,6 +92,8 @@ struct ctl_transport {
 	void (*reply)(struct sup *s, const struct lvmm_api_reply *rep, size_t len, int fd);
 	/* A new policy was loaded: event filters must be decided again. */
 	void (*policy_changed)(struct sup *s);
+	/* The remote window opened (for remaining_ms) or closed (open false); may be NULL. */
+	void (*remote_changed)(struct sup *s, bool open, uint64_t remaining_ms);
 };
 
 /** ctl_setup() - reset every request slot, use transport tp. */
@@ -115,6 +122,16 @@ void ctl_refuse(struct sup *s, uint32_t id, uint32_t op, int err, const char *wh
 /** ctl_answer() - lc_hooks.answer: a partition answered (or cannot answer) request token. */
 void ctl_answer(struct sup *s, uint32_t token, struct part_rt *pr, int result,
 		const struct lvmm_ctl_reply *rep);
+
+/**
+ * ctl_subject_name() - sub as the audit trail names it ("uid:0",
+ * "partition:svc", "cert:" and 64 hex digits), in buf (>= CTL_SUBJECT_MAX).
+ */
+const char *ctl_subject_name(struct sup *s, const struct ctl_subject *sub, char *buf, size_t n);
+#define CTL_SUBJECT_MAX 80
+
+/** ctl_remote_remaining_ms() - how long the remote window stays open (0: closed). */
+uint64_t ctl_remote_remaining_ms(struct sup *s);
 
 /** ctl_inflight() - requests in flight (for tests and the pools). */
 unsigned ctl_inflight(void);
@@ -173,5 +190,11 @@ int fe_subject(struct sup *s, int fd, struct ctl_subject *sub, char *why, size_t
  * socketpair, a listener, a connection to another server).
  */
 int fe_conn_uid(int fd, const char *listen_path, uid_t *uid);
+
+/**
+ * fe_conn_remote() - 0 if fd is a TCP stream accepted on the listening
+ * socket lfd (same local address and port), -EACCES for anything else.
+ */
+int fe_conn_remote(int fd, int lfd);
 
 #endif

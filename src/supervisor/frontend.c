@@ -5,7 +5,8 @@
  * HTTP, JSON and the agent channels' text lines are parsed outside the
  * trusted core, by lvmm-api (src/api), a separate binary next to this one
  * (dynamically linked: libmicrohttpd and jansson; docs/api.md says why),
- * started here with its own identity, every fd but its three closed, the
+ * started here with its own identity, every fd but its own closed (three;
+ * with remote management also the TLS socket and its PEM files), the
  * group's shutdown signals ignored and the parent-death signal armed after
  * the identity change (like a partition); it sandboxes itself before it
  * reads a byte. It gets the listening control socket, which the supervisor
@@ -25,6 +26,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -66,11 +68,13 @@ static struct {
 	uint32_t policy_gen;
 	uint64_t ev_seq;
 	uint32_t ev_lost;          /* events not delivered since the last one that was */
+	int tls_fd;                /* the TCP socket TLS is served on (remote:), or -1 */
+	int pem_fd[3];             /* remote: cert, key, client CA; handed to each front-end */
 	int agent_fd[PLAT_MAX_PARTS]; /* the far end of each agent channel, kept for restarts */
 	dev_t agent_dev[PLAT_MAX_PARTS];
 	ino_t agent_ino[PLAT_MAX_PARTS];
 	struct sup *s;
-} F = { .ctl = -1, .evs = -1, .listen_fd = -1, .uid_lock = -1 };
+} F = { .ctl = -1, .evs = -1, .listen_fd = -1, .uid_lock = -1, .tls_fd = -1, .pem_fd = { -1, -1, -1 } };
 
 /* ---- sending ---------------------------------------------------------------------- */
 
@@ -95,8 +99,19 @@ static void t_policy_changed(struct sup *s)
 		pr_warn("control: the front-end missed a policy change");
 }
 
+/* The front-end accepts TLS clients only while the window is open (ctl.c decides). */
+static void t_remote_changed(struct sup *s, bool open, uint64_t remaining_ms)
+{
+	struct lvmm_api_remote_note n = { .open = open, .remaining_ms = remaining_ms };
+
+	(void)s;
+	if (F.ctl >= 0 && F.tls_fd >= 0 &&
+	    proto_send(F.ctl, LVMM_MSG_API_REMOTE, &n, sizeof(n), NULL, 0, MSG_DONTWAIT))
+		pr_warn("control: the front-end missed a change of the remote window");
+}
+
 static const struct ctl_transport transport = {
-	.reply = t_reply, .policy_changed = t_policy_changed,
+	.reply = t_reply, .policy_changed = t_policy_changed, .remote_changed = t_remote_changed,
 };
 
 /* Every event line also goes to the front-end's followers; never waits for it. */
@@ -158,6 +173,32 @@ int fe_conn_uid(int fd, const char *listen_path, uid_t *uid)
 	return 0;
 }
 
+int fe_conn_remote(int fd, int lfd)
+{
+	struct sockaddr_storage a, b;
+	socklen_t al = sizeof(a), bl = sizeof(b), il = sizeof(int);
+	int type = 0, acc = 1;
+
+	/*
+	 * Accepted on our TLS socket: a stream, not a listener, whose local
+	 * address is the listener's. (A client's own end has an ephemeral
+	 * port; and the front-end may not create sockets at all.)
+	 */
+	memset(&a, 0, sizeof(a));
+	memset(&b, 0, sizeof(b));
+	if (lfd < 0 || getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &il) || type != SOCK_STREAM ||
+	    getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &il) || acc ||
+	    getsockname(fd, (struct sockaddr *)&a, &al) || getsockname(lfd, (struct sockaddr *)&b, &bl) ||
+	    (a.ss_family != AF_INET && a.ss_family != AF_INET6) || al != bl)
+		return -EACCES;
+	/* A listener on the wildcard address: a connection has the address it came in on. */
+	if (a.ss_family == AF_INET && ((struct sockaddr_in *)&b)->sin_addr.s_addr == htonl(INADDR_ANY))
+		((struct sockaddr_in *)&b)->sin_addr = ((struct sockaddr_in *)&a)->sin_addr;
+	if (a.ss_family == AF_INET6 && IN6_IS_ADDR_UNSPECIFIED(&((struct sockaddr_in6 *)&b)->sin6_addr))
+		((struct sockaddr_in6 *)&b)->sin6_addr = ((struct sockaddr_in6 *)&a)->sin6_addr;
+	return memcmp(&a, &b, al) ? -EACCES : 0;
+}
+
 int fe_subject(struct sup *s, int fd, struct ctl_subject *sub, char *why, size_t n)
 {
 	struct stat st;
@@ -208,7 +249,8 @@ static void kill_frontend(const char *why)
 
 static void on_requests(struct sup *s)
 {
-	static struct lvmm_api_req q;
+	static struct lvmm_api_remote_req rq;
+	struct lvmm_api_req *q = &rq.q;
 	unsigned round;
 
 	for (round = 0; round < RX_ROUNDS && F.ctl >= 0; round++) {
@@ -217,10 +259,12 @@ static void on_requests(struct sup *s)
 		char why[128];
 		int fds[2] = { -1, -1 }, r;
 
-		r = proto_recv(F.ctl, &hdr, &q, sizeof(q), fds, 2, MSG_DONTWAIT);
+		r = proto_recv(F.ctl, &hdr, &rq, sizeof(rq), fds, 2, MSG_DONTWAIT);
 		if (r == -EAGAIN)
 			return;
-		if (!r && (hdr.type != LVMM_MSG_API_REQ || ctl_req_check(&q, hdr.len, hdr.nfds)))
+		if (!r && !(hdr.type == LVMM_MSG_API_REQ && !ctl_req_check(q, hdr.len, hdr.nfds)) &&
+		    !(hdr.type == LVMM_MSG_API_REMOTE_REQ && hdr.len == sizeof(rq) && hdr.nfds == 1 &&
+		      !ctl_req_check(q, sizeof(*q), hdr.nfds)))
 			r = -EPROTO;
 		if (r) {
 			for (unsigned k = 0; k < 2; k++)
@@ -232,15 +276,25 @@ static void on_requests(struct sup *s)
 			epoll_ctl(s->epfd, EPOLL_CTL_DEL, F.ctl, NULL);
 			return;
 		}
-		r = fe_subject(s, fds[0], &sub, why, sizeof(why));
+		if (hdr.type == LVMM_MSG_API_REMOTE_REQ) {
+			/* The certificate is the front-end's word: see lvmm_api_remote_req. */
+			memset(&sub, 0, sizeof(sub));
+			sub.remote = true;
+			sub.uid = (uid_t)-1;
+			memcpy(sub.cert, rq.cert_sha256, sizeof(sub.cert));
+			r = fe_conn_remote(fds[0], F.tls_fd);
+			snprintf(why, sizeof(why), "the request did not come from a client of the TLS socket");
+		} else {
+			r = fe_subject(s, fds[0], &sub, why, sizeof(why));
+		}
 		close(fds[0]);
 		if (r) {
 			if (fds[1] >= 0)
 				close(fds[1]);
-			ctl_refuse(s, q.id, q.op, r, why);
+			ctl_refuse(s, q->id, q->op, r, why);
 			continue;
 		}
-		ctl_request(s, &sub, &q, fds[1]);
+		ctl_request(s, &sub, q, fds[1]);
 	}
 }
 
@@ -294,15 +348,25 @@ static void __attribute__((noreturn)) child_exec(int ctl, int evs, pid_t parent)
 	static char a0[] = "lvmm-api";
 	char *argv[] = { a0, NULL }, *envp[] = { NULL };
 	int c = fcntl(ctl, F_DUPFD, 10), e = fcntl(evs, F_DUPFD, 10);
-	int l = F.listen_fd >= 0 ? fcntl(F.listen_fd, F_DUPFD, 10) : -1, x;
+	int l = F.listen_fd >= 0 ? fcntl(F.listen_fd, F_DUPFD, 10) : -1;
+	int t[4] = { -1, -1, -1, -1 };
+	unsigned i;
+	int x;
 	sigset_t none;
 
+	for (i = 0; F.tls_fd >= 0 && i < 4; i++)
+		if ((t[i] = fcntl(i ? F.pem_fd[i - 1] : F.tls_fd, F_DUPFD, 10)) < 0)
+			_exit(127);
 	if (c < 0 || e < 0)
 		_exit(127);
 	child_fd(c, 3);
 	child_fd(e, 4);
 	child_fd(l, 5);
-	if (syscall(SYS_close_range, l >= 0 ? 6U : 5U, ~0U, 0U) < 0)
+	if (l < 0)
+		close(5);
+	for (i = 0; i < 4; i++)
+		child_fd(t[i], 6 + (int)i); /* TLS socket, cert, key, client CA */
+	if (syscall(SYS_close_range, F.tls_fd >= 0 ? 10U : 6U, ~0U, 0U) < 0)
 		_exit(127);
 	/*
 	 * Opened while still privileged and executed by descriptor: the
@@ -332,7 +396,7 @@ static int fe_start(struct sup *s)
 	struct lvmm_api_init init = {
 		.version = LVMM_API_VERSION, .sup_uid = geteuid(), .nparts = s->plat->nparts,
 		.log_level = (uint32_t)s->opts.log_level,
-		.flags = F.listen_fd >= 0 ? LVMM_API_INIT_LISTEN : 0,
+		.flags = (F.listen_fd >= 0 ? LVMM_API_INIT_LISTEN : 0) | (F.tls_fd >= 0 ? LVMM_API_INIT_TLS : 0),
 	};
 	int cv[2], evp[2], size = FE_SNDBUF, r;
 	pid_t self = getpid(), pid;
@@ -370,6 +434,8 @@ static int fe_start(struct sup *s)
 	for (i = 0; i < s->plat->nparts; i++)
 		if (F.agent_fd[i] >= 0)
 			send_agent(i, true);
+	if (ctl_remote_remaining_ms(s)) /* a restarted front-end: the window is still open */
+		t_remote_changed(s, true, ctl_remote_remaining_ms(s));
 	ev_begin(&e, "api_start", NULL);
 	ev_u64(&e, "pid", (uint64_t)pid);
 	if (F.uid)
@@ -500,6 +566,57 @@ static void unlink_ours(void)
 	F.listen_ino = 0;
 }
 
+static void remote_close_fds(void)
+{
+	unsigned i;
+
+	for (i = 0; i < 3; i++)
+		if (F.pem_fd[i] >= 0)
+			close(F.pem_fd[i]);
+	if (F.tls_fd >= 0)
+		close(F.tls_fd);
+	F.tls_fd = F.pem_fd[0] = F.pem_fd[1] = F.pem_fd[2] = -1;
+}
+
+/*
+ * remote: the TCP socket is bound here (as the control socket is) and the
+ * PEM files are opened here, with the supervisor's rights: the front-end
+ * runs as its own user, reads them once before its sandbox and cannot open
+ * anything itself. Nothing in them is parsed in the supervisor.
+ */
+static int remote_open(struct sup *s, char *err, size_t n)
+{
+	const struct plat_remote *rm = &s->plat->remote;
+	const char *files[3] = { rm->cert, rm->key, rm->client_ca };
+	struct sockaddr_storage ss;
+	unsigned len, i;
+	int one = 1, r;
+
+	if (plat_remote_addr(rm->listen, &ss, &len)) {
+		snprintf(err, n, "listen '%s' is not ADDRESS:PORT", rm->listen);
+		return -EINVAL;
+	}
+	F.tls_fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (F.tls_fd < 0 || setsockopt(F.tls_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    bind(F.tls_fd, (struct sockaddr *)&ss, len) || listen(F.tls_fd, 16)) {
+		r = -errno;
+		snprintf(err, n, "cannot listen on %s: %s", rm->listen, strerror(-r));
+		goto err;
+	}
+	for (i = 0; i < 3; i++) {
+		F.pem_fd[i] = open(files[i], O_RDONLY | O_CLOEXEC | O_NOCTTY);
+		if (F.pem_fd[i] < 0) {
+			r = -errno;
+			snprintf(err, n, "%s: %s", files[i], strerror(-r));
+			goto err;
+		}
+	}
+	return 0;
+err:
+	remote_close_fds();
+	return r;
+}
+
 int fe_init(struct sup *s, const char *path)
 {
 	struct stat st;
@@ -513,7 +630,7 @@ int fe_init(struct sup *s, const char *path)
 	ctl_setup(s, &transport);
 	s->hooks = &hooks;
 	events_set_sink(sink);
-	F.wanted = path && path[0];
+	F.wanted = (path && path[0]) || s->plat->remote.present;
 	for (i = 0; i < s->plat->nparts; i++)
 		for (k = 0; k < s->plat->parts[i].ndevs; k++)
 			F.wanted |= s->plat->parts[i].devs[k].control;
@@ -537,11 +654,18 @@ int fe_init(struct sup *s, const char *path)
 		if (!lstat(path, &st))
 			F.listen_dev = st.st_dev, F.listen_ino = st.st_ino;
 	}
+	if (s->plat->remote.present) {
+		r = remote_open(s, err, sizeof(err));
+		if (r) {
+			pr_err("remote: %s", err);
+			goto err_listen;
+		}
+	}
 	if (geteuid() == 0) {
 		r = ident_claim(s->plat->uid_base, s->plat->uid_count, &F.uid, &F.uid_lock, err, sizeof(err));
 		if (r) {
 			pr_err("API front-end: %s", err);
-			goto err_listen;
+			goto err_remote;
 		}
 	}
 	r = fe_start(s);
@@ -554,6 +678,8 @@ int fe_init(struct sup *s, const char *path)
 err_uid:
 	ident_release(F.uid_lock);
 	F.uid_lock = -1;
+err_remote:
+	remote_close_fds();
 err_listen:
 	if (F.listen_fd >= 0) {
 		close(F.listen_fd);
@@ -596,6 +722,7 @@ void fe_close(struct sup *s)
 		unlink_ours();
 		F.listen_fd = -1;
 	}
+	remote_close_fds();
 	ident_release(F.uid_lock);
 	F.uid_lock = -1;
 }

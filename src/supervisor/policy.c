@@ -10,6 +10,8 @@ static const char *const op_names[OP_COUNT] = {
 	[OP_RESTART] = "restart", [OP_LINK_DOWN] = "link-down", [OP_LINK_UP] = "link-up",
 	[OP_ISOLATE] = "isolate", [OP_POLICY_LOAD] = "policy-load", [OP_ACM] = "acm", [OP_HELP] = "help",
 	[OP_EVENTS] = "events", [OP_SHUTDOWN] = "shutdown", [OP_REBOOT] = "reboot",
+	[OP_REMOTE_ENABLE] = "remote-enable",
+	[OP_REMOTE_DISABLE] = "remote-disable", [OP_REMOTE_STATUS] = "remote-status",
 };
 
 int pol_op_find(const char *name)
@@ -147,6 +149,31 @@ void cw_stopped(struct cw_state *s, struct cw_contrib *c)
 	cw_fail_start(s, c);
 }
 
+/* The subject's clients entry: by uid, by partition, or (cert != NULL) by certificate. */
+static bool client_is(const struct pol_client *cl, uint32_t uid, const char *part, const uint8_t *cert)
+{
+	if (cert)
+		return cl->by_cert && !memcmp(cl->cert_sha256, cert, sizeof(cl->cert_sha256));
+	if (cl->by_cert)
+		return false; /* its bytes are no name: never compared as one */
+	return part ? !cl->by_uid && !strcmp(cl->partition, part) : cl->by_uid && cl->uid == uid;
+}
+
+static bool decide(const struct policy *p, struct ste_cache *c, const struct pol_client *cl, int op,
+		   int obj_label, const char **rule)
+{
+	if (!(cl->ops >> op & 1)) {
+		*rule = "clients: operation not granted";
+		return false;
+	}
+	if (obj_label >= 0 && !ste_allowed(p, c, cl->label, obj_label)) {
+		*rule = "ste: client and target share no type";
+		return false;
+	}
+	*rule = "clients";
+	return true;
+}
+
 bool ctl_allowed(const struct policy *p, struct ste_cache *c, uint32_t uid, const char *part,
 		 int op, int obj_label, const char **rule)
 {
@@ -166,22 +193,25 @@ bool ctl_allowed(const struct policy *p, struct ste_cache *c, uint32_t uid, cons
 		*rule = "no clients section: control API unmediated";
 		return !part; /* partitions get nothing they were not granted */
 	}
-	for (i = 0; i < p->nclients; i++) {
-		const struct pol_client *cl = &p->clients[i];
-
-		if (part ? (cl->by_uid || strcmp(cl->partition, part)) : (!cl->by_uid || cl->uid != uid))
-			continue;
-		if (!(cl->ops >> op & 1)) {
-			*rule = "clients: operation not granted";
-			return false;
-		}
-		if (obj_label >= 0 && !ste_allowed(p, c, cl->label, obj_label)) {
-			*rule = "ste: client and target share no type";
-			return false;
-		}
-		*rule = "clients";
-		return true;
-	}
+	for (i = 0; i < p->nclients; i++)
+		if (client_is(&p->clients[i], uid, part, NULL))
+			return decide(p, c, &p->clients[i], op, obj_label, rule);
 	*rule = "clients: subject not listed";
+	return false;
+}
+
+bool ctl_allowed_cert(const struct policy *p, struct ste_cache *c, const uint8_t cert[32], int op,
+		      int obj_label, const char **rule)
+{
+	unsigned i;
+
+	/* Unlike local subjects, a remote one gets nothing it was not granted by name. */
+	*rule = "remote: no policy grants remote clients anything";
+	if (!p->present)
+		return false;
+	for (i = 0; i < p->nclients; i++)
+		if (client_is(&p->clients[i], 0, NULL, cert))
+			return decide(p, c, &p->clients[i], op, obj_label, rule);
+	*rule = "clients: certificate not listed";
 	return false;
 }

@@ -64,4 +64,12 @@ void cw_stopped(struct cw_state *s, struct cw_contrib *c);
 bool ctl_allowed(const struct policy *p, struct ste_cache *c, uint32_t uid, const char *part,
 		 int op, int obj_label, const char **rule);
 
+/*
+ * May the remote client with this certificate (SHA-256 of its DER) perform
+ * op on an object with label obj_label? Only when a clients entry names the
+ * certificate and grants op: without a policy or an entry, never.
+ */
+bool ctl_allowed_cert(const struct policy *p, struct ste_cache *c, const uint8_t cert[32], int op,
+		      int obj_label, const char **rule);
+
 #endif

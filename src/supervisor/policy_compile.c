@@ -141,7 +141,10 @@ static bool policy_sane(const struct policy *p)
 		    p->res[i].label >= (int)p->nlabels)
 			return false;
 	for (i = 0; i < p->nclients; i++)
-		if (!str_ok(p->clients[i].partition, POL_NAME_MAX) || p->clients[i].label < -1 ||
+		if (p->clients[i].by_uid > 1 || p->clients[i].by_cert > 1 ||
+		    (p->clients[i].by_uid && p->clients[i].by_cert) ||
+		    (!p->clients[i].by_cert && !str_ok(p->clients[i].partition, POL_NAME_MAX)) ||
+		    p->clients[i].label < -1 ||
 		    p->clients[i].label >= (int)p->nlabels || (p->clients[i].ops >> OP_COUNT))
 			return false;
 	return true;

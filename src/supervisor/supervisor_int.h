@@ -50,10 +50,11 @@ void acm_partition_start_fail(struct sup *s, struct part_rt *pr);
 /* The partition ended: it no longer counts for the Chinese Wall or a reload. */
 void acm_partition_stop(struct sup *s, struct part_rt *pr);
 /*
- * May the control client (host uid, or partition part's agent channel when
- * part != NULL) run op on target (a partition or link name, or NULL)? 0 or -EACCES.
+ * May the control client sub (host uid, partition's agent channel, remote
+ * certificate) run op on target (a partition or link name, or NULL)? 0 or -EACCES.
  */
-int acm_ctl_check(struct sup *s, uid_t uid, const char *part, const char *op, const char *target,
+struct ctl_subject;
+int acm_ctl_check(struct sup *s, const struct ctl_subject *sub, const char *op, const char *target,
 		  char *err, size_t errlen);
 /* STE decision for device di of a starting partition (denied devices are not created). */
 bool acm_grant_device(struct sup *s, struct part_rt *pr, unsigned di);

@@ -31,6 +31,13 @@ int api_submit(struct lvmm_api_req *q, int conn_fd, int payload_fd, api_done_fn 
 	return -ENOSYS;
 }
 
+int api_submit_remote(struct lvmm_api_req *q, const uint8_t cert[32], int conn_fd, api_done_fn done,
+		      void *ctx, uint32_t *id)
+{
+	(void)q, (void)cert, (void)conn_fd, (void)done, (void)ctx, (void)id;
+	return -ENOSYS;
+}
+
 void api_cancel(uint32_t id)
 {
 	(void)id;

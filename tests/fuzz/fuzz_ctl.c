@@ -228,7 +228,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	reset();
 	while (in.left && id < MAX_REQS) {
 		uint8_t flags = (uint8_t)fin_bytes(&in, 1);
-		struct ctl_subject sub = { .agent = flags & 1, .part = 0, .uid = 0 };
+		/* flags bit 6: a remote client (its certificate: fixed bytes, and the window as it is) */
+		struct ctl_subject sub = { .agent = (flags & 1) && !(flags & 64), .remote = flags & 64,
+					   .part = 0, .uid = flags & 64 ? (uid_t)-1 : 0 };
 		struct lvmm_api_req q;
 		unsigned nfds;
 		int fd = -1;

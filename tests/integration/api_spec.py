@@ -183,6 +183,11 @@ for path, m, op in sorted(ops, key=lambda o: (order.index(o[1]) if o[1] in order
     rid = "spec-%s-%d" % (op["operationId"], n)
     body = policy_text if m == "put" else None
     url = concrete(path, param_value(path))
+    # Query parameters: the first one with an example (e.g. ?minutes=10).
+    for prm in (deref(p) for p in op.get("parameters", [])):
+        if prm["in"] == "query" and "example" in prm:
+            url += "?%s=%s" % (prm["name"], prm["example"])
+            break
     st, hdrs, out = http(m.upper(), url, {"X-Request-Id": rid,
                                           "Content-Type": "application/yaml"} if body else
                          {"X-Request-Id": rid}, body)
@@ -229,9 +234,14 @@ for path, m, op in ops:
                 check_error(case, "%s %s" % (m.upper(), u), st, hdrs, out, 400)
             continue
         bad = ["x" * 64, "bad id!", "a\"b"] if prm["in"] == "header" else \
-              ["nosuch", "x" * 40, "-lead", "a%20b", "%2e%2e"]
+              ["0", "-1", "1x", "99999999999999999999", "", str(sch.get("maximum", 0) + 1)] \
+              if prm["in"] == "query" else ["nosuch", "x" * 40, "-lead", "a%20b", "%2e%2e"]
         for v in bad:
-            if prm["in"] == "header":
+            if prm["in"] == "query":
+                u = "%s?%s=%s" % (url, prm["name"], v)
+                st, hdrs, out = http(m.upper(), u, {})
+                check_error(case, "%s %s" % (m.upper(), u), st, hdrs, out, 400)
+            elif prm["in"] == "header":
                 st, hdrs, out = http(m.upper(), url, {prm["name"]: v},
                                      policy_text if m == "put" else None)
                 check_error(case, "%s %s with %s: %r" % (m.upper(), url, prm["name"], v), st, hdrs, out, 400)

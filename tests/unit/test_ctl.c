@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -24,6 +26,7 @@
 #include "config/policy_load.h"
 #include "supervisor/ctl.h"
 #include "supervisor/events.h"
+#include "supervisor/policy.h"
 #include "supervisor/supervisor_int.h"
 #include "unit/unit.h"
 
@@ -703,6 +706,237 @@ static void test_event_forms(void)
 	events_set_sink(NULL);
 }
 
+/* ---- remote management: the window, the certificate subject, the audit trail ------------------ */
+
+static struct { unsigned requests, enabled, disabled; char last[EV_LINE_MAX]; } audit;
+
+static void remote_sink(const char *partition, const char *line, size_t len)
+{
+	(void)partition;
+	audit.requests += strstr(line, "\"event\":\"remote_request\"") != NULL;
+	audit.enabled += strstr(line, "\"event\":\"remote_enabled\"") != NULL;
+	audit.disabled += strstr(line, "\"event\":\"remote_disabled\"") != NULL;
+	if (strstr(line, "\"event\":\"remote_"))
+		snprintf(audit.last, sizeof(audit.last), "%.*s", (int)len, line);
+}
+
+static struct { unsigned n; bool open; uint64_t ms; } window;
+
+static void t_remote(struct sup *s, bool open, uint64_t ms)
+{
+	(void)s;
+	window.n++;
+	window.open = open;
+	window.ms = ms;
+}
+
+static void ask_window(const struct ctl_subject *sub, uint64_t secs)
+{
+	struct lvmm_api_req q = { .id = 7 + fk.n, .op = LVMM_OP_REMOTE_ENABLE, .num = { secs } };
+
+	ctl_request(&S, sub, &q, -1);
+}
+
+static void test_remote_window(void)
+{
+	static const struct ctl_transport tpr = { .reply = t_reply, .policy_changed = t_policy,
+						  .remote_changed = t_remote };
+	static const char pol[] =
+		"name: rm\nste_types: [x_t, y_t]\nlabels:\n"
+		"  - { name: lx, ste: [x_t] }\n  - { name: ly, ste: [y_t] }\n"
+		"clients:\n  - { uid: 0, label: lx, operations: [all] }\n"
+		"  - { cert_sha256: \"sha256 Fingerprint=01:02:03:04:05:06:07:08:09:0A:0B:0C:0D:0E:0F:10:"
+		"11:12:13:14:15:16:17:18:19:1A:1B:1C:1D:1E:1F:20\", label: lx, operations: [list, status, all_not] }\n";
+	static const char pol_ok[] =
+		"name: rm\nste_types: [x_t, y_t]\nlabels:\n"
+		"  - { name: lx, ste: [x_t] }\n  - { name: ly, ste: [y_t] }\n"
+		"clients:\n  - { uid: 0, label: lx, operations: [all] }\n"
+		"  - { cert_sha256: \"sha256 Fingerprint=01:02:03:04:05:06:07:08:09:0A:0B:0C:0D:0E:0F:10:"
+		"11:12:13:14:15:16:17:18:19:1A:1B:1C:1D:1E:1F:20\", label: lx, operations: [list, status, events, remote-enable, remote-status] }\n"
+		"  - { partition: c, label: lx, operations: [all] }\n";
+	struct ctl_subject remote = { .remote = true, .uid = (uid_t)-1 }, stranger = remote;
+	const struct ctl_subject agent_c = { .agent = true, .part = 2 };
+	FILE *e = fopen("/dev/null", "w");
+	unsigned i;
+
+	setup();
+	ctl_setup(&S, &tpr);
+	memset(&window, 0, sizeof(window));
+	memset(&audit, 0, sizeof(audit));
+	events_set_sink(remote_sink);
+	for (i = 0; i < 32; i++)
+		remote.cert[i] = (uint8_t)(i + 1), stranger.cert[i] = 0xee;
+	/* The policy names a certificate by its fingerprint; a typo in an operation is reported. */
+	CHECK(e && policy_load("<t>", pol, strlen(pol), &plat.policy, e) > 0);
+	CHECK(policy_load("<t>", pol_ok, strlen(pol_ok), &plat.policy, e) == 0);
+	fclose(e);
+	CHECK_EQ(plat.policy.clients[1].by_cert, 1);
+	CHECK_EQ(plat.policy.clients[1].by_uid, 0);
+	CHECK(!memcmp(plat.policy.clients[1].cert_sha256, remote.cert, 32));
+	snprintf(plat.parts[0].label, LVMM_NAME_MAX, "lx");
+	snprintf(plat.parts[1].label, LVMM_NAME_MAX, "ly");
+	/* Not configured: nothing to open. */
+	ask_window(&root, 60);
+	CHECK(failed_with(-ECANCELED, "remote management is not configured (no 'remote:' in the platform file)"));
+	plat.remote.present = true;
+	snprintf(plat.remote.listen, sizeof(plat.remote.listen), "127.0.0.1:8443");
+	/* Closed: a remote client is refused in the supervisor, whatever the front-end let through. */
+	ask_as(&remote, LVMM_OP_LIST, "");
+	CHECK(failed_with(-EACCES, "remote access is not enabled (the local user opens it: lvmm ctl "
+			  "remote enable --minutes N)"));
+	CHECK_EQ(audit.requests, 1);
+	CHECK(strstr(audit.last, "\"subject\":\"cert:0102030405060708090a0b0c0d0e0f10111213141516171819"
+		     "1a1b1c1d1e1f20\",\"operation\":\"list\",\"result\":-13") != NULL);
+	/* Bounds: 1 s to a day. */
+	ask_window(&root, 0);
+	CHECK_EQ(last()->result, -EINVAL);
+	ask_window(&root, LVMM_REMOTE_MAX_S + 1);
+	CHECK_EQ(last()->result, -EINVAL);
+	/* A partition never opens it, even one granted everything. */
+	ask_window(&agent_c, 60);
+	CHECK(failed_with(-EACCES, "remote-enable: only a local user of the control socket may do this"));
+	CHECK_EQ(window.n, 0);
+	/* The local user opens it for 60 s: the front-end is told. */
+	ask_window(&root, 60);
+	CHECK_EQ(last()->result, 0);
+	CHECK_EQ(last()->body, LVMM_BODY_REMOTE);
+	CHECK_EQ(last()->u.remote.open, 1);
+	CHECK_EQ(last()->u.remote.configured, 1);
+	CHECK_EQ(last()->u.remote.remaining_s, 60);
+	CHECK_STR(last()->u.remote.listen, "127.0.0.1:8443");
+	CHECK(window.n == 1 && window.open && window.ms == 60000);
+	CHECK_EQ(audit.enabled, 1);
+	CHECK(ctl_next_deadline(&S) <= now_ns() + 60000 * MS);
+	/* Open: the certificate's grants apply, with STE against the target. */
+	ask_as(&remote, LVMM_OP_LIST, "");
+	CHECK_EQ(last()->result, 0);
+	ask_as(&remote, LVMM_OP_PAUSE, "a");
+	CHECK_EQ(last()->result, -EACCES);
+	CHECK(strstr(last()->error, "may not pause a (clients: operation not granted)") != NULL);
+	ask_as(&remote, LVMM_OP_STATUS, "b");
+	CHECK_EQ(last()->result, -EACCES);
+	CHECK(strstr(last()->error, "ste: client and target share no type") != NULL);
+	ask_as(&remote, LVMM_OP_EVENTS, "");
+	CHECK_EQ(last()->result, 0);
+	CHECK_EQ(last()->u.events.parts[0], 0xd); /* not b (ly); unlabelled c, d as for any subject */
+	/* Granted or not, a remote client never touches the window. */
+	ask_window(&remote, 600);
+	CHECK(failed_with(-EACCES, "remote-enable: only a local user of the control socket may do this"));
+	ask_as(&remote, LVMM_OP_REMOTE_STATUS, "");
+	CHECK_EQ(last()->result, -EACCES);
+	/* Another certificate: not listed, nothing; root's uid means nothing for a remote subject. */
+	ask_as(&stranger, LVMM_OP_LIST, "");
+	CHECK(strstr(last()->error, "(clients: certificate not listed)") != NULL);
+	CHECK_EQ(audit.requests, 8);
+	/* The window closes on time (the timer), and the front-end is told. */
+	ctl_on_timer(&S, now_ns() + 61000 * MS);
+	CHECK_EQ(audit.disabled, 1);
+	CHECK(strstr(audit.last, "\"event\":\"remote_disabled\",\"reason\":\"expired\"") != NULL);
+	CHECK(window.n == 2 && !window.open);
+	ask_as(&remote, LVMM_OP_LIST, "");
+	CHECK_EQ(last()->result, -EACCES);
+	CHECK(strstr(last()->error, "remote access is not enabled") != NULL);
+	ask_as(&root, LVMM_OP_REMOTE_STATUS, "");
+	CHECK(last()->result == 0 && !last()->u.remote.open && !last()->u.remote.remaining_s);
+	/* Disabled by the user before its time. */
+	ask_window(&root, 5);
+	ask_as(&root, LVMM_OP_REMOTE_DISABLE, "");
+	CHECK(last()->result == 0 && !last()->u.remote.open);
+	CHECK_EQ(audit.disabled, 2);
+	ask_as(&remote, LVMM_OP_LIST, "");
+	CHECK_EQ(last()->result, -EACCES);
+	/* Without a policy, remote clients get nothing (local ones everything). */
+	memset(&plat.policy, 0, sizeof(plat.policy));
+	ask_window(&root, 5);
+	ask_as(&remote, LVMM_OP_LIST, "");
+	CHECK(strstr(last()->error, "remote: no policy grants remote clients anything") != NULL);
+	ask_as(&root, LVMM_OP_LIST, "");
+	CHECK_EQ(last()->result, 0);
+	events_set_sink(NULL);
+	plat.remote.present = false;
+	for (i = 0; i < NP; i++)
+		plat.parts[i].label[0] = 0;
+	ctl_setup(&S, &tp);
+}
+
+/* A certificate entry is never taken for a partition whose name has the same bytes. */
+static void test_cert_client_is_no_partition(void)
+{
+	struct policy pol;
+	struct ste_cache c;
+	const char *rule;
+	uint8_t fp[32];
+
+	memset(&pol, 0, sizeof(pol));
+	memset(&c, 0, sizeof(c));
+	pol.present = 1;
+	pol.nclients = 1;
+	pol.clients[0].by_cert = 1;
+	pol.clients[0].label = -1;
+	pol.clients[0].ops = ~0U >> (32 - OP_COUNT);
+	memcpy(pol.clients[0].cert_sha256, "evil", 5);
+	CHECK(!ctl_allowed(&pol, &c, 0, "evil", OP_LIST, -1, &rule));
+	CHECK_STR(rule, "clients: subject not listed");
+	CHECK(!ctl_allowed(&pol, &c, 0, NULL, OP_LIST, -1, &rule));
+	memset(fp, 0, sizeof(fp));
+	memcpy(fp, "evil", 5);
+	CHECK(ctl_allowed_cert(&pol, &c, fp, OP_LIST, -1, &rule));
+	fp[31] = 1;
+	CHECK(!ctl_allowed_cert(&pol, &c, fp, OP_LIST, -1, &rule));
+}
+
+/* Only a connection accepted on our own TLS socket stands for a remote client. */
+static void test_remote_connection(void)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t sl = sizeof(sa);
+	int l, l2, c, a, c2, a2, sv[2];
+
+	l = socket(AF_INET, SOCK_STREAM, 0);
+	CHECK(l >= 0 && !bind(l, (struct sockaddr *)&sa, sizeof(sa)) && !listen(l, 4));
+	CHECK(!getsockname(l, (struct sockaddr *)&sa, &sl));
+	c = socket(AF_INET, SOCK_STREAM, 0);
+	CHECK(!connect(c, (struct sockaddr *)&sa, sizeof(sa)));
+	a = accept(l, NULL, NULL);
+	CHECK_EQ(fe_conn_remote(a, l), 0);
+	CHECK_EQ(fe_conn_remote(c, l), -EACCES);  /* the client's own end */
+	CHECK_EQ(fe_conn_remote(l, l), -EACCES);  /* the listener */
+	CHECK_EQ(fe_conn_remote(a, -1), -EACCES); /* no TLS socket configured */
+	CHECK(!socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
+	CHECK_EQ(fe_conn_remote(sv[0], l), -EACCES);
+	/* Accepted on another listener of the same address: another port, refused. */
+	sa.sin_port = 0;
+	l2 = socket(AF_INET, SOCK_STREAM, 0);
+	sl = sizeof(sa);
+	CHECK(l2 >= 0 && !bind(l2, (struct sockaddr *)&sa, sizeof(sa)) && !listen(l2, 4));
+	CHECK(!getsockname(l2, (struct sockaddr *)&sa, &sl));
+	c2 = socket(AF_INET, SOCK_STREAM, 0);
+	CHECK(!connect(c2, (struct sockaddr *)&sa, sizeof(sa)));
+	a2 = accept(l2, NULL, NULL);
+	CHECK_EQ(fe_conn_remote(a2, l), -EACCES);
+	CHECK_EQ(fe_conn_remote(a2, l2), 0);
+	close(a2), close(c2), close(l2);
+	/*
+	 * A listener on 0.0.0.0 (remote: listen: "0.0.0.0:PORT"): its connections
+	 * have a concrete local address (found by review: all were refused).
+	 * Connected over loopback and closed at once.
+	 */
+	sa.sin_port = 0;
+	sa.sin_addr.s_addr = htonl(INADDR_ANY);
+	l2 = socket(AF_INET, SOCK_STREAM, 0);
+	sl = sizeof(sa);
+	CHECK(l2 >= 0 && !bind(l2, (struct sockaddr *)&sa, sizeof(sa)) && !listen(l2, 4));
+	CHECK(!getsockname(l2, (struct sockaddr *)&sa, &sl));
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	c2 = socket(AF_INET, SOCK_STREAM, 0);
+	CHECK(!connect(c2, (struct sockaddr *)&sa, sizeof(sa)));
+	a2 = accept(l2, NULL, NULL);
+	CHECK_EQ(fe_conn_remote(a2, l2), 0);
+	CHECK_EQ(fe_conn_remote(a2, l), -EACCES);
+	CHECK_EQ(fe_conn_remote(c2, l2), -EACCES);
+	close(a2), close(c2), close(l2), close(sv[0]), close(sv[1]), close(a), close(c), close(l);
+}
+
 int main(void)
 {
 	log_level = LOG_ERR;
@@ -722,5 +956,8 @@ int main(void)
 	RUN(test_subject_from_connection);
 	RUN(test_stop_escalates_to_sigkill);
 	RUN(test_event_forms);
+	RUN(test_remote_window);
+	RUN(test_cert_client_is_no_partition);
+	RUN(test_remote_connection);
 	return unit_done();
 }
