@@ -252,7 +252,8 @@ static enum MHD_Result submit(struct hreq *h)
 		return MHD_NO;
 	snprintf(q.target, sizeof(q.target), "%s", h->target);
 	snprintf(q.request_id, sizeof(q.request_id), "%s", h->rid);
-	q.num[0] = h->window;
+	if (h->op->arg == ARG_WINDOW)
+		q.num[0] = h->window;
 	if (h->remote)
 		r = api_submit_remote(&q, h->cert, ci->connect_fd, replied, h, &h->pending);
 	else
