@@ -61,7 +61,7 @@ LIBS := -lcyaml -lyaml -lseccomp -lpthread -lcrypto -ljansson -lncurses -ltinfo 
 
 # Every .c under these folders is part of lvmm; main.c only in the binary.
 LIB_SRCS := $(wildcard src/cli/*.c src/config/*.c src/common/*.c src/supervisor/*.c src/vmm/*.c src/devices/*.c src/virtio/*.c src/trust/*.c) \
-	src/api/ops.c src/api/parse.c src/api/follow.c
+	src/api/ops.c src/api/parse.c src/api/follow.c src/api/metrics.c
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 MAIN_OBJ := $(BUILD)/src/main.o
 

@@ -30,7 +30,7 @@
 
 #include "lvmm/proto.h"
 
-#define LVMM_API_VERSION    2  /* 2: shutdown, reboot; lvmm_api_part.timeout_ms */
+#define LVMM_API_VERSION    3  /* 2: shutdown, reboot; lvmm_api_part.timeout_ms; 3: metrics */
 #define LVMM_API_MAX_PARTS  256  /* list replies and event filters: >= PLAT_MAX_PARTS */
 #define LVMM_API_MAX_LINKS  64   /* >= PLAT_MAX_LINKS */
 #define LVMM_API_RID_MAX    64   /* request id incl. NUL: [A-Za-z0-9._:-], 1-63 chars */
@@ -77,7 +77,8 @@ enum lvmm_api_op {
 	LVMM_OP_EVENTS = 14,      /* may the subject follow events, and whose? */
 	LVMM_OP_SHUTDOWN = 15,    /* num[0]: timeout in seconds (1..LVMM_API_POWER_MAX_S; 0: default) */
 	LVMM_OP_REBOOT = 16,      /* num[0]: as shutdown */
-	LVMM_OP_MAX = 16,
+	LVMM_OP_METRICS = 17,     /* answered with a LVMM_BLOB_METRICS blob */
+	LVMM_OP_MAX = 17,
 };
 
 /* ---- INIT (sup -> fe) ----------------------------------------------------- */
@@ -213,12 +214,44 @@ struct lvmm_api_events {
  * merges into the answer; the op needs no formatter of its own.
  */
 #define LVMM_BLOB_JSON_FIELDS 1
+/*
+ * LVMM_BLOB_METRICS (op metrics, docs/metrics.md): struct lvmm_api_metrics,
+ * then nparts struct lvmm_api_metrics_part, the partitions the subject may
+ * see in the platform's order. Fixed records: the front-end renders them as
+ * Prometheus text (GET /metrics) or JSON (GET /v1/metrics).
+ */
+#define LVMM_BLOB_METRICS 2
 
 /* An opaque result too large for a reply (e.g. attestation evidence). */
 struct lvmm_api_blob {
 	uint32_t format;        /* op-specific layout of the memfd's bytes */
 	uint32_t pad;
 	uint64_t size;          /* bytes in the memfd (<= LVMM_API_BLOB_MAX) */
+};
+
+#define LVMM_API_METRICS_PLATFORM (1U << 0) /* acm is filled: the subject sees every partition */
+
+struct lvmm_api_metrics {
+	uint32_t nparts;        /* records that follow */
+	uint32_t flags;         /* LVMM_API_METRICS_* */
+	uint64_t time_ms;       /* when sampled (CLOCK_REALTIME) */
+	struct lvmm_api_acm acm;
+};
+
+#define LVMM_API_MREC_STATS (1U << 0) /* stats hold the partition's counters */
+#define LVMM_API_MREC_STALE (1U << 1) /* it runs but did not answer this request in time */
+#define LVMM_API_MREC_PROC  (1U << 2) /* cpu_ns, vcpu_ns and rss_bytes were read from /proc */
+
+struct lvmm_api_metrics_part {
+	struct lvmm_api_part_info info; /* as in a list reply */
+	uint32_t flags;         /* LVMM_API_MREC_* */
+	uint32_t pad;
+	uint64_t uptime_ns;     /* since its process started; 0 without one */
+	uint64_t stats_age_ns;  /* how long ago the partition gave stats */
+	uint64_t cpu_ns;        /* CPU time of the partition's process (all threads) */
+	uint64_t vcpu_ns;       /* of which its vCPU threads' */
+	uint64_t rss_bytes;     /* resident memory of the process (guest RAM touched included) */
+	struct lvmm_api_stats stats;
 };
 
 struct lvmm_api_reply {
