@@ -74,7 +74,8 @@ static enum MHD_Result send_json(struct hreq *h, unsigned status, json_t *o, con
 	size_t len;
 
 	json_object_set_new(o, "request_id", json_string(h->rid));
-	text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	/* Reals (metrics' seconds) as 0.27, not 0.27000000000000002. */
+	text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
 	json_decref(o);
 	if (!text)
 		return MHD_NO;
