@@ -562,7 +562,7 @@ void ctl_answer(struct sup *s, uint32_t token, struct part_rt *pr, int result,
 	if (slot >= CTL_REQ_SLOTS)
 		return;
 	r = &C.r[slot];
-	/* Any partition's counters, late ones included, are the newest metrics know of it. */
+	/* Any stats answer (a status request's too) is the newest that metrics know of it. */
 	if (!result && rep && rep->op == LVMM_CTL_STATS)
 		metrics_note(pr, rep);
 	if (r->phase != CQ_WAIT || r->token != token || !r->pending)
