@@ -61,7 +61,7 @@ LIBS := -lcyaml -lyaml -lseccomp -lpthread -lcrypto -ljansson -lncurses -ltinfo 
 
 # Every .c under these folders is part of lvmm; main.c only in the binary.
 LIB_SRCS := $(wildcard src/cli/*.c src/config/*.c src/common/*.c src/supervisor/*.c src/vmm/*.c src/devices/*.c src/virtio/*.c src/trust/*.c) \
-	src/api/ops.c src/api/parse.c src/api/follow.c
+	src/api/ops.c src/api/parse.c src/api/follow.c src/api/metrics.c
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 MAIN_OBJ := $(BUILD)/src/main.o
 
@@ -150,10 +150,11 @@ DEPS_DEMO := $(DEPS_BUILD) iproute2 procps python3
 # (busybox-static, cpio, xz-utils, kmod), vTPMs (swtpm), trust tools (openssl,
 # tpm2-tools), iasl (acpica-tools), socat/curl, man pages (man-db, groff-base),
 # a pty for `lvmm top` (bsdutils: script), the unit check (systemd: systemd-analyze),
-# the OpenAPI spec check (python3-jsonschema, python3-yaml: tests/integration/api_spec.py).
+# the OpenAPI spec check (python3-jsonschema, python3-yaml: tests/integration/api_spec.py),
+# promtool for the Prometheus text (prometheus: tests/integration/metrics.sh).
 DEPS_TEST := $(DEPS_DEMO) clang qemu-system-x86 qemu-utils busybox-static socat cpio xz-utils \
 	kmod swtpm swtpm-tools curl openssl tpm2-tools acpica-tools man-db groff-base bsdutils \
-	systemd python3-jsonschema python3-yaml
+	systemd python3-jsonschema python3-yaml prometheus
 DEPS := $(DEPS_TEST)
 
 define install_missing

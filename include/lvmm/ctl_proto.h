@@ -30,7 +30,7 @@
 
 #include "lvmm/proto.h"
 
-#define LVMM_API_VERSION    2  /* 2: shutdown, reboot; lvmm_api_part.timeout_ms */
+#define LVMM_API_VERSION    3  /* 2: shutdown, reboot; lvmm_api_part.timeout_ms; 3: metrics */
 #define LVMM_API_MAX_PARTS  256  /* list replies and event filters: >= PLAT_MAX_PARTS */
 #define LVMM_API_MAX_LINKS  64   /* >= PLAT_MAX_LINKS */
 #define LVMM_API_RID_MAX    64   /* request id incl. NUL: [A-Za-z0-9._:-], 1-63 chars */
@@ -82,7 +82,8 @@ enum lvmm_api_op {
 	LVMM_OP_REMOTE_ENABLE = 17,  /* num[0]: the window in seconds (1..LVMM_REMOTE_MAX_S) */
 	LVMM_OP_REMOTE_DISABLE = 18,
 	LVMM_OP_REMOTE_STATUS = 19,
-	LVMM_OP_MAX = 19,
+	LVMM_OP_METRICS = 20,     /* answered with a LVMM_BLOB_METRICS blob */
+	LVMM_OP_MAX = 20,
 };
 
 /* ---- INIT (sup -> fe) ----------------------------------------------------- */
@@ -244,6 +245,13 @@ struct lvmm_api_events {
  * merges into the answer; the op needs no formatter of its own.
  */
 #define LVMM_BLOB_JSON_FIELDS 1
+/*
+ * LVMM_BLOB_METRICS (op metrics, docs/metrics.md): struct lvmm_api_metrics,
+ * then nparts struct lvmm_api_metrics_part, the partitions the subject may
+ * see in the platform's order. Fixed records: the front-end renders them as
+ * Prometheus text (GET /metrics) or JSON (GET /v1/metrics).
+ */
+#define LVMM_BLOB_METRICS 2
 
 /* An opaque result too large for a reply (e.g. attestation evidence). */
 struct lvmm_api_blob {
@@ -258,6 +266,31 @@ struct lvmm_api_remote {
 	uint32_t open;          /* remote clients are let in now */
 	uint64_t remaining_s;   /* until the window closes (0 when closed) */
 	char listen[64];        /* ADDRESS:PORT it serves TLS on, "" without one */
+};
+
+#define LVMM_API_METRICS_PLATFORM (1U << 0) /* acm is filled: the subject sees every partition */
+
+struct lvmm_api_metrics {
+	uint32_t nparts;        /* records that follow */
+	uint32_t flags;         /* LVMM_API_METRICS_* */
+	uint64_t time_ms;       /* when sampled (CLOCK_REALTIME) */
+	struct lvmm_api_acm acm;
+};
+
+#define LVMM_API_MREC_STATS (1U << 0) /* stats hold the partition's counters */
+#define LVMM_API_MREC_STALE (1U << 1) /* it runs but did not answer this request in time */
+#define LVMM_API_MREC_PROC  (1U << 2) /* cpu_ns, vcpu_ns and rss_bytes were read from /proc */
+
+struct lvmm_api_metrics_part {
+	struct lvmm_api_part_info info; /* as in a list reply */
+	uint32_t flags;         /* LVMM_API_MREC_* */
+	uint32_t pad;
+	uint64_t uptime_ns;     /* since its process started; 0 without one */
+	uint64_t stats_age_ns;  /* how long ago the partition gave stats */
+	uint64_t cpu_ns;        /* CPU time of the partition's process (all threads) */
+	uint64_t vcpu_ns;       /* of which its vCPU threads' */
+	uint64_t rss_bytes;     /* resident memory of the process (guest RAM touched included) */
+	struct lvmm_api_stats stats;
 };
 
 struct lvmm_api_reply {

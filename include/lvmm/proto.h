@@ -255,6 +255,8 @@ struct lvmm_dev_stats {
 	uint64_t reads, writes, read_bytes, write_bytes, errors;
 	uint32_t link_up;
 	uint32_t pad;
+	char kind[16];       /* the device model ("virtio-blk", "virtio-net-link", ...) */
+	uint64_t throttled;  /* operations the rate limiter deferred (net) */
 };
 
 struct lvmm_ctl_reply {

@@ -114,7 +114,7 @@ static void flush(struct agent *a)
 /* One answer line; what does not fit (a partition that does not read) is lost. */
 static void answer(struct agent *a, json_t *o)
 {
-	char *text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	char *text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
 	size_t n = text ? strlen(text) : 0;
 
 	json_decref(o);

@@ -90,11 +90,30 @@ unsigned api_http_status(int result);
 /** api_error_json() - {"ok":false,"error":why}. */
 json_t *api_error_json(const char *why);
 
+/* ---- metrics (metrics.c) ---- */
+
+/**
+ * api_metrics_load() - the LVMM_BLOB_METRICS result of reply r from memfd
+ * fd, read whole and checked (sealed, sizes, counts, strings): a malloc'ed
+ * copy for the two functions below (free it), or NULL with *why set.
+ */
+void *api_metrics_load(const struct lvmm_api_reply *r, int fd, const char **why);
+
+/** api_metrics_json() - add the metrics' members to answer o (docs/metrics.md). */
+void api_metrics_json(json_t *o, const void *blob);
+
+/**
+ * api_metrics_text() - the metrics as Prometheus text exposition format
+ * 0.0.4: malloc'ed, *len bytes (NUL-terminated), or NULL.
+ */
+char *api_metrics_text(const void *blob, size_t *len);
+
 /* ---- parsing (parse.c) ---- */
 
 /**
  * api_route() - the operation for an HTTP request: 0 with *op and the
- * path's argument in arg (n bytes); 1 for GET /v1/version; -EOPNOTSUPP
+ * path's argument in arg (n bytes); 1 for GET /v1/version; 2 with *op
+ * (metrics) for GET /metrics, answered as Prometheus text; -EOPNOTSUPP
  * when the path exists with other methods (listed in allow, an bytes);
  * -ENAMETOOLONG with *op when the argument is longer than any name;
  * -ENOENT for no such path.

@@ -50,6 +50,7 @@ struct hreq {
 	size_t body_len;
 	bool too_big;
 	bool suspended;
+	bool prom;               /* GET /metrics: the answer in Prometheus' text format */
 	uint32_t pending;        /* request id at the supervisor, while waiting */
 	struct follower *f;      /* GET /v1/events */
 	int slot;                /* in streams[], or -1 */
@@ -82,7 +83,8 @@ static enum MHD_Result send_json(struct hreq *h, unsigned status, json_t *o, con
 	size_t len;
 
 	json_object_set_new(o, "request_id", json_string(h->rid));
-	text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	/* Reals (metrics' seconds) as 0.27, not 0.27000000000000002. */
+	text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
 	json_decref(o);
 	if (!text)
 		return MHD_NO;
@@ -113,6 +115,32 @@ static enum MHD_Result send_error(struct hreq *h, unsigned status, const char *f
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
 	return send_json(h, status, api_error_json(why), NULL);
+}
+
+/* GET /metrics: the metrics blob as Prometheus text (0.0.4), errors as JSON like any other. */
+static enum MHD_Result send_prom(struct hreq *h, const struct lvmm_api_reply *r)
+{
+	const char *why = "malformed reply from the supervisor";
+	void *m = r->body == LVMM_BODY_BLOB ? api_metrics_load(r, api_reply_fd, &why) : NULL;
+	struct MHD_Response *resp;
+	enum MHD_Result res;
+	size_t len = 0;
+	char *text = m ? api_metrics_text(m, &len) : NULL;
+
+	free(m);
+	if (!text)
+		return send_error(h, 500, "%s", m ? "no memory for the metrics" : why);
+	resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+	if (!resp) {
+		free(text);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, "Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+	MHD_add_response_header(resp, "X-Request-Id", h->rid);
+	h->phase = H_DONE;
+	res = MHD_queue_response(h->conn, 200, resp);
+	MHD_destroy_response(resp);
+	return res;
 }
 
 static void resume(struct hreq *h)
@@ -211,6 +239,8 @@ static void replied(void *ctx, const struct lvmm_api_reply *r, int err)
 		send_error(h, 504, "the supervisor did not answer (%s)", strerror(-err));
 	else if (!r->result && h->op->id == LVMM_OP_EVENTS)
 		start_stream(h, r);
+	else if (!r->result && h->prom)
+		send_prom(h, r);
 	else
 		send_json(h, api_http_status(r->result), api_reply_json(r, api_reply_fd), NULL);
 	resume(h);
@@ -357,6 +387,10 @@ static enum MHD_Result begin(struct hreq *h, const char *url, const char *method
 		return send_error(h, 429, "too many control clients of uid %u (at most %d at a time)",
 				  hc ? hc->uid : 0, API_CONN_PER_UID);
 	r = api_route(method, url, &h->op, h->target, sizeof(h->target), allow, sizeof(allow));
+	if (r == 2) {
+		h->prom = true;
+		r = 0;
+	}
 	if (r == 1) {
 		json_t *o = json_object();
 

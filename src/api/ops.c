@@ -210,6 +210,8 @@ const struct api_op api_ops[] = {
 	{ .id = LVMM_OP_REMOTE_ENABLE, .body = LVMM_BODY_REMOTE, .name = "remote-enable", .usage = "remote-enable --minutes N | --seconds N", .method = "POST", .path = "/v1/remote/enable", .arg = ARG_WINDOW, .format = fmt_remote },
 	{ .id = LVMM_OP_REMOTE_DISABLE, .body = LVMM_BODY_REMOTE, .name = "remote-disable", .usage = "remote-disable", .method = "POST", .path = "/v1/remote/disable", .format = fmt_remote },
 	{ .id = LVMM_OP_REMOTE_STATUS, .body = LVMM_BODY_REMOTE, .name = "remote-status", .usage = "remote-status", .method = "GET", .path = "/v1/remote", .format = fmt_remote },
+	/* Also GET /metrics, as Prometheus text (api_route, http.c). */
+	{ .id = LVMM_OP_METRICS, .body = LVMM_BODY_BLOB, .name = "metrics", .usage = "metrics", .method = "GET", .path = "/v1/metrics", .format = NULL },
 };
 const unsigned api_nops = sizeof(api_ops) / sizeof(api_ops[0]);
 
@@ -329,11 +331,21 @@ json_t *api_error_json(const char *why)
 static const char *merge_blob(json_t *o, const struct lvmm_api_reply *r, int fd)
 {
 	const int seals = F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW;
+	const char *why;
 	struct stat st;
 	json_t *b;
 	char *text;
 	int got;
 
+	if (r->u.blob.format == LVMM_BLOB_METRICS) {
+		void *m = api_metrics_load(r, fd, &why);
+
+		if (!m)
+			return why;
+		api_metrics_json(o, m);
+		free(m);
+		return NULL;
+	}
 	if (r->u.blob.format != LVMM_BLOB_JSON_FIELDS)
 		return "unknown result format";
 	if (fd < 0 || fstat(fd, &st) || (fcntl(fd, F_GET_SEALS) & seals) != seals ||

@@ -67,6 +67,14 @@ int api_route(const char *method, const char *url, const struct api_op **op, cha
 		snprintf(allow, an, "GET");
 		return -EOPNOTSUPP;
 	}
+	if (!strcmp(url, "/metrics")) { /* Prometheus' conventional path: its text, not JSON */
+		*op = api_op_by_id(LVMM_OP_METRICS);
+		if (!strcmp(method, "GET"))
+			return 2;
+		*op = NULL;
+		snprintf(allow, an, "GET");
+		return -EOPNOTSUPP;
+	}
 	if (!strcmp(url, "/v1/links"))
 		url = "/v1/partitions"; /* the same answer: partitions and links */
 	for (i = 0; i < api_nops; i++) {

@@ -246,6 +246,38 @@ static void show_part(json_t *o)
 	table_print(rows, (unsigned)ARRAY_SIZE(head));
 }
 
+/* metrics: one row per partition (lvmm top -b shows rates; GET /metrics everything). */
+static void show_metrics(json_t *o)
+{
+	static const char *const head[] = { "PARTITION", "STATE", "UPTIME_S", "CPU_S", "VCPU_S",
+					    "RSS_MIB", "EXITS", "DMA_FAULTS", "RESTARTS" };
+	json_t *e, *ex;
+	unsigned rows = 1, c;
+	size_t i;
+
+	for (c = 0; c < ARRAY_SIZE(head); c++)
+		cell(0, c, "%s", head[c]);
+	json_array_foreach(json_object_get(o, "partitions"), i, e) {
+		if (rows >= TROWS)
+			break;
+		ex = json_object_get(e, "exits");
+		cell(rows, 0, "%s", sget(e, "name"));
+		cell(rows, 1, "%s%s", sget(e, "state"), json_is_true(json_object_get(e, "stale")) ? "*" : "");
+		cell(rows, 2, "%.1f", json_number_value(json_object_get(e, "uptime_seconds")));
+		cell(rows, 3, "%.2f", json_number_value(json_object_get(e, "cpu_seconds")));
+		cell(rows, 4, "%.2f", json_number_value(json_object_get(e, "vcpu_seconds")));
+		cell(rows, 5, "%lld", iget(e, "resident_bytes") >> 20);
+		cell(rows, 6, "%lld", iget(ex, "io") + iget(ex, "mmio") + iget(ex, "hlt") + iget(ex, "other"));
+		cell(rows, 7, "%lld", iget(e, "dma_faults"));
+		cell(rows, 8, "%lld", iget(e, "restarts"));
+		rows++;
+	}
+	table_print(rows, (unsigned)ARRAY_SIZE(head));
+	if (json_object_get(o, "acm"))
+		printf("ACM: policy %s, %lld decisions, %lld denials\n", sget(json_object_get(o, "acm"), "policy"),
+		       iget(json_object_get(o, "acm"), "decisions"), iget(json_object_get(o, "acm"), "denials"));
+}
+
 static void show(const char *op, json_t *o)
 {
 	json_t *a;
@@ -253,6 +285,8 @@ static void show(const char *op, json_t *o)
 
 	if (!strcmp(op, "list")) {
 		show_list(o);
+	} else if (!strcmp(op, "metrics")) {
+		show_metrics(o);
 	} else if (json_object_get(o, "links_down")) {
 		printf("%s: links down:", sget(o, "partition"));
 		json_array_foreach(json_object_get(o, "links_down"), i, a)

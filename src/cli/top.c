@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
  * lvmm top SOCKET|NAME [-b] [-n N] [-d SECONDS]: a live table of a platform's
- * partitions, as xentop shows Xen's domains. Each refresh asks the control
- * API for `list` and, per running partition, `status` (the answers
- * docs/cli.md describes), reads the partition process's CPU time and
- * resident memory from /proc, and shows rates over the refresh interval.
+ * partitions, as xentop shows Xen's domains. Each refresh reads the control
+ * API's metrics once (GET /v1/metrics, docs/metrics.md: every partition's
+ * state, counters, and its process's CPU time and resident memory, which
+ * the supervisor reads from /proc) and shows rates over the refresh interval.
  * Interactive on a terminal (ncurses; q quits), or with -b one plain-text
  * frame per refresh on standard output, for scripts and tests.
  *
@@ -35,8 +35,8 @@
 #include "lvmm/proto.h"
 
 #define TOP_MAX_PARTS 256
-#define TOP_REPLY_MAX (64 * 1024)
-#define TOP_TOKENS 4096
+#define TOP_REPLY_MAX (512 * 1024) /* /v1/metrics of 256 partitions with 12 devices each */
+#define TOP_TOKENS 65536
 #define QUERY_MS 5000 /* an answer takes at most 3 s (a partition's); then the platform is gone */
 
 const char top_usage[] =
@@ -46,7 +46,8 @@ const char top_usage[] =
 	"without '/' means " LVMM_RUN_DIR "/NAME.sock, as for 'lvmm ctl'), refreshed\n"
 	"every SECONDS (default 2; fractions allowed): state, vCPUs, CPU%% of the partition\n"
 	"process, configured and resident memory, VM exits (total and per second), disk\n"
-	"I/O (KiB/s), network packets per second, restarts and DMA faults.\n"
+	"I/O (KiB/s), network packets per second, restarts and DMA faults. A state marked\n"
+	"'*' is a partition that did not answer in time: its counters are its last ones.\n"
 	"\n"
 	"  -b, --batch[=N]   plain text on standard output instead of a full screen (N: as -n)\n"
 	"  -n, --iterations N  stop after N refreshes (default: until q, or for ever with -b)\n"
@@ -186,6 +187,20 @@ static uint64_t json_u64(const struct json *j, int obj, const char *key)
 	return v >= 0 && j->t[v].type == J_PRIM ? strtoull(j->s + j->t[v].start, NULL, 10) : 0;
 }
 
+static double json_f64(const struct json *j, int obj, const char *key)
+{
+	int v = json_get(j, obj, key);
+
+	return v >= 0 && j->t[v].type == J_PRIM ? strtod(j->s + j->t[v].start, NULL) : 0;
+}
+
+static bool json_true(const struct json *j, int obj, const char *key)
+{
+	int v = json_get(j, obj, key);
+
+	return v >= 0 && j->t[v].type == J_PRIM && !strncmp(j->s + j->t[v].start, "true", 4);
+}
+
 static void json_str(const struct json *j, int obj, const char *key, char *out, size_t n)
 {
 	int v = json_get(j, obj, key);
@@ -202,9 +217,10 @@ struct sample {
 	char state[16];
 	unsigned vcpus;
 	uint64_t mem_mib, restarts, pid;
-	bool live;            /* status answered */
+	bool live;            /* it has counters */
+	bool stale;           /* it did not answer this time: they are its last ones */
 	uint64_t exits, dma_faults, io_bytes, packets;
-	uint64_t cpu_ticks;   /* utime + stime of the partition process */
+	double cpu_s;         /* CPU time of the partition process */
 	uint64_t rss_kib;
 };
 
@@ -218,70 +234,39 @@ static struct json js;
 static char reply[TOP_REPLY_MAX];
 static struct frame frames[2];
 
-/* CPU ticks and resident memory of pid from /proc (0 when it cannot be read). */
-static void proc_sample(struct sample *p)
+/* One partition's counters from its /v1/metrics record (object o). */
+static void counters(int o, struct sample *p)
 {
-	char path[64], buf[1024], *c;
-	unsigned long ut = 0, st = 0, pages = 0, size;
-	FILE *f;
+	int ex = json_get(&js, o, "exits"), devs = json_get(&js, o, "devices"), d, k;
 
-	if (!p->pid)
-		return;
-	snprintf(path, sizeof(path), "/proc/%" PRIu64 "/stat", p->pid);
-	f = fopen(path, "r");
-	if (f) {
-		/* Fields after the command name, which may hold spaces: utime is the 14th. */
-		if (fgets(buf, sizeof(buf), f) && (c = strrchr(buf, ')')) &&
-		    sscanf(c + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) == 2)
-			p->cpu_ticks = ut + st;
-		fclose(f);
-	}
-	snprintf(path, sizeof(path), "/proc/%" PRIu64 "/statm", p->pid);
-	f = fopen(path, "r");
-	if (f) {
-		if (fscanf(f, "%lu %lu", &size, &pages) == 2)
-			p->rss_kib = pages * (uint64_t)(sysconf(_SC_PAGESIZE) / 1024);
-		fclose(f);
-	}
-}
-
-/* One partition's counters from its `status` answer. */
-static void status_sample(const char *sock, struct sample *p)
-{
-	char path[LVMM_NAME_MAX + 32];
-	int ok, ex, devs, d, k;
-
-	snprintf(path, sizeof(path), "/v1/partitions/%s", p->name);
-	if (query(sock, path, reply, sizeof(reply)) || !json_parse(&js, reply))
-		return;
-	ok = json_get(&js, 0, "ok");
-	if (ok < 0 || js.t[ok].type != J_PRIM || strncmp(js.s + js.t[ok].start, "true", 4))
-		return; /* it stopped meanwhile: shown without counters */
+	p->cpu_s = json_f64(&js, o, "cpu_seconds");
+	p->rss_kib = json_u64(&js, o, "resident_bytes") / 1024;
+	p->stale = json_true(&js, o, "stale");
+	if (ex < 0)
+		return; /* no counters (yet): shown without them */
 	p->live = true;
-	ex = json_get(&js, 0, "exits");
 	p->exits = json_u64(&js, ex, "io") + json_u64(&js, ex, "mmio") + json_u64(&js, ex, "hlt") +
 		   json_u64(&js, ex, "other");
-	p->dma_faults = json_u64(&js, 0, "dma_faults");
-	devs = json_get(&js, 0, "devices");
+	p->dma_faults = json_u64(&js, o, "dma_faults");
 	if (devs < 0 || js.t[devs].type != J_ARR)
 		return;
 	for (d = devs + 1, k = 0; k < js.t[devs].size && d < js.n; k++, d = js.t[d].next) {
-		char id[LVMM_NAME_MAX];
+		char kind[32];
 
-		json_str(&js, d, "id", id, sizeof(id));
-		if (!strcmp(id, "uart"))
+		json_str(&js, d, "kind", kind, sizeof(kind));
+		if (!strcmp(kind, "uart"))
 			continue; /* the console is not I/O in xentop's sense */
 		p->io_bytes += json_u64(&js, d, "read_bytes") + json_u64(&js, d, "write_bytes");
 		p->packets += json_u64(&js, d, "rx_packets") + json_u64(&js, d, "tx_packets");
 	}
 }
 
-/* A whole frame: list, then each live partition. 0, or -errno when the platform does not answer. */
+/* A whole frame: one metrics answer. 0, or -errno when the platform does not answer. */
 static int sample_all(const char *sock, struct frame *fr)
 {
 	int parts, i, k, r;
 
-	r = query(sock, "/v1/partitions", reply, sizeof(reply));
+	r = query(sock, "/v1/metrics", reply, sizeof(reply));
 	if (r)
 		return r;
 	if (!json_parse(&js, reply))
@@ -297,18 +282,10 @@ static int sample_all(const char *sock, struct frame *fr)
 		json_str(&js, i, "name", p->name, sizeof(p->name));
 		json_str(&js, i, "state", p->state, sizeof(p->state));
 		p->vcpus = (unsigned)json_u64(&js, i, "vcpus");
-		p->mem_mib = json_u64(&js, i, "memory_mib");
+		p->mem_mib = json_u64(&js, i, "memory_bytes") >> 20;
 		p->restarts = json_u64(&js, i, "restarts");
 		p->pid = json_u64(&js, i, "pid");
-	}
-	/* The list answer is no longer needed: `status` reuses the buffers. */
-	for (k = 0; k < (int)fr->n; k++) {
-		struct sample *p = &fr->p[k];
-
-		if (!strcmp(p->state, "running") || !strcmp(p->state, "paused")) {
-			status_sample(sock, p);
-			proc_sample(p);
-		}
+		counters(i, p);
 	}
 	fr->t_ns = now_ns();
 	return 0;
@@ -330,22 +307,23 @@ static void format_row(const struct frame *cur, const struct frame *prev, unsign
 {
 	const struct sample *p = &cur->p[i], *q = NULL;
 	double secs = (double)(cur->t_ns - prev->t_ns) / 1e9;
-	long hz = sysconf(_SC_CLK_TCK);
+	char state[24];
 	unsigned k;
 
 	for (k = 0; k < prev->n; k++)
 		if (!strcmp(prev->p[k].name, p->name) && prev->p[k].pid == p->pid && prev->p[k].live)
 			q = &prev->p[k];
+	snprintf(state, sizeof(state), "%s%s", p->state, p->stale ? "*" : "");
 	if (!p->live) {
 		snprintf(out, n, "%-16s %-10s %5u %6s %8" PRIu64 " %8s %11s %8s %9s %8s %9" PRIu64 " %7s",
-			 p->name, p->state, p->vcpus, "-", p->mem_mib, "-", "-", "-", "-", "-",
+			 p->name, state, p->vcpus, "-", p->mem_mib, "-", "-", "-", "-", "-",
 			 p->restarts, "-");
 		return;
 	}
 	snprintf(out, n, "%-16s %-10s %5u %6.1f %8" PRIu64 " %8" PRIu64 " %11" PRIu64
 		 " %8.0f %9.1f %8.0f %9" PRIu64 " %7" PRIu64,
-		 p->name, p->state, p->vcpus,
-		 q && hz > 0 ? rate(p->cpu_ticks, q->cpu_ticks, secs) * 100.0 / (double)hz : 0.0,
+		 p->name, state, p->vcpus,
+		 q && secs > 0 && p->cpu_s >= q->cpu_s ? (p->cpu_s - q->cpu_s) / secs * 100.0 : 0.0,
 		 p->mem_mib, p->rss_kib / 1024, p->exits, q ? rate(p->exits, q->exits, secs) : 0.0,
 		 q ? rate(p->io_bytes, q->io_bytes, secs) / 1024 : 0.0,
 		 q ? rate(p->packets, q->packets, secs) : 0.0, p->restarts, p->dma_faults);

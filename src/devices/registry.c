@@ -91,6 +91,7 @@ void devices_stats(const struct device_table *t, struct lvmm_ctl_reply *rep)
 			continue;
 		memset(&rep->devs[rep->ndevs], 0, sizeof(rep->devs[0]));
 		snprintf(rep->devs[rep->ndevs].id, LVMM_NAME_MAX, "%s", d->id);
+		snprintf(rep->devs[rep->ndevs].kind, sizeof(rep->devs[0].kind), "%s", d->ops->name);
 		d->ops->stats(d->state, &rep->devs[rep->ndevs]);
 		rep->ndevs++;
 	}

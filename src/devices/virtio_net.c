@@ -89,6 +89,7 @@ struct net_dev {
 
 	struct {
 		uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes, drops, errors;
+		uint64_t throttled; /* frames the rate limiter made wait (metrics) */
 	} st;
 	struct ratelimit be_rl; /* backend error messages */
 };
@@ -232,6 +233,7 @@ static bool net_tx_one(struct net_dev *n, const struct vq_chain *c)
 		return true;
 	}
 	if (!rate_limiter_consume(&n->tx_rl, frame_len, 1, now_ns())) {
+		n->st.throttled++;
 		n->tx_rl_wait = true;
 		net_arm_timer(n, rate_limiter_wait_ns(&n->tx_rl, frame_len, 1, now_ns()));
 		return false;
@@ -409,6 +411,7 @@ static void net_rx(struct net_dev *n)
 				return;
 			}
 			if (!rate_limiter_consume(&n->rx_rl, 1, 1, now_ns())) {
+				n->st.throttled++;
 				n->rx_rl_wait = true;
 				net_arm_timer(n, rate_limiter_wait_ns(&n->rx_rl, 1, 1, now_ns()));
 				return;
@@ -695,6 +698,7 @@ void virtio_net_stats(void *state, struct lvmm_dev_stats *out)
 	out->drops = n->st.drops;
 	out->errors = n->st.errors + n->vdev.errors;
 	out->link_up = n->link_up;
+	out->throttled = n->st.throttled;
 	pthread_mutex_unlock(&n->vdev.lock);
 }
 

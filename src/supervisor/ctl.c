@@ -38,7 +38,10 @@ struct ctl_op {
 	enum ctl_target target;
 	bool payload;          /* a sealed memfd comes with the request */
 	bool answer_body;      /* the partition's answer fills the reply (partition, state) */
+	uint32_t answer_ms;    /* partitions' time to answer (0: CTL_ANSWER_MS) */
 	enum ctl_res (*run)(struct sup *s, struct ctl_req *r);
+	/* Answers in or time up (no failure then): write the reply (may fail(r)). */
+	void (*finish)(struct sup *s, struct ctl_req *r);
 };
 
 static struct {
@@ -144,6 +147,8 @@ static void complete(struct sup *s, struct ctl_req *r, bool send)
 	const struct lvmm_api_reply *out = &r->rep;
 	size_t len;
 
+	if (send && !r->failed && r->op && r->op->finish)
+		r->op->finish(s, r);
 	if (r->sub.remote)
 		remote_audit(s, &r->sub, r->op ? r->op->name : "?", r->q.target, r->q.request_id, &r->rep);
 
@@ -188,7 +193,7 @@ static void body_part(struct ctl_req *r, const struct part_rt *pr, const char *s
 		b->kill_after_ms = LC_STOP_GRACE_MS; /* then SIGKILL: docs/cli.md */
 }
 
-static void body_stats(struct lvmm_api_stats *st, const struct lvmm_ctl_reply *rep)
+void ctl_stats(struct lvmm_api_stats *st, const struct lvmm_ctl_reply *rep)
 {
 	unsigned i;
 
@@ -208,6 +213,25 @@ static void body_stats(struct lvmm_api_stats *st, const struct lvmm_ctl_reply *r
 	}
 }
 
+void ctl_part_info(struct sup *s, const struct part_rt *pr, struct lvmm_api_part_info *o)
+{
+	const struct plat_part *p = pr->p;
+
+	(void)s;
+	memset(o, 0, sizeof(*o));
+	snprintf(o->name, sizeof(o->name), "%s", p->name);
+	snprintf(o->label, sizeof(o->label), "%s", p->label);
+	snprintf(o->state, sizeof(o->state), "%s", lc_state_name(pr->state));
+	snprintf(o->role, sizeof(o->role), "%s", plat_role_name(p->role));
+	snprintf(o->restart, sizeof(o->restart), "%s", plat_restart_name(p->restart));
+	o->pid = (uint32_t)pr->pid;
+	o->uid = pr->uid;
+	o->vcpus = p->vcpus;
+	o->restarts = pr->restarts;
+	o->memory_mib = p->mem_bytes / MiB;
+	o->exit_code = pr->exit_code;
+}
+
 /* ---- operations --------------------------------------------------------------- */
 
 static enum ctl_res op_list(struct sup *s, struct ctl_req *r)
@@ -219,24 +243,8 @@ static enum ctl_res op_list(struct sup *s, struct ctl_req *r)
 	r->rep.body = LVMM_BODY_LIST;
 	b->nparts = s->plat->nparts;
 	b->nlinks = s->plat->nlinks;
-	for (i = 0; i < s->plat->nparts; i++) {
-		const struct part_rt *pr = &s->parts[i];
-		const struct plat_part *p = pr->p;
-		struct lvmm_api_part_info *o = &b->parts[i];
-
-		memset(o, 0, sizeof(*o));
-		snprintf(o->name, sizeof(o->name), "%s", p->name);
-		snprintf(o->label, sizeof(o->label), "%s", p->label);
-		snprintf(o->state, sizeof(o->state), "%s", lc_state_name(pr->state));
-		snprintf(o->role, sizeof(o->role), "%s", plat_role_name(p->role));
-		snprintf(o->restart, sizeof(o->restart), "%s", plat_restart_name(p->restart));
-		o->pid = (uint32_t)pr->pid;
-		o->uid = pr->uid;
-		o->vcpus = p->vcpus;
-		o->restarts = pr->restarts;
-		o->memory_mib = p->mem_bytes / MiB;
-		o->exit_code = pr->exit_code;
-	}
+	for (i = 0; i < s->plat->nparts; i++)
+		ctl_part_info(s, &s->parts[i], &b->parts[i]);
 	for (i = 0; i < s->plat->nlinks; i++) {
 		const struct plat_link *l = &s->plat->links[i];
 		struct lvmm_api_link_info *o = &b->links[i];
@@ -502,27 +510,33 @@ static enum ctl_res op_help(struct sup *s, struct ctl_req *r)
  * may see every partition. Decided without audit records: the request
  * itself was audited.
  */
-static enum ctl_res op_events(struct sup *s, struct ctl_req *r)
+static bool visible(struct sup *s, const struct ctl_req *r, int op, uint64_t *mask)
 {
 	static struct ste_cache cache;
 	const struct policy *pol = &s->plat->policy;
 	const char *part = r->sub.agent ? s->parts[r->sub.part].p->name : NULL;
-	struct lvmm_api_events *b = &r->rep.u.events;
 	const char *rule;
 	unsigned i, seen = 0;
 
 	ste_cache_flush(&cache);
-	r->rep.body = LVMM_BODY_EVENTS;
-	b->nparts = s->plat->nparts;
 	for (i = 0; i < s->plat->nparts; i++)
-		if (r->sub.remote ? ctl_allowed_cert(pol, &cache, r->sub.cert, OP_EVENTS,
+		if (r->sub.remote ? ctl_allowed_cert(pol, &cache, r->sub.cert, op,
 						     pol_label_find(pol, s->plat->parts[i].label), &rule) :
-		    !pol->present || ctl_allowed(pol, &cache, r->sub.uid, part, OP_EVENTS,
+		    !pol->present || ctl_allowed(pol, &cache, r->sub.uid, part, op,
 						 pol_label_find(pol, s->plat->parts[i].label), &rule)) {
-			b->parts[i / 64] |= 1ULL << (i % 64);
+			mask[i / 64] |= 1ULL << (i % 64);
 			seen++;
 		}
-	b->platform = seen == s->plat->nparts;
+	return seen == s->plat->nparts;
+}
+
+static enum ctl_res op_events(struct sup *s, struct ctl_req *r)
+{
+	struct lvmm_api_events *b = &r->rep.u.events;
+
+	r->rep.body = LVMM_BODY_EVENTS;
+	b->nparts = s->plat->nparts;
+	b->platform = visible(s, r, OP_EVENTS, b->parts);
 	return CR_DONE;
 }
 
@@ -625,6 +639,42 @@ static enum ctl_res op_remote_status(struct sup *s, struct ctl_req *r)
 	return body_remote(s, r);
 }
 
+/*
+ * metrics: the partitions the subject may see (`metrics` granted on each,
+ * as for events; the ACM's own counters only to one who sees them all).
+ * Each running one is asked for its counters; the reply is written when all
+ * have answered or after CTL_METRICS_MS, whichever comes first: a partition
+ * that is late is reported with what the supervisor knows (state, /proc,
+ * its last answer), marked stale, so a stuck partition never holds a scrape.
+ */
+static enum ctl_res op_metrics(struct sup *s, struct ctl_req *r)
+{
+	uint64_t mask[LVMM_API_MAX_PARTS / 64] = { 0 };
+	unsigned i;
+
+	visible(s, r, OP_METRICS, mask);
+	for (i = 0; i < s->plat->nparts; i++)
+		if ((mask[i / 64] >> (i % 64) & 1) && !lc_ask(s, &s->parts[i], LVMM_CTL_STATS, NULL, r->token))
+			r->pending++;
+	return CR_WAIT;
+}
+
+static void metrics_finish(struct sup *s, struct ctl_req *r)
+{
+	uint64_t mask[LVMM_API_MAX_PARTS / 64] = { 0 }, size = 0;
+	bool all = visible(s, r, OP_METRICS, mask); /* the policy may have changed meanwhile */
+	int fd = metrics_blob(s, mask, all, r->start_ns, &size);
+
+	if (fd < 0) {
+		fail(r, -EAGAIN, "metrics: %s; try again", strerror(-fd));
+		return;
+	}
+	r->rep.body = LVMM_BODY_BLOB;
+	r->rep.u.blob.format = LVMM_BLOB_METRICS;
+	r->rep.u.blob.size = size;
+	r->blob_fd = fd;
+}
+
 static const struct ctl_op ctl_ops[] = {
 	{ .id = LVMM_OP_LIST, .name = "list", .acm = OP_LIST, .run = op_list },
 	{ .id = LVMM_OP_STATUS, .name = "status", .acm = OP_STATUS, .target = CT_PART, .answer_body = true, .run = op_status },
@@ -645,6 +695,7 @@ static const struct ctl_op ctl_ops[] = {
 	{ .id = LVMM_OP_REMOTE_ENABLE, .name = "remote-enable", .acm = OP_REMOTE_ENABLE, .run = op_remote_enable },
 	{ .id = LVMM_OP_REMOTE_DISABLE, .name = "remote-disable", .acm = OP_REMOTE_DISABLE, .run = op_remote_disable },
 	{ .id = LVMM_OP_REMOTE_STATUS, .name = "remote-status", .acm = OP_REMOTE_STATUS, .run = op_remote_status },
+	{ .id = LVMM_OP_METRICS, .name = "metrics", .acm = OP_METRICS, .answer_ms = CTL_METRICS_MS, .run = op_metrics, .finish = metrics_finish },
 };
 
 /* ---- partitions' answers ---------------------------------------------------------- */
@@ -658,9 +709,14 @@ void ctl_answer(struct sup *s, uint32_t token, struct part_rt *pr, int result,
 	if (slot >= CTL_REQ_SLOTS)
 		return;
 	r = &C.r[slot];
+	/* Any stats answer (a status request's too) is the newest that metrics know of it. */
+	if (!result && rep && rep->op == LVMM_CTL_STATS)
+		metrics_note(pr, rep);
 	if (r->phase != CQ_WAIT || r->token != token || !r->pending)
 		return; /* a request that was answered already */
-	if (result == -ESRCH && !rep)
+	if (r->op->finish) {
+		/* A partition that cannot answer is reported as such (metrics), not as a failure. */
+	} else if (result == -ESRCH && !rep)
 		fail(r, -ESRCH, "partition '%s' went away before answering", pr->p->name);
 	else if (result)
 		fail(r, -ECANCELED, "partition '%s' could not %s: %s", pr->p->name, r->op->name,
@@ -669,7 +725,7 @@ void ctl_answer(struct sup *s, uint32_t token, struct part_rt *pr, int result,
 		body_part(r, pr, NULL, 0);
 		if (rep && rep->op == LVMM_CTL_STATS) {
 			r->rep.u.part.flags |= LVMM_API_PART_STATS;
-			body_stats(&r->rep.u.part.stats, rep);
+			ctl_stats(&r->rep.u.part.stats, rep);
 		}
 	}
 	if (--r->pending == 0)
@@ -780,7 +836,7 @@ static void dispatch(struct sup *s, struct ctl_req *r)
 		res = r->op->run(s, r);
 	if (res == CR_WAIT && r->pending) {
 		r->phase = CQ_WAIT;
-		r->deadline_ns = now_ns() + CTL_ANSWER_MS * MS;
+		r->deadline_ns = r->start_ns + (r->op->answer_ms ? r->op->answer_ms : CTL_ANSWER_MS) * MS;
 		sup_arm_timer(s);
 		return;
 	}
@@ -825,6 +881,7 @@ void ctl_request(struct sup *s, const struct ctl_subject *sub, const struct lvmm
 	r->blob_fd = -1;
 	r->rep.id = q->id;
 	r->rep.op = q->op;
+	r->start_ns = now_ns();
 	r->phase = CQ_WAIT; /* taken while it runs */
 	/* Events the request causes carry its id (the audit trail). */
 	ev_set_request(q->request_id);
@@ -869,7 +926,8 @@ void ctl_on_timer(struct sup *s, uint64_t now)
 		if (r->phase != CQ_WAIT || !r->pending || r->deadline_ns > now)
 			continue;
 		cancel_asks(s, r);
-		fail(r, -ETIMEDOUT, "no answer from the partition within %u s", CTL_ANSWER_MS / 1000);
+		if (!r->op->finish)
+			fail(r, -ETIMEDOUT, "no answer from the partition within %u s", CTL_ANSWER_MS / 1000);
 		complete(s, r, true);
 	}
 }

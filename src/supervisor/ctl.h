@@ -36,6 +36,7 @@
 #define CTL_AGENT_MAX    PLAT_MAX_PARTS /* one request per partition's agent channel */
 #define CTL_REQ_SLOTS    (CTL_HOST_MAX + CTL_AGENT_MAX)
 #define CTL_ANSWER_MS    3000 /* partitions must answer within this */
+#define CTL_METRICS_MS   1000 /* metrics: a partition later than this is reported stale */
 
 _Static_assert(CTL_REQ_SLOTS <= 256, "request tokens keep the slot in 8 bits");
 _Static_assert(PLAT_MAX_PARTS <= LVMM_API_MAX_PARTS, "list replies and event filters");
@@ -82,6 +83,7 @@ struct ctl_req {
 	int blob_fd;             /* an opaque result to send with the reply, or -1 */
 	unsigned pending;        /* partition answers still expected */
 	bool failed;
+	uint64_t start_ns;       /* when it came */
 	uint64_t deadline_ns;
 	struct lvmm_api_reply rep; /* the reply being built (a list goes to a shared buffer) */
 };
@@ -147,6 +149,25 @@ void ctl_on_timer(struct sup *s, uint64_t now);
  * shut down" when reply is true, else dropped (the front-end is gone).
  */
 void ctl_drop_all(struct sup *s, bool reply);
+
+/** ctl_part_info() - partition pr as a list reply shows it. */
+void ctl_part_info(struct sup *s, const struct part_rt *pr, struct lvmm_api_part_info *o);
+
+/** ctl_stats() - a partition's stats answer as a status reply carries it. */
+void ctl_stats(struct lvmm_api_stats *st, const struct lvmm_ctl_reply *rep);
+
+/* ---- metrics (metrics.c) ---- */
+
+/** metrics_note() - partition pr answered LVMM_CTL_STATS with rep: keep it for metrics. */
+void metrics_note(const struct part_rt *pr, const struct lvmm_ctl_reply *rep);
+
+/**
+ * metrics_blob() - the LVMM_BLOB_METRICS records of the partitions in mask
+ * (bit i: partition i), the ACM's counters when platform, a partition that
+ * runs and has not answered since since_ns marked stale: a sealed memfd of
+ * *size bytes, or -errno.
+ */
+int metrics_blob(struct sup *s, const uint64_t *mask, bool platform, uint64_t since_ns, uint64_t *size);
 
 /* ---- transport (frontend.c) ---- */
 

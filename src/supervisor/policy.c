@@ -12,6 +12,7 @@ static const char *const op_names[OP_COUNT] = {
 	[OP_EVENTS] = "events", [OP_SHUTDOWN] = "shutdown", [OP_REBOOT] = "reboot",
 	[OP_REMOTE_ENABLE] = "remote-enable",
 	[OP_REMOTE_DISABLE] = "remote-disable", [OP_REMOTE_STATUS] = "remote-status",
+	[OP_METRICS] = "metrics",
 };
 
 int pol_op_find(const char *name)

@@ -4,8 +4,9 @@
  * framing, and is fuzzed by its authors): HTTP routing of any method and
  * path, the agent channels' request lines (a partition writes those), the
  * X-Request-Id check, replies as the supervisor could send them (checked
- * with api_reply_check, then formatted to JSON), and the event ring with
- * followers of any filter reading at any pace.
+ * with api_reply_check, then formatted to JSON), the metrics records (in a
+ * sealed memfd: checked, then as JSON and as Prometheus text), and the
+ * event ring with followers of any filter reading at any pace.
  *
  * Input: byte 0 selects the part; the rest is its input.
  *
@@ -17,7 +18,11 @@
  * lines.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "api/api.h"
 #include "common/util.h"
@@ -64,6 +69,8 @@ static void route(const uint8_t *d, size_t n)
 		FUZZ_CHECK(strlen(arg) < LVMM_NAME_MAX && !strchr(arg, '/'));
 		FUZZ_CHECK((op->arg == ARG_PART || op->arg == ARG_LINK || op->arg == ARG_PART_SECS) ==
 			   (arg[0] != 0));
+	} else if (r == 2) {
+		FUZZ_CHECK(op && op->id == LVMM_OP_METRICS && !strcmp(url, "/metrics"));
 	} else if (r == -EOPNOTSUPP) {
 		FUZZ_CHECK(allow[0]);
 	} else {
@@ -114,6 +121,45 @@ static void reply(const uint8_t *d, size_t n)
 	FUZZ_CHECK(text != NULL);
 	free(text);
 	json_decref(o);
+}
+
+/* The metrics records as the supervisor could send them: checked, then both renderings. */
+static void metrics(const uint8_t *d, size_t n)
+{
+	static struct lvmm_api_reply r;
+	int fd = memfd_create("fuzz", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	const char *why = NULL;
+	size_t len = 0;
+	char *text;
+	void *m;
+	json_t *o;
+
+	if (fd < 0)
+		return;
+	memset(&r, 0, sizeof(r));
+	r.op = LVMM_OP_METRICS;
+	r.body = LVMM_BODY_BLOB;
+	r.u.blob.format = LVMM_BLOB_METRICS;
+	r.u.blob.size = n;
+	if ((n && write(fd, d, n) != (ssize_t)n) || fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW)) {
+		close(fd);
+		return;
+	}
+	m = api_metrics_load(&r, fd, &why);
+	FUZZ_CHECK(m || (why && why[0]));
+	if (m) {
+		text = api_metrics_text(m, &len);
+		FUZZ_CHECK(text && strlen(text) == len);
+		free(text);
+		free(m);
+	}
+	o = api_reply_json(&r, fd);
+	FUZZ_CHECK(json_is_object(o));
+	text = json_dumps(o, JSON_COMPACT);
+	FUZZ_CHECK(text != NULL);
+	free(text);
+	json_decref(o);
+	close(fd);
 }
 
 static void noop_wake(struct follower *f)
@@ -177,11 +223,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (!size)
 		return 0;
-	switch (data[0] % 4) {
+	switch (data[0] % 5) {
 	case 0: route(data + 1, size - 1); break;
 	case 1: line(data + 1, size - 1); break;
 	case 2: reply(data + 1, size - 1); break;
-	default: events(data + 1, size - 1); break;
+	case 3: events(data + 1, size - 1); break;
+	default: metrics(data + 1, size - 1); break;
 	}
 	return 0;
 }

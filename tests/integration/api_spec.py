@@ -166,7 +166,7 @@ if st == 200:
     for r in json.loads(body)["routes"]:
         meth, p = r.split(" ", 1)
         served.add((meth.lower(), re.sub(r"\{\w+\}", "{name}", p)))
-served |= {("get", "/v1/version"), ("get", "/v1/links")}
+served |= {("get", "/v1/version"), ("get", "/v1/links"), ("get", "/metrics")}
 documented = {(m, p) for p, m, _ in ops}
 note("api-spec-matches-routes", served == documented,
      "served but not documented: %s; documented but not served: %s" %
@@ -197,8 +197,15 @@ for path, m, op in sorted(ops, key=lambda o: (order.index(o[1]) if o[1] in order
         note("api-spec-valid-requests-match", False, "%s: %d is not documented" % (what, st))
         continue
     resp = deref(responses[str(st)])
-    schema = resp["content"]["application/json"]["schema"]
+    ctype = "application/json" if "application/json" in resp["content"] else list(resp["content"])[0]
+    schema = resp["content"][ctype]["schema"]
     try:
+        if ctype != "application/json":  # GET /metrics: Prometheus text
+            assert hdrs.get("content-type", "").startswith(ctype), "content type %r" % hdrs.get("content-type")
+            validate(schema, out.decode())
+            assert hdrs.get("x-request-id") == rid, "request id not echoed"
+            note("api-spec-valid-requests-match", True)
+            continue
         doc = json.loads(out)
         validate(schema, doc)
         assert doc["request_id"] == rid and hdrs.get("x-request-id") == rid, "request id not echoed"

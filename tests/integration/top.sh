@@ -4,8 +4,8 @@
 # mode (-b: text frames, what scripts read) and interactive (ncurses, under a pty).
 . "$(dirname "$0")/../lib.sh"
 
-CASES="top-batch-columns-and-changing-counters top-paused-stopped-and-restarts top-interactive-quits-on-q
-       top-refusals"
+CASES="top-batch-columns-and-changing-counters top-paused-stopped-and-restarts top-stale-partition-marked
+       top-interactive-quits-on-q top-refusals"
 skip_all_without_kvm $CASES
 L=$LVMM
 sock=$TMP/ctl.sock
@@ -91,6 +91,20 @@ if [ $rc -eq 0 ] && [ "$(col 2 t 2)" = paused ] && [ "$(col 2 t 8)" = 0 ] &&
 	pass top-paused-stopped-and-restarts
 else cat "$TMP/top" >&2; fail top-paused-stopped-and-restarts "rc=$rc restarts ${r1:-none} -> ${r2:-none}"; fi
 "$L" ctl "$sock" resume t >/dev/null
+
+# A partition that does not answer (its process SIGSTOPped) is shown from what the
+# supervisor knows, its state marked '*', and does not hold the refresh up.
+tpid=$("$L" ctl --json "$sock" list | grep -o '"name":"t","state":"[a-z]*","role":"[a-z]*","pid":[0-9]*' | grep -o '[0-9]*$')
+if [ -n "$tpid" ] && sigpid STOP "$tpid"; then
+	t0=$(date +%s)
+	"$L" top "$sock" -b -n 1 -d 0.2 >"$TMP/top" 2>&1; rc=$?
+	t1=$(date +%s)
+	sigpid CONT "$tpid"
+	if [ $rc -eq 0 ] && [ "$(col 1 t 2)" = "running*" ] && [ "$(col 1 a 2)" = running ] &&
+	   [ "$(col 1 t 7)" -gt 0 ] && [ $((t1 - t0)) -lt 6 ]; then
+		pass top-stale-partition-marked
+	else cat "$TMP/top" >&2; fail top-stale-partition-marked "rc=$rc in $((t1 - t0)) s, t shown as '$(col 1 t 2)'"; fi
+else fail top-stale-partition-marked "no pid for t"; fi
 
 # Interactive, on a pseudo-terminal: the table is drawn, q quits at once.
 if command -v script >/dev/null; then

@@ -136,8 +136,8 @@ static void test_lines(void)
 
 static char *dump(json_t *o)
 {
-	static char buf[2048];
-	char *t = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	static char buf[8192];
+	char *t = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
 
 	snprintf(buf, sizeof(buf), "%s", t ? t : "(null)");
 	free(t);
@@ -215,6 +215,190 @@ static void test_blob_merge(void)
 	r.u.blob.format = LVMM_BLOB_JSON_FIELDS;
 	r.u.blob.size = 4;
 	CHECK_STR(dump(api_reply_json(&r, fd)), "{\"ok\":false,\"error\":\"the result is not JSON\"}");
+	close(fd);
+}
+
+/* ---- metrics (src/api/metrics.c) ---- */
+
+static struct {
+	struct lvmm_api_metrics h;
+	struct lvmm_api_metrics_part p[2];
+} mb;
+
+/* mb's first n bytes in a sealed memfd, and reply r saying so. */
+static int metrics_fd(struct lvmm_api_reply *r, size_t n)
+{
+	int fd = memfd_create("m", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+	memset(r, 0, sizeof(*r));
+	r->op = LVMM_OP_METRICS;
+	r->body = LVMM_BODY_BLOB;
+	r->u.blob.format = LVMM_BLOB_METRICS;
+	r->u.blob.size = n;
+	if (fd < 0 || write(fd, &mb, n) != (ssize_t)n ||
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW))
+		abort();
+	return fd;
+}
+
+static void metrics_sample(void)
+{
+	struct lvmm_api_metrics_part *a = &mb.p[0], *b = &mb.p[1];
+
+	memset(&mb, 0, sizeof(mb));
+	mb.h.nparts = 2;
+	mb.h.flags = LVMM_API_METRICS_PLATFORM;
+	mb.h.time_ms = 1796183158924ULL;
+	snprintf(mb.h.acm.policy, sizeof(mb.h.acm.policy), "p1");
+	mb.h.acm.decisions = 10;
+	mb.h.acm.denials = 3;
+	snprintf(a->info.name, sizeof(a->info.name), "web");
+	snprintf(a->info.label, sizeof(a->info.label), "x\"y\\z");
+	snprintf(a->info.state, sizeof(a->info.state), "running");
+	snprintf(a->info.role, sizeof(a->info.role), "service");
+	snprintf(a->info.restart, sizeof(a->info.restart), "never");
+	a->info.vcpus = 2;
+	a->info.memory_mib = 64;
+	a->info.restarts = 4;
+	a->flags = LVMM_API_MREC_STATS | LVMM_API_MREC_PROC | LVMM_API_MREC_STALE;
+	a->uptime_ns = 1500000000;
+	a->cpu_ns = 2250000000;
+	a->vcpu_ns = 2000000000;
+	a->rss_bytes = 4096;
+	a->stats.exits_io = 7;
+	a->stats.exits_hlt = 1;
+	a->stats.ndevs = 2;
+	snprintf(a->stats.devs[0].id, LVMM_NAME_MAX, "net0");
+	snprintf(a->stats.devs[0].kind, sizeof(a->stats.devs[0].kind), "virtio-net-tap");
+	a->stats.devs[0].rx_packets = 5;
+	a->stats.devs[0].throttled = 9;
+	a->stats.devs[0].link_up = 1;
+	snprintf(a->stats.devs[1].id, LVMM_NAME_MAX, "blk0");
+	snprintf(a->stats.devs[1].kind, sizeof(a->stats.devs[1].kind), "virtio-blk");
+	a->stats.devs[1].reads = 8;
+	a->stats.devs[1].read_bytes = 4096;
+	snprintf(b->info.name, sizeof(b->info.name), "off");
+	snprintf(b->info.state, sizeof(b->info.state), "stopped");
+	snprintf(b->info.role, sizeof(b->info.role), "user");
+	snprintf(b->info.restart, sizeof(b->info.restart), "always");
+	b->info.vcpus = 1;
+	b->info.memory_mib = 16;
+}
+
+static void test_metrics_render(void)
+{
+	static struct lvmm_api_reply r;
+	const char *why = NULL;
+	size_t len = 0;
+	char *text, *j;
+	void *m;
+	int fd;
+
+	metrics_sample();
+	fd = metrics_fd(&r, sizeof(mb));
+	CHECK_EQ(api_reply_check(&r, lvmm_api_reply_len(LVMM_BODY_BLOB, 0)), 0);
+	j = dump(api_reply_json(&r, fd));
+	CHECK(strstr(j, "{\"ok\":true,\"time\":1796183158.924,\"acm\":{\"policy\":\"p1\",\"decisions\":10,"
+			"\"allowed\":7,\"denials\":3,") == j);
+	CHECK(strstr(j, "\"name\":\"web\",\"state\":\"running\",\"role\":\"service\",\"label\":\"x\\\"y\\\\z\","
+			"\"pid\":0,\"vcpus\":2,\"memory_bytes\":67108864,\"restarts\":4,") != NULL);
+	CHECK(strstr(j, "\"stale\":true,\"cpu_seconds\":2.25,") != NULL);
+	CHECK(strstr(j, "\"exits\":{\"io\":7,\"mmio\":0,\"hlt\":1,\"other\":0}") != NULL);
+	/* Each device with its model's counters only. */
+	CHECK(strstr(j, "{\"id\":\"net0\",\"kind\":\"virtio-net-tap\",\"rx_packets\":5,") != NULL);
+	CHECK(strstr(j, "\"throttled\":9,\"link_up\":true}") != NULL);
+	CHECK(strstr(j, "{\"id\":\"blk0\",\"kind\":\"virtio-blk\",\"reads\":8,\"writes\":0,\"read_bytes\":4096,"
+			"\"write_bytes\":0,\"errors\":0}") != NULL);
+	CHECK(strstr(j, "\"name\":\"off\",\"state\":\"stopped\",\"role\":\"user\",\"pid\":0,\"vcpus\":1,"
+			"\"memory_bytes\":16777216,\"restarts\":0,\"exit_code\":0,\"uptime_seconds\":0.0,\"stale\":false}") != NULL);
+	m = api_metrics_load(&r, fd, &why);
+	CHECK(m != NULL);
+	text = m ? api_metrics_text(m, &len) : NULL;
+	CHECK(text && len == strlen(text));
+	if (text) {
+		CHECK(!strncmp(text, "# HELP lvmm_partition_info ", 27));
+		CHECK(strstr(text, "\nlvmm_partition_info{partition=\"web\",role=\"service\",label=\"x\\\"y\\\\z\",restart=\"never\"} 1\n"));
+		CHECK(strstr(text, "\n# TYPE lvmm_partition_state gauge\nlvmm_partition_state{partition=\"web\",state=\"stopped\"} 0\n"));
+		CHECK(strstr(text, "\nlvmm_partition_state{partition=\"web\",state=\"running\"} 1\n"));
+		CHECK(strstr(text, "\nlvmm_partition_state{partition=\"off\",state=\"stopped\"} 1\n"));
+		CHECK(strstr(text, "\nlvmm_partition_memory_bytes{partition=\"web\"} 67108864\n"));
+		CHECK(strstr(text, "\nlvmm_partition_restarts_total{partition=\"web\"} 4\n"));
+		CHECK(strstr(text, "\nlvmm_partition_stale{partition=\"web\"} 1\n"));
+		CHECK(!strstr(text, "lvmm_partition_stale{partition=\"off\"}")); /* running or paused only */
+		CHECK(strstr(text, "\nlvmm_partition_cpu_seconds_total{partition=\"web\"} 2.25\n"));
+		CHECK(!strstr(text, "lvmm_partition_cpu_seconds_total{partition=\"off\"}"));
+		CHECK(strstr(text, "\n# TYPE lvmm_partition_exits_total counter\n"
+				   "lvmm_partition_exits_total{partition=\"web\",reason=\"io\"} 7\n"));
+		CHECK(strstr(text, "\nlvmm_device_info{partition=\"web\",device=\"blk0\",kind=\"virtio-blk\"} 1\n"));
+		CHECK(strstr(text, "\n# HELP lvmm_device_rx_packets_total "));
+		CHECK(strstr(text, "\nlvmm_device_rx_packets_total{partition=\"web\",device=\"net0\"} 5\n"));
+		CHECK(!strstr(text, "lvmm_device_rx_packets_total{partition=\"web\",device=\"blk0\"}"));
+		CHECK(strstr(text, "\nlvmm_device_read_bytes_total{partition=\"web\",device=\"blk0\"} 4096\n"));
+		CHECK(strstr(text, "\nlvmm_device_throttled_total{partition=\"web\",device=\"net0\"} 9\n"));
+		CHECK(strstr(text, "\nlvmm_device_link_up{partition=\"web\",device=\"net0\"} 1\n"));
+		CHECK(strstr(text, "\nlvmm_acm_decisions_total 10\n"));
+		CHECK(strstr(text, "\nlvmm_acm_policy_info{policy=\"p1\"} 1\n"));
+		CHECK(text[len - 1] == '\n');
+	}
+	free(text);
+	free(m);
+	close(fd);
+	/* Without the platform flag: no ACM families. */
+	mb.h.flags = 0;
+	fd = metrics_fd(&r, sizeof(mb));
+	m = api_metrics_load(&r, fd, &why);
+	text = m ? api_metrics_text(m, &len) : NULL;
+	CHECK(text && !strstr(text, "lvmm_acm_"));
+	CHECK(!strstr(dump(api_reply_json(&r, fd)), "\"acm\""));
+	free(text);
+	free(m);
+	close(fd);
+}
+
+/* The front-end checks the supervisor's records before using them. */
+static void test_metrics_checked(void)
+{
+	static const char bad[] = "{\"ok\":false,\"error\":\"malformed metrics from the supervisor\"}";
+	static struct lvmm_api_reply r;
+	int fd;
+
+	metrics_sample();
+	fd = metrics_fd(&r, sizeof(mb) - 1); /* a record cut short */
+	CHECK_STR(dump(api_reply_json(&r, fd)), bad);
+	close(fd);
+	mb.h.nparts = 3; /* more records than bytes */
+	fd = metrics_fd(&r, sizeof(mb));
+	CHECK_STR(dump(api_reply_json(&r, fd)), bad);
+	close(fd);
+	metrics_sample();
+	mb.p[1].stats.ndevs = LVMM_STATS_MAX_DEVS + 1;
+	fd = metrics_fd(&r, sizeof(mb));
+	CHECK_STR(dump(api_reply_json(&r, fd)), bad);
+	close(fd);
+	metrics_sample();
+	memset(mb.p[0].stats.devs[1].kind, 'k', sizeof(mb.p[0].stats.devs[1].kind)); /* no NUL */
+	fd = metrics_fd(&r, sizeof(mb));
+	CHECK_STR(dump(api_reply_json(&r, fd)), bad);
+	close(fd);
+	metrics_sample();
+	memset(mb.p[1].info.state, 's', sizeof(mb.p[1].info.state));
+	fd = metrics_fd(&r, sizeof(mb));
+	CHECK_STR(dump(api_reply_json(&r, fd)), bad);
+	close(fd);
+	metrics_sample();
+	fd = metrics_fd(&r, sizeof(mb));
+	r.u.blob.size--; /* the reply and the memfd disagree */
+	CHECK_STR(dump(api_reply_json(&r, fd)), "{\"ok\":false,\"error\":\"the metrics are missing or not sealed\"}");
+	close(fd);
+	fd = memfd_create("m", MFD_CLOEXEC); /* not sealed */
+	CHECK(fd >= 0 && write(fd, &mb, sizeof(mb)) == (ssize_t)sizeof(mb));
+	r.u.blob.size = sizeof(mb);
+	CHECK_STR(dump(api_reply_json(&r, fd)), "{\"ok\":false,\"error\":\"the metrics are missing or not sealed\"}");
+	close(fd);
+	metrics_sample();
+	mb.h.nparts = 0; /* nobody visible: an empty list */
+	fd = metrics_fd(&r, sizeof(mb.h));
+	CHECK(strstr(dump(api_reply_json(&r, fd)), "\"partitions\":[]") != NULL);
 	close(fd);
 }
 
@@ -302,6 +486,8 @@ int main(void)
 	RUN(test_lines);
 	RUN(test_replies);
 	RUN(test_blob_merge);
+	RUN(test_metrics_render);
+	RUN(test_metrics_checked);
 	RUN(test_followers);
 	return unit_done();
 }

@@ -47,11 +47,15 @@ static struct {
 	size_t len[32];
 	unsigned n;
 	unsigned policy_changes;
+	int fd; /* the last reply's blob (a copy), or -1 */
 } fk;
 
 static void t_reply(struct sup *s, const struct lvmm_api_reply *r, size_t len, int fd)
 {
-	(void)s, (void)fd;
+	(void)s;
+	if (fk.fd >= 0)
+		close(fk.fd);
+	fk.fd = fd >= 0 ? dup(fd) : -1;
 	if (fk.n < 32 && len <= sizeof(fk.rep[0])) {
 		memcpy(&fk.rep[fk.n], r, len);
 		fk.len[fk.n] = len;
@@ -140,7 +144,10 @@ static void setup(void)
 		S.parts[i].pid = 0x7ffffff0 + (pid_t)i; /* no such process: nothing is signalled */
 		S.parts[i].state = PS_RUNNING;
 	}
+	if (fk.fd > 0)
+		close(fk.fd);
 	memset(&fk, 0, sizeof(fk));
+	fk.fd = -1;
 	ctl_setup(&S, &tp);
 	S.hooks = &hooks;
 }
@@ -539,6 +546,97 @@ static void test_events_filter(void)
 	memset(&plat.policy, 0, sizeof(plat.policy));
 	for (unsigned i = 0; i < NP; i++)
 		plat.parts[i].label[0] = 0;
+}
+
+/* The last reply's metrics blob: header and records (false if it is not one, or not sealed). */
+static bool metrics_read(struct lvmm_api_metrics *h, struct lvmm_api_metrics_part *rec, unsigned n)
+{
+	const int seals = F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW;
+
+	return fk.n && last()->result == 0 && last()->body == LVMM_BODY_BLOB &&
+	       last()->u.blob.format == LVMM_BLOB_METRICS &&
+	       last()->u.blob.size == sizeof(*h) + n * sizeof(*rec) && fk.fd >= 0 &&
+	       (fcntl(fk.fd, F_GET_SEALS) & seals) == seals &&
+	       pread(fk.fd, h, sizeof(*h), 0) == (ssize_t)sizeof(*h) && h->nparts == n &&
+	       pread(fk.fd, rec, n * sizeof(*rec), sizeof(*h)) == (ssize_t)(n * sizeof(*rec));
+}
+
+/*
+ * metrics: every running partition is asked; the reply comes when all have
+ * answered, or CTL_METRICS_MS after the request with the late ones marked
+ * stale (their last counters kept), never as a failure.
+ */
+static void test_metrics(void)
+{
+	static struct lvmm_api_metrics_part rec[NP];
+	struct lvmm_api_metrics h;
+	struct lvmm_ctl m[NP];
+	unsigned i;
+
+	setup();
+	S.parts[3].state = PS_STOPPED;
+	S.parts[3].pid = 0;
+	ask(LVMM_OP_METRICS, "");
+	CHECK(got_ctl(0, &m[0]) && got_ctl(1, &m[1]) && got_ctl(2, &m[2]) && !got_ctl(3, &m[3]));
+	CHECK_EQ(m[0].op, LVMM_CTL_STATS);
+	answer(0, &m[0], 0, 1);
+	answer(1, &m[1], 0, 2); /* b says it is paused */
+	CHECK_EQ(fk.n, 0);      /* c has not answered */
+	CHECK(ctl_next_deadline(&S) <= now_ns() + CTL_METRICS_MS * MS);
+	ctl_on_timer(&S, now_ns() + CTL_METRICS_MS * MS + 1);
+	CHECK_EQ(fk.n, 1);
+	CHECK(metrics_read(&h, rec, NP));
+	CHECK_EQ(h.flags, LVMM_API_METRICS_PLATFORM);
+	CHECK_STR(h.acm.policy, "none");
+	CHECK(h.time_ms > 0);
+	CHECK_STR(rec[0].info.name, "a");
+	CHECK_STR(rec[0].info.state, "running");
+	CHECK_EQ(rec[0].flags, LVMM_API_MREC_STATS); /* fresh; no /proc for a fake pid */
+	CHECK_EQ(rec[0].stats.exits_io, 42);
+	CHECK_STR(rec[0].stats.devs[0].id, "net0");
+	CHECK_STR(rec[1].info.state, "paused");
+	CHECK_EQ(rec[2].flags, LVMM_API_MREC_STALE); /* runs, never answered: no counters */
+	CHECK_STR(rec[3].info.state, "stopped");
+	CHECK_EQ(rec[3].flags, 0);
+	CHECK_EQ(rec[3].uptime_ns, 0);
+	CHECK(!S.parts[2].asks[0].used); /* c's ask was given up */
+	answer(2, &m[2], 0, 1);          /* too late: nobody waits, no second reply */
+	CHECK_EQ(fk.n, 1);
+	/* Now a is the late one: its last counters, marked stale; c answers in time. */
+	ask(LVMM_OP_METRICS, "");
+	for (i = 0; i < 3; i++)
+		CHECK(got_ctl((int)i, &m[i]));
+	answer(1, &m[1], 0, 2);
+	answer(2, &m[2], 0, 1);
+	ctl_on_timer(&S, now_ns() + CTL_METRICS_MS * MS + 1);
+	CHECK(metrics_read(&h, rec, NP));
+	CHECK_EQ(rec[0].flags, LVMM_API_MREC_STATS | LVMM_API_MREC_STALE);
+	CHECK_EQ(rec[0].stats.exits_io, 42);
+	CHECK_EQ(rec[2].flags, LVMM_API_MREC_STATS);
+	/* All answer: the reply comes at once; a restarted process's old counters are not shown. */
+	S.parts[1].pid++;
+	ask(LVMM_OP_METRICS, "");
+	for (i = 0; i < 3; i++)
+		CHECK(got_ctl((int)i, &m[i]));
+	answer(0, &m[0], 0, 1);
+	answer(2, &m[2], 0, 1);
+	CHECK_EQ(fk.n, 2); /* b's answer is still due */
+	ctl_on_timer(&S, now_ns() + CTL_METRICS_MS * MS + 1);
+	CHECK_EQ(fk.n, 3);
+	CHECK(metrics_read(&h, rec, NP));
+	CHECK_EQ(rec[1].flags, LVMM_API_MREC_STALE);
+	answer(1, &m[1], 0, 2);
+	CHECK_EQ(fk.n, 3);
+	ask(LVMM_OP_METRICS, "");
+	for (i = 0; i < 3; i++)
+		CHECK(got_ctl((int)i, &m[i]));
+	for (i = 0; i < 3; i++)
+		answer((int)i, &m[i], 0, 1);
+	CHECK_EQ(fk.n, 4);
+	CHECK(metrics_read(&h, rec, NP));
+	for (i = 0; i < 3; i++)
+		CHECK_EQ(rec[i].flags, LVMM_API_MREC_STATS);
+	CHECK_EQ(ctl_next_deadline(&S), UINT64_MAX);
 }
 
 /* ---- pools -------------------------------------------------------------------------------------- */
@@ -952,6 +1050,7 @@ int main(void)
 	RUN(test_link_down_once);
 	RUN(test_policy_upload);
 	RUN(test_events_filter);
+	RUN(test_metrics);
 	RUN(test_pools);
 	RUN(test_subject_from_connection);
 	RUN(test_stop_escalates_to_sigkill);

@@ -278,6 +278,7 @@ static void test_tx(void)
 	CHECK_EQ(s.tx_bytes, 1000);
 	CHECK_STR(s.id, "net0");
 	CHECK_EQ(s.link_up, 1);
+	CHECK_EQ(s.throttled, 0); /* no limit: nothing waits */
 	teardown();
 }
 
@@ -533,6 +534,8 @@ static void test_tx_rate_limit(void)
 	ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
 	CHECK_EQ(got, 5);
 	CHECK(ms >= 55 && ms < 400);
+	/* Each of the 3 frames past the burst waited at least once (lvmm_device_throttled_total). */
+	CHECK(stats().throttled >= 3);
 	teardown();
 }
 
@@ -560,6 +563,7 @@ static void test_rx_rate_limit(void)
 		while (gq_get_used(&rxq, &id, &len))
 			got++;
 	CHECK_EQ(got, 4);
+	CHECK(stats().throttled >= 1);
 	teardown();
 }
 

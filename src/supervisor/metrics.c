@@ -1,0 +1,164 @@
+// SPDX-License-Identifier: MIT
+/*
+ * What the `metrics` operation reports (docs/metrics.md), as the fixed
+ * records of include/lvmm/ctl_proto.h: each partition's state from the life
+ * cycle, its newest counters (kept here from every stats answer, so a
+ * partition that does not answer in time is still shown, as stale), and
+ * its process's CPU time, vCPU threads' time and resident memory from
+ * /proc, which never depends on the partition answering. The front-end
+ * writes the text; nothing here formats or parses anything but /proc's
+ * numbers.
+ */
+#include "supervisor/ctl.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "supervisor/supervisor_int.h"
+
+/* The newest stats answer of each partition, and of which process. */
+static struct {
+	struct lvmm_ctl_reply last[PLAT_MAX_PARTS];
+	uint64_t at_ns[PLAT_MAX_PARTS];
+	pid_t pid[PLAT_MAX_PARTS];
+} M;
+
+void metrics_note(const struct part_rt *pr, const struct lvmm_ctl_reply *rep)
+{
+	if (pr->index >= PLAT_MAX_PARTS)
+		return;
+	M.last[pr->index] = *rep;
+	M.at_ns[pr->index] = now_ns();
+	M.pid[pr->index] = pr->pid;
+}
+
+/*
+ * utime + stime (ns) of the /proc stat file at dir/path; true if the task's
+ * name starts with prefix (NULL: any). The name (which the process sets)
+ * may hold anything, but it ends at the last ')': only numbers follow.
+ */
+static bool proc_cpu(int dir, const char *path, const char *prefix, uint64_t *ns)
+{
+	unsigned long long ut, st;
+	char buf[512], *end, *name;
+	int fd = openat(dir, path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+	long hz = sysconf(_SC_CLK_TCK);
+
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0 || hz <= 0)
+		return false;
+	buf[n] = 0;
+	name = strchr(buf, '(');
+	end = strrchr(buf, ')');
+	if (!name || !end || end < name ||
+	    sscanf(end + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2 ||
+	    (prefix && strncmp(name + 1, prefix, strlen(prefix))))
+		return false;
+	*ns = (ut + st) * (1000000000ULL / (unsigned long long)hz);
+	return true;
+}
+
+/* The process's CPU time, its vCPU threads' (named vcpuN) and its resident memory. */
+static int proc_read(pid_t pid, struct lvmm_api_metrics_part *m)
+{
+	static char ents[4096]; /* a partition has a few threads: one read is enough */
+	char path[64], buf[128];
+	unsigned long long size, pages;
+	uint64_t ns;
+	ssize_t n, off;
+	int dir, fd;
+
+	snprintf(path, sizeof(path), "/proc/%d", (int)pid);
+	dir = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dir < 0)
+		return -errno;
+	if (!proc_cpu(dir, "stat", NULL, &m->cpu_ns)) {
+		close(dir);
+		return -ESRCH;
+	}
+	fd = openat(dir, "statm", O_RDONLY | O_CLOEXEC);
+	n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+	if (fd >= 0)
+		close(fd);
+	if (n > 0 && (buf[n] = 0, sscanf(buf, "%llu %llu", &size, &pages) == 2))
+		m->rss_bytes = pages * (uint64_t)sysconf(_SC_PAGESIZE);
+	fd = openat(dir, "task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	n = fd < 0 ? -1 : getdents64(fd, ents, sizeof(ents));
+	for (off = 0; off < n;) {
+		const struct dirent64 *d = (const void *)(ents + off);
+
+		if (d->d_reclen == 0 || off + d->d_reclen > n)
+			break;
+		off += d->d_reclen;
+		snprintf(path, sizeof(path), "%.20s/stat", d->d_name);
+		if (d->d_name[0] != '.' && proc_cpu(fd, path, "vcpu", &ns))
+			m->vcpu_ns += ns;
+	}
+	if (fd >= 0)
+		close(fd);
+	close(dir);
+	return 0;
+}
+
+int metrics_blob(struct sup *s, const uint64_t *mask, bool platform, uint64_t since_ns, uint64_t *size)
+{
+	static struct lvmm_api_metrics_part rec;
+	struct lvmm_api_metrics h = { .flags = platform ? LVMM_API_METRICS_PLATFORM : 0 };
+	const int seals = F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL;
+	uint64_t now = now_ns(), off = sizeof(h);
+	struct timespec ts;
+	unsigned i;
+	int fd = memfd_create("lvmm-metrics", MFD_CLOEXEC | MFD_ALLOW_SEALING), e;
+
+	if (fd < 0)
+		return -errno;
+	for (i = 0; i < s->plat->nparts && i < PLAT_MAX_PARTS; i++) {
+		const struct part_rt *pr = &s->parts[i];
+		bool runs = pr->pid && (pr->state == PS_RUNNING || pr->state == PS_PAUSED);
+
+		if (!(mask[i / 64] >> (i % 64) & 1))
+			continue;
+		memset(&rec, 0, sizeof(rec));
+		ctl_part_info(s, pr, &rec.info);
+		if (pr->pid) {
+			rec.uptime_ns = now - pr->started_ns;
+			if (!proc_read(pr->pid, &rec))
+				rec.flags |= LVMM_API_MREC_PROC;
+		}
+		if (pr->pid && M.pid[i] == pr->pid && M.at_ns[i]) {
+			rec.flags |= LVMM_API_MREC_STATS;
+			rec.stats_age_ns = now - M.at_ns[i];
+			ctl_stats(&rec.stats, &M.last[i]);
+		}
+		if (runs && (!(rec.flags & LVMM_API_MREC_STATS) || M.at_ns[i] < since_ns))
+			rec.flags |= LVMM_API_MREC_STALE;
+		if (pwrite(fd, &rec, sizeof(rec), (off_t)off) != (ssize_t)sizeof(rec))
+			goto err;
+		off += sizeof(rec);
+		h.nparts++;
+	}
+	if (platform) {
+		snprintf(h.acm.policy, sizeof(h.acm.policy), "%s",
+			 s->plat->policy.present ? s->plat->policy.name : "none");
+		acm_stats(&h.acm.decisions, &h.acm.denials, &h.acm.ste_evaluations, &h.acm.ste_cache_hits);
+	}
+	clock_gettime(CLOCK_REALTIME, &ts);
+	h.time_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	if (pwrite(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h) || fcntl(fd, F_ADD_SEALS, seals) < 0)
+		goto err;
+	*size = off;
+	return fd;
+err:
+	e = errno ? -errno : -EIO;
+	close(fd);
+	return e;
+}
