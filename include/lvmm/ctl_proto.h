@@ -77,7 +77,10 @@ enum lvmm_api_op {
 	LVMM_OP_EVENTS = 14,      /* may the subject follow events, and whose? */
 	LVMM_OP_SHUTDOWN = 15,    /* num[0]: timeout in seconds (1..LVMM_API_POWER_MAX_S; 0: default) */
 	LVMM_OP_REBOOT = 16,      /* num[0]: as shutdown */
-	LVMM_OP_MAX = 16,
+	LVMM_OP_WAKE = 17,        /* wake a partition asleep in ACPI S3 (and the platform) */
+	LVMM_OP_BUSY = 18,        /* a service partition is busy: S3 waits (docs/acpi.md) */
+	LVMM_OP_IDLE = 19,        /* ... no longer busy */
+	LVMM_OP_MAX = 19,
 };
 
 /* ---- INIT (sup -> fe) ----------------------------------------------------- */

@@ -138,7 +138,9 @@ enum lvmm_event_kind {
 	LVMM_EV_UNHANDLED_IO = 3,  /* a = 0 pio / 1 mmio, b = address, c = count so far */
 	LVMM_EV_LINK_STATE = 4,    /* dev; a = 1 up / 0 down */
 	LVMM_EV_NET_DROP = 5,      /* dev; a = frames dropped by the filter, b = total */
-	LVMM_EV_KIND_MAX = 5,
+	/* 6, 7: issue 9's integrity violation and watchdog (another branch) */
+	LVMM_EV_SLEEP = 8,         /* a = 3: the guest entered ACPI S3; 0: it woke by itself (console) */
+	LVMM_EV_KIND_MAX = 8,
 };
 
 struct lvmm_event {

@@ -192,6 +192,9 @@ const struct api_op api_ops[] = {
 	{ .id = LVMM_OP_EVENTS, .body = LVMM_BODY_EVENTS, .name = "events", .usage = "events", .method = "GET", .path = "/v1/events", .format = fmt_events },
 	{ .id = LVMM_OP_SHUTDOWN, .body = LVMM_BODY_PART, .name = "shutdown", .usage = "shutdown PARTITION [SECONDS]", .method = "POST", .path = "/v1/partitions/{}/shutdown", .arg = ARG_PART_SECS, .format = fmt_part },
 	{ .id = LVMM_OP_REBOOT, .body = LVMM_BODY_PART, .name = "reboot", .usage = "reboot PARTITION [SECONDS]", .method = "POST", .path = "/v1/partitions/{}/reboot", .arg = ARG_PART_SECS, .format = fmt_part },
+	{ .id = LVMM_OP_WAKE, .body = LVMM_BODY_PART, .name = "wake", .usage = "wake PARTITION", .method = "POST", .path = "/v1/partitions/{}/wake", .arg = ARG_PART, .format = fmt_part },
+	{ .id = LVMM_OP_BUSY, .body = LVMM_BODY_PART, .name = "busy", .usage = "busy PARTITION", .method = "POST", .path = "/v1/partitions/{}/busy", .arg = ARG_PART, .format = fmt_part },
+	{ .id = LVMM_OP_IDLE, .body = LVMM_BODY_PART, .name = "idle", .usage = "idle PARTITION", .method = "POST", .path = "/v1/partitions/{}/idle", .arg = ARG_PART, .format = fmt_part },
 };
 const unsigned api_nops = sizeof(api_ops) / sizeof(api_ops[0]);
 

@@ -96,6 +96,13 @@ struct raw_ids {
 	char *count;
 };
 
+struct raw_sleep {
+	char **hook;
+	unsigned hook_count;
+	char *hook_timeout_ms;
+	char *recheck_ms;
+};
+
 struct raw_platform {
 	struct raw_part *partitions;
 	unsigned partitions_count;
@@ -106,6 +113,7 @@ struct raw_platform {
 	struct raw_ids *identities;
 	struct raw_policy *policy;
 	char *policy_file;
+	struct raw_sleep *sleep;
 };
 
 #define OPT CYAML_FLAG_OPTIONAL
@@ -194,6 +202,13 @@ static const cyaml_schema_field_t ids_fields[] = {
 	CYAML_FIELD_END
 };
 
+static const cyaml_schema_field_t sleep_fields[] = {
+	CYAML_FIELD_SEQUENCE("hook", OPT_PTR, struct raw_sleep, hook, &str_entry, 0, CYAML_UNLIMITED),
+	STR("hook_timeout_ms", struct raw_sleep, hook_timeout_ms),
+	STR("recheck_ms", struct raw_sleep, recheck_ms),
+	CYAML_FIELD_END
+};
+
 static const cyaml_schema_field_t top_fields[] = {
 	CYAML_FIELD_SEQUENCE("partitions", CYAML_FLAG_POINTER, struct raw_platform, partitions,
 			     &part_entry, 0, CYAML_UNLIMITED),
@@ -204,6 +219,7 @@ static const cyaml_schema_field_t top_fields[] = {
 	CYAML_FIELD_MAPPING_PTR("identities", OPT_PTR, struct raw_platform, identities, ids_fields),
 	CYAML_FIELD_MAPPING_PTR("policy", OPT_PTR, struct raw_platform, policy, policy_fields),
 	STR("policy_file", struct raw_platform, policy_file),
+	CYAML_FIELD_MAPPING_PTR("sleep", OPT_PTR, struct raw_platform, sleep, sleep_fields),
 	CYAML_FIELD_END
 };
 static const cyaml_schema_value_t top_schema = {
@@ -551,6 +567,39 @@ static void conv_ids(struct ctx *c, const struct raw_ids *in, struct platform *p
 		plat->uid_count = (uint32_t)v;
 }
 
+/*
+ * sleep: { hook: [/ABS/PATH, ARG...], hook_timeout_ms: N, recheck_ms: N }
+ * (docs/acpi.md, "Sleep"): the hook is run without a shell, so its argv
+ * is exactly what the file says.
+ */
+static void conv_sleep(struct ctx *c, const struct raw_sleep *in, struct platform *plat)
+{
+	struct stat st;
+	uint64_t v;
+	unsigned i;
+
+	if (in->hook_count > PLAT_HOOK_ARGS)
+		report(c, "sleep/hook", "%u words: at most %d (a program and its arguments)",
+		       in->hook_count, PLAT_HOOK_ARGS);
+	for (i = 0; i < in->hook_count && i < PLAT_HOOK_ARGS; i++) {
+		if (strlen(in->hook[i]) >= PLAT_HOOK_ARG_MAX) {
+			report(c, "sleep/hook", "word %u is longer than %d bytes", i, PLAT_HOOK_ARG_MAX - 1);
+			return;
+		}
+		snprintf(plat->sleep_hook[i], PLAT_HOOK_ARG_MAX, "%s", in->hook[i]);
+	}
+	plat->sleep_hook_argc = MIN(in->hook_count, (unsigned)PLAT_HOOK_ARGS);
+	if (plat->sleep_hook_argc && (plat->sleep_hook[0][0] != '/' || stat(plat->sleep_hook[0], &st) ||
+				      !S_ISREG(st.st_mode) || access(plat->sleep_hook[0], X_OK)))
+		report(c, "sleep/hook", "'%s' is not an executable file given by its absolute path "
+		       "(the hook runs without a shell)", plat->sleep_hook[0]);
+	if (in->hook_timeout_ms && cfg_uint(c, "sleep/hook_timeout_ms", "hook_timeout_ms",
+					    in->hook_timeout_ms, 3600000, &v))
+		plat->sleep_hook_timeout_ms = (uint32_t)v ? (uint32_t)v : 1;
+	if (in->recheck_ms && cfg_uint(c, "sleep/recheck_ms", "recheck_ms", in->recheck_ms, 3600000, &v))
+		plat->sleep_recheck_ms = (uint32_t)v ? (uint32_t)v : 1;
+}
+
 int platform_find(const struct platform *plat, const char *name)
 {
 	unsigned i;
@@ -600,6 +649,8 @@ int platform_load(const char *path, struct platform *plat, FILE *err)
 	memset(plat, 0, sizeof(*plat));
 	plat->uid_base = PLAT_UID_BASE_DEFAULT;
 	plat->uid_count = PLAT_UID_COUNT_DEFAULT;
+	plat->sleep_hook_timeout_ms = PLAT_SLEEP_HOOK_TIMEOUT_MS;
+	plat->sleep_recheck_ms = PLAT_SLEEP_RECHECK_MS;
 	snprintf(plat->path, sizeof(plat->path), "%s", path);
 	snprintf(tmp, sizeof(tmp), "%s", path);
 	snprintf(c.dir, sizeof(c.dir), "%s", dirname(tmp));
@@ -651,6 +702,8 @@ int platform_load(const char *path, struct platform *plat, FILE *err)
 	}
 	if (raw->identities)
 		conv_ids(&c, raw->identities, plat);
+	if (raw->sleep)
+		conv_sleep(&c, raw->sleep, plat);
 	load_policy(&c, raw, plat);
 	/* Every check runs, whatever came before: fields refused above are marked and skipped. */
 	validate(&c, plat);

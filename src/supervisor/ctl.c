@@ -481,6 +481,36 @@ static enum ctl_res op_events(struct sup *s, struct ctl_req *r)
 	return CR_DONE;
 }
 
+/* wake PARTITION: a guest asleep in S3 runs again (and the platform, if it slept). */
+static enum ctl_res op_wake(struct sup *s, struct ctl_req *r)
+{
+	char who[64];
+
+	if (sleep_wake_prepare(s, r->pr, subject(s, r, who, sizeof(who))))
+		return fail(r, -EALREADY, "partition '%s' is not asleep", r->pr->p->name);
+	return to_partition(s, r, LVMM_CTL_RESUME);
+}
+
+/* busy|idle PARTITION: a service partition's flag that holds the platform's sleep. */
+static enum ctl_res op_busy_flag(struct sup *s, struct ctl_req *r, bool busy)
+{
+	if (sleep_set_busy(s, r->pr, busy))
+		return fail(r, -EINVAL, "%s: '%s' is not a service partition", r->op->name,
+			    r->pr->p->name);
+	body_part(r, r->pr, NULL, 0);
+	return CR_DONE;
+}
+
+static enum ctl_res op_busy(struct sup *s, struct ctl_req *r)
+{
+	return op_busy_flag(s, r, true);
+}
+
+static enum ctl_res op_idle(struct sup *s, struct ctl_req *r)
+{
+	return op_busy_flag(s, r, false);
+}
+
 static const struct ctl_op ctl_ops[] = {
 	{ .id = LVMM_OP_LIST, .name = "list", .acm = OP_LIST, .run = op_list },
 	{ .id = LVMM_OP_STATUS, .name = "status", .acm = OP_STATUS, .target = CT_PART, .answer_body = true, .run = op_status },
@@ -498,6 +528,9 @@ static const struct ctl_op ctl_ops[] = {
 	{ .id = LVMM_OP_EVENTS, .name = "events", .acm = OP_EVENTS, .run = op_events },
 	{ .id = LVMM_OP_SHUTDOWN, .name = "shutdown", .acm = OP_SHUTDOWN, .target = CT_PART, .answer_body = true, .run = op_shutdown },
 	{ .id = LVMM_OP_REBOOT, .name = "reboot", .acm = OP_REBOOT, .target = CT_PART, .answer_body = true, .run = op_reboot },
+	{ .id = LVMM_OP_WAKE, .name = "wake", .acm = OP_WAKE, .target = CT_PART, .answer_body = true, .run = op_wake },
+	{ .id = LVMM_OP_BUSY, .name = "busy", .acm = OP_BUSY, .target = CT_PART, .run = op_busy },
+	{ .id = LVMM_OP_IDLE, .name = "idle", .acm = OP_IDLE, .target = CT_PART, .run = op_idle },
 };
 
 /* ---- partitions' answers ---------------------------------------------------------- */
