@@ -55,6 +55,17 @@
  *   quiet=1         print only gap and partition_paused lines (a flood
  *                   of link events would take seconds on the serial port)
  *   bridge=0        no NICs: only the agent
+ *   bench=N         (bench/contain.sh) with events=1 and a virtio-blk disk:
+ *                   N times, every bench_gap_ms (default 1100: the
+ *                   partition reports at most one DMA fault per second after
+ *                   a burst of 5), reset the disk, hand it a read into
+ *                   guest-physical 1 TiB (outside any partition: a DMA
+ *                   fault) and time, with the TSC, from the doorbell write
+ *                   to the moment the dma_fault line arrives on the agent
+ *                   channel. Prints "service: bench fault-to-event N us"
+ *                   per sample and "service: bench done N samples"; the
+ *                   path is the service partition's (supervisor, front-end,
+ *                   agent channel), the fault its own so one clock times both.
  */
 #include "inet.h"
 #include "virtio.h"
@@ -111,7 +122,7 @@ static uint32_t alen;
 static int atrunc;
 static char self[32] = "service", target[32] = "user", contain[16] = "none";
 static uint64_t cooldown_tsc, last_contain, hz_ms;
-static int quiet;
+static int quiet, saw_fault;
 
 static int agent_send(const char *fmt, const char *arg)
 {
@@ -140,6 +151,8 @@ static void on_line(const char *line)
 		printf("service: reply %s\n", line);
 		return;
 	}
+	if (has_field(line, "event", "dma_fault"))
+		saw_fault = 1;
 	if (!quiet || has_field(line, "event", "gap") || has_field(line, "event", "partition_paused"))
 		printf("service: event %s%s\n", line, atrunc ? " [truncated]" : "");
 	const char *why = has_field(line, "event", "dma_fault") ? "dma_fault" :
@@ -497,6 +510,42 @@ static uint64_t arg_u64(const char *key, uint64_t def)
 	return def;
 }
 
+/* bench=N: fault-to-event latency through the service partition's own channel. */
+static int bench(uint64_t n)
+{
+	static struct vblk blk;
+	static struct { uint32_t type, reserved; uint64_t sector; } hdr;
+	static uint8_t status;
+	uint64_t gap = arg_u64("bench_gap_ms", 1100) * hz_ms, done = 0;
+
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t until = rdtsc() + gap;
+		while ((int64_t)(rdtsc() - until) < 0)
+			agent_poll(); /* drain the previous fault's lines */
+		if (vblk_open(&blk, 0)) {
+			printf("service: bench: no virtio-blk device\n");
+			return 2;
+		}
+		struct virtq_buf b[3] = {
+			{ &hdr, sizeof(hdr), 0 }, { (const void *)(1ULL << 40), 512, 1 }, { &status, 1, 1 },
+		};
+		virtq_add(&blk.q, b, 3);
+		saw_fault = 0;
+		uint64_t t0 = rdtsc(), limit = t0 + 2000 * hz_ms;
+		virtq_kick(&blk.q);
+		while (!saw_fault && (int64_t)(rdtsc() - limit) < 0)
+			agent_poll();
+		if (!saw_fault) {
+			printf("service: bench: no dma_fault line within 2 s (rate limited?)\n");
+			continue;
+		}
+		printf("service: bench fault-to-event %lu us\n", (rdtsc() - t0) * 1000 / hz_ms);
+		done++;
+	}
+	printf("service: bench done %lu samples\n", done);
+	return 0;
+}
+
 int main(void)
 {
 	char m[18];
@@ -527,6 +576,8 @@ int main(void)
 			agent_send("events%s\n", "");
 		printf("service: agent on virtio-console %d, contain=%s target=%s\n", ai, contain, target);
 	}
+	if (arg_u64("bench", 0))
+		return bench(arg_u64("bench", 0));
 	uint64_t stall_end = rdtsc() + stall_ms * hz_ms, idle_at = rdtsc() + busy_ms * hz_ms;
 	if (stall_ms) {
 		printf("service: stalling for %lu ms\n", stall_ms);
