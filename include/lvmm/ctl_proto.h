@@ -30,7 +30,7 @@
 
 #include "lvmm/proto.h"
 
-#define LVMM_API_VERSION    2  /* 2: shutdown, reboot; lvmm_api_part.timeout_ms */
+#define LVMM_API_VERSION    3  /* 2: shutdown, reboot; lvmm_api_part.timeout_ms; 3: wake, busy, idle */
 #define LVMM_API_MAX_PARTS  256  /* list replies and event filters: >= PLAT_MAX_PARTS */
 #define LVMM_API_MAX_LINKS  64   /* >= PLAT_MAX_LINKS */
 #define LVMM_API_RID_MAX    64   /* request id incl. NUL: [A-Za-z0-9._:-], 1-63 chars */

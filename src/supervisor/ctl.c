@@ -486,9 +486,14 @@ static enum ctl_res op_wake(struct sup *s, struct ctl_req *r)
 {
 	char who[64];
 
+	enum ctl_res res;
+
 	if (sleep_wake_prepare(s, r->pr, subject(s, r, who, sizeof(who))))
 		return fail(r, -EALREADY, "partition '%s' is not asleep", r->pr->p->name);
-	return to_partition(s, r, LVMM_CTL_RESUME);
+	res = to_partition(s, r, LVMM_CTL_RESUME);
+	if (res == CR_FAIL)
+		(void)sleep_wake_prepare(s, r->pr, ""); /* not woken by this request after all */
+	return res;
 }
 
 /* busy|idle PARTITION: a service partition's flag that holds the platform's sleep. */
