@@ -100,7 +100,7 @@ stop_sup
 # ---- console input wakes the sleeping guest ----------------------------------------------------------
 platform 60000 "sleep_at=3"
 wait_grep "$ev" '"event":"sleep_delayed"' 100
-printf 'x\n' | timeout 5 "$L" console "$sock" user >/dev/null 2>&1
+{ sleep 0.3; printf 'x\n'; sleep 1; } | timeout 5 "$L" console "$sock" user >/dev/null 2>&1
 wait_grep "$ev" '"event":"sleep_cancelled"' 50
 if grep -q '"event":"partition_resumed","partition":"user","by":"console"' "$ev" &&
    grep -q '"event":"sleep_cancelled","partition":"user","by":"console"' "$ev" &&
