@@ -22,7 +22,6 @@ truncate -s 1M "$img"
 SVC=$PWD/$GUESTS/service.elf
 BG=""
 cleanup() {
-	[ -n "${KEEP:-}" ] && cp -r "$TMP" "$KEEP"
 	local p
 	for p in $BG; do sigpid KILL "$p" 2>/dev/null; done
 	cleanup_tmp
