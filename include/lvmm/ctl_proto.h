@@ -30,7 +30,7 @@
 
 #include "lvmm/proto.h"
 
-#define LVMM_API_VERSION    3  /* 2: shutdown, reboot; lvmm_api_part.timeout_ms; 3: metrics */
+#define LVMM_API_VERSION    3  /* 2: shutdown, reboot; lvmm_api_part.timeout_ms; 3: metrics, wake, busy, idle */
 #define LVMM_API_MAX_PARTS  256  /* list replies and event filters: >= PLAT_MAX_PARTS */
 #define LVMM_API_MAX_LINKS  64   /* >= PLAT_MAX_LINKS */
 #define LVMM_API_RID_MAX    64   /* request id incl. NUL: [A-Za-z0-9._:-], 1-63 chars */
@@ -83,7 +83,10 @@ enum lvmm_api_op {
 	LVMM_OP_REMOTE_DISABLE = 18,
 	LVMM_OP_REMOTE_STATUS = 19,
 	LVMM_OP_METRICS = 20,     /* answered with a LVMM_BLOB_METRICS blob */
-	LVMM_OP_MAX = 20,
+	LVMM_OP_WAKE = 21,        /* wake a partition asleep in ACPI S3 (and the platform) */
+	LVMM_OP_BUSY = 22,        /* a service partition is busy: S3 waits (docs/acpi.md) */
+	LVMM_OP_IDLE = 23,        /* ... no longer busy */
+	LVMM_OP_MAX = 23,
 };
 
 /* ---- INIT (sup -> fe) ----------------------------------------------------- */

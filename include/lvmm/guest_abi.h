@@ -52,8 +52,10 @@
  * and the event register of the Generic Event Device (ACPI0013) whose
  * interrupt tells the guest a power-button press is pending.
  *   SLEEP_CTL (byte, write): SLP_TYP << 2 | SLP_EN; SLP_TYP 5 (the DSDT's
- *             \_S5) powers the partition off.
- *   SLEEP_STS (byte): WAK_STS (bit 7); reads 0, writes are ignored.
+ *             \_S5) powers the partition off; SLP_TYP 3 (\_S3) puts it to
+ *             sleep: its vCPUs stop and continue after the write on a wake.
+ *   SLEEP_STS (byte): WAK_STS (bit 7), set by a wake from S3; writing 1
+ *             clears it (an ACPI OS polls it after the sleep write).
  *   GED_EVENT (32-bit, read clears): pending events, bit 0 = power button.
  */
 #define LVMM_PORT_ACPI_PM      0x600
@@ -65,6 +67,8 @@
 #define LVMM_SLEEP_TYP_SHIFT   2
 #define LVMM_SLEEP_TYP_MASK    0x1c
 #define LVMM_SLP_TYP_S5        5
+#define LVMM_SLP_TYP_S3        3
+#define LVMM_SLEEP_WAK_STS     0x80
 #define LVMM_GED_EV_POWER_BUTTON 0x1
 #define LVMM_IRQ_GED           22 /* GSI (IOAPIC pin); edge, active high */
 

@@ -192,7 +192,8 @@ enum lvmm_event_kind {
 	LVMM_EV_PROTECT_LOCK = 7,
 	/* a = timeout_ms, b = ms since the last pet, c = enum lvmm_watchdog_action */
 	LVMM_EV_WATCHDOG = 8,
-	LVMM_EV_KIND_MAX = 8,
+	LVMM_EV_SLEEP = 9,         /* a = 3: the guest entered ACPI S3; 0: it woke by itself (console) */
+	LVMM_EV_KIND_MAX = 9,
 };
 
 struct lvmm_event {

@@ -212,6 +212,9 @@ const struct api_op api_ops[] = {
 	{ .id = LVMM_OP_REMOTE_STATUS, .body = LVMM_BODY_REMOTE, .name = "remote-status", .usage = "remote-status", .method = "GET", .path = "/v1/remote", .format = fmt_remote },
 	/* Also GET /metrics, as Prometheus text (api_route, http.c). */
 	{ .id = LVMM_OP_METRICS, .body = LVMM_BODY_BLOB, .name = "metrics", .usage = "metrics", .method = "GET", .path = "/v1/metrics", .format = NULL },
+	{ .id = LVMM_OP_WAKE, .body = LVMM_BODY_PART, .name = "wake", .usage = "wake PARTITION", .method = "POST", .path = "/v1/partitions/{}/wake", .arg = ARG_PART, .format = fmt_part },
+	{ .id = LVMM_OP_BUSY, .body = LVMM_BODY_PART, .name = "busy", .usage = "busy PARTITION", .method = "POST", .path = "/v1/partitions/{}/busy", .arg = ARG_PART, .format = fmt_part },
+	{ .id = LVMM_OP_IDLE, .body = LVMM_BODY_PART, .name = "idle", .usage = "idle PARTITION", .method = "POST", .path = "/v1/partitions/{}/idle", .arg = ARG_PART, .format = fmt_part },
 };
 const unsigned api_nops = sizeof(api_ops) / sizeof(api_ops[0]);
 

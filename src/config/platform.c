@@ -120,6 +120,13 @@ struct raw_remote {
 	char *client_ca;
 };
 
+struct raw_sleep {
+	char **hook;
+	unsigned hook_count;
+	char *hook_timeout_ms;
+	char *recheck_ms;
+};
+
 struct raw_platform {
 	struct raw_part *partitions;
 	unsigned partitions_count;
@@ -131,6 +138,7 @@ struct raw_platform {
 	struct raw_policy *policy;
 	char *policy_file;
 	struct raw_remote *remote;
+	struct raw_sleep *sleep;
 };
 
 #define OPT CYAML_FLAG_OPTIONAL
@@ -247,6 +255,13 @@ static const cyaml_schema_field_t remote_fields[] = {
 	CYAML_FIELD_END
 };
 
+static const cyaml_schema_field_t sleep_fields[] = {
+	CYAML_FIELD_SEQUENCE("hook", OPT_PTR, struct raw_sleep, hook, &str_entry, 0, CYAML_UNLIMITED),
+	STR("hook_timeout_ms", struct raw_sleep, hook_timeout_ms),
+	STR("recheck_ms", struct raw_sleep, recheck_ms),
+	CYAML_FIELD_END
+};
+
 static const cyaml_schema_field_t top_fields[] = {
 	CYAML_FIELD_SEQUENCE("partitions", CYAML_FLAG_POINTER, struct raw_platform, partitions,
 			     &part_entry, 0, CYAML_UNLIMITED),
@@ -258,6 +273,7 @@ static const cyaml_schema_field_t top_fields[] = {
 	CYAML_FIELD_MAPPING_PTR("policy", OPT_PTR, struct raw_platform, policy, policy_fields),
 	STR("policy_file", struct raw_platform, policy_file),
 	CYAML_FIELD_MAPPING_PTR("remote", OPT_PTR, struct raw_platform, remote, remote_fields),
+	CYAML_FIELD_MAPPING_PTR("sleep", OPT_PTR, struct raw_platform, sleep, sleep_fields),
 	CYAML_FIELD_END
 };
 static const cyaml_schema_value_t top_schema = {
@@ -692,6 +708,39 @@ static void conv_ids(struct ctx *c, const struct raw_ids *in, struct platform *p
 		plat->uid_count = (uint32_t)v;
 }
 
+/*
+ * sleep: { hook: [/ABS/PATH, ARG...], hook_timeout_ms: N, recheck_ms: N }
+ * (docs/acpi.md, "Sleep"): the hook is run without a shell, so its argv
+ * is exactly what the file says.
+ */
+static void conv_sleep(struct ctx *c, const struct raw_sleep *in, struct platform *plat)
+{
+	struct stat st;
+	uint64_t v;
+	unsigned i;
+
+	if (in->hook_count > PLAT_HOOK_ARGS)
+		report(c, "sleep/hook", "%u words: at most %d (a program and its arguments)",
+		       in->hook_count, PLAT_HOOK_ARGS);
+	for (i = 0; i < in->hook_count && i < PLAT_HOOK_ARGS; i++) {
+		if (strlen(in->hook[i]) >= PLAT_HOOK_ARG_MAX) {
+			report(c, "sleep/hook", "word %u is longer than %d bytes", i, PLAT_HOOK_ARG_MAX - 1);
+			return;
+		}
+		snprintf(plat->sleep_hook[i], PLAT_HOOK_ARG_MAX, "%s", in->hook[i]);
+	}
+	plat->sleep_hook_argc = MIN(in->hook_count, (unsigned)PLAT_HOOK_ARGS);
+	if (plat->sleep_hook_argc && (plat->sleep_hook[0][0] != '/' || stat(plat->sleep_hook[0], &st) ||
+				      !S_ISREG(st.st_mode) || access(plat->sleep_hook[0], X_OK)))
+		report(c, "sleep/hook", "'%s' is not an executable file given by its absolute path "
+		       "(the hook runs without a shell)", plat->sleep_hook[0]);
+	if (in->hook_timeout_ms && cfg_uint(c, "sleep/hook_timeout_ms", "hook_timeout_ms",
+					    in->hook_timeout_ms, 3600000, &v))
+		plat->sleep_hook_timeout_ms = (uint32_t)v ? (uint32_t)v : 1;
+	if (in->recheck_ms && cfg_uint(c, "sleep/recheck_ms", "recheck_ms", in->recheck_ms, 3600000, &v))
+		plat->sleep_recheck_ms = (uint32_t)v ? (uint32_t)v : 1;
+}
+
 int platform_find(const struct platform *plat, const char *name)
 {
 	unsigned i;
@@ -741,6 +790,8 @@ int platform_load(const char *path, struct platform *plat, FILE *err)
 	memset(plat, 0, sizeof(*plat));
 	plat->uid_base = PLAT_UID_BASE_DEFAULT;
 	plat->uid_count = PLAT_UID_COUNT_DEFAULT;
+	plat->sleep_hook_timeout_ms = PLAT_SLEEP_HOOK_TIMEOUT_MS;
+	plat->sleep_recheck_ms = PLAT_SLEEP_RECHECK_MS;
 	snprintf(plat->path, sizeof(plat->path), "%s", path);
 	snprintf(tmp, sizeof(tmp), "%s", path);
 	snprintf(c.dir, sizeof(c.dir), "%s", dirname(tmp));
@@ -802,6 +853,8 @@ int platform_load(const char *path, struct platform *plat, FILE *err)
 		resolve(&c, "remote/key", raw->remote->key, rm->key, sizeof(rm->key));
 		resolve(&c, "remote/client_ca", raw->remote->client_ca, rm->client_ca, sizeof(rm->client_ca));
 	}
+	if (raw->sleep)
+		conv_sleep(&c, raw->sleep, plat);
 	load_policy(&c, raw, plat);
 	/* Every check runs, whatever came before: fields refused above are marked and skipped. */
 	validate(&c, plat);

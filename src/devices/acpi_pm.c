@@ -12,8 +12,11 @@
  *    button device, which Linux's button driver turns into KEY_POWER.
  *    The in-tree guests poll the register instead (tests/guests/rt).
  *
- * Sleep states go through one switch (acpi_pm_sleep()) so that S3 (issue
- * 9: suspend when the service partitions are idle) is one more case.
+ * Sleep states go through one switch (acpi_pm_sleep()): S5 powers off; S3
+ * stops the partition's vCPUs at once (the guest believes it sleeps) and
+ * tells the supervisor, which suspends the platform when the service
+ * partitions are idle; a wake resumes the guest after its sleep write, with
+ * WAK_STS set in the sleep status register (what an ACPI OS polls for).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -46,8 +49,15 @@ static void acpi_pm_sleep(struct acpi_pm *pm, unsigned slp_typ)
 	case LVMM_SLP_TYP_S5:
 		vm_exit_simple(pm->vm, LVMM_EXIT_POWEROFF, 0, "ACPI S5: the guest powered off");
 		return;
+	case LVMM_SLP_TYP_S3:
+		/* Acknowledged: the guest sleeps now; the supervisor decides about the platform. */
+		if (vm_sleep(pm->vm))
+			pr_warn_rl(&pm->rl, "acpi_pm: S3 requested while not running; ignored");
+		else
+			pr_info("ACPI S3: the guest is asleep");
+		return;
 	default:
-		/* Only \_S5 is in the DSDT: anything else is a guest that guessed. */
+		/* Only \_S3 and \_S5 are in the DSDT: anything else is a guest that guessed. */
 		pr_warn_rl(&pm->rl, "acpi_pm: sleep type %u is not supported; ignored", slp_typ);
 		return;
 	}
@@ -67,7 +77,7 @@ static void pm_read(void *opaque, uint64_t off, void *data, uint32_t len)
 		pthread_mutex_unlock(&pm->lock);
 		memcpy(data, &v, 4);
 	} else if (off == OFF_SLEEP_STS && len == 1) {
-		*(uint8_t *)data = 0; /* WAK_STS clear: the partition never sleeps and wakes */
+		*(uint8_t *)data = atomic_load(&pm->vm->wak_sts) ? LVMM_SLEEP_WAK_STS : 0;
 	} else if (off == OFF_SLEEP_CTL && len == 1) {
 		*(uint8_t *)data = 0;
 	}
@@ -78,9 +88,15 @@ static void pm_write(void *opaque, uint64_t off, const void *data, uint32_t len)
 	struct acpi_pm *pm = opaque;
 	uint8_t v;
 
-	if (off != OFF_SLEEP_CTL || len != 1)
-		return; /* SLEEP_STS: WAK_STS is never set, so writing 1 to clear it is a no-op */
+	if (len != 1)
+		return;
 	v = *(const uint8_t *)data;
+	if (off == OFF_SLEEP_STS && (v & LVMM_SLEEP_WAK_STS)) {
+		atomic_store(&pm->vm->wak_sts, false); /* write 1 to clear */
+		return;
+	}
+	if (off != OFF_SLEEP_CTL)
+		return;
 	if (v & LVMM_SLEEP_SLP_EN)
 		acpi_pm_sleep(pm, (v & LVMM_SLEEP_TYP_MASK) >> LVMM_SLEEP_TYP_SHIFT);
 }

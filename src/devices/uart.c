@@ -379,6 +379,7 @@ static void uart_input(void *opaque, uint32_t events)
 		uart_watch_input(u, false);
 	uart_update_irq(u);
 	pthread_mutex_unlock(&u->lock);
+	vm_wake_self(u->vm); /* console input wakes a guest asleep in S3 (docs/acpi.md) */
 }
 
 /* ---- console clients (I/O thread) ------------------------------------------ */
@@ -528,6 +529,8 @@ static void uart_client_io(void *opaque, uint32_t events)
 		(void)client_flush(u, c);
 out:
 	pthread_mutex_unlock(&u->lock);
+	if (events & EPOLLIN)
+		vm_wake_self(u->vm); /* typing on `lvmm console` wakes a guest asleep in S3 */
 }
 
 /* The vCPU wrote output or drained the FIFO: serve every client. */

@@ -675,6 +675,41 @@ static void metrics_finish(struct sup *s, struct ctl_req *r)
 	r->blob_fd = fd;
 }
 
+/* wake PARTITION: a guest asleep in S3 runs again (and the platform, if it slept). */
+static enum ctl_res op_wake(struct sup *s, struct ctl_req *r)
+{
+	char who[64];
+
+	enum ctl_res res;
+
+	if (sleep_wake_prepare(s, r->pr, subject(s, r, who, sizeof(who))))
+		return fail(r, -EALREADY, "partition '%s' is not asleep", r->pr->p->name);
+	res = to_partition(s, r, LVMM_CTL_RESUME);
+	if (res == CR_FAIL)
+		(void)sleep_wake_prepare(s, r->pr, ""); /* not woken by this request after all */
+	return res;
+}
+
+/* busy|idle PARTITION: a service partition's flag that holds the platform's sleep. */
+static enum ctl_res op_busy_flag(struct sup *s, struct ctl_req *r, bool busy)
+{
+	if (sleep_set_busy(s, r->pr, busy))
+		return fail(r, -EINVAL, "%s: '%s' is not a service partition", r->op->name,
+			    r->pr->p->name);
+	body_part(r, r->pr, NULL, 0);
+	return CR_DONE;
+}
+
+static enum ctl_res op_busy(struct sup *s, struct ctl_req *r)
+{
+	return op_busy_flag(s, r, true);
+}
+
+static enum ctl_res op_idle(struct sup *s, struct ctl_req *r)
+{
+	return op_busy_flag(s, r, false);
+}
+
 static const struct ctl_op ctl_ops[] = {
 	{ .id = LVMM_OP_LIST, .name = "list", .acm = OP_LIST, .run = op_list },
 	{ .id = LVMM_OP_STATUS, .name = "status", .acm = OP_STATUS, .target = CT_PART, .answer_body = true, .run = op_status },
@@ -696,6 +731,9 @@ static const struct ctl_op ctl_ops[] = {
 	{ .id = LVMM_OP_REMOTE_DISABLE, .name = "remote-disable", .acm = OP_REMOTE_DISABLE, .run = op_remote_disable },
 	{ .id = LVMM_OP_REMOTE_STATUS, .name = "remote-status", .acm = OP_REMOTE_STATUS, .run = op_remote_status },
 	{ .id = LVMM_OP_METRICS, .name = "metrics", .acm = OP_METRICS, .answer_ms = CTL_METRICS_MS, .run = op_metrics, .finish = metrics_finish },
+	{ .id = LVMM_OP_WAKE, .name = "wake", .acm = OP_WAKE, .target = CT_PART, .answer_body = true, .run = op_wake },
+	{ .id = LVMM_OP_BUSY, .name = "busy", .acm = OP_BUSY, .target = CT_PART, .run = op_busy },
+	{ .id = LVMM_OP_IDLE, .name = "idle", .acm = OP_IDLE, .target = CT_PART, .run = op_idle },
 };
 
 /* ---- partitions' answers ---------------------------------------------------------- */

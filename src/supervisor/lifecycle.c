@@ -603,6 +603,32 @@ void lc_ask_cancel(struct sup *s, struct part_rt *pr, uint32_t token)
 			pr->asks[i].used = false;
 }
 
+int lc_push(struct sup *s, struct part_rt *pr, uint32_t op)
+{
+	struct lvmm_ctl m = { .op = op };
+
+	(void)s;
+	if (pr->sock < 0 || (pr->state != PS_RUNNING && pr->state != PS_PAUSED))
+		return -ESRCH;
+	return proto_send(pr->sock, LVMM_MSG_CTL, &m, sizeof(m), NULL, 0, MSG_DONTWAIT);
+}
+
+void lc_on_sleep(struct sup *s, struct part_rt *pr, uint64_t slp_typ)
+{
+	struct event e;
+
+	if (pr->state != (slp_typ ? PS_RUNNING : PS_PAUSED))
+		return; /* stopping, or a report that crossed a pause */
+	pr->state = slp_typ ? PS_PAUSED : PS_RUNNING; /* its vCPUs stopped (or run again) by themselves */
+	ev_begin(&e, slp_typ ? "partition_paused" : "partition_resumed", pr->p->name);
+	ev_str(&e, "by", slp_typ ? "acpi-s3" : "console");
+	ev_end(&e);
+	if (slp_typ)
+		sleep_on_request(s, pr);
+	else
+		sleep_on_woke(s, pr, "console");
+}
+
 void lc_link_push(struct sup *s, struct part_rt *pr, int li)
 {
 	const struct plat_link *l = &s->plat->links[li];
@@ -663,6 +689,8 @@ void lc_on_reply(struct sup *s, struct part_rt *pr, const struct lvmm_ctl_reply 
 		pr->state = rep->state == 2 ? PS_PAUSED : PS_RUNNING;
 		ev_begin(&e, pr->state == PS_PAUSED ? "partition_paused" : "partition_resumed", pr->p->name);
 		ev_end(&e);
+		if (pr->state == PS_RUNNING)
+			sleep_on_woke(s, pr, "resume"); /* a sleeping guest resumed is awake */
 	}
 	if (rep->seq == 0) {
 		if (rep->op == LVMM_CTL_STATS)
@@ -826,6 +854,7 @@ static void ended(struct sup *s, struct part_rt *pr, int wstatus)
 	acm_partition_stop(s, pr);
 	if (s->hooks && s->hooks->agent_close)
 		s->hooks->agent_close(s, pr);
+	sleep_part_ended(s, pr);
 	classify(pr, wstatus, &o);
 
 	ev_begin(&e, "partition_exit", p->name);

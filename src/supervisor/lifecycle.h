@@ -163,6 +163,15 @@ int lc_ask(struct sup *s, struct part_rt *pr, uint32_t op, const char *dev, uint
 /** lc_ask_cancel() - the requester gave up on token: its answer is dropped. */
 void lc_ask_cancel(struct sup *s, struct part_rt *pr, uint32_t token);
 
+/**
+ * lc_push() - send control op to a running or paused partition without
+ * waiting for its answer (the answer still updates its state). 0 or -errno.
+ */
+int lc_push(struct sup *s, struct part_rt *pr, uint32_t op);
+
+/** lc_on_sleep() - the partition's guest entered S3 (slp_typ 3) or woke by itself (0). */
+void lc_on_sleep(struct sup *s, struct part_rt *pr, uint64_t slp_typ);
+
 /** lc_link_push() - tell a running end of link li its state (no answer expected). */
 void lc_link_push(struct sup *s, struct part_rt *pr, int li);
 

@@ -202,7 +202,10 @@ static void on_part_message(struct sup *s, struct part_rt *pr)
 			lc_on_ready(s, pr);
 			break;
 		case LVMM_MSG_EVENT:
-			on_part_event(s, pr, &u.ev);
+			if (u.ev.kind == LVMM_EV_SLEEP)
+				lc_on_sleep(s, pr, u.ev.a);
+			else
+				on_part_event(s, pr, &u.ev);
 			break;
 		case LVMM_MSG_EXIT:
 			lc_on_exit_report(s, pr, &u.ex);
@@ -230,7 +233,7 @@ static void reap(struct sup *s)
 		for (i = 0; i < s->plat->nparts; i++)
 			if (s->parts[i].pid == pid && s->parts[i].sock >= 0)
 				on_part_message(s, &s->parts[i]);
-		if (!fe_reaped(s, pid, wstatus))
+		if (!fe_reaped(s, pid, wstatus) && !sleep_reaped(s, pid, wstatus))
 			(void)lc_reaped(s, pid, wstatus);
 	}
 }
@@ -239,7 +242,8 @@ static void reap(struct sup *s)
 
 void sup_arm_timer(struct sup *s)
 {
-	uint64_t next = MIN(MIN(lc_next_deadline(s), ctl_next_deadline(s)), fe_next_deadline(s));
+	uint64_t next = MIN(MIN(lc_next_deadline(s), ctl_next_deadline(s)),
+			    MIN(fe_next_deadline(s), sleep_next_deadline(s)));
 	uint64_t now = now_ns();
 	struct itimerspec its = { 0 };
 
@@ -262,6 +266,7 @@ static void on_timer(struct sup *s)
 	lc_on_timer(s, now);
 	ctl_on_timer(s, now);
 	fe_on_timer(s, now);
+	sleep_on_timer(s, now);
 	sup_arm_timer(s);
 }
 

@@ -63,6 +63,24 @@ int acm_reload(struct sup *s, const struct policy *pol, char *err, size_t errlen
 /* Decision counters for `lvmm ctl acm`. */
 void acm_stats(uint64_t *decisions, uint64_t *denials, uint64_t *evaluations, uint64_t *hits);
 
+/* ACPI S3 mediation (sleep.c, docs/acpi.md). */
+/* Partition pr wrote S3: it sleeps; the platform follows when no service partition is busy. */
+void sleep_on_request(struct sup *s, struct part_rt *pr);
+/* Partition pr runs again (why: for the event, unless a wake request named someone). */
+void sleep_on_woke(struct sup *s, struct part_rt *pr, const char *why);
+/* Partition pr ended: its busy flag and its sleep are over. */
+void sleep_part_ended(struct sup *s, struct part_rt *pr);
+/* A wake of pr was requested by by: 0, or -EALREADY when pr is not asleep. */
+int sleep_wake_prepare(struct sup *s, struct part_rt *pr, const char *by);
+/* Service partition pr is busy (true) or idle. 0, or -EINVAL for another role. */
+int sleep_set_busy(struct sup *s, struct part_rt *pr, bool busy);
+/* Process pid ended: true if it was the sleep hook. */
+bool sleep_reaped(struct sup *s, pid_t pid, int wstatus);
+/* The next recheck or hook deadline (UINT64_MAX: none). */
+uint64_t sleep_next_deadline(struct sup *s);
+/* Recheck a delayed sleep, kill a hook past its time. */
+void sleep_on_timer(struct sup *s, uint64_t now);
+
 /* Inter-partition links (links.c). */
 struct fdset;
 struct plat_dev;

@@ -565,22 +565,30 @@ static void dsdt_power(struct aml *a)
 }
 
 /*
- * Name (\_S5, Package (0x04) { 5, Zero, Zero, Zero }) at the root: the
- * SLP_TYP a guest writes to the FADT's sleep control register to power
- * off (ACPI 6.3, 7.4.2; the second value, SLP_TYPb, is for PM1b, which a
- * hardware-reduced platform does not have).
+ * Name (\_S3, Package (0x04) { 3, Zero, Zero, Zero }) and the same for \_S5
+ * at the root: the SLP_TYP a guest writes to the FADT's sleep control
+ * register to suspend to RAM (S3: lvmm holds the partition and mediates
+ * the platform's sleep, docs/acpi.md) or to power off (ACPI 6.3, 7.4.2;
+ * the second value, SLP_TYPb, is for PM1b, which a hardware-reduced
+ * platform does not have). \_S5 stays last.
  */
-static void dsdt_sleep_states(struct aml *a)
+static void dsdt_sleep_state(struct aml *a, const char *name, unsigned slp_typ)
 {
-	aml_name(a, "_S5_");
+	aml_name(a, name);
 	aml_byte(a, 0x12); /* PackageOp */
 	aml_pkg_open(a);
 	aml_byte(a, 4);    /* NumElements */
-	aml_integer(a, LVMM_SLP_TYP_S5);
+	aml_integer(a, slp_typ);
 	aml_integer(a, 0);
 	aml_integer(a, 0);
 	aml_integer(a, 0);
 	aml_pkg_close(a);
+}
+
+static void dsdt_sleep_states(struct aml *a)
+{
+	dsdt_sleep_state(a, "_S3_", LVMM_SLP_TYP_S3);
+	dsdt_sleep_state(a, "_S5_", LVMM_SLP_TYP_S5);
 }
 
 static void dsdt_body(struct aml *a, const struct acpi_mmio_dev *devs, unsigned ndevs,

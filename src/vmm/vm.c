@@ -229,6 +229,37 @@ int vm_pause(struct vm *vm)
 	return r == -ETIMEDOUT ? -EBUSY : r;
 }
 
+int vm_sleep(struct vm *vm)
+{
+	unsigned i;
+
+	pthread_mutex_lock(&vm->exit_lock);
+	if (atomic_load(&vm->state) != VM_RUNNING) {
+		pthread_mutex_unlock(&vm->exit_lock);
+		return -ESRCH;
+	}
+	/* Not vm_pause(): the calling vCPU cannot park before its exit is handled. */
+	atomic_store(&vm->state, VM_PAUSED);
+	vm->asleep = true;
+	atomic_store(&vm->wak_sts, false);
+	pthread_mutex_unlock(&vm->exit_lock);
+	for (i = 0; i < vm->nr_vcpus; i++)
+		vcpu_kick(&vm->vcpus[i]);
+	vm_event(vm, LVMM_EV_SLEEP, NULL, LVMM_SLP_TYP_S3, 0, 0);
+	return 0;
+}
+
+void vm_wake_self(struct vm *vm)
+{
+	bool was;
+
+	pthread_mutex_lock(&vm->exit_lock);
+	was = vm->asleep;
+	pthread_mutex_unlock(&vm->exit_lock);
+	if (was && !vm_resume(vm))
+		vm_event(vm, LVMM_EV_SLEEP, NULL, 0, 0, 0);
+}
+
 int vm_pause_others(struct vm *vm, struct vcpu *self)
 {
 	struct timespec dl;
@@ -302,6 +333,10 @@ int vm_resume(struct vm *vm)
 		return -EBUSY;
 	}
 	if (atomic_load(&vm->state) == VM_PAUSED) {
+		/* A sleeping guest wakes: it continues after its sleep write and sees WAK_STS. */
+		if (vm->asleep)
+			atomic_store(&vm->wak_sts, true);
+		vm->asleep = false;
 		atomic_store(&vm->state, VM_RUNNING);
 		pthread_cond_broadcast(&vm->state_cond);
 	} else if (atomic_load(&vm->state) != VM_RUNNING) {

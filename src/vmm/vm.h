@@ -58,6 +58,13 @@ struct vm {
 	unsigned at_gate;   /* vCPU threads done with their own setup (name, pinning) */
 	bool exit_recorded;
 	struct lvmm_exit exit;
+	/*
+	 * ACPI S3 (docs/acpi.md): the guest put itself to sleep (the VM is
+	 * paused from its own view); a resume wakes it and sets WAK_STS, which
+	 * the guest reads in the sleep status register and clears.
+	 */
+	bool asleep;        /* under exit_lock */
+	atomic_bool wak_sts;
 
 	pthread_mutex_t sup_lock; /* serialises messages to the supervisor */
 	struct ratelimit fault_rl;
@@ -144,6 +151,16 @@ void vm_vcpu_park(struct vm *vm);
 /* Pause every vCPU and wait until all are parked / resume them. 0 or -errno. */
 int vm_pause(struct vm *vm);
 int vm_resume(struct vm *vm);
+
+/*
+ * The guest wrote SLP_TYP=S3|SLP_EN: stop every vCPU (the caller's parks
+ * once its exit is handled) without waiting, and tell the supervisor. A
+ * later vm_resume() wakes it with WAK_STS set. 0, or -ESRCH if not running.
+ */
+int vm_sleep(struct vm *vm);
+
+/* Wake a sleeping guest by itself (console input): resume it and tell the supervisor. */
+void vm_wake_self(struct vm *vm);
 
 /* Convenience: request exit with a reason and status only. */
 void vm_exit_simple(struct vm *vm, uint32_t reason, int status, const char *detail);

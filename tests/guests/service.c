@@ -32,6 +32,40 @@
  * host may overrun. It is only taken from the NIC side (the management
  * network), never from the uplink: the user partition cannot end its
  * service partition. It is neither forwarded nor counted as a drop.
+ *
+ * The management agent (issue 9), over the partition's agent channel
+ * (virtio-console agent_index=N, default 0; docs/api.md):
+ *   events=1        subscribe ("events") and print every event line it
+ *                   receives: "service: event {...}"
+ *   contain=isolate|restart|none (default none) with target=NAME (default
+ *                   user): on a dma_fault or integrity_violation event of
+ *                   partition NAME, send "isolate NAME" (every link of it
+ *                   goes down) or "restart NAME" through its own channel,
+ *                   at most once per contain_cooldown_ms (default 2000):
+ *                   "service: contain isolate user (dma_fault)", then the
+ *                   answer "service: reply {...}" (refused when the policy
+ *                   does not grant it: the answer says so)
+ *   busy_ms=N       announce itself busy ("busy SELF", self=NAME, default
+ *                   service) at start and idle ("idle SELF") N ms later: a
+ *                   partition's ACPI S3 request waits while a service
+ *                   partition is busy (docs/acpi.md)
+ *   stall_ms=N      after subscribing, read nothing for N ms (a stalled
+ *                   subscriber: the front-end drops what does not fit and
+ *                   reports a gap line), then print what comes
+ *   quiet=1         print only gap and partition_paused lines (a flood
+ *                   of link events would take seconds on the serial port)
+ *   bridge=0        no NICs: only the agent
+ *   bench=N         (bench/contain.sh) with events=1 and a virtio-blk disk:
+ *                   N times, every bench_gap_ms (default 1100: the
+ *                   partition reports at most one DMA fault per second after
+ *                   a burst of 5), reset the disk, hand it a read into
+ *                   guest-physical 1 TiB (outside any partition: a DMA
+ *                   fault) and time, with the TSC, from the doorbell write
+ *                   to the moment the dma_fault line arrives on the agent
+ *                   channel. Prints "service: bench fault-to-event N us"
+ *                   per sample and "service: bench done N samples"; the
+ *                   path is the service partition's (supervisor, front-end,
+ *                   agent channel), the fault its own so one clock times both.
  */
 #include "inet.h"
 #include "virtio.h"
@@ -78,6 +112,83 @@ static const char finish_magic[] = "lvmm-demo finish";
 static int finish_frame, finish_requested;
 
 static struct vnet nic[2];
+
+/* ---- the agent channel ---------------------------------------------------- */
+
+static struct vcons agent;
+static int agent_on;
+static char aline[4096];
+static uint32_t alen;
+static int atrunc;
+static char self[32] = "service", target[32] = "user", contain[16] = "none";
+static uint64_t cooldown_tsc, last_contain, hz_ms;
+static int quiet, saw_fault;
+
+static int agent_send(const char *fmt, const char *arg)
+{
+	char line[96];
+	int n = snprintf(line, sizeof(line), fmt, arg);
+	printf("service: request ");
+	rt_puts_raw(line, (size_t)n);
+	return vcons_write_timeout(&agent, line, (uint32_t)n, 1000000);
+}
+
+/* Is there "key":"val" in the JSON line? (The lines are the supervisor's: flat, escaped.) */
+static int has_field(const char *line, const char *key, const char *val)
+{
+	char pat[96];
+	snprintf(pat, sizeof(pat), "\"%s\":\"%s\"", key, val);
+	size_t n = strlen(pat);
+	for (const char *p = line; *p; p++)
+		if (!strncmp(p, pat, n))
+			return 1;
+	return 0;
+}
+
+static void on_line(const char *line)
+{
+	if (!strncmp(line, "{\"ok\"", 5)) {
+		printf("service: reply %s\n", line);
+		return;
+	}
+	if (has_field(line, "event", "dma_fault"))
+		saw_fault = 1;
+	if (!quiet || has_field(line, "event", "gap") || has_field(line, "event", "partition_paused"))
+		printf("service: event %s%s\n", line, atrunc ? " [truncated]" : "");
+	const char *why = has_field(line, "event", "dma_fault") ? "dma_fault" :
+			  has_field(line, "event", "integrity_violation") ? "integrity_violation" : NULL;
+	if (!why || !has_field(line, "partition", target) || !strcmp(contain, "none"))
+		return;
+	uint64_t now = rdtsc();
+	if (last_contain && now - last_contain < cooldown_tsc)
+		return;
+	last_contain = now;
+	printf("service: contain %s %s (%s)\n", contain, target, why);
+	agent_send(!strcmp(contain, "isolate") ? "isolate %s\n" : "restart %s\n", target);
+}
+
+/* Take what the channel has (without waiting); each complete line is handled. */
+static int agent_poll(void)
+{
+	char buf[256];
+	int n, got = 0;
+	while ((n = vcons_read(&agent, buf, sizeof(buf), 0)) > 0) {
+		got = 1;
+		for (int i = 0; i < n; i++) {
+			if (buf[i] == '\n') {
+				aline[alen] = 0;
+				on_line(aline);
+				alen = 0;
+				atrunc = 0;
+			} else if (alen + 1 < sizeof(aline)) {
+				aline[alen++] = buf[i];
+			} else {
+				atrunc = 1;
+			}
+		}
+	}
+	return got;
+}
 static uint8_t frame[ETH_MAX_FRAME];
 static int trace;                       /* trace=1: a line per frame */
 
@@ -399,11 +510,96 @@ static uint64_t arg_u64(const char *key, uint64_t def)
 	return def;
 }
 
+/* bench=N: fault-to-event latency through the service partition's own channel. */
+static int bench(uint64_t n)
+{
+	static struct vblk blk;
+	static struct { uint32_t type, reserved; uint64_t sector; } hdr;
+	static uint8_t status;
+	uint64_t gap = arg_u64("bench_gap_ms", 1100) * hz_ms, done = 0;
+
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t until = rdtsc() + gap;
+		while ((int64_t)(rdtsc() - until) < 0)
+			agent_poll(); /* drain the previous fault's lines */
+		if (vblk_open(&blk, 0)) {
+			printf("service: bench: no virtio-blk device\n");
+			return 2;
+		}
+		struct virtq_buf b[3] = {
+			{ &hdr, sizeof(hdr), 0 }, { (const void *)(1ULL << 40), 512, 1 }, { &status, 1, 1 },
+		};
+		virtq_add(&blk.q, b, 3);
+		saw_fault = 0;
+		uint64_t t0 = rdtsc(), limit = t0 + 2000 * hz_ms;
+		virtq_kick(&blk.q);
+		while (!saw_fault && (int64_t)(rdtsc() - limit) < 0)
+			agent_poll();
+		if (!saw_fault) {
+			printf("service: bench: no dma_fault line within 2 s (rate limited?)\n");
+			continue;
+		}
+		printf("service: bench fault-to-event %lu us\n", (rdtsc() - t0) * 1000 / hz_ms);
+		done++;
+	}
+	printf("service: bench done %lu samples\n", done);
+	return 0;
+}
+
 int main(void)
 {
 	char m[18];
 	if (parse_rules("drop", 0) || parse_rules("allow", 1))
 		return 2;
+	hz_ms = rt_tsc_hz() / 1000;
+	rt_cmdline_get("self", self, sizeof(self));
+	rt_cmdline_get("target", target, sizeof(target));
+	rt_cmdline_get("contain", contain, sizeof(contain));
+	if (strcmp(contain, "none") && strcmp(contain, "isolate") && strcmp(contain, "restart")) {
+		printf("service: bad contain=%s (isolate, restart or none)\n", contain);
+		return 2;
+	}
+	cooldown_tsc = arg_u64("contain_cooldown_ms", 2000) * hz_ms;
+	uint64_t busy_ms = arg_u64("busy_ms", 0), stall_ms = arg_u64("stall_ms", 0);
+	int bridge = (int)arg_u64("bridge", 1);
+	quiet = (int)arg_u64("quiet", 0);
+	if (arg_u64("events", 0) || busy_ms) {
+		int ai = (int)arg_u64("agent_index", 0);
+		if (vcons_open(&agent, ai)) {
+			printf("service: no virtio-console device %d for the agent\n", ai);
+			return 2;
+		}
+		agent_on = 1;
+		if (busy_ms)
+			agent_send("busy %s\n", self);
+		if (arg_u64("events", 0))
+			agent_send("events%s\n", "");
+		printf("service: agent on virtio-console %d, contain=%s target=%s\n", ai, contain, target);
+	}
+	if (arg_u64("bench", 0))
+		return bench(arg_u64("bench", 0));
+	uint64_t stall_end = rdtsc() + stall_ms * hz_ms, idle_at = rdtsc() + busy_ms * hz_ms;
+	if (stall_ms) {
+		printf("service: stalling for %lu ms\n", stall_ms);
+		while ((int64_t)(rdtsc() - stall_end) < 0)
+			cpu_relax();
+		printf("service: reading again\n");
+	}
+	if (!bridge) {
+		uint64_t t0 = rdtsc(), run_ms = arg_u64("service_ms", 0);
+		for (;;) {
+			if (busy_ms && (int64_t)(rdtsc() - idle_at) >= 0) {
+				agent_send("idle %s\n", self);
+				busy_ms = 0;
+			}
+			if (agent_on && !agent_poll())
+				cpu_relax();
+			if (run_ms && rdtsc() - t0 >= run_ms * hz_ms)
+				break;
+		}
+		printf("service: done after %lu ms\n", (rdtsc() - t0) / hz_ms);
+		return 0;
+	}
 	drop_log = (int)arg_u64("drop_log", 5);
 	trace = (int)arg_u64("trace", 0);
 	finish_frame = (int)arg_u64("finish_frame", 0);
@@ -427,7 +623,11 @@ int main(void)
 	uint64_t run_ms = arg_u64("service_ms", 0), report_ms = arg_u64("report_ms", 0);
 	uint64_t end = t0 + run_ms * (hz / 1000), next_report = t0 + report_ms * (hz / 1000);
 	while (!finish_requested) {
-		int busy = 0;
+		int busy = agent_on ? agent_poll() : 0;
+		if (busy_ms && (int64_t)(rdtsc() - idle_at) >= 0) {
+			agent_send("idle %s\n", self);
+			busy_ms = 0;
+		}
 		for (int i = 0; i < 2; i++) {
 			int n = vnet_recv(&nic[i], frame, sizeof(frame), 0);
 			if (n > 0) {

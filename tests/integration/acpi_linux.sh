@@ -48,7 +48,7 @@ if contains "$out" "ACPI: RSDP 0x00000000000E0000 000024 (v02 LVMM  )" &&
    contains "$out" "ACPI: button: Power Button [PWRB]"; then
 	pass linux-acpi-power-button-bound
 else show "$out"; fail linux-acpi-power-button-bound "Linux did not bind the PNP0C0C power button from lvmm's DSDT"; fi
-if contains "$out" "ACPI: PM: (supports S0 S5)" && contains "$out" "ACPI: PM: Preparing to enter system sleep state S5" &&
+if contains "$out" "ACPI: PM: (supports S0 S3 S5)" && contains "$out" "ACPI: PM: Preparing to enter system sleep state S5" &&
    contains "$out" "reboot: Power down"; then
 	pass linux-acpi-s5-power-off
-else show "$out"; fail linux-acpi-s5-power-off "Linux did not offer or use S5 through the FADT's sleep registers"; fi
+else show "$out"; fail linux-acpi-s5-power-off "Linux did not offer S3 and S5 or use S5 through the FADT's sleep registers"; fi

@@ -194,6 +194,8 @@ struct dev {
 /* After the \_SB scope: Name (_S5_, Package (4) { ... }). */
 static uint64_t s5_values[4];
 static unsigned s5_count;
+static uint64_t s3_values[4];
+static unsigned s3_count;
 
 #define MAX_DEVS 40
 
@@ -243,7 +245,7 @@ static unsigned parse_dsdt(const uint8_t *dsdt, struct dev *devs)
 	const uint8_t *scope_end;
 	unsigned nd = 0;
 
-	s5_count = 0;
+	s5_count = s3_count = 0;
 	CHECK(r.p < r.end && r.p[0] == 0x10);
 	if (r.p >= r.end || r.p[0] != 0x10)
 		return 0;
@@ -311,7 +313,21 @@ static unsigned parse_dsdt(const uint8_t *dsdt, struct dev *devs)
 		CHECK(r.p == dev_end);
 	}
 	CHECK(!r.bad && r.p == scope_end);
-	/* Name (_S5_, Package (n) { integers }) */
+	/* Name (_S3_, Package (n) { integers }), then the same for _S5_ */
+	if (r.p + 7 <= r.end && r.p[0] == 0x08 && !memcmp(r.p + 1, "_S3_", 4) && r.p[5] == 0x12) {
+		const uint8_t *pkg_end;
+		unsigned k, count;
+
+		r.p += 6;
+		rd_pkglen(&r, &pkg_end);
+		count = r.p < pkg_end ? *r.p++ : 0;
+		for (k = 0; k < count && k < 4; k++)
+			CHECK(rd_integer(&r, &s3_values[k]));
+		s3_count = count;
+		CHECK(r.p == pkg_end);
+	} else {
+		CHECK(!"no \\_S3 after \\_SB");
+	}
 	if (r.p + 7 <= r.end && r.p[0] == 0x08 && !memcmp(r.p + 1, "_S5_", 4) && r.p[5] == 0x12) {
 		const uint8_t *pkg_end;
 		unsigned k, count;
@@ -518,6 +534,8 @@ static void check_power(const struct dev *devs)
 	CHECK(g->method_len == sizeof(evt) && !memcmp(g->method_body, evt, sizeof(evt)));
 	CHECK_EQ(s5_count, 4);
 	CHECK_EQ(s5_values[0], LVMM_SLP_TYP_S5);
+	CHECK_EQ(s3_count, 4);
+	CHECK_EQ(s3_values[0], LVMM_SLP_TYP_S3);
 }
 
 static void check_dsdt(unsigned ndevs)
@@ -750,6 +768,7 @@ static void test_iasl(void)
 	CHECK(strstr(dsl, "Method (_EVT, 1, Serialized)") != NULL);
 	CHECK(strstr(dsl, "Notify (PWRB, 0x80)") != NULL);
 	CHECK(strstr(dsl, "Name (_S5, Package (0x04)") != NULL);
+	CHECK(strstr(dsl, "Name (_S3, Package (0x04)") != NULL);
 	CHECK(strstr(dsl, "EisaId (\"PNP0501\")") != NULL);
 	CHECK(strstr(dsl, "EisaId (\"PNP0303\")") != NULL);
 	CHECK(strstr(dsl, "EisaId (\"PNP0B00\")") != NULL);

@@ -440,6 +440,32 @@ static void test_identities(void)
 	CHECK(says(1, "unknown key 'uid' in identities; expected one of: uid_base count"));
 }
 
+/* sleep: the S3 hook's argv is taken word for word; its program must be absolute and executable. */
+static void test_sleep(void)
+{
+	CHECK_EQ(load("partitions:\n  - name: a\n    kernel: %K\n"), 0);
+	CHECK_EQ(plat.sleep_hook_argc, 0);
+	CHECK_EQ(plat.sleep_hook_timeout_ms, PLAT_SLEEP_HOOK_TIMEOUT_MS);
+	CHECK_EQ(plat.sleep_recheck_ms, PLAT_SLEEP_RECHECK_MS);
+	CHECK_EQ(load("sleep: { hook: [ /bin/true, 'a b', \"$X;\" ], hook_timeout_ms: 500, recheck_ms: 0x10 }\n"
+		      "partitions:\n  - name: a\n    kernel: %K\n"), 0);
+	CHECK_EQ(plat.sleep_hook_argc, 3);
+	CHECK_STR(plat.sleep_hook[0], "/bin/true");
+	CHECK_STR(plat.sleep_hook[1], "a b");
+	CHECK_STR(plat.sleep_hook[2], "$X;"); /* no shell: nothing is expanded */
+	CHECK_EQ(plat.sleep_hook_timeout_ms, 500);
+	CHECK_EQ(plat.sleep_recheck_ms, 16);
+	CHECK(load("sleep: { hook: [ true ] }\npartitions:\n  - name: a\n    kernel: %K\n") > 0);
+	CHECK(says(1, "'true' is not an executable file given by its absolute path"));
+	CHECK(load("sleep: { hook: [ %D ] }\npartitions:\n  - name: a\n    kernel: %K\n") > 0);
+	CHECK(says(1, "not an executable file"));
+	CHECK(load("sleep: { hook: [ /bin/true, 1, 2, 3, 4, 5, 6, 7, 8 ] }\npartitions:\n  - name: a\n    kernel: %K\n") > 0);
+	CHECK(says(1, "9 words: at most 8"));
+	CHECK(load("sleep: { hook_timeout_ms: 3600001 }\npartitions:\n  - name: a\n    kernel: %K\n") > 0);
+	CHECK(load("sleep: { when: 1 }\npartitions:\n  - name: a\n    kernel: %K\n") > 0);
+	CHECK(says(1, "unknown key 'when' in sleep; expected one of: hook hook_timeout_ms recheck_ms"));
+}
+
 /* Standalone policies get the same limits (a policy may come from a partition). */
 static void test_policy_limits(void)
 {
@@ -549,6 +575,7 @@ int main(void)
 	RUN(test_paths);
 	RUN(test_control_channels);
 	RUN(test_identities);
+	RUN(test_sleep);
 	RUN(test_policy_limits);
 	RUN(test_protect);
 	unlink(yaml);

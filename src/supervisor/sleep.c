@@ -1,0 +1,258 @@
+// SPDX-License-Identifier: MIT
+/*
+ * ACPI S3 mediation (docs/acpi.md, "Sleep"; the seeds' steps 1-3c).
+ *
+ * A partition that writes SLP_TYP=S3|SLP_EN is stopped by its own process
+ * at once (it believes it sleeps) and reported here: a *sleeper*. The
+ * platform follows only when no service partition is busy: each service
+ * partition keeps a busy flag (operations `busy`/`idle`, usually from its
+ * own agent channel); while one is set the transition waits, looked at
+ * again every recheck_ms with a sleep_delayed event. Then the platform
+ * "sleeps": every other running partition is paused and the host hook
+ * (platform file `sleep: { hook: [...] }`) runs, with a fixed argv, no
+ * shell, and SIGKILL after hook_timeout_ms. A wake (`lvmm ctl wake`, a
+ * resume, console input to the sleeper) before that cancels the
+ * transition; after it, it resumes what the platform paused. Either way
+ * the sleeping guest continues after its sleep write with WAK_STS set.
+ *
+ *   NONE --S3 write--> PENDING --no service busy--> ASLEEP --wake--> NONE
+ *                        \---------wake (sleep_cancelled)-------------^
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "supervisor/events.h"
+#include "supervisor/supervisor_int.h"
+
+#define MS 1000000ULL
+
+enum sleep_phase { SL_NONE, SL_PENDING, SL_ASLEEP };
+
+static struct {
+	enum sleep_phase phase;
+	uint32_t sleepers;     /* bit i: partition i is asleep by its own request */
+	uint32_t busy;         /* bit i: service partition i said it is busy */
+	uint32_t paused;       /* bit i: the platform's sleep paused partition i */
+	uint64_t since_ns, recheck_at;
+	char by[64];           /* who wakes it (set by the wake request), for the events */
+	pid_t hook;
+	uint64_t hook_started, hook_kill_at;
+} S;
+
+static uint64_t recheck_ms(struct sup *s)
+{
+	return s->plat->sleep_recheck_ms ? s->plat->sleep_recheck_ms : PLAT_SLEEP_RECHECK_MS;
+}
+
+/* A busy service partition that still runs, or -1. */
+static int busy_one(struct sup *s)
+{
+	unsigned i;
+
+	for (i = 0; i < s->plat->nparts; i++)
+		if ((S.busy >> i & 1) && s->parts[i].pid && s->parts[i].p->role == ROLE_SERVICE)
+			return (int)i;
+	return -1;
+}
+
+static int first(uint32_t mask)
+{
+	return mask ? __builtin_ctz(mask) : -1;
+}
+
+/* The host hook: fixed argv, no shell, an empty environment but the sleeper's name. */
+static void run_hook(struct sup *s, const char *who)
+{
+	char *argv[PLAT_HOOK_ARGS + 1] = { NULL }, env0[64];
+	char *envp[] = { env0, NULL };
+	struct event e;
+	unsigned i;
+	pid_t pid;
+
+	if (!s->plat->sleep_hook_argc || S.hook)
+		return;
+	for (i = 0; i < s->plat->sleep_hook_argc; i++)
+		argv[i] = s->plat->sleep_hook[i];
+	snprintf(env0, sizeof(env0), "LVMM_SLEEP_PARTITION=%s", who);
+	pid = fork();
+	if (pid == 0) {
+		sigset_t none;
+
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL); /* the supervisor's signalfd mask is not the hook's */
+		if (syscall(SYS_close_range, 3U, ~0U, 0U) == 0)
+			execve(argv[0], argv, envp);
+		_exit(127);
+	}
+	ev_begin(&e, "sleep_hook", NULL);
+	ev_str(&e, "hook", argv[0]);
+	if (pid < 0)
+		ev_str(&e, "error", strerror(errno));
+	else
+		ev_u64(&e, "pid", (uint64_t)pid);
+	ev_end(&e);
+	if (pid < 0)
+		return;
+	S.hook = pid;
+	S.hook_started = now_ns();
+	S.hook_kill_at = S.hook_started + (uint64_t)(s->plat->sleep_hook_timeout_ms ?
+			 s->plat->sleep_hook_timeout_ms : PLAT_SLEEP_HOOK_TIMEOUT_MS) * MS;
+	sup_arm_timer(s);
+}
+
+/* Carry the platform's transition out, or say why it waits. */
+static void evaluate(struct sup *s)
+{
+	int b = busy_one(s), who = first(S.sleepers);
+	uint64_t now = now_ns();
+	struct event e;
+	unsigned i, n = 0;
+
+	if (S.phase != SL_PENDING || who < 0)
+		return;
+	if (b >= 0) {
+		if (now < S.recheck_at)
+			return;
+		ev_begin(&e, "sleep_delayed", s->parts[who].p->name);
+		ev_str(&e, "busy", s->parts[b].p->name);
+		ev_u64(&e, "waited_ms", (now - S.since_ns) / MS);
+		ev_end(&e);
+		S.recheck_at = now + recheck_ms(s) * MS;
+		sup_arm_timer(s);
+		return;
+	}
+	for (i = 0; i < s->plat->nparts; i++)
+		if (!(S.sleepers >> i & 1) && s->parts[i].state == PS_RUNNING &&
+		    !lc_push(s, &s->parts[i], LVMM_CTL_PAUSE)) {
+			S.paused |= 1U << i;
+			n++;
+		}
+	S.phase = SL_ASLEEP;
+	ev_begin(&e, "platform_sleep", s->parts[who].p->name);
+	ev_u64(&e, "paused", n);
+	ev_u64(&e, "waited_ms", (now - S.since_ns) / MS);
+	ev_end(&e);
+	S.since_ns = now;
+	run_hook(s, s->parts[who].p->name);
+}
+
+void sleep_on_request(struct sup *s, struct part_rt *pr)
+{
+	struct event e;
+
+	S.sleepers |= 1U << pr->index;
+	ev_begin(&e, "sleep_request", pr->p->name);
+	ev_str(&e, "state", "S3");
+	ev_str(&e, "platform", S.phase == SL_ASLEEP ? "asleep" : S.phase == SL_PENDING ? "pending" : "awake");
+	ev_end(&e);
+	if (S.phase != SL_NONE)
+		return; /* joins the transition under way (or the sleeping platform) */
+	S.phase = SL_PENDING;
+	S.since_ns = now_ns();
+	S.recheck_at = 0;
+	S.by[0] = 0;
+	evaluate(s);
+}
+
+/* Every sleeper and every partition the platform paused runs again. */
+static void wake_all(struct sup *s)
+{
+	unsigned i;
+
+	for (i = 0; i < s->plat->nparts; i++)
+		if ((S.paused | S.sleepers) >> i & 1)
+			(void)lc_push(s, &s->parts[i], LVMM_CTL_RESUME);
+	S.paused = S.sleepers = 0;
+	S.phase = SL_NONE;
+}
+
+void sleep_on_woke(struct sup *s, struct part_rt *pr, const char *why)
+{
+	struct event e;
+
+	if (!(S.sleepers >> pr->index & 1))
+		return;
+	S.sleepers &= ~(1U << pr->index);
+	ev_begin(&e, S.phase == SL_ASLEEP ? "wake" : "sleep_cancelled", pr->p->name);
+	ev_str(&e, "by", S.by[0] ? S.by : why);
+	ev_u64(&e, S.phase == SL_ASLEEP ? "slept_ms" : "after_ms", (now_ns() - S.since_ns) / MS);
+	ev_end(&e);
+	S.by[0] = 0;
+	/* The seeds' step 3c: a guest that wakes first cancels the platform's transition. */
+	if (S.phase == SL_ASLEEP || !S.sleepers)
+		wake_all(s);
+}
+
+void sleep_part_ended(struct sup *s, struct part_rt *pr)
+{
+	S.busy &= ~(1U << pr->index);
+	sleep_on_woke(s, pr, "partition-ended");
+	evaluate(s); /* a busy service partition that ended no longer holds the platform */
+}
+
+int sleep_wake_prepare(struct sup *s, struct part_rt *pr, const char *by)
+{
+	(void)s;
+	if (!(S.sleepers >> pr->index & 1))
+		return -EALREADY;
+	snprintf(S.by, sizeof(S.by), "%s", by);
+	return 0;
+}
+
+int sleep_set_busy(struct sup *s, struct part_rt *pr, bool busy)
+{
+	if (pr->p->role != ROLE_SERVICE)
+		return -EINVAL;
+	if (busy)
+		S.busy |= 1U << pr->index;
+	else
+		S.busy &= ~(1U << pr->index);
+	S.recheck_at = 0; /* a change is looked at now */
+	evaluate(s);
+	return 0;
+}
+
+bool sleep_reaped(struct sup *s, pid_t pid, int wstatus)
+{
+	struct event e;
+
+	if (!S.hook || pid != S.hook)
+		return false;
+	S.hook = 0;
+	ev_begin(&e, "sleep_hook_exit", NULL);
+	ev_u64(&e, "pid", (uint64_t)pid);
+	if (WIFSIGNALED(wstatus))
+		ev_u64(&e, "signal", (uint64_t)WTERMSIG(wstatus));
+	else
+		ev_u64(&e, "status", (uint64_t)WEXITSTATUS(wstatus));
+	ev_u64(&e, "after_ms", (now_ns() - S.hook_started) / MS);
+	ev_end(&e);
+	(void)s;
+	return true;
+}
+
+uint64_t sleep_next_deadline(struct sup *s)
+{
+	uint64_t next = S.hook ? S.hook_kill_at : UINT64_MAX;
+
+	(void)s;
+	if (S.phase == SL_PENDING && S.recheck_at)
+		next = MIN(next, S.recheck_at);
+	return next;
+}
+
+void sleep_on_timer(struct sup *s, uint64_t now)
+{
+	if (S.hook && now >= S.hook_kill_at) {
+		kill(S.hook, SIGKILL); /* bounded: reaped (and reported) as killed */
+		S.hook_kill_at = UINT64_MAX;
+	}
+	if (S.phase == SL_PENDING && S.recheck_at && now >= S.recheck_at)
+		evaluate(s);
+}
