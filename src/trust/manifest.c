@@ -248,6 +248,30 @@ out:
 	return r;
 }
 
+int manifest_key_digest(const char *pem, size_t pemlen, uint8_t out[SHA256_LEN])
+{
+	unsigned char *der = NULL;
+	EVP_PKEY *key = NULL;
+	BIO *bio = NULL;
+	int r = -EINVAL, n;
+
+	if (trust_crypto_init())
+		return -EIO;
+	if (!pemlen || pemlen > PUBKEY_PEM_MAX)
+		return -EINVAL;
+	bio = BIO_new_mem_buf(pem, (int)pemlen);
+	if (bio)
+		key = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
+	n = key ? i2d_PUBKEY(key, &der) : -1;
+	if (n > 0)
+		r = digest_sha256(der, (size_t)n, out);
+	OPENSSL_free(der);
+	ERR_clear_error();
+	EVP_PKEY_free(key);
+	BIO_free(bio);
+	return r;
+}
+
 static int set_name(char *dst, const char *path)
 {
 	const char *base = strrchr(path, '/');
