@@ -431,7 +431,7 @@ static void test_identities(void)
 	CHECK(says(1, "includes 65534/65535"));
 	CHECK(load("identities: { uid_base: 100000, count: 1 }\npartitions:\n  - name: a\n    kernel: %K\n"
 		   "  - name: b\n    kernel: %K\n") > 0);
-	CHECK(says(1, "count 1 is less than the 2 partitions"));
+	CHECK(says(1, "count 1 is less than the 2 identities the partitions need"));
 	CHECK(load("identities: { uid_base: 4294967000, count: 1000 }\npartitions:\n  - name: a\n    kernel: %K\n") > 0);
 	CHECK(says(1, "goes past the largest uid"));
 	CHECK(load("identities: { uid_base: 4294967296 }\npartitions:\n  - name: a\n    kernel: %K\n") > 0);
