@@ -35,17 +35,22 @@ const char ctl_usage[] =
 	"  policy-load FILE        replace the access-control policy; refused (and nothing\n"
 	"                          changes) if anything running would become illegal\n"
 	"  acm                     policy name and decision counters\n"
+	"  attest PARTITION NONCE_HEX\n"
+	"                          PCRs 17-22 of the partition's vTPM, a quote over them with\n"
+	"                          the nonce (1-64 bytes in hex), the attestation key and the\n"
+	"                          event log (docs/trust.md)\n"
 	"  help                    the operations the supervisor knows\n"
 	"\n"
 	"Exit status: 0 ok, 1 the supervisor refused or failed, 2 usage or no connection.\n";
 
 static char policy_buf[64 * 1024 + 1];
+static char buf[128 * 1024]; /* the largest answer: attest with a 64 KiB event log (base64) */
 
 int ctl_client_main(int argc, char **argv)
 {
 	size_t policy_len = 0;
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	char req[1024], buf[65536];
+	char req[1024];
 	size_t used = 0, got = 0;
 	int fd, i, send_err = 0;
 

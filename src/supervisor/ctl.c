@@ -18,6 +18,9 @@
 #include "supervisor/events.h"
 #include "supervisor/policy_compile.h"
 #include "supervisor/supervisor_int.h"
+#include "supervisor/trust.h"
+#include "lvmm/guest_abi.h"
+#include "trust/digest.h"
 
 #define MS 1000000ULL
 #define CTL_MAX_ARGS 4
@@ -27,6 +30,7 @@ struct ctl_op {
 	unsigned min_args, max_args;
 	bool arg_not_target;  /* the argument is data (a size), not a partition or link */
 	bool answer_body;     /* the partition's answer fills the reply (partition, state) */
+	unsigned answer_ms;   /* how long the answer may take (0: CTL_ANSWER_MS) */
 	const char *usage;
 	enum ctl_res (*run)(struct sup *s, struct ctl_conn *c, int argc, char **argv);
 };
@@ -118,12 +122,12 @@ static void complete(struct sup *s, struct ctl_conn *c)
 	}
 	jb_obj_end(&c->j);
 	n = c->j.len;
-	c->out[n++] = '\n';
+	c->j.buf[n++] = '\n'; /* c->out, or the attestation reply buffer */
 	c->replied = true;
 	if (C.uploader == (int)ctl_conn_index(c))
 		C.uploader = -1;
 	if (!c->gone)
-		C.tp->send(s, c, c->out, n);
+		C.tp->send(s, c, c->j.buf, n);
 	if (c->eof || c->gone) {
 		C.tp->close(s, c);
 		return;
@@ -449,6 +453,101 @@ static enum ctl_res op_acm(struct sup *s, struct ctl_conn *c, int argc, char **a
 	return CR_DONE;
 }
 
+/* attest PARTITION NONCE_HEX: a quote of the partition's vTPM (docs/trust.md). */
+static enum ctl_res op_attest(struct sup *s, struct ctl_conn *c, int argc, char **argv)
+{
+	struct part_rt *pr = find_part(s, c, argv[0]);
+	uint8_t nonce[LVMM_TRUST_NONCE_MAX];
+	size_t n = strlen(argv[1]) / 2;
+	int r;
+
+	(void)argc;
+	if (!pr)
+		return CR_FAIL;
+	if (strlen(argv[1]) % 2 || !n || n > sizeof(nonce) || digest_from_hex(argv[1], n, nonce))
+		return fail(c, "attest: the nonce must be 1-%d bytes in hex (2-%d hex digits)",
+			    LVMM_TRUST_NONCE_MAX, 2 * LVMM_TRUST_NONCE_MAX);
+	r = trust_attest(s, pr, nonce, n, c->token);
+	if (r == -ENODEV)
+		return fail(c, "partition '%s' has no vTPM (a '{ type: tpm }' device)", argv[0]);
+	if (r == -ESRCH)
+		return fail(c, "partition '%s' is not running (state %s)", argv[0],
+			    lc_state_name(pr->state));
+	if (r == -EBUSY)
+		return fail(c, "an attestation of partition '%s' is in progress; try again", argv[0]);
+	if (r)
+		return fail(c, "partition '%s': %s", argv[0], strerror(-r));
+	c->pending++;
+	return CR_WAIT;
+}
+
+static void hex_str(struct jbuf *j, const char *key, const uint8_t *d, size_t n)
+{
+	static char h[2 * LVMM_TRUST_ATTEST_MAX + 1];
+
+	digest_to_hex(d, MIN(n, (size_t)LVMM_TRUST_ATTEST_MAX), h);
+	jb_str(j, key, h);
+}
+
+/* Base64 (RFC 4648) of d[0..n) into out (4 * ceil(n / 3) + 1 bytes). */
+static void base64(const uint8_t *d, size_t n, char *out)
+{
+	static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	size_t i, k = 0;
+
+	for (i = 0; i < n; i += 3) {
+		uint32_t v = (uint32_t)d[i] << 16 | (i + 1 < n ? (uint32_t)d[i + 1] << 8 : 0) |
+			     (i + 2 < n ? d[i + 2] : 0);
+
+		out[k++] = a[v >> 18 & 63];
+		out[k++] = a[v >> 12 & 63];
+		out[k++] = i + 1 < n ? a[v >> 6 & 63] : '=';
+		out[k++] = i + 2 < n ? a[v & 63] : '=';
+	}
+	out[k] = 0;
+}
+
+void ctl_attested(struct sup *s, uint32_t token, struct part_rt *pr, int result,
+		  const struct lvmm_trust_attest_done *a, const uint8_t *nonce, size_t nlen,
+		  const uint8_t *log, size_t loglen)
+{
+	/* The largest answer (a 64 KiB event log in base64) is built here, then sent at once. */
+	static char out[CTL_ATTEST_REPLY_MAX], b64[(LVMM_TPM_EVENTLOG_SIZE + 2) / 3 * 4 + 1];
+	struct ctl_conn *c = &C.c[token & 0xff];
+	char key[4];
+	unsigned i;
+
+	if ((token & 0xff) >= CTL_CONN_MAX || c->phase != CP_WAIT || c->token != token || !c->pending)
+		return; /* answered already (timed out), or the connection is gone */
+	if (result) {
+		fail(c, "partition '%s' could not be attested: %s%s%s", pr->p->name,
+		     strerror(-result), a && a->error[0] ? ": " : "", a ? a->error : "");
+	} else {
+		jb_init(&c->j, out, sizeof(out) - 2);
+		jb_obj_begin(&c->j);
+		jb_bool(&c->j, "ok", true);
+		jb_str(&c->j, "partition", pr->p->name);
+		hex_str(&c->j, "nonce", nonce, nlen);
+		jb_key_obj(&c->j, "pcrs");
+		for (i = 0; i < LVMM_TRUST_PCRS; i++) {
+			if (!(a->pcr_mask & (1U << i)))
+				continue;
+			snprintf(key, sizeof(key), "%u", i);
+			hex_str(&c->j, key, a->pcrs[i], 32);
+		}
+		jb_obj_end(&c->j);
+		jb_key_obj(&c->j, "quote");
+		hex_str(&c->j, "attest", a->attest, a->attest_len);
+		hex_str(&c->j, "signature", a->sig, a->sig_len);
+		jb_obj_end(&c->j);
+		jb_str(&c->j, "ak_pem", a->ak_pem);
+		base64(log, MIN(loglen, (size_t)LVMM_TPM_EVENTLOG_SIZE), b64);
+		jb_str(&c->j, "eventlog", b64);
+	}
+	if (--c->pending == 0)
+		complete(s, c);
+}
+
 static enum ctl_res op_help(struct sup *s, struct ctl_conn *c, int argc, char **argv);
 
 static const struct ctl_op ctl_ops[] = {
@@ -464,6 +563,7 @@ static const struct ctl_op ctl_ops[] = {
 	{ .name = "isolate", .min_args = 1, .max_args = 1, .usage = "isolate PARTITION", .run = op_isolate },
 	{ .name = "policy-load", .min_args = 1, .max_args = 1, .arg_not_target = true, .usage = "policy-load BYTES (then the policy)", .run = op_policy_load },
 	{ .name = "acm", .usage = "acm", .run = op_acm },
+	{ .name = "attest", .min_args = 2, .max_args = 2, .answer_ms = 10000, .usage = "attest PARTITION NONCE_HEX", .run = op_attest },
 	{ .name = "help", .usage = "help", .run = op_help },
 };
 
@@ -574,7 +674,7 @@ static void dispatch(struct sup *s, struct ctl_conn *c, char *line)
 	case CR_WAIT:
 		if (c->pending) {
 			c->phase = CP_WAIT;
-			c->deadline_ns = now_ns() + CTL_ANSWER_MS * MS;
+			c->deadline_ns = now_ns() + (op->answer_ms ? op->answer_ms : CTL_ANSWER_MS) * MS;
 			C.tp->update(s, c);
 			return;
 		}

@@ -41,6 +41,8 @@
 #define CTL_CONN_MAX     (CTL_HOST_MAX + CTL_AGENT_MAX)
 #define CTL_REQ_MAX      1024 /* a request line with its newline */
 #define CTL_REPLY_MAX    16384
+/* attest's reply: a 64 KiB event log in base64 (87,384 bytes), PCRs, quote, key. */
+#define CTL_ATTEST_REPLY_MAX (96 * 1024)
 #define CTL_UPLOAD_MAX   (64 * 1024) /* a policy, checked before a byte is buffered */
 #define CTL_ERR_MAX      256
 #define CTL_IDLE_MS      2000  /* a request must keep arriving (host clients; agents mid-request) */
@@ -52,6 +54,7 @@ struct sup;
 struct part_rt;
 struct ctl_op;
 struct lvmm_ctl_reply;
+struct lvmm_trust_attest_done;
 
 enum ctl_phase {
 	CP_FREE = 0, /* slot unused */
@@ -116,6 +119,11 @@ void ctl_setup(struct sup *s, const struct ctl_transport *tp);
 /** ctl_answer() - lc_hooks.answer: a partition answered (or cannot answer) request token. */
 void ctl_answer(struct sup *s, uint32_t token, struct part_rt *pr, int result,
 		const struct lvmm_ctl_reply *rep);
+
+/** ctl_attested() - lc_hooks.attested: an attestation was answered (see lifecycle.h). */
+void ctl_attested(struct sup *s, uint32_t token, struct part_rt *pr, int result,
+		  const struct lvmm_trust_attest_done *a, const uint8_t *nonce, size_t nlen,
+		  const uint8_t *log, size_t loglen);
 
 /**
  * ctl_conn_open_host() - a slot for a new host client of uid; NULL when the

@@ -231,6 +231,7 @@ static void agent_close(struct sup *s, struct part_rt *pr)
 
 static const struct lc_hooks hooks = {
 	.answer = ctl_answer, .agent_open = agent_open, .agent_close = agent_close,
+	.attested = ctl_attested,
 };
 
 int ctl_sock_init(struct sup *s, const char *path)

@@ -28,8 +28,14 @@ int res_unix_listen(const char *path, int backlog, char *err, size_t errlen);
 /* A Unix stream socket: listening (as res_unix_listen) or connected. fd or -errno. */
 int res_stream(const char *path, int listen_mode, char *err, size_t errlen);
 
-/* A read-only file (kernel, initrd). fd or -errno. */
-int res_file_ro(const char *path, char *err, size_t errlen);
+/*
+ * A boot image (kernel, initrd) read once into a memfd sealed against
+ * writes, shrinking and growing (F_SEAL_WRITE|SHRINK|GROW|SEAL): what is
+ * hashed, verified and measured is exactly what the partition loads, and
+ * a change to the file afterwards reaches only the next start. fd or -errno.
+ */
+#define RES_IMAGE_MAX (4ULL << 30)
+int res_sealed_copy(const char *path, char *err, size_t errlen);
 
 /* A console log file opened for appending. fd or -errno. */
 int res_console_file(const char *path, char *err, size_t errlen);
