@@ -32,19 +32,18 @@
 #define MS 1000000ULL
 
 struct trust_rt {
-	pid_t pid;            /* 0: none */
-	int sock;             /* -1: none */
-	uint32_t uid;         /* its own identity (0: none assigned); kept for the run */
+	pid_t pid;             /* 0: none */
+	int sock;              /* -1: none */
+	uint32_t uid;          /* its own identity (0: none assigned), kept for the run */
 	int uid_lock;
-	bool stopping;        /* trust_close() asked it to end */
-	bool timed_out;       /* killed for missing a deadline */
-	uint32_t seq;         /* last request sent */
-	uint32_t boot_seq;    /* BOOT outstanding (0: none) */
-	uint32_t attest_seq;  /* ATTEST outstanding (0: none) */
-	uint32_t attest_token;
-	uint64_t boot_deadline, attest_deadline;
-	uint32_t nonce_len;
-	uint8_t nonce[LVMM_TRUST_NONCE_MAX];
+	bool stopping;         /* trust_close() asked it to end */
+	bool timed_out;        /* killed for missing a deadline */
+	uint32_t seq;          /* last request sent */
+	uint32_t boot_seq;     /* BOOT outstanding, or 0 */
+	uint32_t attest_seq;   /* ATTEST outstanding, or 0 */
+	uint32_t token;        /* the attestation's requester */
+	uint64_t deadline;     /* of the outstanding request */
+	struct lvmm_trust_attest att;
 };
 
 static struct trust_rt T[PLAT_MAX_PARTS];
@@ -67,15 +66,12 @@ static bool str_ok(const char *s, size_t n)
 	return memchr(s, 0, n) != NULL;
 }
 
-/* "" or exactly 64 lower-case hex digits. */
+/* "" or exactly 64 lower-case hex digits (a SHA-256). */
 static bool hex_ok(const char *h)
 {
-	size_t i, n = strnlen(h, LVMM_TRUST_HEX_MAX);
+	size_t n = strnlen(h, LVMM_TRUST_HEX_MAX);
 
-	for (i = 0; i < n; i++)
-		if (!((h[i] >= '0' && h[i] <= '9') || (h[i] >= 'a' && h[i] <= 'f')))
-			return false;
-	return n == 0 || n == 64;
+	return (n == 0 || n == 64) && strspn(h, "0123456789abcdef") == n;
 }
 
 static bool failure_ok(const struct lvmm_trust_failure *f, bool applies)
@@ -87,46 +83,36 @@ static bool failure_ok(const struct lvmm_trust_failure *f, bool applies)
 
 int trust_check_msg(const struct lvmm_msg_hdr *hdr, const void *payload)
 {
-	switch (hdr->type) {
-	case LVMM_MSG_TRUST_BOOT_DONE: {
-		const struct lvmm_trust_boot_done *b = payload;
-		uint32_t v = b->verdict;
-		bool booting = v == LVMM_TRUST_OK || v == LVMM_TRUST_SAFE;
+	const struct lvmm_trust_boot_done *b = payload;
+	const struct lvmm_trust_attest_done *a = payload;
+	uint32_t v = b->verdict, keys = LVMM_TRUST_DONE_F_EVENTLOG | LVMM_TRUST_DONE_F_KEY;
+	bool booting = v == LVMM_TRUST_OK || v == LVMM_TRUST_SAFE;
 
+	switch (hdr->type) {
+	case LVMM_MSG_TRUST_BOOT_DONE:
 		if (hdr->len != sizeof(*b) || v < 1 || v > LVMM_TRUST_VERDICT_MAX ||
-		    (b->flags & ~(LVMM_TRUST_DONE_F_EVENTLOG | LVMM_TRUST_DONE_F_KEY)) ||
-		    (b->flags && !booting) ||
-		    hdr->nfds != ((b->flags & LVMM_TRUST_DONE_F_EVENTLOG) ? 1U : 0U))
-			return -EPROTO;
-		if (!failure_ok(&b->fail[0], v == LVMM_TRUST_REFUSED || v == LVMM_TRUST_SAFE ||
-						v == LVMM_TRUST_SAFE_FAILED) ||
+		    (b->flags & ~keys) || (b->flags && !booting) ||
+		    hdr->nfds != !!(b->flags & LVMM_TRUST_DONE_F_EVENTLOG) ||
+		    !failure_ok(&b->fail[0], !booting && v != LVMM_TRUST_ERROR) ||
 		    !failure_ok(&b->fail[1], v == LVMM_TRUST_SAFE_FAILED) ||
+		    (v == LVMM_TRUST_SAFE && !b->fail[0].file[0]) ||
 		    !str_ok(b->reason, sizeof(b->reason)) || (v == LVMM_TRUST_ERROR && !b->reason[0]) ||
-		    b->kernel_size > (4ULL << 30) || b->initrd_size > (4ULL << 30) ||
-		    b->log_events > 64)
+		    b->kernel_size > (4ULL << 30) || b->initrd_size > (4ULL << 30) || b->log_events > 64)
 			return -EPROTO;
 		return 0;
-	}
-	case LVMM_MSG_TRUST_ATTEST_DONE: {
-		const struct lvmm_trust_attest_done *a = payload;
-		size_t i;
-
+	case LVMM_MSG_TRUST_ATTEST_DONE:
 		if (hdr->len != sizeof(*a) || hdr->nfds || a->result > 0 || a->result < -4095 ||
 		    !str_ok(a->error, sizeof(a->error)) || !str_ok(a->ak_pem, sizeof(a->ak_pem)))
 			return -EPROTO;
-		if (a->result)
-			return 0;
-		if (a->pcr_mask != LVMM_TRUST_PCR_MASK || !a->attest_len ||
-		    a->attest_len > LVMM_TRUST_ATTEST_MAX || !a->sig_len ||
-		    a->sig_len > LVMM_TRUST_SIG_MAX ||
-		    strncmp(a->ak_pem, "-----BEGIN PUBLIC KEY-----\n", 27))
+		/* A PEM passed on as text: printable ASCII and newlines only. */
+		if (!a->result && (a->pcr_mask != LVMM_TRUST_PCR_MASK || !a->attest_len ||
+				   a->attest_len > LVMM_TRUST_ATTEST_MAX || !a->sig_len ||
+				   a->sig_len > LVMM_TRUST_SIG_MAX ||
+				   strncmp(a->ak_pem, "-----BEGIN PUBLIC KEY-----\n", 27) ||
+				   strspn(a->ak_pem, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+					  "0123456789+/=- \n") != strlen(a->ak_pem)))
 			return -EPROTO;
-		/* The PEM is passed on as text: printable ASCII and newlines only. */
-		for (i = 0; a->ak_pem[i]; i++)
-			if ((a->ak_pem[i] < 0x20 || a->ak_pem[i] > 0x7e) && a->ak_pem[i] != '\n')
-				return -EPROTO;
 		return 0;
-	}
 	default:
 		return -EPROTO;
 	}
@@ -147,8 +133,9 @@ int trust_sealed_ok(int fd, uint64_t max, uint64_t *size)
 
 /* ---- requests ----------------------------------------------------------------------- */
 
-static uint32_t next_seq(struct trust_rt *t)
+static uint32_t next_seq(struct trust_rt *t, uint32_t ms)
 {
+	t->deadline = now_ns() + ms * MS;
 	if (++t->seq == 0)
 		t->seq = 1; /* 0 means "nothing outstanding" */
 	return t->seq;
@@ -159,34 +146,23 @@ static int spawn(struct sup *s, struct part_rt *pr, struct trust_rt *t, char *er
 	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = TAG_TRUST | pr->index };
 	struct lvmm_trust_init init = { .log_level = (uint32_t)s->opts.log_level };
 	const struct plat_part *p = pr->p;
-	int tpm = plat_part_tpm(p), sv[2], r;
+	int tpm = plat_part_tpm(p), sv[2], r = 0, dirfd;
 	pid_t self = getpid();
 	struct event e;
 
-	/* A second identity of the partition's own, claimed once: not the partition's, not root. */
-	if (!t->uid && geteuid() == 0) {
+	/* An identity of its own (when root), claimed once: neither the partition's nor root. */
+	if (!t->uid && geteuid() == 0)
 		r = ident_claim(s->plat->uid_base, s->plat->uid_count, &t->uid, &t->uid_lock, err,
 				errlen);
-		if (r)
-			return r;
-	}
-	snprintf(init.name, sizeof(init.name), "%s", p->name);
-	if (tpm >= 0) {
-		/* Created here (the trust process could not): 0700, the trust identity's. */
-		r = swtpm_prepare_state_dir(p->devs[tpm].path, t->uid, t->uid);
-		if (r) {
-			snprintf(err, errlen, "vTPM state directory '%s': %s", p->devs[tpm].path,
-				 strerror(-r));
-			return r;
-		}
-		init.flags |= LVMM_TRUST_F_TPM;
-		snprintf(init.state_dir, sizeof(init.state_dir), "%s", p->devs[tpm].path);
-	}
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+	/* The vTPM's state directory is created here (the trust process could not): 0700, its own. */
+	if (!r && tpm >= 0 && (r = swtpm_prepare_state_dir(p->devs[tpm].path, t->uid, t->uid)))
+		snprintf(err, errlen, "vTPM state directory '%s': %s", p->devs[tpm].path, strerror(-r));
+	if (!r && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
 		r = -errno;
 		snprintf(err, errlen, "trust socketpair: %s", strerror(-r));
-		return r;
 	}
+	if (r)
+		return r;
 	t->pid = fork();
 	if (t->pid == 0)
 		lc_child_exec("__trust", p->name, sv[1], t->uid, t->uid, self);
@@ -198,18 +174,24 @@ static int spawn(struct sup *s, struct part_rt *pr, struct trust_rt *t, char *er
 		snprintf(err, errlen, "fork: %s", strerror(-r));
 		return r;
 	}
-	t->sock = sv[0];
-	t->stopping = t->timed_out = false;
-	t->boot_seq = t->attest_seq = 0;
+	*t = (struct trust_rt){ .pid = t->pid, .sock = sv[0], .uid = t->uid, .uid_lock = t->uid_lock,
+				.seq = t->seq };
 	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, t->sock, &ev) < 0)
 		pr_warn("partition %s: trust epoll: %s", p->name, strerror(errno));
 	ev_begin(&e, "trust_start", p->name);
 	ev_u64(&e, "pid", (uint64_t)t->pid);
-	if (t->uid)
-		ev_u64(&e, "uid", t->uid);
-	ev_str(&e, "vtpm", tpm >= 0 ? "yes" : "no");
+	ev_u64(&e, "uid", t->uid);
 	ev_end(&e);
-	r = proto_send(t->sock, LVMM_MSG_TRUST_INIT, &init, sizeof(init), NULL, 0, MSG_DONTWAIT);
+	snprintf(init.name, sizeof(init.name), "%s", p->name);
+	if (tpm >= 0)
+		init.flags = LVMM_TRUST_F_TPM;
+	snprintf(init.state_dir, sizeof(init.state_dir), "%s", tpm >= 0 ? p->devs[tpm].path : "");
+	/* The state directory as an fd: the trust identity needs no rights on the path to it. */
+	dirfd = tpm < 0 ? -1 : open(p->devs[tpm].path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	r = tpm >= 0 && dirfd < 0 ? -errno : proto_send(t->sock, LVMM_MSG_TRUST_INIT, &init, sizeof(init),
+							 &dirfd, dirfd >= 0, MSG_DONTWAIT);
+	if (dirfd >= 0)
+		close(dirfd);
 	if (r) {
 		snprintf(err, errlen, "trust process: %s", strerror(-r));
 		kill(t->pid, SIGKILL); /* reaped and reported like any other death */
@@ -219,35 +201,29 @@ static int spawn(struct sup *s, struct part_rt *pr, struct trust_rt *t, char *er
 
 static const char *base_name(const char *path)
 {
-	const char *b = strrchr(path, '/');
-
-	return b ? b + 1 : path;
+	return strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
 }
 
-/* A verify: file, read-only; one that cannot be opened fails verification in the trust process. */
-static int32_t add_file(struct fdset *fs, const char *path)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-
-	return fd < 0 ? LVMM_NO_FD : fdset_add(fs, fd, true);
-}
-
+/* One boot set; a verify: file that cannot be opened fails verification in the trust process. */
 static void fill_image(struct lvmm_trust_image *im, struct fdset *fs, const int *img,
 		       const char *kernel, const char *initrd, const char *cmdline,
 		       const struct plat_verify *v)
 {
+	const char *path[3] = { v->manifest, v->signature, v->key };
+	int32_t *fd[3] = { &im->fd_manifest, &im->fd_signature, &im->fd_key };
+	unsigned i;
+
 	im->fd_kernel = fdset_add(fs, img[0], false);
 	im->fd_initrd = img[1] < 0 ? LVMM_NO_FD : fdset_add(fs, img[1], false);
-	im->fd_manifest = im->fd_signature = im->fd_key = LVMM_NO_FD;
 	snprintf(im->kernel_name, sizeof(im->kernel_name), "%s", base_name(kernel));
-	snprintf(im->initrd_name, sizeof(im->initrd_name), "%s", initrd[0] ? base_name(initrd) : "");
+	snprintf(im->initrd_name, sizeof(im->initrd_name), "%s", base_name(initrd));
 	snprintf(im->cmdline, sizeof(im->cmdline), "%s", cmdline);
-	if (!v->on)
-		return;
-	im->flags |= LVMM_TRUST_IMG_VERIFY;
-	im->fd_manifest = add_file(fs, v->manifest);
-	im->fd_signature = add_file(fs, v->signature);
-	im->fd_key = add_file(fs, v->key);
+	im->flags = v->on ? LVMM_TRUST_IMG_VERIFY : 0;
+	for (i = 0; i < 3; i++) {
+		int f = v->on ? open(path[i], O_RDONLY | O_CLOEXEC | O_NONBLOCK) : -1;
+
+		*fd[i] = f < 0 ? LVMM_NO_FD : fdset_add(fs, f, true);
+	}
 }
 
 int trust_boot(struct sup *s, struct part_rt *pr, int guest_fd, char *err, size_t errlen)
@@ -261,34 +237,29 @@ int trust_boot(struct sup *s, struct part_rt *pr, int guest_fd, char *err, size_
 	boot_msg.fd_guest = guest_fd < 0 ? LVMM_NO_FD : fdset_add(&fs, guest_fd, true);
 	if (!t->pid)
 		r = spawn(s, pr, t, err, errlen);
+	len = plat_part_canonical(p, boot_msg.platform, sizeof(boot_msg.platform));
+	if (!r && len < 0) {
+		r = len;
+		snprintf(err, errlen, "the platform entry is longer than %d bytes", LVMM_TRUST_PLATFORM_MAX);
+	}
 	if (r)
 		goto out;
-	boot_msg.seq = next_seq(t);
+	boot_msg.platform_len = (uint32_t)len;
+	boot_msg.seq = next_seq(t, TRUST_BOOT_TIMEOUT_MS);
 	boot_msg.flags = guest_fd >= 0 ? LVMM_TRUST_F_TPM : 0;
 	boot_msg.on_fail = p->verify.on_fail ? p->verify.on_fail : LVMM_TRUST_REFUSE;
-	fill_image(&boot_msg.image[0], &fs, &pr->img[0], p->kernel, p->initrd, p->cmdline,
-		   &p->verify);
+	fill_image(&boot_msg.image[0], &fs, &pr->img[0], p->kernel, p->initrd, p->cmdline, &p->verify);
 	if (pr->img[2] >= 0) {
 		boot_msg.flags |= LVMM_TRUST_BOOT_F_SAFE;
 		fill_image(&boot_msg.image[1], &fs, &pr->img[2], p->safe.kernel, p->safe.initrd,
 			   p->safe.cmdline, &p->safe.verify);
 	}
-	len = plat_part_canonical(p, boot_msg.platform, sizeof(boot_msg.platform));
-	if (len < 0) {
-		r = len;
-		snprintf(err, errlen, "the partition's platform entry is longer than %d bytes",
-			 LVMM_TRUST_PLATFORM_MAX);
-		goto out;
-	}
-	boot_msg.platform_len = (uint32_t)len;
 	r = proto_send(t->sock, LVMM_MSG_TRUST_BOOT, &boot_msg, sizeof(boot_msg), fs.fds, fs.n,
 		       MSG_DONTWAIT);
-	if (r) {
+	if (r)
 		snprintf(err, errlen, "trust process: %s", strerror(-r));
-		goto out;
-	}
-	t->boot_seq = boot_msg.seq; /* a BOOT still unanswered is superseded */
-	t->boot_deadline = now_ns() + TRUST_BOOT_TIMEOUT_MS * MS;
+	else
+		t->boot_seq = boot_msg.seq; /* an unanswered earlier BOOT is superseded */
 out:
 	fdset_close(&fs); /* the images stay the life cycle's */
 	return r;
@@ -297,36 +268,29 @@ out:
 int trust_attest(struct sup *s, struct part_rt *pr, const uint8_t *nonce, size_t n, uint32_t token)
 {
 	struct trust_rt *t = &T[pr->index];
-	struct lvmm_trust_attest m = { .nonce_len = (uint32_t)n };
 
 	if (plat_part_tpm(pr->p) < 0)
 		return -ENODEV;
 	if (!t->pid || t->sock < 0 || pr->evlog_fd < 0 ||
 	    (pr->state != PS_STARTING && pr->state != PS_RUNNING && pr->state != PS_PAUSED))
 		return -ESRCH;
-	if (t->attest_seq)
+	if (t->attest_seq || t->boot_seq)
 		return -EBUSY;
 	if (!n || n > LVMM_TRUST_NONCE_MAX)
 		return -EINVAL;
-	memcpy(m.nonce, nonce, n);
-	m.seq = next_seq(t);
-	if (proto_send(t->sock, LVMM_MSG_TRUST_ATTEST, &m, sizeof(m), NULL, 0, MSG_DONTWAIT))
+	memset(&t->att, 0, sizeof(t->att));
+	memcpy(t->att.nonce, nonce, n);
+	t->att.nonce_len = (uint32_t)n;
+	t->att.seq = next_seq(t, TRUST_ATTEST_TIMEOUT_MS);
+	if (proto_send(t->sock, LVMM_MSG_TRUST_ATTEST, &t->att, sizeof(t->att), NULL, 0, MSG_DONTWAIT))
 		return -EIO;
-	t->attest_seq = m.seq;
-	t->attest_token = token;
-	t->attest_deadline = now_ns() + TRUST_ATTEST_TIMEOUT_MS * MS;
-	t->nonce_len = m.nonce_len;
-	memcpy(t->nonce, nonce, n);
+	t->attest_seq = t->att.seq;
+	t->token = token;
 	sup_arm_timer(s);
 	return 0;
 }
 
 /* ---- answers ------------------------------------------------------------------------ */
-
-static void hex(const uint8_t *d, char out[65])
-{
-	digest_to_hex(d, 32, out);
-}
 
 static void failure_event(const char *part, const char *image, const struct lvmm_trust_failure *f,
 			  const char *action)
@@ -344,45 +308,39 @@ static void failure_event(const char *part, const char *image, const struct lvmm
 }
 
 /* The verdict's events: the supervisor reports what it accepted, never the trust process. */
-static void verdict_events(const struct plat_part *p, const struct lvmm_trust_boot_done *b,
-			   uint64_t log_bytes)
+static void verdict_events(const char *part, const struct lvmm_trust_boot_done *b, uint64_t log_bytes)
 {
 	const char *image = b->verdict == LVMM_TRUST_SAFE ? "safe_image" : "primary";
-	char h[4][65];
+	const uint8_t *d[4] = { b->key_digest, b->kernel, b->initrd, b->cmdline };
+	static const char *const key[4] = { "key", "kernel", "initrd", "cmdline" };
+	char h[65];
 	struct event e;
+	unsigned i;
 
 	if (b->verdict != LVMM_TRUST_OK && b->verdict != LVMM_TRUST_ERROR)
-		failure_event(p->name, "primary", &b->fail[0],
+		failure_event(part, "primary", &b->fail[0],
 			      b->verdict == LVMM_TRUST_REFUSED ? "refuse" : "safe_image");
 	if (b->verdict == LVMM_TRUST_SAFE_FAILED)
-		failure_event(p->name, "safe_image", &b->fail[1], "refuse");
+		failure_event(part, "safe_image", &b->fail[1], "refuse");
 	if (b->verdict != LVMM_TRUST_OK && b->verdict != LVMM_TRUST_SAFE)
 		return;
-	hex(b->key_digest, h[0]);
-	hex(b->kernel, h[1]);
-	hex(b->initrd, h[2]);
-	hex(b->cmdline, h[3]);
 	if (b->verdict == LVMM_TRUST_SAFE) {
-		ev_begin(&e, "safe_image", p->name);
+		ev_begin(&e, "safe_image", part);
 		ev_str(&e, "failed", b->fail[0].file);
-		ev_str(&e, "key", h[0]);
 		ev_end(&e);
 	}
-	if (b->flags & LVMM_TRUST_DONE_F_KEY) {
-		ev_begin(&e, "boot_verified", p->name);
-		ev_str(&e, "image", image);
-		ev_str(&e, "key", h[0]);
-		ev_end(&e);
-	}
-	if (!(b->flags & LVMM_TRUST_DONE_F_EVENTLOG))
-		return;
-	ev_begin(&e, "boot_measured", p->name);
+	/* One event per accepted boot: what boots, who approved it, and whether it was measured. */
+	ev_begin(&e, (b->flags & LVMM_TRUST_DONE_F_EVENTLOG) ? "boot_measured" : "boot_verified", part);
 	ev_str(&e, "image", image);
-	ev_str(&e, "kernel", h[1]);
-	ev_str(&e, "initrd", h[2]);
-	ev_str(&e, "cmdline", h[3]);
-	ev_u64(&e, "log_events", b->log_events);
-	ev_u64(&e, "log_bytes", log_bytes);
+	for (i = (b->flags & LVMM_TRUST_DONE_F_KEY) ? 0 : 1; i < 4; i++) {
+		digest_to_hex(d[i], 32, h);
+		if (i != 2 || b->initrd_size)
+			ev_str(&e, key[i], h);
+	}
+	if (b->flags & LVMM_TRUST_DONE_F_EVENTLOG) {
+		ev_u64(&e, "log_events", b->log_events);
+		ev_u64(&e, "log_bytes", log_bytes);
+	}
 	ev_end(&e);
 }
 
@@ -391,33 +349,31 @@ static int on_boot_done(struct sup *s, struct part_rt *pr, struct trust_rt *t,
 			const struct lvmm_trust_boot_done *b, int fd)
 {
 	const struct plat_part *p = pr->p;
-	bool safe = pr->img[2] >= 0, booting = b->verdict == LVMM_TRUST_OK ||
-					   b->verdict == LVMM_TRUST_SAFE;
-	char why[LVMM_TRUST_REASON_MAX + 64];
+	bool booting = b->verdict == LVMM_TRUST_OK || b->verdict == LVMM_TRUST_SAFE;
+	bool safe = b->verdict == LVMM_TRUST_SAFE || b->verdict == LVMM_TRUST_SAFE_FAILED;
+	char why[LVMM_TRUST_REASON_MAX + 32];
 	uint64_t size = 0;
+	int r = 0;
 
-	if (b->seq != t->boot_seq) {
+	/* An answer to a superseded BOOT is dropped; one to a BOOT never sent is a violation. */
+	if (b->seq != t->boot_seq)
+		r = b->seq > t->seq ? -EPROTO : -EALREADY;
+	/* Only answers this partition's configuration allows. */
+	else if ((b->verdict == LVMM_TRUST_REFUSED && !p->verify.on) || (safe && pr->img[2] < 0) ||
+		 (booting && plat_part_tpm(p) >= 0) != (fd >= 0) ||
+		 (booting && p->verify.on) != !!(b->flags & LVMM_TRUST_DONE_F_KEY) ||
+		 (fd >= 0 && trust_sealed_ok(fd, LVMM_TPM_EVENTLOG_SIZE, &size)))
+		r = -EPROTO;
+	if (r) {
 		if (fd >= 0)
 			close(fd);
-		return b->seq > t->seq ? -EPROTO : 0; /* an answer to a superseded BOOT is dropped */
-	}
-	/* What this partition's configuration allows as an answer. */
-	if ((b->verdict == LVMM_TRUST_REFUSED && !p->verify.on) ||
-	    ((b->verdict == LVMM_TRUST_SAFE || b->verdict == LVMM_TRUST_SAFE_FAILED) && !safe) ||
-	    (booting && plat_part_tpm(p) >= 0) != (fd >= 0) ||
-	    (booting && p->verify.on) != !!(b->flags & LVMM_TRUST_DONE_F_KEY) ||
-	    (fd >= 0 && trust_sealed_ok(fd, LVMM_TPM_EVENTLOG_SIZE, &size))) {
-		if (fd >= 0)
-			close(fd);
-		return -EPROTO;
+		return r == -EALREADY ? 0 : r;
 	}
 	t->boot_seq = 0;
-	verdict_events(p, b, size);
-	if (b->verdict == LVMM_TRUST_ERROR)
-		snprintf(why, sizeof(why), "trust process: %s", b->reason);
-	else
-		snprintf(why, sizeof(why), "verification failed: %s",
-			 b->fail[b->verdict == LVMM_TRUST_SAFE_FAILED].reason);
+	verdict_events(p->name, b, size);
+	snprintf(why, sizeof(why), "%s%s", b->verdict == LVMM_TRUST_ERROR ? "trust process: " :
+		 "verification failed: ", b->verdict == LVMM_TRUST_ERROR ? b->reason :
+		 b->fail[b->verdict == LVMM_TRUST_SAFE_FAILED].reason);
 	lc_on_verified(s, pr, booting ? b->verdict == LVMM_TRUST_SAFE : -1, fd, why);
 	return 0;
 }
@@ -434,8 +390,8 @@ static int on_attest_done(struct sup *s, struct part_rt *pr, struct trust_rt *t,
 	if (!a->result && pr->evlog_fd >= 0)
 		n = pread(pr->evlog_fd, evlog, sizeof(evlog), 0);
 	if (s->hooks && s->hooks->attested)
-		s->hooks->attested(s, t->attest_token, pr, n < 0 ? -EIO : a->result, a, t->nonce,
-				   t->nonce_len, evlog, n < 0 ? 0 : (size_t)n);
+		s->hooks->attested(s, t->token, pr, n < 0 ? -EIO : a->result, a, t->att.nonce,
+				   t->att.nonce_len, evlog, n < 0 ? 0 : (size_t)n);
 	return 0;
 }
 
@@ -481,8 +437,7 @@ void trust_on_message(struct sup *s, unsigned idx)
 bool trust_reaped(struct sup *s, pid_t pid, int wstatus)
 {
 	bool vtpm = WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == LVMM_TRUST_EXIT_VTPM;
-	struct part_rt *pr;
-	struct trust_rt *t;
+	struct trust_rt *t = T;
 	char why[96];
 	struct event e;
 	unsigned i;
@@ -492,32 +447,25 @@ bool trust_reaped(struct sup *s, pid_t pid, int wstatus)
 	if (i == s->plat->nparts || pid <= 0)
 		return false;
 	t = &T[i];
-	pr = &s->parts[i];
-
 	trust_on_message(s, i); /* what it said before it went */
 	if (t->sock >= 0)
 		close(t->sock);
 	t->sock = -1;
 	t->pid = 0;
-	if (t->timed_out)
-		snprintf(why, sizeof(why), "its trust process did not answer in time");
-	else if (WIFSIGNALED(wstatus))
-		snprintf(why, sizeof(why), "its %s was killed by signal %d", vtpm ? "vTPM" :
-			 "trust process", WTERMSIG(wstatus));
-	else
-		snprintf(why, sizeof(why), "its %s (status %d)", vtpm ? "vTPM failed" :
-			 "trust process ended", WEXITSTATUS(wstatus));
+	snprintf(why, sizeof(why), "%s %s (%s %d)", vtpm ? "its vTPM" : "its trust process",
+		 t->timed_out ? "did not answer in time" : vtpm ? "failed" : "ended",
+		 WIFSIGNALED(wstatus) ? "signal" : "status",
+		 WIFSIGNALED(wstatus) ? WTERMSIG(wstatus) : WEXITSTATUS(wstatus));
 	if (!t->stopping) {
-		ev_begin(&e, vtpm ? "vtpm_failed" : "trust_failed", pr->p->name);
+		ev_begin(&e, vtpm ? "vtpm_failed" : "trust_failed", s->parts[i].p->name);
 		ev_str(&e, "detail", why);
 		ev_end(&e);
 	}
 	if (t->attest_seq && s->hooks && s->hooks->attested)
-		s->hooks->attested(s, t->attest_token, pr, -EIO, NULL, NULL, 0, NULL, 0);
-	t->attest_seq = 0;
-	if (!t->stopping && (t->boot_seq || plat_part_tpm(pr->p) >= 0))
-		lc_trust_lost(s, pr, why);
-	t->boot_seq = 0;
+		s->hooks->attested(s, t->token, &s->parts[i], -EIO, NULL, NULL, 0, NULL, 0);
+	if (!t->stopping && (t->boot_seq || plat_part_tpm(s->parts[i].p) >= 0))
+		lc_trust_lost(s, &s->parts[i], why);
+	t->boot_seq = t->attest_seq = 0;
 	return true;
 }
 
@@ -528,14 +476,9 @@ uint64_t trust_next_deadline(struct sup *s)
 	uint64_t next = UINT64_MAX;
 	unsigned i;
 
-	for (i = 0; i < s->plat->nparts; i++) {
-		if (!T[i].pid || T[i].timed_out)
-			continue;
-		if (T[i].boot_seq)
-			next = MIN(next, T[i].boot_deadline);
-		if (T[i].attest_seq)
-			next = MIN(next, T[i].attest_deadline);
-	}
+	for (i = 0; i < s->plat->nparts; i++)
+		if (T[i].pid && !T[i].timed_out && (T[i].boot_seq || T[i].attest_seq))
+			next = MIN(next, T[i].deadline);
 	return next;
 }
 
@@ -544,24 +487,21 @@ void trust_on_timer(struct sup *s, uint64_t now)
 	unsigned i;
 
 	for (i = 0; i < s->plat->nparts; i++) {
-		struct trust_rt *t = &T[i];
-
-		if (!t->pid || t->timed_out ||
-		    !((t->boot_seq && now >= t->boot_deadline) ||
-		      (t->attest_seq && now >= t->attest_deadline)))
+		if (!T[i].pid || T[i].timed_out || !(T[i].boot_seq || T[i].attest_seq) ||
+		    now < T[i].deadline)
 			continue;
 		/* A wedged trust process is replaced at the partition's next start. */
 		pr_err("partition %s: its trust process did not answer in time; killing it",
 		       s->parts[i].p->name);
-		t->timed_out = true;
-		kill(t->pid, SIGKILL);
+		T[i].timed_out = true;
+		kill(T[i].pid, SIGKILL);
 	}
 }
 
 void trust_close(struct sup *s)
 {
 	uint64_t deadline = now_ns() + 3000 * MS;
-	unsigned i, left, guard;
+	unsigned i, guard, left = 1;
 
 	(void)s;
 	/* EOF on its socket is the order to stop: swtpm saves its state, both exit. */
@@ -571,7 +511,7 @@ void trust_close(struct sup *s)
 			close(T[i].sock);
 		T[i].sock = -1;
 	}
-	for (guard = 0; guard < 1000; guard++) {
+	for (guard = 0; guard < 1000 && left; guard++, usleep(5000))
 		for (i = 0, left = 0; i < PLAT_MAX_PARTS; i++) {
 			if (T[i].pid > 0 && now_ns() >= deadline)
 				kill(T[i].pid, SIGKILL);
@@ -579,10 +519,6 @@ void trust_close(struct sup *s)
 				T[i].pid = 0;
 			left += T[i].pid > 0;
 		}
-		if (!left)
-			break;
-		usleep(5000);
-	}
 	for (i = 0; i < PLAT_MAX_PARTS; i++) {
 		ident_release(T[i].uid_lock);
 		T[i].uid_lock = -1;

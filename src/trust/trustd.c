@@ -522,11 +522,12 @@ int trust_main(int sock)
 	struct swtpm_params sp = { .stderr_fd = -1 };
 	char err[256], prefix[64];
 	struct lvmm_msg_hdr h;
-	int r;
+	int r, dirfd = -1;
 
 	D.sup = sock;
-	r = proto_recv(sock, &h, &init, sizeof(init), NULL, 0, 0);
+	r = proto_recv(sock, &h, &init, sizeof(init), &dirfd, 1, 0);
 	if (r || h.type != LVMM_MSG_TRUST_INIT || h.len != sizeof(init) ||
+	    h.nfds != !!(init.flags & LVMM_TRUST_F_TPM) ||
 	    !memchr(init.name, 0, sizeof(init.name)) ||
 	    !memchr(init.state_dir, 0, sizeof(init.state_dir))) {
 		fprintf(stderr, "lvmm __trust: no valid INIT from the supervisor\n");
@@ -543,8 +544,9 @@ int trust_main(int sock)
 	D.tpm = init.flags & LVMM_TRUST_F_TPM;
 	if (D.tpm) {
 		/* swtpm is exec'd now, before the filter: the sandbox never needs fork or exec. */
-		sp.state_dir = init.state_dir;
+		sp.state_dir_fd = dirfd; /* swtpm runs in it: no path, no search rights above it */
 		r = swtpm_spawn(&D.swtpm, &sp, LVMM_TPM_BUF_MAX);
+		close(dirfd);
 		if (r) {
 			snprintf(D.tpm_err, sizeof(D.tpm_err), "swtpm could not be started: %s",
 				 strerror(-r));
