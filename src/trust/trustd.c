@@ -75,21 +75,22 @@ static uint8_t logbuf[LVMM_TPM_EVENTLOG_SIZE];
  * docs/trust.md gives the reason for each.
  */
 static const int allowed[] = {
-	SCMP_SYS(read), SCMP_SYS(write), SCMP_SYS(close), /* stderr, the event-log memfd */
-	SCMP_SYS(sendmsg), SCMP_SYS(recvmsg),              /* the SEQPACKET sockets, SCM_RIGHTS */
-	SCMP_SYS(sendto), SCMP_SYS(recvfrom),              /* swtpm's stream channels */
-	SCMP_SYS(poll),
-	SCMP_SYS(fstat), SCMP_SYS(newfstatat), SCMP_SYS(pread64), /* images, verify files */
-	SCMP_SYS(munmap), SCMP_SYS(madvise),               /* hashing a mapped image */
-	SCMP_SYS(memfd_create), SCMP_SYS(fcntl),           /* the sealed event log */
-	SCMP_SYS(getrandom),                               /* platformAuth, libcrypto */
-	SCMP_SYS(clock_gettime), SCMP_SYS(clock_nanosleep), SCMP_SYS(nanosleep),
-	SCMP_SYS(wait4),                                   /* swtpm's end */
-	SCMP_SYS(brk), SCMP_SYS(futex), SCMP_SYS(rt_sigreturn),
-	SCMP_SYS(exit), SCMP_SYS(exit_group),
+	SCMP_SYS(write), SCMP_SYS(close),          /* stderr, the event-log memfd; fds done with */
+	SCMP_SYS(sendmsg), SCMP_SYS(recvmsg),      /* SEQPACKET: supervisor, partition (SCM_RIGHTS) */
+	SCMP_SYS(sendto), SCMP_SYS(recvfrom),      /* swtpm's stream channels */
+	SCMP_SYS(poll),                            /* the loop; swtpm's deadlines */
+	SCMP_SYS(newfstatat), SCMP_SYS(pread64),   /* sizes, reading manifests, keys, signatures */
+	SCMP_SYS(munmap), SCMP_SYS(madvise),       /* hashing an image through a read-only mapping */
+	SCMP_SYS(memfd_create), SCMP_SYS(fcntl),   /* the sealed event log */
+	SCMP_SYS(getrandom),                       /* platformAuth; libcrypto */
+	SCMP_SYS(clock_gettime), SCMP_SYS(clock_nanosleep), /* deadlines; waiting for swtpm to end */
+	SCMP_SYS(wait4),                           /* reaping swtpm */
+	SCMP_SYS(restart_syscall),                 /* a wait interrupted by SIGCHLD */
+	SCMP_SYS(brk), SCMP_SYS(futex),            /* glibc's allocator, libcrypto's locks */
+	SCMP_SYS(exit_group),
 #ifdef __SANITIZE_ADDRESS__
 	SCMP_SYS(sigaltstack), SCMP_SYS(sched_getaffinity), SCMP_SYS(sched_yield),
-	SCMP_SYS(getpid), SCMP_SYS(gettid), SCMP_SYS(rt_sigprocmask),
+	SCMP_SYS(getpid), SCMP_SYS(gettid), SCMP_SYS(rt_sigprocmask), SCMP_SYS(exit),
 #endif
 };
 
@@ -102,8 +103,11 @@ static int rule(scmp_filter_ctx ctx, int nr, unsigned n, const struct scmp_arg_c
 
 int trustd_sandbox(int swtpm_pid, char *err, unsigned long errlen)
 {
-	struct scmp_arg_cmp noexec = SCMP_A2_64(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0);
-	struct scmp_arg_cmp only_swtpm = SCMP_A0_64(SCMP_CMP_EQ, (scmp_datum_t)swtpm_pid);
+	/* Spelled out: clang's -Wmissing-field-initializers rejects libseccomp's SCMP_A*_64(). */
+	struct scmp_arg_cmp noexec = { .arg = 2, .op = SCMP_CMP_MASKED_EQ, .datum_a = PROT_EXEC,
+				       .datum_b = 0 };
+	struct scmp_arg_cmp only_swtpm = { .arg = 0, .op = SCMP_CMP_EQ,
+					   .datum_a = (scmp_datum_t)swtpm_pid, .datum_b = 0 };
 	scmp_filter_ctx ctx;
 	size_t i;
 	int r = 0;
