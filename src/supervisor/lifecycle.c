@@ -488,6 +488,9 @@ static int start_now(struct sup *s, struct part_rt *pr, char *err, size_t errlen
 	if (r)
 		goto err_refused;
 	r = claim_identity(s, pr, err, errlen);
+	/* The trust process (and its swtpm) start up while the images are sealed. */
+	if (!r && plat_part_trust(pr->p))
+		r = trust_spawn(s, pr, err, errlen);
 	if (!r)
 		r = seal_images(pr, err, errlen);
 	if (!r && plat_part_trust(pr->p))

@@ -141,8 +141,9 @@ static uint32_t next_seq(struct trust_rt *t, uint32_t ms)
 	return t->seq;
 }
 
-static int spawn(struct sup *s, struct part_rt *pr, struct trust_rt *t, char *err, size_t errlen)
+int trust_spawn(struct sup *s, struct part_rt *pr, char *err, size_t errlen)
 {
+	struct trust_rt *t = &T[pr->index];
 	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = TAG_TRUST | pr->index };
 	struct lvmm_trust_init init = { .log_level = (uint32_t)s->opts.log_level };
 	const struct plat_part *p = pr->p;
@@ -150,6 +151,8 @@ static int spawn(struct sup *s, struct part_rt *pr, struct trust_rt *t, char *er
 	pid_t self = getpid();
 	struct event e;
 
+	if (t->pid)
+		return 0;
 	/* An identity of its own (when root), claimed once: neither the partition's nor root. */
 	if (!t->uid && geteuid() == 0)
 		r = ident_claim(s->plat->uid_base, s->plat->uid_count, &t->uid, &t->uid_lock, err,
@@ -235,8 +238,7 @@ int trust_boot(struct sup *s, struct part_rt *pr, int guest_fd, char *err, size_
 
 	memset(&boot_msg, 0, sizeof(boot_msg));
 	boot_msg.fd_guest = guest_fd < 0 ? LVMM_NO_FD : fdset_add(&fs, guest_fd, true);
-	if (!t->pid)
-		r = spawn(s, pr, t, err, errlen);
+	r = trust_spawn(s, pr, err, errlen);
 	len = plat_part_canonical(p, boot_msg.platform, sizeof(boot_msg.platform));
 	if (!r && len < 0) {
 		r = len;

@@ -70,7 +70,7 @@ int digest_sha256_fd(int fd, uint8_t out[SHA256_LEN], uint64_t *size)
 	 * bytes the partition will map (the supervisor seals its memfds first,
 	 * so they cannot change under us).
 	 */
-	p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+	p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, 0);
 	if (p == MAP_FAILED)
 		return -errno;
 	madvise(p, (size_t)st.st_size, MADV_SEQUENTIAL);
