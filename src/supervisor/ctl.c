@@ -468,15 +468,11 @@ static enum ctl_res op_attest(struct sup *s, struct ctl_conn *c, int argc, char 
 		return fail(c, "attest: the nonce must be 1-%d bytes in hex (2-%d hex digits)",
 			    LVMM_TRUST_NONCE_MAX, 2 * LVMM_TRUST_NONCE_MAX);
 	r = trust_attest(s, pr, nonce, n, c->token);
-	if (r == -ENODEV)
-		return fail(c, "partition '%s' has no vTPM (a '{ type: tpm }' device)", argv[0]);
-	if (r == -ESRCH)
-		return fail(c, "partition '%s' is not running (state %s)", argv[0],
-			    lc_state_name(pr->state));
-	if (r == -EBUSY)
-		return fail(c, "an attestation of partition '%s' is in progress; try again", argv[0]);
 	if (r)
-		return fail(c, "partition '%s': %s", argv[0], strerror(-r));
+		return fail(c, "partition '%s' cannot be attested: %s", argv[0],
+			    r == -ENODEV ? "it has no vTPM (a '{ type: tpm }' device)" :
+			    r == -ESRCH ? "it is not running" :
+			    r == -EBUSY ? "an attestation of it is in progress; try again" : strerror(-r));
 	c->pending++;
 	return CR_WAIT;
 }

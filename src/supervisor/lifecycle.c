@@ -347,22 +347,23 @@ static void start_failed(struct sup *s, struct part_rt *pr, const char *why)
 	record_failure(s, pr->exit_code);
 }
 
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
 /* Close this start's images and TPM socket, and its event log unless keep_log. */
 static void drop_start(struct part_rt *pr, bool keep_log)
 {
 	unsigned i;
 
 	for (i = 0; i < ARRAY_SIZE(pr->img); i++)
-		if (pr->img[i] >= 0)
-			close(pr->img[i]);
-	pr->img[0] = pr->img[1] = pr->img[2] = pr->img[3] = -1;
-	if (pr->tpm_fd >= 0)
-		close(pr->tpm_fd);
-	if (pr->evlog_fd >= 0 && !keep_log)
-		close(pr->evlog_fd);
-	pr->tpm_fd = -1;
+		close_fd(&pr->img[i]);
+	close_fd(&pr->tpm_fd);
 	if (!keep_log)
-		pr->evlog_fd = -1;
+		close_fd(&pr->evlog_fd);
 }
 
 /* Fork the partition with this start's images and resources (the verdict, if any, is in). */
@@ -434,9 +435,7 @@ err_config:
 	unbind_sockets(pr);
 	if (s->hooks && s->hooks->agent_close)
 		s->hooks->agent_close(s, pr);
-	if (pr->mem_fd >= 0)
-		close(pr->mem_fd);
-	pr->mem_fd = -1;
+	close_fd(&pr->mem_fd);
 	drop_start(pr, false);
 	acm_partition_start_fail(s, pr);
 	start_failed(s, pr, err);
@@ -529,9 +528,8 @@ void lc_on_verified(struct sup *s, struct part_rt *pr, int boot, int evlog_fd, c
 	}
 	if (boot == 1) {
 		/* The safe image's copies take the partition's place. */
-		close(pr->img[0]);
-		if (pr->img[1] >= 0)
-			close(pr->img[1]);
+		close_fd(&pr->img[0]);
+		close_fd(&pr->img[1]);
 		pr->img[0] = pr->img[2], pr->img[1] = pr->img[3];
 		pr->img[2] = pr->img[3] = -1;
 		pr->safe_boot = true;
@@ -910,9 +908,7 @@ static void ended(struct sup *s, struct part_rt *pr, int wstatus)
 
 	pr_debug("partition %s: reaped", p->name);
 	lc_channel_lost(s, pr);
-	if (pr->mem_fd >= 0)
-		close(pr->mem_fd);
-	pr->mem_fd = -1;
+	close_fd(&pr->mem_fd);
 	drop_start(pr, false);
 	pr->pid = 0;
 	pr->kill_at_ns = 0;

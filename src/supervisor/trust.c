@@ -503,7 +503,7 @@ void trust_on_timer(struct sup *s, uint64_t now)
 void trust_close(struct sup *s)
 {
 	uint64_t deadline = now_ns() + 3000 * MS;
-	unsigned i, guard, left = 1;
+	unsigned i, guard;
 
 	(void)s;
 	/* EOF on its socket is the order to stop: swtpm saves its state, both exit. */
@@ -513,15 +513,15 @@ void trust_close(struct sup *s)
 			close(T[i].sock);
 		T[i].sock = -1;
 	}
-	for (guard = 0; guard < 1000 && left; guard++, usleep(5000))
-		for (i = 0, left = 0; i < PLAT_MAX_PARTS; i++) {
-			if (T[i].pid > 0 && now_ns() >= deadline)
-				kill(T[i].pid, SIGKILL);
-			if (T[i].pid > 0 && waitpid(T[i].pid, NULL, now_ns() >= deadline ? 0 : WNOHANG))
-				T[i].pid = 0;
-			left += T[i].pid > 0;
-		}
 	for (i = 0; i < PLAT_MAX_PARTS; i++) {
+		pid_t w = 0;
+
+		for (guard = 0; T[i].pid > 0 && !w && guard < 1000 && now_ns() < deadline; guard++)
+			if (!(w = waitpid(T[i].pid, NULL, WNOHANG)))
+				usleep(3000);
+		if (T[i].pid > 0 && !w && !kill(T[i].pid, SIGKILL))
+			waitpid(T[i].pid, NULL, 0); /* did not end within 3 s */
+		T[i].pid = 0;
 		ident_release(T[i].uid_lock);
 		T[i].uid_lock = -1;
 	}
