@@ -337,7 +337,7 @@ int swtpm_build_argv(const struct swtpm_params *p, int ctrl_fd_num, char *strbuf
 		/* Nobody may select locality 4: lvmm's own measurements use 2 and the hash sequence. */
 		"--locality", "reject-locality-4",
 	};
-	const char *dir = p->state_dir ? p->state_dir : p->state_dir_fd >= 0 ? "." : NULL;
+	const char *dir = p->state_dir ? p->state_dir : p->state_dir_fd > 2 ? "." : NULL;
 	size_t used = 0, n = 0, i;
 	int k;
 

@@ -56,9 +56,10 @@ struct swtpm_params {
 	const char *binary;    /* path of swtpm; NULL: /usr/bin/swtpm */
 	const char *state_dir; /* --tpmstate dir= (no ',' in it) */
 	/*
-	 * Or, when state_dir is NULL: the state directory as an open fd;
-	 * swtpm starts in it and is given "dir=.", so it needs no path and no
-	 * search permission on the directories above it.
+	 * Or, when state_dir is NULL: the state directory as an open fd (not
+	 * 0-2, which are stdio: a zeroed struct names no directory); swtpm
+	 * starts in it and is given "dir=.", so it needs no path and no search
+	 * permission on the directories above it.
 	 */
 	int state_dir_fd;
 	uid_t uid;             /* run as uid/gid when started as root (0: stay) */
