@@ -530,8 +530,10 @@ static int check_trust(const struct platform *pl, FILE *err)
 		const struct plat_part *p = &pl->parts[i];
 		char why[512];
 
-		if (!p->verify.on || p->verify.bad || (p->bad & (PLAT_BAD_KERNEL | PLAT_BAD_INITRD)))
-			continue;
+		if (!p->verify.on || p->verify.bad || (p->bad & (PLAT_BAD_KERNEL | PLAT_BAD_INITRD)) ||
+		    access(p->verify.manifest, R_OK) || access(p->verify.signature, R_OK) ||
+		    access(p->verify.key, R_OK))
+			continue; /* reported by the platform checks */
 		if (trust_offline_open(p, false, &offline, why, sizeof(why)))
 			continue; /* a missing image is reported by the platform checks */
 		trust_evaluate(&offline.in, &verdict);

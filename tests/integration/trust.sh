@@ -10,7 +10,8 @@
 CASES="running-partition-unaffected-by-image-change restart-without-verify-boots-new-file
        restart-with-verify-refuses-changed-file verify-refuses-tampered-kernel
        check-reports-failing-verification safe-image-boots-when-verification-fails
-       safe-image-failing-too-refuses trust-process-sandboxed attest-without-vtpm-refused
+       safe-image-failing-too-refuses trust-process-sandboxed swtpm-child-of-trust-process
+       attest-without-vtpm-refused
        measure-predicts-attested-pcrs attest-eventlog-equals-measure tpm2-eventlog-replays-to-pcrs
        checkquote-verifies-quote checkquote-refuses-other-nonce vtpm-state-survives-restart
        vtpm-state-survives-new-run safe-image-pcrs-say-so policy-service-attests-user
@@ -77,6 +78,14 @@ partitions:
 YAML
 start_bg "$out" run "$D/p1.yaml"
 wait_sock "$sock" && wait_state plain running && wait_state signed running
+# The trust process: its own identity, no new privileges, seccomp, no file but stdio.
+tp=$(trust_pid signed); up=$(pid_of signed)
+if [ -n "$tp" ] && grep -q '^Seccomp:[[:space:]]*2' "/proc/$tp/status" && grep -q '^NoNewPrivs:[[:space:]]*1' "/proc/$tp/status" &&
+   [ "$(uid_of "$tp")" != "$(uid_of "$up")" ] && { [ "$(id -u)" != 0 ] || [ "$(uid_of "$tp")" != 0 ]; } &&
+   [ -z "$(ls -l "/proc/$tp/fd" 2>/dev/null | awk '$9 ~ /^[0-9]+$/ && $9 > 2 && $11 ~ /^\//')" ]; then
+	pass trust-process-sandboxed
+else grep -E 'Uid|Seccomp|NoNewPrivs' "/proc/$tp/status" >&2; ls -l "/proc/$tp/fd" >&2
+	fail trust-process-sandboxed "trust process $tp (uid $(uid_of "$tp")), partition $up (uid $(uid_of "$up"))"; fi
 old=$(sha "$D/signed.elf")
 # In place (the same inode the supervisor read), while both run.
 cat "$HELLO" >"$D/plain.elf"; cat "$HELLO" >"$D/signed.elf"
@@ -148,12 +157,37 @@ if [ $rc -eq 121 ] && grep -q '"event":"verify_failed","partition":"user","image
 else show "$out"; fail safe-image-failing-too-refuses "rc=$rc"; fi
 sign safe "$D/safe.elf" "safe mode"
 
+# The policy: the service partition (the seeds' PDP) may attest the user partition; the user may not attest.
+policy="policy:
+  name: eac-v1
+  ste_types: [eac_t]
+  labels:
+    - { name: svc_l, ste: [eac_t] }
+    - { name: usr_l, ste: [eac_t] }
+  clients:
+    - { uid: $(id -u), label: svc_l, operations: [all] }
+    - { partition: service, label: svc_l, operations: [attest, list] }"
+cat >"$D/p6.yaml" <<YAML
+events: $ev
+$policy
+partitions:
+  - { name: user, label: usr_l, kernel: $AGENT, cmdline: "cmd=attest+service+00 cmd=attest+user+00", memory: 16M,
+      devices: [ { type: stream, control: true } ] }
+  - { name: service, label: svc_l, kernel: $TICKER, cmdline: "tick_ms=50 ticks=40", memory: 16M }
+YAML
+: >"$ev"
+run_lvmm 30 "$out" run "$D/p6.yaml"
+if [ "$(grep -c '\[user\] agent: reply {"ok":false,"error":"denied by policy' "$out")" -eq 2 ] &&
+   grep -q '"event":"acm_deny","subject":"partition:user","object":"service","operation":"attest"' "$ev"; then
+	pass policy-user-cannot-attest
+else show "$out"; fail policy-user-cannot-attest "the user partition's agent was not refused"; fi
+
 # ---- the vTPM (needs the partition side of the TPM device) -----------------------------------
 
-tpm_cases="trust-process-sandboxed measure-predicts-attested-pcrs attest-eventlog-equals-measure
+tpm_cases="swtpm-child-of-trust-process measure-predicts-attested-pcrs attest-eventlog-equals-measure
 	tpm2-eventlog-replays-to-pcrs checkquote-verifies-quote checkquote-refuses-other-nonce
 	vtpm-state-survives-restart vtpm-state-survives-new-run safe-image-pcrs-say-so
-	policy-service-attests-user policy-user-cannot-attest swtpm-killed-fails-only-that-partition
+	policy-service-attests-user swtpm-killed-fails-only-that-partition
 	trust-killed-next-start-gets-new-one no-trust-process-outlives-run"
 cat >"$D/probe.yaml" <<YAML
 partitions:
@@ -210,16 +244,13 @@ cq() { tpm2_checkquote -u "$D/ak.pem" -m "$D/quote.msg" -s "$D/quote.sig" -f "$D
 if cq $nonce; then pass checkquote-verifies-quote; else cat "$D/cq.out" >&2; fail checkquote-verifies-quote "tpm2_checkquote refused the quote"; fi
 if ! cq 5eed0123456789abcdee; then pass checkquote-refuses-other-nonce; else fail checkquote-refuses-other-nonce "the quote verified with another nonce"; fi
 
-# The trust process: its own identity, no new privileges, seccomp, swtpm as its child.
-tp=$(trust_pid user); up=$(pid_of user); sw=$(pgrep -P "$tp" swtpm | head -1)
+# swtpm: the trust process's child, as its identity, in a state directory 0700 of its own.
+tp=$(trust_pid user); sw=$(pgrep -P "$tp" swtpm | head -1)
 st=$(stat -c '%u %a' "$D/vtpm-user")
-if [ -n "$tp" ] && grep -q '^Seccomp:[[:space:]]*2' "/proc/$tp/status" && grep -q '^NoNewPrivs:[[:space:]]*1' "/proc/$tp/status" &&
-   [ "$(uid_of "$tp")" != "$(uid_of "$up")" ] && { [ "$(id -u)" != 0 ] || [ "$(uid_of "$tp")" != 0 ]; } &&
-   [ -n "$sw" ] && [ "$(uid_of "$sw")" = "$(uid_of "$tp")" ] && [ "$st" = "$(uid_of "$tp") 700" ] &&
-   [ -z "$(ls -l "/proc/$tp/fd" 2>/dev/null | awk '$9 ~ /^[0-9]+$/ && $9 > 2 && $11 ~ /^\//')" ]; then
-	pass trust-process-sandboxed
-else grep -E 'Uid|Seccomp|NoNewPrivs' "/proc/$tp/status" >&2; ls -l "/proc/$tp/fd" >&2
-	fail trust-process-sandboxed "trust $tp (uid $(uid_of "$tp")), partition $up (uid $(uid_of "$up")), swtpm $sw, state dir $st"; fi
+if [ -n "$sw" ] && [ "$(uid_of "$sw")" = "$(uid_of "$tp")" ] && [ "$st" = "$(uid_of "$tp") 700" ] &&
+   grep -q '^Seccomp:[[:space:]]*2' "/proc/$sw/status"; then
+	pass swtpm-child-of-trust-process
+else fail swtpm-child-of-trust-process "trust $tp (uid $(uid_of "$tp")), swtpm $sw (uid $(uid_of "$sw")), state dir $st"; fi
 
 "$L" ctl "$sock" restart user >/dev/null
 wait_state user running
@@ -293,16 +324,6 @@ if grep -q '^image: safe_image' "$D/measure4.out" && grep -q '^outcome: verify: 
 else cat "$D/measure4.out" "$D/a5.pcrs" >&2; fail safe-image-pcrs-say-so "the vTPM does not show the safe-image boot as measure predicts"; fi
 stop_bg $sup
 
-# The policy: the service partition (the seeds' PDP) may attest the user partition; the user may not attest.
-policy="policy:
-  name: eac-v1
-  ste_types: [eac_t]
-  labels:
-    - { name: svc_l, ste: [eac_t] }
-    - { name: usr_l, ste: [eac_t] }
-  clients:
-    - { uid: $(id -u), label: svc_l, operations: [all] }
-    - { partition: service, label: svc_l, operations: [attest, list] }"
 cat >"$D/p5.yaml" <<YAML
 control: $sock
 events: $ev
@@ -320,18 +341,3 @@ if wait_grep "$D/s5.out" 'agent: reply {"ok":true,"partition":"user","nonce":"ab
 	pass policy-service-attests-user
 else cat "$D/s5.out" >&2; fail policy-service-attests-user "the service partition could not attest the user partition"; fi
 stop_bg $sup
-cat >"$D/p6.yaml" <<YAML
-events: $ev
-$policy
-partitions:
-  - { name: user, label: usr_l, kernel: $AGENT, cmdline: "cmd=attest+service+00 cmd=attest+user+00", memory: 16M,
-      devices: [ { type: stream, control: true }, { type: tpm, state: $D/vtpm-p6 } ] }
-  - { name: service, label: svc_l, kernel: $TICKER, cmdline: "tick_ms=50 ticks=40", memory: 16M,
-      devices: [ { type: tpm, state: $D/vtpm-p6s } ] }
-YAML
-: >"$ev"
-run_lvmm 30 "$out" run "$D/p6.yaml"
-if [ "$(grep -c '\[user\] agent: reply {"ok":false,"error":"denied by policy' "$out")" -eq 2 ] &&
-   grep -q '"event":"acm_deny","subject":"partition:user","object":"service","operation":"attest"' "$ev"; then
-	pass policy-user-cannot-attest
-else show "$out"; fail policy-user-cannot-attest "the user partition's agent was not refused"; fi
