@@ -5,7 +5,7 @@
 # verification (signed manifest, Ed25519) and measurement (vTPM: a trust
 # process and its swtpm, PCRs 17-21, event log) against the same start-up
 # without them. Both load the images from sealed memfds; the trusted one also
-# hashes them once, in one pass over those memfds. Runs alternate (A B A B
+# hashes them once, in one pass over those memfds, while they are filled. Runs alternate (A B A B
 # ...) so that load on this shared host hits both alike; median and spread
 # (min-max) of each. Target: ratio <= 1.2.
 . "$(dirname "$0")/lib.sh"
@@ -40,7 +40,14 @@ for v in plain trusted; do
 		fi
 	} >"$W/$v.yaml"
 done
+what="trust process, swtpm, 40 MiB hashed"
 "$LVMM" -q run "$W/trusted.yaml" </dev/null >"$W/warm.out" 2>&1 # the vTPM's first start makes its seeds
+if grep -q "type 5 is not supported by this build" "$W/warm.out"; then
+	# A build whose partition has no TPM device yet: verification only, and say so.
+	sed -i '/type: tpm/d' "$W/trusted.yaml"
+	what="verification only: this build has no TPM device"
+	"$LVMM" -q run "$W/trusted.yaml" </dev/null >"$W/warm.out" 2>&1
+fi
 grep -q "hello from lvmm guest" "$W/warm.out" || { echo "bench/trust: the trusted start failed:"; tail -5 "$W/warm.out"; exit 1; }
 
 : >"$W/plain.ms"; : >"$W/trusted.ms"
@@ -56,7 +63,8 @@ read -r pm pmin pmax <<<"$(stats "$W/plain.ms")"
 read -r tm tmin tmax <<<"$(stats "$W/trusted.ms")"
 printf '%-46s %10s %14s\n' "start to first console byte, $N runs each (ms)" median "spread"
 printf '%-46s %10s %14s\n' "without verification and measurement" "$pm" "$pmin-$pmax"
-printf '%-46s %10s %14s\n' "with them (trust process, swtpm, 40 MiB hashed)" "$tm" "$tmin-$tmax"
+printf '%-46s %10s %14s\n' "with them" "$tm" "$tmin-$tmax"
+echo "  (with them: $what)"
 r=$(ratio "$tm" "$pm")
 printf '%-46s %10s\n' "ratio" "$r"
 awk -v r="$r" 'BEGIN { print (r <= 1.2 ? "target <= 1.2x: met" : "target <= 1.2x: MISSED") }'

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -442,27 +443,6 @@ err_config:
 	return r;
 }
 
-/*
- * Every image is read once into a sealed memfd (the safe image's too, when
- * it may be needed): what the trust process checks is what boots.
- */
-static int seal_images(struct part_rt *pr, char *err, size_t errlen)
-{
-	const struct plat_part *p = pr->p;
-	const char *path[4] = { p->kernel, p->initrd, p->safe.kernel, p->safe.initrd };
-	bool safe = p->safe.on && p->verify.on && p->verify.on_fail == LVMM_TRUST_SAFE_IMAGE;
-	unsigned i;
-
-	for (i = 0; i < ARRAY_SIZE(pr->img); i++) {
-		if (!path[i][0] || (i >= 2 && !safe))
-			continue;
-		pr->img[i] = res_sealed_copy(path[i], err, errlen);
-		if (pr->img[i] < 0)
-			return pr->img[i];
-	}
-	return 0;
-}
-
 /* With a vTPM: the partition's TPM socket, one end kept for its config, the other for the trust process. */
 static int start_verify(struct sup *s, struct part_rt *pr, char *err, size_t errlen)
 {
@@ -475,6 +455,43 @@ static int start_verify(struct sup *s, struct part_rt *pr, char *err, size_t err
 	}
 	pr->tpm_fd = sv[0];
 	return trust_boot(s, pr, sv[1], err, errlen);
+}
+
+/*
+ * Every image is read once into a sealed memfd (the safe image's too, when
+ * it may be needed): what the trust process checks is what boots. With a
+ * trust process the memfds go to it before they are filled, so that it
+ * hashes each while the copy runs (on another CPU); every one is sealed in
+ * the end, a failed copy's too, which tells it they are complete.
+ */
+static int seal_images(struct sup *s, struct part_rt *pr, char *err, size_t errlen)
+{
+	const struct plat_part *p = pr->p;
+	const char *path[4] = { p->kernel, p->initrd, p->safe.kernel, p->safe.initrd };
+	bool safe = p->safe.on && p->verify.on && p->verify.on_fail == LVMM_TRUST_SAFE_IMAGE;
+	unsigned i;
+	int r = 0;
+
+	for (i = 0; i < ARRAY_SIZE(pr->img) && !r; i++) {
+		if (!path[i][0] || (i >= 2 && !safe))
+			continue;
+		pr->img[i] = memfd_create("lvmm-image", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+		if (pr->img[i] < 0) {
+			r = -errno;
+			snprintf(err, errlen, "memfd for '%s': %s", path[i], strerror(errno));
+		}
+	}
+	if (!r && plat_part_trust(p))
+		r = start_verify(s, pr, err, errlen);
+	for (i = 0; i < ARRAY_SIZE(pr->img); i++) {
+		if (pr->img[i] < 0)
+			continue;
+		if (!r)
+			r = res_image_fill(pr->img[i], path[i], err, errlen); /* sealed, also on failure */
+		else
+			fcntl(pr->img[i], F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SEAL); /* complete as it is */
+	}
+	return r;
 }
 
 static int start_now(struct sup *s, struct part_rt *pr, char *err, size_t errlen)
@@ -491,9 +508,7 @@ static int start_now(struct sup *s, struct part_rt *pr, char *err, size_t errlen
 	if (!r && plat_part_trust(pr->p))
 		r = trust_spawn(s, pr, err, errlen);
 	if (!r)
-		r = seal_images(pr, err, errlen);
-	if (!r && plat_part_trust(pr->p))
-		r = start_verify(s, pr, err, errlen);
+		r = seal_images(s, pr, err, errlen);
 	if (r)
 		goto err_start;
 	if (!plat_part_trust(pr->p))

@@ -156,33 +156,22 @@ int res_stream(const char *path, int listen_mode, char *err, size_t errlen)
 	return fd;
 }
 
-int res_sealed_copy(const char *path, char *err, size_t errlen)
+int res_image_fill(int fd, const char *path, char *err, size_t errlen)
 {
 	/* O_NONBLOCK: a FIFO in an image's place must not hang the supervisor. */
-	int in = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK), fd = -1, r = 0;
+	int in = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK), r = 0;
 	struct stat st;
 	off_t left;
 
-	if (in < 0) {
-		r = -errno;
-		snprintf(err, errlen, "cannot open '%s': %s", path, strerror(-r));
-		return r;
-	}
-	if (fstat(in, &st))
+	if (in < 0 || fstat(in, &st))
 		st.st_mode = 0;
 	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size > RES_IMAGE_MAX) {
-		r = S_ISREG(st.st_mode) ? -EFBIG : -EINVAL;
-		snprintf(err, errlen, "'%s' is not a regular file of at most 4 GiB", path);
-		goto out;
-	}
-	fd = memfd_create("lvmm-image", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	if (fd < 0) {
-		r = -errno;
-		snprintf(err, errlen, "memfd for '%s': %s", path, strerror(-r));
-		goto out;
+		r = in < 0 ? -errno : S_ISREG(st.st_mode) ? -EFBIG : -EINVAL;
+		snprintf(err, errlen, in < 0 ? "cannot open '%s': %s" :
+			 "'%s' is not a regular file of at most 4 GiB (%s)", path, strerror(-r));
 	}
 	/* The kernel copies; every round moves bytes or ends the loop, so it is bounded by the size. */
-	for (left = st.st_size; left > 0 && !r;) {
+	for (left = r ? 0 : st.st_size; left > 0 && !r;) {
 		ssize_t n = sendfile(fd, in, NULL, (size_t)left);
 
 		if (n < 0 && errno == EINTR)
@@ -192,15 +181,14 @@ int res_sealed_copy(const char *path, char *err, size_t errlen)
 		else
 			r = n < 0 ? -errno : -ENODATA; /* shrank while being read */
 	}
-	if (!r && fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL))
+	/* Sealed also after a failure: whoever hashes it meanwhile learns that it is complete. */
+	if (fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) && !r)
 		r = -errno;
-	if (r)
+	if (r && !err[0])
 		snprintf(err, errlen, "cannot copy '%s' into sealed memory: %s", path, strerror(-r));
-out:
-	close(in);
-	if (r && fd >= 0)
-		close(fd);
-	return r ? r : fd;
+	if (in >= 0)
+		close(in);
+	return r;
 }
 
 int res_console_file(const char *path, char *err, size_t errlen)

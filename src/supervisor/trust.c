@@ -207,6 +207,20 @@ static const char *base_name(const char *path)
 	return strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
 }
 
+/*
+ * An image's memfd, read-only: the trust process hashes it while the
+ * supervisor fills it, and can neither write into it nor seal it early.
+ */
+static int32_t add_ro(struct fdset *fs, int fd)
+{
+	char path[32];
+	int ro;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	ro = open(path, O_RDONLY | O_CLOEXEC);
+	return ro < 0 ? LVMM_NO_FD : fdset_add(fs, ro, true);
+}
+
 /* One boot set; a verify: file that cannot be opened fails verification in the trust process. */
 static void fill_image(struct lvmm_trust_image *im, struct fdset *fs, const int *img,
 		       const char *kernel, const char *initrd, const char *cmdline,
@@ -216,8 +230,8 @@ static void fill_image(struct lvmm_trust_image *im, struct fdset *fs, const int 
 	int32_t *fd[3] = { &im->fd_manifest, &im->fd_signature, &im->fd_key };
 	unsigned i;
 
-	im->fd_kernel = fdset_add(fs, img[0], false);
-	im->fd_initrd = img[1] < 0 ? LVMM_NO_FD : fdset_add(fs, img[1], false);
+	im->fd_kernel = add_ro(fs, img[0]);
+	im->fd_initrd = img[1] < 0 ? LVMM_NO_FD : add_ro(fs, img[1]);
 	snprintf(im->kernel_name, sizeof(im->kernel_name), "%s", base_name(kernel));
 	snprintf(im->initrd_name, sizeof(im->initrd_name), "%s", base_name(initrd));
 	snprintf(im->cmdline, sizeof(im->cmdline), "%s", cmdline);
@@ -263,7 +277,7 @@ int trust_boot(struct sup *s, struct part_rt *pr, int guest_fd, char *err, size_
 	else
 		t->boot_seq = boot_msg.seq; /* an unanswered earlier BOOT is superseded */
 out:
-	fdset_close(&fs); /* the images stay the life cycle's */
+	fdset_close(&fs); /* the images themselves stay the life cycle's */
 	return r;
 }
 

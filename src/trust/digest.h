@@ -33,6 +33,13 @@ int digest_sha256(const void *buf, size_t len, uint8_t out[SHA256_LEN]) MUST_CHE
  * DIGEST_FD_MAX, -EIO from libcrypto.
  */
 #define DIGEST_FD_MAX (4ULL << 30)
+/*
+ * A memfd that is not sealed yet (and still can be) is being filled by its
+ * writer: it is hashed as it grows, and the digest is final once it is
+ * sealed against writes and hashed to its end (-ETIMEDOUT after
+ * DIGEST_WAIT_MS without that).
+ */
+#define DIGEST_WAIT_MS 30000
 int digest_sha256_fd(int fd, uint8_t out[SHA256_LEN], uint64_t *size) MUST_CHECK;
 
 /* Lower-case hex of n bytes into out (2n characters + NUL; out must hold 2n+1). */

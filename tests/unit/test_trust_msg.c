@@ -3,7 +3,8 @@
  * The supervisor's checks of what a trust process sends it
  * (src/supervisor/trust.c: trust_check_msg, trust_sealed_ok) with hostile
  * fields, and the sealed copies of boot images (resources.c:
- * res_sealed_copy) against a file that changes afterwards.
+ * res_image_fill) against a file that changes afterwards, also hashed
+ * while they are filled (trust/digest.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -12,11 +13,13 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "lvmm/trust_proto.h"
 #include "supervisor/resources.h"
 #include "supervisor/trust.h"
+#include "trust/digest.h"
 #include "unit/unit.h"
 
 static struct lvmm_trust_boot_done b;
@@ -236,6 +239,18 @@ static void test_sealed_ok(void)
 	CHECK_EQ(trust_sealed_ok(-1, 64, &size), -EPROTO);
 }
 
+/* A sealed copy of path as the life cycle makes it (fd, or -errno with err set). */
+static int sealed_copy(const char *path, char *err, size_t errlen)
+{
+	int fd = memfd_create("lvmm-image", MFD_CLOEXEC | MFD_ALLOW_SEALING), r;
+
+	err[0] = 0;
+	r = res_image_fill(fd, path, err, errlen);
+	if (r)
+		close(fd);
+	return r ? r : fd;
+}
+
 /* Issue 8 item 1: what is checked is what boots; a change to the file reaches only the next copy. */
 static void test_sealed_copy(void)
 {
@@ -247,7 +262,7 @@ static void test_sealed_copy(void)
 	snprintf(path, sizeof(path), "%s/kernel", dir);
 	out = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	CHECK(out >= 0 && write(out, "signed kernel", 13) == 13);
-	fd = res_sealed_copy(path, err, sizeof(err));
+	fd = sealed_copy(path, err, sizeof(err));
 	CHECK(fd >= 0);
 	/* The file changes in place, then is replaced: the copy does not. */
 	CHECK(pwrite(out, "TAMPERED", 8, 0) == 8);
@@ -266,21 +281,65 @@ static void test_sealed_copy(void)
 	CHECK(fcntl(fd, F_ADD_SEALS, 0) < 0 && errno == EPERM); /* F_SEAL_SEAL */
 	CHECK(fstat(fd, &st) == 0 && st.st_size == 13);
 	/* The next copy has the new bytes. */
-	fd2 = res_sealed_copy(path, err, sizeof(err));
+	fd2 = sealed_copy(path, err, sizeof(err));
 	CHECK(fd2 >= 0 && pread(fd2, buf, sizeof(buf), 0) == 7 && !memcmp(buf, "another", 7));
 	close(fd);
 	close(fd2);
 	/* Not a regular file (a FIFO must not hang it), or missing: refused with a reason. */
 	snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
 	CHECK(!mkfifo(fifo, 0600));
-	CHECK_EQ(res_sealed_copy(fifo, err, sizeof(err)), -EINVAL);
+	CHECK_EQ(sealed_copy(fifo, err, sizeof(err)), -EINVAL);
 	CHECK(strstr(err, "is not a regular file") != NULL);
-	CHECK_EQ(res_sealed_copy(dir, err, sizeof(err)), -EINVAL);
+	CHECK_EQ(sealed_copy(dir, err, sizeof(err)), -EINVAL);
 	unlink(fifo);
 	unlink(path);
-	CHECK_EQ(res_sealed_copy(path, err, sizeof(err)), -ENOENT);
+	CHECK_EQ(sealed_copy(path, err, sizeof(err)), -ENOENT);
 	CHECK(strstr(err, "cannot open") != NULL);
 	rmdir(dir);
+}
+
+/*
+ * The trust process hashes an image while the supervisor fills it: through
+ * a read-only fd (it cannot write or seal), to the end, once sealed.
+ */
+static void test_hash_while_filling(void)
+{
+	static uint8_t data[3 << 20];
+	int fd = memfd_create("lvmm-image", MFD_CLOEXEC | MFD_ALLOW_SEALING), ro;
+	uint8_t want[SHA256_LEN], got[SHA256_LEN];
+	char path[40];
+	uint64_t n = 0;
+	size_t i;
+	pid_t pid;
+
+	for (i = 0; i < sizeof(data); i++)
+		data[i] = (uint8_t)(i * 7 + (i >> 12));
+	CHECK_EQ(digest_sha256(data, sizeof(data), want), 0);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	ro = open(path, O_RDONLY | O_CLOEXEC);
+	CHECK(ro >= 0);
+	CHECK(write(ro, "x", 1) < 0);
+	CHECK(fcntl(ro, F_ADD_SEALS, F_SEAL_WRITE) < 0 && errno == EPERM);
+	CHECK(mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, ro, 0) == MAP_FAILED);
+	pid = fork();
+	if (pid == 0) {
+		/* The writer: in pieces, with pauses, then the seals. */
+		for (i = 0; i < sizeof(data); i += 256 * 1024) {
+			if (write(fd, data + i, 256 * 1024) != 256 * 1024)
+				_exit(1);
+			usleep(3000);
+		}
+		_exit(fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) ? 1 : 0);
+	}
+	CHECK_EQ(digest_sha256_fd(ro, got, &n), 0);
+	CHECK_EQ(n, sizeof(data));
+	CHECK(!memcmp(want, got, SHA256_LEN));
+	CHECK(pid > 0 && waitpid(pid, NULL, 0) == pid);
+	/* Sealed already: the one-pass mapping, same digest. */
+	CHECK_EQ(digest_sha256_fd(ro, got, &n), 0);
+	CHECK(!memcmp(want, got, SHA256_LEN));
+	close(ro);
+	close(fd);
 }
 
 int main(void)
@@ -291,5 +350,6 @@ int main(void)
 	RUN(test_other_types);
 	RUN(test_sealed_ok);
 	RUN(test_sealed_copy);
+	RUN(test_hash_while_filling);
 	return unit_done();
 }
