@@ -100,18 +100,25 @@ static int digest_growing(int fd, uint8_t out[SHA256_LEN], uint64_t *size)
 	return r;
 }
 
-int digest_sha256_fd(int fd, uint8_t out[SHA256_LEN], uint64_t *size)
+int digest_sha256_filling(int fd, uint8_t out[SHA256_LEN], uint64_t *size)
 {
 	int seals = fcntl(fd, F_GET_SEALS);
-	struct stat st;
-	void *p;
-	int r;
 
 	if (trust_crypto_init())
 		return -EIO;
-	/* A memfd that can still be sealed but is not yet: its writer is filling it. */
-	if (seals >= 0 && !(seals & (F_SEAL_WRITE | F_SEAL_SEAL)))
-		return digest_growing(fd, out, size);
+	/* Sealed already: the one-pass mapping. Otherwise it must be a memfd that can still be. */
+	if (seals >= 0 && (seals & F_SEAL_WRITE))
+		return digest_sha256_fd(fd, out, size);
+	if (seals < 0 || (seals & F_SEAL_SEAL))
+		return -EINVAL;
+	return digest_growing(fd, out, size);
+}
+
+int digest_sha256_fd(int fd, uint8_t out[SHA256_LEN], uint64_t *size)
+{
+	struct stat st;
+	void *p;
+	int r;
 
 	if (fstat(fd, &st))
 		return -errno;

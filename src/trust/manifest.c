@@ -283,8 +283,9 @@ static int set_name(char *dst, const char *path)
 	return 0;
 }
 
-int boot_set_hash(struct boot_set *b, const char *kernel_path, int kernel_fd,
-		  const char *initrd_path, int initrd_fd, const char *cmdline)
+static int hash_set(struct boot_set *b, const char *kernel_path, int kernel_fd,
+		    const char *initrd_path, int initrd_fd, const char *cmdline,
+		    int (*hash)(int, uint8_t *, uint64_t *))
 {
 	int r;
 
@@ -294,16 +295,29 @@ int boot_set_hash(struct boot_set *b, const char *kernel_path, int kernel_fd,
 	if (initrd_fd >= 0 && (!initrd_path || set_name(b->initrd_name, initrd_path) ||
 			       !strcmp(b->initrd_name, b->kernel_name)))
 		return -EINVAL;
-	r = digest_sha256_fd(kernel_fd, b->kernel, &b->kernel_size);
+	r = hash(kernel_fd, b->kernel, &b->kernel_size);
 	if (r)
 		return r;
 	if (initrd_fd >= 0) {
-		r = digest_sha256_fd(initrd_fd, b->initrd, &b->initrd_size);
+		r = hash(initrd_fd, b->initrd, &b->initrd_size);
 		if (r)
 			return r;
 	}
 	cmdline = cmdline ? cmdline : "";
 	return digest_sha256(cmdline, strlen(cmdline), b->cmdline);
+}
+
+int boot_set_hash(struct boot_set *b, const char *kernel_path, int kernel_fd,
+		  const char *initrd_path, int initrd_fd, const char *cmdline)
+{
+	return hash_set(b, kernel_path, kernel_fd, initrd_path, initrd_fd, cmdline, digest_sha256_fd);
+}
+
+int boot_set_hash_filling(struct boot_set *b, const char *kernel_path, int kernel_fd,
+			  const char *initrd_path, int initrd_fd, const char *cmdline)
+{
+	return hash_set(b, kernel_path, kernel_fd, initrd_path, initrd_fd, cmdline,
+			digest_sha256_filling);
 }
 
 static const struct manifest_entry *find(const struct manifest *m, const char *name)

@@ -87,6 +87,10 @@ struct boot_set {
 int boot_set_hash(struct boot_set *b, const char *kernel_path, int kernel_fd,
 		  const char *initrd_path, int initrd_fd, const char *cmdline) MUST_CHECK;
 
+/* The same, the images being memfds that are still being filled (digest_sha256_filling()). */
+int boot_set_hash_filling(struct boot_set *b, const char *kernel_path, int kernel_fd,
+			  const char *initrd_path, int initrd_fd, const char *cmdline) MUST_CHECK;
+
 /* Why a boot set failed verification: enough for a `verify_failed` event. */
 struct verify_failure {
 	char file[MANIFEST_NAME_MAX + 1];  /* entry name, or "manifest" / "signature" / "key" */

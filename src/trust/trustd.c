@@ -321,6 +321,7 @@ static bool image_in(const struct lvmm_trust_image *im, const int *fds, unsigned
 	in->initrd_name = im->initrd_name;
 	in->initrd_fd = fd_at(fds, nfds, im->fd_initrd);
 	in->cmdline = im->cmdline;
+	in->filling = true; /* the supervisor fills and seals them while they are hashed */
 	in->verify = im->flags & LVMM_TRUST_IMG_VERIFY;
 	in->manifest_fd = fd_at(fds, nfds, im->fd_manifest);
 	in->sig_fd = fd_at(fds, nfds, im->fd_signature);

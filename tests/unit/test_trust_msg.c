@@ -331,14 +331,20 @@ static void test_hash_while_filling(void)
 		}
 		_exit(fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) ? 1 : 0);
 	}
-	CHECK_EQ(digest_sha256_fd(ro, got, &n), 0);
+	CHECK_EQ(digest_sha256_filling(ro, got, &n), 0);
 	CHECK_EQ(n, sizeof(data));
 	CHECK(!memcmp(want, got, SHA256_LEN));
 	CHECK(pid > 0 && waitpid(pid, NULL, 0) == pid);
 	/* Sealed already: the one-pass mapping, same digest. */
+	CHECK_EQ(digest_sha256_filling(ro, got, &n), 0);
+	CHECK(!memcmp(want, got, SHA256_LEN));
 	CHECK_EQ(digest_sha256_fd(ro, got, &n), 0);
 	CHECK(!memcmp(want, got, SHA256_LEN));
 	close(ro);
+	close(fd);
+	/* Not a memfd that can be sealed: refused, never waited for. */
+	fd = memfd_create("x", MFD_CLOEXEC);
+	CHECK_EQ(digest_sha256_filling(fd, got, &n), -EINVAL);
 	close(fd);
 }
 
