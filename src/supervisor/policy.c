@@ -10,6 +10,7 @@ static const char *const op_names[OP_COUNT] = {
 	[OP_RESTART] = "restart", [OP_LINK_DOWN] = "link-down", [OP_LINK_UP] = "link-up",
 	[OP_ISOLATE] = "isolate", [OP_POLICY_LOAD] = "policy-load", [OP_ACM] = "acm", [OP_HELP] = "help",
 	[OP_EVENTS] = "events",
+	[OP_ATTEST] = "attest",
 };
 
 int pol_op_find(const char *name)
