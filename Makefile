@@ -61,6 +61,8 @@ MAIN_OBJ := $(BUILD)/src/main.o
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
+TOOL_SRCS := $(wildcard tests/tools/*.c)
+TOOL_BINS := $(TOOL_SRCS:tests/tools/%.c=$(BUILD)/tests/tools/%)
 
 all: $(BUILD)/lvmm guests unit
 
@@ -82,7 +84,13 @@ $(BUILD)/tests/unit/%: tests/unit/%.c tests/unit/unit.h $(BUILD)/liblvmm.a
 	$(E) "  CC      $<"
 	$(Q)$(CC) $(CFLAGS) -Itests -o $@ $< $(BUILD)/liblvmm.a $(LDFLAGS) $(LIBS)
 
-unit: $(UNIT_BINS)
+unit: $(UNIT_BINS) $(TOOL_BINS)
+
+# Host-side helpers the integration tests drive (e.g. tests/tools/tpm_peer.c).
+$(BUILD)/tests/tools/%: tests/tools/%.c $(BUILD)/liblvmm.a
+	@mkdir -p $(dir $@)
+	$(E) "  CC      $<"
+	$(Q)$(CC) $(CFLAGS) -o $@ $< $(BUILD)/liblvmm.a $(LDFLAGS) $(LIBS)
 
 # Test guests (freestanding, built the same in every mode) and fuzzers.
 include tests/guests/guests.mk

@@ -21,6 +21,7 @@
 #include "common/log.h"
 #include "common/proto.h"
 #include "devices/registry.h"
+#include "devices/tpm_crb.h"
 #include "vmm/boot.h"
 #include "vmm/cpuid.h"
 #include "vmm/sandbox.h"
@@ -67,7 +68,7 @@ static int identity_resolve(char *err, size_t errlen)
 /* The supervisor is trusted, but a wrong config must fail loudly, not corrupt memory. */
 static int config_validate(char *err, size_t errlen)
 {
-	unsigned i, k;
+	unsigned i, k, ntpm = 0;
 	int r;
 
 	if (!proto_str_ok(cfg.name, sizeof(cfg.name)) ||
@@ -108,6 +109,20 @@ static int config_validate(char *err, size_t errlen)
 				snprintf(err, errlen, "config: device %s: bad fd index", d->id);
 				return -EINVAL;
 			}
+		if (d->type == LVMM_DEV_TPM) {
+			char why[160];
+
+			/* One CRB window at a fixed address: a second TPM has nowhere to go. */
+			if (++ntpm > 1) {
+				snprintf(err, errlen, "config: device %s: a second TPM", d->id);
+				return -EINVAL;
+			}
+			r = tpm_crb_check_cfg(d, fds, nfds, why, sizeof(why));
+			if (r) {
+				snprintf(err, errlen, "config: device %s: %s", d->id, why);
+				return r;
+			}
+		}
 	}
 	return 0;
 }
