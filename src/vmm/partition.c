@@ -334,6 +334,15 @@ static void partition_join(struct vm *vm)
 	for (i = 0; i < vm->nr_vcpus; i++)
 		vcpu_join(&vm->vcpus[i]);
 	pr_debug("vCPU threads joined");
+	/* The per-instruction lines are rate-limited: the totals, once. */
+	for (i = 0; i < vm->nr_vcpus; i++) {
+		uint64_t n3 = atomic_load(&vm->vcpus[i].fixup_int3);
+		uint64_t nw = atomic_load(&vm->vcpus[i].fixup_fwait);
+
+		if (n3 || nw)
+			pr_info("vcpu%u: completed %" PRIu64 " int3 and %" PRIu64 " fwait at CPL0 "
+				"(KVM's emulator rejects them here)", i, n3, nw);
+	}
 	iothread_stop(&vm->io);
 }
 
