@@ -55,7 +55,7 @@ enum lvmm_dev_type {
 	LVMM_DEV_NET_TAP = 2, /* fd[0] = TAP (IFF_VNET_HDR) */
 	LVMM_DEV_NET_LINK = 3,/* fd[0] = ring memfd, fd[1] = my doorbell (rx), fd[2] = peer doorbell (tx) */
 	LVMM_DEV_STREAM = 4,  /* fd[0] = connected or listening stream socket */
-	LVMM_DEV_TPM = 5,     /* TPM 2.0 CRB; fd[0] = SEQPACKET to the trust process, fd[1] = event log memfd or LVMM_NO_FD */
+	LVMM_DEV_TPM = 5,     /* TPM 2.0 CRB; fd[0] = sealed memfd holding the event log, or LVMM_NO_FD */
 	LVMM_DEV_TYPE_MAX = 5,
 };
 
