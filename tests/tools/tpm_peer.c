@@ -532,7 +532,14 @@ int main(int argc, char **argv)
 			       (unsigned long long)stats.devs[k].errors,
 			       (unsigned long long)stats.devs[k].drops);
 	x.detail[sizeof(x.detail) - 1] = 0;
-	printf("tpm_peer: exit reason %u status %d: %s\n", x.reason, x.status, x.detail);
+	printf("tpm_peer: exit reason %u status %d: %s", x.reason, x.status, x.detail);
+	if (x.reason == LVMM_EXIT_INTERNAL || x.reason == LVMM_EXIT_SHUTDOWN) {
+		printf(" (vCPU %u, rip 0x%llx, instruction bytes", x.vcpu, (unsigned long long)x.rip);
+		for (unsigned k = 0; k < x.insn_len && k < sizeof(x.insn); k++)
+			printf(" %02x", x.insn[k]);
+		printf(")");
+	}
+	printf("\n");
 	if (x.reason == LVMM_EXIT_POWEROFF)
 		return x.status & 0xff;
 	return 100 + (int)x.reason;
