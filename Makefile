@@ -2,6 +2,7 @@
 # lvmm: one non-recursive Makefile.
 #   make            build build/lvmm, the test guests and the unit tests
 #   make demo       install, build and run the default platform (examples/)
+#   make demo-eac   the same for the EAC demo (trusted boot, attestation)
 #   make test       build everything and run the whole suite (tests/run)
 #   make SAN=1 ...  the same with ASan + UBSan, in build-san/
 #   make deps       install the Debian packages lvmm needs (idempotent)
@@ -103,6 +104,12 @@ demo:
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)BUILD=$(BUILD) scripts/demo.sh $(DEMO)
 
+# The EAC demo (examples/eac.yaml): an approved and a tampered user kernel.
+demo-eac:
+	$(Q)$(MAKE) --no-print-directory deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)BUILD=$(BUILD) LVMM=$(BUILD)/lvmm scripts/eac-demo.sh
+
 test:
 	$(Q)$(MAKE) --no-print-directory deps
 	$(Q)$(MAKE) --no-print-directory -j$$(nproc) all
@@ -136,7 +143,7 @@ bench: all $(BENCH_TOOLS)
 clean:
 	rm -rf build build-san
 
-.PHONY: all unit test demo deps loc bench clean guests fuzz
+.PHONY: all unit test demo demo-eac deps loc bench clean guests fuzz
 .DEFAULT_GOAL := all
 
 -include $(shell find $(BUILD) -type f -name '*.d' 2>/dev/null)

@@ -115,7 +115,7 @@ run() {
 		echo $! >"$OUT/lvmm.pid"
 		wait $!
 		echo $? >"$OUT/lvmm.rc"
-	} | tee "$log" | grep -E '^\[(service|user)\] (service: eac|user: (icmp|udp|no arp|done))|event=(verify|vtpm|trust)' &
+	} | tee "$log" | grep -E '^\[(service|user)\] (service: (eac|quarantine drops)|user: (icmp|udp|no arp|done))|event=(verify|vtpm|trust)' &
 	local shown=$! start=$SECONDS
 	ended() { [ -e "$OUT/lvmm.rc" ]; }
 	user_ended() { ended || grep -q '"event":"partition_exit","partition":"user"' "$ev" 2>/dev/null; }
