@@ -99,7 +99,9 @@ fi
 out=$TMP/eac.out
 BUILD=$BUILD LVMM=$LVMM timeout 400 scripts/eac-demo.sh >"$out" 2>&1
 rc=$?
-good=$BUILD/demo-eac/run-approved.log bad=$BUILD/demo-eac/run-tampered.log
+good=$TMP/eac-approved.log bad=$TMP/eac-tampered.log
+tr -d '\r' <"$BUILD/demo-eac/run-approved.log" >"$good" 2>/dev/null
+tr -d '\r' <"$BUILD/demo-eac/run-tampered.log" >"$bad" 2>/dev/null
 if grep -q "^\[service\] service: eac: user compliant: pcrs 17 18 19 20 21 22 as expected" "$good" &&
    grep -q "^\[user\] user: icmp 10.0.0.1: 3/3 replies" "$good" &&
    grep -q "^\[user\] user: udp 10.0.0.1:7: 3/3 echoed" "$good" &&
