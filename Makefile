@@ -104,7 +104,7 @@ demo:
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)BUILD=$(BUILD) scripts/demo.sh $(DEMO)
 
-# The EAC demo (examples/eac.yaml): an approved and a tampered user kernel.
+# The EAC demo (examples/eac/eac.yaml): an approved and a tampered user kernel.
 demo-eac:
 	$(Q)$(MAKE) --no-print-directory deps
 	$(Q)$(MAKE) --no-print-directory all

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# The EAC demo (Endpoint Access Control, issue 8): examples/eac.yaml twice,
+# The EAC demo (Endpoint Access Control, issue 8): examples/eac/eac.yaml twice,
 # first with the user kernel IT approved, then with the same kernel with one
 # byte appended. The service partition attests the user partition's vTPM
 # over its agent channel before it forwards anything, compares PCRs 17-22
@@ -49,9 +49,10 @@ wait_until() { # SECONDS COMMAND...
 	done
 }
 
-# The platform with absolute paths, the approved user kernel in place.
+# The platform with absolute paths and the user kernel a copy (the approved one, for now).
 cp "$BUILD/guests/user.elf" "$OUT/user.elf"
-sed "s|\.\./build/|$PWD/$BUILD/|g; s|\.\./build-san/|$PWD/$BUILD/|g" examples/eac.yaml >"$OUT/eac.yaml"
+sed "s|kernel: \.\./\.\./build/guests/user\.elf|kernel: $PWD/$OUT/user.elf|; s|\.\./\.\./build/|$PWD/$BUILD/|g" \
+	examples/eac/eac.yaml >"$OUT/eac.yaml"
 # What IT expects: lvmm measure's prediction for the approved boot set (PCRs 17-22).
 if ! "$LVMM" measure "$OUT/eac.yaml" user >"$OUT/measure.txt" 2>&1; then
 	cat "$OUT/measure.txt" >&2

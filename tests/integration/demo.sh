@@ -86,7 +86,7 @@ stop_hogs
 if [ $rc -eq 0 ] && demo_ok "$out"; then pass demo-passes-with-every-core-busy
 else show "$out"; fail demo-passes-with-every-core-busy "rc=$rc with $(nproc) busy loops"; fi
 
-# The EAC demo (scripts/eac-demo.sh, examples/eac.yaml): the service partition
+# The EAC demo (scripts/eac-demo.sh, examples/eac/eac.yaml): the service partition
 # attests the user partition through the supervisor's real `attest` (a quote
 # from the user's vTPM) and compares PCRs 17-22 with `lvmm measure`'s
 # prediction: the approved kernel is admitted (its flows pass), the same
@@ -97,17 +97,19 @@ if "$LVMM" measure 2>&1 | grep -q "unknown command 'measure'" || ! command -v sw
 	exit 0
 fi
 out=$TMP/eac.out
+mkdir -p build/demo-eac
+"$LVMM" check examples/eac/eac.yaml >"$TMP/eac.check" 2>&1; crc=$?
 BUILD=$BUILD LVMM=$LVMM timeout 400 scripts/eac-demo.sh >"$out" 2>&1
 rc=$?
 good=$TMP/eac-approved.log bad=$TMP/eac-tampered.log
 tr -d '\r' <"$BUILD/demo-eac/run-approved.log" >"$good" 2>/dev/null
 tr -d '\r' <"$BUILD/demo-eac/run-tampered.log" >"$bad" 2>/dev/null
-if grep -q "^\[service\] service: eac: user compliant: pcrs 17 18 19 20 21 22 as expected" "$good" &&
+if [ $crc -eq 0 ] && grep -q "^\[service\] service: eac: user compliant: pcrs 17 18 19 20 21 22 as expected" "$good" &&
    grep -q "^\[user\] user: icmp 10.0.0.1: 3/3 replies" "$good" &&
    grep -q "^\[user\] user: udp 10.0.0.1:7: 3/3 echoed" "$good" &&
    grep -q "^\[user\] user: udp 10.0.0.1:9: 0/3 answered" "$good"; then
 	pass demo-eac-approved-kernel-admitted
-else show "$out"; fail demo-eac-approved-kernel-admitted "rc=$rc: the approved kernel was not admitted"; fi
+else cat "$TMP/eac.check" >&2; show "$out"; fail demo-eac-approved-kernel-admitted "rc=$rc, check rc=$crc: the approved kernel was not admitted"; fi
 if [ $rc -eq 0 ] && contains "$out" "eac-demo: ok: the approved kernel was admitted, the tampered one quarantined" &&
    grep -q "^\[service\] service: eac: pcr18 (kernel) differs: expected [0-9a-f]\{64\} got [0-9a-f]\{64\}$" "$bad" &&
    [ "$(grep -c "differs: expected" "$bad")" -eq 1 ] &&
