@@ -100,14 +100,15 @@ elif "$LVMM" measure 2>&1 | grep -q "unknown command 'measure'" || ! command -v 
 	skip linux-tpm-crb-and-ima "needs the supervisor's vTPM wiring ({ type: tpm }) and swtpm"
 else
 	mkdir -p "$TMP/linux-tpm"
+	img=$(cd "$IMG" && pwd)
 	# CX16 hidden (lock cmpxchg16b), no XSAVE (xrstor), no SMAP (clac/stac), no SSSE3 (the
 	# kernel's blake2s would use SIMD: ldmxcsr), popcnt off: instructions KVM's emulator
 	# lacks at CPL0 here and lvmm does not complete (only int3 and fwait are).
 	cat >"$TMP/linux-tpm.yaml" <<YAML
 partitions:
   - name: linux
-    kernel: $PWD/$IMG/vmlinux
-    initrd: $PWD/$IMG/initrd.img
+    kernel: $img/vmlinux
+    initrd: $img/initrd.img
     memory: 256M
     cpuid_disable: [cx16]
     cmdline: "console=ttyS0 earlyprintk=serial noxsave clearcpuid=popcnt,smap,ssse3 tsc_early_khz=2000000 lvmm.role=poweroff"
