@@ -18,7 +18,7 @@
 . "$(dirname "$0")/../lib.sh"
 FAKE_CASES="tpm-guest-reads-measured-pcrs tpm-eventlog-in-guest-memory tpm-acpi-tpm2-table
  tpm-malformed-commands-answered tpm-start-flood-not-stuck tpm-locality-1-refused
- tpm-trust-process-gone tpm-no-device-no-table tpm-config-refused"
+ tpm-trust-process-gone tpm-no-device-no-table tpm-config-refused tpm-bare-swtpm-startup"
 REAL_CASES="tpm-pcrs-equal-lvmm-measure tpm-guest-eventlog-equals-measure"
 skip_all_without_kvm $FAKE_CASES $REAL_CASES
 PEER=$BUILD/tests/tools/tpm_peer
@@ -114,6 +114,33 @@ if [ $rc1 -eq 106 ] && grep -q "^tpm_peer: exit reason 6 .*config: device tpm0: 
    ! grep -q "^tpm: " "$TMP/bad1.out" "$TMP/bad2.out"; then
 	pass tpm-config-refused
 else show "$TMP/bad1.out"; show "$TMP/bad2.out"; fail tpm-config-refused "rc=$rc1/$rc2 (want 106: setup refused)"; fi
+
+# A real TPM behind the device (tpm_peer relays to a bare swtpm that nobody
+# started): the guest's PCR read gets TPM_RC_INITIALIZE, it sends
+# TPM2_Startup(CLEAR), and then reads PCRs 17-22 as a fresh TPM 2.0 has
+# them at locality 0 (all ones, until a DRTM launch resets them).
+if command -v swtpm >/dev/null; then
+	sw=$TMP/swtpm
+	mkdir -p "$sw/state"
+	swtpm socket --tpm2 --tpmstate dir="$sw/state" --server type=unixio,path="$sw/data" \
+		--ctrl type=unixio,path="$sw/ctrl" --flags not-need-init --terminate \
+		--pid file="$sw/pid" --daemon >"$sw/log" 2>&1
+	for _ in $(seq 50); do [ -S "$sw/data" ] && break; sleep 0.1; done
+	out=$TMP/bare.out
+	"$PEER" --swtpm "$sw/data" --timeout 60 "$GUESTS/tpm.elf" "flood=50" >"$out" 2>"$TMP/bare.err"
+	rc=$?
+	[ -s "$sw/pid" ] && sigpid KILL "$(cat "$sw/pid")" 2>/dev/null
+	tr -d '\r' <"$out" >"$out.txt"
+	ones=ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff
+	if [ $rc -eq 0 ] && grep -qx "tpm: TPM not started (rc=0x100): sending TPM2_Startup(CLEAR)" "$out.txt" &&
+	   grep -qx "tpm: startup rc=0x000" "$out.txt" && grep -qx "tpm: pcr17=$ones" "$out.txt" &&
+	   grep -qx "tpm: pcr22=$ones" "$out.txt" && grep -qx "tpm: malformed vendor rc=0x143" "$out.txt" &&
+	   grep -q "^tpm_peer: commands 4: 0x17e 0x144 0x17e 0x17b$" "$out.txt"; then
+		pass tpm-bare-swtpm-startup
+	else show "$out.txt"; cat "$sw/log" >&2; fail tpm-bare-swtpm-startup "rc=$rc: no Startup, or PCRs 17-22 not all ones"; fi
+else
+	skip tpm-bare-swtpm-startup "swtpm is not installed (make deps)"
+fi
 
 # --- with the supervisor's trust wiring (lvmm measure, type: tpm) ---------------------
 if "$LVMM" measure 2>&1 | grep -q "unknown command 'measure'" || ! command -v swtpm >/dev/null; then
