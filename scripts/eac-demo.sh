@@ -15,6 +15,10 @@
 # Nothing waits a fixed time: each run ends once the user partition has
 # ended and the service partition was asked to finish (a management frame on
 # its NIC). EAC_TIMEOUT (seconds, default 180) bounds each run.
+#
+# EAC_DENIED=1 adds a third run (for the tests): the approved kernel, but a
+# policy that does not let the service partition attest anyone: the service
+# must fail closed (quarantine) within eac_wait_ms (5 s there).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -136,6 +140,12 @@ run() {
 }
 
 run approved
+if [ -n "${EAC_DENIED:-}" ]; then
+	cp "$OUT/eac.yaml" "$OUT/eac-approved.yaml"
+	sed -i '/- { partition: service, label: service_l, operations: \[attest\] }/d; s|eac=user |eac=user eac_wait_ms=5000 |' "$OUT/eac.yaml"
+	run denied
+	cp "$OUT/eac-approved.yaml" "$OUT/eac.yaml"
+fi
 # The tampered kernel: the same file with one byte appended (it still boots).
 printf '\0' >>"$OUT/user.elf"
 run tampered

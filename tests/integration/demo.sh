@@ -9,7 +9,7 @@
 . "$(dirname "$0")/../lib.sh"
 DEMO_CASES="demo-allowed-flows-pass demo-dropped-flow-never-reaches-host demo-events-logged
             demo-passes-with-every-core-busy"
-EAC_CASES="demo-eac-approved-kernel-admitted demo-eac-tampered-kernel-quarantined"
+EAC_CASES="demo-eac-approved-kernel-admitted demo-eac-tampered-kernel-quarantined demo-eac-denied-attest-fails-closed"
 skip_all_without_kvm demo-console-lines-whole $DEMO_CASES $EAC_CASES
 
 # A guest that stops in the middle of a line (300 ms, as a vCPU the host does
@@ -99,7 +99,7 @@ fi
 out=$TMP/eac.out
 mkdir -p build/demo-eac
 "$LVMM" check examples/eac/eac.yaml >"$TMP/eac.check" 2>&1; crc=$?
-BUILD=$BUILD LVMM=$LVMM timeout 400 scripts/eac-demo.sh >"$out" 2>&1
+EAC_DENIED=1 BUILD=$BUILD LVMM=$LVMM timeout 500 scripts/eac-demo.sh >"$out" 2>&1
 rc=$?
 good=$TMP/eac-approved.log bad=$TMP/eac-tampered.log
 tr -d '\r' <"$BUILD/demo-eac/run-approved.log" >"$good" 2>/dev/null
@@ -119,3 +119,12 @@ if [ $rc -eq 0 ] && contains "$out" "eac-demo: ok: the approved kernel was admit
    grep -q "^\[service\] service: quarantine drops: user->nic [1-9]" "$bad"; then
 	pass demo-eac-tampered-kernel-quarantined
 else show "$out"; show "$bad"; fail demo-eac-tampered-kernel-quarantined "rc=$rc: the tampered kernel was not quarantined (PCR 18 alone differing)"; fi
+# The policy does not grant the service partition `attest`: refused by the
+# ACM (an acm_deny event), and the service quarantines the user partition.
+denied=$TMP/eac-denied.log
+tr -d '\r' <"$BUILD/demo-eac/run-denied.log" >"$denied" 2>/dev/null
+if grep -q "^\[service\] service: eac: user quarantined: attest refused: .*\"ok\":false.*; traffic only to 10.0.0.3" "$denied" &&
+   grep -q '"event":"acm_deny","subject":"service","object":"user","operation":"attest"' "$BUILD/demo-eac/run-denied.events" &&
+   grep -q "^\[user\] user: icmp 10.0.0.1: 0/3 replies" "$denied"; then
+	pass demo-eac-denied-attest-fails-closed
+else show "$denied"; fail demo-eac-denied-attest-fails-closed "an attest the policy refuses did not quarantine the user partition"; fi

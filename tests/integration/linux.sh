@@ -104,7 +104,9 @@ else
 	img=$(cd "$IMG" && pwd)
 	# CX16 hidden (lock cmpxchg16b), no XSAVE (xrstor), no SMAP (clac/stac), no SSSE3 (the
 	# kernel's blake2s would use SIMD: ldmxcsr), popcnt off: instructions KVM's emulator
-	# lacks at CPL0 here and lvmm does not complete (only int3 and fwait are).
+	# lacks at CPL0 here and lvmm does not complete (only int3 and fwait are). The rest
+	# only saves time in the emulator: no lockup detectors printing stack traces about
+	# a slow CPU, no speculation mitigations (retpolines, RSB filling).
 	cat >"$TMP/linux-tpm.yaml" <<YAML
 partitions:
   - name: linux
@@ -112,7 +114,7 @@ partitions:
     initrd: $img/initrd.img
     memory: 256M
     cpuid_disable: [cx16]
-    cmdline: "console=ttyS0 earlyprintk=serial noxsave clearcpuid=popcnt,smap,ssse3 tsc_early_khz=2000000 lvmm.role=poweroff"
+    cmdline: "console=ttyS0 earlyprintk=serial noxsave clearcpuid=popcnt,smap,ssse3 tsc_early_khz=2000000 nowatchdog sysctl.kernel.hung_task_timeout_secs=0 mitigations=off lvmm.role=poweroff"
     devices:
       - { type: tpm, state: $TMP/linux-tpm }
 YAML
