@@ -462,6 +462,16 @@ static int agent_reply(uint64_t timeout_us)
 	}
 }
 
+/* Does s contain w? */
+static int strstr_(const char *s, const char *w)
+{
+	size_t n = strlen(w);
+	for (; *s; s++)
+		if (!strncmp(s, w, n))
+			return 1;
+	return 0;
+}
+
 /* The string value of "key": in s[0..len) (no escapes in what we look for), or NULL. */
 static const char *json_str(const char *s, const char *end, const char *key, uint32_t *vlen)
 {
@@ -548,13 +558,17 @@ static int eac_decide(const char *target)
 		}
 		if (strncmp(reply, "{\"ok\":true", 10) == 0)
 			break;
-		if ((int64_t)(rdtsc() - end) >= 0) {
-			snprintf(why, sizeof(why), "attest refused: %.150s", reply);
+		/* (This printf has no precision: the answer is cut here.) */
+		if (n > 150)
+			reply[150] = '\0';
+		/* A refusal by the policy will not change by waiting: fail closed now. */
+		if ((int64_t)(rdtsc() - end) >= 0 || strstr_(reply, "denied by policy")) {
+			snprintf(why, sizeof(why), "attest refused: %s", reply);
 			n = -1;
 			break;
 		}
 		if (attempt == 1)
-			printf("service: eac: waiting for %s to be attestable: %.120s\n", target, reply);
+			printf("service: eac: waiting for %s to be attestable: %s\n", target, reply);
 		rt_udelay(500000);
 	}
 	if (n < 0) {

@@ -123,8 +123,8 @@ else show "$out"; show "$bad"; fail demo-eac-tampered-kernel-quarantined "rc=$rc
 # ACM (an acm_deny event), and the service quarantines the user partition.
 denied=$TMP/eac-denied.log
 tr -d '\r' <"$BUILD/demo-eac/run-denied.log" >"$denied" 2>/dev/null
-if grep -q "^\[service\] service: eac: user quarantined: attest refused: .*\"ok\":false.*; traffic only to 10.0.0.3" "$denied" &&
-   grep -q '"event":"acm_deny","subject":"service","object":"user","operation":"attest"' "$BUILD/demo-eac/run-denied.events" &&
+if grep -q "^\[service\] service: eac: user quarantined: attest refused: .*\"ok\":false.*denied by policy 'eac-policy'.*; traffic only to 10.0.0.3" "$denied" &&
+   [ "$(grep -c '"event":"acm_deny","subject":"partition:service","object":"user","operation":"attest"' "$BUILD/demo-eac/run-denied.events")" -eq 1 ] &&
    grep -q "^\[user\] user: icmp 10.0.0.1: 0/3 replies" "$denied"; then
 	pass demo-eac-denied-attest-fails-closed
 else show "$denied"; fail demo-eac-denied-attest-fails-closed "an attest the policy refuses did not quarantine the user partition"; fi
