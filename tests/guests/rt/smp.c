@@ -187,7 +187,7 @@ static const struct acpi_header *acpi_table(uint64_t a, const char *sig)
 	return h;
 }
 
-static int madt_cpus(uint8_t *ids, int max)
+const void *rt_acpi_table(const char *sig)
 {
 	uint64_t rsdp_a = rt_rsdp_paddr();
 	if (!rsdp_a) {
@@ -199,10 +199,10 @@ static int madt_cpus(uint8_t *ids, int max)
 			}
 	}
 	if (!rsdp_a)
-		return -1;
+		return NULL;
 	const uint8_t *rsdp = (const uint8_t *)(uintptr_t)rsdp_a;
 	if (memcmp(rsdp, "RSD PTR ", 8) != 0)
-		return -1;
+		return NULL;
 	const struct acpi_header *root;
 	unsigned esz;
 	uint64_t xsdt, rsdt;
@@ -214,36 +214,43 @@ static int madt_cpus(uint8_t *ids, int max)
 	else if ((root = acpi_table(rsdt, "RSDT")) != NULL)
 		esz = 4;
 	else
-		return -1;
+		return NULL;
 	const uint8_t *e = (const uint8_t *)(root + 1);
 	unsigned count = (root->length - sizeof(*root)) / esz;
 	for (unsigned i = 0; i < count; i++) {
 		uint64_t a = 0;
 		memcpy(&a, e + i * esz, esz);
-		const struct acpi_header *m = acpi_table(a, "APIC");
-		if (!m)
-			continue;
-		const uint8_t *p = (const uint8_t *)m + sizeof(*m) + 8;
-		const uint8_t *end = (const uint8_t *)m + m->length;
-		int n = 0;
-		while (p + 2 <= end && p[1] >= 2 && p + p[1] <= end) {
-			uint32_t flags;
-			if (p[0] == 0 && p[1] >= 8) {
-				memcpy(&flags, p + 4, 4);
-				if ((flags & 1) && n < max)
-					ids[n++] = p[3];
-			} else if (p[0] == 9 && p[1] >= 16) {
-				uint32_t id;
-				memcpy(&id, p + 4, 4);
-				memcpy(&flags, p + 8, 4);
-				if ((flags & 1) && id < 256 && n < max)
-					ids[n++] = (uint8_t)id;
-			}
-			p += p[1];
-		}
-		return n;
+		const struct acpi_header *m = acpi_table(a, sig);
+		if (m)
+			return m;
 	}
-	return -1;
+	return NULL;
+}
+
+static int madt_cpus(uint8_t *ids, int max)
+{
+	const struct acpi_header *m = rt_acpi_table("APIC");
+	if (!m)
+		return -1;
+	const uint8_t *p = (const uint8_t *)m + sizeof(*m) + 8;
+	const uint8_t *end = (const uint8_t *)m + m->length;
+	int n = 0;
+	while (p + 2 <= end && p[1] >= 2 && p + p[1] <= end) {
+		uint32_t flags;
+		if (p[0] == 0 && p[1] >= 8) {
+			memcpy(&flags, p + 4, 4);
+			if ((flags & 1) && n < max)
+				ids[n++] = p[3];
+		} else if (p[0] == 9 && p[1] >= 16) {
+			uint32_t id;
+			memcpy(&id, p + 4, 4);
+			memcpy(&flags, p + 8, 4);
+			if ((flags & 1) && id < 256 && n < max)
+				ids[n++] = (uint8_t)id;
+		}
+		p += p[1];
+	}
+	return n;
 }
 
 int rt_find_cpus(uint8_t *ids, int max, const char **source)
