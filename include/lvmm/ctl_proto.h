@@ -74,7 +74,8 @@ enum lvmm_api_op {
 	LVMM_OP_ACM = 12,
 	LVMM_OP_HELP = 13,
 	LVMM_OP_EVENTS = 14,      /* may the subject follow events, and whose? */
-	LVMM_OP_MAX = 14,
+	LVMM_OP_ATTEST = 15,      /* target: a partition; arg: the nonce (1-64 bytes); reply: a blob */
+	LVMM_OP_MAX = 15,
 };
 
 /* ---- INIT (sup -> fe) ----------------------------------------------------- */

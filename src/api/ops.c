@@ -185,6 +185,8 @@ const struct api_op api_ops[] = {
 	{ .id = LVMM_OP_ACM, .body = LVMM_BODY_ACM, .name = "acm", .usage = "acm", .method = "GET", .path = "/v1/acm", .format = fmt_acm },
 	{ .id = LVMM_OP_HELP, .body = LVMM_BODY_NONE, .name = "help", .usage = "help", .method = "GET", .path = "/v1/help", .format = fmt_help },
 	{ .id = LVMM_OP_EVENTS, .body = LVMM_BODY_EVENTS, .name = "events", .usage = "events", .method = "GET", .path = "/v1/events", .format = fmt_events },
+	/* The answer is the supervisor's blob of JSON members (docs/trust.md): no formatter. */
+	{ .id = LVMM_OP_ATTEST, .body = LVMM_BODY_BLOB, .name = "attest", .usage = "attest PARTITION NONCE_HEX", .method = "POST", .path = "/v1/partitions/{}/attest", .arg = ARG_PART_HEX },
 };
 const unsigned api_nops = sizeof(api_ops) / sizeof(api_ops[0]);
 

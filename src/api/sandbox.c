@@ -34,6 +34,8 @@ int sandbox_apply(void)
 		SCMP_SYS(epoll_wait), SCMP_SYS(epoll_ctl), SCMP_SYS(poll), SCMP_SYS(clock_gettime),
 		/* policy uploads: a memfd, written and sealed */
 		SCMP_SYS(memfd_create), SCMP_SYS(pwrite64), SCMP_SYS(fcntl),
+		/* a blob answer (attest): the supervisor's sealed memfd, read whole */
+		SCMP_SYS(pread64),
 		/* memory */
 		SCMP_SYS(brk), SCMP_SYS(mmap), SCMP_SYS(munmap), SCMP_SYS(mremap), SCMP_SYS(madvise),
 		/* the C library: messages on stderr, its allocator, exit */

@@ -39,9 +39,9 @@ start_bg() { local o=$1; shift; "$L" "$@" </dev/null >"$o" 2>&1 & sup=$!; BG="$B
 wait_sock() { for _ in $(seq 50); do [ -S "$1" ] && return 0; sleep 0.1; done; return 1; }
 wait_gone() { for _ in $(seq "$2"); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done; ! kill -0 "$1" 2>/dev/null; }
 wait_grep() { for _ in $(seq "$3"); do grep -q -- "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done; return 1; }
-wait_state() { for _ in $(seq 80); do "$L" ctl "$sock" list 2>/dev/null | grep -q "\"name\":\"$1\",\"state\":\"$2\"" && return 0; sleep 0.1; done; return 1; }
+wait_state() { for _ in $(seq 80); do "$L" ctl --json "$sock" list 2>/dev/null | grep -q "\"name\":\"$1\",\"state\":\"$2\"" && return 0; sleep 0.1; done; return 1; }
 stop_bg() { sigpid TERM "$1"; wait_gone "$1" 100 || sigpid KILL "$1"; wait "$1" 2>/dev/null; }
-pid_of() { "$L" ctl "$sock" list | grep -o "\"name\":\"$1\",\"state\":\"[a-z]*\",\"role\":\"[a-z]*\",[^}]*\"pid\":[0-9]*" | grep -o '[0-9]*$'; }
+pid_of() { "$L" ctl --json "$sock" list | grep -o "\"name\":\"$1\",\"state\":\"[a-z]*\",\"role\":\"[a-z]*\",[^}]*\"pid\":[0-9]*" | grep -o '[0-9]*$'; }
 # trust_pid PARTITION: the pid of its last trust_start event.
 trust_pid() { grep "\"event\":\"trust_start\",\"partition\":\"$1\"" "$ev" | tail -1 | grep -o '"pid":[0-9]*' | grep -o '[0-9]*'; }
 sha() { sha256sum "$1" | cut -d' ' -f1; }
@@ -94,13 +94,13 @@ n1=$(grep -c 'tick [0-9]' "$D/signed.out"); sleep 0.5; n2=$(grep -c 'tick [0-9]'
 if [ "$n2" -gt "$n1" ] && wait_state plain running && wait_state signed running; then
 	pass running-partition-unaffected-by-image-change
 else show "$out"; fail running-partition-unaffected-by-image-change "ticks $n1 -> $n2 after the file changed"; fi
-r=$("$L" ctl "$sock" attest plain 00ff)
+r=$("$L" ctl --json "$sock" attest plain 00ff)
 case "$r" in *'"ok":false'*"it has no vTPM"*) pass attest-without-vtpm-refused ;;
 	*) fail attest-without-vtpm-refused "answer: $r" ;; esac
-"$L" ctl "$sock" restart plain >/dev/null
+"$L" ctl --json "$sock" restart plain >/dev/null
 if wait_grep "$D/plain.out" "hello from lvmm guest" 50; then pass restart-without-verify-boots-new-file
 else show "$out"; fail restart-without-verify-boots-new-file "the restarted partition did not boot the new file"; fi
-"$L" ctl "$sock" restart signed >/dev/null
+"$L" ctl --json "$sock" restart signed >/dev/null
 if wait_grep "$ev" '"event":"partition_start_failed","partition":"signed"' 50 &&
    grep -q "\"event\":\"verify_failed\",\"partition\":\"signed\",\"image\":\"primary\",\"file\":\"signed.elf\",\"expected\":\"$old\",\"actual\":\"$new\"" "$ev" &&
    ! grep -q "hello from lvmm guest" "$D/signed.out"; then
@@ -218,7 +218,7 @@ YAML
 start_bg "$out" run "$D/p3.yaml"
 wait_sock "$sock" && wait_state user running && wait_state other running
 nonce=5eed0123456789abcdef
-"$L" ctl "$sock" attest user $nonce >"$D/a1.json"
+"$L" ctl --json "$sock" attest user $nonce >"$D/a1.json"
 # The answer's parts, as tpm2-tools want them.
 python3 - "$D/a1.json" "$D" <<'PY'
 import base64, binascii, json, sys
@@ -252,9 +252,9 @@ if [ -n "$sw" ] && [ "$(uid_of "$sw")" = "$(uid_of "$tp")" ] && [ "$st" = "$(uid
 	pass swtpm-child-of-trust-process
 else fail swtpm-child-of-trust-process "trust $tp (uid $(uid_of "$tp")), swtpm $sw (uid $(uid_of "$sw")), state dir $st"; fi
 
-"$L" ctl "$sock" restart user >/dev/null
+"$L" ctl --json "$sock" restart user >/dev/null
 wait_state user running
-"$L" ctl "$sock" attest user 01 >"$D/a2.json"
+"$L" ctl --json "$sock" attest user 01 >"$D/a2.json"
 if [ "$(json "$D/a2.json" 'a["ak_pem"]')" = "$(cat "$D/ak.pem")" ] &&
    [ "$(json "$D/a2.json" 'a["pcrs"]["18"]')" = "$(json "$D/a1.json" 'a["pcrs"]["18"]')" ] &&
    [ "$(grep -c '"event":"trust_start"' "$ev")" -eq 1 ]; then pass vtpm-state-survives-restart
@@ -269,15 +269,15 @@ if wait_grep "$ev" '"event":"vtpm_failed","partition":"user"' 50 &&
 else show "$out"; fail swtpm-killed-fails-only-that-partition "no vtpm_failed, or the other partition suffered"; fi
 old_tp=$(trust_pid user)
 wait_state user exited
-"$L" ctl "$sock" start user >/dev/null
+"$L" ctl --json "$sock" start user >/dev/null
 wait_state user running
 sigpid KILL "$(trust_pid user)"
 if [ "$(trust_pid user)" != "$old_tp" ] &&
    wait_grep "$ev" '"event":"trust_failed","partition":"user"' 50 &&
    wait_grep "$ev" '"event":"partition_kill","partition":"user".*its trust process' 50 && wait_state user exited; then
-	"$L" ctl "$sock" start user >/dev/null
+	"$L" ctl --json "$sock" start user >/dev/null
 	wait_state user running
-	"$L" ctl "$sock" attest user 02 >"$D/a3.json"
+	"$L" ctl --json "$sock" attest user 02 >"$D/a3.json"
 	if [ "$(json "$D/a3.json" 'a["ak_pem"]')" = "$(cat "$D/ak.pem")" ] &&
 	   [ "$(grep -c '"event":"trust_start","partition":"user"' "$ev")" -eq 3 ]; then
 		pass trust-killed-next-start-gets-new-one
@@ -293,7 +293,7 @@ else fail no-trust-process-outlives-run "trust $last_tp or swtpm $last_sw still 
 : >"$ev"
 start_bg "$out" run "$D/p3.yaml"
 wait_sock "$sock" && wait_state user running
-"$L" ctl "$sock" attest user 03 >"$D/a4.json"
+"$L" ctl --json "$sock" attest user 03 >"$D/a4.json"
 if [ "$(json "$D/a4.json" 'a["ak_pem"]')" = "$(cat "$D/ak.pem")" ]; then pass vtpm-state-survives-new-run
 else cat "$D/a4.json" >&2; fail vtpm-state-survives-new-run "another attestation key in a new run"; fi
 stop_bg $sup
@@ -316,7 +316,7 @@ cp "$TICKER" "$D/ticker-safe.elf"; sign tsafe "$D/ticker-safe.elf" "tick_ms=50"
 "$L" measure "$D/p4.yaml" user >"$D/measure4.out" 2>&1
 start_bg "$out" run "$D/p4.yaml"
 wait_sock "$sock" && wait_state user running
-"$L" ctl "$sock" attest user 04 >"$D/a5.json"
+"$L" ctl --json "$sock" attest user 04 >"$D/a5.json"
 python3 -c "import json,sys; a=json.load(open(sys.argv[1])); print(''.join('pcr%d=%s\n' % (i, a['pcrs'][str(i)]) for i in range(17, 23)), end='')" "$D/a5.json" >"$D/a5.pcrs"
 if grep -q '^image: safe_image' "$D/measure4.out" && grep -q '^outcome: verify: safe_image key=sha256:.* failed=k.elf' "$D/measure4.out" &&
    grep '^pcr' "$D/measure4.out" | cmp -s - "$D/a5.pcrs" && ! grep -q "$(grep pcr17 "$D/attested.pcrs")" "$D/a5.pcrs"; then
@@ -336,7 +336,7 @@ partitions:
 YAML
 start_bg "$out" run "$D/p5.yaml"
 wait_sock "$sock" && wait_state user running
-"$L" ctl "$sock" start service >/dev/null
+"$L" ctl --json "$sock" start service >/dev/null
 if wait_grep "$D/s5.out" 'agent: reply {"ok":true,"partition":"user","nonce":"abcdef01","pcrs":{"17":"' 80; then
 	pass policy-service-attests-user
 else cat "$D/s5.out" >&2; fail policy-service-attests-user "the service partition could not attest the user partition"; fi
