@@ -153,6 +153,13 @@ def param_value(path):
     return lambda name: LINK if path.startswith("/v1/links/") else PART
 
 
+def query(op, bad=None):
+    """The op's required query parameters from their examples ("?k=v&..."), one of them bad."""
+    q = ["%s=%s" % (p["name"], bad[1] if bad and bad[0] == p["name"] else p["example"])
+         for p in (deref(x) for x in op.get("parameters", [])) if p["in"] == "query" and p.get("required")]
+    return "?" + "&".join(q) if q else ""
+
+
 ops = []
 for path, item in spec["paths"].items():
     for m in METHODS:
@@ -182,7 +189,7 @@ for path, m, op in sorted(ops, key=lambda o: (order.index(o[1]) if o[1] in order
     n += 1
     rid = "spec-%s-%d" % (op["operationId"], n)
     body = policy_text if m == "put" else None
-    url = concrete(path, param_value(path))
+    url = concrete(path, param_value(path)) + query(op)
     st, hdrs, out = http(m.upper(), url, {"X-Request-Id": rid,
                                           "Content-Type": "application/yaml"} if body else
                          {"X-Request-Id": rid}, body)
@@ -217,19 +224,24 @@ except Exception as e:  # noqa: BLE001
 # ---- invalid requests: a 4xx with a reason, never a 5xx --------------------------
 case = "api-spec-invalid-requests-4xx"
 for path, m, op in ops:
-    url = concrete(path, param_value(path))
+    url = concrete(path, param_value(path)) + query(op)
     # Each parameter out of its schema.
     for prm in (deref(p) for p in op.get("parameters", [])):
         sch = prm["schema"]
         bad = ["x" * 64, "bad id!", "a\"b"] if prm["in"] == "header" else \
+              ["", "0", "0g", "00" * 65, "%2500"] if prm["in"] == "query" else \
               ["nosuch", "x" * 40, "-lead", "a%20b", "%2e%2e"]
         for v in bad:
-            if prm["in"] == "header":
+            if prm["in"] == "query":
+                u = concrete(path, param_value(path)) + query(op, (prm["name"], v))
+                st, hdrs, out = http(m.upper(), u, {}, None)
+                check_error(case, "%s %s" % (m.upper(), u), st, hdrs, out, 400)
+            elif prm["in"] == "header":
                 st, hdrs, out = http(m.upper(), url, {prm["name"]: v},
                                      policy_text if m == "put" else None)
                 check_error(case, "%s %s with %s: %r" % (m.upper(), url, prm["name"], v), st, hdrs, out, 400)
             else:
-                u = path.replace("{%s}" % prm["name"], v)
+                u = path.replace("{%s}" % prm["name"], v) + query(op)
                 st, hdrs, out = http(m.upper(), u, {}, policy_text if m == "put" else None)
                 check_error(case, "%s %s" % (m.upper(), u), st, hdrs, out, 404)
     # The request body out of its schema.
