@@ -542,13 +542,13 @@ int trust_main(int sock)
 	snprintf(prefix, sizeof(prefix), "lvmm trust %s", D.name);
 	log_set_prefix(prefix);
 	log_level = (int)MIN(init.log_level, (uint32_t)LOG_DEBUG);
-	if (trust_crypto_init()) {
-		pr_err("libcrypto failed to initialise");
-		return 1;
-	}
 	D.tpm = init.flags & LVMM_TRUST_F_TPM;
 	if (D.tpm) {
-		/* swtpm is exec'd now, before the filter: the sandbox never needs fork or exec. */
+		/*
+		 * swtpm is exec'd now, before the filter: the sandbox never needs fork
+		 * or exec; and before libcrypto's set-up, which then overlaps swtpm's
+		 * own (a partition's first start waits for both: bench/trust.sh).
+		 */
 		sp.state_dir_fd = dirfd; /* swtpm runs in it: no path, no search rights above it */
 		r = swtpm_spawn(&D.swtpm, &sp, LVMM_TPM_BUF_MAX);
 		close(dirfd);
@@ -558,6 +558,11 @@ int trust_main(int sock)
 			pr_err("%s", D.tpm_err);
 		}
 		vtpm_init(&D.v, &D.swtpm);
+	}
+	if (trust_crypto_init()) {
+		pr_err("libcrypto failed to initialise");
+		swtpm_stop(&D.swtpm);
+		return 1;
 	}
 #ifdef __SANITIZE_ADDRESS__
 	__lsan_do_leak_check(); /* its exit-time check needs calls the filter forbids */
