@@ -463,6 +463,8 @@ static enum ctl_res op_attest(struct sup *s, struct ctl_req *r)
 
 /* attest's answer as JSON members (LVMM_BLOB_JSON_FIELDS): names, hex and base64 only. */
 static char blob[CTL_ATTEST_BLOB_MAX];
+_Static_assert((LVMM_TPM_EVENTLOG_SIZE + 2) / 3 * 4 + 2 * (LVMM_TRUST_NONCE_MAX + 6 * 32 + LVMM_TRUST_ATTEST_MAX +
+	       LVMM_TRUST_SIG_MAX + LVMM_TRUST_PEM_MAX) + 512 < CTL_ATTEST_BLOB_MAX, "the largest answer fits");
 static size_t blen;
 
 static void bput(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
