@@ -2,6 +2,7 @@
 # lvmm: one non-recursive Makefile.
 #   make            build build/lvmm, the test guests and the unit tests
 #   make demo       install, build and run the default platform (examples/)
+#   make demo-eac   the same for the EAC demo (trusted boot, attestation)
 #   make test       build everything and run the whole suite (tests/run)
 #   make SAN=1 ...  the same with ASan + UBSan, in build-san/
 #   make deps       install the Debian packages everything needs (idempotent);
@@ -80,6 +81,8 @@ endif
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
+TOOL_SRCS := $(wildcard tests/tools/*.c)
+TOOL_BINS := $(TOOL_SRCS:tests/tools/%.c=$(BUILD)/tests/tools/%)
 
 all: $(BUILD)/lvmm $(BUILD)/lvmm-api guests unit
 
@@ -105,7 +108,13 @@ $(BUILD)/tests/unit/%: tests/unit/%.c tests/unit/unit.h $(BUILD)/liblvmm.a
 	$(E) "  CC      $<"
 	$(Q)$(CC) $(CFLAGS) -Itests -o $@ $< $(BUILD)/liblvmm.a $(LDFLAGS) $(LIBS)
 
-unit: $(UNIT_BINS)
+unit: $(UNIT_BINS) $(TOOL_BINS)
+
+# Host-side helpers the integration tests drive (e.g. tests/tools/tpm_peer.c).
+$(BUILD)/tests/tools/%: tests/tools/%.c $(BUILD)/liblvmm.a
+	@mkdir -p $(dir $@)
+	$(E) "  CC      $<"
+	$(Q)$(CC) $(CFLAGS) -o $@ $< $(BUILD)/liblvmm.a $(LDFLAGS) $(LIBS)
 
 # Test guests (freestanding, built the same in every mode) and fuzzers.
 include tests/guests/guests.mk
@@ -117,6 +126,12 @@ demo:
 	$(Q)$(MAKE) --no-print-directory deps-demo
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)BUILD=$(BUILD) scripts/demo.sh $(DEMO)
+
+# The EAC demo (examples/eac/eac.yaml): an approved and a tampered user kernel.
+demo-eac:
+	$(Q)$(MAKE) --no-print-directory deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)BUILD=$(BUILD) LVMM=$(BUILD)/lvmm scripts/eac-demo.sh
 
 test:
 	$(Q)$(MAKE) --no-print-directory deps-test
@@ -231,7 +246,7 @@ bench: all $(BENCH_TOOLS)
 clean:
 	rm -rf build build-san
 
-.PHONY: all unit test demo deps deps-build deps-demo deps-test loc bench clean guests fuzz \
+.PHONY: all unit test demo demo-eac deps deps-build deps-demo deps-test loc bench clean guests fuzz \
 	npm-tools install uninstall
 .DEFAULT_GOAL := all
 

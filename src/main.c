@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
- * lvmm command line: run, check, ctl, and the internal __partition entry
- * the supervisor re-executes for each partition process.
+ * lvmm command line: run, check, ctl, measure, and the internal entries the
+ * supervisor re-executes: __partition (each partition process) and __trust
+ * (each partition's trust process).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,6 +24,10 @@
 #include "config/platform.h"
 #include "supervisor/acm_check.h"
 #include "supervisor/supervisor.h"
+#include "lvmm/guest_abi.h"
+#include "trust/eventlog.h"
+#include "trust/offline.h"
+#include "trust/trustd.h"
 #include "vmm/cpuid.h"
 #include "vmm/loader.h"
 #include "vmm/partition.h"
@@ -43,6 +48,8 @@ static const char usage_main[] =
 	"  ctl [SOCKET|NAME] OP ... control a running platform (see 'lvmm ctl --help')\n"
 	"  console SOCKET|NAME PART attach to a partition's serial console (Ctrl-] detaches)\n"
 	"  top SOCKET|NAME [-b]     live table of the partitions (see 'lvmm top --help')\n"
+	"  measure PLATFORM.yaml PARTITION [--eventlog FILE]\n"
+	"                           predict a partition's PCR values (and write its event log)\n"
 	"  version                  print the version\n"
 	"  help [COMMAND]           this text, or a command's\n"
 	"\n"
@@ -104,8 +111,20 @@ static const char usage_check[] =
 	"CPUs, disk images, TAP devices, sockets) given to one partition only, that every link\n"
 	"has two ends, the identity range, and the platform against its policy. Every problem\n"
 	"found is printed as FILE:LINE: message (the first 50 lines, then a count). Warns about\n"
-	"cpuid_disable features this host's KVM does not hide.\n"
+	"cpuid_disable features this host's KVM does not hide. A partition with verify: has its\n"
+	"boot set verified against its signed manifest (docs/trust.md): a failure is a problem.\n"
 	"Exit status 0 if valid, 120 otherwise.\n";
+
+static const char usage_measure[] =
+	"Usage: lvmm measure PLATFORM.yaml PARTITION [--eventlog FILE]\n"
+	"\n"
+	"Predicts, offline, what a start of PARTITION measures into its vTPM from the files as\n"
+	"they are now: verifies its boot set as a start would (falling back to its safe image\n"
+	"if so configured), prints the outcome and PCRs 17-22 as pcrN=HEX lines, and with\n"
+	"--eventlog writes the binary TCG event log the partition will get (tpm2_eventlog FILE\n"
+	"parses it). docs/trust.md has the PCR table.\n"
+	"Exit status 0; 1 when a start would be refused (the reason is printed); 120 for a\n"
+	"bad platform file or command line.\n";
 
 static int verbosity;
 
@@ -434,54 +453,116 @@ static void capped_close(struct capped *c, FILE *f)
 			c->lines - MAX_PROBLEM_LINES, MAX_PROBLEM_LINES);
 }
 
+/* 1 if the kernel at path cannot boot in partition p (reported), else 0. */
+static int check_image(const struct platform *pl, const struct plat_part *p, const char *path,
+		       FILE *err)
+{
+	struct guest_layout lay;
+	struct boot_image img;
+	char why[LOADER_ERR_MAX], where[PLAT_PATH_MAX + 16];
+	struct stat st;
+	int fd, bad = 0;
+	void *m;
+
+	/* O_NONBLOCK: a FIFO in the kernel's place must not hang the check. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return 0; /* reported by the platform checks */
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return 0; /* not a regular file: reported by the platform checks */
+	}
+	if (pl->path[0])
+		snprintf(where, sizeof(where), "%s:%d", pl->path, p->line);
+	else
+		snprintf(where, sizeof(where), "lvmm");
+	if (st.st_size == 0) {
+		fprintf(err, "%s: partition '%s': kernel '%s' is empty\n", where, p->name, path);
+		close(fd);
+		return 1;
+	}
+	m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (m == MAP_FAILED)
+		return 0;
+	layout_from_size(p->mem_bytes, &lay);
+	if (loader_parse(m, (size_t)st.st_size, &lay, &img, why, sizeof(why))) {
+		fprintf(err, "%s: partition '%s': kernel '%s': %s\n", where, p->name, path, why);
+		bad = 1;
+	}
+	munmap(m, (size_t)st.st_size);
+	return bad;
+}
+
 /* Parse every kernel image, so `check` and `run` refuse one that cannot boot before anything starts. */
 static int check_images(const struct platform *pl, FILE *err)
 {
-	unsigned i, bad = 0;
+	unsigned i;
+	int bad = 0;
 
 	for (i = 0; i < pl->nparts; i++) {
 		const struct plat_part *p = &pl->parts[i];
-		struct guest_layout lay;
-		struct boot_image img;
-		char why[LOADER_ERR_MAX], where[PLAT_PATH_MAX + 16];
-		struct stat st;
-		void *m;
-		int fd;
 
 		if (p->bad & (PLAT_BAD_KERNEL | PLAT_BAD_MEMORY))
 			continue; /* reported; the loader's verdict needs both */
-		/* O_NONBLOCK: a FIFO in the kernel's place must not hang the check. */
-		fd = open(p->kernel, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-		if (fd < 0)
-			continue; /* reported by the platform checks */
-		if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-			close(fd);
-			continue; /* not a regular file: reported by the platform checks */
-		}
-		if (pl->path[0])
-			snprintf(where, sizeof(where), "%s:%d", pl->path, p->line);
-		else
-			snprintf(where, sizeof(where), "lvmm");
-		if (st.st_size == 0) {
-			fprintf(err, "%s: partition '%s': kernel '%s' is empty\n", where, p->name,
-				p->kernel);
-			bad++;
-			close(fd);
-			continue;
-		}
-		m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-		close(fd);
-		if (m == MAP_FAILED)
-			continue;
-		layout_from_size(p->mem_bytes, &lay);
-		if (loader_parse(m, (size_t)st.st_size, &lay, &img, why, sizeof(why))) {
-			fprintf(err, "%s: partition '%s': kernel '%s': %s\n", where, p->name, p->kernel,
-				why);
-			bad++;
-		}
-		munmap(m, (size_t)st.st_size);
+		bad += check_image(pl, p, p->kernel, err);
+		if (p->safe.on && !(p->bad & PLAT_BAD_SAFE))
+			bad += check_image(pl, p, p->safe.kernel, err);
 	}
-	return (int)bad;
+	return bad;
+}
+
+static struct trust_offline offline; /* 16 KiB of platform text: not on the stack */
+static struct trust_eval verdict;
+
+/* " (file F: expected E, actual A)" for a failure that names digests. */
+static void print_failure(FILE *f, const char *what, const struct verify_failure *v)
+{
+	fprintf(f, "%s: %s", what, v->reason);
+	if (v->expected[0] || v->actual[0])
+		fprintf(f, " (file %s: expected %s, actual %s)", v->file,
+			v->expected[0] ? v->expected : "none", v->actual[0] ? v->actual : "none");
+}
+
+/*
+ * `lvmm check`: every partition with verify: is verified now, as a start
+ * would be; a boot set that would not boot as configured is a problem
+ * (also one that would fall back to its safe image: the operator wants to
+ * know before the partition does).
+ */
+static int check_trust(const struct platform *pl, FILE *err)
+{
+	unsigned i;
+	int bad = 0;
+
+	for (i = 0; i < pl->nparts; i++) {
+		const struct plat_part *p = &pl->parts[i];
+		char why[512];
+
+		if (!p->verify.on || p->verify.bad || (p->bad & (PLAT_BAD_KERNEL | PLAT_BAD_INITRD)) ||
+		    access(p->verify.manifest, R_OK) || access(p->verify.signature, R_OK) ||
+		    access(p->verify.key, R_OK))
+			continue; /* reported by the platform checks */
+		if (trust_offline_open(p, false, &offline, why, sizeof(why)))
+			continue; /* a missing image is reported by the platform checks */
+		trust_evaluate(&offline.in, &verdict);
+		trust_offline_close(&offline);
+		if (verdict.verdict == LVMM_TRUST_OK)
+			continue;
+		bad++;
+		fprintf(err, "%s:%d: partition '%s': ", pl->path, p->line, p->name);
+		if (verdict.verdict == LVMM_TRUST_ERROR) {
+			fprintf(err, "%s\n", verdict.reason);
+			continue;
+		}
+		print_failure(err, "its boot set does not verify", &verdict.fail[0]);
+		if (verdict.verdict == LVMM_TRUST_SAFE)
+			fprintf(err, "; a start would boot its safe image");
+		if (verdict.verdict == LVMM_TRUST_SAFE_FAILED)
+			print_failure(err, "; its safe image does not verify either", &verdict.fail[1]);
+		fprintf(err, "\n");
+	}
+	return bad;
 }
 
 /*
@@ -546,6 +627,7 @@ static int cmd_check(int argc, char **argv)
 	/* Every stage runs: each skips only what an earlier one already refused. */
 	problems = platform_load(argv[1], &plat, err);
 	problems += check_images(&plat, err);
+	problems += check_trust(&plat, err);
 	if (plat.policy.present && !plat.policy_bad)
 		problems += acm_check_platform(&plat.policy, &plat, err);
 	capped_close(&cap, err);
@@ -562,6 +644,84 @@ static int cmd_check(int argc, char **argv)
 		printf("  %-12s %-7s %2u vCPU %6" PRIu64 " MiB %2u device%s  restart %s\n", p->name,
 		       plat_role_name(p->role), p->vcpus, p->mem_bytes / MiB, p->ndevs,
 		       p->ndevs == 1 ? " " : "s", plat_restart_name(p->restart));
+	}
+	return 0;
+}
+
+static int write_file(const char *path, const void *buf, size_t len)
+{
+	FILE *f = fopen(path, "wb");
+	int ok = f && fwrite(buf, 1, len, f) == len;
+
+	if (f && fclose(f))
+		ok = 0;
+	return ok ? 0 : -1;
+}
+
+static int cmd_measure(int argc, char **argv)
+{
+	static uint8_t log[LVMM_TPM_EVENTLOG_SIZE];
+	uint8_t pcrs[24][SHA256_LEN];
+	const char *logpath = NULL;
+	const struct plat_part *p;
+	char why[512], hex[SHA256_HEX_LEN + 1];
+	size_t len;
+	int problems, i;
+
+	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		fputs(usage_measure, stdout);
+		return 0;
+	}
+	if (argc == 5 && !strcmp(argv[3], "--eventlog"))
+		logpath = argv[4];
+	else if (argc != 3) {
+		fputs(usage_measure, stderr);
+		return LVMM_EXIT_USAGE;
+	}
+	problems = platform_load(argv[1], &plat, stderr);
+	if (problems) {
+		fprintf(stderr, "%s: %d problem%s\n", argv[1], problems, problems == 1 ? "" : "s");
+		return LVMM_EXIT_USAGE;
+	}
+	i = platform_find(&plat, argv[2]);
+	if (i < 0) {
+		fprintf(stderr, "lvmm measure: %s has no partition called '%s'\n", argv[1], argv[2]);
+		return LVMM_EXIT_USAGE;
+	}
+	p = &plat.parts[i];
+	if (trust_offline_open(p, true, &offline, why, sizeof(why))) {
+		fprintf(stderr, "lvmm measure: partition '%s': %s\n", p->name, why);
+		return LVMM_EXIT_USAGE;
+	}
+	trust_evaluate(&offline.in, &verdict);
+	trust_offline_close(&offline);
+	if (verdict.verdict != LVMM_TRUST_OK && verdict.verdict != LVMM_TRUST_SAFE) {
+		fprintf(stderr, "lvmm measure: partition '%s' would not start: ", p->name);
+		if (verdict.verdict == LVMM_TRUST_ERROR)
+			fputs(verdict.reason, stderr);
+		else
+			print_failure(stderr, "its boot set does not verify",
+				      &verdict.fail[verdict.verdict == LVMM_TRUST_SAFE_FAILED]);
+		fputc('\n', stderr);
+		return 1;
+	}
+	if (measure_plan_predict(&verdict.plan, pcrs) ||
+	    measure_plan_eventlog(&verdict.plan, log, sizeof(log), &len)) {
+		fprintf(stderr, "lvmm measure: cannot compute the measurements\n");
+		return 1;
+	}
+	if (plat_part_tpm(p) < 0)
+		fprintf(stderr, "lvmm measure: note: partition '%s' has no vTPM ({ type: tpm }); "
+			"these are the values it would measure\n", p->name);
+	printf("partition: %s\nimage: %s\noutcome: %s\n", p->name,
+	       verdict.verdict == LVMM_TRUST_SAFE ? "safe_image" : "primary", verdict.plan.outcome);
+	for (i = 17; i <= 22; i++) {
+		digest_to_hex(pcrs[i], SHA256_LEN, hex);
+		printf("pcr%d=%s\n", i, hex);
+	}
+	if (logpath && write_file(logpath, log, len)) {
+		fprintf(stderr, "lvmm measure: cannot write %s: %s\n", logpath, strerror(errno));
+		return 1;
 	}
 	return 0;
 }
@@ -633,6 +793,8 @@ int main(int argc, char **argv)
 	log_set_prefix("lvmm");
 	if (argc >= 2 && !strcmp(argv[1], "__partition"))
 		return partition_main(3);
+	if (argc >= 2 && !strcmp(argv[1], "__trust"))
+		return trust_main(3);
 	g = parse_global(&argc, &argv);
 	if (g == 'V' || (argc >= 2 && !strcmp(argv[1], "version"))) {
 		printf("lvmm %s\n", LVMM_VERSION);
@@ -655,6 +817,8 @@ int main(int argc, char **argv)
 			fputs(console_usage, stdout);
 		else if (argc >= 3 && !strcmp(argv[2], "top"))
 			fputs(top_usage, stdout);
+		else if (argc >= 3 && !strcmp(argv[2], "measure"))
+			fputs(usage_measure, stdout);
 		else
 			fputs(usage_main, stdout);
 		return 0;
@@ -669,6 +833,8 @@ int main(int argc, char **argv)
 		return console_main(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "top"))
 		return top_main(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "measure"))
+		return cmd_measure(argc - 1, argv + 1);
 	fprintf(stderr, "lvmm: unknown command '%s'\n\n%s", argv[1], usage_main);
 	return LVMM_EXIT_USAGE;
 }

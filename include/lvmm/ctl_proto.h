@@ -86,7 +86,8 @@ enum lvmm_api_op {
 	LVMM_OP_WAKE = 21,        /* wake a partition asleep in ACPI S3 (and the platform) */
 	LVMM_OP_BUSY = 22,        /* a service partition is busy: S3 waits (docs/acpi.md) */
 	LVMM_OP_IDLE = 23,        /* ... no longer busy */
-	LVMM_OP_MAX = 23,
+	LVMM_OP_ATTEST = 24,      /* target: a partition; arg: the nonce (1-64 bytes); reply: a blob */
+	LVMM_OP_MAX = 24,
 };
 
 /* ---- INIT (sup -> fe) ----------------------------------------------------- */

@@ -56,7 +56,8 @@ enum pol_op {
 	OP_LIST = 0, OP_STATUS, OP_PAUSE, OP_RESUME, OP_STOP, OP_START, OP_RESTART,
 	OP_LINK_DOWN, OP_LINK_UP, OP_ISOLATE, OP_POLICY_LOAD, OP_ACM, OP_HELP, OP_EVENTS,
 	OP_SHUTDOWN, OP_REBOOT, OP_REMOTE_ENABLE, OP_REMOTE_DISABLE, OP_REMOTE_STATUS, OP_METRICS,
-	OP_WAKE, OP_BUSY, OP_IDLE, OP_COUNT
+	OP_WAKE, OP_BUSY, OP_IDLE, OP_ATTEST, /* appended: the bits of the operations before keep their values */
+	OP_COUNT
 };
 _Static_assert(OP_COUNT <= 32, "pol_client.ops has a bit per operation");
 

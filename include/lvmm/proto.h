@@ -35,9 +35,15 @@ enum lvmm_msg_type {
 	LVMM_MSG_EXIT = 4,     /* part -> sup: struct lvmm_exit, then it exits  */
 	LVMM_MSG_CTL = 5,      /* sup -> part: struct lvmm_ctl                 */
 	LVMM_MSG_CTL_REPLY = 6,/* part -> sup: struct lvmm_ctl_reply           */
-	LVMM_MSG_TPM_CMD = 7,  /* part -> sup: struct lvmm_tpm_msg (guest's TPM command) */
-	LVMM_MSG_TPM_RSP = 8,  /* sup -> part: struct lvmm_tpm_msg (its response)        */
-	LVMM_MSG_TYPE_MAX = 8,
+	LVMM_MSG_TPM_CMD = 7,  /* part -> trust: struct lvmm_tpm_msg (guest's TPM command) */
+	LVMM_MSG_TPM_RSP = 8,  /* trust -> part: struct lvmm_tpm_msg (its response)      */
+	/* Supervisor <-> trust process (include/lvmm/trust_proto.h). */
+	LVMM_MSG_TRUST_INIT = 9,        /* sup -> trust: struct lvmm_trust_init        */
+	LVMM_MSG_TRUST_BOOT = 10,       /* sup -> trust: struct lvmm_trust_boot + fds  */
+	LVMM_MSG_TRUST_BOOT_DONE = 11,  /* trust -> sup: struct lvmm_trust_boot_done (+ event log) */
+	LVMM_MSG_TRUST_ATTEST = 12,     /* sup -> trust: struct lvmm_trust_attest      */
+	LVMM_MSG_TRUST_ATTEST_DONE = 13,/* trust -> sup: struct lvmm_trust_attest_done */
+	LVMM_MSG_TYPE_MAX = 13,
 };
 
 struct lvmm_msg_hdr {
@@ -56,7 +62,8 @@ enum lvmm_dev_type {
 	LVMM_DEV_NET_TAP = 2, /* fd[0] = TAP (IFF_VNET_HDR) */
 	LVMM_DEV_NET_LINK = 3,/* fd[0] = ring memfd, fd[1] = my doorbell (rx), fd[2] = peer doorbell (tx) */
 	LVMM_DEV_STREAM = 4,  /* fd[0] = connected or listening stream socket */
-	LVMM_DEV_TPM = 5,     /* TPM 2.0 CRB; fd[0] = sealed memfd holding the event log, or LVMM_NO_FD */
+	LVMM_DEV_TPM = 5,     /* TPM 2.0 CRB; fd[0] = SEQPACKET socket to the trust process (TPM_CMD/RSP),
+			       * fd[1] = sealed memfd holding the event log */
 	LVMM_DEV_TYPE_MAX = 5,
 };
 
@@ -279,11 +286,13 @@ struct lvmm_ctl_reply {
 /* ---- TPM --------------------------------------------------------------
  *
  * The partition's CRB device (src/devices/tpm_crb.c) sends each guest TPM
- * command to the supervisor as one LVMM_MSG_TPM_CMD; the supervisor relays
- * it to the partition's swtpm (src/trust/vtpm.c) and answers every command
- * with exactly one LVMM_MSG_TPM_RSP carrying the same seq: swtpm's
- * response, or a TPM error response it made itself (malformed command,
- * vTPM failed). Both directions use the same fixed layout; the payload is
+ * command as one LVMM_MSG_TPM_CMD on the TPM device's own socket (fd[0]),
+ * whose other end is the partition's trust process (`lvmm __trust`, not the
+ * supervisor: the supervisor is not in the guest's TPM data path). The
+ * trust process relays it to the partition's swtpm (src/trust/vtpm.c) and
+ * answers every command with exactly one LVMM_MSG_TPM_RSP carrying the
+ * same seq: swtpm's response, or a TPM error response it made itself
+ * (malformed command, vTPM failed). Both directions use the same fixed layout; the payload is
  * always the whole struct and len says how much of data is used, so a
  * command or response never exceeds the CRB's data buffer.
  */

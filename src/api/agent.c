@@ -31,7 +31,7 @@
 #include "common/util.h"
 
 #define MS 1000000ULL
-#define OUT_MAX 16384
+#define OUT_MAX (128 * 1024) /* attest's answer is one line of up to 96 KiB */
 
 enum aphase { A_LINE, A_UPLOAD, A_WAIT, A_DISCARD };
 
@@ -164,13 +164,16 @@ static void replied(void *ctx, const struct lvmm_api_reply *r, int err)
 	next_request(a, now_ns());
 }
 
-static void submit(struct agent *a, const char *target, uint64_t num, int payload)
+static void submit(struct agent *a, const char *target, uint64_t num, const uint8_t *bin, uint32_t blen,
+		   int payload)
 {
-	struct lvmm_api_req q = { .op = a->op->id, .num = { num } };
+	struct lvmm_api_req q = { .op = a->op->id, .num = { num }, .arg_len = blen };
 	char why[128];
 	int r;
 
 	snprintf(q.target, sizeof(q.target), "%s", target);
+	if (blen)
+		memcpy(q.arg, bin, MIN(blen, (uint32_t)sizeof(q.arg)));
 	r = api_submit(&q, a->fd, payload, replied, a, &a->pending);
 	if (r) {
 		snprintf(why, sizeof(why), "the supervisor is busy (%s); try again", strerror(-r));
@@ -192,21 +195,23 @@ static void upload_done(struct agent *a)
 		a->phase = A_LINE;
 		return;
 	}
-	submit(a, "", 0, fd);
+	submit(a, "", 0, NULL, 0, fd);
 }
 
 /* One complete line (NUL-terminated, without its newline). */
 static void dispatch(struct agent *a, char *line)
 {
 	char target[LVMM_NAME_MAX], why[LVMM_API_ERR_MAX];
+	uint8_t bin[LVMM_API_ARG_MAX];
+	uint32_t blen;
 	uint64_t num;
 
-	if (api_line_parse(line, &a->op, target, sizeof(target), &num, why, sizeof(why))) {
+	if (api_line_parse(line, &a->op, target, sizeof(target), bin, &blen, &num, why, sizeof(why))) {
 		fail(a, why);
 		return;
 	}
 	if (a->op->arg != ARG_POLICY) {
-		submit(a, target, a->op->arg == ARG_PART_SECS ? num : 0, -1);
+		submit(a, target, a->op->arg == ARG_PART_SECS ? num : 0, bin, blen, -1);
 		return;
 	}
 	a->upload_fd = memfd_create("policy", MFD_CLOEXEC | MFD_ALLOW_SEALING);

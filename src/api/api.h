@@ -27,7 +27,7 @@
 #define API_CONN_PER_UID  24    /* of which one uid may hold */
 #define API_FOLLOW_MAX    32    /* event followers (HTTP streams and agent channels) */
 #define API_PENDING_MAX   128   /* requests waiting for the supervisor */
-#define API_REPLY_MS      10000 /* the supervisor answers within 3 s; this is for a lost one */
+#define API_REPLY_MS      15000 /* the supervisor answers within 3 s (attest: 10 s); this is for a lost one */
 #define API_IDLE_S        10    /* an HTTP connection idle this long is closed */
 #define API_REQ_LINE_MAX  1024  /* an agent's request line, with its newline */
 #define API_AGENT_IDLE_MS 2000  /* an agent's request must keep arriving */
@@ -43,6 +43,7 @@ enum api_arg {
 	ARG_PART_SECS, /* a partition name and optional seconds, 1..LVMM_API_POWER_MAX_S, in
 			* num[0] (HTTP: ?timeout=SECONDS; agent and lvmm ctl: a third word) */
 	ARG_WINDOW, /* a time window: --minutes N | --seconds N (HTTP: ?minutes=N | ?seconds=N) */
+	ARG_PART_HEX, /* a partition name and bytes in hex (attest's nonce; HTTP: ?nonce=HEX) */
 };
 
 struct api_op {
@@ -124,12 +125,20 @@ int api_route(const char *method, const char *url, const struct api_op **op, cha
 /**
  * api_line_parse() - an agent channel's request line (NUL-terminated,
  * without its newline; tokenised in place): 0 with *op, its argument in
- * arg (n bytes) and *num: for policy-load the payload's size, for
- * ARG_PART_SECS the seconds (0 when not given); or -errno with the reason
- * in err (as the answer's "error").
+ * arg (n bytes), for ARG_PART_HEX the third word decoded into bin
+ * (LVMM_API_ARG_MAX bytes, *blen used), and in *num: for policy-load the
+ * payload's size, for ARG_PART_SECS the seconds (0 when not given); or
+ * -errno with the reason in err (as the answer's "error").
  */
-int api_line_parse(char *line, const struct api_op **op, char *arg, size_t n, uint64_t *num,
-		   char *err, size_t en);
+int api_line_parse(char *line, const struct api_op **op, char *arg, size_t n, uint8_t *bin,
+		   uint32_t *blen, uint64_t *num, char *err, size_t en);
+
+
+/**
+ * api_hex_arg() - hex (2-2*LVMM_API_ARG_MAX digits, an even number) into
+ * out (LVMM_API_ARG_MAX bytes), *len bytes; -EINVAL with the reason in err.
+ */
+int api_hex_arg(const char *hex, uint8_t *out, uint32_t *len, char *err, size_t en);
 
 /**
  * api_secs_parse() - an ARG_PART_SECS op's seconds (text s) into *secs:

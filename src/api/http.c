@@ -267,6 +267,7 @@ static enum MHD_Result submit(struct hreq *h)
 {
 	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(h->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
 	struct lvmm_api_req q = { .op = h->op->id, .num = { h->secs } };
+	char err[LVMM_API_ERR_MAX];
 	int payload = -1, r;
 
 	if (h->op->arg == ARG_POLICY) {
@@ -277,6 +278,12 @@ static enum MHD_Result submit(struct hreq *h)
 		payload = policy_memfd(h);
 		if (payload < 0)
 			return send_error(h, 429, "cannot take the policy now: %s", strerror(-payload));
+	}
+	if (h->op->arg == ARG_PART_HEX) {
+		const char *nonce = MHD_lookup_connection_value(h->conn, MHD_GET_ARGUMENT_KIND, "nonce");
+
+		if (!nonce || api_hex_arg(nonce, q.arg, &q.arg_len, err, sizeof(err)))
+			return send_error(h, 400, "%s", nonce ? err : "the query parameter nonce=HEX is missing");
 	}
 	if (!ci)
 		return MHD_NO;

@@ -215,6 +215,8 @@ const struct api_op api_ops[] = {
 	{ .id = LVMM_OP_WAKE, .body = LVMM_BODY_PART, .name = "wake", .usage = "wake PARTITION", .method = "POST", .path = "/v1/partitions/{}/wake", .arg = ARG_PART, .format = fmt_part },
 	{ .id = LVMM_OP_BUSY, .body = LVMM_BODY_PART, .name = "busy", .usage = "busy PARTITION", .method = "POST", .path = "/v1/partitions/{}/busy", .arg = ARG_PART, .format = fmt_part },
 	{ .id = LVMM_OP_IDLE, .body = LVMM_BODY_PART, .name = "idle", .usage = "idle PARTITION", .method = "POST", .path = "/v1/partitions/{}/idle", .arg = ARG_PART, .format = fmt_part },
+	/* The answer is the supervisor's blob of JSON members (docs/trust.md): no formatter. */
+	{ .id = LVMM_OP_ATTEST, .body = LVMM_BODY_BLOB, .name = "attest", .usage = "attest PARTITION NONCE_HEX", .method = "POST", .path = "/v1/partitions/{}/attest", .arg = ARG_PART_HEX },
 };
 const unsigned api_nops = sizeof(api_ops) / sizeof(api_ops[0]);
 

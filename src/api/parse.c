@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "api/api.h"
@@ -108,14 +109,34 @@ int api_secs_parse(const struct api_op *op, const char *s, uint64_t *secs, char 
 	return 0;
 }
 
-int api_line_parse(char *line, const struct api_op **op, char *arg, size_t n, uint64_t *num,
-		   char *err, size_t en)
+int api_hex_arg(const char *hex, uint8_t *out, uint32_t *len, char *err, size_t en)
+{
+	size_t n = strlen(hex), i;
+
+	*len = 0;
+	if (!n || n % 2 || n > 2 * LVMM_API_ARG_MAX || strspn(hex, "0123456789abcdefABCDEF") != n) {
+		snprintf(err, en, "the nonce must be 1-%d bytes in hex (2-%d hex digits)", LVMM_API_ARG_MAX,
+			 2 * LVMM_API_ARG_MAX);
+		return -EINVAL;
+	}
+	for (i = 0; i < n; i += 2) {
+		char b[3] = { hex[i], hex[i + 1], 0 };
+
+		out[i / 2] = (uint8_t)strtoul(b, NULL, 16);
+	}
+	*len = (uint32_t)(n / 2);
+	return 0;
+}
+
+int api_line_parse(char *line, const struct api_op **op, char *arg, size_t n, uint8_t *bin,
+		   uint32_t *blen, uint64_t *num, char *err, size_t en)
 {
 	char *argv[4], *save = NULL, *tok;
 	unsigned argc = 0;
 
 	*op = NULL;
 	*num = 0;
+	*blen = 0;
 	arg[0] = 0;
 	for (tok = strtok_r(line, " \t\r", &save); tok && argc < 4; tok = strtok_r(NULL, " \t\r", &save))
 		argv[argc++] = tok;
@@ -137,7 +158,8 @@ int api_line_parse(char *line, const struct api_op **op, char *arg, size_t n, ui
 		}
 		return 0;
 	}
-	if (argc != ((*op)->arg == ARG_NONE ? 1U : 2U) && !((*op)->arg == ARG_PART_SECS && argc == 3)) {
+	if (argc != ((*op)->arg == ARG_NONE ? 1U : (*op)->arg == ARG_PART_HEX ? 3U : 2U) &&
+	    !((*op)->arg == ARG_PART_SECS && argc == 3)) {
 		snprintf(err, en, "usage: %s", (*op)->usage);
 		return -EINVAL;
 	}
@@ -148,7 +170,9 @@ int api_line_parse(char *line, const struct api_op **op, char *arg, size_t n, ui
 		}
 		return 0;
 	}
-	if (argc == 3 && api_secs_parse(*op, argv[2], num, err, en))
+	if (argc == 3 && (*op)->arg == ARG_PART_SECS && api_secs_parse(*op, argv[2], num, err, en))
+		return -EINVAL;
+	if (argc == 3 && (*op)->arg == ARG_PART_HEX && api_hex_arg(argv[2], bin, blen, err, en))
 		return -EINVAL;
 	if (argc >= 2 && strlen(argv[1]) >= n) {
 		snprintf(err, en, "no %s called '%.64s'", (*op)->arg == ARG_LINK ? "link" : "partition",

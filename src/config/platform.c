@@ -28,6 +28,7 @@
 #include "lvmm/guest_abi.h"
 #include "config/policy_load.h"
 #include "config/yaml_util.h"
+#include "lvmm/trust_proto.h"
 
 #define MEM_MIN (4 * MiB)
 #define MEM_MAX (1024 * GiB)
@@ -59,6 +60,7 @@ struct raw_dev {
 	char *socket;
 	char *listen;
 	char *control;
+	char *state;
 	struct raw_rate *rate_limit;
 };
 
@@ -71,6 +73,20 @@ struct raw_prot {
 struct raw_wdog {
 	char *timeout_ms;
 	char *action;
+};
+
+struct raw_verify {
+	char *manifest;
+	char *signature;
+	char *key;
+	char *on_fail;
+};
+
+struct raw_safe {
+	char *kernel;
+	char *initrd;
+	char *cmdline;
+	struct raw_verify *verify;
 };
 
 struct raw_part {
@@ -100,6 +116,8 @@ struct raw_part {
 	unsigned protect_count;
 	char *on_violation;
 	struct raw_wdog *watchdog;
+	struct raw_verify *verify;
+	struct raw_safe *safe_image;
 };
 
 struct raw_link {
@@ -175,6 +193,7 @@ static const cyaml_schema_field_t dev_fields[] = {
 	STR("socket", struct raw_dev, socket),
 	STR("listen", struct raw_dev, listen),
 	STR("control", struct raw_dev, control),
+	STR("state", struct raw_dev, state),
 	CYAML_FIELD_MAPPING_PTR("rate_limit", OPT_PTR, struct raw_dev, rate_limit, rate_fields),
 	CYAML_FIELD_END
 };
@@ -195,6 +214,22 @@ static const cyaml_schema_value_t prot_entry = {
 static const cyaml_schema_field_t wdog_fields[] = {
 	STR_REQ("timeout_ms", struct raw_wdog, timeout_ms),
 	STR("action", struct raw_wdog, action),
+	CYAML_FIELD_END
+};
+
+static const cyaml_schema_field_t verify_fields[] = {
+	STR_REQ("manifest", struct raw_verify, manifest),
+	STR_REQ("signature", struct raw_verify, signature),
+	STR_REQ("key", struct raw_verify, key),
+	STR("on_fail", struct raw_verify, on_fail),
+	CYAML_FIELD_END
+};
+
+static const cyaml_schema_field_t safe_fields[] = {
+	STR_REQ("kernel", struct raw_safe, kernel),
+	STR("initrd", struct raw_safe, initrd),
+	STR("cmdline", struct raw_safe, cmdline),
+	CYAML_FIELD_MAPPING_PTR("verify", OPT_PTR, struct raw_safe, verify, verify_fields),
 	CYAML_FIELD_END
 };
 
@@ -225,6 +260,8 @@ static const cyaml_schema_field_t part_fields[] = {
 			     CYAML_UNLIMITED),
 	STR("on_violation", struct raw_part, on_violation),
 	CYAML_FIELD_MAPPING_PTR("watchdog", OPT_PTR, struct raw_part, watchdog, wdog_fields),
+	CYAML_FIELD_MAPPING_PTR("verify", OPT_PTR, struct raw_part, verify, verify_fields),
+	CYAML_FIELD_MAPPING_PTR("safe_image", OPT_PTR, struct raw_part, safe_image, safe_fields),
 	CYAML_FIELD_END
 };
 static const cyaml_schema_value_t part_entry = {
@@ -387,7 +424,8 @@ static void default_dev_id(const struct plat_part *part, unsigned di, struct pla
 		n += net ? (t == LVMM_DEV_NET_TAP || t == LVMM_DEV_NET_LINK) : t == d->type;
 	}
 	snprintf(d->id, sizeof(d->id), "%s%u",
-		 d->type == LVMM_DEV_BLK ? "blk" : d->type == LVMM_DEV_STREAM ? "stream" : "net", n);
+		 d->type == LVMM_DEV_BLK ? "blk" : d->type == LVMM_DEV_STREAM ? "stream" :
+		 d->type == LVMM_DEV_TPM ? "tpm" : "net", n);
 }
 
 static void conv_dev(struct ctx *c, unsigned pi, unsigned di, const struct raw_dev *in,
@@ -449,9 +487,18 @@ static void conv_dev(struct ctx *c, unsigned pi, unsigned di, const struct raw_d
 		} else if (in->socket) {
 			ok &= resolve(c, where, in->socket, d->path, sizeof(d->path));
 		}
+	} else if (!strcmp(in->type, "tpm")) {
+		d->type = LVMM_DEV_TPM;
+		if (!in->state) {
+			report(c, where, "tpm device needs 'state: DIR' (the vTPM's private state "
+			       "directory, created if missing)");
+			ok = false;
+		} else {
+			ok &= resolve(c, where, in->state, d->path, sizeof(d->path));
+		}
 	} else {
 		report(c, at(w, sizeof(w), where, "type"), "unknown device type '%.40s': expected "
-		       "blk, net or stream", in->type);
+		       "blk, net, stream or tpm", in->type);
 		d->bad = true;
 		d->type = LVMM_DEV_NONE;
 		snprintf(d->id, sizeof(d->id), "dev%u", di);
@@ -570,6 +617,55 @@ static void conv_protect(struct ctx *c, const char *where, const struct raw_part
 	}
 }
 
+/* verify: { manifest, signature, key, on_fail } at where. */
+static void conv_verify(struct ctx *c, const char *where, const struct raw_verify *in,
+			struct plat_verify *v)
+{
+	char w[96];
+
+	v->on = true;
+	v->on_fail = LVMM_TRUST_REFUSE;
+	v->bad = !resolve(c, at(w, sizeof(w), where, "manifest"), in->manifest, v->manifest,
+			  sizeof(v->manifest));
+	v->bad |= !resolve(c, at(w, sizeof(w), where, "signature"), in->signature, v->signature,
+			   sizeof(v->signature));
+	v->bad |= !resolve(c, at(w, sizeof(w), where, "key"), in->key, v->key, sizeof(v->key));
+	if (!in->on_fail || !strcmp(in->on_fail, "refuse"))
+		return;
+	if (!strcmp(in->on_fail, "safe_image")) {
+		v->on_fail = LVMM_TRUST_SAFE_IMAGE;
+		return;
+	}
+	report(c, at(w, sizeof(w), where, "on_fail"), "on_fail '%.40s' is unknown: expected refuse "
+	       "or safe_image", in->on_fail);
+	v->bad = true;
+}
+
+/* safe_image: { kernel, initrd, cmdline, verify } */
+static void conv_safe(struct ctx *c, const char *where, const struct raw_safe *in,
+		      struct plat_part *p)
+{
+	struct plat_safe *sf = &p->safe;
+	char w[96];
+
+	sf->on = true;
+	if (!resolve(c, at(w, sizeof(w), where, "kernel"), in->kernel, sf->kernel,
+		     sizeof(sf->kernel)) ||
+	    (in->initrd && !resolve(c, at(w, sizeof(w), where, "initrd"), in->initrd, sf->initrd,
+				    sizeof(sf->initrd))))
+		p->bad |= PLAT_BAD_SAFE;
+	if (in->cmdline && strlen(in->cmdline) >= LVMM_CMDLINE_MAX)
+		report(c, at(w, sizeof(w), where, "cmdline"), "cmdline is %zu bytes; at most %d",
+		       strlen(in->cmdline), LVMM_CMDLINE_MAX - 1);
+	else if (in->cmdline)
+		snprintf(sf->cmdline, sizeof(sf->cmdline), "%s", in->cmdline);
+	if (in->verify)
+		conv_verify(c, at(w, sizeof(w), where, "verify"), in->verify, &sf->verify);
+	else
+		report(c, where, "safe_image needs its own 'verify: { manifest, signature, key }': "
+		       "a safe image boots only verified");
+}
+
 static void conv_part(struct ctx *c, unsigned pi, const struct raw_part *in, struct plat_part *p)
 {
 	char where[32], w[64];
@@ -675,6 +771,10 @@ static void conv_part(struct ctx *c, unsigned pi, const struct raw_part *in, str
 		p->ndevs++;
 	}
 	conv_protect(c, where, in, p);
+	if (in->verify)
+		conv_verify(c, at(w, sizeof(w), where, "verify"), in->verify, &p->verify);
+	if (in->safe_image)
+		conv_safe(c, at(w, sizeof(w), where, "safe_image"), in->safe_image, p);
 }
 
 static void conv_link(struct ctx *c, unsigned li, const struct raw_link *in, struct plat_link *l)
@@ -985,6 +1085,47 @@ static uint64_t host_ram(void)
 	return pages > 0 && psz > 0 ? (uint64_t)pages * (uint64_t)psz : 0;
 }
 
+/*
+ * A vTPM state directory: one TPM per partition; no ',' (swtpm's option
+ * syntax); an existing one must be a directory itself (not a symlink), a
+ * new one is created in an existing, writable directory.
+ */
+static void check_tpm_dir(struct ctx *c, const char *w, const struct plat_part *p, unsigned di)
+{
+	const char *dir = p->devs[di].path;
+	struct stat st;
+	unsigned j;
+
+	for (j = 0; j < di; j++)
+		if (p->devs[j].type == LVMM_DEV_TPM) {
+			report(c, w, "partition '%s' already has a TPM (device %s): at most one "
+			       "'{ type: tpm }' per partition", p->name, p->devs[j].id);
+			return;
+		}
+	if (strchr(dir, ',')) {
+		report(c, w, "tpm state directory '%s' contains ',', which swtpm cannot take: "
+		       "choose another path", dir);
+		return;
+	}
+	if (lstat(dir, &st) < 0) {
+		check_creatable(c, w, "tpm state directory", dir, false);
+		return;
+	}
+	if (!S_ISDIR(st.st_mode))
+		report(c, w, "tpm state directory '%s' is not a directory%s", dir,
+		       S_ISLNK(st.st_mode) ? " (a symbolic link: give the real path)" : "");
+}
+
+/* The files of a verify: block must be readable. */
+static void check_verify(struct ctx *c, const char *w, const struct plat_verify *v)
+{
+	if (!v->on || v->bad)
+		return;
+	check_file(c, w, "manifest", v->manifest, false);
+	check_file(c, w, "signature", v->signature, false);
+	check_file(c, w, "key", v->key, false);
+}
+
 static void check_dev(struct ctx *c, unsigned pi, unsigned di, struct plat_part *p)
 {
 	struct plat_dev *d = &p->devs[di];
@@ -1007,6 +1148,8 @@ static void check_dev(struct ctx *c, unsigned pi, unsigned di, struct plat_part 
 	if (d->type == LVMM_DEV_STREAM && !d->control &&
 	    check_sun_path(c, w, "stream socket", d->path) && d->listen)
 		check_creatable(c, w, "stream socket", d->path, true);
+	if (d->type == LVMM_DEV_TPM)
+		check_tpm_dir(c, w, p, di);
 	if (d->type == LVMM_DEV_STREAM && d->control)
 		for (j = 0; j < di; j++)
 			if (p->devs[j].type == LVMM_DEV_STREAM && p->devs[j].control) {
@@ -1066,6 +1209,25 @@ static void check_part(struct ctx *c, unsigned pi, struct plat_part *p)
 	}
 	for (i = 0; i < p->ndevs; i++)
 		check_dev(c, pi, i, p);
+	snprintf(w, sizeof(w), "partitions/%u/verify", pi);
+	check_verify(c, w, &p->verify);
+	if (p->verify.on && !p->verify.bad && p->verify.on_fail == LVMM_TRUST_SAFE_IMAGE &&
+	    !p->safe.on)
+		report(c, w, "on_fail: safe_image needs a 'safe_image: { kernel, verify }' in "
+		       "partition '%s' (or write on_fail: refuse)", p->name);
+	if (!p->safe.on)
+		return;
+	snprintf(w, sizeof(w), "partitions/%u/safe_image", pi);
+	if (!p->verify.on || p->verify.on_fail != LVMM_TRUST_SAFE_IMAGE)
+		report(c, w, "safe_image is used only when verification fails with 'on_fail: "
+		       "safe_image': add that to the partition's verify: block (or remove safe_image)");
+	if (!(p->bad & PLAT_BAD_SAFE)) {
+		check_file(c, w, "safe_image kernel", p->safe.kernel, false);
+		if (p->safe.initrd[0])
+			check_file(c, w, "safe_image initrd", p->safe.initrd, false);
+	}
+	snprintf(w, sizeof(w), "partitions/%u/safe_image/verify", pi);
+	check_verify(c, w, &p->safe.verify);
 }
 
 /* Exclusive resources (host CPUs, disk images, TAPs, sockets) go to one partition only. */
@@ -1104,6 +1266,10 @@ static void check_exclusive(struct ctx *c, struct platform *plat)
 						same = !strcmp(d->tap, e->tap);
 					else if (d->type == LVMM_DEV_STREAM && e->type == LVMM_DEV_STREAM)
 						same = !d->control && !e->control && !strcmp(d->path, e->path);
+					else if (d->type == LVMM_DEV_TPM && e->type == LVMM_DEV_TPM)
+						same = a != b && (!strcmp(d->path, e->path) ||
+							(!stat(d->path, &s1) && !stat(e->path, &s2) &&
+							 s1.st_dev == s2.st_dev && s1.st_ino == s2.st_ino));
 					if (same) {
 						snprintf(w, sizeof(w), "partitions/%u/devices/%u", a, i);
 						report(c, w, "%s is already assigned to partition '%s' "
@@ -1111,6 +1277,7 @@ static void check_exclusive(struct ctx *c, struct platform *plat)
 						       "partition only",
 						       d->type == LVMM_DEV_NET_TAP ? "this TAP device"
 						       : d->type == LVMM_DEV_BLK ? "this disk image"
+						       : d->type == LVMM_DEV_TPM ? "this vTPM state directory"
 										: "this socket",
 						       pb->name, e->id);
 					}
@@ -1251,6 +1418,11 @@ static void check_remote(struct ctx *c, const struct platform *plat)
 static void check_ids(struct ctx *c, const struct platform *plat)
 {
 	uint64_t base = plat->uid_base, end = base + plat->uid_count; /* 64-bit: no wrap */
+	unsigned i, need = plat->nparts;
+
+	/* A partition with a trust process needs a second identity for it. */
+	for (i = 0; i < plat->nparts; i++)
+		need += plat_part_trust(&plat->parts[i]);
 
 	if (base < 1000)
 		report(c, "identities/uid_base", "uid_base %" PRIu64 " is a system account's "
@@ -1259,9 +1431,10 @@ static void check_ids(struct ctx *c, const struct platform *plat)
 	else if (base <= 65535 && end > 65534)
 		report(c, "identities", "the identity range %" PRIu64 "-%" PRIu64 " includes 65534/"
 		       "65535 (nobody, and the 16-bit -1): move it", base, end - 1);
-	if (plat->uid_count < plat->nparts || !plat->uid_count)
-		report(c, "identities/count", "count %u is less than the %u partitions: each runs as "
-		       "an identity of its own", plat->uid_count, plat->nparts);
+	if (plat->uid_count < need || !plat->uid_count)
+		report(c, "identities/count", "count %u is less than the %u identities the partitions "
+		       "need: each partition, and each one's trust process, runs as an identity of "
+		       "its own", plat->uid_count, need);
 	if (end > UINT32_MAX)
 		report(c, "identities", "uid_base + count = %" PRIu64 " goes past the largest uid "
 		       "%u", end, UINT32_MAX - 1);
@@ -1301,4 +1474,145 @@ int platform_validate(struct platform *plat, FILE *err)
 	struct ctx c = { .err = err, .file = plat->path[0] ? plat->path : NULL };
 
 	return validate(&c, plat);
+}
+
+int plat_part_tpm(const struct plat_part *p)
+{
+	unsigned i;
+
+	for (i = 0; i < p->ndevs && i < LVMM_MAX_DEVS; i++)
+		if (p->devs[i].type == LVMM_DEV_TPM)
+			return (int)i;
+	return -1;
+}
+
+bool plat_part_trust(const struct plat_part *p)
+{
+	return p->verify.on || plat_part_tpm(p) >= 0;
+}
+
+/* Canonical text: a bounded writer that escapes what is not printable ASCII. */
+struct ctext {
+	char *buf;
+	size_t cap, len;
+	bool full;
+};
+
+static void ct_put(struct ctext *t, const char *key, const char *val)
+{
+	const char *v;
+	int n = snprintf(t->buf + t->len, t->cap - t->len, "%s=", key);
+
+	if (n < 0 || (size_t)n >= t->cap - t->len) {
+		t->full = true;
+		return;
+	}
+	t->len += (size_t)n;
+	for (v = val; *v && !t->full; v++) {
+		unsigned char ch = (unsigned char)*v;
+
+		n = ch < 0x20 || ch >= 0x7f || ch == '\\'
+			? snprintf(t->buf + t->len, t->cap - t->len, "\\x%02x", ch)
+			: snprintf(t->buf + t->len, t->cap - t->len, "%c", ch);
+		if (n < 0 || (size_t)n >= t->cap - t->len)
+			t->full = true;
+		else
+			t->len += (size_t)n;
+	}
+	if (t->len + 1 >= t->cap)
+		t->full = true;
+	else
+		t->buf[t->len++] = '\n';
+}
+
+static const char *base_name(const char *path)
+{
+	const char *b = strrchr(path, '/');
+
+	return b ? b + 1 : path;
+}
+
+static void ct_verify(struct ctext *t, const char *prefix, const struct plat_verify *v)
+{
+	char key[48];
+
+	if (!v->on)
+		return;
+	snprintf(key, sizeof(key), "%s_manifest", prefix);
+	ct_put(t, key, base_name(v->manifest));
+	snprintf(key, sizeof(key), "%s_signature", prefix);
+	ct_put(t, key, base_name(v->signature));
+	snprintf(key, sizeof(key), "%s_key", prefix);
+	ct_put(t, key, base_name(v->key));
+	snprintf(key, sizeof(key), "%s_on_fail", prefix);
+	ct_put(t, key, v->on_fail == LVMM_TRUST_SAFE_IMAGE ? "safe_image" : "refuse");
+}
+
+int plat_part_canonical(const struct plat_part *p, char *buf, size_t cap)
+{
+	struct ctext t = { .buf = buf, .cap = cap };
+	char val[PLAT_PATH_MAX + 64];
+	unsigned i;
+
+	if (!cap)
+		return -ENOSPC;
+	/* A version line: a future change of this format changes PCR 21 visibly. */
+	ct_put(&t, "lvmm-platform-entry", "1");
+	ct_put(&t, "name", p->name);
+	ct_put(&t, "role", plat_role_name(p->role));
+	ct_put(&t, "label", p->label);
+	snprintf(val, sizeof(val), "%u", p->vcpus);
+	ct_put(&t, "vcpus", val);
+	snprintf(val, sizeof(val), "%" PRIu64, p->mem_bytes);
+	ct_put(&t, "memory", val);
+	for (i = 0; i < p->n_host_cpus; i++) {
+		snprintf(val, sizeof(val), "%d", p->host_cpus[i]);
+		ct_put(&t, "host_cpu", val);
+	}
+	for (i = 0; i < p->ncpuid_mask; i++) {
+		const struct lvmm_cpuid_mask *m = &p->cpuid_mask[i];
+
+		snprintf(val, sizeof(val), "leaf:0x%x subleaf:0x%x reg:%u bit:%u", m->leaf,
+			 m->subleaf, m->reg, m->bit);
+		ct_put(&t, "cpuid_disable", val);
+	}
+	ct_put(&t, "test_device", p->test_device ? "true" : "false");
+	ct_put(&t, "kernel", base_name(p->kernel));
+	ct_put(&t, "initrd", p->initrd[0] ? base_name(p->initrd) : "");
+	ct_verify(&t, "verify", &p->verify);
+	if (p->safe.on) {
+		ct_put(&t, "safe_image_kernel", base_name(p->safe.kernel));
+		ct_put(&t, "safe_image_initrd", p->safe.initrd[0] ? base_name(p->safe.initrd) : "");
+		ct_put(&t, "safe_image_cmdline", p->safe.cmdline);
+		ct_verify(&t, "safe_image_verify", &p->safe.verify);
+	}
+	for (i = 0; i < p->ndevs && i < LVMM_MAX_DEVS; i++) {
+		const struct plat_dev *d = &p->devs[i];
+
+		switch (d->type) {
+		case LVMM_DEV_BLK:
+			snprintf(val, sizeof(val), "blk id:%s readonly:%d path:%s", d->id, d->readonly,
+				 d->path);
+			break;
+		case LVMM_DEV_NET_TAP:
+			snprintf(val, sizeof(val), "net id:%s tap:%s", d->id, d->tap);
+			break;
+		case LVMM_DEV_NET_LINK:
+			snprintf(val, sizeof(val), "net id:%s link:%s", d->id, d->link);
+			break;
+		case LVMM_DEV_STREAM:
+			snprintf(val, sizeof(val), "stream id:%s %s%s", d->id,
+				 d->control ? "control" : d->listen ? "listen:" : "socket:",
+				 d->control ? "" : d->path);
+			break;
+		case LVMM_DEV_TPM:
+			snprintf(val, sizeof(val), "tpm id:%s", d->id);
+			break;
+		default:
+			snprintf(val, sizeof(val), "type:%u id:%s", d->type, d->id);
+			break;
+		}
+		ct_put(&t, "device", val);
+	}
+	return t.full ? -ENOSPC : (int)t.len;
 }

@@ -43,6 +43,7 @@
 #define PLAT_BAD_LABEL   (1U << 4)
 #define PLAT_BAD_INITRD  (1U << 5)
 #define PLAT_BAD_CONSOLE (1U << 6)
+#define PLAT_BAD_SAFE    (1U << 7) /* safe_image: (its kernel or initrd) */
 
 enum plat_role { ROLE_USER = 0, ROLE_SERVICE = 1 };
 enum plat_restart { RESTART_NEVER = 0, RESTART_ON_CRASH = 1, RESTART_ALWAYS = 2 };
@@ -61,6 +62,25 @@ struct plat_dev {
 	struct lvmm_rate_limit rx_rl, tx_rl;
 	bool bad;                   /* refused by platform_load (reported) */
 	int line;
+};
+
+/* verify: a signed manifest the boot set must match (docs/trust.md). */
+struct plat_verify {
+	bool on;
+	char manifest[PLAT_PATH_MAX];
+	char signature[PLAT_PATH_MAX];
+	char key[PLAT_PATH_MAX];
+	uint32_t on_fail;   /* enum lvmm_trust_on_fail: refuse (default) or safe_image */
+	bool bad;           /* refused by platform_load (reported) */
+};
+
+/* safe_image: what boots instead when verification fails with on_fail: safe_image. */
+struct plat_safe {
+	bool on;
+	char kernel[PLAT_PATH_MAX];
+	char initrd[PLAT_PATH_MAX];
+	char cmdline[LVMM_CMDLINE_MAX];
+	struct plat_verify verify; /* required: a safe image boots only verified */
 };
 
 struct plat_part {
@@ -93,6 +113,8 @@ struct plat_part {
 	uint32_t on_violation;    /* enum lvmm_violation_action */
 	uint32_t watchdog_ms;     /* 0: none */
 	uint32_t watchdog_action; /* enum lvmm_watchdog_action */
+	struct plat_verify verify;
+	struct plat_safe safe;
 	unsigned bad;       /* PLAT_BAD_* */
 	int line;
 };
@@ -173,6 +195,21 @@ int plat_remote_pem_check(const struct plat_remote *r, char *why, size_t n);
 
 /* Index of the partition called name, or -1. */
 int platform_find(const struct platform *plat, const char *name);
+
+/* Index of the partition's TPM device ({ type: tpm }), or -1. */
+int plat_part_tpm(const struct plat_part *p);
+
+/* Does the partition need a trust process (verify: or a TPM device)? */
+bool plat_part_trust(const struct plat_part *p);
+
+/*
+ * The partition's platform entry in canonical form, measured into PCR 21
+ * (docs/trust.md): one "key=value" line per setting that decides what the
+ * partition is and may reach, in a fixed order, images by basename,
+ * non-printable bytes as \xNN. The same text at every start and in `lvmm
+ * measure`. Returns its length, or -ENOSPC when cap is too small.
+ */
+int plat_part_canonical(const struct plat_part *p, char *buf, size_t cap);
 
 /* Short names used in messages and the schema. */
 const char *plat_role_name(enum plat_role r);

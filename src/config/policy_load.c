@@ -265,7 +265,7 @@ static void conv_client(struct ctx *c, const char *prefix, unsigned i,
 			report(c, w, "unknown operation '%s': expected all, list, status, pause, resume, "
 			       "stop, start, restart, link-down, link-up, isolate, policy-load, acm, help, "
 			       "events, shutdown, reboot, remote-enable, remote-disable, remote-status, metrics, wake,"
-			       " busy, idle",
+			       " busy, idle, attest",
 			       in->operations[k]);
 		} else {
 			cl->ops |= 1U << op;

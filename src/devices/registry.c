@@ -17,6 +17,7 @@ static const struct device_ops *dev_ops_for(uint32_t type)
 	case LVMM_DEV_NET_TAP: return &virtio_net_tap_ops;
 	case LVMM_DEV_STREAM: return &virtio_stream_ops;
 	case LVMM_DEV_NET_LINK: return &virtio_net_link_ops;
+	case LVMM_DEV_TPM: return &tpm_crb_ops;
 	default: return NULL;
 	}
 }

@@ -58,6 +58,7 @@ extern const struct device_ops virtio_blk_ops;      /* LVMM_DEV_BLK: fd[0] = raw
 extern const struct device_ops virtio_net_tap_ops;  /* LVMM_DEV_NET_TAP: fd[0] = TAP */
 extern const struct device_ops virtio_net_link_ops; /* LVMM_DEV_NET_LINK: ring + bells */
 extern const struct device_ops virtio_stream_ops;   /* LVMM_DEV_STREAM: fd[0] = socket */
+extern const struct device_ops tpm_crb_ops;         /* LVMM_DEV_TPM: trust socket + event log */
 
 /*
  * Create the built-in devices, then one instance per entry of vm's config,

@@ -15,10 +15,14 @@
 #include "devices/tpm_crb.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
 
 #include "common/proto.h"
 #include "devices/registry.h"
@@ -151,6 +155,19 @@ int tpm_crb_complete(struct tpm_crb *c, uint32_t seq, const uint8_t *rsp, uint32
 	} else {
 		memcpy(c->buf, rsp, len);
 		answered(c);
+	}
+	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
+int tpm_crb_abort(struct tpm_crb *c)
+{
+	int r = -ESTALE;
+
+	pthread_mutex_lock(&c->lock);
+	if (c->busy) {
+		answer_error(c, TPM_RC_FAILURE);
+		r = 0;
 	}
 	pthread_mutex_unlock(&c->lock);
 	return r;
@@ -291,42 +308,151 @@ const struct bus_ops tpm_crb_bus_ops = {
 
 /* ---- the partition device ------------------------------------------------------- */
 
+/*
+ * A vTPM that has not answered a command after this long is taken for
+ * gone: the guest gets TPM_RC_FAILURE instead of polling CTRL_START for
+ * ever. The trust process itself gives up on swtpm after 30 s and answers
+ * TPM_RC_FAILURE (docs/trust.md), so this only fires when the trust
+ * process itself is stuck; key generation in swtpm takes seconds, not a
+ * minute.
+ */
+unsigned tpm_crb_answer_timeout_ms = 60000;
+
 struct crb_dev {
 	struct tpm_crb crb;
 	struct vm *vm;
 	char id[LVMM_NAME_MAX];
+	int sock;                /* SEQPACKET to the trust process (the config's fd[0]) */
+	int timer_fd;            /* the answer deadline of the command in flight */
+	uint32_t deadline_seq;   /* the command the timer was armed for (under crb.lock) */
+	uint64_t deadline_ns;    /* and when its time is up */
+	bool gone;               /* the channel is closed or broken: answer locally */
+	bool watched;            /* sock is in the I/O thread's set */
+	uint64_t timeouts, broken;
 	struct lvmm_tpm_msg out; /* only touched under crb.lock: one command at a time */
+	struct lvmm_tpm_msg in;  /* only touched on the I/O thread */
+	struct ratelimit io_rl;  /* the I/O thread's log lines */
 };
 
-/* Backend: one LVMM_MSG_TPM_CMD to the supervisor, never blocking the vCPU. */
-static int to_supervisor(void *opaque, uint32_t seq, const uint8_t *cmd, uint32_t len,
-			 uint8_t locality)
+/* Arm the timer to fire in ms milliseconds (at least 1); called with crb.lock held. */
+static void arm_deadline(struct crb_dev *d, uint64_t ms)
+{
+	struct itimerspec its = { .it_value = { .tv_sec = (time_t)(ms / 1000),
+						.tv_nsec = (long)(ms % 1000) * 1000000 + 1 } };
+
+	if (timerfd_settime(d->timer_fd, 0, &its, NULL))
+		pr_warn_rl(&d->crb.rl, "%s: cannot arm the answer deadline: %s", d->id,
+			   strerror(errno));
+}
+
+/*
+ * Backend: one LVMM_MSG_TPM_CMD to the trust process, never blocking the
+ * vCPU (called with crb.lock held). A full or closed channel is an error
+ * now: the guest gets TPM_RC_FAILURE instead of a command nobody reads.
+ */
+static int to_trust(void *opaque, uint32_t seq, const uint8_t *cmd, uint32_t len,
+		    uint8_t locality)
 {
 	struct crb_dev *d = opaque;
 	int r;
 
+	if (d->gone)
+		return -EPIPE;
 	memset(&d->out, 0, offsetof(struct lvmm_tpm_msg, data));
 	d->out.seq = seq;
 	d->out.locality = locality;
 	d->out.len = len;
 	memcpy(d->out.data, cmd, len);
-	pthread_mutex_lock(&d->vm->sup_lock);
-	r = proto_send(d->vm->sup_fd, LVMM_MSG_TPM_CMD, &d->out, sizeof(d->out), NULL, 0,
-		       MSG_DONTWAIT);
-	pthread_mutex_unlock(&d->vm->sup_lock);
+	r = proto_send(d->sock, LVMM_MSG_TPM_CMD, &d->out, sizeof(d->out), NULL, 0, MSG_DONTWAIT);
+	if (!r) {
+		/* The timer always belongs to the latest command; on_deadline() checks the seq. */
+		d->deadline_seq = seq;
+		d->deadline_ns = now_ns() + tpm_crb_answer_timeout_ms * 1000000ULL;
+		arm_deadline(d, tpm_crb_answer_timeout_ms);
+	}
 	return r;
 }
 
-int tpm_crb_supervisor_rsp(void *state, const struct lvmm_tpm_msg *m, uint32_t payload_len)
+/*
+ * The channel is closed or the peer broke the protocol: no answer will
+ * come. The command in flight (if any) and every later one get
+ * TPM_RC_FAILURE at once; the guest is never left polling.
+ */
+static void channel_down(struct crb_dev *d, const char *why)
 {
-	struct crb_dev *d = state;
-
-	if (!lvmm_tpm_msg_ok(m, payload_len))
-		return -EPROTO;
-	return tpm_crb_complete(&d->crb, m->seq, m->data, m->len);
+	pthread_mutex_lock(&d->crb.lock);
+	d->gone = true;
+	d->broken++;
+	pthread_mutex_unlock(&d->crb.lock);
+	if (d->watched) {
+		iothread_del(&d->vm->io, d->sock);
+		d->watched = false;
+	}
+	tpm_crb_abort(&d->crb);
+	pr_warn_rl(&d->io_rl, "%s: vTPM channel %s: TPM commands now fail (TPM_RC_FAILURE)",
+		   d->id, why);
 }
 
-/* The event log the supervisor wrote (a sealed memfd) into the reserved area the TPM2 table names. */
+/* I/O thread: a message from the trust process (one per readiness; the loop comes back). */
+static void on_trust(void *opaque, uint32_t events)
+{
+	struct crb_dev *d = opaque;
+	struct lvmm_msg_hdr hdr;
+	int r;
+
+	r = proto_recv(d->sock, &hdr, &d->in, sizeof(d->in), NULL, 0, MSG_DONTWAIT);
+	if (r == -EAGAIN)
+		return;
+	if (r == -EPIPE || r == -ECONNRESET) {
+		channel_down(d, "closed by the trust process");
+		return;
+	}
+	if (r || hdr.type != LVMM_MSG_TPM_RSP || !lvmm_tpm_msg_ok(&d->in, hdr.len)) {
+		/* A peer that sends anything else cannot be trusted to answer the next command. */
+		channel_down(d, r ? "failed" : "sent a malformed message");
+		return;
+	}
+	/*
+	 * The timer is left alone: by now the vCPU may have sent the next
+	 * command and armed it for that one. A stale answer (-ESTALE, e.g.
+	 * after a timeout) changes nothing and is counted by the device.
+	 */
+	tpm_crb_complete(&d->crb, d->in.seq, d->in.data, d->in.len);
+	(void)events;
+}
+
+/*
+ * I/O thread: the timer fired. Only the command it was armed for, still
+ * in flight, and only once its time is really up, gets TPM_RC_FAILURE.
+ */
+static void on_deadline(void *opaque, uint32_t events)
+{
+	struct crb_dev *d = opaque;
+	struct tpm_crb *c = &d->crb;
+	bool expired = false;
+	uint64_t n, now;
+
+	if (read(d->timer_fd, &n, sizeof(n)) != sizeof(n))
+		return;
+	now = now_ns();
+	pthread_mutex_lock(&c->lock);
+	if (c->busy && c->seq == d->deadline_seq) {
+		if (now >= d->deadline_ns) {
+			answer_error(c, TPM_RC_FAILURE);
+			d->timeouts++;
+			expired = true;
+		} else {
+			arm_deadline(d, (d->deadline_ns - now) / 1000000ULL);
+		}
+	}
+	pthread_mutex_unlock(&c->lock);
+	if (expired)
+		pr_warn_rl(&d->io_rl, "%s: the vTPM did not answer within %u ms: TPM_RC_FAILURE",
+			   d->id, tpm_crb_answer_timeout_ms);
+	(void)events;
+}
+
+/* The event log (a sealed memfd from the supervisor) into the area the TPM2 table names. */
 static int place_eventlog(struct vm *vm, int fd)
 {
 	struct stat st;
@@ -344,20 +470,61 @@ static int place_eventlog(struct vm *vm, int fd)
 	return pread_full(fd, p, (size_t)st.st_size, 0);
 }
 
+/* A config fd index to the fd; -1 for LVMM_NO_FD, -EBADF for a bad index. */
+static int cfg_fd(const int *fds, unsigned nfds, int32_t idx)
+{
+	if (idx == LVMM_NO_FD)
+		return -1;
+	if (idx < 0 || !fds || (uint32_t)idx >= nfds || fds[idx] < 0)
+		return -EBADF;
+	return fds[idx];
+}
+
+int tpm_crb_check_cfg(const struct lvmm_dev_cfg *cfg, const int *fds, unsigned nfds, char *err,
+		      size_t errlen)
+{
+	int sock = cfg_fd(fds, nfds, cfg->fd[0]), log = cfg_fd(fds, nfds, cfg->fd[1]), type = 0;
+	socklen_t tl = sizeof(type);
+	struct stat st;
+
+	if (sock < 0) {
+		snprintf(err, errlen, "no channel to the trust process (fd[0])");
+		return -EBADF;
+	}
+	if (getsockopt(sock, SOL_SOCKET, SO_TYPE, &type, &tl) || type != SOCK_SEQPACKET) {
+		snprintf(err, errlen, "fd[0] is not a SEQPACKET socket");
+		return -ENOTSOCK;
+	}
+	if (log == -EBADF || cfg->fd[2] != LVMM_NO_FD || cfg->fd[3] != LVMM_NO_FD) {
+		snprintf(err, errlen, "bad fds (fd[1] = event log or none, fd[2], fd[3] none)");
+		return -EBADF;
+	}
+	if (log >= 0 && (fstat(log, &st) || !S_ISREG(st.st_mode) || st.st_size < 0 ||
+			 (uint64_t)st.st_size > LVMM_TPM_EVENTLOG_SIZE)) {
+		snprintf(err, errlen, "the event log (fd[1]) is not a file of at most %llu bytes",
+			 (unsigned long long)LVMM_TPM_EVENTLOG_SIZE);
+		return -EFBIG;
+	}
+	return 0;
+}
+
 static int crb_create(struct vm *vm, const struct lvmm_dev_cfg *cfg, void **state)
 {
-	struct tpm_crb_backend be = { .submit = to_supervisor };
+	struct tpm_crb_backend be = { .submit = to_trust };
 	struct crb_dev *d;
-	int32_t idx;
-	int r;
+	char why[128];
+	int r, log;
 
 	if (!cfg || !memchr(cfg->id, 0, sizeof(cfg->id)))
 		return -EINVAL;
-	idx = cfg->fd[0];
-	if (idx != LVMM_NO_FD) {
-		if (idx < 0 || !vm->fds || (uint32_t)idx >= vm->nfds || vm->fds[idx] < 0)
-			return -EBADF;
-		r = place_eventlog(vm, vm->fds[idx]);
+	r = tpm_crb_check_cfg(cfg, vm->fds, vm->nfds, why, sizeof(why));
+	if (r) {
+		pr_err("%s: %s", cfg->id, why);
+		return r;
+	}
+	log = cfg_fd(vm->fds, vm->nfds, cfg->fd[1]);
+	if (log >= 0) {
+		r = place_eventlog(vm, log);
 		if (r) {
 			pr_err("%s: event log: %s", cfg->id, strerror(-r));
 			return r;
@@ -369,22 +536,46 @@ static int crb_create(struct vm *vm, const struct lvmm_dev_cfg *cfg, void **stat
 	be.opaque = d;
 	tpm_crb_init(&d->crb, &be);
 	d->vm = vm;
+	d->sock = vm->fds[cfg->fd[0]];
 	memcpy(d->id, cfg->id, sizeof(d->id));
+	d->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (d->timer_fd < 0) {
+		r = -errno;
+		goto err_free;
+	}
+	r = iothread_add(&vm->io, d->timer_fd, EPOLLIN, on_deadline, d);
+	if (r)
+		goto err_timer;
+	r = iothread_add(&vm->io, d->sock, EPOLLIN, on_trust, d);
+	if (r)
+		goto err_timer_watch;
+	d->watched = true;
 	r = bus_register(&vm->mmio, LVMM_TPM_CRB_BASE, LVMM_TPM_CRB_SIZE, &tpm_crb_bus_ops, &d->crb,
 			 "tpm-crb");
-	if (r) {
-		tpm_crb_destroy(&d->crb);
-		free(d);
-		return r;
-	}
+	if (r)
+		goto err_sock_watch;
 	*state = d;
 	return 0;
+err_sock_watch:
+	iothread_del(&vm->io, d->sock);
+err_timer_watch:
+	iothread_del(&vm->io, d->timer_fd);
+err_timer:
+	close(d->timer_fd);
+err_free:
+	tpm_crb_destroy(&d->crb);
+	free(d);
+	return r;
 }
 
 static void crb_destroy(void *state)
 {
 	struct crb_dev *d = state;
 
+	if (d->watched)
+		iothread_del(&d->vm->io, d->sock);
+	iothread_del(&d->vm->io, d->timer_fd);
+	close(d->timer_fd);
 	tpm_crb_destroy(&d->crb);
 	free(d);
 }
@@ -397,6 +588,7 @@ static void crb_stats(void *state, struct lvmm_dev_stats *out)
 	pthread_mutex_lock(&d->crb.lock);
 	out->reads = d->crb.stats.commands;
 	out->errors = d->crb.stats.rejected + d->crb.stats.denied;
+	out->drops = d->crb.stats.ignored_starts;
 	pthread_mutex_unlock(&d->crb.lock);
 }
 

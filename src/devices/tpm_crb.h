@@ -4,9 +4,10 @@
  * Profile, "CRB"), as Linux's tpm_crb driver drives it, in front of an
  * abstract backend: the device hands each well-formed command to
  * backend->submit() and shows the answer given later to
- * tpm_crb_complete(). In a partition the backend is the supervisor (one
- * LVMM_MSG_TPM_CMD per command, one LVMM_MSG_TPM_RSP back), which relays
- * to the partition's swtpm; in the unit tests and the fuzzer it is a fake.
+ * tpm_crb_complete(). In a partition the backend is the partition's trust
+ * process (one LVMM_MSG_TPM_CMD per command over the device's own
+ * socket, one LVMM_MSG_TPM_RSP back), which relays to its swtpm; in the
+ * unit tests and the fuzzer it is a fake.
  *
  * Guest input is hostile: a command is bounded by the data buffer, must
  * have a TPM 2.0 header whose size matches what was written, and anything
@@ -21,6 +22,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "common/log.h"
@@ -114,15 +116,34 @@ void tpm_crb_write(void *opaque, uint64_t off, const void *data, uint32_t len);
  */
 int tpm_crb_complete(struct tpm_crb *c, uint32_t seq, const uint8_t *rsp, uint32_t len);
 
-/* The partition device (struct device_ops) for LVMM_DEV_TPM. */
-struct device_ops;
-extern const struct device_ops tpm_crb_ops;
+/*
+ * Answer the command in flight, if any, with TPM_RC_FAILURE (the backend
+ * will not answer it). 0, or -ESTALE when none was in flight.
+ */
+int tpm_crb_abort(struct tpm_crb *c);
 
 /*
- * A LVMM_MSG_TPM_RSP for the partition's TPM device (state as returned by
- * its create()), from the partition's supervisor-message handler.
- * 0, -EPROTO (malformed message) or -ESTALE.
+ * The partition device (struct device_ops) for LVMM_DEV_TPM:
+ *   fd[0] = a SOCK_SEQPACKET socket to the partition's trust process,
+ *           carrying struct lvmm_tpm_msg both ways (LVMM_MSG_TPM_CMD out,
+ *           LVMM_MSG_TPM_RSP back), watched by the I/O thread;
+ *   fd[1] = the event log (a sealed memfd of at most LVMM_TPM_EVENTLOG_SIZE
+ *           bytes), copied to LVMM_TPM_EVENTLOG_BASE before the first guest
+ *           instruction, or LVMM_NO_FD (the area stays zero: an empty log);
+ *   fd[2], fd[3] = LVMM_NO_FD.
+ * A closed or misbehaving channel, or no answer within
+ * tpm_crb_answer_timeout_ms, makes commands fail with TPM_RC_FAILURE; the
+ * guest is never left polling.
  */
-int tpm_crb_supervisor_rsp(void *state, const struct lvmm_tpm_msg *m, uint32_t payload_len);
+struct device_ops;
+extern const struct device_ops tpm_crb_ops;
+extern unsigned tpm_crb_answer_timeout_ms; /* 60000; tests lower it */
+
+/*
+ * Check a LVMM_DEV_TPM config entry's fds (as above; indices into fds[0..nfds)):
+ * 0, or -errno with the reason in err.
+ */
+int tpm_crb_check_cfg(const struct lvmm_dev_cfg *cfg, const int *fds, unsigned nfds, char *err,
+		      size_t errlen);
 
 #endif

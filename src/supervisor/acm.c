@@ -102,6 +102,9 @@ bool acm_device_allowed(const struct policy *pol, struct ste_cache *c, const str
 	case LVMM_DEV_BLK:
 		rl = pol_res_label(pol, RES_DISK, realpath(d->path, real) ? real : d->path, -1);
 		break;
+	case LVMM_DEV_TPM:
+		*why = "the partition's own vTPM: shared with nobody";
+		return true;
 	case LVMM_DEV_STREAM:
 		if (d->control) {
 			*why = "control channel: each request is mediated";

@@ -15,6 +15,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -24,6 +25,9 @@
 #include "supervisor/policy.h"
 #include "supervisor/policy_compile.h"
 #include "supervisor/supervisor_int.h"
+#include "supervisor/trust.h"
+#include "lvmm/guest_abi.h"
+#include "trust/digest.h"
 
 #define MS 1000000ULL
 
@@ -710,6 +714,123 @@ static enum ctl_res op_idle(struct sup *s, struct ctl_req *r)
 	return op_busy_flag(s, r, false);
 }
 
+/* attest PARTITION NONCE_HEX: a quote of the partition's vTPM (docs/trust.md); its trust process answers. */
+static enum ctl_res op_attest(struct sup *s, struct ctl_req *r)
+{
+	int e;
+
+	if (r->q.arg_len < 1 || r->q.arg_len > LVMM_TRUST_NONCE_MAX)
+		return fail(r, -EINVAL, "attest: the nonce must be 1-%d bytes (2-%d hex digits)",
+			    LVMM_TRUST_NONCE_MAX, 2 * LVMM_TRUST_NONCE_MAX);
+	e = trust_attest(s, r->pr, r->q.arg, r->q.arg_len, r->token);
+	if (e)
+		return fail(r, e == -ENODEV ? -ECANCELED : e, "partition '%s' cannot be attested: %s",
+			    r->pr->p->name, e == -ENODEV ? "it has no vTPM (a '{ type: tpm }' device)" :
+			    e == -ESRCH ? "it is not running" :
+			    e == -EBUSY ? "an attestation of it is in progress; try again" : strerror(-e));
+	r->pending++;
+	return CR_WAIT;
+}
+
+/* attest's answer as JSON members (LVMM_BLOB_JSON_FIELDS): names, hex and base64 only. */
+static char blob[CTL_ATTEST_BLOB_MAX];
+_Static_assert((LVMM_TPM_EVENTLOG_SIZE + 2) / 3 * 4 + 2 * (LVMM_TRUST_NONCE_MAX + 6 * 32 + LVMM_TRUST_ATTEST_MAX +
+	       LVMM_TRUST_SIG_MAX + LVMM_TRUST_PEM_MAX) + 512 < CTL_ATTEST_BLOB_MAX, "the largest answer fits");
+static size_t blen;
+
+static void bput(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void bput(const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(blob + blen, sizeof(blob) - blen, fmt, ap);
+	va_end(ap);
+	blen = MIN(blen + (size_t)MAX(n, 0), sizeof(blob)); /* == sizeof(blob): truncated, refused below */
+}
+
+static void bhex(const char *pre, const uint8_t *d, size_t n)
+{
+	static char h[2 * LVMM_TRUST_ATTEST_MAX + 1];
+
+	digest_to_hex(d, MIN(n, (size_t)LVMM_TRUST_ATTEST_MAX), h);
+	bput("%s\"%s\"", pre, h);
+}
+
+/* The event log in base64 (RFC 4648): the answer's long member, last. */
+static void bbase64(const uint8_t *d, size_t n)
+{
+	static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	size_t i;
+
+	for (i = 0; i < n && blen + 5 < sizeof(blob); i += 3) {
+		uint32_t v = (uint32_t)d[i] << 16 | (i + 1 < n ? (uint32_t)d[i + 1] << 8 : 0) |
+			     (i + 2 < n ? d[i + 2] : 0);
+
+		blob[blen++] = a[v >> 18 & 63];
+		blob[blen++] = a[v >> 12 & 63];
+		blob[blen++] = i + 1 < n ? a[v >> 6 & 63] : '=';
+		blob[blen++] = i + 2 < n ? a[v & 63] : '=';
+	}
+}
+
+/*
+ * lc_hooks.attested: the trust process answered (a was validated by
+ * trust_check_msg(): PEM of base64 text, bounded lengths). The slot is
+ * checked before it is used: the token may name a request long gone.
+ */
+void ctl_attested(struct sup *s, uint32_t token, struct part_rt *pr, int result,
+		  const struct lvmm_trust_attest_done *a, const uint8_t *nonce, size_t nlen,
+		  const uint8_t *log, size_t loglen)
+{
+	struct ctl_req *r = (token & 0xff) < CTL_REQ_SLOTS ? &C.r[token & 0xff] : NULL;
+	const char *p;
+	unsigned i;
+	int fd = -1;
+
+	if (!r || r->phase != CQ_WAIT || r->token != token || !r->pending)
+		return; /* answered already (timed out), or never ours */
+	if (result || !a) {
+		fail(r, -EIO, "partition '%s' could not be attested: %s%s%s", pr->p->name,
+		     strerror(result ? -result : EIO), a && a->error[0] ? ": " : "", a ? a->error : "");
+		goto done;
+	}
+	blen = 0;
+	bput("\"partition\":\"%s\",", pr->p->name);
+	bhex("\"nonce\":", nonce, nlen);
+	for (i = 17; i <= 22; i++) { /* the PCRs lvmm measures into (LVMM_TRUST_PCR_MASK) */
+		bput(i == 17 ? ",\"pcrs\":{\"%u\":" : ",\"%u\":", i);
+		bhex("", a->pcrs[i], 32);
+	}
+	bhex("},\"quote\":{\"attest\":", a->attest, a->attest_len);
+	bhex(",\"signature\":", a->sig, a->sig_len);
+	bput("},\"ak_pem\":\"");
+	for (p = a->ak_pem; *p && blen + 2 < sizeof(blob); p++) { /* base64 text: only newlines need escaping */
+		if (*p == '\n')
+			blob[blen++] = '\\';
+		blob[blen++] = *p == '\n' ? 'n' : *p;
+	}
+	bput("\",\"eventlog\":\"");
+	bbase64(log, MIN(loglen, (size_t)LVMM_TPM_EVENTLOG_SIZE));
+	bput("\"");
+	fd = memfd_create("attest", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (blen >= sizeof(blob) - 1 || fd < 0 || write(fd, blob, blen) != (ssize_t)blen ||
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
+		if (fd >= 0)
+			close(fd);
+		fail(r, -EIO, "partition '%s': its attestation could not be passed on", pr->p->name);
+		goto done;
+	}
+	r->rep.body = LVMM_BODY_BLOB;
+	r->rep.u.blob.format = LVMM_BLOB_JSON_FIELDS;
+	r->rep.u.blob.size = blen;
+	r->blob_fd = fd;
+done:
+	if (--r->pending == 0)
+		complete(s, r, true);
+}
+
 static const struct ctl_op ctl_ops[] = {
 	{ .id = LVMM_OP_LIST, .name = "list", .acm = OP_LIST, .run = op_list },
 	{ .id = LVMM_OP_STATUS, .name = "status", .acm = OP_STATUS, .target = CT_PART, .answer_body = true, .run = op_status },
@@ -734,6 +855,7 @@ static const struct ctl_op ctl_ops[] = {
 	{ .id = LVMM_OP_WAKE, .name = "wake", .acm = OP_WAKE, .target = CT_PART, .answer_body = true, .run = op_wake },
 	{ .id = LVMM_OP_BUSY, .name = "busy", .acm = OP_BUSY, .target = CT_PART, .run = op_busy },
 	{ .id = LVMM_OP_IDLE, .name = "idle", .acm = OP_IDLE, .target = CT_PART, .run = op_idle },
+	{ .id = LVMM_OP_ATTEST, .name = "attest", .acm = OP_ATTEST, .target = CT_PART, .answer_ms = CTL_ATTEST_MS, .run = op_attest },
 };
 
 /* ---- partitions' answers ---------------------------------------------------------- */
@@ -965,7 +1087,8 @@ void ctl_on_timer(struct sup *s, uint64_t now)
 			continue;
 		cancel_asks(s, r);
 		if (!r->op->finish)
-			fail(r, -ETIMEDOUT, "no answer from the partition within %u s", CTL_ANSWER_MS / 1000);
+			fail(r, -ETIMEDOUT, "no answer from the partition within %u s",
+			     (r->op->answer_ms ? r->op->answer_ms : CTL_ANSWER_MS) / 1000);
 		complete(s, r, true);
 	}
 }

@@ -547,6 +547,7 @@ static void agent_close(struct sup *s, struct part_rt *pr)
 
 static const struct lc_hooks hooks = {
 	.answer = ctl_answer, .agent_open = agent_open, .agent_close = agent_close,
+	.attested = ctl_attested,
 };
 
 /* ---- set-up and end ------------------------------------------------------------------------------ */

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -34,6 +35,7 @@
 #include "supervisor/resources.h"
 #include "supervisor/sup_fdset.h"
 #include "supervisor/supervisor_int.h"
+#include "supervisor/trust.h"
 
 #define MS 1000000ULL
 
@@ -48,6 +50,7 @@ const char *lc_state_name(enum pstate st)
 	case PS_STOPPING: return "stopping";
 	case PS_WAIT_RESTART: return "restarting";
 	case PS_EXITED: return "exited";
+	case PS_VERIFYING: return "verifying";
 	case PS_STOPPED:
 	default: return "stopped";
 	}
@@ -77,7 +80,8 @@ void lc_init(struct sup *s)
 		memset(pr, 0, sizeof(*pr));
 		pr->p = &s->plat->parts[i];
 		pr->index = i;
-		pr->sock = pr->mem_fd = pr->uid_lock = -1;
+		pr->sock = pr->mem_fd = pr->uid_lock = pr->tpm_fd = pr->evlog_fd = -1;
+		pr->img[0] = pr->img[1] = pr->img[2] = pr->img[3] = -1;
 	}
 }
 
@@ -150,6 +154,17 @@ static int grant_device(struct sup *s, struct part_rt *pr, unsigned i, struct lv
 	case LVMM_DEV_NET_LINK:
 		snprintf(dc->peer, sizeof(dc->peer), "%s", d->link);
 		return links_grant(s, pr, d, dc, fs, err, errlen);
+	case LVMM_DEV_TPM:
+		/* The TPM socket's end goes to the partition (its trust process has the other). */
+		dc->fd[0] = pr->tpm_fd < 0 ? LVMM_NO_FD : fdset_add(fs, pr->tpm_fd, true);
+		dc->fd[1] = pr->evlog_fd < 0 ? LVMM_NO_FD : fdset_add(fs, pr->evlog_fd, false);
+		if (dc->fd[0] != LVMM_NO_FD)
+			pr->tpm_fd = -1;
+		if (dc->fd[0] == LVMM_NO_FD || dc->fd[1] == LVMM_NO_FD) {
+			snprintf(err, errlen, "device %s: the vTPM is not ready", d->id);
+			return -ENODEV;
+		}
+		return 0;
 	default:
 		snprintf(err, errlen, "device %s: unknown type", d->id);
 		return -EINVAL;
@@ -195,7 +210,7 @@ static int build_config(struct sup *s, struct part_rt *pr, struct fdset *fs, cha
 
 	memset(&cfg, 0, sizeof(cfg));
 	snprintf(cfg.name, sizeof(cfg.name), "%s", p->name);
-	snprintf(cfg.cmdline, sizeof(cfg.cmdline), "%s", p->cmdline);
+	snprintf(cfg.cmdline, sizeof(cfg.cmdline), "%s", pr->safe_boot ? p->safe.cmdline : p->cmdline);
 	cfg.vcpus = p->vcpus;
 	cfg.mem_bytes = p->mem_bytes;
 	cfg.log_level = (uint32_t)s->opts.log_level;
@@ -230,17 +245,10 @@ static int build_config(struct sup *s, struct part_rt *pr, struct fdset *fs, cha
 	}
 	pr->mem_fd = fd; /* kept: the supervisor holds the partition's memory object */
 	cfg.fd_mem = fdset_add(fs, fd, false);
-	fd = res_file_ro(p->kernel, err, errlen);
-	if (fd < 0)
-		return fd;
-	cfg.fd_kernel = fdset_add(fs, fd, true);
-	cfg.fd_initrd = LVMM_NO_FD;
-	if (p->initrd[0]) {
-		fd = res_file_ro(p->initrd, err, errlen);
-		if (fd < 0)
-			return fd;
-		cfg.fd_initrd = fdset_add(fs, fd, true);
-	}
+	/* The sealed images of this start (the verdict's set): handed over, then ours are closed. */
+	cfg.fd_kernel = fdset_add(fs, pr->img[0], true);
+	cfg.fd_initrd = pr->img[1] < 0 ? LVMM_NO_FD : fdset_add(fs, pr->img[1], true);
+	pr->img[0] = pr->img[1] = -1;
 	cfg.fd_console_out = LVMM_NO_FD;
 	if (p->console == CONSOLE_STDOUT) {
 		cfg.fd_console_out = fdset_add(fs, STDOUT_FILENO, false);
@@ -297,7 +305,7 @@ static int claim_identity(struct sup *s, struct part_rt *pr, char *err, size_t e
 }
 
 /*
- * In the forked child, before exec: only stdio and the protocol socket (as
+ * In the forked child, before exec (partitions and trust processes): only stdio and the protocol socket (as
  * fd 3) cross; the signals a process group or cgroup gets on shutdown
  * (terminal, `timeout`, `kill -- -PGID`, systemd) are ignored, because the
  * supervisor stops partitions in order (ignored dispositions survive
@@ -307,14 +315,16 @@ static int claim_identity(struct sup *s, struct part_rt *pr, char *err, size_t e
  * change clears it) kills the partition with its supervisor in any state,
  * a SIGSTOPped one included.
  */
-static void __attribute__((noreturn)) child_exec(const struct part_rt *pr, int sock, pid_t parent)
+void lc_child_exec(const char *role, const char *what, int sock, uint32_t uid, uint32_t gid,
+		   pid_t parent)
 {
-	static char a0[] = "lvmm", a1[] = "__partition";
-	char name[LVMM_NAME_MAX];
+	static char a0[] = "lvmm";
+	char name[LVMM_NAME_MAX], a1[16];
 	char *argv[] = { a0, a1, name, NULL };
 	sigset_t none;
 
-	snprintf(name, sizeof(name), "%s", pr->p->name);
+	snprintf(a1, sizeof(a1), "%s", role);
+	snprintf(name, sizeof(name), "%s", what);
 	if (sock == 3 ? fcntl(3, F_SETFD, 0) < 0 : dup2(sock, 3) < 0)
 		_exit(127);
 	if (syscall(SYS_close_range, 4U, ~0U, 0U) < 0) {
@@ -328,8 +338,8 @@ static void __attribute__((noreturn)) child_exec(const struct part_rt *pr, int s
 	signal(SIGHUP, SIG_IGN);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	if (pr->uid && (setgroups(0, NULL) < 0 || setresgid(pr->gid, pr->gid, pr->gid) < 0 ||
-			setresuid(pr->uid, pr->uid, pr->uid) < 0))
+	if (uid && (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 ||
+		    setresuid(uid, uid, uid) < 0))
 		_exit(126);
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != parent)
 		_exit(125);
@@ -350,7 +360,27 @@ static void start_failed(struct sup *s, struct part_rt *pr, const char *why)
 	record_failure(s, pr->exit_code);
 }
 
-static int start_now(struct sup *s, struct part_rt *pr, char *err, size_t errlen)
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+/* Close this start's images and TPM socket, and its event log unless keep_log. */
+static void drop_start(struct part_rt *pr, bool keep_log)
+{
+	unsigned i;
+
+	for (i = 0; i < ARRAY_SIZE(pr->img); i++)
+		close_fd(&pr->img[i]);
+	close_fd(&pr->tpm_fd);
+	if (!keep_log)
+		close_fd(&pr->evlog_fd);
+}
+
+/* Fork the partition with this start's images and resources (the verdict, if any, is in). */
+static int fork_partition(struct sup *s, struct part_rt *pr, char *err, size_t errlen)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = TAG_PART | pr->index };
 	struct fdset fs = { .n = 0 };
@@ -358,13 +388,6 @@ static int start_now(struct sup *s, struct part_rt *pr, char *err, size_t errlen
 	struct event e;
 	int sv[2], r;
 
-	err[0] = 0;
-	r = acm_partition_start_pre(s, pr, err, errlen);
-	if (r)
-		goto err_refused;
-	r = claim_identity(s, pr, err, errlen);
-	if (r)
-		goto err_acm;
 	r = build_config(s, pr, &fs, err, errlen);
 	if (r)
 		goto err_config;
@@ -381,8 +404,9 @@ static int start_now(struct sup *s, struct part_rt *pr, char *err, size_t errlen
 		goto err_sock;
 	}
 	if (pid == 0)
-		child_exec(pr, sv[1], self);
+		lc_child_exec("__partition", pr->p->name, sv[1], pr->uid, pr->gid, self);
 	close(sv[1]);
+	drop_start(pr, true); /* the safe image's copies, if unused; the event log is kept for attest */
 	pr->pid = pid;
 	pr->sock = sv[0];
 	pr->state = PS_STARTING;
@@ -411,6 +435,8 @@ static int start_now(struct sup *s, struct part_rt *pr, char *err, size_t errlen
 		ev_u64(&e, "uid", pr->uid);
 	if (pr->restarts)
 		ev_u64(&e, "restart", pr->restarts);
+	if (pr->safe_boot)
+		ev_str(&e, "image", "safe_image");
 	ev_end(&e);
 	sup_arm_timer(s);
 	return 0;
@@ -423,19 +449,134 @@ err_config:
 	unbind_sockets(pr);
 	if (s->hooks && s->hooks->agent_close)
 		s->hooks->agent_close(s, pr);
-	if (pr->mem_fd >= 0)
-		close(pr->mem_fd);
-	pr->mem_fd = -1;
-err_acm:
+	close_fd(&pr->mem_fd);
+	drop_start(pr, false);
+	acm_partition_start_fail(s, pr);
+	start_failed(s, pr, err);
+	return r;
+}
+
+/* With a vTPM: the partition's TPM socket, one end kept for its config, the other for the trust process. */
+static int start_verify(struct sup *s, struct part_rt *pr, char *err, size_t errlen)
+{
+	int sv[2] = { -1, -1 };
+
+	if (plat_part_tpm(pr->p) >= 0 &&
+	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		snprintf(err, errlen, "TPM socketpair: %s", strerror(errno));
+		return -errno;
+	}
+	pr->tpm_fd = sv[0];
+	return trust_boot(s, pr, sv[1], err, errlen);
+}
+
+/*
+ * Every image is read once into a sealed memfd (the safe image's too, when
+ * it may be needed): what the trust process checks is what boots. With a
+ * trust process the memfds go to it before they are filled, so that it
+ * hashes each while the copy runs (on another CPU); every one is sealed in
+ * the end, a failed copy's too, which tells it they are complete.
+ */
+static int seal_images(struct sup *s, struct part_rt *pr, char *err, size_t errlen)
+{
+	const struct plat_part *p = pr->p;
+	const char *path[4] = { p->kernel, p->initrd, p->safe.kernel, p->safe.initrd };
+	bool safe = p->safe.on && p->verify.on && p->verify.on_fail == LVMM_TRUST_SAFE_IMAGE;
+	unsigned i;
+	int r = 0;
+
+	for (i = 0; i < ARRAY_SIZE(pr->img) && !r; i++) {
+		if (!path[i][0] || (i >= 2 && !safe))
+			continue;
+		pr->img[i] = memfd_create("lvmm-image", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+		if (pr->img[i] < 0) {
+			r = -errno;
+			snprintf(err, errlen, "memfd for '%s': %s", path[i], strerror(errno));
+		}
+	}
+	if (!r && plat_part_trust(p))
+		r = start_verify(s, pr, err, errlen);
+	for (i = 0; i < ARRAY_SIZE(pr->img); i++) {
+		if (pr->img[i] < 0)
+			continue;
+		if (!r)
+			r = res_image_fill(pr->img[i], path[i], err, errlen); /* sealed, also on failure */
+		else
+			fcntl(pr->img[i], F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SEAL); /* complete as it is */
+	}
+	return r;
+}
+
+static int start_now(struct sup *s, struct part_rt *pr, char *err, size_t errlen)
+{
+	int r;
+
+	err[0] = 0;
+	pr->safe_boot = false;
+	r = acm_partition_start_pre(s, pr, err, errlen);
+	if (r)
+		goto err_refused;
+	r = claim_identity(s, pr, err, errlen);
+	/* The trust process (and its swtpm) start up while the images are sealed. */
+	if (!r && plat_part_trust(pr->p))
+		r = trust_spawn(s, pr, err, errlen);
+	if (!r)
+		r = seal_images(s, pr, err, errlen);
+	if (r)
+		goto err_start;
+	if (!plat_part_trust(pr->p))
+		return fork_partition(s, pr, err, errlen);
+	/* Nothing is forked until the verdict: lc_on_verified() goes on. */
+	pr->state = PS_VERIFYING;
+	sup_arm_timer(s);
+	return 0;
+
+err_start:
+	drop_start(pr, false);
 	acm_partition_start_fail(s, pr);
 err_refused:
 	start_failed(s, pr, err);
 	return r;
 }
 
+void lc_on_verified(struct sup *s, struct part_rt *pr, int boot, int evlog_fd, const char *why)
+{
+	char err[LVMM_TRUST_REASON_MAX + 64];
+
+	if (pr->state != PS_VERIFYING) {
+		if (evlog_fd >= 0)
+			close(evlog_fd);
+		return;
+	}
+	if (boot < 0) {
+		drop_start(pr, false);
+		acm_partition_start_fail(s, pr);
+		start_failed(s, pr, why);
+		return;
+	}
+	if (boot == 1) {
+		/* The safe image's copies take the partition's place. */
+		close_fd(&pr->img[0]);
+		close_fd(&pr->img[1]);
+		pr->img[0] = pr->img[2], pr->img[1] = pr->img[3];
+		pr->img[2] = pr->img[3] = -1;
+		pr->safe_boot = true;
+	}
+	pr->evlog_fd = evlog_fd;
+	(void)fork_partition(s, pr, err, sizeof(err));
+}
+
+void lc_trust_lost(struct sup *s, struct part_rt *pr, const char *why)
+{
+	if (pr->state == PS_VERIFYING)
+		lc_on_verified(s, pr, -1, -1, why);
+	else if (pr->pid && plat_part_tpm(pr->p) >= 0)
+		lc_kill(s, pr, why);
+}
+
 int lc_start(struct sup *s, struct part_rt *pr, char *err, size_t errlen)
 {
-	if (pr->pid || pr->state == PS_WAIT_RESTART) {
+	if (pr->pid || pr->state == PS_WAIT_RESTART || pr->state == PS_VERIFYING) {
 		snprintf(err, errlen, "partition '%s' is already %s", pr->p->name,
 			 lc_state_name(pr->state));
 		return -EALREADY;
@@ -475,6 +616,18 @@ int lc_stop(struct sup *s, struct part_rt *pr, const char *why)
 	if (pr->state == PS_WAIT_RESTART) {
 		pr->state = PS_EXITED; /* the pending restart is cancelled */
 		pr->restart_requested = false;
+		return 0;
+	}
+	if (pr->state == PS_VERIFYING) {
+		/* Nothing runs yet: the start is abandoned (a late verdict is ignored). */
+		drop_start(pr, false);
+		acm_partition_start_fail(s, pr);
+		pr->state = PS_EXITED;
+		ev_begin(&e, "partition_exit", pr->p->name);
+		ev_str(&e, "reason", "stopped");
+		ev_i64(&e, "status", 0);
+		ev_str(&e, "detail", "stopped while its boot was being verified");
+		ev_end(&e);
 		return 0;
 	}
 	if (!pr->pid)
@@ -563,7 +716,7 @@ void lc_shutdown(struct sup *s, int sig)
 		struct part_rt *pr = &s->parts[i];
 
 		pr->restart_requested = false;
-		if (pr->pid || pr->state == PS_WAIT_RESTART)
+		if (pr->pid || pr->state == PS_WAIT_RESTART || pr->state == PS_VERIFYING)
 			(void)lc_stop(s, pr, "shutdown");
 	}
 	sup_arm_timer(s);
@@ -845,9 +998,8 @@ static void ended(struct sup *s, struct part_rt *pr, int wstatus)
 
 	pr_debug("partition %s: reaped", p->name);
 	lc_channel_lost(s, pr);
-	if (pr->mem_fd >= 0)
-		close(pr->mem_fd);
-	pr->mem_fd = -1;
+	close_fd(&pr->mem_fd);
+	drop_start(pr, false);
 	pr->pid = 0;
 	pr->kill_at_ns = 0;
 	unbind_sockets(pr);
@@ -974,7 +1126,8 @@ bool lc_all_done(struct sup *s, bool waiting_for_ctl)
 			if (!s->plat->parts[i].autostart && s->parts[i].state == PS_STOPPED)
 				return false;
 	for (i = 0; i < s->plat->nparts; i++)
-		if (s->parts[i].pid || s->parts[i].state == PS_WAIT_RESTART)
+		if (s->parts[i].pid || s->parts[i].state == PS_WAIT_RESTART ||
+		    s->parts[i].state == PS_VERIFYING)
 			return false;
 	return true;
 }

@@ -9,10 +9,12 @@
  * every transition, event and side effect (ACM hooks, links, identities,
  * agent channels) happens in one order.
  *
- *   STOPPED --start--> STARTING --READY--> RUNNING <--pause/resume--> PAUSED
+ *   STOPPED --start--> [VERIFYING --verdict-->] STARTING --READY--> RUNNING <--pause/resume--> PAUSED
  *   RUNNING/PAUSED/STARTING --stop--> STOPPING --(exit, or SIGKILL after
  *   LC_STOP_GRACE_MS)--> EXITED | WAIT_RESTART --(delay)--> STARTING
  *
+ * VERIFYING: a partition with a trust process (verify:, a tpm device) waits
+ * for its verdict (trust.c) before anything is forked; a refusal ends it.
  * The control API is told about answers and agent channels through the
  * narrow struct lc_hooks, never by lifecycle.c calling into ctl.c.
  */
@@ -25,6 +27,7 @@
 #include <sys/types.h>
 
 #include "lvmm/proto.h"
+#include "lvmm/trust_proto.h"
 #include "config/platform.h"
 
 #define LC_STOP_GRACE_MS   3000  /* a stop request, then SIGKILL (docs/cli.md) */
@@ -43,6 +46,7 @@ enum pstate {
 	PS_STOPPING,     /* asked to stop; killed at kill_at_ns if still there */
 	PS_WAIT_RESTART, /* ended; its restart policy starts it at restart_at_ns */
 	PS_EXITED,       /* ended for good (until `lvmm ctl start`) */
+	PS_VERIFYING,    /* images sealed, its trust process verifies and measures: no process yet */
 };
 
 /* A control request forwarded to a partition and not answered yet. */
@@ -80,6 +84,11 @@ struct part_rt {
 	struct lvmm_ctl_reply final_stats; /* the partition's last counters */
 	/* Listening sockets this start created (device i), removed when it ends. */
 	struct { uint64_t dev, ino; } bound[LVMM_MAX_DEVS];
+	/* This start's sealed images: kernel, initrd, safe kernel, safe initrd (or -1). */
+	int img[4];
+	bool safe_boot;       /* the verdict: the safe image boots */
+	int tpm_fd;           /* the partition's end of its TPM socket until configured, or -1 */
+	int evlog_fd;         /* sealed event log of this start (with a TPM), or -1 */
 };
 
 /* How lifecycle tells the control API what it needs to know (set by ctl). */
@@ -91,6 +100,13 @@ struct lc_hooks {
 	int (*agent_open)(struct sup *s, struct part_rt *pr);
 	/* Partition pr ended or failed to start: close its agent channel. */
 	void (*agent_close)(struct sup *s, struct part_rt *pr);
+	/*
+	 * Attestation token of pr was answered: a (result 0) or result -errno
+	 * (a may be NULL); nonce echoed, log = its event log (loglen bytes).
+	 */
+	void (*attested)(struct sup *s, uint32_t token, struct part_rt *pr, int result,
+			 const struct lvmm_trust_attest_done *a, const uint8_t *nonce, size_t nlen,
+			 const uint8_t *log, size_t loglen);
 };
 
 /** lc_init() - reset every partition's state for a new run; no process exists. */
@@ -202,6 +218,28 @@ void lc_on_timer(struct sup *s, uint64_t now);
  * waiting_for_ctl and the platform is not shutting down.
  */
 bool lc_all_done(struct sup *s, bool waiting_for_ctl);
+
+/**
+ * lc_on_verified() - the trust process's validated verdict for a VERIFYING
+ * partition: boot image set 0 (its own) or 1 (its safe image) with the
+ * event log evlog_fd (-1 without a TPM; consumed), or boot < 0: refused,
+ * why says so. A partition no longer VERIFYING (stopped meanwhile) ignores it.
+ */
+void lc_on_verified(struct sup *s, struct part_rt *pr, int boot, int evlog_fd, const char *why);
+
+/**
+ * lc_trust_lost() - partition pr's trust process is gone (why): a
+ * VERIFYING start fails; a running partition with a vTPM is killed.
+ */
+void lc_trust_lost(struct sup *s, struct part_rt *pr, const char *why);
+
+/**
+ * lc_child_exec() - in a forked child: keep only stdio and sock (as fd 3),
+ * ignore the group's signals, take uid/gid (0: keep), arm the
+ * parent-death signal, check the parent, exec "lvmm ROLE NAME". Never returns.
+ */
+void lc_child_exec(const char *role, const char *name, int sock, uint32_t uid, uint32_t gid,
+		   pid_t parent) __attribute__((noreturn));
 
 /** lc_close() - release what the run held (identities); after the last partition ended. */
 void lc_close(struct sup *s);

@@ -14,6 +14,7 @@ static const char *const op_names[OP_COUNT] = {
 	[OP_REMOTE_DISABLE] = "remote-disable", [OP_REMOTE_STATUS] = "remote-status",
 	[OP_METRICS] = "metrics",
 	[OP_WAKE] = "wake", [OP_BUSY] = "busy", [OP_IDLE] = "idle",
+	[OP_ATTEST] = "attest",
 };
 
 int pol_op_find(const char *name)

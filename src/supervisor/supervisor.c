@@ -34,6 +34,7 @@
 #include "supervisor/events.h"
 #include "supervisor/notify.h"
 #include "supervisor/supervisor_int.h"
+#include "supervisor/trust.h"
 
 static struct sup S;
 
@@ -233,8 +234,8 @@ static void reap(struct sup *s)
 		for (i = 0; i < s->plat->nparts; i++)
 			if (s->parts[i].pid == pid && s->parts[i].sock >= 0)
 				on_part_message(s, &s->parts[i]);
-		if (!fe_reaped(s, pid, wstatus) && !sleep_reaped(s, pid, wstatus))
-			(void)lc_reaped(s, pid, wstatus);
+		if (!fe_reaped(s, pid, wstatus) && !sleep_reaped(s, pid, wstatus) && !lc_reaped(s, pid, wstatus))
+			(void)trust_reaped(s, pid, wstatus);
 	}
 }
 
@@ -243,7 +244,7 @@ static void reap(struct sup *s)
 void sup_arm_timer(struct sup *s)
 {
 	uint64_t next = MIN(MIN(lc_next_deadline(s), ctl_next_deadline(s)),
-			    MIN(fe_next_deadline(s), sleep_next_deadline(s)));
+			    MIN(fe_next_deadline(s), MIN(sleep_next_deadline(s), trust_next_deadline(s))));
 	uint64_t now = now_ns();
 	struct itimerspec its = { 0 };
 
@@ -267,6 +268,7 @@ static void on_timer(struct sup *s)
 	ctl_on_timer(s, now);
 	fe_on_timer(s, now);
 	sleep_on_timer(s, now);
+	trust_on_timer(s, now);
 	sup_arm_timer(s);
 }
 
@@ -339,6 +341,7 @@ int supervisor_run(struct platform *plat, const struct run_opts *opts)
 	S.opts = *opts;
 	S.epfd = S.sig_fd = S.timer_fd = -1;
 	lc_init(&S);
+	trust_init(&S);
 	r = events_open(opts->events_path ? opts->events_path : plat->events_path, opts->echo_events);
 	if (r) {
 		pr_err("cannot open the event log: %s", strerror(-r));
@@ -411,6 +414,9 @@ int supervisor_run(struct platform *plat, const struct run_opts *opts)
 
 				if (idx < plat->nparts)
 					on_part_message(&S, &S.parts[idx]);
+			} else if ((tag & TAG_MASK) == TAG_TRUST) {
+				if ((tag & ~TAG_MASK) < plat->nparts)
+					trust_on_message(&S, (unsigned)(tag & ~TAG_MASK));
 			} else {
 				fe_event(&S, tag, evs[k].events);
 			}
@@ -420,6 +426,7 @@ int supervisor_run(struct platform *plat, const struct run_opts *opts)
 	cons_close(&S);
 	fe_close(&S);
 	links_close(&S);
+	trust_close(&S);
 	lc_close(&S);
 	tty_restore();
 	events_close();

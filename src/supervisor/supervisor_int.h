@@ -18,6 +18,7 @@
 #define TAG_TIMER  0x0200000000000000ULL
 #define TAG_PART   0x0300000000000000ULL
 #define TAG_API    0x0400000000000000ULL /* the API front-end's control channel */
+#define TAG_TRUST  0x0600000000000000ULL
 
 struct link_rt;
 struct ctl_state;

@@ -10,6 +10,7 @@
 #include "trust/digest.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -19,6 +20,8 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+
+#include "common/log.h"
 
 int trust_crypto_init(void)
 {
@@ -49,6 +52,68 @@ int digest_sha256(const void *buf, size_t len, uint8_t out[SHA256_LEN])
 	return 0;
 }
 
+/*
+ * A memfd that its writer is still filling (the supervisor copies a boot
+ * image while the trust process hashes it, on the other CPU): hash what is
+ * there, in order, until it is sealed against writes and everything up to
+ * its final size is hashed. The writer only appends and seals at the end,
+ * and the reader's fd is read-only, so every byte hashed is a byte of the
+ * sealed result: one pass, finished when the copy is.
+ */
+static int digest_growing(int fd, uint8_t out[SHA256_LEN], uint64_t *size)
+{
+	static uint8_t buf[1 << 20];
+	uint64_t done = 0, deadline = now_ns() + DIGEST_WAIT_MS * 1000000ULL;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	unsigned int n = 0;
+	int r = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 ? 0 : -EIO;
+
+	/* Bounded: each round hashes bytes (at most DIGEST_FD_MAX in all) or waits until the deadline. */
+	while (!r) {
+		int seals = fcntl(fd, F_GET_SEALS); /* before the size: sealed means complete */
+		struct stat st;
+		ssize_t k;
+
+		if (seals < 0 || fstat(fd, &st)) {
+			r = -errno;
+		} else if ((uint64_t)st.st_size > DIGEST_FD_MAX || (uint64_t)st.st_size < done) {
+			r = -EFBIG;
+		} else if ((uint64_t)st.st_size > done) {
+			k = pread(fd, buf, MIN(sizeof(buf), (uint64_t)st.st_size - done), (off_t)done);
+			if (k <= 0 || EVP_DigestUpdate(ctx, buf, (size_t)k) != 1)
+				r = k < 0 ? -errno : -EIO;
+			else
+				done += (uint64_t)k;
+		} else if (seals & F_SEAL_WRITE) {
+			break;
+		} else if (now_ns() > deadline) {
+			r = -ETIMEDOUT;
+		} else {
+			usleep(500); /* the writer has not got further yet (it copies ~1 MiB per ms) */
+		}
+	}
+	if (!r && (EVP_DigestFinal_ex(ctx, out, &n) != 1 || n != SHA256_LEN))
+		r = -EIO;
+	EVP_MD_CTX_free(ctx);
+	if (!r && size)
+		*size = done;
+	return r;
+}
+
+int digest_sha256_filling(int fd, uint8_t out[SHA256_LEN], uint64_t *size)
+{
+	int seals = fcntl(fd, F_GET_SEALS);
+
+	if (trust_crypto_init())
+		return -EIO;
+	/* Sealed already: the one-pass mapping. Otherwise it must be a memfd that can still be. */
+	if (seals >= 0 && (seals & F_SEAL_WRITE))
+		return digest_sha256_fd(fd, out, size);
+	if (seals < 0 || (seals & F_SEAL_SEAL))
+		return -EINVAL;
+	return digest_growing(fd, out, size);
+}
+
 int digest_sha256_fd(int fd, uint8_t out[SHA256_LEN], uint64_t *size)
 {
 	struct stat st;
@@ -70,7 +135,7 @@ int digest_sha256_fd(int fd, uint8_t out[SHA256_LEN], uint64_t *size)
 	 * bytes the partition will map (the supervisor seals its memfds first,
 	 * so they cannot change under us).
 	 */
-	p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+	p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, 0);
 	if (p == MAP_FAILED)
 		return -errno;
 	madvise(p, (size_t)st.st_size, MADV_SEQUENTIAL);

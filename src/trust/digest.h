@@ -35,6 +35,16 @@ int digest_sha256(const void *buf, size_t len, uint8_t out[SHA256_LEN]) MUST_CHE
 #define DIGEST_FD_MAX (4ULL << 30)
 int digest_sha256_fd(int fd, uint8_t out[SHA256_LEN], uint64_t *size) MUST_CHECK;
 
+/*
+ * The same for a memfd that its writer is still filling (the trust process
+ * hashing a boot image while the supervisor copies it in): hashed as it
+ * grows, final once it is sealed against writes and hashed to its end.
+ * -EINVAL for anything but a memfd that is sealed or can still be;
+ * -ETIMEDOUT if it is not sealed within DIGEST_WAIT_MS.
+ */
+#define DIGEST_WAIT_MS 30000
+int digest_sha256_filling(int fd, uint8_t out[SHA256_LEN], uint64_t *size) MUST_CHECK;
+
 /* Lower-case hex of n bytes into out (2n characters + NUL; out must hold 2n+1). */
 void digest_to_hex(const uint8_t *d, size_t n, char *out);
 

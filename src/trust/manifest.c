@@ -248,6 +248,30 @@ out:
 	return r;
 }
 
+int manifest_key_digest(const char *pem, size_t pemlen, uint8_t out[SHA256_LEN])
+{
+	unsigned char *der = NULL;
+	EVP_PKEY *key = NULL;
+	BIO *bio = NULL;
+	int r = -EINVAL, n;
+
+	if (trust_crypto_init())
+		return -EIO;
+	if (!pemlen || pemlen > PUBKEY_PEM_MAX)
+		return -EINVAL;
+	bio = BIO_new_mem_buf(pem, (int)pemlen);
+	if (bio)
+		key = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
+	n = key ? i2d_PUBKEY(key, &der) : -1;
+	if (n > 0)
+		r = digest_sha256(der, (size_t)n, out);
+	OPENSSL_free(der);
+	ERR_clear_error();
+	EVP_PKEY_free(key);
+	BIO_free(bio);
+	return r;
+}
+
 static int set_name(char *dst, const char *path)
 {
 	const char *base = strrchr(path, '/');
@@ -259,8 +283,9 @@ static int set_name(char *dst, const char *path)
 	return 0;
 }
 
-int boot_set_hash(struct boot_set *b, const char *kernel_path, int kernel_fd,
-		  const char *initrd_path, int initrd_fd, const char *cmdline)
+static int hash_set(struct boot_set *b, const char *kernel_path, int kernel_fd,
+		    const char *initrd_path, int initrd_fd, const char *cmdline,
+		    int (*hash)(int, uint8_t *, uint64_t *))
 {
 	int r;
 
@@ -270,16 +295,29 @@ int boot_set_hash(struct boot_set *b, const char *kernel_path, int kernel_fd,
 	if (initrd_fd >= 0 && (!initrd_path || set_name(b->initrd_name, initrd_path) ||
 			       !strcmp(b->initrd_name, b->kernel_name)))
 		return -EINVAL;
-	r = digest_sha256_fd(kernel_fd, b->kernel, &b->kernel_size);
+	r = hash(kernel_fd, b->kernel, &b->kernel_size);
 	if (r)
 		return r;
 	if (initrd_fd >= 0) {
-		r = digest_sha256_fd(initrd_fd, b->initrd, &b->initrd_size);
+		r = hash(initrd_fd, b->initrd, &b->initrd_size);
 		if (r)
 			return r;
 	}
 	cmdline = cmdline ? cmdline : "";
 	return digest_sha256(cmdline, strlen(cmdline), b->cmdline);
+}
+
+int boot_set_hash(struct boot_set *b, const char *kernel_path, int kernel_fd,
+		  const char *initrd_path, int initrd_fd, const char *cmdline)
+{
+	return hash_set(b, kernel_path, kernel_fd, initrd_path, initrd_fd, cmdline, digest_sha256_fd);
+}
+
+int boot_set_hash_filling(struct boot_set *b, const char *kernel_path, int kernel_fd,
+			  const char *initrd_path, int initrd_fd, const char *cmdline)
+{
+	return hash_set(b, kernel_path, kernel_fd, initrd_path, initrd_fd, cmdline,
+			digest_sha256_filling);
 }
 
 static const struct manifest_entry *find(const struct manifest *m, const char *name)

@@ -60,6 +60,14 @@ int manifest_parse(const char *text, size_t len, struct manifest *m, char *err,
 int manifest_verify_signature(const void *msg, size_t msglen, const void *sig, size_t siglen,
 			      const char *pem, size_t pemlen, char *err, size_t errlen) MUST_CHECK;
 
+/*
+ * SHA-256 of the PEM public key pem[0..pemlen) in its DER form
+ * (SubjectPublicKeyInfo, what `openssl pkey -pubin -outform DER` writes):
+ * names the authority that approved a boot set, in the measurement and the
+ * events, independent of the PEM's line breaks. 0 or -EINVAL / -EIO.
+ */
+int manifest_key_digest(const char *pem, size_t pemlen, uint8_t out[SHA256_LEN]) MUST_CHECK;
+
 /* What a partition boots, by name and digest (each part hashed once). */
 struct boot_set {
 	char kernel_name[MANIFEST_NAME_MAX + 1]; /* basename of the kernel path */
@@ -78,6 +86,10 @@ struct boot_set {
  */
 int boot_set_hash(struct boot_set *b, const char *kernel_path, int kernel_fd,
 		  const char *initrd_path, int initrd_fd, const char *cmdline) MUST_CHECK;
+
+/* The same, the images being memfds that are still being filled (digest_sha256_filling()). */
+int boot_set_hash_filling(struct boot_set *b, const char *kernel_path, int kernel_fd,
+			  const char *initrd_path, int initrd_fd, const char *cmdline) MUST_CHECK;
 
 /* Why a boot set failed verification: enough for a `verify_failed` event. */
 struct verify_failure {

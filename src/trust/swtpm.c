@@ -2,6 +2,7 @@
 /* swtpm process and control-channel client; see swtpm.h and docs/trust.md. */
 #include "trust/swtpm.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -336,10 +337,11 @@ int swtpm_build_argv(const struct swtpm_params *p, int ctrl_fd_num, char *strbuf
 		/* Nobody may select locality 4: lvmm's own measurements use 2 and the hash sequence. */
 		"--locality", "reject-locality-4",
 	};
+	const char *dir = p->state_dir ? p->state_dir : p->state_dir_fd > 2 ? "." : NULL;
 	size_t used = 0, n = 0, i;
 	int k;
 
-	if (!p->state_dir || !*p->state_dir || strchr(p->state_dir, ','))
+	if (!dir || !*dir || strchr(dir, ','))
 		return -EINVAL;
 	if (max < 1 + ARRAY_SIZE(fixed) + 4 + 1)
 		return -ENOSPC;
@@ -347,7 +349,7 @@ int swtpm_build_argv(const struct swtpm_params *p, int ctrl_fd_num, char *strbuf
 	for (i = 0; i < ARRAY_SIZE(fixed); i++)
 		argv[n++] = (char *)fixed[i];
 	argv[n++] = (char *)"--tpmstate";
-	k = snprintf(strbuf + used, cap - used, "dir=%s,mode=0600", p->state_dir);
+	k = snprintf(strbuf + used, cap - used, "dir=%s,mode=0600", dir);
 	if (k < 0 || (size_t)k >= cap - used)
 		return -ENOSPC;
 	argv[n++] = strbuf + used;
@@ -359,6 +361,39 @@ int swtpm_build_argv(const struct swtpm_params *p, int ctrl_fd_num, char *strbuf
 	argv[n++] = strbuf + used;
 	argv[n] = NULL;
 	return 0;
+}
+
+/*
+ * The state files of an earlier run belong to the identity it had; a new
+ * run may get another one from the allocator. Only plain files that live
+ * in this directory alone (one link, not root's) are handed over: a hard
+ * link planted by a compromised swtpm cannot make lvmm give away another
+ * file. Bounded: swtpm keeps four files here.
+ */
+static int chown_state_files(int dirfd, uid_t uid, gid_t gid)
+{
+	struct dirent *de;
+	unsigned n = 0;
+	int r = 0, fd = dup(dirfd);
+	DIR *d = fd < 0 ? NULL : fdopendir(fd);
+
+	if (!d) {
+		r = -errno;
+		if (fd >= 0)
+			close(fd);
+		return r;
+	}
+	while (!r && n++ < 256 && (de = readdir(d))) {
+		struct stat st;
+
+		if (fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) || !S_ISREG(st.st_mode) ||
+		    st.st_nlink != 1 || st.st_uid == 0 || (st.st_uid == uid && st.st_gid == gid))
+			continue;
+		if (fchownat(dirfd, de->d_name, uid, gid, AT_SYMLINK_NOFOLLOW))
+			r = -errno;
+	}
+	closedir(d);
+	return r;
 }
 
 int swtpm_prepare_state_dir(const char *dir, uid_t uid, gid_t gid)
@@ -382,6 +417,10 @@ int swtpm_prepare_state_dir(const char *dir, uid_t uid, gid_t gid)
 		r = -errno;
 		goto out;
 	}
+	if (uid)
+		r = chown_state_files(fd, uid, gid);
+	if (r)
+		goto out;
 	if ((st.st_mode & 07777) != 0700 && fchmod(fd, 0700))
 		r = -errno;
 out:
@@ -403,6 +442,8 @@ static void child_exec(int ctrl, const struct swtpm_params *p, char **argv, pid_
 	for (sig = 1; sig < NSIG; sig++)
 		signal(sig, SIG_DFL); /* ignored signals would stay ignored across exec */
 	if (dup2(ctrl, CTRL_FD_IN_CHILD) < 0)
+		_exit(127);
+	if (!p->state_dir && fchdir(p->state_dir_fd) < 0)
 		_exit(127);
 	devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(devnull, 1) < 0)

@@ -55,6 +55,13 @@
 struct swtpm_params {
 	const char *binary;    /* path of swtpm; NULL: /usr/bin/swtpm */
 	const char *state_dir; /* --tpmstate dir= (no ',' in it) */
+	/*
+	 * Or, when state_dir is NULL: the state directory as an open fd (not
+	 * 0-2, which are stdio: a zeroed struct names no directory); swtpm
+	 * starts in it and is given "dir=.", so it needs no path and no search
+	 * permission on the directories above it.
+	 */
+	int state_dir_fd;
 	uid_t uid;             /* run as uid/gid when started as root (0: stay) */
 	gid_t gid;
 	int stderr_fd;         /* swtpm's stderr, or -1 to keep ours */
@@ -80,7 +87,8 @@ int swtpm_build_argv(const struct swtpm_params *p, int ctrl_fd_num, char *strbuf
 /*
  * Make dir the vTPM's private state directory: create it (0700) if it is
  * missing, refuse a symlink or a non-directory, and when uid != 0 make it
- * belong to uid/gid with mode 0700. 0 or -errno.
+ * and the state files in it (plain, single-link, not root's) belong to
+ * uid/gid, the directory with mode 0700. 0 or -errno.
  */
 int swtpm_prepare_state_dir(const char *dir, uid_t uid, gid_t gid) MUST_CHECK;
 

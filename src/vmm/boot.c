@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -129,10 +130,31 @@ out:
 	return r;
 }
 
-/* ACPI tables for the vCPUs and the virtio-mmio slots handed out so far. */
+/* Does the partition have a TPM (the CRB device; config validated: at most one)? */
+static bool has_tpm(const struct lvmm_part_config *cfg)
+{
+	unsigned i;
+
+	for (i = 0; i < cfg->ndevs && i < LVMM_MAX_DEVS; i++)
+		if (cfg->devs[i].type == LVMM_DEV_TPM)
+			return true;
+	return false;
+}
+
+/*
+ * ACPI tables for the vCPUs and the virtio-mmio slots handed out so far,
+ * and with a TPM its TPM2 table and MSFT0101 device: that is how Linux's
+ * tpm_crb finds the CRB, and its event-log reader the log the device
+ * placed at LVMM_TPM_EVENTLOG_BASE.
+ */
 static int boot_write_acpi(struct vm *vm, uint64_t *rsdp_gpa)
 {
 	static const uint32_t irqs[] = LVMM_VIRTIO_IRQS;
+	static const struct acpi_tpm tpm = {
+		.crb_base = LVMM_TPM_CRB_BASE, .crb_size = (uint32_t)LVMM_TPM_CRB_SIZE,
+		.control_area = LVMM_TPM_CRB_CTRL, .log_base = LVMM_TPM_EVENTLOG_BASE,
+		.log_size = (uint32_t)LVMM_TPM_EVENTLOG_SIZE,
+	};
 	struct acpi_mmio_dev devs[LVMM_VIRTIO_MMIO_MAX];
 	unsigned i;
 
@@ -141,7 +163,8 @@ static int boot_write_acpi(struct vm *vm, uint64_t *rsdp_gpa)
 			.base = LVMM_VIRTIO_MMIO_BASE + i * LVMM_VIRTIO_MMIO_SIZE,
 			.size = (uint32_t)LVMM_VIRTIO_MMIO_SIZE, .irq = irqs[i],
 		};
-	return acpi_write(&vm->gmem, vm->nr_vcpus, devs, i, rsdp_gpa);
+	return acpi_write_ex(&vm->gmem, vm->nr_vcpus, devs, i, has_tpm(vm->cfg) ? &tpm : NULL,
+			     rsdp_gpa);
 }
 
 int boot_load(struct vm *vm, char *err, size_t errlen)

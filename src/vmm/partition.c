@@ -21,6 +21,7 @@
 #include "common/log.h"
 #include "common/proto.h"
 #include "devices/registry.h"
+#include "devices/tpm_crb.h"
 #include "vmm/boot.h"
 #include "vmm/cpuid.h"
 #include "vmm/sandbox.h"
@@ -67,7 +68,7 @@ static int identity_resolve(char *err, size_t errlen)
 /* The supervisor is trusted, but a wrong config must fail loudly, not corrupt memory. */
 static int config_validate(char *err, size_t errlen)
 {
-	unsigned i, k;
+	unsigned i, k, ntpm = 0;
 	int r;
 
 	if (!proto_str_ok(cfg.name, sizeof(cfg.name)) ||
@@ -110,6 +111,20 @@ static int config_validate(char *err, size_t errlen)
 				snprintf(err, errlen, "config: device %s: bad fd index", d->id);
 				return -EINVAL;
 			}
+		if (d->type == LVMM_DEV_TPM) {
+			char why[160];
+
+			/* One CRB window at a fixed address: a second TPM has nowhere to go. */
+			if (++ntpm > 1) {
+				snprintf(err, errlen, "config: device %s: a second TPM", d->id);
+				return -EINVAL;
+			}
+			r = tpm_crb_check_cfg(d, fds, nfds, why, sizeof(why));
+			if (r) {
+				snprintf(err, errlen, "config: device %s: %s", d->id, why);
+				return r;
+			}
+		}
 	}
 	return 0;
 }
@@ -335,6 +350,15 @@ static void partition_join(struct vm *vm)
 	for (i = 0; i < vm->nr_vcpus; i++)
 		vcpu_join(&vm->vcpus[i]);
 	pr_debug("vCPU threads joined");
+	/* The per-instruction lines are rate-limited: the totals, once. */
+	for (i = 0; i < vm->nr_vcpus; i++) {
+		uint64_t n3 = atomic_load(&vm->vcpus[i].fixup_int3);
+		uint64_t nw = atomic_load(&vm->vcpus[i].fixup_fwait);
+
+		if (n3 || nw)
+			pr_info("vcpu%u: completed %" PRIu64 " int3 and %" PRIu64 " fwait at CPL0 "
+				"(KVM's emulator rejects them here)", i, n3, nw);
+	}
 	iothread_stop(&vm->io);
 }
 

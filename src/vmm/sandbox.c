@@ -70,6 +70,9 @@ static const unsigned long allowed_ioctls[] = {
 	KVM_GET_REGS,  /* crash report: RIP of a failed vCPU */
 	KVM_GET_SREGS, /* crash report: CS base, to read the faulting instruction */
 	KVM_TRANSLATE, /* crash report: the instruction's guest-physical address */
+	KVM_SET_REGS,  /* int3/fwait at CPL0 (vmm/insn_fixup.h): RIP past the instruction */
+	KVM_GET_VCPU_EVENTS, KVM_SET_VCPU_EVENTS, /* int3 at CPL0: inject #BP */
+	KVM_GET_FPU,   /* fwait at CPL0: is an x87 exception pending? */
 	KVM_IRQ_LINE,  /* UART interrupt (vm_irq_line); virtio interrupts use irqfds */
 	/*
 	 * The guest's run-time page lock splits its own RAM slots (protect.c).

@@ -22,6 +22,7 @@
 #include "common/log.h"
 #include "lvmm/guest_abi.h"
 #include "vmm/cpuid.h"
+#include "vmm/insn_fixup.h"
 #include "vmm/vm.h"
 
 static struct cpuid_table supported;
@@ -249,37 +250,135 @@ void vcpu_join(struct vcpu *v)
 	v->started = false;
 }
 
-/* Read up to 15 instruction bytes at the current RIP through the guest's page tables. */
+static void vcpu_fatal(struct vcpu *v, uint32_t reason, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/*
+ * Read up to 15 instruction bytes at CS:rip through the guest's page
+ * tables, not crossing into the next page (which may map elsewhere).
+ * Returns how many were read (0: not mapped, or not RAM).
+ */
+static unsigned read_insn_at(struct vcpu *v, const struct kvm_sregs *s, uint64_t rip,
+			     uint8_t *buf)
+{
+	struct kvm_translation t;
+	unsigned n;
+	uint8_t *p;
+
+	memset(&t, 0, sizeof(t));
+	t.linear_address = s->cs.base + rip;
+	if (ioctl(v->fd, KVM_TRANSLATE, &t) < 0 || !t.valid)
+		return 0;
+	n = (unsigned)MIN(15ULL, 4096 - (t.physical_address & 4095));
+	p = gmem_loader_ptr(&v->vm->gmem, t.physical_address, n);
+	if (!p)
+		return 0;
+	memcpy(buf, p, n);
+	return n;
+}
+
+/* Read up to 15 instruction bytes at the current RIP into the report. */
 static void vcpu_read_insn(struct vcpu *v, struct lvmm_exit *x)
 {
 	struct kvm_regs r;
 	struct kvm_sregs s;
-	struct kvm_translation t;
-	uint64_t lin;
-	unsigned n;
-	uint8_t *p;
 
 	if (ioctl(v->fd, KVM_GET_REGS, &r) < 0 || ioctl(v->fd, KVM_GET_SREGS, &s) < 0)
 		return;
 	x->rip = r.rip;
 	if (x->insn_len)
 		return;
-	lin = s.cs.base + r.rip;
-	memset(&t, 0, sizeof(t));
-	t.linear_address = lin;
-	if (ioctl(v->fd, KVM_TRANSLATE, &t) < 0 || !t.valid)
-		return;
-	/* Do not cross the page: the next page may map elsewhere. */
-	n = (unsigned)MIN(15ULL, 4096 - (t.physical_address & 4095));
-	p = gmem_loader_ptr(&v->vm->gmem, t.physical_address, n);
-	if (!p)
-		return;
-	memcpy(x->insn, p, n);
-	x->insn_len = n;
+	x->insn_len = read_insn_at(v, &s, r.rip, x->insn);
 }
 
-static void vcpu_fatal(struct vcpu *v, uint32_t reason, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+/* The bytes KVM's emulator fetched for a failed emulation, if it says; else 0. */
+static unsigned emulation_bytes(const struct kvm_run *run, uint8_t *buf)
+{
+	unsigned n;
+
+	if (run->exit_reason != KVM_EXIT_INTERNAL_ERROR ||
+	    run->emulation_failure.suberror != KVM_INTERNAL_ERROR_EMULATION ||
+	    run->emulation_failure.ndata < 1 ||
+	    !(run->emulation_failure.flags & KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES))
+		return 0;
+	n = MIN(run->emulation_failure.insn_size, (uint8_t)15);
+	memcpy(buf, run->emulation_failure.insn_bytes, n);
+	return n;
+}
+
+#define pr_info_rl(rl, ...)                                                    \
+	do {                                                                   \
+		if (log_level >= LOG_INFO && ratelimit_allow(rl))              \
+			log_msg(LOG_INFO, __VA_ARGS__);                        \
+	} while (0)
+
+/*
+ * An emulation failure on int3 or fwait at CPL0: complete the instruction
+ * (vmm/insn_fixup.h) and let the vCPU run on. False when it is not one of
+ * those (or the vCPU's state cannot be read): report it as before.
+ */
+static bool vcpu_complete_insn(struct vcpu *v)
+{
+	struct kvm_vcpu_events ev;
+	struct insn_state st;
+	struct kvm_sregs s;
+	struct kvm_regs r;
+	struct kvm_fpu f;
+	enum insn_fixup fx;
+	uint8_t insn[15];
+	uint64_t n;
+
+	if (ioctl(v->fd, KVM_GET_REGS, &r) < 0 || ioctl(v->fd, KVM_GET_SREGS, &s) < 0)
+		return false;
+	memset(&st, 0, sizeof(st));
+	st.insn = insn;
+	st.insn_len = emulation_bytes(v->run, insn);
+	if (!st.insn_len)
+		st.insn_len = read_insn_at(v, &s, r.rip, insn);
+	st.protected_mode = s.cr0 & 1;
+	st.cpl = s.cs.selector & 3;
+	st.rflags = r.rflags;
+	st.cr0 = s.cr0;
+	if (st.insn_len && insn[0] == 0x9b) {
+		if (ioctl(v->fd, KVM_GET_FPU, &f) < 0)
+			return false;
+		st.fsw = f.fsw;
+		st.fcw = f.fcw;
+	}
+	fx = insn_fixup_decide(&st);
+	if (fx == FIXUP_NONE)
+		return false;
+	/* #BP goes in as an event: only when no other one is being delivered. */
+	if (fx == FIXUP_INT3) {
+		if (ioctl(v->fd, KVM_GET_VCPU_EVENTS, &ev) < 0 || ev.exception.injected ||
+		    ev.exception.pending || ev.interrupt.injected || ev.nmi.injected)
+			return false;
+	}
+	r.rip = insn_fixup_next_rip(r.rip, s.cs.l, s.cs.db);
+	if (ioctl(v->fd, KVM_SET_REGS, &r) < 0)
+		return false;
+	if (fx == FIXUP_INT3) {
+		/* A trap: the frame's return address is the one after int3, already in RIP. */
+		ev.exception.injected = 1;
+		ev.exception.nr = 3;
+		ev.exception.has_error_code = 0;
+		ev.exception.error_code = 0;
+		if (ioctl(v->fd, KVM_SET_VCPU_EVENTS, &ev) < 0) {
+			vcpu_fatal(v, LVMM_EXIT_INTERNAL, "cannot inject #BP for int3 at CPL0: %s",
+				   strerror(errno));
+			return false;
+		}
+		n = atomic_fetch_add(&v->fixup_int3, 1) + 1;
+	} else {
+		n = atomic_fetch_add(&v->fixup_fwait, 1) + 1;
+	}
+	/* A guest can do this in a loop: rate-limited, and counted in the statistics. */
+	pr_info_rl(&v->fixup_rl, "vcpu%u: completed %s at CPL0 (rip 0x%llx), which KVM's "
+		   "emulator rejects here (%" PRIu64 " so far)", v->id, insn_fixup_name(fx),
+		   (unsigned long long)(r.rip - 1), n);
+	return true;
+}
+
 static void vcpu_fatal(struct vcpu *v, uint32_t reason, const char *fmt, ...)
 {
 	struct lvmm_exit x;
@@ -291,13 +390,8 @@ static void vcpu_fatal(struct vcpu *v, uint32_t reason, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(x.detail, sizeof(x.detail), fmt, ap);
 	va_end(ap);
-	if (reason == LVMM_EXIT_INTERNAL && v->run->exit_reason == KVM_EXIT_INTERNAL_ERROR &&
-	    v->run->emulation_failure.suberror == KVM_INTERNAL_ERROR_EMULATION &&
-	    v->run->emulation_failure.ndata >= 1 &&
-	    (v->run->emulation_failure.flags & KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES)) {
-		x.insn_len = MIN(v->run->emulation_failure.insn_size, (uint8_t)15);
-		memcpy(x.insn, v->run->emulation_failure.insn_bytes, x.insn_len);
-	}
+	if (reason == LVMM_EXIT_INTERNAL)
+		x.insn_len = emulation_bytes(v->run, x.insn);
 	vcpu_read_insn(v, &x);
 	vm_request_exit(v->vm, &x);
 }
@@ -374,6 +468,12 @@ static bool vcpu_handle_exit(struct vcpu *v)
 			return false;
 		}
 	case KVM_EXIT_INTERNAL_ERROR:
+		if (run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION && vcpu_complete_insn(v)) {
+			atomic_fetch_add(&v->exits_other, 1);
+			return true;
+		}
+		if (atomic_load(&vm->state) == VM_EXITING)
+			return false; /* vcpu_complete_insn() already reported why */
 		vcpu_fatal(v, LVMM_EXIT_INTERNAL, "KVM internal error, suberror %u%s",
 			   run->internal.suberror,
 			   run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION ?

@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "common/log.h"
 #include "common/util.h"
 #include "vmm/loader.h"
 
@@ -32,6 +33,9 @@ struct vcpu {
 	pthread_t thread;
 	bool started;
 	atomic_uint_fast64_t exits_io, exits_mmio, exits_hlt, exits_other;
+	/* Emulation failures lvmm completed itself (vmm/insn_fixup.h); also in exits_other. */
+	atomic_uint_fast64_t fixup_int3, fixup_fwait;
+	struct ratelimit fixup_rl; /* this vCPU thread's log lines about them */
 };
 
 /* Once per process: supported CPUID, kvm_run size, the kick signal. 0 or -errno. */

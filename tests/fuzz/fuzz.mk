@@ -13,6 +13,7 @@
 #   api       the API front-end's parsing: routes, agent lines, replies, the event ring (src/api)
 #   crb       the TPM 2.0 CRB device's registers and command path
 #   manifest  signed boot manifests (parser, signature, boot set) and the event-log parser
+#   trustmsg  the supervisor's validation of trust-process answers (supervisor/trust.c)
 #
 #   make fuzz                  build, then run each target for FUZZ_TIME seconds
 #   make fuzz FUZZ_TIME=600    longer; FUZZ_TARGETS="vq blk" for a subset
@@ -24,7 +25,7 @@
 # tests/fuzz/corpus/<target>/. Every corpus file is also replayed by the unit
 # tests $(BUILD)/tests/unit/test_vq_fuzz_<target> (gcc, and ASan with SAN=1).
 
-FUZZ_TARGETS ?= vq mmio blk net link policy platform proto ctl api crb manifest
+FUZZ_TARGETS ?= vq mmio blk net link policy platform proto ctl api crb manifest trustmsg
 FUZZ_TIME ?= 20
 FUZZ_CC ?= clang
 FUZZ_DIR := $(BUILD)/fuzz
@@ -52,7 +53,7 @@ $(FUZZ_LIB): $(FUZZ_LIB_OBJS)
 $(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_HDRS) $(FUZZ_LIB)
 	@mkdir -p $(dir $@)
 	$(E) "  FUZZLD  $@"
-	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -MMD -MP -o $@ $< $(FUZZ_LIB) -lcyaml -lyaml -lpthread -lcrypto -ljansson
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -MMD -MP -o $@ $< $(FUZZ_LIB) -lcyaml -lyaml -lseccomp -lpthread -lcrypto -ljansson
 
 fuzz-build: $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)
 

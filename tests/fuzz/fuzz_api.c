@@ -67,7 +67,8 @@ static void route(const uint8_t *d, size_t n)
 	if (r == 0) {
 		FUZZ_CHECK(op && !strcmp(op->method, methods[(n ? d[0] : 0) % 6]));
 		FUZZ_CHECK(strlen(arg) < LVMM_NAME_MAX && !strchr(arg, '/'));
-		FUZZ_CHECK((op->arg == ARG_PART || op->arg == ARG_LINK || op->arg == ARG_PART_SECS) ==
+		FUZZ_CHECK((op->arg == ARG_PART || op->arg == ARG_LINK || op->arg == ARG_PART_SECS ||
+			    op->arg == ARG_PART_HEX) ==
 			   (arg[0] != 0));
 	} else if (r == 2) {
 		FUZZ_CHECK(op && op->id == LVMM_OP_METRICS && !strcmp(url, "/metrics"));
@@ -83,19 +84,23 @@ static void line(const uint8_t *d, size_t n)
 	char buf[API_REQ_LINE_MAX], arg[LVMM_NAME_MAX], err[LVMM_API_ERR_MAX];
 	const struct api_op *op;
 	size_t k = MIN(n, sizeof(buf) - 1);
+	uint8_t bin[LVMM_API_ARG_MAX];
+	uint32_t blen;
 	uint64_t size;
 
 	memcpy(buf, d, k);
 	buf[k] = 0;
-	if (api_line_parse(buf, &op, arg, sizeof(arg), &size, err, sizeof(err))) {
+	if (api_line_parse(buf, &op, arg, sizeof(arg), bin, &blen, &size, err, sizeof(err))) {
 		FUZZ_CHECK(err[0]);
 		return;
 	}
 	FUZZ_CHECK(op && strlen(arg) < LVMM_NAME_MAX);
 	FUZZ_CHECK(op->arg != ARG_POLICY || (size >= 1 && size <= LVMM_API_UPLOAD_MAX));
 	FUZZ_CHECK(op->arg != ARG_PART_SECS || size <= LVMM_API_POWER_MAX_S);
-	FUZZ_CHECK((op->arg == ARG_PART || op->arg == ARG_LINK || op->arg == ARG_PART_SECS) ==
+	FUZZ_CHECK((op->arg == ARG_PART || op->arg == ARG_LINK || op->arg == ARG_PART_SECS ||
+		    op->arg == ARG_PART_HEX) ==
 		   (arg[0] != 0));
+	FUZZ_CHECK(op->arg == ARG_PART_HEX ? blen >= 1 && blen <= LVMM_API_ARG_MAX : blen == 0);
 	memcpy(buf, d, k);
 	buf[k] = 0;
 	(void)api_rid_ok(buf);

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""Write seed inputs for the supervisor's fuzzers (proto, ctl) and the API front-end's (api) into
-tests/fuzz/corpus/<target>/, following the input layouts documented at the
-top of tests/fuzz/fuzz_proto.c, fuzz_ctl.c and fuzz_api.c."""
+"""Write seed inputs for the supervisor's fuzzers (proto, ctl, trustmsg) and the API front-end's
+(api) into tests/fuzz/corpus/<target>/, following the input layouts documented at the
+top of tests/fuzz/fuzz_proto.c, fuzz_ctl.c, fuzz_trustmsg.c and fuzz_api.c."""
 import os
 import struct
 
@@ -88,7 +88,41 @@ def api_seeds():
     write('api', 'events', bytes([3]) + bytes([1, 8, 0, 4, 3, 16, 5, 2, 2, 1, 9, 40, 0, 0, 2, 1]))
 
 
+def trustmsg_seeds():
+    # include/lvmm/trust_proto.h: BOOT_DONE 1912 bytes, ATTEST_DONE 2712 bytes.
+    BOOT_DONE, ATTEST_DONE = 11, 13
+    d1 = b'9e76cfd6ee38163050fbc5a8f2f3fcedce00932ba11a61976b121c8509b0e08a'
+    d2 = b'73a29fc4469e4d9be8f9983a564ea59d1f10098103beb3a0b157bc4d04d14052'
+
+    def failure(f=b'', e=b'', a=b'', r=b''):
+        return f.ljust(256, b'\0') + e.ljust(65, b'\0') + a.ljust(65, b'\0') + bytes(6) + r.ljust(320, b'\0')
+
+    def boot_done(verdict, flags, fail0=failure(), fail1=failure(), reason=b''):
+        p = struct.pack('<IIII', 1, verdict, flags, 0) + fail0 + fail1
+        p += bytes(range(32)) * 4 + struct.pack('<QQII', 4096, 0, 6, 0) + reason.ljust(320, b'\0')
+        assert len(p) == 1912
+        return p
+
+    bad = failure(b'vmlinuz', d1, d2, b"the SHA-256 of 'vmlinuz' differs from the manifest's (line 1)")
+    write('trustmsg', 'ok-measured', b'\2' + msg(BOOT_DONE, boot_done(1, 3), 1))
+    write('trustmsg', 'ok-verified', b'\0' + msg(BOOT_DONE, boot_done(1, 2)))
+    write('trustmsg', 'refused', b'\0' + msg(BOOT_DONE, boot_done(2, 0, bad)))
+    write('trustmsg', 'safe', b'\2' + msg(BOOT_DONE, boot_done(3, 3, bad), 1))
+    write('trustmsg', 'safe-failed', b'\0' + msg(BOOT_DONE, boot_done(4, 0, bad, failure(b'signature'))))
+    write('trustmsg', 'error', b'\0' + msg(BOOT_DONE, boot_done(5, 0, reason=b'vTPM: swtpm CMD_INIT')))
+    write('trustmsg', 'unsealed-log', b'\3' + msg(BOOT_DONE, boot_done(1, 1), 1))
+    pem = b'-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE\n-----END PUBLIC KEY-----\n'
+    att = (struct.pack('<IiIHH', 2, 0, 0x7e0000, 129, 72) + bytes(24 * 32) + bytes(1024) + bytes(72) +
+           pem.ljust(512, b'\0') + bytes(320))
+    assert len(att) == 2712
+    write('trustmsg', 'attest', b'\0' + msg(ATTEST_DONE, att))
+    err = struct.pack('<IiIHH', 2, -5, 0, 0, 0) + bytes(2696 - 320) + b'TPM2_Quote: TPM error'.ljust(320, b'\0')
+    assert len(err) == 2712
+    write('trustmsg', 'attest-error', b'\0' + msg(ATTEST_DONE, err))
+
+
 if __name__ == '__main__':
     proto_seeds()
     ctl_seeds()
     api_seeds()
+    trustmsg_seeds()

@@ -70,6 +70,8 @@
 #include "inet.h"
 #include "virtio.h"
 
+#define EAC_PCRS 24
+
 enum { UP, NIC };                       /* direction: from the uplink / from the NIC */
 static const char *const dir_name[2] = { "user->nic", "nic->user" };
 
@@ -110,6 +112,11 @@ static int ntypes;
 #define ETH_P_LVMM_DEMO 0x88b5
 static const char finish_magic[] = "lvmm-demo finish";
 static int finish_frame, finish_requested;
+
+/* EAC: quarantined partitions may only reach the remediation address. */
+static int quarantined;
+static uint32_t remediation_ip;
+static uint64_t quarantine_drops[2];
 
 static struct vnet nic[2];
 
@@ -362,13 +369,13 @@ static const char *proto_name(uint8_t proto, char *buf)
 	return buf;
 }
 
-static void log_drop(const struct inet_pkt *p, const struct rule *r)
+static void log_drop(const struct inet_pkt *p, const struct rule *r, const char *reason)
 {
 	char why[40], b1[16], b2[16], pn[12], m1[18], m2[18];
 	if (r)
 		snprintf(why, sizeof(why), "rule drop %s", r->text);
 	else
-		snprintf(why, sizeof(why), "default drop");
+		snprintf(why, sizeof(why), "%s", reason);
 	if (!p->is_ipv4) {
 		for (int i = 0; i < ntypes; i++)
 			if (logged_types[i] == p->ethertype)
@@ -408,6 +415,20 @@ static void log_drop(const struct inet_pkt *p, const struct rule *r)
 		printf("service: drop %s %s -> %s (%s)\n", proto_name(p->proto, pn), b1, b2, why);
 }
 
+/*
+ * A quarantined partition's frame (from the uplink) or one for it (from
+ * the NIC) passes only between it and the remediation address: ARP asking
+ * for / answering from that address, IPv4 to / from it.
+ */
+static int remediation_traffic(int from, const struct inet_pkt *p)
+{
+	if (p->is_arp)
+		return from == UP ? p->arp_tpa == remediation_ip : p->arp_spa == remediation_ip;
+	if (p->is_ipv4)
+		return from == UP ? p->dst == remediation_ip : p->src == remediation_ip;
+	return 0;
+}
+
 /* Decide about one frame from side `from`; forward it to the other side. */
 static void process(int from, const uint8_t *f, uint32_t len)
 {
@@ -423,11 +444,17 @@ static void process(int from, const uint8_t *f, uint32_t len)
 		other_drop[from]++;
 		return;
 	}
+	if (quarantined && !remediation_traffic(from, &p)) {
+		quarantine_drops[from]++;
+		trace_frame(from, &p, len, "quarantine-drop");
+		log_drop(&p, NULL, "quarantine");
+		return;
+	}
 	for (int i = 0; i < nrules; i++) {
 		if (!rules[i].allow && matches(&rules[i], &p)) {
 			rules[i].count[from]++;
 			trace_frame(from, &p, len, "drop");
-			log_drop(&p, &rules[i]);
+			log_drop(&p, &rules[i], NULL);
 			return;
 		}
 	}
@@ -455,7 +482,7 @@ static void process(int from, const uint8_t *f, uint32_t len)
 		else
 			other_drop[from]++;
 		trace_frame(from, &p, len, "default-drop");
-		log_drop(&p, NULL);
+		log_drop(&p, NULL, "default drop");
 		return;
 	}
 	if (vnet_send(&nic[to], f, len)) {
@@ -471,7 +498,7 @@ static uint64_t dropped_total(void)
 {
 	uint64_t d = 0;
 	for (int k = 0; k < 2; k++) {
-		d += default_drop[k] + other_drop[k];
+		d += default_drop[k] + other_drop[k] + quarantine_drops[k];
 		for (int i = 0; i < nrules; i++)
 			if (!rules[i].allow)
 				d += rules[i].count[k];
@@ -498,9 +525,13 @@ static void report_rules(void)
 	printf("service: default drop: ipv4 %s %lu, %s %lu; other %s %lu, %s %lu\n",
 	       dir_name[UP], default_drop[UP], dir_name[NIC], default_drop[NIC], dir_name[UP],
 	       other_drop[UP], dir_name[NIC], other_drop[NIC]);
+	if (quarantined)
+		printf("service: quarantine drops: %s %lu, %s %lu\n", dir_name[UP],
+		       quarantine_drops[UP], dir_name[NIC], quarantine_drops[NIC]);
 	if (tx_err[UP] || tx_err[NIC])
 		printf("service: tx timeouts: to user %lu, to nic %lu\n", tx_err[UP], tx_err[NIC]);
 }
+
 
 static uint64_t arg_u64(const char *key, uint64_t def)
 {
@@ -543,6 +574,216 @@ static int bench(uint64_t n)
 		done++;
 	}
 	printf("service: bench done %lu samples\n", done);
+	return 0;
+}
+
+/* ---- EAC: attest the user partition over the agent channel ---------------- */
+
+static struct vcons eac_agent;
+static char reply[8192];
+
+/*
+ * One reply line into reply (its first sizeof(reply) - 1 bytes: the PCRs
+ * come before the long quote and event log, which are read and dropped).
+ * Its length, or -1 when the line did not end within timeout_us.
+ */
+static int agent_reply(uint64_t timeout_us)
+{
+	uint64_t hz = rt_tsc_hz(), end = rdtsc() + timeout_us * (hz / 1000000);
+	uint32_t n = 0;
+	char buf[256];
+
+	for (;;) {
+		int64_t left = (int64_t)(end - rdtsc());
+		if (left <= 0)
+			return -1;
+		int k = vcons_read(&eac_agent, buf, sizeof(buf), (uint64_t)left / (hz / 1000000) + 1);
+		for (int i = 0; i < k; i++) {
+			if (buf[i] == '\n') {
+				reply[n] = '\0';
+				return (int)n;
+			}
+			if (n + 1 < sizeof(reply))
+				reply[n++] = buf[i];
+		}
+	}
+}
+
+/* Does s contain w? */
+static int strstr_(const char *s, const char *w)
+{
+	size_t n = strlen(w);
+	for (; *s; s++)
+		if (!strncmp(s, w, n))
+			return 1;
+	return 0;
+}
+
+/* The string value of "key": in s[0..len) (no escapes in what we look for), or NULL. */
+static const char *json_str(const char *s, const char *end, const char *key, uint32_t *vlen)
+{
+	size_t kl = strlen(key);
+	for (const char *p = s; p + kl + 4 <= end; p++) {
+		if (p[0] != '"' || strncmp(p + 1, key, kl) || p[kl + 1] != '"' || p[kl + 2] != ':' ||
+		    p[kl + 3] != '"')
+			continue;
+		const char *v = p + kl + 4, *e = v;
+		while (e < end && *e != '"')
+			e++;
+		if (e >= end)
+			return NULL;
+		*vlen = (uint32_t)(e - v);
+		return v;
+	}
+	return NULL;
+}
+
+static const char *pcr_what(unsigned pcr)
+{
+	switch (pcr) {
+	case 17: return " (launch and verification)";
+	case 18: return " (kernel)";
+	case 19: return " (initrd)";
+	case 20: return " (command line)";
+	case 21: return " (platform entry)";
+	default: return "";
+	}
+}
+
+/*
+ * Attest the partition; quarantined (1) unless every expected PCR is in
+ * the answer with its expected value (0). 2 on a bad command line.
+ */
+static int eac_decide(const char *who)
+{
+	static char expect[EAC_PCRS][72];
+	char arg[80], nonce[33], line[160], why[200] = "";
+	unsigned nexp = 0, bad = 0;
+	uint64_t wait_ms = arg_u64("eac_wait_ms", 30000), hz = rt_tsc_hz();
+	int idx = (int)arg_u64("agent_index", 0), n = -1;
+
+	for (unsigned i = 0; i < EAC_PCRS; i++) {
+		char key[16];
+		snprintf(key, sizeof(key), "expect%u", i);
+		expect[i][0] = 0;
+		if (rt_cmdline_get(key, expect[i], sizeof(expect[i])) < 0)
+			continue;
+		if (strlen(expect[i]) != 64) {
+			printf("service: eac: %s= must be 64 hex digits\n", key);
+			return 2;
+		}
+		nexp++;
+	}
+	if (rt_cmdline_get("remediation", arg, sizeof(arg)) < 0 || inet_parse_ip(arg, &remediation_ip)) {
+		printf("service: eac: need remediation=A.B.C.D\n");
+		return 2;
+	}
+	if (!nexp) {
+		printf("service: eac: no expectN= values to compare with\n");
+		return 2;
+	}
+	if (vcons_open(&eac_agent, idx)) {
+		printf("service: eac: no agent channel (virtio-console %d)\n", idx);
+		quarantined = 1;
+		snprintf(why, sizeof(why), "no agent channel");
+		goto verdict;
+	}
+	/* A fresh nonce per attempt: the TSC is as good as it gets here. */
+	uint64_t end = rdtsc() + wait_ms * (hz / 1000);
+	for (int attempt = 1;; attempt++) {
+		uint64_t t = rdtsc() ^ (rdtsc() << 29) ^ ((uint64_t)attempt << 56);
+		snprintf(nonce, sizeof(nonce), "%016lx%016lx", t, (uint64_t)(t * 0x9e3779b97f4a7c15ULL));
+		int len = snprintf(line, sizeof(line), "attest %s %s\n", who, nonce);
+		if (vcons_write_timeout(&eac_agent, line, (uint32_t)len, 5000000)) {
+			snprintf(why, sizeof(why), "the agent channel did not take the request");
+			break;
+		}
+		n = agent_reply(10000000);
+		if (n < 0) {
+			snprintf(why, sizeof(why), "no answer to attest within 10 s");
+			break;
+		}
+		if (strncmp(reply, "{\"ok\":true", 10) == 0)
+			break;
+		/* (This printf has no precision: the answer is cut here.) */
+		if (n > 150)
+			reply[150] = '\0';
+		/* A refusal by the policy will not change by waiting: fail closed now. */
+		if ((int64_t)(rdtsc() - end) >= 0 || strstr_(reply, "denied by policy")) {
+			snprintf(why, sizeof(why), "attest refused: %s", reply);
+			n = -1;
+			break;
+		}
+		if (attempt == 1)
+			printf("service: eac: waiting for %s to be attestable: %s\n", who, reply);
+		rt_udelay(500000);
+	}
+	if (n < 0) {
+		quarantined = 1;
+		goto verdict;
+	}
+	const char *rend = reply + n;
+	uint32_t vl;
+	const char *v = json_str(reply, rend, "nonce", &vl);
+	if (!v || vl != 32 || strncmp(v, nonce, 32)) {
+		quarantined = 1;
+		snprintf(why, sizeof(why), "the answer is not for our nonce");
+		goto verdict;
+	}
+	const char *pcrs = NULL;
+	for (const char *p = reply; p + 8 < rend; p++)
+		if (!strncmp(p, "\"pcrs\":{", 8)) {
+			pcrs = p + 8;
+			break;
+		}
+	const char *pend = pcrs;
+	while (pend && pend < rend && *pend != '}')
+		pend++;
+	if (!pcrs || pend >= rend) {
+		quarantined = 1;
+		snprintf(why, sizeof(why), "no pcrs in the answer");
+		goto verdict;
+	}
+	size_t w = 0;
+	for (unsigned i = 0; i < EAC_PCRS; i++) {
+		char key[4];
+		if (!expect[i][0])
+			continue;
+		snprintf(key, sizeof(key), "%u", i);
+		v = json_str(pcrs, pend, key, &vl);
+		if (v && vl == 64 && !strncmp(v, expect[i], 64))
+			continue;
+		bad++;
+		if (v && vl == 64) {
+			char got[65];
+			memcpy(got, v, 64);
+			got[64] = 0;
+			printf("service: eac: pcr%u%s differs: expected %s got %s\n", i, pcr_what(i),
+			       expect[i], got);
+		} else {
+			printf("service: eac: pcr%u%s missing from the answer\n", i, pcr_what(i));
+		}
+		if (w + 40 < sizeof(why))
+			w += (size_t)snprintf(why + w, sizeof(why) - w, "%spcr%u%s", w ? ", " : "", i,
+					      pcr_what(i));
+	}
+	if (bad) {
+		quarantined = 1;
+		if (w + 10 < sizeof(why))
+			snprintf(why + w, sizeof(why) - w, " differ%s", bad > 1 ? "" : "s");
+	}
+verdict:
+	if (quarantined) {
+		char b[16];
+		printf("service: eac: %s quarantined: %s; traffic only to %s\n", who, why,
+		       inet_ip_str(remediation_ip, b));
+	} else {
+		printf("service: eac: %s compliant: pcrs", who);
+		for (unsigned i = 0; i < EAC_PCRS; i++)
+			if (expect[i][0])
+				printf(" %u", i);
+		printf(" as expected\n");
+	}
 	return 0;
 }
 
@@ -618,6 +859,12 @@ int main(void)
 	for (int i = 0; i < nrules; i++)
 		printf(" %s %s", rules[i].allow ? "allow" : "drop", rules[i].text);
 	printf("; arp allowed, everything else dropped\n");
+	{
+		char who[32];
+		/* EAC: decide before the first frame is forwarded. */
+		if (rt_cmdline_get("eac", who, sizeof(who)) > 0 && eac_decide(who))
+			return 2;
+	}
 
 	uint64_t hz = rt_tsc_hz(), t0 = rdtsc();
 	uint64_t run_ms = arg_u64("service_ms", 0), report_ms = arg_u64("report_ms", 0);

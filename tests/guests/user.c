@@ -30,6 +30,11 @@
  * answering for N ms before "user: done"), line_pause_ms=N (a console
  * test: stop N ms in the middle of each summary line, as a vCPU that the
  * host does not run for a while would; the line must still arrive whole).
+ * remediation=A.B.C.D (the EAC demo): first ARP for and ping that address
+ * (the remediation server a quarantined partition may still reach),
+ *   user: icmp 10.0.0.3 (remediation): 3/3 replies
+ * then the flows to the peer, whose ARP then waits at most peer_arp_ms
+ * (default arp_ms): by then the service partition is known to be up.
  * Exit 0 (the verdict is in the text); 2 on a bad command line / no NIC.
  */
 #include "inet.h"
@@ -260,8 +265,34 @@ int main(void)
 	       inet_mac_str(net.mac, b2), inet_ip_str(my_ip, b1), inet_ip_str(peer_ip, arg));
 
 	uint64_t t0 = rdtsc(), hz = rt_tsc_hz();
+	uint32_t rem_ip;
+	if (rt_cmdline_get("remediation", a1, sizeof(a1)) >= 0) {
+		if (inet_parse_ip(a1, &rem_ip)) {
+			printf("user: bad remediation=%s\n", a1);
+			return 2;
+		}
+		/* The same ARP wait and ping flow, towards the remediation address. */
+		uint32_t peer = peer_ip;
+		uint64_t rem_end = t0 + arp_us * (hz / 1000000);
+		int sent = 0, rem = 0, rem_again = 0;
+		peer_ip = rem_ip;
+		while (!have_peer_mac && (sent == 0 || (int64_t)(rdtsc() - rem_end) < 0)) {
+			send_frame(inet_build_arp(out, net.mac, NULL, ARP_REQUEST, my_ip, NULL, peer_ip));
+			sent++;
+			pump(&have_peer_mac, wait_us);
+		}
+		if (have_peer_mac) {
+			want = W_ICMP;
+			rem = run_flow(count, tries, &rem_again, build_ping);
+		}
+		say("user: icmp %s (remediation): %d/%d replies%s\n", inet_ip_str(rem_ip, b1), rem,
+		    count, again_str(rem_again, a2, sizeof(a2)));
+		peer_ip = peer;
+		have_peer_mac = 0;
+		arp_us = arg_u64("peer_arp_ms", arp_us / 1000) * 1000;
+	}
 	/* The service partition bridges ARP once it is up: ask until it answers. */
-	uint64_t arp_end = t0 + arp_us * (hz / 1000000);
+	uint64_t arp_end = rdtsc() + arp_us * (hz / 1000000);
 	int arp_sent = 0;
 	while (!have_peer_mac && (arp_sent == 0 || (int64_t)(rdtsc() - arp_end) < 0)) {
 		send_frame(inet_build_arp(out, net.mac, NULL, ARP_REQUEST, my_ip, NULL, peer_ip));

@@ -12,7 +12,7 @@ CASES="api-spec-lints api-spec-matches-routes api-spec-valid-requests-match api-
        api-spec-supervisor-stays-up api-curl-unix-socket api-request-id-in-audit-events
        api-events-stream-follows api-events-filtered-by-policy api-events-refiltered-on-reload
        api-events-slow-client-gets-gap api-agent-channel-follows-events api-frontend-sandboxed api-frontend-restarted-after-kill
-       api-peer-uid-refused-by-supervisor ctl-readable-tables ctl-socket-by-name
+       api-peer-uid-refused-by-supervisor api-peer-check-restores-modes ctl-readable-tables ctl-socket-by-name
        ctl-socket-of-another-run-left-alone"
 skip_all_without_kvm $CASES
 L=$LVMM
@@ -307,17 +307,25 @@ else cat "$TMP/after" >&2; fail api-frontend-restarted-after-kill "old $ap new $
 # is refused (and audited) even when the socket's mode would let it connect.
 if command -v setpriv >/dev/null; then
 	# Only for this check: nobody may reach the socket (the test directories are 0700).
-	chmod 0711 "$TMP" "$(dirname "$TMP")"
+	# The modes are put back as they were: TMP's parent is /tmp when api.sh runs
+	# alone, and a fixed 0700 there locked every other uid out of /tmp.
+	modes=$(stat -c %a "$TMP" "$(dirname "$TMP")" | tr '\n' ' ')
+	chmod 0711 "$TMP"; chmod o+x "$(dirname "$TMP")"
 	chmod 0666 "$sock"
 	setpriv --reuid 65534 --regid 65534 --clear-groups curl -s --unix-socket "$sock" \
 		-w ' %{http_code}' http://localhost/v1/partitions >"$TMP/nobody.out" 2>&1
 	chmod 0600 "$sock"
-	chmod 0700 "$TMP" "$(dirname "$TMP")"
+	chmod "${modes%% *}" "$TMP"; chmod "$(echo $modes | cut -d' ' -f2)" "$(dirname "$TMP")"
+	if [ "$(stat -c %a "$TMP" "$(dirname "$TMP")" | tr '\n' ' ')" = "$modes" ]; then pass api-peer-check-restores-modes
+	else fail api-peer-check-restores-modes "modes $modes became $(stat -c %a "$TMP" "$(dirname "$TMP")" | tr '\n' ' ')"; fi
 	cp "$TMP/nobody.out" "$TMP/nobody"
 	if grep -q '"ok":false,"error":"uid 65534 may not use this control socket".* 403$' "$TMP/nobody" &&
 	   grep -q '"event":"control_denied","uid":65534' "$ev"; then pass api-peer-uid-refused-by-supervisor
 	else cat "$TMP/nobody" >&2; fail api-peer-uid-refused-by-supervisor "uid 65534 was not refused with 403 and an event"; fi
-else skip api-peer-uid-refused-by-supervisor "setpriv (util-linux) is not installed"; fi
+else
+	skip api-peer-uid-refused-by-supervisor "setpriv (util-linux) is not installed"
+	skip api-peer-check-restores-modes "setpriv (util-linux) is not installed"
+fi
 
 # Readable tables by default.
 "$L" ctl "$sock" list >"$TMP/table" 2>&1

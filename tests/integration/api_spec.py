@@ -153,6 +153,13 @@ def param_value(path):
     return lambda name: LINK if path.startswith("/v1/links/") else PART
 
 
+def query(op, bad=None):
+    """The op's required query parameters from their examples ("?k=v&..."), one of them bad."""
+    q = ["%s=%s" % (p["name"], bad[1] if bad and bad[0] == p["name"] else p["example"])
+         for p in (deref(x) for x in op.get("parameters", [])) if p["in"] == "query" and p.get("required")]
+    return "?" + "&".join(q) if q else ""
+
+
 ops = []
 for path, item in spec["paths"].items():
     for m in METHODS:
@@ -182,10 +189,10 @@ for path, m, op in sorted(ops, key=lambda o: (order.index(o[1]) if o[1] in order
     n += 1
     rid = "spec-%s-%d" % (op["operationId"], n)
     body = policy_text if m == "put" else None
-    url = concrete(path, param_value(path))
-    # Query parameters: the first one with an example (e.g. ?minutes=10).
+    url = concrete(path, param_value(path)) + query(op)
+    # No required query parameter: the first optional one with an example (e.g. ?minutes=10).
     for prm in (deref(p) for p in op.get("parameters", [])):
-        if prm["in"] == "query" and "example" in prm:
+        if "?" not in url and prm["in"] == "query" and "example" in prm:
             url += "?%s=%s" % (prm["name"], prm["example"])
             break
     st, hdrs, out = http(m.upper(), url, {"X-Request-Id": rid,
@@ -229,31 +236,34 @@ except Exception as e:  # noqa: BLE001
 # ---- invalid requests: a 4xx with a reason, never a 5xx --------------------------
 case = "api-spec-invalid-requests-4xx"
 for path, m, op in ops:
-    url = concrete(path, param_value(path))
+    url = concrete(path, param_value(path)) + query(op)
     # Each parameter out of its schema.
     for prm in (deref(p) for p in op.get("parameters", [])):
         sch = prm["schema"]
         if prm["in"] == "query":
             # Checked before anything is done: a bad value never reaches the target.
-            for v in ["0", str(sch["maximum"] + 1), "-1", "1.5", "abc", "", "9" * 30]:
-                u = "%s?%s=%s" % (url, prm["name"], v)
+            vals = ["0", str(sch["maximum"] + 1), "-1", "1.5", "abc", "", "9" * 30] \
+                if sch.get("type") == "integer" else ["", "0", "0g", "00" * 65, "%2500"]
+            for v in vals:
+                u = concrete(path, param_value(path)) + query(op, (prm["name"], v)) \
+                    if prm.get("required") else "%s?%s=%s" % (url, prm["name"], v)
                 st, hdrs, out = http(m.upper(), u, {}, None)
                 check_error(case, "%s %s" % (m.upper(), u), st, hdrs, out, 400)
             continue
         bad = ["x" * 64, "bad id!", "a\"b"] if prm["in"] == "header" else \
-              ["0", "-1", "1x", "99999999999999999999", "", str(sch.get("maximum", 0) + 1)] \
-              if prm["in"] == "query" else ["nosuch", "x" * 40, "-lead", "a%20b", "%2e%2e"]
+              ["", "0", "0g", "00" * 65, "%2500"] if prm["in"] == "query" else \
+              ["nosuch", "x" * 40, "-lead", "a%20b", "%2e%2e"]
         for v in bad:
             if prm["in"] == "query":
-                u = "%s?%s=%s" % (url, prm["name"], v)
-                st, hdrs, out = http(m.upper(), u, {})
+                u = concrete(path, param_value(path)) + query(op, (prm["name"], v))
+                st, hdrs, out = http(m.upper(), u, {}, None)
                 check_error(case, "%s %s" % (m.upper(), u), st, hdrs, out, 400)
             elif prm["in"] == "header":
                 st, hdrs, out = http(m.upper(), url, {prm["name"]: v},
                                      policy_text if m == "put" else None)
                 check_error(case, "%s %s with %s: %r" % (m.upper(), url, prm["name"], v), st, hdrs, out, 400)
             else:
-                u = path.replace("{%s}" % prm["name"], v)
+                u = path.replace("{%s}" % prm["name"], v) + query(op)
                 st, hdrs, out = http(m.upper(), u, {}, policy_text if m == "put" else None)
                 check_error(case, "%s %s" % (m.upper(), u), st, hdrs, out, 404)
     # The request body out of its schema.

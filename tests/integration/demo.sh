@@ -9,7 +9,8 @@
 . "$(dirname "$0")/../lib.sh"
 DEMO_CASES="demo-allowed-flows-pass demo-dropped-flow-never-reaches-host demo-events-logged
             demo-passes-with-every-core-busy"
-skip_all_without_kvm demo-console-lines-whole $DEMO_CASES
+EAC_CASES="demo-eac-approved-kernel-admitted demo-eac-tampered-kernel-quarantined demo-eac-denied-attest-fails-closed"
+skip_all_without_kvm demo-console-lines-whole $DEMO_CASES $EAC_CASES
 
 # A guest that stops in the middle of a line (300 ms, as a vCPU the host does
 # not run would) next to another partition: the prefixed console must still
@@ -38,7 +39,7 @@ if [ $rc -eq 0 ] && grep -qx "\[u\] user: icmp 10.0.9.1: 0/3 replies" "$out.txt"
 else show "$out"; fail demo-console-lines-whole "rc=$rc; a summary line was cut in two"; fi
 
 if ! ip netns add lvmm-probe$$ 2>/dev/null; then
-	for n in $DEMO_CASES; do skip $n "cannot create a network namespace (needs root)"; done
+	for n in $DEMO_CASES $EAC_CASES; do skip $n "cannot create a network namespace (needs root)"; done
 	exit 0
 fi
 ip netns del lvmm-probe$$
@@ -84,3 +85,46 @@ rc=$?
 stop_hogs
 if [ $rc -eq 0 ] && demo_ok "$out"; then pass demo-passes-with-every-core-busy
 else show "$out"; fail demo-passes-with-every-core-busy "rc=$rc with $(nproc) busy loops"; fi
+
+# The EAC demo (scripts/eac-demo.sh, examples/eac/eac.yaml): the service partition
+# attests the user partition through the supervisor's real `attest` (a quote
+# from the user's vTPM) and compares PCRs 17-22 with `lvmm measure`'s
+# prediction: the approved kernel is admitted (its flows pass), the same
+# kernel with one byte appended is quarantined (PCR 18 differs; only the
+# remediation server answers).
+if "$LVMM" measure 2>&1 | grep -q "unknown command 'measure'" || ! command -v swtpm >/dev/null; then
+	for n in $EAC_CASES; do skip $n "needs the trusted-boot wiring (lvmm measure, attest, { type: tpm }) and swtpm"; done
+	exit 0
+fi
+out=$TMP/eac.out
+mkdir -p build/demo-eac
+"$LVMM" check examples/eac/eac.yaml >"$TMP/eac.check" 2>&1; crc=$?
+EAC_DENIED=1 BUILD=$BUILD LVMM=$LVMM timeout 500 scripts/eac-demo.sh >"$out" 2>&1
+rc=$?
+good=$TMP/eac-approved.log bad=$TMP/eac-tampered.log
+tr -d '\r' <"$BUILD/demo-eac/run-approved.log" >"$good" 2>/dev/null
+tr -d '\r' <"$BUILD/demo-eac/run-tampered.log" >"$bad" 2>/dev/null
+if [ $crc -eq 0 ] && grep -q "^\[service\] service: eac: user compliant: pcrs 17 18 19 20 21 22 as expected" "$good" &&
+   grep -q "^\[user\] user: icmp 10.0.0.1: 3/3 replies" "$good" &&
+   grep -q "^\[user\] user: udp 10.0.0.1:7: 3/3 echoed" "$good" &&
+   grep -q "^\[user\] user: udp 10.0.0.1:9: 0/3 answered" "$good"; then
+	pass demo-eac-approved-kernel-admitted
+else cat "$TMP/eac.check" >&2; show "$out"; fail demo-eac-approved-kernel-admitted "rc=$rc, check rc=$crc: the approved kernel was not admitted"; fi
+if [ $rc -eq 0 ] && contains "$out" "eac-demo: ok: the approved kernel was admitted, the tampered one quarantined" &&
+   grep -q "^\[service\] service: eac: pcr18 (kernel) differs: expected [0-9a-f]\{64\} got [0-9a-f]\{64\}$" "$bad" &&
+   [ "$(grep -c "differs: expected" "$bad")" -eq 1 ] &&
+   grep -q "^\[service\] service: eac: user quarantined: pcr18 (kernel) differs; traffic only to 10.0.0.3" "$bad" &&
+   grep -q "^\[user\] user: icmp 10.0.0.3 (remediation): 3/3 replies" "$bad" &&
+   grep -q "^\[user\] user: icmp 10.0.0.1: 0/3 replies" "$bad" &&
+   grep -q "^\[service\] service: quarantine drops: user->nic [1-9]" "$bad"; then
+	pass demo-eac-tampered-kernel-quarantined
+else show "$out"; show "$bad"; fail demo-eac-tampered-kernel-quarantined "rc=$rc: the tampered kernel was not quarantined (PCR 18 alone differing)"; fi
+# The policy does not grant the service partition `attest`: refused by the
+# ACM (an acm_deny event), and the service quarantines the user partition.
+denied=$TMP/eac-denied.log
+tr -d '\r' <"$BUILD/demo-eac/run-denied.log" >"$denied" 2>/dev/null
+if grep -q "^\[service\] service: eac: user quarantined: attest refused: .*\"ok\":false.*denied by policy 'eac-policy'.*; traffic only to 10.0.0.3" "$denied" &&
+   [ "$(grep -c '"event":"acm_deny","subject":"partition:service","object":"user","operation":"attest"' "$BUILD/demo-eac/run-denied.events")" -eq 1 ] &&
+   grep -q "^\[user\] user: icmp 10.0.0.1: 0/3 replies" "$denied"; then
+	pass demo-eac-denied-attest-fails-closed
+else show "$denied"; fail demo-eac-denied-attest-fails-closed "an attest the policy refuses did not quarantine the user partition"; fi

@@ -102,35 +102,50 @@ static void test_lines(void)
 		{ "reboot user 3601", "reboot: the timeout must be 1-3600 seconds" },
 		{ "shutdown user -1", "shutdown: the timeout must be 1-3600 seconds" },
 		{ "shutdown user 5s", "shutdown: the timeout must be 1-3600 seconds" },
+		{ "attest user", "usage: attest PARTITION NONCE_HEX" },
+		{ "attest user 0", "the nonce must be 1-64 bytes in hex (2-128 hex digits)" },
+		{ "attest user 0g", "the nonce must be 1-64 bytes in hex (2-128 hex digits)" },
+		{ "attest user 00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+		  "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff00",
+		  "the nonce must be 1-64 bytes in hex (2-128 hex digits)" },
 	};
 	char line[API_REQ_LINE_MAX], arg[LVMM_NAME_MAX], err[LVMM_API_ERR_MAX];
 	const struct api_op *op;
+	uint8_t bin[LVMM_API_ARG_MAX];
+	uint32_t blen;
 	uint64_t size;
 	unsigned k;
 
 	for (k = 0; k < ARRAY_SIZE(bad); k++) {
 		snprintf(line, sizeof(line), "%s", bad[k][0]);
-		CHECK_EQ(api_line_parse(line, &op, arg, sizeof(arg), &size, err, sizeof(err)), -EINVAL);
+		CHECK_EQ(api_line_parse(line, &op, arg, sizeof(arg), bin, &blen, &size, err, sizeof(err)), -EINVAL);
 		CHECK_STR(err, bad[k][1]);
 	}
 	snprintf(line, sizeof(line), " status\tuser\r");
-	CHECK_EQ(api_line_parse(line, &op, arg, sizeof(arg), &size, err, sizeof(err)), 0);
+	CHECK_EQ(api_line_parse(line, &op, arg, sizeof(arg), bin, &blen, &size, err, sizeof(err)), 0);
 	CHECK(op && op->id == LVMM_OP_STATUS);
 	CHECK_STR(arg, "user");
 	snprintf(line, sizeof(line), "policy-load 0x10");
-	CHECK_EQ(api_line_parse(line, &op, arg, sizeof(arg), &size, err, sizeof(err)), 0);
+	CHECK_EQ(api_line_parse(line, &op, arg, sizeof(arg), bin, &blen, &size, err, sizeof(err)), 0);
 	CHECK_EQ(size, 16);
 	snprintf(line, sizeof(line), "shutdown user");
-	CHECK_EQ(api_line_parse(line, &op, arg, sizeof(arg), &size, err, sizeof(err)), 0);
+	CHECK_EQ(api_line_parse(line, &op, arg, sizeof(arg), bin, &blen, &size, err, sizeof(err)), 0);
 	CHECK(op && op->id == LVMM_OP_SHUTDOWN && size == 0); /* 0: the supervisor's default */
 	CHECK_STR(arg, "user");
 	snprintf(line, sizeof(line), "reboot user 3600");
-	CHECK_EQ(api_line_parse(line, &op, arg, sizeof(arg), &size, err, sizeof(err)), 0);
+	CHECK_EQ(api_line_parse(line, &op, arg, sizeof(arg), bin, &blen, &size, err, sizeof(err)), 0);
 	CHECK(op && op->id == LVMM_OP_REBOOT && size == 3600);
 	CHECK_STR(arg, "user");
 	snprintf(line, sizeof(line), "events");
-	CHECK_EQ(api_line_parse(line, &op, arg, sizeof(arg), &size, err, sizeof(err)), 0);
+	CHECK_EQ(api_line_parse(line, &op, arg, sizeof(arg), bin, &blen, &size, err, sizeof(err)), 0);
 	CHECK(op && op->id == LVMM_OP_EVENTS);
+	CHECK_EQ(blen, 0);
+	/* attest's nonce: the third word, decoded (the EAC service guest's line). */
+	snprintf(line, sizeof(line), "attest user 00fFa5");
+	CHECK_EQ(api_line_parse(line, &op, arg, sizeof(arg), bin, &blen, &size, err, sizeof(err)), 0);
+	CHECK(op && op->id == LVMM_OP_ATTEST && op->body == LVMM_BODY_BLOB);
+	CHECK_STR(arg, "user");
+	CHECK(blen == 3 && bin[0] == 0 && bin[1] == 0xff && bin[2] == 0xa5);
 	CHECK(api_rid_ok("a-b_c.d:1") && !api_rid_ok("") && !api_rid_ok("a b") && !api_rid_ok("a\"b"));
 }
 

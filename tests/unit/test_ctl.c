@@ -24,6 +24,7 @@
 #include "common/log.h"
 #include "common/proto.h"
 #include "config/policy_load.h"
+#include "lvmm/trust_proto.h"
 #include "supervisor/ctl.h"
 #include "supervisor/events.h"
 #include "supervisor/policy.h"
@@ -47,15 +48,15 @@ static struct {
 	size_t len[32];
 	unsigned n;
 	unsigned policy_changes;
-	int fd; /* the last reply's blob (a copy), or -1 */
-} fk;
+	int blob_fd; /* a copy of the last reply's blob, or -1 */
+} fk = { .blob_fd = -1 };
 
 static void t_reply(struct sup *s, const struct lvmm_api_reply *r, size_t len, int fd)
 {
 	(void)s;
-	if (fk.fd >= 0)
-		close(fk.fd);
-	fk.fd = fd >= 0 ? dup(fd) : -1;
+	if (fk.blob_fd >= 0)
+		close(fk.blob_fd);
+	fk.blob_fd = fd >= 0 ? dup(fd) : -1;
 	if (fk.n < 32 && len <= sizeof(fk.rep[0])) {
 		memcpy(&fk.rep[fk.n], r, len);
 		fk.len[fk.n] = len;
@@ -144,10 +145,10 @@ static void setup(void)
 		S.parts[i].pid = 0x7ffffff0 + (pid_t)i; /* no such process: nothing is signalled */
 		S.parts[i].state = PS_RUNNING;
 	}
-	if (fk.fd > 0)
-		close(fk.fd);
+	if (fk.blob_fd >= 0)
+		close(fk.blob_fd);
 	memset(&fk, 0, sizeof(fk));
-	fk.fd = -1;
+	fk.blob_fd = -1;
 	ctl_setup(&S, &tp);
 	S.hooks = &hooks;
 }
@@ -420,6 +421,68 @@ static void test_partition_gone(void)
 	CHECK(failed_with(-ESRCH, "partition 'a' went away before answering"));
 }
 
+/*
+ * attest: refusals the supervisor decides itself, and the trust process's
+ * answer turned into the blob of JSON members the front-end merges. The
+ * answer is matched by token: of every token a late or hostile answer could
+ * carry, only the waiting request's is taken, and only once. (No trust
+ * process here: the answer is handed to a waiting status request, the one
+ * request in slot 0.)
+ */
+static void test_attest(void)
+{
+	static struct lvmm_trust_attest_done a;
+	struct lvmm_api_req q = { .id = 99, .op = LVMM_OP_ATTEST, .arg_len = 2, .arg = { 0x5e, 0xed } };
+	const uint8_t nonce[2] = { 0x5e, 0xed }, log[4] = { 'a', 'b', 'c', 'd' };
+	char want[1024], got[1024], zeros[65];
+	struct lvmm_ctl m;
+	unsigned n, g, i;
+	ssize_t k;
+
+	setup();
+	snprintf(q.target, sizeof(q.target), "a");
+	ctl_request(&S, &root, &q, -1);
+	CHECK(failed_with(-ECANCELED, "partition 'a' cannot be attested: it has no vTPM (a '{ type: tpm }' device)"));
+	q.arg_len = 0;
+	memset(q.arg, 0, sizeof(q.arg));
+	ctl_request(&S, &root, &q, -1);
+	CHECK(failed_with(-EINVAL, "attest: the nonce must be 1-64 bytes (2-128 hex digits)"));
+
+	ask(LVMM_OP_STATUS, "a");
+	CHECK(got_ctl(0, &m));
+	n = fk.n;
+	a.pcr_mask = LVMM_TRUST_PCR_MASK;
+	a.pcrs[17][0] = 0xab;
+	a.attest_len = 2, a.attest[0] = 1, a.attest[1] = 2;
+	a.sig_len = 1, a.sig[0] = 0xff;
+	snprintf(a.ak_pem, sizeof(a.ak_pem), "-----BEGIN PUBLIC KEY-----\nQUJD\n-----END PUBLIC KEY-----\n");
+	ctl_attested(&S, 0xffffffffU, &S.parts[0], 0, &a, nonce, 2, log, 4); /* slot 255: none */
+	for (g = 0; g < (1U << 16); g++)
+		ctl_attested(&S, g << 8, &S.parts[0], 0, &a, nonce, 2, log, 4);
+	CHECK_EQ(fk.n, n + 1);
+	CHECK_EQ(last()->result, 0);
+	CHECK_EQ(last()->body, LVMM_BODY_BLOB);
+	CHECK_EQ(last()->u.blob.format, LVMM_BLOB_JSON_FIELDS);
+	CHECK(fk.blob_fd >= 0 && (fcntl(fk.blob_fd, F_GET_SEALS) & F_SEAL_WRITE));
+	memset(zeros, '0', 64);
+	zeros[64] = 0;
+	n = (unsigned)snprintf(want, sizeof(want), "\"partition\":\"a\",\"nonce\":\"5eed\",\"pcrs\":{\"17\":\"ab%.62s\"", zeros);
+	for (i = 18; i <= 22; i++)
+		n += (unsigned)snprintf(want + n, sizeof(want) - n, ",\"%u\":\"%s\"", i, zeros);
+	snprintf(want + n, sizeof(want) - n, "},\"quote\":{\"attest\":\"0102\",\"signature\":\"ff\"},"
+		 "\"ak_pem\":\"-----BEGIN PUBLIC KEY-----\\nQUJD\\n-----END PUBLIC KEY-----\\n\","
+		 "\"eventlog\":\"YWJjZA==\"");
+	k = fk.blob_fd >= 0 ? pread(fk.blob_fd, got, sizeof(got) - 1, 0) : -1;
+	got[k > 0 ? k : 0] = 0;
+	CHECK_STR(got, want);
+	CHECK_EQ((uint64_t)k, last()->u.blob.size);
+	/* The same answer again: the request is over, nothing more is sent. */
+	n = fk.n;
+	for (g = 0; g < (1U << 16); g++)
+		ctl_attested(&S, g << 8, &S.parts[0], 0, &a, nonce, 2, log, 4);
+	CHECK_EQ(fk.n, n);
+}
+
 static void test_link_down_once(void)
 {
 	uint64_t ev0;
@@ -555,10 +618,10 @@ static bool metrics_read(struct lvmm_api_metrics *h, struct lvmm_api_metrics_par
 
 	return fk.n && last()->result == 0 && last()->body == LVMM_BODY_BLOB &&
 	       last()->u.blob.format == LVMM_BLOB_METRICS &&
-	       last()->u.blob.size == sizeof(*h) + n * sizeof(*rec) && fk.fd >= 0 &&
-	       (fcntl(fk.fd, F_GET_SEALS) & seals) == seals &&
-	       pread(fk.fd, h, sizeof(*h), 0) == (ssize_t)sizeof(*h) && h->nparts == n &&
-	       pread(fk.fd, rec, n * sizeof(*rec), sizeof(*h)) == (ssize_t)(n * sizeof(*rec));
+	       last()->u.blob.size == sizeof(*h) + n * sizeof(*rec) && fk.blob_fd >= 0 &&
+	       (fcntl(fk.blob_fd, F_GET_SEALS) & seals) == seals &&
+	       pread(fk.blob_fd, h, sizeof(*h), 0) == (ssize_t)sizeof(*h) && h->nparts == n &&
+	       pread(fk.blob_fd, rec, n * sizeof(*rec), sizeof(*h)) == (ssize_t)(n * sizeof(*rec));
 }
 
 /*
@@ -1047,6 +1110,7 @@ int main(void)
 	RUN(test_shutdown_reboot);
 	RUN(test_no_answer_times_out_once);
 	RUN(test_partition_gone);
+	RUN(test_attest);
 	RUN(test_link_down_once);
 	RUN(test_policy_upload);
 	RUN(test_events_filter);

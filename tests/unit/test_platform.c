@@ -12,6 +12,7 @@
 #include "config/platform.h"
 #include "config/policy_load.h"
 #include "config/yaml_util.h"
+#include "lvmm/trust_proto.h"
 #include "unit/unit.h"
 
 static char dir[] = "/tmp/lvmm-unit-platform.XXXXXX";
@@ -431,7 +432,7 @@ static void test_identities(void)
 	CHECK(says(1, "includes 65534/65535"));
 	CHECK(load("identities: { uid_base: 100000, count: 1 }\npartitions:\n  - name: a\n    kernel: %K\n"
 		   "  - name: b\n    kernel: %K\n") > 0);
-	CHECK(says(1, "count 1 is less than the 2 partitions"));
+	CHECK(says(1, "count 1 is less than the 2 identities the partitions need"));
 	CHECK(load("identities: { uid_base: 4294967000, count: 1000 }\npartitions:\n  - name: a\n    kernel: %K\n") > 0);
 	CHECK(says(1, "goes past the largest uid"));
 	CHECK(load("identities: { uid_base: 4294967296 }\npartitions:\n  - name: a\n    kernel: %K\n") > 0);
@@ -546,6 +547,78 @@ static void test_protect(void)
 	CHECK(strstr(errbuf, "watchdog action 'reboot' is unknown"));
 }
 
+/* verify:, safe_image:, { type: tpm } and the canonical entry measured into PCR 21 (docs/trust.md). */
+static void test_trust_keys(void)
+{
+	char want[400], text[LVMM_TRUST_PLATFORM_MAX];
+	const struct plat_part *p = &plat.parts[0];
+	int n;
+
+	CHECK_EQ(load("partitions:\n"
+		      "  - name: user\n"
+		      "    kernel: %K\n"
+		      "    verify: { manifest: %D, signature: %D, key: %D, on_fail: safe_image }\n"
+		      "    safe_image: { kernel: %K, cmdline: \"safe\", verify: { manifest: %D, signature: %D, key: %D } }\n"
+		      "    devices: [ { type: tpm, state: vtpm }, { type: blk, path: \"%D\" } ]\n"), 0);
+	CHECK(p->verify.on && p->verify.on_fail == LVMM_TRUST_SAFE_IMAGE && !strcmp(p->verify.key, disk));
+	CHECK(p->safe.on && !strcmp(p->safe.cmdline, "safe") && p->safe.verify.on &&
+	      p->safe.verify.on_fail == LVMM_TRUST_REFUSE);
+	CHECK_EQ(plat_part_tpm(p), 0);
+	CHECK(plat_part_trust(p));
+	CHECK_STR(p->devs[0].id, "tpm0");
+	snprintf(want, sizeof(want), "%s/vtpm", dir);
+	CHECK_STR(p->devs[0].path, want);
+	/* The canonical entry: fixed order, basenames, one line per setting. */
+	n = plat_part_canonical(p, text, sizeof(text));
+	CHECK(n > 0 && (size_t)n == strlen(text));
+	CHECK(!strncmp(text, "lvmm-platform-entry=1\nname=user\nrole=user\nlabel=\nvcpus=1\n", 50));
+	CHECK(strstr(text, "\nkernel=kernel.bin\ninitrd=\nverify_manifest=disk.img\n"));
+	CHECK(strstr(text, "\nverify_on_fail=safe_image\nsafe_image_kernel=kernel.bin\n"));
+	CHECK(strstr(text, "\ndevice=tpm id:tpm0\ndevice=blk id:blk0 readonly:0 path:"));
+	CHECK(!strstr(text, dir) || strstr(text, "path:")); /* host paths only where they name a resource */
+	CHECK_EQ(plat_part_canonical(p, text, 40), -ENOSPC);
+	/* Non-printable bytes cannot forge a line. */
+	CHECK(load("partitions:\n  - name: u\n    kernel: %K\n    devices: [ { type: blk, path: \"a\\nname=x\\t\" } ]\n") > 0);
+	CHECK(plat_part_canonical(p, text, sizeof(text)) > 0 && strstr(text, "a\\x0aname=x\\x09\n"));
+	CHECK(!plat_part_trust(p));
+
+	/* Every problem with its line and what to write. */
+	CHECK(load("partitions:\n  - name: u\n    kernel: %K\n"
+		   "    verify: { manifest: %D, signature: %D, key: %D, on_fail: maybe }\n") > 0);
+	CHECK(says(4, "on_fail 'maybe' is unknown: expected refuse or safe_image"));
+	CHECK(load("partitions:\n  - name: u\n    kernel: %K\n    verify: { manifest: %D, signature: %D }\n") > 0);
+	CHECK(says(4, "key"));
+	CHECK(load("partitions:\n  - name: u\n    kernel: %K\n"
+		   "    verify: { manifest: %D, signature: %D, key: nope.pem, on_fail: safe_image }\n") > 0);
+	CHECK(says(4, "on_fail: safe_image needs a 'safe_image: { kernel, verify }'"));
+	CHECK(says(4, "key '") && strstr(errbuf, "nope.pem': No such file or directory"));
+	CHECK(load("partitions:\n  - name: u\n    kernel: %K\n"
+		   "    safe_image: { kernel: %K, verify: { manifest: %D, signature: %D, key: %D } }\n") > 0);
+	CHECK(says(4, "safe_image is used only when verification fails with 'on_fail: safe_image'"));
+	CHECK(load("partitions:\n  - name: u\n    kernel: %K\n"
+		   "    verify: { manifest: %D, signature: %D, key: %D, on_fail: safe_image }\n"
+		   "    safe_image: { kernel: %K }\n") > 0);
+	CHECK(says(5, "safe_image needs its own 'verify: { manifest, signature, key }'"));
+	CHECK(load("partitions:\n  - name: u\n    kernel: %K\n    devices: [ { type: tpm } ]\n") > 0);
+	CHECK(says(4, "tpm device needs 'state: DIR'"));
+	CHECK(load("partitions:\n  - name: u\n    kernel: %K\n"
+		   "    devices: [ { type: tpm, state: a }, { type: tpm, state: b } ]\n") > 0);
+	CHECK(says(4, "partition 'u' already has a TPM (device tpm0)"));
+	CHECK(load("partitions:\n  - name: u\n    kernel: %K\n    devices: [ { type: tpm, state: \"a,b\" } ]\n") > 0);
+	CHECK(says(4, "contains ','"));
+	CHECK(load("partitions:\n  - name: u\n    kernel: %K\n    devices: [ { type: tpm, state: %K } ]\n") > 0);
+	CHECK(says(4, "is not a directory"));
+	CHECK(load("partitions:\n  - { name: a, kernel: %K, devices: [ { type: tpm, state: s } ] }\n"
+		   "  - { name: b, kernel: %K, devices: [ { type: tpm, state: s } ] }\n") > 0);
+	CHECK(says(3, "this vTPM state directory is already assigned to partition 'a'"));
+	/* A trust process runs as an identity of its own too. */
+	CHECK_EQ(load("identities: { uid_base: 100000, count: 2 }\npartitions:\n"
+		      "  - { name: a, kernel: %K, devices: [ { type: tpm, state: s } ] }\n"), 0);
+	CHECK(load("identities: { uid_base: 100000, count: 1 }\npartitions:\n"
+		   "  - { name: a, kernel: %K, devices: [ { type: tpm, state: s } ] }\n") > 0);
+	CHECK(says(1, "count 1 is less than the 2 identities the partitions need"));
+}
+
 int main(void)
 {
 	FILE *f;
@@ -578,6 +651,7 @@ int main(void)
 	RUN(test_sleep);
 	RUN(test_policy_limits);
 	RUN(test_protect);
+	RUN(test_trust_keys);
 	unlink(yaml);
 	unlink(kernel);
 	unlink(disk);

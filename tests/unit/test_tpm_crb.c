@@ -11,6 +11,7 @@
  * command sent to the supervisor as one LVMM_MSG_TPM_CMD.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -20,6 +21,7 @@
 #include "devices/registry.h"
 #include "devices/tpm_crb.h"
 #include "lvmm/guest_abi.h"
+#include "common/log.h"
 #include "unit/unit.h"
 #include "vmm/vm.h"
 
@@ -285,35 +287,96 @@ static void test_other_localities(void)
 
 /* ---- the partition device ------------------------------------------------------ */
 
-static void test_partition_device(void)
-{
-	static struct vm vm;
-	static struct lvmm_tpm_msg m;
-	struct lvmm_dev_cfg cfg;
-	struct lvmm_msg_hdr hdr;
-	uint8_t *ram = calloc(1, 1 << 20);
-	int sv[2], fds[1], log, r;
-	void *state = NULL;
-	const struct bus_dev *bd;
+/*
+ * A VM with 1 MiB of RAM, an MMIO bus and an I/O thread's epoll set (not
+ * running: the test dispatches with iothread_poll), and the device's fds.
+ */
+static struct vm vm;
+static uint8_t *ram;
+static int vm_fds[4];
 
+static void vm_setup(void)
+{
 	memset(&vm, 0, sizeof(vm));
+	ram = calloc(1, 1 << 20);
 	CHECK(ram != NULL);
 	CHECK_EQ(gmem_add_slot(&vm.gmem, 0, 1 << 20, ram, 0, false), 0);
 	bus_init(&vm.mmio, "mmio");
-	pthread_mutex_init(&vm.sup_lock, NULL);
+	CHECK_EQ(iothread_init(&vm.io), 0);
+	vm.fds = vm_fds;
+	vm.nfds = 4;
+}
+
+static void vm_teardown(void)
+{
+	iothread_destroy(&vm.io);
+	free(ram);
+}
+
+static struct lvmm_dev_cfg tpm_cfg(int32_t sock_idx, int32_t log_idx)
+{
+	struct lvmm_dev_cfg c;
+
+	memset(&c, 0, sizeof(c));
+	c.type = LVMM_DEV_TPM;
+	strcpy(c.id, "tpm0");
+	c.fd[0] = sock_idx;
+	c.fd[1] = log_idx;
+	c.fd[2] = c.fd[3] = LVMM_NO_FD;
+	return c;
+}
+
+static void guest_send(const uint8_t *cmd, size_t n)
+{
+	uint32_t one = 1;
+
+	for (size_t i = 0; i < n; i++)
+		bus_access(&vm.mmio, true, LVMM_TPM_CRB_DATA + i, (void *)(cmd + i), 1);
+	bus_access(&vm.mmio, true, LVMM_TPM_CRB_BASE + CRB_CTRL_START, &one, 4);
+}
+
+static uint32_t guest_start_reg(void)
+{
+	uint32_t v = 0xdead;
+
+	bus_access(&vm.mmio, false, LVMM_TPM_CRB_BASE + CRB_CTRL_START, &v, 4);
+	return v;
+}
+
+static uint32_t guest_rsp_code(void)
+{
+	uint8_t h[10];
+
+	for (int i = 0; i < 10; i++)
+		bus_access(&vm.mmio, false, LVMM_TPM_CRB_DATA + i, h + i, 1);
+	return (uint32_t)h[6] << 24 | (uint32_t)h[7] << 16 | (uint32_t)h[8] << 8 | h[9];
+}
+
+/* Dispatch the I/O thread's events until CTRL_START reads 0 or ms pass. */
+static void poll_until_answered(int ms)
+{
+	for (int i = 0; i < ms / 10 && guest_start_reg(); i++)
+		iothread_poll(&vm.io, 10);
+}
+
+static void test_partition_device(void)
+{
+	static struct lvmm_tpm_msg m;
+	struct lvmm_dev_cfg cfg;
+	struct lvmm_msg_hdr hdr;
+	int sv[2], log, r;
+	void *state = NULL;
+	const struct bus_dev *bd;
+
+	vm_setup();
 	CHECK_EQ(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
-	vm.sup_fd = sv[0];
 	log = memfd_create("eventlog", MFD_ALLOW_SEALING);
 	CHECK_EQ(write(log, "Spec ID Event03 goes here", 25), 25);
+	CHECK_EQ(fcntl(log, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW), 0);
 	memset(ram + LVMM_TPM_EVENTLOG_BASE, 0xee, LVMM_TPM_EVENTLOG_SIZE);
-	fds[0] = log;
-	vm.fds = fds;
-	vm.nfds = 1;
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.type = LVMM_DEV_TPM;
-	strcpy(cfg.id, "tpm0");
-	cfg.fd[0] = 0;
-	cfg.fd[1] = cfg.fd[2] = cfg.fd[3] = LVMM_NO_FD;
+	vm_fds[0] = sv[0];
+	vm_fds[1] = log;
+	cfg = tpm_cfg(0, 1);
 	CHECK_EQ(tpm_crb_ops.create(&vm, &cfg, &state), 0);
 	/* The log where the TPM2 table says, zeros after it. */
 	CHECK(!memcmp(ram + LVMM_TPM_EVENTLOG_BASE, "Spec ID Event03 goes here", 25));
@@ -321,53 +384,172 @@ static void test_partition_device(void)
 	CHECK_EQ(ram[LVMM_TPM_EVENTLOG_BASE + LVMM_TPM_EVENTLOG_SIZE - 1], 0);
 	bd = bus_find(&vm.mmio, LVMM_TPM_CRB_BASE + 0x4c, 4);
 	CHECK(bd && bd->len == LVMM_TPM_CRB_SIZE);
-	/* A guest command goes to the supervisor as one LVMM_MSG_TPM_CMD. */
-	{
-		uint32_t one = 1;
-
-		for (int i = 0; i < 12; i++)
-			bus_access(&vm.mmio, true, LVMM_TPM_CRB_DATA + i,
-				   (void *)(getrandom_cmd + i), 1);
-		bus_access(&vm.mmio, true, LVMM_TPM_CRB_BASE + CRB_CTRL_START, &one, 4);
-	}
+	/* A guest command goes to the trust process as one LVMM_MSG_TPM_CMD on fd[0]. */
+	guest_send(getrandom_cmd, 12);
 	r = proto_recv(sv[1], &hdr, &m, sizeof(m), NULL, 0, MSG_DONTWAIT);
 	CHECK_EQ(r, 0);
 	CHECK_EQ(hdr.type, LVMM_MSG_TPM_CMD);
 	CHECK(lvmm_tpm_msg_ok(&m, hdr.len));
 	CHECK_EQ(m.len, 12);
+	CHECK_EQ(m.locality, 0);
 	CHECK(!memcmp(m.data, getrandom_cmd, 12));
-	/* The supervisor's answer, checked structurally first. */
-	m.pad[1] = 1;
-	CHECK_EQ(tpm_crb_supervisor_rsp(state, &m, sizeof(m)), -EPROTO);
-	m.pad[1] = 0;
-	CHECK_EQ(tpm_crb_supervisor_rsp(state, &m, sizeof(m) - 1), -EPROTO);
-	memcpy(m.data, "\x80\x01\0\0\0\x0a\0\0\0\0", 10);
+	CHECK_EQ(guest_start_reg(), 1);
+	/* An answer for another command is dropped; the right one completes it. */
+	memcpy(m.data, "\x80\x01\0\0\0\x0a\0\0\0\x00", 10);
 	m.len = 10;
-	CHECK_EQ(tpm_crb_supervisor_rsp(state, &m, sizeof(m)), 0);
-	CHECK_EQ(tpm_crb_supervisor_rsp(state, &m, sizeof(m)), -ESTALE);
-	{
-		uint32_t st = 1;
-
-		bus_access(&vm.mmio, false, LVMM_TPM_CRB_BASE + CRB_CTRL_START, &st, 4);
-		CHECK_EQ(st, 0);
-	}
-	/* A log larger than the area is refused. */
-	{
-		void *s2 = NULL;
-		static struct vm vm2;
-
-		memcpy(&vm2, &vm, sizeof(vm2));
-		bus_init(&vm2.mmio, "mmio");
-		CHECK_EQ(ftruncate(log, LVMM_TPM_EVENTLOG_SIZE + 1), 0);
-		CHECK_EQ(tpm_crb_ops.create(&vm2, &cfg, &s2), -EFBIG);
-		cfg.fd[0] = 5; /* not one of the config's fds */
-		CHECK_EQ(tpm_crb_ops.create(&vm2, &cfg, &s2), -EBADF);
-	}
+	m.seq++;
+	CHECK_EQ(proto_send(sv[1], LVMM_MSG_TPM_RSP, &m, sizeof(m), NULL, 0, 0), 0);
+	iothread_poll(&vm.io, 100);
+	CHECK_EQ(guest_start_reg(), 1);
+	m.seq--;
+	CHECK_EQ(proto_send(sv[1], LVMM_MSG_TPM_RSP, &m, sizeof(m), NULL, 0, 0), 0);
+	poll_until_answered(1000);
+	CHECK_EQ(guest_start_reg(), 0);
+	CHECK_EQ(guest_rsp_code(), 0);
+	/* A structurally bad message (pad not zero): the channel is broken, never trusted again. */
+	guest_send(getrandom_cmd, 12);
+	CHECK_EQ(proto_recv(sv[1], &hdr, &m, sizeof(m), NULL, 0, MSG_DONTWAIT), 0);
+	m.len = 10;
+	m.pad[1] = 1;
+	CHECK_EQ(proto_send(sv[1], LVMM_MSG_TPM_RSP, &m, sizeof(m), NULL, 0, 0), 0);
+	poll_until_answered(1000);
+	CHECK_EQ(guest_start_reg(), 0);
+	CHECK_EQ(guest_rsp_code(), 0x101);
+	/* Later commands fail at once, and nothing more goes out. */
+	guest_send(getrandom_cmd, 12);
+	CHECK_EQ(guest_start_reg(), 0);
+	CHECK_EQ(guest_rsp_code(), 0x101);
+	CHECK_EQ(proto_recv(sv[1], &hdr, &m, sizeof(m), NULL, 0, MSG_DONTWAIT), -EAGAIN);
 	tpm_crb_ops.destroy(state);
-	close(log);
 	close(sv[0]);
 	close(sv[1]);
-	free(ram);
+	close(log);
+	vm_teardown();
+}
+
+/* The trust process goes away with a command in flight: TPM_RC_FAILURE, not a stuck START. */
+static void test_partition_device_peer_gone(void)
+{
+	static struct lvmm_tpm_msg m;
+	struct lvmm_dev_cfg cfg;
+	struct lvmm_msg_hdr hdr;
+	void *state = NULL;
+	int sv[2];
+
+	vm_setup();
+	CHECK_EQ(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
+	vm_fds[0] = sv[0];
+	cfg = tpm_cfg(0, LVMM_NO_FD);
+	CHECK_EQ(tpm_crb_ops.create(&vm, &cfg, &state), 0);
+	guest_send(getrandom_cmd, 12);
+	CHECK_EQ(proto_recv(sv[1], &hdr, &m, sizeof(m), NULL, 0, MSG_DONTWAIT), 0);
+	CHECK_EQ(guest_start_reg(), 1);
+	close(sv[1]);
+	poll_until_answered(1000);
+	CHECK_EQ(guest_start_reg(), 0);
+	CHECK_EQ(guest_rsp_code(), 0x101);
+	guest_send(getrandom_cmd, 12);
+	CHECK_EQ(guest_rsp_code(), 0x101);
+	tpm_crb_ops.destroy(state);
+	close(sv[0]);
+	vm_teardown();
+}
+
+/* A trust process that never answers: TPM_RC_FAILURE after the deadline; its late answer is dropped. */
+static void test_partition_device_timeout(void)
+{
+	static struct lvmm_tpm_msg m;
+	struct lvmm_dev_cfg cfg;
+	struct lvmm_msg_hdr hdr;
+	unsigned saved = tpm_crb_answer_timeout_ms;
+	void *state = NULL;
+	uint64_t t0;
+	int sv[2];
+
+	vm_setup();
+	tpm_crb_answer_timeout_ms = 200;
+	CHECK_EQ(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
+	vm_fds[0] = sv[0];
+	cfg = tpm_cfg(0, LVMM_NO_FD);
+	CHECK_EQ(tpm_crb_ops.create(&vm, &cfg, &state), 0);
+	t0 = now_ns();
+	guest_send(getrandom_cmd, 12);
+	CHECK_EQ(proto_recv(sv[1], &hdr, &m, sizeof(m), NULL, 0, MSG_DONTWAIT), 0);
+	iothread_poll(&vm.io, 50);
+	CHECK_EQ(guest_start_reg(), 1); /* not before its time */
+	poll_until_answered(3000);
+	CHECK_EQ(guest_start_reg(), 0);
+	CHECK_EQ(guest_rsp_code(), 0x101);
+	CHECK(now_ns() - t0 >= 200000000ULL);
+	/* The late answer finds nothing in flight: the error stays. */
+	memcpy(m.data, "\x80\x01\0\0\0\x0a\0\0\0\x00", 10);
+	m.len = 10;
+	CHECK_EQ(proto_send(sv[1], LVMM_MSG_TPM_RSP, &m, sizeof(m), NULL, 0, 0), 0);
+	iothread_poll(&vm.io, 100);
+	CHECK_EQ(guest_rsp_code(), 0x101);
+	/* The channel still works for the next command. */
+	guest_send(getrandom_cmd, 12);
+	CHECK_EQ(proto_recv(sv[1], &hdr, &m, sizeof(m), NULL, 0, MSG_DONTWAIT), 0);
+	memcpy(m.data, "\x80\x01\0\0\0\x0a\0\0\0\x00", 10);
+	m.len = 10;
+	CHECK_EQ(proto_send(sv[1], LVMM_MSG_TPM_RSP, &m, sizeof(m), NULL, 0, 0), 0);
+	poll_until_answered(1000);
+	CHECK_EQ(guest_rsp_code(), 0);
+	tpm_crb_answer_timeout_ms = saved;
+	tpm_crb_ops.destroy(state);
+	close(sv[0]);
+	close(sv[1]);
+	vm_teardown();
+}
+
+/* The config entry's fds: a SEQPACKET socket, an event log that fits, nothing else. */
+static void test_partition_device_config(void)
+{
+	struct lvmm_dev_cfg cfg;
+	char err[160];
+	void *state = NULL;
+	int sv[2], st[2], log, file;
+
+	vm_setup();
+	CHECK_EQ(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
+	CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, st), 0);
+	log = memfd_create("eventlog", 0);
+	file = memfd_create("notasocket", 0);
+	vm_fds[0] = sv[0];
+	vm_fds[1] = log;
+	vm_fds[2] = st[0];
+	vm_fds[3] = file;
+	cfg = tpm_cfg(0, 1);
+	CHECK_EQ(tpm_crb_check_cfg(&cfg, vm_fds, 4, err, sizeof(err)), 0);
+	cfg = tpm_cfg(LVMM_NO_FD, 1);
+	CHECK_EQ(tpm_crb_check_cfg(&cfg, vm_fds, 4, err, sizeof(err)), -EBADF);
+	CHECK(strstr(err, "trust process") != NULL);
+	cfg = tpm_cfg(2, 1);
+	CHECK_EQ(tpm_crb_check_cfg(&cfg, vm_fds, 4, err, sizeof(err)), -ENOTSOCK);
+	cfg = tpm_cfg(3, 1);
+	CHECK_EQ(tpm_crb_check_cfg(&cfg, vm_fds, 4, err, sizeof(err)), -ENOTSOCK);
+	cfg = tpm_cfg(0, 4);
+	CHECK_EQ(tpm_crb_check_cfg(&cfg, vm_fds, 4, err, sizeof(err)), -EBADF);
+	cfg = tpm_cfg(0, 1);
+	cfg.fd[2] = 3;
+	CHECK_EQ(tpm_crb_check_cfg(&cfg, vm_fds, 4, err, sizeof(err)), -EBADF);
+	/* A log larger than the area is refused, by the check and by create. */
+	CHECK_EQ(ftruncate(log, LVMM_TPM_EVENTLOG_SIZE + 1), 0);
+	cfg = tpm_cfg(0, 1);
+	CHECK_EQ(tpm_crb_check_cfg(&cfg, vm_fds, 4, err, sizeof(err)), -EFBIG);
+	CHECK_EQ(tpm_crb_ops.create(&vm, &cfg, &state), -EFBIG);
+	/* Exactly the area's size fits. */
+	CHECK_EQ(ftruncate(log, LVMM_TPM_EVENTLOG_SIZE), 0);
+	CHECK_EQ(tpm_crb_check_cfg(&cfg, vm_fds, 4, err, sizeof(err)), 0);
+	cfg.fd[0] = 5; /* not one of the config's fds */
+	CHECK_EQ(tpm_crb_ops.create(&vm, &cfg, &state), -EBADF);
+	close(sv[0]);
+	close(sv[1]);
+	close(st[0]);
+	close(st[1]);
+	close(log);
+	close(file);
+	vm_teardown();
 }
 
 int main(void)
@@ -378,5 +560,8 @@ int main(void)
 	RUN(test_bad_completion_and_backend);
 	RUN(test_other_localities);
 	RUN(test_partition_device);
+	RUN(test_partition_device_peer_gone);
+	RUN(test_partition_device_timeout);
+	RUN(test_partition_device_config);
 	return unit_done();
 }

@@ -278,6 +278,10 @@ static void test_argv(void)
 	CHECK_EQ(swtpm_build_argv(&p, 3, buf, sizeof(buf), argv, SWTPM_ARGV_MAX), -EINVAL);
 	p.state_dir = NULL;
 	CHECK_EQ(swtpm_build_argv(&p, 3, buf, sizeof(buf), argv, SWTPM_ARGV_MAX), -EINVAL);
+	/* The state directory as an fd: swtpm starts in it, no path at all. */
+	p.state_dir_fd = 7;
+	CHECK_EQ(swtpm_build_argv(&p, 3, buf, sizeof(buf), argv, SWTPM_ARGV_MAX), 0);
+	CHECK_STR(argv[9], "dir=.,mode=0600");
 }
 
 /* ---- real swtpm ------------------------------------------------------------------ */

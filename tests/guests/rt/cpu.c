@@ -141,10 +141,33 @@ static long cpl0_map(uint64_t first_gib, uint64_t count, uint64_t pds)
 	return 0;
 }
 
+/* RT_SYS_INT3: the #BP that int3 raises at CPL0 (one CPU at a time: the BSP). */
+static volatile uint64_t bp_seen, bp_rip;
+static volatile int bp_expected;
+
+static long cpl0_int3(void)
+{
+	uint64_t after;
+
+	bp_seen = 0;
+	bp_expected = 1;
+	__asm__ volatile("int3\n1:\n\tlea 1b(%%rip), %0" : "=r"(after) : : "memory");
+	bp_expected = 0;
+	if (!bp_seen)
+		return 0;
+	return bp_rip == after ? 1 : 2;
+}
+
 /* CPL0: every exception, interrupt and service call. */
 void rt_trap(struct rt_trapframe *tf);
 void rt_trap(struct rt_trapframe *tf)
 {
+	/* The int3 of RT_SYS_INT3 (a trap: the frame holds the address after it). */
+	if (tf->vector == 3 && (tf->cs & 3) == 0 && bp_expected) {
+		bp_seen = 1;
+		bp_rip = tf->rip;
+		return;
+	}
 	/*
 	 * This host raises #UD at "int $N" executed at CPL3 instead of going
 	 * through the gate, so a #UD on "int $0x80" from CPL3 is the service
@@ -176,6 +199,13 @@ void rt_trap(struct rt_trapframe *tf)
 		case RT_SYS_SPIN:
 			/* A wedged kernel: interrupts off, never leaves CPL0. */
 			__asm__ volatile("cli; 1: jmp 1b");
+			return;
+		case RT_SYS_INT3:
+			tf->rax = (uint64_t)cpl0_int3();
+			return;
+		case RT_SYS_FWAIT:
+			__asm__ volatile("fwait" ::: "memory");
+			tf->rax = 0;
 			return;
 		case RT_SYS_WRMSR:
 			__asm__ volatile("wrmsr" : : "c"((uint32_t)tf->rdi),

@@ -156,6 +156,9 @@ void rt_power_poll(void);
  * Returns the count, or -1 when neither table is found. *source is set
  * to "mptable" or "madt". */
 int rt_find_cpus(uint8_t *ids, int max, const char **source);
+/* The ACPI table with signature sig (4 characters) listed in the XSDT (or
+ * RSDT), its checksum verified; NULL when there is none. */
+const void *rt_acpi_table(const char *sig);
 /* Send INIT-SIPI-SIPI to one AP: it comes up in ap_main(apic_id) at CPL3. */
 void rt_start_ap(unsigned apic_id);
 /* The same for n APs at once (one INIT delay for all). */

@@ -1,0 +1,151 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Supervisor <-> trust process protocol (docs/trust.md, "The trust process").
+ *
+ * A partition with `verify:` or a `tpm` device gets a trust process
+ * (`lvmm __trust NAME`, this binary re-executed and sandboxed, as its own
+ * uid). It does what needs rich input or crypto: reading manifests,
+ * signatures and keys, verification, measurement into the vTPM (its own
+ * swtpm child), the event log, PCR reads and quotes. The supervisor keeps
+ * the decisions: it seals the boot images, asks, validates every field of
+ * every answer, emits the events, and starts (or refuses) the partition.
+ *
+ * Same framing as include/lvmm/proto.h (one SOCK_SEQPACKET packet per
+ * message, struct lvmm_msg_hdr, fds by SCM_RIGHTS). Every payload is its
+ * whole fixed-size struct; strings are fixed arrays, NUL-terminated.
+ *
+ *   sup -> trust  TRUST_INIT        once, first: name, flags, vTPM state dir
+ *   sup -> trust  TRUST_BOOT        per partition start, with the fds
+ *   trust -> sup  TRUST_BOOT_DONE   the verdict (+ the event log memfd)
+ *   sup -> trust  TRUST_ATTEST      a nonce
+ *   trust -> sup  TRUST_ATTEST_DONE PCRs, quote, attestation key
+ *
+ * The supervisor closing its end is the order to stop: the trust process
+ * shuts swtpm down (its state is saved) and exits 0.
+ */
+#ifndef LVMM_TRUST_PROTO_H
+#define LVMM_TRUST_PROTO_H
+
+#include <stdint.h>
+
+#include "lvmm/proto.h"
+
+#define LVMM_TRUST_PATH_MAX     1024  /* vTPM state directory, incl. NUL */
+#define LVMM_TRUST_FILE_MAX     256   /* a boot image's basename, incl. NUL */
+#define LVMM_TRUST_PLATFORM_MAX 16384 /* canonical platform entry (= MEASURE_PLATFORM_MAX) */
+#define LVMM_TRUST_REASON_MAX   320
+#define LVMM_TRUST_HEX_MAX      65    /* a SHA-256 in hex, incl. NUL */
+#define LVMM_TRUST_NONCE_MAX    64
+#define LVMM_TRUST_ATTEST_MAX   1024  /* TPMS_ATTEST bytes */
+#define LVMM_TRUST_SIG_MAX      72    /* TPMT_SIGNATURE, ECDSA P-256 */
+#define LVMM_TRUST_PEM_MAX      512   /* the attestation key, PEM */
+#define LVMM_TRUST_PCRS         24
+
+/* Exit status of a trust process whose vTPM failed (swtpm died, misbehaved or could not start). */
+#define LVMM_TRUST_EXIT_VTPM    3
+
+#define LVMM_TRUST_F_TPM        (1U << 0) /* INIT/BOOT: the partition has a vTPM */
+
+struct lvmm_trust_init {
+	char name[LVMM_NAME_MAX];
+	uint32_t flags;     /* LVMM_TRUST_F_* */
+	uint32_t log_level;
+	char state_dir[LVMM_TRUST_PATH_MAX]; /* with F_TPM: swtpm's --tpmstate dir */
+};
+
+#define LVMM_TRUST_IMG_VERIFY   (1U << 0) /* check against a signed manifest */
+
+/* One boot set: fds are indices into the message's fd array, or LVMM_NO_FD. */
+struct lvmm_trust_image {
+	uint32_t flags;       /* LVMM_TRUST_IMG_* */
+	int32_t fd_kernel;    /* sealed memfd */
+	int32_t fd_initrd;    /* sealed memfd, or LVMM_NO_FD */
+	int32_t fd_manifest;  /* read-only files, with IMG_VERIFY */
+	int32_t fd_signature;
+	int32_t fd_key;
+	char kernel_name[LVMM_TRUST_FILE_MAX]; /* basename: the manifest's name for it */
+	char initrd_name[LVMM_TRUST_FILE_MAX]; /* "" without an initrd */
+	char cmdline[LVMM_CMDLINE_MAX];
+};
+
+enum lvmm_trust_on_fail {
+	LVMM_TRUST_REFUSE = 1,     /* a failed verification: do not start */
+	LVMM_TRUST_SAFE_IMAGE = 2, /* boot the safe image (itself verified) instead */
+};
+
+#define LVMM_TRUST_BOOT_F_SAFE  (1U << 1) /* a safe image is configured */
+
+struct lvmm_trust_boot {
+	uint32_t seq;          /* echoed in BOOT_DONE; a new BOOT supersedes an unanswered one */
+	uint32_t flags;        /* LVMM_TRUST_F_TPM | LVMM_TRUST_BOOT_F_SAFE */
+	uint32_t on_fail;      /* enum lvmm_trust_on_fail */
+	int32_t fd_guest;      /* with F_TPM: the trust end of the partition's TPM socket */
+	struct lvmm_trust_image image[2]; /* [0] the partition's, [1] its safe image */
+	uint32_t platform_len;
+	uint32_t pad;
+	char platform[LVMM_TRUST_PLATFORM_MAX]; /* canonical platform entry (PCR 21) */
+};
+
+enum lvmm_trust_verdict {
+	LVMM_TRUST_OK = 1,          /* boot image[0] (verified, or nothing to verify) */
+	LVMM_TRUST_REFUSED = 2,     /* image[0] failed verification; on_fail: refuse */
+	LVMM_TRUST_SAFE = 3,        /* image[0] failed; the verified safe image boots */
+	LVMM_TRUST_SAFE_FAILED = 4, /* image[0] failed and so did the safe image */
+	LVMM_TRUST_ERROR = 5,       /* could not decide (unreadable input, vTPM failure): reason */
+	LVMM_TRUST_VERDICT_MAX = 5,
+};
+
+/* Why an image failed verification (manifest.h's struct verify_failure). */
+struct lvmm_trust_failure {
+	char file[LVMM_TRUST_FILE_MAX];      /* entry name, or "manifest", "signature", "key" */
+	char expected[LVMM_TRUST_HEX_MAX];   /* lower-case hex, or "" */
+	char actual[LVMM_TRUST_HEX_MAX];     /* lower-case hex, or "" */
+	uint8_t pad[6];
+	char reason[LVMM_TRUST_REASON_MAX];
+};
+
+#define LVMM_TRUST_DONE_F_EVENTLOG (1U << 0) /* one fd: the sealed event-log memfd */
+#define LVMM_TRUST_DONE_F_KEY      (1U << 1) /* key_digest is the verifying key's */
+
+struct lvmm_trust_boot_done {
+	uint32_t seq;
+	uint32_t verdict;      /* enum lvmm_trust_verdict */
+	uint32_t flags;        /* LVMM_TRUST_DONE_F_* */
+	uint32_t pad;
+	struct lvmm_trust_failure fail[2]; /* image[0]'s and the safe image's, when they failed */
+	uint8_t key_digest[32];            /* SHA-256 of the verifying key (DER) */
+	uint8_t kernel[32], initrd[32], cmdline[32]; /* what boots (measured) */
+	uint64_t kernel_size, initrd_size;
+	uint32_t log_events;   /* TCG_PCR_EVENT2 entries in the event log */
+	uint32_t pad2;
+	char reason[LVMM_TRUST_REASON_MAX]; /* LVMM_TRUST_ERROR: why */
+};
+
+struct lvmm_trust_attest {
+	uint32_t seq;
+	uint32_t nonce_len;    /* 1..LVMM_TRUST_NONCE_MAX */
+	uint8_t nonce[LVMM_TRUST_NONCE_MAX];
+};
+
+struct lvmm_trust_attest_done {
+	uint32_t seq;
+	int32_t result;        /* 0 or -errno (error says why) */
+	uint32_t pcr_mask;     /* the PCRs read and quoted: 17-22 (0x7e0000) */
+	uint16_t attest_len;   /* 1..LVMM_TRUST_ATTEST_MAX */
+	uint16_t sig_len;      /* 1..LVMM_TRUST_SIG_MAX */
+	uint8_t pcrs[LVMM_TRUST_PCRS][32];
+	uint8_t attest[LVMM_TRUST_ATTEST_MAX]; /* TPMS_ATTEST as signed */
+	uint8_t sig[LVMM_TRUST_SIG_MAX];       /* TPMT_SIGNATURE as the TPM marshalled it */
+	char ak_pem[LVMM_TRUST_PEM_MAX];       /* "-----BEGIN PUBLIC KEY-----\n..." */
+	char error[LVMM_TRUST_REASON_MAX];
+};
+
+#define LVMM_TRUST_PCR_MASK 0x7e0000U /* PCRs 17-22: the ones lvmm measures into */
+
+_Static_assert(sizeof(struct lvmm_trust_boot) < LVMM_MSG_MAX_LEN, "BOOT must fit a message");
+_Static_assert(sizeof(struct lvmm_trust_boot_done) < LVMM_MSG_MAX_LEN, "BOOT_DONE must fit");
+_Static_assert(sizeof(struct lvmm_trust_attest_done) < LVMM_MSG_MAX_LEN, "ATTEST_DONE must fit");
+_Static_assert(sizeof(struct lvmm_trust_failure) % 8 == 0, "no tail padding in a failure");
+_Static_assert(sizeof(struct lvmm_trust_attest_done) % 4 == 0, "no tail padding in ATTEST_DONE");
+
+#endif /* LVMM_TRUST_PROTO_H */

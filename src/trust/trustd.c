@@ -1,0 +1,579 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The trust process (trustd.h, docs/trust.md "The trust process").
+ *
+ * One loop over four fds: the supervisor's socket (INIT once, then BOOT and
+ * ATTEST requests), the partition's TPM socket (the guest's commands),
+ * swtpm's data channel (responses) and its control channel (only to notice
+ * that swtpm died). Requests are handled one at a time and in order; an
+ * attestation that must wait for a guest command in swtpm resumes when its
+ * response is in (vtpm.c's relay decides). The supervisor is trusted to
+ * send well-formed requests, but every index and length is still checked;
+ * the partition is not trusted at all: a malformed message closes its
+ * socket.
+ */
+#include "trust/trustd.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <seccomp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/proto.h"
+#include "lvmm/guest_abi.h"
+#include "lvmm/trust_proto.h"
+#include "trust/digest.h"
+#include "trust/eventlog.h"
+#include "trust/swtpm.h"
+#include "trust/tpm2.h"
+#include "trust/verdict.h"
+#include "trust/vtpm.h"
+
+#ifdef __SANITIZE_ADDRESS__
+#include <sanitizer/lsan_interface.h>
+#endif
+
+#define BOOT_FDS_MAX 11 /* the guest's TPM socket + 2 images x (kernel, initrd, 3 verify files) */
+
+static struct {
+	int sup;             /* the supervisor */
+	int guest;           /* the partition's TPM socket of the current start, or -1 */
+	bool tpm;            /* this partition has a vTPM */
+	bool booted;         /* a start was measured: PCRs and the attestation key are there */
+	bool attest_wait;    /* an attestation waits for the channel */
+	char tpm_err[160];   /* swtpm could not be started: every BOOT says so */
+	char name[LVMM_NAME_MAX]; /* the partition's */
+	struct swtpm swtpm;
+	struct vtpm v;
+	struct lvmm_trust_attest att;
+} D = { .sup = -1, .guest = -1 };
+
+/* Large messages: static, not on the stack. */
+static union {
+	struct lvmm_trust_boot b;
+	struct lvmm_trust_attest a;
+} req;
+static struct lvmm_trust_boot_done done;
+static struct lvmm_trust_attest_done adone;
+static struct trust_eval ev;
+static uint8_t logbuf[LVMM_TPM_EVENTLOG_SIZE];
+
+/* ---- the sandbox ------------------------------------------------------------------- */
+
+/*
+ * Every system call a running trust process makes (measured with strace
+ * over tests/integration/trust.sh, then checked against the code paths).
+ * docs/trust.md gives the reason for each.
+ */
+static const int allowed[] = {
+	SCMP_SYS(write), SCMP_SYS(close),          /* stderr, the event-log memfd; fds done with */
+	SCMP_SYS(sendmsg), SCMP_SYS(recvmsg),      /* SEQPACKET: supervisor, partition (SCM_RIGHTS) */
+	SCMP_SYS(sendto), SCMP_SYS(recvfrom),      /* swtpm's stream channels */
+	SCMP_SYS(poll),                            /* the loop; swtpm's deadlines */
+	SCMP_SYS(newfstatat), SCMP_SYS(pread64),   /* sizes, reading manifests, keys, signatures */
+	SCMP_SYS(munmap), SCMP_SYS(madvise),       /* hashing an image through a read-only mapping */
+	SCMP_SYS(memfd_create), SCMP_SYS(fcntl),   /* the sealed event log */
+	SCMP_SYS(getrandom),                       /* platformAuth; libcrypto */
+	SCMP_SYS(clock_gettime), SCMP_SYS(clock_nanosleep), /* deadlines; waiting for swtpm to end */
+	SCMP_SYS(wait4),                           /* reaping swtpm */
+	SCMP_SYS(restart_syscall),                 /* a wait interrupted by SIGCHLD */
+	SCMP_SYS(brk), SCMP_SYS(futex),            /* glibc's allocator, libcrypto's locks */
+	SCMP_SYS(exit_group),
+#ifdef __SANITIZE_ADDRESS__
+	SCMP_SYS(sigaltstack), SCMP_SYS(sched_getaffinity), SCMP_SYS(sched_yield),
+	SCMP_SYS(getpid), SCMP_SYS(gettid), SCMP_SYS(rt_sigprocmask), SCMP_SYS(exit),
+#endif
+};
+
+static int rule(scmp_filter_ctx ctx, int nr, unsigned n, const struct scmp_arg_cmp *a)
+{
+	int r = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, nr, n, a);
+
+	return r == -EFAULT ? 0 : r; /* a syscall this architecture does not have */
+}
+
+int trustd_sandbox(int swtpm_pid, char *err, unsigned long errlen)
+{
+	/* Spelled out: clang's -Wmissing-field-initializers rejects libseccomp's SCMP_A*_64(). */
+	struct scmp_arg_cmp noexec = { .arg = 2, .op = SCMP_CMP_MASKED_EQ, .datum_a = PROT_EXEC,
+				       .datum_b = 0 };
+	struct scmp_arg_cmp only_swtpm = { .arg = 0, .op = SCMP_CMP_EQ,
+					   .datum_a = (scmp_datum_t)swtpm_pid, .datum_b = 0 };
+	scmp_filter_ctx ctx;
+	size_t i;
+	int r = 0;
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) || prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)) {
+		r = -errno;
+		snprintf(err, errlen, "prctl: %s", strerror(-r));
+		return r;
+	}
+	/* Root cannot come back (the identity was changed before exec, when run as root). */
+	if (geteuid() != 0 && setresuid(0, 0, 0) == 0) {
+		snprintf(err, errlen, "the trust process could become root again");
+		return -EPERM;
+	}
+	ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
+	if (!ctx) {
+		snprintf(err, errlen, "seccomp_init failed");
+		return -ENOMEM;
+	}
+	for (i = 0; !r && i < ARRAY_SIZE(allowed); i++)
+		r = rule(ctx, allowed[i], 0, NULL);
+	/* Memory, never executable. */
+	if (!r)
+		r = rule(ctx, SCMP_SYS(mmap), 1, &noexec);
+	if (!r)
+		r = rule(ctx, SCMP_SYS(mprotect), 1, &noexec);
+	/* Signals: swtpm only (the SIGKILL after a shutdown that did not end it). */
+	if (!r && swtpm_pid > 0)
+		r = rule(ctx, SCMP_SYS(kill), 1, &only_swtpm);
+	if (!r)
+		r = seccomp_load(ctx);
+	seccomp_release(ctx);
+	if (r)
+		snprintf(err, errlen, "seccomp: %s", strerror(-r));
+	return r;
+}
+
+/* ---- the vTPM ------------------------------------------------------------------------ */
+
+static void send_rsp(const struct lvmm_tpm_msg *m)
+{
+	/* A partition that is gone or does not read loses the answer; nothing else does. */
+	if (D.guest >= 0 &&
+	    proto_send(D.guest, LVMM_MSG_TPM_RSP, m, sizeof(*m), NULL, 0, MSG_DONTWAIT))
+		pr_debug("TPM response not delivered");
+}
+
+static void send_attest_done(void)
+{
+	if (proto_send(D.sup, LVMM_MSG_TRUST_ATTEST_DONE, &adone, sizeof(adone), NULL, 0, 0))
+		pr_err("cannot answer the supervisor");
+}
+
+static void attest_error(uint32_t seq, int r, const char *why)
+{
+	memset(&adone, 0, sizeof(adone));
+	adone.seq = seq;
+	adone.result = r;
+	snprintf(adone.error, sizeof(adone.error), "%s", why);
+	send_attest_done();
+}
+
+/*
+ * swtpm died, timed out or misbehaved: every guest command in flight gets
+ * TPM_RC_FAILURE, a waiting attestation an error, and the process ends
+ * with LVMM_TRUST_EXIT_VTPM (the supervisor reports vtpm_failed and ends
+ * the partition; its next start gets a new trust process and swtpm).
+ */
+static void __attribute__((noreturn)) vtpm_failed(const char *why)
+{
+	static struct lvmm_tpm_msg reply;
+	unsigned guard;
+
+	pr_err("vTPM failed: %s", why);
+	for (guard = 0; guard < 4 && vtpm_fail(&D.v, &reply); guard++)
+		send_rsp(&reply);
+	if (D.attest_wait)
+		attest_error(D.att.seq, -EIO, why);
+	swtpm_stop(&D.swtpm);
+	exit(LVMM_TRUST_EXIT_VTPM);
+}
+
+/* While holding the channel: PCRs 17-22 and a quote over them with the caller's nonce. */
+static void run_attest(void)
+{
+	static uint8_t pcrs[TPM2_PCR_COUNT][SHA256_LEN];
+	struct tpm2_quote q;
+	struct tpm2_ak ak;
+	char err[256] = "";
+	int r, e;
+
+	D.attest_wait = false;
+	r = vtpm_pcr_read(&D.v, LVMM_TRUST_PCR_MASK, pcrs, err, sizeof(err));
+	if (!r)
+		r = vtpm_quote(&D.v, D.att.nonce, D.att.nonce_len, LVMM_TRUST_PCR_MASK, pcrs, &ak, &q,
+			       err, sizeof(err));
+	e = vtpm_sup_end(&D.v); /* always: a queued guest command goes out now */
+	memset(&adone, 0, sizeof(adone));
+	adone.seq = D.att.seq;
+	if (!r)
+		r = tpm2_ak_pem(&ak, adone.ak_pem, sizeof(adone.ak_pem));
+	if (!r && (q.attest_len > sizeof(adone.attest) || q.sig_len > sizeof(adone.sig)))
+		r = -EPROTO;
+	if (r) {
+		attest_error(D.att.seq, r, err[0] ? err : strerror(-r));
+	} else {
+		adone.pcr_mask = LVMM_TRUST_PCR_MASK;
+		memcpy(adone.pcrs, pcrs, sizeof(adone.pcrs));
+		memcpy(adone.attest, q.attest, q.attest_len);
+		adone.attest_len = q.attest_len;
+		memcpy(adone.sig, q.sig, q.sig_len);
+		adone.sig_len = q.sig_len;
+		send_attest_done();
+	}
+	if (e || D.v.broken)
+		vtpm_failed(err[0] ? err : "swtpm did not take locality 0 back");
+}
+
+static void on_attest(const struct lvmm_msg_hdr *h, const struct lvmm_trust_attest *a)
+{
+	int r;
+
+	if (h->len != sizeof(*a) || !a->nonce_len || a->nonce_len > LVMM_TRUST_NONCE_MAX) {
+		attest_error(h->len >= sizeof(a->seq) ? a->seq : 0, -EINVAL, "malformed request");
+		return;
+	}
+	if (!D.tpm || !D.booted) {
+		attest_error(a->seq, -ENODATA, "no measured start yet");
+		return;
+	}
+	if (D.attest_wait) {
+		attest_error(a->seq, -EBUSY, "an attestation is in progress");
+		return;
+	}
+	D.att = *a;
+	r = vtpm_sup_begin(&D.v);
+	if (r == -EINPROGRESS) {
+		D.attest_wait = true; /* resumes when the guest's command is answered */
+		return;
+	}
+	if (r) {
+		attest_error(a->seq, r, "the vTPM is not usable");
+		if (D.v.broken)
+			vtpm_failed("the vTPM is broken");
+		return;
+	}
+	run_attest();
+}
+
+/* A guest command from the partition's TPM socket; garbage closes the socket. */
+static void on_guest(void)
+{
+	static struct lvmm_tpm_msg m, reply;
+	struct lvmm_msg_hdr h;
+	unsigned guard;
+	int r;
+
+	for (guard = 0; guard < 4 && D.guest >= 0; guard++) {
+		r = proto_recv(D.guest, &h, &m, sizeof(m), NULL, 0, MSG_DONTWAIT);
+		if (r == -EAGAIN)
+			return;
+		if (r || h.type != LVMM_MSG_TPM_CMD || !lvmm_tpm_msg_ok(&m, h.len)) {
+			/* At most once per start: the socket is closed here. */
+			if (r != -EPIPE && r != -ECONNRESET)
+				pr_warn("partition sent a malformed TPM message; closing its TPM socket");
+			close(D.guest);
+			D.guest = -1;
+			return;
+		}
+		r = vtpm_guest_submit(&D.v, &m, &reply);
+		if (r == VTPM_SUBMIT_REPLY || r < 0)
+			send_rsp(&reply);
+		if (r < 0)
+			vtpm_failed("cannot write to swtpm");
+	}
+}
+
+static void on_swtpm_data(void)
+{
+	static struct lvmm_tpm_msg reply;
+	struct vtpm_event e;
+	int r = vtpm_on_readable(&D.v, &e, &reply);
+
+	if (e.guest_reply)
+		send_rsp(&reply);
+	if (r < 0)
+		vtpm_failed(r == -EPIPE ? "swtpm closed its data channel" : "swtpm misbehaved");
+	if (r > 0 && e.sup_granted && D.attest_wait)
+		run_attest();
+	else if (r > 0 && e.sup_granted && vtpm_sup_end(&D.v))
+		vtpm_failed("swtpm did not take locality 0 back");
+}
+
+/* ---- a start ------------------------------------------------------------------------- */
+
+/* fds[idx], or -1 for LVMM_NO_FD or an index the message did not carry. */
+static int fd_at(const int *fds, unsigned nfds, int32_t idx)
+{
+	return idx >= 0 && (unsigned)idx < nfds ? fds[idx] : -1;
+}
+
+static bool image_in(const struct lvmm_trust_image *im, const int *fds, unsigned nfds,
+		     struct trust_image_in *in)
+{
+	if (!memchr(im->kernel_name, 0, sizeof(im->kernel_name)) ||
+	    !memchr(im->initrd_name, 0, sizeof(im->initrd_name)) ||
+	    !memchr(im->cmdline, 0, sizeof(im->cmdline)))
+		return false;
+	in->kernel_name = im->kernel_name;
+	in->kernel_fd = fd_at(fds, nfds, im->fd_kernel);
+	in->initrd_name = im->initrd_name;
+	in->initrd_fd = fd_at(fds, nfds, im->fd_initrd);
+	in->cmdline = im->cmdline;
+	in->filling = true; /* the supervisor fills and seals them while they are hashed */
+	in->verify = im->flags & LVMM_TRUST_IMG_VERIFY;
+	in->manifest_fd = fd_at(fds, nfds, im->fd_manifest);
+	in->sig_fd = fd_at(fds, nfds, im->fd_signature);
+	in->key_fd = fd_at(fds, nfds, im->fd_key);
+	return in->kernel_fd >= 0;
+}
+
+static void copy_failure(struct lvmm_trust_failure *o, const struct verify_failure *f)
+{
+	snprintf(o->file, sizeof(o->file), "%s", f->file);
+	snprintf(o->expected, sizeof(o->expected), "%s", f->expected);
+	snprintf(o->actual, sizeof(o->actual), "%s", f->actual);
+	snprintf(o->reason, sizeof(o->reason), "%s", f->reason);
+}
+
+/* The event log into a memfd sealed against every change. fd or -errno. */
+static int sealed_log(size_t len)
+{
+	int fd = memfd_create("lvmm-eventlog", MFD_CLOEXEC | MFD_ALLOW_SEALING), r = 0;
+	size_t off = 0;
+
+	if (fd < 0)
+		return -errno;
+	while (!r && off < len) {
+		ssize_t n = write(fd, logbuf + off, len - off);
+
+		if (n > 0)
+			off += (size_t)n;
+		else if (n < 0 && errno != EINTR)
+			r = -errno;
+	}
+	if (!r && fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL))
+		r = -errno;
+	if (r) {
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+/* Measure into the vTPM and write the event log; the log's fd or -errno (reason in done). */
+static int measure(void)
+{
+	char err[256];
+	size_t len;
+	int r;
+
+	if (D.tpm_err[0]) {
+		snprintf(done.reason, sizeof(done.reason), "vTPM: %s", D.tpm_err);
+		return -EIO;
+	}
+	if (D.attest_wait) {
+		/* The partition the attestation was about is gone. */
+		attest_error(D.att.seq, -ECANCELED, "the partition restarted");
+		D.attest_wait = false;
+	}
+	r = vtpm_start_measured(&D.v, &ev.plan, err, sizeof(err));
+	if (r) {
+		snprintf(done.reason, sizeof(done.reason), "vTPM: %s", err);
+		return r;
+	}
+	r = measure_plan_eventlog(&ev.plan, logbuf, sizeof(logbuf), &len);
+	if (!r)
+		r = sealed_log(len);
+	if (r < 0)
+		snprintf(done.reason, sizeof(done.reason), "event log: %s", strerror(-r));
+	return r;
+}
+
+static void on_boot(const struct lvmm_msg_hdr *h, const int *fds, unsigned nfds)
+{
+	const struct lvmm_trust_boot *b = &req.b;
+	struct trust_eval_in in = { .on_fail = (int)b->on_fail, .partition = D.name };
+	int logfd = -1, guest;
+	unsigned i, n = 0;
+
+	memset(&done, 0, sizeof(done));
+	done.seq = h->len >= sizeof(b->seq) ? b->seq : 0;
+	done.verdict = LVMM_TRUST_ERROR;
+	guest = fd_at(fds, nfds, b->fd_guest);
+	if (D.guest >= 0)
+		close(D.guest); /* the previous start's partition is gone */
+	D.guest = D.tpm ? guest : -1;
+	if (h->len != sizeof(*b) || b->platform_len > sizeof(b->platform) ||
+	    !image_in(&b->image[0], fds, nfds, &in.image[0]) ||
+	    ((b->flags & LVMM_TRUST_BOOT_F_SAFE) &&
+	     !image_in(&b->image[1], fds, nfds, &in.image[1]))) {
+		snprintf(done.reason, sizeof(done.reason), "malformed BOOT request");
+		goto reply;
+	}
+	in.image[0].present = true;
+	in.image[1].present = b->flags & LVMM_TRUST_BOOT_F_SAFE;
+	in.platform = b->platform;
+	in.platform_len = b->platform_len;
+	trust_evaluate(&in, &ev);
+	done.verdict = ev.verdict;
+	for (i = 0; i < 2; i++)
+		if (ev.failed[i])
+			copy_failure(&done.fail[i], &ev.fail[i]);
+	snprintf(done.reason, sizeof(done.reason), "%s", ev.reason);
+	if (ev.verdict != LVMM_TRUST_OK && ev.verdict != LVMM_TRUST_SAFE)
+		goto reply;
+	if (D.tpm) {
+		logfd = measure();
+		if (logfd < 0) {
+			done.verdict = LVMM_TRUST_ERROR;
+			goto reply;
+		}
+		D.booted = true;
+		done.flags |= LVMM_TRUST_DONE_F_EVENTLOG;
+		done.log_events = ev.plan.n;
+		n = 1;
+	}
+	if (ev.have_key) {
+		done.flags |= LVMM_TRUST_DONE_F_KEY;
+		memcpy(done.key_digest, ev.key_digest, sizeof(done.key_digest));
+	}
+	memcpy(done.kernel, ev.bs.kernel, 32);
+	memcpy(done.initrd, ev.bs.initrd, 32);
+	memcpy(done.cmdline, ev.bs.cmdline, 32);
+	done.kernel_size = ev.bs.kernel_size;
+	done.initrd_size = ev.bs.initrd_size;
+reply:
+	if (proto_send(D.sup, LVMM_MSG_TRUST_BOOT_DONE, &done, sizeof(done), &logfd, n, 0))
+		pr_err("cannot answer the supervisor");
+	if (logfd >= 0)
+		close(logfd);
+	for (i = 0; i < nfds; i++)
+		if (fds[i] != D.guest)
+			close(fds[i]);
+	if (D.v.broken)
+		vtpm_failed(done.reason);
+}
+
+/* ---- the loop ----------------------------------------------------------------------------- */
+
+/* One request from the supervisor; false when the supervisor is gone. */
+static bool on_supervisor(void)
+{
+	int fds[BOOT_FDS_MAX];
+	struct lvmm_msg_hdr h;
+	int r = proto_recv(D.sup, &h, &req, sizeof(req), fds, BOOT_FDS_MAX, MSG_DONTWAIT);
+
+	if (r == -EAGAIN)
+		return true;
+	if (r) {
+		if (r != -EPIPE)
+			pr_err("supervisor channel: %s", strerror(-r));
+		return false;
+	}
+	if (h.type == LVMM_MSG_TRUST_BOOT) {
+		on_boot(&h, fds, h.nfds);
+		return true;
+	}
+	while (h.nfds--)
+		close(fds[h.nfds]);
+	if (h.type == LVMM_MSG_TRUST_ATTEST)
+		on_attest(&h, &req.a);
+	else
+		pr_warn("unexpected message type %u from the supervisor", h.type);
+	return true;
+}
+
+static int poll_ms(void)
+{
+	uint64_t now = now_ns();
+
+	if (D.v.busy != VTPM_GUEST)
+		return -1;
+	return D.v.deadline_ns <= now ? 0 : (int)MIN((D.v.deadline_ns - now) / 1000000 + 1, 60000ULL);
+}
+
+static int loop(void)
+{
+	for (;;) {
+		struct pollfd p[4] = {
+			{ .fd = D.sup, .events = POLLIN },
+			{ .fd = D.guest, .events = POLLIN },
+			{ .fd = D.tpm ? D.swtpm.data_fd : -1, .events = POLLIN },
+			{ .fd = D.tpm ? D.swtpm.ctrl_fd : -1, .events = 0 }, /* hang-up only */
+		};
+		int n = poll(p, 4, poll_ms());
+
+		if (n < 0 && errno != EINTR)
+			return 1;
+		if (D.tpm && vtpm_timed_out(&D.v, now_ns()))
+			vtpm_failed("a guest command took longer than 30 s");
+		if (p[3].revents)
+			vtpm_failed("swtpm's control channel closed (swtpm ended)");
+		if (p[2].revents)
+			on_swtpm_data();
+		if (p[1].revents && D.guest >= 0)
+			on_guest();
+		/* One request per round: poll is level-triggered and comes back for the next. */
+		if (p[0].revents && !on_supervisor())
+			return 0;
+	}
+}
+
+int trust_main(int sock)
+{
+	static struct lvmm_trust_init init;
+	struct swtpm_params sp = { .stderr_fd = -1 };
+	char err[256], prefix[64];
+	struct lvmm_msg_hdr h;
+	int r, dirfd = -1;
+
+	D.sup = sock;
+	r = proto_recv(sock, &h, &init, sizeof(init), &dirfd, 1, 0);
+	if (r || h.type != LVMM_MSG_TRUST_INIT || h.len != sizeof(init) ||
+	    h.nfds != !!(init.flags & LVMM_TRUST_F_TPM) ||
+	    !memchr(init.name, 0, sizeof(init.name)) ||
+	    !memchr(init.state_dir, 0, sizeof(init.state_dir))) {
+		fprintf(stderr, "lvmm __trust: no valid INIT from the supervisor\n");
+		return 1;
+	}
+	snprintf(D.name, sizeof(D.name), "%s", init.name);
+	snprintf(prefix, sizeof(prefix), "lvmm trust %s", D.name);
+	log_set_prefix(prefix);
+	log_level = (int)MIN(init.log_level, (uint32_t)LOG_DEBUG);
+	D.tpm = init.flags & LVMM_TRUST_F_TPM;
+	if (D.tpm) {
+		/*
+		 * swtpm is exec'd now, before the filter: the sandbox never needs fork
+		 * or exec; and before libcrypto's set-up, which then overlaps swtpm's
+		 * own (a partition's first start waits for both: bench/trust.sh).
+		 */
+		sp.state_dir_fd = dirfd; /* swtpm runs in it: no path, no search rights above it */
+		r = swtpm_spawn(&D.swtpm, &sp, LVMM_TPM_BUF_MAX);
+		close(dirfd);
+		if (r) {
+			snprintf(D.tpm_err, sizeof(D.tpm_err), "swtpm could not be started: %s",
+				 strerror(-r));
+			pr_err("%s", D.tpm_err);
+		}
+		vtpm_init(&D.v, &D.swtpm);
+	}
+	if (trust_crypto_init()) {
+		pr_err("libcrypto failed to initialise");
+		swtpm_stop(&D.swtpm);
+		return 1;
+	}
+#ifdef __SANITIZE_ADDRESS__
+	__lsan_do_leak_check(); /* its exit-time check needs calls the filter forbids */
+#endif
+	r = trustd_sandbox(D.swtpm.pid, err, sizeof(err));
+	if (r) {
+		pr_err("sandbox: %s", err);
+		swtpm_stop(&D.swtpm);
+		return 1;
+	}
+	r = loop();
+	swtpm_stop(&D.swtpm); /* CMD_SHUTDOWN: swtpm stores its state and ends */
+	return r;
+}

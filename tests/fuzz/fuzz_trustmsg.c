@@ -1,0 +1,178 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The supervisor's validation of what a trust process sends it
+ * (src/supervisor/trust.c: proto_recv + trust_check_msg + trust_sealed_ok).
+ * A compromised trust process controls every byte of its packets and
+ * which fds it attaches, so the packet goes through a real SOCK_SEQPACKET
+ * socketpair, as the supervisor receives it (at most one fd).
+ *
+ * Input: byte 0 = what to attach (low 2 bits: 0 none, 1 /dev/null,
+ * 2 a memfd sealed against every change, 3 the same memfd unsealed; bit 2:
+ * attach two), the rest = the packet (at most LVMM_MSG_MAX_LEN + 64 bytes).
+ *
+ * Invariants: an accepted message is a BOOT_DONE or an ATTEST_DONE of
+ * exactly its size, with in-range enums, consistent flags and fd count,
+ * NUL-terminated strings, digests of 64 lower-case hex digits or empty,
+ * bounded attestation fields and a printable PEM; an attached fd passes
+ * trust_sealed_ok only if it is the sealed memfd; no received fd is ever
+ * left open.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/proto.h"
+#include "fuzz/fuzz.h"
+#include "lvmm/guest_abi.h"
+#include "lvmm/trust_proto.h"
+#include "supervisor/trust.h"
+
+static int lowest_free_fd(void)
+{
+	int fd = dup(0);
+
+	if (fd >= 0)
+		close(fd);
+	return fd;
+}
+
+static int memfd(bool sealed)
+{
+	int fd = memfd_create("fuzz-log", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+	if (fd < 0 || write(fd, "log", 3) != 3)
+		return fd;
+	if (sealed)
+		fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
+	return fd;
+}
+
+static void send_packet(int sock, const uint8_t *p, size_t n, unsigned kind, unsigned nfds)
+{
+	int fds[2] = { -1, -1 };
+	union {
+		char buf[CMSG_SPACE(sizeof(fds))];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov = { (void *)p, n };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	unsigned i;
+
+	for (i = 0; i < nfds; i++)
+		fds[i] = kind == 1 ? open("/dev/null", O_RDONLY | O_CLOEXEC) : memfd(kind == 2);
+	if (nfds) {
+		struct cmsghdr *c;
+
+		memset(&ctl, 0, sizeof(ctl));
+		mh.msg_control = ctl.buf;
+		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+		c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+		memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
+	}
+	if (sendmsg(sock, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+		/* Too large for the socket: nothing arrives; the receiver sees EAGAIN. */
+	}
+	for (i = 0; i < nfds; i++)
+		close(fds[i]);
+}
+
+static bool hex_or_empty(const char *s)
+{
+	size_t n = strnlen(s, LVMM_TRUST_HEX_MAX), i;
+
+	for (i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	return n == 0 || n == 64;
+}
+
+static void check_failure(const struct lvmm_trust_failure *f)
+{
+	FUZZ_CHECK(memchr(f->file, 0, sizeof(f->file)) && memchr(f->reason, 0, sizeof(f->reason)));
+	FUZZ_CHECK(hex_or_empty(f->expected) && hex_or_empty(f->actual));
+}
+
+static void check_accepted(const struct lvmm_msg_hdr *h, const void *payload)
+{
+	FUZZ_CHECK(h->magic == LVMM_PROTO_MAGIC && h->version == LVMM_PROTO_VERSION);
+	if (h->type == LVMM_MSG_TRUST_BOOT_DONE) {
+		const struct lvmm_trust_boot_done *b = payload;
+		bool booting = b->verdict == LVMM_TRUST_OK || b->verdict == LVMM_TRUST_SAFE;
+
+		FUZZ_CHECK(h->len == sizeof(*b));
+		FUZZ_CHECK(b->verdict >= 1 && b->verdict <= LVMM_TRUST_VERDICT_MAX);
+		FUZZ_CHECK(h->nfds == ((b->flags & LVMM_TRUST_DONE_F_EVENTLOG) ? 1U : 0U));
+		FUZZ_CHECK(!b->flags || booting);
+		check_failure(&b->fail[0]);
+		check_failure(&b->fail[1]);
+		FUZZ_CHECK(booting || b->verdict == LVMM_TRUST_ERROR || b->fail[0].file[0]);
+		FUZZ_CHECK(memchr(b->reason, 0, sizeof(b->reason)));
+		FUZZ_CHECK(b->log_events <= 64);
+		return;
+	}
+	if (h->type == LVMM_MSG_TRUST_ATTEST_DONE) {
+		const struct lvmm_trust_attest_done *a = payload;
+		size_t i;
+
+		FUZZ_CHECK(h->len == sizeof(*a) && h->nfds == 0);
+		FUZZ_CHECK(a->result <= 0 && a->result >= -4095);
+		FUZZ_CHECK(memchr(a->error, 0, sizeof(a->error)) && memchr(a->ak_pem, 0, sizeof(a->ak_pem)));
+		if (a->result)
+			return;
+		FUZZ_CHECK(a->pcr_mask == LVMM_TRUST_PCR_MASK);
+		FUZZ_CHECK(a->attest_len >= 1 && a->attest_len <= LVMM_TRUST_ATTEST_MAX);
+		FUZZ_CHECK(a->sig_len >= 1 && a->sig_len <= LVMM_TRUST_SIG_MAX);
+		for (i = 0; a->ak_pem[i]; i++)
+			FUZZ_CHECK(a->ak_pem[i] == '\n' || (a->ak_pem[i] >= 0x20 && a->ak_pem[i] < 0x7f));
+		return;
+	}
+	FUZZ_CHECK(!"a message a trust process may not send was accepted");
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static int sv[2] = { -1, -1 };
+	static union {
+		struct lvmm_trust_boot_done b;
+		struct lvmm_trust_attest_done a;
+	} u;
+	unsigned kind = size ? data[0] & 3 : 0, nfds = !kind ? 0 : size && (data[0] & 4) ? 2 : 1;
+	struct lvmm_msg_hdr hdr;
+	int before, r, fd = -1;
+	uint64_t sz;
+
+	if (sv[0] < 0) {
+		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+			return 0;
+		r = 4 * LVMM_MSG_MAX_LEN;
+		setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &r, sizeof(r));
+		setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &r, sizeof(r));
+	}
+	if (size)
+		data++, size--;
+	if (size > LVMM_MSG_MAX_LEN + 64)
+		size = LVMM_MSG_MAX_LEN + 64;
+	before = lowest_free_fd();
+	send_packet(sv[0], data, size, kind, nfds);
+	memset(&hdr, 0, sizeof(hdr));
+	/* As the supervisor receives: at most one fd, at most the largest answer. */
+	r = proto_recv(sv[1], &hdr, &u, sizeof(u), &fd, 1, MSG_DONTWAIT);
+	if (!r) {
+		FUZZ_CHECK(hdr.len <= sizeof(u) && hdr.nfds <= 1);
+		if (!trust_check_msg(&hdr, &u)) {
+			check_accepted(&hdr, &u);
+			if (hdr.nfds)
+				FUZZ_CHECK(!trust_sealed_ok(fd, LVMM_TPM_EVENTLOG_SIZE, &sz) == (kind == 2));
+		}
+		if (hdr.nfds)
+			close(fd);
+	}
+	FUZZ_CHECK(lowest_free_fd() == before); /* every received fd was closed */
+	return 0;
+}

@@ -1,0 +1,361 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The supervisor's checks of what a trust process sends it
+ * (src/supervisor/trust.c: trust_check_msg, trust_sealed_ok) with hostile
+ * fields, and the sealed copies of boot images (resources.c:
+ * res_image_fill) against a file that changes afterwards, also hashed
+ * while they are filled (trust/digest.c).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "lvmm/trust_proto.h"
+#include "supervisor/resources.h"
+#include "supervisor/trust.h"
+#include "trust/digest.h"
+#include "unit/unit.h"
+
+static struct lvmm_trust_boot_done b;
+static struct lvmm_trust_attest_done a;
+static struct lvmm_msg_hdr h;
+
+static const char D1[] = "9e76cfd6ee38163050fbc5a8f2f3fcedce00932ba11a61976b121c8509b0e08a";
+static const char D2[] = "73a29fc4469e4d9be8f9983a564ea59d1f10098103beb3a0b157bc4d04d14052";
+
+/* A valid BOOT_DONE with this verdict (and its fd count in h). */
+static const void *boot_done(uint32_t verdict)
+{
+	memset(&b, 0, sizeof(b));
+	h = (struct lvmm_msg_hdr){ .type = LVMM_MSG_TRUST_BOOT_DONE, .len = sizeof(b) };
+	b.seq = 7;
+	b.verdict = verdict;
+	if (verdict == LVMM_TRUST_OK || verdict == LVMM_TRUST_SAFE) {
+		b.flags = LVMM_TRUST_DONE_F_EVENTLOG | LVMM_TRUST_DONE_F_KEY;
+		h.nfds = 1;
+		b.log_events = 6;
+		b.kernel_size = 4096;
+	}
+	if (verdict != LVMM_TRUST_OK && verdict != LVMM_TRUST_ERROR) {
+		strcpy(b.fail[0].file, "vmlinuz");
+		strcpy(b.fail[0].expected, D1);
+		strcpy(b.fail[0].actual, D2);
+		strcpy(b.fail[0].reason, "the SHA-256 of 'vmlinuz' differs");
+	}
+	if (verdict == LVMM_TRUST_SAFE_FAILED)
+		strcpy(b.fail[1].file, "signature");
+	if (verdict == LVMM_TRUST_ERROR)
+		strcpy(b.reason, "vTPM: swtpm CMD_INIT failed");
+	return &b;
+}
+
+static const void *attest_done(void)
+{
+	memset(&a, 0, sizeof(a));
+	h = (struct lvmm_msg_hdr){ .type = LVMM_MSG_TRUST_ATTEST_DONE, .len = sizeof(a) };
+	a.seq = 8;
+	a.pcr_mask = LVMM_TRUST_PCR_MASK;
+	a.attest_len = 129;
+	a.sig_len = 72;
+	strcpy(a.ak_pem, "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE+/=\n"
+			 "-----END PUBLIC KEY-----\n");
+	return &a;
+}
+
+static int check(const void *p)
+{
+	return trust_check_msg(&h, p);
+}
+
+static void test_boot_done_valid(void)
+{
+	uint32_t v;
+
+	for (v = LVMM_TRUST_OK; v <= LVMM_TRUST_VERDICT_MAX; v++)
+		CHECK_EQ(check(boot_done(v)), 0);
+	/* Verified without a TPM: the key, no event log. */
+	boot_done(LVMM_TRUST_OK);
+	b.flags = LVMM_TRUST_DONE_F_KEY;
+	h.nfds = 0;
+	CHECK_EQ(check(&b), 0);
+}
+
+static void test_boot_done_hostile(void)
+{
+	/* Structure. */
+	boot_done(LVMM_TRUST_OK), h.len--;
+	CHECK_EQ(check(&b), -EPROTO);
+	boot_done(LVMM_TRUST_OK), b.verdict = 0;
+	CHECK_EQ(check(&b), -EPROTO);
+	boot_done(LVMM_TRUST_OK), b.verdict = LVMM_TRUST_VERDICT_MAX + 1;
+	CHECK_EQ(check(&b), -EPROTO);
+	boot_done(LVMM_TRUST_OK), b.flags |= 1U << 7;
+	CHECK_EQ(check(&b), -EPROTO);
+	/* An event log (an fd) is only for a boot that goes ahead, and only with the flag. */
+	boot_done(LVMM_TRUST_OK), h.nfds = 0;
+	CHECK_EQ(check(&b), -EPROTO);
+	boot_done(LVMM_TRUST_OK), h.nfds = 2;
+	CHECK_EQ(check(&b), -EPROTO);
+	boot_done(LVMM_TRUST_REFUSED), b.flags = LVMM_TRUST_DONE_F_EVENTLOG, h.nfds = 1;
+	CHECK_EQ(check(&b), -EPROTO);
+	boot_done(LVMM_TRUST_SAFE_FAILED), b.flags = LVMM_TRUST_DONE_F_KEY;
+	CHECK_EQ(check(&b), -EPROTO);
+	boot_done(LVMM_TRUST_REFUSED), h.nfds = 1;
+	CHECK_EQ(check(&b), -EPROTO);
+	/* Strings end inside their arrays; digests are "" or 64 lower-case hex digits. */
+	boot_done(LVMM_TRUST_REFUSED), memset(b.fail[0].file, 'A', sizeof(b.fail[0].file));
+	CHECK_EQ(check(&b), -EPROTO);
+	boot_done(LVMM_TRUST_REFUSED), memset(b.fail[0].reason, 'A', sizeof(b.fail[0].reason));
+	CHECK_EQ(check(&b), -EPROTO);
+	boot_done(LVMM_TRUST_REFUSED), memset(b.fail[1].actual, '0', sizeof(b.fail[1].actual));
+	CHECK_EQ(check(&b), -EPROTO);
+	boot_done(LVMM_TRUST_REFUSED), memset(b.reason, 'x', sizeof(b.reason));
+	CHECK_EQ(check(&b), -EPROTO);
+	boot_done(LVMM_TRUST_REFUSED), b.fail[0].expected[10] = 'G';
+	CHECK_EQ(check(&b), -EPROTO);
+	boot_done(LVMM_TRUST_REFUSED), b.fail[0].actual[3] = 'A'; /* upper case */
+	CHECK_EQ(check(&b), -EPROTO);
+	boot_done(LVMM_TRUST_REFUSED), b.fail[0].actual[63] = 0; /* 63 digits */
+	CHECK_EQ(check(&b), -EPROTO);
+	boot_done(LVMM_TRUST_REFUSED), strcpy(b.fail[0].expected, "\"},{\"x");
+	CHECK_EQ(check(&b), -EPROTO);
+	/* A failure must name its file; an error its reason. */
+	boot_done(LVMM_TRUST_REFUSED), b.fail[0].file[0] = 0;
+	CHECK_EQ(check(&b), -EPROTO);
+	boot_done(LVMM_TRUST_SAFE), b.fail[0].file[0] = 0;
+	CHECK_EQ(check(&b), -EPROTO);
+	boot_done(LVMM_TRUST_SAFE_FAILED), b.fail[1].file[0] = 0;
+	CHECK_EQ(check(&b), -EPROTO);
+	boot_done(LVMM_TRUST_ERROR), b.reason[0] = 0;
+	CHECK_EQ(check(&b), -EPROTO);
+	/* Sizes and counts in range. */
+	boot_done(LVMM_TRUST_OK), b.kernel_size = (4ULL << 30) + 1;
+	CHECK_EQ(check(&b), -EPROTO);
+	boot_done(LVMM_TRUST_OK), b.initrd_size = UINT64_MAX;
+	CHECK_EQ(check(&b), -EPROTO);
+	boot_done(LVMM_TRUST_OK), b.log_events = 65;
+	CHECK_EQ(check(&b), -EPROTO);
+}
+
+static void test_attest_done_hostile(void)
+{
+	CHECK_EQ(check(attest_done()), 0);
+	attest_done(), h.len = sizeof(a) + 1;
+	CHECK_EQ(check(&a), -EPROTO);
+	attest_done(), h.nfds = 1;
+	CHECK_EQ(check(&a), -EPROTO);
+	attest_done(), a.result = 1;
+	CHECK_EQ(check(&a), -EPROTO);
+	attest_done(), a.result = -4096;
+	CHECK_EQ(check(&a), -EPROTO);
+	attest_done(), a.pcr_mask = 0xffffff;
+	CHECK_EQ(check(&a), -EPROTO);
+	attest_done(), a.attest_len = 0;
+	CHECK_EQ(check(&a), -EPROTO);
+	attest_done(), a.attest_len = LVMM_TRUST_ATTEST_MAX + 1;
+	CHECK_EQ(check(&a), -EPROTO);
+	attest_done(), a.sig_len = 0;
+	CHECK_EQ(check(&a), -EPROTO);
+	attest_done(), a.sig_len = LVMM_TRUST_SIG_MAX + 1;
+	CHECK_EQ(check(&a), -EPROTO);
+	/* The key is passed on as text: a PEM of base64 lines, nothing else. */
+	attest_done(), memset(a.ak_pem, 'A', sizeof(a.ak_pem));
+	CHECK_EQ(check(&a), -EPROTO);
+	attest_done(), strcpy(a.ak_pem, "-----BEGIN PRIVATE KEY-----\n");
+	CHECK_EQ(check(&a), -EPROTO);
+	attest_done(), a.ak_pem[30] = '"';
+	CHECK_EQ(check(&a), -EPROTO);
+	attest_done(), a.ak_pem[31] = '\x1b';
+	CHECK_EQ(check(&a), -EPROTO);
+	attest_done(), a.ak_pem[32] = (char)0xc3;
+	CHECK_EQ(check(&a), -EPROTO);
+	attest_done(), memset(a.error, 'e', sizeof(a.error));
+	CHECK_EQ(check(&a), -EPROTO);
+	/* A failure carries only its reason; the other fields are not looked at. */
+	memset(&a, 0xff, sizeof(a));
+	a.result = -EIO;
+	strcpy(a.error, "TPM2_Quote: TPM error 0x9a2");
+	strcpy(a.ak_pem, "");
+	CHECK_EQ(check(&a), 0);
+}
+
+static void test_other_types(void)
+{
+	static const uint16_t types[] = {
+		LVMM_MSG_CONFIG, LVMM_MSG_READY, LVMM_MSG_EVENT, LVMM_MSG_EXIT, LVMM_MSG_CTL,
+		LVMM_MSG_CTL_REPLY, LVMM_MSG_TPM_CMD, LVMM_MSG_TPM_RSP, LVMM_MSG_TRUST_INIT,
+		LVMM_MSG_TRUST_BOOT, LVMM_MSG_TRUST_ATTEST, 0, LVMM_MSG_TYPE_MAX + 1,
+	};
+	unsigned i;
+
+	for (i = 0; i < ARRAY_SIZE(types); i++) {
+		attest_done();
+		h.type = types[i];
+		CHECK_EQ(check(&a), -EPROTO);
+	}
+}
+
+static int memfd_with(const char *data, size_t n, unsigned seals)
+{
+	int fd = memfd_create("t", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+	if (fd < 0 || write(fd, data, n) != (ssize_t)n || (seals && fcntl(fd, F_ADD_SEALS, seals)))
+		return -1;
+	return fd;
+}
+
+static void test_sealed_ok(void)
+{
+	const unsigned all = F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL;
+	uint64_t size = 0;
+	char path[] = "/tmp/lvmm-unit-trustmsg.XXXXXX";
+	int fd;
+
+	fd = memfd_with("log", 3, all);
+	CHECK_EQ(trust_sealed_ok(fd, 64, &size), 0);
+	CHECK_EQ(size, 3);
+	CHECK_EQ(trust_sealed_ok(fd, 2, &size), -EPROTO); /* larger than allowed */
+	close(fd);
+	fd = memfd_with("log", 3, all & ~F_SEAL_WRITE); /* the trust process could still write */
+	CHECK_EQ(trust_sealed_ok(fd, 64, &size), -EPROTO);
+	close(fd);
+	fd = memfd_with("log", 3, 0);
+	CHECK_EQ(trust_sealed_ok(fd, 64, &size), -EPROTO);
+	close(fd);
+	fd = memfd_with("", 0, all);
+	CHECK_EQ(trust_sealed_ok(fd, 64, &size), -EPROTO); /* empty */
+	close(fd);
+	fd = mkstemp(path); /* a file: nothing keeps it from changing */
+	CHECK(fd >= 0 && write(fd, "log", 3) == 3);
+	CHECK_EQ(trust_sealed_ok(fd, 64, &size), -EPROTO);
+	close(fd);
+	unlink(path);
+	CHECK_EQ(trust_sealed_ok(-1, 64, &size), -EPROTO);
+}
+
+/* A sealed copy of path as the life cycle makes it (fd, or -errno with err set). */
+static int sealed_copy(const char *path, char *err, size_t errlen)
+{
+	int fd = memfd_create("lvmm-image", MFD_CLOEXEC | MFD_ALLOW_SEALING), r;
+
+	err[0] = 0;
+	r = res_image_fill(fd, path, err, errlen);
+	if (r)
+		close(fd);
+	return r ? r : fd;
+}
+
+/* Issue 8 item 1: what is checked is what boots; a change to the file reaches only the next copy. */
+static void test_sealed_copy(void)
+{
+	char dir[] = "/tmp/lvmm-unit-seal.XXXXXX", path[64], fifo[64], err[256], buf[32];
+	struct stat st;
+	int fd, fd2, out;
+
+	CHECK(mkdtemp(dir) != NULL);
+	snprintf(path, sizeof(path), "%s/kernel", dir);
+	out = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	CHECK(out >= 0 && write(out, "signed kernel", 13) == 13);
+	fd = sealed_copy(path, err, sizeof(err));
+	CHECK(fd >= 0);
+	/* The file changes in place, then is replaced: the copy does not. */
+	CHECK(pwrite(out, "TAMPERED", 8, 0) == 8);
+	close(out);
+	CHECK(pread(fd, buf, sizeof(buf), 0) == 13 && !memcmp(buf, "signed kernel", 13));
+	CHECK(!unlink(path));
+	out = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	CHECK(out >= 0 && write(out, "another", 7) == 7);
+	close(out);
+	CHECK(pread(fd, buf, sizeof(buf), 0) == 13 && !memcmp(buf, "signed kernel", 13));
+	/* Nobody who holds the copy (a partition) can change it. */
+	CHECK(pwrite(fd, "x", 1, 0) < 0 && errno == EPERM);
+	CHECK(ftruncate(fd, 1) < 0 && errno == EPERM);
+	CHECK(ftruncate(fd, 100) < 0 && errno == EPERM);
+	CHECK(mmap(NULL, 13, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) == MAP_FAILED);
+	CHECK(fcntl(fd, F_ADD_SEALS, 0) < 0 && errno == EPERM); /* F_SEAL_SEAL */
+	CHECK(fstat(fd, &st) == 0 && st.st_size == 13);
+	/* The next copy has the new bytes. */
+	fd2 = sealed_copy(path, err, sizeof(err));
+	CHECK(fd2 >= 0 && pread(fd2, buf, sizeof(buf), 0) == 7 && !memcmp(buf, "another", 7));
+	close(fd);
+	close(fd2);
+	/* Not a regular file (a FIFO must not hang it), or missing: refused with a reason. */
+	snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
+	CHECK(!mkfifo(fifo, 0600));
+	CHECK_EQ(sealed_copy(fifo, err, sizeof(err)), -EINVAL);
+	CHECK(strstr(err, "is not a regular file") != NULL);
+	CHECK_EQ(sealed_copy(dir, err, sizeof(err)), -EINVAL);
+	unlink(fifo);
+	unlink(path);
+	CHECK_EQ(sealed_copy(path, err, sizeof(err)), -ENOENT);
+	CHECK(strstr(err, "cannot open") != NULL);
+	rmdir(dir);
+}
+
+/*
+ * The trust process hashes an image while the supervisor fills it: through
+ * a read-only fd (it cannot write or seal), to the end, once sealed.
+ */
+static void test_hash_while_filling(void)
+{
+	static uint8_t data[3 << 20];
+	int fd = memfd_create("lvmm-image", MFD_CLOEXEC | MFD_ALLOW_SEALING), ro;
+	uint8_t want[SHA256_LEN], got[SHA256_LEN];
+	char path[40];
+	uint64_t n = 0;
+	size_t i;
+	pid_t pid;
+
+	for (i = 0; i < sizeof(data); i++)
+		data[i] = (uint8_t)(i * 7 + (i >> 12));
+	CHECK_EQ(digest_sha256(data, sizeof(data), want), 0);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	ro = open(path, O_RDONLY | O_CLOEXEC);
+	CHECK(ro >= 0);
+	CHECK(write(ro, "x", 1) < 0);
+	CHECK(fcntl(ro, F_ADD_SEALS, F_SEAL_WRITE) < 0 && errno == EPERM);
+	CHECK(mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, ro, 0) == MAP_FAILED);
+	pid = fork();
+	if (pid == 0) {
+		/* The writer: in pieces, with pauses, then the seals. */
+		for (i = 0; i < sizeof(data); i += 256 * 1024) {
+			if (write(fd, data + i, 256 * 1024) != 256 * 1024)
+				_exit(1);
+			usleep(3000);
+		}
+		_exit(fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) ? 1 : 0);
+	}
+	CHECK_EQ(digest_sha256_filling(ro, got, &n), 0);
+	CHECK_EQ(n, sizeof(data));
+	CHECK(!memcmp(want, got, SHA256_LEN));
+	CHECK(pid > 0 && waitpid(pid, NULL, 0) == pid);
+	/* Sealed already: the one-pass mapping, same digest. */
+	CHECK_EQ(digest_sha256_filling(ro, got, &n), 0);
+	CHECK(!memcmp(want, got, SHA256_LEN));
+	CHECK_EQ(digest_sha256_fd(ro, got, &n), 0);
+	CHECK(!memcmp(want, got, SHA256_LEN));
+	close(ro);
+	close(fd);
+	/* Not a memfd that can be sealed: refused, never waited for. */
+	fd = memfd_create("x", MFD_CLOEXEC);
+	CHECK_EQ(digest_sha256_filling(fd, got, &n), -EINVAL);
+	close(fd);
+}
+
+int main(void)
+{
+	RUN(test_boot_done_valid);
+	RUN(test_boot_done_hostile);
+	RUN(test_attest_done_hostile);
+	RUN(test_other_types);
+	RUN(test_sealed_ok);
+	RUN(test_sealed_copy);
+	RUN(test_hash_while_filling);
+	return unit_done();
+}
