@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -949,6 +950,31 @@ static void check_ids(struct ctx *c, const struct platform *plat)
 		       "%u", end, UINT32_MAX - 1);
 }
 
+unsigned platform_fd_need(const struct platform *plat)
+{
+	unsigned i, j, n = PLAT_FDS_BASE + plat->nlinks * PLAT_FDS_PER_LINK;
+
+	for (i = 0; i < plat->nparts; i++) {
+		n += PLAT_FDS_PER_PART;
+		for (j = 0; j < plat->parts[i].ndevs; j++)
+			n += plat->parts[i].devs[j].type == LVMM_DEV_STREAM && plat->parts[i].devs[j].listen;
+	}
+	return n;
+}
+
+/* `lvmm run` raises its soft limit up to the hard one; beyond that it would fail part-way. */
+static void check_fd_limit(struct ctx *c, const struct platform *plat)
+{
+	struct rlimit rl;
+	unsigned need = platform_fd_need(plat);
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= need)
+		return;
+	report(c, "partitions", "%u partitions and %u links need about %u open files, but the hard "
+	       "limit is %llu: raise it (ulimit -Hn, LimitNOFILE=) or split the platform",
+	       plat->nparts, plat->nlinks, need, (unsigned long long)rl.rlim_max);
+}
+
 static int validate(struct ctx *c, struct platform *plat)
 {
 	unsigned i, j;
@@ -973,6 +999,7 @@ static int validate(struct ctx *c, struct platform *plat)
 	if (plat->control_path[0] && check_sun_path(c, "control", "control socket", plat->control_path))
 		check_creatable(c, "control", "control socket", plat->control_path, true);
 	check_ids(c, plat);
+	check_fd_limit(c, plat);
 	return c->problems;
 }
 

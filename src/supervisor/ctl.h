@@ -33,6 +33,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "config/platform.h"
 #include "supervisor/json.h"
 
 #define CTL_HOST_MAX     16   /* host client connections at a time */
@@ -40,7 +41,8 @@
 #define CTL_AGENT_MAX    PLAT_MAX_PARTS /* one agent channel per partition */
 #define CTL_CONN_MAX     (CTL_HOST_MAX + CTL_AGENT_MAX)
 #define CTL_REQ_MAX      1024 /* a request line with its newline */
-#define CTL_REPLY_MAX    16384
+/* `list` with every partition and link at their longest names and numbers fits. */
+#define CTL_REPLY_MAX    (4096 + PLAT_MAX_PARTS * 256 + PLAT_MAX_LINKS * 160)
 #define CTL_UPLOAD_MAX   (64 * 1024) /* a policy, checked before a byte is buffered */
 #define CTL_ERR_MAX      256
 #define CTL_IDLE_MS      2000  /* a request must keep arriving (host clients; agents mid-request) */
