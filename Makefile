@@ -51,7 +51,7 @@ LDFLAGS := $(HARDEN_LD) $(SAN_LD)
 # --wrap sends them to failing stubs in src/trust/digest.c, so -static-pie
 # links without glibc's warnings and OpenSSL cannot load code at run time.
 # (Any getaddrinfo() call in lvmm would get those stubs too: EAI_FAIL.)
-LIBS := -lcyaml -lyaml -lseccomp -lpthread -lcrypto \
+LIBS := -lcyaml -lyaml -lseccomp -luring -lpthread -lcrypto \
 	-Wl,--wrap=dlopen,--wrap=getaddrinfo,--wrap=gethostbyname
 
 # Every .c under these folders is part of lvmm; main.c only in the binary.
@@ -103,7 +103,7 @@ test:
 # Packages from Debian only; quiet when everything is present.
 DEPS := gcc make libc6-dev libcyaml-dev libyaml-dev libseccomp-dev clang \
 	qemu-system-x86 qemu-utils busybox-static iproute2 socat cpio xz-utils \
-	kmod swtpm swtpm-tools curl python3 libssl-dev openssl tpm2-tools acpica-tools
+	kmod swtpm swtpm-tools curl python3 libssl-dev openssl tpm2-tools acpica-tools liburing-dev
 deps:
 	$(Q)missing=$$(for p in $(DEPS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
 		| grep -q 'install ok installed' || echo $$p; done); \

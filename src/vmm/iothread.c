@@ -144,11 +144,19 @@ static void *iothread_main(void *arg)
 	struct iothread *t = arg;
 	uint64_t one = 1;
 
+	pthread_setname_np(pthread_self(), "io");
 	/*
 	 * glibc's thread start-up (rseq, robust futex list) is done by now:
 	 * tell iothread_start, so the sandbox (which forbids those calls) is
 	 * never applied while this thread is still starting.
 	 */
+	/*
+	 * A partition with dedicated host CPUs keeps its device work on them
+	 * too, instead of roaming onto cores given to other partitions (and
+	 * before the sandbox, which forbids sched_setaffinity).
+	 */
+	if (t->pin && pthread_setaffinity_np(pthread_self(), sizeof(t->cpus), &t->cpus))
+		pr_warn("iothread: cannot pin to the partition's host CPUs");
 	if (write(t->ready_fd, &one, sizeof(one)) < 0)
 		pr_debug("iothread: ready: %s", strerror(errno));
 	iothread_run(t);

@@ -8,6 +8,7 @@
 #define LVMM_IOTHREAD_H
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -31,6 +32,8 @@ struct iothread {
 	pthread_t thread;
 	bool running;
 	int ready_fd;  /* eventfd: the thread signals it runs (iothread_start waits) */
+	bool pin;      /* run only on cpus (set before iothread_start) */
+	cpu_set_t cpus;
 	struct io_handler handlers[IOTHREAD_MAX_HANDLERS];
 };
 
