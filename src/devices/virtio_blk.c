@@ -402,11 +402,30 @@ static bool blk_queue_uring(struct blk_dev *b, struct blk_req *r)
 }
 
 /*
- * Lock held. Take the completions the kernel has posted (no system call).
- * A short transfer is resumed where it stopped; returns how many were
- * completed.
+ * Lock held, I/O thread: hand what was queued to the kernel, without the
+ * lock (a submit may do the I/O itself, e.g. a read from the page cache).
+ * Only the I/O thread ever touches the submission queue.
  */
-static unsigned blk_reap(struct blk_dev *b)
+static void blk_submit(struct blk_dev *b)
+{
+	int r;
+
+	if (!b->io.queued)
+		return;
+	pthread_mutex_unlock(&b->vdev.lock);
+	r = blk_io_submit(&b->io);
+	pthread_mutex_lock(&b->vdev.lock);
+	if (r)
+		pr_warn_rl(&b->rl, "%s: io_uring submit: %s", b->vdev.name, strerror(-r));
+}
+
+/*
+ * Lock held. Take the completions the kernel has posted (no system call).
+ * On the I/O thread (resubmit) a short transfer is queued again from where
+ * it stopped; elsewhere (a reset on a vCPU) it fails. Returns how many
+ * requests were completed.
+ */
+static unsigned blk_reap(struct blk_dev *b, bool resubmit)
 {
 	uint64_t tags[32];
 	int res[32];
@@ -430,7 +449,7 @@ static unsigned blk_reap(struct blk_dev *b)
 				r->len -= (uint64_t)res[i];
 				r->off += (uint64_t)res[i];
 				iov_advance(&r->cur, &r->ncur, (size_t)res[i]);
-				if (blk_queue_uring(b, r))
+				if (resubmit && blk_queue_uring(b, r))
 					continue;
 				res[i] = -EIO;
 			}
@@ -440,8 +459,6 @@ static unsigned blk_reap(struct blk_dev *b)
 			done++;
 		}
 	}
-	if (b->io.queued && blk_io_submit(&b->io))
-		pr_warn_rl(&b->rl, "%s: io_uring submit failed", b->vdev.name);
 	return done;
 }
 
@@ -457,7 +474,7 @@ static void blk_queue_notify(struct virtio_dev *vdev, unsigned q)
 	struct blk_dev *b = vdev->priv;
 	struct virtqueue *vq = &vdev->vqs[q];
 	struct vq_chain c = { .iov = b->iov, .iov_cap = BLK_IOV_MAX };
-	unsigned budget = BLK_BUDGET, done = blk_reap(b), guard;
+	unsigned budget = BLK_BUDGET, done = blk_reap(b, true), guard;
 
 	vq_disable_notify(vq);
 	/* Bounded: each round pops a request or takes completions, and both are budgeted. */
@@ -467,9 +484,8 @@ static void blk_queue_notify(struct virtio_dev *vdev, unsigned q)
 
 		if (!b->nfree) {
 			/* Every slot in flight: hand the batch over and take what completed. */
-			if (blk_io_submit(&b->io))
-				pr_warn_rl(&b->rl, "%s: io_uring submit failed", vdev->name);
-			got = blk_reap(b);
+			blk_submit(b);
+			got = blk_reap(b, true);
 			done += got;
 			if (!got)
 				break; /* the ring handler resumes when slots come back (kicks stay off) */
@@ -498,9 +514,9 @@ static void blk_queue_notify(struct virtio_dev *vdev, unsigned q)
 	}
 	if (b->io.queued) {
 		/* One io_uring_enter for the turn; cached reads often complete inside it. */
-		if (blk_io_submit(&b->io))
-			pr_warn_rl(&b->rl, "%s: io_uring submit failed", vdev->name);
-		done += blk_reap(b);
+		blk_submit(b);
+		done += blk_reap(b, true);
+		blk_submit(b); /* short transfers resumed */
 	}
 	if (done)
 		virtio_notify(vdev, q);
@@ -516,7 +532,9 @@ static void blk_ring_handler(void *opaque, uint32_t events)
 	pthread_mutex_lock(&vdev->lock);
 	if (b->inflight) {
 		bool full = !b->nfree;
-		unsigned done = blk_reap(b);
+		unsigned done = blk_reap(b, true);
+
+		blk_submit(b); /* short transfers resumed */
 
 		if (done)
 			virtio_notify(vdev, 0);
@@ -548,7 +566,7 @@ static void blk_reset(struct virtio_dev *vdev)
 	until.tv_sec += BLK_DRAIN_NS / 1000000000LL;
 	while (b->inflight && r != ETIMEDOUT) {
 		/* On a single thread (tests), nobody else would take the completions. */
-		if (blk_reap(b))
+		if (blk_reap(b, false))
 			continue;
 		r = pthread_cond_timedwait(&b->idle, &vdev->lock, &until);
 	}

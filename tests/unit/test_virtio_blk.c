@@ -9,7 +9,13 @@
 #include <fcntl.h>
 #include <linux/virtio_blk.h>
 #include <stdlib.h>
+#include <linux/userfaultfd.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 
 #include "unit.h"
 #include "devices/registry.h"
@@ -539,6 +545,82 @@ static void test_bad_config(void)
 	fake_vm_free(vm);
 }
 
+static void *run_io(void *arg)
+{
+	(void)arg;
+	blk_run();
+	return NULL;
+}
+
+struct reg_read {
+	uint32_t v;
+	volatile bool done;
+};
+
+static void *read_status(void *arg)
+{
+	struct reg_read *a = arg;
+
+	a->v = mmio_rd(vm, BASE, VMMIO_STATUS);
+	a->done = true;
+	return NULL;
+}
+
+/*
+ * A vCPU's register access must not wait for the disk: the I/O thread is
+ * held in the middle of a request (its destination page is missing and
+ * userfaultfd keeps the copy waiting) while another thread reads Status.
+ * (Before: the device lock was held across preadv, and the read waited.)
+ */
+static void test_registers_during_io(void)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register reg;
+	struct uffdio_zeropage z;
+	struct reg_read a = { 0 };
+	struct pollfd p;
+	struct uffd_msg msg;
+	pthread_t io, rd;
+	uint8_t *page;
+	int uffd, i;
+
+	setup();
+	uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	CHECK(uffd >= 0 && !ioctl(uffd, UFFDIO_API, &api));
+	page = vm->mem + DATA;
+	madvise(page, 4096, MADV_DONTNEED);
+	reg = (struct uffdio_register){ .range = { (uintptr_t)page, 4096 },
+					.mode = UFFDIO_REGISTER_MODE_MISSING };
+	CHECK_EQ(ioctl(uffd, UFFDIO_REGISTER, &reg), 0);
+	put_hdr(VIRTIO_BLK_T_IN, 3);
+	vm->mem[STATUS] = 0xee;
+	gq_desc(&q, 0, HDR, 16, 1, 1);
+	gq_desc(&q, 1, DATA, 512, 3, 2);
+	gq_desc(&q, 2, STATUS, 1, 2, 0);
+	gq_publish(&q, 0);
+	fake_kick(BASE, 0);
+	CHECK_EQ(pthread_create(&io, NULL, run_io, NULL), 0);
+	/* The request is now stuck inside its copy. */
+	p = (struct pollfd){ .fd = uffd, .events = POLLIN };
+	CHECK_EQ(poll(&p, 1, 5000), 1);
+	CHECK_EQ(read(uffd, &msg, sizeof(msg)), (ssize_t)sizeof(msg));
+	CHECK_EQ(pthread_create(&rd, NULL, read_status, &a), 0);
+	for (i = 0; i < 100 && !a.done; i++)
+		usleep(10000);
+	CHECK(a.done);
+	/* Let the copy finish: the request completes normally. */
+	z = (struct uffdio_zeropage){ .range = { (uintptr_t)page, 4096 } };
+	CHECK_EQ(ioctl(uffd, UFFDIO_ZEROPAGE, &z), 0);
+	pthread_join(rd, NULL);
+	pthread_join(io, NULL);
+	CHECK_EQ(a.v & 0xf, 0xf);
+	blk_run();
+	CHECK_EQ(vm->mem[STATUS], VIRTIO_BLK_S_OK);
+	CHECK_EQ(vm->mem[DATA], 4); /* sector 3 holds 4 */
+	close(uffd);
+	teardown();
+}
+
 /*
  * The ring may do what the sandbox allows on the image and nothing else:
  * a plain fd, another opcode, a register operation are all refused.
@@ -643,6 +725,16 @@ int main(void)
 	RUN_BOTH(test_wrong_direction);
 	RUN_BOTH(test_malformed_requests);
 	RUN_BOTH(test_many_requests);
+	{
+		int u = (int)syscall(SYS_userfaultfd, O_CLOEXEC);
+
+		if (u >= 0) {
+			close(u);
+			RUN_BOTH(test_registers_during_io);
+		} else {
+			printf("skip - test_registers_during_io: no userfaultfd (%s)\n", strerror(errno));
+		}
+	}
 	RUN(test_bad_config);
 	RUN(test_uring_restricted);
 	return unit_done();
