@@ -46,12 +46,16 @@ SAN_LD := -static-pie
 endif
 CFLAGS := -std=gnu11 $(OPT) $(WARN) $(HARDEN) -D_GNU_SOURCE -Iinclude -Isrc -MMD -MP
 LDFLAGS := $(HARDEN_LD) $(SAN_LD)
+# liburing statically in every mode: Debian's liburing.so.2 (2.3) does not
+# export io_uring_register_restrictions / io_uring_enable_rings, which the
+# virtio-blk ring needs (src/devices/blk_io.c), and a sanitizer build links
+# dynamically.
 # -lcrypto: OpenSSL's libcrypto (SHA-256, Ed25519) for src/trust. Its static
 # archive references dlopen/getaddrinfo/gethostbyname, which lvmm never uses:
 # --wrap sends them to failing stubs in src/trust/digest.c, so -static-pie
 # links without glibc's warnings and OpenSSL cannot load code at run time.
 # (Any getaddrinfo() call in lvmm would get those stubs too: EAI_FAIL.)
-LIBS := -lcyaml -lyaml -lseccomp -luring -lpthread -lcrypto \
+LIBS := -lcyaml -lyaml -lseccomp -l:liburing.a -lpthread -lcrypto \
 	-Wl,--wrap=dlopen,--wrap=getaddrinfo,--wrap=gethostbyname
 
 # Every .c under these folders is part of lvmm; main.c only in the binary.

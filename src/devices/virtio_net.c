@@ -78,6 +78,7 @@ struct net_dev {
 
 	uint8_t *rx_buf;      /* bounce buffer: header + frame */
 	size_t rx_len;        /* pending frame in rx_buf (0: none) */
+	unsigned rx_done;     /* frames delivered in this rx turn */
 
 	struct iovec rx_iov[NET_IOV_MAX];
 	struct iovec tx_iov[NET_IOV_MAX];
@@ -378,14 +379,26 @@ static int net_rx_deliver(struct net_dev *n)
 	}
 	for (i = 0; i < nbuf; i++)
 		virtio_push(vdev, NET_RXQ, n->rx_used[i].head, n->rx_used[i].len);
-	/* All buffers of a merged frame become visible together. */
-	virtio_flush(vdev, NET_RXQ);
+	/* All buffers of a merged frame become visible together; one interrupt per turn (net_rx). */
+	virtio_publish(vdev, NET_RXQ);
+	n->rx_done++;
 	n->st.rx_packets++;
 	n->st.rx_bytes += n->rx_len - NET_HDR_LEN;
 	return 1;
 }
 
+static void net_rx_turn(struct net_dev *n);
+
+/* One turn of rx, then one interrupt for every frame it delivered (if the driver wants one). */
 static void net_rx(struct net_dev *n)
+{
+	n->rx_done = 0;
+	net_rx_turn(n);
+	if (n->rx_done)
+		virtio_notify(&n->vdev, NET_RXQ);
+}
+
+static void net_rx_turn(struct net_dev *n)
 {
 	struct virtio_dev *vdev = &n->vdev;
 	struct virtqueue *vq = &vdev->vqs[NET_RXQ];
@@ -460,6 +473,8 @@ static void net_work(struct net_dev *n)
 {
 	net_tx(n);
 	net_rx(n);
+	if (n->be->ops->flush)
+		n->be->ops->flush(n->be);
 	net_update_watch(n);
 }
 
