@@ -6,7 +6,8 @@
 #   make SAN=1 ...  the same with ASan + UBSan, in build-san/
 #   make deps       install the Debian packages lvmm needs (idempotent)
 #   make fuzz       build the libFuzzer targets with clang and run each briefly
-#   make bench      run the benchmarks against QEMU
+#   make bench      run the benchmarks against QEMU: table and plots in build/bench/
+#                   (BENCH="blk link" for some, RUNS=N runs per figure, QUICK=1)
 #   make loc        count the trusted supervisor core's lines
 #   V=1             show full commands
 
@@ -127,7 +128,7 @@ $(BUILD)/bench/%: bench/tools/%.c
 	$(Q)$(CC) -O2 -Wall -Wextra -Werror -D_GNU_SOURCE -Iinclude -Isrc -o $@ $< $(BUILD)/liblvmm.a -lpthread
 
 bench: all $(BENCH_TOOLS)
-	$(Q)LVMM=$(BUILD)/lvmm BUILD=$(BUILD) bench/run
+	$(Q)LVMM=$(BUILD)/lvmm BUILD=$(BUILD) bench/run $(BENCH)
 
 clean:
 	rm -rf build build-san

@@ -23,7 +23,7 @@ need_qemu() {
 }
 # key=value from a result line
 kv() { sed -n "s/.*\b$1=\([0-9.]*\).*/\1/p" <<<"$2" | head -1; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0 && a != "" && a != "n/a") printf "%.2f", a / b; else print "n/a" }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 > 0 && a != "" && a != "n/a") printf "%.2f", a / b; else print "n/a" }'; }
 # stats V...: "MEDIAN MIN MAX" of the numbers given (empty ones ignored), "n/a n/a n/a" if none.
 stats() {
 	printf '%s\n' "$@" | grep -E '^[0-9.]+$' | sort -g | awk '{ v[NR] = $1 }

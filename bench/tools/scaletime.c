@@ -15,6 +15,8 @@
  *   sup_rss_kib  lvmm: the supervisor's VmRSS (0 for QEMU)
  *   pss_kib      per guest: sum over every process of Pss - Pss_Shmem
  *                (guest RAM is shmem in both), divided by N
+ *   part_kib     the same without lvmm's supervisor: what one more
+ *                partition costs (for QEMU the same as pss_kib)
  *   idle_pct     host CPU used by all processes together over IDLE_MS
  *                (utime + stime deltas), in percent of one CPU
  *   status_ms    median over OPS requests: lvmm `status p1` (a fresh
@@ -333,7 +335,7 @@ int main(int argc, char **argv)
 	int n, want, i, k, ops = env_int("OPS", 20), idle_ms = env_int("IDLE_MS", 3000);
 	int ninst, npids, qmp = -1, cmd0;
 	double t0, all_ms = -1, st[256], pr[256], stop1 = -1, stopall;
-	long sup_rss = 0, pss = 0;
+	long sup_rss = 0, pss = 0, sup_pss = 0;
 	unsigned long long c0 = 0, c1 = 0;
 	pid_t p1 = 0;
 
@@ -427,8 +429,10 @@ ended:
 			roots[i] = ins[i].pid;
 		npids = tree(roots, ninst, pids, 4096);
 	}
-	if (!strcmp(mode, "lvmm"))
+	if (!strcmp(mode, "lvmm")) {
 		sup_rss = status_kib(ins[0].pid, "VmRSS");
+		sup_pss = rollup_kib(ins[0].pid, "Pss") - rollup_kib(ins[0].pid, "Pss_Shmem");
+	}
 	for (i = 0; i < npids; i++)
 		pss += rollup_kib(pids[i], "Pss") - rollup_kib(pids[i], "Pss_Shmem");
 
@@ -515,9 +519,9 @@ out:
 	stopall = now_ms() - stopall;
 	if (all_ms < 0 || stop1 < 0)
 		return 1;
-	printf("n=%d all_ms=%.1f sup_rss_kib=%ld pss_kib=%ld idle_pct=%.2f status_ms=%.3f pause_ms=%.3f "
-	       "stop1_ms=%.1f stopall_ms=%.1f\n",
-	       n, all_ms, sup_rss, pss / n,
+	printf("n=%d all_ms=%.1f sup_rss_kib=%ld pss_kib=%ld part_kib=%ld idle_pct=%.2f status_ms=%.3f "
+	       "pause_ms=%.3f stop1_ms=%.1f stopall_ms=%.1f\n",
+	       n, all_ms, sup_rss, pss / n, (pss - sup_pss) / n,
 	       100.0 * (double)(c1 - c0) / (double)sysconf(_SC_CLK_TCK) / (idle_ms / 1000.0),
 	       median(st, ops), median(pr, ops), stop1, stopall);
 	return 0;

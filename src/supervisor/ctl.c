@@ -41,7 +41,7 @@ struct ctl_state {
 	char upload[CTL_UPLOAD_MAX];
 };
 
-static struct ctl_state C = { .uploader = -1 };
+static struct ctl_state C; /* in .bss, not .data (megabytes of reply buffers): ctl_setup() sets it up */
 static struct policy new_policy; /* 100+ KiB: not on the stack */
 
 /* ---- the reply --------------------------------------------------------------- */
@@ -815,6 +815,13 @@ void ctl_setup(struct sup *s, const struct ctl_transport *tp)
 	unsigned i;
 
 	for (i = 0; i < CTL_CONN_MAX; i++) {
+		/*
+		 * A slot never used is all zero (CP_FREE): leave it untouched, so
+		 * its page (most of a slot is its reply buffer) stays out of
+		 * memory. Every user of a slot checks its phase first.
+		 */
+		if (C.c[i].phase == CP_FREE && !C.c[i].in_len && !C.c[i].fd)
+			continue;
 		C.c[i].phase = CP_FREE;
 		C.c[i].fd = -1;
 		C.c[i].in_len = 0;
