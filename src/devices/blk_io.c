@@ -27,7 +27,9 @@ static int restrict_ring(struct io_uring *ring)
 		{ .opcode = IORING_RESTRICTION_SQE_OP, .sqe_op = IORING_OP_READV },
 		{ .opcode = IORING_RESTRICTION_SQE_OP, .sqe_op = IORING_OP_WRITEV },
 		{ .opcode = IORING_RESTRICTION_SQE_OP, .sqe_op = IORING_OP_FSYNC },
-		{ .opcode = IORING_RESTRICTION_SQE_FLAGS_ALLOWED, .sqe_flags = IOSQE_FIXED_FILE },
+		/* IOSQE_ASYNC only picks where a request runs (a kernel worker), not what it may do. */
+		{ .opcode = IORING_RESTRICTION_SQE_FLAGS_ALLOWED,
+		  .sqe_flags = IOSQE_FIXED_FILE | IOSQE_ASYNC },
 		{ .opcode = IORING_RESTRICTION_SQE_FLAGS_REQUIRED, .sqe_flags = IOSQE_FIXED_FILE },
 		/*
 		 * The one register operation left: dropping the image at the end
@@ -120,6 +122,14 @@ int blk_io_queue(struct blk_io *io, enum blk_io_op op, const struct iovec *iov, 
 	}
 	/* Fixed file 0, the image: the only file the ring's restrictions allow. */
 	sqe->flags |= IOSQE_FIXED_FILE;
+	/*
+	 * A large transfer goes straight to a kernel worker: several of them
+	 * copy in parallel (the guest's vCPU spins on one core, the I/O thread
+	 * alone would copy one request after the other inside io_uring_enter);
+	 * small ones stay inline, where a cached read costs no hand-off.
+	 */
+	if (op != BLK_IO_FLUSH && iov_length(iov, n) >= BLK_IO_ASYNC_MIN)
+		sqe->flags |= IOSQE_ASYNC;
 	io_uring_sqe_set_data64(sqe, tag);
 	io->queued++;
 	return 0;

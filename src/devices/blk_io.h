@@ -7,7 +7,8 @@
  * The io_uring is set up before the partition's sandbox and locked down
  * for good: created disabled, the image registered as fixed file 0, then
  * IORING_REGISTER_RESTRICTIONS allows only READV, WRITEV and FSYNC, only
- * on a fixed file (IOSQE_FIXED_FILE required, no other SQE flag), and no
+ * on a fixed file (IOSQE_FIXED_FILE required; IOSQE_ASYNC, which only
+ * chooses a kernel worker to run it, the one other SQE flag), and no
  * register operation but IORING_UNREGISTER_FILES (used once, at the end);
  * only then is it enabled. So the ring can do
  * exactly what the preadv/pwritev/fdatasync the sandbox allows can do, on
@@ -35,6 +36,9 @@ enum blk_io_mode {
 };
 
 enum blk_io_op { BLK_IO_READ, BLK_IO_WRITE, BLK_IO_FLUSH };
+
+/* Transfers of at least this many bytes run on io_uring's kernel workers (IOSQE_ASYNC). */
+#define BLK_IO_ASYNC_MIN (64 * 1024)
 
 struct blk_io {
 	bool uring;            /* the io_uring engine is in use */

@@ -111,6 +111,11 @@ static void link_be_flush(struct net_backend *be)
 	l->wake_peer = false;
 }
 
+static bool link_be_rx_pending(struct net_backend *be)
+{
+	return link_rx_ready(&((struct link_backend *)be)->end);
+}
+
 static void link_be_destroy(struct net_backend *be)
 {
 	struct link_backend *l = (struct link_backend *)be;
@@ -127,6 +132,7 @@ static const struct net_backend_ops link_backend_ops = {
 	.recv = link_be_recv,
 	.ack = link_be_ack,
 	.flush = link_be_flush,
+	.rx_pending = link_be_rx_pending,
 	.destroy = link_be_destroy,
 };
 

@@ -546,6 +546,29 @@ static void blk_ring_handler(void *opaque, uint32_t events)
 }
 
 /*
+ * The I/O thread's polling (iothread.h): requests the guest made available
+ * and completions the kernel posted are taken at once, without a kick or
+ * the ring fd's wake-up.
+ */
+static bool blk_poll(void *opaque)
+{
+	struct blk_dev *b = opaque;
+	struct virtio_dev *vdev = &b->vdev;
+	struct virtqueue *vq = &vdev->vqs[0];
+	bool work = false;
+
+	pthread_mutex_lock(&vdev->lock);
+	if (virtio_running(vdev) && vq->ready && !vq->broken && !b->quiesce &&
+	    ((b->io.uring && b->inflight && io_uring_cq_ready(&b->io.ring)) ||
+	     (b->nfree && vq_avail_count(vq)))) {
+		work = true;
+		blk_queue_notify(vdev, 0);
+	}
+	pthread_mutex_unlock(&vdev->lock);
+	return work;
+}
+
+/*
  * Device reset (lock held, usually on a vCPU): the device must not touch
  * the rings or guest memory once the driver reads status 0, so it waits
  * for what is in flight (the I/O thread completes it into the old ring),
@@ -704,6 +727,9 @@ static int blk_create(struct vm *vm, const struct lvmm_dev_cfg *cfg, void **stat
 	r = virtio_mmio_create(vm, &b->vdev);
 	if (r)
 		goto err_ring;
+	/* Pollers cannot be removed: a failed add only means no polling for this device. */
+	if (iothread_add_poller(&vm->io, blk_poll, b))
+		pr_debug("%s: no polling (poller table full)", cfg->id);
 	pr_debug("%s: %s I/O", cfg->id, b->io.uring ? "io_uring" : "plain system call");
 	*state = b;
 	return 0;

@@ -499,6 +499,31 @@ static void net_fd_handler(void *opaque, uint32_t events)
 	pthread_mutex_unlock(&n->vdev.lock);
 }
 
+/*
+ * The I/O thread's polling (iothread.h): a frame the guest queued for
+ * transmission, or one the backend has for a guest with buffers, is taken
+ * at once instead of after a kick or a doorbell and a wake-up.
+ */
+static bool net_poll(void *opaque)
+{
+	struct net_dev *n = opaque;
+	struct virtio_dev *vdev = &n->vdev;
+	bool work = false;
+
+	pthread_mutex_lock(&vdev->lock);
+	if (virtio_running(vdev) && n->link_up && !n->be_dead) {
+		if (!n->tx_wait && !n->tx_rl_wait && vdev->vqs[NET_TXQ].ready &&
+		    !vdev->vqs[NET_TXQ].broken && vq_avail_count(&vdev->vqs[NET_TXQ]))
+			work = true;
+		if (n->rx_want && !n->rx_rl_wait && n->be->ops->rx_pending && n->be->ops->rx_pending(n->be))
+			work = true;
+		if (work)
+			net_work(n);
+	}
+	pthread_mutex_unlock(&vdev->lock);
+	return work;
+}
+
 static void net_timer_handler(void *opaque, uint32_t events)
 {
 	struct net_dev *n = opaque;
@@ -664,6 +689,9 @@ int virtio_net_create(struct vm *vm, const struct lvmm_dev_cfg *cfg, struct net_
 	r = virtio_mmio_create(vm, &n->vdev);
 	if (r)
 		goto err_timer;
+	/* Pollers cannot be removed: a failed add only means no polling for this device. */
+	if (iothread_add_poller(&vm->io, net_poll, n))
+		pr_debug("%s: no polling (poller table full)", cfg->id);
 	*state = n;
 	return 0;
 

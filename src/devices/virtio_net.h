@@ -68,6 +68,8 @@ struct net_backend_ops {
 	 * switch per frame.
 	 */
 	void (*flush)(struct net_backend *be);
+	/* Optional: could recv() return a frame now? (cheap, no system call; the I/O thread's polling) */
+	bool (*rx_pending)(struct net_backend *be);
 	/* Free the backend (not the partition's config fds). */
 	void (*destroy)(struct net_backend *be);
 };
