@@ -2,6 +2,7 @@
 #include "vmm/iothread.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -27,6 +28,13 @@ int iothread_init(struct iothread *t)
 
 	memset(t, 0, sizeof(*t));
 	t->poll_max_ns = IOTHREAD_POLL_MAX_NS;
+	{
+		/* LVMM_IO_POLL_US in lvmm's environment sets the maximum window (0: no polling), for benchmarks. */
+		const char *v = getenv("LVMM_IO_POLL_US");
+
+		if (v && *v)
+			t->poll_max_ns = strtoull(v, NULL, 10) * 1000ULL;
+	}
 	t->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (t->epfd < 0)
 		return -errno;
