@@ -74,7 +74,8 @@ struct blk_req {
 	uint8_t st;          /* VIRTIO_BLK_S_* once known */
 	uint8_t *status;
 	uint32_t used;       /* bytes written into the chain, status included */
-	uint64_t off, len;
+	uint64_t off, len;   /* what is left to transfer (a short transfer resumes) */
+	uint64_t bytes;      /* the whole transfer, for the statistics */
 	unsigned niov;
 	struct iovec *cur;   /* where a short transfer resumes */
 	unsigned ncur;
@@ -278,6 +279,7 @@ static int blk_parse(struct blk_dev *b, const struct vq_chain *c, struct blk_req
 	r->used = 1;
 	r->kind = BLK_K_DONE;
 	r->niov = 0;
+	r->off = r->len = 0;
 	iov_to_buf(c->iov, c->n_out, 0, &hdr, sizeof(hdr));
 	sector = le64toh(hdr.sector);
 	type = le32toh(hdr.type);
@@ -320,6 +322,7 @@ static int blk_parse(struct blk_dev *b, const struct vq_chain *c, struct blk_req
 	}
 	r->cur = r->iov;
 	r->ncur = r->niov;
+	r->bytes = r->len;
 	return 0;
 }
 
@@ -354,10 +357,10 @@ static void blk_count(struct blk_dev *b, const struct blk_req *r)
 		return;
 	if (r->kind == BLK_K_READ) {
 		b->st.reads++;
-		b->st.read_bytes += r->len;
+		b->st.read_bytes += r->bytes;
 	} else if (r->kind == BLK_K_WRITE) {
 		b->st.writes++;
-		b->st.write_bytes += r->len;
+		b->st.write_bytes += r->bytes;
 	} else if (r->kind == BLK_K_DWZ) {
 		b->st.writes++;
 	}
