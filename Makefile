@@ -9,6 +9,7 @@
 #   make bench      run the benchmarks against QEMU: table and plots in build/bench/
 #                   (BENCH="blk link" for some, RUNS=N runs per figure, QUICK=1)
 #   make loc        count the trusted supervisor core's lines
+#   make npm-tools  the pinned OpenAPI linter (npm) the API test uses
 #   V=1             show full commands
 
 SAN ?= 0
@@ -56,18 +57,32 @@ LDFLAGS := $(HARDEN_LD) $(SAN_LD)
 # --wrap sends them to failing stubs in src/trust/digest.c, so -static-pie
 # links without glibc's warnings and OpenSSL cannot load code at run time.
 # (Any getaddrinfo() call in lvmm would get those stubs too: EAI_FAIL.)
-LIBS := -lcyaml -lyaml -lseccomp -l:liburing.a -lpthread -lcrypto \
+LIBS := -lcyaml -lyaml -lseccomp -l:liburing.a -lpthread -lcrypto -ljansson \
 	-Wl,--wrap=dlopen,--wrap=getaddrinfo,--wrap=gethostbyname
 
 # Every .c under these folders is part of lvmm; main.c only in the binary.
-LIB_SRCS := $(wildcard src/cli/*.c src/config/*.c src/common/*.c src/supervisor/*.c src/vmm/*.c src/devices/*.c src/virtio/*.c src/trust/*.c)
+LIB_SRCS := $(wildcard src/cli/*.c src/config/*.c src/common/*.c src/supervisor/*.c src/vmm/*.c src/devices/*.c src/virtio/*.c src/trust/*.c) \
+	src/api/ops.c src/api/parse.c src/api/follow.c
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 MAIN_OBJ := $(BUILD)/src/main.o
+
+# The API front-end (src/api): its own binary, dynamically linked, because
+# libmicrohttpd's static archive drags in GnuTLS and its dependencies; it is
+# exec'd once per run (not per partition start), so the dynamic loader's
+# cost does not matter there. docs/api.md.
+API_SRCS := $(wildcard src/api/*.c) src/common/proto.c src/common/util.c src/common/log.c
+API_OBJS := $(API_SRCS:%.c=$(BUILD)/%.o)
+API_LIBS := -lmicrohttpd -ljansson -lseccomp
+ifeq ($(SAN),1)
+API_LD := $(HARDEN_LD) $(SAN_LD)
+else
+API_LD := $(HARDEN_LD) -pie
+endif
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
 
-all: $(BUILD)/lvmm guests unit
+all: $(BUILD)/lvmm $(BUILD)/lvmm-api guests unit
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -81,6 +96,10 @@ $(BUILD)/liblvmm.a: $(LIB_OBJS)
 $(BUILD)/lvmm: $(MAIN_OBJ) $(BUILD)/liblvmm.a
 	$(E) "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/lvmm-api: $(API_OBJS)
+	$(E) "  LD      $@"
+	$(Q)$(CC) $(API_LD) -o $@ $^ $(API_LIBS)
 
 $(BUILD)/tests/unit/%: tests/unit/%.c tests/unit/unit.h $(BUILD)/liblvmm.a
 	@mkdir -p $(dir $@)
@@ -103,12 +122,27 @@ demo:
 test:
 	$(Q)$(MAKE) --no-print-directory deps
 	$(Q)$(MAKE) --no-print-directory -j$$(nproc) all
+	$(Q)$(MAKE) --no-print-directory npm-tools
 	$(Q)LVMM=$(BUILD)/lvmm BUILD=$(BUILD) tests/run
+
+# The OpenAPI linter for docs/api/openapi.yaml (tests/integration/api.sh), a
+# pinned version from the npm registry into $(BUILD)/node_modules. Without
+# npm the test says it skipped; a failed install is not a build failure.
+REDOCLY_VERSION := 2.77.0
+npm-tools: $(BUILD)/node_modules/.bin/redocly
+$(BUILD)/node_modules/.bin/redocly:
+	$(Q)if command -v npm >/dev/null; then \
+		echo "  NPM     @redocly/cli@$(REDOCLY_VERSION)"; \
+		mkdir -p $(BUILD) && npm install --prefix $(BUILD) --no-audit --no-fund --loglevel=error \
+			@redocly/cli@$(REDOCLY_VERSION) >$(BUILD)/npm.log 2>&1 || \
+			{ echo "npm install failed (see $(BUILD)/npm.log)"; true; }; \
+	else echo "npm is not installed: the OpenAPI lint test will be skipped"; fi
 
 # Packages from Debian only; quiet when everything is present.
 DEPS := gcc make libc6-dev libcyaml-dev libyaml-dev libseccomp-dev clang \
 	qemu-system-x86 qemu-utils busybox-static iproute2 socat cpio xz-utils \
-	kmod swtpm swtpm-tools curl python3 libssl-dev openssl tpm2-tools acpica-tools liburing-dev
+	kmod swtpm swtpm-tools curl python3 libssl-dev openssl tpm2-tools acpica-tools liburing-dev \
+	libmicrohttpd-dev libjansson-dev python3-jsonschema python3-yaml
 deps:
 	$(Q)missing=$$(for p in $(DEPS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
 		| grep -q 'install ok installed' || echo $$p; done); \
@@ -133,7 +167,7 @@ bench: all $(BENCH_TOOLS)
 clean:
 	rm -rf build build-san
 
-.PHONY: all unit test demo deps loc bench clean guests fuzz
+.PHONY: all unit test demo deps loc bench clean guests fuzz npm-tools
 .DEFAULT_GOAL := all
 
 -include $(shell find $(BUILD) -type f -name '*.d' 2>/dev/null)

@@ -6,8 +6,9 @@
 # says exactly what is measured). Per N: time until every guest's first
 # console line, the supervisor's RSS, PSS per guest (process memory minus
 # guest RAM), host CPU of all idle guests, the control API's latency on one
-# guest while all run (lvmm: status and pause+resume over a fresh connection
-# each; QEMU: query-status and stop+cont over QMP), and teardown (one guest;
+# guest while all run (lvmm: GET /v1/partitions/p1 and POST .../pause,
+# .../resume over one kept-alive HTTP connection; QEMU: query-status and
+# stop+cont over one QMP session), and teardown (one guest;
 # then all). Goals: all started in <= 1/5 of QEMU's time, <= 1 MiB per
 # partition, idle CPU not above QEMU's, teardown <= QEMU's.
 # Writes $T/scale.dat for the plots (bench/report.sh).

@@ -25,9 +25,9 @@
 #include "vmm/loader.h"
 #include "vmm/partition.h"
 
-#define LVMM_VERSION "0.1.0"
 
 static struct platform plat; /* large: keep it off the stack */
+static char control_buf[PLAT_PATH_MAX]; /* --control NAME resolved (docs/api.md) */
 
 static const char usage_main[] =
 	"Usage: lvmm [-v|-q] COMMAND [ARGS]\n"
@@ -38,7 +38,7 @@ static const char usage_main[] =
 	"  run PLATFORM.yaml        run every partition of a platform file\n"
 	"  run --kernel FILE ...    run one guest (quick form; see 'lvmm run --help')\n"
 	"  check PLATFORM.yaml      validate a platform file (and its images) without running it\n"
-	"  ctl SOCKET OP [ARGS]     control a running platform (see 'lvmm ctl --help')\n"
+	"  ctl [SOCKET|NAME] OP ... control a running platform (see 'lvmm ctl --help')\n"
 	"  version                  print the version\n"
 	"  help [COMMAND]           this text, or a command's\n"
 	"\n"
@@ -77,7 +77,8 @@ static const char usage_run[] =
 	"\n"
 	"Options for both forms:\n"
 	"  --events FILE            append structured events (JSON lines) to FILE\n"
-	"  --control SOCKET         serve the control API on this Unix socket\n"
+	"  --control SOCKET|NAME    serve the control API on this Unix socket (a NAME\n"
+	"                           without '/' is " LVMM_RUN_DIR "/NAME.sock)\n"
 	"\n"
 	"The console is the guest's 16550 UART. When standard input is a terminal it is put in\n"
 	"raw mode and given to the guest; press Ctrl-A then x to stop the guest.\n"
@@ -360,7 +361,11 @@ static int parse_quick(int argc, char **argv, struct platform *pl, struct run_op
 				return usage_error("--restart: '%s': expected never, on-crash or always", optarg);
 			break;
 		case O_EVENTS: ro->events_path = optarg; break;
-		case O_CONTROL: ro->control_path = optarg; break;
+		case O_CONTROL:
+			if (ctl_socket_path(optarg, control_buf, sizeof(control_buf)))
+				return usage_error("--control: socket path too long");
+			ro->control_path = control_buf;
+			break;
 		case O_TESTDEV: p->test_device = true; break;
 		default:
 			return usage_error("unknown or incomplete option '%s'", argv[optind - 1]);
@@ -578,9 +583,11 @@ static int cmd_run(int argc, char **argv)
 		for (i = 2; i < argc; i++) {
 			if (!strcmp(argv[i], "--events") && i + 1 < argc)
 				ro.events_path = argv[++i];
-			else if (!strcmp(argv[i], "--control") && i + 1 < argc)
-				ro.control_path = argv[++i];
-			else
+			else if (!strcmp(argv[i], "--control") && i + 1 < argc) {
+				if (ctl_socket_path(argv[++i], control_buf, sizeof(control_buf)))
+					return usage_error("--control: socket path too long");
+				ro.control_path = control_buf;
+			} else
 				return usage_error("'%s': a platform file takes only --events and --control",
 						   argv[i]);
 		}

@@ -15,16 +15,17 @@
  *   sup_rss_kib  lvmm: the supervisor's VmRSS (0 for QEMU)
  *   pss_kib      per guest: sum over every process of Pss - Pss_Shmem
  *                (guest RAM is shmem in both), divided by N
- *   part_kib     the same without lvmm's supervisor: what one more
- *                partition costs (for QEMU the same as pss_kib)
+ *   part_kib     the same over lvmm's partition processes only (not the
+ *                supervisor, its API front-end): what one more partition
+ *                costs (for QEMU the same as pss_kib)
  *   idle_pct     host CPU used by all processes together over IDLE_MS
  *                (utime + stime deltas), in percent of one CPU
- *   status_ms    median over OPS requests: lvmm `status p1` (a fresh
- *                connection per request, the only way lvmm's API works)
- *                against QMP query-status on an established connection
+ *   status_ms    median over OPS requests: lvmm GET /v1/partitions/p1 on a
+ *                kept-alive HTTP connection to its API front-end, against
+ *                QMP query-status on an established connection
  *   pause_ms     median over OPS pause + resume pairs (QMP stop + cont)
  *   stop1_ms     stopping one guest: request to its process being gone
- *                (lvmm `stop p1`; QMP quit)
+ *                (lvmm POST /v1/partitions/p1/stop; QMP quit)
  *   stopall_ms   SIGTERM to every remaining top-level process to the last exit
  *
  * Environment: IDLE_MS (3000), OPS (20), SETTLE_MS (500) before sampling.
@@ -225,22 +226,83 @@ static int read_until(int fd, const char *want, char *buf, size_t len)
 	}
 }
 
-/* lvmm: one request per connection, as the API defines. Returns ms or -1. */
-static double lvmm_req(const char *sock, const char *line, char *ans, size_t len)
+/*
+ * lvmm: one HTTP/1.1 request on the kept-alive connection *fd (opened, or
+ * opened again if the front-end closed it, to sock). The answer's body is
+ * left in ans. Returns ms or -1 (also when the answer is not "ok":true).
+ */
+static double lvmm_req(int *fd, const char *sock, const char *method, const char *path,
+		       char *ans, size_t len)
 {
 	double t0 = now_ms();
-	int fd = unix_connect(sock);
+	char req[512], *hdr_end, *cl;
+	size_t have = 0, body = 0, want;
+	int n, tries;
 
-	if (fd < 0)
-		return -1;
-	if (write(fd, line, strlen(line)) < 0 || read_until(fd, NULL, ans, len)) {
-		close(fd);
-		return -1;
+	n = snprintf(req, sizeof(req), "%s %s HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\n\r\n",
+		     method, path);
+	for (tries = 0; tries < 2; tries++) {
+		if (*fd < 0 && (*fd = unix_connect(sock)) < 0)
+			return -1;
+		if (write(*fd, req, (size_t)n) == n)
+			break;
+		close(*fd);
+		*fd = -1;
 	}
-	close(fd);
+	if (*fd < 0)
+		return -1;
+	/* Headers, then Content-Length bytes of body (the front-end always sends it). */
+	ans[0] = 0;
+	for (;;) {
+		struct pollfd p = { *fd, POLLIN, 0 };
+		ssize_t r;
+
+		if (have >= len - 1 || poll(&p, 1, 10000) <= 0)
+			goto fail;
+		r = read(*fd, ans + have, len - 1 - have);
+		if (r <= 0)
+			goto fail;
+		have += (size_t)r;
+		ans[have] = 0;
+		hdr_end = strstr(ans, "\r\n\r\n");
+		if (!hdr_end)
+			continue;
+		cl = strcasestr(ans, "\r\nContent-Length:");
+		if (!cl || cl > hdr_end)
+			goto fail;
+		want = (size_t)strtoul(cl + 17, NULL, 10);
+		body = (size_t)(hdr_end + 4 - ans);
+		if (have - body >= want)
+			break;
+	}
+	memmove(ans, ans + body, have - body + 1);
 	if (!strstr(ans, "\"ok\":true"))
 		return -1;
 	return now_ms() - t0;
+fail:
+	close(*fd);
+	*fd = -1;
+	return -1;
+}
+
+/* Is pid a partition process (`lvmm __partition ...`)? */
+static int is_partition(pid_t pid)
+{
+	char path[64], buf[256];
+	ssize_t r;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	r = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (r <= 0)
+		return 0;
+	buf[r] = 0;
+	/* argv[1], after argv[0]'s NUL */
+	return strlen(buf) + 1 < (size_t)r && !strcmp(buf + strlen(buf) + 1, "__partition");
 }
 
 static double qmp_req(int fd, const char *cmd, char *ans, size_t len)
@@ -333,9 +395,9 @@ int main(int argc, char **argv)
 	static char ans[65536], argbuf[MAXN][64][256];
 	const char *mode, *marker, *where;
 	int n, want, i, k, ops = env_int("OPS", 20), idle_ms = env_int("IDLE_MS", 3000);
-	int ninst, npids, qmp = -1, cmd0;
+	int ninst, npids, qmp = -1, lfd = -1, cmd0;
 	double t0, all_ms = -1, st[256], pr[256], stop1 = -1, stopall;
-	long sup_rss = 0, pss = 0, sup_pss = 0;
+	long sup_rss = 0, pss = 0, part_pss = 0;
 	unsigned long long c0 = 0, c1 = 0;
 	pid_t p1 = 0;
 
@@ -429,12 +491,16 @@ ended:
 			roots[i] = ins[i].pid;
 		npids = tree(roots, ninst, pids, 4096);
 	}
-	if (!strcmp(mode, "lvmm")) {
+	if (!strcmp(mode, "lvmm"))
 		sup_rss = status_kib(ins[0].pid, "VmRSS");
-		sup_pss = rollup_kib(ins[0].pid, "Pss") - rollup_kib(ins[0].pid, "Pss_Shmem");
+	for (i = 0; i < npids; i++) {
+		long k = rollup_kib(pids[i], "Pss") - rollup_kib(pids[i], "Pss_Shmem");
+
+		pss += k;
+		/* lvmm's supervisor, its API front-end and helpers are not per partition */
+		if (!strcmp(mode, "qemu") || is_partition(pids[i]))
+			part_pss += k;
 	}
-	for (i = 0; i < npids; i++)
-		pss += rollup_kib(pids[i], "Pss") - rollup_kib(pids[i], "Pss_Shmem");
 
 	c0 = tree_ticks(pids, npids);
 	{
@@ -461,9 +527,9 @@ ended:
 		double a, b;
 
 		if (qmp < 0) {
-			st[k] = lvmm_req(where, "status p1\n", ans, sizeof(ans));
-			a = lvmm_req(where, "pause p1\n", ans, sizeof(ans));
-			b = lvmm_req(where, "resume p1\n", ans, sizeof(ans));
+			st[k] = lvmm_req(&lfd, where, "GET", "/v1/partitions/p1", ans, sizeof(ans));
+			a = lvmm_req(&lfd, where, "POST", "/v1/partitions/p1/pause", ans, sizeof(ans));
+			b = lvmm_req(&lfd, where, "POST", "/v1/partitions/p1/resume", ans, sizeof(ans));
 		} else {
 			st[k] = qmp_req(qmp, "{\"execute\":\"query-status\"}\n", ans, sizeof(ans));
 			a = qmp_req(qmp, "{\"execute\":\"stop\"}\n", ans, sizeof(ans));
@@ -481,13 +547,13 @@ ended:
 	if (qmp < 0) {
 		char *s;
 
-		if (lvmm_req(where, "list\n", ans, sizeof(ans)) >= 0 &&
+		if (lvmm_req(&lfd, where, "GET", "/v1/partitions", ans, sizeof(ans)) >= 0 &&
 		    (s = strstr(ans, "\"name\":\"p1\"")) && (s = strstr(s, "\"pid\":")))
 			p1 = (pid_t)atoi(s + 6);
 		if (p1 > 0) {
 			double a = now_ms();
 
-			if (lvmm_req(where, "stop p1\n", ans, sizeof(ans)) >= 0) {
+			if (lvmm_req(&lfd, where, "POST", "/v1/partitions/p1/stop", ans, sizeof(ans)) >= 0) {
 				while (kill(p1, 0) == 0 && now_ms() - a < 10000)
 					usleep(200);
 				stop1 = now_ms() - a;
@@ -503,6 +569,8 @@ ended:
 		}
 		close(qmp);
 	}
+	if (lfd >= 0)
+		close(lfd);
 
 	/* Stop the rest. */
 out:
@@ -521,7 +589,7 @@ out:
 		return 1;
 	printf("n=%d all_ms=%.1f sup_rss_kib=%ld pss_kib=%ld part_kib=%ld idle_pct=%.2f status_ms=%.3f "
 	       "pause_ms=%.3f stop1_ms=%.1f stopall_ms=%.1f\n",
-	       n, all_ms, sup_rss, pss / n, (pss - sup_pss) / n,
+	       n, all_ms, sup_rss, pss / n, part_pss / n,
 	       100.0 * (double)(c1 - c0) / (double)sysconf(_SC_CLK_TCK) / (idle_ms / 1000.0),
 	       median(st, ops), median(pr, ops), stop1, stopall);
 	return 0;

@@ -54,7 +54,7 @@ struct pol_res {
 /* Control operations a client may be allowed (bit = 1 << enum). */
 enum pol_op {
 	OP_LIST = 0, OP_STATUS, OP_PAUSE, OP_RESUME, OP_STOP, OP_START, OP_RESTART,
-	OP_LINK_DOWN, OP_LINK_UP, OP_ISOLATE, OP_POLICY_LOAD, OP_ACM, OP_HELP, OP_COUNT
+	OP_LINK_DOWN, OP_LINK_UP, OP_ISOLATE, OP_POLICY_LOAD, OP_ACM, OP_HELP, OP_EVENTS, OP_COUNT
 };
 
 struct pol_client {

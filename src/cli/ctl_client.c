@@ -1,25 +1,39 @@
 // SPDX-License-Identifier: MIT
 /*
- * lvmm ctl SOCKET OP [ARGS]: send one request line to a running platform's
- * control socket and print the JSON answer. Exit status 0 when the answer
- * says "ok":true, 1 when it reports an error, 2 for usage or connection
- * problems.
+ * lvmm ctl [--json] [SOCKET|NAME] OP [ARGS]: a client of the control API
+ * (docs/api.md) over its Unix socket. Operations come from the front-end's
+ * own table (src/api/ops.c: method, path, argument), so the CLI and the
+ * API cannot disagree about them. Readable tables by default, the API's
+ * JSON with --json. Exit status 0 when the answer is a success, 1 when
+ * the supervisor refused or failed, 2 for usage or connection problems.
  */
 #include "cli/ctl_client.h"
 
+#include <dirent.h>
 #include <errno.h>
-#include <poll.h>
+#include <inttypes.h>
+#include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "api/api.h"
+#include "cli/http.h"
+#include "common/util.h"
+
+#define ANSWER_MS 15000 /* the supervisor answers within 3 s; the front-end within 10 */
+
 const char ctl_usage[] =
-	"Usage: lvmm ctl SOCKET OP [ARGS]\n"
+	"Usage: lvmm ctl [--json] [SOCKET|NAME] OP [ARGS]\n"
 	"\n"
-	"Controls a platform started with 'lvmm run ... --control SOCKET' (or control: in\n"
-	"the platform file). Prints the answer as one JSON object.\n"
+	"Controls a running platform through its control API (HTTP/JSON on a Unix\n"
+	"socket: 'control:' in the platform file or 'lvmm run ... --control SOCKET').\n"
+	"SOCKET is a path; a NAME without '/' means " LVMM_RUN_DIR "/NAME.sock; with neither,\n"
+	"the one socket in " LVMM_RUN_DIR " is used. Prints a readable answer, or the API's\n"
+	"JSON with --json.\n"
 	"\n"
 	"Operations:\n"
 	"  list                    partitions (state, pid, role, restarts) and links\n"
@@ -35,106 +49,392 @@ const char ctl_usage[] =
 	"  policy-load FILE        replace the access-control policy; refused (and nothing\n"
 	"                          changes) if anything running would become illegal\n"
 	"  acm                     policy name and decision counters\n"
-	"  help                    the operations the supervisor knows\n"
+	"  events                  follow the platform's events (Ctrl-C ends)\n"
+	"  version                 lvmm's and the API's version\n"
+	"  help                    the operations the API serves\n"
 	"\n"
 	"Exit status: 0 ok, 1 the supervisor refused or failed, 2 usage or no connection.\n";
 
-static char policy_buf[64 * 1024 + 1];
+static bool json_out;
+
+/* ---- the socket ------------------------------------------------------------------- */
+
+/* No socket given: the only one in the run directory, if there is exactly one. */
+static int default_socket(char *out, size_t n)
+{
+	char dir[256], probe[PATH_MAX];
+	struct dirent *d;
+	unsigned found = 0;
+	DIR *dp;
+
+	if (ctl_socket_path("x", probe, sizeof(probe)))
+		return -ENAMETOOLONG;
+	snprintf(dir, sizeof(dir), "%.*s", (int)(strrchr(probe, '/') - probe), probe);
+	dp = opendir(dir);
+	if (!dp) {
+		fprintf(stderr, "lvmm ctl: no control socket given and %s cannot be read: %s\n", dir,
+			strerror(errno));
+		return -ENOENT;
+	}
+	while ((d = readdir(dp))) {
+		size_t l = strlen(d->d_name);
+		struct stat st;
+		char path[PATH_MAX];
+
+		if (l < 6 || strcmp(d->d_name + l - 5, ".sock"))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, d->d_name);
+		if (stat(path, &st) || !S_ISSOCK(st.st_mode))
+			continue;
+		if (!found++)
+			snprintf(out, n, "%s", path);
+	}
+	closedir(dp);
+	if (found == 1)
+		return 0;
+	fprintf(stderr, "lvmm ctl: no control socket given and %s has %s: name one "
+		"(lvmm ctl SOCKET|NAME OP)\n", dir, found ? "several" : "none");
+	return -ENOENT;
+}
+
+/* ---- readable output ------------------------------------------------------------------- */
+
+static const char *sget(json_t *o, const char *k)
+{
+	const char *s = json_string_value(json_object_get(o, k));
+
+	return s ? s : "-";
+}
+
+static long long iget(json_t *o, const char *k)
+{
+	return json_integer_value(json_object_get(o, k));
+}
+
+/* A table: rows of cells, columns as wide as their widest cell. */
+#define TCOLS 12
+#define TROWS (LVMM_API_MAX_PARTS + 1)
+static char cells[TROWS][TCOLS][40];
+
+static void table_print(unsigned rows, unsigned cols)
+{
+	size_t w[TCOLS] = { 0 };
+	unsigned r, c;
+
+	for (r = 0; r < rows; r++)
+		for (c = 0; c < cols; c++)
+			w[c] = MAX(w[c], strlen(cells[r][c]));
+	for (r = 0; r < rows; r++) {
+		for (c = 0; c + 1 < cols; c++)
+			printf("%-*s  ", (int)w[c], cells[r][c]);
+		printf("%s\n", cells[r][cols - 1]);
+	}
+}
+
+static void cell(unsigned r, unsigned c, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void cell(unsigned r, unsigned c, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(cells[r][c], sizeof(cells[r][c]), fmt, ap);
+	va_end(ap);
+}
+
+static void show_list(json_t *o)
+{
+	static const char *const head[] = { "PARTITION", "STATE", "ROLE", "LABEL", "PID", "UID",
+					    "VCPUS", "MEMORY", "RESTARTS", "RESTART", "EXIT" };
+	json_t *parts = json_object_get(o, "partitions"), *links = json_object_get(o, "links"), *e;
+	unsigned rows = 1, c;
+	size_t i;
+
+	for (c = 0; c < ARRAY_SIZE(head); c++)
+		cell(0, c, "%s", head[c]);
+	json_array_foreach (parts, i, e) {
+		if (rows >= TROWS)
+			break;
+		cell(rows, 0, "%s", sget(e, "name"));
+		cell(rows, 1, "%s", sget(e, "state"));
+		cell(rows, 2, "%s", sget(e, "role"));
+		cell(rows, 3, "%s", sget(e, "label"));
+		if (iget(e, "pid"))
+			cell(rows, 4, "%lld", iget(e, "pid"));
+		else
+			cell(rows, 4, "-");
+		cell(rows, 5, "%s", "-");
+		if (json_object_get(e, "uid"))
+			cell(rows, 5, "%lld", iget(e, "uid"));
+		cell(rows, 6, "%lld", iget(e, "vcpus"));
+		cell(rows, 7, "%lldM", iget(e, "memory_mib"));
+		cell(rows, 8, "%lld", iget(e, "restarts"));
+		cell(rows, 9, "%s", sget(e, "restart"));
+		cell(rows, 10, "%lld", iget(e, "exit_code"));
+		rows++;
+	}
+	table_print(rows, (unsigned)ARRAY_SIZE(head));
+	if (!json_array_size(links))
+		return;
+	printf("\n");
+	cell(0, 0, "LINK");
+	cell(0, 1, "ENDS");
+	cell(0, 2, "STATE");
+	rows = 1;
+	json_array_foreach(links, i, e) {
+		json_t *ends = json_object_get(e, "ends");
+
+		if (rows >= TROWS)
+			break;
+		cell(rows, 0, "%s", sget(e, "name"));
+		cell(rows, 1, "%s <-> %s", json_string_value(json_array_get(ends, 0)) ?: "?",
+		     json_string_value(json_array_get(ends, 1)) ?: "?");
+		cell(rows, 2, "%s", json_is_true(json_object_get(e, "up")) ? "up" : "down");
+		rows++;
+	}
+	table_print(rows, 3);
+}
+
+static void show_part(json_t *o)
+{
+	static const char *const head[] = { "DEVICE", "RX_PKTS", "RX_BYTES", "TX_PKTS", "TX_BYTES",
+					    "DROPS", "READS", "WRITES", "READ_BYTES", "WRITE_BYTES",
+					    "ERRORS" };
+	static const char *const keys[] = { "id", "rx_packets", "rx_bytes", "tx_packets", "tx_bytes",
+					    "drops", "reads", "writes", "read_bytes", "write_bytes",
+					    "errors" };
+	json_t *exits = json_object_get(o, "exits"), *devs = json_object_get(o, "devices"), *e;
+	unsigned rows = 1, c;
+	size_t i;
+
+	printf("%s: %s", sget(o, "partition"), sget(o, "state"));
+	if (json_object_get(o, "pid"))
+		printf(", pid %lld", iget(o, "pid"));
+	if (json_object_get(o, "kill_after_ms"))
+		printf(" (killed if it has not stopped %lld ms from now)", iget(o, "kill_after_ms"));
+	printf("\n");
+	if (!exits)
+		return;
+	printf("exits: io %lld, mmio %lld, hlt %lld, other %lld\n", iget(exits, "io"),
+	       iget(exits, "mmio"), iget(exits, "hlt"), iget(exits, "other"));
+	printf("DMA faults: %lld, unhandled I/O: %lld\n", iget(o, "dma_faults"), iget(o, "unhandled_io"));
+	if (!json_array_size(devs))
+		return;
+	for (c = 0; c < ARRAY_SIZE(head); c++)
+		cell(0, c, "%s", head[c]);
+	json_array_foreach(devs, i, e) {
+		if (rows >= TROWS)
+			break;
+		cell(rows, 0, "%s", sget(e, "id"));
+		for (c = 1; c < ARRAY_SIZE(keys); c++)
+			cell(rows, c, "%lld", iget(e, keys[c]));
+		rows++;
+	}
+	table_print(rows, (unsigned)ARRAY_SIZE(head));
+}
+
+static void show(const char *op, json_t *o)
+{
+	json_t *a;
+	size_t i;
+
+	if (!strcmp(op, "list")) {
+		show_list(o);
+	} else if (json_object_get(o, "links_down")) {
+		printf("%s: links down:", sget(o, "partition"));
+		json_array_foreach(json_object_get(o, "links_down"), i, a)
+			printf(" %s", json_string_value(a));
+		printf("%s\n", json_array_size(json_object_get(o, "links_down")) ? "" : " none");
+	} else if (json_object_get(o, "partition")) {
+		show_part(o);
+	} else if (json_object_get(o, "link")) {
+		printf("%s: %s%s\n", sget(o, "link"), sget(o, "state"),
+		       json_is_false(json_object_get(o, "changed")) ? " (it was already)" : "");
+	} else if (json_object_get(o, "decisions")) {
+		printf("policy: %s\ndecisions: %lld\ndenials: %lld\nSTE evaluations: %lld\n"
+		       "STE cache hits: %lld\n", sget(o, "policy"), iget(o, "decisions"),
+		       iget(o, "denials"), iget(o, "ste_evaluations"), iget(o, "ste_cache_hits"));
+	} else if (json_object_get(o, "policy")) {
+		printf("policy loaded: %s\n", sget(o, "policy"));
+	} else if (json_object_get(o, "operations")) {
+		json_array_foreach(json_object_get(o, "operations"), i, a)
+			printf("%s\n", json_string_value(a));
+	} else if (json_object_get(o, "version")) {
+		printf("lvmm %s, control API v%lld\n", sget(o, "version"), iget(o, "api"));
+	} else {
+		printf("ok\n");
+	}
+}
+
+/* ---- events ------------------------------------------------------------------------------- */
+
+/* One event line: as it is (--json), or "HH:MM:SS.mmm event partition key=value ...". */
+static int event_line(const char *s, size_t n, void *ctx)
+{
+	json_t *o, *v;
+	const char *k;
+	char when[32] = "";
+	double ts;
+
+	(void)ctx;
+	if (json_out) {
+		printf("%.*s\n", (int)n, s);
+		fflush(stdout);
+		return 0;
+	}
+	o = json_loadb(s, n, 0, NULL);
+	if (!o) {
+		printf("%.*s\n", (int)n, s);
+		return 0;
+	}
+	ts = json_number_value(json_object_get(o, "ts"));
+	if (ts > 0) {
+		time_t t = (time_t)ts;
+		struct tm tm;
+
+		localtime_r(&t, &tm);
+		snprintf(when, sizeof(when), "%02d:%02d:%02d.%03d ", tm.tm_hour, tm.tm_min, tm.tm_sec,
+			 (int)((ts - (double)t) * 1000));
+	}
+	printf("%s%s", when, sget(o, "event"));
+	json_object_foreach(o, k, v) {
+		if (!strcmp(k, "ts") || !strcmp(k, "event"))
+			continue;
+		if (json_is_string(v))
+			printf(" %s=%s", k, json_string_value(v));
+		else if (json_is_integer(v))
+			printf(" %s=%" JSON_INTEGER_FORMAT, k, json_integer_value(v));
+		else if (json_is_boolean(v))
+			printf(" %s=%s", k, json_is_true(v) ? "true" : "false");
+	}
+	printf("\n");
+	fflush(stdout);
+	json_decref(o);
+	return 0;
+}
+
+/* ---- main --------------------------------------------------------------------------------- */
+
+static char policy_buf[LVMM_API_UPLOAD_MAX + 1];
+
+/* The answer: printed, and its status says the exit status. */
+static int report(const char *op, const struct http_resp *r)
+{
+	json_t *o = json_loadb(r->body, r->len, 0, NULL);
+	bool ok = r->status >= 200 && r->status < 300;
+
+	if (json_out || !o) {
+		fputs(r->body, stdout);
+		if (!r->len || r->body[r->len - 1] != '\n')
+			putchar('\n');
+	} else if (ok) {
+		show(op, o);
+	} else {
+		fprintf(stderr, "lvmm ctl: %s: %s\n", op, json_string_value(json_object_get(o, "error")) ?:
+			"failed");
+	}
+	json_decref(o);
+	return ok ? 0 : 1;
+}
+
+static bool is_op(const char *s)
+{
+	return api_op_by_name(s) || !strcmp(s, "version");
+}
 
 int ctl_client_main(int argc, char **argv)
 {
-	size_t policy_len = 0;
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	char req[1024], buf[65536];
-	size_t used = 0, got = 0;
-	int fd, i, send_err = 0;
+	char sock[PATH_MAX], path[256], err[256];
+	const struct api_op *op = NULL;
+	struct http_resp r;
+	const char *body = NULL, *arg;
+	size_t blen = 0;
+	int i = 1, e;
 
-	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-		fputs(ctl_usage, stdout);
-		return 0;
+	for (; i < argc && argv[i][0] == '-'; i++) {
+		if (!strcmp(argv[i], "--json") || !strcmp(argv[i], "-j")) {
+			json_out = true;
+		} else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			fputs(ctl_usage, stdout);
+			return 0;
+		} else {
+			fprintf(stderr, "lvmm ctl: unknown option '%s'\n", argv[i]);
+			return 2;
+		}
 	}
-	if (argc < 3) {
+	if (i < argc && !is_op(argv[i])) {
+		if (ctl_socket_path(argv[i], sock, sizeof(sock))) {
+			fprintf(stderr, "lvmm ctl: socket path too long\n");
+			return 2;
+		}
+		i++;
+	} else if (i < argc && default_socket(sock, sizeof(sock))) {
+		return 2;
+	}
+	if (i >= argc) {
 		/* No operation is a usage error, not a request: nothing was done. */
 		fputs(ctl_usage, stderr);
 		return 2;
 	}
-	if (strlen(argv[1]) >= sizeof(sa.sun_path)) {
-		fprintf(stderr, "lvmm ctl: socket path too long\n");
+	if (!strcmp(argv[i], "version")) {
+		if (argc - i != 1)
+			goto usage;
+		e = http_request(sock, "GET", "/v1/version", NULL, 0, &r, ANSWER_MS, err, sizeof(err));
+		goto answered;
+	}
+	op = api_op_by_name(argv[i]);
+	if (!op) {
+		fprintf(stderr, "lvmm ctl: unknown operation '%s'; try 'lvmm ctl --help'\n", argv[i]);
 		return 2;
 	}
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", argv[1]);
-	for (i = 2; i < argc; i++) {
-		int n = snprintf(req + used, sizeof(req) - used, "%s%s", i > 2 ? " " : "", argv[i]);
-
-		if (n < 0 || (size_t)n >= sizeof(req) - used - 1 || strpbrk(argv[i], " \t\r\n")) {
-			fprintf(stderr, "lvmm ctl: bad or too long argument '%s'\n", argv[i]);
-			return 2;
-		}
-		used += (size_t)n;
-	}
-	req[used++] = '\n';
-	/* policy-load FILE: the request carries the file's size, then its bytes. */
-	if (argc == 4 && !strcmp(argv[2], "policy-load")) {
-		FILE *f = fopen(argv[3], "r");
-		size_t n;
+	if (argc - i != (op->arg == ARG_NONE ? 1 : 2))
+		goto usage;
+	arg = op->arg == ARG_NONE ? "" : argv[i + 1];
+	if (op->arg == ARG_POLICY) {
+		FILE *f = fopen(arg, "r");
 
 		if (!f) {
-			fprintf(stderr, "lvmm ctl: %s: %s\n", argv[3], strerror(errno));
+			fprintf(stderr, "lvmm ctl: %s: %s\n", arg, strerror(errno));
 			return 2;
 		}
-		n = fread(policy_buf, 1, sizeof(policy_buf), f);
+		blen = fread(policy_buf, 1, sizeof(policy_buf), f);
 		fclose(f);
-		if (n == 0 || n == sizeof(policy_buf)) {
-			fprintf(stderr, "lvmm ctl: %s: a policy is 1 byte to 64 KiB\n", argv[3]);
+		if (blen == 0 || blen == sizeof(policy_buf)) {
+			fprintf(stderr, "lvmm ctl: %s: a policy is 1 byte to 64 KiB\n", arg);
 			return 2;
 		}
-		used = (size_t)snprintf(req, sizeof(req), "policy-load %zu\n", n);
-		policy_len = n;
-	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		fprintf(stderr, "lvmm ctl: cannot connect to %s: %s\n", argv[1], strerror(errno));
+		body = policy_buf;
+	} else if (op->arg != ARG_NONE && (!arg[0] || strpbrk(arg, "/?#% \t\r\n"))) {
+		fprintf(stderr, "lvmm ctl: bad argument '%s'\n", arg);
 		return 2;
 	}
-	/*
-	 * A supervisor that refuses us (too many clients) answers and closes
-	 * before reading: the send then fails, but its answer is still there
-	 * to read, so a failed send is reported only if no answer comes.
-	 */
-	if (send(fd, req, used, MSG_NOSIGNAL) != (ssize_t)used ||
-	    (policy_len && send(fd, policy_buf, policy_len, MSG_NOSIGNAL) != (ssize_t)policy_len))
-		send_err = errno;
-	else
-		shutdown(fd, SHUT_WR); /* the whole request is sent */
-	for (;;) {
-		struct pollfd p = { fd, POLLIN, 0 };
-		ssize_t n;
+	{
+		const char *brace = strstr(op->path, "{}");
 
-		if (poll(&p, 1, 10000) <= 0) {
-			fprintf(stderr, "lvmm ctl: no answer within 10 s\n");
-			close(fd);
-			return 2;
-		}
-		n = read(fd, buf + got, sizeof(buf) - 1 - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break; /* EOF after the answer (or a reset: what came is kept) */
-		got += (size_t)n;
-		if (got == sizeof(buf) - 1)
-			break;
-	}
-	close(fd);
-	buf[got] = 0;
-	if (!got) {
-		if (send_err)
-			fprintf(stderr, "lvmm ctl: cannot send the request: %s\n", strerror(send_err));
+		if (brace)
+			snprintf(path, sizeof(path), "%.*s%s%s", (int)(brace - op->path), op->path, arg, brace + 2);
 		else
-			fprintf(stderr, "lvmm ctl: the supervisor closed the connection without answering\n");
+			snprintf(path, sizeof(path), "%s", op->path);
+	}
+	if (op->id == LVMM_OP_EVENTS) {
+		e = http_follow(sock, path, event_line, NULL, &r, -1, err, sizeof(err));
+		if (!e && r.status >= 200 && r.status < 300) {
+			http_resp_free(&r);
+			return 0;
+		}
+		goto answered;
+	}
+	e = http_request(sock, op->method, path, body, blen, &r, ANSWER_MS, err, sizeof(err));
+answered:
+	if (e) {
+		fprintf(stderr, "lvmm ctl: %s\n", err);
+		http_resp_free(&r);
 		return 2;
 	}
-	fputs(buf, stdout);
-	if (buf[got - 1] != '\n')
-		putchar('\n');
-	return strncmp(buf, "{\"ok\":true", 10) ? 1 : 0;
+	e = report(argv[i], &r);
+	http_resp_free(&r);
+	return e;
+usage:
+	fprintf(stderr, "lvmm ctl: usage: lvmm ctl [--json] [SOCKET|NAME] %s\n",
+		!op ? "version" : op->arg == ARG_POLICY ? "policy-load FILE" : op->usage);
+	return 2;
 }

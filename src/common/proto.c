@@ -8,6 +8,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "lvmm/ctl_proto.h"
+
 int proto_send(int sock, uint16_t type, const void *payload, uint32_t len, const int *fds,
 	       unsigned nfds, int flags)
 {
@@ -52,8 +54,10 @@ int proto_check_hdr(const struct lvmm_msg_hdr *hdr, size_t n, unsigned nfds, uin
 {
 	if (n < sizeof(*hdr) || truncated)
 		return -EPROTO;
-	if (hdr->magic != LVMM_PROTO_MAGIC || hdr->version != LVMM_PROTO_VERSION ||
-	    hdr->type == 0 || hdr->type > LVMM_MSG_TYPE_MAX)
+	/* Partition messages, or the API front-end's range (include/lvmm/ctl_proto.h). */
+	if (hdr->magic != LVMM_PROTO_MAGIC || hdr->version != LVMM_PROTO_VERSION || hdr->type == 0 ||
+	    (hdr->type > LVMM_MSG_TYPE_MAX &&
+	     (hdr->type < LVMM_MSG_API_FIRST || hdr->type > LVMM_MSG_API_LAST)))
 		return -EPROTO;
 	if (hdr->len != n - sizeof(*hdr) || hdr->len > maxlen)
 		return -EPROTO;

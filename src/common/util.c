@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -145,4 +146,18 @@ int strlcpy_checked(char *dst, const char *src, size_t n)
 	}
 	memcpy(dst, src, l + 1);
 	return 0;
+}
+
+int ctl_socket_path(const char *name, char *out, size_t n)
+{
+	const char *xdg = getenv("XDG_RUNTIME_DIR");
+	int w;
+
+	if (strchr(name, '/'))
+		w = snprintf(out, n, "%s", name);
+	else if (geteuid() != 0 && xdg && xdg[0] == '/')
+		w = snprintf(out, n, "%s/lvmm/%s.sock", xdg, name);
+	else
+		w = snprintf(out, n, "%s/%s.sock", LVMM_RUN_DIR, name);
+	return w < 0 || (size_t)w >= n ? -ENAMETOOLONG : 0;
 }

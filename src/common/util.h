@@ -14,6 +14,8 @@
 #define ALIGN_UP(x, a) (((x) + ((a) - 1)) & ~((__typeof__(x))(a) - 1))
 #define MUST_CHECK __attribute__((warn_unused_result))
 
+#define LVMM_VERSION "0.1.0"
+
 #define KiB ((uint64_t)1024)
 #define MiB (1024 * KiB)
 #define GiB (1024 * MiB)
@@ -58,5 +60,14 @@ int pread_full(int fd, void *buf, size_t len, off_t off) MUST_CHECK;
 
 /* Copy src into dst (size n) always NUL-terminating; returns -E2BIG if truncated. */
 int strlcpy_checked(char *dst, const char *src, size_t n) MUST_CHECK;
+
+/* Where control sockets given by name live (docs/api.md): root's runs. */
+#define LVMM_RUN_DIR "/run/lvmm"
+/*
+ * The control socket for name: a name with a '/' is a path as it is; a bare
+ * NAME is LVMM_RUN_DIR/NAME.sock, or $XDG_RUNTIME_DIR/lvmm/NAME.sock when
+ * not root and that is set. 0 or -ENAMETOOLONG.
+ */
+int ctl_socket_path(const char *name, char *out, size_t n) MUST_CHECK;
 
 #endif

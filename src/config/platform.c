@@ -643,8 +643,13 @@ int platform_load(const char *path, struct platform *plat, FILE *err)
 	}
 	if (raw->events)
 		resolve(&c, "events", raw->events, plat->events_path, sizeof(plat->events_path));
-	if (raw->control)
+	/* A bare NAME is the default socket LVMM_RUN_DIR/NAME.sock (docs/api.md). */
+	if (raw->control && !strchr(raw->control, '/')) {
+		if (ctl_socket_path(raw->control, plat->control_path, sizeof(plat->control_path)))
+			report(&c, "control", "socket path is too long");
+	} else if (raw->control) {
 		resolve(&c, "control", raw->control, plat->control_path, sizeof(plat->control_path));
+	}
 	if (raw->identities)
 		conv_ids(&c, raw->identities, plat);
 	load_policy(&c, raw, plat);

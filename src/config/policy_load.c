@@ -220,7 +220,7 @@ static void conv_client(struct ctx *c, const char *prefix, unsigned i,
 		} else if (op < 0) {
 			snprintf(w, sizeof(w), "%s/operations/%u", where, k);
 			report(c, w, "unknown operation '%s': expected all, list, status, pause, resume, "
-			       "stop, start, restart, link-down, link-up, isolate, policy-load, acm, help",
+			       "stop, start, restart, link-down, link-up, isolate, policy-load, acm, help, events",
 			       in->operations[k]);
 		} else {
 			cl->ops |= 1U << op;

@@ -1,29 +1,24 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The control API, split in two:
+ * The control API inside the supervisor, split in two:
  *
- *  - ctl.c: the request life cycle as an explicit state machine over a
- *    connection's bytes, and the operations. It knows no sockets: bytes come
- *    in through ctl_rx_buf()/ctl_rx(), replies go out through a
- *    struct ctl_transport, so unit tests and fuzzers drive it directly.
- *  - ctl_sock.c: the transport (the listening Unix socket, agent channels,
- *    epoll, recv/send, draining before close).
+ *  - ctl.c: the request life cycle and the operations (one const table).
+ *    A request is a checked fixed-layout struct lvmm_api_req
+ *    (include/lvmm/ctl_proto.h) with a subject the transport determined;
+ *    its answer is one struct lvmm_api_reply. No text is parsed and no JSON
+ *    is written here: the sandboxed front-end (src/api) does both.
+ *  - frontend.c: the transport: starts the front-end process, the channels
+ *    to it, the listening socket, who the subject of a request is, agent
+ *    channels, and the event stream.
  *
- * A connection is a host client (one request, one reply, then closed) or a
- * partition's agent channel (one request after another). Per request:
+ * Per request:
  *
- *   LINE --newline/EOF--> dispatch --done/fail--> reply
- *                                 --asked partitions--> WAIT --answers/timeout--> reply
- *                                 --policy-load N--> UPLOAD --N bytes--> reply
- *   LINE --CTL_REQ_MAX bytes without newline--> reply error, then DISCARD
- *        (agent: up to the newline) or CLOSING (host: until EOF)
- *   host client after its reply: CLOSING (write side shut, input drained
- *        until EOF or CTL_DRAIN_MS, then closed: closing with unread input
- *        would reset the connection and lose the reply)
+ *   ctl_request --checked, ACM, run--> done/failed --> reply, slot free
+ *                                  --asked partitions--> WAIT --answers/timeout--> reply
  *
- * Every request gets exactly one reply ("replied"): "ok":true with the
- * operation's fields, or "ok":false with "error" when anything failed,
- * including a partition's own answer.
+ * Every request gets exactly one reply: result 0 with the operation's body,
+ * or -errno with the reason, when anything failed (a partition's own answer
+ * included). Slots bound what one subject can have in flight.
  */
 #ifndef LVMM_CTL_H
 #define LVMM_CTL_H
@@ -34,155 +29,149 @@
 #include <sys/types.h>
 
 #include "config/platform.h"
-#include "supervisor/json.h"
+#include "lvmm/ctl_proto.h"
 
-#define CTL_HOST_MAX     16   /* host client connections at a time */
+#define CTL_HOST_MAX     16   /* host requests in flight */
 #define CTL_HOST_PER_UID 12   /* of which one uid may hold (another uid keeps 4) */
-#define CTL_AGENT_MAX    PLAT_MAX_PARTS /* one agent channel per partition */
-#define CTL_CONN_MAX     (CTL_HOST_MAX + CTL_AGENT_MAX)
-#define CTL_REQ_MAX      1024 /* a request line with its newline */
-/* `list` with every partition and link at their longest names and numbers fits. */
-#define CTL_REPLY_MAX    (4096 + PLAT_MAX_PARTS * 256 + PLAT_MAX_LINKS * 160)
-#define CTL_UPLOAD_MAX   (64 * 1024) /* a policy, checked before a byte is buffered */
-#define CTL_ERR_MAX      256
-#define CTL_IDLE_MS      2000  /* a request must keep arriving (host clients; agents mid-request) */
-#define CTL_REQUEST_MS   10000 /* and be complete within this after its first byte */
-#define CTL_ANSWER_MS    3000  /* partitions must answer within this */
-#define CTL_DRAIN_MS     1000  /* a host client's input is drained this long after its reply */
+#define CTL_AGENT_MAX    PLAT_MAX_PARTS /* one request per partition's agent channel */
+#define CTL_REQ_SLOTS    (CTL_HOST_MAX + CTL_AGENT_MAX)
+#define CTL_ANSWER_MS    3000 /* partitions must answer within this */
+
+_Static_assert(CTL_REQ_SLOTS <= 256, "request tokens keep the slot in 8 bits");
+_Static_assert(PLAT_MAX_PARTS <= LVMM_API_MAX_PARTS, "list replies and event filters");
+_Static_assert(PLAT_MAX_LINKS <= LVMM_API_MAX_LINKS, "list replies");
 
 struct sup;
 struct part_rt;
 struct ctl_op;
 struct lvmm_ctl_reply;
 
+/* Who asks: a host user (by the uid of its connection) or a partition's agent channel. */
+struct ctl_subject {
+	bool agent;
+	int part;  /* agent: its partition index */
+	uid_t uid; /* host: peer uid */
+};
+
 enum ctl_phase {
-	CP_FREE = 0, /* slot unused */
-	CP_LINE,     /* reading a request line */
-	CP_UPLOAD,   /* reading a policy-load payload */
-	CP_WAIT,     /* waiting for partitions' answers */
-	CP_DISCARD,  /* agent: an over-long line was answered; dropping it up to its newline */
-	CP_CLOSING,  /* host: answered; draining input until EOF, then closed */
+	CQ_FREE = 0, /* slot unused */
+	CQ_WAIT,     /* waiting for partitions' answers */
 };
 
 /* What an operation did with the request. */
 enum ctl_res {
-	CR_DONE,   /* complete: reply "ok":true with the fields written */
-	CR_FAIL,   /* refused or failed: reply "ok":false with c->err */
-	CR_WAIT,   /* partitions were asked; their answers complete it */
-	CR_UPLOAD, /* a payload follows the request line */
+	CR_DONE, /* complete: reply with the body written */
+	CR_FAIL, /* refused or failed: reply with the result and reason (ctl_fail) */
+	CR_WAIT, /* partitions were asked (pending > 0); their answers complete it */
 };
 
-struct ctl_conn {
-	/* Set by the transport. */
-	int fd;
-	bool agent;            /* a partition's agent channel (persistent) */
-	int part;              /* its partition index, or -1 */
-	uid_t uid;             /* host client's peer uid */
-	pid_t pid;
-	bool in_watched;       /* transport: EPOLLIN registered */
-	uint32_t gen;          /* connection generation: a stale epoll event names an old one */
-	/* The request (ctl.c). */
+struct ctl_req {
 	enum ctl_phase phase;
-	uint32_t token;        /* this request's name for lifecycle: generation << 8 | slot */
-	bool replied;          /* the current request has its reply */
-	bool failed;
-	bool eof;              /* the peer will send nothing more */
-	bool gone;             /* the peer can receive nothing more */
+	uint32_t token;          /* this request's name for lifecycle: generation << 8 | slot */
+	struct ctl_subject sub;
+	struct lvmm_api_req q;   /* the request, checked */
 	const struct ctl_op *op;
-	unsigned pending;      /* partition answers still expected */
-	size_t upload_want;    /* policy-load: payload bytes still to come */
-	uint64_t started_ns;   /* first byte of this request (or connect) */
-	uint64_t deadline_ns;  /* meaning depends on phase; UINT64_MAX: none */
-	size_t in_len;
-	char in[CTL_REQ_MAX];  /* received, not yet consumed (a partial line) */
-	char err[CTL_ERR_MAX];
-	struct jbuf j;         /* the reply being built */
-	char out[CTL_REPLY_MAX];
+	struct part_rt *pr;      /* the target partition (ops on partitions) */
+	int li;                  /* the target link (ops on links), or -1 */
+	int payload_fd;          /* policy-load: the sealed memfd; else -1 */
+	int blob_fd;             /* an opaque result to send with the reply, or -1 */
+	unsigned pending;        /* partition answers still expected */
+	bool failed;
+	uint64_t deadline_ns;
+	struct lvmm_api_reply rep; /* the reply being built (a list goes to a shared buffer) */
 };
 
-/* The transport under connections (ctl_sock.c, or a test's fake). */
+/* The transport under requests (frontend.c, or a test's fake). */
 struct ctl_transport {
-	/* Send one complete reply line; a peer that does not read only loses it. */
-	void (*send)(struct sup *s, struct ctl_conn *c, const char *buf, size_t len);
-	/* A host client is answered: no more output (shutdown SHUT_WR); input is drained. */
-	void (*shut)(struct sup *s, struct ctl_conn *c);
-	/* Close the connection; ctl_conn_free() follows from the transport. */
-	void (*close)(struct sup *s, struct ctl_conn *c);
-	/* The phase changed: start or stop reading (nothing is read while waiting). */
-	void (*update)(struct sup *s, struct ctl_conn *c);
+	/* Send one reply of len bytes (and fd >= 0 with it); never blocks. */
+	void (*reply)(struct sup *s, const struct lvmm_api_reply *rep, size_t len, int fd);
+	/* A new policy was loaded: event filters must be decided again. */
+	void (*policy_changed)(struct sup *s);
 };
 
-/** ctl_setup() - reset every connection slot, use transport tp, hook into the life cycle. */
+/** ctl_setup() - reset every request slot, use transport tp. */
 void ctl_setup(struct sup *s, const struct ctl_transport *tp);
+
+/**
+ * ctl_req_check() - is len bytes at q with nfds descriptors a well-formed
+ * request? Exact length, op in range, flags zero, strings NUL-terminated,
+ * the request id of [A-Za-z0-9._:-] only, arg_len in range and unused
+ * bytes zero, one fd (the subject's connection) plus the payload for
+ * policy-load. 0 or -EPROTO.
+ */
+int ctl_req_check(const struct lvmm_api_req *q, size_t len, unsigned nfds);
+
+/**
+ * ctl_request() - serve checked request q of subject sub (payload_fd: the
+ * policy-load memfd, or -1; ctl takes it over). The reply goes out through
+ * the transport, now or when partitions have answered.
+ */
+void ctl_request(struct sup *s, const struct ctl_subject *sub, const struct lvmm_api_req *q,
+		 int payload_fd);
+
+/** ctl_refuse() - answer request id (op) with result err and reason why, without serving it. */
+void ctl_refuse(struct sup *s, uint32_t id, uint32_t op, int err, const char *why);
 
 /** ctl_answer() - lc_hooks.answer: a partition answered (or cannot answer) request token. */
 void ctl_answer(struct sup *s, uint32_t token, struct part_rt *pr, int result,
 		const struct lvmm_ctl_reply *rep);
 
-/**
- * ctl_conn_open_host() - a slot for a new host client of uid; NULL when the
- * pool is full or uid holds CTL_HOST_PER_UID (err says which).
- */
-struct ctl_conn *ctl_conn_open_host(struct sup *s, uid_t uid, pid_t pid, char *err, size_t errlen);
-
-/** ctl_conn_open_agent() - the agent slot of partition part; NULL if it is in use. */
-struct ctl_conn *ctl_conn_open_agent(struct sup *s, unsigned part);
-
-/** ctl_conn_at() - slot i (0 <= i < CTL_CONN_MAX), or NULL if free or out of range. */
-struct ctl_conn *ctl_conn_at(unsigned i);
-
-/** ctl_conn_index() - the slot number of c. */
-unsigned ctl_conn_index(const struct ctl_conn *c);
-
-/** ctl_conn_agent() - the open agent channel of partition part, or NULL. */
-struct ctl_conn *ctl_conn_agent(unsigned part);
-
-/** ctl_conn_free() - release c's slot; partitions' answers to it are dropped. */
-void ctl_conn_free(struct sup *s, struct ctl_conn *c);
-
-/**
- * ctl_rx_buf() - where the transport may put the next received bytes and
- * how many (*room; 0: read nothing now, e.g. while waiting for partitions).
- */
-char *ctl_rx_buf(struct ctl_conn *c, size_t *room);
-
-/** ctl_rx() - n bytes were put at ctl_rx_buf(): run the state machine on them. */
-void ctl_rx(struct sup *s, struct ctl_conn *c, size_t n);
-
-/** ctl_feed() - copy up to n bytes through ctl_rx_buf()/ctl_rx(); returns how many were taken. */
-size_t ctl_feed(struct sup *s, struct ctl_conn *c, const char *buf, size_t n);
-
-/** ctl_eof() - the peer finished sending: a request without its newline is still served. */
-void ctl_eof(struct sup *s, struct ctl_conn *c);
-
-/** ctl_hangup() - the peer is gone entirely: its reply, if any is pending, is dropped. */
-void ctl_hangup(struct sup *s, struct ctl_conn *c);
+/** ctl_inflight() - requests in flight (for tests and the pools). */
+unsigned ctl_inflight(void);
 
 /** ctl_next_deadline() - the earliest request deadline (UINT64_MAX: none). */
 uint64_t ctl_next_deadline(struct sup *s);
 
-/** ctl_on_timer() - answer or close every request past its deadline. */
+/** ctl_on_timer() - answer every request past its deadline. */
 void ctl_on_timer(struct sup *s, uint64_t now);
 
-/** ctl_shutdown() - the platform is gone: answer every open request, close everything. */
-void ctl_shutdown(struct sup *s);
+/**
+ * ctl_drop_all() - end every request in flight: answered "the platform has
+ * shut down" when reply is true, else dropped (the front-end is gone).
+ */
+void ctl_drop_all(struct sup *s, bool reply);
 
-/* ---- transport (ctl_sock.c) ---- */
+/* ---- transport (frontend.c) ---- */
 
 /**
- * ctl_sock_init() - set up the control API: listen on path (NULL/"": no
- * host socket; a live socket there is refused, a stale one replaced) and
- * serve agent channels. 0 or -errno (printed).
+ * fe_init() - set up the control API: bind the control socket at path
+ * (NULL/"": none; a live socket there is refused, a stale one replaced) and
+ * start the front-end when there is a socket or an agent channel. 0 or
+ * -errno (printed).
  */
-int ctl_sock_init(struct sup *s, const char *path);
+int fe_init(struct sup *s, const char *path);
 
-/** ctl_sock_event() - epoll reported events for a TAG_CTL_* tag. */
-void ctl_sock_event(struct sup *s, uint64_t tag, uint32_t events);
+/** fe_event() - epoll reported events for a TAG_API tag. */
+void fe_event(struct sup *s, uint64_t tag, uint32_t events);
 
-/** ctl_sock_listening() - true if the host control socket is open. */
-bool ctl_sock_listening(struct sup *s);
+/** fe_reaped() - process pid ended: true if it was the front-end (restarted later). */
+bool fe_reaped(struct sup *s, pid_t pid, int wstatus);
 
-/** ctl_sock_close() - answer and close every connection, remove the socket. */
-void ctl_sock_close(struct sup *s);
+/** fe_next_deadline() - when the front-end is due to be restarted (UINT64_MAX: never). */
+uint64_t fe_next_deadline(struct sup *s);
+
+/** fe_on_timer() - restart the front-end if it is due. */
+void fe_on_timer(struct sup *s, uint64_t now);
+
+/** fe_listening() - true if the host control socket is open. */
+bool fe_listening(struct sup *s);
+
+/** fe_close() - answer and drop every request, stop the front-end, remove the socket. */
+void fe_close(struct sup *s);
+
+/**
+ * fe_subject() - who is on the other end of connection fd, which the
+ * front-end passed with a request: the partition whose agent channel it
+ * is, or the uid of a client connected to our own control socket (root or
+ * our own user only). 0, or -EACCES with the reason in why.
+ */
+int fe_subject(struct sup *s, int fd, struct ctl_subject *sub, char *why, size_t n);
+
+/**
+ * fe_conn_uid() - the peer uid of fd if it is a stream accepted on the
+ * listening socket bound at listen_path; -EACCES for anything else (a
+ * socketpair, a listener, a connection to another server).
+ */
+int fe_conn_uid(int fd, const char *listen_path, uid_t *uid);
 
 #endif

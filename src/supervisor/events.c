@@ -1,4 +1,10 @@
 // SPDX-License-Identifier: MIT
+/*
+ * Events (events.h). Both forms are built side by side with one bounded
+ * appender; the JSON form is a flat object, so it needs no general JSON
+ * writer: keys are the supervisor's own, values are escaped strings or
+ * decimal numbers.
+ */
 #include "supervisor/events.h"
 
 #include <errno.h>
@@ -16,6 +22,8 @@ static int ev_fd = -1;
 static bool ev_echo;
 static uint64_t ev_count;
 static uint64_t ev_lost;
+static ev_sink_fn ev_sink;
+static char ev_rid[64];
 
 int events_open(const char *path, bool echo)
 {
@@ -33,24 +41,54 @@ void events_close(void)
 	ev_fd = -1;
 }
 
+void events_set_sink(ev_sink_fn sink)
+{
+	ev_sink = sink;
+}
+
+void ev_set_request(const char *rid)
+{
+	snprintf(ev_rid, sizeof(ev_rid), "%s", rid ? rid : "");
+}
+
 uint64_t events_count(void)
 {
 	return ev_count;
 }
 
-static void happ(struct event *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void happ(struct event *e, const char *fmt, ...)
+/* Append to buf (cap bytes, 2 kept back for the closing "}\n"); what does not fit is cut. */
+static void app(char *buf, unsigned *len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void app(char *buf, unsigned *len, const char *fmt, ...)
 {
 	va_list ap;
 	int n;
 
-	if (e->hlen >= sizeof(e->human) - 2)
+	if (*len >= EV_LINE_MAX - 2)
 		return;
 	va_start(ap, fmt);
-	n = vsnprintf(e->human + e->hlen, sizeof(e->human) - 2 - e->hlen, fmt, ap);
+	n = vsnprintf(buf + *len, EV_LINE_MAX - 2 - *len, fmt, ap);
 	va_end(ap);
 	if (n > 0)
-		e->hlen = MIN(e->hlen + (unsigned)n, (unsigned)sizeof(e->human) - 2);
+		*len = MIN(*len + (unsigned)n, (unsigned)EV_LINE_MAX - 3);
+}
+
+/* JSON string: quote and backslash escaped, control and non-ASCII bytes as \u00XX. */
+static void jstr(struct event *e, const char *s)
+{
+	const char *p;
+
+	app(e->json, &e->jlen, "\"");
+	for (p = s; *p; p++) {
+		unsigned char ch = (unsigned char)*p;
+
+		if (ch == '"' || ch == '\\')
+			app(e->json, &e->jlen, "\\%c", ch);
+		else if (ch < 0x20 || ch >= 0x7f)
+			app(e->json, &e->jlen, "\\u%04x", ch);
+		else
+			app(e->json, &e->jlen, "%c", ch);
+	}
+	app(e->json, &e->jlen, "\"");
 }
 
 /*
@@ -69,89 +107,89 @@ static void hstr(struct event *e, const char *s)
 		quote = ch <= 0x20 || ch >= 0x7f || ch == '"' || ch == '\\' || ch == '=';
 	}
 	if (!quote) {
-		happ(e, "%s", s);
+		app(e->human, &e->hlen, "%s", s);
 		return;
 	}
-	happ(e, "\"");
+	app(e->human, &e->hlen, "\"");
 	for (p = s; *p; p++) {
 		unsigned char ch = (unsigned char)*p;
 
 		if (ch == '"' || ch == '\\')
-			happ(e, "\\%c", ch);
+			app(e->human, &e->hlen, "\\%c", ch);
 		else if (ch == '\n')
-			happ(e, "\\n");
+			app(e->human, &e->hlen, "\\n");
 		else if (ch == '\t')
-			happ(e, "\\t");
+			app(e->human, &e->hlen, "\\t");
 		else if (ch < 0x20 || ch >= 0x7f)
-			happ(e, "\\x%02x", ch);
+			app(e->human, &e->hlen, "\\x%02x", ch);
 		else
-			happ(e, "%c", ch);
+			app(e->human, &e->hlen, "%c", ch);
 	}
-	happ(e, "\"");
+	app(e->human, &e->hlen, "\"");
 }
 
 void ev_begin(struct event *e, const char *type, const char *partition)
 {
 	struct timespec ts;
-	char t[32];
 
-	e->hlen = 0;
+	e->jlen = e->hlen = 0;
 	e->quiet = false;
+	e->partition = partition;
 	clock_gettime(CLOCK_REALTIME, &ts);
-	/* Room for the closing brace and newline is kept back. */
-	jb_init(&e->j, e->json, sizeof(e->json) - 2);
-	jb_obj_begin(&e->j);
-	snprintf(t, sizeof(t), "%lld.%03ld", (long long)ts.tv_sec, ts.tv_nsec / 1000000);
-	jb_raw(&e->j, "\"ts\":");
-	jb_raw(&e->j, t);
-	e->j.need_comma = true;
-	jb_str(&e->j, "event", type);
-	happ(e, "lvmm: event=");
+	app(e->json, &e->jlen, "{\"ts\":%lld.%03ld,\"event\":", (long long)ts.tv_sec,
+	    ts.tv_nsec / 1000000);
+	jstr(e, type);
+	app(e->human, &e->hlen, "lvmm: event=");
 	hstr(e, type);
 	if (partition) {
-		jb_str(&e->j, "partition", partition);
-		happ(e, " partition=");
+		app(e->json, &e->jlen, ",\"partition\":");
+		jstr(e, partition);
+		app(e->human, &e->hlen, " partition=");
 		hstr(e, partition);
 	}
 }
 
 void ev_str(struct event *e, const char *key, const char *val)
 {
-	jb_str(&e->j, key, val);
-	happ(e, " %s=", key);
+	app(e->json, &e->jlen, ",\"%s\":", key);
+	jstr(e, val ? val : "");
+	app(e->human, &e->hlen, " %s=", key);
 	hstr(e, val ? val : "");
 }
 
 void ev_u64(struct event *e, const char *key, uint64_t val)
 {
-	jb_u64(&e->j, key, val);
-	happ(e, " %s=%" PRIu64, key, val);
+	app(e->json, &e->jlen, ",\"%s\":%" PRIu64, key, val);
+	app(e->human, &e->hlen, " %s=%" PRIu64, key, val);
 }
 
 void ev_i64(struct event *e, const char *key, int64_t val)
 {
-	jb_i64(&e->j, key, val);
-	happ(e, " %s=%" PRId64, key, val);
+	app(e->json, &e->jlen, ",\"%s\":%" PRId64, key, val);
+	app(e->human, &e->hlen, " %s=%" PRId64, key, val);
 }
 
 void ev_hex(struct event *e, const char *key, uint64_t val)
 {
-	jb_hex(&e->j, key, val);
-	happ(e, " %s=0x%" PRIx64, key, val);
+	app(e->json, &e->jlen, ",\"%s\":\"0x%" PRIx64 "\"", key, val);
+	app(e->human, &e->hlen, " %s=0x%" PRIx64, key, val);
 }
 
 void ev_end(struct event *e)
 {
-	size_t n;
-
-	jb_obj_end(&e->j);
-	n = e->j.len;
-	e->json[n++] = '\n';
+	if (ev_rid[0])
+		ev_str(e, "request_id", ev_rid);
+	e->json[e->jlen++] = '}';
+	e->json[e->jlen++] = '\n';
+	e->json[e->jlen] = 0;
 	e->human[e->hlen++] = '\n';
+	e->human[e->hlen] = 0;
 	ev_count++;
 	/* The log is best effort: a full disk must not stop the partitions. */
-	if (ev_fd >= 0 && write_full(ev_fd, e->json, n))
+	if (ev_fd >= 0 && write_full(ev_fd, e->json, e->jlen))
 		ev_lost++;
 	if (ev_echo && !e->quiet && write_full(STDERR_FILENO, e->human, e->hlen))
 		ev_lost++;
+	if (ev_sink)
+		ev_sink(e->partition, e->json, e->jlen);
 }

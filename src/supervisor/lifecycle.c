@@ -584,10 +584,15 @@ void lc_link_push(struct sup *s, struct part_rt *pr, int li)
 
 void lc_on_ready(struct sup *s, struct part_rt *pr)
 {
+	struct event e;
 	unsigned i;
 
-	if (pr->state == PS_STARTING)
+	if (pr->state == PS_STARTING) {
 		pr->state = PS_RUNNING;
+		ev_begin(&e, "partition_ready", pr->p->name);
+		ev_u64(&e, "startup_ms", (now_ns() - pr->started_ns) / MS);
+		ev_end(&e);
+	}
 	/* A (re)started end of a link that is down must come up down. */
 	for (i = 0; i < s->plat->nlinks; i++) {
 		const struct plat_link *l = &s->plat->links[i];

@@ -9,6 +9,7 @@ static const char *const op_names[OP_COUNT] = {
 	[OP_RESUME] = "resume", [OP_STOP] = "stop", [OP_START] = "start",
 	[OP_RESTART] = "restart", [OP_LINK_DOWN] = "link-down", [OP_LINK_UP] = "link-up",
 	[OP_ISOLATE] = "isolate", [OP_POLICY_LOAD] = "policy-load", [OP_ACM] = "acm", [OP_HELP] = "help",
+	[OP_EVENTS] = "events",
 };
 
 int pol_op_find(const char *name)

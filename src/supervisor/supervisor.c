@@ -5,7 +5,7 @@
  * "lvmm __partition") that receives exactly its own fds. This file keeps
  * the loop (signals, timer, epoll) and routes what arrives: partition
  * messages, once validated, to the life cycle (lifecycle.c, the one owner
- * of partition state), control connections to ctl_sock.c.
+ * of partition state), control requests to the API front-end's transport (frontend.c).
  *
  * Tables are sized at start (PLAT_MAX_PARTS); nothing is allocated while
  * partitions run.
@@ -175,7 +175,8 @@ static void reap(struct sup *s)
 		for (i = 0; i < s->plat->nparts; i++)
 			if (s->parts[i].pid == pid && s->parts[i].sock >= 0)
 				on_part_message(s, &s->parts[i]);
-		(void)lc_reaped(s, pid, wstatus);
+		if (!fe_reaped(s, pid, wstatus))
+			(void)lc_reaped(s, pid, wstatus);
 	}
 }
 
@@ -183,7 +184,8 @@ static void reap(struct sup *s)
 
 void sup_arm_timer(struct sup *s)
 {
-	uint64_t next = MIN(lc_next_deadline(s), ctl_next_deadline(s)), now = now_ns();
+	uint64_t next = MIN(MIN(lc_next_deadline(s), ctl_next_deadline(s)), fe_next_deadline(s));
+	uint64_t now = now_ns();
 	struct itimerspec its = { 0 };
 
 	if (s->timer_fd < 0)
@@ -204,6 +206,7 @@ static void on_timer(struct sup *s)
 		pr_debug("timerfd read: %s", strerror(errno));
 	lc_on_timer(s, now);
 	ctl_on_timer(s, now);
+	fe_on_timer(s, now);
 	sup_arm_timer(s);
 }
 
@@ -322,7 +325,7 @@ int supervisor_run(struct platform *plat, const struct run_opts *opts)
 	if (!r)
 		r = links_init(&S);
 	if (!r)
-		r = ctl_sock_init(&S, opts->control_path ? opts->control_path : plat->control_path);
+		r = fe_init(&S, opts->control_path ? opts->control_path : plat->control_path);
 	if (r)
 		return LVMM_EXIT_SETUPERR;
 
@@ -330,7 +333,7 @@ int supervisor_run(struct platform *plat, const struct run_opts *opts)
 		if (plat->parts[i].stdin_console)
 			tty_raw();
 	for (i = 0; i < plat->nparts; i++)
-		if (!plat->parts[i].autostart && !ctl_sock_listening(&S))
+		if (!plat->parts[i].autostart && !fe_listening(&S))
 			pr_warn("partition %s has autostart: false but there is no control socket "
 				"(control: or --control) to start it", plat->parts[i].name);
 	pr_debug("supervisor ready");
@@ -341,7 +344,7 @@ int supervisor_run(struct platform *plat, const struct run_opts *opts)
 			(void)lc_start(&S, &S.parts[i], err, sizeof(err));
 	}
 
-	while (!lc_all_done(&S, ctl_sock_listening(&S))) {
+	while (!lc_all_done(&S, fe_listening(&S))) {
 		struct epoll_event evs[16];
 		int n = epoll_wait(S.epfd, evs, 16, -1), k;
 
@@ -362,12 +365,12 @@ int supervisor_run(struct platform *plat, const struct run_opts *opts)
 				if (idx < plat->nparts)
 					on_part_message(&S, &S.parts[idx]);
 			} else {
-				ctl_sock_event(&S, tag, evs[k].events);
+				fe_event(&S, tag, evs[k].events);
 			}
 		}
 	}
 	summary(&S);
-	ctl_sock_close(&S);
+	fe_close(&S);
 	links_close(&S);
 	lc_close(&S);
 	tty_restore();

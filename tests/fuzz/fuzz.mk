@@ -9,7 +9,8 @@
 #   policy    the policy parser (its text may come from a partition)
 #   platform  the platform-file parser and checks
 #   proto     the supervisor's validation of partition messages (common/proto.c)
-#   ctl       the control API's request parser and state machine (supervisor/ctl.c)
+#   ctl       the supervisor's control requests: validator and state machine (supervisor/ctl.c)
+#   api       the API front-end's parsing: routes, agent lines, replies, the event ring (src/api)
 #   crb       the TPM 2.0 CRB device's registers and command path
 #   manifest  signed boot manifests (parser, signature, boot set) and the event-log parser
 #
@@ -23,7 +24,7 @@
 # tests/fuzz/corpus/<target>/. Every corpus file is also replayed by the unit
 # tests $(BUILD)/tests/unit/test_vq_fuzz_<target> (gcc, and ASan with SAN=1).
 
-FUZZ_TARGETS ?= vq mmio blk net link policy platform proto ctl crb manifest
+FUZZ_TARGETS ?= vq mmio blk net link policy platform proto ctl api crb manifest
 FUZZ_TIME ?= 20
 FUZZ_CC ?= clang
 FUZZ_DIR := $(BUILD)/fuzz
@@ -34,7 +35,7 @@ FUZZ_CFLAGS := -std=gnu11 -O1 -g -fno-omit-frame-pointer $(FUZZ_SAN) $(WARN) \
 FUZZ_LIB_SRCS := $(wildcard src/virtio/*.c src/devices/virtio_*.c) src/devices/blk_io.c src/devices/link_ring.c src/vmm/gmem.c \
 	src/vmm/bus.c src/vmm/iothread.c src/common/log.c src/common/util.c \
 	$(wildcard src/config/*.c) $(wildcard src/supervisor/*.c) src/common/proto.c \
-	$(wildcard src/trust/*.c) src/devices/tpm_crb.c
+	$(wildcard src/trust/*.c) src/devices/tpm_crb.c src/api/ops.c src/api/parse.c src/api/follow.c
 FUZZ_LIB_OBJS := $(FUZZ_LIB_SRCS:%.c=$(FUZZ_DIR)/obj/%.o)
 FUZZ_LIB := $(FUZZ_DIR)/libfuzzlvmm.a
 FUZZ_HDRS := tests/fuzz/fuzz.h tests/fuzz/fake_vm.h
@@ -51,7 +52,7 @@ $(FUZZ_LIB): $(FUZZ_LIB_OBJS)
 $(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_HDRS) $(FUZZ_LIB)
 	@mkdir -p $(dir $@)
 	$(E) "  FUZZLD  $@"
-	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -MMD -MP -o $@ $< $(FUZZ_LIB) -lcyaml -lyaml -l:liburing.a -lpthread -lcrypto
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -MMD -MP -o $@ $< $(FUZZ_LIB) -lcyaml -lyaml -l:liburing.a -lpthread -lcrypto -ljansson
 
 fuzz-build: $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)
 

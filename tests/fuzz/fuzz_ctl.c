@@ -1,28 +1,33 @@
 // SPDX-License-Identifier: MIT
 /*
- * The control API's request parser and state machine (src/supervisor/ctl.c)
- * on arbitrary bytes, as a host client or a partition's agent channel (an
- * agent is an untrusted partition). Two fake partitions answer what they
- * are asked; a policy lets every operation but start/restart through (they
- * would fork real partitions), and policy-load parses in-process here (the
- * real policy_compile forks a sandboxed child; this file's definition
- * replaces it in the link).
+ * The supervisor's side of the control protocol (src/supervisor/ctl.c):
+ * the fixed-layout request validator and the request state machine, on
+ * requests as a compromised API front-end could send them (every byte
+ * hostile), from a host client or a partition's agent channel. Two fake
+ * partitions answer what they are asked (or not); a policy lets every
+ * operation but start/restart through (they would fork real partitions),
+ * and policy-load parses in-process here (the real policy_compile forks a
+ * sandboxed child; this file's definition replaces it in the link).
  *
- * Input: byte 0 = flags: bit 0 agent channel, bit 1 end with EOF (else the
- * peer hangs up), bits 2-7 = chunk size - 1; the rest is fed in chunks of
- * that size, the partitions answering (or not, by byte parity) in between.
+ * Input: records of 1 flag byte (bit 0 agent channel, bit 1 the partitions
+ * answer, bit 2 a payload memfd follows, bit 3 seal it, bit 4 claim one fd
+ * too many), then sizeof(struct lvmm_api_req) bytes of request, then for a
+ * payload a 2-byte length and that many bytes.
  *
- * Invariants: every reply is one line, a JSON object starting {"ok":true or
- * {"ok":false,"error":"; a host client gets at most one reply; after EOF or
- * hang-up and every deadline, no connection slot and no partition request
- * is left behind.
+ * Invariants: a request the validator accepts gets exactly one reply, with
+ * its id, well-formed for the front-end (api_reply_check); a request it
+ * refuses is never served; after every deadline, no request slot and no
+ * partition request is left behind.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "api/api.h"
 #include "common/log.h"
 #include "common/proto.h"
 #include "config/policy_load.h"
@@ -33,12 +38,14 @@
 #include "supervisor/supervisor_int.h"
 
 #define MS 1000000ULL
+#define MAX_REQS 64
 
 static struct platform plat;
 static struct policy base_policy;
 static struct sup S;
 static int far_end[2] = { -1, -1 };
-static unsigned nreplies[CTL_CONN_MAX];
+static unsigned nreplies[MAX_REQS + 1];
+static unsigned served;
 
 /* In-process stand-in for the sandboxed policy compiler (same contract). */
 int policy_compile(const char *buf, size_t len, struct policy *out, char *err, size_t errlen)
@@ -53,50 +60,37 @@ int policy_compile(const char *buf, size_t len, struct policy *out, char *err, s
 	return problems ? -EINVAL : 0;
 }
 
-static void t_send(struct sup *s, struct ctl_conn *c, const char *buf, size_t len)
+static void t_reply(struct sup *s, const struct lvmm_api_reply *r, size_t len, int fd)
 {
 	(void)s;
-	FUZZ_CHECK(len >= 12 && buf[len - 1] == '\n');
-	FUZZ_CHECK(memchr(buf, '\n', len) == buf + len - 1);
-	FUZZ_CHECK(!strncmp(buf, "{\"ok\":true", 10) || !strncmp(buf, "{\"ok\":false,\"error\":\"", 21));
-	FUZZ_CHECK(buf[len - 2] == '}');
-	nreplies[ctl_conn_index(c)]++;
-	FUZZ_CHECK(c->agent || nreplies[ctl_conn_index(c)] == 1);
+	FUZZ_CHECK(fd < 0);
+	FUZZ_CHECK(api_reply_check(r, len) == 0);
+	FUZZ_CHECK(r->id >= 1 && r->id <= MAX_REQS);
+	FUZZ_CHECK((r->result == 0) == (r->error[0] == 0));
+	nreplies[r->id]++;
+	FUZZ_CHECK(nreplies[r->id] == 1);
 }
 
-static void t_shut(struct sup *s, struct ctl_conn *c)
+static void t_policy(struct sup *s)
 {
 	(void)s;
-	FUZZ_CHECK(!c->agent);
 }
 
-static void t_close(struct sup *s, struct ctl_conn *c)
-{
-	ctl_conn_free(s, c);
-}
+static const struct ctl_transport tp = { .reply = t_reply, .policy_changed = t_policy };
 
-static void t_update(struct sup *s, struct ctl_conn *c)
-{
-	(void)s, (void)c;
-}
-
-static const struct ctl_transport tp = {
-	.send = t_send, .shut = t_shut, .close = t_close, .update = t_update,
-};
-
-static int agent_open(struct sup *s, struct part_rt *pr)
+static int fake_agent_open(struct sup *s, struct part_rt *pr)
 {
 	(void)s, (void)pr;
 	return -ENOTSUP;
 }
 
-static void agent_close(struct sup *s, struct part_rt *pr)
+static void fake_agent_close(struct sup *s, struct part_rt *pr)
 {
 	(void)s, (void)pr;
 }
 
 static const struct lc_hooks hooks = {
-	.answer = ctl_answer, .agent_open = agent_open, .agent_close = agent_close,
+	.answer = ctl_answer, .agent_open = fake_agent_open, .agent_close = fake_agent_close,
 };
 
 static const char policy_text[] =
@@ -106,9 +100,9 @@ static const char policy_text[] =
 	"  - { name: l, ste: [t] }\n"
 	"clients:\n"
 	"  - { uid: 0, label: l, operations: [list, status, pause, resume, stop, link-down, link-up,"
-	" isolate, policy-load, acm, help] }\n"
+	" isolate, policy-load, acm, help, events] }\n"
 	"  - { partition: a, label: l, operations: [list, status, pause, resume, stop, link-down,"
-	" link-up, isolate, policy-load, acm, help] }\n"
+	" link-up, isolate, policy-load, acm, help, events] }\n"
 	"policy_manager: a\n";
 
 static int init(void)
@@ -176,6 +170,7 @@ static void reset(void)
 	link_set_up(&S, 0, true);
 	S.stopping = false;
 	memset(nreplies, 0, sizeof(nreplies));
+	served = 0;
 	ctl_setup(&S, &tp);
 	S.hooks = &hooks;
 }
@@ -203,14 +198,27 @@ static void partitions_answer(bool answer)
 		}
 }
 
+static int payload(struct fin *in, bool seal)
+{
+	size_t n = (size_t)fin_bytes(in, 2), k = MIN(n, in->left);
+	int fd = memfd_create("fuzz", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+	if (fd < 0)
+		return -1;
+	if (k && write(fd, in->p, k) != (ssize_t)k)
+		FUZZ_CHECK(0);
+	in->p += k, in->left -= k;
+	if (seal && fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW))
+		FUZZ_CHECK(0);
+	return fd;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static bool ready;
-	struct ctl_conn *c;
-	char err[128];
-	size_t chunk, off;
-	uint8_t flags;
-	unsigned i;
+	struct fin in = { data, size };
+	uint32_t id = 0;
+	unsigned i, k;
 
 	if (!ready) {
 		if (init())
@@ -218,34 +226,36 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		ready = true;
 	}
 	reset();
-	flags = size ? data[0] : 0;
-	chunk = (size_t)(flags >> 2) + 1;
-	if (size)
-		data++, size--;
-	c = flags & 1 ? ctl_conn_open_agent(&S, 0) : ctl_conn_open_host(&S, 0, 1, err, sizeof(err));
-	FUZZ_CHECK(c != NULL);
-	for (off = 0; off < size && c->phase != CP_FREE; off += chunk) {
-		size_t n = MIN(chunk, size - off);
+	while (in.left && id < MAX_REQS) {
+		uint8_t flags = (uint8_t)fin_bytes(&in, 1);
+		struct ctl_subject sub = { .agent = flags & 1, .part = 0, .uid = 0 };
+		struct lvmm_api_req q;
+		unsigned nfds;
+		int fd = -1;
 
-		ctl_feed(&S, c, (const char *)data + off, n);
-		partitions_answer(data[off] & 1);
+		memset(&q, 0, sizeof(q));
+		for (k = 0; k < sizeof(q) && in.left; k++)
+			((uint8_t *)&q)[k] = (uint8_t)fin_bytes(&in, 1);
+		if (flags & 4)
+			fd = payload(&in, flags & 8);
+		nfds = 1 + (fd >= 0) + ((flags >> 4) & 1);
+		if (ctl_req_check(&q, sizeof(q), nfds)) {
+			if (fd >= 0)
+				close(fd);
+			continue;
+		}
+		q.id = ++id;
+		ctl_request(&S, &sub, &q, fd);
+		served++;
+		partitions_answer(flags & 2);
 	}
-	if (c->phase != CP_FREE) {
-		if (flags & 2)
-			ctl_eof(&S, c);
-		else
-			ctl_hangup(&S, c);
-	}
-	/* Every deadline passes: whatever still waits is answered, drained and closed. */
+	/* Every deadline passes: whatever still waits is answered. */
 	ctl_on_timer(&S, now_ns() + 60000 * MS);
-	ctl_on_timer(&S, now_ns() + 120000 * MS);
-	for (i = 0; i < CTL_CONN_MAX; i++)
-		FUZZ_CHECK(ctl_conn_at(i) == NULL);
-	for (i = 0; i < 2; i++) {
-		unsigned k;
-
+	FUZZ_CHECK(ctl_inflight() == 0);
+	for (i = 1; i <= id; i++)
+		FUZZ_CHECK(nreplies[i] == 1);
+	for (i = 0; i < 2; i++)
 		for (k = 0; k < LC_ASK_MAX; k++)
 			FUZZ_CHECK(!S.parts[i].asks[k].used);
-	}
 	return 0;
 }

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""Write seed inputs for the supervisor's fuzzers (proto, ctl) into
+"""Write seed inputs for the supervisor's fuzzers (proto, ctl) and the API front-end's (api) into
 tests/fuzz/corpus/<target>/, following the input layouts documented at the
-top of tests/fuzz/fuzz_proto.c and tests/fuzz/fuzz_ctl.c."""
+top of tests/fuzz/fuzz_proto.c, fuzz_ctl.c and fuzz_api.c."""
 import os
 import struct
 
@@ -41,20 +41,54 @@ def proto_seeds():
     write('proto', 'ready-with-fds', b'\2' + msg(READY, b'', 2))
 
 
+# struct lvmm_api_req (include/lvmm/ctl_proto.h): id, op, flags, arg_len,
+# target[32], request_id[64], num[2], arg[64]
+OPS = {'list': 1, 'status': 2, 'pause': 3, 'resume': 4, 'stop': 5, 'start': 6, 'restart': 7,
+       'link-down': 8, 'link-up': 9, 'isolate': 10, 'policy-load': 11, 'acm': 12, 'help': 13,
+       'events': 14}
+
+
+def req(op, target='', rid='seed'):
+    return (struct.pack('<IIII', 0, OPS[op], 0, 0) + target.encode().ljust(32, b'\0') +
+            rid.encode().ljust(64, b'\0') + bytes(16) + bytes(64))
+
+
 def ctl_seeds():
-    # flags: bit 0 agent, bit 1 EOF at the end, bits 2-7 chunk size - 1
-    host_eof, agent_eof = 2 | (63 << 2), 3 | (63 << 2)
-    write('ctl', 'list', bytes([host_eof]) + b'list\n')
-    write('ctl', 'pause', bytes([host_eof]) + b'pause a\n')
-    write('ctl', 'status-split', bytes([2 | (2 << 2)]) + b'status b\n')
-    write('ctl', 'link', bytes([agent_eof]) + b'link-down l0\nlink-down l0\nlink-up l0\nisolate a\n')
-    write('ctl', 'agent-many', bytes([agent_eof]) + b'help\nacm\nresume a\nstop b\nlist\n')
+    # flags: bit 0 agent, bit 1 partitions answer, bit 2 payload, bit 3 seal it, bit 4 extra fd
+    host, agent = 2, 3
+    write('ctl', 'list', bytes([host]) + req('list'))
+    write('ctl', 'pause', bytes([host]) + req('pause', 'a'))
+    write('ctl', 'status-unanswered', bytes([0]) + req('status', 'b'))
+    write('ctl', 'link', b''.join(bytes([agent]) + req(o, t) for o, t in
+                                  [('link-down', 'l0'), ('link-down', 'l0'), ('link-up', 'l0'),
+                                   ('isolate', 'a')]))
+    write('ctl', 'agent-many', b''.join(bytes([agent]) + req(o, t) for o, t in
+                                        [('help', ''), ('acm', ''), ('resume', 'a'), ('stop', 'b'),
+                                         ('list', ''), ('events', '')]))
     pol = b'name: p2\nste_types: [t]\nlabels:\n  - { name: l, ste: [t] }\n'
-    write('ctl', 'policy-load', bytes([host_eof]) + b'policy-load %d\n' % len(pol) + pol)
-    write('ctl', 'no-newline', bytes([2]) + b'acm')
-    write('ctl', 'overlong', bytes([agent_eof]) + b'x' * 1100 + b'\nlist\n')
+    write('ctl', 'policy-load', bytes([host | 4 | 8]) + req('policy-load') +
+          struct.pack('<H', len(pol)) + pol)
+    write('ctl', 'policy-unsealed', bytes([host | 4]) + req('policy-load') +
+          struct.pack('<H', len(pol)) + pol)
+    write('ctl', 'bad-fields', bytes([host | 16]) + req('list') + bytes([host]) +
+          req('pause', 'nosuch', 'bad id'))
+
+
+def api_seeds():
+    # byte 0: 0 route (method byte, path), 1 agent line, 2 reply, 3 events
+    write('api', 'route-pause', bytes([0, 1]) + b'/v1/partitions/a/pause')
+    write('api', 'route-405', bytes([0, 3]) + b'/v1/partitions/a')
+    write('api', 'route-long', bytes([0, 0]) + b'/v1/partitions/' + b'x' * 40)
+    write('api', 'line-status', bytes([1]) + b'status a')
+    write('api', 'line-policy', bytes([1]) + b'policy-load 99')
+    write('api', 'line-bad', bytes([1]) + b'frobnicate x y z w')
+    rep = struct.pack('<IIiI', 1, 3, 0, 2) + bytes(256) + b'a'.ljust(32, b'\0') + \
+        b'paused'.ljust(16, b'\0') + bytes(16) + bytes(6 * 8 + 8 + 12 * 128)
+    write('api', 'reply-part', bytes([2]) + rep)
+    write('api', 'events', bytes([3]) + bytes([1, 8, 0, 4, 3, 16, 5, 2, 2, 1, 9, 40, 0, 0, 2, 1]))
 
 
 if __name__ == '__main__':
     proto_seeds()
     ctl_seeds()
+    api_seeds()

@@ -63,16 +63,16 @@ timeout 90 "$L" run "$TMP/p.yaml" </dev/null >"$out" 2>&1 &
 sup=$!
 for _ in $(seq 50); do [ -S "$sock" ] && break; sleep 0.1; done
 sleep 0.5
-"$L" ctl "$sock" start c >"$TMP/r1"
+"$L" ctl --json "$sock" start c >"$TMP/r1"
 ok1=$?
-"$L" ctl "$sock" pause a >"$TMP/r2"
+"$L" ctl --json "$sock" pause a >"$TMP/r2"
 ok2=$?
-"$L" ctl "$sock" stop b >/dev/null
+"$L" ctl --json "$sock" stop b >/dev/null
 for _ in $(seq 50); do grep -q '"partition":"b","reason":"stopped"' "$ev" && break; sleep 0.1; done
-"$L" ctl "$sock" start c >"$TMP/r3"
+"$L" ctl --json "$sock" start c >"$TMP/r3"
 ok3=$?
 for _ in $(seq 100); do grep -q '"partition":"c","reason":"poweroff"' "$ev" && break; sleep 0.1; done
-"$L" ctl "$sock" start b >/dev/null
+"$L" ctl --json "$sock" start b >/dev/null
 sleep 0.5
 cat >"$TMP/bad.yaml" <<'YAML'
 name: breaks-ab
@@ -92,11 +92,11 @@ labels:
   - { name: rival, ste: [mgmt_t] }
   - { name: admin, ste: [net_t, mgmt_t] }
 YAML
-"$L" ctl "$sock" policy-load "$TMP/bad.yaml" >"$TMP/r4"; ok4=$?
-"$L" ctl "$sock" acm >"$TMP/r5"
-"$L" ctl "$sock" policy-load "$TMP/good.yaml" >"$TMP/r6"; ok6=$?
-"$L" ctl "$sock" acm >"$TMP/r7"
-"$L" ctl "$sock" stop a >/dev/null; "$L" ctl "$sock" stop b >/dev/null
+"$L" ctl --json "$sock" policy-load "$TMP/bad.yaml" >"$TMP/r4"; ok4=$?
+"$L" ctl --json "$sock" acm >"$TMP/r5"
+"$L" ctl --json "$sock" policy-load "$TMP/good.yaml" >"$TMP/r6"; ok6=$?
+"$L" ctl --json "$sock" acm >"$TMP/r7"
+"$L" ctl --json "$sock" stop a >/dev/null; "$L" ctl --json "$sock" stop b >/dev/null
 wait $sup
 
 if contains "$out" "[c] net: no virtio-net device" &&

@@ -132,12 +132,12 @@ trap cleanup EXIT
 # ctl OP ARGS...: one request; the answer in $TMP/r, its status in $crc; both
 # also go to $TMP/ops.log with the time (shown when a case fails).
 ctl() {
-	timeout 15 "$L" ctl "$sock" "$@" >"$TMP/r" 2>&1
+	timeout 15 "$L" ctl --json "$sock" "$@" >"$TMP/r" 2>&1
 	crc=$?
 	echo "$SECONDS $* -> $crc $(head -c 200 "$TMP/r")" >>"$TMP/ops.log"
 }
 # state NAME / pid NAME: from the last `ctl list` answer in $TMP/list.
-list() { timeout 15 "$L" ctl "$sock" list >"$TMP/list" 2>&1; }
+list() { timeout 15 "$L" ctl --json "$sock" list >"$TMP/list" 2>&1; }
 state() { grep -o "\"name\":\"$1\",\"state\":\"[a-z]*\"" "$TMP/list" | sed 's/.*"state":"//; s/"//'; }
 pid_of() { grep -o "\"name\":\"$1\"[^}]*" "$TMP/list" | grep -o '"pid":[0-9]*' | grep -o '[0-9]*$'; }
 # is_ours PID [NAME]: PID is one of our partition processes (by its command line).
@@ -376,7 +376,7 @@ fi
 # as one of the uids our partitions had (another platform's partition, named
 # differently, is not ours). "" when there are none.
 orphans() {
-	local o="" p u c
+	local o="" p u c pp
 	for p in $(ours_alive); do
 		o+=" $p($(tr '\0' ' ' 2>/dev/null </proc/"$p"/cmdline)state $(awk '/^State:/ {print $2}' /proc/"$p"/status 2>/dev/null))"
 	done
@@ -384,6 +384,10 @@ orphans() {
 		for p in $(ps -eo pid=,uid= | awk -v u="$u" '$2 == u { print $1 }'); do
 			c=$(tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline")
 			case "$c" in "lvmm __partition cha$$-"*) ;; "lvmm __partition "*) continue ;; esac
+			# A uid is free again once our supervisor is gone: another live platform
+			# (a parallel run) may have it now. Ours were reparented; theirs were not.
+			pp=$(awk '/^PPid:/ { print $2 }' "/proc/$p/status" 2>/dev/null)
+			case "$c" in "lvmm __partition cha$$-"*) ;; *) [ -n "$pp" ] && [ "$pp" != 1 ] && [ "$pp" != "$sup" ] && continue ;; esac
 			case "$o" in *" $p("*) ;; *) o+=" $p(uid $u: $c)" ;; esac
 		done
 	done

@@ -74,10 +74,10 @@ PY
 	sup=$!
 	for _ in $(seq 50); do [ -S "$TMP/ctl.sock" ] && break; sleep 0.1; done
 	t0=$(date +%s)
-	"$LVMM" ctl "$TMP/ctl.sock" policy-load "$TMP/bomb.yaml" >"$out" 2>&1
+	"$LVMM" ctl --json "$TMP/ctl.sock" policy-load "$TMP/bomb.yaml" >"$out" 2>&1
 	t1=$(date +%s)
-	"$LVMM" ctl "$TMP/ctl.sock" list >"$TMP/list" 2>&1; lrc=$?
-	"$LVMM" ctl "$TMP/ctl.sock" stop a >/dev/null 2>&1
+	"$LVMM" ctl --json "$TMP/ctl.sock" list >"$TMP/list" 2>&1; lrc=$?
+	"$LVMM" ctl --json "$TMP/ctl.sock" stop a >/dev/null 2>&1
 	wait $sup
 	if grep -q '"ok":false' "$out" && contains "$out" "(the limit)" && [ $((t1 - t0)) -le 3 ] && [ $lrc -eq 0 ]; then
 		pass check-bounded-policy-upload

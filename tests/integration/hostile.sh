@@ -23,11 +23,11 @@ sup=$!
 for _ in $(seq 50); do [ -S "$sock" ] && break; sleep 0.1; done
 # Private memory (not guest RAM: that is shmem) of the partition process, in KiB.
 priv() { awk '/^VmRSS/{r=$2} /^RssShmem/{s=$2} END{print r-s}' /proc/$1/status 2>/dev/null; }
-pid=$("$LVMM" ctl "$sock" list 2>/dev/null | grep -o '"pid":[0-9]*' | head -1 | cut -d: -f2)
+pid=$("$LVMM" ctl --json "$sock" list 2>/dev/null | grep -o '"pid":[0-9]*' | head -1 | cut -d: -f2)
 rss0=$(priv "$pid"); rss_max=${rss0:-0}; answered=0; asked=0
 while kill -0 $sup 2>/dev/null; do
 	asked=$((asked + 1))
-	timeout 5 "$LVMM" ctl "$sock" list >/dev/null 2>&1 && answered=$((answered + 1))
+	timeout 5 "$LVMM" ctl --json "$sock" list >/dev/null 2>&1 && answered=$((answered + 1))
 	r=$(priv "$pid"); [ -n "$r" ] && [ "$r" -gt "$rss_max" ] && rss_max=$r
 	sleep 0.2
 done

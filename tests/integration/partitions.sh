@@ -58,18 +58,18 @@ sup=$!
 for _ in $(seq 50); do [ -S "$sock" ] && break; sleep 0.1; done
 sleep 0.5
 ok=1
-"$L" ctl "$sock" list >"$TMP/list" || ok=0
+"$L" ctl --json "$sock" list >"$TMP/list" || ok=0
 grep -q '"name":"a","state":"running"' "$TMP/list" || ok=0
 grep -q '"name":"b","state":"stopped"' "$TMP/list" || ok=0
-"$L" ctl "$sock" pause a | grep -q '"state":"paused"' || ok=0
-"$L" ctl "$sock" list | grep -q '"name":"a","state":"paused"' || ok=0
-"$L" ctl "$sock" resume a | grep -q '"state":"running"' || ok=0
-"$L" ctl "$sock" status a >"$TMP/status" || ok=0
+"$L" ctl --json "$sock" pause a | grep -q '"state":"paused"' || ok=0
+"$L" ctl --json "$sock" list | grep -q '"name":"a","state":"paused"' || ok=0
+"$L" ctl --json "$sock" resume a | grep -q '"state":"running"' || ok=0
+"$L" ctl --json "$sock" status a >"$TMP/status" || ok=0
 pid_a=$(grep -o '"name":"a","state":"running","role":"user","pid":[0-9]*' "$TMP/list" | grep -o '[0-9]*$')
-"$L" ctl "$sock" restart a | grep -q '"state":"restarting"' || ok=0
+"$L" ctl --json "$sock" restart a | grep -q '"state":"restarting"' || ok=0
 pid_a2=""
 for _ in $(seq 50); do
-	pid_a2=$("$L" ctl "$sock" list | grep -o '"name":"a","state":"running","role":"user","pid":[0-9]*' | grep -o '[0-9]*$')
+	pid_a2=$("$L" ctl --json "$sock" list | grep -o '"name":"a","state":"running","role":"user","pid":[0-9]*' | grep -o '[0-9]*$')
 	[ -n "$pid_a2" ] && [ "$pid_a2" != "$pid_a" ] && break
 	sleep 0.1
 done
@@ -79,27 +79,30 @@ grep -q '"id":"net0"' "$TMP/status" || ok=0
 [ $ok = 1 ] && pass ctl-list-status-pause-resume-restart || { cat "$TMP/list" "$TMP/status" >&2; fail ctl-list-status-pause-resume-restart "a control operation failed (restart: pid $pid_a -> ${pid_a2:-none})"; }
 
 # With the link down, b's ARP goes nowhere: it times out (status 1).
-"$L" ctl "$sock" link-down l0 >/dev/null
-"$L" ctl "$sock" start b >/dev/null
+"$L" ctl --json "$sock" link-down l0 >/dev/null
+"$L" ctl --json "$sock" start b >/dev/null
 for _ in $(seq 100); do grep -q '"partition":"b","reason":"poweroff"' "$TMP/events.jsonl" 2>/dev/null && break; sleep 0.1; done
 if grep -q '"event":"link_down","link":"l0"' "$TMP/events.jsonl" &&
    grep -q '"partition":"b","reason":"poweroff","status":1' "$TMP/events.jsonl" &&
    ! contains "$out" "[b] net: ping reply"; then pass link-down-cuts-traffic
 else show "$out"; fail link-down-cuts-traffic "b reached a through a link that was down"; fi
 
-"$L" ctl "$sock" link-up l0 >/dev/null
-"$L" ctl "$sock" start b >/dev/null
+"$L" ctl --json "$sock" link-up l0 >/dev/null
+"$L" ctl --json "$sock" start b >/dev/null
 for _ in $(seq 100); do contains "$out" "[b] net: ok" && break; sleep 0.1; done
 if contains "$out" "[b] net: ping reply from 10.0.3.1"; then pass link-up-restores-traffic
 else show "$out"; fail link-up-restores-traffic "no ping reply after link-up"; fi
 
+# Refused with a reason: by the supervisor (exit 1), by lvmm ctl itself (usage:
+# exit 2), and by the API (a JSON error with a 4xx).
 ok=1
-"$L" ctl "$sock" pause nosuch >"$TMP/r"; [ $? -eq 1 ] && grep -q "no partition called 'nosuch'" "$TMP/r" || ok=0
-"$L" ctl "$sock" frobnicate >"$TMP/r"; [ $? -eq 1 ] && grep -q "unknown operation" "$TMP/r" || ok=0
-"$L" ctl "$sock" pause >"$TMP/r"; [ $? -eq 1 ] && grep -q "usage: pause PARTITION" "$TMP/r" || ok=0
-head -c 5000 /dev/zero | tr '\0' 'x' | socat -t 2 - "UNIX-CONNECT:$sock" 2>/dev/null | grep -q "request longer than" || ok=0
+"$L" ctl --json "$sock" pause nosuch >"$TMP/r"; [ $? -eq 1 ] && grep -q "no partition called 'nosuch'" "$TMP/r" || ok=0
+"$L" ctl --json "$sock" frobnicate >"$TMP/r" 2>&1; [ $? -eq 2 ] && grep -q "unknown operation 'frobnicate'" "$TMP/r" || ok=0
+"$L" ctl --json "$sock" pause >"$TMP/r" 2>&1; [ $? -eq 2 ] && grep -q "usage: .*pause PARTITION" "$TMP/r" || ok=0
+curl -s --unix-socket "$sock" -X POST http://localhost/v1/partitions/a/frobnicate -w ' %{http_code}' >"$TMP/r"
+grep -q '^{"ok":false,"error":"no such path: /v1/partitions/a/frobnicate.* 404$' "$TMP/r" || ok=0
 [ $ok = 1 ] && pass ctl-refuses-bad-requests || fail ctl-refuses-bad-requests "a bad request was not refused with a clear error"
-"$L" ctl "$sock" stop a >/dev/null
+"$L" ctl --json "$sock" stop a >/dev/null
 wait $sup
 
 # A guest that crashes is restarted with back-off, up to its limit.
@@ -170,13 +173,13 @@ YAML
 timeout 60 "$L" run "$TMP/kill.yaml" </dev/null >"$out" 2>&1 &
 sup=$!
 for _ in $(seq 50); do [ -S "$sock" ] && grep -q "\[survivor\] tick 3" "$out" && break; sleep 0.1; done
-victim=$("$L" ctl "$sock" list | grep -o '"name":"doomed","state":"running","role":"user","pid":[0-9]*' | grep -o '[0-9]*$')
+victim=$("$L" ctl --json "$sock" list | grep -o '"name":"doomed","state":"running","role":"user","pid":[0-9]*' | grep -o '[0-9]*$')
 before=$(grep -c "^\[survivor\] tick" "$out")
 [ -n "$victim" ] && sigpid KILL "$victim"
 sleep 1.5
 after=$(grep -c "^\[survivor\] tick" "$out")
-"$L" ctl "$sock" list >"$TMP/list2" 2>&1
-"$L" ctl "$sock" stop doomed >/dev/null 2>&1
+"$L" ctl --json "$sock" list >"$TMP/list2" 2>&1
+"$L" ctl --json "$sock" stop doomed >/dev/null 2>&1
 wait $sup
 if [ -n "$victim" ] && [ "$after" -ge $((before + 8)) ] &&
    grep -q '"name":"doomed","state":"exited"' "$TMP/list2" &&

@@ -20,11 +20,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# part_pid SUPERVISOR: the pid of its (first) partition process, once it exists.
+# part_pid SUPERVISOR: the pid of its (first) partition process, once it exists
+# (by command line: the supervisor's API front-end is a child too).
 part_pid() {
 	local p i
 	for i in $(seq 100); do
-		p=$(pgrep -P "$1" | head -n 1)
+		p=$(pgrep -P "$1" -f '^lvmm __partition ' | head -n 1)
 		[ -n "$p" ] && { echo "$p"; return 0; }
 		sleep 0.1
 	done
@@ -128,7 +129,7 @@ YAML
 	pp=$(part_pid "$sup")
 	for _ in $(seq 100); do contains "$out" "blk: ok" && break; sleep 0.1; done
 	case $state in
-	paused) "$L" ctl "$sock" pause held >/dev/null ;;
+	paused) "$L" ctl --json "$sock" pause held >/dev/null ;;
 	stopped) [ -n "$pp" ] && sigpid STOP "$pp" ;;
 	esac
 	sigpid KILL "$sup"; wait "$sup" 2>/dev/null

@@ -74,7 +74,7 @@ else
 	fail scale_run_64 "$started of $N guests printed their first line"; show "$TMP/run.err"
 fi
 
-"$LVMM" ctl "$TMP/ctl.sock" list >"$TMP/list.json" 2>&1
+"$LVMM" ctl --json "$TMP/ctl.sock" list >"$TMP/list.json" 2>&1
 if python3 - "$TMP/list.json" $N <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
@@ -106,7 +106,7 @@ fi
 p=$(name 32)
 ok=1
 for op in status pause status resume status; do
-	"$LVMM" ctl "$TMP/ctl.sock" "$op" "$p" >"$TMP/op.out" 2>&1 || { ok=0; break; }
+	"$LVMM" ctl --json "$TMP/ctl.sock" "$op" "$p" >"$TMP/op.out" 2>&1 || { ok=0; break; }
 	case $op in
 	pause) contains "$TMP/op.out" '"state":"paused"' || ok=0 ;;
 	resume) contains "$TMP/op.out" '"state":"running"' || ok=0 ;;

@@ -1,0 +1,288 @@
+// SPDX-License-Identifier: MIT
+/*
+ * lvmm-api's main loop and its side of the supervisor protocol (api.h,
+ * include/lvmm/ctl_proto.h). Started only by the supervisor (fd 3: control
+ * channel, fd 4: events, fd 5: the listening control socket), already
+ * running as its own user with every other fd closed. It sandboxes itself
+ * (sandbox.c) before it serves anyone, and exits when the supervisor
+ * closes the control channel (or dies: the parent-death signal).
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "api/api.h"
+#include "api/sandbox.h"
+#include "common/log.h"
+#include "common/proto.h"
+
+#define FD_SUP    3
+#define FD_EVENTS 4
+#define FD_LISTEN 5
+
+#define TAG_SUP    1ULL
+#define TAG_EVENTS 2ULL
+#define TAG_HTTP   3ULL
+#define TAG_AGENT  0x100ULL /* + partition index */
+
+struct lvmm_api_init api_init;
+int api_reply_fd = -1;
+
+static struct pending {
+	bool used;
+	uint32_t id;
+	uint64_t deadline;
+	api_done_fn done;
+	void *ctx;
+} pend[API_PENDING_MAX];
+
+static uint32_t next_id;
+static int epfd = -1;
+static uint64_t rid_seed, rid_count;
+
+/* ---- requests ---------------------------------------------------------------------- */
+
+int api_submit(struct lvmm_api_req *q, int conn_fd, int payload_fd, api_done_fn done, void *ctx,
+	       uint32_t *id)
+{
+	int fds[2] = { conn_fd, payload_fd };
+	unsigned i;
+	int r;
+
+	for (i = 0; i < API_PENDING_MAX && pend[i].used; i++)
+		;
+	if (i == API_PENDING_MAX) {
+		r = -EAGAIN;
+		goto out;
+	}
+	if (++next_id == 0)
+		next_id = 1;
+	q->id = next_id;
+	/* Never wait for the supervisor: a busy one makes this request fail, not the loop stall. */
+	r = proto_send(FD_SUP, LVMM_MSG_API_REQ, q, sizeof(*q), fds, payload_fd >= 0 ? 2 : 1,
+		       MSG_DONTWAIT);
+	if (r)
+		goto out;
+	pend[i] = (struct pending){ .used = true, .id = q->id, .done = done, .ctx = ctx,
+				    .deadline = now_ns() + API_REPLY_MS * 1000000ULL };
+	*id = q->id;
+out:
+	if (payload_fd >= 0)
+		close(payload_fd);
+	return r == -EWOULDBLOCK ? -EAGAIN : r;
+}
+
+void api_cancel(uint32_t id)
+{
+	unsigned i;
+
+	for (i = 0; i < API_PENDING_MAX; i++)
+		if (pend[i].used && pend[i].id == id)
+			pend[i].used = false;
+}
+
+static void finish(unsigned i, const struct lvmm_api_reply *r, int err)
+{
+	struct pending p = pend[i];
+
+	pend[i].used = false;
+	p.done(p.ctx, r, err);
+}
+
+void api_request_id(char *out, size_t n)
+{
+	snprintf(out, n, "r-%016llx", (unsigned long long)(rid_seed + ++rid_count));
+}
+
+/* ---- the supervisor's messages ---------------------------------------------------------- */
+
+static union {
+	struct lvmm_api_reply rep;
+	struct lvmm_api_agent agent;
+	struct lvmm_api_policy_note note;
+	char raw[LVMM_MSG_MAX_LEN];
+} in;
+
+/* Everything on the control channel; false when the supervisor is gone. */
+static bool on_sup(void)
+{
+	unsigned round, i;
+
+	for (round = 0; round < 64; round++) {
+		struct lvmm_msg_hdr h;
+		int fd = -1, r = proto_recv(FD_SUP, &h, &in, sizeof(in), &fd, 1, MSG_DONTWAIT);
+
+		if (r == -EAGAIN)
+			return true;
+		if (r) {
+			if (r != -EPIPE)
+				pr_err("supervisor channel: %s", strerror(-r));
+			return false;
+		}
+		switch (h.type) {
+		case LVMM_MSG_API_REPLY:
+			if (api_reply_check(&in.rep, h.len)) {
+				pr_err("malformed reply from the supervisor (%u bytes)", h.len);
+				break;
+			}
+			api_reply_fd = fd; /* a blob, for the formatter */
+			for (i = 0; i < API_PENDING_MAX; i++)
+				if (pend[i].used && pend[i].id == in.rep.id) {
+					finish(i, &in.rep, 0);
+					break;
+				}
+			api_reply_fd = -1;
+			break;
+		case LVMM_MSG_API_AGENT:
+			if (h.len != sizeof(in.agent) || in.agent.part >= LVMM_API_MAX_PARTS ||
+			    !memchr(in.agent.name, 0, sizeof(in.agent.name)) || (in.agent.open != (fd >= 0)))
+				break;
+			if (in.agent.open) {
+				agent_open(in.agent.part, in.agent.name, fd, epfd);
+				fd = -1;
+			} else {
+				agent_close(in.agent.part);
+			}
+			break;
+		case LVMM_MSG_API_POLICY:
+			events_policy_changed();
+			break;
+		default:
+			break;
+		}
+		if (fd >= 0)
+			close(fd);
+	}
+	return true;
+}
+
+static void on_events(void)
+{
+	static struct lvmm_api_event m;
+	unsigned round;
+
+	for (round = 0; round < 256; round++) {
+		struct lvmm_msg_hdr h;
+		int r = proto_recv(FD_EVENTS, &h, &m, sizeof(m), NULL, 0, MSG_DONTWAIT);
+
+		if (r)
+			return;
+		if (h.type == LVMM_MSG_API_EVENT)
+			events_push(&m, h.len);
+	}
+}
+
+/* Requests the supervisor never answered (it lost them): answered here, once. */
+static void expire(uint64_t now)
+{
+	unsigned i;
+
+	for (i = 0; i < API_PENDING_MAX; i++)
+		if (pend[i].used && pend[i].deadline <= now)
+			finish(i, NULL, -ETIMEDOUT);
+}
+
+/* ---- start ------------------------------------------------------------------------------ */
+
+static int setup(void)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	struct pollfd p = { .fd = FD_SUP, .events = POLLIN };
+	struct lvmm_msg_hdr h;
+	int r;
+
+	if (poll(&p, 1, 5000) != 1)
+		return -ETIMEDOUT;
+	r = proto_recv(FD_SUP, &h, &api_init, sizeof(api_init), NULL, 0, 0);
+	if (r)
+		return r;
+	if (h.type != LVMM_MSG_API_INIT || h.len != sizeof(api_init) ||
+	    api_init.version != LVMM_API_VERSION || api_init.nparts > LVMM_API_MAX_PARTS ||
+	    !memchr(api_init.lvmm_version, 0, sizeof(api_init.lvmm_version)))
+		return -EPROTO;
+	log_level = api_init.log_level <= LOG_DEBUG ? (int)api_init.log_level : LOG_WARN;
+	if (getrandom(&rid_seed, sizeof(rid_seed), 0) != sizeof(rid_seed))
+		rid_seed = now_ns();
+	/* The C library reads /etc/localtime once, on first use (HTTP Date headers): now. */
+	{
+		time_t t = time(NULL);
+		struct tm tm;
+
+		localtime_r(&t, &tm);
+	}
+	/* jansson would read /dev/urandom for its hash seed on first use: the sandbox has no open(). */
+	json_object_seed((size_t)(rid_seed ^ (rid_seed >> 32)) | 1);
+	epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (epfd < 0)
+		return -errno;
+	ev.data.u64 = TAG_SUP;
+	if (epoll_ctl(epfd, EPOLL_CTL_ADD, FD_SUP, &ev) < 0)
+		return -errno;
+	ev.data.u64 = TAG_EVENTS;
+	if (epoll_ctl(epfd, EPOLL_CTL_ADD, FD_EVENTS, &ev) < 0)
+		return -errno;
+	if (api_init.flags & LVMM_API_INIT_LISTEN) {
+		r = http_init(FD_LISTEN, epfd);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	uint64_t next_tick = 0;
+	int r;
+
+	(void)argc, (void)argv;
+	log_set_prefix("lvmm-api");
+	r = setup();
+	if (!r)
+		r = sandbox_apply();
+	if (r) {
+		pr_err("cannot start: %s", strerror(-r));
+		return 1;
+	}
+	pr_debug("serving (supervisor uid %u, %u partitions)", api_init.sup_uid, api_init.nparts);
+	for (;;) {
+		struct epoll_event evs[32];
+		int n, k, tmo = http_timeout_ms();
+		uint64_t now;
+
+		if (tmo < 0 || tmo > 1000)
+			tmo = 1000; /* the tick: deadlines, gone clients */
+		n = epoll_wait(epfd, evs, 32, tmo);
+		if (n < 0 && errno != EINTR)
+			break;
+		for (k = 0; k < n; k++) {
+			uint64_t tag = evs[k].data.u64;
+
+			if (tag == TAG_SUP) {
+				if (!on_sup())
+					goto out;
+			} else if (tag == TAG_EVENTS) {
+				on_events();
+			} else if (tag >= TAG_AGENT && tag < TAG_AGENT + LVMM_API_MAX_PARTS) {
+				agent_event((unsigned)(tag - TAG_AGENT), evs[k].events);
+			}
+		}
+		now = now_ns();
+		if (now >= next_tick) {
+			next_tick = now + 1000000000ULL;
+			expire(now);
+			agent_tick(now);
+			http_tick();
+		}
+		http_run(); /* also after replies and events: resumed connections go on */
+	}
+out:
+	http_close();
+	return 0;
+}

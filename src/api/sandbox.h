@@ -1,0 +1,14 @@
+/* SPDX-License-Identifier: MIT */
+/* The front-end's sandbox (docs/sandbox.md, "The API front-end"). */
+#ifndef LVMM_API_SANDBOX_H
+#define LVMM_API_SANDBOX_H
+
+/**
+ * sandbox_apply() - from now on: no new privileges, not dumpable, no
+ * process creation, a bounded number of fds, and a seccomp allow-list
+ * whose default kills the process. The identity was set by the supervisor
+ * before exec; this checks that root cannot come back. 0 or -errno.
+ */
+int sandbox_apply(void);
+
+#endif
