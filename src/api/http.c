@@ -483,6 +483,12 @@ void http_close(void)
 			resume(streams[i]);
 		}
 	for (i = 0; i < 20; i++) {
+		const union MHD_DaemonInfo *di =
+			MHD_get_daemon_info(daemon_, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+
+		/* Nobody left to answer: do not hold up the platform's exit (100 ms). */
+		if (di && !di->num_connections)
+			break;
 		MHD_run(daemon_);
 		poll(NULL, 0, 5);
 	}
