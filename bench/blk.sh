@@ -26,6 +26,7 @@ run_q() {
 		-drive "if=none,id=d0,file=$img,format=raw,cache=writeback" -device virtio-blk-device,drive=d0 \
 		2>/dev/null </dev/null | grep "^blkbench: [a-z]* "
 }
+col() { local k=$1; shift; local x; for x in "$@"; do kv "$k" "$x"; done; }
 header
 for c in "seq read 128K:mode=seqread bs=131072" "seq read 1M:mode=seqread bs=1048576" \
 	"seq write 128K:mode=seqwrite bs=131072" "seq write 1M:mode=seqwrite bs=1048576" \
@@ -37,7 +38,6 @@ for c in "seq read 128K:mode=seqread bs=131072" "seq read 1M:mode=seqread bs=104
 		[ $qd = 1 ] && a="$a lat=1"
 		L=() Q=()
 		for ((r = 0; r < RUNS; r++)); do L+=("$(run_l "$a")"); Q+=("$(run_q "$a")"); done
-		col() { local k=$1; shift; local x; for x in "$@"; do kv "$k" "$x"; done; }
 		record blk "$name qd$qd (MiB/s)" "$(col mibps "${L[@]}")" "$(col mibps "${Q[@]}")" "$goal"
 		[ "${name#rand}" != "$name" ] &&
 			record blk "$name qd$qd (IOPS)" "$(col iops "${L[@]}")" "$(col iops "${Q[@]}")" "$goal"
@@ -47,3 +47,27 @@ for c in "seq read 128K:mode=seqread bs=131072" "seq read 1M:mode=seqread bs=104
 		fi
 	done
 done
+
+# What each change on the notification path is worth: the same figures with one
+# mechanism off (the other VMM unchanged, or with the guest's same choice).
+#   event_idx=0      the guest does not negotiate VIRTIO_F_EVENT_IDX (both VMMs):
+#                    every request kicks, every completion interrupts
+#   BLK_IO=sync      lvmm's plain preadv/pwritev engine instead of io_uring
+#   LVMM_IO_POLL_US=0  lvmm's I/O thread sleeps at once instead of polling briefly
+effect() { # LABEL ARGS FIELD GOAL [VAR=VALUE...]: lvmm with these in its environment
+	local label=$1 a=$2 f=$3 goal=$4
+	shift 4
+	L=() Q=()
+	for ((r = 0; r < RUNS; r++)); do
+		L+=("$([ $# -eq 0 ] || export "$@"; run_l "$a")")
+		Q+=("$(run_q "$a")")
+	done
+	record blk "$label" "$(col "$f" "${L[@]}")" "$(col "$f" "${Q[@]}")" "$goal"
+}
+pp="mode=randread bs=4096 qd=1 lat=1"
+effect "effect: 4K ping-pong p50, no EVENT_IDX (us)" "$pp event_idx=0" p50_us "ratio<=1"
+effect "effect: 4K ping-pong p50, sync engine (us)" "$pp" p50_us "ratio<=1" BLK_IO=sync
+effect "effect: 4K ping-pong p50, no polling (us)" "$pp" p50_us "ratio<=1" LVMM_IO_POLL_US=0
+sq="mode=seqread bs=1048576 qd=32"
+effect "effect: seq read 1M qd32, sync engine (MiB/s)" "$sq" mibps "ratio>=1.5" BLK_IO=sync
+effect "effect: seq read 1M qd32, no EVENT_IDX (MiB/s)" "$sq event_idx=0" mibps "ratio>=1.5"

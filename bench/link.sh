@@ -80,3 +80,27 @@ for setting in own shared; do
 		record link "$label: ${size} B ping-pong p99 (us)" "$(col p99_us "${L[@]}")" "$(col p99_us "${Q[@]}")" none
 	done
 done
+
+# What each mechanism is worth (lvmm with one off; QEMU as above):
+#   event_idx=0        the guests do not negotiate VIRTIO_F_EVENT_IDX (both VMMs)
+#   LVMM_IO_POLL_US=0  lvmm's I/O threads sleep at once instead of polling briefly
+effect() { # SETTING LABEL A_ARGS B_ARGS FIELD GOAL [VAR=VALUE...]
+	local setting=$1 label=$2 a=$3 b=$4 f=$5 goal=$6
+	shift 6
+	L=() Q=()
+	[ "$setting" = shared ] && busy_on
+	for ((r = 0; r < RUNS; r++)); do
+		L+=("$([ $# -eq 0 ] || export "$@"; run_l "$setting" "$a" "$b")")
+		Q+=("$(run_q "$setting" "$a" "$b")")
+	done
+	busy_off
+	record link "$label" "$(col "$f" "${L[@]}")" "$(col "$f" "${Q[@]}")" "$goal"
+}
+effect own "effect: own cores 64 B p50, no EVENT_IDX (us)" "mode=pong idle_ms=300 event_idx=0" \
+	"mode=ping size=64 secs=$SECS event_idx=0" p50_us "ratio<=1"
+effect own "effect: own cores 64 B p50, no polling (us)" "mode=pong idle_ms=300" \
+	"mode=ping size=64 secs=$SECS" p50_us "ratio<=1" LVMM_IO_POLL_US=0
+effect shared "effect: shared core 64 B pps, no polling" "mode=rx idle_ms=300" \
+	"mode=tx size=64 secs=$SECS" pps "ratio>=1.5" LVMM_IO_POLL_US=0
+effect shared "effect: shared core 1500 B pps, no polling" "mode=rx idle_ms=300" \
+	"mode=tx size=1500 secs=$SECS" pps "ratio>=1.5" LVMM_IO_POLL_US=0
