@@ -61,3 +61,17 @@ for n in $NS; do
 $(m idle_pct "${L[@]}") $(m idle_pct "${Q[@]}") $(m pause_ms "${L[@]}") $(m pause_ms "${Q[@]}") \
 $(m sup_rss_kib "${L[@]}")" >>"$dat"
 done
+
+# Growth: time to start all and the supervisor's memory, per guest, at the
+# largest N against N=8 (N=1 is dominated by fixed costs). Linear growth is
+# 1.0, better is below; the goal allows 20% for a shared host's noise.
+first=$(awk '!/^#/ && $1 >= 8 { print; exit }' "$dat")
+last=$(awk '!/^#/ { l = $0 } END { print l }' "$dat")
+if [ -n "$first" ] && [ "${first%% *}" != "${last%% *}" ]; then
+	read -r n0 la0 qa0 _ _ _ _ _ _ sr0 <<<"$first"
+	read -r n1 la1 qa1 _ _ _ _ _ _ sr1 <<<"$last"
+	per() { awk -v a="$1" -v n="$2" -v b="$3" -v m="$4" 'BEGIN { if (a > 0 && b > 0) printf "%.2f", (b / m) / (a / n); }'; }
+	record scale "growth N=$n1/N=$n0: start time per guest" "$(per "$la0" "$n0" "$la1" "$n1")" \
+		"$(per "$qa0" "$n0" "$qa1" "$n1")" "lvmm<=1.2"
+	record scale "growth N=$n1/N=$n0: supervisor RSS per partition" "$(per "$sr0" "$n0" "$sr1" "$n1")" "" "lvmm<=1.2"
+fi
