@@ -9,7 +9,8 @@
 #                   deps-build, deps-demo, deps-test: only what that needs
 #   make install    PREFIX=/usr/local DESTDIR=: binary, man pages, systemd unit, docs
 #   make fuzz       build the libFuzzer targets with clang and run each briefly
-#   make bench      run the benchmarks against QEMU
+#   make bench      run the benchmarks against QEMU: table and plots in build/bench/
+#                   (BENCH="blk link" for some, RUNS=N runs per figure, QUICK=1)
 #   make loc        count the trusted supervisor core's lines
 #   make npm-tools  the pinned OpenAPI linter (npm) the API test uses
 #   V=1             show full commands
@@ -50,6 +51,10 @@ SAN_LD := -static-pie
 endif
 CFLAGS := -std=gnu11 $(OPT) $(WARN) $(HARDEN) -D_GNU_SOURCE -Iinclude -Isrc -MMD -MP
 LDFLAGS := $(HARDEN_LD) $(SAN_LD)
+# liburing statically in every mode: Debian's liburing.so.2 (2.3) does not
+# export io_uring_register_restrictions / io_uring_enable_rings, which the
+# virtio-blk ring needs (src/devices/blk_io.c), and a sanitizer build links
+# dynamically.
 # -lcrypto: OpenSSL's libcrypto (SHA-256, Ed25519) for src/trust. Its static
 # archive references dlopen/getaddrinfo/gethostbyname, which lvmm never uses:
 # --wrap sends them to failing stubs in src/trust/digest.c, so -static-pie
@@ -57,7 +62,7 @@ LDFLAGS := $(HARDEN_LD) $(SAN_LD)
 # (Any getaddrinfo() call in lvmm would get those stubs too: EAI_FAIL.)
 # -ljansson: `lvmm ctl`/`lvmm top` parse the front-end's JSON (src/cli/http.c).
 # -lncurses -ltinfo: `lvmm top` (static archives exist in Debian's libncurses-dev).
-LIBS := -lcyaml -lyaml -lseccomp -lpthread -lcrypto -ljansson -lncurses -ltinfo \
+LIBS := -lcyaml -lyaml -lseccomp -l:liburing.a -lpthread -lcrypto -ljansson -lncurses -ltinfo \
 	-Wl,--wrap=dlopen,--wrap=getaddrinfo,--wrap=gethostbyname
 
 # Every .c under these folders is part of lvmm; main.c only in the binary.
@@ -158,7 +163,7 @@ $(BUILD)/node_modules/.bin/redocly:
 # libmicrohttpd-dev, libgnutls28-dev (its TLS), libjansson-dev: build/lvmm-api (and its run-time libraries,
 # which the demo needs too).
 DEPS_BUILD := gcc make libc6-dev libcyaml-dev libyaml-dev libseccomp-dev libssl-dev \
-	libncurses-dev libmicrohttpd-dev libgnutls28-dev libjansson-dev
+	libncurses-dev liburing-dev libmicrohttpd-dev libgnutls28-dev libjansson-dev
 # scripts/demo.sh: a network namespace with a TAP (iproute2, sysctl) and a responder.
 DEPS_DEMO := $(DEPS_BUILD) iproute2 procps python3
 # The suite: fuzzers (clang), QEMU for references and benchmarks, the Linux image
@@ -241,7 +246,7 @@ $(BUILD)/bench/%: bench/tools/%.c
 	$(Q)$(CC) -O2 -Wall -Wextra -Werror -D_GNU_SOURCE -Iinclude -Isrc -o $@ $< $(BUILD)/liblvmm.a -lpthread
 
 bench: all $(BENCH_TOOLS)
-	$(Q)LVMM=$(BUILD)/lvmm BUILD=$(BUILD) bench/run
+	$(Q)LVMM=$(BUILD)/lvmm BUILD=$(BUILD) bench/run $(BENCH)
 
 clean:
 	rm -rf build build-san

@@ -1,24 +1,73 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# virtio-blk: 4 KiB random-read IOPS (queue depth 16) and 128 KiB sequential
-# read MiB/s, lvmm against QEMU with the same guest (blkbench.elf) and the same
-# raw image (in the page cache, so the VMMs' request paths are what differs).
+# virtio-blk: sequential read and write at 128 KiB and 1 MiB, random read and
+# write at 4 KiB, each at queue depth 1 and 32, lvmm against QEMU with the same
+# guest (blkbench.elf) and the same raw image. Cache mode: the host page cache
+# in both (QEMU cache=writeback; lvmm opens the image without O_DIRECT), the
+# image read once beforehand, so the VMMs' request paths are what differs.
+# Queue depth 1 runs are ping-pongs (lat=1: a request, its kick, its
+# completion, with an interrupt asked for each): their p50 latency is the
+# notification path's figure. Goals: sequential >= 1.5x QEMU, random above
+# QEMU (the lead kept), ping-pong p50 latency <= QEMU's.
+# BLK_IO=sync|uring (default: lvmm's choice) selects lvmm's I/O engine.
 . "$(dirname "$0")/lib.sh"
 need_qemu
 qemu_args 64
 img=$T/blkbench.img
-[ -f "$img" ] || { mkdir -p "$T"; dd if=/dev/urandom of="$img" bs=1M count=256 status=none; }
+[ -f "$img" ] || dd if=/dev/urandom of="$img" bs=1M count=256 status=none
 cat "$img" >/dev/null
-run_l() { "$LVMM" run --no-stdin --kernel "$G/blkbench.elf" --memory 64 --disk "$img" --cmdline "$1" 2>/dev/null | grep "^blkbench:"; }
-run_q() { "${QEMU[@]}" -kernel "$G/blkbench.elf" -append "$1" -drive "if=none,id=d0,file=$img,format=raw,cache=writeback" -device virtio-blk-device,drive=d0 2>/dev/null </dev/null | grep "^blkbench:"; }
-printf '%-30s %10s %10s %8s\n' "median of 3 alternating runs" lvmm qemu ratio
-for m in "randread:iops:mode=randread qd=16 secs=2" "seqread:mibps:mode=seqread secs=2"; do
-	name=${m%%:*}; rest=${m#*:}; key=${rest%%:*}; args=${rest#*:}
-	ls=(); qs=()
-	for i in 1 2 3; do
-		ls+=("$(kv $key "$(run_l "$args")")")
-		qs+=("$(kv $key "$(run_q "$args")")")
+SECS=${BLK_SECS:-2}
+run_l() {
+	LVMM_BLK_IO=${BLK_IO:-} "$LVMM" run --no-stdin --kernel "$G/blkbench.elf" --memory 64 --disk "$img" \
+		--cmdline "$1 secs=$SECS" 2>/dev/null | grep "^blkbench: [a-z]* "
+}
+run_q() {
+	"${QEMU[@]}" -kernel "$G/blkbench.elf" -append "$1 secs=$SECS" \
+		-drive "if=none,id=d0,file=$img,format=raw,cache=writeback" -device virtio-blk-device,drive=d0 \
+		2>/dev/null </dev/null | grep "^blkbench: [a-z]* "
+}
+col() { local k=$1; shift; local x; for x in "$@"; do kv "$k" "$x"; done; }
+header
+for c in "seq read 128K:mode=seqread bs=131072" "seq read 1M:mode=seqread bs=1048576" \
+	"seq write 128K:mode=seqwrite bs=131072" "seq write 1M:mode=seqwrite bs=1048576" \
+	"rand read 4K:mode=randread bs=4096" "rand write 4K:mode=randwrite bs=4096"; do
+	name=${c%%:*} args=${c#*:}
+	case $name in seq*) goal="ratio>=1.5" ;; *) goal="ratio>=1" ;; esac
+	for qd in 1 32; do
+		a="$args qd=$qd"
+		[ $qd = 1 ] && a="$a lat=1"
+		L=() Q=()
+		for ((r = 0; r < RUNS; r++)); do L+=("$(run_l "$a")"); Q+=("$(run_q "$a")"); done
+		record blk "$name qd$qd (MiB/s)" "$(col mibps "${L[@]}")" "$(col mibps "${Q[@]}")" "$goal"
+		[ "${name#rand}" != "$name" ] &&
+			record blk "$name qd$qd (IOPS)" "$(col iops "${L[@]}")" "$(col iops "${Q[@]}")" "$goal"
+		if [ $qd = 1 ]; then
+			record blk "$name qd1 ping-pong p50 (us)" "$(col p50_us "${L[@]}")" "$(col p50_us "${Q[@]}")" "ratio<=1"
+			record blk "$name qd1 ping-pong p99 (us)" "$(col p99_us "${L[@]}")" "$(col p99_us "${Q[@]}")" none
+		fi
 	done
-	l=$(printf '%s\n' "${ls[@]}" | sort -n | sed -n 2p); q=$(printf '%s\n' "${qs[@]}" | sort -n | sed -n 2p)
-	printf '%-30s %10s %10s %8s\n' "$name ($key)" "$l" "$q" "$(ratio "$l" "$q")"
 done
+
+# What each change on the notification path is worth: the same figures with one
+# mechanism off (the other VMM unchanged, or with the guest's same choice).
+#   event_idx=0      the guest does not negotiate VIRTIO_F_EVENT_IDX (both VMMs):
+#                    every request kicks, every completion interrupts
+#   BLK_IO=sync      lvmm's plain preadv/pwritev engine instead of io_uring
+#   LVMM_IO_POLL_US=0  lvmm's I/O thread sleeps at once instead of polling briefly
+effect() { # LABEL ARGS FIELD GOAL [VAR=VALUE...]: lvmm with these in its environment
+	local label=$1 a=$2 f=$3 goal=$4
+	shift 4
+	L=() Q=()
+	for ((r = 0; r < RUNS; r++)); do
+		L+=("$([ $# -eq 0 ] || export "$@"; run_l "$a")")
+		Q+=("$(run_q "$a")")
+	done
+	record blk "$label" "$(col "$f" "${L[@]}")" "$(col "$f" "${Q[@]}")" "$goal"
+}
+pp="mode=randread bs=4096 qd=1 lat=1"
+effect "effect: 4K ping-pong p50, no EVENT_IDX (us)" "$pp event_idx=0" p50_us "ratio<=1"
+effect "effect: 4K ping-pong p50, sync engine (us)" "$pp" p50_us "ratio<=1" BLK_IO=sync
+effect "effect: 4K ping-pong p50, no polling (us)" "$pp" p50_us "ratio<=1" LVMM_IO_POLL_US=0
+sq="mode=seqread bs=1048576 qd=32"
+effect "effect: seq read 1M qd32, sync engine (MiB/s)" "$sq" mibps "ratio>=1.5" BLK_IO=sync
+effect "effect: seq read 1M qd32, no EVENT_IDX (MiB/s)" "$sq event_idx=0" mibps "ratio>=1.5"

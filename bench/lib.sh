@@ -3,6 +3,11 @@
 : "${BUILD:=build}" "${LVMM:=$BUILD/lvmm}"
 G=$BUILD/guests
 T=$BUILD/bench
+RESULTS=${RESULTS:-$T/results.tsv}
+# Runs per figure (alternating lvmm and QEMU); make bench QUICK=1 for 1.
+RUNS=${RUNS:-3}
+[ "${QUICK:-0}" = 1 ] && RUNS=1
+mkdir -p "$T"
 # QEMU with the same guest: microvm, PVH boot, guest RAM as a memfd (shmem) like lvmm's.
 # qemu_args MEM_MIB fills the array QEMU; run it as "${QEMU[@]}" ARGS...
 qemu_args() {
@@ -17,5 +22,38 @@ need_qemu() {
 	[ -w /dev/kvm ] || { echo "skip: /dev/kvm is not available"; exit 0; }
 }
 # key=value from a result line
-kv() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p" <<<"$2" | head -1; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+kv() { sed -n "s/.*\b$1=\([0-9.]*\).*/\1/p" <<<"$2" | head -1; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 > 0 && a != "" && a != "n/a") printf "%.2f", a / b; else print "n/a" }'; }
+# stats V...: "MEDIAN MIN MAX" of the numbers given (empty ones ignored), "n/a n/a n/a" if none.
+stats() {
+	printf '%s\n' "$@" | grep -E '^[0-9.]+$' | sort -g | awk '{ v[NR] = $1 }
+		END { if (!NR) { print "n/a n/a n/a"; exit }
+		      m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+		      printf "%g %g %g\n", m, v[1], v[NR] }'
+}
+# goal_met GOAL LVMM QEMU: prints met / MISSED / "-" for
+#   ratio<=X, ratio>=X (lvmm/QEMU), lvmm<=X, lvmm>=X, or none.
+goal_met() {
+	awk -v g="$1" -v l="$2" -v q="$3" 'BEGIN {
+		if (g == "none" || g == "") { print "-"; exit }
+		if (l == "n/a" || (g ~ /^ratio/ && (q == "n/a" || q + 0 == 0))) { print "n/a"; exit }
+		r = g ~ /^ratio/ ? l / q : l
+		split(g, p, /<=|>=/); x = p[2] + 0
+		ok = g ~ /<=/ ? r <= x : r >= x
+		print ok ? "met" : "MISSED" }'
+}
+# record BENCH FIGURE "LVMM VALUES" "QEMU VALUES" GOAL
+# Prints one table row (median [min-max] of each side, the ratio of medians,
+# the goal and whether it is met) and appends it to $RESULTS for the report.
+record() {
+	local bench=$1 fig=$2 goal=$5 l q ratio_ met
+	read -r -a l <<<"$(stats $3)"
+	read -r -a q <<<"$(stats $4)"
+	ratio_=$(ratio "${l[0]}" "${q[0]}")
+	met=$(goal_met "$goal" "${l[0]}" "${q[0]}")
+	printf '%-44s %10s [%s-%s] %10s [%s-%s] %6s  %-12s %s\n' "$fig" "${l[0]}" "${l[1]}" "${l[2]}" \
+		"${q[0]}" "${q[1]}" "${q[2]}" "$ratio_" "$goal" "$met"
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$bench" "$fig" "${l[0]}" "${l[1]}-${l[2]}" \
+		"${q[0]}" "${q[1]}-${q[2]}" "$ratio_" "$goal" "$met" "$(echo $3 | wc -w)" >>"$RESULTS"
+}
+header() { printf '%-44s %10s %18s %6s  %s\n' "${1:-median [min-max] of $RUNS alternating runs}" lvmm qemu ratio goal; }

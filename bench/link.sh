@@ -1,45 +1,106 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# Partition to partition: packets per second through an lvmm link (one
-# partition sends with netbench mode=tx, the other counts with mode=rx),
-# against two QEMU guests joined by QEMU's socket netdev; 64 and 1500 bytes.
+# Partition to partition, against two QEMU guests joined by QEMU's socket
+# netdev (TCP on localhost), same guest (netbench.elf), 64 and 1500 bytes:
+#   throughput  one side sends (mode=tx), the other counts (mode=rx), pps;
+#   latency     ping-pong (mode=ping / mode=pong): one frame, its echo, the
+#               next; p50 and p99 of the round trip in the guest.
+# Two host settings: each VM on its own core ("own cores": lvmm host_cpus,
+# QEMU taskset -c 0 / -c 1), and both VMs on core 0 together with a busy
+# process ("shared core"). Goals: >= 1.5x QEMU's throughput, round trip
+# <= QEMU's, in both settings.
 . "$(dirname "$0")/lib.sh"
 need_qemu
 qemu_args 64
+SECS=${LINK_SECS:-2}
+
+busy_pid=
+busy_on() { taskset -c 0 sh -c 'while :; do :; done' & busy_pid=$!; }
+busy_off() { [ -n "$busy_pid" ] && kill "$busy_pid" 2>/dev/null; wait "$busy_pid" 2>/dev/null; busy_pid=; }
+trap busy_off EXIT
+
+# run_l SETTING A_ARGS B_ARGS -> B's result line
 run_l() {
+	local cpu_a= cpu_b= wrap=()
+	if [ "$1" = own ]; then cpu_a="host_cpus: [0]" cpu_b="host_cpus: [1]"; else wrap=(taskset -c 0); fi
 	cat >"$T/link.yaml" <<YAML
 partitions:
-  - name: tx
+  - name: a
     kernel: $PWD/$G/netbench.elf
-    cmdline: "mode=tx size=$1 secs=2"
+    cmdline: "$2"
     memory: 64M
+    $cpu_a
     devices: [ { type: net, link: l } ]
-  - name: rx
+  - name: b
     kernel: $PWD/$G/netbench.elf
-    cmdline: "mode=rx idle_ms=500"
+    cmdline: "$3"
     memory: 64M
+    $cpu_b
     devices: [ { type: net, link: l } ]
 links:
-  - { name: l, ends: [tx, rx] }
+  - { name: l, ends: [a, b] }
 YAML
-	kv pps "$("$LVMM" run "$T/link.yaml" 2>/dev/null | grep '^\[rx\] netbench: rx')"
+	"${wrap[@]}" "$LVMM" run "$T/link.yaml" 2>/dev/null | grep -E '^\[[ab]\] netbench: (rx|ping) '
 }
+# run_q SETTING A_ARGS B_ARGS -> the result lines (a listens, b connects)
 run_q() {
-	local port=$((40000 + RANDOM % 20000)) f="$T/qrx.$$"
-	"${QEMU[@]}" -kernel "$G/netbench.elf" -append "mode=rx idle_ms=500" \
+	local port=$((40000 + RANDOM % 20000)) f="$T/qa.$$" ta=() tb=()
+	if [ "$1" = own ]; then ta=(taskset -c 0) tb=(taskset -c 1); else ta=(taskset -c 0) tb=(taskset -c 0); fi
+	"${ta[@]}" "${QEMU[@]}" -kernel "$G/netbench.elf" -append "$2" \
 		-netdev socket,id=n0,listen=127.0.0.1:$port -device virtio-net-device,netdev=n0 </dev/null >"$f" 2>/dev/null &
-	local rxp=$!
-	sleep 0.5
-	"${QEMU[@]}" -kernel "$G/netbench.elf" -append "mode=tx size=$1 secs=2" \
-		-netdev socket,id=n0,connect=127.0.0.1:$port -device virtio-net-device,netdev=n0 </dev/null >/dev/null 2>&1
-	wait $rxp
-	kv pps "$(grep '^netbench: rx' "$f")"
+	local pa=$!
+	sleep 0.3
+	"${tb[@]}" "${QEMU[@]}" -kernel "$G/netbench.elf" -append "$3" \
+		-netdev socket,id=n0,connect=127.0.0.1:$port -device virtio-net-device,netdev=n0 </dev/null 2>/dev/null |
+		grep -E '^netbench: (rx|ping) '
+	wait $pa
+	grep -E '^netbench: (rx|ping) ' "$f"
 	rm -f "$f"
 }
-printf '%-30s %10s %10s %8s\n' "median of 3 alternating runs" lvmm qemu ratio
-for size in 64 1500; do
-	ls=(); qs=()
-	for i in 1 2 3; do ls+=("$(run_l $size)"); qs+=("$(run_q $size)"); done
-	l=$(printf '%s\n' "${ls[@]}" | sort -n | sed -n 2p); q=$(printf '%s\n' "${qs[@]}" | sort -n | sed -n 2p)
-	printf '%-30s %10s %10s %8s\n' "link ${size} B (pps)" "$l" "$q" "$(ratio "$l" "$q")"
+col() { local k=$1; shift; local x; for x in "$@"; do kv "$k" "$x"; done; }
+header
+for setting in own shared; do
+	label="own cores"
+	[ $setting = shared ] && label="shared core + busy"
+	for size in 64 1500; do
+		L=() Q=()
+		[ $setting = shared ] && busy_on
+		for ((r = 0; r < RUNS; r++)); do
+			L+=("$(run_l $setting "mode=rx idle_ms=300" "mode=tx size=$size secs=$SECS")")
+			Q+=("$(run_q $setting "mode=rx idle_ms=300" "mode=tx size=$size secs=$SECS")")
+		done
+		record link "$label: ${size} B throughput (pps)" "$(col pps "${L[@]}")" "$(col pps "${Q[@]}")" "ratio>=1.5"
+		L=() Q=()
+		for ((r = 0; r < RUNS; r++)); do
+			L+=("$(run_l $setting "mode=pong idle_ms=300" "mode=ping size=$size secs=$SECS")")
+			Q+=("$(run_q $setting "mode=pong idle_ms=300" "mode=ping size=$size secs=$SECS")")
+		done
+		busy_off
+		record link "$label: ${size} B ping-pong p50 (us)" "$(col p50_us "${L[@]}")" "$(col p50_us "${Q[@]}")" "ratio<=1"
+		record link "$label: ${size} B ping-pong p99 (us)" "$(col p99_us "${L[@]}")" "$(col p99_us "${Q[@]}")" none
+	done
 done
+
+# What each mechanism is worth (lvmm with one off; QEMU as above):
+#   event_idx=0        the guests do not negotiate VIRTIO_F_EVENT_IDX (both VMMs)
+#   LVMM_IO_POLL_US=0  lvmm's I/O threads sleep at once instead of polling briefly
+effect() { # SETTING LABEL A_ARGS B_ARGS FIELD GOAL [VAR=VALUE...]
+	local setting=$1 label=$2 a=$3 b=$4 f=$5 goal=$6
+	shift 6
+	L=() Q=()
+	[ "$setting" = shared ] && busy_on
+	for ((r = 0; r < RUNS; r++)); do
+		L+=("$([ $# -eq 0 ] || export "$@"; run_l "$setting" "$a" "$b")")
+		Q+=("$(run_q "$setting" "$a" "$b")")
+	done
+	busy_off
+	record link "$label" "$(col "$f" "${L[@]}")" "$(col "$f" "${Q[@]}")" "$goal"
+}
+effect own "effect: own cores 64 B p50, no EVENT_IDX (us)" "mode=pong idle_ms=300 event_idx=0" \
+	"mode=ping size=64 secs=$SECS event_idx=0" p50_us "ratio<=1"
+effect own "effect: own cores 64 B p50, no polling (us)" "mode=pong idle_ms=300" \
+	"mode=ping size=64 secs=$SECS" p50_us "ratio<=1" LVMM_IO_POLL_US=0
+effect shared "effect: shared core 64 B pps, no polling" "mode=rx idle_ms=300" \
+	"mode=tx size=64 secs=$SECS" pps "ratio>=1.5" LVMM_IO_POLL_US=0
+effect shared "effect: shared core 1500 B pps, no polling" "mode=rx idle_ms=300" \
+	"mode=tx size=1500 secs=$SECS" pps "ratio>=1.5" LVMM_IO_POLL_US=0

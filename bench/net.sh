@@ -27,10 +27,9 @@ run() { # VMM SIZE -> frames/s seen by the TAP
 	after=$(rx)
 	awk -v f=$((after - before)) -v ms="$(kv ms "$out")" 'BEGIN { if (ms > 0) printf "%.0f", f * 1000 / ms; else print 0 }'
 }
-printf '%-30s %10s %10s %8s\n' "median of 3 alternating runs" lvmm qemu ratio
+header
 for size in 64 1500; do
-	ls=(); qs=()
-	for i in 1 2 3; do ls+=("$(run lvmm $size)"); qs+=("$(run qemu $size)"); done
-	l=$(printf '%s\n' "${ls[@]}" | sort -n | sed -n 2p); q=$(printf '%s\n' "${qs[@]}" | sort -n | sed -n 2p)
-	printf '%-30s %10s %10s %8s\n' "guest->TAP ${size} B (pps)" "$l" "$q" "$(ratio "$l" "$q")"
+	ls=() qs=()
+	for ((r = 0; r < RUNS; r++)); do ls+=("$(run lvmm $size)"); qs+=("$(run qemu $size)"); done
+	record net "guest->TAP ${size} B (pps)" "${ls[*]}" "${qs[*]}" "ratio>=1"
 done

@@ -32,7 +32,7 @@
 
 #define LVMM_API_VERSION    3  /* 2: shutdown, reboot; lvmm_api_part.timeout_ms; 3: metrics, wake, busy, idle */
 #define LVMM_API_MAX_PARTS  256  /* list replies and event filters: >= PLAT_MAX_PARTS */
-#define LVMM_API_MAX_LINKS  64   /* >= PLAT_MAX_LINKS */
+#define LVMM_API_MAX_LINKS  128  /* >= PLAT_MAX_LINKS (two per partition) */
 #define LVMM_API_RID_MAX    64   /* request id incl. NUL: [A-Za-z0-9._:-], 1-63 chars */
 #define LVMM_API_ERR_MAX    256
 #define LVMM_API_ARG_MAX    64   /* opaque argument bytes (e.g. a nonce) */

@@ -28,7 +28,13 @@
 
 #define LINK_MAGIC     0x4c4b4e31U /* "LKN1" */
 #define LINK_REVISION  2           /* bump on any change below */
-#define LINK_SLOTS     256         /* a power of two */
+/*
+ * A power of two. 1024 slots measured no faster than 256 (bench/link.sh:
+ * with the ends on their own cores the copy keeps up; on one shared core
+ * the guests' own queues, 128 buffers, bound what moves per scheduler
+ * turn) and put 4 MiB of frames in flight through the cache instead of 1.
+ */
+#define LINK_SLOTS     256
 #define LINK_SLOT_SIZE 2048
 #define LINK_SLOT_HDR  8
 #define LINK_SLOT_DATA (LINK_SLOT_SIZE - LINK_SLOT_HDR)
@@ -73,12 +79,18 @@ _Static_assert(sizeof(struct link_ring) == 128 + LINK_SLOTS * LINK_SLOT_SIZE, "l
 _Static_assert((LINK_SLOTS & (LINK_SLOTS - 1)) == 0, "link ABI: slot count is a power of two");
 _Static_assert(sizeof(_Atomic uint32_t) == 4, "link ABI: lock-free 32-bit atomics");
 
-/* Initialise a fresh shared area of LINK_SHM_SIZE bytes: both rings empty (supervisor, once per link). */
+/*
+ * Initialise a shared area of LINK_SHM_SIZE bytes: both rings empty
+ * (supervisor, once per link). Only the headers are written: a slot is
+ * read only after its producer filled it, so the 1 MiB of slots stays
+ * untouched (not resident) until traffic needs them.
+ */
 static inline void link_shm_init(void *shm)
 {
 	struct link_ring *r = shm;
 
-	memset(shm, 0, LINK_SHM_SIZE);
+	memset(&r[0].hdr, 0, sizeof(r[0].hdr));
+	memset(&r[1].hdr, 0, sizeof(r[1].hdr));
 	r[0].hdr.magic = r[1].hdr.magic = LINK_MAGIC;
 	r[0].hdr.revision = r[1].hdr.revision = LINK_REVISION;
 }

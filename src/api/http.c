@@ -696,6 +696,14 @@ void http_close(void)
 			resume(streams[i]);
 		}
 	for (i = 0; i < 20; i++) {
+		const union MHD_DaemonInfo *di = daemon_ ?
+			MHD_get_daemon_info(daemon_, MHD_DAEMON_INFO_CURRENT_CONNECTIONS) : NULL;
+		const union MHD_DaemonInfo *ti = tls_daemon ?
+			MHD_get_daemon_info(tls_daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS) : NULL;
+
+		/* Nobody left to answer: do not hold up the platform's exit (100 ms). */
+		if ((!di || !di->num_connections) && (!ti || !ti->num_connections))
+			break;
 		http_run();
 		poll(NULL, 0, 5);
 	}

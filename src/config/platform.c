@@ -19,6 +19,7 @@
 #include <string.h>
 #include <arpa/inet.h>
 #include <sys/socket.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -1440,6 +1441,31 @@ static void check_ids(struct ctx *c, const struct platform *plat)
 		       "%u", end, UINT32_MAX - 1);
 }
 
+unsigned platform_fd_need(const struct platform *plat)
+{
+	unsigned i, j, n = PLAT_FDS_BASE + plat->nlinks * PLAT_FDS_PER_LINK;
+
+	for (i = 0; i < plat->nparts; i++) {
+		n += PLAT_FDS_PER_PART;
+		for (j = 0; j < plat->parts[i].ndevs; j++)
+			n += plat->parts[i].devs[j].type == LVMM_DEV_STREAM && plat->parts[i].devs[j].listen;
+	}
+	return n;
+}
+
+/* `lvmm run` raises its soft limit up to the hard one; beyond that it would fail part-way. */
+static void check_fd_limit(struct ctx *c, const struct platform *plat)
+{
+	struct rlimit rl;
+	unsigned need = platform_fd_need(plat);
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= need)
+		return;
+	report(c, "partitions", "%u partitions and %u links need about %u open files, but the hard "
+	       "limit is %llu: raise it (ulimit -Hn, LimitNOFILE=) or split the platform",
+	       plat->nparts, plat->nlinks, need, (unsigned long long)rl.rlim_max);
+}
+
 static int validate(struct ctx *c, struct platform *plat)
 {
 	unsigned i, j;
@@ -1466,6 +1492,7 @@ static int validate(struct ctx *c, struct platform *plat)
 	check_ids(c, plat);
 	if (plat->remote.present)
 		check_remote(c, plat);
+	check_fd_limit(c, plat);
 	return c->problems;
 }
 

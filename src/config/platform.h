@@ -15,8 +15,27 @@
 #include "lvmm/proto.h"
 #include "lvmm/policy_model.h"
 
-#define PLAT_MAX_PARTS 16
-#define PLAT_MAX_LINKS 32
+/*
+ * Every table of partitions (the model, the supervisor's run-time state,
+ * the ACM's Chinese Wall bookkeeping, the control API's agent slots and
+ * reply buffer) is sized from these two: raise them and the rest follows.
+ * 64 partitions of 64 MiB start in about half a second on two host cores
+ * (bench/scale.sh); tests/integration/scale.sh runs this many.
+ */
+#define PLAT_MAX_PARTS 64
+#define PLAT_MAX_LINKS (2 * PLAT_MAX_PARTS)
+/*
+ * File descriptors the supervisor holds while a platform runs (checked
+ * against RLIMIT_NOFILE by platform_validate; `lvmm run` raises its soft
+ * limit to what the platform needs): a fixed part (stdio, epoll, signal
+ * and timer fds, the event log, the control socket and its host clients,
+ * descriptors in flight while a partition starts), then per partition its
+ * protocol socket, memory, uid lock and agent channel, per link its shared
+ * memory and two doorbells, per listening stream socket one.
+ */
+#define PLAT_FDS_BASE      (64 + LVMM_MSG_MAX_FDS)
+#define PLAT_FDS_PER_PART  4
+#define PLAT_FDS_PER_LINK  3
 #define PLAT_PATH_MAX  1024
 #define PLAT_TAP_MAX   16 /* IFNAMSIZ */
 #define PLAT_HOOK_ARGS 8
@@ -192,6 +211,9 @@ int plat_remote_addr(const char *listen, struct sockaddr_storage *ss, unsigned *
  * the reason in why (src/config/remote.c, OpenSSL).
  */
 int plat_remote_pem_check(const struct plat_remote *r, char *why, size_t n);
+
+/* File descriptors the supervisor needs to run plat (PLAT_FDS_*). */
+unsigned platform_fd_need(const struct platform *plat);
 
 /* Index of the partition called name, or -1. */
 int platform_find(const struct platform *plat, const char *name);

@@ -21,8 +21,8 @@
  * Limits on any configuration text (docs/platform-file.md, "Limits"). The
  * platform file is parsed by the supervisor before it drops anything, and a
  * policy may come from a partition: neither may cost unbounded time or
- * memory. The largest real platform (16 partitions x 12 devices, a policy
- * of 64 labels x 64 types) is about 40 KB, depth 7 and 10,000 values.
+ * memory. The largest real platform (64 partitions x 12 devices, a policy
+ * of 64 labels x 64 types) is about 120 KB, depth 7 and 15,000 values.
  */
 #define CFG_MAX_BYTES     (1024 * 1024) /* the text itself */
 #define CFG_MAX_DEPTH     32            /* nested mappings and lists */

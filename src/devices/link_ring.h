@@ -50,6 +50,12 @@ int link_end_attach(struct link_end *e, void *shm, unsigned side) MUST_CHECK;
  */
 int link_send(struct link_end *e, const struct iovec *iov, unsigned n, bool *wake);
 
+/* Has the peer published anything we have not taken (a hint: link_recv checks it)? */
+static inline bool link_rx_ready(const struct link_end *e)
+{
+	return atomic_load_explicit(&e->rx->hdr.prod, memory_order_acquire) != e->rx_cons;
+}
+
 /*
  * Copy the next rx frame into buf (len bytes). Returns the frame length,
  * LINK_EMPTY, LINK_TOO_BIG (frame larger than buf: dropped) or

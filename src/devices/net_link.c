@@ -31,6 +31,7 @@ struct link_backend {
 	void *shm;
 	int my_bell, peer_bell;
 	uint64_t dropped;
+	bool wake_peer;       /* a send or receive of this turn owes the peer its bell */
 	char id[LVMM_NAME_MAX];
 	struct ratelimit rl;
 };
@@ -56,8 +57,7 @@ static int link_be_send(struct net_backend *be, const struct iovec *iov, unsigne
 	bool wake;
 	int r = link_send(&l->end, iov, n, &wake);
 
-	if (wake)
-		ring_peer(l);
+	l->wake_peer |= wake;
 	switch (r) {
 	case LINK_OK: return 0;
 	case LINK_FULL: return -EAGAIN;
@@ -79,8 +79,7 @@ static ssize_t link_be_recv(struct net_backend *be, void *buf, size_t len)
 		bool wake;
 		ssize_t r = link_recv(&l->end, buf, len, &wake);
 
-		if (wake)
-			ring_peer(l);
+		l->wake_peer |= wake;
 		if (r >= 0)
 			return r;
 		if (r == LINK_EMPTY)
@@ -102,6 +101,21 @@ static void link_be_ack(struct net_backend *be, int fd, uint32_t events)
 		pr_warn_rl(&l->rl, "%s: reading the link doorbell: %s", l->id, strerror(errno));
 }
 
+/* The turn is over: one bell for every frame sent to a sleeping peer or slot freed for a waiting one. */
+static void link_be_flush(struct net_backend *be)
+{
+	struct link_backend *l = (struct link_backend *)be;
+
+	if (l->wake_peer)
+		ring_peer(l);
+	l->wake_peer = false;
+}
+
+static bool link_be_rx_pending(struct net_backend *be)
+{
+	return link_rx_ready(&((struct link_backend *)be)->end);
+}
+
 static void link_be_destroy(struct net_backend *be)
 {
 	struct link_backend *l = (struct link_backend *)be;
@@ -117,6 +131,8 @@ static const struct net_backend_ops link_backend_ops = {
 	.send = link_be_send,
 	.recv = link_be_recv,
 	.ack = link_be_ack,
+	.flush = link_be_flush,
+	.rx_pending = link_be_rx_pending,
 	.destroy = link_be_destroy,
 };
 

@@ -55,6 +55,8 @@ extern const struct device_ops acpi_pm_ops;     /* sleep registers + GED power b
 
 /* The device types a config entry may name (enum lvmm_dev_type). */
 extern const struct device_ops virtio_blk_ops;      /* LVMM_DEV_BLK: fd[0] = raw image */
+/* Requests of a virtio-blk instance popped and not yet completed (tests wait for them). */
+unsigned virtio_blk_inflight(void *state);
 extern const struct device_ops virtio_net_tap_ops;  /* LVMM_DEV_NET_TAP: fd[0] = TAP */
 extern const struct device_ops virtio_net_link_ops; /* LVMM_DEV_NET_LINK: ring + bells */
 extern const struct device_ops virtio_stream_ops;   /* LVMM_DEV_STREAM: fd[0] = socket */

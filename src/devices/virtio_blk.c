@@ -21,12 +21,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/ioctl.h>
+#include <sys/epoll.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #include "common/log.h"
+#include "devices/blk_io.h"
 #include "devices/registry.h"
 #include "virtio/iov.h"
 #include "virtio/mmio.h"
@@ -45,6 +48,42 @@
 #define BLK_DWZ_ALIGN       8                    /* sectors: 4 KiB, a typical fs block */
 #define BLK_BUDGET          128                  /* requests per turn on the I/O thread */
 #define BLK_HDR_SIZE        16
+/* Requests in flight at once (io_uring); each slot holds its iovec list. */
+#define BLK_INFLIGHT        128
+/* A reset waits this long for requests in flight before it goes on without them. */
+#define BLK_DRAIN_NS        (5 * 1000000000LL)
+
+enum blk_kind {
+	BLK_K_DONE,  /* answered while parsing (GET_ID, errors, unsupported) */
+	BLK_K_READ,
+	BLK_K_WRITE,
+	BLK_K_FLUSH,
+	BLK_K_DWZ,   /* discard / write zeroes: segments copied and checked */
+};
+
+/*
+ * One request between pop and push. Everything the I/O needs was taken
+ * out of the chain while parsing: the host iovecs of the data (guest RAM
+ * never moves), the offset, the status byte's address; the segments of a
+ * discard/write-zeroes were copied and validated.
+ */
+struct blk_req {
+	uint16_t head;
+	uint32_t generation; /* of the queue when popped: pushed only into the same ring */
+	uint8_t kind;
+	uint8_t st;          /* VIRTIO_BLK_S_* once known */
+	uint8_t *status;
+	uint32_t used;       /* bytes written into the chain, status included */
+	uint64_t off, len;   /* what is left to transfer (a short transfer resumes) */
+	uint64_t bytes;      /* the whole transfer, for the statistics */
+	unsigned niov;
+	struct iovec *cur;   /* where a short transfer resumes */
+	unsigned ncur;
+	bool wz;             /* BLK_K_DWZ: write zeroes (else discard) */
+	unsigned nseg;
+	struct virtio_blk_discard_write_zeroes seg[BLK_DWZ_MAX_SEG];
+	struct iovec iov[BLK_IOV_MAX];
+};
 
 struct blk_dev {
 	struct virtio_dev vdev;
@@ -53,8 +92,15 @@ struct blk_dev {
 	uint64_t capacity; /* in sectors */
 	char id[VIRTIO_BLK_ID_BYTES];
 	struct virtio_blk_config cfg;
-	struct iovec iov[BLK_IOV_MAX];  /* the popped chain */
-	struct iovec data[BLK_IOV_MAX]; /* its data part, consumed by partial transfers */
+	struct iovec iov[BLK_IOV_MAX];  /* the chain being parsed */
+	struct blk_io io;
+	struct blk_req *reqs;           /* BLK_INFLIGHT slots */
+	uint16_t free[BLK_INFLIGHT];
+	unsigned nfree;
+	unsigned inflight;              /* popped, not yet pushed */
+	bool quiesce;                   /* a reset waits: pop nothing */
+	pthread_cond_t idle;            /* inflight reached 0 */
+	struct ratelimit rl;
 	struct {
 		uint64_t reads, writes, read_bytes, write_bytes, errors;
 	} st;
@@ -67,58 +113,36 @@ static bool blk_range_ok(const struct blk_dev *b, uint64_t sector, uint64_t nsec
 	return sector <= b->capacity && nsectors <= b->capacity - sector;
 }
 
-/* Transfer a whole iovec list at off, continuing after short transfers. 0 or -errno. */
-static int blk_rw(int fd, struct iovec *iov, unsigned n, uint64_t off, bool write)
+/* IN: the data is every writable byte but the status. */
+static uint8_t blk_parse_in(struct blk_dev *b, const struct vq_chain *c, uint64_t sector,
+			    struct blk_req *r)
 {
-	while (n) {
-		ssize_t r = write ? pwritev(fd, iov, (int)n, (off_t)off)
-				  : preadv(fd, iov, (int)n, (off_t)off);
-
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (r == 0)
-			return -EIO; /* the image shrank under us */
-		off += (uint64_t)r;
-		iov_advance(&iov, &n, (size_t)r);
-	}
-	return 0;
-}
-
-static uint8_t blk_in(struct blk_dev *b, const struct vq_chain *c, uint64_t sector,
-		      uint32_t *used)
-{
-	const struct iovec *win = c->iov + c->n_out;
 	uint64_t len = c->in_len - 1; /* the last writable byte is the status */
-	unsigned n;
 
 	if (len % BLK_SECTOR || !blk_range_ok(b, sector, len / BLK_SECTOR))
 		return VIRTIO_BLK_S_IOERR;
-	n = iov_slice(win, c->n_in, 0, len, b->data, BLK_IOV_MAX);
-	if (blk_rw(b->fd, b->data, n, sector * BLK_SECTOR, false))
-		return VIRTIO_BLK_S_IOERR;
-	b->st.reads++;
-	b->st.read_bytes += len;
-	*used = c->in_len;
+	r->niov = iov_slice(c->iov + c->n_out, c->n_in, 0, len, r->iov, BLK_IOV_MAX);
+	r->off = sector * BLK_SECTOR;
+	r->len = len;
+	r->used = c->in_len;
+	r->kind = BLK_K_READ;
 	return VIRTIO_BLK_S_OK;
 }
 
-static uint8_t blk_out(struct blk_dev *b, const struct vq_chain *c, uint64_t sector)
+/* OUT: the data is every readable byte after the header. */
+static uint8_t blk_parse_out(struct blk_dev *b, const struct vq_chain *c, uint64_t sector,
+			     struct blk_req *r)
 {
 	uint64_t len = c->out_len - BLK_HDR_SIZE;
-	unsigned n;
 
 	if (b->readonly)
 		return VIRTIO_BLK_S_IOERR;
 	if (len % BLK_SECTOR || !blk_range_ok(b, sector, len / BLK_SECTOR))
 		return VIRTIO_BLK_S_IOERR;
-	n = iov_slice(c->iov, c->n_out, BLK_HDR_SIZE, len, b->data, BLK_IOV_MAX);
-	if (blk_rw(b->fd, b->data, n, sector * BLK_SECTOR, true))
-		return VIRTIO_BLK_S_IOERR;
-	b->st.writes++;
-	b->st.write_bytes += len;
+	r->niov = iov_slice(c->iov, c->n_out, BLK_HDR_SIZE, len, r->iov, BLK_IOV_MAX);
+	r->off = sector * BLK_SECTOR;
+	r->len = len;
+	r->kind = BLK_K_WRITE;
 	return VIRTIO_BLK_S_OK;
 }
 
@@ -161,9 +185,10 @@ static int blk_zero(int fd, uint64_t off, uint64_t len, bool unmap)
 	return write_zeroes_slow(fd, off, len);
 }
 
-static uint8_t blk_discard_wz(struct blk_dev *b, const struct vq_chain *c, uint32_t type)
+/* Copy and validate every segment before anything is changed. */
+static uint8_t blk_parse_dwz(struct blk_dev *b, const struct vq_chain *c, uint32_t type,
+			     struct blk_req *r)
 {
-	struct virtio_blk_discard_write_zeroes seg[BLK_DWZ_MAX_SEG];
 	bool wz = type == VIRTIO_BLK_T_WRITE_ZEROES;
 	uint64_t feature = wz ? VIRTIO_BLK_F_WRITE_ZEROES : VIRTIO_BLK_F_DISCARD;
 	uint32_t bytes = c->out_len - BLK_HDR_SIZE;
@@ -173,31 +198,40 @@ static uint8_t blk_discard_wz(struct blk_dev *b, const struct vq_chain *c, uint3
 		return VIRTIO_BLK_S_IOERR;
 	if (!(b->vdev.features & VIRTIO_FBIT(feature)))
 		return VIRTIO_BLK_S_UNSUPP;
-	if (!bytes || bytes % sizeof(seg[0]))
+	if (!bytes || bytes % sizeof(r->seg[0]))
 		return VIRTIO_BLK_S_IOERR;
-	nseg = bytes / sizeof(seg[0]);
+	nseg = bytes / sizeof(r->seg[0]);
 	if (nseg > BLK_DWZ_MAX_SEG)
 		return VIRTIO_BLK_S_UNSUPP;
-	/* One copy of every segment, validated as a whole before anything is changed. */
-	iov_to_buf(c->iov, c->n_out, BLK_HDR_SIZE, seg, bytes);
+	iov_to_buf(c->iov, c->n_out, BLK_HDR_SIZE, r->seg, bytes);
 	for (i = 0; i < nseg; i++) {
-		uint32_t flags = le32toh(seg[i].flags);
-		uint32_t num = le32toh(seg[i].num_sectors);
+		uint32_t flags = le32toh(r->seg[i].flags);
+		uint32_t num = le32toh(r->seg[i].num_sectors);
 
 		if (flags & ~(wz ? VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP : 0U))
 			return VIRTIO_BLK_S_UNSUPP;
-		if (num > BLK_DWZ_MAX_SECTORS || !blk_range_ok(b, le64toh(seg[i].sector), num))
+		if (num > BLK_DWZ_MAX_SECTORS || !blk_range_ok(b, le64toh(r->seg[i].sector), num))
 			return VIRTIO_BLK_S_IOERR;
 	}
-	for (i = 0; i < nseg; i++) {
-		uint64_t off = le64toh(seg[i].sector) * BLK_SECTOR;
-		uint64_t len = (uint64_t)le32toh(seg[i].num_sectors) * BLK_SECTOR;
+	r->wz = wz;
+	r->nseg = nseg;
+	r->kind = BLK_K_DWZ;
+	return VIRTIO_BLK_S_OK;
+}
+
+static uint8_t blk_exec_dwz(struct blk_dev *b, const struct blk_req *r)
+{
+	unsigned i;
+
+	for (i = 0; i < r->nseg; i++) {
+		uint64_t off = le64toh(r->seg[i].sector) * BLK_SECTOR;
+		uint64_t len = (uint64_t)le32toh(r->seg[i].num_sectors) * BLK_SECTOR;
 
 		if (!len)
 			continue;
-		if (wz) {
+		if (r->wz) {
 			if (blk_zero(b->fd, off, len,
-				     le32toh(seg[i].flags) & VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP))
+				     le32toh(r->seg[i].flags) & VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP))
 				return VIRTIO_BLK_S_IOERR;
 		} else if (fallocate(b->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off,
 				     (off_t)len) && errno != EOPNOTSUPP) {
@@ -205,7 +239,6 @@ static uint8_t blk_discard_wz(struct blk_dev *b, const struct vq_chain *c, uint3
 			return VIRTIO_BLK_S_IOERR;
 		}
 	}
-	b->st.writes++;
 	return VIRTIO_BLK_S_OK;
 }
 
@@ -227,21 +260,26 @@ static bool blk_layout_ok(uint32_t type, const struct vq_chain *c)
 }
 
 /*
- * Serve one request. Returns the used length, or -EINVAL if the chain has
- * no room for a header or a status byte (the device then needs a reset).
+ * Turn a popped chain into a request. Returns 0, or -EINVAL if the chain
+ * has no room for a header or a status byte (the device then needs a
+ * reset). Requests that need no I/O are answered here (kind BLK_K_DONE).
  */
-static int blk_request(struct blk_dev *b, const struct vq_chain *c)
+static int blk_parse(struct blk_dev *b, const struct vq_chain *c, struct blk_req *r)
 {
 	struct virtio_blk_outhdr hdr;
 	const struct iovec *last;
-	uint8_t *status, st;
-	uint32_t used = 1, type;
 	uint64_t sector;
+	uint32_t type;
 
 	if (c->out_len < BLK_HDR_SIZE || c->in_len < 1)
 		return -EINVAL;
 	last = &c->iov[c->n_out + c->n_in - 1];
-	status = (uint8_t *)last->iov_base + last->iov_len - 1;
+	r->status = (uint8_t *)last->iov_base + last->iov_len - 1;
+	r->head = c->head;
+	r->used = 1;
+	r->kind = BLK_K_DONE;
+	r->niov = 0;
+	r->off = r->len = 0;
 	iov_to_buf(c->iov, c->n_out, 0, &hdr, sizeof(hdr));
 	sector = le64toh(hdr.sector);
 	type = le32toh(hdr.type);
@@ -253,60 +291,315 @@ static int blk_request(struct blk_dev *b, const struct vq_chain *c)
 	 * must fail, not "succeed" with no data.
 	 */
 	if (!blk_layout_ok(type, c)) {
-		st = VIRTIO_BLK_S_IOERR;
-		b->st.errors++;
-		goto done;
+		r->st = VIRTIO_BLK_S_IOERR;
+		return 0;
 	}
 	switch (type) {
 	case VIRTIO_BLK_T_IN:
-		st = blk_in(b, c, sector, &used);
+		r->st = blk_parse_in(b, c, sector, r);
 		break;
 	case VIRTIO_BLK_T_OUT:
-		st = blk_out(b, c, sector);
+		r->st = blk_parse_out(b, c, sector, r);
 		break;
 	case VIRTIO_BLK_T_FLUSH:
-		st = fdatasync(b->fd) ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK;
+		r->st = VIRTIO_BLK_S_OK;
+		r->kind = BLK_K_FLUSH;
 		break;
 	case VIRTIO_BLK_T_GET_ID:
-		st = blk_get_id(b, c, &used);
+		r->st = blk_get_id(b, c, &r->used);
 		break;
 	case VIRTIO_BLK_T_DISCARD:
 	case VIRTIO_BLK_T_WRITE_ZEROES:
-		st = blk_discard_wz(b, c, type);
+		r->st = blk_parse_dwz(b, c, type, r);
 		break;
 	default:
-		st = VIRTIO_BLK_S_UNSUPP;
+		r->st = VIRTIO_BLK_S_UNSUPP;
 		break;
 	}
-	if (st == VIRTIO_BLK_S_IOERR)
-		b->st.errors++;
-done:
-	/* Last, after the data: the driver may look at the data once it sees the status. */
-	__atomic_store_n(status, st, __ATOMIC_RELEASE);
-	return (int)used;
+	if (r->st != VIRTIO_BLK_S_OK) {
+		r->kind = BLK_K_DONE;
+		r->used = 1;
+	}
+	r->cur = r->iov;
+	r->ncur = r->niov;
+	r->bytes = r->len;
+	return 0;
 }
 
+/* Plain calls, without the device lock: the vCPUs' register accesses go on meanwhile. */
+static void blk_exec_sync(struct blk_dev *b, struct blk_req *r)
+{
+	switch (r->kind) {
+	case BLK_K_READ:
+	case BLK_K_WRITE:
+		if (blk_io_sync_rw(b->fd, r->iov, r->niov, r->off, r->kind == BLK_K_WRITE))
+			r->st = VIRTIO_BLK_S_IOERR;
+		break;
+	case BLK_K_FLUSH:
+		r->st = fdatasync(b->fd) ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK;
+		break;
+	case BLK_K_DWZ:
+		r->st = blk_exec_dwz(b, r);
+		break;
+	case BLK_K_DONE:
+	default:
+		break;
+	}
+}
+
+static void blk_count(struct blk_dev *b, const struct blk_req *r)
+{
+	if (r->st == VIRTIO_BLK_S_IOERR) {
+		b->st.errors++;
+		return;
+	}
+	if (r->st != VIRTIO_BLK_S_OK)
+		return;
+	if (r->kind == BLK_K_READ) {
+		b->st.reads++;
+		b->st.read_bytes += r->bytes;
+	} else if (r->kind == BLK_K_WRITE) {
+		b->st.writes++;
+		b->st.write_bytes += r->bytes;
+	} else if (r->kind == BLK_K_DWZ) {
+		b->st.writes++;
+	}
+}
+
+/*
+ * Lock held. The request's I/O is over: status byte last (the driver may
+ * look at the data once it sees it), then the used ring, published at
+ * once (a store the driver may be polling); interrupts are the caller's,
+ * once per batch. A ring that was reset or re-enabled since the pop gets
+ * nothing.
+ */
+static void blk_complete(struct blk_dev *b, struct blk_req *r)
+{
+	struct virtqueue *vq = &b->vdev.vqs[0];
+
+	blk_count(b, r);
+	if (r->generation == vq->generation && vq->ready) {
+		__atomic_store_n(r->status, r->st, __ATOMIC_RELEASE);
+		vq_push(vq, r->head, r->used);
+		vq_flush(vq);
+	}
+	b->free[b->nfree++] = (uint16_t)(r - b->reqs);
+	if (!--b->inflight && b->quiesce)
+		pthread_cond_broadcast(&b->idle);
+}
+
+/* io_uring: hand a request to the ring. false if it must run as plain calls. */
+static bool blk_queue_uring(struct blk_dev *b, struct blk_req *r)
+{
+	static const enum blk_io_op ops[] = {
+		[BLK_K_READ] = BLK_IO_READ, [BLK_K_WRITE] = BLK_IO_WRITE, [BLK_K_FLUSH] = BLK_IO_FLUSH,
+	};
+
+	if (!b->io.uring || (r->kind != BLK_K_READ && r->kind != BLK_K_WRITE && r->kind != BLK_K_FLUSH))
+		return false;
+	if (blk_io_queue(&b->io, ops[r->kind], r->cur, r->ncur, r->off, (uint64_t)(r - b->reqs))) {
+		/* The SQ holds BLK_INFLIGHT entries and so many slots exist: cannot happen. */
+		return false;
+	}
+	return true;
+}
+
+/*
+ * Lock held, I/O thread: hand what was queued to the kernel, without the
+ * lock (a submit may do the I/O itself, e.g. a read from the page cache).
+ * Only the I/O thread ever touches the submission queue.
+ */
+static void blk_submit(struct blk_dev *b)
+{
+	int r;
+
+	if (!b->io.queued)
+		return;
+	pthread_mutex_unlock(&b->vdev.lock);
+	r = blk_io_submit(&b->io);
+	pthread_mutex_lock(&b->vdev.lock);
+	if (r)
+		pr_warn_rl(&b->rl, "%s: io_uring submit: %s", b->vdev.name, strerror(-r));
+}
+
+/*
+ * Lock held. Take the completions the kernel has posted (no system call).
+ * On the I/O thread (resubmit) a short transfer is queued again from where
+ * it stopped; elsewhere (a reset on a vCPU) it fails. Returns how many
+ * requests were completed.
+ */
+static unsigned blk_reap(struct blk_dev *b, bool resubmit)
+{
+	uint64_t tags[32];
+	int res[32];
+	unsigned n, i, done = 0, guard;
+
+	if (!b->io.uring)
+		return 0;
+	/* Bounded: at most BLK_INFLIGHT requests exist, each completes once per (re)submission. */
+	for (guard = 0; guard < 4 * BLK_INFLIGHT; guard += n) {
+		n = blk_io_reap(&b->io, tags, res, ARRAY_SIZE(tags));
+		if (!n)
+			break;
+		for (i = 0; i < n; i++) {
+			struct blk_req *r;
+
+			if (tags[i] >= BLK_INFLIGHT)
+				continue; /* not ours: the ring is only ever fed by blk_queue_uring */
+			r = &b->reqs[tags[i]];
+			if (res[i] > 0 && r->kind != BLK_K_FLUSH && (uint64_t)res[i] < r->len) {
+				/* Short: resume after what was transferred (an image that shrank ends with 0). */
+				r->len -= (uint64_t)res[i];
+				r->off += (uint64_t)res[i];
+				iov_advance(&r->cur, &r->ncur, (size_t)res[i]);
+				if (resubmit && blk_queue_uring(b, r))
+					continue;
+				res[i] = -EIO;
+			}
+			if (res[i] < 0 || (res[i] == 0 && r->kind != BLK_K_FLUSH && r->len))
+				r->st = VIRTIO_BLK_S_IOERR;
+			blk_complete(b, r);
+			done++;
+		}
+	}
+	return done;
+}
+
+/*
+ * Queue 0 was kicked, or requests completed (lock held, I/O thread): pop
+ * what the guest made available, while slots are free and no reset
+ * waits. Plain-call requests run one at a time without the lock; io_uring
+ * requests of the whole turn go to the kernel with one io_uring_enter.
+ * One interrupt (if the driver wants one) for everything completed.
+ */
 static void blk_queue_notify(struct virtio_dev *vdev, unsigned q)
 {
 	struct blk_dev *b = vdev->priv;
 	struct virtqueue *vq = &vdev->vqs[q];
 	struct vq_chain c = { .iov = b->iov, .iov_cap = BLK_IOV_MAX };
-	unsigned budget = BLK_BUDGET;
-	bool pushed = false;
+	unsigned budget = BLK_BUDGET, done = blk_reap(b, true), guard;
 
 	vq_disable_notify(vq);
-	while (virtio_pop_budget(vdev, q, &c, &budget) > 0) {
-		int used = blk_request(b, &c);
+	/* Bounded: each round pops a request or takes completions, and both are budgeted. */
+	for (guard = 0; guard < 4 * BLK_BUDGET && !b->quiesce; guard++) {
+		struct blk_req *r;
+		unsigned got;
 
-		if (used < 0) {
+		if (!b->nfree) {
+			/* Every slot in flight: hand the batch over and take what completed. */
+			blk_submit(b);
+			got = blk_reap(b, true);
+			done += got;
+			if (!got)
+				break; /* the ring handler resumes when slots come back (kicks stay off) */
+			continue;
+		}
+		if (virtio_pop_budget(vdev, q, &c, &budget) <= 0)
+			break; /* empty (kicks back on), budget spent (requeued) or malformed */
+		r = &b->reqs[b->free[--b->nfree]];
+		r->generation = vq->generation;
+		b->inflight++;
+		if (blk_parse(b, &c, r)) {
+			b->free[b->nfree++] = (uint16_t)(r - b->reqs);
+			b->inflight--;
 			virtio_dev_error(vdev, q, VIRTIO_ERR_REQUEST);
 			break;
 		}
-		virtio_push(vdev, q, c.head, (uint32_t)used);
-		pushed = true;
+		if (blk_queue_uring(b, r))
+			continue;
+		if (r->kind != BLK_K_DONE) {
+			pthread_mutex_unlock(&vdev->lock);
+			blk_exec_sync(b, r);
+			pthread_mutex_lock(&vdev->lock);
+		}
+		blk_complete(b, r);
+		done++;
 	}
-	if (pushed)
-		virtio_flush(vdev, q);
+	if (b->io.queued) {
+		/* One io_uring_enter for the turn; cached reads often complete inside it. */
+		blk_submit(b);
+		done += blk_reap(b, true);
+		blk_submit(b); /* short transfers resumed */
+	}
+	if (done)
+		virtio_notify(vdev, q);
+}
+
+/* Completions are waiting on the ring (I/O thread). */
+static void blk_ring_handler(void *opaque, uint32_t events)
+{
+	struct blk_dev *b = opaque;
+	struct virtio_dev *vdev = &b->vdev;
+
+	(void)events;
+	pthread_mutex_lock(&vdev->lock);
+	if (b->inflight) {
+		bool full = !b->nfree;
+		unsigned done = blk_reap(b, true);
+
+		blk_submit(b); /* short transfers resumed */
+
+		if (done)
+			virtio_notify(vdev, 0);
+		/* Slots freed after the ring filled up: the guest's next requests wait for us, not a kick. */
+		if (full && b->nfree && virtio_running(vdev) && vdev->vqs[0].ready && !vdev->vqs[0].broken)
+			blk_queue_notify(vdev, 0);
+	}
+	pthread_mutex_unlock(&vdev->lock);
+}
+
+/*
+ * The I/O thread's polling (iothread.h): requests the guest made available
+ * and completions the kernel posted are taken at once, without a kick or
+ * the ring fd's wake-up.
+ */
+static bool blk_poll(void *opaque)
+{
+	struct blk_dev *b = opaque;
+	struct virtio_dev *vdev = &b->vdev;
+	struct virtqueue *vq = &vdev->vqs[0];
+	bool work = false;
+
+	pthread_mutex_lock(&vdev->lock);
+	if (virtio_running(vdev) && vq->ready && !vq->broken && !b->quiesce &&
+	    ((b->io.uring && b->inflight && io_uring_cq_ready(&b->io.ring)) ||
+	     (b->nfree && vq_avail_count(vq)))) {
+		work = true;
+		blk_queue_notify(vdev, 0);
+	}
+	pthread_mutex_unlock(&vdev->lock);
+	return work;
+}
+
+/*
+ * Device reset (lock held, usually on a vCPU): the device must not touch
+ * the rings or guest memory once the driver reads status 0, so it waits
+ * for what is in flight (the I/O thread completes it into the old ring),
+ * as QEMU drains its block requests. Bounded: a request stuck in the host
+ * beyond BLK_DRAIN_NS is left behind (its completion finds a new ring
+ * generation and is dropped).
+ */
+static void blk_reset(struct virtio_dev *vdev)
+{
+	struct blk_dev *b = vdev->priv;
+	struct timespec until;
+	int r = 0;
+
+	if (!b->inflight)
+		return;
+	b->quiesce = true;
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += BLK_DRAIN_NS / 1000000000LL;
+	while (b->inflight && r != ETIMEDOUT) {
+		/* On a single thread (tests), nobody else would take the completions. */
+		if (blk_reap(b, false))
+			continue;
+		r = pthread_cond_timedwait(&b->idle, &vdev->lock, &until);
+	}
+	if (b->inflight)
+		pr_warn_rl(&b->rl, "%s: reset with %u requests still in flight", vdev->name,
+			   b->inflight);
+	b->quiesce = false;
 }
 
 static void blk_config_read(struct virtio_dev *vdev, uint32_t off, void *data, uint32_t len)
@@ -327,6 +620,7 @@ static const struct virtio_dev_ops blk_virtio_ops = {
 	.config_size = sizeof(struct virtio_blk_config),
 	.config_read = blk_config_read,
 	.queue_notify = blk_queue_notify,
+	.reset = blk_reset,
 };
 
 static int blk_image_size(int fd, uint64_t *size)
@@ -348,7 +642,9 @@ static int blk_create(struct vm *vm, const struct lvmm_dev_cfg *cfg, void **stat
 {
 	struct blk_dev *b;
 	uint64_t size;
-	int fd, fl, r;
+	char why[128];
+	unsigned i;
+	int fd, fl, r, ring_fd;
 
 	if (!memchr(cfg->id, 0, sizeof(cfg->id)))
 		return -EINVAL;
@@ -366,6 +662,15 @@ static int blk_create(struct vm *vm, const struct lvmm_dev_cfg *cfg, void **stat
 	b = calloc(1, sizeof(*b));
 	if (!b)
 		return -ENOMEM;
+	/* Only the slots in use are ever touched: the rest stays untouched virtual memory. */
+	b->reqs = calloc(BLK_INFLIGHT, sizeof(*b->reqs));
+	if (!b->reqs) {
+		r = -ENOMEM;
+		goto err_free;
+	}
+	for (i = 0; i < BLK_INFLIGHT; i++)
+		b->free[i] = (uint16_t)(BLK_INFLIGHT - 1 - i);
+	b->nfree = BLK_INFLIGHT;
 	b->fd = fd;
 	b->capacity = size / BLK_SECTOR;
 	b->readonly = (cfg->flags & LVMM_DEV_F_READONLY) || (fl & O_ACCMODE) == O_RDONLY;
@@ -376,10 +681,30 @@ static int blk_create(struct vm *vm, const struct lvmm_dev_cfg *cfg, void **stat
 			cfg->id, size);
 	/* GET_ID: up to 20 bytes, NUL-padded, not necessarily NUL-terminated (spec 5.2.6). */
 	memcpy(b->id, cfg->id, MIN(strlen(cfg->id), sizeof(b->id)));
+	{
+		pthread_condattr_t ca;
 
+		/* CLOCK_MONOTONIC: a reset's bounded wait must not move with the wall clock. */
+		r = pthread_condattr_init(&ca);
+		if (!r)
+			r = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		if (!r)
+			r = pthread_cond_init(&b->idle, &ca);
+		if (r) {
+			r = -r;
+			goto err_free;
+		}
+		pthread_condattr_destroy(&ca);
+	}
+
+	r = blk_io_init(&b->io, fd, BLK_INFLIGHT, blk_io_mode_from_env(), why, sizeof(why));
+	if (r)
+		goto err_cond;
+	if (why[0])
+		pr_debug("%s: plain system calls for I/O (%s)", cfg->id, why);
 	r = virtio_dev_init(&b->vdev, &blk_virtio_ops, vm, &vm->gmem, cfg->id, b);
 	if (r)
-		goto err_free;
+		goto err_io;
 	if (b->readonly)
 		b->vdev.host_features |= VIRTIO_FBIT(VIRTIO_BLK_F_RO);
 	else
@@ -396,15 +721,33 @@ static int blk_create(struct vm *vm, const struct lvmm_dev_cfg *cfg, void **stat
 	b->cfg.max_write_zeroes_seg = htole32(BLK_DWZ_MAX_SEG);
 	b->cfg.write_zeroes_may_unmap = 1;
 
+	ring_fd = blk_io_poll_fd(&b->io);
+	if (ring_fd >= 0) {
+		r = iothread_add(&vm->io, ring_fd, EPOLLIN, blk_ring_handler, b);
+		if (r)
+			goto err_uninit;
+	}
 	r = virtio_mmio_create(vm, &b->vdev);
 	if (r)
-		goto err_uninit;
+		goto err_ring;
+	/* Pollers cannot be removed: a failed add only means no polling for this device. */
+	if (iothread_add_poller(&vm->io, blk_poll, b))
+		pr_debug("%s: no polling (poller table full)", cfg->id);
+	pr_debug("%s: %s I/O", cfg->id, b->io.uring ? "io_uring" : "plain system call");
 	*state = b;
 	return 0;
 
+err_ring:
+	if (ring_fd >= 0)
+		iothread_del(&vm->io, ring_fd);
 err_uninit:
 	virtio_dev_uninit(&b->vdev);
+err_io:
+	blk_io_exit(&b->io, 0);
+err_cond:
+	pthread_cond_destroy(&b->idle);
 err_free:
+	free(b->reqs);
 	free(b);
 	return r;
 }
@@ -416,9 +759,26 @@ static void blk_destroy(void *state)
 	if (!b)
 		return;
 	virtio_mmio_destroy(&b->vdev);
+	if (blk_io_poll_fd(&b->io) >= 0)
+		iothread_del(&b->vdev.vm->io, blk_io_poll_fd(&b->io));
+	/* After the I/O thread stopped: what is still in the kernel finishes first. */
+	blk_io_exit(&b->io, b->inflight);
 	virtio_dev_uninit(&b->vdev);
+	pthread_cond_destroy(&b->idle);
 	/* b->fd belongs to the partition's config fds: the VM closes it. */
+	free(b->reqs);
 	free(b);
+}
+
+unsigned virtio_blk_inflight(void *state)
+{
+	struct blk_dev *b = state;
+	unsigned n;
+
+	pthread_mutex_lock(&b->vdev.lock);
+	n = b->inflight;
+	pthread_mutex_unlock(&b->vdev.lock);
+	return n;
 }
 
 static void blk_stats(void *state, struct lvmm_dev_stats *out)

@@ -78,6 +78,7 @@ struct net_dev {
 
 	uint8_t *rx_buf;      /* bounce buffer: header + frame */
 	size_t rx_len;        /* pending frame in rx_buf (0: none) */
+	unsigned rx_done;     /* frames delivered in this rx turn */
 
 	struct iovec rx_iov[NET_IOV_MAX];
 	struct iovec tx_iov[NET_IOV_MAX];
@@ -380,14 +381,26 @@ static int net_rx_deliver(struct net_dev *n)
 	}
 	for (i = 0; i < nbuf; i++)
 		virtio_push(vdev, NET_RXQ, n->rx_used[i].head, n->rx_used[i].len);
-	/* All buffers of a merged frame become visible together. */
-	virtio_flush(vdev, NET_RXQ);
+	/* All buffers of a merged frame become visible together; one interrupt per turn (net_rx). */
+	virtio_publish(vdev, NET_RXQ);
+	n->rx_done++;
 	n->st.rx_packets++;
 	n->st.rx_bytes += n->rx_len - NET_HDR_LEN;
 	return 1;
 }
 
+static void net_rx_turn(struct net_dev *n);
+
+/* One turn of rx, then one interrupt for every frame it delivered (if the driver wants one). */
 static void net_rx(struct net_dev *n)
+{
+	n->rx_done = 0;
+	net_rx_turn(n);
+	if (n->rx_done)
+		virtio_notify(&n->vdev, NET_RXQ);
+}
+
+static void net_rx_turn(struct net_dev *n)
 {
 	struct virtio_dev *vdev = &n->vdev;
 	struct virtqueue *vq = &vdev->vqs[NET_RXQ];
@@ -463,6 +476,8 @@ static void net_work(struct net_dev *n)
 {
 	net_tx(n);
 	net_rx(n);
+	if (n->be->ops->flush)
+		n->be->ops->flush(n->be);
 	net_update_watch(n);
 }
 
@@ -485,6 +500,31 @@ static void net_fd_handler(void *opaque, uint32_t events)
 		n->tx_wait = false;
 	net_work(n);
 	pthread_mutex_unlock(&n->vdev.lock);
+}
+
+/*
+ * The I/O thread's polling (iothread.h): a frame the guest queued for
+ * transmission, or one the backend has for a guest with buffers, is taken
+ * at once instead of after a kick or a doorbell and a wake-up.
+ */
+static bool net_poll(void *opaque)
+{
+	struct net_dev *n = opaque;
+	struct virtio_dev *vdev = &n->vdev;
+	bool work = false;
+
+	pthread_mutex_lock(&vdev->lock);
+	if (virtio_running(vdev) && n->link_up && !n->be_dead) {
+		if (!n->tx_wait && !n->tx_rl_wait && vdev->vqs[NET_TXQ].ready &&
+		    !vdev->vqs[NET_TXQ].broken && vq_avail_count(&vdev->vqs[NET_TXQ]))
+			work = true;
+		if (n->rx_want && !n->rx_rl_wait && n->be->ops->rx_pending && n->be->ops->rx_pending(n->be))
+			work = true;
+		if (work)
+			net_work(n);
+	}
+	pthread_mutex_unlock(&vdev->lock);
+	return work;
 }
 
 static void net_timer_handler(void *opaque, uint32_t events)
@@ -652,6 +692,9 @@ int virtio_net_create(struct vm *vm, const struct lvmm_dev_cfg *cfg, struct net_
 	r = virtio_mmio_create(vm, &n->vdev);
 	if (r)
 		goto err_timer;
+	/* Pollers cannot be removed: a failed add only means no polling for this device. */
+	if (iothread_add_poller(&vm->io, net_poll, n))
+		pr_debug("%s: no polling (poller table full)", cfg->id);
 	*state = n;
 	return 0;
 

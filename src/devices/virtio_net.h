@@ -60,6 +60,16 @@ struct net_backend_ops {
 	ssize_t (*recv)(struct net_backend *be, void *buf, size_t len);
 	/* Optional: a watched fd fired (e.g. drain a doorbell eventfd). */
 	void (*ack)(struct net_backend *be, int fd, uint32_t events);
+	/*
+	 * Optional: the end of a turn of send() and recv() calls. A backend
+	 * that wakes its peer (a link's doorbell) does it here, once per turn
+	 * rather than once per frame: on a shared core every wake-up can
+	 * preempt us, and a wake-up per frame degenerates into a context
+	 * switch per frame.
+	 */
+	void (*flush)(struct net_backend *be);
+	/* Optional: could recv() return a frame now? (cheap, no system call; the I/O thread's polling) */
+	bool (*rx_pending)(struct net_backend *be);
 	/* Free the backend (not the partition's config fds). */
 	void (*destroy)(struct net_backend *be);
 };

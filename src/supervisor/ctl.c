@@ -1099,6 +1099,13 @@ void ctl_setup(struct sup *s, const struct ctl_transport *tp)
 
 	(void)s;
 	for (i = 0; i < CTL_REQ_SLOTS; i++) {
+		/*
+		 * A free slot's fds are never looked at (ctl_request sets them when
+		 * it takes the slot): leave slots never used untouched, so the
+		 * 80 slots of a 64-partition build stay out of memory (~300 KiB).
+		 */
+		if (C.r[i].phase == CQ_FREE)
+			continue;
 		C.r[i].phase = CQ_FREE;
 		C.r[i].payload_fd = C.r[i].blob_fd = -1;
 	}

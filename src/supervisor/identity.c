@@ -3,6 +3,15 @@
  * Partition identities (identity.h). Runs only when a partition is first
  * started, with static buffers: /proc is read with getdents64 and read(),
  * nothing is allocated.
+ *
+ * A platform of 64 partitions claims 64 uids at once: one /proc scan is
+ * reused for IDENT_SCAN_REUSE_NS (each scan reads every process's status,
+ * ~1 ms per 150 processes), and the search resumes after the last uid
+ * claimed instead of trying every uid our own partitions already hold
+ * (quadratic in openat + flock). A process that starts using a uid of the
+ * range within that second can be missed, as one that starts using it a
+ * moment after any scan would be: the lock, not the scan, is what makes a
+ * uid ours.
  */
 #include "supervisor/identity.h"
 
@@ -17,11 +26,18 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "common/log.h"
 #include "common/util.h"
 
 #define NOBODY 65534U
 
 static uint8_t used[IDENT_SCAN_MAX / 8];
+/* What used[] describes, and since when; where the next search starts. */
+static struct {
+	uint32_t base, n;
+	uint64_t at_ns;
+	uint32_t next;
+} cache;
 static char dents[16384] __attribute__((aligned(8)));
 static char status[4096];
 
@@ -147,7 +163,7 @@ static int lock_dir(char *err, size_t errlen)
 int ident_claim(uint32_t base, uint32_t count, uint32_t *uid, int *lock_fd, char *err,
 		size_t errlen)
 {
-	uint32_t n = MIN(count, IDENT_SCAN_MAX), i, busy = 0, locked = 0;
+	uint32_t n = MIN(count, IDENT_SCAN_MAX), i, k, busy = 0, locked = 0;
 	int dfd, r;
 
 	if (base == 0 || n == 0) {
@@ -159,15 +175,25 @@ int ident_claim(uint32_t base, uint32_t count, uint32_t *uid, int *lock_fd, char
 	dfd = lock_dir(err, errlen);
 	if (dfd < 0)
 		return dfd;
-	r = scan_proc(base, n);
-	if (r) {
-		snprintf(err, errlen, "cannot read /proc to find free uids: %s", strerror(-r));
-		goto out;
+	if (!cache.at_ns || cache.base != base || cache.n != n ||
+	    now_ns() - cache.at_ns > IDENT_SCAN_REUSE_NS) {
+		cache.at_ns = 0;
+		r = scan_proc(base, n);
+		if (r) {
+			snprintf(err, errlen, "cannot read /proc to find free uids: %s", strerror(-r));
+			goto out;
+		}
+		cache.base = base;
+		cache.n = n;
+		cache.at_ns = now_ns();
+		cache.next = 0;
 	}
 	r = -EUSERS;
-	for (i = 0; i < n; i++) {
+	for (k = 0; k < n; k++) {
 		char name[32];
 		int fd;
+
+		i = (cache.next + k) % n;
 
 		if (used[i / 8] >> (i % 8) & 1 || base + i == NOBODY) {
 			busy++;
@@ -184,6 +210,8 @@ int ident_claim(uint32_t base, uint32_t count, uint32_t *uid, int *lock_fd, char
 		if (!flock(fd, LOCK_EX | LOCK_NB)) {
 			*uid = base + i;
 			*lock_fd = fd;
+			/* The next claim of this burst starts after it. */
+			cache.next = (i + 1) % n;
 			r = 0;
 			goto out;
 		}

@@ -17,6 +17,7 @@
 #define IDENT_LOCK_DIR          "/run/lvmm/uid"
 #define IDENT_LOCK_DIR_FALLBACK "/var/tmp/lvmm/uid"
 #define IDENT_SCAN_MAX          65536U /* candidates looked at per claim */
+#define IDENT_SCAN_REUSE_NS     1000000000ULL /* a /proc scan serves the claims of one second */
 
 /**
  * ident_claim() - find a uid in [base, base + count) that no process uses

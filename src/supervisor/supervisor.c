@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
@@ -328,6 +329,25 @@ static void summary(struct sup *s)
 	}
 }
 
+/*
+ * Every partition costs the supervisor a few fds for as long as it runs
+ * (platform_fd_need): take the soft limit up to what the platform needs,
+ * which platform_validate checked against the hard limit. Partitions
+ * inherit it; they hold a handful of fds each.
+ */
+static void raise_fd_limit(const struct platform *plat)
+{
+	rlim_t need = platform_fd_need(plat);
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= need)
+		return;
+	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > need ? need : rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+		pr_warn("cannot raise the open-file limit to %llu: %s", (unsigned long long)need,
+			strerror(errno));
+}
+
 int supervisor_run(struct platform *plat, const struct run_opts *opts)
 {
 	struct epoll_event ev;
@@ -340,6 +360,7 @@ int supervisor_run(struct platform *plat, const struct run_opts *opts)
 	S.plat = plat;
 	S.opts = *opts;
 	S.epfd = S.sig_fd = S.timer_fd = -1;
+	raise_fd_limit(plat);
 	lc_init(&S);
 	trust_init(&S);
 	r = events_open(opts->events_path ? opts->events_path : plat->events_path, opts->echo_events);

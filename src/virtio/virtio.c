@@ -335,6 +335,18 @@ void virtio_flush(struct virtio_dev *vdev, unsigned q)
 		virtio_raise(vdev, VIRTIO_ISR_VRING);
 }
 
+void virtio_publish(struct virtio_dev *vdev, unsigned q)
+{
+	if (q < vdev->ops->num_queues)
+		vq_flush(&vdev->vqs[q]);
+}
+
+void virtio_notify(struct virtio_dev *vdev, unsigned q)
+{
+	if (q < vdev->ops->num_queues && vq_should_notify(&vdev->vqs[q]))
+		virtio_raise(vdev, VIRTIO_ISR_VRING);
+}
+
 void virtio_kick_handler(void *opaque, uint32_t events)
 {
 	struct virtio_kick *k = opaque;

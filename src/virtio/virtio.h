@@ -182,6 +182,15 @@ void virtio_push(struct virtio_dev *vdev, unsigned q, uint16_t head, uint32_t le
 /* Publish pushed chains and interrupt the driver if it wants one. */
 void virtio_flush(struct virtio_dev *vdev, unsigned q);
 
+/*
+ * The two halves of virtio_flush, for devices that complete many requests
+ * in one turn: publish each as it completes (a store the driver can poll),
+ * and interrupt once for the whole batch (with EVENT_IDX only if the
+ * driver's used_event lies in the range published since the last one).
+ */
+void virtio_publish(struct virtio_dev *vdev, unsigned q);
+void virtio_notify(struct virtio_dev *vdev, unsigned q);
+
 /* Set InterruptStatus bits and send an edge to the guest. */
 void virtio_raise(struct virtio_dev *vdev, uint32_t isr_bits);
 

@@ -114,6 +114,7 @@ void vq_init(struct virtqueue *vq, struct gmem *gmem, const char *dev, unsigned 
 
 void vq_reset(struct virtqueue *vq)
 {
+	vq->generation++;
 	vq->size = vq->max_size;
 	vq->desc_gpa = vq->avail_gpa = vq->used_gpa = 0;
 	vq->ready = false;
@@ -158,6 +159,7 @@ int vq_set_ready(struct virtqueue *vq, uint64_t features)
 		vq->err = VIRTIO_ERR_RING_ADDR;
 		return -EFAULT;
 	}
+	vq->generation++;
 	vq->event_idx = features & (1ULL << F_EVENT_IDX);
 	vq->indirect = features & (1ULL << F_INDIRECT_DESC);
 	vq->last_avail = vq->shadow_avail = vq->used_idx = 0;

@@ -105,6 +105,12 @@ struct virtqueue {
 	bool notify_enabled;      /* do we want kicks (NO_NOTIFY clear / avail_event kept)? */
 	bool broken;
 	uint8_t err;              /* enum virtio_err of the first malformation */
+	/*
+	 * Bumped whenever the ring is reset or (re)made ready: a request that
+	 * completes after that (asynchronous block I/O) belongs to the old
+	 * ring and must not be pushed into the new one.
+	 */
+	uint32_t generation;
 };
 
 /* Initialise a queue in the reset state. max_chain_bytes 0 means VQ_MAX_CHAIN_BYTES. */

@@ -2,6 +2,7 @@
 #include "vmm/iothread.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -26,6 +27,14 @@ int iothread_init(struct iothread *t)
 	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = STOP_TAG };
 
 	memset(t, 0, sizeof(*t));
+	t->poll_max_ns = IOTHREAD_POLL_MAX_NS;
+	{
+		/* LVMM_IO_POLL_US in lvmm's environment sets the maximum window (0: no polling), for benchmarks. */
+		const char *v = getenv("LVMM_IO_POLL_US");
+
+		if (v && *v)
+			t->poll_max_ns = strtoull(v, NULL, 10) * 1000ULL;
+	}
 	t->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (t->epfd < 0)
 		return -errno;
@@ -125,17 +134,95 @@ int iothread_poll(struct iothread *t, int timeout_ms)
 	return n;
 }
 
+int iothread_add_poller(struct iothread *t, io_poll_fn fn, void *opaque)
+{
+	if (t->npollers == IOTHREAD_MAX_POLLERS)
+		return -ENOSPC;
+	t->pollers[t->npollers].fn = fn;
+	t->pollers[t->npollers].opaque = opaque;
+	t->npollers++;
+	return 0;
+}
+
+static bool run_pollers(struct iothread *t)
+{
+	bool work = false;
+	unsigned i;
+
+	for (i = 0; i < t->npollers; i++)
+		work |= t->pollers[i].fn(t->pollers[i].opaque);
+	return work;
+}
+
+/*
+ * Poll for up to t->poll_ns after the last work found. Returns 0 when the
+ * window passed (go to sleep), or <0 from iothread_poll (stop).
+ */
+static int poll_window(struct iothread *t)
+{
+	uint64_t last = now_ns();
+	unsigned spin = 0;
+	bool found = false;
+	int r;
+
+	t->poll_stats.windows++;
+	while (now_ns() - last < t->poll_ns) {
+		bool work = run_pollers(t);
+
+		/* Other fds (kicks, timers, the supervisor) every 16 rounds: epoll_wait is a syscall. */
+		if (!(++spin & 15)) {
+			r = iothread_poll(t, 0);
+			if (r < 0)
+				return r;
+			work |= r > 0;
+		}
+		if (work) {
+			last = now_ns();
+			found = true;
+		} else {
+			__builtin_ia32_pause();
+		}
+	}
+	if (found)
+		t->poll_stats.hits++;
+	else
+		t->poll_ns /= 2; /* nothing came: this partition (or its host core) is not worth spinning for */
+	if (t->poll_ns < IOTHREAD_POLL_START_NS / 2)
+		t->poll_ns = 0;
+	return 0;
+}
+
 void iothread_run(struct iothread *t)
 {
 	for (;;) {
-		int r = iothread_poll(t, -1);
+		uint64_t slept;
+		int r;
 
+		if (t->poll_ns && t->npollers) {
+			r = poll_window(t);
+			if (r == -ECANCELED)
+				return;
+		}
+		slept = now_ns();
+		r = iothread_poll(t, -1);
 		if (r == -ECANCELED)
 			return;
 		if (r < 0) {
 			pr_err("iothread: epoll_wait: %s", strerror(-r));
 			return;
 		}
+		slept = now_ns() - slept;
+		/* Work came within what a window could have waited: the next sleep is worth a poll. */
+		if (t->npollers && t->poll_max_ns && slept < t->poll_max_ns) {
+			t->poll_ns = t->poll_ns ? t->poll_ns * 2 : IOTHREAD_POLL_START_NS;
+			if (t->poll_ns > t->poll_max_ns)
+				t->poll_ns = t->poll_max_ns;
+		} else if (slept >= t->poll_max_ns) {
+			t->poll_ns = 0;
+		}
+		/* What the event's handler started may go on at once. */
+		if (t->npollers)
+			run_pollers(t);
 	}
 }
 
@@ -144,11 +231,19 @@ static void *iothread_main(void *arg)
 	struct iothread *t = arg;
 	uint64_t one = 1;
 
+	pthread_setname_np(pthread_self(), "io");
 	/*
 	 * glibc's thread start-up (rseq, robust futex list) is done by now:
 	 * tell iothread_start, so the sandbox (which forbids those calls) is
 	 * never applied while this thread is still starting.
 	 */
+	/*
+	 * A partition with dedicated host CPUs keeps its device work on them
+	 * too, instead of roaming onto cores given to other partitions (and
+	 * before the sandbox, which forbids sched_setaffinity).
+	 */
+	if (t->pin && pthread_setaffinity_np(pthread_self(), sizeof(t->cpus), &t->cpus))
+		pr_warn("iothread: cannot pin to the partition's host CPUs");
 	if (write(t->ready_fd, &one, sizeof(one)) < 0)
 		pr_debug("iothread: ready: %s", strerror(errno));
 	iothread_run(t);

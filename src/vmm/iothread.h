@@ -8,14 +8,30 @@
 #define LVMM_IOTHREAD_H
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "common/util.h"
 
 #define IOTHREAD_MAX_HANDLERS 128
+#define IOTHREAD_MAX_POLLERS  16
+/*
+ * Adaptive polling (iothread_run): after work, the thread looks for more
+ * by itself for up to poll_ns before it sleeps in epoll_wait, so a device
+ * whose guest answers quickly (a ping-pong, a queue-depth-1 disk) does not
+ * pay a sleep and a wake-up per request. poll_ns doubles (from
+ * IOTHREAD_POLL_START_NS up to IOTHREAD_POLL_MAX_NS) when a sleep ended
+ * within the maximum window (polling would have caught it), and is halved
+ * when a window passed with nothing found: an idle partition never polls,
+ * and two partitions on one busy core stop spinning against each other.
+ */
+#define IOTHREAD_POLL_START_NS 4000ULL
+#define IOTHREAD_POLL_MAX_NS   50000ULL
 
 typedef void (*io_handler_fn)(void *opaque, uint32_t events);
+/* Look for work without waiting and do it (I/O thread): true if there was some. */
+typedef bool (*io_poll_fn)(void *opaque);
 
 struct io_handler {
 	int fd;
@@ -31,6 +47,13 @@ struct iothread {
 	pthread_t thread;
 	bool running;
 	int ready_fd;  /* eventfd: the thread signals it runs (iothread_start waits) */
+	bool pin;      /* run only on cpus (set before iothread_start) */
+	cpu_set_t cpus;
+	struct { io_poll_fn fn; void *opaque; } pollers[IOTHREAD_MAX_POLLERS];
+	unsigned npollers;
+	uint64_t poll_ns;     /* current polling window (0: none) */
+	uint64_t poll_max_ns; /* 0 turns polling off */
+	struct { uint64_t windows, hits; } poll_stats;
 	struct io_handler handlers[IOTHREAD_MAX_HANDLERS];
 };
 
@@ -48,6 +71,13 @@ int iothread_mod(struct iothread *t, int fd, uint32_t events) MUST_CHECK;
 
 /* Stop watching fd. 0 or -ENOENT. */
 int iothread_del(struct iothread *t, int fd);
+
+/*
+ * Poll fn(opaque) in the adaptive window before sleeping (setup only,
+ * before iothread_start; no removal: devices live as long as the thread).
+ * fn must be cheap when there is nothing to do. 0 or -ENOSPC.
+ */
+int iothread_add_poller(struct iothread *t, io_poll_fn fn, void *opaque) MUST_CHECK;
 
 /* Run the loop on a new thread. 0 or -errno. */
 int iothread_start(struct iothread *t) MUST_CHECK;

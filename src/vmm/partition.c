@@ -331,7 +331,17 @@ static int partition_build(struct vm *vm, int sup, char *err, size_t errlen)
 static int partition_start_threads(struct vm *vm, char *err, size_t errlen)
 {
 	unsigned i;
-	int r = iothread_start(&vm->io);
+	int r;
+
+	/* The I/O thread shares the vCPUs' dedicated host CPUs, if there are any. */
+	CPU_ZERO(&vm->io.cpus);
+	for (i = 0; i < vm->nr_vcpus; i++) {
+		if (vm->cfg->host_cpus[i] >= 0) {
+			CPU_SET(vm->cfg->host_cpus[i], &vm->io.cpus);
+			vm->io.pin = true;
+		}
+	}
+	r = iothread_start(&vm->io);
 
 	for (i = 0; !r && i < vm->nr_vcpus; i++)
 		r = vcpu_start(&vm->vcpus[i]);

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <grp.h>
 #include <linux/if_tun.h>
+#include <linux/io_uring.h>
 #include <linux/kvm.h>
 #include <seccomp.h>
 #include <signal.h>
@@ -41,6 +42,13 @@ static const int allowed[] = {
 	SCMP_SYS(pwrite64),                       /* virtio-blk write-zeroes fallback */
 	SCMP_SYS(fdatasync),                      /* virtio-blk flush */
 	SCMP_SYS(fallocate),                      /* virtio-blk discard / write-zeroes */
+	/*
+	 * virtio-blk's io_uring: submit and reap. The ring was set up before
+	 * the filter and restricted (src/devices/blk_io.h) to READV, WRITEV
+	 * and FSYNC on the image as fixed file 0, with no register operation:
+	 * io_uring_setup and io_uring_register stay forbidden.
+	 */
+	SCMP_SYS(io_uring_enter),
 	SCMP_SYS(accept4),                        /* a listening virtio-console stream */
 	SCMP_SYS(close),                          /* a console peer leaves; device teardown */
 	/* The I/O thread's loop and its timers. */
@@ -133,6 +141,16 @@ static int build_filter(scmp_filter_ctx ctx, pid_t self, char *err, size_t errle
 					     SCMP_A2_64(SCMP_CMP_EQ, SO_SNDBUF) };
 
 		r = rule(ctx, SCMP_SYS(setsockopt), 2, a);
+	}
+	/*
+	 * io_uring_register only to drop virtio-blk's image from its ring at
+	 * the end (blk_io_exit); the ring's own restrictions allow nothing
+	 * else either.
+	 */
+	if (!r) {
+		struct scmp_arg_cmp a = SCMP_A1_64(SCMP_CMP_EQ, IORING_UNREGISTER_FILES);
+
+		r = rule(ctx, SCMP_SYS(io_uring_register), 1, &a);
 	}
 	/* Memory, but never executable: a compromised process cannot make new code. */
 	if (!r) {

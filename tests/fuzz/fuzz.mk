@@ -33,7 +33,7 @@ FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 FUZZ_CFLAGS := -std=gnu11 -O1 -g -fno-omit-frame-pointer $(FUZZ_SAN) $(WARN) \
 	-D_GNU_SOURCE -Iinclude -Isrc -Itests
 # Only what the harnesses reach: no vm.c (the harnesses fake vm_*), no KVM.
-FUZZ_LIB_SRCS := $(wildcard src/virtio/*.c src/devices/virtio_*.c) src/devices/link_ring.c src/vmm/gmem.c \
+FUZZ_LIB_SRCS := $(wildcard src/virtio/*.c src/devices/virtio_*.c) src/devices/blk_io.c src/devices/link_ring.c src/vmm/gmem.c \
 	src/vmm/bus.c src/vmm/iothread.c src/common/log.c src/common/util.c \
 	$(wildcard src/config/*.c) $(wildcard src/supervisor/*.c) src/common/proto.c \
 	$(wildcard src/trust/*.c) src/devices/tpm_crb.c src/api/ops.c src/api/parse.c src/api/follow.c src/api/metrics.c
@@ -53,7 +53,7 @@ $(FUZZ_LIB): $(FUZZ_LIB_OBJS)
 $(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_HDRS) $(FUZZ_LIB)
 	@mkdir -p $(dir $@)
 	$(E) "  FUZZLD  $@"
-	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -MMD -MP -o $@ $< $(FUZZ_LIB) -lcyaml -lyaml -lseccomp -lpthread -lcrypto -ljansson
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -MMD -MP -o $@ $< $(FUZZ_LIB) -lcyaml -lyaml -l:liburing.a -lpthread -lcrypto -ljansson
 
 fuzz-build: $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)
 

@@ -21,6 +21,20 @@
  *     netbench: rx frames=N pps=N bytes=N mbps=M ms=T
  *                           (bytes: Ethernet frames without virtio header)
  *
+ *   mode=ping size=S secs=N one frame at a time: send, wait for its echo,
+ *                           send the next, for N s (default 3); a histogram
+ *                           of the round trips (guest kick -> backend ->
+ *                           peer -> its echo -> our used ring), 1 us buckets.
+ *                           Prints
+ *     netbench: ping frames=N pps=N size=S p50_us=A p90_us=B p99_us=C min_us=D lost=L
+ *   mode=pong               sends every bench frame it receives straight
+ *                           back, until idle_ms of silence after the first
+ *                           (or secs=N); prints netbench: pong frames=N
+ *   ping and pong negotiate VIRTIO_F_EVENT_IDX when offered (event_idx=0:
+ *   not) and ask for an interrupt per used buffer (irq=0: not), so both
+ *   ends pay for signalling as interrupt-driven drivers make them; the
+ *   guest still polls (CPL3 runs with interrupts masked, see rt.h).
+ *
  * dst=MAC (default broadcast), ethertype=0xXXXX (default 0x88b5, IEEE
  * local experimental; rx: ethertype=any counts every frame). The frames
  * carry the source MAC of the device.
@@ -40,6 +54,7 @@ static struct virtq rxq, txq;
 static uint8_t mac[6];
 static uint8_t txbuf[HDR + MAX_FRAME] __attribute__((aligned(64)));
 static uint8_t rxbufs[VIRTQ_MAX_SIZE][RX_BUF] __attribute__((aligned(64)));
+static int irq_wanted;
 
 static uint64_t arg_u64(const char *key, uint64_t def)
 {
@@ -129,6 +144,147 @@ static int do_tx(uint32_t size, uint64_t secs, const uint8_t *dst, uint16_t etyp
 	return 0;
 }
 
+#define HIST_US 20000
+static uint32_t hist[HIST_US + 1];
+
+static uint32_t percentile(uint64_t total, unsigned pct)
+{
+	uint64_t want = (total * pct + 99) / 100, seen = 0;
+	for (uint32_t us = 0; us <= HIST_US; us++) {
+		seen += hist[us];
+		if (seen >= want && want)
+			return us;
+	}
+	return HIST_US;
+}
+
+static void rx_refill(int h)
+{
+	struct virtq_buf b = { (const void *)(uintptr_t)rxq.desc[h].addr, RX_BUF, 1 };
+	virtq_add(&rxq, &b, 1);
+}
+
+/* The next bench frame from the rx queue: its length (frame only), or -1. */
+static int rx_frame(uint16_t etype, uint8_t *out, uint32_t max)
+{
+	uint32_t len;
+	int h;
+	while ((h = virtq_get(&rxq, &len)) >= 0) {
+		const uint8_t *f = (const uint8_t *)(uintptr_t)rxq.desc[h].addr + HDR;
+		uint32_t flen = len >= HDR ? len - HDR : 0;
+		int ours = flen >= 14 && flen <= max && (uint16_t)(f[12] << 8 | f[13]) == etype;
+		if (ours)
+			memcpy(out, f, flen);
+		rx_refill(h);
+		virtq_kick_if_needed(&rxq);
+		if (rxq.event_idx)
+			virtq_want_interrupt(&rxq, irq_wanted);
+		if (ours)
+			return (int)flen;
+	}
+	return -1;
+}
+
+/* Send one frame (size bytes, header zeroed) from txbuf and reclaim finished tx buffers. */
+static int tx_frame(uint32_t size)
+{
+	while (virtq_get(&txq, NULL) >= 0)
+		;
+	struct virtq_buf b = { txbuf, HDR + size, 0 };
+	if (virtq_add(&txq, &b, 1) < 0)
+		return -1;
+	virtq_kick_if_needed(&txq);
+	return 0;
+}
+
+static int do_ping(uint32_t size, uint64_t secs, const uint8_t *dst, uint16_t etype)
+{
+	static uint8_t frame[MAX_FRAME];
+	uint8_t *f = txbuf + HDR;
+	memset(txbuf, 0, HDR);
+	memcpy(f, dst, 6);
+	memcpy(f + 6, mac, 6);
+	f[12] = (uint8_t)(etype >> 8);
+	f[13] = (uint8_t)etype;
+	for (uint32_t i = 14; i < size; i++)
+		f[i] = (uint8_t)i;
+	uint64_t hz = rt_tsc_hz(), tpus = hz / 1000000, frames = 0, lost = 0;
+	uint64_t t0 = rdtsc(), end = t0 + secs * hz, now = t0;
+	for (uint32_t seq = 1; (int64_t)(now - end) < 0; seq++) {
+		memcpy(f + 14, &seq, 4);
+		uint64_t sent = rdtsc(), deadline = sent + 100000 * tpus;
+		if (tx_frame(size)) {
+			printf("netbench: ping: tx queue stuck\n");
+			return 1;
+		}
+		for (;;) {
+			int n = rx_frame(etype, frame, sizeof(frame));
+			now = rdtsc();
+			if (n >= 18) {
+				uint32_t got;
+				memcpy(&got, frame + 14, 4);
+				if (got != seq)
+					continue; /* a late echo of an earlier one */
+				uint64_t us = (now - sent) / tpus;
+				hist[us > HIST_US ? HIST_US : us]++;
+				frames++;
+				break;
+			}
+			if ((int64_t)(now - deadline) > 0) {
+				lost++; /* 100 ms without the echo: count it, go on */
+				break;
+			}
+			cpu_relax();
+		}
+	}
+	uint64_t ticks = now - t0;
+	uint32_t min = 0;
+	while (min < HIST_US && !hist[min])
+		min++;
+	printf("netbench: ping frames=%lu pps=%lu size=%u p50_us=%u p90_us=%u p99_us=%u min_us=%u lost=%lu\n",
+	       frames, per_sec(frames, ticks, hz), size, percentile(frames, 50),
+	       percentile(frames, 90), percentile(frames, 99), min, lost);
+	return frames ? 0 : 1;
+}
+
+static int do_pong(uint64_t secs, uint64_t idle_ms, uint64_t wait_ms, uint16_t etype)
+{
+	uint64_t hz = rt_tsc_hz(), frames = 0, first = 0, last = 0, now = rdtsc();
+	uint64_t wait_end = now + wait_ms * (hz / 1000), idle = idle_ms * (hz / 1000);
+	printf("netbench: pong waiting\n");
+	memset(txbuf, 0, HDR);
+	for (;;) {
+		int n = rx_frame(etype, txbuf + HDR, MAX_FRAME);
+		now = rdtsc();
+		if (n >= 14) {
+			/* Back to where it came from. */
+			uint8_t *f = txbuf + HDR;
+			memcpy(f, f + 6, 6);
+			memcpy(f + 6, mac, 6);
+			if (tx_frame((uint32_t)(n < 60 ? 60 : n))) {
+				printf("netbench: pong: tx queue stuck\n");
+				return 1;
+			}
+			if (!frames++)
+				first = now;
+			last = now;
+			continue;
+		}
+		cpu_relax();
+		if (!frames) {
+			if (wait_ms && (int64_t)(now - wait_end) > 0)
+				break;
+			continue;
+		}
+		if ((int64_t)(now - last) > (int64_t)idle)
+			break;
+		if (secs && (int64_t)(now - first) > (int64_t)(secs * hz))
+			break;
+	}
+	printf("netbench: pong frames=%lu\n", frames);
+	return frames ? 0 : 1;
+}
+
 static int do_rx(uint64_t secs, uint64_t idle_ms, uint64_t wait_ms, int any, uint16_t etype)
 {
 	uint64_t hz = rt_tsc_hz(), frames = 0, bytes = 0, other = 0;
@@ -183,12 +339,14 @@ int main(void)
 	char arg[32];
 	char mode[8] = "";
 	rt_cmdline_get("mode", mode, sizeof(mode));
-	int tx = !strcmp(mode, "tx");
-	if (!tx && strcmp(mode, "rx")) {
-		printf("netbench: need mode=tx or mode=rx\n");
+	int tx = !strcmp(mode, "tx"), ping = !strcmp(mode, "ping"), pong = !strcmp(mode, "pong");
+	if (!tx && !ping && !pong && strcmp(mode, "rx")) {
+		printf("netbench: need mode=tx, rx, ping or pong\n");
 		return 2;
 	}
-	uint64_t size = arg_u64("size", 60), secs = arg_u64("secs", tx ? 3 : 0);
+	int pp = ping || pong;
+	irq_wanted = pp && arg_u64("irq", 1);
+	uint64_t size = arg_u64("size", 60), secs = arg_u64("secs", tx || ping ? 3 : 0);
 	uint8_t dst[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
 	if (rt_cmdline_get("dst", arg, sizeof(arg)) >= 0 && parse_mac(arg, dst)) {
 		printf("netbench: bad dst=%s (want 52:54:00:12:34:56)\n", arg);
@@ -204,12 +362,15 @@ int main(void)
 			return 2;
 		}
 	}
-	if (size < 60 || size > MAX_FRAME || (tx && (!secs || secs > 3600))) {
+	if (size < 60 || size > MAX_FRAME || ((tx || ping) && (!secs || secs > 3600))) {
 		printf("netbench: need size 60-%u and secs 1-3600\n", MAX_FRAME);
 		return 2;
 	}
 	int index = (int)arg_u64("net_index", 0);
-	if (virtio_find(VIRTIO_ID_NET, index, &dev) || virtio_init(&dev, VIRTIO_NET_F_MAC) ||
+	uint64_t want = VIRTIO_NET_F_MAC;
+	if (pp && arg_u64("event_idx", 1))
+		want |= VIRTIO_F_EVENT_IDX;
+	if (virtio_find(VIRTIO_ID_NET, index, &dev) || virtio_init(&dev, want) ||
 	    virtq_setup(&dev, &rxq, 0, VIRTQ_MAX_SIZE) ||
 	    virtq_setup(&dev, &txq, 1, VIRTQ_MAX_SIZE)) {
 		printf("netbench: no usable virtio-net device %d\n", index);
@@ -219,8 +380,13 @@ int main(void)
 		virtio_config_read(&dev, 0, mac, 6);
 	else
 		memcpy(mac, (const uint8_t[6]){ 0x52, 0x54, 0x00, 0x6e, 0x62, 0x01 }, 6);
-	virtq_no_interrupt(&rxq);
-	virtq_no_interrupt(&txq);
+	if (rxq.event_idx) {
+		virtq_want_interrupt(&rxq, irq_wanted);
+		virtq_want_interrupt(&txq, irq_wanted);
+	} else if (!irq_wanted) {
+		virtq_no_interrupt(&rxq);
+		virtq_no_interrupt(&txq);
+	}
 	/* Receive buffers on both sides: a tx run must not back up the peer's
 	 * frames (broadcasts, ARP) in the device. */
 	for (unsigned i = 0; i < rxq.size; i++) {
@@ -233,6 +399,11 @@ int main(void)
 	       dev.base, mac[0], mac[1], mac[2], mac[3], mac[4], mac[5], rxq.size, txq.size);
 	if (tx)
 		return do_tx((uint32_t)size, secs, dst, (uint16_t)etype);
+	if (ping)
+		return do_ping((uint32_t)size, secs, dst, (uint16_t)etype);
+	if (pong)
+		return do_pong(secs, arg_u64("idle_ms", 500), arg_u64("rx_wait_ms", 30000),
+			       (uint16_t)etype);
 	return do_rx(secs, arg_u64("idle_ms", 500), arg_u64("rx_wait_ms", 30000), any,
 		     (uint16_t)etype);
 }

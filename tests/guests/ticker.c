@@ -31,6 +31,10 @@ static uint64_t arg_u64(const char *key, uint64_t def)
 
 int main(void)
 {
+	if (arg_u64("idle", 0)) {
+		printf("ticker: idle\n");
+		rt_halt();
+	}
 	uint64_t tick_ms = arg_u64("tick_ms", 100), ticks = arg_u64("ticks", 0);
 	if (!tick_ms)
 		tick_ms = 1;

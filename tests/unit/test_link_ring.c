@@ -111,7 +111,7 @@ static void test_full_and_wrap(void)
 		CHECK_EQ(v, i);
 	}
 	CHECK_EQ(link_recv(&b, in, sizeof(in), &wake), LINK_EMPTY);
-	CHECK(atomic_load(&ring[0].hdr.prod) < 0x100); /* wrapped */
+	CHECK(atomic_load(&ring[0].hdr.prod) < 0x80 + LINK_SLOTS + 1); /* wrapped */
 	CHECK_EQ(a.corrupt + b.corrupt, 0);
 }
 
@@ -122,19 +122,19 @@ static void test_lying_peer(void)
 	bool wake;
 
 	fresh(&a, &b);
-	/* The peer (side 0) claims 1000 frames: more than a ring holds. */
-	atomic_store(&ring[0].hdr.prod, 1000);
+	/* The peer (side 0) claims more frames than a ring holds. */
+	atomic_store(&ring[0].hdr.prod, LINK_SLOTS + 1000);
 	CHECK_EQ(link_recv(&b, in, sizeof(in), &wake), LINK_CORRUPT);
 	CHECK_EQ(b.corrupt, 1);
-	CHECK_EQ(b.rx_cons, 1000); /* skipped, and published */
-	CHECK_EQ(atomic_load(&ring[0].hdr.cons), 1000);
+	CHECK_EQ(b.rx_cons, LINK_SLOTS + 1000); /* skipped, and published */
+	CHECK_EQ(atomic_load(&ring[0].hdr.cons), LINK_SLOTS + 1000);
 	CHECK_EQ(link_recv(&b, in, sizeof(in), &wake), LINK_EMPTY);
 	/* A slot length beyond the slot: dropped, never copied. */
-	ring[0].slots[1000 % LINK_SLOTS].len = LINK_SLOT_DATA + 1;
-	atomic_store(&ring[0].hdr.prod, 1001);
+	ring[0].slots[(LINK_SLOTS + 1000) % LINK_SLOTS].len = LINK_SLOT_DATA + 1;
+	atomic_store(&ring[0].hdr.prod, LINK_SLOTS + 1001);
 	CHECK_EQ(link_recv(&b, in, sizeof(in), &wake), LINK_CORRUPT);
-	ring[0].slots[1001 % LINK_SLOTS].len = 0xffffffffU;
-	atomic_store(&ring[0].hdr.prod, 1002);
+	ring[0].slots[(LINK_SLOTS + 1001) % LINK_SLOTS].len = 0xffffffffU;
+	atomic_store(&ring[0].hdr.prod, LINK_SLOTS + 1002);
 	CHECK_EQ(link_recv(&b, in, sizeof(in), &wake), LINK_CORRUPT);
 	CHECK_EQ(b.corrupt, 3);
 	/* prod moving backwards is as bad as far ahead. */

@@ -1,18 +1,28 @@
 // SPDX-License-Identifier: MIT
 /*
  * virtio-blk against a temporary image file: request parsing, bounds,
- * read-only images, discard / write-zeroes, malformed requests.
+ * read-only images, discard / write-zeroes, malformed requests; every
+ * case with each I/O engine (plain calls, io_uring), and the io_uring's
+ * restrictions on their own.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/virtio_blk.h>
 #include <stdlib.h>
+#include <linux/userfaultfd.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 
 #include "unit.h"
 #include "devices/registry.h"
 #include "fuzz/fake_vm.h"
 #include "virtio/virtio.h"
+#include "devices/blk_io.h"
+#include <liburing.h>
 
 #define RAM    (4 * 1024 * 1024)
 #define BASE   LVMM_VIRTIO_MMIO_BASE
@@ -73,6 +83,18 @@ static int setup_img(size_t size, uint32_t flags, bool rdonly_fd)
 	return r;
 }
 
+/* fake_run, then wait for the requests the io_uring still has (bounded). */
+static void blk_run(void)
+{
+	int i;
+
+	fake_run(vm);
+	for (i = 0; i < 500 && state && virtio_blk_inflight(state); i++) {
+		fake_poll(vm, 10);
+		fake_run(vm);
+	}
+}
+
 static uint64_t offered(void)
 {
 	uint64_t f;
@@ -87,7 +109,7 @@ static void setup_full(size_t size, uint32_t flags, bool rdonly_fd, uint64_t ack
 {
 	CHECK_EQ(setup_img(size, flags, rdonly_fd), 0);
 	CHECK_EQ(fake_driver_init(vm, BASE, offered() & ack_mask, &q, 1), 0xf);
-	fake_run(vm);
+	blk_run();
 }
 
 static void setup(void)
@@ -130,7 +152,7 @@ static uint8_t blk_req(uint32_t type, uint64_t sector, uint32_t len, bool data_o
 	}
 	gq_publish(&q, h);
 	fake_kick(BASE, 0);
-	fake_run(vm);
+	blk_run();
 	if (!gq_get_used(&q, &id, &ulen))
 		return 0xfe; /* not completed */
 	if (used_len)
@@ -218,7 +240,7 @@ static void test_read_any_layout(void)
 	gq_desc(&q, 1, DATA, 513, 2, 0);
 	gq_publish(&q, 0);
 	fake_kick(BASE, 0);
-	fake_run(vm);
+	blk_run();
 	CHECK(gq_get_used(&q, &id, &len));
 	CHECK_EQ(len, 513);
 	CHECK_EQ(vm->mem[DATA], 3);
@@ -232,7 +254,7 @@ static void test_read_any_layout(void)
 	gq_desc(&q, 6, DATA + 500, 13, 2, 0);
 	gq_publish(&q, 2);
 	fake_kick(BASE, 0);
-	fake_run(vm);
+	blk_run();
 	CHECK(gq_get_used(&q, &id, &len));
 	CHECK_EQ(vm->mem[DATA + 499], 6);
 	CHECK_EQ(vm->mem[DATA + 511], 6);
@@ -258,7 +280,7 @@ static void test_write(void)
 	gq_desc(&q, 101, STATUS, 1, 2, 0);
 	gq_publish(&q, 100);
 	fake_kick(BASE, 0);
-	fake_run(vm);
+	blk_run();
 	CHECK(sector_is(20, 0xab));
 	CHECK_EQ(blk_req(VIRTIO_BLK_T_FLUSH, 0, 0, false, NULL), VIRTIO_BLK_S_OK);
 	CHECK_EQ(fstat(img, &st), 0);
@@ -429,7 +451,7 @@ static void test_wrong_direction(void)
 	vm->mem[STATUS] = 0xff;
 	gq_publish(&q, 200);
 	fake_kick(BASE, 0);
-	fake_run(vm);
+	blk_run();
 	CHECK(!gq_get_used(&q, &id, &len));
 	CHECK_EQ(vm->mem[STATUS], 0xff);
 	CHECK(sector_is(1, 2));
@@ -445,7 +467,7 @@ static void test_malformed_requests(void)
 	gq_desc(&q, 0, HDR, 16, 0, 0);
 	gq_publish(&q, 0);
 	fake_kick(BASE, 0);
-	fake_run(vm);
+	blk_run();
 	CHECK(mmio_rd(vm, BASE, VMMIO_STATUS) & 0x40);
 	CHECK_EQ(fake.ev_a, VIRTIO_ERR_REQUEST);
 	CHECK_STR(fake.ev_dev, "blk0");
@@ -457,7 +479,7 @@ static void test_malformed_requests(void)
 	gq_desc(&q, 1, STATUS, 1, 2, 0);
 	gq_publish(&q, 0);
 	fake_kick(BASE, 0);
-	fake_run(vm);
+	blk_run();
 	CHECK(mmio_rd(vm, BASE, VMMIO_STATUS) & 0x40);
 	teardown();
 
@@ -475,7 +497,7 @@ static void test_malformed_requests(void)
 		gq_desc(&q, 0, tbl, 16 * 300, 4, 0);
 		gq_publish(&q, 0);
 		fake_kick(BASE, 0);
-		fake_run(vm);
+		blk_run();
 		CHECK(mmio_rd(vm, BASE, VMMIO_STATUS) & 0x40);
 		CHECK_EQ(fake.ev_a, VIRTIO_ERR_IOV_FULL);
 	}
@@ -497,7 +519,7 @@ static void test_many_requests(void)
 	for (i = 0; i < 200; i++)
 		gq_publish(&q, (uint16_t)(i % 128));
 	fake_kick(BASE, 0);
-	fake_run(vm);
+	blk_run();
 	while (gq_get_used(&q, &id, &len))
 		done++;
 	CHECK_EQ(done, 200);
@@ -523,20 +545,197 @@ static void test_bad_config(void)
 	fake_vm_free(vm);
 }
 
+static void *run_io(void *arg)
+{
+	(void)arg;
+	blk_run();
+	return NULL;
+}
+
+struct reg_read {
+	uint32_t v;
+	volatile bool done;
+};
+
+static void *read_status(void *arg)
+{
+	struct reg_read *a = arg;
+
+	a->v = mmio_rd(vm, BASE, VMMIO_STATUS);
+	a->done = true;
+	return NULL;
+}
+
+/*
+ * A vCPU's register access must not wait for the disk: the I/O thread is
+ * held in the middle of a request (its destination page is missing and
+ * userfaultfd keeps the copy waiting) while another thread reads Status.
+ * (Before: the device lock was held across preadv, and the read waited.)
+ */
+static void test_registers_during_io(void)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register reg;
+	struct uffdio_zeropage z;
+	struct reg_read a = { 0 };
+	struct pollfd p;
+	struct uffd_msg msg;
+	pthread_t io, rd;
+	uint8_t *page;
+	int uffd, i;
+
+	setup();
+	uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	CHECK(uffd >= 0 && !ioctl(uffd, UFFDIO_API, &api));
+	page = vm->mem + DATA;
+	madvise(page, 4096, MADV_DONTNEED);
+	reg = (struct uffdio_register){ .range = { (uintptr_t)page, 4096 },
+					.mode = UFFDIO_REGISTER_MODE_MISSING };
+	CHECK_EQ(ioctl(uffd, UFFDIO_REGISTER, &reg), 0);
+	put_hdr(VIRTIO_BLK_T_IN, 3);
+	vm->mem[STATUS] = 0xee;
+	gq_desc(&q, 0, HDR, 16, 1, 1);
+	gq_desc(&q, 1, DATA, 512, 3, 2);
+	gq_desc(&q, 2, STATUS, 1, 2, 0);
+	gq_publish(&q, 0);
+	fake_kick(BASE, 0);
+	CHECK_EQ(pthread_create(&io, NULL, run_io, NULL), 0);
+	/* The request is now stuck inside its copy. */
+	p = (struct pollfd){ .fd = uffd, .events = POLLIN };
+	CHECK_EQ(poll(&p, 1, 5000), 1);
+	CHECK_EQ(read(uffd, &msg, sizeof(msg)), (ssize_t)sizeof(msg));
+	CHECK_EQ(pthread_create(&rd, NULL, read_status, &a), 0);
+	for (i = 0; i < 100 && !a.done; i++)
+		usleep(10000);
+	CHECK(a.done);
+	/* Let the copy finish: the request completes normally. */
+	z = (struct uffdio_zeropage){ .range = { (uintptr_t)page, 4096 } };
+	CHECK_EQ(ioctl(uffd, UFFDIO_ZEROPAGE, &z), 0);
+	pthread_join(rd, NULL);
+	pthread_join(io, NULL);
+	CHECK_EQ(a.v & 0xf, 0xf);
+	blk_run();
+	CHECK_EQ(vm->mem[STATUS], VIRTIO_BLK_S_OK);
+	CHECK_EQ(vm->mem[DATA], 4); /* sector 3 holds 4 */
+	close(uffd);
+	teardown();
+}
+
+/*
+ * The ring may do what the sandbox allows on the image and nothing else:
+ * a plain fd, another opcode, a register operation are all refused.
+ */
+static void test_uring_restricted(void)
+{
+	struct blk_io io;
+	struct io_uring_sqe *sqe;
+	struct io_uring_cqe *cqe;
+	char why[128], buf[512];
+	struct iovec v = { buf, sizeof(buf) };
+	int other, fd = make_image(4096, false);
+
+	CHECK_EQ(blk_io_init(&io, fd, 8, BLK_IO_URING, why, sizeof(why)), 0);
+	if (!io.uring) {
+		close(fd);
+		printf("skip - test_uring_restricted: no io_uring here (%s)\n", why);
+		return;
+	}
+	other = open("/dev/null", O_RDONLY);
+	/* Allowed: READV on fixed file 0 (sector 3 holds 4). */
+	CHECK_EQ(blk_io_queue(&io, BLK_IO_READ, &v, 1, 3 * 512, 1), 0);
+	CHECK_EQ(blk_io_submit(&io), 0);
+	/* Refused: READV on a plain fd, the same without FIXED_FILE. */
+	sqe = io_uring_get_sqe(&io.ring);
+	io_uring_prep_readv(sqe, other, &v, 1, 0);
+	io_uring_sqe_set_data64(sqe, 2);
+	CHECK_EQ(io_uring_submit(&io.ring), 1);
+	/* Refused: an opcode outside READV/WRITEV/FSYNC. */
+	sqe = io_uring_get_sqe(&io.ring);
+	io_uring_prep_openat(sqe, AT_FDCWD, "/etc/passwd", O_RDONLY, 0);
+	sqe->flags |= IOSQE_FIXED_FILE;
+	io_uring_sqe_set_data64(sqe, 3);
+	CHECK_EQ(io_uring_submit(&io.ring), 1);
+	for (int i = 0; i < 3; i++) {
+		struct __kernel_timespec ts = { .tv_sec = 5 };
+
+		if (io_uring_wait_cqe_timeout(&io.ring, &cqe, &ts)) {
+			CHECK(!"a completion arrived");
+			break;
+		}
+		if (io_uring_cqe_get_data64(cqe) == 1) {
+			CHECK_EQ(cqe->res, 512);
+			CHECK_EQ(buf[0], 4);
+		} else {
+			CHECK_EQ(cqe->res, -EACCES);
+		}
+		io_uring_cqe_seen(&io.ring, cqe);
+	}
+	/* Refused: registering anything (here another file). */
+	CHECK_EQ(io_uring_register_files_update(&io.ring, 0, &other, 1), -EACCES);
+	CHECK(io_uring_register_buffers(&io.ring, &v, 1) < 0);
+	blk_io_exit(&io, 0);
+	close(other);
+	close(fd);
+}
+
+/* Each case once with plain system calls, once with the io_uring (if the host has one). */
+#define RUN_ENGINE(fn, mode, name)                                                   \
+	do {                                                                         \
+		setenv("LVMM_BLK_IO", mode, 1);                                      \
+		unit_current = name;                                                 \
+		unit_failed_checks = 0;                                              \
+		fn();                                                                \
+		unit_tests_run++;                                                    \
+		if (unit_failed_checks)                                              \
+			unit_tests_failed++;                                         \
+		else                                                                 \
+			printf("ok - %s\n", name);                                   \
+		fflush(stdout);                                                      \
+	} while (0)
+#define RUN_BOTH(fn)                                                                 \
+	do {                                                                         \
+		RUN_ENGINE(fn, "sync", #fn " (sync)");                              \
+		if (have_uring)                                                      \
+			RUN_ENGINE(fn, "uring", #fn " (io_uring)");                 \
+		else                                                                 \
+			printf("skip - %s (io_uring): no io_uring on this host\n", #fn); \
+	} while (0)
+
 int main(void)
 {
-	RUN(test_config_and_features);
-	RUN(test_read);
-	RUN(test_read_any_layout);
-	RUN(test_write);
-	RUN(test_bounds);
-	RUN(test_odd_image_size);
-	RUN(test_get_id_and_unsupported);
-	RUN(test_discard_write_zeroes);
-	RUN(test_readonly);
-	RUN(test_wrong_direction);
-	RUN(test_malformed_requests);
-	RUN(test_many_requests);
+	bool have_uring;
+	{
+		struct blk_io io;
+		char why[128];
+		int fd = make_image(4096, false);
+
+		have_uring = !blk_io_init(&io, fd, 8, BLK_IO_URING, why, sizeof(why)) && io.uring;
+		blk_io_exit(&io, 0);
+		close(fd);
+	}
+	RUN_BOTH(test_config_and_features);
+	RUN_BOTH(test_read);
+	RUN_BOTH(test_read_any_layout);
+	RUN_BOTH(test_write);
+	RUN_BOTH(test_bounds);
+	RUN_BOTH(test_odd_image_size);
+	RUN_BOTH(test_get_id_and_unsupported);
+	RUN_BOTH(test_discard_write_zeroes);
+	RUN_BOTH(test_readonly);
+	RUN_BOTH(test_wrong_direction);
+	RUN_BOTH(test_malformed_requests);
+	RUN_BOTH(test_many_requests);
+	{
+		int u = (int)syscall(SYS_userfaultfd, O_CLOEXEC);
+
+		if (u >= 0) {
+			close(u);
+			RUN_BOTH(test_registers_during_io);
+		} else {
+			printf("skip - test_registers_during_io: no userfaultfd (%s)\n", strerror(errno));
+		}
+	}
 	RUN(test_bad_config);
+	RUN(test_uring_restricted);
 	return unit_done();
 }

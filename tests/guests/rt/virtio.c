@@ -197,6 +197,9 @@ int virtq_setup_at(struct virtio_dev *d, struct virtq *q, unsigned index,
 	q->free_head = 0;
 	q->num_free = (uint16_t)size;
 	q->last_used = 0;
+	q->kicked_avail = 0;
+	q->kicks = 0;
+	q->event_idx = !!(d->features & VIRTIO_F_EVENT_IDX);
 
 	uint64_t da = (uint64_t)(uintptr_t)q->desc;
 	uint64_t aa = (uint64_t)(uintptr_t)q->avail;
@@ -239,7 +242,39 @@ int virtq_add(struct virtq *q, const struct virtq_buf *bufs, int n)
 void virtq_kick(struct virtq *q)
 {
 	mb();
+	q->kicks++;
+	q->kicked_avail = q->avail->idx;
 	wr(q->dev, VIRTIO_MMIO_QUEUE_NOTIFY, q->index);
+}
+
+/* used_event follows the available ring; avail_event follows the used ring. */
+static volatile uint16_t *used_event(struct virtq *q)
+{
+	return &q->avail->ring[q->size];
+}
+
+static volatile uint16_t *avail_event(struct virtq *q)
+{
+	return (volatile uint16_t *)(void *)&q->used->ring[q->size];
+}
+
+int virtq_kick_event(struct virtq *q)
+{
+	uint16_t new_idx = q->avail->idx, old = q->kicked_avail;
+	/* The index before the device's wish (spec 2.7.10, vring_need_event). */
+	mb();
+	uint16_t ev = *avail_event(q);
+	if ((uint16_t)(new_idx - ev - 1) >= (uint16_t)(new_idx - old))
+		return 0;
+	virtq_kick(q);
+	return 1;
+}
+
+void virtq_want_interrupt(struct virtq *q, int want)
+{
+	/* Half the index space behind: the device's next crossing is 32768 chains away. */
+	*used_event(q) = want ? q->last_used : (uint16_t)(q->last_used + 0x8000);
+	mb();
 }
 
 int virtq_kick_if_needed(struct virtq *q)
@@ -247,8 +282,11 @@ int virtq_kick_if_needed(struct virtq *q)
 	/* The avail index before the flag read: a device that clears the
 	 * flag after our read has to look at the ring again. */
 	mb();
+	if (q->event_idx)
+		return virtq_kick_event(q);
 	if (__atomic_load_n(&q->used->flags, __ATOMIC_RELAXED) & VRING_USED_F_NO_NOTIFY)
 		return 0;
+	q->kicks++;
 	wr(q->dev, VIRTIO_MMIO_QUEUE_NOTIFY, q->index);
 	return 1;
 }

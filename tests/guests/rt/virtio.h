@@ -105,6 +105,9 @@ struct virtq {
 	uint16_t free_head;
 	uint16_t num_free;
 	uint16_t last_used;
+	uint16_t kicked_avail;   /* avail idx at the last kick (EVENT_IDX) */
+	int event_idx;           /* VIRTIO_F_EVENT_IDX negotiated */
+	uint64_t kicks;          /* QueueNotify writes */
 	uint16_t chain_len[VIRTQ_MAX_SIZE];
 };
 
@@ -151,6 +154,12 @@ void virtq_kick(struct virtq *q);
 int virtq_kick_if_needed(struct virtq *q);
 /* Ask the device not to interrupt for this queue (polling drivers). */
 void virtq_no_interrupt(struct virtq *q);
+/* With EVENT_IDX: kick only if the device asked for one (its avail_event
+ * lies among the entries added since the last kick). 1 if it kicked. */
+int virtq_kick_event(struct virtq *q);
+/* With EVENT_IDX: interrupt me when the next chain completes (used_event =
+ * last_used), or (want = 0) practically never. */
+void virtq_want_interrupt(struct virtq *q, int want);
 /* Take one completed chain: returns its head (and the written length), or
  * -1 when none is ready. */
 int virtq_get(struct virtq *q, uint32_t *len);
