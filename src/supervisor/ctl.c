@@ -15,7 +15,6 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -26,8 +25,6 @@
 #include "supervisor/policy_compile.h"
 #include "supervisor/supervisor_int.h"
 #include "supervisor/trust.h"
-#include "lvmm/guest_abi.h"
-#include "trust/digest.h"
 
 #define MS 1000000ULL
 
@@ -732,101 +729,33 @@ static enum ctl_res op_attest(struct sup *s, struct ctl_req *r)
 	return CR_WAIT;
 }
 
-/* attest's answer as JSON members (LVMM_BLOB_JSON_FIELDS): names, hex and base64 only. */
-static char blob[CTL_ATTEST_BLOB_MAX];
-_Static_assert((LVMM_TPM_EVENTLOG_SIZE + 2) / 3 * 4 + 2 * (LVMM_TRUST_NONCE_MAX + 6 * 32 + LVMM_TRUST_ATTEST_MAX +
-	       LVMM_TRUST_SIG_MAX + LVMM_TRUST_PEM_MAX) + 512 < CTL_ATTEST_BLOB_MAX, "the largest answer fits");
-static size_t blen;
-
-static void bput(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void bput(const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(blob + blen, sizeof(blob) - blen, fmt, ap);
-	va_end(ap);
-	blen = MIN(blen + (size_t)MAX(n, 0), sizeof(blob)); /* == sizeof(blob): truncated, refused below */
-}
-
-static void bhex(const char *pre, const uint8_t *d, size_t n)
-{
-	static char h[2 * LVMM_TRUST_ATTEST_MAX + 1];
-
-	digest_to_hex(d, MIN(n, (size_t)LVMM_TRUST_ATTEST_MAX), h);
-	bput("%s\"%s\"", pre, h);
-}
-
-/* The event log in base64 (RFC 4648): the answer's long member, last. */
-static void bbase64(const uint8_t *d, size_t n)
-{
-	static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	size_t i;
-
-	for (i = 0; i < n && blen + 5 < sizeof(blob); i += 3) {
-		uint32_t v = (uint32_t)d[i] << 16 | (i + 1 < n ? (uint32_t)d[i + 1] << 8 : 0) |
-			     (i + 2 < n ? d[i + 2] : 0);
-
-		blob[blen++] = a[v >> 18 & 63];
-		blob[blen++] = a[v >> 12 & 63];
-		blob[blen++] = i + 1 < n ? a[v >> 6 & 63] : '=';
-		blob[blen++] = i + 2 < n ? a[v & 63] : '=';
-	}
-}
-
 /*
- * lc_hooks.attested: the trust process answered (a was validated by
- * trust_check_msg(): PEM of base64 text, bounded lengths). The slot is
- * checked before it is used: the token may name a request long gone.
+ * lc_hooks.attested: the trust process answered with its JSON members in
+ * fd, a sealed memfd of size bytes (trust.c checked both), passed on to the
+ * front-end, which parses it. The slot is checked before it is used: the
+ * token may name a request long gone.
  */
-void ctl_attested(struct sup *s, uint32_t token, struct part_rt *pr, int result,
-		  const struct lvmm_trust_attest_done *a, const uint8_t *nonce, size_t nlen,
-		  const uint8_t *log, size_t loglen)
+void ctl_attested(struct sup *s, uint32_t token, struct part_rt *pr, int result, const char *why,
+		  int fd, uint64_t size)
 {
 	struct ctl_req *r = (token & 0xff) < CTL_REQ_SLOTS ? &C.r[token & 0xff] : NULL;
-	const char *p;
-	unsigned i;
-	int fd = -1;
 
-	if (!r || r->phase != CQ_WAIT || r->token != token || !r->pending)
-		return; /* answered already (timed out), or never ours */
-	if (result || !a) {
-		fail(r, -EIO, "partition '%s' could not be attested: %s%s%s", pr->p->name,
-		     strerror(result ? -result : EIO), a && a->error[0] ? ": " : "", a ? a->error : "");
-		goto done;
+	if (!r || r->phase != CQ_WAIT || r->token != token || !r->pending) {
+		if (fd >= 0)
+			close(fd); /* answered already (timed out), or never ours */
+		return;
 	}
-	blen = 0;
-	bput("\"partition\":\"%s\",", pr->p->name);
-	bhex("\"nonce\":", nonce, nlen);
-	for (i = 17; i <= 22; i++) { /* the PCRs lvmm measures into (LVMM_TRUST_PCR_MASK) */
-		bput(i == 17 ? ",\"pcrs\":{\"%u\":" : ",\"%u\":", i);
-		bhex("", a->pcrs[i], 32);
-	}
-	bhex("},\"quote\":{\"attest\":", a->attest, a->attest_len);
-	bhex(",\"signature\":", a->sig, a->sig_len);
-	bput("},\"ak_pem\":\"");
-	for (p = a->ak_pem; *p && blen + 2 < sizeof(blob); p++) { /* base64 text: only newlines need escaping */
-		if (*p == '\n')
-			blob[blen++] = '\\';
-		blob[blen++] = *p == '\n' ? 'n' : *p;
-	}
-	bput("\",\"eventlog\":\"");
-	bbase64(log, MIN(loglen, (size_t)LVMM_TPM_EVENTLOG_SIZE));
-	bput("\"");
-	fd = memfd_create("attest", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	if (blen >= sizeof(blob) - 1 || fd < 0 || write(fd, blob, blen) != (ssize_t)blen ||
-	    fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
+	if (result || fd < 0) {
 		if (fd >= 0)
 			close(fd);
-		fail(r, -EIO, "partition '%s': its attestation could not be passed on", pr->p->name);
-		goto done;
+		fail(r, -EIO, "partition '%s' could not be attested: %s%s%s", pr->p->name,
+		     strerror(result ? -result : EIO), why[0] ? ": " : "", why);
+	} else {
+		r->rep.body = LVMM_BODY_BLOB;
+		r->rep.u.blob.format = LVMM_BLOB_JSON_FIELDS;
+		r->rep.u.blob.size = size;
+		r->blob_fd = fd;
 	}
-	r->rep.body = LVMM_BODY_BLOB;
-	r->rep.u.blob.format = LVMM_BLOB_JSON_FIELDS;
-	r->rep.u.blob.size = blen;
-	r->blob_fd = fd;
-done:
 	if (--r->pending == 0)
 		complete(s, r, true);
 }
