@@ -60,11 +60,6 @@ void trust_init(struct sup *s)
 
 /* ---- validation ------------------------------------------------------------------ */
 
-static bool str_ok(const char *s, size_t n)
-{
-	return memchr(s, 0, n) != NULL;
-}
-
 /* "" or exactly 64 lower-case hex digits (a SHA-256). */
 static bool hex_ok(const char *h)
 {
@@ -75,8 +70,8 @@ static bool hex_ok(const char *h)
 
 static bool failure_ok(const struct lvmm_trust_failure *f, bool applies)
 {
-	return str_ok(f->file, sizeof(f->file)) && str_ok(f->expected, sizeof(f->expected)) &&
-	       str_ok(f->actual, sizeof(f->actual)) && str_ok(f->reason, sizeof(f->reason)) &&
+	/* hex_ok() also finds the digests' NUL within their LVMM_TRUST_HEX_MAX bytes. */
+	return proto_str_ok(f->file, sizeof(f->file)) && proto_str_ok(f->reason, sizeof(f->reason)) &&
 	       hex_ok(f->expected) && hex_ok(f->actual) && (!applies || f->file[0]);
 }
 
@@ -95,14 +90,14 @@ int trust_check_msg(const struct lvmm_msg_hdr *hdr, const void *payload)
 		    !failure_ok(&b->fail[0], !booting && v != LVMM_TRUST_ERROR) ||
 		    !failure_ok(&b->fail[1], v == LVMM_TRUST_SAFE_FAILED) ||
 		    (v == LVMM_TRUST_SAFE && !b->fail[0].file[0]) ||
-		    !str_ok(b->reason, sizeof(b->reason)) || (v == LVMM_TRUST_ERROR && !b->reason[0]) ||
+		    !proto_str_ok(b->reason, sizeof(b->reason)) || (v == LVMM_TRUST_ERROR && !b->reason[0]) ||
 		    b->kernel_size > (4ULL << 30) || b->initrd_size > (4ULL << 30) || b->log_events > 64)
 			return -EPROTO;
 		return 0;
 	case LVMM_MSG_TRUST_ATTEST_DONE:
 		/* The answer (a memfd) exactly when it succeeded. */
 		if (hdr->len != sizeof(*a) || hdr->nfds != !a->result || a->result > 0 ||
-		    a->result < -4095 || !str_ok(a->error, sizeof(a->error)))
+		    a->result < -4095 || !proto_str_ok(a->error, sizeof(a->error)))
 			return -EPROTO;
 		return 0;
 	default:
