@@ -891,9 +891,7 @@ void ctl_request(struct sup *s, const struct ctl_subject *sub, const struct lvmm
 		return;
 	}
 	slot = (unsigned)(r - C.r);
-	memset(r, 0, offsetof(struct ctl_req, rep));
-	memset(&r->rep, 0, offsetof(struct lvmm_api_reply, u));
-	memset(&r->rep.u, 0, sizeof(r->rep.u));
+	memset(r, 0, sizeof(*r)); /* the reply's body too: what a body does not set is 0 */
 	if (++C.gen >= (1U << 24))
 		C.gen = 1;
 	r->token = C.gen << 8 | slot;
