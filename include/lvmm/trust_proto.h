@@ -18,7 +18,7 @@
  *   sup -> trust  TRUST_BOOT        per partition start, with the fds
  *   trust -> sup  TRUST_BOOT_DONE   the verdict (+ the event log memfd)
  *   sup -> trust  TRUST_ATTEST      a nonce
- *   trust -> sup  TRUST_ATTEST_DONE PCRs, quote, attestation key
+ *   trust -> sup  TRUST_ATTEST_DONE the result (+ the answer's JSON members, a memfd)
  *
  * The supervisor closing its end is the order to stop: the trust process
  * shuts swtpm down (its state is saved) and exits 0.
@@ -127,19 +127,20 @@ struct lvmm_trust_attest {
 	uint8_t nonce[LVMM_TRUST_NONCE_MAX];
 };
 
+/*
+ * With result 0, one fd: a memfd sealed against every change holding the
+ * answer as JSON object members (LVMM_BLOB_JSON_FIELDS; docs/trust.md
+ * "attest"), at most LVMM_TRUST_ATTEST_JSON_MAX bytes: the trust process
+ * formats what it read and quoted, the supervisor passes it on unread.
+ */
 struct lvmm_trust_attest_done {
 	uint32_t seq;
 	int32_t result;        /* 0 or -errno (error says why) */
-	uint32_t pcr_mask;     /* the PCRs read and quoted: 17-22 (0x7e0000) */
-	uint16_t attest_len;   /* 1..LVMM_TRUST_ATTEST_MAX */
-	uint16_t sig_len;      /* 1..LVMM_TRUST_SIG_MAX */
-	uint8_t pcrs[LVMM_TRUST_PCRS][32];
-	uint8_t attest[LVMM_TRUST_ATTEST_MAX]; /* TPMS_ATTEST as signed */
-	uint8_t sig[LVMM_TRUST_SIG_MAX];       /* TPMT_SIGNATURE as the TPM marshalled it */
-	char ak_pem[LVMM_TRUST_PEM_MAX];       /* "-----BEGIN PUBLIC KEY-----\n..." */
 	char error[LVMM_TRUST_REASON_MAX];
 };
 
+/* A 64 KiB event log in base64 (87,384 bytes), PCRs, quote, key: 96 KiB. */
+#define LVMM_TRUST_ATTEST_JSON_MAX (96 * 1024)
 #define LVMM_TRUST_PCR_MASK 0x7e0000U /* PCRs 17-22: the ones lvmm measures into */
 
 _Static_assert(sizeof(struct lvmm_trust_boot) < LVMM_MSG_MAX_LEN, "BOOT must fit a message");

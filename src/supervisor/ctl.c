@@ -15,7 +15,6 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -26,7 +25,6 @@
 #include "supervisor/policy_compile.h"
 #include "supervisor/supervisor_int.h"
 #include "supervisor/trust.h"
-#include "lvmm/guest_abi.h"
 #include "trust/digest.h"
 
 #define MS 1000000ULL
@@ -43,6 +41,8 @@ struct ctl_op {
 	bool payload;          /* a sealed memfd comes with the request */
 	bool answer_body;      /* the partition's answer fills the reply (partition, state) */
 	uint32_t answer_ms;    /* partitions' time to answer (0: CTL_ANSWER_MS) */
+	uint32_t arg;          /* the handler's: an LVMM_CTL_* to ask, or a flag (up, busy, reboot) */
+	bool local_only;       /* only a local user of the control socket (the remote window) */
 	enum ctl_res (*run)(struct sup *s, struct ctl_req *r);
 	/* Answers in or time up (no failure then): write the reply (may fail(r)). */
 	void (*finish)(struct sup *s, struct ctl_req *r);
@@ -83,18 +83,11 @@ static enum ctl_res fail(struct ctl_req *r, int err, const char *fmt, ...)
 
 const char *ctl_subject_name(struct sup *s, const struct ctl_subject *sub, char *buf, size_t n)
 {
-	static const char hex[] = "0123456789abcdef";
-	unsigned i;
-
 	if (sub->agent) {
 		snprintf(buf, n, "partition:%s", s->parts[sub->part].p->name);
 	} else if (sub->remote && n >= 5 + 2 * sizeof(sub->cert) + 1) {
 		memcpy(buf, "cert:", 5);
-		for (i = 0; i < sizeof(sub->cert); i++) {
-			buf[5 + 2 * i] = hex[sub->cert[i] >> 4];
-			buf[6 + 2 * i] = hex[sub->cert[i] & 15];
-		}
-		buf[5 + 2 * sizeof(sub->cert)] = 0;
+		digest_to_hex(sub->cert, sizeof(sub->cert), buf + 5);
 	} else {
 		snprintf(buf, n, "uid:%u", (unsigned)sub->uid);
 	}
@@ -127,7 +120,7 @@ static void release(struct ctl_req *r)
 
 /* Every request of a remote client is in the audit trail, with its outcome. */
 static void remote_audit(struct sup *s, const struct ctl_subject *sub, const char *op,
-			 const char *target, const char *rid, const struct lvmm_api_reply *rep)
+			 const char *target, const char *rid, int result, const char *error)
 {
 	char who[CTL_SUBJECT_MAX];
 	struct event e;
@@ -138,9 +131,9 @@ static void remote_audit(struct sup *s, const struct ctl_subject *sub, const cha
 	ev_str(&e, "operation", op);
 	if (target && target[0])
 		ev_str(&e, "target", target);
-	ev_i64(&e, "result", rep->result);
-	if (rep->result)
-		ev_str(&e, "error", rep->error);
+	ev_i64(&e, "result", result);
+	if (result)
+		ev_str(&e, "error", error);
 	ev_end(&e);
 	ev_set_request(NULL);
 }
@@ -154,7 +147,8 @@ static void complete(struct sup *s, struct ctl_req *r, bool send)
 	if (send && !r->failed && r->op && r->op->finish)
 		r->op->finish(s, r);
 	if (r->sub.remote)
-		remote_audit(s, &r->sub, r->op ? r->op->name : "?", r->q.target, r->q.request_id, &r->rep);
+		remote_audit(s, &r->sub, r->op ? r->op->name : "?", r->q.target, r->q.request_id,
+			     r->rep.result, r->rep.error);
 
 	if (r->failed)
 		r->rep.body = LVMM_BODY_NONE;
@@ -261,11 +255,10 @@ static enum ctl_res op_list(struct sup *s, struct ctl_req *r)
 	return CR_DONE;
 }
 
-/* Forward op to the target partition; its answer completes the request. */
-static enum ctl_res to_partition(struct sup *s, struct ctl_req *r, uint32_t op)
+/* The target partition was asked (lc_ask(), lc_power(): e): its answer completes the request. */
+static enum ctl_res asked(struct ctl_req *r, int e)
 {
 	struct part_rt *pr = r->pr;
-	int e = lc_ask(s, pr, op, NULL, r->token);
 
 	if (e == -ESRCH)
 		return fail(r, -ESRCH, "partition '%s' is not running (state %s)", pr->p->name,
@@ -279,19 +272,10 @@ static enum ctl_res to_partition(struct sup *s, struct ctl_req *r, uint32_t op)
 	return CR_WAIT;
 }
 
-static enum ctl_res op_status(struct sup *s, struct ctl_req *r)
+/* status, pause, resume: forward the op's LVMM_CTL_* to the target partition. */
+static enum ctl_res op_ask(struct sup *s, struct ctl_req *r)
 {
-	return to_partition(s, r, LVMM_CTL_STATS);
-}
-
-static enum ctl_res op_pause(struct sup *s, struct ctl_req *r)
-{
-	return to_partition(s, r, LVMM_CTL_PAUSE);
-}
-
-static enum ctl_res op_resume(struct sup *s, struct ctl_req *r)
-{
-	return to_partition(s, r, LVMM_CTL_RESUME);
+	return asked(r, lc_ask(s, r->pr, r->op->arg, NULL, r->token));
 }
 
 static enum ctl_res op_stop(struct sup *s, struct ctl_req *r)
@@ -333,44 +317,26 @@ static enum ctl_res op_restart(struct sup *s, struct ctl_req *r)
 }
 
 /*
- * shutdown|reboot PARTITION [SECONDS] (num[0]; 0: the default): press the
- * guest's ACPI power button; the partition's answer completes the request,
- * the life cycle escalates to stop (restart) if the guest has not ended
- * SECONDS later.
+ * shutdown|reboot (arg) PARTITION [SECONDS] (num[0]; 0: the default): press
+ * the guest's ACPI power button; the partition's answer completes the
+ * request, the life cycle escalates to stop (restart) if the guest has not
+ * ended SECONDS later.
  */
-static enum ctl_res op_power(struct sup *s, struct ctl_req *r, bool reboot)
+static enum ctl_res op_power(struct sup *s, struct ctl_req *r)
 {
 	struct part_rt *pr = r->pr;
 	uint64_t secs = r->q.num[0] ? r->q.num[0] : LC_POWER_TIMEOUT_MS / 1000;
 	char who[64];
-	int e;
 
 	if (r->q.num[0] > LC_POWER_TIMEOUT_MAX_MS / 1000)
 		return fail(r, -EINVAL, "%s: the timeout must be 1-%d seconds", r->op->name,
 			    LC_POWER_TIMEOUT_MAX_MS / 1000);
-	e = lc_power(s, pr, reboot, (uint32_t)secs * 1000, subject(s, r, who, sizeof(who)), r->token);
-	if (e == -ESRCH)
-		return fail(r, -ESRCH, "partition '%s' is not running (state %s)", pr->p->name,
-			    lc_state_name(pr->state));
-	if (e == -EBUSY)
-		return fail(r, -EAGAIN, "partition '%s' has %d control requests in flight; try again",
-			    pr->p->name, LC_ASK_MAX);
-	if (e)
-		return fail(r, e, "partition '%s': %s", pr->p->name, strerror(-e));
-	r->pending++;
+	if (asked(r, lc_power(s, pr, r->op->arg, (uint32_t)secs * 1000, subject(s, r, who, sizeof(who)),
+			      r->token)) != CR_WAIT)
+		return CR_FAIL;
 	body_part(r, pr, NULL, LVMM_API_PART_POWER);
 	r->rep.u.part.timeout_ms = (uint32_t)((pr->power_at_ns - pr->power_asked_ns) / MS);
 	return CR_WAIT;
-}
-
-static enum ctl_res op_shutdown(struct sup *s, struct ctl_req *r)
-{
-	return op_power(s, r, false);
-}
-
-static enum ctl_res op_reboot(struct sup *s, struct ctl_req *r)
-{
-	return op_power(s, r, true);
 }
 
 /* Bring link li up or down. Unchanged: nothing happens. Returns the ends asked. */
@@ -402,25 +368,17 @@ static unsigned set_link(struct sup *s, struct ctl_req *r, int li, bool up)
 	return asked;
 }
 
-static enum ctl_res op_link(struct sup *s, struct ctl_req *r, bool up)
+/* link-up|link-down (arg: up) LINK */
+static enum ctl_res op_link(struct sup *s, struct ctl_req *r)
 {
 	struct lvmm_api_link *b = &r->rep.u.link;
+	bool up = r->op->arg;
 
 	r->rep.body = LVMM_BODY_LINK;
 	snprintf(b->link, sizeof(b->link), "%s", s->plat->links[r->li].name);
 	b->up = up;
 	b->changed = link_is_up(s, r->li) != up;
 	return set_link(s, r, r->li, up) ? CR_WAIT : CR_DONE;
-}
-
-static enum ctl_res op_link_down(struct sup *s, struct ctl_req *r)
-{
-	return op_link(s, r, false);
-}
-
-static enum ctl_res op_link_up(struct sup *s, struct ctl_req *r)
-{
-	return op_link(s, r, true);
 }
 
 /* The seeds' outbreak containment: every link of the partition goes down. */
@@ -587,27 +545,12 @@ static enum ctl_res body_remote(struct sup *s, struct ctl_req *r)
 	return CR_DONE;
 }
 
-/*
- * The seeds' "the user is always the initiator": only a local user of the
- * control socket opens, closes or even looks at the window; a partition's
- * agent or a remote client never does, whatever a policy grants it.
- */
-static enum ctl_res remote_local_only(struct ctl_req *r)
-{
-	if (r->sub.agent || r->sub.remote)
-		return fail(r, -EACCES, "%s: only a local user of the control socket may do this",
-			    r->op->name);
-	return CR_DONE;
-}
-
 static enum ctl_res op_remote_enable(struct sup *s, struct ctl_req *r)
 {
 	uint64_t secs = r->q.num[0];
 	char who[CTL_SUBJECT_MAX];
 	struct event e;
 
-	if (remote_local_only(r) != CR_DONE)
-		return CR_FAIL;
 	if (!s->plat->remote.present)
 		return fail(r, -ECANCELED, "remote management is not configured (no 'remote:' in the "
 			    "platform file)");
@@ -630,16 +573,7 @@ static enum ctl_res op_remote_disable(struct sup *s, struct ctl_req *r)
 {
 	char who[CTL_SUBJECT_MAX];
 
-	if (remote_local_only(r) != CR_DONE)
-		return CR_FAIL;
 	remote_close(s, "disabled", subject(s, r, who, sizeof(who)));
-	return body_remote(s, r);
-}
-
-static enum ctl_res op_remote_status(struct sup *s, struct ctl_req *r)
-{
-	if (remote_local_only(r) != CR_DONE)
-		return CR_FAIL;
 	return body_remote(s, r);
 }
 
@@ -688,30 +622,20 @@ static enum ctl_res op_wake(struct sup *s, struct ctl_req *r)
 
 	if (sleep_wake_prepare(s, r->pr, subject(s, r, who, sizeof(who))))
 		return fail(r, -EALREADY, "partition '%s' is not asleep", r->pr->p->name);
-	res = to_partition(s, r, LVMM_CTL_RESUME);
+	res = asked(r, lc_ask(s, r->pr, LVMM_CTL_RESUME, NULL, r->token));
 	if (res == CR_FAIL)
 		(void)sleep_wake_prepare(s, r->pr, ""); /* not woken by this request after all */
 	return res;
 }
 
-/* busy|idle PARTITION: a service partition's flag that holds the platform's sleep. */
-static enum ctl_res op_busy_flag(struct sup *s, struct ctl_req *r, bool busy)
+/* busy|idle (arg: busy) PARTITION: a service partition's flag that holds the platform's sleep. */
+static enum ctl_res op_busy(struct sup *s, struct ctl_req *r)
 {
-	if (sleep_set_busy(s, r->pr, busy))
+	if (sleep_set_busy(s, r->pr, r->op->arg))
 		return fail(r, -EINVAL, "%s: '%s' is not a service partition", r->op->name,
 			    r->pr->p->name);
 	body_part(r, r->pr, NULL, 0);
 	return CR_DONE;
-}
-
-static enum ctl_res op_busy(struct sup *s, struct ctl_req *r)
-{
-	return op_busy_flag(s, r, true);
-}
-
-static enum ctl_res op_idle(struct sup *s, struct ctl_req *r)
-{
-	return op_busy_flag(s, r, false);
 }
 
 /* attest PARTITION NONCE_HEX: a quote of the partition's vTPM (docs/trust.md); its trust process answers. */
@@ -732,129 +656,61 @@ static enum ctl_res op_attest(struct sup *s, struct ctl_req *r)
 	return CR_WAIT;
 }
 
-/* attest's answer as JSON members (LVMM_BLOB_JSON_FIELDS): names, hex and base64 only. */
-static char blob[CTL_ATTEST_BLOB_MAX];
-_Static_assert((LVMM_TPM_EVENTLOG_SIZE + 2) / 3 * 4 + 2 * (LVMM_TRUST_NONCE_MAX + 6 * 32 + LVMM_TRUST_ATTEST_MAX +
-	       LVMM_TRUST_SIG_MAX + LVMM_TRUST_PEM_MAX) + 512 < CTL_ATTEST_BLOB_MAX, "the largest answer fits");
-static size_t blen;
-
-static void bput(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void bput(const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(blob + blen, sizeof(blob) - blen, fmt, ap);
-	va_end(ap);
-	blen = MIN(blen + (size_t)MAX(n, 0), sizeof(blob)); /* == sizeof(blob): truncated, refused below */
-}
-
-static void bhex(const char *pre, const uint8_t *d, size_t n)
-{
-	static char h[2 * LVMM_TRUST_ATTEST_MAX + 1];
-
-	digest_to_hex(d, MIN(n, (size_t)LVMM_TRUST_ATTEST_MAX), h);
-	bput("%s\"%s\"", pre, h);
-}
-
-/* The event log in base64 (RFC 4648): the answer's long member, last. */
-static void bbase64(const uint8_t *d, size_t n)
-{
-	static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	size_t i;
-
-	for (i = 0; i < n && blen + 5 < sizeof(blob); i += 3) {
-		uint32_t v = (uint32_t)d[i] << 16 | (i + 1 < n ? (uint32_t)d[i + 1] << 8 : 0) |
-			     (i + 2 < n ? d[i + 2] : 0);
-
-		blob[blen++] = a[v >> 18 & 63];
-		blob[blen++] = a[v >> 12 & 63];
-		blob[blen++] = i + 1 < n ? a[v >> 6 & 63] : '=';
-		blob[blen++] = i + 2 < n ? a[v & 63] : '=';
-	}
-}
-
 /*
- * lc_hooks.attested: the trust process answered (a was validated by
- * trust_check_msg(): PEM of base64 text, bounded lengths). The slot is
- * checked before it is used: the token may name a request long gone.
+ * lc_hooks.attested: the trust process answered with its JSON members in
+ * fd, a sealed memfd of size bytes (trust.c checked both), passed on to the
+ * front-end, which parses it. The slot is checked before it is used: the
+ * token may name a request long gone.
  */
-void ctl_attested(struct sup *s, uint32_t token, struct part_rt *pr, int result,
-		  const struct lvmm_trust_attest_done *a, const uint8_t *nonce, size_t nlen,
-		  const uint8_t *log, size_t loglen)
+void ctl_attested(struct sup *s, uint32_t token, struct part_rt *pr, int result, const char *why,
+		  int fd, uint64_t size)
 {
 	struct ctl_req *r = (token & 0xff) < CTL_REQ_SLOTS ? &C.r[token & 0xff] : NULL;
-	const char *p;
-	unsigned i;
-	int fd = -1;
 
-	if (!r || r->phase != CQ_WAIT || r->token != token || !r->pending)
-		return; /* answered already (timed out), or never ours */
-	if (result || !a) {
-		fail(r, -EIO, "partition '%s' could not be attested: %s%s%s", pr->p->name,
-		     strerror(result ? -result : EIO), a && a->error[0] ? ": " : "", a ? a->error : "");
-		goto done;
+	if (!r || r->phase != CQ_WAIT || r->token != token || !r->pending) {
+		if (fd >= 0)
+			close(fd); /* answered already (timed out), or never ours */
+		return;
 	}
-	blen = 0;
-	bput("\"partition\":\"%s\",", pr->p->name);
-	bhex("\"nonce\":", nonce, nlen);
-	for (i = 17; i <= 22; i++) { /* the PCRs lvmm measures into (LVMM_TRUST_PCR_MASK) */
-		bput(i == 17 ? ",\"pcrs\":{\"%u\":" : ",\"%u\":", i);
-		bhex("", a->pcrs[i], 32);
-	}
-	bhex("},\"quote\":{\"attest\":", a->attest, a->attest_len);
-	bhex(",\"signature\":", a->sig, a->sig_len);
-	bput("},\"ak_pem\":\"");
-	for (p = a->ak_pem; *p && blen + 2 < sizeof(blob); p++) { /* base64 text: only newlines need escaping */
-		if (*p == '\n')
-			blob[blen++] = '\\';
-		blob[blen++] = *p == '\n' ? 'n' : *p;
-	}
-	bput("\",\"eventlog\":\"");
-	bbase64(log, MIN(loglen, (size_t)LVMM_TPM_EVENTLOG_SIZE));
-	bput("\"");
-	fd = memfd_create("attest", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	if (blen >= sizeof(blob) - 1 || fd < 0 || write(fd, blob, blen) != (ssize_t)blen ||
-	    fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
+	if (result || fd < 0) {
 		if (fd >= 0)
 			close(fd);
-		fail(r, -EIO, "partition '%s': its attestation could not be passed on", pr->p->name);
-		goto done;
+		fail(r, -EIO, "partition '%s' could not be attested: %s%s%s", pr->p->name,
+		     strerror(result ? -result : EIO), why[0] ? ": " : "", why);
+	} else {
+		r->rep.body = LVMM_BODY_BLOB;
+		r->rep.u.blob.format = LVMM_BLOB_JSON_FIELDS;
+		r->rep.u.blob.size = size;
+		r->blob_fd = fd;
 	}
-	r->rep.body = LVMM_BODY_BLOB;
-	r->rep.u.blob.format = LVMM_BLOB_JSON_FIELDS;
-	r->rep.u.blob.size = blen;
-	r->blob_fd = fd;
-done:
 	if (--r->pending == 0)
 		complete(s, r, true);
 }
 
 static const struct ctl_op ctl_ops[] = {
 	{ .id = LVMM_OP_LIST, .name = "list", .acm = OP_LIST, .run = op_list },
-	{ .id = LVMM_OP_STATUS, .name = "status", .acm = OP_STATUS, .target = CT_PART, .answer_body = true, .run = op_status },
-	{ .id = LVMM_OP_PAUSE, .name = "pause", .acm = OP_PAUSE, .target = CT_PART, .answer_body = true, .run = op_pause },
-	{ .id = LVMM_OP_RESUME, .name = "resume", .acm = OP_RESUME, .target = CT_PART, .answer_body = true, .run = op_resume },
+	{ .id = LVMM_OP_STATUS, .name = "status", .acm = OP_STATUS, .target = CT_PART, .answer_body = true, .run = op_ask, .arg = LVMM_CTL_STATS },
+	{ .id = LVMM_OP_PAUSE, .name = "pause", .acm = OP_PAUSE, .target = CT_PART, .answer_body = true, .run = op_ask, .arg = LVMM_CTL_PAUSE },
+	{ .id = LVMM_OP_RESUME, .name = "resume", .acm = OP_RESUME, .target = CT_PART, .answer_body = true, .run = op_ask, .arg = LVMM_CTL_RESUME },
 	{ .id = LVMM_OP_STOP, .name = "stop", .acm = OP_STOP, .target = CT_PART, .run = op_stop },
 	{ .id = LVMM_OP_START, .name = "start", .acm = OP_START, .target = CT_PART, .run = op_start },
 	{ .id = LVMM_OP_RESTART, .name = "restart", .acm = OP_RESTART, .target = CT_PART, .run = op_restart },
-	{ .id = LVMM_OP_LINK_DOWN, .name = "link-down", .acm = OP_LINK_DOWN, .target = CT_LINK, .run = op_link_down },
-	{ .id = LVMM_OP_LINK_UP, .name = "link-up", .acm = OP_LINK_UP, .target = CT_LINK, .run = op_link_up },
+	{ .id = LVMM_OP_LINK_DOWN, .name = "link-down", .acm = OP_LINK_DOWN, .target = CT_LINK, .run = op_link, .arg = false },
+	{ .id = LVMM_OP_LINK_UP, .name = "link-up", .acm = OP_LINK_UP, .target = CT_LINK, .run = op_link, .arg = true },
 	{ .id = LVMM_OP_ISOLATE, .name = "isolate", .acm = OP_ISOLATE, .target = CT_PART, .run = op_isolate },
 	{ .id = LVMM_OP_POLICY_LOAD, .name = "policy-load", .acm = OP_POLICY_LOAD, .payload = true, .run = op_policy_load },
 	{ .id = LVMM_OP_ACM, .name = "acm", .acm = OP_ACM, .run = op_acm },
 	{ .id = LVMM_OP_HELP, .name = "help", .acm = OP_HELP, .run = op_help },
 	{ .id = LVMM_OP_EVENTS, .name = "events", .acm = OP_EVENTS, .run = op_events },
-	{ .id = LVMM_OP_SHUTDOWN, .name = "shutdown", .acm = OP_SHUTDOWN, .target = CT_PART, .answer_body = true, .run = op_shutdown },
-	{ .id = LVMM_OP_REBOOT, .name = "reboot", .acm = OP_REBOOT, .target = CT_PART, .answer_body = true, .run = op_reboot },
-	{ .id = LVMM_OP_REMOTE_ENABLE, .name = "remote-enable", .acm = OP_REMOTE_ENABLE, .run = op_remote_enable },
-	{ .id = LVMM_OP_REMOTE_DISABLE, .name = "remote-disable", .acm = OP_REMOTE_DISABLE, .run = op_remote_disable },
-	{ .id = LVMM_OP_REMOTE_STATUS, .name = "remote-status", .acm = OP_REMOTE_STATUS, .run = op_remote_status },
+	{ .id = LVMM_OP_SHUTDOWN, .name = "shutdown", .acm = OP_SHUTDOWN, .target = CT_PART, .answer_body = true, .run = op_power, .arg = false },
+	{ .id = LVMM_OP_REBOOT, .name = "reboot", .acm = OP_REBOOT, .target = CT_PART, .answer_body = true, .run = op_power, .arg = true },
+	{ .id = LVMM_OP_REMOTE_ENABLE, .name = "remote-enable", .acm = OP_REMOTE_ENABLE, .local_only = true, .run = op_remote_enable },
+	{ .id = LVMM_OP_REMOTE_DISABLE, .name = "remote-disable", .acm = OP_REMOTE_DISABLE, .local_only = true, .run = op_remote_disable },
+	{ .id = LVMM_OP_REMOTE_STATUS, .name = "remote-status", .acm = OP_REMOTE_STATUS, .local_only = true, .run = body_remote },
 	{ .id = LVMM_OP_METRICS, .name = "metrics", .acm = OP_METRICS, .answer_ms = CTL_METRICS_MS, .run = op_metrics, .finish = metrics_finish },
 	{ .id = LVMM_OP_WAKE, .name = "wake", .acm = OP_WAKE, .target = CT_PART, .answer_body = true, .run = op_wake },
-	{ .id = LVMM_OP_BUSY, .name = "busy", .acm = OP_BUSY, .target = CT_PART, .run = op_busy },
-	{ .id = LVMM_OP_IDLE, .name = "idle", .acm = OP_IDLE, .target = CT_PART, .run = op_idle },
+	{ .id = LVMM_OP_BUSY, .name = "busy", .acm = OP_BUSY, .target = CT_PART, .run = op_busy, .arg = true },
+	{ .id = LVMM_OP_IDLE, .name = "idle", .acm = OP_IDLE, .target = CT_PART, .run = op_busy, .arg = false },
 	{ .id = LVMM_OP_ATTEST, .name = "attest", .acm = OP_ATTEST, .target = CT_PART, .answer_ms = CTL_ATTEST_MS, .run = op_attest },
 };
 
@@ -992,7 +848,17 @@ static void dispatch(struct sup *s, struct ctl_req *r)
 	else if (acm_ctl_check(s, &r->sub, r->op->name, r->q.target[0] ? r->q.target : NULL,
 			       err, sizeof(err)))
 		res = fail(r, -EACCES, "%s", err);
-	else if (find_target(s, r) == CR_DONE)
+	else if (find_target(s, r) != CR_DONE)
+		res = CR_FAIL;
+	/*
+	 * The seeds' "the user is always the initiator": only a local user of the
+	 * control socket opens, closes or even looks at the remote window; a
+	 * partition's agent or a remote client never does, whatever a policy grants.
+	 */
+	else if (r->op->local_only && (r->sub.agent || r->sub.remote))
+		res = fail(r, -EACCES, "%s: only a local user of the control socket may do this",
+			   r->op->name);
+	else
 		res = r->op->run(s, r);
 	if (res == CR_WAIT && r->pending) {
 		r->phase = CQ_WAIT;
@@ -1014,23 +880,18 @@ void ctl_request(struct sup *s, const struct ctl_subject *sub, const struct lvmm
 		if (payload_fd >= 0)
 			close(payload_fd);
 		if (sub->remote) {
-			static struct lvmm_api_reply busy;
 			const char *name = "?";
 
 			for (slot = 0; slot < ARRAY_SIZE(ctl_ops); slot++)
 				if (ctl_ops[slot].id == q->op)
 					name = ctl_ops[slot].name;
-			busy.result = -EAGAIN;
-			snprintf(busy.error, sizeof(busy.error), "%s", err);
-			remote_audit(s, sub, name, q->target, q->request_id, &busy);
+			remote_audit(s, sub, name, q->target, q->request_id, -EAGAIN, err);
 		}
 		ctl_refuse(s, q->id, q->op, -EAGAIN, err);
 		return;
 	}
 	slot = (unsigned)(r - C.r);
-	memset(r, 0, offsetof(struct ctl_req, rep));
-	memset(&r->rep, 0, offsetof(struct lvmm_api_reply, u));
-	memset(&r->rep.u, 0, sizeof(r->rep.u));
+	memset(r, 0, sizeof(*r)); /* the reply's body too: what a body does not set is 0 */
 	if (++C.gen >= (1U << 24))
 		C.gen = 1;
 	r->token = C.gen << 8 | slot;

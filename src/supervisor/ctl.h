@@ -38,8 +38,6 @@
 #define CTL_ANSWER_MS    3000 /* partitions must answer within this */
 #define CTL_METRICS_MS   1000 /* metrics: a partition later than this is reported stale */
 #define CTL_ATTEST_MS    10000 /* and a trust process an attestation (the front-end waits 15 s) */
-/* attest's answer: a 64 KiB event log in base64 (87,384 bytes), PCRs, quote, key. */
-#define CTL_ATTEST_BLOB_MAX (96 * 1024)
 
 _Static_assert(CTL_REQ_SLOTS <= 256, "request tokens keep the slot in 8 bits");
 _Static_assert(PLAT_MAX_PARTS <= LVMM_API_MAX_PARTS, "list replies and event filters");
@@ -49,7 +47,6 @@ struct sup;
 struct part_rt;
 struct ctl_op;
 struct lvmm_ctl_reply;
-struct lvmm_trust_attest_done;
 
 /*
  * Who asks: a host user (by the uid of its connection), a partition's agent
@@ -139,9 +136,8 @@ const char *ctl_subject_name(struct sup *s, const struct ctl_subject *sub, char 
 /** ctl_remote_remaining_ms() - how long the remote window stays open (0: closed). */
 uint64_t ctl_remote_remaining_ms(struct sup *s);
 /** ctl_attested() - lc_hooks.attested: an attestation was answered (see lifecycle.h). */
-void ctl_attested(struct sup *s, uint32_t token, struct part_rt *pr, int result,
-		  const struct lvmm_trust_attest_done *a, const uint8_t *nonce, size_t nlen,
-		  const uint8_t *log, size_t loglen);
+void ctl_attested(struct sup *s, uint32_t token, struct part_rt *pr, int result, const char *why,
+		  int fd, uint64_t size);
 
 /** ctl_inflight() - requests in flight (for tests and the pools). */
 unsigned ctl_inflight(void);

@@ -101,12 +101,11 @@ struct lc_hooks {
 	/* Partition pr ended or failed to start: close its agent channel. */
 	void (*agent_close)(struct sup *s, struct part_rt *pr);
 	/*
-	 * Attestation token of pr was answered: a (result 0) or result -errno
-	 * (a may be NULL); nonce echoed, log = its event log (loglen bytes).
+	 * Attestation token of pr was answered: result 0 with fd, the answer's
+	 * sealed memfd of size bytes (consumed), or -errno with why ("" if none).
 	 */
 	void (*attested)(struct sup *s, uint32_t token, struct part_rt *pr, int result,
-			 const struct lvmm_trust_attest_done *a, const uint8_t *nonce, size_t nlen,
-			 const uint8_t *log, size_t loglen);
+			 const char *why, int fd, uint64_t size);
 };
 
 /** lc_init() - reset every partition's state for a new run; no process exists. */

@@ -48,7 +48,6 @@ struct trust_rt {
 
 static struct trust_rt T[PLAT_MAX_PARTS];
 static struct lvmm_trust_boot boot_msg; /* 26 KiB: not on the stack */
-static uint8_t evlog[LVMM_TPM_EVENTLOG_SIZE];
 
 void trust_init(struct sup *s)
 {
@@ -61,11 +60,6 @@ void trust_init(struct sup *s)
 
 /* ---- validation ------------------------------------------------------------------ */
 
-static bool str_ok(const char *s, size_t n)
-{
-	return memchr(s, 0, n) != NULL;
-}
-
 /* "" or exactly 64 lower-case hex digits (a SHA-256). */
 static bool hex_ok(const char *h)
 {
@@ -76,8 +70,8 @@ static bool hex_ok(const char *h)
 
 static bool failure_ok(const struct lvmm_trust_failure *f, bool applies)
 {
-	return str_ok(f->file, sizeof(f->file)) && str_ok(f->expected, sizeof(f->expected)) &&
-	       str_ok(f->actual, sizeof(f->actual)) && str_ok(f->reason, sizeof(f->reason)) &&
+	/* hex_ok() also finds the digests' NUL within their LVMM_TRUST_HEX_MAX bytes. */
+	return proto_str_ok(f->file, sizeof(f->file)) && proto_str_ok(f->reason, sizeof(f->reason)) &&
 	       hex_ok(f->expected) && hex_ok(f->actual) && (!applies || f->file[0]);
 }
 
@@ -96,21 +90,14 @@ int trust_check_msg(const struct lvmm_msg_hdr *hdr, const void *payload)
 		    !failure_ok(&b->fail[0], !booting && v != LVMM_TRUST_ERROR) ||
 		    !failure_ok(&b->fail[1], v == LVMM_TRUST_SAFE_FAILED) ||
 		    (v == LVMM_TRUST_SAFE && !b->fail[0].file[0]) ||
-		    !str_ok(b->reason, sizeof(b->reason)) || (v == LVMM_TRUST_ERROR && !b->reason[0]) ||
+		    !proto_str_ok(b->reason, sizeof(b->reason)) || (v == LVMM_TRUST_ERROR && !b->reason[0]) ||
 		    b->kernel_size > (4ULL << 30) || b->initrd_size > (4ULL << 30) || b->log_events > 64)
 			return -EPROTO;
 		return 0;
 	case LVMM_MSG_TRUST_ATTEST_DONE:
-		if (hdr->len != sizeof(*a) || hdr->nfds || a->result > 0 || a->result < -4095 ||
-		    !str_ok(a->error, sizeof(a->error)) || !str_ok(a->ak_pem, sizeof(a->ak_pem)))
-			return -EPROTO;
-		/* A PEM passed on as text: printable ASCII and newlines only. */
-		if (!a->result && (a->pcr_mask != LVMM_TRUST_PCR_MASK || !a->attest_len ||
-				   a->attest_len > LVMM_TRUST_ATTEST_MAX || !a->sig_len ||
-				   a->sig_len > LVMM_TRUST_SIG_MAX ||
-				   strncmp(a->ak_pem, "-----BEGIN PUBLIC KEY-----\n", 27) ||
-				   strspn(a->ak_pem, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-					  "0123456789+/=- \n") != strlen(a->ak_pem)))
+		/* The answer (a memfd) exactly when it succeeded. */
+		if (hdr->len != sizeof(*a) || hdr->nfds != !a->result || a->result > 0 ||
+		    a->result < -4095 || !proto_str_ok(a->error, sizeof(a->error)))
 			return -EPROTO;
 		return 0;
 	default:
@@ -394,20 +381,31 @@ static int on_boot_done(struct sup *s, struct part_rt *pr, struct trust_rt *t,
 	return 0;
 }
 
+/*
+ * A validated ATTEST_DONE (fd: the answer's memfd or -1, consumed). The
+ * answer is passed on unread once it is sealed and bounded: the nonce is
+ * bound by the quote itself (its qualifying data), which the client checks.
+ */
 static int on_attest_done(struct sup *s, struct part_rt *pr, struct trust_rt *t,
-			  const struct lvmm_trust_attest_done *a)
+			  const struct lvmm_trust_attest_done *a, int fd)
 {
-	ssize_t n = 0;
+	uint64_t size = 0;
+	int r = 0;
 
 	if (a->seq != t->attest_seq)
-		return a->seq > t->seq ? -EPROTO : 0;
+		r = a->seq > t->seq ? -EPROTO : -EALREADY;
+	else if (fd >= 0 && trust_sealed_ok(fd, LVMM_TRUST_ATTEST_JSON_MAX, &size))
+		r = -EPROTO;
+	if (r) {
+		if (fd >= 0)
+			close(fd);
+		return r == -EALREADY ? 0 : r;
+	}
 	t->attest_seq = 0;
-	/* The event log of this start, as the partition got it (sealed: it cannot have changed). */
-	if (!a->result && pr->evlog_fd >= 0)
-		n = pread(pr->evlog_fd, evlog, sizeof(evlog), 0);
 	if (s->hooks && s->hooks->attested)
-		s->hooks->attested(s, t->token, pr, n < 0 ? -EIO : a->result, a, t->att.nonce,
-				   t->att.nonce_len, evlog, n < 0 ? 0 : (size_t)n);
+		s->hooks->attested(s, t->token, pr, a->result, a->error, fd, size);
+	else if (fd >= 0)
+		close(fd);
 	return 0;
 }
 
@@ -434,7 +432,7 @@ void trust_on_message(struct sup *s, unsigned idx)
 			close(fd); /* received, but the message is refused */
 		if (!r)
 			r = hdr.type == LVMM_MSG_TRUST_BOOT_DONE ? on_boot_done(s, &s->parts[idx], t, &u.b, fd)
-								 : on_attest_done(s, &s->parts[idx], t, &u.a);
+								 : on_attest_done(s, &s->parts[idx], t, &u.a, fd);
 		if (!r)
 			continue;
 		close(t->sock); /* also leaves the epoll set; its death is reported when reaped */
@@ -478,7 +476,7 @@ bool trust_reaped(struct sup *s, pid_t pid, int wstatus)
 		ev_end(&e);
 	}
 	if (t->attest_seq && s->hooks && s->hooks->attested)
-		s->hooks->attested(s, t->token, &s->parts[i], -EIO, NULL, NULL, 0, NULL, 0);
+		s->hooks->attested(s, t->token, &s->parts[i], -EIO, "", -1, 0);
 	if (!t->stopping && (t->boot_seq || plat_part_tpm(s->parts[i].p) >= 0))
 		lc_trust_lost(s, &s->parts[i], why);
 	t->boot_seq = t->attest_seq = 0;

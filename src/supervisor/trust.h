@@ -73,7 +73,7 @@ void trust_close(struct sup *s);
  * trust_check_msg() - is a message that passed proto_recv() one a trust
  * process may send? Its type's exact length and fd count, enums and
  * flags in range and consistent, strings NUL-terminated, digests "" or
- * 64 lower-case hex digits, the attestation fields bounded. Context (the
+ * 64 lower-case hex digits, an attestation's memfd exactly with success. Context (the
  * sequence number, the partition's configuration, the memfd's seals) is
  * checked by the caller. 0 or -EPROTO.
  */

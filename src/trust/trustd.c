@@ -31,6 +31,7 @@
 #include "common/proto.h"
 #include "lvmm/guest_abi.h"
 #include "lvmm/trust_proto.h"
+#include "trust/attest.h"
 #include "trust/digest.h"
 #include "trust/eventlog.h"
 #include "trust/swtpm.h"
@@ -52,6 +53,7 @@ static struct {
 	bool attest_wait;    /* an attestation waits for the channel */
 	char tpm_err[160];   /* swtpm could not be started: every BOOT says so */
 	char name[LVMM_NAME_MAX]; /* the partition's */
+	size_t log_len;      /* logbuf's bytes: the event log of the measured start */
 	struct swtpm swtpm;
 	struct vtpm v;
 	struct lvmm_trust_attest att;
@@ -81,7 +83,7 @@ static const int allowed[] = {
 	SCMP_SYS(poll),                            /* the loop; swtpm's deadlines */
 	SCMP_SYS(newfstatat), SCMP_SYS(pread64),   /* sizes, reading manifests, keys, signatures */
 	SCMP_SYS(munmap), SCMP_SYS(madvise),       /* hashing an image through a read-only mapping */
-	SCMP_SYS(memfd_create), SCMP_SYS(fcntl),   /* the sealed event log */
+	SCMP_SYS(memfd_create), SCMP_SYS(fcntl),   /* the sealed event log, attest answers */
 	SCMP_SYS(getrandom),                       /* platformAuth; libcrypto */
 	SCMP_SYS(clock_gettime), SCMP_SYS(clock_nanosleep), /* deadlines; waiting for swtpm to end */
 	SCMP_SYS(wait4),                           /* reaping swtpm */
@@ -155,9 +157,10 @@ static void send_rsp(const struct lvmm_tpm_msg *m)
 		pr_debug("TPM response not delivered");
 }
 
-static void send_attest_done(void)
+/* fd: the answer's sealed memfd (result 0), or -1. */
+static void send_attest_done(int fd)
 {
-	if (proto_send(D.sup, LVMM_MSG_TRUST_ATTEST_DONE, &adone, sizeof(adone), NULL, 0, 0))
+	if (proto_send(D.sup, LVMM_MSG_TRUST_ATTEST_DONE, &adone, sizeof(adone), &fd, fd >= 0, 0))
 		pr_err("cannot answer the supervisor");
 }
 
@@ -167,7 +170,7 @@ static void attest_error(uint32_t seq, int r, const char *why)
 	adone.seq = seq;
 	adone.result = r;
 	snprintf(adone.error, sizeof(adone.error), "%s", why);
-	send_attest_done();
+	send_attest_done(-1);
 }
 
 /*
@@ -190,14 +193,58 @@ static void __attribute__((noreturn)) vtpm_failed(const char *why)
 	exit(LVMM_TRUST_EXIT_VTPM);
 }
 
+/* len bytes of buf in a memfd sealed against every change. fd or -errno. */
+static int sealed_memfd(const char *name, const void *buf, size_t len)
+{
+	int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING), r = 0;
+	size_t off = 0;
+
+	if (fd < 0)
+		return -errno;
+	while (!r && off < len) {
+		ssize_t n = write(fd, (const char *)buf + off, len - off);
+
+		if (n > 0)
+			off += (size_t)n;
+		else if (n < 0 && errno != EINTR)
+			r = -errno;
+	}
+	if (!r && fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL))
+		r = -errno;
+	if (r) {
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+/*
+ * The answer's JSON members (attest.h) into a sealed memfd: the supervisor
+ * checks the seals and the size and passes it on unread. fd or -errno.
+ */
+static int attest_answer(const uint8_t (*pcrs)[SHA256_LEN], const struct tpm2_quote *q,
+			 const char *pem)
+{
+	static char json[LVMM_TRUST_ATTEST_JSON_MAX];
+	const struct attest_answer a = {
+		.partition = D.name, .nonce = D.att.nonce, .nonce_len = D.att.nonce_len,
+		.pcrs = pcrs, .attest = q->attest, .attest_len = q->attest_len, .sig = q->sig,
+		.sig_len = q->sig_len, .ak_pem = pem, .log = logbuf, .log_len = D.log_len,
+	};
+	int n = attest_json(json, sizeof(json), &a);
+
+	return n < 0 ? n : sealed_memfd("lvmm-attest", json, (size_t)n);
+}
+
 /* While holding the channel: PCRs 17-22 and a quote over them with the caller's nonce. */
 static void run_attest(void)
 {
 	static uint8_t pcrs[TPM2_PCR_COUNT][SHA256_LEN];
+	static char pem[LVMM_TRUST_PEM_MAX];
 	struct tpm2_quote q;
 	struct tpm2_ak ak;
 	char err[256] = "";
-	int r, e;
+	int r, e, fd = -1;
 
 	D.attest_wait = false;
 	r = vtpm_pcr_read(&D.v, LVMM_TRUST_PCR_MASK, pcrs, err, sizeof(err));
@@ -205,22 +252,17 @@ static void run_attest(void)
 		r = vtpm_quote(&D.v, D.att.nonce, D.att.nonce_len, LVMM_TRUST_PCR_MASK, pcrs, &ak, &q,
 			       err, sizeof(err));
 	e = vtpm_sup_end(&D.v); /* always: a queued guest command goes out now */
-	memset(&adone, 0, sizeof(adone));
-	adone.seq = D.att.seq;
 	if (!r)
-		r = tpm2_ak_pem(&ak, adone.ak_pem, sizeof(adone.ak_pem));
-	if (!r && (q.attest_len > sizeof(adone.attest) || q.sig_len > sizeof(adone.sig)))
-		r = -EPROTO;
-	if (r) {
+		r = tpm2_ak_pem(&ak, pem, sizeof(pem));
+	if (!r)
+		r = fd = attest_answer((const uint8_t (*)[SHA256_LEN])pcrs, &q, pem);
+	if (r < 0) {
 		attest_error(D.att.seq, r, err[0] ? err : strerror(-r));
 	} else {
-		adone.pcr_mask = LVMM_TRUST_PCR_MASK;
-		memcpy(adone.pcrs, pcrs, sizeof(adone.pcrs));
-		memcpy(adone.attest, q.attest, q.attest_len);
-		adone.attest_len = q.attest_len;
-		memcpy(adone.sig, q.sig, q.sig_len);
-		adone.sig_len = q.sig_len;
-		send_attest_done();
+		memset(&adone, 0, sizeof(adone));
+		adone.seq = D.att.seq;
+		send_attest_done(fd);
+		close(fd);
 	}
 	if (e || D.v.broken)
 		vtpm_failed(err[0] ? err : "swtpm did not take locality 0 back");
@@ -337,31 +379,6 @@ static void copy_failure(struct lvmm_trust_failure *o, const struct verify_failu
 	snprintf(o->reason, sizeof(o->reason), "%s", f->reason);
 }
 
-/* The event log into a memfd sealed against every change. fd or -errno. */
-static int sealed_log(size_t len)
-{
-	int fd = memfd_create("lvmm-eventlog", MFD_CLOEXEC | MFD_ALLOW_SEALING), r = 0;
-	size_t off = 0;
-
-	if (fd < 0)
-		return -errno;
-	while (!r && off < len) {
-		ssize_t n = write(fd, logbuf + off, len - off);
-
-		if (n > 0)
-			off += (size_t)n;
-		else if (n < 0 && errno != EINTR)
-			r = -errno;
-	}
-	if (!r && fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL))
-		r = -errno;
-	if (r) {
-		close(fd);
-		return r;
-	}
-	return fd;
-}
-
 /* Measure into the vTPM and write the event log; the log's fd or -errno (reason in done). */
 static int measure(void)
 {
@@ -383,9 +400,12 @@ static int measure(void)
 		snprintf(done.reason, sizeof(done.reason), "vTPM: %s", err);
 		return r;
 	}
+	D.log_len = 0;
 	r = measure_plan_eventlog(&ev.plan, logbuf, sizeof(logbuf), &len);
 	if (!r)
-		r = sealed_log(len);
+		r = sealed_memfd("lvmm-eventlog", logbuf, len);
+	if (r >= 0)
+		D.log_len = len;
 	if (r < 0)
 		snprintf(done.reason, sizeof(done.reason), "event log: %s", strerror(-r));
 	return r;

@@ -118,18 +118,10 @@ static void check_accepted(const struct lvmm_msg_hdr *h, const void *payload)
 	}
 	if (h->type == LVMM_MSG_TRUST_ATTEST_DONE) {
 		const struct lvmm_trust_attest_done *a = payload;
-		size_t i;
 
-		FUZZ_CHECK(h->len == sizeof(*a) && h->nfds == 0);
+		FUZZ_CHECK(h->len == sizeof(*a) && h->nfds == (a->result ? 0U : 1U));
 		FUZZ_CHECK(a->result <= 0 && a->result >= -4095);
-		FUZZ_CHECK(memchr(a->error, 0, sizeof(a->error)) && memchr(a->ak_pem, 0, sizeof(a->ak_pem)));
-		if (a->result)
-			return;
-		FUZZ_CHECK(a->pcr_mask == LVMM_TRUST_PCR_MASK);
-		FUZZ_CHECK(a->attest_len >= 1 && a->attest_len <= LVMM_TRUST_ATTEST_MAX);
-		FUZZ_CHECK(a->sig_len >= 1 && a->sig_len <= LVMM_TRUST_SIG_MAX);
-		for (i = 0; a->ak_pem[i]; i++)
-			FUZZ_CHECK(a->ak_pem[i] == '\n' || (a->ak_pem[i] >= 0x20 && a->ak_pem[i] < 0x7f));
+		FUZZ_CHECK(memchr(a->error, 0, sizeof(a->error)));
 		return;
 	}
 	FUZZ_CHECK(!"a message a trust process may not send was accepted");

@@ -89,7 +89,7 @@ def api_seeds():
 
 
 def trustmsg_seeds():
-    # include/lvmm/trust_proto.h: BOOT_DONE 1912 bytes, ATTEST_DONE 2712 bytes.
+    # include/lvmm/trust_proto.h: BOOT_DONE 1912 bytes, ATTEST_DONE 328 bytes.
     BOOT_DONE, ATTEST_DONE = 11, 13
     d1 = b'9e76cfd6ee38163050fbc5a8f2f3fcedce00932ba11a61976b121c8509b0e08a'
     d2 = b'73a29fc4469e4d9be8f9983a564ea59d1f10098103beb3a0b157bc4d04d14052'
@@ -111,15 +111,12 @@ def trustmsg_seeds():
     write('trustmsg', 'safe-failed', b'\0' + msg(BOOT_DONE, boot_done(4, 0, bad, failure(b'signature'))))
     write('trustmsg', 'error', b'\0' + msg(BOOT_DONE, boot_done(5, 0, reason=b'vTPM: swtpm CMD_INIT')))
     write('trustmsg', 'unsealed-log', b'\3' + msg(BOOT_DONE, boot_done(1, 1), 1))
-    pem = b'-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE\n-----END PUBLIC KEY-----\n'
-    att = (struct.pack('<IiIHH', 2, 0, 0x7e0000, 129, 72) + bytes(24 * 32) + bytes(1024) + bytes(72) +
-           pem.ljust(512, b'\0') + bytes(320))
-    assert len(att) == 2712
-    write('trustmsg', 'attest', b'\0' + msg(ATTEST_DONE, att))
-    err = struct.pack('<IiIHH', 2, -5, 0, 0, 0) + bytes(2696 - 320) + b'TPM2_Quote: TPM error'.ljust(320, b'\0')
-    assert len(err) == 2712
+    # Success carries the answer's sealed memfd (kind 2), a failure only its reason.
+    att = struct.pack('<Ii', 2, 0) + bytes(320)
+    assert len(att) == 328
+    write('trustmsg', 'attest', b'\2' + msg(ATTEST_DONE, att, 1))
+    err = struct.pack('<Ii', 2, -5) + b'TPM2_Quote: TPM error'.ljust(320, b'\0')
     write('trustmsg', 'attest-error', b'\0' + msg(ATTEST_DONE, err))
-
 
 if __name__ == '__main__':
     proto_seeds()

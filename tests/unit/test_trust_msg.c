@@ -19,6 +19,7 @@
 #include "lvmm/trust_proto.h"
 #include "supervisor/resources.h"
 #include "supervisor/trust.h"
+#include "trust/attest.h"
 #include "trust/digest.h"
 #include "unit/unit.h"
 
@@ -58,13 +59,8 @@ static const void *boot_done(uint32_t verdict)
 static const void *attest_done(void)
 {
 	memset(&a, 0, sizeof(a));
-	h = (struct lvmm_msg_hdr){ .type = LVMM_MSG_TRUST_ATTEST_DONE, .len = sizeof(a) };
+	h = (struct lvmm_msg_hdr){ .type = LVMM_MSG_TRUST_ATTEST_DONE, .len = sizeof(a), .nfds = 1 };
 	a.seq = 8;
-	a.pcr_mask = LVMM_TRUST_PCR_MASK;
-	a.attest_len = 129;
-	a.sig_len = 72;
-	strcpy(a.ak_pem, "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE+/=\n"
-			 "-----END PUBLIC KEY-----\n");
 	return &a;
 }
 
@@ -148,41 +144,69 @@ static void test_attest_done_hostile(void)
 	CHECK_EQ(check(attest_done()), 0);
 	attest_done(), h.len = sizeof(a) + 1;
 	CHECK_EQ(check(&a), -EPROTO);
-	attest_done(), h.nfds = 1;
+	/* The answer's memfd exactly with success. */
+	attest_done(), h.nfds = 0;
+	CHECK_EQ(check(&a), -EPROTO);
+	attest_done(), h.nfds = 2;
+	CHECK_EQ(check(&a), -EPROTO);
+	attest_done(), a.result = -EIO;
 	CHECK_EQ(check(&a), -EPROTO);
 	attest_done(), a.result = 1;
 	CHECK_EQ(check(&a), -EPROTO);
-	attest_done(), a.result = -4096;
-	CHECK_EQ(check(&a), -EPROTO);
-	attest_done(), a.pcr_mask = 0xffffff;
-	CHECK_EQ(check(&a), -EPROTO);
-	attest_done(), a.attest_len = 0;
-	CHECK_EQ(check(&a), -EPROTO);
-	attest_done(), a.attest_len = LVMM_TRUST_ATTEST_MAX + 1;
-	CHECK_EQ(check(&a), -EPROTO);
-	attest_done(), a.sig_len = 0;
-	CHECK_EQ(check(&a), -EPROTO);
-	attest_done(), a.sig_len = LVMM_TRUST_SIG_MAX + 1;
-	CHECK_EQ(check(&a), -EPROTO);
-	/* The key is passed on as text: a PEM of base64 lines, nothing else. */
-	attest_done(), memset(a.ak_pem, 'A', sizeof(a.ak_pem));
-	CHECK_EQ(check(&a), -EPROTO);
-	attest_done(), strcpy(a.ak_pem, "-----BEGIN PRIVATE KEY-----\n");
-	CHECK_EQ(check(&a), -EPROTO);
-	attest_done(), a.ak_pem[30] = '"';
-	CHECK_EQ(check(&a), -EPROTO);
-	attest_done(), a.ak_pem[31] = '\x1b';
-	CHECK_EQ(check(&a), -EPROTO);
-	attest_done(), a.ak_pem[32] = (char)0xc3;
+	attest_done(), a.result = -4096, h.nfds = 0;
 	CHECK_EQ(check(&a), -EPROTO);
 	attest_done(), memset(a.error, 'e', sizeof(a.error));
 	CHECK_EQ(check(&a), -EPROTO);
-	/* A failure carries only its reason; the other fields are not looked at. */
-	memset(&a, 0xff, sizeof(a));
-	a.result = -EIO;
+	/* A failure carries only its reason. */
+	attest_done(), a.result = -EIO, h.nfds = 0;
 	strcpy(a.error, "TPM2_Quote: TPM error 0x9a2");
-	strcpy(a.ak_pem, "");
 	CHECK_EQ(check(&a), 0);
+}
+
+/*
+ * The trust process's attest answer (trust/attest.c): the members the
+ * front-end merges and tpm2-tools read, exactly; one that does not fit or
+ * has a string JSON cannot carry is refused whole.
+ */
+static void test_attest_json(void)
+{
+	static uint8_t pcrs[24][32];
+	static char out[1024];
+	const uint8_t nonce[2] = { 0x5e, 0xed }, quote[2] = { 1, 2 }, sig[1] = { 0xff };
+	const uint8_t log[4] = { 'a', 'b', 'c', 'd' };
+	struct attest_answer in = {
+		.partition = "a", .nonce = nonce, .nonce_len = 2, .pcrs = (const uint8_t (*)[32])pcrs,
+		.attest = quote, .attest_len = 2, .sig = sig, .sig_len = 1,
+		.ak_pem = "-----BEGIN PUBLIC KEY-----\nQUJD\n-----END PUBLIC KEY-----\n",
+		.log = log, .log_len = 4,
+	};
+	char want[1024], zeros[65];
+	unsigned i, n;
+	int k;
+
+	pcrs[17][0] = 0xab;
+	memset(zeros, '0', 64);
+	zeros[64] = 0;
+	n = (unsigned)snprintf(want, sizeof(want), "\"partition\":\"a\",\"nonce\":\"5eed\",\"pcrs\":{\"17\":\"ab%.62s\"", zeros);
+	for (i = 18; i <= 22; i++)
+		n += (unsigned)snprintf(want + n, sizeof(want) - n, ",\"%u\":\"%s\"", i, zeros);
+	snprintf(want + n, sizeof(want) - n, "},\"quote\":{\"attest\":\"0102\",\"signature\":\"ff\"},"
+		 "\"ak_pem\":\"-----BEGIN PUBLIC KEY-----\\nQUJD\\n-----END PUBLIC KEY-----\\n\","
+		 "\"eventlog\":\"YWJjZA==\"");
+	k = attest_json(out, sizeof(out), &in);
+	CHECK_EQ(k, (int)strlen(want));
+	out[k > 0 ? k : 0] = 0;
+	CHECK_STR(out, want);
+	/* One byte short at every length: refused, never cut. */
+	for (i = 0; i < strlen(want); i++)
+		CHECK_EQ(attest_json(out, i, &in), -ENOSPC);
+	CHECK_EQ(attest_json(out, strlen(want) + 1, &in), (int)strlen(want));
+	/* Quotes and backslashes escaped; other control characters refused. */
+	in.partition = "a\"\\";
+	k = attest_json(out, sizeof(out), &in);
+	CHECK(k > 0 && !strncmp(out, "\"partition\":\"a\\\"\\\\\",", 18));
+	in.partition = "a\x1b";
+	CHECK_EQ(attest_json(out, sizeof(out), &in), -EINVAL);
 }
 
 static void test_other_types(void)
@@ -353,6 +377,7 @@ int main(void)
 	RUN(test_boot_done_valid);
 	RUN(test_boot_done_hostile);
 	RUN(test_attest_done_hostile);
+	RUN(test_attest_json);
 	RUN(test_other_types);
 	RUN(test_sealed_ok);
 	RUN(test_sealed_copy);
