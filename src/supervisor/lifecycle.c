@@ -763,6 +763,15 @@ void lc_on_exit_report(struct sup *s, struct part_rt *pr, const struct lvmm_exit
 	pr->got_exit = true;
 }
 
+/* Ask i of pr is over: its requester gets result (and rep, if any). */
+static void answer(struct sup *s, struct part_rt *pr, unsigned i, int result,
+		   const struct lvmm_ctl_reply *rep)
+{
+	pr->asks[i].used = false;
+	if (s->hooks && s->hooks->answer)
+		s->hooks->answer(s, pr->asks[i].token, pr, result, rep);
+}
+
 void lc_on_reply(struct sup *s, struct part_rt *pr, const struct lvmm_ctl_reply *rep)
 {
 	struct event e;
@@ -781,16 +790,11 @@ void lc_on_reply(struct sup *s, struct part_rt *pr, const struct lvmm_ctl_reply 
 			pr->final_stats = *rep; /* the partition's last words */
 		return;
 	}
-	for (i = 0; i < LC_ASK_MAX; i++) {
-		struct lc_ask a = pr->asks[i];
-
-		if (!a.used || a.seq != rep->seq)
-			continue;
-		pr->asks[i].used = false;
-		if (s->hooks && s->hooks->answer)
-			s->hooks->answer(s, a.token, pr, a.op == rep->op ? rep->result : -EPROTO, rep);
-		return;
-	}
+	for (i = 0; i < LC_ASK_MAX; i++)
+		if (pr->asks[i].used && pr->asks[i].seq == rep->seq) {
+			answer(s, pr, i, pr->asks[i].op == rep->op ? rep->result : -EPROTO, rep);
+			return;
+		}
 	/* Late (the requester gave up) or unsolicited: nobody waits for it. */
 }
 
@@ -801,15 +805,9 @@ void lc_channel_lost(struct sup *s, struct part_rt *pr)
 	if (pr->sock >= 0)
 		close(pr->sock); /* also leaves the epoll set */
 	pr->sock = -1;
-	for (i = 0; i < LC_ASK_MAX; i++) {
-		struct lc_ask a = pr->asks[i];
-
-		if (!a.used)
-			continue;
-		pr->asks[i].used = false;
-		if (s->hooks && s->hooks->answer)
-			s->hooks->answer(s, a.token, pr, -ESRCH, NULL);
-	}
+	for (i = 0; i < LC_ASK_MAX; i++)
+		if (pr->asks[i].used)
+			answer(s, pr, i, -ESRCH, NULL);
 }
 
 /* ---- ending and restarting ------------------------------------------------------- */

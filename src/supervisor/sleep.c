@@ -47,11 +47,6 @@ static struct {
 	uint64_t hook_started, hook_kill_at;
 } S;
 
-static uint64_t recheck_ms(struct sup *s)
-{
-	return s->plat->sleep_recheck_ms ? s->plat->sleep_recheck_ms : PLAT_SLEEP_RECHECK_MS;
-}
-
 /* A busy service partition that still runs, or -1. */
 static int busy_one(struct sup *s)
 {
@@ -61,11 +56,6 @@ static int busy_one(struct sup *s)
 		if ((S.busy >> i & 1) && s->parts[i].pid && s->parts[i].p->role == ROLE_SERVICE)
 			return (int)i;
 	return -1;
-}
-
-static int first(uint32_t mask)
-{
-	return mask ? __builtin_ctz(mask) : -1;
 }
 
 /* The host hook: fixed argv, no shell, an empty environment but the sleeper's name. */
@@ -102,7 +92,7 @@ static void run_hook(struct sup *s, const char *who)
 /* Carry the platform's transition out, or say why it waits. */
 static void evaluate(struct sup *s)
 {
-	int b = busy_one(s), who = first(S.sleepers);
+	int b = busy_one(s), who = S.sleepers ? __builtin_ctz(S.sleepers) : -1;
 	uint64_t now = now_ns();
 	struct event e;
 	unsigned i, n = 0;
@@ -116,7 +106,8 @@ static void evaluate(struct sup *s)
 		ev_str(&e, "busy", s->parts[b].p->name);
 		ev_u64(&e, "waited_ms", (now - S.since_ns) / MS);
 		ev_end(&e);
-		S.recheck_at = now + recheck_ms(s) * MS;
+		S.recheck_at = now + (uint64_t)(s->plat->sleep_recheck_ms ? s->plat->sleep_recheck_ms :
+						PLAT_SLEEP_RECHECK_MS) * MS;
 		sup_arm_timer(s);
 		return;
 	}
@@ -202,10 +193,7 @@ int sleep_set_busy(struct sup *s, struct part_rt *pr, bool busy)
 {
 	if (pr->p->role != ROLE_SERVICE)
 		return -EINVAL;
-	if (busy)
-		S.busy |= 1U << pr->index;
-	else
-		S.busy &= ~(1U << pr->index);
+	S.busy = busy ? S.busy | 1U << pr->index : S.busy & ~(1U << pr->index);
 	S.recheck_at = 0; /* a change is looked at now */
 	evaluate(s);
 	return 0;
