@@ -536,7 +536,6 @@ void lc_kill(struct sup *s, struct part_rt *pr, const char *why)
 	ev_u64(&e, "signal", SIGKILL);
 	ev_str(&e, "reason", why);
 	ev_end(&e);
-	(void)s;
 }
 
 int lc_stop(struct sup *s, struct part_rt *pr, const char *why)
@@ -681,7 +680,6 @@ void lc_ask_cancel(struct sup *s, struct part_rt *pr, uint32_t token)
 {
 	unsigned i;
 
-	(void)s;
 	for (i = 0; i < LC_ASK_MAX; i++)
 		if (pr->asks[i].used && pr->asks[i].token == token)
 			pr->asks[i].used = false;
@@ -691,7 +689,6 @@ int lc_push(struct sup *s, struct part_rt *pr, uint32_t op)
 {
 	struct lvmm_ctl m = { .op = op };
 
-	(void)s;
 	if (pr->sock < 0 || (pr->state != PS_RUNNING && pr->state != PS_PAUSED))
 		return -ESRCH;
 	return proto_send(pr->sock, LVMM_MSG_CTL, &m, sizeof(m), NULL, 0, MSG_DONTWAIT);
@@ -757,7 +754,6 @@ void lc_on_ready(struct sup *s, struct part_rt *pr)
 
 void lc_on_exit_report(struct sup *s, struct part_rt *pr, const struct lvmm_exit *x)
 {
-	(void)s;
 	pr->last_exit = *x;
 	pr->last_exit.detail[sizeof(pr->last_exit.detail) - 1] = 0;
 	pr->got_exit = true;

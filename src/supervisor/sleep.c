@@ -182,7 +182,6 @@ void sleep_part_ended(struct sup *s, struct part_rt *pr)
 
 int sleep_wake_prepare(struct sup *s, struct part_rt *pr, const char *by)
 {
-	(void)s;
 	if (!(S.sleepers >> pr->index & 1))
 		return -EALREADY;
 	snprintf(S.by, sizeof(S.by), "%s", by);
@@ -214,7 +213,6 @@ bool sleep_reaped(struct sup *s, pid_t pid, int wstatus)
 		ev_u64(&e, "status", (uint64_t)WEXITSTATUS(wstatus));
 	ev_u64(&e, "after_ms", (now_ns() - S.hook_started) / MS);
 	ev_end(&e);
-	(void)s;
 	return true;
 }
 
@@ -222,7 +220,6 @@ uint64_t sleep_next_deadline(struct sup *s)
 {
 	uint64_t next = S.hook ? S.hook_kill_at : UINT64_MAX;
 
-	(void)s;
 	if (!S.asleep && S.sleepers && S.recheck_at)
 		next = MIN(next, S.recheck_at);
 	return next;
