@@ -2,17 +2,14 @@
 /*
  * Partition life cycle (lifecycle.h): the only writer of a partition's
  * run-time state. Starting builds the partition's configuration and fds
- * (everything it is granted, nothing else), forks, and in the child
- * closes every other fd, ignores the group's signals, takes the
- * partition's own identity and arms the parent-death signal before
- * re-executing this binary. Stopping asks, then kills after a grace.
+ * (everything it is granted, nothing else) and spawns this binary as the
+ * partition, under its own identity (spawn.c). Stopping asks, then kills after a grace.
  * Ending classifies the outcome and applies the restart policy.
  */
 #include "supervisor/lifecycle.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -20,9 +17,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -33,6 +28,7 @@
 #include "supervisor/events.h"
 #include "supervisor/identity.h"
 #include "supervisor/resources.h"
+#include "supervisor/spawn.h"
 #include "supervisor/sup_fdset.h"
 #include "supervisor/supervisor_int.h"
 #include "supervisor/trust.h"
@@ -41,33 +37,23 @@
 
 static struct lvmm_part_config cfg; /* 64 KiB: not on the stack */
 
+/* Indexed by enum pstate and enum lvmm_exit_reason (include/lvmm/proto.h). */
+static const char *const state_names[] = { "stopped", "starting", "running", "paused", "stopping",
+					   "restarting", "exited", "verifying" };
+static const char *const exit_names[] = { "unknown", "poweroff", "reset", "triple-fault",
+					  "internal-error", "entry-failure", "setup-failed",
+					  "stopped" };
+_Static_assert(ARRAY_SIZE(state_names) == PS_VERIFYING + 1, "a name per state");
+_Static_assert(ARRAY_SIZE(exit_names) == LVMM_EXIT_STOPPED + 1, "a name per exit reason");
+
 const char *lc_state_name(enum pstate st)
 {
-	switch (st) {
-	case PS_STARTING: return "starting";
-	case PS_RUNNING: return "running";
-	case PS_PAUSED: return "paused";
-	case PS_STOPPING: return "stopping";
-	case PS_WAIT_RESTART: return "restarting";
-	case PS_EXITED: return "exited";
-	case PS_VERIFYING: return "verifying";
-	case PS_STOPPED:
-	default: return "stopped";
-	}
+	return (unsigned)st < ARRAY_SIZE(state_names) ? state_names[st] : "stopped";
 }
 
 static const char *exit_reason_name(uint32_t r)
 {
-	switch (r) {
-	case LVMM_EXIT_POWEROFF: return "poweroff";
-	case LVMM_EXIT_RESET: return "reset";
-	case LVMM_EXIT_SHUTDOWN: return "triple-fault";
-	case LVMM_EXIT_INTERNAL: return "internal-error";
-	case LVMM_EXIT_FAIL_ENTRY: return "entry-failure";
-	case LVMM_EXIT_SETUP: return "setup-failed";
-	case LVMM_EXIT_STOPPED: return "stopped";
-	default: return "unknown";
-	}
+	return r < ARRAY_SIZE(exit_names) ? exit_names[r] : "unknown";
 }
 
 void lc_init(struct sup *s)
@@ -304,62 +290,6 @@ static int claim_identity(struct sup *s, struct part_rt *pr, char *err, size_t e
 	return 0;
 }
 
-/*
- * In the forked child, before exec (partitions and trust processes): only stdio and the protocol socket (as
- * fd 3) cross; the signals a process group or cgroup gets on shutdown
- * (terminal, `timeout`, `kill -- -PGID`, systemd) are ignored, because the
- * supervisor stops partitions in order (ignored dispositions survive
- * execve; a process group of its own would take the terminal away from a
- * partition that reads its console from stdin); the partition's identity
- * is taken here, so that the parent-death signal armed after it (a uid
- * change clears it) kills the partition with its supervisor in any state,
- * a SIGSTOPped one included.
- */
-void lc_child_exec(const char *role, const char *what, int sock, uint32_t uid, uint32_t gid,
-		   pid_t parent)
-{
-	static char a0[] = "lvmm";
-	char name[LVMM_NAME_MAX], a1[16];
-	char *argv[] = { a0, a1, name, NULL };
-	sigset_t none;
-
-	snprintf(a1, sizeof(a1), "%s", role);
-	snprintf(name, sizeof(name), "%s", what);
-	if (sock == 3 ? fcntl(3, F_SETFD, 0) < 0 : dup2(sock, 3) < 0)
-		_exit(127);
-	if (syscall(SYS_close_range, 4U, ~0U, 0U) < 0) {
-		int fd;
-
-		for (fd = 4; fd < 65536; fd++) /* kernels before 5.9 */
-			close(fd);
-	}
-	signal(SIGINT, SIG_IGN);
-	signal(SIGTERM, SIG_IGN);
-	signal(SIGHUP, SIG_IGN);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	if (uid && (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 ||
-		    setresuid(uid, uid, uid) < 0))
-		_exit(126);
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != parent)
-		_exit(125);
-	execv("/proc/self/exe", argv);
-	_exit(127);
-}
-
-static void start_failed(struct sup *s, struct part_rt *pr, const char *why)
-{
-	struct event e;
-
-	pr_err("partition %s: %s", pr->p->name, why);
-	ev_begin(&e, "partition_start_failed", pr->p->name);
-	ev_str(&e, "error", why);
-	ev_end(&e);
-	pr->state = PS_EXITED;
-	pr->exit_code = LVMM_EXIT_SETUPERR;
-	record_failure(s, pr->exit_code);
-}
-
 static void close_fd(int *fd)
 {
 	if (*fd >= 0)
@@ -379,36 +309,43 @@ static void drop_start(struct part_rt *pr, bool keep_log)
 		close_fd(&pr->evlog_fd);
 }
 
+/* This start's images and event log are closed (drop_start), and it is reported. */
+static void start_failed(struct sup *s, struct part_rt *pr, const char *why)
+{
+	struct event e;
+
+	drop_start(pr, false);
+	pr_err("partition %s: %s", pr->p->name, why);
+	ev_begin(&e, "partition_start_failed", pr->p->name);
+	ev_str(&e, "error", why);
+	ev_end(&e);
+	pr->state = PS_EXITED;
+	pr->exit_code = LVMM_EXIT_SETUPERR;
+	record_failure(s, pr->exit_code);
+}
+
 /* Fork the partition with this start's images and resources (the verdict, if any, is in). */
 static int fork_partition(struct sup *s, struct part_rt *pr, char *err, size_t errlen)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = TAG_PART | pr->index };
 	struct fdset fs = { .n = 0 };
-	pid_t pid, self = getpid();
 	struct event e;
-	int sv[2], r;
+	int sock, r;
+	pid_t pid;
 
 	r = build_config(s, pr, &fs, err, errlen);
 	if (r)
 		goto err_config;
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
-		r = -errno;
-		snprintf(err, errlen, "socketpair: %s", strerror(-r));
+	pr_debug("partition %s: resources open, forking", pr->p->name);
+	pid = spawn_lvmm("__partition", pr->p->name, pr->uid, pr->gid, &sock);
+	if (pid < 0) {
+		r = pid;
+		snprintf(err, errlen, "cannot start the partition process: %s", strerror(-r));
 		goto err_config;
 	}
-	pr_debug("partition %s: resources open, forking", pr->p->name);
-	pid = fork();
-	if (pid < 0) {
-		r = -errno;
-		snprintf(err, errlen, "fork: %s", strerror(-r));
-		goto err_sock;
-	}
-	if (pid == 0)
-		lc_child_exec("__partition", pr->p->name, sv[1], pr->uid, pr->gid, self);
-	close(sv[1]);
 	drop_start(pr, true); /* the safe image's copies, if unused; the event log is kept for attest */
 	pr->pid = pid;
-	pr->sock = sv[0];
+	pr->sock = sock;
 	pr->state = PS_STARTING;
 	pr->started_ns = now_ns();
 	pr->kill_at_ns = 0;
@@ -441,16 +378,12 @@ static int fork_partition(struct sup *s, struct part_rt *pr, char *err, size_t e
 	sup_arm_timer(s);
 	return 0;
 
-err_sock:
-	close(sv[0]);
-	close(sv[1]);
 err_config:
 	fdset_close(&fs);
 	unbind_sockets(pr);
 	if (s->hooks && s->hooks->agent_close)
 		s->hooks->agent_close(s, pr);
 	close_fd(&pr->mem_fd);
-	drop_start(pr, false);
 	acm_partition_start_fail(s, pr);
 	start_failed(s, pr, err);
 	return r;
@@ -532,7 +465,6 @@ static int start_now(struct sup *s, struct part_rt *pr, char *err, size_t errlen
 	return 0;
 
 err_start:
-	drop_start(pr, false);
 	acm_partition_start_fail(s, pr);
 err_refused:
 	start_failed(s, pr, err);
@@ -549,7 +481,6 @@ void lc_on_verified(struct sup *s, struct part_rt *pr, int boot, int evlog_fd, c
 		return;
 	}
 	if (boot < 0) {
-		drop_start(pr, false);
 		acm_partition_start_fail(s, pr);
 		start_failed(s, pr, why);
 		return;
@@ -605,7 +536,6 @@ void lc_kill(struct sup *s, struct part_rt *pr, const char *why)
 	ev_u64(&e, "signal", SIGKILL);
 	ev_str(&e, "reason", why);
 	ev_end(&e);
-	(void)s;
 }
 
 int lc_stop(struct sup *s, struct part_rt *pr, const char *why)
@@ -750,7 +680,6 @@ void lc_ask_cancel(struct sup *s, struct part_rt *pr, uint32_t token)
 {
 	unsigned i;
 
-	(void)s;
 	for (i = 0; i < LC_ASK_MAX; i++)
 		if (pr->asks[i].used && pr->asks[i].token == token)
 			pr->asks[i].used = false;
@@ -760,7 +689,6 @@ int lc_push(struct sup *s, struct part_rt *pr, uint32_t op)
 {
 	struct lvmm_ctl m = { .op = op };
 
-	(void)s;
 	if (pr->sock < 0 || (pr->state != PS_RUNNING && pr->state != PS_PAUSED))
 		return -ESRCH;
 	return proto_send(pr->sock, LVMM_MSG_CTL, &m, sizeof(m), NULL, 0, MSG_DONTWAIT);
@@ -826,10 +754,18 @@ void lc_on_ready(struct sup *s, struct part_rt *pr)
 
 void lc_on_exit_report(struct sup *s, struct part_rt *pr, const struct lvmm_exit *x)
 {
-	(void)s;
 	pr->last_exit = *x;
 	pr->last_exit.detail[sizeof(pr->last_exit.detail) - 1] = 0;
 	pr->got_exit = true;
+}
+
+/* Ask i of pr is over: its requester gets result (and rep, if any). */
+static void answer(struct sup *s, struct part_rt *pr, unsigned i, int result,
+		   const struct lvmm_ctl_reply *rep)
+{
+	pr->asks[i].used = false;
+	if (s->hooks && s->hooks->answer)
+		s->hooks->answer(s, pr->asks[i].token, pr, result, rep);
 }
 
 void lc_on_reply(struct sup *s, struct part_rt *pr, const struct lvmm_ctl_reply *rep)
@@ -850,16 +786,11 @@ void lc_on_reply(struct sup *s, struct part_rt *pr, const struct lvmm_ctl_reply 
 			pr->final_stats = *rep; /* the partition's last words */
 		return;
 	}
-	for (i = 0; i < LC_ASK_MAX; i++) {
-		struct lc_ask a = pr->asks[i];
-
-		if (!a.used || a.seq != rep->seq)
-			continue;
-		pr->asks[i].used = false;
-		if (s->hooks && s->hooks->answer)
-			s->hooks->answer(s, a.token, pr, a.op == rep->op ? rep->result : -EPROTO, rep);
-		return;
-	}
+	for (i = 0; i < LC_ASK_MAX; i++)
+		if (pr->asks[i].used && pr->asks[i].seq == rep->seq) {
+			answer(s, pr, i, pr->asks[i].op == rep->op ? rep->result : -EPROTO, rep);
+			return;
+		}
 	/* Late (the requester gave up) or unsolicited: nobody waits for it. */
 }
 
@@ -870,15 +801,9 @@ void lc_channel_lost(struct sup *s, struct part_rt *pr)
 	if (pr->sock >= 0)
 		close(pr->sock); /* also leaves the epoll set */
 	pr->sock = -1;
-	for (i = 0; i < LC_ASK_MAX; i++) {
-		struct lc_ask a = pr->asks[i];
-
-		if (!a.used)
-			continue;
-		pr->asks[i].used = false;
-		if (s->hooks && s->hooks->answer)
-			s->hooks->answer(s, a.token, pr, -ESRCH, NULL);
-	}
+	for (i = 0; i < LC_ASK_MAX; i++)
+		if (pr->asks[i].used)
+			answer(s, pr, i, -ESRCH, NULL);
 }
 
 /* ---- ending and restarting ------------------------------------------------------- */

@@ -232,14 +232,6 @@ void lc_on_verified(struct sup *s, struct part_rt *pr, int boot, int evlog_fd, c
  */
 void lc_trust_lost(struct sup *s, struct part_rt *pr, const char *why);
 
-/**
- * lc_child_exec() - in a forked child: keep only stdio and sock (as fd 3),
- * ignore the group's signals, take uid/gid (0: keep), arm the
- * parent-death signal, check the parent, exec "lvmm ROLE NAME". Never returns.
- */
-void lc_child_exec(const char *role, const char *name, int sock, uint32_t uid, uint32_t gid,
-		   pid_t parent) __attribute__((noreturn));
-
 /** lc_close() - release what the run held (identities); after the last partition ended. */
 void lc_close(struct sup *s);
 

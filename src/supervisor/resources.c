@@ -95,6 +95,18 @@ int res_disk(const char *path, int readonly, char *err, size_t errlen)
 	return fd;
 }
 
+/* sa names path, or path is too long for it (-ENAMETOOLONG, reason in err). */
+static int unix_addr(struct sockaddr_un *sa, const char *path, char *err, size_t errlen)
+{
+	if (strlen(path) >= sizeof(sa->sun_path)) {
+		snprintf(err, errlen, "socket path '%s' is longer than %zu bytes", path,
+			 sizeof(sa->sun_path) - 1);
+		return -ENAMETOOLONG;
+	}
+	memcpy(sa->sun_path, path, strlen(path) + 1);
+	return 0;
+}
+
 int res_unix_listen(const char *path, int backlog, char *err, size_t errlen)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -102,12 +114,8 @@ int res_unix_listen(const char *path, int backlog, char *err, size_t errlen)
 	mode_t old;
 	int fd, e;
 
-	if (strlen(path) >= sizeof(sa.sun_path)) {
-		snprintf(err, errlen, "socket path '%s' is longer than %zu bytes", path,
-			 sizeof(sa.sun_path) - 1);
+	if (unix_addr(&sa, path, err, errlen))
 		return -ENAMETOOLONG;
-	}
-	memcpy(sa.sun_path, path, strlen(path) + 1);
 	if (!lstat(path, &st)) {
 		/* Only ever replace a dead socket, never a live one or a file someone cares about. */
 		if (!S_ISSOCK(st.st_mode)) {
@@ -156,12 +164,8 @@ int res_stream(const char *path, int listen_mode, char *err, size_t errlen)
 
 	if (listen_mode)
 		return res_unix_listen(path, 1, err, errlen);
-	if (strlen(path) >= sizeof(sa.sun_path)) {
-		snprintf(err, errlen, "socket path '%s' is longer than %zu bytes", path,
-			 sizeof(sa.sun_path) - 1);
+	if (unix_addr(&sa, path, err, errlen))
 		return -ENAMETOOLONG;
-	}
-	memcpy(sa.sun_path, path, strlen(path) + 1);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -errno;

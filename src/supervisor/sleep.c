@@ -15,27 +15,29 @@
  * transition; after it, it resumes what the platform paused. Either way
  * the sleeping guest continues after its sleep write with WAK_STS set.
  *
- *   NONE --S3 write--> PENDING --no service busy--> ASLEEP --wake--> NONE
+ * Two states and a set: no sleepers (awake); sleepers and not asleep (the
+ * transition is pending); asleep (the platform followed). A wake of the last
+ * pending sleeper, or any wake of the sleeping platform, empties the set.
+ *
+ *   awake --S3 write--> pending --no service busy--> asleep --wake--> awake
  *                        \---------wake (sleep_cancelled)-------------^
  */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/log.h"
 #include "supervisor/events.h"
+#include "supervisor/spawn.h"
 #include "supervisor/supervisor_int.h"
 
 #define MS 1000000ULL
 
-enum sleep_phase { SL_NONE, SL_PENDING, SL_ASLEEP };
-
 static struct {
-	enum sleep_phase phase;
+	bool asleep;           /* the platform followed; without: a transition is pending while there are sleepers */
 	uint32_t sleepers;     /* bit i: partition i is asleep by its own request */
 	uint32_t busy;         /* bit i: service partition i said it is busy */
 	uint32_t paused;       /* bit i: the platform's sleep paused partition i */
@@ -44,11 +46,6 @@ static struct {
 	pid_t hook;
 	uint64_t hook_started, hook_kill_at;
 } S;
-
-static uint64_t recheck_ms(struct sup *s)
-{
-	return s->plat->sleep_recheck_ms ? s->plat->sleep_recheck_ms : PLAT_SLEEP_RECHECK_MS;
-}
 
 /* A busy service partition that still runs, or -1. */
 static int busy_one(struct sup *s)
@@ -59,11 +56,6 @@ static int busy_one(struct sup *s)
 		if ((S.busy >> i & 1) && s->parts[i].pid && s->parts[i].p->role == ROLE_SERVICE)
 			return (int)i;
 	return -1;
-}
-
-static int first(uint32_t mask)
-{
-	return mask ? __builtin_ctz(mask) : -1;
 }
 
 /* The host hook: fixed argv, no shell, an empty environment but the sleeper's name. */
@@ -80,20 +72,11 @@ static void run_hook(struct sup *s, const char *who)
 	for (i = 0; i < s->plat->sleep_hook_argc; i++)
 		argv[i] = s->plat->sleep_hook[i];
 	snprintf(env0, sizeof(env0), "LVMM_SLEEP_PARTITION=%s", who);
-	pid = fork();
-	if (pid == 0) {
-		sigset_t none;
-
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL); /* the supervisor's signalfd mask is not the hook's */
-		if (syscall(SYS_close_range, 3U, ~0U, 0U) == 0)
-			execve(argv[0], argv, envp);
-		_exit(127);
-	}
+	pid = spawn(&(struct spawn){ .path = argv[0], .argv = argv, .envp = envp });
 	ev_begin(&e, "sleep_hook", NULL);
 	ev_str(&e, "hook", argv[0]);
 	if (pid < 0)
-		ev_str(&e, "error", strerror(errno));
+		ev_str(&e, "error", strerror(-pid));
 	else
 		ev_u64(&e, "pid", (uint64_t)pid);
 	ev_end(&e);
@@ -109,12 +92,12 @@ static void run_hook(struct sup *s, const char *who)
 /* Carry the platform's transition out, or say why it waits. */
 static void evaluate(struct sup *s)
 {
-	int b = busy_one(s), who = first(S.sleepers);
+	int b = busy_one(s), who = S.sleepers ? __builtin_ctz(S.sleepers) : -1;
 	uint64_t now = now_ns();
 	struct event e;
 	unsigned i, n = 0;
 
-	if (S.phase != SL_PENDING || who < 0)
+	if (S.asleep || who < 0)
 		return;
 	if (b >= 0) {
 		if (now < S.recheck_at)
@@ -123,7 +106,8 @@ static void evaluate(struct sup *s)
 		ev_str(&e, "busy", s->parts[b].p->name);
 		ev_u64(&e, "waited_ms", (now - S.since_ns) / MS);
 		ev_end(&e);
-		S.recheck_at = now + recheck_ms(s) * MS;
+		S.recheck_at = now + (uint64_t)(s->plat->sleep_recheck_ms ? s->plat->sleep_recheck_ms :
+						PLAT_SLEEP_RECHECK_MS) * MS;
 		sup_arm_timer(s);
 		return;
 	}
@@ -133,7 +117,7 @@ static void evaluate(struct sup *s)
 			S.paused |= 1U << i;
 			n++;
 		}
-	S.phase = SL_ASLEEP;
+	S.asleep = true;
 	ev_begin(&e, "platform_sleep", s->parts[who].p->name);
 	ev_u64(&e, "paused", n);
 	ev_u64(&e, "waited_ms", (now - S.since_ns) / MS);
@@ -144,16 +128,16 @@ static void evaluate(struct sup *s)
 
 void sleep_on_request(struct sup *s, struct part_rt *pr)
 {
+	uint32_t before = S.sleepers;
 	struct event e;
 
 	S.sleepers |= 1U << pr->index;
 	ev_begin(&e, "sleep_request", pr->p->name);
 	ev_str(&e, "state", "S3");
-	ev_str(&e, "platform", S.phase == SL_ASLEEP ? "asleep" : S.phase == SL_PENDING ? "pending" : "awake");
+	ev_str(&e, "platform", S.asleep ? "asleep" : before ? "pending" : "awake");
 	ev_end(&e);
-	if (S.phase != SL_NONE)
+	if (before)
 		return; /* joins the transition under way (or the sleeping platform) */
-	S.phase = SL_PENDING;
 	S.since_ns = now_ns();
 	S.recheck_at = 0;
 	S.by[0] = 0;
@@ -169,7 +153,7 @@ static void wake_all(struct sup *s)
 		if ((S.paused | S.sleepers) >> i & 1)
 			(void)lc_push(s, &s->parts[i], LVMM_CTL_RESUME);
 	S.paused = S.sleepers = 0;
-	S.phase = SL_NONE;
+	S.asleep = false;
 }
 
 void sleep_on_woke(struct sup *s, struct part_rt *pr, const char *why)
@@ -179,13 +163,13 @@ void sleep_on_woke(struct sup *s, struct part_rt *pr, const char *why)
 	if (!(S.sleepers >> pr->index & 1))
 		return;
 	S.sleepers &= ~(1U << pr->index);
-	ev_begin(&e, S.phase == SL_ASLEEP ? "wake" : "sleep_cancelled", pr->p->name);
+	ev_begin(&e, S.asleep ? "wake" : "sleep_cancelled", pr->p->name);
 	ev_str(&e, "by", S.by[0] ? S.by : why);
-	ev_u64(&e, S.phase == SL_ASLEEP ? "slept_ms" : "after_ms", (now_ns() - S.since_ns) / MS);
+	ev_u64(&e, S.asleep ? "slept_ms" : "after_ms", (now_ns() - S.since_ns) / MS);
 	ev_end(&e);
 	S.by[0] = 0;
 	/* The seeds' step 3c: a guest that wakes first cancels the platform's transition. */
-	if (S.phase == SL_ASLEEP || !S.sleepers)
+	if (S.asleep || !S.sleepers)
 		wake_all(s);
 }
 
@@ -198,7 +182,6 @@ void sleep_part_ended(struct sup *s, struct part_rt *pr)
 
 int sleep_wake_prepare(struct sup *s, struct part_rt *pr, const char *by)
 {
-	(void)s;
 	if (!(S.sleepers >> pr->index & 1))
 		return -EALREADY;
 	snprintf(S.by, sizeof(S.by), "%s", by);
@@ -209,10 +192,7 @@ int sleep_set_busy(struct sup *s, struct part_rt *pr, bool busy)
 {
 	if (pr->p->role != ROLE_SERVICE)
 		return -EINVAL;
-	if (busy)
-		S.busy |= 1U << pr->index;
-	else
-		S.busy &= ~(1U << pr->index);
+	S.busy = busy ? S.busy | 1U << pr->index : S.busy & ~(1U << pr->index);
 	S.recheck_at = 0; /* a change is looked at now */
 	evaluate(s);
 	return 0;
@@ -233,7 +213,6 @@ bool sleep_reaped(struct sup *s, pid_t pid, int wstatus)
 		ev_u64(&e, "status", (uint64_t)WEXITSTATUS(wstatus));
 	ev_u64(&e, "after_ms", (now_ns() - S.hook_started) / MS);
 	ev_end(&e);
-	(void)s;
 	return true;
 }
 
@@ -241,8 +220,7 @@ uint64_t sleep_next_deadline(struct sup *s)
 {
 	uint64_t next = S.hook ? S.hook_kill_at : UINT64_MAX;
 
-	(void)s;
-	if (S.phase == SL_PENDING && S.recheck_at)
+	if (!S.asleep && S.sleepers && S.recheck_at)
 		next = MIN(next, S.recheck_at);
 	return next;
 }
@@ -253,6 +231,6 @@ void sleep_on_timer(struct sup *s, uint64_t now)
 		kill(S.hook, SIGKILL); /* bounded: reaped (and reported) as killed */
 		S.hook_kill_at = UINT64_MAX;
 	}
-	if (S.phase == SL_PENDING && S.recheck_at && now >= S.recheck_at)
+	if (!S.asleep && S.sleepers && S.recheck_at && now >= S.recheck_at)
 		evaluate(s);
 }

@@ -68,20 +68,14 @@ static void tty_raw(void)
 
 /* ---- messages from partitions -------------------------------------------------- */
 
-/* What on_violation asks of the supervisor (block and log are the partition's own). */
-static enum contain_action violation_action(uint32_t a)
-{
-	switch (a) {
-	case LVMM_VIOL_PAUSE: return CONTAIN_PAUSE;
-	case LVMM_VIOL_STOP: return CONTAIN_STOP;
-	case LVMM_VIOL_RESTART: return CONTAIN_RESTART;
-	case LVMM_VIOL_ISOLATE: return CONTAIN_ISOLATE;
-	default: return CONTAIN_NONE;
-	}
-}
-
 static const char *const viol_names[] = { "block", "log", "pause", "stop", "restart", "isolate" };
 static const char *const wdog_names[] = { "event", "restart", "stop" };
+/* What on_violation and the watchdog's action ask of the supervisor (block and log are the partition's own). */
+static const enum contain_action viol_acts[] = { CONTAIN_NONE, CONTAIN_NONE, CONTAIN_PAUSE,
+						 CONTAIN_STOP, CONTAIN_RESTART, CONTAIN_ISOLATE };
+static const enum contain_action wdog_acts[] = { CONTAIN_NONE, CONTAIN_RESTART, CONTAIN_STOP };
+_Static_assert(ARRAY_SIZE(viol_acts) == LVMM_VIOL_MAX + 1 && ARRAY_SIZE(wdog_acts) == LVMM_WDOG_MAX + 1,
+	       "an action per value");
 
 static void on_part_event(struct sup *s, struct part_rt *pr, const struct lvmm_event *ev)
 {
@@ -114,7 +108,7 @@ static void on_part_event(struct sup *s, struct part_rt *pr, const struct lvmm_e
 		ev_str(&e, "action", viol_names[a]);
 		if (ev->d)
 			ev_u64(&e, "suppressed", ev->d);
-		act = violation_action(a);
+		act = viol_acts[a];
 		why = "integrity_violation";
 		break;
 	case LVMM_EV_PROTECT_LOCK:
@@ -130,8 +124,7 @@ static void on_part_event(struct sup *s, struct part_rt *pr, const struct lvmm_e
 		ev_u64(&e, "timeout_ms", pr->p->watchdog_ms);
 		ev_u64(&e, "since_pet_ms", ev->b);
 		ev_str(&e, "action", wdog_names[a]);
-		act = a == LVMM_WDOG_RESTART ? CONTAIN_RESTART : a == LVMM_WDOG_STOP ? CONTAIN_STOP :
-		      CONTAIN_NONE;
+		act = wdog_acts[a];
 		why = "watchdog";
 		break;
 	case LVMM_EV_VIRTIO_ERROR:
@@ -350,6 +343,7 @@ static void raise_fd_limit(const struct platform *plat)
 
 int supervisor_run(struct platform *plat, const struct run_opts *opts)
 {
+	const char *ctl_path = opts->control_path ? opts->control_path : plat->control_path;
 	struct epoll_event ev;
 	sigset_t mask;
 	unsigned i;
@@ -391,11 +385,10 @@ int supervisor_run(struct platform *plat, const struct run_opts *opts)
 	if (!r)
 		r = links_init(&S);
 	if (!r)
-		r = fe_init(&S, opts->control_path ? opts->control_path : plat->control_path);
+		r = fe_init(&S, ctl_path);
 	if (r)
 		return LVMM_EXIT_SETUPERR;
-	cons_init(&S, fe_listening(&S) ? (opts->control_path ? opts->control_path
-								    : plat->control_path) : NULL);
+	cons_init(&S, fe_listening(&S) ? ctl_path : NULL);
 
 	for (i = 0; i < plat->nparts; i++)
 		if (plat->parts[i].stdin_console)

@@ -24,6 +24,7 @@
 #include "lvmm/guest_abi.h"
 #include "supervisor/events.h"
 #include "supervisor/identity.h"
+#include "supervisor/spawn.h"
 #include "supervisor/sup_fdset.h"
 #include "supervisor/supervisor_int.h"
 #include "trust/digest.h"
@@ -134,8 +135,7 @@ int trust_spawn(struct sup *s, struct part_rt *pr, char *err, size_t errlen)
 	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = TAG_TRUST | pr->index };
 	struct lvmm_trust_init init = { .log_level = (uint32_t)s->opts.log_level };
 	const struct plat_part *p = pr->p;
-	int tpm = plat_part_tpm(p), sv[2], r = 0, dirfd;
-	pid_t self = getpid();
+	int tpm = plat_part_tpm(p), sock, r = 0, dirfd;
 	struct event e;
 
 	if (t->pid)
@@ -147,24 +147,16 @@ int trust_spawn(struct sup *s, struct part_rt *pr, char *err, size_t errlen)
 	/* The vTPM's state directory is created here (the trust process could not): 0700, its own. */
 	if (!r && tpm >= 0 && (r = swtpm_prepare_state_dir(p->devs[tpm].path, t->uid, t->uid)))
 		snprintf(err, errlen, "vTPM state directory '%s': %s", p->devs[tpm].path, strerror(-r));
-	if (!r && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
-		r = -errno;
-		snprintf(err, errlen, "trust socketpair: %s", strerror(-r));
-	}
 	if (r)
 		return r;
-	t->pid = fork();
-	if (t->pid == 0)
-		lc_child_exec("__trust", p->name, sv[1], t->uid, t->uid, self);
-	close(sv[1]);
+	t->pid = spawn_lvmm("__trust", p->name, t->uid, t->uid, &sock);
 	if (t->pid < 0) {
-		r = -errno;
+		r = t->pid;
 		t->pid = 0;
-		close(sv[0]);
-		snprintf(err, errlen, "fork: %s", strerror(-r));
+		snprintf(err, errlen, "cannot start the trust process: %s", strerror(-r));
 		return r;
 	}
-	*t = (struct trust_rt){ .pid = t->pid, .sock = sv[0], .uid = t->uid, .uid_lock = t->uid_lock,
+	*t = (struct trust_rt){ .pid = t->pid, .sock = sock, .uid = t->uid, .uid_lock = t->uid_lock,
 				.seq = t->seq };
 	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, t->sock, &ev) < 0)
 		pr_warn("partition %s: trust epoll: %s", p->name, strerror(errno));
