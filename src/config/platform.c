@@ -28,6 +28,7 @@
 #include "lvmm/guest_abi.h"
 #include "config/policy_load.h"
 #include "config/yaml_util.h"
+#include "shared/parse.h"
 
 #define MEM_MIN (4 * MiB)
 #define MEM_MAX (1024 * GiB)

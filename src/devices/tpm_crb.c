@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/proto.h"
 #include "devices/registry.h"
@@ -324,6 +325,28 @@ int tpm_crb_supervisor_rsp(void *state, const struct lvmm_tpm_msg *m, uint32_t p
 	if (!lvmm_tpm_msg_ok(m, payload_len))
 		return -EPROTO;
 	return tpm_crb_complete(&d->crb, m->seq, m->data, m->len);
+}
+
+/* pread() the whole buffer at off; -EIO if the file is shorter. 0 or -errno. */
+static int pread_full(int fd, void *buf, size_t len, off_t off)
+{
+	char *p = buf;
+
+	while (len) {
+		ssize_t n = pread(fd, p, len, off);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			return -EIO;
+		p += n;
+		off += n;
+		len -= (size_t)n;
+	}
+	return 0;
 }
 
 /* The event log the supervisor wrote (a sealed memfd) into the reserved area the TPM2 table names. */
