@@ -42,6 +42,19 @@ static inline bool ranges_overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_
 /* write() the whole buffer, retrying on EINTR and short transfers. 0 or -errno. */
 int write_full(int fd, const void *buf, size_t len) MUST_CHECK;
 
+/*
+ * mkdir path (mode 0700) unless it exists; then it must be a real directory
+ * of ours with none of the mode bits in closed (022: no one else may write
+ * in it; 077: no one else may even look). 0, -EPERM or -errno.
+ */
+int own_dir(const char *path, unsigned closed) MUST_CHECK;
+
+/*
+ * Remove the socket file at path only if it is still the one we bound
+ * (dev, ino; ino 0: none): another run may have replaced it since.
+ */
+void unlink_ours(const char *path, dev_t dev, ino_t ino);
+
 /* Where control sockets given by name live (docs/api.md): root's runs. */
 #define LVMM_RUN_DIR "/run/lvmm"
 

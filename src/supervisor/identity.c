@@ -102,20 +102,6 @@ static int scan_proc(uint32_t base, uint32_t n)
 	return 0;
 }
 
-/* mkdir path (mode 0700) unless it exists; it must be a real directory of ours, closed to others. */
-static int own_dir(const char *path)
-{
-	struct stat st;
-
-	if (mkdir(path, 0700) < 0 && errno != EEXIST)
-		return -errno;
-	if (lstat(path, &st) < 0)
-		return -errno;
-	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 022))
-		return -EPERM;
-	return 0;
-}
-
 /* The lock directory: IDENT_LOCK_DIR, else the fallback. An fd for openat(), or -errno. */
 static int lock_dir(char *err, size_t errlen)
 {
@@ -129,9 +115,10 @@ static int lock_dir(char *err, size_t errlen)
 	for (i = 0; i < ARRAY_SIZE(dirs); i++) {
 		int fd;
 
-		r = own_dir(dirs[i][0]);
+		/* Ours, and no one else may write in it (a lock file swapped). */
+		r = own_dir(dirs[i][0], 022);
 		if (!r)
-			r = own_dir(dirs[i][1]);
+			r = own_dir(dirs[i][1], 022);
 		if (r)
 			continue;
 		fd = open(dirs[i][1], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -202,3 +189,4 @@ void ident_release(int lock_fd)
 	if (lock_fd >= 0)
 		close(lock_fd); /* the lock file stays: unlinking it would race with a claimer */
 }
+
