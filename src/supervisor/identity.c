@@ -6,6 +6,7 @@
  */
 #include "supervisor/identity.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
@@ -14,7 +15,6 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "common/util.h"
@@ -24,14 +24,6 @@
 static uint8_t used[IDENT_SCAN_MAX / 8];
 static char dents[16384] __attribute__((aligned(8)));
 static char status[4096];
-
-struct dirent64_hdr {
-	uint64_t ino;
-	int64_t off;
-	unsigned short reclen;
-	unsigned char type;
-	char name[];
-};
 
 static void mark(uint32_t base, uint32_t n, unsigned long id)
 {
@@ -70,22 +62,22 @@ static int scan_proc(uint32_t base, uint32_t n)
 		return -errno;
 	/* Bounded: /proc lists each process once; 1M entries is far beyond pid_max's default. */
 	for (guard = 0; guard < (1U << 20);) {
-		long got = syscall(SYS_getdents64, dfd, dents, sizeof(dents));
-		long off = 0;
+		ssize_t got = getdents64(dfd, dents, sizeof(dents));
+		ssize_t off = 0;
 
 		if (got <= 0)
 			break;
 		while (off < got) {
-			const struct dirent64_hdr *d = (const void *)(dents + off);
+			const struct dirent64 *d = (const void *)(dents + off);
 			char path[64];
 			ssize_t k;
 			int fd;
 
-			off += d->reclen;
+			off += d->d_reclen;
 			guard++;
-			if (d->name[0] < '1' || d->name[0] > '9')
+			if (d->d_name[0] < '1' || d->d_name[0] > '9')
 				continue;
-			snprintf(path, sizeof(path), "%.20s/status", d->name);
+			snprintf(path, sizeof(path), "%.20s/status", d->d_name);
 			fd = openat(dfd, path, O_RDONLY | O_CLOEXEC);
 			if (fd < 0)
 				continue; /* it exited meanwhile */
