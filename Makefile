@@ -66,7 +66,7 @@ LIBS := -lcyaml -lyaml -lseccomp -l:liburing.a -lpthread -lcrypto -ljansson -lnc
 	-Wl,--wrap=dlopen,--wrap=getaddrinfo,--wrap=gethostbyname
 
 # Every .c under these folders is part of lvmm; main.c only in the binary.
-LIB_SRCS := $(wildcard src/cli/*.c src/config/*.c src/common/*.c src/supervisor/*.c src/vmm/*.c src/devices/*.c src/virtio/*.c src/trust/*.c) \
+LIB_SRCS := $(wildcard src/cli/*.c src/config/*.c src/common/*.c src/shared/*.c src/supervisor/*.c src/vmm/*.c src/devices/*.c src/virtio/*.c src/trust/*.c) \
 	src/api/ops.c src/api/parse.c src/api/follow.c src/api/metrics.c
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 MAIN_OBJ := $(BUILD)/src/main.o
@@ -75,7 +75,8 @@ MAIN_OBJ := $(BUILD)/src/main.o
 # libmicrohttpd's static archive drags in GnuTLS and its dependencies; it is
 # exec'd once per run (not per partition start), so the dynamic loader's
 # cost does not matter there. docs/api.md.
-API_SRCS := $(wildcard src/api/*.c) src/common/proto.c src/common/util.c src/common/log.c
+API_SRCS := $(wildcard src/api/*.c) src/common/proto.c src/common/util.c src/common/log.c \
+	src/shared/parse.c src/shared/ratelimit.c
 API_OBJS := $(API_SRCS:%.c=$(BUILD)/%.o)
 API_LIBS := -lmicrohttpd -lgnutls -ljansson -lseccomp
 ifeq ($(SAN),1)

@@ -18,6 +18,7 @@
 
 #include "config/cpufeatures.h"
 #include "common/log.h"
+#include "shared/parse.h"
 #include "cli/console.h"
 #include "cli/ctl_client.h"
 #include "cli/top.h"

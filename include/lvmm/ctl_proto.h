@@ -283,7 +283,7 @@ struct lvmm_api_metrics {
 
 #define LVMM_API_MREC_STATS (1U << 0) /* stats hold the partition's counters */
 #define LVMM_API_MREC_STALE (1U << 1) /* it runs but did not answer this request in time */
-#define LVMM_API_MREC_PROC  (1U << 2) /* cpu_ns, vcpu_ns and rss_bytes were read from /proc */
+#define LVMM_API_MREC_PROC  (1U << 2) /* cpu_ns and rss_bytes were measured (its CPU clock, /proc statm) */
 
 struct lvmm_api_metrics_part {
 	struct lvmm_api_part_info info; /* as in a list reply */
@@ -292,7 +292,7 @@ struct lvmm_api_metrics_part {
 	uint64_t uptime_ns;     /* since its process started; 0 without one */
 	uint64_t stats_age_ns;  /* how long ago the partition gave stats */
 	uint64_t cpu_ns;        /* CPU time of the partition's process (all threads) */
-	uint64_t vcpu_ns;       /* of which its vCPU threads' */
+	uint64_t vcpu_ns;       /* of which its vCPU threads' (from the stats answer: MREC_STATS) */
 	uint64_t rss_bytes;     /* resident memory of the process (guest RAM touched included) */
 	struct lvmm_api_stats stats;
 };

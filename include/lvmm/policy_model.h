@@ -116,7 +116,5 @@ int pol_label_find(const struct policy *p, const char *name);
 int pol_res_label(const struct policy *p, enum pol_res_kind kind, const char *name, int cpu);
 /* Operation id for a control-API name ("link-down"), or -1. */
 int pol_op_find(const char *name);
-/* Name of operation op, or "?" when out of range. */
-const char *pol_op_name(int op);
 
 #endif

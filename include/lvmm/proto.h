@@ -281,6 +281,7 @@ struct lvmm_ctl_reply {
 	uint64_t violations_suppressed; /* of those, not reported (rate limit) */
 	uint32_t protected_ranges;      /* ranges protected now */
 	uint32_t pad2;
+	uint64_t vcpu_ns;               /* CPU time of its vCPU threads (their CPU clocks) */
 };
 
 /* ---- TPM --------------------------------------------------------------

@@ -28,6 +28,7 @@
 
 #include "api/api.h"
 #include "common/log.h"
+#include "shared/ratelimit.h"
 #include "common/util.h"
 
 #define MS 1000000ULL

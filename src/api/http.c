@@ -29,6 +29,7 @@
 
 #include "api/api.h"
 #include "common/log.h"
+#include "shared/parse.h"
 #include "common/util.h"
 
 #define CONN_MEMORY   (32 * 1024) /* per connection: request line and headers */

@@ -180,9 +180,10 @@ void api_metrics_json(json_t *o, const void *blob)
 		json_object_set_new(e, "stale", json_boolean(m->flags & LVMM_API_MREC_STALE));
 		if (m->flags & LVMM_API_MREC_PROC) {
 			REAL(e, "cpu_seconds", (double)m->cpu_ns / NS);
-			REAL(e, "vcpu_seconds", (double)m->vcpu_ns / NS);
 			INT(e, "resident_bytes", m->rss_bytes);
 		}
+		if ((m->flags & LVMM_API_MREC_PROC) && (m->flags & LVMM_API_MREC_STATS))
+			REAL(e, "vcpu_seconds", (double)m->vcpu_ns / NS);
 		if (m->flags & LVMM_API_MREC_STATS) {
 			REAL(e, "stats_age_seconds", (double)m->stats_age_ns / NS);
 			ex = json_object();
@@ -268,8 +269,8 @@ static const struct pfam {
 	[PF_RESTARTS] = { "lvmm_partition_restarts_total", "counter", "Restarts by the partition's restart policy.", 0 },
 	[PF_EXIT] = { "lvmm_partition_exit_status", "gauge", "Exit status of the partition's last run (docs/cli.md).", 0 },
 	[PF_STALE] = { "lvmm_partition_stale", "gauge", "1: the running partition did not answer this scrape in time; its counters are from its last answer.", 0 },
-	[PF_CPU] = { "lvmm_partition_cpu_seconds_total", "counter", "CPU time of the partition's process, all threads (/proc).", LVMM_API_MREC_PROC },
-	[PF_VCPU] = { "lvmm_partition_vcpu_seconds_total", "counter", "CPU time of the partition's vCPU threads (/proc).", LVMM_API_MREC_PROC },
+	[PF_CPU] = { "lvmm_partition_cpu_seconds_total", "counter", "CPU time of the partition's process, all threads.", LVMM_API_MREC_PROC },
+	[PF_VCPU] = { "lvmm_partition_vcpu_seconds_total", "counter", "CPU time of the partition's vCPU threads (its last answer).", LVMM_API_MREC_PROC | LVMM_API_MREC_STATS },
 	[PF_RSS] = { "lvmm_partition_resident_memory_bytes", "gauge", "Resident memory of the partition's process, touched guest RAM included (/proc).", LVMM_API_MREC_PROC },
 	[PF_AGE] = { "lvmm_partition_stats_age_seconds", "gauge", "Age of the partition's counters (its last answer).", LVMM_API_MREC_STATS },
 	[PF_DMA] = { "lvmm_partition_dma_faults_total", "counter", "Device accesses outside the partition's memory, refused.", LVMM_API_MREC_STATS },

@@ -17,6 +17,7 @@
 
 #include "api/api.h"
 #include "common/util.h"
+#include "shared/parse.h"
 
 #define STR(o, k, v) json_object_set_new(o, k, json_string(v))
 #define INT(o, k, v) json_object_set_new(o, k, json_integer((json_int_t)(v)))

@@ -12,6 +12,7 @@
 
 #include "api/api.h"
 #include "common/util.h"
+#include "shared/parse.h"
 
 bool api_rid_ok(const char *s)
 {

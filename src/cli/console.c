@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "common/util.h"
+#include "shared/parse.h"
 
 #define ESCAPE 0x1d /* Ctrl-], as virsh console and telnet */
 

@@ -23,6 +23,7 @@
 #include "api/api.h"
 #include "cli/http.h"
 #include "common/util.h"
+#include "shared/parse.h"
 
 #define ANSWER_MS 20000 /* the supervisor answers within 3 s (attest: 10 s); the front-end within 15 */
 

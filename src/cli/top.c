@@ -31,6 +31,7 @@
 
 #include "cli/http.h"
 #include "common/log.h"
+#include "shared/parse.h"
 #include "common/util.h"
 #include "lvmm/proto.h"
 

@@ -21,35 +21,6 @@ void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3
 #define pr_info(...)  do { if (log_level >= LOG_INFO) log_msg(LOG_INFO, __VA_ARGS__); } while (0)
 #define pr_debug(...) do { if (log_level >= LOG_DEBUG) log_msg(LOG_DEBUG, __VA_ARGS__); } while (0)
 
-/*
- * A token bucket for log lines: at most RL_BURST lines, refilled at one
- * line per RL_INTERVAL_MS. Suppressed lines are counted and reported with
- * the next line that passes. Not thread-safe: give each thread/device its own.
- */
-struct ratelimit {
-	uint64_t last_ns;
-	uint32_t tokens;
-	uint32_t suppressed;
-	bool init;
-};
-#define RL_BURST       5
-#define RL_INTERVAL_MS 1000
-
-/* Return true if a line may be printed now; counts suppressed lines otherwise. */
-bool ratelimit_allow(struct ratelimit *rl);
-
-#define pr_warn_rl(rl, fmt, ...)                                                   \
-	do {                                                                       \
-		if (log_level >= LOG_WARN && ratelimit_allow(rl)) {                \
-			if ((rl)->suppressed)                                      \
-				log_msg(LOG_WARN, fmt " (%u similar suppressed)",  \
-					##__VA_ARGS__, (rl)->suppressed);          \
-			else                                                       \
-				log_msg(LOG_WARN, fmt, ##__VA_ARGS__);             \
-			(rl)->suppressed = 0;                                      \
-		}                                                                  \
-	} while (0)
-
 /* Monotonic clock in nanoseconds. */
 uint64_t now_ns(void);
 

@@ -1,98 +1,11 @@
 // SPDX-License-Identifier: MIT
 #include "util.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
-
-int parse_u64(const char *s, uint64_t max, uint64_t *out)
-{
-	char *end;
-	unsigned long long v;
-	int base = 10;
-
-	/*
-	 * Not strtoull(s, 0): base 0 reads "010" as octal 8, and a vCPU count or
-	 * a uid must mean what it looks like. Hex only with an explicit 0x.
-	 */
-	if (!s || !isdigit((unsigned char)*s))
-		return -EINVAL; /* also refuses a sign or space, which strtoull skips */
-	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
-		s += 2;
-		base = 16;
-		/* strtoull would also take a second "0x" */
-		if (!isxdigit((unsigned char)*s) || (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')))
-			return -EINVAL;
-	}
-	errno = 0;
-	v = strtoull(s, &end, base);
-	if (errno == ERANGE)
-		return -ERANGE;
-	if (*end)
-		return -EINVAL;
-	if (v > max)
-		return -ERANGE;
-	*out = v;
-	return 0;
-}
-
-int parse_size(const char *s, uint64_t default_unit, uint64_t *out)
-{
-	char *end;
-	unsigned long long v;
-	uint64_t unit = default_unit;
-
-	if (!s || !isdigit((unsigned char)*s))
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno == ERANGE)
-		return -ERANGE;
-	if (*end) {
-		switch (toupper((unsigned char)*end)) {
-		case 'B': unit = 1; break;
-		case 'K': unit = KiB; break;
-		case 'M': unit = MiB; break;
-		case 'G': unit = GiB; break;
-		case 'T': unit = 1024 * GiB; break;
-		default: return -EINVAL;
-		}
-		end++;
-		if (unit != 1) {
-			if (!strcasecmp(end, "iB") || !strcasecmp(end, "B"))
-				end += strlen(end);
-		}
-		if (*end)
-			return -EINVAL;
-	}
-	if (v > UINT64_MAX / unit)
-		return -ERANGE;
-	*out = v * unit;
-	return 0;
-}
-
-int read_full(int fd, void *buf, size_t len)
-{
-	char *p = buf;
-
-	while (len) {
-		ssize_t n = read(fd, p, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 0)
-			return -EIO;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
 
 int write_full(int fd, const void *buf, size_t len)
 {
@@ -112,56 +25,6 @@ int write_full(int fd, const void *buf, size_t len)
 	return 0;
 }
 
-int pread_full(int fd, void *buf, size_t len, off_t off)
-{
-	char *p = buf;
-
-	while (len) {
-		ssize_t n = pread(fd, p, len, off);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 0)
-			return -EIO;
-		p += n;
-		off += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-int strlcpy_checked(char *dst, const char *src, size_t n)
-{
-	size_t l = strlen(src);
-
-	if (!n)
-		return -E2BIG;
-	if (l >= n) {
-		memcpy(dst, src, n - 1);
-		dst[n - 1] = 0;
-		return -E2BIG;
-	}
-	memcpy(dst, src, l + 1);
-	return 0;
-}
-
-int ctl_socket_path(const char *name, char *out, size_t n)
-{
-	const char *xdg = getenv("XDG_RUNTIME_DIR");
-	int w;
-
-	if (strchr(name, '/'))
-		w = snprintf(out, n, "%s", name);
-	else if (geteuid() != 0 && xdg && xdg[0] == '/')
-		w = snprintf(out, n, "%s/lvmm/%s.sock", xdg, name);
-	else
-		w = snprintf(out, n, "%s/%s.sock", LVMM_RUN_DIR, name);
-	return w < 0 || (size_t)w >= n ? -ENAMETOOLONG : 0;
-}
-
 int console_path(const char *ctl, const char *part, char *out, size_t n)
 {
 	size_t len = strlen(ctl);
@@ -172,4 +35,25 @@ int console_path(const char *ctl, const char *part, char *out, size_t n)
 	w = snprintf(out, n, "%.*s.console%s%s", (int)len, ctl, part ? "/" : "", part ? part : "");
 	/* 108 bytes in sun_path, NUL included. */
 	return w < 0 || (size_t)w >= n || (part && w > 107) ? -ENAMETOOLONG : 0;
+}
+
+int own_dir(const char *path, unsigned closed)
+{
+	struct stat st;
+
+	if (mkdir(path, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	if (lstat(path, &st) < 0)
+		return -errno;
+	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & closed))
+		return -EPERM;
+	return 0;
+}
+
+void unlink_ours(const char *path, dev_t dev, ino_t ino)
+{
+	struct stat st;
+
+	if (ino && !lstat(path, &st) && S_ISSOCK(st.st_mode) && st.st_dev == dev && st.st_ino == ino)
+		unlink(path);
 }

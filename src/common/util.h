@@ -39,36 +39,24 @@ static inline bool ranges_overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_
 	return a <= b ? b - a < alen : a - b < blen;
 }
 
-/*
- * Parse a size such as "64M", "1G", "4096", "512K" (suffix K/M/G/T, optional
- * "iB"/"B"); a bare number is taken in units of default_unit. Returns 0 or -EINVAL / -ERANGE.
- */
-int parse_size(const char *s, uint64_t default_unit, uint64_t *out) MUST_CHECK;
-
-/*
- * Parse an unsigned integer that must fit in max: decimal (leading zeros do
- * not mean octal: "010" is 10) or hexadecimal with a 0x prefix; no sign,
- * space or suffix. 0 or -EINVAL / -ERANGE.
- */
-int parse_u64(const char *s, uint64_t max, uint64_t *out) MUST_CHECK;
-
-/* read()/write() the whole buffer, retrying on EINTR and short transfers. 0 or -errno. */
-int read_full(int fd, void *buf, size_t len) MUST_CHECK;
+/* write() the whole buffer, retrying on EINTR and short transfers. 0 or -errno. */
 int write_full(int fd, const void *buf, size_t len) MUST_CHECK;
-/* pread() the whole buffer at off; -EIO if the file is shorter. 0 or -errno. */
-int pread_full(int fd, void *buf, size_t len, off_t off) MUST_CHECK;
 
-/* Copy src into dst (size n) always NUL-terminating; returns -E2BIG if truncated. */
-int strlcpy_checked(char *dst, const char *src, size_t n) MUST_CHECK;
+/*
+ * mkdir path (mode 0700) unless it exists; then it must be a real directory
+ * of ours with none of the mode bits in closed (022: no one else may write
+ * in it; 077: no one else may even look). 0, -EPERM or -errno.
+ */
+int own_dir(const char *path, unsigned closed) MUST_CHECK;
+
+/*
+ * Remove the socket file at path only if it is still the one we bound
+ * (dev, ino; ino 0: none): another run may have replaced it since.
+ */
+void unlink_ours(const char *path, dev_t dev, ino_t ino);
 
 /* Where control sockets given by name live (docs/api.md): root's runs. */
 #define LVMM_RUN_DIR "/run/lvmm"
-/*
- * The control socket for name: a name with a '/' is a path as it is; a bare
- * NAME is LVMM_RUN_DIR/NAME.sock, or $XDG_RUNTIME_DIR/lvmm/NAME.sock when
- * not root and that is set. 0 or -ENAMETOOLONG.
- */
-int ctl_socket_path(const char *name, char *out, size_t n) MUST_CHECK;
 
 /*
  * Where a platform's console sockets live (docs/cli.md, "lvmm console"):

@@ -30,6 +30,7 @@
 #include "config/policy_load.h"
 #include "config/yaml_util.h"
 #include "lvmm/trust_proto.h"
+#include "shared/parse.h"
 
 #define MEM_MIN (4 * MiB)
 #define MEM_MAX (1024 * GiB)

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "common/util.h"
+#include "shared/parse.h"
 
 /* Longest user-supplied value quoted in a message: messages stay one readable line. */
 #define QUOTE_MAX 80

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "shared/ratelimit.h"
 #include "devices/link_ring.h"
 #include "devices/registry.h"
 #include "devices/virtio_net.h"

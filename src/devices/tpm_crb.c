@@ -28,6 +28,7 @@
 #include "devices/registry.h"
 #include "lvmm/guest_abi.h"
 #include "vmm/vm.h"
+#include "shared/ratelimit.h"
 
 #define TPM_ST_NO_SESSIONS 0x8001
 #define TPM_ST_SESSIONS    0x8002
@@ -450,6 +451,28 @@ static void on_deadline(void *opaque, uint32_t events)
 		pr_warn_rl(&d->io_rl, "%s: the vTPM did not answer within %u ms: TPM_RC_FAILURE",
 			   d->id, tpm_crb_answer_timeout_ms);
 	(void)events;
+}
+
+/* pread() the whole buffer at off; -EIO if the file is shorter. 0 or -errno. */
+static int pread_full(int fd, void *buf, size_t len, off_t off)
+{
+	char *p = buf;
+
+	while (len) {
+		ssize_t n = pread(fd, p, len, off);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			return -EIO;
+		p += n;
+		off += n;
+		len -= (size_t)n;
+	}
+	return 0;
 }
 
 /* The event log (a sealed memfd from the supervisor) into the area the TPM2 table names. */

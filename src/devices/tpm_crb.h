@@ -26,6 +26,7 @@
 #include <stdint.h>
 
 #include "common/log.h"
+#include "shared/ratelimit.h"
 #include "lvmm/proto.h"
 #include "vmm/bus.h"
 

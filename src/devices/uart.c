@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "shared/ratelimit.h"
 #include "lvmm/guest_abi.h"
 #include "devices/registry.h"
 

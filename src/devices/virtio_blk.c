@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "shared/ratelimit.h"
 #include "devices/blk_io.h"
 #include "devices/registry.h"
 #include "virtio/iov.h"

@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "shared/ratelimit.h"
 #include "virtio/iov.h"
 #include "virtio/mmio.h"
 #include "virtio/rate_limiter.h"

@@ -20,24 +20,6 @@ static struct {
 static char dir[PLAT_PATH_MAX];
 static const char *ctl_path; /* the run's: lives as long as it */
 
-/*
- * The directory must be ours and closed to everyone else: the sockets'
- * own mode is the guard, and a directory someone else controls could
- * swap them.
- */
-static int make_dir(const char *path)
-{
-	struct stat st;
-
-	if (mkdir(path, 0700) < 0 && errno != EEXIST)
-		return -errno;
-	if (lstat(path, &st) < 0)
-		return -errno;
-	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 077))
-		return -EPERM;
-	return 0;
-}
-
 void cons_init(struct sup *s, const char *ctl)
 {
 	unsigned i;
@@ -49,7 +31,12 @@ void cons_init(struct sup *s, const char *ctl)
 	if (!ctl || !ctl[0])
 		return;
 	ctl_path = ctl;
-	if (console_path(ctl, NULL, dir, sizeof(dir)) || (r = make_dir(dir)) == -ENAMETOOLONG) {
+	/*
+	 * The directory must be ours and closed to everyone else: the sockets'
+	 * own mode is the guard, and a directory someone else controls could
+	 * swap them.
+	 */
+	if (console_path(ctl, NULL, dir, sizeof(dir)) || (r = own_dir(dir, 077)) == -ENAMETOOLONG) {
 		pr_warn("console sockets: the directory for '%s' does not fit a path; no consoles", ctl);
 		dir[0] = 0;
 		return;
@@ -95,17 +82,13 @@ void cons_close(struct sup *s)
 
 	for (i = 0; i < s->plat->nparts && dir[0]; i++) {
 		char path[PLAT_PATH_MAX];
-		struct stat st;
 
 		if (cons[i].fd < 0)
 			continue;
 		close(cons[i].fd);
 		cons[i].fd = -1;
-		/* Only the socket we bound: someone may have replaced the file since. */
-		if (!console_path(ctl_path, s->plat->parts[i].name, path, sizeof(path)) &&
-		    !lstat(path, &st) && S_ISSOCK(st.st_mode) && st.st_dev == cons[i].dev &&
-		    st.st_ino == cons[i].ino)
-			unlink(path);
+		if (!console_path(ctl_path, s->plat->parts[i].name, path, sizeof(path)))
+			unlink_ours(path, cons[i].dev, cons[i].ino);
 	}
 	if (dir[0] && rmdir(dir) < 0 && errno != ENOTEMPTY && errno != ENOENT)
 		pr_debug("console sockets: rmdir %s: %s", dir, strerror(errno));

@@ -72,29 +72,40 @@ static void app(char *buf, unsigned *len, const char *fmt, ...)
 		*len = MIN(*len + (unsigned)n, (unsigned)EV_LINE_MAX - 3);
 }
 
-/* JSON string: quote and backslash escaped, control and non-ASCII bytes as \u00XX. */
-static void jstr(struct event *e, const char *s)
+/*
+ * A quoted string in either form: quote and backslash escaped; other
+ * control and non-ASCII bytes as \u00XX in JSON, as \n, \t or \xNN in
+ * logfmt.
+ */
+static void quoted(char *buf, unsigned *len, const char *s, bool json)
 {
 	const char *p;
 
-	app(e->json, &e->jlen, "\"");
+	app(buf, len, "\"");
 	for (p = s; *p; p++) {
 		unsigned char ch = (unsigned char)*p;
 
 		if (ch == '"' || ch == '\\')
-			app(e->json, &e->jlen, "\\%c", ch);
+			app(buf, len, "\\%c", ch);
+		else if (!json && (ch == '\n' || ch == '\t'))
+			app(buf, len, "\\%c", ch == '\n' ? 'n' : 't');
 		else if (ch < 0x20 || ch >= 0x7f)
-			app(e->json, &e->jlen, "\\u%04x", ch);
+			app(buf, len, json ? "\\u%04x" : "\\x%02x", ch);
 		else
-			app(e->json, &e->jlen, "%c", ch);
+			app(buf, len, "%c", ch);
 	}
-	app(e->json, &e->jlen, "\"");
+	app(buf, len, "\"");
+}
+
+static void jstr(struct event *e, const char *s)
+{
+	quoted(e->json, &e->jlen, s, true);
 }
 
 /*
  * Human form, a logfmt value: bare when it is printable ASCII without
- * space, quote, backslash or '='; otherwise double-quoted with \" \\ \n \t
- * and \xNN escapes, so every line splits into key=value pairs.
+ * space, quote, backslash or '='; otherwise quoted, so every line splits
+ * into key=value pairs.
  */
 static void hstr(struct event *e, const char *s)
 {
@@ -106,26 +117,10 @@ static void hstr(struct event *e, const char *s)
 
 		quote = ch <= 0x20 || ch >= 0x7f || ch == '"' || ch == '\\' || ch == '=';
 	}
-	if (!quote) {
+	if (quote)
+		quoted(e->human, &e->hlen, s, false);
+	else
 		app(e->human, &e->hlen, "%s", s);
-		return;
-	}
-	app(e->human, &e->hlen, "\"");
-	for (p = s; *p; p++) {
-		unsigned char ch = (unsigned char)*p;
-
-		if (ch == '"' || ch == '\\')
-			app(e->human, &e->hlen, "\\%c", ch);
-		else if (ch == '\n')
-			app(e->human, &e->hlen, "\\n");
-		else if (ch == '\t')
-			app(e->human, &e->hlen, "\\t");
-		else if (ch < 0x20 || ch >= 0x7f)
-			app(e->human, &e->hlen, "\\x%02x", ch);
-		else
-			app(e->human, &e->hlen, "%c", ch);
-	}
-	app(e->human, &e->hlen, "\"");
 }
 
 void ev_begin(struct event *e, const char *type, const char *partition)

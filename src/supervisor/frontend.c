@@ -335,38 +335,28 @@ static int find_exe(void)
 	return -ENOENT;
 }
 
-/* Put fd at target in the child (fds were first moved above 9, so none is clobbered). */
-static void child_fd(int fd, int target)
-{
-	if (fd >= 0 && dup2(fd, target) < 0)
-		_exit(127);
-}
-
 /* Between fork and exec, as for a partition (lifecycle.c child_exec): see the file comment. */
 static void __attribute__((noreturn)) child_exec(int ctl, int evs, pid_t parent)
 {
 	static char a0[] = "lvmm-api";
 	char *argv[] = { a0, NULL }, *envp[] = { NULL };
-	int c = fcntl(ctl, F_DUPFD, 10), e = fcntl(evs, F_DUPFD, 10);
-	int l = F.listen_fd >= 0 ? fcntl(F.listen_fd, F_DUPFD, 10) : -1;
-	int t[4] = { -1, -1, -1, -1 };
-	unsigned i;
-	int x;
+	/* At 3, 4, 5: control, events, listener; with remote at 6..9: TLS socket, cert, key, client CA. */
+	const int src[7] = { ctl, evs, F.listen_fd, F.tls_fd, F.pem_fd[0], F.pem_fd[1], F.pem_fd[2] };
+	int tmp[7], x;
+	unsigned i, n = F.tls_fd >= 0 ? 7 : 3;
 	sigset_t none;
 
-	for (i = 0; F.tls_fd >= 0 && i < 4; i++)
-		if ((t[i] = fcntl(i ? F.pem_fd[i - 1] : F.tls_fd, F_DUPFD, 10)) < 0)
+	/* First all above 9, so that no dup2() below clobbers one still to be moved. */
+	for (i = 0; i < n; i++)
+		if (src[i] >= 0 && (tmp[i] = fcntl(src[i], F_DUPFD, 10)) < 0)
 			_exit(127);
-	if (c < 0 || e < 0)
-		_exit(127);
-	child_fd(c, 3);
-	child_fd(e, 4);
-	child_fd(l, 5);
-	if (l < 0)
-		close(5);
-	for (i = 0; i < 4; i++)
-		child_fd(t[i], 6 + (int)i); /* TLS socket, cert, key, client CA */
-	if (syscall(SYS_close_range, F.tls_fd >= 0 ? 10U : 6U, ~0U, 0U) < 0)
+	for (i = 0; i < n; i++) {
+		if (src[i] < 0) /* no control socket: nothing at 5 */
+			close(3 + (int)i);
+		else if (dup2(tmp[i], 3 + (int)i) < 0)
+			_exit(127);
+	}
+	if (syscall(SYS_close_range, 3 + n, ~0U, 0U) < 0)
 		_exit(127);
 	/*
 	 * Opened while still privileged and executed by descriptor: the
@@ -553,17 +543,16 @@ static const struct lc_hooks hooks = {
 /* ---- set-up and end ------------------------------------------------------------------------------ */
 
 /*
- * Remove the socket file only if it is still the one we bound: another run
- * may have replaced it (found by review: a run ending while another had
- * taken over the path removed the other's socket).
+ * The socket file goes only if it is still ours (found by review: a run
+ * ending while another had taken over the path removed the other's socket).
  */
-static void unlink_ours(void)
+static void listen_close(void)
 {
-	struct stat st;
-
-	if (F.listen_ino && !lstat(F.listen_path, &st) && S_ISSOCK(st.st_mode) &&
-	    st.st_dev == F.listen_dev && st.st_ino == F.listen_ino)
-		unlink(F.listen_path);
+	if (F.listen_fd >= 0) {
+		close(F.listen_fd);
+		unlink_ours(F.listen_path, F.listen_dev, F.listen_ino);
+	}
+	F.listen_fd = -1;
 	F.listen_ino = 0;
 }
 
@@ -682,11 +671,7 @@ err_uid:
 err_remote:
 	remote_close_fds();
 err_listen:
-	if (F.listen_fd >= 0) {
-		close(F.listen_fd);
-		unlink_ours();
-		F.listen_fd = -1;
-	}
+	listen_close();
 	return r;
 }
 
@@ -718,11 +703,7 @@ void fe_close(struct sup *s)
 		F.pid = 0;
 	}
 	events_set_sink(NULL);
-	if (F.listen_fd >= 0) {
-		close(F.listen_fd);
-		unlink_ours();
-		F.listen_fd = -1;
-	}
+	listen_close();
 	remote_close_fds();
 	ident_release(F.uid_lock);
 	F.uid_lock = -1;

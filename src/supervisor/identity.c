@@ -15,6 +15,7 @@
  */
 #include "supervisor/identity.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
@@ -23,7 +24,6 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -40,14 +40,6 @@ static struct {
 } cache;
 static char dents[16384] __attribute__((aligned(8)));
 static char status[4096];
-
-struct dirent64_hdr {
-	uint64_t ino;
-	int64_t off;
-	unsigned short reclen;
-	unsigned char type;
-	char name[];
-};
 
 static void mark(uint32_t base, uint32_t n, unsigned long id)
 {
@@ -86,22 +78,22 @@ static int scan_proc(uint32_t base, uint32_t n)
 		return -errno;
 	/* Bounded: /proc lists each process once; 1M entries is far beyond pid_max's default. */
 	for (guard = 0; guard < (1U << 20);) {
-		long got = syscall(SYS_getdents64, dfd, dents, sizeof(dents));
-		long off = 0;
+		ssize_t got = getdents64(dfd, dents, sizeof(dents));
+		ssize_t off = 0;
 
 		if (got <= 0)
 			break;
 		while (off < got) {
-			const struct dirent64_hdr *d = (const void *)(dents + off);
+			const struct dirent64 *d = (const void *)(dents + off);
 			char path[64];
 			ssize_t k;
 			int fd;
 
-			off += d->reclen;
+			off += d->d_reclen;
 			guard++;
-			if (d->name[0] < '1' || d->name[0] > '9')
+			if (d->d_name[0] < '1' || d->d_name[0] > '9')
 				continue;
-			snprintf(path, sizeof(path), "%.20s/status", d->name);
+			snprintf(path, sizeof(path), "%.20s/status", d->d_name);
 			fd = openat(dfd, path, O_RDONLY | O_CLOEXEC);
 			if (fd < 0)
 				continue; /* it exited meanwhile */
@@ -118,20 +110,6 @@ static int scan_proc(uint32_t base, uint32_t n)
 	return 0;
 }
 
-/* mkdir path (mode 0700) unless it exists; it must be a real directory of ours, closed to others. */
-static int own_dir(const char *path)
-{
-	struct stat st;
-
-	if (mkdir(path, 0700) < 0 && errno != EEXIST)
-		return -errno;
-	if (lstat(path, &st) < 0)
-		return -errno;
-	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 022))
-		return -EPERM;
-	return 0;
-}
-
 /* The lock directory: IDENT_LOCK_DIR, else the fallback. An fd for openat(), or -errno. */
 static int lock_dir(char *err, size_t errlen)
 {
@@ -145,9 +123,10 @@ static int lock_dir(char *err, size_t errlen)
 	for (i = 0; i < ARRAY_SIZE(dirs); i++) {
 		int fd;
 
-		r = own_dir(dirs[i][0]);
+		/* Ours, and no one else may write in it (a lock file swapped). */
+		r = own_dir(dirs[i][0], 022);
 		if (!r)
-			r = own_dir(dirs[i][1]);
+			r = own_dir(dirs[i][1], 022);
 		if (r)
 			continue;
 		fd = open(dirs[i][1], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -230,3 +209,4 @@ void ident_release(int lock_fd)
 	if (lock_fd >= 0)
 		close(lock_fd); /* the lock file stays: unlinking it would race with a claimer */
 }
+

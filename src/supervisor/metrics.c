@@ -3,15 +3,14 @@
  * What the `metrics` operation reports (docs/metrics.md), as the fixed
  * records of include/lvmm/ctl_proto.h: each partition's state from the life
  * cycle, its newest counters (kept here from every stats answer, so a
- * partition that does not answer in time is still shown, as stale), and
- * its process's CPU time, vCPU threads' time and resident memory from
- * /proc, which never depends on the partition answering. The front-end
- * writes the text; nothing here formats or parses anything but /proc's
- * numbers.
+ * partition that does not answer in time is still shown, as stale, with
+ * its last answer's figures, vCPU time included), and its process's CPU
+ * time and resident memory, which never depend on the partition answering.
+ * The front-end writes the text; nothing here formats anything, and the
+ * only text read is statm's numbers.
  */
 #include "supervisor/ctl.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -40,72 +39,30 @@ void metrics_note(const struct part_rt *pr, const struct lvmm_ctl_reply *rep)
 }
 
 /*
- * utime + stime (ns) of the /proc stat file at dir/path; true if the task's
- * name starts with prefix (NULL: any). The name (which the process sets)
- * may hold anything, but it ends at the last ')': only numbers follow.
+ * The process's CPU time, from its CPU clock (no text to parse), and its
+ * resident memory from /proc/PID/statm (numbers only: unlike the stat
+ * files, nothing in it is the partition's to write). pid is our unreaped
+ * child: it cannot stand for another process.
  */
-static bool proc_cpu(int dir, const char *path, const char *prefix, uint64_t *ns)
-{
-	unsigned long long ut, st;
-	char buf[512], *end, *name;
-	int fd = openat(dir, path, O_RDONLY | O_CLOEXEC);
-	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
-	long hz = sysconf(_SC_CLK_TCK);
-
-	if (fd >= 0)
-		close(fd);
-	if (n <= 0 || hz <= 0)
-		return false;
-	buf[n] = 0;
-	name = strchr(buf, '(');
-	end = strrchr(buf, ')');
-	if (!name || !end || end < name ||
-	    sscanf(end + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2 ||
-	    (prefix && strncmp(name + 1, prefix, strlen(prefix))))
-		return false;
-	*ns = (ut + st) * (1000000000ULL / (unsigned long long)hz);
-	return true;
-}
-
-/* The process's CPU time, its vCPU threads' (named vcpuN) and its resident memory. */
 static int proc_read(pid_t pid, struct lvmm_api_metrics_part *m)
 {
-	static char ents[4096]; /* a partition has a few threads: one read is enough */
-	char path[64], buf[128];
 	unsigned long long size, pages;
-	uint64_t ns;
-	ssize_t n, off;
-	int dir, fd;
+	char path[64], buf[128];
+	struct timespec ts;
+	clockid_t clk;
+	ssize_t n;
+	int fd;
 
-	snprintf(path, sizeof(path), "/proc/%d", (int)pid);
-	dir = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dir < 0)
-		return -errno;
-	if (!proc_cpu(dir, "stat", NULL, &m->cpu_ns)) {
-		close(dir);
+	if (clock_getcpuclockid(pid, &clk) || clock_gettime(clk, &ts))
 		return -ESRCH;
-	}
-	fd = openat(dir, "statm", O_RDONLY | O_CLOEXEC);
+	m->cpu_ns = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+	snprintf(path, sizeof(path), "/proc/%d/statm", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
 	n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
 	if (fd >= 0)
 		close(fd);
 	if (n > 0 && (buf[n] = 0, sscanf(buf, "%llu %llu", &size, &pages) == 2))
 		m->rss_bytes = pages * (uint64_t)sysconf(_SC_PAGESIZE);
-	fd = openat(dir, "task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	n = fd < 0 ? -1 : getdents64(fd, ents, sizeof(ents));
-	for (off = 0; off < n;) {
-		const struct dirent64 *d = (const void *)(ents + off);
-
-		if (d->d_reclen == 0 || off + d->d_reclen > n)
-			break;
-		off += d->d_reclen;
-		snprintf(path, sizeof(path), "%.20s/stat", d->d_name);
-		if (d->d_name[0] != '.' && proc_cpu(fd, path, "vcpu", &ns))
-			m->vcpu_ns += ns;
-	}
-	if (fd >= 0)
-		close(fd);
-	close(dir);
 	return 0;
 }
 
@@ -138,6 +95,12 @@ int metrics_blob(struct sup *s, const uint64_t *mask, bool platform, uint64_t si
 			rec.flags |= LVMM_API_MREC_STATS;
 			rec.stats_age_ns = now - M.at_ns[i];
 			ctl_stats(&rec.stats, &M.last[i]);
+			/*
+			 * The partition's own word, so never more than its whole
+			 * process's CPU time, which we measure (and which only grows
+			 * after its answer).
+			 */
+			rec.vcpu_ns = MIN(M.last[i].vcpu_ns, rec.cpu_ns);
 		}
 		if (runs && (!(rec.flags & LVMM_API_MREC_STATS) || M.at_ns[i] < since_ns))
 			rec.flags |= LVMM_API_MREC_STALE;

@@ -27,11 +27,6 @@ int pol_op_find(const char *name)
 	return -1;
 }
 
-const char *pol_op_name(int op)
-{
-	return op >= 0 && op < OP_COUNT ? op_names[op] : "?";
-}
-
 int pol_label_find(const struct policy *p, const char *name)
 {
 	unsigned i;

@@ -61,7 +61,7 @@ static rlim_t mem_limit(void)
 	return (rlim_t)(pages * (unsigned long long)sysconf(_SC_PAGESIZE) + COMPILE_MEM_GROWTH);
 }
 
-static void child(int out, const char *buf, size_t len)
+static void child(int out, const char *buf, size_t len, pid_t parent)
 {
 	static const int allowed[] = {
 		SCMP_SYS(read), SCMP_SYS(write), SCMP_SYS(brk), SCMP_SYS(mmap), SCMP_SYS(munmap),
@@ -77,13 +77,15 @@ static void child(int out, const char *buf, size_t len)
 	/* Nothing but the result pipe (fd 3) survives: no TAP, memfd or socket to abuse. */
 	if (dup2(out, 3) < 0 || syscall(SYS_close_range, 4, ~0U, 0) < 0)
 		_exit(100);
-	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
 	mem.rlim_cur = mem.rlim_max = mem_limit();
 	setrlimit(RLIMIT_AS, &mem);
 	setrlimit(RLIMIT_CPU, &cpu);
 	if (geteuid() == 0 && (setgroups(0, NULL) || setresgid(65534, 65534, 65534) ||
 			       setresuid(65534, 65534, 65534)))
+		_exit(101);
+	/* After the uid change, which clears it (found by review: it was armed before). */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != parent)
 		_exit(101);
 	ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
 	if (!ctx)
@@ -173,7 +175,7 @@ int policy_compile(const char *buf, size_t len, struct policy *out, char *err, s
 	struct pollfd pfd;
 	size_t got = 0;
 	int p[2], st;
-	pid_t pid;
+	pid_t self = getpid(), pid;
 
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return -errno;
@@ -186,7 +188,7 @@ int policy_compile(const char *buf, size_t len, struct policy *out, char *err, s
 		return e;
 	}
 	if (pid == 0)
-		child(p[1], buf, len);
+		child(p[1], buf, len, self);
 	close(p[1]);
 	pfd = (struct pollfd){ .fd = p[0], .events = POLLIN };
 	while (got < sizeof(result)) {

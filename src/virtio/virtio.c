@@ -8,6 +8,23 @@
 #include <unistd.h>
 
 #include "vmm/vm.h"
+#include "shared/ratelimit.h"
+
+/* Copy src into dst (size n) always NUL-terminating; -E2BIG if truncated. */
+static int strlcpy_checked(char *dst, const char *src, size_t n)
+{
+	size_t l = strlen(src);
+
+	if (!n)
+		return -E2BIG;
+	if (l >= n) {
+		memcpy(dst, src, n - 1);
+		dst[n - 1] = 0;
+		return -E2BIG;
+	}
+	memcpy(dst, src, l + 1);
+	return 0;
+}
 
 int virtio_dev_init(struct virtio_dev *vdev, const struct virtio_dev_ops *ops, struct vm *vm,
 		    struct gmem *gmem, const char *name, void *priv)

@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 #include "common/log.h"
+#include "shared/ratelimit.h"
 #include "common/util.h"
 #include "lvmm/proto.h"
 #include "virtio/virtqueue.h"

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "vmm/bus.h"
+#include "shared/ratelimit.h"
 
 #include <errno.h>
 #include <inttypes.h>

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "common/log.h"
+#include "shared/ratelimit.h"
 #include "common/util.h"
 
 #define BUS_MAX_DEVS 48

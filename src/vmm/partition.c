@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include <sys/epoll.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -152,6 +154,13 @@ static void stats_reply(struct vm *vm, struct lvmm_ctl_reply *rep)
 	unsigned i;
 
 	for (i = 0; i < vm->nr_vcpus; i++) {
+		struct timespec ts;
+		clockid_t clk;
+
+		/* Each vCPU thread's own CPU clock (the supervisor reads only the process's). */
+		if (vm->vcpus[i].started && !pthread_getcpuclockid(vm->vcpus[i].thread, &clk) &&
+		    !clock_gettime(clk, &ts))
+			rep->vcpu_ns += (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 		rep->exits_io += atomic_load(&vm->vcpus[i].exits_io);
 		rep->exits_mmio += atomic_load(&vm->vcpus[i].exits_mmio);
 		rep->exits_hlt += atomic_load(&vm->vcpus[i].exits_hlt);

@@ -26,6 +26,7 @@
 #include "lvmm/guest_abi.h"
 #include "vmm/loader.h"
 #include "vmm/vm.h"
+#include "shared/ratelimit.h"
 
 #define PAGE 4096ULL
 

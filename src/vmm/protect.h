@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "common/log.h"
+#include "shared/ratelimit.h"
 #include "common/util.h"
 #include "lvmm/proto.h"
 #include "vmm/gmem.h"

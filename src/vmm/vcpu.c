@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "shared/ratelimit.h"
 #include "lvmm/guest_abi.h"
 #include "vmm/cpuid.h"
 #include "vmm/insn_fixup.h"

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "common/log.h"
+#include "shared/ratelimit.h"
 #include "common/util.h"
 #include "vmm/loader.h"
 

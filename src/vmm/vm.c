@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "shared/ratelimit.h"
 #include "common/proto.h"
 #include "lvmm/guest_abi.h"
 

@@ -24,6 +24,7 @@
 #include "vmm/iothread.h"
 #include "vmm/protect.h"
 #include "vmm/vcpu.h"
+#include "shared/ratelimit.h"
 
 enum vm_state { VM_RUNNING = 1, VM_PAUSED = 2, VM_EXITING = 3 };
 

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "common/util.h"
+#include "shared/parse.h"
 #include "config/platform.h"
 #include "config/policy_load.h"
 #include "config/yaml_util.h"
