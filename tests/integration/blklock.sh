@@ -34,6 +34,10 @@ dead() {
 # Before the fix the next run was refused in 1 to 2 of 3 tries here: 10 tries.
 ok=0 why=
 for i in 1 2 3 4 5 6 7 8 9 10; do
+	# Emptied here, not by the background job's redirection: that one may
+	# come after the first look below, which would then find the last try's
+	# partition_ready.
+	: >"$TMP/held.out"
 	LVMM_BLK_IO=uring "$LVMM" run "$TMP/held.yaml" </dev/null >"$TMP/held.out" 2>&1 &
 	sup=$!
 	# Ready: its devices are set up, the image registered with its io_uring.
