@@ -61,6 +61,7 @@ done
 
 # The wait is bounded and only for a lock that goes away: a live holder still
 # makes the next run fail, within the bound (0.5 s) plus start-up.
+: >"$TMP/held.out"
 LVMM_BLK_IO=uring "$LVMM" run "$TMP/held.yaml" </dev/null >"$TMP/held.out" 2>&1 &
 sup=$!
 for _ in $(seq 100); do contains "$TMP/held.out" "partition_ready" && break; sleep 0.05; done
