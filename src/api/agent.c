@@ -5,8 +5,9 @@
  * existed. One request line (at most 1023 bytes and a newline), answered by
  * one JSON line, one request after another; "policy-load N" is followed by
  * N bytes of policy, gathered in a memfd, then compiled here
- * (src/api/policy.c) and handed to the supervisor as a sealed memfd. The subject is the partition: the supervisor
- * recognises its channel in the request. Nothing is read while a request
+ * (src/api/policy.c) and handed to the supervisor as a sealed memfd. The
+ * subject is the partition: the supervisor recognises its channel in the
+ * request. Nothing is read while a request
  * waits for the supervisor. After "events" the channel also carries the
  * event lines the partition may see, between its answers (issue 9's
  * service partitions follow events this way).

@@ -7,7 +7,8 @@
  * partitions answer what they are asked (or not); a policy lets every
  * operation but start/restart through (they would fork real partitions).
  * A sealed policy-load payload is compiled as the front-end compiles it
- * (api_policy_memfd), an unsealed one is handed over raw.
+ * (api_policy_memfd), or with flags bit 5 patched into a compiled policy as
+ * a hostile front-end could send it; an unsealed one is handed over raw.
  *
  * Input: records of 1 flag byte (bit 0 agent channel, bit 1 the partitions
  * answer, bit 2 a payload memfd follows, bit 3 compile and seal it, bit 4 claim one fd
@@ -185,13 +186,36 @@ static void partitions_answer(bool answer)
 		}
 }
 
-static int payload(struct fin *in, bool seal)
+/*
+ * A hostile front-end's compiled policy: base_policy as an upload, with the
+ * payload's bytes taken as patches (3-byte offset, 1-byte value) over it.
+ */
+static int patched_upload(const uint8_t *p, size_t k)
+{
+	static struct lvmm_policy_upload u;
+	size_t i;
+	int fd;
+
+	memset(&u, 0, sizeof(u));
+	u.pol = base_policy;
+	for (i = 0; i + 4 <= k; i += 4)
+		((uint8_t *)&u)[(p[i] | p[i + 1] << 8 | (size_t)p[i + 2] << 16) % sizeof(u)] = p[i + 3];
+	fd = memfd_create("fuzz", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0)
+		return -1;
+	if (write(fd, &u, sizeof(u)) != (ssize_t)sizeof(u) ||
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW))
+		FUZZ_CHECK(0);
+	return fd;
+}
+
+static int payload(struct fin *in, bool seal, bool patch)
 {
 	size_t n = (size_t)fin_bytes(in, 2), k = MIN(n, in->left);
 	int fd;
 
 	if (seal) {
-		fd = api_policy_memfd((const char *)in->p, k);
+		fd = patch ? patched_upload(in->p, k) : api_policy_memfd((const char *)in->p, k);
 		in->p += k, in->left -= k;
 		return fd;
 	}
@@ -230,7 +254,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (k = 0; k < sizeof(q) && in.left; k++)
 			((uint8_t *)&q)[k] = (uint8_t)fin_bytes(&in, 1);
 		if (flags & 4)
-			fd = payload(&in, flags & 8);
+			fd = payload(&in, flags & 8, flags & 32);
 		nfds = 1 + (fd >= 0) + ((flags >> 4) & 1);
 		if (ctl_req_check(&q, sizeof(q), nfds)) {
 			if (fd >= 0)
