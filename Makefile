@@ -67,18 +67,21 @@ LIBS := -lcyaml -lyaml -lseccomp -l:liburing.a -lpthread -lcrypto -ljansson -lnc
 
 # Every .c under these folders is part of lvmm; main.c only in the binary.
 LIB_SRCS := $(wildcard src/cli/*.c src/config/*.c src/common/*.c src/shared/*.c src/supervisor/*.c src/vmm/*.c src/devices/*.c src/virtio/*.c src/trust/*.c) \
-	src/api/ops.c src/api/parse.c src/api/follow.c src/api/metrics.c
+	src/api/ops.c src/api/parse.c src/api/follow.c src/api/metrics.c src/api/policy.c
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 MAIN_OBJ := $(BUILD)/src/main.o
 
 # The API front-end (src/api): its own binary, dynamically linked, because
 # libmicrohttpd's static archive drags in GnuTLS and its dependencies; it is
 # exec'd once per run (not per partition start), so the dynamic loader's
-# cost does not matter there. docs/api.md.
+# cost does not matter there. docs/api.md. It compiles uploaded policies
+# (src/api/policy.c) with src/config's policy loader and the model's name
+# lookups (src/supervisor/policy.c): docs/design.md, "Who compiles an uploaded policy".
 API_SRCS := $(wildcard src/api/*.c) src/common/proto.c src/common/util.c src/common/log.c \
-	src/shared/parse.c src/shared/ratelimit.c
+	src/shared/parse.c src/shared/ratelimit.c src/config/policy_load.c src/config/yaml_util.c \
+	src/supervisor/policy.c
 API_OBJS := $(API_SRCS:%.c=$(BUILD)/%.o)
-API_LIBS := -lmicrohttpd -lgnutls -ljansson -lseccomp
+API_LIBS := -lmicrohttpd -lgnutls -ljansson -lseccomp -lcyaml -lyaml
 ifeq ($(SAN),1)
 API_LD := $(HARDEN_LD) $(SAN_LD)
 else

@@ -5,10 +5,11 @@
  * sets of both, labelled resources and control clients.
  *
  * src/config produces it (from a platform file, or from a policy uploaded
- * at run time, which a sandboxed compiler child parses and sends back as
- * this exact struct through a pipe); src/supervisor alone judges with it.
+ * at run time, which the sandboxed API front-end parses and hands over as
+ * this exact struct in a sealed memfd, struct lvmm_policy_upload below);
+ * src/supervisor alone judges with it.
  * Because the compiled policy crosses a process boundary it is an ABI:
- * fixed-width members only (no bool, no enum: a hostile child could send a
+ * fixed-width members only (no bool, no enum: a hostile front-end could send a
  * byte that is not a valid bool), every count bounded by a POL_MAX_*, and
  * the layout pinned below. Change the layout => bump the revision.
  */
@@ -109,6 +110,22 @@ _Static_assert(offsetof(struct policy, ste_names) == 3840, "policy ABI: ste_name
 _Static_assert(offsetof(struct policy, clients) == 7936, "policy ABI: clients");
 _Static_assert(offsetof(struct policy, res) == 9472, "policy ABI: res");
 _Static_assert(sizeof(struct policy) == 75776, "policy ABI: size");
+
+/*
+ * A policy-load upload as the front-end hands it to the supervisor: a
+ * sealed memfd (F_SEAL_WRITE|SHRINK|GROW) of exactly this size. problems
+ * 0: pol is the compiled policy; otherwise err holds the parser's
+ * "<policy-load>:LINE: ..." messages, which the supervisor reports (after
+ * its own permission check and audit) as it reports any invalid policy.
+ */
+#define LVMM_POLICY_ERR_MAX 2048
+struct lvmm_policy_upload {
+	int32_t problems;
+	char err[LVMM_POLICY_ERR_MAX];
+	uint8_t pad[4];
+	struct policy pol;
+};
+_Static_assert(offsetof(struct lvmm_policy_upload, pol) == 2056, "policy ABI: upload");
 
 /* Index of the label called name in p, or -1. */
 int pol_label_find(const struct policy *p, const char *name);

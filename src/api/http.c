@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "api/api.h"
+#include "api/policy.h"
 #include "common/log.h"
 #include "shared/parse.h"
 #include "common/util.h"
@@ -247,23 +248,6 @@ static void replied(void *ctx, const struct lvmm_api_reply *r, int err)
 	resume(h);
 }
 
-/* The policy text as a sealed memfd: the supervisor reads exactly what was checked here. */
-static int policy_memfd(const struct hreq *h)
-{
-	int fd = memfd_create("policy", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-
-	if (fd < 0)
-		return -errno;
-	if (pwrite(fd, h->body, h->body_len, 0) != (ssize_t)h->body_len ||
-	    fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
-		int e = -errno;
-
-		close(fd);
-		return e ? e : -EIO;
-	}
-	return fd;
-}
-
 static enum MHD_Result submit(struct hreq *h)
 {
 	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(h->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
@@ -276,7 +260,7 @@ static enum MHD_Result submit(struct hreq *h)
 			return send_error(h, 413, "the policy is larger than %d bytes", LVMM_API_UPLOAD_MAX);
 		if (!h->body_len)
 			return send_error(h, 400, "the request body (the policy's text) is empty");
-		payload = policy_memfd(h);
+		payload = api_policy_memfd(h->body, h->body_len);
 		if (payload < 0)
 			return send_error(h, 429, "cannot take the policy now: %s", strerror(-payload));
 	}

@@ -22,7 +22,7 @@
 #include "common/proto.h"
 #include "supervisor/events.h"
 #include "supervisor/policy.h"
-#include "supervisor/policy_compile.h"
+#include "supervisor/policy_check.h"
 #include "supervisor/supervisor_int.h"
 #include "supervisor/trust.h"
 #include "trust/digest.h"
@@ -55,8 +55,7 @@ static struct {
 	uint64_t remote_until;           /* monotonic ns the remote window closes at; 0: closed */
 } C;
 
-static struct policy new_policy; /* 100+ KiB: not on the stack */
-static char upload[LVMM_API_UPLOAD_MAX];
+static struct lvmm_policy_upload upload; /* 77 KiB: not on the stack */
 /* A list reply is larger than the others: built here, sent at once. */
 static union {
 	struct lvmm_api_reply rep;
@@ -401,46 +400,47 @@ static enum ctl_res op_isolate(struct sup *s, struct ctl_req *r)
 }
 
 /*
- * policy-load: the text comes in a sealed memfd (the front-end cannot change
- * it under us); it is read once, then parsed by the sandboxed compiler,
- * checked against the live platform, and only then switched to.
+ * policy-load: the front-end compiled the text (src/api/policy.c) and sends
+ * the result in a sealed memfd (it cannot change it under us); it is read
+ * once, every field checked, checked against the live platform, and only
+ * then switched to.
  */
 static enum ctl_res op_policy_load(struct sup *s, struct ctl_req *r)
 {
 	static char errbuf[2048];
 	const char *part = r->sub.agent ? s->parts[r->sub.part].p->name : NULL;
 	const int need = F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW;
+	struct policy *const new_policy = &upload.pol;
 	char why[LVMM_API_ERR_MAX];
 	struct lvmm_api_policy *b = &r->rep.u.policy;
 	struct event ev;
 	struct stat st;
 	int seals = fcntl(r->payload_fd, F_GET_SEALS);
 
-	if (seals < 0 || (seals & need) != need || fstat(r->payload_fd, &st) || st.st_size < 1 ||
-	    st.st_size > LVMM_API_UPLOAD_MAX ||
-	    pread(r->payload_fd, upload, (size_t)st.st_size, 0) != st.st_size)
-		return fail(r, -EINVAL, "policy-load: the policy must be 1-%d bytes in a sealed memfd",
-			    LVMM_API_UPLOAD_MAX);
-	memset(&new_policy, 0, sizeof(new_policy));
-	if (policy_compile(upload, (size_t)st.st_size, &new_policy, errbuf, sizeof(errbuf))) {
+	if (seals < 0 || (seals & need) != need || fstat(r->payload_fd, &st) ||
+	    st.st_size != sizeof(upload) ||
+	    pread(r->payload_fd, &upload, sizeof(upload), 0) != (ssize_t)sizeof(upload))
+		return fail(r, -EINVAL, "policy-load: the compiled policy must be a sealed memfd of %zu bytes",
+			    sizeof(upload));
+	if (policy_check(&upload, errbuf, sizeof(errbuf))) {
 		ev_begin(&ev, "policy_rejected", part);
 		ev_str(&ev, "reason", errbuf);
 		ev_end(&ev);
 		return fail(r, -EINVAL, "the new policy is invalid: %.200s", errbuf);
 	}
-	if (acm_reload(s, &new_policy, why, sizeof(why))) {
+	if (acm_reload(s, new_policy, why, sizeof(why))) {
 		ev_begin(&ev, "policy_rejected", part);
-		ev_str(&ev, "policy", new_policy.name);
+		ev_str(&ev, "policy", new_policy->name);
 		ev_str(&ev, "reason", why);
 		ev_end(&ev);
-		return fail(r, -ECANCELED, "policy '%s' refused: %.150s; nothing changed", new_policy.name,
+		return fail(r, -ECANCELED, "policy '%s' refused: %.150s; nothing changed", new_policy->name,
 			    why);
 	}
-	s->plat->policy = new_policy;
+	s->plat->policy = *new_policy;
 	r->rep.body = LVMM_BODY_POLICY;
-	snprintf(b->policy, sizeof(b->policy), "%s", new_policy.name);
+	snprintf(b->policy, sizeof(b->policy), "%s", new_policy->name);
 	ev_begin(&ev, "policy_loaded", part);
-	ev_str(&ev, "policy", new_policy.name);
+	ev_str(&ev, "policy", new_policy->name);
 	ev_end(&ev);
 	if (C.tp && C.tp->policy_changed)
 		C.tp->policy_changed(s);

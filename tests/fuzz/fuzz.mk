@@ -36,7 +36,8 @@ FUZZ_CFLAGS := -std=gnu11 -O1 -g -fno-omit-frame-pointer $(FUZZ_SAN) $(WARN) \
 FUZZ_LIB_SRCS := $(wildcard src/virtio/*.c src/devices/virtio_*.c) src/devices/blk_io.c src/devices/link_ring.c src/vmm/gmem.c \
 	src/vmm/bus.c src/vmm/iothread.c src/common/log.c src/common/util.c $(wildcard src/shared/*.c) \
 	$(wildcard src/config/*.c) $(wildcard src/supervisor/*.c) src/common/proto.c \
-	$(wildcard src/trust/*.c) src/devices/tpm_crb.c src/api/ops.c src/api/parse.c src/api/follow.c src/api/metrics.c
+	$(wildcard src/trust/*.c) src/devices/tpm_crb.c src/api/ops.c src/api/parse.c src/api/follow.c src/api/metrics.c \
+	src/api/policy.c
 FUZZ_LIB_OBJS := $(FUZZ_LIB_SRCS:%.c=$(FUZZ_DIR)/obj/%.o)
 FUZZ_LIB := $(FUZZ_DIR)/libfuzzlvmm.a
 FUZZ_HDRS := tests/fuzz/fuzz.h tests/fuzz/fake_vm.h

@@ -5,12 +5,13 @@
  * requests as a compromised API front-end could send them (every byte
  * hostile), from a host client or a partition's agent channel. Two fake
  * partitions answer what they are asked (or not); a policy lets every
- * operation but start/restart through (they would fork real partitions),
- * and policy-load parses in-process here (the real policy_compile forks a
- * sandboxed child; this file's definition replaces it in the link).
+ * operation but start/restart through (they would fork real partitions).
+ * A sealed policy-load payload is compiled as the front-end compiles it
+ * (api_policy_memfd), or with flags bit 5 patched into a compiled policy as
+ * a hostile front-end could send it; an unsealed one is handed over raw.
  *
  * Input: records of 1 flag byte (bit 0 agent channel, bit 1 the partitions
- * answer, bit 2 a payload memfd follows, bit 3 seal it, bit 4 claim one fd
+ * answer, bit 2 a payload memfd follows, bit 3 compile and seal it, bit 4 claim one fd
  * too many), then sizeof(struct lvmm_api_req) bytes of request, then for a
  * payload a 2-byte length and that many bytes.
  *
@@ -28,13 +29,13 @@
 #include <unistd.h>
 
 #include "api/api.h"
+#include "api/policy.h"
 #include "common/log.h"
 #include "common/proto.h"
 #include "config/policy_load.h"
 #include "fuzz/fuzz.h"
 #include "supervisor/ctl.h"
 #include "supervisor/events.h"
-#include "supervisor/policy_compile.h"
 #include "supervisor/supervisor_int.h"
 
 #define MS 1000000ULL
@@ -46,19 +47,6 @@ static struct sup S;
 static int far_end[2] = { -1, -1 };
 static unsigned nreplies[MAX_REQS + 1];
 static unsigned served;
-
-/* In-process stand-in for the sandboxed policy compiler (same contract). */
-int policy_compile(const char *buf, size_t len, struct policy *out, char *err, size_t errlen)
-{
-	FILE *e = fmemopen(err, errlen, "w");
-	int problems;
-
-	if (!e)
-		return -ENOMEM;
-	problems = policy_load("<policy-load>", buf, len, out, e);
-	fclose(e);
-	return problems ? -EINVAL : 0;
-}
 
 static void t_reply(struct sup *s, const struct lvmm_api_reply *r, size_t len, int fd)
 {
@@ -198,18 +186,45 @@ static void partitions_answer(bool answer)
 		}
 }
 
-static int payload(struct fin *in, bool seal)
+/*
+ * A hostile front-end's compiled policy: base_policy as an upload, with the
+ * payload's bytes taken as patches (3-byte offset, 1-byte value) over it.
+ */
+static int patched_upload(const uint8_t *p, size_t k)
+{
+	static struct lvmm_policy_upload u;
+	size_t i;
+	int fd;
+
+	memset(&u, 0, sizeof(u));
+	u.pol = base_policy;
+	for (i = 0; i + 4 <= k; i += 4)
+		((uint8_t *)&u)[(p[i] | p[i + 1] << 8 | (size_t)p[i + 2] << 16) % sizeof(u)] = p[i + 3];
+	fd = memfd_create("fuzz", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0)
+		return -1;
+	if (write(fd, &u, sizeof(u)) != (ssize_t)sizeof(u) ||
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW))
+		FUZZ_CHECK(0);
+	return fd;
+}
+
+static int payload(struct fin *in, bool seal, bool patch)
 {
 	size_t n = (size_t)fin_bytes(in, 2), k = MIN(n, in->left);
-	int fd = memfd_create("fuzz", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	int fd;
 
+	if (seal) {
+		fd = patch ? patched_upload(in->p, k) : api_policy_memfd((const char *)in->p, k);
+		in->p += k, in->left -= k;
+		return fd;
+	}
+	fd = memfd_create("fuzz", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (fd < 0)
 		return -1;
 	if (k && write(fd, in->p, k) != (ssize_t)k)
 		FUZZ_CHECK(0);
 	in->p += k, in->left -= k;
-	if (seal && fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW))
-		FUZZ_CHECK(0);
 	return fd;
 }
 
@@ -239,7 +254,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (k = 0; k < sizeof(q) && in.left; k++)
 			((uint8_t *)&q)[k] = (uint8_t)fin_bytes(&in, 1);
 		if (flags & 4)
-			fd = payload(&in, flags & 8);
+			fd = payload(&in, flags & 8, flags & 32);
 		nfds = 1 + (fd >= 0) + ((flags >> 4) & 1);
 		if (ctl_req_check(&q, sizeof(q), nfds)) {
 			if (fd >= 0)

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * The policy parser: its input may come from the policy-manager partition
- * (parsed in a sandboxed child in production, but it must not crash, hang
+ * (parsed by the sandboxed API front-end in production, but it must not crash, hang
  * or grow without bound either way).
  */
 #include <stdio.h>

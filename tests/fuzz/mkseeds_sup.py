@@ -54,7 +54,8 @@ def req(op, target='', rid='seed'):
 
 
 def ctl_seeds():
-    # flags: bit 0 agent, bit 1 partitions answer, bit 2 payload, bit 3 seal it, bit 4 extra fd
+    # flags: bit 0 agent, bit 1 partitions answer, bit 2 payload, bit 3 compile and seal it,
+    # bit 4 extra fd, bit 5 (with 3) patches (3-byte offset, value) over a compiled policy
     host, agent = 2, 3
     write('ctl', 'list', bytes([host]) + req('list'))
     write('ctl', 'pause', bytes([host]) + req('pause', 'a'))
@@ -70,6 +71,10 @@ def ctl_seeds():
           struct.pack('<H', len(pol)) + pol)
     write('ctl', 'policy-unsealed', bytes([host | 4]) + req('policy-load') +
           struct.pack('<H', len(pol)) + pol)
+    # struct lvmm_policy_upload: the policy at 2056; its revision first. Unpatched: accepted.
+    write('ctl', 'policy-patched', bytes([host | 4 | 8 | 32]) + req('policy-load') +
+          struct.pack('<H', 4) + struct.pack('<I', 2056)[:3] + bytes([9]) +
+          bytes([host | 4 | 8 | 32]) + req('policy-load') + struct.pack('<H', 0))
     write('ctl', 'bad-fields', bytes([host | 16]) + req('list') + bytes([host]) +
           req('pause', 'nosuch', 'bad id'))
 

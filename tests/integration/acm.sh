@@ -7,7 +7,8 @@
 . "$(dirname "$0")/../lib.sh"
 CASES="acm-forbidden-link-never-appears acm-chinese-wall-blocks-rival acm-chinese-wall-admits-after-stop
        acm-reload-breaking-running-link-refused acm-reload-compatible-accepted acm-control-op-denied
-       acm-policy-manager-loads-policy acm-other-partition-upload-denied acm-check-names-violations"
+       acm-policy-manager-loads-policy acm-other-partition-upload-denied acm-check-names-violations
+       acm-invalid-upload-reported"
 skip_all_without_kvm $CASES
 L=$LVMM
 sock=$TMP/ctl.sock
@@ -93,6 +94,9 @@ labels:
   - { name: admin, ste: [net_t, mgmt_t] }
 YAML
 "$L" ctl --json "$sock" policy-load "$TMP/bad.yaml" >"$TMP/r4"; ok4=$?
+# Not a policy at all: the front-end's compiler finds it, the supervisor reports it (and audits).
+printf 'name: t9\nste_types: [x_t]\nlabels:\n  - { name: l, ste: [x_t], colour: red }\n' >"$TMP/syntax.yaml"
+"$L" ctl --json "$sock" policy-load "$TMP/syntax.yaml" >"$TMP/r8"; ok8=$?
 "$L" ctl --json "$sock" acm >"$TMP/r5"
 "$L" ctl --json "$sock" policy-load "$TMP/good.yaml" >"$TMP/r6"; ok6=$?
 "$L" ctl --json "$sock" acm >"$TMP/r7"
@@ -113,6 +117,10 @@ if [ $ok4 -eq 1 ] && grep -q "refused: running partition 'a' holds device net0" 
    grep -q '"policy":"t1"' "$TMP/r5" && grep -q '"event":"policy_rejected","policy":"breaks-ab"' "$ev"; then
 	pass acm-reload-breaking-running-link-refused
 else cat "$TMP/r4" "$TMP/r5" >&2; fail acm-reload-breaking-running-link-refused "the reload was not refused, or the policy changed"; fi
+if [ $ok8 -eq 1 ] && grep -q '"ok":false,"error":"the new policy is invalid: <policy-load>:4: ' "$TMP/r8" &&
+   grep -q '"event":"policy_rejected","reason":"<policy-load>:4: ' "$ev" && ! grep -q '"policy":"t9"' "$ev"; then
+	pass acm-invalid-upload-reported
+else cat "$TMP/r8" >&2; grep policy_rejected "$ev" >&2; fail acm-invalid-upload-reported "an invalid policy was not reported with the parser's line"; fi
 if [ $ok6 -eq 0 ] && grep -q '"policy":"t2"' "$TMP/r7" && grep -q '"event":"policy_loaded","policy":"t2"' "$ev"; then
 	pass acm-reload-compatible-accepted
 else cat "$TMP/r6" "$TMP/r7" >&2; fail acm-reload-compatible-accepted "a compatible policy was not loaded"; fi
