@@ -58,3 +58,8 @@ sigpid() {
 	done
 	return $r
 }
+
+# wait_grep FILE PATTERN N: until FILE has a line matching PATTERN (grep regex), up to N tenths of a second.
+wait_grep() { for _ in $(seq "$3"); do grep -q -- "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done; return 1; }
+# wait_sock PATH [N]: until PATH is a socket, up to N tenths of a second (100).
+wait_sock() { for _ in $(seq "${2:-100}"); do [ -S "$1" ] && return 0; sleep 0.1; done; return 1; }

@@ -38,11 +38,9 @@ start_bg() {
 	BG="$BG $sup"
 }
 # wait_sock PATH: until PATH is a socket (5 s).
-wait_sock() { for _ in $(seq 50); do [ -S "$1" ] && return 0; sleep 0.1; done; return 1; }
 # wait_gone PID TENTHS: until PID has exited; false if it still runs.
 wait_gone() { for _ in $(seq "$2"); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done; ! kill -0 "$1" 2>/dev/null; }
 # wait_grep FILE PATTERN TENTHS
-wait_grep() { for _ in $(seq "$3"); do grep -q -- "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done; return 1; }
 # pid_of PARTITION: its pid from `lvmm ctl list`.
 pid_of() { "$L" ctl --json "$sock" list | grep -o "\"name\":\"$1\",\"state\":\"[a-z]*\",\"role\":\"[a-z]*\",[^}]*\"pid\":[0-9]*" | grep -o '[0-9]*$'; }
 # wait_state PARTITION STATE: until `lvmm ctl list` shows it (5 s).

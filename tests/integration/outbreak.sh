@@ -20,7 +20,6 @@ cleanup() {
 	cleanup_tmp
 }
 trap cleanup EXIT
-wait_grep() { for _ in $(seq "$3"); do grep -q -- "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done; return 1; }
 
 # The example as shipped, with this build's guests and private socket and log.
 sed -e "s|\.\./build/guests/|$PWD/$GUESTS/|" -e "s|^events: .*|events: $ev|" \

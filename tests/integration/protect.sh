@@ -42,8 +42,6 @@ EOF
 }
 # ev NAME: the run's event log.
 ev() { cat "$TMP/$1.jsonl" 2>/dev/null; }
-wait_grep() { for _ in $(seq "$3"); do grep -q -- "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done; return 1; }
-wait_sock() { for _ in $(seq 50); do [ -S "$1" ] && return 0; sleep 0.1; done; return 1; }
 wait_gone() { for _ in $(seq "$2"); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done; ! kill -0 "$1" 2>/dev/null; }
 
 # ---- blocking, neighbours, regions, DMA ------------------------------------------

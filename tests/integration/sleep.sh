@@ -34,8 +34,6 @@ start_bg() { # OUT ARGS...
 	sup=$!
 	BG="$BG $sup"
 }
-wait_sock() { for _ in $(seq 100); do [ -S "$1" ] && return 0; sleep 0.1; done; return 1; }
-wait_grep() { for _ in $(seq "$3"); do grep -q -- "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done; return 1; }
 stop_sup() { sigpid TERM "$sup" 2>/dev/null; for _ in $(seq 100); do kill -0 "$sup" 2>/dev/null || break; sleep 0.1; done; sigpid KILL "$sup" 2>/dev/null; wait "$sup" 2>/dev/null; }
 state_of() { "$L" ctl --json "$sock" list 2>/dev/null | grep -o "\"name\":\"$1\",\"state\":\"[a-z]*\"" | grep -o '[a-z]*"$' | tr -d '"'; }
 # line N of the first event matching PATTERN in the log (0: none)
