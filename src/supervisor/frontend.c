@@ -5,8 +5,9 @@
  * HTTP, JSON and the agent channels' text lines are parsed outside the
  * trusted core, by lvmm-api (src/api), a separate binary next to this one
  * (dynamically linked: libmicrohttpd and jansson; docs/api.md says why),
- * started here with its own identity, every fd but its own closed (three;
- * with remote management also the TLS socket and its PEM files), the
+ * started here by spawn() with its own identity, every fd but its own
+ * closed (three; with remote management also the TLS socket and its PEM
+ * files), the
  * group's shutdown signals ignored and the parent-death signal armed after
  * the identity change (like a partition); it sandboxes itself before it
  * reads a byte. It gets the listening control socket, which the supervisor
@@ -24,17 +25,14 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -46,6 +44,7 @@
 #include "supervisor/events.h"
 #include "supervisor/identity.h"
 #include "supervisor/resources.h"
+#include "supervisor/spawn.h"
 #include "supervisor/supervisor_int.h"
 
 #define MS 1000000ULL
@@ -335,51 +334,6 @@ static int find_exe(void)
 	return -ENOENT;
 }
 
-/* Between fork and exec, as for a partition (lifecycle.c child_exec): see the file comment. */
-static void __attribute__((noreturn)) child_exec(int ctl, int evs, pid_t parent)
-{
-	static char a0[] = "lvmm-api";
-	char *argv[] = { a0, NULL }, *envp[] = { NULL };
-	/* At 3, 4, 5: control, events, listener; with remote at 6..9: TLS socket, cert, key, client CA. */
-	const int src[7] = { ctl, evs, F.listen_fd, F.tls_fd, F.pem_fd[0], F.pem_fd[1], F.pem_fd[2] };
-	int tmp[7], x;
-	unsigned i, n = F.tls_fd >= 0 ? 7 : 3;
-	sigset_t none;
-
-	/* First all above 9, so that no dup2() below clobbers one still to be moved. */
-	for (i = 0; i < n; i++)
-		if (src[i] >= 0 && (tmp[i] = fcntl(src[i], F_DUPFD, 10)) < 0)
-			_exit(127);
-	for (i = 0; i < n; i++) {
-		if (src[i] < 0) /* no control socket: nothing at 5 */
-			close(3 + (int)i);
-		else if (dup2(tmp[i], 3 + (int)i) < 0)
-			_exit(127);
-	}
-	if (syscall(SYS_close_range, 3 + n, ~0U, 0U) < 0)
-		_exit(127);
-	/*
-	 * Opened while still privileged and executed by descriptor: the
-	 * front-end's uid need not be able to search the directories on the
-	 * way (a private DESTDIR, a 0700 home), and the file found is the file run.
-	 */
-	x = open(F.exe, O_PATH | O_CLOEXEC);
-	if (x < 0)
-		_exit(127);
-	signal(SIGINT, SIG_IGN);
-	signal(SIGTERM, SIG_IGN);
-	signal(SIGHUP, SIG_IGN);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	if (F.uid && (setgroups(0, NULL) < 0 || setresgid(F.uid, F.uid, F.uid) < 0 ||
-		      setresuid(F.uid, F.uid, F.uid) < 0))
-		_exit(126);
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != parent)
-		_exit(125);
-	syscall(SYS_execveat, x, "", argv, envp, AT_EMPTY_PATH);
-	_exit(127);
-}
-
 static int fe_start(struct sup *s)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = TAG_API };
@@ -388,8 +342,19 @@ static int fe_start(struct sup *s)
 		.log_level = (uint32_t)s->opts.log_level,
 		.flags = (F.listen_fd >= 0 ? LVMM_API_INIT_LISTEN : 0) | (F.tls_fd >= 0 ? LVMM_API_INIT_TLS : 0),
 	};
+	static char a0[] = "lvmm-api";
+	char *argv[] = { a0, NULL }, *envp[] = { NULL };
 	int cv[2], evp[2], size = FE_SNDBUF, r;
-	pid_t self = getpid(), pid;
+	/*
+	 * At 3, 4, 5: control, events, listener (or nothing); with remote at
+	 * 6..9: the TLS socket, cert, key, client CA.
+	 */
+	int fds[7] = { -1, -1, F.listen_fd, F.tls_fd, F.pem_fd[0], F.pem_fd[1], F.pem_fd[2] };
+	/* By descriptor: the front-end's uid need not be able to search the directories on the way. */
+	struct spawn sp = { .path = F.exe, .by_fd = true, .argv = argv, .envp = envp, .fds = fds,
+			    .nfds = F.tls_fd >= 0 ? 7 : 3, .uid = F.uid, .gid = F.uid,
+			    .ignore_group_signals = true };
+	pid_t pid;
 	struct event e;
 	unsigned i;
 
@@ -405,13 +370,13 @@ static int fe_start(struct sup *s)
 		setsockopt(cv[0], SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
 	if (setsockopt(evp[0], SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof(size)))
 		setsockopt(evp[0], SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
-	pid = fork();
+	fds[0] = cv[1];
+	fds[1] = evp[1];
+	pid = spawn(&sp);
 	if (pid < 0) {
-		r = -errno;
+		r = pid;
 		goto err_evp;
 	}
-	if (pid == 0)
-		child_exec(cv[1], evp[1], self);
 	close(cv[1]);
 	close(evp[1]);
 	F.pid = pid;

@@ -25,19 +25,17 @@ void notify_init(void)
 
 	addr_len = 0;
 	ready_sent = stopping_sent = false;
-	if (!n || n >= sizeof(addr.sun_path) || (p[0] != '/' && p[0] != '@')) {
-		if (n)
-			pr_warn("NOTIFY_SOCKET '%s' is not a socket path; no readiness notification", p);
-		unsetenv("NOTIFY_SOCKET");
-		return;
+	if (n && (n >= sizeof(addr.sun_path) || (p[0] != '/' && p[0] != '@'))) {
+		pr_warn("NOTIFY_SOCKET '%s' is not a socket path; no readiness notification", p);
+	} else if (n) {
+		memset(&addr, 0, sizeof(addr));
+		addr.sun_family = AF_UNIX;
+		memcpy(addr.sun_path, p, n);
+		if (p[0] == '@')
+			addr.sun_path[0] = 0; /* an abstract socket */
+		addr_len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n);
 	}
-	memset(&addr, 0, sizeof(addr));
-	addr.sun_family = AF_UNIX;
-	memcpy(addr.sun_path, p, n);
-	if (p[0] == '@')
-		addr.sun_path[0] = 0; /* an abstract socket */
-	addr_len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n);
-	unsetenv("NOTIFY_SOCKET");
+	unsetenv("NOTIFY_SOCKET"); /* after the last use of p: it points into the environment */
 }
 
 static void notify_send(const char *msg)

@@ -13,7 +13,6 @@
 #include "supervisor/supervisor.h"
 
 #include <errno.h>
-#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -5,7 +5,7 @@
 # platform key; the systemd unit passes systemd-analyze and its ExecStart,
 # run under a fake NOTIFY_SOCKET, says READY=1 once the partitions are up and
 # STOPPING=1 on SIGTERM (to the main process only, as KillMode=mixed sends
-# it); `make deps` sets: what the demo needs holds nothing test-only.
+# it), and no partition inherits NOTIFY_SOCKET; `make deps` sets: what the demo needs holds nothing test-only.
 . "$(dirname "$0")/../lib.sh"
 
 CASES="install-destdir-and-uninstall man-pages-render-and-cover-the-cli systemd-unit-verifies
@@ -154,6 +154,14 @@ PY
 	NOTIFY_SOCKET=$TMP/notify.sock timeout 60 $start </dev/null >"$TMP/unit.out" 2>&1 &
 	main=$!
 	for _ in $(seq 100); do grep -q '^LIST ' "$TMP/notify.log" 2>/dev/null && break; sleep 0.1; done
+	# No child inherits NOTIFY_SOCKET (systemd would take their datagrams for
+	# lvmm's); the partitions do get the rest of the environment (PATH).
+	envs=0 leaked=0
+	for k in $(pgrep -P "$(pgrep -P $main -x lvmm | head -n 1)"); do
+		e=$(tr '\0' '\n' <"/proc/$k/environ") || continue
+		grep -q '^PATH=' <<<"$e" && envs=$((envs + 1))
+		grep -q '^NOTIFY_SOCKET=' <<<"$e" && leaked=$((leaked + 1))
+	done
 	sigpid TERM $main # KillMode=mixed: SIGTERM to the main process only
 	wait $main; mrc=$?
 	wait $listener
@@ -165,11 +173,11 @@ PY
 	   grep -qx 'STOPPING=1 STATUS=stopping every partition' "$TMP/notify.log" &&
 	   [ "$(grep -c '"event":"partition_stop","partition":"[ab]","by":"shutdown"' "$ev")" -eq 2 ] &&
 	   [ "$(grep -c 'READY=1' "$TMP/notify.log")" -eq 1 ] && [ ! -e "$TMP/run/lvmm/demo.sock" ] &&
-	   [ ! -e "$TMP/run/lvmm/demo.console" ]; then
+	   [ ! -e "$TMP/run/lvmm/demo.console" ] && [ $envs -ge 2 ] && [ $leaked -eq 0 ]; then
 		pass systemd-notify-ready-after-partitions-up
 	else
 		cat "$TMP/notify.log" "$TMP/pre.out" >&2; show "$TMP/unit.out"
-		fail systemd-notify-ready-after-partitions-up "check rc=$prc, run rc=$mrc"
+		fail systemd-notify-ready-after-partitions-up "check rc=$prc, run rc=$mrc, $envs children with PATH, $leaked with NOTIFY_SOCKET"
 	fi
 fi
 
