@@ -38,14 +38,15 @@
 
 static struct {
 	bool asleep;           /* the platform followed; without: a transition is pending while there are sleepers */
-	uint32_t sleepers;     /* bit i: partition i is asleep by its own request */
-	uint32_t busy;         /* bit i: service partition i said it is busy */
-	uint32_t paused;       /* bit i: the platform's sleep paused partition i */
+	uint64_t sleepers;     /* bit i: partition i is asleep by its own request */
+	uint64_t busy;         /* bit i: service partition i said it is busy */
+	uint64_t paused;       /* bit i: the platform's sleep paused partition i */
 	uint64_t since_ns, recheck_at;
 	char by[64];           /* who wakes it (set by the wake request), for the events */
 	pid_t hook;
 	uint64_t hook_started, hook_kill_at;
 } S;
+_Static_assert(PLAT_MAX_PARTS <= 64, "a bit per partition in the sets above");
 
 /* A busy service partition that still runs, or -1. */
 static int busy_one(struct sup *s)
@@ -92,7 +93,7 @@ static void run_hook(struct sup *s, const char *who)
 /* Carry the platform's transition out, or say why it waits. */
 static void evaluate(struct sup *s)
 {
-	int b = busy_one(s), who = S.sleepers ? __builtin_ctz(S.sleepers) : -1;
+	int b = busy_one(s), who = S.sleepers ? __builtin_ctzll(S.sleepers) : -1;
 	uint64_t now = now_ns();
 	struct event e;
 	unsigned i, n = 0;
@@ -114,7 +115,7 @@ static void evaluate(struct sup *s)
 	for (i = 0; i < s->plat->nparts; i++)
 		if (!(S.sleepers >> i & 1) && s->parts[i].state == PS_RUNNING &&
 		    !lc_push(s, &s->parts[i], LVMM_CTL_PAUSE)) {
-			S.paused |= 1U << i;
+			S.paused |= 1ULL << i;
 			n++;
 		}
 	S.asleep = true;
@@ -128,10 +129,10 @@ static void evaluate(struct sup *s)
 
 void sleep_on_request(struct sup *s, struct part_rt *pr)
 {
-	uint32_t before = S.sleepers;
+	uint64_t before = S.sleepers;
 	struct event e;
 
-	S.sleepers |= 1U << pr->index;
+	S.sleepers |= 1ULL << pr->index;
 	ev_begin(&e, "sleep_request", pr->p->name);
 	ev_str(&e, "state", "S3");
 	ev_str(&e, "platform", S.asleep ? "asleep" : before ? "pending" : "awake");
@@ -162,7 +163,7 @@ void sleep_on_woke(struct sup *s, struct part_rt *pr, const char *why)
 
 	if (!(S.sleepers >> pr->index & 1))
 		return;
-	S.sleepers &= ~(1U << pr->index);
+	S.sleepers &= ~(1ULL << pr->index);
 	ev_begin(&e, S.asleep ? "wake" : "sleep_cancelled", pr->p->name);
 	ev_str(&e, "by", S.by[0] ? S.by : why);
 	ev_u64(&e, S.asleep ? "slept_ms" : "after_ms", (now_ns() - S.since_ns) / MS);
@@ -175,7 +176,7 @@ void sleep_on_woke(struct sup *s, struct part_rt *pr, const char *why)
 
 void sleep_part_ended(struct sup *s, struct part_rt *pr)
 {
-	S.busy &= ~(1U << pr->index);
+	S.busy &= ~(1ULL << pr->index);
 	sleep_on_woke(s, pr, "partition-ended");
 	evaluate(s); /* a busy service partition that ended no longer holds the platform */
 }
@@ -192,7 +193,7 @@ int sleep_set_busy(struct sup *s, struct part_rt *pr, bool busy)
 {
 	if (pr->p->role != ROLE_SERVICE)
 		return -EINVAL;
-	S.busy = busy ? S.busy | 1U << pr->index : S.busy & ~(1U << pr->index);
+	S.busy = busy ? S.busy | 1ULL << pr->index : S.busy & ~(1ULL << pr->index);
 	S.recheck_at = 0; /* a change is looked at now */
 	evaluate(s);
 	return 0;
