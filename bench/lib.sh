@@ -8,6 +8,13 @@ RESULTS=${RESULTS:-$T/results.tsv}
 RUNS=${RUNS:-3}
 [ "${QUICK:-0}" = 1 ] && RUNS=1
 mkdir -p "$T"
+# Run alone (bash bench/NAME.sh), a benchmark still gets the tools `make bench` builds
+# (without them a timing came out as 0.0).
+for _t in bench/tools/*.c; do
+	_t=$(basename "$_t" .c)
+	[ -x "$T/$_t" ] || make -s --no-print-directory BUILD="$BUILD" "$T/$_t" >/dev/null ||
+		{ echo "bench: cannot build $T/$_t" >&2; exit 1; }
+done
 # QEMU with the same guest: microvm, PVH boot, guest RAM as a memfd (shmem) like lvmm's.
 # qemu_args MEM_MIB fills the array QEMU; run it as "${QEMU[@]}" ARGS...
 qemu_args() {
