@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "common/proto.h"
+#include "lvmm/ctl_proto.h"
 #include "fuzz/fuzz.h"
 
 static int lowest_free_fd(void)
@@ -143,8 +144,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size >= sizeof(hdr)) {
 		memcpy(&hdr, data, sizeof(hdr));
 		if (!proto_check_hdr(&hdr, size, nfds, LVMM_MSG_MAX_LEN, LVMM_MSG_MAX_FDS, false))
-			FUZZ_CHECK(hdr.len == size - sizeof(hdr) && hdr.nfds == nfds && hdr.type >= 1 &&
-				   hdr.type <= LVMM_MSG_TYPE_MAX);
+			/* Partition/trust types, or the front-end's (checked by type further on). */
+			FUZZ_CHECK(hdr.len == size - sizeof(hdr) && hdr.nfds == nfds &&
+				   ((hdr.type >= 1 && hdr.type <= LVMM_MSG_TYPE_MAX) ||
+				    (hdr.type >= LVMM_MSG_API_FIRST && hdr.type <= LVMM_MSG_API_LAST)));
 		FUZZ_CHECK(proto_check_hdr(&hdr, size, nfds, LVMM_MSG_MAX_LEN, LVMM_MSG_MAX_FDS, true) ==
 			   -EPROTO);
 	}
