@@ -196,13 +196,14 @@ static int feed(struct parser *p, const char *s, size_t n)
 			break;
 		}
 		case P_LEN:
+		case P_CHUNK_DATA: /* p->left more bytes of the body, or of this chunk */
 			k = n < p->left ? n : (size_t)p->left;
 			r = body_bytes(p, s, k);
 			if (r)
 				return r;
 			p->left -= k, s += k, n -= k;
 			if (!p->left)
-				p->st = P_DONE;
+				p->st = p->st == P_LEN ? P_DONE : P_CHUNK_CRLF;
 			break;
 		case P_EOF:
 			return body_bytes(p, s, n);
@@ -239,15 +240,6 @@ static int feed(struct parser *p, const char *s, size_t n)
 				}
 				p->st = p->left ? P_CHUNK_DATA : P_TRAILER;
 			}
-			break;
-		case P_CHUNK_DATA:
-			k = n < p->left ? n : (size_t)p->left;
-			r = body_bytes(p, s, k);
-			if (r)
-				return r;
-			p->left -= k, s += k, n -= k;
-			if (!p->left)
-				p->st = P_CHUNK_CRLF;
 			break;
 		case P_DONE:
 		default:
