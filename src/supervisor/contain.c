@@ -17,28 +17,6 @@
 #include "supervisor/lifecycle.h"
 #include "supervisor/supervisor_int.h"
 
-/* Every link with pr as an end goes down, as `lvmm ctl isolate` does (without a request). */
-static void isolate(struct sup *s, struct part_rt *pr, const char *why)
-{
-	unsigned i, e;
-
-	for (i = 0; i < s->plat->nlinks; i++) {
-		const struct plat_link *l = &s->plat->links[i];
-		struct event ev;
-
-		if (l->part[0] != (int)pr->index && l->part[1] != (int)pr->index)
-			continue;
-		if (!link_set_up(s, (int)i, false))
-			continue; /* already down: nothing to log */
-		ev_begin(&ev, "link_down", NULL);
-		ev_str(&ev, "link", l->name);
-		ev_str(&ev, "by", why);
-		ev_end(&ev);
-		for (e = 0; e < 2; e++)
-			lc_link_push(s, &s->parts[l->part[e]], (int)i);
-	}
-}
-
 void sup_contain(struct sup *s, struct part_rt *pr, enum contain_action act, const char *why)
 {
 	struct lvmm_ctl m = { .op = LVMM_CTL_PAUSE };
@@ -57,7 +35,7 @@ void sup_contain(struct sup *s, struct part_rt *pr, enum contain_action act, con
 		(void)lc_restart_counted(s, pr, why);
 		break;
 	case CONTAIN_ISOLATE:
-		isolate(s, pr, why);
+		(void)links_isolate(s, pr, why, 0, NULL, NULL); /* as `lvmm ctl isolate`, without a request */
 		break;
 	case CONTAIN_NONE:
 	default:

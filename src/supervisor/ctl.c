@@ -229,6 +229,17 @@ void ctl_part_info(struct sup *s, const struct part_rt *pr, struct lvmm_api_part
 	o->exit_code = pr->exit_code;
 }
 
+/*
+ * The request token names that still waits for answers, or NULL: the
+ * slot is checked before it is used, the token may name a request long gone.
+ */
+static struct ctl_req *waiting(uint32_t token)
+{
+	struct ctl_req *r = (token & 0xff) < CTL_REQ_SLOTS ? &C.r[token & 0xff] : NULL;
+
+	return r && r->phase == CQ_WAIT && r->token == token && r->pending ? r : NULL;
+}
+
 /* ---- operations --------------------------------------------------------------- */
 
 static enum ctl_res op_list(struct sup *s, struct ctl_req *r)
@@ -254,14 +265,19 @@ static enum ctl_res op_list(struct sup *s, struct ctl_req *r)
 	return CR_DONE;
 }
 
+static enum ctl_res not_running(struct ctl_req *r)
+{
+	return fail(r, -ESRCH, "partition '%s' is not running (state %s)", r->pr->p->name,
+		    lc_state_name(r->pr->state));
+}
+
 /* The target partition was asked (lc_ask(), lc_power(): e): its answer completes the request. */
 static enum ctl_res asked(struct ctl_req *r, int e)
 {
 	struct part_rt *pr = r->pr;
 
 	if (e == -ESRCH)
-		return fail(r, -ESRCH, "partition '%s' is not running (state %s)", pr->p->name,
-			    lc_state_name(pr->state));
+		return not_running(r);
 	if (e == -EBUSY)
 		return fail(r, -EAGAIN, "partition '%s' has %d control requests in flight; try again",
 			    pr->p->name, LC_ASK_MAX);
@@ -282,32 +298,24 @@ static enum ctl_res op_stop(struct sup *s, struct ctl_req *r)
 	char who[CTL_SUBJECT_MAX];
 
 	if (lc_stop(s, r->pr, subject(s, r, who, sizeof(who))))
-		return fail(r, -ESRCH, "partition '%s' is not running (state %s)", r->pr->p->name,
-			    lc_state_name(r->pr->state));
+		return not_running(r);
 	body_part(r, r->pr, NULL, r->pr->pid ? LVMM_API_PART_KILL_AFTER : 0);
 	return CR_DONE;
 }
 
+/* start|restart (arg: restart) PARTITION */
 static enum ctl_res op_start(struct sup *s, struct ctl_req *r)
 {
 	char err[LVMM_API_ERR_MAX - 64];
-	int e = lc_start(s, r->pr, err, sizeof(err));
+	bool started = true;
+	int e = r->op->arg ? lc_restart(s, r->pr, &started, err, sizeof(err)) :
+		lc_start(s, r->pr, err, sizeof(err));
 
-	if (e == -EALREADY || e == -ESHUTDOWN)
+	if (!r->op->arg && (e == -EALREADY || e == -ESHUTDOWN))
 		return fail(r, -EALREADY, "%s", err);
 	if (e)
-		return fail(r, -ECANCELED, "partition '%s' did not start: %s", r->pr->p->name, err);
-	body_part(r, r->pr, NULL, LVMM_API_PART_PID);
-	return CR_DONE;
-}
-
-static enum ctl_res op_restart(struct sup *s, struct ctl_req *r)
-{
-	char err[LVMM_API_ERR_MAX - 64];
-	bool started;
-
-	if (lc_restart(s, r->pr, &started, err, sizeof(err)))
-		return fail(r, -ECANCELED, "partition '%s' did not restart: %s", r->pr->p->name, err);
+		return fail(r, -ECANCELED, "partition '%s' did not %s: %s", r->pr->p->name, r->op->name,
+			    err);
 	if (started)
 		body_part(r, r->pr, NULL, LVMM_API_PART_PID);
 	else
@@ -338,65 +346,32 @@ static enum ctl_res op_power(struct sup *s, struct ctl_req *r)
 	return CR_WAIT;
 }
 
-/* Bring link li up or down. Unchanged: nothing happens. Returns the ends asked. */
-static unsigned set_link(struct sup *s, struct ctl_req *r, int li, bool up)
-{
-	const struct plat_link *l = &s->plat->links[li];
-	unsigned e, asked = 0;
-	struct event ev;
-	char who[CTL_SUBJECT_MAX];
-
-	if (!link_set_up(s, li, up))
-		return 0;
-	ev_begin(&ev, up ? "link_up" : "link_down", NULL);
-	ev_str(&ev, "link", l->name);
-	ev_str(&ev, "by", subject(s, r, who, sizeof(who)));
-	ev_end(&ev);
-	for (e = 0; e < 2; e++) {
-		struct part_rt *pr = &s->parts[l->part[e]];
-		int k = lc_ask(s, pr, up ? LVMM_CTL_LINK_UP : LVMM_CTL_LINK_DOWN,
-			       pr->p->devs[l->dev[e]].id, r->token);
-
-		if (!k)
-			asked++;
-		else if (k == -EBUSY)
-			lc_link_push(s, pr, li); /* applied all the same, unconfirmed */
-		/* -ESRCH: an end that is not running picks the state up when it is ready. */
-	}
-	r->pending += asked;
-	return asked;
-}
-
 /* link-up|link-down (arg: up) LINK */
 static enum ctl_res op_link(struct sup *s, struct ctl_req *r)
 {
 	struct lvmm_api_link *b = &r->rep.u.link;
+	char who[CTL_SUBJECT_MAX];
 	bool up = r->op->arg;
 
 	r->rep.body = LVMM_BODY_LINK;
 	snprintf(b->link, sizeof(b->link), "%s", s->plat->links[r->li].name);
 	b->up = up;
 	b->changed = link_is_up(s, r->li) != up;
-	return set_link(s, r, r->li, up) ? CR_WAIT : CR_DONE;
+	r->pending += link_change(s, r->li, up, subject(s, r, who, sizeof(who)), r->token);
+	return r->pending ? CR_WAIT : CR_DONE;
 }
 
 /* The seeds' outbreak containment: every link of the partition goes down. */
 static enum ctl_res op_isolate(struct sup *s, struct ctl_req *r)
 {
 	struct lvmm_api_isolate *b = &r->rep.u.isolate;
-	unsigned i, asked = 0;
+	char who[CTL_SUBJECT_MAX];
 
 	r->rep.body = LVMM_BODY_ISOLATE;
 	snprintf(b->partition, sizeof(b->partition), "%s", r->pr->p->name);
-	for (i = 0; i < s->plat->nlinks && b->nlinks < LVMM_API_MAX_LINKS; i++) {
-		const struct plat_link *l = &s->plat->links[i];
-
-		if (l->part[0] != (int)r->pr->index && l->part[1] != (int)r->pr->index)
-			continue;
-		snprintf(b->links[b->nlinks++], LVMM_NAME_MAX, "%s", l->name);
-		asked += set_link(s, r, (int)i, false);
-	}
-	return asked ? CR_WAIT : CR_DONE;
+	r->pending += links_isolate(s, r->pr, subject(s, r, who, sizeof(who)), r->token, b->links,
+				    &b->nlinks);
+	return r->pending ? CR_WAIT : CR_DONE;
 }
 
 /*
@@ -659,15 +634,14 @@ static enum ctl_res op_attest(struct sup *s, struct ctl_req *r)
 /*
  * lc_hooks.attested: the trust process answered with its JSON members in
  * fd, a sealed memfd of size bytes (trust.c checked both), passed on to the
- * front-end, which parses it. The slot is checked before it is used: the
- * token may name a request long gone.
+ * front-end, which parses it.
  */
 void ctl_attested(struct sup *s, uint32_t token, struct part_rt *pr, int result, const char *why,
 		  int fd, uint64_t size)
 {
-	struct ctl_req *r = (token & 0xff) < CTL_REQ_SLOTS ? &C.r[token & 0xff] : NULL;
+	struct ctl_req *r = waiting(token);
 
-	if (!r || r->phase != CQ_WAIT || r->token != token || !r->pending) {
+	if (!r) {
 		if (fd >= 0)
 			close(fd); /* answered already (timed out), or never ours */
 		return;
@@ -694,7 +668,7 @@ static const struct ctl_op ctl_ops[] = {
 	{ .id = LVMM_OP_RESUME, .name = "resume", .acm = OP_RESUME, .target = CT_PART, .answer_body = true, .run = op_ask, .arg = LVMM_CTL_RESUME },
 	{ .id = LVMM_OP_STOP, .name = "stop", .acm = OP_STOP, .target = CT_PART, .run = op_stop },
 	{ .id = LVMM_OP_START, .name = "start", .acm = OP_START, .target = CT_PART, .run = op_start },
-	{ .id = LVMM_OP_RESTART, .name = "restart", .acm = OP_RESTART, .target = CT_PART, .run = op_restart },
+	{ .id = LVMM_OP_RESTART, .name = "restart", .acm = OP_RESTART, .target = CT_PART, .run = op_start, .arg = true },
 	{ .id = LVMM_OP_LINK_DOWN, .name = "link-down", .acm = OP_LINK_DOWN, .target = CT_LINK, .run = op_link, .arg = false },
 	{ .id = LVMM_OP_LINK_UP, .name = "link-up", .acm = OP_LINK_UP, .target = CT_LINK, .run = op_link, .arg = true },
 	{ .id = LVMM_OP_ISOLATE, .name = "isolate", .acm = OP_ISOLATE, .target = CT_PART, .run = op_isolate },
@@ -714,21 +688,27 @@ static const struct ctl_op ctl_ops[] = {
 	{ .id = LVMM_OP_ATTEST, .name = "attest", .acm = OP_ATTEST, .target = CT_PART, .answer_ms = CTL_ATTEST_MS, .run = op_attest },
 };
 
+static const struct ctl_op *op_find(uint32_t id)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(ctl_ops); i++)
+		if (ctl_ops[i].id == id)
+			return &ctl_ops[i];
+	return NULL;
+}
+
 /* ---- partitions' answers ---------------------------------------------------------- */
 
 void ctl_answer(struct sup *s, uint32_t token, struct part_rt *pr, int result,
 		const struct lvmm_ctl_reply *rep)
 {
-	unsigned slot = token & 0xff;
-	struct ctl_req *r;
+	struct ctl_req *r = waiting(token);
 
-	if (slot >= CTL_REQ_SLOTS)
-		return;
-	r = &C.r[slot];
 	/* Any stats answer (a status request's too) is the newest that metrics know of it. */
 	if (!result && rep && rep->op == LVMM_CTL_STATS)
 		metrics_note(pr, rep);
-	if (r->phase != CQ_WAIT || r->token != token || !r->pending)
+	if (!r)
 		return; /* a request that was answered already */
 	if (r->op->finish) {
 		/* A partition that cannot answer is reported as such (metrics), not as a failure. */
@@ -831,11 +811,8 @@ static void dispatch(struct sup *s, struct ctl_req *r)
 {
 	char err[LVMM_API_ERR_MAX];
 	enum ctl_res res = CR_FAIL;
-	size_t i;
 
-	for (i = 0; i < ARRAY_SIZE(ctl_ops); i++)
-		if (ctl_ops[i].id == r->q.op)
-			r->op = &ctl_ops[i];
+	r->op = op_find(r->q.op);
 	if (!r->op)
 		res = fail(r, -EINVAL, "unknown operation %u", r->q.op);
 	/* Here, not in the front-end: a connection it still holds gets nothing after the window. */
@@ -879,14 +856,9 @@ void ctl_request(struct sup *s, const struct ctl_subject *sub, const struct lvmm
 	if (!r) {
 		if (payload_fd >= 0)
 			close(payload_fd);
-		if (sub->remote) {
-			const char *name = "?";
-
-			for (slot = 0; slot < ARRAY_SIZE(ctl_ops); slot++)
-				if (ctl_ops[slot].id == q->op)
-					name = ctl_ops[slot].name;
-			remote_audit(s, sub, name, q->target, q->request_id, -EAGAIN, err);
-		}
+		if (sub->remote)
+			remote_audit(s, sub, op_find(q->op) ? op_find(q->op)->name : "?", q->target,
+				     q->request_id, -EAGAIN, err);
 		ctl_refuse(s, q->id, q->op, -EAGAIN, err);
 		return;
 	}

@@ -13,6 +13,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -168,6 +169,12 @@ void ev_hex(struct event *e, const char *key, uint64_t val)
 {
 	app(e->json, &e->jlen, ",\"%s\":\"0x%" PRIx64 "\"", key, val);
 	app(e->human, &e->hlen, " %s=0x%" PRIx64, key, val);
+}
+
+void ev_wstatus(struct event *e, int wstatus)
+{
+	ev_u64(e, WIFSIGNALED(wstatus) ? "signal" : "status",
+	       (uint64_t)(WIFSIGNALED(wstatus) ? WTERMSIG(wstatus) : WEXITSTATUS(wstatus)));
 }
 
 void ev_end(struct event *e)

@@ -48,6 +48,8 @@ void ev_i64(struct event *e, const char *key, int64_t val);
 /* Add key=0x... (a string in JSON). */
 void ev_hex(struct event *e, const char *key, uint64_t val);
 /* Write the event; never fails the caller (a lost line is counted). */
+/* How a child ended: key "signal" or "status", the number. */
+void ev_wstatus(struct event *e, int wstatus);
 void ev_end(struct event *e);
 
 /* Number of events written. */

@@ -429,10 +429,7 @@ bool fe_reaped(struct sup *s, pid_t pid, int wstatus)
 	ctl_drop_all(s, false); /* nobody is left to read their answers */
 	ev_begin(&e, "api_exit", NULL);
 	ev_u64(&e, "pid", (uint64_t)pid);
-	if (WIFSIGNALED(wstatus))
-		ev_u64(&e, "signal", (uint64_t)WTERMSIG(wstatus));
-	else
-		ev_u64(&e, "status", (uint64_t)WEXITSTATUS(wstatus));
+	ev_wstatus(&e, wstatus);
 	ev_end(&e);
 	if (!s->stopping) {
 		F.restart_at = now_ns() + FE_RESTART_MS * MS;

@@ -654,12 +654,29 @@ void lc_shutdown(struct sup *s, int sig)
 
 /* ---- control requests ---------------------------------------------------------- */
 
+/* Can pr take a control message now (its process set up, running or paused)? */
+static bool reachable(const struct part_rt *pr)
+{
+	return pr->sock >= 0 && (pr->state == PS_RUNNING || pr->state == PS_PAUSED);
+}
+
+/* Send control message op (about device dev; seq 0: nobody waits on it). 0 or -errno. */
+static int send_ctl(struct part_rt *pr, uint32_t op, const char *dev, uint32_t seq)
+{
+	struct lvmm_ctl m = { .op = op, .seq = seq };
+
+	if (!reachable(pr))
+		return -ESRCH;
+	if (dev)
+		snprintf(m.dev, sizeof(m.dev), "%s", dev);
+	return proto_send(pr->sock, LVMM_MSG_CTL, &m, sizeof(m), NULL, 0, MSG_DONTWAIT);
+}
+
 int lc_ask(struct sup *s, struct part_rt *pr, uint32_t op, const char *dev, uint32_t token)
 {
-	struct lvmm_ctl m = { .op = op };
 	unsigned i;
 
-	if (!pr->pid || pr->sock < 0 || (pr->state != PS_RUNNING && pr->state != PS_PAUSED))
+	if (!pr->pid || !reachable(pr))
 		return -ESRCH;
 	for (i = 0; i < LC_ASK_MAX && pr->asks[i].used; i++)
 		;
@@ -667,12 +684,9 @@ int lc_ask(struct sup *s, struct part_rt *pr, uint32_t op, const char *dev, uint
 		return -EBUSY;
 	if (++s->ask_seq == 0)
 		s->ask_seq = 1; /* 0 is for messages nobody waits on */
-	m.seq = s->ask_seq;
-	if (dev)
-		snprintf(m.dev, sizeof(m.dev), "%s", dev);
-	if (proto_send(pr->sock, LVMM_MSG_CTL, &m, sizeof(m), NULL, 0, MSG_DONTWAIT))
+	if (send_ctl(pr, op, dev, s->ask_seq))
 		return -EIO;
-	pr->asks[i] = (struct lc_ask){ .used = true, .seq = m.seq, .op = op, .token = token };
+	pr->asks[i] = (struct lc_ask){ .used = true, .seq = s->ask_seq, .op = op, .token = token };
 	return 0;
 }
 
@@ -687,11 +701,7 @@ void lc_ask_cancel(struct sup *s, struct part_rt *pr, uint32_t token)
 
 int lc_push(struct sup *s, struct part_rt *pr, uint32_t op)
 {
-	struct lvmm_ctl m = { .op = op };
-
-	if (pr->sock < 0 || (pr->state != PS_RUNNING && pr->state != PS_PAUSED))
-		return -ESRCH;
-	return proto_send(pr->sock, LVMM_MSG_CTL, &m, sizeof(m), NULL, 0, MSG_DONTWAIT);
+	return send_ctl(pr, op, NULL, 0);
 }
 
 void lc_on_sleep(struct sup *s, struct part_rt *pr, uint64_t slp_typ)
@@ -713,20 +723,15 @@ void lc_on_sleep(struct sup *s, struct part_rt *pr, uint64_t slp_typ)
 void lc_link_push(struct sup *s, struct part_rt *pr, int li)
 {
 	const struct plat_link *l = &s->plat->links[li];
+	bool up = link_is_up(s, li);
 	unsigned e;
 
-	if (pr->sock < 0 || (pr->state != PS_RUNNING && pr->state != PS_PAUSED))
-		return; /* a starting end picks the state up when it is ready */
-	for (e = 0; e < 2; e++) {
-		struct lvmm_ctl m = { .op = link_is_up(s, li) ? LVMM_CTL_LINK_UP : LVMM_CTL_LINK_DOWN };
-
-		if (l->part[e] != (int)pr->index)
-			continue;
-		snprintf(m.dev, sizeof(m.dev), "%s", pr->p->devs[l->dev[e]].id);
-		if (proto_send(pr->sock, LVMM_MSG_CTL, &m, sizeof(m), NULL, 0, MSG_DONTWAIT))
+	/* Not reachable: a starting end picks the state up when it is ready. */
+	for (e = 0; e < 2 && reachable(pr); e++)
+		if (l->part[e] == (int)pr->index &&
+		    send_ctl(pr, up ? LVMM_CTL_LINK_UP : LVMM_CTL_LINK_DOWN, pr->p->devs[l->dev[e]].id, 0))
 			pr_warn("partition %s: could not set link %s %s", pr->p->name, l->name,
-				link_is_up(s, li) ? "up" : "down");
-	}
+				up ? "up" : "down");
 }
 
 /* ---- messages from the partition ---------------------------------------------- */

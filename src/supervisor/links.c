@@ -16,7 +16,9 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "lvmm/ctl_proto.h"
 #include "lvmm/link_ring.h"
+#include "supervisor/events.h"
 #include "supervisor/resources.h"
 #include "supervisor/supervisor_int.h"
 #include "supervisor/sup_fdset.h"
@@ -114,6 +116,49 @@ bool link_set_up(struct sup *s, int li, bool up)
 		return false;
 	link_table[li].up = up;
 	return true;
+}
+
+unsigned link_change(struct sup *s, int li, bool up, const char *by, uint32_t token)
+{
+	const struct plat_link *l = &s->plat->links[li];
+	unsigned e, asked = 0;
+	struct event ev;
+
+	if (!link_set_up(s, li, up))
+		return 0;
+	ev_begin(&ev, up ? "link_up" : "link_down", NULL);
+	ev_str(&ev, "link", l->name);
+	ev_str(&ev, "by", by);
+	ev_end(&ev);
+	for (e = 0; e < 2; e++) {
+		struct part_rt *pr = &s->parts[l->part[e]];
+		int k = token ? lc_ask(s, pr, up ? LVMM_CTL_LINK_UP : LVMM_CTL_LINK_DOWN,
+				       pr->p->devs[l->dev[e]].id, token) : -EBUSY;
+
+		if (!k)
+			asked++;
+		else if (k == -EBUSY)
+			lc_link_push(s, pr, li); /* applied all the same, unconfirmed */
+		/* -ESRCH: an end that is not running picks the state up when it is ready. */
+	}
+	return asked;
+}
+
+unsigned links_isolate(struct sup *s, struct part_rt *pr, const char *by, uint32_t token,
+		       char (*names)[LVMM_NAME_MAX], unsigned *n)
+{
+	unsigned i, asked = 0;
+
+	for (i = 0; i < s->plat->nlinks; i++) {
+		const struct plat_link *l = &s->plat->links[i];
+
+		if (l->part[0] != (int)pr->index && l->part[1] != (int)pr->index)
+			continue;
+		if (names && *n < LVMM_API_MAX_LINKS)
+			snprintf(names[(*n)++], LVMM_NAME_MAX, "%s", l->name);
+		asked += link_change(s, (int)i, false, by, token);
+	}
+	return asked;
 }
 
 void links_close(struct sup *s)

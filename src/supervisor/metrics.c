@@ -31,8 +31,6 @@ static struct {
 
 void metrics_note(const struct part_rt *pr, const struct lvmm_ctl_reply *rep)
 {
-	if (pr->index >= PLAT_MAX_PARTS)
-		return;
 	M.last[pr->index] = *rep;
 	M.at_ns[pr->index] = now_ns();
 	M.pid[pr->index] = pr->pid;

@@ -208,10 +208,7 @@ bool sleep_reaped(struct sup *s, pid_t pid, int wstatus)
 	S.hook = 0;
 	ev_begin(&e, "sleep_hook_exit", NULL);
 	ev_u64(&e, "pid", (uint64_t)pid);
-	if (WIFSIGNALED(wstatus))
-		ev_u64(&e, "signal", (uint64_t)WTERMSIG(wstatus));
-	else
-		ev_u64(&e, "status", (uint64_t)WEXITSTATUS(wstatus));
+	ev_wstatus(&e, wstatus);
 	ev_u64(&e, "after_ms", (now_ns() - S.hook_started) / MS);
 	ev_end(&e);
 	return true;

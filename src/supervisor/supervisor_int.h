@@ -96,6 +96,18 @@ int links_find(struct sup *s, const char *name);
 bool link_is_up(struct sup *s, int li);
 /* Record link li's state; true if it changed. */
 bool link_set_up(struct sup *s, int li, bool up);
+/*
+ * Bring link li up or down (by: for the event) and tell its ends: asked
+ * with request token (its answers expected), or unsolicited (token 0).
+ * Unchanged: nothing happens. Returns the ends asked.
+ */
+unsigned link_change(struct sup *s, int li, bool up, const char *by, uint32_t token);
+/*
+ * Every link with pr as an end goes down (link_change); their names into
+ * names[*n...] (up to LVMM_API_MAX_LINKS; names NULL: not wanted). Returns the ends asked.
+ */
+unsigned links_isolate(struct sup *s, struct part_rt *pr, const char *by, uint32_t token,
+		       char (*names)[LVMM_NAME_MAX], unsigned *n);
 /* Close every link's fds at the end of the run. */
 void links_close(struct sup *s);
 
