@@ -13,6 +13,11 @@
 need_qemu
 qemu_args 64
 SECS=${LINK_SECS:-2}
+# LINK_SETTINGS="own shared", LINK_SIZES="64 1500", LINK_KINDS="tput ping" and
+# LINK_EFFECTS=1 (0: skip the effect: rows) select a part, for quick iterations.
+SETTINGS=${LINK_SETTINGS:-own shared}
+SIZES=${LINK_SIZES:-64 1500}
+KINDS=${LINK_KINDS:-tput ping}
 
 busy_pid=
 busy_on() { taskset -c 0 sh -c 'while :; do :; done' & busy_pid=$!; }
@@ -59,23 +64,25 @@ run_q() {
 }
 col() { local k=$1; shift; local x; for x in "$@"; do kv "$k" "$x"; done; }
 header
-for setting in own shared; do
+has() { [[ " $2 " == *" $1 "* ]]; }
+for setting in $SETTINGS; do
 	label="own cores"
 	[ $setting = shared ] && label="shared core + busy"
-	for size in 64 1500; do
+	for size in $SIZES; do
 		L=() Q=()
 		[ $setting = shared ] && busy_on
-		for ((r = 0; r < RUNS; r++)); do
+		has tput "$KINDS" && for ((r = 0; r < RUNS; r++)); do
 			L+=("$(run_l $setting "mode=rx idle_ms=300" "mode=tx size=$size secs=$SECS")")
 			Q+=("$(run_q $setting "mode=rx idle_ms=300" "mode=tx size=$size secs=$SECS")")
 		done
-		record link "$label: ${size} B throughput (pps)" "$(col pps "${L[@]}")" "$(col pps "${Q[@]}")" "ratio>=1.5"
+		has tput "$KINDS" && record link "$label: ${size} B throughput (pps)" "$(col pps "${L[@]}")" "$(col pps "${Q[@]}")" "ratio>=1.5"
 		L=() Q=()
-		for ((r = 0; r < RUNS; r++)); do
+		has ping "$KINDS" && for ((r = 0; r < RUNS; r++)); do
 			L+=("$(run_l $setting "mode=pong idle_ms=300" "mode=ping size=$size secs=$SECS")")
 			Q+=("$(run_q $setting "mode=pong idle_ms=300" "mode=ping size=$size secs=$SECS")")
 		done
 		busy_off
+		has ping "$KINDS" || continue
 		record link "$label: ${size} B ping-pong p50 (us)" "$(col p50_us "${L[@]}")" "$(col p50_us "${Q[@]}")" "ratio<=1"
 		record link "$label: ${size} B ping-pong p99 (us)" "$(col p99_us "${L[@]}")" "$(col p99_us "${Q[@]}")" none
 	done
@@ -84,6 +91,9 @@ done
 # What each mechanism is worth (lvmm with one off; QEMU as above):
 #   event_idx=0        the guests do not negotiate VIRTIO_F_EVENT_IDX (both VMMs)
 #   LVMM_IO_POLL_US=0  lvmm's I/O threads sleep at once instead of polling briefly
+#   LVMM_IO_SLICE_US=0 lvmm's I/O threads keep the kernel's scheduler slice: on
+#                      the shared core a woken one waits out a spinning vCPU's
+#                      slice instead of preempting it (src/vmm/iothread.c)
 effect() { # SETTING LABEL A_ARGS B_ARGS FIELD GOAL [VAR=VALUE...]
 	local setting=$1 label=$2 a=$3 b=$4 f=$5 goal=$6
 	shift 6
@@ -96,6 +106,7 @@ effect() { # SETTING LABEL A_ARGS B_ARGS FIELD GOAL [VAR=VALUE...]
 	busy_off
 	record link "$label" "$(col "$f" "${L[@]}")" "$(col "$f" "${Q[@]}")" "$goal"
 }
+[ "${LINK_EFFECTS:-1}" = 1 ] || exit 0
 effect own "effect: own cores 64 B p50, no EVENT_IDX (us)" "mode=pong idle_ms=300 event_idx=0" \
 	"mode=ping size=64 secs=$SECS event_idx=0" p50_us "ratio<=1"
 effect own "effect: own cores 64 B p50, no polling (us)" "mode=pong idle_ms=300" \
@@ -104,3 +115,7 @@ effect shared "effect: shared core 64 B pps, no polling" "mode=rx idle_ms=300" \
 	"mode=tx size=64 secs=$SECS" pps "ratio>=1.5" LVMM_IO_POLL_US=0
 effect shared "effect: shared core 1500 B pps, no polling" "mode=rx idle_ms=300" \
 	"mode=tx size=1500 secs=$SECS" pps "ratio>=1.5" LVMM_IO_POLL_US=0
+effect shared "effect: shared core 64 B pps, kernel's slice" "mode=rx idle_ms=300" \
+	"mode=tx size=64 secs=$SECS" pps "ratio>=1.5" LVMM_IO_SLICE_US=0
+effect shared "effect: shared core 1500 B pps, kernel's slice" "mode=rx idle_ms=300" \
+	"mode=tx size=1500 secs=$SECS" pps "ratio>=1.5" LVMM_IO_SLICE_US=0

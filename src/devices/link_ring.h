@@ -4,7 +4,7 @@
  * rings whose layout is include/lvmm/link_ring.h.
  *
  * The other process is not trusted: everything read from the shared
- * mapping (the peer's index, a slot's length) is validated before use and
+ * mapping (the peer's index, a record's length) is validated before use and
  * read exactly once; each side keeps its own index privately and only
  * publishes it. A peer that corrupts the ring can lose or garble its own
  * frames, nothing else.
@@ -31,8 +31,8 @@ struct link_end {
 enum link_result {
 	LINK_OK = 0,
 	LINK_EMPTY = -1,   /* nothing to receive */
-	LINK_FULL = -2,    /* no slot free; want_space has been set */
-	LINK_TOO_BIG = -3, /* frame larger than a slot: dropped */
+	LINK_FULL = -2,    /* no room for the frame; want_space has been set */
+	LINK_TOO_BIG = -3, /* frame larger than LINK_FRAME_MAX (or the buffer): dropped */
 	LINK_CORRUPT = -4, /* the peer broke the protocol: frame dropped */
 };
 
@@ -44,7 +44,7 @@ enum link_result {
 int link_end_attach(struct link_end *e, void *shm, unsigned side) MUST_CHECK;
 
 /*
- * Copy a frame given as iovecs into the next tx slot and publish it.
+ * Copy a frame given as iovecs into the next tx record and publish it.
  * LINK_OK, LINK_FULL, LINK_TOO_BIG or LINK_CORRUPT. *wake says whether the
  * peer's bell must be rung.
  */

@@ -5,7 +5,7 @@
  * link's shared rings; an eventfd "bell" per side says "frames for you" or
  * "space freed". fd[0] = ring memfd, fd[1] = this side's bell (read),
  * fd[2] = the peer's bell (written). No offloads: frames on a link are
- * plain Ethernet frames of at most one slot.
+ * plain Ethernet frames of at most LINK_FRAME_MAX bytes.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -102,7 +102,7 @@ static void link_be_ack(struct net_backend *be, int fd, uint32_t events)
 		pr_warn_rl(&l->rl, "%s: reading the link doorbell: %s", l->id, strerror(errno));
 }
 
-/* The turn is over: one bell for every frame sent to a sleeping peer or slot freed for a waiting one. */
+/* The turn is over: one bell for every frame sent to a sleeping peer or room freed for a waiting one. */
 static void link_be_flush(struct net_backend *be)
 {
 	struct link_backend *l = (struct link_backend *)be;

@@ -29,6 +29,9 @@
 #define IOTHREAD_POLL_START_NS 4000ULL
 #define IOTHREAD_POLL_MAX_NS   50000ULL
 
+/* The I/O thread's scheduler slice (sched_setattr sched_runtime; the kernel's minimum is 100 us). */
+#define IOTHREAD_SLICE_NS 100000ULL
+
 typedef void (*io_handler_fn)(void *opaque, uint32_t events);
 /* Look for work without waiting and do it (I/O thread): true if there was some. */
 typedef bool (*io_poll_fn)(void *opaque);
@@ -53,6 +56,7 @@ struct iothread {
 	unsigned npollers;
 	uint64_t poll_ns;     /* current polling window (0: none) */
 	uint64_t poll_max_ns; /* 0 turns polling off */
+	uint64_t slice_ns;    /* scheduler slice (0: the kernel's default) */
 	struct { uint64_t windows, hits; } poll_stats;
 	struct io_handler handlers[IOTHREAD_MAX_HANDLERS];
 };

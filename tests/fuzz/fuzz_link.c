@@ -8,15 +8,16 @@
  *   0 poke WORD:4 VAL:4   the peer writes VAL at 32-bit word WORD of the area
  *   1 prod VAL:4          the peer publishes its producer index (our rx ring)
  *   2 cons VAL:4          the peer publishes its consumer index (our tx ring)
- *   3 slot IDX:1 LEN:4    the peer writes slot IDX's length (our rx ring)
+ *   3 rec IDX:2 LEN:4     the peer writes the length of a record at unit IDX (our rx ring)
  *   4 frame LEN:2         the peer sends a well-formed frame of LEN bytes
  *   5 take                the peer consumes one of our frames, as it should
  *   6 recv CAP:2          we receive into a buffer of exactly CAP bytes
  *   7 send LEN:2 CUT:2    we send LEN bytes as two iovecs cut at CUT
  *   8 attach              we re-attach (a restarted end), maybe to a broken header
  * Invariants: no access outside the area or our buffers (ASan); recv returns a
- * result code or a length <= CAP and <= LINK_SLOT_DATA; a sent frame is
- * published with its exact length in the slot our private index names; our
+ * result code or a length <= CAP and <= LINK_FRAME_MAX; a sent frame is
+ * published with its exact length in the record our private index names,
+ * which takes link_rec_units(LEN) units and never more than are free; our
  * published indices equal our private ones after each call; a well-formed
  * frame from an honest peer into a consistent ring arrives intact.
  */
@@ -27,7 +28,7 @@
 #include "devices/link_ring.h"
 
 #define MAX_OPS 512
-#define FRAME_MAX (LINK_SLOT_DATA + 64)
+#define FRAME_MAX (LINK_FRAME_MAX + 64)
 
 static uint8_t *shm;
 static uint8_t src[FRAME_MAX];
@@ -59,10 +60,12 @@ static void op_recv(struct link_end *e, struct peer *p, uint16_t cap, uint32_t *
 		abort();
 	r = link_recv(e, buf, cap, &wake);
 	FUZZ_CHECK(r == LINK_EMPTY || r == LINK_TOO_BIG || r == LINK_CORRUPT ||
-		   (r >= 0 && (size_t)r <= cap && (size_t)r <= LINK_SLOT_DATA));
+		   (r >= 0 && (size_t)r <= cap && (size_t)r <= LINK_FRAME_MAX));
 	/* What we consumed is published at once (the peer's free space depends on it). */
 	if (r == LINK_EMPTY)
 		FUZZ_CHECK(e->rx_cons == before);
+	else if (r != LINK_CORRUPT) /* a frame (or one too big for buf): its units, no more */
+		FUZZ_CHECK(e->rx_cons - before >= 1 && e->rx_cons - before <= LINK_REC_UNITS_MAX);
 	else
 		FUZZ_CHECK(atomic_load(&e->rx->hdr.cons) == e->rx_cons);
 	if (*expect_valid && p->honest) {
@@ -70,9 +73,9 @@ static void op_recv(struct link_end *e, struct peer *p, uint16_t cap, uint32_t *
 
 		/* The oldest frame of an honest peer: exactly its bytes, or too big for buf. */
 		FUZZ_CHECK(r != LINK_CORRUPT && r != LINK_EMPTY);
-		FUZZ_CHECK(r != LINK_TOO_BIG || expect_len[before % LINK_SLOTS] > cap);
+		FUZZ_CHECK(r != LINK_TOO_BIG || expect_len[before % LINK_UNITS] > cap);
 		if (r >= 0) {
-			FUZZ_CHECK((uint32_t)r == expect_len[before % LINK_SLOTS]);
+			FUZZ_CHECK((uint32_t)r == expect_len[before % LINK_UNITS]);
 			fill(want, (size_t)r, before);
 			FUZZ_CHECK(!memcmp(buf, want, (size_t)r));
 		}
@@ -82,7 +85,7 @@ static void op_recv(struct link_end *e, struct peer *p, uint16_t cap, uint32_t *
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static uint32_t expect_len[LINK_SLOTS];
+	static uint32_t expect_len[LINK_UNITS];
 	struct fin in = { data, size };
 	unsigned side = fin_u8(&in) & 1, ops = 0;
 	struct link_ring *ring;
@@ -121,29 +124,32 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			p.honest = false;
 			break;
 		case 3: {
-			uint8_t idx = fin_u8(&in);
+			uint16_t idx = fin_u16(&in);
 
-			p.tx->slots[idx % LINK_SLOTS].len = fin_u32(&in);
+			link_rec_at(p.tx, idx)->len = fin_u32(&in);
 			p.honest = false;
 			break;
 		}
 		case 4: {
-			uint16_t len = fin_u16(&in) % (LINK_SLOT_DATA + 1);
-			struct link_slot *s;
+			uint16_t len = fin_u16(&in) % (LINK_FRAME_MAX + 1);
+			struct link_rec *rec;
 
-			if (p.prod - e.rx_cons >= LINK_SLOTS)
+			if (p.prod - e.rx_cons + link_rec_units(len) > LINK_UNITS)
 				break; /* an honest peer waits for space */
-			s = &p.tx->slots[p.prod % LINK_SLOTS];
-			fill(s->data, len, p.prod);
-			s->len = len;
-			expect_len[p.prod % LINK_SLOTS] = len;
-			p.prod++;
+			rec = link_rec_at(p.tx, p.prod);
+			fill(rec->data, len, p.prod);
+			rec->len = len;
+			expect_len[p.prod % LINK_UNITS] = len;
+			p.prod += link_rec_units(len);
 			atomic_store(&p.tx->hdr.prod, p.prod);
 			break;
 		}
 		case 5:
 			if (atomic_load(&p.rx->hdr.prod) != p.cons) {
-				p.cons++;
+				/* Honest, it reads the length we wrote (bounded as any reader must). */
+				uint32_t l = link_rec_at(p.rx, p.cons)->len;
+
+				p.cons += l <= LINK_FRAME_MAX ? link_rec_units(l) : 1;
 				atomic_store(&p.rx->hdr.cons, p.cons);
 			}
 			break;
@@ -166,15 +172,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			r = link_send(&e, iov, 2, &wake);
 			FUZZ_CHECK(r == LINK_OK || r == LINK_FULL || r == LINK_TOO_BIG ||
 				   r == LINK_CORRUPT);
-			FUZZ_CHECK(r != LINK_TOO_BIG || len > LINK_SLOT_DATA);
+			FUZZ_CHECK(r != LINK_TOO_BIG || len > LINK_FRAME_MAX);
 			if (r == LINK_OK) {
-				const struct link_slot *s = &e.tx->slots[at % LINK_SLOTS];
+				const struct link_rec *rec = link_rec_at(e.tx, at);
 
-				FUZZ_CHECK(len <= LINK_SLOT_DATA && e.tx_prod == at + 1);
+				FUZZ_CHECK(len <= LINK_FRAME_MAX && e.tx_prod == at + link_rec_units(len));
 				FUZZ_CHECK(atomic_load(&e.tx->hdr.prod) == e.tx_prod);
-				/* The peer may have scribbled over the slot since; only check when it did not. */
+				/* Never more than a ring's worth in flight, by the consumer index we saw. */
 				if (p.honest)
-					FUZZ_CHECK(s->len == len && !memcmp(s->data, src, len));
+					FUZZ_CHECK(e.tx_prod - p.cons <= LINK_UNITS);
+				/* The peer may have scribbled over the record since; only check when it did not. */
+				if (p.honest)
+					FUZZ_CHECK(rec->len == len && !memcmp(rec->data, src, len));
 			} else if (r == LINK_CORRUPT) {
 				FUZZ_CHECK(atomic_load(&e.tx->hdr.prod) == e.tx_prod);
 			}
@@ -189,7 +198,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				FUZZ_CHECK(atomic_load(&e.tx->hdr.prod) == e.tx_prod);
 				FUZZ_CHECK(atomic_load(&e.rx->hdr.cons) == e.rx_cons);
 				/* Resumed indices never claim more than a ring's worth. */
-				FUZZ_CHECK(e.tx_prod - atomic_load(&e.tx->hdr.cons) <= LINK_SLOTS);
+				FUZZ_CHECK(e.tx_prod - atomic_load(&e.tx->hdr.cons) <= LINK_UNITS);
 			} else {
 				FUZZ_CHECK(r == -EINVAL && !p.honest);
 			}

@@ -7,7 +7,7 @@
 CASES="link-ping-between-partitions ctl-list-status-pause-resume-restart link-down-cuts-traffic
        link-up-restores-traffic restart-on-crash-with-limit check-rejects-tap-in-user-partition
        ctl-refuses-bad-requests sandbox-violation-kills-only-that-partition
-       killed-partition-leaves-others-running"
+       killed-partition-leaves-others-running link-io-thread-short-slice"
 skip_all_without_kvm $CASES
 out=$TMP/out
 sock=$TMP/ctl.sock
@@ -188,3 +188,28 @@ if [ -n "$victim" ] && [ "$after" -ge $((before + 8)) ] &&
    contains "$out" "[survivor] ticker: done"; then
 	pass killed-partition-leaves-others-running
 else show "$out"; cat "$TMP/list2" >&2; fail killed-partition-leaves-others-running "victim=$victim ticks before=$before after=$after"; fi
+
+# The I/O thread asks the scheduler for a short slice (100 us; src/vmm/iothread.c):
+# on a core shared with spinning threads a woken I/O thread then preempts at
+# once instead of after their slice; a link moved 2-3x fewer frames without
+# it (bench/link.sh, shared core). Custom slices need Linux 6.12 (EEVDF).
+if ! grep -q '^se.slice' /proc/self/sched 2>/dev/null ||
+   [ "$(printf '%s\n' 6.12 "$(uname -r)" | sort -V | head -1)" != 6.12 ]; then
+	skip link-io-thread-short-slice "the kernel has no custom scheduler slices (Linux 6.12)"
+else
+	sed 's/net_serve_ms=2000/net_serve_ms=4000/' "$TMP/link.yaml" >"$TMP/slice.yaml"
+	timeout 60 "$L" run "$TMP/slice.yaml" </dev/null >"$out" 2>&1 &
+	sup=$! pid= slice= io=
+	for _ in $(seq 50); do
+		pid=$(sed -n 's/.*event=partition_start partition=a pid=\([0-9]*\).*/\1/p' "$out" | head -1)
+		[ -n "$pid" ] && grep -q "^\[a\] " "$out" && break
+		sleep 0.1
+	done
+	for t in /proc/$pid/task/*; do
+		[ -n "$pid" ] && [ "$(cat "$t/comm" 2>/dev/null)" = io ] && io=$t && break
+	done
+	[ -n "$io" ] && slice=$(sed -n 's/^se.slice *: *\([0-9]*\)/\1/p' "$io/sched")
+	wait $sup
+	if [ "$slice" = 100000 ]; then pass link-io-thread-short-slice
+	else show "$out"; fail link-io-thread-short-slice "pid=$pid io=$io se.slice=$slice (want 100000)"; fi
+fi
