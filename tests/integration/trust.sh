@@ -15,7 +15,7 @@ CASES="running-partition-unaffected-by-image-change restart-without-verify-boots
        measure-predicts-attested-pcrs attest-eventlog-equals-measure tpm2-eventlog-replays-to-pcrs
        checkquote-verifies-quote checkquote-refuses-other-nonce vtpm-state-survives-restart
        gate-holds-first-instruction-until-verdict gate-refused-with-vtpm-runs-nothing
-       gate-stop-while-held-runs-nothing
+       gate-stop-while-held-runs-nothing gate-trust-dies-while-held-runs-nothing
        vtpm-state-survives-new-run safe-image-pcrs-say-so policy-service-attests-user
        policy-user-cannot-attest swtpm-killed-fails-only-that-partition
        trust-killed-next-start-gets-new-one no-trust-process-outlives-run"
@@ -190,7 +190,7 @@ tpm_cases="swtpm-child-of-trust-process measure-predicts-attested-pcrs attest-ev
 	tpm2-eventlog-replays-to-pcrs checkquote-verifies-quote checkquote-refuses-other-nonce
 	vtpm-state-survives-restart vtpm-state-survives-new-run safe-image-pcrs-say-so
 	gate-holds-first-instruction-until-verdict gate-refused-with-vtpm-runs-nothing
-	gate-stop-while-held-runs-nothing
+	gate-stop-while-held-runs-nothing gate-trust-dies-while-held-runs-nothing
 	policy-service-attests-user swtpm-killed-fails-only-that-partition
 	trust-killed-next-start-gets-new-one no-trust-process-outlives-run"
 cat >"$D/probe.yaml" <<YAML
@@ -345,6 +345,17 @@ if [ "$(trust_pid user)" != "$old_tp" ] &&
 		pass trust-killed-next-start-gets-new-one
 	else fail trust-killed-next-start-gets-new-one "no new trust process (or another key) at the next start"; fi
 else show "$out"; fail trust-killed-next-start-gets-new-one "no trust_failed event, or the partition was not ended"; fi
+# Its trust process dies while a start is held at the gate: that start fails, nothing runs.
+tp=$(trust_pid user); b0=$(grep -c 'ticker: every' "$D/user.out")
+sigpid STOP "$tp"
+"$L" ctl --json "$sock" restart user >/dev/null
+wait_state user starting; sigpid KILL "$tp"
+if wait_grep "$ev" '"event":"partition_exit","partition":"user","reason":"setup-failed".*boot refused: its trust process ended' 50 &&
+   wait_state user exited && [ "$(grep -c 'ticker: every' "$D/user.out")" -eq "$b0" ]; then
+	pass gate-trust-dies-while-held-runs-nothing
+else show "$out"; tail -5 "$ev" >&2; fail gate-trust-dies-while-held-runs-nothing "the held start was not refused, or it ran"; fi
+"$L" ctl --json "$sock" start user >/dev/null
+wait_state user running
 last_tp=$(trust_pid user); last_sw=$(pgrep -P "$last_tp" swtpm | head -1)
 stop_bg $sup
 if [ -n "$last_sw" ] && ! kill -0 "$last_tp" 2>/dev/null && ! kill -0 "$last_sw" 2>/dev/null; then
