@@ -5,9 +5,14 @@
 # verification (signed manifest, Ed25519) and measurement (vTPM: a trust
 # process and its swtpm, PCRs 17-21, event log) against the same start-up
 # without them. Both load the images from sealed memfds; the trusted one also
-# hashes them once, in one pass over those memfds, while they are filled. Runs alternate (A B A B
-# ...) so that load on this shared host hits both alike; median and spread
-# (min-max) of each. Target: ratio <= 1.2.
+# hashes them once, in one pass over those memfds, while they are filled, and
+# its partition is forked gated: it builds its VM and loads the images while
+# verification and measurement finish, and waits only for the verdict (run
+# with -v -v: "waited N us at the gate"). Runs alternate (A B A B ...) so that
+# load on this shared host hits both alike; median and spread (min-max) of
+# each. Target: ratio <= 1.2. On a host shared with other work, `chrt -f 10
+# bash bench/trust.sh` keeps that work from preempting the runs
+# (docs/trust.md, "Cost at start-up").
 . "$(dirname "$0")/lib.sh"
 [ -w /dev/kvm ] || { echo "skip: /dev/kvm is not available"; exit 0; }
 N=${N:-15}

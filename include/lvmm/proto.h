@@ -43,7 +43,8 @@ enum lvmm_msg_type {
 	LVMM_MSG_TRUST_BOOT_DONE = 11,  /* trust -> sup: struct lvmm_trust_boot_done (+ event log) */
 	LVMM_MSG_TRUST_ATTEST = 12,     /* sup -> trust: struct lvmm_trust_attest      */
 	LVMM_MSG_TRUST_ATTEST_DONE = 13,/* trust -> sup: struct lvmm_trust_attest_done */
-	LVMM_MSG_TYPE_MAX = 13,
+	LVMM_MSG_GATE = 14,    /* sup -> part: struct lvmm_gate (+ the event log): a gated start's verdict */
+	LVMM_MSG_TYPE_MAX = 14,
 };
 
 struct lvmm_msg_hdr {
@@ -134,6 +135,7 @@ enum lvmm_watchdog_action {
 #define LVMM_PART_F_PREFIX      (1U << 1) /* prefix console lines with the name */
 #define LVMM_PART_F_TEST_DEVICE (1U << 2) /* test-only port 0xf0: see docs */
 #define LVMM_PART_F_CONSOLE_SOCK (1U << 3) /* fd_console_listen is a listening console socket */
+#define LVMM_PART_F_GATED       (1U << 4) /* no guest instruction before LVMM_MSG_GATE says go */
 
 struct lvmm_part_config {
 	char name[LVMM_NAME_MAX];
@@ -248,6 +250,21 @@ enum lvmm_ctl_op {
 	LVMM_CTL_STATS = 6,
 	LVMM_CTL_POWER_BUTTON = 7, /* press the ACPI power button (graceful shutdown/reboot) */
 	LVMM_CTL_OP_MAX = 7,
+};
+
+/*
+ * A gated start (LVMM_PART_F_GATED, docs/trust.md "A start, step by
+ * step"): the partition is forked while its trust process verifies and
+ * measures, builds its VM and loads the images, and then waits for this,
+ * before any vCPU thread exists. go = 1: run; with a vTPM, exactly one fd
+ * comes with it, the sealed event log (what the config's TPM device
+ * would otherwise carry in fd[1]). go = 0: the start is refused (why says
+ * so): the partition exits with LVMM_EXIT_SETUP without running the guest.
+ */
+struct lvmm_gate {
+	uint32_t go;
+	uint32_t pad;
+	char why[320];
 };
 
 struct lvmm_ctl {

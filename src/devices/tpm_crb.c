@@ -476,7 +476,7 @@ static int pread_full(int fd, void *buf, size_t len, off_t off)
 }
 
 /* The event log (a sealed memfd from the supervisor) into the area the TPM2 table names. */
-static int place_eventlog(struct vm *vm, int fd)
+int tpm_crb_place_eventlog(struct vm *vm, int fd)
 {
 	struct stat st;
 	uint8_t *p;
@@ -547,7 +547,7 @@ static int crb_create(struct vm *vm, const struct lvmm_dev_cfg *cfg, void **stat
 	}
 	log = cfg_fd(vm->fds, vm->nfds, cfg->fd[1]);
 	if (log >= 0) {
-		r = place_eventlog(vm, log);
+		r = tpm_crb_place_eventlog(vm, log);
 		if (r) {
 			pr_err("%s: event log: %s", cfg->id, strerror(-r));
 			return r;

@@ -141,6 +141,15 @@ extern const struct device_ops tpm_crb_ops;
 extern unsigned tpm_crb_answer_timeout_ms; /* 60000; tests lower it */
 
 /*
+ * Copy the event log (fd: a regular file of at most LVMM_TPM_EVENTLOG_SIZE
+ * bytes) to LVMM_TPM_EVENTLOG_BASE in guest memory, zeros after it: at
+ * device creation, or for a gated start when its verdict comes (before the
+ * first guest instruction either way). 0 or -errno.
+ */
+struct vm;
+int tpm_crb_place_eventlog(struct vm *vm, int fd);
+
+/*
  * Check a LVMM_DEV_TPM config entry's fds (as above; indices into fds[0..nfds)):
  * 0, or -errno with the reason in err.
  */

@@ -146,7 +146,8 @@ static int grant_device(struct sup *s, struct part_rt *pr, unsigned i, struct lv
 		dc->fd[1] = pr->evlog_fd < 0 ? LVMM_NO_FD : fdset_add(fs, pr->evlog_fd, false);
 		if (dc->fd[0] != LVMM_NO_FD)
 			pr->tpm_fd = -1;
-		if (dc->fd[0] == LVMM_NO_FD || dc->fd[1] == LVMM_NO_FD) {
+		/* The event log comes with the verdict of a gated start (lvmm_gate), else here. */
+		if (dc->fd[0] == LVMM_NO_FD || (dc->fd[1] == LVMM_NO_FD && pr->state == PS_VERIFYING)) {
 			snprintf(err, errlen, "device %s: the vTPM is not ready", d->id);
 			return -ENODEV;
 		}
@@ -324,18 +325,42 @@ static void start_failed(struct sup *s, struct part_rt *pr, const char *why)
 	record_failure(s, pr->exit_code);
 }
 
-/* Fork the partition with this start's images and resources (the verdict, if any, is in). */
-static int fork_partition(struct sup *s, struct part_rt *pr, char *err, size_t errlen)
+/* The partition's guest may run: after the fork, or after a gated start's verdict. */
+static void start_event(struct part_rt *pr)
+{
+	struct event e;
+
+	ev_begin(&e, "partition_start", pr->p->name);
+	ev_u64(&e, "pid", (uint64_t)pr->pid);
+	ev_u64(&e, "vcpus", pr->p->vcpus);
+	ev_u64(&e, "memory_mib", pr->p->mem_bytes / MiB);
+	ev_str(&e, "role", plat_role_name(pr->p->role));
+	if (pr->uid)
+		ev_u64(&e, "uid", pr->uid);
+	if (pr->restarts)
+		ev_u64(&e, "restart", pr->restarts);
+	if (pr->safe_boot)
+		ev_str(&e, "image", "safe_image");
+	ev_end(&e);
+}
+
+/*
+ * Fork the partition with this start's images and resources: after the
+ * verdict, or gated (it builds its VM while the trust process verifies and
+ * measures, and runs nothing until lc_on_verified() passes the verdict on).
+ */
+static int fork_partition(struct sup *s, struct part_rt *pr, bool gated, char *err, size_t errlen)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = TAG_PART | pr->index };
 	struct fdset fs = { .n = 0 };
-	struct event e;
 	int sock, r;
 	pid_t pid;
 
 	r = build_config(s, pr, &fs, err, errlen);
 	if (r)
 		goto err_config;
+	if (gated)
+		cfg.flags |= LVMM_PART_F_GATED;
 	pr_debug("partition %s: resources open, forking", pr->p->name);
 	pid = spawn_lvmm("__partition", pr->p->name, pr->uid, pr->gid, &sock);
 	if (pid < 0) {
@@ -363,18 +388,8 @@ static int fork_partition(struct sup *s, struct part_rt *pr, char *err, size_t e
 	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, pr->sock, &ev) < 0)
 		pr_warn("partition %s: epoll: %s", pr->p->name, strerror(errno));
 	acm_partition_start_commit(s, pr);
-	ev_begin(&e, "partition_start", pr->p->name);
-	ev_u64(&e, "pid", (uint64_t)pid);
-	ev_u64(&e, "vcpus", pr->p->vcpus);
-	ev_u64(&e, "memory_mib", pr->p->mem_bytes / MiB);
-	ev_str(&e, "role", plat_role_name(pr->p->role));
-	if (pr->uid)
-		ev_u64(&e, "uid", pr->uid);
-	if (pr->restarts)
-		ev_u64(&e, "restart", pr->restarts);
-	if (pr->safe_boot)
-		ev_str(&e, "image", "safe_image");
-	ev_end(&e);
+	if (!gated)
+		start_event(pr);
 	sup_arm_timer(s);
 	return 0;
 
@@ -457,9 +472,13 @@ static int start_now(struct sup *s, struct part_rt *pr, char *err, size_t errlen
 		r = seal_images(s, pr, err, errlen);
 	if (r)
 		goto err_start;
-	if (!plat_part_trust(pr->p))
-		return fork_partition(s, pr, err, errlen);
-	/* Nothing is forked until the verdict: lc_on_verified() goes on. */
+	/*
+	 * Without a safe image the partition is forked now, gated: its set-up
+	 * overlaps verification and measurement (bench/trust.sh). With one, the
+	 * verdict decides which images it loads: nothing is forked before it.
+	 */
+	if (!plat_part_trust(pr->p) || pr->img[2] < 0)
+		return fork_partition(s, pr, plat_part_trust(pr->p), err, errlen);
 	pr->state = PS_VERIFYING;
 	sup_arm_timer(s);
 	return 0;
@@ -474,7 +493,27 @@ err_refused:
 void lc_on_verified(struct sup *s, struct part_rt *pr, int boot, int evlog_fd, const char *why)
 {
 	char err[LVMM_TRUST_REASON_MAX + 64];
+	struct lvmm_gate g = { .go = boot == 0 };
+	struct event e;
 
+	if (pr->state == PS_STARTING && pr->pid) {
+		/* A gated start (no READY before the gate): the verdict to the waiting partition. */
+		snprintf(g.why, sizeof(g.why), "%s", why);
+		if (proto_send(pr->sock, LVMM_MSG_GATE, &g, sizeof(g), &evlog_fd, evlog_fd >= 0,
+			       MSG_DONTWAIT))
+			lc_kill(s, pr, "cannot pass the verdict on");
+		else if (g.go)
+			start_event(pr);
+		else { /* it exits unrun, LVMM_EXIT_SETUP: never restarted */
+			ev_begin(&e, "partition_start_failed", pr->p->name);
+			ev_str(&e, "error", why);
+			ev_end(&e);
+		}
+		pr->evlog_fd = g.go ? evlog_fd : -1; /* kept for attest */
+		if (!g.go && evlog_fd >= 0)
+			close(evlog_fd);
+		return;
+	}
 	if (pr->state != PS_VERIFYING) {
 		if (evlog_fd >= 0)
 			close(evlog_fd);
@@ -494,7 +533,7 @@ void lc_on_verified(struct sup *s, struct part_rt *pr, int boot, int evlog_fd, c
 		pr->safe_boot = true;
 	}
 	pr->evlog_fd = evlog_fd;
-	(void)fork_partition(s, pr, err, sizeof(err));
+	(void)fork_partition(s, pr, false, err, sizeof(err));
 }
 
 void lc_trust_lost(struct sup *s, struct part_rt *pr, const char *why)

@@ -40,7 +40,7 @@ struct sup;
 
 enum pstate {
 	PS_STOPPED = 0,  /* never started (autostart: false) */
-	PS_STARTING,     /* process forked, setup not reported done */
+	PS_STARTING,     /* process forked, setup not reported done (gated: verdict pending) */
 	PS_RUNNING,
 	PS_PAUSED,
 	PS_STOPPING,     /* asked to stop; killed at kill_at_ns if still there */
@@ -220,9 +220,10 @@ bool lc_all_done(struct sup *s, bool waiting_for_ctl);
 
 /**
  * lc_on_verified() - the trust process's validated verdict for a VERIFYING
- * partition: boot image set 0 (its own) or 1 (its safe image) with the
+ * partition, or a gated STARTING one (forked at once, waiting for it):
+ * boot image set 0 (its own) or 1 (its safe image, never gated) with the
  * event log evlog_fd (-1 without a TPM; consumed), or boot < 0: refused,
- * why says so. A partition no longer VERIFYING (stopped meanwhile) ignores it.
+ * why says so. A partition in neither state (stopped meanwhile) ignores it.
  */
 void lc_on_verified(struct sup *s, struct part_rt *pr, int boot, int evlog_fd, const char *why);
 

@@ -469,7 +469,10 @@ bool trust_reaped(struct sup *s, pid_t pid, int wstatus)
 	}
 	if (t->attest_seq && s->hooks && s->hooks->attested)
 		s->hooks->attested(s, t->token, &s->parts[i], -EIO, "", -1, 0);
-	if (!t->stopping && (t->boot_seq || plat_part_tpm(s->parts[i].p) >= 0))
+	/* A verdict outstanding: the start fails (a gated partition is told; it runs nothing). */
+	if (!t->stopping && t->boot_seq)
+		lc_on_verified(s, &s->parts[i], -1, -1, why);
+	else if (!t->stopping && plat_part_tpm(s->parts[i].p) >= 0)
 		lc_trust_lost(s, &s->parts[i], why);
 	t->boot_seq = t->attest_seq = 0;
 	return true;

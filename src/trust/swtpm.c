@@ -472,15 +472,15 @@ static void child_exec(int ctrl, const struct swtpm_params *p, char **argv, pid_
 	_exit(127);
 }
 
-int swtpm_spawn(struct swtpm *t, const struct swtpm_params *p, uint32_t buffer_size)
+int swtpm_launch(struct swtpm *t, const struct swtpm_params *p)
 {
 	char *argv[SWTPM_ARGV_MAX];
 	char strbuf[4352];
 	int ctrl[2], data[2], r;
 	pid_t parent = getpid();
-	uint32_t actual = 0;
 
-	*t = (struct swtpm){ .ctrl_fd = -1, .data_fd = -1, .timeout_ms = SWTPM_TIMEOUT_MS };
+	*t = (struct swtpm){ .ctrl_fd = -1, .data_fd = -1, .pend = { -1, -1 },
+			     .timeout_ms = SWTPM_TIMEOUT_MS };
 	r = swtpm_build_argv(p, CTRL_FD_IN_CHILD, strbuf, sizeof(strbuf), argv, ARRAY_SIZE(argv));
 	if (r)
 		return r;
@@ -499,44 +499,55 @@ int swtpm_spawn(struct swtpm *t, const struct swtpm_params *p, uint32_t buffer_s
 	if (!t->pid)
 		child_exec(ctrl[1], p, argv, parent);
 	close(ctrl[1]);
-	ctrl[1] = -1;
 	t->ctrl_fd = ctrl[0];
-	r = swtpm_get_capability(t, &t->caps);
-	if (r)
-		goto err_proc;
-	if ((t->caps & SWTPM_CAPS_NEEDED) != SWTPM_CAPS_NEEDED) {
-		r = -ENOTSUP;
-		goto err_proc;
-	}
-	r = swtpm_set_datafd(t, data[1]);
-	if (r)
-		goto err_proc;
-	close(data[1]);
-	data[1] = -1;
-	t->data_fd = data[0];
-	/* Before CMD_INIT: swtpm changes its buffer size only while the TPM is stopped. */
-	if (buffer_size) {
-		r = swtpm_set_buffersize(t, buffer_size, &actual, NULL, NULL);
-		if (!r && actual != buffer_size)
-			r = -ERANGE;
-		if (r)
-			goto err_proc;
-	}
+	t->pend[0] = data[0];
+	t->pend[1] = data[1];
 	return 0;
 
-err_proc:
-	if (data[1] >= 0) { /* not handed over yet: both ends are still only ours */
-		close(data[1]);
-		close(data[0]);
-	}
-	swtpm_stop(t); /* closes ctrl[0], and data[0] once it was handed over */
-	return r;
 err_data:
 	close(data[0]);
 	close(data[1]);
 err_ctrl:
 	close(ctrl[0]);
 	close(ctrl[1]);
+	return r;
+}
+
+int swtpm_connect(struct swtpm *t, uint32_t buffer_size)
+{
+	uint32_t actual = 0;
+	int r;
+
+	if (t->data_fd >= 0)
+		return 0;
+	if (t->pid <= 0 || t->pend[1] < 0)
+		return -ENOTCONN;
+	/* The first answer waits for swtpm's exec and its own start-up. */
+	r = swtpm_get_capability(t, &t->caps);
+	if (!r && (t->caps & SWTPM_CAPS_NEEDED) != SWTPM_CAPS_NEEDED)
+		r = -ENOTSUP;
+	if (!r)
+		r = swtpm_set_datafd(t, t->pend[1]);
+	if (r)
+		return r;
+	close(t->pend[1]);
+	t->data_fd = t->pend[0];
+	t->pend[0] = t->pend[1] = -1;
+	/* Before CMD_INIT: swtpm changes its buffer size only while the TPM is stopped. */
+	if (buffer_size) {
+		r = swtpm_set_buffersize(t, buffer_size, &actual, NULL, NULL);
+		if (!r && actual != buffer_size)
+			r = -ERANGE;
+	}
+	return r;
+}
+
+int swtpm_spawn(struct swtpm *t, const struct swtpm_params *p, uint32_t buffer_size)
+{
+	int r = swtpm_launch(t, p);
+
+	if (!r && (r = swtpm_connect(t, buffer_size)))
+		swtpm_stop(t);
 	return r;
 }
 
@@ -576,7 +587,10 @@ int swtpm_stop(struct swtpm *t)
 		close(t->ctrl_fd);
 	if (t->data_fd >= 0)
 		close(t->data_fd);
-	t->ctrl_fd = t->data_fd = -1;
+	for (unsigned i = 0; i < 2; i++)
+		if (t->pend[i] > 0) /* 0: a zeroed struct that was never launched */
+			close(t->pend[i]);
+	t->ctrl_fd = t->data_fd = t->pend[0] = t->pend[1] = -1;
 	t->pid = 0;
 	return r;
 }

@@ -70,7 +70,8 @@ struct swtpm_params {
 struct swtpm {
 	pid_t pid;
 	int ctrl_fd;   /* our end of the control socketpair */
-	int data_fd;   /* our end of the data socketpair */
+	int data_fd;   /* our end of the data socketpair, once swtpm has the other */
+	int pend[2];   /* the data socketpair between swtpm_launch() and swtpm_connect() */
 	int timeout_ms;
 	uint32_t last_result; /* TPM result of the last control command (0 = success) */
 	uint64_t caps;
@@ -101,6 +102,17 @@ int swtpm_prepare_state_dir(const char *dir, uid_t uid, gid_t gid) MUST_CHECK;
  * 0 or -errno; on failure nothing is left running or open.
  */
 int swtpm_spawn(struct swtpm *t, const struct swtpm_params *p, uint32_t buffer_size) MUST_CHECK;
+
+/*
+ * swtpm_spawn() in two halves, so that swtpm's exec and start-up overlap
+ * other work (the trust process hashes the boot images meanwhile):
+ * swtpm_launch() forks and execs it and returns at once; swtpm_connect()
+ * (a no-op once done) waits for its first answer, checks its capabilities,
+ * hands it the data channel and sets the buffer size. 0 or -errno; after
+ * a failure of either, swtpm_stop() ends what is left.
+ */
+int swtpm_launch(struct swtpm *t, const struct swtpm_params *p) MUST_CHECK;
+int swtpm_connect(struct swtpm *t, uint32_t buffer_size) MUST_CHECK;
 
 /*
  * CMD_INIT: (re)start the TPM as at power-on (volatile state is dropped,

@@ -14,6 +14,8 @@ CASES="running-partition-unaffected-by-image-change restart-without-verify-boots
        attest-without-vtpm-refused
        measure-predicts-attested-pcrs attest-eventlog-equals-measure tpm2-eventlog-replays-to-pcrs
        checkquote-verifies-quote checkquote-refuses-other-nonce vtpm-state-survives-restart
+       gate-holds-first-instruction-until-verdict gate-refused-with-vtpm-runs-nothing
+       gate-stop-while-held-runs-nothing gate-trust-dies-while-held-runs-nothing
        vtpm-state-survives-new-run safe-image-pcrs-say-so policy-service-attests-user
        policy-user-cannot-attest swtpm-killed-fails-only-that-partition
        trust-killed-next-start-gets-new-one no-trust-process-outlives-run"
@@ -45,6 +47,8 @@ trust_pid() { grep "\"event\":\"trust_start\",\"partition\":\"$1\"" "$ev" | tail
 sha() { sha256sum "$1" | cut -d' ' -f1; }
 uid_of() { awk '/^Uid:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
 # json FILE EXPR: a field of the JSON object in FILE (python3 expression on `a`).
+# wait_grep_count FILE PATTERN N: at least N lines of FILE match, within 5 s.
+wait_grep_count() { for _ in $(seq 50); do [ "$(grep -c -- "$2" "$1" 2>/dev/null)" -ge "$3" ] && return 0; sleep 0.1; done; return 1; }
 json() { python3 -c "import json,sys; a=json.load(open(sys.argv[1])); print($2)" "$1"; }
 
 # sign NAME KERNEL CMDLINE: NAME.manifest (+ .sig) for KERNEL and CMDLINE, signed with it.pem.
@@ -185,6 +189,8 @@ else show "$out"; fail policy-user-cannot-attest "the user partition's agent was
 tpm_cases="swtpm-child-of-trust-process measure-predicts-attested-pcrs attest-eventlog-equals-measure
 	tpm2-eventlog-replays-to-pcrs checkquote-verifies-quote checkquote-refuses-other-nonce
 	vtpm-state-survives-restart vtpm-state-survives-new-run safe-image-pcrs-say-so
+	gate-holds-first-instruction-until-verdict gate-refused-with-vtpm-runs-nothing
+	gate-stop-while-held-runs-nothing gate-trust-dies-while-held-runs-nothing
 	policy-service-attests-user swtpm-killed-fails-only-that-partition
 	trust-killed-next-start-gets-new-one no-trust-process-outlives-run"
 cat >"$D/probe.yaml" <<YAML
@@ -196,6 +202,27 @@ if [ $rc -ne 0 ] && grep -q "type 5 is not supported by this build" "$out"; then
 	for n in $tpm_cases; do skip "$n" "this build's partition has no TPM device yet (the CRB hookup comes with the partition side of issue 8)"; done
 	exit 0
 fi
+
+# A refused start with a vTPM: its partition was forked and gated, and exits without running.
+cat >"$D/p7.yaml" <<YAML
+events: $ev
+partitions:
+  - name: user
+    kernel: $D/k.elf
+    cmdline: "tick_ms=50 ticks=2"
+    memory: 16M
+    console: "file:$D/refused.out"
+    verify: $(verify_yaml k refuse)
+    devices: [ { type: tpm, state: $D/vtpm-refused } ]
+YAML
+: >"$ev"
+run_lvmm 30 "$out" run "$D/p7.yaml"
+if [ $rc -eq 121 ] && grep -q '"event":"verify_failed","partition":"user","image":"primary","file":"k.elf"' "$ev" &&
+   grep -q '"event":"partition_start_failed","partition":"user"' "$ev" &&
+   grep -q '"event":"partition_exit","partition":"user","reason":"setup-failed".*boot refused: verification failed' "$ev" &&
+   ! grep -q '"event":"partition_start"' "$ev" && ! grep -q 'restart_scheduled' "$ev" && [ ! -s "$D/refused.out" ]; then
+	pass gate-refused-with-vtpm-runs-nothing
+else show "$out"; cat "$ev" >&2; fail gate-refused-with-vtpm-runs-nothing "rc=$rc"; fi
 
 cp "$TICKER" "$D/user.elf"; sign user "$D/user.elf" "tick_ms=50"
 cat >"$D/p3.yaml" <<YAML
@@ -258,6 +285,43 @@ if [ "$(json "$D/a2.json" 'a["ak_pem"]')" = "$(cat "$D/ak.pem")" ] &&
    [ "$(grep -c '"event":"trust_start"' "$ev")" -eq 1 ]; then pass vtpm-state-survives-restart
 else fail vtpm-state-survives-restart "another attestation key (or PCRs, or trust process) after a restart"; fi
 
+# The gate: a start's partition is forked at once and builds its VM while its trust process
+# verifies and measures, but runs no guest instruction before the verdict. The verdict is held
+# here by stopping the trust process across a restart.
+tp=$(trust_pid user); b0=$(grep -c 'ticker: every' "$D/user.out")
+sigpid STOP "$tp"
+"$L" ctl --json "$sock" restart user >/dev/null
+wait_state user starting; sleep 1
+gp=$(pid_of user); b1=$(grep -c 'ticker: every' "$D/user.out")
+vcpus=$(cat /proc/"$gp"/task/*/comm 2>/dev/null | grep -c vcpu)
+"$L" ctl --json "$sock" list | grep -q '"name":"user","state":"starting"'; held=$?
+sigpid CONT "$tp"
+wait_state user running
+# The partition's start is reported after the measurement, and the guest then ran.
+last=$(grep -n '"partition":"user"' "$ev" | grep -E '"event":"(boot_measured|partition_start)"' | tail -2 | grep -o '"event":"[a-z_]*"' | tr -d '\n')
+if [ -n "$gp" ] && [ $held -eq 0 ] && [ "$vcpus" -eq 0 ] && [ "$b1" -eq "$b0" ] &&
+   wait_grep_count "$D/user.out" 'ticker: every' $((b0 + 1)) &&
+   [ "$last" = '"event":"boot_measured""event":"partition_start"' ]; then
+	pass gate-holds-first-instruction-until-verdict
+else show "$out"; fail gate-holds-first-instruction-until-verdict "pid '$gp', held $held, $vcpus vCPU threads, boots $b0 -> $b1, events $last"; fi
+# Stopped while held: it ends without a guest instruction, and the late verdict starts nothing.
+tp=$(trust_pid user); b0=$(grep -c 'ticker: every' "$D/user.out")
+n0=$(grep -c '"event":"partition_start","partition":"user"' "$ev")
+sigpid STOP "$tp"
+"$L" ctl --json "$sock" restart user >/dev/null
+wait_state user starting
+"$L" ctl --json "$sock" stop user >/dev/null
+wait_state user exited; ended=$?
+sigpid CONT "$tp"
+wait_grep "$ev" '"event":"boot_measured","partition":"user".*' 50; sleep 0.3
+if [ $ended -eq 0 ] && wait_state user exited && [ "$(grep -c 'ticker: every' "$D/user.out")" -eq "$b0" ] &&
+   [ "$(grep -c '"event":"partition_start","partition":"user"' "$ev")" -eq "$n0" ] &&
+   grep -q '"event":"partition_exit","partition":"user","reason":"stopped".*stopped while its boot was being verified' "$ev"; then
+	pass gate-stop-while-held-runs-nothing
+else show "$out"; tail -5 "$ev" >&2; fail gate-stop-while-held-runs-nothing "the stopped start ran, or was not reported as stopped"; fi
+"$L" ctl --json "$sock" start user >/dev/null
+wait_state user running
+
 # swtpm dies: that partition fails (and only it); its next start gets a new trust process.
 sigpid KILL "$(pgrep -P "$(trust_pid user)" swtpm | head -1)"
 if wait_grep "$ev" '"event":"vtpm_failed","partition":"user"' 50 &&
@@ -281,6 +345,17 @@ if [ "$(trust_pid user)" != "$old_tp" ] &&
 		pass trust-killed-next-start-gets-new-one
 	else fail trust-killed-next-start-gets-new-one "no new trust process (or another key) at the next start"; fi
 else show "$out"; fail trust-killed-next-start-gets-new-one "no trust_failed event, or the partition was not ended"; fi
+# Its trust process dies while a start is held at the gate: that start fails, nothing runs.
+tp=$(trust_pid user); b0=$(grep -c 'ticker: every' "$D/user.out")
+sigpid STOP "$tp"
+"$L" ctl --json "$sock" restart user >/dev/null
+wait_state user starting; sigpid KILL "$tp"
+if wait_grep "$ev" '"event":"partition_exit","partition":"user","reason":"setup-failed".*boot refused: its trust process ended' 50 &&
+   wait_state user exited && [ "$(grep -c 'ticker: every' "$D/user.out")" -eq "$b0" ]; then
+	pass gate-trust-dies-while-held-runs-nothing
+else show "$out"; tail -5 "$ev" >&2; fail gate-trust-dies-while-held-runs-nothing "the held start was not refused, or it ran"; fi
+"$L" ctl --json "$sock" start user >/dev/null
+wait_state user running
 last_tp=$(trust_pid user); last_sw=$(pgrep -P "$last_tp" swtpm | head -1)
 stop_bg $sup
 if [ -n "$last_sw" ] && ! kill -0 "$last_tp" 2>/dev/null && ! kill -0 "$last_sw" 2>/dev/null; then
