@@ -352,7 +352,7 @@ int main(int argc, char **argv)
 	log_set_prefix("lvmm-api");
 	r = setup();
 	if (!r)
-		r = sandbox_apply(&gather_procfd);
+		r = api_sandbox_apply(&gather_procfd);
 	if (r) {
 		pr_err("cannot start: %s", strerror(-r));
 		return 1;

@@ -74,7 +74,7 @@ static int landlock_proc(int proc)
 	return r;
 }
 
-int sandbox_apply(int *procfd)
+int api_sandbox_apply(int *procfd)
 {
 	static const int allowed[] = {
 		/* the sockets it holds: the supervisor's channels, HTTP clients, agent channels */

@@ -4,7 +4,7 @@
 #define LVMM_API_SANDBOX_H
 
 /**
- * sandbox_apply() - from now on: no new privileges, not dumpable, no
+ * api_sandbox_apply() - from now on: no new privileges, not dumpable, no
  * process creation, a bounded number of fds, files opened only beneath
  * /proc (Landlock) and only read, through *procfd (the /proc directory, or
  * -1), and a seccomp allow-list whose default kills the process. Without
@@ -12,6 +12,6 @@
  * was set by the supervisor before exec; this checks that root cannot come
  * back. 0 or -errno.
  */
-int sandbox_apply(int *procfd);
+int api_sandbox_apply(int *procfd);
 
 #endif
