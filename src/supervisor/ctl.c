@@ -185,7 +185,8 @@ static void body_part(struct ctl_req *r, const struct part_rt *pr, const char *s
 		b->kill_after_ms = LC_STOP_GRACE_MS; /* then SIGKILL: docs/cli.md */
 }
 
-void ctl_stats(struct lvmm_api_stats *st, const struct lvmm_ctl_reply *rep)
+/* A partition's stats answer as a status (metrics) reply carries it. */
+static void ctl_stats(struct lvmm_api_stats *st, const struct lvmm_ctl_reply *rep)
 {
 	unsigned i;
 
@@ -206,11 +207,11 @@ void ctl_stats(struct lvmm_api_stats *st, const struct lvmm_ctl_reply *rep)
 	}
 }
 
-void ctl_part_info(struct sup *s, const struct part_rt *pr, struct lvmm_api_part_info *o)
+/* Partition pr as a list (metrics) reply shows it. */
+static void ctl_part_info(const struct part_rt *pr, struct lvmm_api_part_info *o)
 {
 	const struct plat_part *p = pr->p;
 
-	(void)s;
 	memset(o, 0, sizeof(*o));
 	snprintf(o->name, sizeof(o->name), "%s", p->name);
 	snprintf(o->label, sizeof(o->label), "%s", p->label);
@@ -259,7 +260,7 @@ static enum ctl_res op_list(struct sup *s, struct ctl_req *r)
 	b->nlinks = metrics ? 0 : s->plat->nlinks;
 	for (i = 0; i < s->plat->nparts; i++)
 		if (mask[i / 64] >> (i % 64) & 1)
-			ctl_part_info(s, &s->parts[i], &b->parts[b->nparts++]);
+			ctl_part_info(&s->parts[i], &b->parts[b->nparts++]);
 	for (i = 0; i < b->nlinks; i++) {
 		const struct plat_link *l = &s->plat->links[i];
 		struct lvmm_api_link_info *o = &b->links[i];

@@ -154,11 +154,6 @@ void ctl_on_timer(struct sup *s, uint64_t now);
  */
 void ctl_drop_all(struct sup *s, bool reply);
 
-/** ctl_part_info() - partition pr as a list reply shows it. */
-void ctl_part_info(struct sup *s, const struct part_rt *pr, struct lvmm_api_part_info *o);
-
-/** ctl_stats() - a partition's stats answer as a status reply carries it. */
-void ctl_stats(struct lvmm_api_stats *st, const struct lvmm_ctl_reply *rep);
 
 /* ---- transport (frontend.c) ---- */
 
