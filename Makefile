@@ -67,7 +67,8 @@ LIBS := -lcyaml -lyaml -lseccomp -l:liburing.a -lpthread -lcrypto -ljansson -lnc
 
 # Every .c under these folders is part of lvmm; main.c only in the binary.
 LIB_SRCS := $(wildcard src/cli/*.c src/config/*.c src/common/*.c src/shared/*.c src/supervisor/*.c src/vmm/*.c src/devices/*.c src/virtio/*.c src/trust/*.c) \
-	src/api/ops.c src/api/parse.c src/api/follow.c src/api/metrics.c src/api/policy.c
+	src/api/ops.c src/api/parse.c src/api/follow.c src/api/metrics.c src/api/policy.c \
+	src/api/gather.c src/api/sandbox.c
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 MAIN_OBJ := $(BUILD)/src/main.o
 

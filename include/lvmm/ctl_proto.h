@@ -30,7 +30,9 @@
 
 #include "lvmm/proto.h"
 
-#define LVMM_API_VERSION    3  /* 2: shutdown, reboot; lvmm_api_part.timeout_ms; 3: metrics, wake, busy, idle */
+#define LVMM_API_VERSION    4  /* 2: shutdown, reboot; lvmm_api_part.timeout_ms; 3: metrics, wake, busy, idle;
+                                * 4: metrics gathered by the front-end (list, METRICS_PART, METRICS_ACM),
+                                * lvmm_api_stats.vcpu_ns, lvmm_api_part.pid always set */
 #define LVMM_API_MAX_PARTS  256  /* list replies and event filters: >= PLAT_MAX_PARTS */
 #define LVMM_API_MAX_LINKS  128  /* >= PLAT_MAX_LINKS (two per partition) */
 #define LVMM_API_RID_MAX    64   /* request id incl. NUL: [A-Za-z0-9._:-], 1-63 chars */
@@ -82,12 +84,20 @@ enum lvmm_api_op {
 	LVMM_OP_REMOTE_ENABLE = 17,  /* num[0]: the window in seconds (1..LVMM_REMOTE_MAX_S) */
 	LVMM_OP_REMOTE_DISABLE = 18,
 	LVMM_OP_REMOTE_STATUS = 19,
-	LVMM_OP_METRICS = 20,     /* answered with a LVMM_BLOB_METRICS blob */
+	LVMM_OP_METRICS = 20,     /* a list body: the partitions the subject may see metrics of, no links */
 	LVMM_OP_WAKE = 21,        /* wake a partition asleep in ACPI S3 (and the platform) */
 	LVMM_OP_BUSY = 22,        /* a service partition is busy: S3 waits (docs/acpi.md) */
 	LVMM_OP_IDLE = 23,        /* ... no longer busy */
 	LVMM_OP_ATTEST = 24,      /* target: a partition; arg: the nonce (1-64 bytes); reply: a blob */
-	LVMM_OP_MAX = 24,
+	/*
+	 * The front-end's steps of metrics (src/api/gather.c; policy operation
+	 * `metrics`, not served to clients by id): one partition's counters
+	 * (a part body, as status), and the ACM's counters (an acm body; refused
+	 * unless the subject may see every partition's metrics).
+	 */
+	LVMM_OP_METRICS_PART = 25,
+	LVMM_OP_METRICS_ACM = 26,
+	LVMM_OP_MAX = 26,
 };
 
 /* ---- INIT (sup -> fe) ----------------------------------------------------- */
@@ -196,13 +206,14 @@ struct lvmm_api_stats {
 	uint64_t violations, violations_suppressed;
 	uint32_t protected_ranges;
 	uint32_t pad2;
+	uint64_t vcpu_ns;       /* CPU time of its vCPU threads (the partition's word) */
 };
 
 struct lvmm_api_part {
 	char partition[LVMM_NAME_MAX];
 	char state[LVMM_API_STATE_MAX];
 	uint32_t flags;         /* LVMM_API_PART_* */
-	uint32_t pid;
+	uint32_t pid;           /* the process that answered, 0 for none (shown with LVMM_API_PART_PID) */
 	uint32_t kill_after_ms;
 	uint32_t timeout_ms;    /* shutdown/reboot: stopped (restarted) if not ended by then */
 	struct lvmm_api_stats stats;
@@ -252,8 +263,9 @@ struct lvmm_api_events {
 /*
  * LVMM_BLOB_METRICS (op metrics, docs/metrics.md): struct lvmm_api_metrics,
  * then nparts struct lvmm_api_metrics_part, the partitions the subject may
- * see in the platform's order. Fixed records: the front-end renders them as
- * Prometheus text (GET /metrics) or JSON (GET /v1/metrics).
+ * see in the platform's order. Fixed records, which the front-end gathers
+ * itself (src/api/gather.c: the supervisor no longer sends them) and renders
+ * as Prometheus text (GET /metrics) or JSON (GET /v1/metrics).
  */
 #define LVMM_BLOB_METRICS 2
 
@@ -283,7 +295,7 @@ struct lvmm_api_metrics {
 
 #define LVMM_API_MREC_STATS (1U << 0) /* stats hold the partition's counters */
 #define LVMM_API_MREC_STALE (1U << 1) /* it runs but did not answer this request in time */
-#define LVMM_API_MREC_PROC  (1U << 2) /* cpu_ns and rss_bytes were measured (its CPU clock, /proc statm) */
+#define LVMM_API_MREC_PROC  (1U << 2) /* cpu_ns and rss_bytes were measured (/proc/PID/stat, statm) */
 
 struct lvmm_api_metrics_part {
 	struct lvmm_api_part_info info; /* as in a list reply */

@@ -109,6 +109,20 @@ void api_metrics_json(json_t *o, const void *blob);
  */
 char *api_metrics_text(const void *blob, size_t *len);
 
+/**
+ * api_proc_read() - measure process pid through /proc directory fd proc:
+ * CPU time (all threads) and uptime from PID/stat, resident memory from
+ * PID/statm, into m. The process must be a child of ppid (the supervisor),
+ * or the pid was reused: -ESRCH then, as for a gone one. 0 or -errno.
+ */
+int api_proc_read(int proc, int pid, int ppid, struct lvmm_api_metrics_part *m);
+
+/**
+ * api_proc_stat() - /proc/PID/stat's text (NUL-terminated): its parent,
+ * user+system CPU time and start time (clock ticks since boot). 0 or -EINVAL.
+ */
+int api_proc_stat(const char *text, int *ppid, uint64_t *cpu_ticks, uint64_t *start_ticks);
+
 /* ---- parsing (parse.c) ---- */
 
 /**
@@ -174,6 +188,13 @@ int api_submit(struct lvmm_api_req *q, int conn_fd, int payload_fd, api_done_fn 
 int api_submit_remote(struct lvmm_api_req *q, const uint8_t cert[32], int conn_fd, api_done_fn done,
 		      void *ctx, uint32_t *id);
 
+/** api_new_id() - a fresh request number. */
+uint32_t api_new_id(void);
+
+/** api_submit_raw() - send rq as it is (no gathering), with conn_fd; as api_submit(). */
+int api_submit_raw(struct lvmm_api_remote_req *rq, bool remote, int conn_fd, api_done_fn done,
+		   void *ctx, uint32_t *id);
+
 /** api_cancel() - the submitter is gone: its reply is dropped when it comes. */
 void api_cancel(uint32_t id);
 
@@ -185,6 +206,29 @@ void api_request_id(char *out, size_t n);
 
 /** api_rid_ok() - is s a valid client-supplied request id (1-63 of [A-Za-z0-9._:-])? */
 bool api_rid_ok(const char *s);
+
+/* ---- metrics, gathered (gather.c) ---- */
+
+/** The /proc directory (O_PATH), or -1: no process figures. */
+extern int gather_procfd;
+
+/** gather_init() - before the sandbox: /proc's directory fd (or -1), the supervisor's pid. */
+void gather_init(int proc_dir);
+
+/**
+ * gather_start() - answer metrics request rq (of a remote client when
+ * remote) in steps with the subject's connection conn_fd; done is called
+ * once with an LVMM_BODY_BLOB reply of LVMM_BLOB_METRICS (api_reply_fd) or
+ * a failure, unless cancelled (api_cancel(*id)). 0, or -errno (done is not called).
+ */
+int gather_start(const struct lvmm_api_remote_req *rq, bool remote, int conn_fd, api_done_fn done,
+		 void *ctx, uint32_t *id);
+
+/** gather_cancel() - drop gathering id (true), or false: not a gathering. */
+bool gather_cancel(uint32_t id);
+
+/** gather_note() - a partition's answer p: its counters are the newest metrics show. */
+void gather_note(const struct lvmm_api_part *p);
 
 /* ---- HTTP (http.c) ---- */
 

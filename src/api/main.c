@@ -8,6 +8,7 @@
  * closes the control channel (or dies: the parent-death signal).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,9 +62,7 @@ static int submit(uint32_t type, struct lvmm_api_remote_req *rq, const int fds[2
 		;
 	if (i == API_PENDING_MAX)
 		return -EAGAIN;
-	if (++next_id == 0)
-		next_id = 1;
-	rq->q.id = next_id;
+	rq->q.id = api_new_id();
 	/* Never wait for the supervisor: a busy one makes this request fail, not the loop stall. */
 	r = proto_send(FD_SUP, type, rq, type == LVMM_MSG_API_REQ ? sizeof(rq->q) : sizeof(*rq), fds,
 		       fds[1] >= 0 ? 2 : 1, MSG_DONTWAIT);
@@ -77,6 +76,22 @@ static int submit(uint32_t type, struct lvmm_api_remote_req *rq, const int fds[2
 	return 0;
 }
 
+uint32_t api_new_id(void)
+{
+	if (++next_id == 0)
+		next_id = 1;
+	return next_id;
+}
+
+int api_submit_raw(struct lvmm_api_remote_req *rq, bool remote, int conn_fd, api_done_fn done,
+		   void *ctx, uint32_t *id)
+{
+	struct pending p = { .done = done, .ctx = ctx };
+	int fds[2] = { conn_fd, -1 };
+
+	return submit(remote ? LVMM_MSG_API_REMOTE_REQ : LVMM_MSG_API_REQ, rq, fds, &p, id);
+}
+
 int api_submit(struct lvmm_api_req *q, int conn_fd, int payload_fd, api_done_fn done, void *ctx,
 	       uint32_t *id)
 {
@@ -85,7 +100,9 @@ int api_submit(struct lvmm_api_req *q, int conn_fd, int payload_fd, api_done_fn 
 	int fds[2] = { conn_fd, payload_fd }, r;
 
 	rq.q = *q;
-	r = submit(LVMM_MSG_API_REQ, &rq, fds, &p, id);
+	/* metrics: gathered here in steps (gather.c) */
+	r = q->op == LVMM_OP_METRICS && payload_fd < 0 ? gather_start(&rq, false, conn_fd, done, ctx, id) :
+	    submit(LVMM_MSG_API_REQ, &rq, fds, &p, id);
 	q->id = rq.q.id;
 	if (payload_fd >= 0)
 		close(payload_fd);
@@ -101,7 +118,8 @@ int api_submit_remote(struct lvmm_api_req *q, const uint8_t cert[32], int conn_f
 
 	rq.q = *q;
 	memcpy(rq.cert_sha256, cert, sizeof(rq.cert_sha256));
-	r = submit(LVMM_MSG_API_REMOTE_REQ, &rq, fds, &p, id);
+	r = q->op == LVMM_OP_METRICS ? gather_start(&rq, true, conn_fd, done, ctx, id) :
+	    submit(LVMM_MSG_API_REMOTE_REQ, &rq, fds, &p, id);
 	q->id = rq.q.id;
 	return r;
 }
@@ -110,6 +128,8 @@ void api_cancel(uint32_t id)
 {
 	unsigned i;
 
+	if (gather_cancel(id))
+		return;
 	for (i = 0; i < API_PENDING_MAX; i++)
 		if (pend[i].used && pend[i].id == id)
 			pend[i].used = false;
@@ -160,6 +180,9 @@ static bool on_sup(void)
 				pr_err("malformed reply from the supervisor (%u bytes)", h.len);
 				break;
 			}
+			/* Any counters (status, metrics) are the newest metrics know of that partition. */
+			if (!in.rep.result && in.rep.body == LVMM_BODY_PART)
+				gather_note(&in.rep.u.part);
 			api_reply_fd = fd; /* a blob, for the formatter */
 			for (i = 0; i < API_PENDING_MAX; i++)
 				if (pend[i].used && pend[i].id == in.rep.id) {
@@ -288,6 +311,11 @@ static int setup(void)
 
 		localtime_r(&t, &tm);
 	}
+	/*
+	 * metrics read partitions' /proc/PID/stat and statm (gather.c): through
+	 * this directory only, which the sandbox confines every open to.
+	 */
+	gather_init(open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC));
 	/* jansson would read /dev/urandom for its hash seed on first use: the sandbox has no open(). */
 	json_object_seed((size_t)(rid_seed ^ (rid_seed >> 32)) | 1);
 	epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -324,7 +352,7 @@ int main(int argc, char **argv)
 	log_set_prefix("lvmm-api");
 	r = setup();
 	if (!r)
-		r = sandbox_apply();
+		r = api_sandbox_apply(&gather_procfd);
 	if (r) {
 		pr_err("cannot start: %s", strerror(-r));
 		return 1;

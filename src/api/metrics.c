@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "api/api.h"
@@ -430,4 +431,63 @@ char *api_metrics_text(const void *blob, size_t *len)
 		return NULL;
 	}
 	return text;
+}
+
+/* ---- the process's figures, read by the front-end (gather.c) --------------------- */
+
+int api_proc_stat(const char *text, int *ppid, uint64_t *cpu_ticks, uint64_t *start_ticks)
+{
+	/* The name in parentheses is the process's to choose, ')' included: skip to the last. */
+	const char *p = strrchr(text, ')');
+	unsigned long long ut, st, start;
+
+	if (!p || sscanf(p + 1, " %*c %d %*s %*s %*s %*s %*s %*s %*s %*s %*s %llu %llu %*s %*s %*s %*s %*s %*s %llu",
+			 ppid, &ut, &st, &start) != 4)
+		return -EINVAL;
+	*cpu_ticks = ut + st;
+	*start_ticks = start;
+	return 0;
+}
+
+/* PID/name (stat or statm) read whole into buf (n bytes, NUL-terminated). */
+static int proc_file(int proc, int pid, const char *name, char *buf, size_t n)
+{
+	char path[48];
+	ssize_t got;
+	int fd;
+
+	snprintf(path, sizeof(path), "%d/%s", pid, name);
+	/* These flags exactly: the sandbox allows no other open (sandbox.c). */
+	fd = openat(proc, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -errno;
+	got = read(fd, buf, n - 1);
+	close(fd);
+	if (got <= 0)
+		return -ESRCH;
+	buf[got] = 0;
+	return 0;
+}
+
+int api_proc_read(int proc, int pid, int ppid, struct lvmm_api_metrics_part *m)
+{
+	const uint64_t tick_ns = 1000000000ULL / (uint64_t)sysconf(_SC_CLK_TCK);
+	unsigned long long size, pages;
+	uint64_t cpu, start, t;
+	struct timespec now;
+	char buf[512];
+	int parent;
+
+	if (proc < 0 || pid <= 0)
+		return -EBADF;
+	if (proc_file(proc, pid, "stat", buf, sizeof(buf)) || api_proc_stat(buf, &parent, &cpu, &start) ||
+	    parent != ppid)
+		return -ESRCH;
+	m->cpu_ns = cpu * tick_ns;
+	clock_gettime(CLOCK_BOOTTIME, &now);
+	t = (uint64_t)now.tv_sec * 1000000000ULL + (uint64_t)now.tv_nsec;
+	m->uptime_ns = t > start * tick_ns ? t - start * tick_ns : 0;
+	if (!proc_file(proc, pid, "statm", buf, sizeof(buf)) && sscanf(buf, "%llu %llu", &size, &pages) == 2)
+		m->rss_bytes = pages * (uint64_t)sysconf(_SC_PAGESIZE);
+	return 0;
 }

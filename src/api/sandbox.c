@@ -7,26 +7,74 @@
  * RLIMIT_NPROC 0, and a seccomp allow-list: sockets it was given (no
  * socket(), connect() or bind(): it cannot reach anything new), memory,
  * epoll, clocks, and memfds for policy uploads. Each call and its reason:
- * docs/sandbox.md.
+ * docs/sandbox.md. Its one open (metrics: partitions' /proc/PID/stat and
+ * statm) is read-only, relative to the /proc directory fd, and Landlock
+ * confines it to files beneath /proc whatever path it is given.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/landlock.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <seccomp.h>
 #include <stddef.h>
+#include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "api/sandbox.h"
+#include "common/log.h"
 
 #ifdef __SANITIZE_ADDRESS__
 #include <sanitizer/lsan_interface.h>
 #endif
 
+/* Rights of newer Landlock ABIs than this system's headers may know (linux/landlock.h). */
+#ifndef LANDLOCK_ACCESS_FS_TRUNCATE
+#define LANDLOCK_ACCESS_FS_TRUNCATE (1ULL << 14) /* ABI 3 */
+#endif
+#ifndef LANDLOCK_ACCESS_FS_IOCTL_DEV
+#define LANDLOCK_ACCESS_FS_IOCTL_DEV (1ULL << 15) /* ABI 5 */
+#endif
+
 #define NOFILE_MAX 512 /* HTTP connections, agent channels, memfds in flight */
 
-int sandbox_apply(void)
+/*
+ * Landlock: of the file system, only reading files beneath /proc (every
+ * right this kernel knows is handled, so anything else is refused, renames,
+ * links and truncation included). Magic links such as /proc/PID/root lead
+ * out of /proc and are refused like any other path there.
+ */
+static int landlock_proc(int proc)
+{
+	struct landlock_ruleset_attr attr = { 0 };
+	struct landlock_path_beneath_attr beneath = { .allowed_access = LANDLOCK_ACCESS_FS_READ_FILE,
+						      .parent_fd = proc };
+	long abi = syscall(SYS_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
+	int fd, r = 0;
+
+	if (abi < 1)
+		return -EOPNOTSUPP;
+	attr.handled_access_fs = (LANDLOCK_ACCESS_FS_MAKE_SYM << 1) - 1; /* ABI 1's rights */
+	if (abi >= 2)
+		attr.handled_access_fs |= LANDLOCK_ACCESS_FS_REFER;
+	if (abi >= 3)
+		attr.handled_access_fs |= LANDLOCK_ACCESS_FS_TRUNCATE;
+	if (abi >= 5)
+		attr.handled_access_fs |= LANDLOCK_ACCESS_FS_IOCTL_DEV;
+	fd = (int)syscall(SYS_landlock_create_ruleset, &attr, sizeof(attr), 0);
+	if (fd < 0)
+		return -errno;
+	if (syscall(SYS_landlock_add_rule, fd, LANDLOCK_RULE_PATH_BENEATH, &beneath, 0) ||
+	    syscall(SYS_landlock_restrict_self, fd, 0))
+		r = -errno;
+	close(fd);
+	return r;
+}
+
+int api_sandbox_apply(int *procfd)
 {
 	static const int allowed[] = {
 		/* the sockets it holds: the supervisor's channels, HTTP clients, agent channels */
@@ -70,6 +118,12 @@ int sandbox_apply(void)
 	/* Started as root only if the supervisor runs without identities: never regain it. */
 	if (getuid() != 0 && (setuid(0) == 0 || seteuid(0) == 0))
 		return -EPERM;
+	if (*procfd >= 0 && (r = landlock_proc(*procfd))) {
+		pr_warn("no Landlock (%s): metrics without the partitions' CPU time and memory",
+			strerror(-r));
+		close(*procfd);
+		*procfd = -1;
+	}
 	ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
 	if (!ctx)
 		return -ENOMEM;
@@ -85,6 +139,13 @@ int sandbox_apply(void)
 	for (i = 0; i < sizeof(tcp_opts) / sizeof(tcp_opts[0]); i++) {
 		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(setsockopt), 2,
 				     SCMP_A1(SCMP_CMP_EQ, IPPROTO_TCP), SCMP_A2(SCMP_CMP_EQ, tcp_opts[i]));
+		if (r)
+			goto out;
+	}
+	/* metrics: read a partition's stat and statm, relative to /proc only (proc_file()). */
+	if (*procfd >= 0) {
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(openat), 2, SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)*procfd),
+				     SCMP_A2(SCMP_CMP_EQ, O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
 		if (r)
 			goto out;
 	}

@@ -4,11 +4,14 @@
 #define LVMM_API_SANDBOX_H
 
 /**
- * sandbox_apply() - from now on: no new privileges, not dumpable, no
- * process creation, a bounded number of fds, and a seccomp allow-list
- * whose default kills the process. The identity was set by the supervisor
- * before exec; this checks that root cannot come back. 0 or -errno.
+ * api_sandbox_apply() - from now on: no new privileges, not dumpable, no
+ * process creation, a bounded number of fds, files opened only beneath
+ * /proc (Landlock) and only read, through *procfd (the /proc directory, or
+ * -1), and a seccomp allow-list whose default kills the process. Without
+ * Landlock *procfd is closed and set to -1 (no open at all). The identity
+ * was set by the supervisor before exec; this checks that root cannot come
+ * back. 0 or -errno.
  */
-int sandbox_apply(void);
+int api_sandbox_apply(int *procfd);
 
 #endif

@@ -44,8 +44,6 @@ struct ctl_op {
 	uint32_t arg;          /* the handler's: an LVMM_CTL_* to ask, or a flag (up, busy, reboot) */
 	bool local_only;       /* only a local user of the control socket (the remote window) */
 	enum ctl_res (*run)(struct sup *s, struct ctl_req *r);
-	/* Answers in or time up (no failure then): write the reply (may fail(r)). */
-	void (*finish)(struct sup *s, struct ctl_req *r);
 };
 
 static struct {
@@ -143,8 +141,6 @@ static void complete(struct sup *s, struct ctl_req *r, bool send)
 	const struct lvmm_api_reply *out = &r->rep;
 	size_t len;
 
-	if (send && !r->failed && r->op && r->op->finish)
-		r->op->finish(s, r);
 	if (r->sub.remote)
 		remote_audit(s, &r->sub, r->op ? r->op->name : "?", r->q.target, r->q.request_id,
 			     r->rep.result, r->rep.error);
@@ -184,13 +180,13 @@ static void body_part(struct ctl_req *r, const struct part_rt *pr, const char *s
 	snprintf(b->partition, sizeof(b->partition), "%s", pr->p->name);
 	snprintf(b->state, sizeof(b->state), "%s", state ? state : lc_state_name(pr->state));
 	b->flags |= flags;
-	if (flags & LVMM_API_PART_PID)
-		b->pid = (uint32_t)pr->pid;
+	b->pid = (uint32_t)pr->pid; /* whose answer it is (metrics); shown with LVMM_API_PART_PID */
 	if (flags & LVMM_API_PART_KILL_AFTER)
 		b->kill_after_ms = LC_STOP_GRACE_MS; /* then SIGKILL: docs/cli.md */
 }
 
-void ctl_stats(struct lvmm_api_stats *st, const struct lvmm_ctl_reply *rep)
+/* A partition's stats answer as a status (metrics) reply carries it. */
+static void ctl_stats(struct lvmm_api_stats *st, const struct lvmm_ctl_reply *rep)
 {
 	unsigned i;
 
@@ -203,6 +199,7 @@ void ctl_stats(struct lvmm_api_stats *st, const struct lvmm_ctl_reply *rep)
 	st->violations = rep->violations;
 	st->violations_suppressed = rep->violations_suppressed;
 	st->protected_ranges = rep->protected_ranges;
+	st->vcpu_ns = rep->vcpu_ns;
 	st->ndevs = MIN(rep->ndevs, (uint32_t)LVMM_STATS_MAX_DEVS);
 	for (i = 0; i < st->ndevs; i++) {
 		st->devs[i] = rep->devs[i];
@@ -210,11 +207,11 @@ void ctl_stats(struct lvmm_api_stats *st, const struct lvmm_ctl_reply *rep)
 	}
 }
 
-void ctl_part_info(struct sup *s, const struct part_rt *pr, struct lvmm_api_part_info *o)
+/* Partition pr as a list (metrics) reply shows it. */
+static void ctl_part_info(const struct part_rt *pr, struct lvmm_api_part_info *o)
 {
 	const struct plat_part *p = pr->p;
 
-	(void)s;
 	memset(o, 0, sizeof(*o));
 	snprintf(o->name, sizeof(o->name), "%s", p->name);
 	snprintf(o->label, sizeof(o->label), "%s", p->label);
@@ -242,18 +239,29 @@ static struct ctl_req *waiting(uint32_t token)
 
 /* ---- operations --------------------------------------------------------------- */
 
+static bool visible(struct sup *s, const struct ctl_req *r, int op, uint64_t *mask);
+
+/*
+ * list; metrics (the front-end gathers them, src/api/gather.c): only the
+ * partitions the subject may see metrics of (as for events), no links.
+ */
 static enum ctl_res op_list(struct sup *s, struct ctl_req *r)
 {
+	uint64_t mask[LVMM_API_MAX_PARTS / 64];
 	struct lvmm_api_list *b = LIST;
+	bool metrics = r->op->acm == OP_METRICS;
 	unsigned i;
 
 	memset(b, 0, offsetof(struct lvmm_api_list, parts));
+	memset(mask, metrics ? 0 : 0xff, sizeof(mask));
+	if (metrics)
+		visible(s, r, OP_METRICS, mask);
 	r->rep.body = LVMM_BODY_LIST;
-	b->nparts = s->plat->nparts;
-	b->nlinks = s->plat->nlinks;
+	b->nlinks = metrics ? 0 : s->plat->nlinks;
 	for (i = 0; i < s->plat->nparts; i++)
-		ctl_part_info(s, &s->parts[i], &b->parts[i]);
-	for (i = 0; i < s->plat->nlinks; i++) {
+		if (mask[i / 64] >> (i % 64) & 1)
+			ctl_part_info(&s->parts[i], &b->parts[b->nparts++]);
+	for (i = 0; i < b->nlinks; i++) {
 		const struct plat_link *l = &s->plat->links[i];
 		struct lvmm_api_link_info *o = &b->links[i];
 
@@ -422,10 +430,14 @@ static enum ctl_res op_policy_load(struct sup *s, struct ctl_req *r)
 	return CR_DONE;
 }
 
+/* acm; metrics' ACM counters (arg): only to a subject that may see every partition's metrics. */
 static enum ctl_res op_acm(struct sup *s, struct ctl_req *r)
 {
+	uint64_t mask[LVMM_API_MAX_PARTS / 64] = { 0 };
 	struct lvmm_api_acm *b = &r->rep.u.acm;
 
+	if (r->op->arg && !visible(s, r, OP_METRICS, mask))
+		return fail(r, -EACCES, "metrics: the ACM's counters need metrics on every partition");
 	r->rep.body = LVMM_BODY_ACM;
 	snprintf(b->policy, sizeof(b->policy), "%s",
 		 s->plat->policy.present ? s->plat->policy.name : "none");
@@ -552,42 +564,6 @@ static enum ctl_res op_remote_disable(struct sup *s, struct ctl_req *r)
 	return body_remote(s, r);
 }
 
-/*
- * metrics: the partitions the subject may see (`metrics` granted on each,
- * as for events; the ACM's own counters only to one who sees them all).
- * Each running one is asked for its counters; the reply is written when all
- * have answered or after CTL_METRICS_MS, whichever comes first: a partition
- * that is late is reported with what the supervisor knows (state, /proc,
- * its last answer), marked stale, so a stuck partition never holds a scrape.
- */
-static enum ctl_res op_metrics(struct sup *s, struct ctl_req *r)
-{
-	uint64_t mask[LVMM_API_MAX_PARTS / 64] = { 0 };
-	unsigned i;
-
-	visible(s, r, OP_METRICS, mask);
-	for (i = 0; i < s->plat->nparts; i++)
-		if ((mask[i / 64] >> (i % 64) & 1) && !lc_ask(s, &s->parts[i], LVMM_CTL_STATS, NULL, r->token))
-			r->pending++;
-	return CR_WAIT;
-}
-
-static void metrics_finish(struct sup *s, struct ctl_req *r)
-{
-	uint64_t mask[LVMM_API_MAX_PARTS / 64] = { 0 }, size = 0;
-	bool all = visible(s, r, OP_METRICS, mask); /* the policy may have changed meanwhile */
-	int fd = metrics_blob(s, mask, all, r->start_ns, &size);
-
-	if (fd < 0) {
-		fail(r, -EAGAIN, "metrics: %s; try again", strerror(-fd));
-		return;
-	}
-	r->rep.body = LVMM_BODY_BLOB;
-	r->rep.u.blob.format = LVMM_BLOB_METRICS;
-	r->rep.u.blob.size = size;
-	r->blob_fd = fd;
-}
-
 /* wake PARTITION: a guest asleep in S3 runs again (and the platform, if it slept). */
 static enum ctl_res op_wake(struct sup *s, struct ctl_req *r)
 {
@@ -681,11 +657,14 @@ static const struct ctl_op ctl_ops[] = {
 	{ .id = LVMM_OP_REMOTE_ENABLE, .name = "remote-enable", .acm = OP_REMOTE_ENABLE, .local_only = true, .run = op_remote_enable },
 	{ .id = LVMM_OP_REMOTE_DISABLE, .name = "remote-disable", .acm = OP_REMOTE_DISABLE, .local_only = true, .run = op_remote_disable },
 	{ .id = LVMM_OP_REMOTE_STATUS, .name = "remote-status", .acm = OP_REMOTE_STATUS, .local_only = true, .run = body_remote },
-	{ .id = LVMM_OP_METRICS, .name = "metrics", .acm = OP_METRICS, .answer_ms = CTL_METRICS_MS, .run = op_metrics, .finish = metrics_finish },
+	{ .id = LVMM_OP_METRICS, .name = "metrics", .acm = OP_METRICS, .run = op_list },
 	{ .id = LVMM_OP_WAKE, .name = "wake", .acm = OP_WAKE, .target = CT_PART, .answer_body = true, .run = op_wake },
 	{ .id = LVMM_OP_BUSY, .name = "busy", .acm = OP_BUSY, .target = CT_PART, .run = op_busy, .arg = true },
 	{ .id = LVMM_OP_IDLE, .name = "idle", .acm = OP_IDLE, .target = CT_PART, .run = op_busy, .arg = false },
 	{ .id = LVMM_OP_ATTEST, .name = "attest", .acm = OP_ATTEST, .target = CT_PART, .answer_ms = CTL_ATTEST_MS, .run = op_attest },
+	/* metrics, as the front-end gathers them: one partition's counters; the ACM's (docs/metrics.md) */
+	{ .id = LVMM_OP_METRICS_PART, .name = "metrics", .acm = OP_METRICS, .target = CT_PART, .answer_body = true, .answer_ms = CTL_METRICS_MS, .run = op_ask, .arg = LVMM_CTL_STATS },
+	{ .id = LVMM_OP_METRICS_ACM, .name = "metrics", .acm = OP_METRICS, .run = op_acm, .arg = true },
 };
 
 static const struct ctl_op *op_find(uint32_t id)
@@ -705,14 +684,9 @@ void ctl_answer(struct sup *s, uint32_t token, struct part_rt *pr, int result,
 {
 	struct ctl_req *r = waiting(token);
 
-	/* Any stats answer (a status request's too) is the newest that metrics know of it. */
-	if (!result && rep && rep->op == LVMM_CTL_STATS)
-		metrics_note(pr, rep);
 	if (!r)
 		return; /* a request that was answered already */
-	if (r->op->finish) {
-		/* A partition that cannot answer is reported as such (metrics), not as a failure. */
-	} else if (result == -ESRCH && !rep)
+	if (result == -ESRCH && !rep)
 		fail(r, -ESRCH, "partition '%s' went away before answering", pr->p->name);
 	else if (result)
 		fail(r, -ECANCELED, "partition '%s' could not %s: %s", pr->p->name, r->op->name,
@@ -919,9 +893,8 @@ void ctl_on_timer(struct sup *s, uint64_t now)
 		if (r->phase != CQ_WAIT || !r->pending || r->deadline_ns > now)
 			continue;
 		cancel_asks(s, r);
-		if (!r->op->finish)
-			fail(r, -ETIMEDOUT, "no answer from the partition within %u s",
-			     (r->op->answer_ms ? r->op->answer_ms : CTL_ANSWER_MS) / 1000);
+		fail(r, -ETIMEDOUT, "no answer from the partition within %u s",
+		     (r->op->answer_ms ? r->op->answer_ms : CTL_ANSWER_MS) / 1000);
 		complete(s, r, true);
 	}
 }

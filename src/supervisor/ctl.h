@@ -154,24 +154,6 @@ void ctl_on_timer(struct sup *s, uint64_t now);
  */
 void ctl_drop_all(struct sup *s, bool reply);
 
-/** ctl_part_info() - partition pr as a list reply shows it. */
-void ctl_part_info(struct sup *s, const struct part_rt *pr, struct lvmm_api_part_info *o);
-
-/** ctl_stats() - a partition's stats answer as a status reply carries it. */
-void ctl_stats(struct lvmm_api_stats *st, const struct lvmm_ctl_reply *rep);
-
-/* ---- metrics (metrics.c) ---- */
-
-/** metrics_note() - partition pr answered LVMM_CTL_STATS with rep: keep it for metrics. */
-void metrics_note(const struct part_rt *pr, const struct lvmm_ctl_reply *rep);
-
-/**
- * metrics_blob() - the LVMM_BLOB_METRICS records of the partitions in mask
- * (bit i: partition i), the ACM's counters when platform, a partition that
- * runs and has not answered since since_ns marked stale: a sealed memfd of
- * *size bytes, or -errno.
- */
-int metrics_blob(struct sup *s, const uint64_t *mask, bool platform, uint64_t since_ns, uint64_t *size);
 
 /* ---- transport (frontend.c) ---- */
 

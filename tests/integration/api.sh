@@ -274,14 +274,15 @@ wait_sock "$sock" && wait_state a running
 
 # ---- the front-end process -------------------------------------------------------------------
 
-# Its own identity, no new privileges, seccomp, only sockets and its loop's fds.
+# Its own identity, no new privileges, seccomp, only sockets, its loop's fds and /proc's
+# directory (metrics: partitions' stat and statm; Landlock confines opens beneath it).
 ap=$(api_pid)
 if [ -n "$ap" ]; then
 	st=/proc/$ap/status
 	fdl=$(for f in /proc/"$ap"/fd/*; do readlink "$f"; done | sed 's/\[[0-9]*\]//' | sort -u | tr '\n' ' ')
 	if [ "$(awk '/^Uid:/ {print $2}' "$st")" != 0 ] && grep -q '^NoNewPrivs:[[:space:]]*1' "$st" &&
 	   grep -q '^Seccomp:[[:space:]]*2' "$st" && ! grep -q '"event":"api_exit".*"signal":31' "$ev" &&
-	   ! grep -qvE '^(socket:|anon_inode:\[(eventpoll|eventfd)\])' \
+	   ! grep -qvE '^(socket:|anon_inode:\[(eventpoll|eventfd)\]|/proc$)' \
 		<(for f in /proc/"$ap"/fd/*; do [ "${f##*/}" -gt 2 ] && readlink "$f"; done); then
 		pass api-frontend-sandboxed
 	else cat "$st" >&2; echo "fds: $fdl" >&2; fail api-frontend-sandboxed "uid, no_new_privs, seccomp or fds"; fi

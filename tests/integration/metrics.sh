@@ -9,7 +9,7 @@
 
 CASES="metrics-promtool-check metrics-json-and-text-agree metrics-restarts-counted metrics-blk-reads-grow
        metrics-state-gauge-on-pause metrics-throttled-and-cpu metrics-stale-partition-not-waited-for
-       metrics-filtered-by-policy"
+       metrics-filtered-by-policy metrics-agent-channel-asks-one-at-a-time"
 skip_all_without_kvm $CASES
 L=$LVMM
 sock=$TMP/ctl.sock
@@ -214,4 +214,45 @@ if [ $ok = 1 ] && grep -q '^lvmm_partition_state{partition="a",state="running"} 
    grep -q '"ok":false,"error":"denied by policy .m-v2.: uid:0 may not metrics.* 403$' "$TMP/p2"; then
 	pass metrics-filtered-by-policy
 else show "$TMP/p1"; cat "$TMP/p2" >&2; fail metrics-filtered-by-policy "uid 0 saw b or the ACM, or was not refused without metrics"; fi
+stop_sup
+
+# ---- a partition's agent channel ----------------------------------------------------------------
+
+# An agent channel has one request in flight: the front-end asks its partitions
+# one after another (a step refused as "one request at a time" is asked again),
+# so both are fresh, with counters, the process figures and the ACM's counters.
+cat >"$TMP/ag.yaml" <<YAML
+control: $sock
+policy:
+  name: ag-v1
+  ste_types: [m_t]
+  labels:
+    - { name: ml, ste: [m_t] }
+  clients:
+    - { uid: 0, label: ml, operations: [all] }
+    - { partition: ag, label: ml, operations: [metrics] }
+partitions:
+  - { name: peer, label: ml, kernel: $PWD/$GUESTS/ticker.elf, cmdline: "tick_ms=100", memory: 16M, console: none }
+  - name: ag
+    label: ml
+    autostart: false
+    kernel: $PWD/$GUESTS/agent.elf
+    cmdline: "cmd=metrics"
+    memory: 16M
+    devices: [ { type: stream, control: true } ]
+YAML
+"$L" run "$TMP/ag.yaml" </dev/null >"$out" 2>&1 &
+sup=$!
+BG="$BG $sup"
+ok=1
+wait_sock "$sock" && wait_state peer running || ok=0
+"$L" ctl "$sock" start ag >/dev/null 2>&1
+wait_grep "$out" "agent: done\|agent: timeout" 100
+# (the console prefixes each of its lines: joined again)
+line=$(grep -a '^\[ag\] ' "$out" | sed 's/^\[ag\] //' | tr -d '\n' | grep -o 'agent: reply .*agent: done')
+if [ $ok = 1 ] && [[ $line == *'"acm":{"policy":"ag-v1"'* ]] &&
+   [[ $line =~ \"name\":\"peer\",\"state\":\"running\"[^]]*\"stale\":false,\"cpu_seconds\":[0-9.]+.*\"exits\":\{\"io\":[1-9] ]] &&
+   [[ $line =~ \"name\":\"ag\",\"state\":\"running\"[^]]*\"stale\":false ]]; then
+	pass metrics-agent-channel-asks-one-at-a-time
+else show "$out"; fail metrics-agent-channel-asks-one-at-a-time "the agent's metrics lacked a partition's counters, were stale, or lacked the ACM"; fi
 stop_sup

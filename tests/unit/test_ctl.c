@@ -614,94 +614,79 @@ static void test_events_filter(void)
 		plat.parts[i].label[0] = 0;
 }
 
-/* The last reply's metrics blob: header and records (false if it is not one, or not sealed). */
-static bool metrics_read(struct lvmm_api_metrics *h, struct lvmm_api_metrics_part *rec, unsigned n)
-{
-	const int seals = F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW;
-
-	return fk.n && last()->result == 0 && last()->body == LVMM_BODY_BLOB &&
-	       last()->u.blob.format == LVMM_BLOB_METRICS &&
-	       last()->u.blob.size == sizeof(*h) + n * sizeof(*rec) && fk.blob_fd >= 0 &&
-	       (fcntl(fk.blob_fd, F_GET_SEALS) & seals) == seals &&
-	       pread(fk.blob_fd, h, sizeof(*h), 0) == (ssize_t)sizeof(*h) && h->nparts == n &&
-	       pread(fk.blob_fd, rec, n * sizeof(*rec), sizeof(*h)) == (ssize_t)(n * sizeof(*rec));
-}
-
 /*
- * metrics: every running partition is asked; the reply comes when all have
- * answered, or CTL_METRICS_MS after the request with the late ones marked
- * stale (their last counters kept), never as a failure.
+ * metrics, the supervisor's share (the front-end gathers, src/api/gather.c):
+ * the partitions the subject may see metrics of (a list without links), one
+ * partition's counters (asked of it, whose process answered, a late one
+ * failed after CTL_METRICS_MS), the ACM's counters only to a subject that
+ * sees every partition. The supervisor keeps no counters of its own.
  */
 static void test_metrics(void)
 {
-	static struct lvmm_api_metrics_part rec[NP];
-	struct lvmm_api_metrics h;
+	static const char pol[] =
+		"name: mx\nste_types: [x_t, y_t]\nlabels:\n"
+		"  - { name: lx, ste: [x_t] }\n  - { name: ly, ste: [y_t] }\n"
+		"clients:\n  - { uid: 0, label: lx, operations: [metrics] }\n";
+	const struct lvmm_api_list *l;
 	struct lvmm_ctl m[NP];
-	unsigned i;
+	FILE *e = fopen("/dev/null", "w");
 
 	setup();
 	S.parts[3].state = PS_STOPPED;
 	S.parts[3].pid = 0;
 	ask(LVMM_OP_METRICS, "");
-	CHECK(got_ctl(0, &m[0]) && got_ctl(1, &m[1]) && got_ctl(2, &m[2]) && !got_ctl(3, &m[3]));
+	l = (const void *)&last()->u;
+	CHECK_EQ(last()->result, 0);
+	CHECK_EQ(last()->body, LVMM_BODY_LIST);
+	CHECK_EQ(l->nparts, NP);
+	CHECK_EQ(l->nlinks, 0);
+	CHECK_STR(l->parts[3].state, "stopped");
+	CHECK(!got_ctl(0, &m[0])); /* nobody is asked for it */
+	ask(LVMM_OP_METRICS_ACM, "");
+	CHECK_EQ(last()->result, 0);
+	CHECK_EQ(last()->body, LVMM_BODY_ACM);
+	CHECK_STR(last()->u.acm.policy, "none");
+	/* One partition's counters: its answer, with the pid of the process that gave it. */
+	ask(LVMM_OP_METRICS_PART, "a");
+	CHECK(got_ctl(0, &m[0]));
 	CHECK_EQ(m[0].op, LVMM_CTL_STATS);
 	answer(0, &m[0], 0, 1);
-	answer(1, &m[1], 0, 2); /* b says it is paused */
-	CHECK_EQ(fk.n, 0);      /* c has not answered */
+	CHECK_EQ(last()->result, 0);
+	CHECK_EQ(last()->body, LVMM_BODY_PART);
+	CHECK(last()->u.part.flags & LVMM_API_PART_STATS);
+	CHECK_EQ(last()->u.part.stats.exits_io, 42);
+	CHECK_EQ(last()->u.part.pid, (uint32_t)S.parts[0].pid);
+	/* A late one fails after CTL_METRICS_MS (not CTL_ANSWER_MS): a scrape is not held. */
+	ask(LVMM_OP_METRICS_PART, "c");
+	CHECK(got_ctl(2, &m[2]));
 	CHECK(ctl_next_deadline(&S) <= now_ns() + CTL_METRICS_MS * MS);
 	ctl_on_timer(&S, now_ns() + CTL_METRICS_MS * MS + 1);
-	CHECK_EQ(fk.n, 1);
-	CHECK(metrics_read(&h, rec, NP));
-	CHECK_EQ(h.flags, LVMM_API_METRICS_PLATFORM);
-	CHECK_STR(h.acm.policy, "none");
-	CHECK(h.time_ms > 0);
-	CHECK_STR(rec[0].info.name, "a");
-	CHECK_STR(rec[0].info.state, "running");
-	CHECK_EQ(rec[0].flags, LVMM_API_MREC_STATS); /* fresh; no /proc for a fake pid */
-	CHECK_EQ(rec[0].stats.exits_io, 42);
-	CHECK_STR(rec[0].stats.devs[0].id, "net0");
-	CHECK_STR(rec[1].info.state, "paused");
-	CHECK_EQ(rec[2].flags, LVMM_API_MREC_STALE); /* runs, never answered: no counters */
-	CHECK_STR(rec[3].info.state, "stopped");
-	CHECK_EQ(rec[3].flags, 0);
-	CHECK_EQ(rec[3].uptime_ns, 0);
-	CHECK(!S.parts[2].asks[0].used); /* c's ask was given up */
-	answer(2, &m[2], 0, 1);          /* too late: nobody waits, no second reply */
-	CHECK_EQ(fk.n, 1);
-	/* Now a is the late one: its last counters, marked stale; c answers in time. */
+	CHECK(failed_with(-ETIMEDOUT, "no answer from the partition within 1 s"));
+	CHECK(!S.parts[2].asks[0].used);
+	ask(LVMM_OP_METRICS_PART, "d");
+	CHECK_EQ(last()->result, -ESRCH);
+	/* With a policy: only the partitions whose label shares a type; no ACM counters. */
+	CHECK(e && policy_load("<t>", pol, strlen(pol), &plat.policy, e) == 0);
+	fclose(e);
+	snprintf(plat.parts[0].label, LVMM_NAME_MAX, "lx");
+	snprintf(plat.parts[1].label, LVMM_NAME_MAX, "ly");
+	snprintf(plat.parts[2].label, LVMM_NAME_MAX, "ly");
+	snprintf(plat.parts[3].label, LVMM_NAME_MAX, "lx");
 	ask(LVMM_OP_METRICS, "");
-	for (i = 0; i < 3; i++)
-		CHECK(got_ctl((int)i, &m[i]));
-	answer(1, &m[1], 0, 2);
-	answer(2, &m[2], 0, 1);
-	ctl_on_timer(&S, now_ns() + CTL_METRICS_MS * MS + 1);
-	CHECK(metrics_read(&h, rec, NP));
-	CHECK_EQ(rec[0].flags, LVMM_API_MREC_STATS | LVMM_API_MREC_STALE);
-	CHECK_EQ(rec[0].stats.exits_io, 42);
-	CHECK_EQ(rec[2].flags, LVMM_API_MREC_STATS);
-	/* All answer: the reply comes at once; a restarted process's old counters are not shown. */
-	S.parts[1].pid++;
-	ask(LVMM_OP_METRICS, "");
-	for (i = 0; i < 3; i++)
-		CHECK(got_ctl((int)i, &m[i]));
-	answer(0, &m[0], 0, 1);
-	answer(2, &m[2], 0, 1);
-	CHECK_EQ(fk.n, 2); /* b's answer is still due */
-	ctl_on_timer(&S, now_ns() + CTL_METRICS_MS * MS + 1);
-	CHECK_EQ(fk.n, 3);
-	CHECK(metrics_read(&h, rec, NP));
-	CHECK_EQ(rec[1].flags, LVMM_API_MREC_STALE);
-	answer(1, &m[1], 0, 2);
-	CHECK_EQ(fk.n, 3);
-	ask(LVMM_OP_METRICS, "");
-	for (i = 0; i < 3; i++)
-		CHECK(got_ctl((int)i, &m[i]));
-	for (i = 0; i < 3; i++)
-		answer((int)i, &m[i], 0, 1);
-	CHECK_EQ(fk.n, 4);
-	CHECK(metrics_read(&h, rec, NP));
-	for (i = 0; i < 3; i++)
-		CHECK_EQ(rec[i].flags, LVMM_API_MREC_STATS);
+	l = (const void *)&last()->u;
+	CHECK_EQ(last()->result, 0);
+	CHECK_EQ(l->nparts, 2);
+	CHECK_STR(l->parts[0].name, "a");
+	CHECK_STR(l->parts[1].name, "d");
+	CHECK_EQ(fk.len[fk.n - 1], lvmm_api_reply_len(LVMM_BODY_LIST, 2));
+	ask(LVMM_OP_METRICS_ACM, "");
+	CHECK(failed_with(-EACCES, "metrics: the ACM's counters need metrics on every partition"));
+	ask(LVMM_OP_METRICS_PART, "b");
+	CHECK_EQ(last()->result, -EACCES);
+	CHECK(!got_ctl(1, &m[1]));
+	memset(&plat.policy, 0, sizeof(plat.policy));
+	for (unsigned i = 0; i < NP; i++)
+		plat.parts[i].label[0] = 0;
 	CHECK_EQ(ctl_next_deadline(&S), UINT64_MAX);
 }
 
