@@ -282,6 +282,45 @@ static void test_hostile_entries(void)
 	ioapic_fini(&a);
 }
 
+/* Random register traffic and line changes: every installed route and every MSI is usable. */
+static void test_random_traffic(void)
+{
+	struct fake f = { 0 };
+	struct ioapic a;
+	uint64_t x = 0x9e3779b97f4a7c15ULL;
+	int bad = 0;
+
+	ioapic_init(&a, 1, &hooks, &f);
+	for (unsigned n = 0; n < 200000; n++) {
+		uint32_t v, r;
+
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		v = (uint32_t)(x >> 32);
+		r = (uint32_t)x;
+		switch (r % 5) {
+		case 0: ioapic_mmio_write(&a, (r >> 8) & 0x1f, &v, 4); break;
+		case 1: ioapic_mmio_read(&a, (r >> 8) & 0x1f, &v, 4); break;
+		case 2: wr(&a, IOAPIC_REG_RTE + (r >> 8) % 52, v); break;
+		case 3: ioapic_set_irq(&a, (r >> 8) % 26, (r >> 16) & 1); break;
+		default: wr(&a, (r >> 8) & 0xff, v); break;
+		}
+		for (unsigned i = 0; i < IOAPIC_PINS; i++) {
+			unsigned dm = (f.routes[i].data >> 8) & 7, vec = f.routes[i].data & 0xff;
+
+			if ((f.valid & 1u << i) && (f.routes[i].addr >> 20 != 0xfee ||
+			    (dm != 0 && dm != 1 && dm != 4) || (dm != 4 && vec < 16)))
+				bad++;
+		}
+		if (f.msis && (f.last_msi.addr >> 20 != 0xfee || (f.last_msi.data & 0xff) < 16))
+			if (((f.last_msi.data >> 8) & 7) != 4)
+				bad++;
+	}
+	CHECK_EQ(bad, 0);
+	CHECK(a.regsel <= 0xff);
+	CHECK_EQ(f.valid >> IOAPIC_PINS, 0);
+	ioapic_fini(&a);
+}
+
 int main(void)
 {
 	RUN(test_registers);
@@ -291,5 +330,6 @@ int main(void)
 	RUN(test_edge_and_latch);
 	RUN(test_level);
 	RUN(test_hostile_entries);
+	RUN(test_random_traffic);
 	return unit_done();
 }
