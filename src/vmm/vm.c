@@ -600,7 +600,7 @@ int vm_create(struct vm *vm, const struct lvmm_part_config *cfg, const int *fds,
 	if (ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &idmap) < 0)
 		pr_debug("KVM_SET_IDENTITY_MAP_ADDR: %s", strerror(errno));
 	/*
-	 * Memory first: once the in-kernel irqchip exists, every memslot
+	 * Memory first: once the irqchip (split or in-kernel) exists, every memslot
 	 * change waits for an SRCU grace period (5-8 ms here); before it,
 	 * registering memory costs ~0.1 ms.
 	 */
