@@ -418,8 +418,9 @@ static int kvm_check(struct vm *vm, char *err, size_t errlen)
 		if (!(vm->split_irqchip ? caps[i].split : caps[i].kernel))
 			continue;
 		if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, caps[i].cap) <= 0) {
-			snprintf(err, errlen, "this KVM lacks %s (capability %d)", caps[i].name,
-				 caps[i].cap);
+			snprintf(err, errlen, "this KVM lacks %s (capability %d)%s", caps[i].name,
+				 caps[i].cap, caps[i].kernel ? "" :
+				 "; LVMM_IRQCHIP=kernel uses KVM's in-kernel irqchip instead");
 			return -ENOTSUP;
 		}
 	}
@@ -584,6 +585,8 @@ int vm_create(struct vm *vm, const struct lvmm_part_config *cfg, const int *fds,
 	bus_init(&vm->pio, "port I/O");
 	bus_init(&vm->mmio, "MMIO");
 	vm->split_irqchip = !chip || strcmp(chip, "kernel");
+	if (chip && strcmp(chip, "kernel") && strcmp(chip, "split"))
+		pr_warn("LVMM_IRQCHIP=%s: not \"kernel\" or \"split\"; using the split irqchip", chip);
 
 	r = kvm_check(vm, err, errlen);
 	if (r)

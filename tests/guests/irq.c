@@ -26,6 +26,8 @@
  *             of the line: none of 0x71/0x72 pending, and the guest runs on
  *   init      (only with init=1) pin 4 with delivery mode INIT: a raise
  *             does not reset this CPU (the guest prints the next line)
+ *   storm     (only with storm=N) pin 5 unmasked and masked again N times
+ *             (each change a new routing table): "irq: storm N in T ms"
  */
 #include "rt.h"
 #include "virtio.h"
@@ -161,6 +163,16 @@ int main(void)
 		uart_line(0);
 		rte_set(4, MASKED, 0);
 		check("init", 1, NULL);
+	}
+	if (rt_cmdline_get("storm", arg, sizeof(arg)) > 0) {
+		uint64_t n = rt_strtou64(arg, NULL), t0 = rdtsc();
+
+		for (uint64_t i = 0; i < n; i++) {
+			io_write(0x10 + 2 * 5, 0x45);
+			io_write(0x10 + 2 * 5, MASKED | 0x45);
+		}
+		printf("irq: storm %lu in %lu ms\n", (unsigned long)n,
+		       (unsigned long)((rdtsc() - t0) / (rt_tsc_hz() / 1000)));
 	}
 	printf("irq: done\n");
 	return failed;
