@@ -65,7 +65,7 @@ if [ "${TEARDOWN_PERF:-0}" = 1 ] && command -v perf >/dev/null; then
 		perf record -q -a -g -e sched:sched_switch -o "$T/teardown.$c.perf" -- \
 			"$T/kvmexit" 5 "$c" >/dev/null 2>&1 || continue
 		echo "# kvmexit $c (5 exits): where they slept"
-		perf script -i "$T/teardown.$c.perf" 2>/dev/null | awk -f bench/tools/offcpu.awk |
+		perf script -i "$T/teardown.$c.perf" 2>/dev/null | awk -v comm=kvmexit -f bench/tools/offcpu.awk |
 			sed 's/^/#   /' | head -8
 	done
 fi

@@ -5,13 +5,14 @@
 # leaving the CPU in uninterruptible sleep inside do_exit() to it running
 # again. The chain keeps only the frames that name the cause (kvm_*,
 # exit_mmap, mmu_notifier_*, kthread_*, srcu_barrier); ms, largest first.
+# -v comm=NAME: only processes called NAME (perf -a sees every VMM on the host).
 /sched:sched_switch:/ {
 	flush()
 	t = $4; sub(":", "", t); t += 0
 	match($0, /prev_pid=[0-9]+/); pp = substr($0, RSTART + 9, RLENGTH - 9)
 	match($0, /next_pid=[0-9]+/); np = substr($0, RSTART + 9, RLENGTH - 9)
 	if (np in out) { d = (t - out[np]) * 1000; if (sig[np] != "") tot[sig[np]] += d; delete out[np] }
-	cur = pp; curt = t; st = $0 ~ /prev_state=D/; frames = ""; grab = 1; next
+	cur = pp; curt = t; st = $0 ~ /prev_state=D/ && (comm == "" || $1 == comm); frames = ""; grab = 1; next
 }
 /sched:/ { flush(); grab = 0; next }
 grab && NF >= 2 { f = $2; sub(/\+0x.*/, "", f); frames = frames " " f; next }
