@@ -539,10 +539,10 @@ static int vm_kernel_irqchip(struct vm *vm, char *err, size_t errlen)
 /*
  * The split irqchip: the LAPICs in the kernel and GSIs 0-23 reserved for
  * the user-space IOAPIC's MSI routes; no PIC, IOAPIC or PIT in the kernel,
- * so destroying the VM unregisters no I/O-bus device (each such
- * unregistration waits for an SRCU grace period: 15-25 ms per VM on this
- * host, bench/teardown.sh). A hardware-reduced ACPI guest never uses a
- * PIC or PIT (docs/platform.md).
+ * so destroying the VM unregisters no I/O-bus device and no PIT (each
+ * unregistration waits for an SRCU grace period: 15-25 ms per VM in all
+ * on this host, bench/teardown.sh). A hardware-reduced ACPI guest never
+ * uses a PIC or PIT (docs/platform.md).
  */
 static int vm_split_irqchip(struct vm *vm, char *err, size_t errlen)
 {
@@ -603,9 +603,9 @@ int vm_create(struct vm *vm, const struct lvmm_part_config *cfg, const int *fds,
 	if (ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &idmap) < 0)
 		pr_debug("KVM_SET_IDENTITY_MAP_ADDR: %s", strerror(errno));
 	/*
-	 * Memory first: once the irqchip (split or in-kernel) exists, every memslot
-	 * change waits for an SRCU grace period (5-8 ms here); before it,
-	 * registering memory costs ~0.1 ms.
+	 * Memory first: once the in-kernel irqchip existed, every memslot
+	 * change waited for an SRCU grace period (5-8 ms here); before it,
+	 * registering memory costs ~0.1 ms. Kept for the split irqchip too.
 	 */
 	r = vm_setup_memory(vm, regions, err, errlen);
 	if (r)
