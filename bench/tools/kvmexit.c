@@ -7,11 +7,12 @@
  * (each the median of N runs):
  *   vcpu        VM, 64 MiB memfd guest RAM, one vCPU that ran
  *   split       + KVM_CAP_SPLIT_IRQCHIP (LAPIC in the kernel, PIC/IOAPIC/PIT
- *                 in user space): what QEMU microvm asks for
+ *                 in user space): what QEMU microvm and lvmm ask for
  *   irqchip     + KVM_CREATE_IRQCHIP (in-kernel PIC and IOAPIC)
- *   irqchip_pit + KVM_CREATE_PIT2: what lvmm asks for (docs/platform.md)
+ *   irqchip_pit + KVM_CREATE_PIT2: lvmm with LVMM_IRQCHIP=kernel
  *
  *   kvmexit [N]   -> one line: vcpu_ms=.. split_ms=.. irqchip_ms=.. irqchip_pit_ms=..
+ *   kvmexit N CONF -> only that configuration (for perf: bench/teardown.sh)
  */
 #include <fcntl.h>
 #include <linux/kvm.h>
@@ -100,12 +101,19 @@ static void child(int conf, int fd)
 
 int main(int argc, char **argv)
 {
-	int n = argc > 1 ? atoi(argv[1]) : 7, conf, i;
+	int n = argc > 1 ? atoi(argv[1]) : 7, conf, i, only = -1;
 	double t[64];
 
 	if (n < 1 || n > 64)
 		return 2;
+	for (conf = 0; argc > 2 && conf < NCONF; conf++)
+		if (!strcmp(argv[2], names[conf]))
+			only = conf;
+	if (argc > 2 && only < 0)
+		return 2;
 	for (conf = 0; conf < NCONF; conf++) {
+		if (only >= 0 && conf != only)
+			continue;
 		for (i = 0; i < n; i++) {
 			int p[2], st;
 			double t0;
@@ -131,7 +139,7 @@ int main(int argc, char **argv)
 			close(p[0]);
 		}
 		qsort(t, (size_t)n, sizeof(t[0]), cmp);
-		printf("%s%s_ms=%.2f", conf ? " " : "", names[conf], t[n / 2]);
+		printf("%s%s_ms=%.2f", conf && only < 0 ? " " : "", names[conf], t[n / 2]);
 	}
 	printf("\n");
 	return 0;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 static const struct device_ops *const builtin[] = {
+	&ioapic_ops, /* first: the others' interrupts go through it */
 	&uart_ops, &i8042_ops, &rtc_ops, &debug_exit_ops, &acpi_pm_ops,
 };
 

@@ -47,6 +47,7 @@ struct device_table {
 };
 
 /* The built-in platform devices (one file each). */
+extern const struct device_ops ioapic_ops;     /* split irqchip only (devices/ioapic.h) */
 extern const struct device_ops uart_ops;
 extern const struct device_ops i8042_ops;
 extern const struct device_ops rtc_ops;

@@ -772,7 +772,12 @@ static void write_madt(uint8_t *area, unsigned nr_cpus)
 	unsigned i;
 
 	put32(p, (uint32_t)LVMM_LAPIC_BASE);
-	/* PCAT_COMPAT: KVM's irqchip has the dual 8259 (the MP table's ExtINT source). */
+	/*
+	 * PCAT_COMPAT: only LVMM_IRQCHIP=kernel has a dual 8259 (the MP
+	 * table's ExtINT source). Kept with the split irqchip too, so the
+	 * tables (and what a TPM measures of them) do not depend on the mode;
+	 * a hardware-reduced OS uses no 8259 either way.
+	 */
 	put32(p + 4, MADT_PCAT_COMPAT);
 	p += 8;
 	for (i = 0; i < nr_cpus; i++) {
@@ -794,12 +799,14 @@ static void write_madt(uint8_t *area, unsigned nr_cpus)
 	/*
 	 * No Interrupt Source Override at all, on purpose. Without one, an OS
 	 * identity-maps ISA IRQ n to GSI n (ACPI 5.2.12.5; Linux:
-	 * mp_config_acpi_legacy_irqs()), which is exactly lvmm's routing: it
-	 * never sets KVM_SET_GSI_ROUTING, and KVM's default table wires GSI n
-	 * to IOAPIC pin n (and to the 8259 for n < 16); the in-kernel PIT
-	 * fires GSI 0, so IRQ 0 -> pin 0, as the MP table says. QEMU's "IRQ0
-	 * -> GSI 2" override would be wrong here: QEMU installs its own
-	 * routing that sends GSI 0 to pin 2; lvmm does not. Polarity and
+	 * mp_config_acpi_legacy_irqs()), which is exactly lvmm's routing: the
+	 * IOAPIC in the partition process (devices/ioapic.c, KVM's split
+	 * irqchip) makes pin n's entry the MSI route of GSI n, and a device
+	 * raises GSI n. There is no PIT and no 8259 (only with
+	 * LVMM_IRQCHIP=kernel, where KVM's default table wires GSI n to pin n
+	 * and the PIT fires GSI 0: IRQ 0 -> pin 0, as the MP table says).
+	 * QEMU's "IRQ0 -> GSI 2" override would be wrong here: it matches
+	 * QEMU's own routing (GSI 0 -> pin 2), not lvmm's. Polarity and
 	 * trigger stay ISA's (active high, edge), which is how lvmm's irqfds
 	 * inject. (A hardware-reduced Linux does not use ISA IRQs anyway.)
 	 */

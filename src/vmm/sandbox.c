@@ -81,7 +81,13 @@ static const unsigned long allowed_ioctls[] = {
 	KVM_SET_REGS,  /* int3/fwait at CPL0 (vmm/insn_fixup.h): RIP past the instruction */
 	KVM_GET_VCPU_EVENTS, KVM_SET_VCPU_EVENTS, /* int3 at CPL0: inject #BP */
 	KVM_GET_FPU,   /* fwait at CPL0: is an x87 exception pending? */
-	KVM_IRQ_LINE,  /* UART interrupt (vm_irq_line); virtio interrupts use irqfds */
+	/*
+	 * Interrupts (devices/ioapic.c): a line raised from user space (the
+	 * UART) is one MSI; a guest's write of a redirection entry replaces
+	 * its own VM's routes. Virtio interrupts use irqfds. KVM_IRQ_LINE:
+	 * the UART with LVMM_IRQCHIP=kernel.
+	 */
+	KVM_SIGNAL_MSI, KVM_SET_GSI_ROUTING, KVM_IRQ_LINE,
 	/*
 	 * The guest's run-time page lock splits its own RAM slots (protect.c).
 	 * The process already maps that memory, so remapping its own VM's

@@ -11,6 +11,7 @@
 #include <inttypes.h>
 #include <linux/kvm.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
@@ -34,7 +35,52 @@ int vm_irq_line(struct vm *vm, uint32_t gsi, int level)
 {
 	struct kvm_irq_level l = { .irq = gsi, .level = (uint32_t)level };
 
+	if (vm->split_irqchip)
+		return vm->irq_line ? vm->irq_line(vm->irq_opaque, gsi, level) : -ENODEV;
 	return ioctl(vm->vm_fd, KVM_IRQ_LINE, &l) < 0 ? -errno : 0;
+}
+
+void vm_set_irq_controller(struct vm *vm, int (*fn)(void *opaque, uint32_t gsi, int level),
+			   void *opaque)
+{
+	vm->irq_line = fn;
+	vm->irq_opaque = opaque;
+}
+
+int vm_signal_msi(struct vm *vm, uint64_t addr, uint32_t data)
+{
+	struct kvm_msi m = { .address_lo = (uint32_t)addr, .address_hi = (uint32_t)(addr >> 32),
+			     .data = data };
+
+	/* > 0 delivered, 0 blocked by the guest (its LAPIC is off): both are the guest's business. */
+	return ioctl(vm->vm_fd, KVM_SIGNAL_MSI, &m) < 0 ? -errno : 0;
+}
+
+int vm_set_msi_routes(struct vm *vm, const uint64_t *addr, const uint32_t *data, unsigned n,
+		      uint32_t valid)
+{
+	struct {
+		struct kvm_irq_routing hdr;
+		struct kvm_irq_routing_entry e[32];
+	} t;
+	unsigned i;
+
+	if (n > ARRAY_SIZE(t.e))
+		return -EINVAL;
+	memset(&t, 0, sizeof(t));
+	for (i = 0; i < n; i++) {
+		struct kvm_irq_routing_entry *e = &t.e[t.hdr.nr];
+
+		if (!(valid & 1u << i))
+			continue;
+		e->gsi = i;
+		e->type = KVM_IRQ_ROUTING_MSI;
+		e->u.msi.address_lo = (uint32_t)addr[i];
+		e->u.msi.address_hi = (uint32_t)(addr[i] >> 32);
+		e->u.msi.data = data[i];
+		t.hdr.nr++;
+	}
+	return ioctl(vm->vm_fd, KVM_SET_GSI_ROUTING, &t) < 0 ? -errno : 0;
 }
 
 int vm_irqfd(struct vm *vm, uint32_t gsi, int *efd_out)
@@ -351,10 +397,15 @@ int vm_resume(struct vm *vm)
 
 static int kvm_check(struct vm *vm, char *err, size_t errlen)
 {
-	static const struct { int cap; const char *name; } caps[] = {
-		{ KVM_CAP_IRQCHIP, "in-kernel irqchip" }, { KVM_CAP_PIT2, "in-kernel PIT" },
-		{ KVM_CAP_IOEVENTFD, "ioeventfd" }, { KVM_CAP_IRQFD, "irqfd" },
-		{ KVM_CAP_USER_MEMORY, "user memory" }, { KVM_CAP_EXT_CPUID, "CPUID2" },
+	static const struct { int cap; const char *name; bool split; bool kernel; } caps[] = {
+		{ KVM_CAP_IRQCHIP, "in-kernel irqchip", false, true },
+		{ KVM_CAP_PIT2, "in-kernel PIT", false, true },
+		{ KVM_CAP_SPLIT_IRQCHIP, "split irqchip", true, false },
+		{ KVM_CAP_IRQ_ROUTING, "GSI routing", true, false },
+		{ KVM_CAP_SIGNAL_MSI, "MSI injection", true, false },
+		{ KVM_CAP_IOEVENTFD, "ioeventfd", true, true }, { KVM_CAP_IRQFD, "irqfd", true, true },
+		{ KVM_CAP_USER_MEMORY, "user memory", true, true },
+		{ KVM_CAP_EXT_CPUID, "CPUID2", true, true },
 	};
 	size_t i;
 	int r = ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0);
@@ -364,9 +415,12 @@ static int kvm_check(struct vm *vm, char *err, size_t errlen)
 		return -ENOTSUP;
 	}
 	for (i = 0; i < ARRAY_SIZE(caps); i++) {
+		if (!(vm->split_irqchip ? caps[i].split : caps[i].kernel))
+			continue;
 		if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, caps[i].cap) <= 0) {
-			snprintf(err, errlen, "this KVM lacks %s (capability %d)", caps[i].name,
-				 caps[i].cap);
+			snprintf(err, errlen, "this KVM lacks %s (capability %d)%s", caps[i].name,
+				 caps[i].cap, caps[i].kernel ? "" :
+				 "; LVMM_IRQCHIP=kernel uses KVM's in-kernel irqchip instead");
 			return -ENOTSUP;
 		}
 	}
@@ -460,10 +514,53 @@ static int vm_init_pic(struct vm *vm)
 	return 0;
 }
 
+/*
+ * KVM's in-kernel PIC, IOAPIC and PIT: the platform before the split
+ * irqchip, kept for comparison (LVMM_IRQCHIP=kernel, bench/teardown.sh)
+ * and for guests that need a PIT or an 8259 (acpi=off).
+ */
+static int vm_kernel_irqchip(struct vm *vm, char *err, size_t errlen)
+{
+	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
+	int r;
+
+	if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0 ||
+	    ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0) {
+		r = -errno;
+		snprintf(err, errlen, "creating the in-kernel irqchip/PIT: %s", strerror(-r));
+		return r;
+	}
+	r = vm_init_pic(vm);
+	if (r)
+		snprintf(err, errlen, "programming the 8259: %s", strerror(-r));
+	return r;
+}
+
+/*
+ * The split irqchip: the LAPICs in the kernel and GSIs 0-23 reserved for
+ * the user-space IOAPIC's MSI routes; no PIC, IOAPIC or PIT in the kernel,
+ * so destroying the VM unregisters no I/O-bus device and no PIT (each
+ * unregistration waits for an SRCU grace period: 15-25 ms per VM in all
+ * on this host, bench/teardown.sh). A hardware-reduced ACPI guest never
+ * uses a PIC or PIT (docs/platform.md).
+ */
+static int vm_split_irqchip(struct vm *vm, char *err, size_t errlen)
+{
+	struct kvm_enable_cap cap = { .cap = KVM_CAP_SPLIT_IRQCHIP, .args = { LVMM_IOAPIC_PINS } };
+	int r;
+
+	if (ioctl(vm->vm_fd, KVM_ENABLE_CAP, &cap) < 0) {
+		r = -errno;
+		snprintf(err, errlen, "enabling the split irqchip: %s", strerror(-r));
+		return r;
+	}
+	return 0;
+}
+
 int vm_create(struct vm *vm, const struct lvmm_part_config *cfg, const int *fds, unsigned nfds,
 	      int sup_fd, const struct gmem_prot_list *regions, char *err, size_t errlen)
 {
-	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
+	const char *chip = getenv("LVMM_IRQCHIP");
 	uint64_t idmap = KVM_IDENTITY_MAP_ADDR;
 	unsigned i;
 	int r;
@@ -487,6 +584,9 @@ int vm_create(struct vm *vm, const struct lvmm_part_config *cfg, const int *fds,
 	atomic_store(&vm->state, VM_RUNNING);
 	bus_init(&vm->pio, "port I/O");
 	bus_init(&vm->mmio, "MMIO");
+	vm->split_irqchip = !chip || strcmp(chip, "kernel");
+	if (chip && strcmp(chip, "kernel") && strcmp(chip, "split"))
+		pr_warn("LVMM_IRQCHIP=%s: not \"kernel\" or \"split\"; using the split irqchip", chip);
 
 	r = kvm_check(vm, err, errlen);
 	if (r)
@@ -503,24 +603,16 @@ int vm_create(struct vm *vm, const struct lvmm_part_config *cfg, const int *fds,
 	if (ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &idmap) < 0)
 		pr_debug("KVM_SET_IDENTITY_MAP_ADDR: %s", strerror(errno));
 	/*
-	 * Memory first: once the in-kernel irqchip exists, every memslot
-	 * change waits for an SRCU grace period (5-8 ms here); before it,
-	 * registering memory costs ~0.1 ms.
+	 * Memory first: once the in-kernel irqchip existed, every memslot
+	 * change waited for an SRCU grace period (5-8 ms here); before it,
+	 * registering memory costs ~0.1 ms. Kept for the split irqchip too.
 	 */
 	r = vm_setup_memory(vm, regions, err, errlen);
 	if (r)
 		return r;
-	if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0 ||
-	    ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0) {
-		r = -errno;
-		snprintf(err, errlen, "creating the in-kernel irqchip/PIT: %s", strerror(-r));
+	r = vm->split_irqchip ? vm_split_irqchip(vm, err, errlen) : vm_kernel_irqchip(vm, err, errlen);
+	if (r)
 		return r;
-	}
-	r = vm_init_pic(vm);
-	if (r) {
-		snprintf(err, errlen, "programming the 8259: %s", strerror(-r));
-		return r;
-	}
 	r = iothread_init(&vm->io);
 	if (r) {
 		snprintf(err, errlen, "I/O thread: %s", strerror(-r));

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * One partition's virtual machine, as seen by the VMM process: the KVM VM,
- * guest memory and its translator, the in-kernel irqchip, the buses, the
+ * guest memory and its translator, the irqchip mode, the buses, the
  * I/O thread, the vCPU objects and the run state they share (running,
  * paused, exiting). There is exactly one struct vm per partition process.
  *
@@ -71,13 +71,24 @@ struct vm {
 	struct ratelimit fault_rl;
 
 	struct protect prot;  /* protected ranges, their memslots, the watchdog */
+	/*
+	 * KVM's split irqchip (the default): LAPICs in the kernel, the IOAPIC
+	 * in this process (devices/ioapic.c), no 8259 and no PIT. False with
+	 * LVMM_IRQCHIP=kernel: KVM's PIC, IOAPIC and PIT, kept for comparison
+	 * (bench/teardown.sh) and for guests that need a PIT.
+	 */
+	bool split_irqchip;
+	/* Where vm_irq_line goes with a split irqchip (set by the IOAPIC device). */
+	int (*irq_line)(void *opaque, uint32_t gsi, int level);
+	void *irq_opaque;
 	bool self_pause;      /* VM_PAUSED by a vCPU for a run-time lock, not by the supervisor */
 };
 
 /*
  * Create the VM from a validated config: KVM VM, guest memory slots and
  * translator (with the configured protected ranges and the kernel regions
- * already resolved into regions), in-kernel irqchip and PIT, the I/O
+ * already resolved into regions), the irqchip (split: LAPICs only; or
+ * with LVMM_IRQCHIP=kernel KVM's PIC, IOAPIC and PIT), the I/O
  * thread's epoll set. No
  * vCPUs, devices or boot image (partition.c adds those). On failure a
  * precise reason is in err and the caller runs vm_destroy(). 0 or -errno.
@@ -101,8 +112,26 @@ void vm_open_gate(struct vm *vm);
 /* Called by a vCPU thread once its own setup is done: wait for the gate. False if exiting. */
 bool vm_vcpu_at_gate(struct vm *vm);
 
-/* Assert or de-assert a GSI line (KVM_IRQ_LINE). 0 or -errno. */
+/*
+ * Assert or de-assert a GSI line: through the user-space IOAPIC with a
+ * split irqchip, KVM_IRQ_LINE with the in-kernel one. 0 or -errno.
+ */
 int vm_irq_line(struct vm *vm, uint32_t gsi, int level);
+
+/* The interrupt controller behind vm_irq_line (fn NULL: none). Before the guest runs. */
+void vm_set_irq_controller(struct vm *vm, int (*fn)(void *opaque, uint32_t gsi, int level),
+			   void *opaque);
+
+/* Deliver one MSI (KVM_SIGNAL_MSI). 0 (also when the guest's LAPIC refused it) or -errno. */
+int vm_signal_msi(struct vm *vm, uint64_t addr, uint32_t data);
+
+/*
+ * Replace the GSI routing table (KVM_SET_GSI_ROUTING): GSI i routed as the
+ * MSI addr[i]/data[i] for each i < n (n <= 32) whose bit is set in valid;
+ * the other GSIs have no route. 0 or -errno.
+ */
+int vm_set_msi_routes(struct vm *vm, const uint64_t *addr, const uint32_t *data, unsigned n,
+		      uint32_t valid);
 
 /* Create an eventfd that injects an edge on gsi when written (KVM_IRQFD). 0 or -errno. */
 int vm_irqfd(struct vm *vm, uint32_t gsi, int *efd_out) MUST_CHECK;

@@ -20,7 +20,7 @@ GUEST_LDFLAGS := -static -nostdlib -no-pie -Wl,--build-id=none \
 
 comma := ,
 GUEST_NAMES := hello smp memory fault blk net console hostile user service \
-	ticker blkbench netbench agent cpuid protect tpm emul
+	ticker blkbench netbench agent cpuid protect tpm emul irq
 GUEST_RT_SRCS := $(wildcard $(GUEST_DIR)/rt/*.c)
 GUEST_RT_OBJS := $(patsubst $(GUEST_DIR)/rt/%,$(GUEST_OBJ)/rt/%.o,$(GUEST_RT_SRCS))
 GUEST_ENTRY := $(GUEST_OBJ)/rt/entry.S.o

@@ -48,8 +48,10 @@ if contains "$out" "Linux version 6." && contains "$out" "Command line: console=
 	pass linux-pvh-banner-and-cmdline
 else show "$out"; fail linux-pvh-banner-and-cmdline "no banner or command line within 240 s"; fi
 # Debian's cloud kernel reads neither the MP table nor virtio_mmio.device=: ACPI only.
+# Version 17 and GSI 0-23 are what it read from the IOAPIC's registers (src/devices/ioapic.c).
 if contains "$out" "ACPI: RSDP 0x00000000000E0000" && contains "$out" "ACPI: APIC 0x00000000000E0200" &&
-   grep -q "IOAPIC\[0\]: apic_id 2" "$out" && contains "$out" "smpboot: Allowing 2 CPUs"; then
+   contains "$out" "IOAPIC[0]: apic_id 2, version 17, address 0xfec00000, GSI 0-23" &&
+   contains "$out" "smpboot: Allowing 2 CPUs"; then
 	pass linux-acpi-cpus-and-ioapic
 else show "$out"; fail linux-acpi-cpus-and-ioapic "the kernel did not find lvmm's ACPI tables, 2 CPUs and the IOAPIC"; fi
 if grep -q "guest crashed: KVM internal error" "$out" && grep -q "rip 0xffffffff8" "$out" &&
