@@ -125,7 +125,7 @@ struct blk_dev {
 	unsigned nfree;
 	unsigned inflight;              /* popped, not yet pushed */
 	unsigned extra;                 /* pieces in flight beyond one per request */
-	bool split;                     /* large reads may be split (LVMM_BLK_SPLIT=0: never) */
+	unsigned pieces;                /* a split read's pieces (LVMM_BLK_SPLIT; 1: never split) */
 	bool quiesce;                   /* a reset waits: pop nothing */
 	pthread_cond_t idle;            /* inflight reached 0 */
 	struct ratelimit rl;
@@ -452,9 +452,9 @@ static unsigned blk_npieces(const struct blk_dev *b, const struct blk_req *r)
 {
 	uint64_t n;
 
-	if (!b->split || r->kind != BLK_K_READ || b->inflight > BLK_SPLIT_INFLIGHT)
+	if (r->kind != BLK_K_READ || b->inflight > BLK_SPLIT_INFLIGHT)
 		return 1;
-	n = MIN(r->len / BLK_PIECE_MIN, (uint64_t)BLK_PIECES);
+	n = MIN(r->len / BLK_PIECE_MIN, (uint64_t)b->pieces);
 	n = MIN(n, (uint64_t)(BLK_EXTRA - b->extra) + 1);
 	return n ? (unsigned)n : 1;
 }
@@ -835,8 +835,8 @@ static int blk_create(struct vm *vm, const struct lvmm_dev_cfg *cfg, void **stat
 	{
 		const char *v = getenv("LVMM_BLK_SPLIT");
 
-		/* LVMM_BLK_SPLIT=0 in lvmm's environment: no split reads, for benchmarks. */
-		b->split = !(v && !strcmp(v, "0"));
+		/* LVMM_BLK_SPLIT=N in lvmm's environment: N pieces (0: no split), for benchmarks. */
+		b->pieces = v ? (unsigned)MAX(1, MIN(atoi(v), BLK_PIECES_MAX)) : BLK_PIECES;
 	}
 	r = blk_io_init(&b->io, fd, BLK_SQES, blk_io_mode_from_env(), why, sizeof(why));
 	if (r)
