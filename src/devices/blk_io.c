@@ -102,7 +102,7 @@ void blk_io_exit(struct blk_io *io, unsigned inflight)
 }
 
 int blk_io_queue(struct blk_io *io, enum blk_io_op op, const struct iovec *iov, unsigned n,
-		 uint64_t off, uint64_t tag)
+		 uint64_t off, uint64_t tag, bool async)
 {
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&io->ring);
 
@@ -122,17 +122,16 @@ int blk_io_queue(struct blk_io *io, enum blk_io_op op, const struct iovec *iov, 
 	}
 	/* Fixed file 0, the image: the only file the ring's restrictions allow. */
 	sqe->flags |= IOSQE_FIXED_FILE;
-	/*
-	 * A large transfer goes straight to a kernel worker: several of them
-	 * copy in parallel (the guest's vCPU spins on one core, the I/O thread
-	 * alone would copy one request after the other inside io_uring_enter);
-	 * small ones stay inline, where a cached read costs no hand-off.
-	 */
-	if (op != BLK_IO_FLUSH && iov_length(iov, n) >= BLK_IO_ASYNC_MIN)
+	if (async)
 		sqe->flags |= IOSQE_ASYNC;
 	io_uring_sqe_set_data64(sqe, tag);
 	io->queued++;
 	return 0;
+}
+
+unsigned blk_io_space(const struct blk_io *io)
+{
+	return io_uring_sq_space_left(&io->ring);
 }
 
 int blk_io_submit(struct blk_io *io)

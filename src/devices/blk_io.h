@@ -37,8 +37,6 @@ enum blk_io_mode {
 
 enum blk_io_op { BLK_IO_READ, BLK_IO_WRITE, BLK_IO_FLUSH };
 
-/* Transfers of at least this many bytes run on io_uring's kernel workers (IOSQE_ASYNC). */
-#define BLK_IO_ASYNC_MIN (64 * 1024)
 
 struct blk_io {
 	bool uring;            /* the io_uring engine is in use */
@@ -68,11 +66,16 @@ void blk_io_exit(struct blk_io *io, unsigned inflight);
 enum blk_io_mode blk_io_mode_from_env(void);
 
 /*
- * io_uring: queue one request (tag comes back with its completion). 0, or
- * -EBUSY when the submission queue is full (submit first).
+ * io_uring: queue one request (tag comes back with its completion); async
+ * sends it straight to one of io_uring's kernel workers (IOSQE_ASYNC)
+ * instead of trying it inline in io_uring_enter first. 0, or -EBUSY when
+ * the submission queue is full (submit first).
  */
 int blk_io_queue(struct blk_io *io, enum blk_io_op op, const struct iovec *iov, unsigned n,
-		 uint64_t off, uint64_t tag);
+		 uint64_t off, uint64_t tag, bool async);
+
+/* io_uring: how many more requests can be queued before a submit. */
+unsigned blk_io_space(const struct blk_io *io);
 
 /* io_uring: hand every queued request to the kernel (one system call). 0 or -errno. */
 int blk_io_submit(struct blk_io *io);

@@ -51,6 +51,20 @@
 #define BLK_HDR_SIZE        16
 /* Requests in flight at once (io_uring); each slot holds its iovec list. */
 #define BLK_INFLIGHT        128
+/*
+ * A large read with few others in flight is split into pieces (each its
+ * own SQE) that io_uring's kernel workers and the I/O thread copy in
+ * parallel; the request completes when its last piece lands. Pieces
+ * beyond a request's first come out of a shared budget (BLK_EXTRA), so
+ * SQEs in flight never exceed the ring's size.
+ */
+#define BLK_PIECES_MAX      8                    /* tags hold the piece: a power of 2 */
+#define BLK_PIECES          4                    /* pieces per split request */
+#define BLK_PIECE_MIN       (128 * 1024)         /* no piece smaller than this */
+#define BLK_SPLIT_INFLIGHT  2                    /* split only with at most this many requests out */
+#define BLK_ASYNC_MIN       (64 * 1024)          /* a whole transfer this large goes to a worker */
+#define BLK_EXTRA           128
+#define BLK_SQES            (BLK_INFLIGHT + BLK_EXTRA)
 /* A reset waits this long for requests in flight before it goes on without them. */
 #define BLK_DRAIN_NS        (5 * 1000000000LL)
 
@@ -60,6 +74,16 @@ enum blk_kind {
 	BLK_K_WRITE,
 	BLK_K_FLUSH,
 	BLK_K_DWZ,   /* discard / write zeroes: segments copied and checked */
+};
+
+/* blk_req.pending has a bit per piece; a tag is slot * BLK_PIECES_MAX + piece. */
+_Static_assert(BLK_PIECES <= BLK_PIECES_MAX && BLK_PIECES_MAX <= 8, "pieces fit blk_req.pending");
+
+/* A piece of a request's transfer in flight on the io_uring. */
+struct blk_piece {
+	uint64_t off, len;   /* what is left to transfer (a short transfer resumes) */
+	struct iovec *cur;   /* into the request's iov[] */
+	unsigned ncur;
 };
 
 /*
@@ -75,15 +99,16 @@ struct blk_req {
 	uint8_t st;          /* VIRTIO_BLK_S_* once known */
 	uint8_t *status;
 	uint32_t used;       /* bytes written into the chain, status included */
-	uint64_t off, len;   /* what is left to transfer (a short transfer resumes) */
-	uint64_t bytes;      /* the whole transfer, for the statistics */
+	uint64_t off, len;   /* the whole transfer */
 	unsigned niov;
-	struct iovec *cur;   /* where a short transfer resumes */
-	unsigned ncur;
+	uint8_t npieces;     /* io_uring: pieces the transfer went out as */
+	uint8_t pending;     /* io_uring: bit i set while piece i is in the kernel */
 	bool wz;             /* BLK_K_DWZ: write zeroes (else discard) */
 	unsigned nseg;
+	struct blk_piece pc[BLK_PIECES_MAX];
 	struct virtio_blk_discard_write_zeroes seg[BLK_DWZ_MAX_SEG];
-	struct iovec iov[BLK_IOV_MAX];
+	/* The data; a split cuts at most one element in two per extra piece. */
+	struct iovec iov[BLK_IOV_MAX + BLK_PIECES_MAX];
 };
 
 struct blk_dev {
@@ -99,6 +124,8 @@ struct blk_dev {
 	uint16_t free[BLK_INFLIGHT];
 	unsigned nfree;
 	unsigned inflight;              /* popped, not yet pushed */
+	unsigned extra;                 /* pieces in flight beyond one per request */
+	unsigned pieces;                /* a split read's pieces (LVMM_BLK_SPLIT; 1: never split) */
 	bool quiesce;                   /* a reset waits: pop nothing */
 	pthread_cond_t idle;            /* inflight reached 0 */
 	struct ratelimit rl;
@@ -321,9 +348,6 @@ static int blk_parse(struct blk_dev *b, const struct vq_chain *c, struct blk_req
 		r->kind = BLK_K_DONE;
 		r->used = 1;
 	}
-	r->cur = r->iov;
-	r->ncur = r->niov;
-	r->bytes = r->len;
 	return 0;
 }
 
@@ -358,10 +382,10 @@ static void blk_count(struct blk_dev *b, const struct blk_req *r)
 		return;
 	if (r->kind == BLK_K_READ) {
 		b->st.reads++;
-		b->st.read_bytes += r->bytes;
+		b->st.read_bytes += r->len;
 	} else if (r->kind == BLK_K_WRITE) {
 		b->st.writes++;
-		b->st.write_bytes += r->bytes;
+		b->st.write_bytes += r->len;
 	} else if (r->kind == BLK_K_DWZ) {
 		b->st.writes++;
 	}
@@ -389,19 +413,120 @@ static void blk_complete(struct blk_dev *b, struct blk_req *r)
 		pthread_cond_broadcast(&b->idle);
 }
 
-/* io_uring: hand a request to the ring. false if it must run as plain calls. */
-static bool blk_queue_uring(struct blk_dev *b, struct blk_req *r)
+/*
+ * Cut the request's iov[] so that an element starts at byte at of the
+ * transfer. Returns that element's index, or -1 if at is past the end or
+ * iov[] is full.
+ */
+static int blk_iov_cut(struct blk_req *r, uint64_t at)
+{
+	unsigned i;
+
+	for (i = 0; i < r->niov && at; i++) {
+		if (at < r->iov[i].iov_len) {
+			if (r->niov >= ARRAY_SIZE(r->iov))
+				return -1;
+			memmove(&r->iov[i + 2], &r->iov[i + 1], (r->niov - i - 1) * sizeof(r->iov[0]));
+			r->iov[i + 1].iov_base = (uint8_t *)r->iov[i].iov_base + at;
+			r->iov[i + 1].iov_len = r->iov[i].iov_len - at;
+			r->iov[i].iov_len = at;
+			r->niov++;
+			return (int)i + 1;
+		}
+		at -= r->iov[i].iov_len;
+	}
+	return at ? -1 : (int)i;
+}
+
+/*
+ * How many pieces a transfer goes out as. A large read with hardly any
+ * other request in flight (a guest reading 1 MiB at queue depth 1) is
+ * split: a kernel worker copied it alone, on one core, while the other
+ * waited. Split, the workers copy pieces on every core and the I/O thread
+ * copies the last one itself. With more requests in flight the workers
+ * already run in parallel, and pieces would only add hand-offs. Writes
+ * are never split: io_uring runs buffered writes to one file one after
+ * the other anyway.
+ */
+static unsigned blk_npieces(const struct blk_dev *b, const struct blk_req *r)
+{
+	uint64_t n;
+
+	if (r->kind != BLK_K_READ || b->inflight > BLK_SPLIT_INFLIGHT)
+		return 1;
+	n = MIN(r->len / BLK_PIECE_MIN, (uint64_t)b->pieces);
+	n = MIN(n, (uint64_t)(BLK_EXTRA - b->extra) + 1);
+	return n ? (unsigned)n : 1;
+}
+
+/* Lock held. Queue piece i of r (tag: slot and piece). false if the ring refused it. */
+static bool blk_queue_piece(struct blk_dev *b, struct blk_req *r, unsigned i, bool async)
 {
 	static const enum blk_io_op ops[] = {
 		[BLK_K_READ] = BLK_IO_READ, [BLK_K_WRITE] = BLK_IO_WRITE, [BLK_K_FLUSH] = BLK_IO_FLUSH,
 	};
+	struct blk_piece *p = &r->pc[i];
+	uint64_t tag = (uint64_t)(r - b->reqs) * BLK_PIECES_MAX + i;
+
+	if (blk_io_queue(&b->io, ops[r->kind], p->cur, p->ncur, p->off, tag, async))
+		return false;
+	r->pending |= (uint8_t)(1U << i);
+	return true;
+}
+
+/*
+ * io_uring: hand a request to the ring, split into pieces where that
+ * pays. false if it must run as plain calls.
+ */
+static bool blk_queue_uring(struct blk_dev *b, struct blk_req *r)
+{
+	unsigned n, i, start[BLK_PIECES_MAX + 1];
+	uint64_t plen;
 
 	if (!b->io.uring || (r->kind != BLK_K_READ && r->kind != BLK_K_WRITE && r->kind != BLK_K_FLUSH))
 		return false;
-	if (blk_io_queue(&b->io, ops[r->kind], r->cur, r->ncur, r->off, (uint64_t)(r - b->reqs))) {
-		/* The SQ holds BLK_INFLIGHT entries and so many slots exist: cannot happen. */
+	n = blk_npieces(b, r);
+	/* The SQ holds BLK_SQES entries, and no more pieces than that are ever in flight. */
+	if (blk_io_space(&b->io) < n)
 		return false;
+	/* Whole pages per piece (all but the last), so no piece starts mid-page. */
+	plen = (r->len / n + 4095) & ~4095ULL;
+	start[0] = 0;
+	for (i = 1; i < n; i++) {
+		int at = blk_iov_cut(r, i * plen);
+
+		if (at < 0)
+			break;
+		start[i] = (unsigned)at;
 	}
+	n = i;
+	start[n] = r->niov;
+	r->pending = 0;
+	for (i = 0; i < n; i++) {
+		struct blk_piece *p = &r->pc[i];
+		/*
+		 * Every piece but the last goes straight to a kernel worker; the
+		 * last one the I/O thread copies itself inside io_uring_enter
+		 * (no hand-off), meanwhile. A whole request of its own that is
+		 * large goes to a worker too: several copy in parallel while the
+		 * I/O thread takes the next kicks.
+		 */
+		bool async = n > 1 ? i + 1 < n : r->len >= BLK_ASYNC_MIN;
+
+		p->off = r->off + i * plen;
+		p->len = i + 1 < n ? plen : r->len - i * plen;
+		p->cur = &r->iov[start[i]];
+		p->ncur = start[i + 1] - start[i];
+		if (!blk_queue_piece(b, r, i, async)) {
+			/* Cannot happen (space was checked): the first piece may still go as plain calls. */
+			if (!i)
+				return false;
+			r->st = VIRTIO_BLK_S_IOERR;
+			break;
+		}
+	}
+	r->npieces = (uint8_t)i;
+	b->extra += i - 1;
 	return true;
 }
 
@@ -437,28 +562,37 @@ static unsigned blk_reap(struct blk_dev *b, bool resubmit)
 
 	if (!b->io.uring)
 		return 0;
-	/* Bounded: at most BLK_INFLIGHT requests exist, each completes once per (re)submission. */
-	for (guard = 0; guard < 4 * BLK_INFLIGHT; guard += n) {
+	/* Bounded: at most BLK_SQES pieces exist, each completes once per (re)submission. */
+	for (guard = 0; guard < 4 * BLK_SQES; guard += n) {
 		n = blk_io_reap(&b->io, tags, res, ARRAY_SIZE(tags));
 		if (!n)
 			break;
 		for (i = 0; i < n; i++) {
 			struct blk_req *r;
+			struct blk_piece *p;
+			unsigned piece = tags[i] % BLK_PIECES_MAX;
 
-			if (tags[i] >= BLK_INFLIGHT)
-				continue; /* not ours: the ring is only ever fed by blk_queue_uring */
-			r = &b->reqs[tags[i]];
-			if (res[i] > 0 && r->kind != BLK_K_FLUSH && (uint64_t)res[i] < r->len) {
+			if (tags[i] >= (uint64_t)BLK_INFLIGHT * BLK_PIECES_MAX)
+				continue; /* not ours: the ring is only ever fed by blk_queue_piece */
+			r = &b->reqs[tags[i] / BLK_PIECES_MAX];
+			if (!(r->pending & (1U << piece)))
+				continue;
+			p = &r->pc[piece];
+			if (res[i] > 0 && r->kind != BLK_K_FLUSH && (uint64_t)res[i] < p->len) {
 				/* Short: resume after what was transferred (an image that shrank ends with 0). */
-				r->len -= (uint64_t)res[i];
-				r->off += (uint64_t)res[i];
-				iov_advance(&r->cur, &r->ncur, (size_t)res[i]);
-				if (resubmit && blk_queue_uring(b, r))
+				p->len -= (uint64_t)res[i];
+				p->off += (uint64_t)res[i];
+				iov_advance(&p->cur, &p->ncur, (size_t)res[i]);
+				if (resubmit && blk_queue_piece(b, r, piece, false))
 					continue;
 				res[i] = -EIO;
 			}
-			if (res[i] < 0 || (res[i] == 0 && r->kind != BLK_K_FLUSH && r->len))
+			if (res[i] < 0 || (res[i] == 0 && r->kind != BLK_K_FLUSH && p->len))
 				r->st = VIRTIO_BLK_S_IOERR;
+			r->pending &= (uint8_t)~(1U << piece);
+			if (r->pending)
+				continue; /* the request completes with its last piece */
+			b->extra -= r->npieces - 1U;
 			blk_complete(b, r);
 			done++;
 		}
@@ -698,7 +832,13 @@ static int blk_create(struct vm *vm, const struct lvmm_dev_cfg *cfg, void **stat
 		pthread_condattr_destroy(&ca);
 	}
 
-	r = blk_io_init(&b->io, fd, BLK_INFLIGHT, blk_io_mode_from_env(), why, sizeof(why));
+	{
+		const char *v = getenv("LVMM_BLK_SPLIT");
+
+		/* LVMM_BLK_SPLIT=N in lvmm's environment: N pieces (0: no split), for benchmarks. */
+		b->pieces = v ? (unsigned)MAX(1, MIN(atoi(v), BLK_PIECES_MAX)) : BLK_PIECES;
+	}
+	r = blk_io_init(&b->io, fd, BLK_SQES, blk_io_mode_from_env(), why, sizeof(why));
 	if (r)
 		goto err_cond;
 	if (why[0])
@@ -763,7 +903,7 @@ static void blk_destroy(void *state)
 	if (blk_io_poll_fd(&b->io) >= 0)
 		iothread_del(&b->vdev.vm->io, blk_io_poll_fd(&b->io));
 	/* After the I/O thread stopped: what is still in the kernel finishes first. */
-	blk_io_exit(&b->io, b->inflight);
+	blk_io_exit(&b->io, b->inflight + b->extra);
 	virtio_dev_uninit(&b->vdev);
 	pthread_cond_destroy(&b->idle);
 	/* b->fd belongs to the partition's config fds: the VM closes it. */

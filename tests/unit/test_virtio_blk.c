@@ -642,7 +642,7 @@ static void test_uring_restricted(void)
 	}
 	other = open("/dev/null", O_RDONLY);
 	/* Allowed: READV on fixed file 0 (sector 3 holds 4). */
-	CHECK_EQ(blk_io_queue(&io, BLK_IO_READ, &v, 1, 3 * 512, 1), 0);
+	CHECK_EQ(blk_io_queue(&io, BLK_IO_READ, &v, 1, 3 * 512, 1, false), 0);
 	CHECK_EQ(blk_io_submit(&io), 0);
 	/* Refused: READV on a plain fd, the same without FIXED_FILE. */
 	sqe = io_uring_get_sqe(&io.ring);
@@ -676,6 +676,84 @@ static void test_uring_restricted(void)
 	blk_io_exit(&io, 0);
 	close(other);
 	close(fd);
+}
+
+/*
+ * A 1 MiB read (with io_uring: split into pieces that workers and the I/O
+ * thread copy at once) in data segments whose edges fall on no piece
+ * boundary, two boundaries inside one segment: every byte lands where it
+ * belongs, the request completes once, with one status and one count.
+ */
+#define BIG      0x200000ULL
+#define BIG_LEN  (1024 * 1024)
+static const uint32_t big_seg[] = { 1536, 262656, 131072, 393216, 260096 };
+
+static uint8_t big_read(uint64_t sector, uint32_t *used)
+{
+	uint32_t id = 0, ulen = 0, at = 0;
+	uint16_t d = 1;
+	unsigned i;
+
+	put_hdr(VIRTIO_BLK_T_IN, sector);
+	memset(vm->mem + BIG, 0xee, BIG_LEN);
+	vm->mem[STATUS] = 0xee;
+	gq_desc(&q, 0, HDR, 16, 1, 1);
+	for (i = 0; i < ARRAY_SIZE(big_seg); i++, d++) {
+		gq_desc(&q, d, BIG + at, big_seg[i], 3, (uint16_t)(d + 1));
+		at += big_seg[i];
+	}
+	gq_desc(&q, d, STATUS, 1, 2, 0);
+	gq_publish(&q, 0);
+	fake_kick(BASE, 0);
+	blk_run();
+	if (!gq_get_used(&q, &id, &ulen))
+		return 0xfe;
+	*used = ulen;
+	return vm->mem[STATUS];
+}
+
+static void test_read_big(void)
+{
+	struct lvmm_dev_stats st;
+	uint32_t used = 0, id, len, i, bad = 0;
+
+	CHECK_EQ(BIG_LEN, big_seg[0] + big_seg[1] + big_seg[2] + big_seg[3] + big_seg[4]);
+	setup_full(2 * BIG_LEN, 0, false, ~0ULL);
+	CHECK_EQ(big_read(100, &used), VIRTIO_BLK_S_OK);
+	CHECK_EQ(used, BIG_LEN + 1);
+	for (i = 0; i < BIG_LEN; i++)
+		bad += vm->mem[BIG + i] != (uint8_t)(100 + i / 512 + 1);
+	CHECK_EQ(bad, 0);
+	CHECK(!gq_get_used(&q, &id, &len)); /* completed once */
+	virtio_blk_ops.stats(state, &st);
+	CHECK_EQ(st.reads, 1);
+	CHECK_EQ(st.read_bytes, BIG_LEN);
+	CHECK_EQ(st.errors, 0);
+	teardown();
+}
+
+/*
+ * The image shrinks under a 1 MiB read (pieces past the new end read
+ * short, then nothing): the request fails once, with every piece back
+ * from the kernel, and the device goes on serving.
+ */
+static void test_read_big_image_shrank(void)
+{
+	struct lvmm_dev_stats st;
+	uint32_t used = 0, id, len;
+
+	setup_full(2 * BIG_LEN, 0, false, ~0ULL);
+	CHECK_EQ(ftruncate(img, 600 * 1024), 0);
+	CHECK_EQ(big_read(0, &used), VIRTIO_BLK_S_IOERR);
+	CHECK(!gq_get_used(&q, &id, &len));
+	CHECK_EQ(virtio_blk_inflight(state), 0);
+	virtio_blk_ops.stats(state, &st);
+	CHECK_EQ(st.errors, 1);
+	CHECK_EQ(st.reads, 0);
+	next_head = 10;
+	CHECK_EQ(blk_req(VIRTIO_BLK_T_IN, 3, 512, false, NULL), VIRTIO_BLK_S_OK);
+	CHECK_EQ(vm->mem[DATA], 4);
+	teardown();
 }
 
 /* Each case once with plain system calls, once with the io_uring (if the host has one). */
@@ -725,6 +803,8 @@ int main(void)
 	RUN_BOTH(test_wrong_direction);
 	RUN_BOTH(test_malformed_requests);
 	RUN_BOTH(test_many_requests);
+	RUN_BOTH(test_read_big);
+	RUN_BOTH(test_read_big_image_shrank);
 	{
 		int u = (int)syscall(SYS_userfaultfd, O_CLOEXEC);
 
