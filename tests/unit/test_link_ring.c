@@ -5,10 +5,16 @@
  * index wrap-around, records of any size (how many a ring holds, one
  * running on past the ring's end), and a peer that lies: indices out of
  * range, record lengths beyond a record or beyond what was published, a
- * header that is not a link of this revision.
+ * header that is not a link of this revision; and both ends on their own
+ * threads sleeping on eventfd bells the way net_link.c does, where a lost
+ * wake-up leaves a side asleep with work waiting (a bounded sleep fails).
  */
 #include <errno.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdlib.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "unit.h"
 #include "devices/link_ring.h"
@@ -249,6 +255,155 @@ static void test_attach(void)
 	CHECK_EQ(link_end_attach(&a, shm, 1), -EINVAL);
 }
 
+/*
+ * Both ends on their own threads, each sleeping on its own eventfd bell
+ * the way net_link.c's I/O thread does (drain the bell, work until EMPTY or
+ * FULL, sleep; ring the peer when link_send/link_recv say so). Side 0
+ * sends bursts and waits for every echo before the next; side 1 echoes.
+ * Small bursts make both ends run dry and sleep on want_data thousands of
+ * times, a few large ones (up to 1.5 rings) make both fill up and sleep on
+ * want_space. Nothing else wakes a side, so a lost wake-up leaves both
+ * asleep: a sleep longer than 2 s counts as one and ends the test.
+ */
+#define PROTO_ROUNDS 20000U
+struct proto_side {
+	struct link_end e;
+	int my_bell, peer_bell;
+	unsigned sleeps, stuck, bad;
+	uint64_t moved;
+};
+
+static bool proto_sleep(struct proto_side *s)
+{
+	struct pollfd p = { .fd = s->my_bell, .events = POLLIN };
+	uint64_t v;
+
+	s->sleeps++;
+	if (poll(&p, 1, 2000) != 1) {
+		s->stuck++;
+		return false;
+	}
+	if (read(s->my_bell, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		s->bad++;
+	return true;
+}
+
+static void proto_ring(struct proto_side *s, bool wake)
+{
+	uint64_t one = 1;
+
+	if (wake && write(s->peer_bell, &one, sizeof(one)) < 0)
+		s->bad++;
+}
+
+/* Send a one-unit frame carrying seq, sleeping while the ring is full. */
+static bool proto_send(struct proto_side *s, uint32_t seq)
+{
+	struct iovec v = { &seq, sizeof(seq) };
+
+	for (;;) {
+		bool wake;
+		int r = link_send(&s->e, &v, 1, &wake);
+
+		proto_ring(s, wake);
+		if (r == LINK_OK)
+			return true;
+		if (r != LINK_FULL) {
+			s->bad++;
+			return false;
+		}
+		if (!proto_sleep(s))
+			return false;
+	}
+}
+
+/* Receive the next frame into *seq, sleeping while the ring is empty. */
+static bool proto_recv(struct proto_side *s, uint32_t *seq)
+{
+	for (;;) {
+		bool wake;
+		ssize_t r = link_recv(&s->e, seq, sizeof(*seq), &wake);
+
+		proto_ring(s, wake);
+		if (r == (ssize_t)sizeof(*seq)) {
+			s->moved++;
+			return true;
+		}
+		if (r != LINK_EMPTY) {
+			s->bad++;
+			return false;
+		}
+		if (!proto_sleep(s))
+			return false;
+	}
+}
+
+static void *proto_echo(void *arg)
+{
+	struct proto_side *s = arg;
+	uint32_t seq;
+
+	while (proto_recv(s, &seq) && seq != UINT32_MAX)
+		if (!proto_send(s, seq))
+			break;
+	return NULL;
+}
+
+static void *proto_burst(void *arg)
+{
+	struct proto_side *s = arg;
+	uint32_t seq = 0, x = 1, round, i, n, got;
+
+	for (round = 0; round < PROTO_ROUNDS; round++) {
+		x = x * 1103515245U + 12345U;
+		n = (x >> 16) % 512 ? 1 + (x >> 8) % 4 : 1 + (x >> 4) % (LINK_UNITS * 3 / 2);
+		/* Sends and receives interleave: a burst beyond one ring needs its echoes taken. */
+		for (i = 0; i < n; i++) {
+			if (!proto_send(s, seq + i))
+				return NULL;
+			if (i >= LINK_UNITS / 2) {
+				if (!proto_recv(s, &got))
+					return NULL;
+				s->bad += got != seq++;
+				n--, i--;
+			}
+		}
+		for (i = 0; i < n; i++) {
+			if (!proto_recv(s, &got))
+				return NULL;
+			s->bad += got != seq++;
+		}
+	}
+	proto_send(s, UINT32_MAX);
+	return NULL;
+}
+
+static void test_sleep_protocol(void)
+{
+	struct proto_side a = { .my_bell = -1 }, b = { .my_bell = -1 };
+	pthread_t ta, tb;
+	int b0 = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC), b1 = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+
+	CHECK(b0 >= 0 && b1 >= 0);
+	fresh(&a.e, &b.e);
+	a.my_bell = b.peer_bell = b0;
+	b.my_bell = a.peer_bell = b1;
+	CHECK_EQ(pthread_create(&ta, NULL, proto_burst, &a), 0);
+	CHECK_EQ(pthread_create(&tb, NULL, proto_echo, &b), 0);
+	pthread_join(ta, NULL);
+	if (a.stuck) /* the echo side may wait for a frame that never comes */
+		proto_send(&a, UINT32_MAX);
+	pthread_join(tb, NULL);
+	CHECK_EQ(a.stuck + b.stuck, 0U);
+	CHECK_EQ(a.bad + b.bad, 0U);
+	CHECK_EQ(a.moved + 1, b.moved); /* and the end marker */
+	CHECK(a.sleeps > PROTO_ROUNDS / 2 && b.sleeps > PROTO_ROUNDS / 2);
+	printf("# sleep protocol: %llu frames echoed, sleeps %u + %u\n",
+	       (unsigned long long)a.moved, a.sleeps, b.sleeps);
+	close(b0);
+	close(b1);
+}
+
 int main(void)
 {
 	shm = aligned_alloc(64, LINK_SHM_SIZE);
@@ -262,6 +417,7 @@ int main(void)
 	RUN(test_record_past_end);
 	RUN(test_lying_peer);
 	RUN(test_attach);
+	RUN(test_sleep_protocol);
 	free(shm);
 	return unit_done();
 }
