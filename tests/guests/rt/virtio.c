@@ -264,6 +264,13 @@ int virtq_kick_event(struct virtq *q)
 	/* The index before the device's wish (spec 2.7.10, vring_need_event). */
 	mb();
 	uint16_t ev = *avail_event(q);
+	/*
+	 * The window is what was added since the last *check*, as in Linux: an
+	 * index the device asked for in an earlier window was already passed
+	 * over; measured from the last kick instead, 65,536 buffers without a
+	 * kick would make the window empty and no kick would ever come again.
+	 */
+	q->kicked_avail = new_idx;
 	if ((uint16_t)(new_idx - ev - 1) >= (uint16_t)(new_idx - old))
 		return 0;
 	virtq_kick(q);

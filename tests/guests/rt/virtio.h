@@ -105,7 +105,7 @@ struct virtq {
 	uint16_t free_head;
 	uint16_t num_free;
 	uint16_t last_used;
-	uint16_t kicked_avail;   /* avail idx at the last kick (EVENT_IDX) */
+	uint16_t kicked_avail;   /* avail idx at the last kick check (EVENT_IDX) */
 	int event_idx;           /* VIRTIO_F_EVENT_IDX negotiated */
 	uint64_t kicks;          /* QueueNotify writes */
 	uint16_t chain_len[VIRTQ_MAX_SIZE];
