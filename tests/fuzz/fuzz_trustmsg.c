@@ -26,6 +26,7 @@
 
 #include "common/proto.h"
 #include "fuzz/fuzz.h"
+#include "fuzz/fuzz_sock.h"
 #include "lvmm/guest_abi.h"
 #include "lvmm/trust_proto.h"
 #include "supervisor/trust.h"
@@ -53,31 +54,11 @@ static int memfd(bool sealed)
 static void send_packet(int sock, const uint8_t *p, size_t n, unsigned kind, unsigned nfds)
 {
 	int fds[2] = { -1, -1 };
-	union {
-		char buf[CMSG_SPACE(sizeof(fds))];
-		struct cmsghdr align;
-	} ctl;
-	struct iovec iov = { (void *)p, n };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
 	unsigned i;
 
 	for (i = 0; i < nfds; i++)
 		fds[i] = kind == 1 ? open("/dev/null", O_RDONLY | O_CLOEXEC) : memfd(kind == 2);
-	if (nfds) {
-		struct cmsghdr *c;
-
-		memset(&ctl, 0, sizeof(ctl));
-		mh.msg_control = ctl.buf;
-		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-		c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-		memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
-	}
-	if (sendmsg(sock, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
-		/* Too large for the socket: nothing arrives; the receiver sees EAGAIN. */
-	}
+	fuzz_send_raw(sock, p, n, fds, nfds);
 	for (i = 0; i < nfds; i++)
 		close(fds[i]);
 }
