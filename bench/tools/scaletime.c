@@ -79,32 +79,15 @@ static double median(double *v, int n)
 
 /* ---- /proc ------------------------------------------------------------- */
 
-static long rollup_kib(pid_t pid, const char *key)
+/* The "key: N kB" line of /proc/PID/FILE (status, smaps_rollup), in KiB; 0 if none. */
+static long proc_kib(pid_t pid, const char *file, const char *key)
 {
 	char path[64], line[256];
 	size_t kl = strlen(key);
 	long v = 0;
 	FILE *f;
 
-	snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", pid);
-	f = fopen(path, "r");
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, key, kl) && line[kl] == ':')
-			v = strtol(line + kl + 1, NULL, 10);
-	fclose(f);
-	return v;
-}
-
-static long status_kib(pid_t pid, const char *key)
-{
-	char path[64], line[256];
-	size_t kl = strlen(key);
-	long v = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	snprintf(path, sizeof(path), "/proc/%d/%s", pid, file);
 	f = fopen(path, "r");
 	if (!f)
 		return 0;
@@ -492,9 +475,9 @@ ended:
 		npids = tree(roots, ninst, pids, 4096);
 	}
 	if (!strcmp(mode, "lvmm"))
-		sup_rss = status_kib(ins[0].pid, "VmRSS");
+		sup_rss = proc_kib(ins[0].pid, "status", "VmRSS");
 	for (i = 0; i < npids; i++) {
-		long k = rollup_kib(pids[i], "Pss") - rollup_kib(pids[i], "Pss_Shmem");
+		long k = proc_kib(pids[i], "smaps_rollup", "Pss") - proc_kib(pids[i], "smaps_rollup", "Pss_Shmem");
 
 		pss += k;
 		/* lvmm's supervisor, its API front-end and helpers are not per partition */
