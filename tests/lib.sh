@@ -44,6 +44,19 @@ show() { echo "== $1 ==" >&2; tail -n 40 "$1" >&2; }
 cleanup_tmp() { rm -rf "$TMP"; }
 trap cleanup_tmp EXIT
 
+# Supervisors a case runs in the background. start_bg OUT ARGS...: `lvmm ARGS`
+# with no stdin, its output in OUT; sets $sup and adds it to $BG (a script's
+# exit trap kills what is left there). stop_sup: SIGTERM to $sup, SIGKILL
+# after 10 s, reaped.
+BG=""
+start_bg() {
+	local o=$1; shift
+	"$LVMM" "$@" </dev/null >"$o" 2>&1 &
+	sup=$!
+	BG="$BG $sup"
+}
+stop_sup() { sigpid TERM "$sup" 2>/dev/null; for _ in $(seq 100); do kill -0 "$sup" 2>/dev/null || break; sleep 0.1; done; sigpid KILL "$sup" 2>/dev/null; wait "$sup" 2>/dev/null; }
+
 # sigpid SIG PID...: send SIG to each process. Refuses an empty, 0 or negative
 # pid: `kill -STOP 0` (a partition whose pid read as 0) would stop the test's
 # own process group, `timeout` included, and hang the whole suite.

@@ -27,14 +27,7 @@ cleanup() {
 	cleanup_tmp
 }
 trap cleanup EXIT
-start_bg() { # OUT ARGS...: lvmm ARGS in the background; sets $sup
-	local o=$1; shift
-	"$L" "$@" </dev/null >"$o" 2>&1 &
-	sup=$!
-	BG="$BG $sup"
-}
 wait_state() { for _ in $(seq 100); do "$L" ctl --json "$sock" list 2>/dev/null | grep -q "\"name\":\"$1\",\"state\":\"$2\"" && return 0; sleep 0.1; done; return 1; }
-stop_sup() { sigpid TERM "$sup" 2>/dev/null; for _ in $(seq 100); do kill -0 "$sup" 2>/dev/null || break; sleep 0.1; done; sigpid KILL "$sup" 2>/dev/null; wait "$sup" 2>/dev/null; }
 api_pid() { pgrep -P "$sup" -x lvmm-api | head -n 1; }
 
 # ---- the spec ------------------------------------------------------------------------

@@ -27,13 +27,6 @@ cleanup() {
 	cleanup_tmp
 }
 trap cleanup EXIT
-start_bg() { # OUT ARGS...
-	local o=$1; shift
-	"$L" "$@" </dev/null >"$o" 2>&1 &
-	sup=$!
-	BG="$BG $sup"
-}
-stop_sup() { sigpid TERM "$sup" 2>/dev/null; for _ in $(seq 100); do kill -0 "$sup" 2>/dev/null || break; sleep 0.1; done; sigpid KILL "$sup" 2>/dev/null; wait "$sup" 2>/dev/null; }
 
 # platform SERVICE_CMDLINE SERVICE_OPS: the service and a hostile user linked by uplink.
 platform() {

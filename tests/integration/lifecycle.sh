@@ -30,14 +30,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# start_bg OUT ARGS...: lvmm ARGS in the background, output to OUT; sets $sup.
-start_bg() {
-	local o=$1; shift
-	"$L" "$@" </dev/null >"$o" 2>&1 &
-	sup=$!
-	BG="$BG $sup"
-}
-# wait_sock PATH: until PATH is a socket (5 s).
 # wait_gone PID TENTHS: until PID has exited; false if it still runs.
 wait_gone() { for _ in $(seq "$2"); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done; ! kill -0 "$1" 2>/dev/null; }
 # wait_grep FILE PATTERN TENTHS

@@ -23,7 +23,6 @@ cleanup() {
 }
 trap cleanup EXIT
 wait_state() { for _ in $(seq 100); do "$L" ctl --json "$sock" list 2>/dev/null | grep -q "\"name\":\"$1\",\"state\":\"$2\"" && return 0; sleep 0.1; done; return 1; }
-stop_sup() { sigpid TERM "$sup" 2>/dev/null; for _ in $(seq 100); do kill -0 "$sup" 2>/dev/null || break; sleep 0.1; done; sigpid KILL "$sup" 2>/dev/null; wait "$sup" 2>/dev/null; }
 scrape() { curl -s --max-time 10 --unix-socket "$sock" http://localhost/metrics >"$1"; }
 # val FILE SERIES: the value of one series (name{labels} exactly as written), or nothing.
 val() { awk -v s="$2" '$1 == s {print $2}' "$1"; }

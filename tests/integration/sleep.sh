@@ -28,13 +28,6 @@ cleanup() {
 	cleanup_tmp
 }
 trap cleanup EXIT
-start_bg() { # OUT ARGS...
-	local o=$1; shift
-	"$L" "$@" </dev/null >"$o" 2>&1 &
-	sup=$!
-	BG="$BG $sup"
-}
-stop_sup() { sigpid TERM "$sup" 2>/dev/null; for _ in $(seq 100); do kill -0 "$sup" 2>/dev/null || break; sleep 0.1; done; sigpid KILL "$sup" 2>/dev/null; wait "$sup" 2>/dev/null; }
 state_of() { "$L" ctl --json "$sock" list 2>/dev/null | grep -o "\"name\":\"$1\",\"state\":\"[a-z]*\"" | grep -o '[a-z]*"$' | tr -d '"'; }
 # line N of the first event matching PATTERN in the log (0: none)
 at() { grep -n -- "$1" "$ev" | head -n 1 | cut -d: -f1 | grep . || echo 0; }

@@ -37,7 +37,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-start_bg() { local o=$1; shift; "$L" "$@" </dev/null >"$o" 2>&1 & sup=$!; BG="$BG $sup"; }
 wait_gone() { for _ in $(seq "$2"); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done; ! kill -0 "$1" 2>/dev/null; }
 wait_state() { for _ in $(seq 80); do "$L" ctl --json "$sock" list 2>/dev/null | grep -q "\"name\":\"$1\",\"state\":\"$2\"" && return 0; sleep 0.1; done; return 1; }
 stop_bg() { sigpid TERM "$1"; wait_gone "$1" 100 || sigpid KILL "$1"; wait "$1" 2>/dev/null; }
