@@ -23,7 +23,7 @@
 #include "cli/ctl_client.h"
 #include "cli/top.h"
 #include "config/platform.h"
-#include "supervisor/acm_check.h"
+#include "cli/acm_check.h"
 #include "supervisor/supervisor.h"
 #include "lvmm/guest_abi.h"
 #include "trust/eventlog.h"
@@ -778,9 +778,11 @@ static int cmd_run(int argc, char **argv)
 			problems == 1 ? "" : "s");
 		return LVMM_EXIT_USAGE;
 	}
-	/* Warnings (not with -q): the policy enforces these at run time; say so up front. */
-	if (verbosity >= 0 && plat.policy.present && acm_check_platform(&plat.policy, &plat, stderr))
-		fprintf(stderr, "lvmm: warning: the access-control policy will refuse the above\n");
+	/*
+	 * The policy's static verdict is `lvmm check`'s (src/cli/acm_check.c);
+	 * here the ACM refuses each start and grant when it happens, and the
+	 * refusal is an event (acm_deny, partition_start_failed) on stderr.
+	 */
 	if (verbosity >= 0)
 		warn_cpuid(&plat, stderr);
 	return supervisor_run(&plat, &ro);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The static check of a whole platform against its policy (`lvmm check`, and `lvmm run` before starting). */
+/* The static check of a whole platform against its policy (`lvmm check`; the supervisor never calls it). */
 #ifndef LVMM_ACM_CHECK_H
 #define LVMM_ACM_CHECK_H
 

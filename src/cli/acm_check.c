@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: MIT
 /*
- * A platform judged against its policy before anything runs. This lives
- * with the ACM, not in src/config, so that the configuration compiler only
- * produces the model and the reference monitor's code alone decides: the
- * answers here are the ones acm.c gives at run time (same functions).
+ * `lvmm check`: a platform judged against its policy before anything runs.
+ * Only the offline checker runs this (the supervisor judges each start and
+ * grant when it happens, with acm.c's hooks), so it is not part of the
+ * trusted core; the verdicts are still the reference monitor's own: every
+ * STE and Chinese Wall answer here comes from the functions acm.c and
+ * policy.c decide with at run time. The configuration compiler
+ * (src/config) still only produces the model.
  */
-#include "supervisor/acm_check.h"
+#include "cli/acm_check.h"
 
 #include "supervisor/acm_grant.h"
 
