@@ -209,6 +209,20 @@ struct lvmm_api_stats {
 	uint64_t vcpu_ns;       /* CPU time of its vCPU threads (the partition's word) */
 };
 
+/*
+ * A partition's stats answer (struct lvmm_ctl_reply from exits_io on) is
+ * copied into a status reply as it is: the two layouts must stay equal.
+ */
+_Static_assert(sizeof(struct lvmm_api_stats) ==
+	       sizeof(struct lvmm_ctl_reply) - offsetof(struct lvmm_ctl_reply, exits_io) &&
+	       offsetof(struct lvmm_api_stats, devs) - offsetof(struct lvmm_api_stats, exits_io) ==
+	       offsetof(struct lvmm_ctl_reply, devs) - offsetof(struct lvmm_ctl_reply, exits_io) &&
+	       offsetof(struct lvmm_api_stats, violations) ==
+	       offsetof(struct lvmm_ctl_reply, violations) - offsetof(struct lvmm_ctl_reply, exits_io) &&
+	       offsetof(struct lvmm_api_stats, vcpu_ns) ==
+	       offsetof(struct lvmm_ctl_reply, vcpu_ns) - offsetof(struct lvmm_ctl_reply, exits_io),
+	       "api ABI: lvmm_api_stats is lvmm_ctl_reply's counters");
+
 struct lvmm_api_part {
 	char partition[LVMM_NAME_MAX];
 	char state[LVMM_API_STATE_MAX];

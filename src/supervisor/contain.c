@@ -7,24 +7,17 @@
  * restarting and isolating belong to the supervisor, which decides from
  * its own copy of the configuration, never from what the partition claims.
  */
-#include <stdio.h>
-#include <string.h>
-#include <sys/socket.h>
-
 #include "common/log.h"
-#include "common/proto.h"
 #include "supervisor/events.h"
 #include "supervisor/lifecycle.h"
 #include "supervisor/supervisor_int.h"
 
 void sup_contain(struct sup *s, struct part_rt *pr, enum contain_action act, const char *why)
 {
-	struct lvmm_ctl m = { .op = LVMM_CTL_PAUSE };
 	switch (act) {
 	case CONTAIN_PAUSE:
-		/* Unsolicited (seq 0): the partition's answer moves it to paused and logs it. */
-		if (pr->state == PS_RUNNING && pr->sock >= 0 &&
-		    proto_send(pr->sock, LVMM_MSG_CTL, &m, sizeof(m), NULL, 0, MSG_DONTWAIT))
+		/* Unsolicited: the partition's answer moves it to paused and logs it. */
+		if (pr->state == PS_RUNNING && lc_push(s, pr, LVMM_CTL_PAUSE))
 			pr_warn("partition %s: could not ask it to pause (%s)", pr->p->name, why);
 		break;
 	case CONTAIN_STOP:

@@ -185,28 +185,6 @@ static void body_part(struct ctl_req *r, const struct part_rt *pr, const char *s
 		b->kill_after_ms = LC_STOP_GRACE_MS; /* then SIGKILL: docs/cli.md */
 }
 
-/* A partition's stats answer as a status (metrics) reply carries it. */
-static void ctl_stats(struct lvmm_api_stats *st, const struct lvmm_ctl_reply *rep)
-{
-	unsigned i;
-
-	st->exits_io = rep->exits_io;
-	st->exits_mmio = rep->exits_mmio;
-	st->exits_hlt = rep->exits_hlt;
-	st->exits_other = rep->exits_other;
-	st->dma_faults = rep->dma_faults;
-	st->unhandled_io = rep->unhandled_io;
-	st->violations = rep->violations;
-	st->violations_suppressed = rep->violations_suppressed;
-	st->protected_ranges = rep->protected_ranges;
-	st->vcpu_ns = rep->vcpu_ns;
-	st->ndevs = MIN(rep->ndevs, (uint32_t)LVMM_STATS_MAX_DEVS);
-	for (i = 0; i < st->ndevs; i++) {
-		st->devs[i] = rep->devs[i];
-		st->devs[i].id[LVMM_NAME_MAX - 1] = 0;
-	}
-}
-
 /* Partition pr as a list (metrics) reply shows it. */
 static void ctl_part_info(const struct part_rt *pr, struct lvmm_api_part_info *o)
 {
@@ -694,8 +672,9 @@ void ctl_answer(struct sup *s, uint32_t token, struct part_rt *pr, int result,
 	else if (r->op->answer_body) {
 		body_part(r, pr, NULL, 0);
 		if (rep && rep->op == LVMM_CTL_STATS) {
+			/* The same layout (ctl_proto.h), checked by proto_check_part_msg() on arrival. */
 			r->rep.u.part.flags |= LVMM_API_PART_STATS;
-			ctl_stats(&r->rep.u.part.stats, rep);
+			memcpy(&r->rep.u.part.stats, &rep->exits_io, sizeof(r->rep.u.part.stats));
 		}
 	}
 	if (--r->pending == 0)

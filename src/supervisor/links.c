@@ -110,22 +110,15 @@ bool link_is_up(struct sup *s, int li)
 	return li >= 0 && (unsigned)li < s->plat->nlinks && link_table[li].up;
 }
 
-bool link_set_up(struct sup *s, int li, bool up)
-{
-	if (li < 0 || (unsigned)li >= s->plat->nlinks || link_table[li].up == up)
-		return false;
-	link_table[li].up = up;
-	return true;
-}
-
 unsigned link_change(struct sup *s, int li, bool up, const char *by, uint32_t token)
 {
 	const struct plat_link *l = &s->plat->links[li];
 	unsigned e, asked = 0;
 	struct event ev;
 
-	if (!link_set_up(s, li, up))
+	if (link_table[li].up == up)
 		return 0;
+	link_table[li].up = up;
 	ev_begin(&ev, up ? "link_up" : "link_down", NULL);
 	ev_str(&ev, "link", l->name);
 	ev_str(&ev, "by", by);

@@ -94,8 +94,6 @@ int links_grant(struct sup *s, struct part_rt *pr, const struct plat_dev *d,
 int links_find(struct sup *s, const char *name);
 /* Is link li up (false for an index out of range)? */
 bool link_is_up(struct sup *s, int li);
-/* Record link li's state; true if it changed. */
-bool link_set_up(struct sup *s, int li, bool up);
 /*
  * Bring link li up or down (by: for the event) and tell its ends: asked
  * with request token (its answers expected), or unsolicited (token 0).

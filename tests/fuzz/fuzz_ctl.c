@@ -143,6 +143,7 @@ static void reset(void)
 
 	plat.policy = base_policy;
 	acm_init(&S);
+	(void)link_change(&S, 0, true, "reset", 0); /* up again; what it pushes is drained below */
 	for (i = 0; i < 2; i++) {
 		struct part_rt *pr = &S.parts[i];
 
@@ -155,7 +156,6 @@ static void reset(void)
 		memset(pr->asks, 0, sizeof(pr->asks));
 		acm_partition_start_commit(&S, pr);
 	}
-	link_set_up(&S, 0, true);
 	S.stopping = false;
 	memset(nreplies, 0, sizeof(nreplies));
 	served = 0;
