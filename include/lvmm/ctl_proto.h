@@ -30,9 +30,11 @@
 
 #include "lvmm/proto.h"
 
-#define LVMM_API_VERSION    4  /* 2: shutdown, reboot; lvmm_api_part.timeout_ms; 3: metrics, wake, busy, idle;
+#define LVMM_API_VERSION    5  /* 2: shutdown, reboot; lvmm_api_part.timeout_ms; 3: metrics, wake, busy, idle;
                                 * 4: metrics gathered by the front-end (list, METRICS_PART, METRICS_ACM),
-                                * lvmm_api_stats.vcpu_ns, lvmm_api_part.pid always set */
+                                * lvmm_api_stats.vcpu_ns, lvmm_api_part.pid always set;
+                                * 5: no REMOTE notice (the window comes with init.remote_ms and every
+                                * remote body, lvmm_api_remote.remaining_ms) */
 #define LVMM_API_MAX_PARTS  256  /* list replies and event filters: >= PLAT_MAX_PARTS */
 #define LVMM_API_MAX_LINKS  128  /* >= PLAT_MAX_LINKS (two per partition) */
 #define LVMM_API_RID_MAX    64   /* request id incl. NUL: [A-Za-z0-9._:-], 1-63 chars */
@@ -54,8 +56,7 @@ enum lvmm_api_msg {
 	LVMM_MSG_API_AGENT = 0x105,  /* sup -> fe: struct lvmm_api_agent; fd: the channel when open */
 	LVMM_MSG_API_POLICY = 0x106, /* sup -> fe: struct lvmm_api_policy_note: re-ask filters */
 	LVMM_MSG_API_REMOTE_REQ = 0x107, /* fe -> sup: struct lvmm_api_remote_req; fds as REQ */
-	LVMM_MSG_API_REMOTE = 0x108, /* sup -> fe: struct lvmm_api_remote_note: the window changed */
-	LVMM_MSG_API_LAST = 0x108,
+	LVMM_MSG_API_LAST = 0x107,
 };
 
 /*
@@ -120,6 +121,7 @@ struct lvmm_api_init {
 	uint32_t log_level;     /* messages on stderr, as the supervisor's (common/log.h) */
 	uint32_t pad;
 	char lvmm_version[32];  /* lvmm's version string */
+	uint64_t remote_ms;     /* the remote window open this much longer (a restarted front-end) */
 };
 
 /* ---- REQ (fe -> sup) ---------------------------------------------------------- */
@@ -294,7 +296,7 @@ struct lvmm_api_blob {
 struct lvmm_api_remote {
 	uint32_t configured;    /* the platform file has a remote: section */
 	uint32_t open;          /* remote clients are let in now */
-	uint64_t remaining_s;   /* until the window closes (0 when closed) */
+	uint64_t remaining_ms;  /* until the window closes (0 when closed) */
 	char listen[64];        /* ADDRESS:PORT it serves TLS on, "" without one */
 };
 
@@ -386,14 +388,6 @@ struct lvmm_api_agent {
 struct lvmm_api_policy_note {
 	uint32_t generation;    /* policies loaded so far */
 	uint32_t pad;
-};
-
-/* ---- REMOTE (sup -> fe) ------------------------------------------------------------------- */
-
-struct lvmm_api_remote_note {
-	uint32_t open;          /* 1: accept TLS clients for remaining_ms; 0: stop now */
-	uint32_t pad;
-	uint64_t remaining_ms;
 };
 
 _Static_assert(sizeof(struct lvmm_api_req) == 192, "api ABI: request");

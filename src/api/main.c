@@ -154,7 +154,6 @@ static union {
 	struct lvmm_api_reply rep;
 	struct lvmm_api_agent agent;
 	struct lvmm_api_policy_note note;
-	struct lvmm_api_remote_note remote;
 	char raw[LVMM_MSG_MAX_LEN];
 } in;
 
@@ -183,6 +182,13 @@ static bool on_sup(void)
 			/* Any counters (status, metrics) are the newest metrics know of that partition. */
 			if (!in.rep.result && in.rep.body == LVMM_BODY_PART)
 				gather_note(&in.rep.u.part);
+			/*
+			 * Whether TLS clients are let in: the window as the supervisor's
+			 * answer to remote enable, disable or status tells it (it closes
+			 * here when it runs out: http_tick). The supervisor enforces it.
+			 */
+			if (!in.rep.result && in.rep.body == LVMM_BODY_REMOTE)
+				http_remote_window(in.rep.u.remote.open ? in.rep.u.remote.remaining_ms : 0);
 			api_reply_fd = fd; /* a blob, for the formatter */
 			for (i = 0; i < API_PENDING_MAX; i++)
 				if (pend[i].used && pend[i].id == in.rep.id) {
@@ -204,10 +210,6 @@ static bool on_sup(void)
 			break;
 		case LVMM_MSG_API_POLICY:
 			events_policy_changed();
-			break;
-		case LVMM_MSG_API_REMOTE:
-			if (h.len == sizeof(in.remote) && in.remote.open <= 1)
-				http_remote_window(in.remote.open ? in.remote.remaining_ms : 0);
 			break;
 		default:
 			break;
@@ -340,6 +342,8 @@ static int setup(void)
 	 */
 	if ((api_init.flags & LVMM_API_INIT_TLS) && tls_setup(epfd))
 		close(FD_TLS);
+	else if (api_init.flags & LVMM_API_INIT_TLS)
+		http_remote_window(api_init.remote_ms); /* a restart: the window left */
 	return 0;
 }
 

@@ -153,7 +153,7 @@ static void fmt_remote(json_t *o, const struct lvmm_api_reply *r)
 
 	BOOL(o, "configured", b->configured);
 	BOOL(o, "open", b->open);
-	INT(o, "remaining_s", b->remaining_s);
+	INT(o, "remaining_s", (b->remaining_ms + 999) / 1000);
 	if (b->listen[0])
 		STR(o, "listen", b->listen);
 }

@@ -494,8 +494,6 @@ static void remote_close(struct sup *s, const char *reason, const char *by)
 	if (by)
 		ev_str(&e, "by", by);
 	ev_end(&e);
-	if (C.tp && C.tp->remote_changed)
-		C.tp->remote_changed(s, false, 0);
 }
 
 static enum ctl_res body_remote(struct sup *s, struct ctl_req *r)
@@ -504,8 +502,8 @@ static enum ctl_res body_remote(struct sup *s, struct ctl_req *r)
 
 	r->rep.body = LVMM_BODY_REMOTE;
 	b->configured = s->plat->remote.present;
-	b->remaining_s = (ctl_remote_remaining_ms(s) + 999) / 1000;
-	b->open = b->remaining_s > 0;
+	b->remaining_ms = ctl_remote_remaining_ms(s);
+	b->open = b->remaining_ms > 0;
 	snprintf(b->listen, sizeof(b->listen), "%s", s->plat->remote.present ? s->plat->remote.listen : "");
 	return CR_DONE;
 }
@@ -528,8 +526,6 @@ static enum ctl_res op_remote_enable(struct sup *s, struct ctl_req *r)
 	ev_str(&e, "listen", s->plat->remote.listen);
 	ev_str(&e, "by", subject(s, r, who, sizeof(who)));
 	ev_end(&e);
-	if (C.tp && C.tp->remote_changed)
-		C.tp->remote_changed(s, true, secs * 1000);
 	sup_arm_timer(s);
 	return body_remote(s, r);
 }

@@ -95,8 +95,6 @@ struct ctl_transport {
 	void (*reply)(struct sup *s, const struct lvmm_api_reply *rep, size_t len, int fd);
 	/* A new policy was loaded: event filters must be decided again. */
 	void (*policy_changed)(struct sup *s);
-	/* The remote window opened (for remaining_ms) or closed (open false); may be NULL. */
-	void (*remote_changed)(struct sup *s, bool open, uint64_t remaining_ms);
 };
 
 /** ctl_setup() - reset every request slot, use transport tp. */

@@ -98,19 +98,8 @@ static void t_policy_changed(struct sup *s)
 		pr_warn("control: the front-end missed a policy change");
 }
 
-/* The front-end accepts TLS clients only while the window is open (ctl.c decides). */
-static void t_remote_changed(struct sup *s, bool open, uint64_t remaining_ms)
-{
-	struct lvmm_api_remote_note n = { .open = open, .remaining_ms = remaining_ms };
-
-	(void)s;
-	if (F.ctl >= 0 && F.tls_fd >= 0 &&
-	    proto_send(F.ctl, LVMM_MSG_API_REMOTE, &n, sizeof(n), NULL, 0, MSG_DONTWAIT))
-		pr_warn("control: the front-end missed a change of the remote window");
-}
-
 static const struct ctl_transport transport = {
-	.reply = t_reply, .policy_changed = t_policy_changed, .remote_changed = t_remote_changed,
+	.reply = t_reply, .policy_changed = t_policy_changed,
 };
 
 /* Every event line also goes to the front-end's followers; never waits for it. */
@@ -339,7 +328,7 @@ static int fe_start(struct sup *s)
 	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = TAG_API };
 	struct lvmm_api_init init = {
 		.version = LVMM_API_VERSION, .sup_uid = geteuid(), .nparts = s->plat->nparts,
-		.log_level = (uint32_t)s->opts.log_level,
+		.log_level = (uint32_t)s->opts.log_level, .remote_ms = ctl_remote_remaining_ms(s),
 		.flags = (F.listen_fd >= 0 ? LVMM_API_INIT_LISTEN : 0) | (F.tls_fd >= 0 ? LVMM_API_INIT_TLS : 0),
 	};
 	static char a0[] = "lvmm-api";
@@ -389,8 +378,6 @@ static int fe_start(struct sup *s)
 	for (i = 0; i < s->plat->nparts; i++)
 		if (F.agent_fd[i] >= 0)
 			send_agent(i, true);
-	if (ctl_remote_remaining_ms(s)) /* a restarted front-end: the window is still open */
-		t_remote_changed(s, true, ctl_remote_remaining_ms(s));
 	ev_begin(&e, "api_start", NULL);
 	ev_u64(&e, "pid", (uint64_t)pid);
 	if (F.uid)
