@@ -131,7 +131,5 @@ _Static_assert(offsetof(struct lvmm_policy_upload, pol) == 2056, "policy ABI: up
 int pol_label_find(const struct policy *p, const char *name);
 /* Label index of the resource of this kind and name (or host CPU cpu), or -1 if unlabelled. */
 int pol_res_label(const struct policy *p, enum pol_res_kind kind, const char *name, int cpu);
-/* Operation id for a control-API name ("link-down"), or -1. */
-int pol_op_find(const char *name);
 
 #endif

@@ -223,13 +223,13 @@ bool acm_grant_device(struct sup *s, struct part_rt *pr, unsigned di)
 	return ok;
 }
 
-int acm_ctl_check(struct sup *s, const struct ctl_subject *sub, const char *op, const char *target,
-		  char *err, size_t errlen)
+int acm_ctl_check(struct sup *s, const struct ctl_subject *sub, int opi, const char *op,
+		  const char *target, char *err, size_t errlen)
 {
 	const struct policy *pol = &s->plat->policy;
 	const char *part = sub->agent ? s->parts[sub->part].p->name : NULL;
-	int opi = pol_op_find(op), obj = -1, pi;
-	const char *rule = "unknown operation";
+	int obj = -1, pi;
+	const char *rule;
 	char subject[CTL_SUBJECT_MAX];
 	bool ok;
 
@@ -237,10 +237,10 @@ int acm_ctl_check(struct sup *s, const struct ctl_subject *sub, const char *op, 
 		return 0;
 	if (target && (pi = platform_find(s->plat, target)) >= 0)
 		obj = pol_label_find(pol, s->plat->parts[pi].label);
-	if (opi >= 0 && sub->remote)
+	if (sub->remote)
 		ok = ctl_allowed_cert(pol, &A.cache, sub->cert, opi, obj, &rule);
 	else
-		ok = opi >= 0 && ctl_allowed(pol, &A.cache, sub->uid, part, opi, obj, &rule);
+		ok = ctl_allowed(pol, &A.cache, sub->uid, part, opi, obj, &rule);
 	ctl_subject_name(s, sub, subject, sizeof(subject));
 	audit(s, ok, subject, target ? target : "platform", op, rule);
 	if (!ok)

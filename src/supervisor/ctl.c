@@ -771,7 +771,7 @@ static void dispatch(struct sup *s, struct ctl_req *r)
 	else if (r->op->payload != (r->payload_fd >= 0))
 		res = fail(r, -EINVAL, "%s: %s", r->op->name, r->op->payload ? "the payload is missing" :
 			   "takes no payload");
-	else if (acm_ctl_check(s, &r->sub, r->op->name, r->q.target[0] ? r->q.target : NULL,
+	else if (acm_ctl_check(s, &r->sub, r->op->acm, r->op->name, r->q.target[0] ? r->q.target : NULL,
 			       err, sizeof(err)))
 		res = fail(r, -EACCES, "%s", err);
 	else if (find_target(s, r) != CR_DONE)

@@ -4,29 +4,6 @@
 
 #include <string.h>
 
-static const char *const op_names[OP_COUNT] = {
-	[OP_LIST] = "list", [OP_STATUS] = "status", [OP_PAUSE] = "pause",
-	[OP_RESUME] = "resume", [OP_STOP] = "stop", [OP_START] = "start",
-	[OP_RESTART] = "restart", [OP_LINK_DOWN] = "link-down", [OP_LINK_UP] = "link-up",
-	[OP_ISOLATE] = "isolate", [OP_POLICY_LOAD] = "policy-load", [OP_ACM] = "acm", [OP_HELP] = "help",
-	[OP_EVENTS] = "events", [OP_SHUTDOWN] = "shutdown", [OP_REBOOT] = "reboot",
-	[OP_REMOTE_ENABLE] = "remote-enable",
-	[OP_REMOTE_DISABLE] = "remote-disable", [OP_REMOTE_STATUS] = "remote-status",
-	[OP_METRICS] = "metrics",
-	[OP_WAKE] = "wake", [OP_BUSY] = "busy", [OP_IDLE] = "idle",
-	[OP_ATTEST] = "attest",
-};
-
-int pol_op_find(const char *name)
-{
-	int i;
-
-	for (i = 0; i < OP_COUNT; i++)
-		if (!strcmp(op_names[i], name))
-			return i;
-	return -1;
-}
-
 int pol_label_find(const struct policy *p, const char *name)
 {
 	unsigned i;
