@@ -91,11 +91,6 @@ const char *ctl_subject_name(struct sup *s, const struct ctl_subject *sub, char 
 	return buf;
 }
 
-static const char *subject(struct sup *s, const struct ctl_req *r, char *buf, size_t n)
-{
-	return ctl_subject_name(s, &r->sub, buf, n);
-}
-
 static void cancel_asks(struct sup *s, struct ctl_req *r)
 {
 	unsigned i;
@@ -112,7 +107,7 @@ static void release(struct ctl_req *r)
 	if (r->blob_fd >= 0)
 		close(r->blob_fd);
 	r->payload_fd = r->blob_fd = -1;
-	r->phase = CQ_FREE;
+	r->used = false;
 }
 
 /* Every request of a remote client is in the audit trail, with its outcome. */
@@ -212,7 +207,7 @@ static struct ctl_req *waiting(uint32_t token)
 {
 	struct ctl_req *r = (token & 0xff) < CTL_REQ_SLOTS ? &C.r[token & 0xff] : NULL;
 
-	return r && r->phase == CQ_WAIT && r->token == token && r->pending ? r : NULL;
+	return r && r->used && r->token == token && r->pending ? r : NULL;
 }
 
 /* ---- operations --------------------------------------------------------------- */
@@ -283,7 +278,7 @@ static enum ctl_res op_stop(struct sup *s, struct ctl_req *r)
 {
 	char who[CTL_SUBJECT_MAX];
 
-	if (lc_stop(s, r->pr, subject(s, r, who, sizeof(who))))
+	if (lc_stop(s, r->pr, ctl_subject_name(s, &r->sub, who, sizeof(who))))
 		return not_running(r);
 	body_part(r, r->pr, NULL, r->pr->pid ? LVMM_API_PART_KILL_AFTER : 0);
 	return CR_DONE;
@@ -324,7 +319,7 @@ static enum ctl_res op_power(struct sup *s, struct ctl_req *r)
 	if (r->q.num[0] > LC_POWER_TIMEOUT_MAX_MS / 1000)
 		return fail(r, -EINVAL, "%s: the timeout must be 1-%d seconds", r->op->name,
 			    LC_POWER_TIMEOUT_MAX_MS / 1000);
-	if (asked(r, lc_power(s, pr, r->op->arg, (uint32_t)secs * 1000, subject(s, r, who, sizeof(who)),
+	if (asked(r, lc_power(s, pr, r->op->arg, (uint32_t)secs * 1000, ctl_subject_name(s, &r->sub, who, sizeof(who)),
 			      r->token)) != CR_WAIT)
 		return CR_FAIL;
 	body_part(r, pr, NULL, LVMM_API_PART_POWER);
@@ -343,7 +338,7 @@ static enum ctl_res op_link(struct sup *s, struct ctl_req *r)
 	snprintf(b->link, sizeof(b->link), "%s", s->plat->links[r->li].name);
 	b->up = up;
 	b->changed = link_is_up(s, r->li) != up;
-	r->pending += link_change(s, r->li, up, subject(s, r, who, sizeof(who)), r->token);
+	r->pending += link_change(s, r->li, up, ctl_subject_name(s, &r->sub, who, sizeof(who)), r->token);
 	return r->pending ? CR_WAIT : CR_DONE;
 }
 
@@ -355,7 +350,7 @@ static enum ctl_res op_isolate(struct sup *s, struct ctl_req *r)
 
 	r->rep.body = LVMM_BODY_ISOLATE;
 	snprintf(b->partition, sizeof(b->partition), "%s", r->pr->p->name);
-	r->pending += links_isolate(s, r->pr, subject(s, r, who, sizeof(who)), r->token, b->links,
+	r->pending += links_isolate(s, r->pr, ctl_subject_name(s, &r->sub, who, sizeof(who)), r->token, b->links,
 				    &b->nlinks);
 	return r->pending ? CR_WAIT : CR_DONE;
 }
@@ -524,7 +519,7 @@ static enum ctl_res op_remote_enable(struct sup *s, struct ctl_req *r)
 	ev_begin(&e, "remote_enabled", NULL);
 	ev_u64(&e, "seconds", secs);
 	ev_str(&e, "listen", s->plat->remote.listen);
-	ev_str(&e, "by", subject(s, r, who, sizeof(who)));
+	ev_str(&e, "by", ctl_subject_name(s, &r->sub, who, sizeof(who)));
 	ev_end(&e);
 	sup_arm_timer(s);
 	return body_remote(s, r);
@@ -534,7 +529,7 @@ static enum ctl_res op_remote_disable(struct sup *s, struct ctl_req *r)
 {
 	char who[CTL_SUBJECT_MAX];
 
-	remote_close(s, "disabled", subject(s, r, who, sizeof(who)));
+	remote_close(s, "disabled", ctl_subject_name(s, &r->sub, who, sizeof(who)));
 	return body_remote(s, r);
 }
 
@@ -545,7 +540,7 @@ static enum ctl_res op_wake(struct sup *s, struct ctl_req *r)
 
 	enum ctl_res res;
 
-	if (sleep_wake_prepare(s, r->pr, subject(s, r, who, sizeof(who))))
+	if (sleep_wake_prepare(s, r->pr, ctl_subject_name(s, &r->sub, who, sizeof(who))))
 		return fail(r, -EALREADY, "partition '%s' is not asleep", r->pr->p->name);
 	res = asked(r, lc_ask(s, r->pr, LVMM_CTL_RESUME, NULL, r->token));
 	if (res == CR_FAIL)
@@ -712,14 +707,14 @@ static struct ctl_req *slot_for(const struct ctl_subject *sub, char *err, size_t
 
 	if (sub->agent) {
 		if (sub->part < 0 || sub->part >= CTL_AGENT_MAX ||
-		    C.r[CTL_HOST_MAX + sub->part].phase != CQ_FREE) {
+		    C.r[CTL_HOST_MAX + sub->part].used) {
 			snprintf(err, n, "one request at a time on an agent channel");
 			return NULL;
 		}
 		return &C.r[CTL_HOST_MAX + sub->part];
 	}
 	for (i = 0; i < CTL_HOST_MAX; i++) {
-		if (C.r[i].phase == CQ_FREE)
+		if (!C.r[i].used)
 			free_slot = MIN(free_slot, i);
 		else if (C.r[i].sub.uid == sub->uid)
 			mine++;
@@ -787,8 +782,7 @@ static void dispatch(struct sup *s, struct ctl_req *r)
 	else
 		res = r->op->run(s, r);
 	if (res == CR_WAIT && r->pending) {
-		r->phase = CQ_WAIT;
-		r->deadline_ns = r->start_ns + (r->op->answer_ms ? r->op->answer_ms : CTL_ANSWER_MS) * MS;
+		r->deadline_ns = now_ns() + (r->op->answer_ms ? r->op->answer_ms : CTL_ANSWER_MS) * MS;
 		sup_arm_timer(s);
 		return;
 	}
@@ -823,8 +817,7 @@ void ctl_request(struct sup *s, const struct ctl_subject *sub, const struct lvmm
 	r->blob_fd = -1;
 	r->rep.id = q->id;
 	r->rep.op = q->op;
-	r->start_ns = now_ns();
-	r->phase = CQ_WAIT; /* taken while it runs */
+	r->used = true;
 	/* Events the request causes carry its id (the audit trail). */
 	ev_set_request(q->request_id);
 	dispatch(s, r);
@@ -836,7 +829,7 @@ unsigned ctl_inflight(void)
 	unsigned i, n = 0;
 
 	for (i = 0; i < CTL_REQ_SLOTS; i++)
-		n += C.r[i].phase != CQ_FREE;
+		n += C.r[i].used;
 	return n;
 }
 
@@ -849,7 +842,7 @@ uint64_t ctl_next_deadline(struct sup *s)
 
 	(void)s;
 	for (i = 0; i < CTL_REQ_SLOTS; i++)
-		if (C.r[i].phase == CQ_WAIT && C.r[i].pending)
+		if (C.r[i].used && C.r[i].pending)
 			next = MIN(next, C.r[i].deadline_ns);
 	if (C.remote_until)
 		next = MIN(next, C.remote_until);
@@ -865,7 +858,7 @@ void ctl_on_timer(struct sup *s, uint64_t now)
 	for (i = 0; i < CTL_REQ_SLOTS; i++) {
 		struct ctl_req *r = &C.r[i];
 
-		if (r->phase != CQ_WAIT || !r->pending || r->deadline_ns > now)
+		if (!r->used || !r->pending || r->deadline_ns > now)
 			continue;
 		cancel_asks(s, r);
 		fail(r, -ETIMEDOUT, "no answer from the partition within %u s",
@@ -885,9 +878,9 @@ void ctl_setup(struct sup *s, const struct ctl_transport *tp)
 		 * it takes the slot): leave slots never used untouched, so the
 		 * 80 slots of a 64-partition build stay out of memory (~300 KiB).
 		 */
-		if (C.r[i].phase == CQ_FREE)
+		if (!C.r[i].used)
 			continue;
-		C.r[i].phase = CQ_FREE;
+		C.r[i].used = false;
 		C.r[i].payload_fd = C.r[i].blob_fd = -1;
 	}
 	C.tp = tp;
@@ -901,7 +894,7 @@ void ctl_drop_all(struct sup *s, bool reply)
 	for (i = 0; i < CTL_REQ_SLOTS; i++) {
 		struct ctl_req *r = &C.r[i];
 
-		if (r->phase == CQ_FREE)
+		if (!r->used)
 			continue;
 		cancel_asks(s, r);
 		fail(r, -ESHUTDOWN, "the platform has shut down");

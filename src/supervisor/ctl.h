@@ -60,11 +60,6 @@ struct ctl_subject {
 	uint8_t cert[32]; /* remote: SHA-256 of its certificate */
 };
 
-enum ctl_phase {
-	CQ_FREE = 0, /* slot unused */
-	CQ_WAIT,     /* waiting for partitions' answers */
-};
-
 /* What an operation did with the request. */
 enum ctl_res {
 	CR_DONE, /* complete: reply with the body written */
@@ -73,7 +68,7 @@ enum ctl_res {
 };
 
 struct ctl_req {
-	enum ctl_phase phase;
+	bool used;               /* the slot is taken (until the reply) */
 	uint32_t token;          /* this request's name for lifecycle: generation << 8 | slot */
 	struct ctl_subject sub;
 	struct lvmm_api_req q;   /* the request, checked */
@@ -84,8 +79,7 @@ struct ctl_req {
 	int blob_fd;             /* an opaque result to send with the reply, or -1 */
 	unsigned pending;        /* partition answers still expected */
 	bool failed;
-	uint64_t start_ns;       /* when it came */
-	uint64_t deadline_ns;
+	uint64_t deadline_ns;    /* for the partitions' answers */
 	struct lvmm_api_reply rep; /* the reply being built (a list goes to a shared buffer) */
 };
 
@@ -180,14 +174,6 @@ bool fe_listening(struct sup *s);
 
 /** fe_close() - answer and drop every request, stop the front-end, remove the socket. */
 void fe_close(struct sup *s);
-
-/**
- * fe_subject() - who is on the other end of connection fd, which the
- * front-end passed with a request: the partition whose agent channel it
- * is, or the uid of a client connected to our own control socket (root or
- * our own user only). 0, or -EACCES with the reason in why.
- */
-int fe_subject(struct sup *s, int fd, struct ctl_subject *sub, char *why, size_t n);
 
 /**
  * fe_conn_uid() - the peer uid of fd if it is a stream accepted on the

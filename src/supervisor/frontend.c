@@ -187,7 +187,13 @@ int fe_conn_remote(int fd, int lfd)
 	return memcmp(&a, &b, al) ? -EACCES : 0;
 }
 
-int fe_subject(struct sup *s, int fd, struct ctl_subject *sub, char *why, size_t n)
+/*
+ * Who is on the other end of connection fd, which the front-end passed
+ * with a request: the partition whose agent channel it is, or the uid of a
+ * client connected to our own control socket (root or our own user only).
+ * 0, or -EACCES with the reason in why.
+ */
+static int fe_subject(struct sup *s, int fd, struct ctl_subject *sub, char *why, size_t n)
 {
 	struct stat st;
 	unsigned i;

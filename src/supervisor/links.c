@@ -35,7 +35,6 @@ int links_init(struct sup *s)
 {
 	unsigned i;
 
-	s->links = link_table;
 	for (i = 0; i < PLAT_MAX_LINKS; i++)
 		link_table[i] = (struct link_rt){ .memfd = -1, .bell = { -1, -1 } };
 	for (i = 0; i < s->plat->nlinks; i++) {

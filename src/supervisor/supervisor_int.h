@@ -20,9 +20,6 @@
 #define TAG_API    0x0400000000000000ULL /* the API front-end's control channel */
 #define TAG_TRUST  0x0600000000000000ULL
 
-struct link_rt;
-struct ctl_state;
-
 struct sup {
 	struct platform *plat;
 	struct run_opts opts;
@@ -32,8 +29,6 @@ struct sup {
 	int first_failure;      /* exit status of `lvmm run` (docs/cli.md) */
 	uint32_t ask_seq;       /* last LVMM_MSG_CTL sequence number */
 	const struct lc_hooks *hooks; /* ctl's side of the life cycle (may be NULL) */
-	struct link_rt *links;  /* links.c */
-	struct ctl_state *ctl;  /* ctl.c */
 };
 
 /** sup_arm_timer() - re-arm the timerfd for the earliest deadline of lifecycle and ctl. */

@@ -92,7 +92,7 @@ static const struct lc_hooks hooks = {
 
 static void setup(void)
 {
-	static bool once;
+	static bool once, links_made; /* links_close() only after a links_init() */
 	unsigned i;
 	int sv[2];
 
@@ -128,10 +128,11 @@ static void setup(void)
 		if (S.parts[i].sock >= 0)
 			close(S.parts[i].sock);
 	}
-	if (S.links)
+	if (links_made)
 		links_close(&S);
 	if (links_init(&S))
 		abort();
+	links_made = true;
 	memset(&plat.policy, 0, sizeof(plat.policy));
 	if (acm_init(&S))
 		abort();
