@@ -22,6 +22,7 @@
 
 #include "api/api.h"
 #include "cli/http.h"
+#include "cli/on_sleep.h"
 #include "common/util.h"
 #include "shared/parse.h"
 
@@ -63,6 +64,10 @@ const char ctl_usage[] =
 	"                          PCRs 17-22 of the partition's vTPM, a quote over them with\n"
 	"                          the nonce (1-64 bytes in hex), the attestation key and the\n"
 	"                          event log (docs/trust.md; use --json to keep them)\n"
+	"  on-sleep [--timeout-ms N] PROGRAM [ARGS...]\n"
+	"                          follow the events; each time the platform sleeps (ACPI S3)\n"
+	"                          run PROGRAM (absolute path, no shell), killed after N ms\n"
+	"                          (default 10000); LVMM_SLEEP_PARTITION names who asked\n"
 	"  version                 lvmm's and the API's version\n"
 	"  help                    the operations the API serves\n"
 	"\n"
@@ -408,7 +413,7 @@ static int report(const char *op, const struct http_resp *r)
 
 static bool is_op(const char *s)
 {
-	return api_op_by_name(s) || !strcmp(s, "version") || !strcmp(s, "remote");
+	return api_op_by_name(s) || !strcmp(s, "version") || !strcmp(s, "remote") || !strcmp(s, "on-sleep");
 }
 
 int ctl_client_main(int argc, char **argv)
@@ -452,6 +457,8 @@ int ctl_client_main(int argc, char **argv)
 		e = http_request(sock, "GET", "/v1/version", NULL, 0, &r, ANSWER_MS, err, sizeof(err));
 		goto answered;
 	}
+	if (!strcmp(argv[i], "on-sleep"))
+		return ctl_on_sleep(sock, argc - i, argv + i);
 	if (!strcmp(argv[i], "remote")) {
 		/* "remote enable ..." is the operation remote-enable */
 		static char name[32];

@@ -811,34 +811,20 @@ static void conv_ids(struct ctx *c, const struct raw_ids *in, struct platform *p
 }
 
 /*
- * sleep: { hook: [/ABS/PATH, ARG...], hook_timeout_ms: N, recheck_ms: N }
- * (docs/acpi.md, "Sleep"): the hook is run without a shell, so its argv
- * is exactly what the file says.
+ * sleep: { recheck_ms: N } (docs/acpi.md, "Sleep"). A host hook is no
+ * longer the supervisor's to run (it would run a host program with the
+ * supervisor's rights whenever a guest's S3 write and idle services let it):
+ * `lvmm ctl SOCKET on-sleep PROGRAM ARGS...` does it from outside the
+ * trusted core. A file that still has one is told so, not silently obeyed less.
  */
 static void conv_sleep(struct ctx *c, const struct raw_sleep *in, struct platform *plat)
 {
-	struct stat st;
 	uint64_t v;
-	unsigned i;
 
-	if (in->hook_count > PLAT_HOOK_ARGS)
-		report(c, "sleep/hook", "%u words: at most %d (a program and its arguments)",
-		       in->hook_count, PLAT_HOOK_ARGS);
-	for (i = 0; i < in->hook_count && i < PLAT_HOOK_ARGS; i++) {
-		if (strlen(in->hook[i]) >= PLAT_HOOK_ARG_MAX) {
-			report(c, "sleep/hook", "word %u is longer than %d bytes", i, PLAT_HOOK_ARG_MAX - 1);
-			return;
-		}
-		snprintf(plat->sleep_hook[i], PLAT_HOOK_ARG_MAX, "%s", in->hook[i]);
-	}
-	plat->sleep_hook_argc = MIN(in->hook_count, (unsigned)PLAT_HOOK_ARGS);
-	if (plat->sleep_hook_argc && (plat->sleep_hook[0][0] != '/' || stat(plat->sleep_hook[0], &st) ||
-				      !S_ISREG(st.st_mode) || access(plat->sleep_hook[0], X_OK)))
-		report(c, "sleep/hook", "'%s' is not an executable file given by its absolute path "
-		       "(the hook runs without a shell)", plat->sleep_hook[0]);
-	if (in->hook_timeout_ms && cfg_uint(c, "sleep/hook_timeout_ms", "hook_timeout_ms",
-					    in->hook_timeout_ms, 3600000, &v))
-		plat->sleep_hook_timeout_ms = (uint32_t)v ? (uint32_t)v : 1;
+	if (in->hook_count || in->hook_timeout_ms)
+		report(c, in->hook_count ? "sleep/hook" : "sleep/hook_timeout_ms",
+		       "lvmm runs no host hook when the platform sleeps any more: run 'lvmm ctl SOCKET "
+		       "on-sleep [--timeout-ms N] PROGRAM ARGS...' next to lvmm run (docs/acpi.md)");
 	if (in->recheck_ms && cfg_uint(c, "sleep/recheck_ms", "recheck_ms", in->recheck_ms, 3600000, &v))
 		plat->sleep_recheck_ms = (uint32_t)v ? (uint32_t)v : 1;
 }
@@ -892,7 +878,6 @@ int platform_load(const char *path, struct platform *plat, FILE *err)
 	memset(plat, 0, sizeof(*plat));
 	plat->uid_base = PLAT_UID_BASE_DEFAULT;
 	plat->uid_count = PLAT_UID_COUNT_DEFAULT;
-	plat->sleep_hook_timeout_ms = PLAT_SLEEP_HOOK_TIMEOUT_MS;
 	plat->sleep_recheck_ms = PLAT_SLEEP_RECHECK_MS;
 	snprintf(plat->path, sizeof(plat->path), "%s", path);
 	snprintf(tmp, sizeof(tmp), "%s", path);

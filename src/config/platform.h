@@ -38,9 +38,6 @@
 #define PLAT_FDS_PER_LINK  3
 #define PLAT_PATH_MAX  1024
 #define PLAT_TAP_MAX   16 /* IFNAMSIZ */
-#define PLAT_HOOK_ARGS 8
-#define PLAT_HOOK_ARG_MAX 256
-#define PLAT_SLEEP_HOOK_TIMEOUT_MS 10000
 #define PLAT_SLEEP_RECHECK_MS 1000
 /*
  * Partition identities (docs/platform-file.md, `identities:`): each running
@@ -168,10 +165,7 @@ struct platform {
 	bool policy_bad;      /* the policy itself had problems (reported) */
 	uint32_t uid_base;   /* partition identities: see PLAT_UID_BASE_DEFAULT */
 	uint32_t uid_count;
-	/* ACPI S3 mediation (docs/acpi.md, "Sleep"): the host hook's argv (none: argc 0). */
-	char sleep_hook[PLAT_HOOK_ARGS][PLAT_HOOK_ARG_MAX];
-	unsigned sleep_hook_argc;
-	uint32_t sleep_hook_timeout_ms; /* then SIGKILL */
+	/* ACPI S3 mediation (docs/acpi.md, "Sleep") */
 	uint32_t sleep_recheck_ms;      /* a delayed sleep is looked at again this often */
 };
 

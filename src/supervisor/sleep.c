@@ -8,9 +8,11 @@
  * partition keeps a busy flag (operations `busy`/`idle`, usually from its
  * own agent channel); while one is set the transition waits, looked at
  * again every recheck_ms with a sleep_delayed event. Then the platform
- * "sleeps": every other running partition is paused and the host hook
- * (platform file `sleep: { hook: [...] }`) runs, with a fixed argv, no
- * shell, and SIGKILL after hook_timeout_ms. A wake (`lvmm ctl wake`, a
+ * "sleeps": every other running partition is paused (platform_sleep). What
+ * the host does then is not the supervisor's business: it runs no host
+ * program; an operator's `lvmm ctl SOCKET on-sleep PROGRAM` (src/cli,
+ * outside the trusted core, with the API's `events` right only) follows
+ * platform_sleep and runs it, bounded in time. A wake (`lvmm ctl wake`, a
  * resume, console input to the sleeper) before that cancels the
  * transition; after it, it resumes what the platform paused. Either way
  * the sleeping guest continues after its sleep write with WAK_STS set.
@@ -23,15 +25,10 @@
  *                        \---------wake (sleep_cancelled)-------------^
  */
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
-#include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "common/log.h"
 #include "supervisor/events.h"
-#include "supervisor/spawn.h"
 #include "supervisor/supervisor_int.h"
 
 #define MS 1000000ULL
@@ -43,8 +40,6 @@ static struct {
 	uint64_t paused;       /* bit i: the platform's sleep paused partition i */
 	uint64_t since_ns, recheck_at;
 	char by[64];           /* who wakes it (set by the wake request), for the events */
-	pid_t hook;
-	uint64_t hook_started, hook_kill_at;
 } S;
 _Static_assert(PLAT_MAX_PARTS <= 64, "a bit per partition in the sets above");
 
@@ -57,37 +52,6 @@ static int busy_one(struct sup *s)
 		if ((S.busy >> i & 1) && s->parts[i].pid && s->parts[i].p->role == ROLE_SERVICE)
 			return (int)i;
 	return -1;
-}
-
-/* The host hook: fixed argv, no shell, an empty environment but the sleeper's name. */
-static void run_hook(struct sup *s, const char *who)
-{
-	char *argv[PLAT_HOOK_ARGS + 1] = { NULL }, env0[64];
-	char *envp[] = { env0, NULL };
-	struct event e;
-	unsigned i;
-	pid_t pid;
-
-	if (!s->plat->sleep_hook_argc || S.hook)
-		return;
-	for (i = 0; i < s->plat->sleep_hook_argc; i++)
-		argv[i] = s->plat->sleep_hook[i];
-	snprintf(env0, sizeof(env0), "LVMM_SLEEP_PARTITION=%s", who);
-	pid = spawn(&(struct spawn){ .path = argv[0], .argv = argv, .envp = envp });
-	ev_begin(&e, "sleep_hook", NULL);
-	ev_str(&e, "hook", argv[0]);
-	if (pid < 0)
-		ev_str(&e, "error", strerror(-pid));
-	else
-		ev_u64(&e, "pid", (uint64_t)pid);
-	ev_end(&e);
-	if (pid < 0)
-		return;
-	S.hook = pid;
-	S.hook_started = now_ns();
-	S.hook_kill_at = S.hook_started + (uint64_t)(s->plat->sleep_hook_timeout_ms ?
-			 s->plat->sleep_hook_timeout_ms : PLAT_SLEEP_HOOK_TIMEOUT_MS) * MS;
-	sup_arm_timer(s);
 }
 
 /* Carry the platform's transition out, or say why it waits. */
@@ -124,7 +88,6 @@ static void evaluate(struct sup *s)
 	ev_u64(&e, "waited_ms", (now - S.since_ns) / MS);
 	ev_end(&e);
 	S.since_ns = now;
-	run_hook(s, s->parts[who].p->name);
 }
 
 void sleep_on_request(struct sup *s, struct part_rt *pr)
@@ -199,36 +162,13 @@ int sleep_set_busy(struct sup *s, struct part_rt *pr, bool busy)
 	return 0;
 }
 
-bool sleep_reaped(struct sup *s, pid_t pid, int wstatus)
-{
-	struct event e;
-
-	if (!S.hook || pid != S.hook)
-		return false;
-	S.hook = 0;
-	ev_begin(&e, "sleep_hook_exit", NULL);
-	ev_u64(&e, "pid", (uint64_t)pid);
-	ev_wstatus(&e, wstatus);
-	ev_u64(&e, "after_ms", (now_ns() - S.hook_started) / MS);
-	ev_end(&e);
-	return true;
-}
-
 uint64_t sleep_next_deadline(struct sup *s)
 {
-	uint64_t next = S.hook ? S.hook_kill_at : UINT64_MAX;
-
-	if (!S.asleep && S.sleepers && S.recheck_at)
-		next = MIN(next, S.recheck_at);
-	return next;
+	return !S.asleep && S.sleepers && S.recheck_at ? S.recheck_at : UINT64_MAX;
 }
 
 void sleep_on_timer(struct sup *s, uint64_t now)
 {
-	if (S.hook && now >= S.hook_kill_at) {
-		kill(S.hook, SIGKILL); /* bounded: reaped (and reported) as killed */
-		S.hook_kill_at = UINT64_MAX;
-	}
 	if (!S.asleep && S.sleepers && S.recheck_at && now >= S.recheck_at)
 		evaluate(s);
 }

@@ -227,7 +227,7 @@ static void reap(struct sup *s)
 		for (i = 0; i < s->plat->nparts; i++)
 			if (s->parts[i].pid == pid && s->parts[i].sock >= 0)
 				on_part_message(s, &s->parts[i]);
-		if (!fe_reaped(s, pid, wstatus) && !sleep_reaped(s, pid, wstatus) && !lc_reaped(s, pid, wstatus))
+		if (!fe_reaped(s, pid, wstatus) && !lc_reaped(s, pid, wstatus))
 			(void)trust_reaped(s, pid, wstatus);
 	}
 }

@@ -71,11 +71,9 @@ void sleep_part_ended(struct sup *s, struct part_rt *pr);
 int sleep_wake_prepare(struct sup *s, struct part_rt *pr, const char *by);
 /* Service partition pr is busy (true) or idle. 0, or -EINVAL for another role. */
 int sleep_set_busy(struct sup *s, struct part_rt *pr, bool busy);
-/* Process pid ended: true if it was the sleep hook. */
-bool sleep_reaped(struct sup *s, pid_t pid, int wstatus);
-/* The next recheck or hook deadline (UINT64_MAX: none). */
+/* The next recheck of a delayed sleep (UINT64_MAX: none). */
 uint64_t sleep_next_deadline(struct sup *s);
-/* Recheck a delayed sleep, kill a hook past its time. */
+/* Recheck a delayed sleep. */
 void sleep_on_timer(struct sup *s, uint64_t now);
 
 /* Inter-partition links (links.c). */

@@ -7,8 +7,9 @@
 # busy (the service guest's busy_ms=N: "busy service" at start, "idle service"
 # N ms later); a wake before that cancels the transition (the seeds' step
 # 3c), a wake after it resumes every partition; the guest continues after its
-# sleep write and finds WAK_STS. Also: the host hook (fixed argv, bounded
-# time), S5 powering the partition off, console input as a wake, refusals.
+# sleep write and finds WAK_STS. Also: the host hook, run by `lvmm ctl
+# on-sleep` outside the supervisor (fixed argv, bounded time), S5 powering
+# the partition off, console input as a wake, refusals.
 . "$(dirname "$0")/../lib.sh"
 
 CASES="sleep-delayed-while-service-busy sleep-platform-sleeps-when-idle sleep-wake-after-transition
@@ -48,12 +49,21 @@ YAML
 	start_bg "$out" run "$TMP/p.yaml"
 	wait_sock "$sock"
 }
+# on_sleep ARGS...: the host hook's follower (lvmm ctl on-sleep), its output in $TMP/hook.out;
+# it is following once its first event (the stream's "following" line) would have been read.
+on_sleep() {
+	rm -f "$TMP/hook.out"
+	"$L" ctl "$sock" on-sleep "$@" >"$TMP/hook.out" 2>&1 &
+	BG="$BG $!"
+	sleep 0.3
+}
 
 # ---- busy, then idle: the platform sleeps; a wake resumes everything ---------------------------
 # The service is busy for 4 s from its start and the user sleeps at its third tick (~0.3 s): the
 # platform waits ~3.5 s. The margin is for a loaded host, where the user's ticks came 1.6 s late
 # and a 2.5 s busy window left too little wait to tell (two rechecks, waited_ms 1063).
-platform 4000 "sleep_at=3" "sleep: { hook: [ /usr/bin/touch, $TMP/hook-ran ], recheck_ms: 500 }"
+platform 4000 "sleep_at=3" "sleep: { recheck_ms: 500 }"
+on_sleep /usr/bin/touch "$TMP/hook-ran"
 wait_grep "$ev" '"event":"platform_sleep"' 100
 if [ "$(at '"event":"sleep_request","partition":"user","state":"S3"')" -gt 0 ] &&
    [ "$(at '"event":"sleep_delayed","partition":"user","busy":"service"')" -gt "$(at '"event":"sleep_request"')" ] &&
@@ -64,10 +74,10 @@ else show "$ev"; fail sleep-delayed-while-service-busy "no sleep_request then re
 sleep 0.5
 if grep -q '"event":"platform_sleep","partition":"user","paused":2,"waited_ms":[2-4][0-9][0-9][0-9]' "$ev" &&
    [ "$(state_of service)" = paused ] && [ "$(state_of other)" = paused ] && [ "$(state_of user)" = paused ] &&
-   [ -e "$TMP/hook-ran" ] && grep -q '"event":"sleep_hook_exit","pid":[0-9]*,"status":0' "$ev" &&
+   [ -e "$TMP/hook-ran" ] && grep -q '^sleep_hook_exit pid=[0-9]* status=0 ' "$TMP/hook.out" &&
    [ "$(at '"event":"platform_sleep"')" -gt "$(at '"event":"sleep_delayed"')" ]; then
 	pass sleep-platform-sleeps-when-idle
-else show "$ev"; "$L" ctl "$sock" list >&2; fail sleep-platform-sleeps-when-idle "the platform did not sleep (all paused, hook run) once the service was idle"; fi
+else show "$ev"; cat "$TMP/hook.out" >&2; "$L" ctl "$sock" list >&2; fail sleep-platform-sleeps-when-idle "the platform did not sleep (all paused, hook run) once the service was idle"; fi
 "$L" ctl --json "$sock" wake user >"$TMP/wake" 2>&1
 wait_grep "$TMP/user.log" "tick 5" 50
 if grep -q '"ok":true,"partition":"user","state":"running"' "$TMP/wake" &&
@@ -112,13 +122,15 @@ if [ $r1 -eq 1 ] && grep -q "not asleep" "$TMP/r1" && [ $r2 -eq 1 ] && grep -q "
 else cat "$TMP/r1" "$TMP/r2" >&2; echo "http $code" >&2; fail sleep-refusals "wake of an awake partition or busy of a user partition was not refused (409/400)"; fi
 stop_sup
 
-# ---- the hook is bounded -------------------------------------------------------------------------------
-platform 0 "sleep_at=2" "sleep: { hook: [ /usr/bin/sleep, 60 ], hook_timeout_ms: 300 }"
-wait_grep "$ev" '"event":"sleep_hook_exit"' 50
-if grep -q '"event":"sleep_hook","hook":"/usr/bin/sleep","pid":[0-9]*' "$ev" &&
-   grep -q '"event":"sleep_hook_exit","pid":[0-9]*,"signal":9,"after_ms":\([3-9][0-9][0-9]\|1[0-9][0-9][0-9]\)' "$ev"; then
+# ---- the hook is bounded (the service is busy for 1.5 s: the follower is in place before) ----------------
+platform 1500 "sleep_at=2"
+on_sleep --timeout-ms 300 /usr/bin/sleep 60
+wait_grep "$TMP/hook.out" '^sleep_hook_exit' 100
+if grep -q '^sleep_hook hook=/usr/bin/sleep pid=[0-9]* partition=user$' "$TMP/hook.out" &&
+   grep -q '^sleep_hook_exit pid=[0-9]* signal=9 after_ms=\([3-9][0-9][0-9]\|1[0-9][0-9][0-9]\)$' "$TMP/hook.out" &&
+   ! grep -q '"event":"sleep_hook' "$ev"; then
 	pass sleep-hook-runs-bounded
-else show "$ev"; fail sleep-hook-runs-bounded "a hook past hook_timeout_ms was not killed and reported"; fi
+else show "$ev"; cat "$TMP/hook.out" >&2; fail sleep-hook-runs-bounded "a hook past --timeout-ms was not killed and reported by lvmm ctl on-sleep"; fi
 stop_sup
 
 # ---- S5 ends the partition ----------------------------------------------------------------------------------
@@ -131,13 +143,15 @@ if grep -q '"event":"partition_exit","partition":"user","reason":"poweroff","sta
 else show "$ev"; fail sleep-s5-ends-partition "an S5 write did not power the partition off (alone)"; fi
 stop_sup
 
-# ---- lvmm check: the hook must be an absolute, executable path --------------------------------------------------
+# ---- a hook in the platform file is refused with where it went; on-sleep wants an absolute program ----------
 cat >"$TMP/bad.yaml" <<YAML
-sleep: { hook: [ touch, x ] }
+sleep: { hook: [ /usr/bin/touch, x ] }
 partitions:
   - { name: user, kernel: $TICKER }
 YAML
 "$L" check "$TMP/bad.yaml" >"$TMP/chk" 2>&1; crc=$?
-if [ $crc -ne 0 ] && grep -q "bad.yaml:1: 'touch' is not an executable file given by its absolute path" "$TMP/chk"; then
+"$L" ctl "$TMP/none.sock" on-sleep touch x >"$TMP/chk2" 2>&1; crc2=$?
+if [ $crc -ne 0 ] && grep -q "bad.yaml:1: lvmm runs no host hook when the platform sleeps any more: run 'lvmm ctl SOCKET on-sleep" "$TMP/chk" &&
+   [ $crc2 -eq 2 ] && grep -q "on-sleep: 'touch' is not an executable file given by its absolute path" "$TMP/chk2"; then
 	pass sleep-hook-checked
-else cat "$TMP/chk" >&2; fail sleep-hook-checked "a relative hook was not refused with file:line"; fi
+else cat "$TMP/chk" "$TMP/chk2" >&2; fail sleep-hook-checked "a platform file's hook was not refused with file:line and the way out, or on-sleep took a relative program"; fi

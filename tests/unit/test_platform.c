@@ -442,28 +442,18 @@ static void test_identities(void)
 	CHECK(says(1, "unknown key 'uid' in identities; expected one of: uid_base count"));
 }
 
-/* sleep: the S3 hook's argv is taken word for word; its program must be absolute and executable. */
+/* sleep: recheck_ms; a host hook is refused, with where it went (lvmm ctl on-sleep). */
 static void test_sleep(void)
 {
 	CHECK_EQ(load("partitions:\n  - name: a\n    kernel: %K\n"), 0);
-	CHECK_EQ(plat.sleep_hook_argc, 0);
-	CHECK_EQ(plat.sleep_hook_timeout_ms, PLAT_SLEEP_HOOK_TIMEOUT_MS);
 	CHECK_EQ(plat.sleep_recheck_ms, PLAT_SLEEP_RECHECK_MS);
-	CHECK_EQ(load("sleep: { hook: [ /bin/true, 'a b', \"$X;\" ], hook_timeout_ms: 500, recheck_ms: 0x10 }\n"
-		      "partitions:\n  - name: a\n    kernel: %K\n"), 0);
-	CHECK_EQ(plat.sleep_hook_argc, 3);
-	CHECK_STR(plat.sleep_hook[0], "/bin/true");
-	CHECK_STR(plat.sleep_hook[1], "a b");
-	CHECK_STR(plat.sleep_hook[2], "$X;"); /* no shell: nothing is expanded */
-	CHECK_EQ(plat.sleep_hook_timeout_ms, 500);
+	CHECK_EQ(load("sleep: { recheck_ms: 0x10 }\npartitions:\n  - name: a\n    kernel: %K\n"), 0);
 	CHECK_EQ(plat.sleep_recheck_ms, 16);
-	CHECK(load("sleep: { hook: [ true ] }\npartitions:\n  - name: a\n    kernel: %K\n") > 0);
-	CHECK(says(1, "'true' is not an executable file given by its absolute path"));
-	CHECK(load("sleep: { hook: [ %D ] }\npartitions:\n  - name: a\n    kernel: %K\n") > 0);
-	CHECK(says(1, "not an executable file"));
-	CHECK(load("sleep: { hook: [ /bin/true, 1, 2, 3, 4, 5, 6, 7, 8 ] }\npartitions:\n  - name: a\n    kernel: %K\n") > 0);
-	CHECK(says(1, "9 words: at most 8"));
-	CHECK(load("sleep: { hook_timeout_ms: 3600001 }\npartitions:\n  - name: a\n    kernel: %K\n") > 0);
+	CHECK(load("sleep: { hook: [ /bin/true ] }\npartitions:\n  - name: a\n    kernel: %K\n") > 0);
+	CHECK(says(1, "lvmm runs no host hook when the platform sleeps any more: run 'lvmm ctl SOCKET on-sleep"));
+	CHECK(load("sleep: { hook_timeout_ms: 500 }\npartitions:\n  - name: a\n    kernel: %K\n") > 0);
+	CHECK(says(1, "lvmm runs no host hook when the platform sleeps any more"));
+	CHECK(load("sleep: { recheck_ms: 3600001 }\npartitions:\n  - name: a\n    kernel: %K\n") > 0);
 	CHECK(load("sleep: { when: 1 }\npartitions:\n  - name: a\n    kernel: %K\n") > 0);
 	CHECK(says(1, "unknown key 'when' in sleep; expected one of: hook hook_timeout_ms recheck_ms"));
 }
