@@ -30,11 +30,12 @@
 
 #include "lvmm/proto.h"
 
-#define LVMM_API_VERSION    5  /* 2: shutdown, reboot; lvmm_api_part.timeout_ms; 3: metrics, wake, busy, idle;
+#define LVMM_API_VERSION    6  /* 2: shutdown, reboot; lvmm_api_part.timeout_ms; 3: metrics, wake, busy, idle;
                                 * 4: metrics gathered by the front-end (list, METRICS_PART, METRICS_ACM),
                                 * lvmm_api_stats.vcpu_ns, lvmm_api_part.pid always set;
                                 * 5: no REMOTE notice (the window comes with init.remote_ms and every
-                                * remote body, lvmm_api_remote.remaining_ms) */
+                                * remote body, lvmm_api_remote.remaining_ms);
+                                * 6: no POLICY notice (the policy-load reply says it) */
 #define LVMM_API_MAX_PARTS  256  /* list replies and event filters: >= PLAT_MAX_PARTS */
 #define LVMM_API_MAX_LINKS  128  /* >= PLAT_MAX_LINKS (two per partition) */
 #define LVMM_API_RID_MAX    64   /* request id incl. NUL: [A-Za-z0-9._:-], 1-63 chars */
@@ -54,7 +55,7 @@ enum lvmm_api_msg {
 	LVMM_MSG_API_REPLY = 0x103,  /* sup -> fe: struct lvmm_api_reply (+ body); fds: [blob] */
 	LVMM_MSG_API_EVENT = 0x104,  /* sup -> fe (event channel): struct lvmm_api_event */
 	LVMM_MSG_API_AGENT = 0x105,  /* sup -> fe: struct lvmm_api_agent; fd: the channel when open */
-	LVMM_MSG_API_POLICY = 0x106, /* sup -> fe: struct lvmm_api_policy_note: re-ask filters */
+	/* 0x106: POLICY (until version 6: the front-end sees the policy-load reply instead) */
 	LVMM_MSG_API_REMOTE_REQ = 0x107, /* fe -> sup: struct lvmm_api_remote_req; fds as REQ */
 	LVMM_MSG_API_LAST = 0x107,
 };
@@ -261,7 +262,7 @@ struct lvmm_api_policy {
  * The events a subject may follow (LVMM_OP_EVENTS): bit i of parts = the
  * events of partition i; platform = events about no single partition.
  * The supervisor decides; the front-end filters with it, and asks again for
- * every follower when it gets LVMM_MSG_API_POLICY (the policy changed).
+ * every follower when it relays a successful policy-load reply.
  */
 struct lvmm_api_events {
 	uint32_t nparts;
@@ -381,13 +382,6 @@ struct lvmm_api_agent {
 	uint32_t part;          /* partition index */
 	uint32_t open;          /* 1: fds[0] is the channel's end; 0: it closed (drop it) */
 	char name[LVMM_NAME_MAX];
-};
-
-/* ---- POLICY (sup -> fe) -------------------------------------------------------------------- */
-
-struct lvmm_api_policy_note {
-	uint32_t generation;    /* policies loaded so far */
-	uint32_t pad;
 };
 
 _Static_assert(sizeof(struct lvmm_api_req) == 192, "api ABI: request");

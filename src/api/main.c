@@ -153,7 +153,6 @@ void api_request_id(char *out, size_t n)
 static union {
 	struct lvmm_api_reply rep;
 	struct lvmm_api_agent agent;
-	struct lvmm_api_policy_note note;
 	char raw[LVMM_MSG_MAX_LEN];
 } in;
 
@@ -196,6 +195,9 @@ static bool on_sup(void)
 					break;
 				}
 			api_reply_fd = -1;
+			/* A new policy: every follower's filter is decided again. */
+			if (!in.rep.result && in.rep.body == LVMM_BODY_POLICY)
+				events_policy_changed();
 			break;
 		case LVMM_MSG_API_AGENT:
 			if (h.len != sizeof(in.agent) || in.agent.part >= LVMM_API_MAX_PARTS ||
@@ -207,9 +209,6 @@ static bool on_sup(void)
 			} else {
 				agent_close(in.agent.part);
 			}
-			break;
-		case LVMM_MSG_API_POLICY:
-			events_policy_changed();
 			break;
 		default:
 			break;

@@ -47,7 +47,7 @@ struct ctl_op {
 };
 
 static struct {
-	const struct ctl_transport *tp;
+	ctl_reply_fn *reply;
 	struct ctl_req r[CTL_REQ_SLOTS]; /* host requests, then one slot per agent channel */
 	uint32_t gen;                    /* request generations (tokens) */
 	uint64_t remote_until;           /* monotonic ns the remote window closes at; 0: closed */
@@ -147,8 +147,8 @@ static void complete(struct sup *s, struct ctl_req *r, bool send)
 		memcpy(&big.rep, &r->rep, offsetof(struct lvmm_api_reply, u));
 		out = &big.rep;
 	}
-	if (send && C.tp && len)
-		C.tp->reply(s, out, len, r->failed ? -1 : r->blob_fd);
+	if (send && C.reply && len)
+		C.reply(s, out, len, r->failed ? -1 : r->blob_fd);
 	release(r);
 }
 
@@ -161,8 +161,8 @@ void ctl_refuse(struct sup *s, uint32_t id, uint32_t op, int err, const char *wh
 	rep.op = op;
 	rep.result = err;
 	snprintf(rep.error, sizeof(rep.error), "%s", why);
-	if (C.tp)
-		C.tp->reply(s, &rep, offsetof(struct lvmm_api_reply, u), -1);
+	if (C.reply)
+		C.reply(s, &rep, offsetof(struct lvmm_api_reply, u), -1);
 }
 
 /* ---- reply bodies --------------------------------------------------------------- */
@@ -398,8 +398,6 @@ static enum ctl_res op_policy_load(struct sup *s, struct ctl_req *r)
 	ev_begin(&ev, "policy_loaded", part);
 	ev_str(&ev, "policy", new_policy->name);
 	ev_end(&ev);
-	if (C.tp && C.tp->policy_changed)
-		C.tp->policy_changed(s);
 	return CR_DONE;
 }
 
@@ -867,7 +865,7 @@ void ctl_on_timer(struct sup *s, uint64_t now)
 	}
 }
 
-void ctl_setup(struct sup *s, const struct ctl_transport *tp)
+void ctl_setup(struct sup *s, ctl_reply_fn *reply)
 {
 	unsigned i;
 
@@ -883,7 +881,7 @@ void ctl_setup(struct sup *s, const struct ctl_transport *tp)
 		C.r[i].used = false;
 		C.r[i].payload_fd = C.r[i].blob_fd = -1;
 	}
-	C.tp = tp;
+	C.reply = reply;
 	C.remote_until = 0;
 }
 

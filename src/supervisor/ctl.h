@@ -83,16 +83,16 @@ struct ctl_req {
 	struct lvmm_api_reply rep; /* the reply being built (a list goes to a shared buffer) */
 };
 
-/* The transport under requests (frontend.c, or a test's fake). */
-struct ctl_transport {
-	/* Send one reply of len bytes (and fd >= 0 with it); never blocks. */
-	void (*reply)(struct sup *s, const struct lvmm_api_reply *rep, size_t len, int fd);
-	/* A new policy was loaded: event filters must be decided again. */
-	void (*policy_changed)(struct sup *s);
-};
+/*
+ * The transport under requests (frontend.c, or a test's fake): send one
+ * reply of len bytes (and fd >= 0 with it); never blocks. The front-end
+ * learns what it must know from the replies themselves (a policy loaded:
+ * event filters decided again; the remote window).
+ */
+typedef void ctl_reply_fn(struct sup *s, const struct lvmm_api_reply *rep, size_t len, int fd);
 
-/** ctl_setup() - reset every request slot, use transport tp. */
-void ctl_setup(struct sup *s, const struct ctl_transport *tp);
+/** ctl_setup() - reset every request slot; replies go out through reply. */
+void ctl_setup(struct sup *s, ctl_reply_fn *reply);
 
 /**
  * ctl_req_check() - is len bytes at q with nfds descriptors a well-formed

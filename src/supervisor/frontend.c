@@ -64,7 +64,6 @@ static struct {
 	uint32_t uid;              /* its identity (root only), kept across restarts */
 	int uid_lock;
 	uint64_t restart_at;       /* 0: not scheduled */
-	uint32_t policy_gen;
 	uint64_t ev_seq;
 	uint32_t ev_lost;          /* events not delivered since the last one that was */
 	int tls_fd;                /* the TCP socket TLS is served on (remote:), or -1 */
@@ -88,19 +87,6 @@ static void t_reply(struct sup *s, const struct lvmm_api_reply *rep, size_t len,
 	if (r)
 		pr_warn("control: reply to request %u lost: %s", rep->id, strerror(-r));
 }
-
-static void t_policy_changed(struct sup *s)
-{
-	struct lvmm_api_policy_note n = { .generation = ++F.policy_gen };
-
-	(void)s;
-	if (F.ctl >= 0 && proto_send(F.ctl, LVMM_MSG_API_POLICY, &n, sizeof(n), NULL, 0, MSG_DONTWAIT))
-		pr_warn("control: the front-end missed a policy change");
-}
-
-static const struct ctl_transport transport = {
-	.reply = t_reply, .policy_changed = t_policy_changed,
-};
 
 /* Every event line also goes to the front-end's followers; never waits for it. */
 static void sink(const char *partition, const char *line, size_t len)
@@ -572,7 +558,7 @@ int fe_init(struct sup *s, const char *path)
 	F.s = s;
 	for (i = 0; i < PLAT_MAX_PARTS; i++)
 		F.agent_fd[i] = -1;
-	ctl_setup(s, &transport);
+	ctl_setup(s, t_reply);
 	s->hooks = &hooks;
 	events_set_sink(sink);
 	F.wanted = (path && path[0]) || s->plat->remote.present;

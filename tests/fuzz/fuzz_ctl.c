@@ -59,12 +59,6 @@ static void t_reply(struct sup *s, const struct lvmm_api_reply *r, size_t len, i
 	FUZZ_CHECK(nreplies[r->id] == 1);
 }
 
-static void t_policy(struct sup *s)
-{
-	(void)s;
-}
-
-static const struct ctl_transport tp = { .reply = t_reply, .policy_changed = t_policy };
 
 static int fake_agent_open(struct sup *s, struct part_rt *pr)
 {
@@ -159,7 +153,7 @@ static void reset(void)
 	S.stopping = false;
 	memset(nreplies, 0, sizeof(nreplies));
 	served = 0;
-	ctl_setup(&S, &tp);
+	ctl_setup(&S, t_reply);
 	S.hooks = &hooks;
 }
 
