@@ -822,15 +822,6 @@ void ctl_request(struct sup *s, const struct ctl_subject *sub, const struct lvmm
 	ev_set_request(NULL);
 }
 
-unsigned ctl_inflight(void)
-{
-	unsigned i, n = 0;
-
-	for (i = 0; i < CTL_REQ_SLOTS; i++)
-		n += C.r[i].used;
-	return n;
-}
-
 /* ---- time -------------------------------------------------------------------------- */
 
 uint64_t ctl_next_deadline(struct sup *s)

@@ -131,8 +131,6 @@ uint64_t ctl_remote_remaining_ms(struct sup *s);
 void ctl_attested(struct sup *s, uint32_t token, struct part_rt *pr, int result, const char *why,
 		  int fd, uint64_t size);
 
-/** ctl_inflight() - requests in flight (for tests and the pools). */
-unsigned ctl_inflight(void);
 
 /** ctl_next_deadline() - the earliest request deadline (UINT64_MAX: none). */
 uint64_t ctl_next_deadline(struct sup *s);

@@ -262,7 +262,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	/* Every deadline passes: whatever still waits is answered. */
 	ctl_on_timer(&S, now_ns() + 60000 * MS);
-	FUZZ_CHECK(ctl_inflight() == 0);
 	for (i = 1; i <= id; i++)
 		FUZZ_CHECK(nreplies[i] == 1);
 	for (i = 0; i < 2; i++)
