@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Reading a policy (inline in a platform file, or standalone) into the model
- * of include/lvmm/policy_model.h. Judging a platform by it is the ACM's
- * job (src/supervisor/acm_check.c), not this compiler's.
+ * of include/lvmm/policy_model.h, and the operations' names. Judging a
+ * platform by it is the ACM's job (src/supervisor/acm.c, policy.c; offline
+ * through them, src/cli/acm_check.c), not this compiler's.
  */
 #ifndef LVMM_POLICY_LOAD_H
 #define LVMM_POLICY_LOAD_H
