@@ -19,8 +19,8 @@
  * message, struct lvmm_msg_hdr, fds by SCM_RIGHTS). Every payload is its
  * whole fixed-size struct; strings are fixed arrays, NUL-terminated.
  *
- *   sup -> trust   TRUST_INIT        once, first: name, flags, vTPM state dir
- *   sup -> trust   TRUST_BOOT        per partition start, with the fds (the gate's end included)
+ *   sup -> trust   TRUST_INIT        once, first: the partition's platform entry (+ vTPM state dir)
+ *   sup -> trust   TRUST_BOOT        per partition start: the fds (the gate's end included)
  *   trust -> sup   TRUST_BOOT_DONE   the verdict and its events, first
  *   trust -> part  GATE              then the same verdict (+ the event log memfd), on the gate
  *   sup -> trust   TRUST_ATTEST      a nonce
@@ -34,10 +34,9 @@
 
 #include <stdint.h>
 
+#include "config/platform.h"
 #include "lvmm/proto.h"
 
-#define LVMM_TRUST_PATH_MAX     1024  /* vTPM state directory, incl. NUL */
-#define LVMM_TRUST_FILE_MAX     256   /* a boot image's basename, incl. NUL */
 #define LVMM_TRUST_PLATFORM_MAX 16384 /* canonical platform entry (= MEASURE_PLATFORM_MAX) */
 #define LVMM_TRUST_REASON_MAX   320
 #define LVMM_TRUST_NONCE_MAX    64
@@ -49,28 +48,17 @@
 /* Exit status of a trust process whose vTPM failed (swtpm died, misbehaved or could not start). */
 #define LVMM_TRUST_EXIT_VTPM    3
 
-#define LVMM_TRUST_F_TPM        (1U << 0) /* INIT/BOOT: the partition has a vTPM */
-
+/*
+ * The partition's platform entry as the supervisor parsed it (the same
+ * binary at both ends: one layout): the trust process takes from it the
+ * boot sets' names and command lines, verify: and on_fail, whether there
+ * is a vTPM, and the canonical entry it measures (PCR 21). With a vTPM,
+ * one fd: its state directory, opened by the supervisor.
+ */
 struct lvmm_trust_init {
-	char name[LVMM_NAME_MAX];
-	uint32_t flags;     /* LVMM_TRUST_F_* */
 	uint32_t log_level;
-	char state_dir[LVMM_TRUST_PATH_MAX]; /* with F_TPM: swtpm's --tpmstate dir */
-};
-
-#define LVMM_TRUST_IMG_VERIFY   (1U << 0) /* check against a signed manifest */
-
-/* One boot set: fds are indices into the message's fd array, or LVMM_NO_FD. */
-struct lvmm_trust_image {
-	uint32_t flags;       /* LVMM_TRUST_IMG_* */
-	int32_t fd_kernel;    /* sealed memfd */
-	int32_t fd_initrd;    /* sealed memfd, or LVMM_NO_FD */
-	int32_t fd_manifest;  /* read-only files, with IMG_VERIFY */
-	int32_t fd_signature;
-	int32_t fd_key;
-	char kernel_name[LVMM_TRUST_FILE_MAX]; /* basename: the manifest's name for it */
-	char initrd_name[LVMM_TRUST_FILE_MAX]; /* "" without an initrd */
-	char cmdline[LVMM_CMDLINE_MAX];
+	uint32_t pad;
+	struct plat_part part;
 };
 
 enum lvmm_trust_on_fail {
@@ -78,19 +66,21 @@ enum lvmm_trust_on_fail {
 	LVMM_TRUST_SAFE_IMAGE = 2, /* boot the safe image (itself verified) instead */
 };
 
-#define LVMM_TRUST_BOOT_F_SAFE  (1U << 1) /* a safe image is configured */
+/* A boot set's fds in BOOT: sealed memfds (read-only), then the verify: files. */
+enum { LVMM_TRUST_FD_KERNEL, LVMM_TRUST_FD_INITRD, LVMM_TRUST_FD_MANIFEST, LVMM_TRUST_FD_SIGNATURE,
+       LVMM_TRUST_FD_KEY, LVMM_TRUST_FDS };
 
+/*
+ * One start. fds are indices into the message's fd array, or LVMM_NO_FD:
+ * fd[0] the partition's boot set, fd[1] its safe image's (offered exactly
+ * when its kernel is there); a verify: file that could not be opened is
+ * absent (verification then fails).
+ */
 struct lvmm_trust_boot {
 	uint32_t seq;          /* echoed in BOOT_DONE; a new BOOT supersedes an unanswered one */
-	uint32_t flags;        /* LVMM_TRUST_F_TPM | LVMM_TRUST_BOOT_F_SAFE */
-	uint32_t on_fail;      /* enum lvmm_trust_on_fail */
-	int32_t fd_guest;      /* with F_TPM: the trust end of the partition's TPM socket */
+	int32_t fd_guest;      /* with a vTPM: the trust end of the partition's TPM socket */
 	int32_t fd_gate;       /* the trust end of this start's gate socket (the verdict goes there) */
-	uint32_t pad0;
-	struct lvmm_trust_image image[2]; /* [0] the partition's, [1] its safe image */
-	uint32_t platform_len;
-	uint32_t pad;
-	char platform[LVMM_TRUST_PLATFORM_MAX]; /* canonical platform entry (PCR 21) */
+	int32_t fd[2][LVMM_TRUST_FDS];
 };
 
 enum lvmm_trust_verdict {
@@ -173,7 +163,7 @@ struct lvmm_trust_attest_done {
 #define LVMM_TRUST_ATTEST_JSON_MAX (96 * 1024)
 #define LVMM_TRUST_PCR_MASK 0x7e0000U /* PCRs 17-22: the ones lvmm measures into */
 
-_Static_assert(sizeof(struct lvmm_trust_boot) < LVMM_MSG_MAX_LEN, "BOOT must fit a message");
+_Static_assert(sizeof(struct lvmm_trust_init) < LVMM_MSG_MAX_LEN, "INIT must fit a message");
 _Static_assert(sizeof(struct lvmm_trust_boot_done) < LVMM_MSG_MAX_LEN, "BOOT_DONE must fit");
 _Static_assert(sizeof(struct lvmm_trust_attest_done) < LVMM_MSG_MAX_LEN, "ATTEST_DONE must fit");
 _Static_assert(sizeof(struct lvmm_trust_field) % 8 == 0, "no tail padding in a field");

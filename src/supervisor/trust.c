@@ -47,7 +47,7 @@ struct trust_rt {
 };
 
 static struct trust_rt T[PLAT_MAX_PARTS];
-static struct lvmm_trust_boot boot_msg; /* 26 KiB: not on the stack */
+static struct lvmm_trust_init init; /* 36 KiB: not on the stack */
 
 void trust_init(struct sup *s)
 {
@@ -131,7 +131,6 @@ int trust_spawn(struct sup *s, struct part_rt *pr, char *err, size_t errlen)
 {
 	struct trust_rt *t = &T[pr->index];
 	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = TAG_TRUST | pr->index };
-	struct lvmm_trust_init init = { .log_level = (uint32_t)s->opts.log_level };
 	const struct plat_part *p = pr->p;
 	int tpm = plat_part_tpm(p), sock, r = 0, dirfd;
 	struct event e;
@@ -162,10 +161,8 @@ int trust_spawn(struct sup *s, struct part_rt *pr, char *err, size_t errlen)
 	ev_u64(&e, "pid", (uint64_t)t->pid);
 	ev_u64(&e, "uid", t->uid);
 	ev_end(&e);
-	snprintf(init.name, sizeof(init.name), "%s", p->name);
-	if (tpm >= 0)
-		init.flags = LVMM_TRUST_F_TPM;
-	snprintf(init.state_dir, sizeof(init.state_dir), "%s", tpm >= 0 ? p->devs[tpm].path : "");
+	init.log_level = (uint32_t)s->opts.log_level;
+	init.part = *p;
 	/* The state directory as an fd: the trust identity needs no rights on the path to it. */
 	dirfd = tpm < 0 ? -1 : open(p->devs[tpm].path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	r = tpm >= 0 && dirfd < 0 ? -errno : proto_send(t->sock, LVMM_MSG_TRUST_INIT, &init, sizeof(init),
@@ -179,11 +176,6 @@ int trust_spawn(struct sup *s, struct part_rt *pr, char *err, size_t errlen)
 	return r;
 }
 
-static const char *base_name(const char *path)
-{
-	return strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
-}
-
 /*
  * An image's memfd, read-only: the trust process hashes it while the
  * supervisor fills it, and can neither write into it nor seal it early.
@@ -194,68 +186,45 @@ static int32_t add_ro(struct fdset *fs, int fd)
 	int ro;
 
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	ro = open(path, O_RDONLY | O_CLOEXEC);
+	ro = fd < 0 ? -1 : open(path, O_RDONLY | O_CLOEXEC);
 	return ro < 0 ? LVMM_NO_FD : fdset_add(fs, ro, true);
-}
-
-/* One boot set; a verify: file that cannot be opened fails verification in the trust process. */
-static void fill_image(struct lvmm_trust_image *im, struct fdset *fs, const int *img,
-		       const char *kernel, const char *initrd, const char *cmdline,
-		       const struct plat_verify *v)
-{
-	const char *path[3] = { v->manifest, v->signature, v->key };
-	int32_t *fd[3] = { &im->fd_manifest, &im->fd_signature, &im->fd_key };
-	unsigned i;
-
-	im->fd_kernel = add_ro(fs, img[0]);
-	im->fd_initrd = img[1] < 0 ? LVMM_NO_FD : add_ro(fs, img[1]);
-	snprintf(im->kernel_name, sizeof(im->kernel_name), "%s", base_name(kernel));
-	snprintf(im->initrd_name, sizeof(im->initrd_name), "%s", base_name(initrd));
-	snprintf(im->cmdline, sizeof(im->cmdline), "%s", cmdline);
-	im->flags = v->on ? LVMM_TRUST_IMG_VERIFY : 0;
-	for (i = 0; i < 3; i++) {
-		int f = v->on ? open(path[i], O_RDONLY | O_CLOEXEC | O_NONBLOCK) : -1;
-
-		*fd[i] = f < 0 ? LVMM_NO_FD : fdset_add(fs, f, true);
-	}
 }
 
 int trust_boot(struct sup *s, struct part_rt *pr, int guest_fd, int gate_fd, char *err, size_t errlen)
 {
 	struct trust_rt *t = &T[pr->index];
-	const struct plat_part *p = pr->p;
+	const struct plat_verify *v[2] = { &pr->p->verify, &pr->p->safe.verify };
+	struct lvmm_trust_boot b = { .fd_guest = LVMM_NO_FD };
 	struct fdset fs = { .n = 0 };
-	int r = 0, len;
+	unsigned i, k;
+	int r;
 
-	memset(&boot_msg, 0, sizeof(boot_msg));
-	boot_msg.fd_guest = guest_fd < 0 ? LVMM_NO_FD : fdset_add(&fs, guest_fd, true);
-	boot_msg.fd_gate = fdset_add(&fs, gate_fd, true);
+	if (guest_fd >= 0)
+		b.fd_guest = fdset_add(&fs, guest_fd, true);
+	b.fd_gate = fdset_add(&fs, gate_fd, true);
+	/* Each boot set this start has; a verify: file that cannot be opened fails verification. */
+	for (i = 0; i < 2; i++) {
+		const char *path[3] = { v[i]->manifest, v[i]->signature, v[i]->key };
+
+		b.fd[i][LVMM_TRUST_FD_KERNEL] = add_ro(&fs, pr->img[2 * i]);
+		b.fd[i][LVMM_TRUST_FD_INITRD] = add_ro(&fs, pr->img[2 * i + 1]);
+		for (k = 0; k < 3; k++) {
+			int f = v[i]->on && pr->img[2 * i] >= 0 ?
+				open(path[k], O_RDONLY | O_CLOEXEC | O_NONBLOCK) : -1;
+
+			b.fd[i][LVMM_TRUST_FD_MANIFEST + k] = f < 0 ? LVMM_NO_FD : fdset_add(&fs, f, true);
+		}
+	}
 	r = trust_spawn(s, pr, err, errlen);
-	len = plat_part_canonical(p, boot_msg.platform, sizeof(boot_msg.platform));
-	if (!r && len < 0) {
-		r = len;
-		snprintf(err, errlen, "the platform entry is longer than %d bytes", LVMM_TRUST_PLATFORM_MAX);
+	if (!r) {
+		b.seq = next_seq(t, TRUST_BOOT_TIMEOUT_MS);
+		r = proto_send(t->sock, LVMM_MSG_TRUST_BOOT, &b, sizeof(b), fs.fds, fs.n, MSG_DONTWAIT);
+		if (r)
+			snprintf(err, errlen, "trust process: %s", strerror(-r));
+		else
+			t->boot_seq = b.seq; /* an unanswered earlier BOOT is superseded */
+		t->boot_safe = pr->img[2] >= 0;
 	}
-	if (r)
-		goto out;
-	boot_msg.platform_len = (uint32_t)len;
-	boot_msg.seq = next_seq(t, TRUST_BOOT_TIMEOUT_MS);
-	boot_msg.flags = guest_fd >= 0 ? LVMM_TRUST_F_TPM : 0;
-	boot_msg.on_fail = p->verify.on_fail ? p->verify.on_fail : LVMM_TRUST_REFUSE;
-	fill_image(&boot_msg.image[0], &fs, &pr->img[0], p->kernel, p->initrd, p->cmdline, &p->verify);
-	if (pr->img[2] >= 0) {
-		boot_msg.flags |= LVMM_TRUST_BOOT_F_SAFE;
-		fill_image(&boot_msg.image[1], &fs, &pr->img[2], p->safe.kernel, p->safe.initrd,
-			   p->safe.cmdline, &p->safe.verify);
-	}
-	r = proto_send(t->sock, LVMM_MSG_TRUST_BOOT, &boot_msg, sizeof(boot_msg), fs.fds, fs.n,
-		       MSG_DONTWAIT);
-	if (r)
-		snprintf(err, errlen, "trust process: %s", strerror(-r));
-	else
-		t->boot_seq = boot_msg.seq; /* an unanswered earlier BOOT is superseded */
-	t->boot_safe = boot_msg.flags & LVMM_TRUST_BOOT_F_SAFE;
-out:
 	fdset_close(&fs); /* the images themselves stay the life cycle's */
 	return r;
 }

@@ -34,6 +34,7 @@
 #include "trust/attest.h"
 #include "trust/digest.h"
 #include "trust/eventlog.h"
+#include "trust/offline.h"
 #include "trust/swtpm.h"
 #include "trust/tpm2.h"
 #include "trust/verdict.h"
@@ -53,6 +54,7 @@ static struct {
 	bool attest_wait;    /* an attestation waits for the channel */
 	char tpm_err[160];   /* swtpm could not be started: every BOOT says so */
 	char name[LVMM_NAME_MAX]; /* the partition's */
+	int platform_len;    /* its canonical platform entry's bytes, or -errno */
 	size_t log_len;      /* logbuf's bytes: the event log of the measured start */
 	struct swtpm swtpm;
 	struct vtpm v;
@@ -60,6 +62,8 @@ static struct {
 } D = { .sup = -1, .guest = -1 };
 
 /* Large messages: static, not on the stack. */
+static struct lvmm_trust_init init; /* the partition's platform entry, for the run */
+static char platform[LVMM_TRUST_PLATFORM_MAX];
 static union {
 	struct lvmm_trust_boot b;
 	struct lvmm_trust_attest a;
@@ -351,24 +355,20 @@ static int fd_at(const int *fds, unsigned nfds, int32_t idx)
 	return idx >= 0 && (unsigned)idx < nfds ? fds[idx] : -1;
 }
 
-static bool image_in(const struct lvmm_trust_image *im, const int *fds, unsigned nfds,
-		     struct trust_image_in *in)
+/* Boot set `set` of this start: its names from the platform entry, its fds from BOOT. */
+static bool image_in(unsigned set, const int *fds, unsigned nfds, struct trust_image_in *in)
 {
-	if (!memchr(im->kernel_name, 0, sizeof(im->kernel_name)) ||
-	    !memchr(im->initrd_name, 0, sizeof(im->initrd_name)) ||
-	    !memchr(im->cmdline, 0, sizeof(im->cmdline)))
-		return false;
-	in->kernel_name = im->kernel_name;
-	in->kernel_fd = fd_at(fds, nfds, im->fd_kernel);
-	in->initrd_name = im->initrd_name;
-	in->initrd_fd = fd_at(fds, nfds, im->fd_initrd);
-	in->cmdline = im->cmdline;
+	const int32_t *fd = req.b.fd[set];
+
+	trust_image_of(&init.part, set, in);
+	in->kernel_fd = fd_at(fds, nfds, fd[LVMM_TRUST_FD_KERNEL]);
+	in->initrd_fd = fd_at(fds, nfds, fd[LVMM_TRUST_FD_INITRD]);
 	in->filling = true; /* the supervisor fills and seals them while they are hashed */
-	in->verify = im->flags & LVMM_TRUST_IMG_VERIFY;
-	in->manifest_fd = fd_at(fds, nfds, im->fd_manifest);
-	in->sig_fd = fd_at(fds, nfds, im->fd_signature);
-	in->key_fd = fd_at(fds, nfds, im->fd_key);
-	return in->kernel_fd >= 0;
+	in->manifest_fd = fd_at(fds, nfds, fd[LVMM_TRUST_FD_MANIFEST]);
+	in->sig_fd = fd_at(fds, nfds, fd[LVMM_TRUST_FD_SIGNATURE]);
+	in->key_fd = fd_at(fds, nfds, fd[LVMM_TRUST_FD_KEY]);
+	/* An initrd the entry names must be there (and none that it does not). */
+	return in->kernel_fd >= 0 && !!in->initrd_name[0] == (in->initrd_fd >= 0);
 }
 
 /* ---- the verdict's events (the supervisor emits them: trust_check_msg, verdict_events) ---- */
@@ -489,7 +489,7 @@ static int measure(void)
 static void on_boot(const struct lvmm_msg_hdr *h, const int *fds, unsigned nfds)
 {
 	const struct lvmm_trust_boot *b = &req.b;
-	struct trust_eval_in in = { .on_fail = (int)b->on_fail, .partition = D.name };
+	struct trust_eval_in in = { .on_fail = trust_on_fail(&init.part), .partition = D.name };
 	struct lvmm_gate g = { .go = 0 };
 	int logfd = -1, guest, gate;
 	unsigned i;
@@ -503,17 +503,18 @@ static void on_boot(const struct lvmm_msg_hdr *h, const int *fds, unsigned nfds)
 		close(D.guest); /* the previous start's partition is gone */
 	D.guest = D.tpm ? guest : -1;
 	memset(&ev, 0, sizeof(ev));
-	if (h->len != sizeof(*b) || b->platform_len > sizeof(b->platform) ||
-	    !image_in(&b->image[0], fds, nfds, &in.image[0]) ||
-	    ((b->flags & LVMM_TRUST_BOOT_F_SAFE) &&
-	     !image_in(&b->image[1], fds, nfds, &in.image[1]))) {
+	if (h->len != sizeof(*b) || !image_in(0, fds, nfds, &in.image[0]) ||
+	    (b->fd[1][LVMM_TRUST_FD_KERNEL] != LVMM_NO_FD && !image_in(1, fds, nfds, &in.image[1]))) {
 		snprintf(ev.reason, sizeof(ev.reason), "malformed BOOT request");
 		goto reply;
 	}
-	in.image[0].present = true;
-	in.image[1].present = b->flags & LVMM_TRUST_BOOT_F_SAFE;
-	in.platform = b->platform;
-	in.platform_len = b->platform_len;
+	if (D.platform_len < 0) {
+		snprintf(ev.reason, sizeof(ev.reason), "the platform entry is longer than %d bytes",
+			 LVMM_TRUST_PLATFORM_MAX);
+		goto reply;
+	}
+	in.platform = platform;
+	in.platform_len = (size_t)D.platform_len;
 	trust_evaluate(&in, &ev);
 	done.verdict = ev.verdict;
 	if (D.tpm && (ev.verdict == LVMM_TRUST_OK || ev.verdict == LVMM_TRUST_SAFE)) {
@@ -607,9 +608,26 @@ static int loop(void)
 	}
 }
 
+/*
+ * The supervisor's parse of the entry (it is trusted), but the strings read
+ * here are checked to end in their arrays.
+ */
+static bool init_ok(const struct plat_part *p)
+{
+	const char *str[] = { p->name, p->kernel, p->initrd, p->cmdline, p->safe.kernel,
+			      p->safe.initrd, p->safe.cmdline };
+	size_t len[] = { sizeof(p->name), sizeof(p->kernel), sizeof(p->initrd), sizeof(p->cmdline),
+			 sizeof(p->safe.kernel), sizeof(p->safe.initrd), sizeof(p->safe.cmdline) };
+	unsigned i;
+
+	for (i = 0; i < ARRAY_SIZE(str); i++)
+		if (!memchr(str[i], 0, len[i]))
+			return false;
+	return p->ndevs <= LVMM_MAX_DEVS;
+}
+
 int trust_main(int sock)
 {
-	static struct lvmm_trust_init init;
 	struct swtpm_params sp = { .stderr_fd = -1 };
 	char err[256], prefix[64];
 	struct lvmm_msg_hdr h;
@@ -617,18 +635,18 @@ int trust_main(int sock)
 
 	D.sup = sock;
 	r = proto_recv(sock, &h, &init, sizeof(init), &dirfd, 1, 0);
-	if (r || h.type != LVMM_MSG_TRUST_INIT || h.len != sizeof(init) ||
-	    h.nfds != !!(init.flags & LVMM_TRUST_F_TPM) ||
-	    !memchr(init.name, 0, sizeof(init.name)) ||
-	    !memchr(init.state_dir, 0, sizeof(init.state_dir))) {
+	if (r || h.type != LVMM_MSG_TRUST_INIT || h.len != sizeof(init) || !init_ok(&init.part) ||
+	    h.nfds != (plat_part_tpm(&init.part) >= 0)) {
 		fprintf(stderr, "lvmm __trust: no valid INIT from the supervisor\n");
 		return 1;
 	}
-	snprintf(D.name, sizeof(D.name), "%s", init.name);
+	snprintf(D.name, sizeof(D.name), "%s", init.part.name);
 	snprintf(prefix, sizeof(prefix), "lvmm trust %s", D.name);
 	log_set_prefix(prefix);
 	log_level = (int)MIN(init.log_level, (uint32_t)LOG_DEBUG);
-	D.tpm = init.flags & LVMM_TRUST_F_TPM;
+	D.tpm = plat_part_tpm(&init.part) >= 0;
+	/* The same entry for every start of this run: PCR 21's event data. */
+	D.platform_len = plat_part_canonical(&init.part, platform, sizeof(platform));
 	if (D.tpm) {
 		/*
 		 * swtpm is exec'd now, before the filter: the sandbox never needs fork
