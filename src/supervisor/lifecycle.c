@@ -478,9 +478,6 @@ static int start_now(struct sup *s, struct part_rt *pr, char *err, size_t errlen
 	if (r)
 		goto err_refused;
 	r = claim_identity(s, pr, err, errlen);
-	/* The trust process (and its swtpm) start up while the images are sealed. */
-	if (!r && plat_part_trust(pr->p))
-		r = trust_spawn(s, pr, err, errlen);
 	if (!r)
 		r = seal_images(s, pr, err, errlen);
 	if (r)
@@ -513,12 +510,6 @@ void lc_on_verified(struct sup *s, struct part_rt *pr, int boot, const char *why
 	ev_end(&e);
 	pr->kill_at_ns = now_ns() + LC_STOP_GRACE_MS * MS;
 	sup_arm_timer(s);
-}
-
-void lc_trust_lost(struct sup *s, struct part_rt *pr, const char *why)
-{
-	if (pr->pid && plat_part_tpm(pr->p) >= 0)
-		lc_kill(s, pr, why);
 }
 
 int lc_start(struct sup *s, struct part_rt *pr, char *err, size_t errlen)

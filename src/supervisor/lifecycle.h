@@ -228,12 +228,6 @@ bool lc_all_done(struct sup *s, bool waiting_for_ctl);
  */
 void lc_on_verified(struct sup *s, struct part_rt *pr, int boot, const char *why);
 
-/**
- * lc_trust_lost() - partition pr's trust process is gone (why), its
- * verdict given: a partition with a vTPM is killed.
- */
-void lc_trust_lost(struct sup *s, struct part_rt *pr, const char *why);
-
 /** lc_close() - release what the run held (identities); after the last partition ended. */
 void lc_close(struct sup *s);
 

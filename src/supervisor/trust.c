@@ -127,7 +127,8 @@ static uint32_t next_seq(struct trust_rt *t, uint32_t ms)
 	return t->seq;
 }
 
-int trust_spawn(struct sup *s, struct part_rt *pr, char *err, size_t errlen)
+/* Start partition pr's trust process if it has none (it sets itself and swtpm up meanwhile). */
+static int trust_spawn(struct sup *s, struct part_rt *pr, char *err, size_t errlen)
 {
 	struct trust_rt *t = &T[pr->index];
 	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = TAG_TRUST | pr->index };
@@ -197,7 +198,7 @@ int trust_boot(struct sup *s, struct part_rt *pr, int guest_fd, int gate_fd, cha
 	struct lvmm_trust_boot b = { .fd_guest = LVMM_NO_FD };
 	struct fdset fs = { .n = 0 };
 	unsigned i, k;
-	int r;
+	int r = trust_spawn(s, pr, err, errlen); /* first: it starts up while the images are copied */
 
 	if (guest_fd >= 0)
 		b.fd_guest = fdset_add(&fs, guest_fd, true);
@@ -215,7 +216,6 @@ int trust_boot(struct sup *s, struct part_rt *pr, int guest_fd, int gate_fd, cha
 			b.fd[i][LVMM_TRUST_FD_MANIFEST + k] = f < 0 ? LVMM_NO_FD : fdset_add(&fs, f, true);
 		}
 	}
-	r = trust_spawn(s, pr, err, errlen);
 	if (!r) {
 		b.seq = next_seq(t, TRUST_BOOT_TIMEOUT_MS);
 		r = proto_send(t->sock, LVMM_MSG_TRUST_BOOT, &b, sizeof(b), fs.fds, fs.n, MSG_DONTWAIT);
@@ -315,16 +315,12 @@ static int on_attest_done(struct sup *s, struct part_rt *pr, struct trust_rt *t,
 			  const struct lvmm_trust_attest_done *a, int fd)
 {
 	uint64_t size = 0;
-	int r = 0;
 
-	if (a->seq != t->attest_seq)
-		r = a->seq > t->seq ? -EPROTO : -EALREADY;
-	else if (fd >= 0 && trust_sealed_ok(fd, LVMM_TRUST_ATTEST_JSON_MAX, &size))
-		r = -EPROTO;
-	if (r) {
+	/* A late answer (to a request given up on) is dropped; one never asked for is a violation. */
+	if (a->seq != t->attest_seq || (fd >= 0 && trust_sealed_ok(fd, LVMM_TRUST_ATTEST_JSON_MAX, &size))) {
 		if (fd >= 0)
 			close(fd);
-		return r == -EALREADY ? 0 : r;
+		return a->seq == t->attest_seq || a->seq > t->seq ? -EPROTO : 0;
 	}
 	t->attest_seq = 0;
 	if (s->hooks && s->hooks->attested)
@@ -406,7 +402,7 @@ bool trust_reaped(struct sup *s, pid_t pid, int wstatus)
 	if (!t->stopping && t->boot_seq)
 		lc_on_verified(s, &s->parts[i], -1, why);
 	else if (!t->stopping && plat_part_tpm(s->parts[i].p) >= 0)
-		lc_trust_lost(s, &s->parts[i], why);
+		lc_kill(s, &s->parts[i], why); /* its vTPM is gone */
 	t->boot_seq = t->attest_seq = 0;
 	return true;
 }

@@ -34,13 +34,6 @@ struct part_rt;
 void trust_init(struct sup *s);
 
 /**
- * trust_spawn() - start partition pr's trust process if it has none (it
- * sets itself up, swtpm included, while the caller goes on). 0 or -errno
- * with the reason in err.
- */
-int trust_spawn(struct sup *s, struct part_rt *pr, char *err, size_t errlen);
-
-/**
  * trust_boot() - ask partition pr's trust process (started now if it has
  * none) to verify and measure this start: the sealed images in pr->img,
  * the verify: files, with a TPM the trust end of the partition's TPM
