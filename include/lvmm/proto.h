@@ -44,7 +44,8 @@ enum lvmm_msg_type {
 	LVMM_MSG_TRUST_ATTEST = 12,     /* sup -> trust: struct lvmm_trust_attest      */
 	LVMM_MSG_TRUST_ATTEST_DONE = 13,/* trust -> sup: struct lvmm_trust_attest_done */
 	LVMM_MSG_GATE = 14,    /* trust -> part: struct lvmm_gate (+ the event log): a gated start's verdict */
-	LVMM_MSG_TYPE_MAX = 14,
+	LVMM_MSG_GATE_IMAGES = 15, /* part -> trust: struct lvmm_gate_images + its image memfds */
+	LVMM_MSG_TYPE_MAX = 15,
 };
 
 struct lvmm_msg_hdr {
@@ -146,7 +147,7 @@ struct lvmm_part_config {
 	char cmdline[LVMM_CMDLINE_MAX];
 	int32_t fd_kvm;         /* /dev/kvm */
 	int32_t fd_mem;         /* guest RAM memfd, mem_bytes long */
-	int32_t fd_kernel;      /* kernel image */
+	int32_t fd_kernel;      /* kernel image file, read-only: the partition seals a copy */
 	int32_t fd_initrd;      /* or LVMM_NO_FD */
 	int32_t fd_console_out; /* UART output */
 	int32_t fd_console_in;  /* UART input, or LVMM_NO_FD */
@@ -278,6 +279,17 @@ struct lvmm_gate {
 	uint32_t go;
 	uint32_t pad;
 	char why[320];
+};
+
+/*
+ * First on the gate, the other way (part -> trust): the partition's image
+ * memfds (src/vmm/images.h), empty and read-only, filled and sealed by the
+ * partition while the trust process hashes them. fd[]: kernel, initrd,
+ * safe kernel, safe initrd, as indices into the message's fds or
+ * LVMM_NO_FD (as the config has them).
+ */
+struct lvmm_gate_images {
+	int32_t fd[4];
 };
 
 struct lvmm_ctl {

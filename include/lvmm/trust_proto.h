@@ -21,6 +21,7 @@
  *
  *   sup -> trust   TRUST_INIT        once, first: the partition's platform entry (+ vTPM state dir)
  *   sup -> trust   TRUST_BOOT        per partition start: the fds (the gate's end included)
+ *   part -> trust  GATE_IMAGES       on the gate: the partition's image memfds, read-only, as it fills them
  *   trust -> sup   TRUST_BOOT_DONE   the verdict and its events, first
  *   trust -> part  GATE              then the same verdict (+ the event log memfd), on the gate
  *   sup -> trust   TRUST_ATTEST      a nonce
@@ -66,18 +67,20 @@ enum lvmm_trust_on_fail {
 	LVMM_TRUST_SAFE_IMAGE = 2, /* boot the safe image (itself verified) instead */
 };
 
-/* A boot set's fds in BOOT: sealed memfds (read-only), then the verify: files. */
-enum { LVMM_TRUST_FD_KERNEL, LVMM_TRUST_FD_INITRD, LVMM_TRUST_FD_MANIFEST, LVMM_TRUST_FD_SIGNATURE,
-       LVMM_TRUST_FD_KEY, LVMM_TRUST_FDS };
+/* A boot set's verify: files in BOOT. */
+enum { LVMM_TRUST_FD_MANIFEST, LVMM_TRUST_FD_SIGNATURE, LVMM_TRUST_FD_KEY, LVMM_TRUST_FDS };
+
+#define LVMM_TRUST_BOOT_F_SAFE  (1U << 0) /* the partition has its safe image too (image set 1) */
 
 /*
  * One start. fds are indices into the message's fd array, or LVMM_NO_FD:
- * fd[0] the partition's boot set, fd[1] its safe image's (offered exactly
- * when its kernel is there); a verify: file that could not be opened is
- * absent (verification then fails).
+ * fd[0] the verify: files of the partition's boot set, fd[1] its safe
+ * image's; one that could not be opened is absent (verification then
+ * fails). The images themselves come from the partition, on the gate.
  */
 struct lvmm_trust_boot {
 	uint32_t seq;          /* echoed in BOOT_DONE; a new BOOT supersedes an unanswered one */
+	uint32_t flags;        /* LVMM_TRUST_BOOT_F_* */
 	int32_t fd_guest;      /* with a vTPM: the trust end of the partition's TPM socket */
 	int32_t fd_gate;       /* the trust end of this start's gate socket (the verdict goes there) */
 	int32_t fd[2][LVMM_TRUST_FDS];

@@ -16,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -432,40 +431,31 @@ static int start_verify(struct sup *s, struct part_rt *pr, char *err, size_t err
 }
 
 /*
- * Every image is read once into a sealed memfd (the safe image's too, when
- * it may be needed): what the trust process checks is what boots. With a
- * trust process the memfds go to it before they are filled, so that it
- * hashes each while the copy runs (on another CPU); every one is sealed in
- * the end, a failed copy's too, which tells it they are complete.
+ * Each image file this start may boot (the safe image's too, when it may
+ * be needed), opened read-only for the partition, which copies it once
+ * into a memfd it seals and loads only from (src/vmm/images.h); with a
+ * trust process, that process hashes the same copies as they are made.
  */
-static int seal_images(struct sup *s, struct part_rt *pr, char *err, size_t errlen)
+static int open_images(struct sup *s, struct part_rt *pr, char *err, size_t errlen)
 {
 	const struct plat_part *p = pr->p;
 	const char *path[4] = { p->kernel, p->initrd, p->safe.kernel, p->safe.initrd };
 	bool safe = p->safe.on && p->verify.on && p->verify.on_fail == LVMM_TRUST_SAFE_IMAGE;
 	unsigned i;
-	int r = 0;
 
-	for (i = 0; i < ARRAY_SIZE(pr->img) && !r; i++) {
+	for (i = 0; i < ARRAY_SIZE(pr->img); i++) {
 		if (!path[i][0] || (i >= 2 && !safe))
 			continue;
-		pr->img[i] = memfd_create("lvmm-image", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+		/* O_NONBLOCK: a FIFO in an image's place must not hang the supervisor. */
+		pr->img[i] = open(path[i], O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 		if (pr->img[i] < 0) {
-			r = -errno;
-			snprintf(err, errlen, "memfd for '%s': %s", path[i], strerror(errno));
+			int e = errno;
+
+			snprintf(err, errlen, "cannot open '%s': %s", path[i], strerror(e));
+			return -e;
 		}
 	}
-	if (!r && plat_part_trust(p))
-		r = start_verify(s, pr, err, errlen);
-	for (i = 0; i < ARRAY_SIZE(pr->img); i++) {
-		if (pr->img[i] < 0)
-			continue;
-		if (!r)
-			r = res_image_fill(pr->img[i], path[i], err, errlen); /* sealed, also on failure */
-		else
-			fcntl(pr->img[i], F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SEAL); /* complete as it is */
-	}
-	return r;
+	return plat_part_trust(p) ? start_verify(s, pr, err, errlen) : 0;
 }
 
 static int start_now(struct sup *s, struct part_rt *pr, char *err, size_t errlen)
@@ -479,7 +469,7 @@ static int start_now(struct sup *s, struct part_rt *pr, char *err, size_t errlen
 		goto err_refused;
 	r = claim_identity(s, pr, err, errlen);
 	if (!r)
-		r = seal_images(s, pr, err, errlen);
+		r = open_images(s, pr, err, errlen);
 	if (r)
 		goto err_start;
 	/* With a trust process it is forked gated: its set-up overlaps verification (bench/trust.sh). */

@@ -177,20 +177,6 @@ static int trust_spawn(struct sup *s, struct part_rt *pr, char *err, size_t errl
 	return r;
 }
 
-/*
- * An image's memfd, read-only: the trust process hashes it while the
- * supervisor fills it, and can neither write into it nor seal it early.
- */
-static int32_t add_ro(struct fdset *fs, int fd)
-{
-	char path[32];
-	int ro;
-
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	ro = fd < 0 ? -1 : open(path, O_RDONLY | O_CLOEXEC);
-	return ro < 0 ? LVMM_NO_FD : fdset_add(fs, ro, true);
-}
-
 int trust_boot(struct sup *s, struct part_rt *pr, int guest_fd, int gate_fd, char *err, size_t errlen)
 {
 	struct trust_rt *t = &T[pr->index];
@@ -203,17 +189,16 @@ int trust_boot(struct sup *s, struct part_rt *pr, int guest_fd, int gate_fd, cha
 	if (guest_fd >= 0)
 		b.fd_guest = fdset_add(&fs, guest_fd, true);
 	b.fd_gate = fdset_add(&fs, gate_fd, true);
-	/* Each boot set this start has; a verify: file that cannot be opened fails verification. */
+	b.flags = pr->img[2] >= 0 ? LVMM_TRUST_BOOT_F_SAFE : 0;
+	/* Each boot set's verify: files; one that cannot be opened fails verification there. */
 	for (i = 0; i < 2; i++) {
 		const char *path[3] = { v[i]->manifest, v[i]->signature, v[i]->key };
 
-		b.fd[i][LVMM_TRUST_FD_KERNEL] = add_ro(&fs, pr->img[2 * i]);
-		b.fd[i][LVMM_TRUST_FD_INITRD] = add_ro(&fs, pr->img[2 * i + 1]);
 		for (k = 0; k < 3; k++) {
 			int f = v[i]->on && pr->img[2 * i] >= 0 ?
 				open(path[k], O_RDONLY | O_CLOEXEC | O_NONBLOCK) : -1;
 
-			b.fd[i][LVMM_TRUST_FD_MANIFEST + k] = f < 0 ? LVMM_NO_FD : fdset_add(&fs, f, true);
+			b.fd[i][k] = f < 0 ? LVMM_NO_FD : fdset_add(&fs, f, true);
 		}
 	}
 	if (!r) {
@@ -223,9 +208,9 @@ int trust_boot(struct sup *s, struct part_rt *pr, int guest_fd, int gate_fd, cha
 			snprintf(err, errlen, "trust process: %s", strerror(-r));
 		else
 			t->boot_seq = b.seq; /* an unanswered earlier BOOT is superseded */
-		t->boot_safe = pr->img[2] >= 0;
+		t->boot_safe = b.flags & LVMM_TRUST_BOOT_F_SAFE;
 	}
-	fdset_close(&fs); /* the images themselves stay the life cycle's */
+	fdset_close(&fs);
 	return r;
 }
 

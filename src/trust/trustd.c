@@ -44,7 +44,8 @@
 #include <sanitizer/lsan_interface.h>
 #endif
 
-#define BOOT_FDS_MAX 12 /* the TPM socket, the gate + 2 images x (kernel, initrd, 3 verify files) */
+#define BOOT_FDS_MAX 8 /* the TPM socket, the gate + 2 images x 3 verify files */
+#define GATE_IMAGES_MS 20000 /* the partition's images (it sends them as soon as it is configured) */
 
 static struct {
 	int sup;             /* the supervisor */
@@ -355,15 +356,41 @@ static int fd_at(const int *fds, unsigned nfds, int32_t idx)
 	return idx >= 0 && (unsigned)idx < nfds ? fds[idx] : -1;
 }
 
-/* Boot set `set` of this start: its names from the platform entry, its fds from BOOT. */
-static bool image_in(unsigned set, const int *fds, unsigned nfds, struct trust_image_in *in)
+/*
+ * The partition's image memfds, first on its gate (struct lvmm_gate_images):
+ * img[] gets kernel, initrd, safe kernel, safe initrd (or -1), got[0..*n)
+ * every fd that came, for the caller to close. 0 or -errno.
+ */
+static int gate_images(int gate, int img[4], int got[4], unsigned *n)
+{
+	static struct lvmm_gate_images gi;
+	struct pollfd p = { .fd = gate, .events = POLLIN };
+	struct lvmm_msg_hdr h;
+	unsigned i;
+	int r;
+
+	if (gate < 0 || poll(&p, 1, GATE_IMAGES_MS) != 1)
+		return -ETIMEDOUT;
+	memset(&h, 0, sizeof(h));
+	r = proto_recv(gate, &h, &gi, sizeof(gi), got, 4, MSG_DONTWAIT);
+	*n = r ? 0 : h.nfds;
+	if (!r && (h.type != LVMM_MSG_GATE_IMAGES || h.len != sizeof(gi)))
+		r = -EPROTO;
+	for (i = 0; i < 4; i++)
+		img[i] = r ? -1 : fd_at(got, *n, gi.fd[i]);
+	return r;
+}
+
+/* Boot set `set` of this start: names from the platform entry, images from the partition. */
+static bool image_in(unsigned set, const int img[4], const int *fds, unsigned nfds,
+		     struct trust_image_in *in)
 {
 	const int32_t *fd = req.b.fd[set];
 
 	trust_image_of(&init.part, set, in);
-	in->kernel_fd = fd_at(fds, nfds, fd[LVMM_TRUST_FD_KERNEL]);
-	in->initrd_fd = fd_at(fds, nfds, fd[LVMM_TRUST_FD_INITRD]);
-	in->filling = true; /* the supervisor fills and seals them while they are hashed */
+	in->kernel_fd = img[2 * set];
+	in->initrd_fd = img[2 * set + 1];
+	in->filling = true; /* the partition fills and seals them while they are hashed */
 	in->manifest_fd = fd_at(fds, nfds, fd[LVMM_TRUST_FD_MANIFEST]);
 	in->sig_fd = fd_at(fds, nfds, fd[LVMM_TRUST_FD_SIGNATURE]);
 	in->key_fd = fd_at(fds, nfds, fd[LVMM_TRUST_FD_KEY]);
@@ -491,8 +518,8 @@ static void on_boot(const struct lvmm_msg_hdr *h, const int *fds, unsigned nfds)
 	const struct lvmm_trust_boot *b = &req.b;
 	struct trust_eval_in in = { .on_fail = trust_on_fail(&init.part), .partition = D.name };
 	struct lvmm_gate g = { .go = 0 };
-	int logfd = -1, guest, gate;
-	unsigned i;
+	int logfd = -1, guest, gate, img[4], got[4], r;
+	unsigned i, ngot = 0;
 
 	memset(&done, 0, sizeof(done));
 	done.seq = h->len >= sizeof(b->seq) ? b->seq : 0;
@@ -503,9 +530,16 @@ static void on_boot(const struct lvmm_msg_hdr *h, const int *fds, unsigned nfds)
 		close(D.guest); /* the previous start's partition is gone */
 	D.guest = D.tpm ? guest : -1;
 	memset(&ev, 0, sizeof(ev));
-	if (h->len != sizeof(*b) || !image_in(0, fds, nfds, &in.image[0]) ||
-	    (b->fd[1][LVMM_TRUST_FD_KERNEL] != LVMM_NO_FD && !image_in(1, fds, nfds, &in.image[1]))) {
+	if (h->len != sizeof(*b)) {
 		snprintf(ev.reason, sizeof(ev.reason), "malformed BOOT request");
+		goto reply;
+	}
+	r = gate_images(gate, img, got, &ngot);
+	if (r || !image_in(0, img, fds, nfds, &in.image[0]) ||
+	    !!(b->flags & LVMM_TRUST_BOOT_F_SAFE) != (img[2] >= 0) ||
+	    ((b->flags & LVMM_TRUST_BOOT_F_SAFE) && !image_in(1, img, fds, nfds, &in.image[1]))) {
+		snprintf(ev.reason, sizeof(ev.reason), "the partition's images: %s",
+			 r ? strerror(-r) : "not those of its platform entry");
 		goto reply;
 	}
 	if (D.platform_len < 0) {
@@ -536,6 +570,8 @@ reply:
 		pr_debug("the verdict did not reach the partition");
 	if (logfd >= 0)
 		close(logfd);
+	while (ngot)
+		close(got[--ngot]);
 	for (i = 0; i < nfds; i++)
 		if (fds[i] != D.guest)
 			close(fds[i]); /* the gate's end too: it carries one verdict */

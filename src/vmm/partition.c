@@ -27,6 +27,7 @@
 #include "devices/tpm_crb.h"
 #include "vmm/boot.h"
 #include "vmm/cpuid.h"
+#include "vmm/images.h"
 #include "vmm/sandbox.h"
 #include "vmm/vcpu.h"
 #include "vmm/vm.h"
@@ -533,9 +534,13 @@ int partition_main(int sup)
 		log_set_prefix(pfx);
 	}
 	pr_debug("configuration received");
+	/* Its own sealed copies of the images (a gated start's trust process hashes them meanwhile). */
+	r = images_seal(&cfg, fds, cfg.flags & LVMM_PART_F_GATED ? fds[cfg.fd_gate] : -1, err,
+			sizeof(err));
 	/* With a safe image the verdict says which image set to build with: it comes first. */
 	early = (cfg.flags & LVMM_PART_F_GATED) && cfg.fd_safe_kernel != LVMM_NO_FD;
-	r = early ? wait_verdict(vm, sup, &logfd, err, sizeof(err)) : 0;
+	if (!r && early)
+		r = wait_verdict(vm, sup, &logfd, err, sizeof(err));
 	built = !r;
 	if (!r)
 		r = partition_build(vm, sup, err, sizeof(err));

@@ -2,8 +2,8 @@
 /*
  * The supervisor's checks of what a trust process sends it
  * (src/supervisor/trust.c: trust_check_msg, trust_sealed_ok) with hostile
- * fields, and the sealed copies of boot images (resources.c:
- * res_image_fill) against a file that changes afterwards, also hashed
+ * fields, and the sealed copies of boot images (src/vmm/images.c:
+ * image_copy) against a file that changes afterwards, also hashed
  * while they are filled (trust/digest.c).
  */
 #include <errno.h>
@@ -17,11 +17,11 @@
 #include <unistd.h>
 
 #include "lvmm/trust_proto.h"
-#include "supervisor/resources.h"
 #include "supervisor/trust.h"
 #include "trust/attest.h"
 #include "trust/digest.h"
 #include "unit/unit.h"
+#include "vmm/images.h"
 
 static struct lvmm_trust_boot_done b;
 static struct lvmm_trust_attest_done a;
@@ -268,13 +268,21 @@ static void test_sealed_ok(void)
 	CHECK_EQ(trust_sealed_ok(-1, 64, &size), -EPROTO);
 }
 
-/* A sealed copy of path as the life cycle makes it (fd, or -errno with err set). */
+/*
+ * A sealed copy of path as a start makes it: the supervisor opens the file
+ * (open_images), the partition copies it (fd, or -errno with err set).
+ */
 static int sealed_copy(const char *path, char *err, size_t errlen)
 {
 	int fd = memfd_create("lvmm-image", MFD_CLOEXEC | MFD_ALLOW_SEALING), r;
+	int in = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 
 	err[0] = 0;
-	r = res_image_fill(fd, path, err, errlen);
+	r = in < 0 ? -errno : image_copy(fd, in, "kernel image", err, errlen);
+	if (in < 0)
+		snprintf(err, errlen, "cannot open '%s': %s", path, strerror(-r));
+	else
+		close(in);
 	if (r)
 		close(fd);
 	return r ? r : fd;
