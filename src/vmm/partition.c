@@ -3,7 +3,8 @@
  * The partition process: receives its configuration and every fd it may
  * use from the supervisor, then sequences everything else: the VM object,
  * vCPUs, devices, boot image, threads, sandbox, run, report, teardown.
- * It never opens a file by name.
+ * It never opens a file by name (but its own memfds, read-only, through
+ * /proc/self/fd: images.c).
  */
 #include "vmm/partition.h"
 
