@@ -230,7 +230,7 @@ static int build_config(struct sup *s, struct part_rt *pr, struct fdset *fs, cha
 	}
 	pr->mem_fd = fd; /* kept: the supervisor holds the partition's memory object */
 	cfg.fd_mem = fdset_add(fs, fd, false);
-	/* The sealed images of this start (the verdict's set): handed over, then ours are closed. */
+	/* This start's image files (read-only: the partition seals copies): handed over, ours closed. */
 	cfg.fd_kernel = fdset_add(fs, pr->img[0], true);
 	cfg.fd_initrd = pr->img[1] < 0 ? LVMM_NO_FD : fdset_add(fs, pr->img[1], true);
 	pr->img[0] = pr->img[1] = -1;

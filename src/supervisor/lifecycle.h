@@ -83,7 +83,7 @@ struct part_rt {
 	struct lvmm_ctl_reply final_stats; /* the partition's last counters */
 	/* Listening sockets this start created (device i), removed when it ends. */
 	struct { uint64_t dev, ino; } bound[LVMM_MAX_DEVS];
-	/* This start's sealed images: kernel, initrd, safe kernel, safe initrd (or -1). */
+	/* This start's image files, read-only: kernel, initrd, safe kernel, safe initrd (or -1). */
 	int img[4];
 	bool safe_boot;       /* the verdict: the safe image boots */
 	bool gated;           /* forked gated, and no go from its trust process seen yet */

@@ -35,10 +35,11 @@ void trust_init(struct sup *s);
 
 /**
  * trust_boot() - ask partition pr's trust process (started now if it has
- * none) to verify and measure this start: the sealed images in pr->img,
- * the verify: files, with a TPM the trust end of the partition's TPM
- * socket (guest_fd), and the trust end of the start's gate socket
- * (gate_fd), on which it tells the partition the verdict; both fds are
+ * none) to verify and measure this start: the verify: files of each image
+ * set pr->img has (the safe image's when pr->img[2] is open), with a TPM
+ * the trust end of the partition's TPM socket (guest_fd), and the trust
+ * end of the start's gate socket (gate_fd), on which the partition sends
+ * it the images and it tells the partition the verdict; both fds are
  * always consumed. The verdict comes to lc_on_verified() too. 0 or -errno
  * with the reason in err.
  */
