@@ -43,8 +43,9 @@ enum lvmm_msg_type {
 	LVMM_MSG_TRUST_BOOT_DONE = 11,  /* trust -> sup: struct lvmm_trust_boot_done (+ event log) */
 	LVMM_MSG_TRUST_ATTEST = 12,     /* sup -> trust: struct lvmm_trust_attest      */
 	LVMM_MSG_TRUST_ATTEST_DONE = 13,/* trust -> sup: struct lvmm_trust_attest_done */
-	LVMM_MSG_GATE = 14,    /* sup -> part: struct lvmm_gate (+ the event log): a gated start's verdict */
-	LVMM_MSG_TYPE_MAX = 14,
+	LVMM_MSG_GATE = 14,    /* trust -> part: struct lvmm_gate (+ the event log): a gated start's verdict */
+	LVMM_MSG_GATE_IMAGES = 15, /* part -> trust: struct lvmm_gate_images + its image memfds */
+	LVMM_MSG_TYPE_MAX = 15,
 };
 
 struct lvmm_msg_hdr {
@@ -135,7 +136,7 @@ enum lvmm_watchdog_action {
 #define LVMM_PART_F_PREFIX      (1U << 1) /* prefix console lines with the name */
 #define LVMM_PART_F_TEST_DEVICE (1U << 2) /* test-only port 0xf0: see docs */
 #define LVMM_PART_F_CONSOLE_SOCK (1U << 3) /* fd_console_listen is a listening console socket */
-#define LVMM_PART_F_GATED       (1U << 4) /* no guest instruction before LVMM_MSG_GATE says go */
+#define LVMM_PART_F_GATED       (1U << 4) /* no guest instruction before fd_gate's LVMM_MSG_GATE says go */
 
 struct lvmm_part_config {
 	char name[LVMM_NAME_MAX];
@@ -146,7 +147,7 @@ struct lvmm_part_config {
 	char cmdline[LVMM_CMDLINE_MAX];
 	int32_t fd_kvm;         /* /dev/kvm */
 	int32_t fd_mem;         /* guest RAM memfd, mem_bytes long */
-	int32_t fd_kernel;      /* kernel image */
+	int32_t fd_kernel;      /* kernel image file, read-only: the partition seals a copy */
 	int32_t fd_initrd;      /* or LVMM_NO_FD */
 	int32_t fd_console_out; /* UART output */
 	int32_t fd_console_in;  /* UART input, or LVMM_NO_FD */
@@ -181,6 +182,17 @@ struct lvmm_part_config {
 	struct lvmm_prot_range protect[LVMM_MAX_PROTECT];
 	uint32_t watchdog_ms;   /* 0: no watchdog device */
 	uint32_t watchdog_action; /* enum lvmm_watchdog_action */
+	/*
+	 * A gated start (LVMM_PART_F_GATED): fd_gate is the partition's end of
+	 * the socket on which its trust process sends the verdict (struct
+	 * lvmm_gate). With a safe image, its sealed images and command line
+	 * too: the verdict says which set boots, and nothing is loaded before it.
+	 */
+	int32_t fd_gate;
+	int32_t fd_safe_kernel;  /* or LVMM_NO_FD: no safe image */
+	int32_t fd_safe_initrd;  /* or LVMM_NO_FD */
+	uint32_t pad3;
+	char safe_cmdline[LVMM_CMDLINE_MAX];
 };
 
 /* ---- EVENT ----------------------------------------------------------- */
@@ -255,16 +267,29 @@ enum lvmm_ctl_op {
 /*
  * A gated start (LVMM_PART_F_GATED, docs/trust.md "A start, step by
  * step"): the partition is forked while its trust process verifies and
- * measures, builds its VM and loads the images, and then waits for this,
- * before any vCPU thread exists. go = 1: run; with a vTPM, exactly one fd
- * comes with it, the sealed event log (what the config's TPM device
- * would otherwise carry in fd[1]). go = 0: the start is refused (why says
- * so): the partition exits with LVMM_EXIT_SETUP without running the guest.
+ * measures, builds its VM and loads the images (with a safe image: after
+ * this), and waits for this on fd_gate, from the trust process, before any
+ * vCPU thread exists. go = 1: run its own image set, 2: run its safe
+ * image set; with a vTPM, exactly one fd comes with a go, the sealed event
+ * log. go = 0: the start is refused (why says so): the partition exits
+ * with LVMM_EXIT_SETUP without running the guest; so does it when the
+ * gate closes without a verdict (the trust process died).
  */
 struct lvmm_gate {
 	uint32_t go;
 	uint32_t pad;
 	char why[320];
+};
+
+/*
+ * First on the gate, the other way (part -> trust): the partition's image
+ * memfds (src/vmm/images.h), empty and read-only, filled and sealed by the
+ * partition while the trust process hashes them. fd[]: kernel, initrd,
+ * safe kernel, safe initrd, as indices into the message's fds or
+ * LVMM_NO_FD (as the config has them).
+ */
+struct lvmm_gate_images {
+	int32_t fd[4];
 };
 
 struct lvmm_ctl {

@@ -6,19 +6,26 @@
  * (`lvmm __trust NAME`, this binary re-executed and sandboxed, as its own
  * uid). It does what needs rich input or crypto: reading manifests,
  * signatures and keys, verification, measurement into the vTPM (its own
- * swtpm child), the event log, PCR reads and quotes. The supervisor keeps
- * the decisions: it seals the boot images, asks, validates every field of
- * every answer, emits the events, and starts (or refuses) the partition.
+ * swtpm child), the event log, PCR reads and quotes. It also passes its
+ * verdict to the partition itself, over the gate socket the supervisor
+ * made for that start (struct lvmm_gate, include/lvmm/proto.h), and
+ * formats the verdict's events. The supervisor keeps the decisions: it
+ * seals the boot images, chooses which image sets the partition may load,
+ * asks, validates every field of every answer, emits the events (names
+ * and keys from its own tables, every value escaped), reports the start,
+ * and kills a partition that runs without the go it was told of.
  *
  * Same framing as include/lvmm/proto.h (one SOCK_SEQPACKET packet per
  * message, struct lvmm_msg_hdr, fds by SCM_RIGHTS). Every payload is its
  * whole fixed-size struct; strings are fixed arrays, NUL-terminated.
  *
- *   sup -> trust  TRUST_INIT        once, first: name, flags, vTPM state dir
- *   sup -> trust  TRUST_BOOT        per partition start, with the fds
- *   trust -> sup  TRUST_BOOT_DONE   the verdict (+ the event log memfd)
- *   sup -> trust  TRUST_ATTEST      a nonce
- *   trust -> sup  TRUST_ATTEST_DONE the result (+ the answer's JSON members, a memfd)
+ *   sup -> trust   TRUST_INIT        once, first: the partition's platform entry (+ vTPM state dir)
+ *   sup -> trust   TRUST_BOOT        per partition start: the fds (the gate's end included)
+ *   part -> trust  GATE_IMAGES       on the gate: the partition's image memfds, read-only, as it fills them
+ *   trust -> sup   TRUST_BOOT_DONE   the verdict and its events, first
+ *   trust -> part  GATE              then the same verdict (+ the event log memfd), on the gate
+ *   sup -> trust   TRUST_ATTEST      a nonce
+ *   trust -> sup   TRUST_ATTEST_DONE the result (+ the answer's JSON members, a memfd)
  *
  * The supervisor closing its end is the order to stop: the trust process
  * shuts swtpm down (its state is saved) and exits 0.
@@ -28,13 +35,11 @@
 
 #include <stdint.h>
 
+#include "config/platform.h"
 #include "lvmm/proto.h"
 
-#define LVMM_TRUST_PATH_MAX     1024  /* vTPM state directory, incl. NUL */
-#define LVMM_TRUST_FILE_MAX     256   /* a boot image's basename, incl. NUL */
 #define LVMM_TRUST_PLATFORM_MAX 16384 /* canonical platform entry (= MEASURE_PLATFORM_MAX) */
 #define LVMM_TRUST_REASON_MAX   320
-#define LVMM_TRUST_HEX_MAX      65    /* a SHA-256 in hex, incl. NUL */
 #define LVMM_TRUST_NONCE_MAX    64
 #define LVMM_TRUST_ATTEST_MAX   1024  /* TPMS_ATTEST bytes */
 #define LVMM_TRUST_SIG_MAX      72    /* TPMT_SIGNATURE, ECDSA P-256 */
@@ -44,28 +49,17 @@
 /* Exit status of a trust process whose vTPM failed (swtpm died, misbehaved or could not start). */
 #define LVMM_TRUST_EXIT_VTPM    3
 
-#define LVMM_TRUST_F_TPM        (1U << 0) /* INIT/BOOT: the partition has a vTPM */
-
+/*
+ * The partition's platform entry as the supervisor parsed it (the same
+ * binary at both ends: one layout): the trust process takes from it the
+ * boot sets' names and command lines, verify: and on_fail, whether there
+ * is a vTPM, and the canonical entry it measures (PCR 21). With a vTPM,
+ * one fd: its state directory, opened by the supervisor.
+ */
 struct lvmm_trust_init {
-	char name[LVMM_NAME_MAX];
-	uint32_t flags;     /* LVMM_TRUST_F_* */
 	uint32_t log_level;
-	char state_dir[LVMM_TRUST_PATH_MAX]; /* with F_TPM: swtpm's --tpmstate dir */
-};
-
-#define LVMM_TRUST_IMG_VERIFY   (1U << 0) /* check against a signed manifest */
-
-/* One boot set: fds are indices into the message's fd array, or LVMM_NO_FD. */
-struct lvmm_trust_image {
-	uint32_t flags;       /* LVMM_TRUST_IMG_* */
-	int32_t fd_kernel;    /* sealed memfd */
-	int32_t fd_initrd;    /* sealed memfd, or LVMM_NO_FD */
-	int32_t fd_manifest;  /* read-only files, with IMG_VERIFY */
-	int32_t fd_signature;
-	int32_t fd_key;
-	char kernel_name[LVMM_TRUST_FILE_MAX]; /* basename: the manifest's name for it */
-	char initrd_name[LVMM_TRUST_FILE_MAX]; /* "" without an initrd */
-	char cmdline[LVMM_CMDLINE_MAX];
+	uint32_t pad;
+	struct plat_part part;
 };
 
 enum lvmm_trust_on_fail {
@@ -73,17 +67,23 @@ enum lvmm_trust_on_fail {
 	LVMM_TRUST_SAFE_IMAGE = 2, /* boot the safe image (itself verified) instead */
 };
 
-#define LVMM_TRUST_BOOT_F_SAFE  (1U << 1) /* a safe image is configured */
+/* A boot set's verify: files in BOOT. */
+enum { LVMM_TRUST_FD_MANIFEST, LVMM_TRUST_FD_SIGNATURE, LVMM_TRUST_FD_KEY, LVMM_TRUST_FDS };
 
+#define LVMM_TRUST_BOOT_F_SAFE  (1U << 0) /* the partition has its safe image too (image set 1) */
+
+/*
+ * One start. fds are indices into the message's fd array, or LVMM_NO_FD:
+ * fd[0] the verify: files of the partition's boot set, fd[1] its safe
+ * image's; one that could not be opened is absent (verification then
+ * fails). The images themselves come from the partition, on the gate.
+ */
 struct lvmm_trust_boot {
 	uint32_t seq;          /* echoed in BOOT_DONE; a new BOOT supersedes an unanswered one */
-	uint32_t flags;        /* LVMM_TRUST_F_TPM | LVMM_TRUST_BOOT_F_SAFE */
-	uint32_t on_fail;      /* enum lvmm_trust_on_fail */
-	int32_t fd_guest;      /* with F_TPM: the trust end of the partition's TPM socket */
-	struct lvmm_trust_image image[2]; /* [0] the partition's, [1] its safe image */
-	uint32_t platform_len;
-	uint32_t pad;
-	char platform[LVMM_TRUST_PLATFORM_MAX]; /* canonical platform entry (PCR 21) */
+	uint32_t flags;        /* LVMM_TRUST_BOOT_F_* */
+	int32_t fd_guest;      /* with a vTPM: the trust end of the partition's TPM socket */
+	int32_t fd_gate;       /* the trust end of this start's gate socket (the verdict goes there) */
+	int32_t fd[2][LVMM_TRUST_FDS];
 };
 
 enum lvmm_trust_verdict {
@@ -95,30 +95,53 @@ enum lvmm_trust_verdict {
 	LVMM_TRUST_VERDICT_MAX = 5,
 };
 
-/* Why an image failed verification (manifest.h's struct verify_failure). */
-struct lvmm_trust_failure {
-	char file[LVMM_TRUST_FILE_MAX];      /* entry name, or "manifest", "signature", "key" */
-	char expected[LVMM_TRUST_HEX_MAX];   /* lower-case hex, or "" */
-	char actual[LVMM_TRUST_HEX_MAX];     /* lower-case hex, or "" */
-	uint8_t pad[6];
-	char reason[LVMM_TRUST_REASON_MAX];
+/*
+ * The verdict's events, formatted by the trust process: the supervisor
+ * emits each with the name and keys from its own tables (kind and key are
+ * indices, checked), the values escaped (events.c); which kinds a verdict
+ * may carry is fixed (trust.c). Strings: file names, lower-case hex
+ * digests, reasons; log_events and log_bytes are numbers (num).
+ */
+enum lvmm_trust_event_kind {
+	LVMM_TRUST_EV_VERIFY_FAILED = 0, /* image, file, expected, actual, reason, action */
+	LVMM_TRUST_EV_SAFE_IMAGE = 1,    /* failed */
+	LVMM_TRUST_EV_BOOT_VERIFIED = 2, /* image, key, kernel, initrd, cmdline */
+	LVMM_TRUST_EV_BOOT_MEASURED = 3, /* the same, log_events, log_bytes */
+	LVMM_TRUST_EV_MAX = 3,
 };
 
-#define LVMM_TRUST_DONE_F_EVENTLOG (1U << 0) /* one fd: the sealed event-log memfd */
-#define LVMM_TRUST_DONE_F_KEY      (1U << 1) /* key_digest is the verifying key's */
+enum lvmm_trust_key {
+	LVMM_TRUST_K_IMAGE, LVMM_TRUST_K_FILE, LVMM_TRUST_K_EXPECTED, LVMM_TRUST_K_ACTUAL,
+	LVMM_TRUST_K_REASON, LVMM_TRUST_K_ACTION, LVMM_TRUST_K_FAILED, LVMM_TRUST_K_KEY,
+	LVMM_TRUST_K_KERNEL, LVMM_TRUST_K_INITRD, LVMM_TRUST_K_CMDLINE,
+	LVMM_TRUST_K_LOG_EVENTS, /* this one and those after it are numbers */
+	LVMM_TRUST_K_LOG_BYTES,
+	LVMM_TRUST_K_MAX = LVMM_TRUST_K_LOG_BYTES,
+};
+
+#define LVMM_TRUST_EVENTS_MAX 4
+#define LVMM_TRUST_FIELDS_MAX 8
+
+struct lvmm_trust_field {
+	uint32_t key;          /* enum lvmm_trust_key, each at most once per event */
+	uint32_t pad;
+	uint64_t num;          /* a number key's value */
+	char str[LVMM_TRUST_REASON_MAX]; /* a string key's value */
+};
+
+struct lvmm_trust_event {
+	uint32_t kind;         /* enum lvmm_trust_event_kind */
+	uint32_t nfields;      /* 0..LVMM_TRUST_FIELDS_MAX */
+	struct lvmm_trust_field f[LVMM_TRUST_FIELDS_MAX];
+};
 
 struct lvmm_trust_boot_done {
 	uint32_t seq;
-	uint32_t verdict;      /* enum lvmm_trust_verdict */
-	uint32_t flags;        /* LVMM_TRUST_DONE_F_* */
+	uint32_t verdict;      /* enum lvmm_trust_verdict: what the partition was told on its gate */
+	uint32_t nevents;      /* 0..LVMM_TRUST_EVENTS_MAX, emitted in this order */
 	uint32_t pad;
-	struct lvmm_trust_failure fail[2]; /* image[0]'s and the safe image's, when they failed */
-	uint8_t key_digest[32];            /* SHA-256 of the verifying key (DER) */
-	uint8_t kernel[32], initrd[32], cmdline[32]; /* what boots (measured) */
-	uint64_t kernel_size, initrd_size;
-	uint32_t log_events;   /* TCG_PCR_EVENT2 entries in the event log */
-	uint32_t pad2;
-	char reason[LVMM_TRUST_REASON_MAX]; /* LVMM_TRUST_ERROR: why */
+	struct lvmm_trust_event ev[LVMM_TRUST_EVENTS_MAX];
+	char reason[LVMM_TRUST_REASON_MAX]; /* a refusal (not OK, not SAFE): why, never "" */
 };
 
 struct lvmm_trust_attest {
@@ -143,10 +166,10 @@ struct lvmm_trust_attest_done {
 #define LVMM_TRUST_ATTEST_JSON_MAX (96 * 1024)
 #define LVMM_TRUST_PCR_MASK 0x7e0000U /* PCRs 17-22: the ones lvmm measures into */
 
-_Static_assert(sizeof(struct lvmm_trust_boot) < LVMM_MSG_MAX_LEN, "BOOT must fit a message");
+_Static_assert(sizeof(struct lvmm_trust_init) < LVMM_MSG_MAX_LEN, "INIT must fit a message");
 _Static_assert(sizeof(struct lvmm_trust_boot_done) < LVMM_MSG_MAX_LEN, "BOOT_DONE must fit");
 _Static_assert(sizeof(struct lvmm_trust_attest_done) < LVMM_MSG_MAX_LEN, "ATTEST_DONE must fit");
-_Static_assert(sizeof(struct lvmm_trust_failure) % 8 == 0, "no tail padding in a failure");
+_Static_assert(sizeof(struct lvmm_trust_field) % 8 == 0, "no tail padding in a field");
 _Static_assert(sizeof(struct lvmm_trust_attest_done) % 4 == 0, "no tail padding in ATTEST_DONE");
 
 #endif /* LVMM_TRUST_PROTO_H */

@@ -475,7 +475,7 @@ static int pread_full(int fd, void *buf, size_t len, off_t off)
 	return 0;
 }
 
-/* The event log (a sealed memfd from the supervisor) into the area the TPM2 table names. */
+/* The event log (a sealed memfd from the trust process) into the area the TPM2 table names. */
 int tpm_crb_place_eventlog(struct vm *vm, int fd)
 {
 	struct stat st;

@@ -16,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -39,11 +38,11 @@ static struct lvmm_part_config cfg; /* 64 KiB: not on the stack */
 
 /* Indexed by enum pstate and enum lvmm_exit_reason (include/lvmm/proto.h). */
 static const char *const state_names[] = { "stopped", "starting", "running", "paused", "stopping",
-					   "restarting", "exited", "verifying" };
+					   "restarting", "exited" };
 static const char *const exit_names[] = { "unknown", "poweroff", "reset", "triple-fault",
 					  "internal-error", "entry-failure", "setup-failed",
 					  "stopped" };
-_Static_assert(ARRAY_SIZE(state_names) == PS_VERIFYING + 1, "a name per state");
+_Static_assert(ARRAY_SIZE(state_names) == PS_EXITED + 1, "a name per state");
 _Static_assert(ARRAY_SIZE(exit_names) == LVMM_EXIT_STOPPED + 1, "a name per exit reason");
 
 const char *lc_state_name(enum pstate st)
@@ -66,7 +65,7 @@ void lc_init(struct sup *s)
 		memset(pr, 0, sizeof(*pr));
 		pr->p = &s->plat->parts[i];
 		pr->index = i;
-		pr->sock = pr->mem_fd = pr->uid_lock = pr->tpm_fd = pr->evlog_fd = -1;
+		pr->sock = pr->mem_fd = pr->uid_lock = pr->tpm_fd = pr->gate_fd = -1;
 		pr->img[0] = pr->img[1] = pr->img[2] = pr->img[3] = -1;
 	}
 }
@@ -143,11 +142,10 @@ static int grant_device(struct sup *s, struct part_rt *pr, unsigned i, struct lv
 	case LVMM_DEV_TPM:
 		/* The TPM socket's end goes to the partition (its trust process has the other). */
 		dc->fd[0] = pr->tpm_fd < 0 ? LVMM_NO_FD : fdset_add(fs, pr->tpm_fd, true);
-		dc->fd[1] = pr->evlog_fd < 0 ? LVMM_NO_FD : fdset_add(fs, pr->evlog_fd, false);
 		if (dc->fd[0] != LVMM_NO_FD)
 			pr->tpm_fd = -1;
-		/* The event log comes with the verdict of a gated start (lvmm_gate), else here. */
-		if (dc->fd[0] == LVMM_NO_FD || (dc->fd[1] == LVMM_NO_FD && pr->state == PS_VERIFYING)) {
+		/* The event log comes with the verdict, on the gate (lvmm_gate). */
+		if (dc->fd[0] == LVMM_NO_FD) {
 			snprintf(err, errlen, "device %s: the vTPM is not ready", d->id);
 			return -ENODEV;
 		}
@@ -232,7 +230,7 @@ static int build_config(struct sup *s, struct part_rt *pr, struct fdset *fs, cha
 	}
 	pr->mem_fd = fd; /* kept: the supervisor holds the partition's memory object */
 	cfg.fd_mem = fdset_add(fs, fd, false);
-	/* The sealed images of this start (the verdict's set): handed over, then ours are closed. */
+	/* This start's image files (read-only: the partition seals copies): handed over, ours closed. */
 	cfg.fd_kernel = fdset_add(fs, pr->img[0], true);
 	cfg.fd_initrd = pr->img[1] < 0 ? LVMM_NO_FD : fdset_add(fs, pr->img[1], true);
 	pr->img[0] = pr->img[1] = -1;
@@ -298,24 +296,23 @@ static void close_fd(int *fd)
 	*fd = -1;
 }
 
-/* Close this start's images and TPM socket, and its event log unless keep_log. */
-static void drop_start(struct part_rt *pr, bool keep_log)
+/* Close this start's images, TPM socket and gate (the supervisor's copies). */
+static void drop_start(struct part_rt *pr)
 {
 	unsigned i;
 
 	for (i = 0; i < ARRAY_SIZE(pr->img); i++)
 		close_fd(&pr->img[i]);
 	close_fd(&pr->tpm_fd);
-	if (!keep_log)
-		close_fd(&pr->evlog_fd);
+	close_fd(&pr->gate_fd);
 }
 
-/* This start's images and event log are closed (drop_start), and it is reported. */
+/* This start's images and sockets are closed (drop_start), and it is reported. */
 static void start_failed(struct sup *s, struct part_rt *pr, const char *why)
 {
 	struct event e;
 
-	drop_start(pr, false);
+	drop_start(pr);
 	pr_err("partition %s: %s", pr->p->name, why);
 	ev_begin(&e, "partition_start_failed", pr->p->name);
 	ev_str(&e, "error", why);
@@ -345,9 +342,10 @@ static void start_event(struct part_rt *pr)
 }
 
 /*
- * Fork the partition with this start's images and resources: after the
- * verdict, or gated (it builds its VM while the trust process verifies and
- * measures, and runs nothing until lc_on_verified() passes the verdict on).
+ * Fork the partition with this start's images and resources, gated when it
+ * has a trust process: it builds its VM while the trust process verifies
+ * and measures, and runs nothing until the trust process's go on its gate
+ * socket. With a safe image it gets both image sets; the go says which.
  */
 static int fork_partition(struct sup *s, struct part_rt *pr, bool gated, char *err, size_t errlen)
 {
@@ -359,8 +357,13 @@ static int fork_partition(struct sup *s, struct part_rt *pr, bool gated, char *e
 	r = build_config(s, pr, &fs, err, errlen);
 	if (r)
 		goto err_config;
-	if (gated)
-		cfg.flags |= LVMM_PART_F_GATED;
+	/* The supervisor's copies are closed by drop_start(). */
+	cfg.fd_gate = gated ? fdset_add(&fs, pr->gate_fd, false) : LVMM_NO_FD;
+	cfg.fd_safe_kernel = pr->img[2] < 0 ? LVMM_NO_FD : fdset_add(&fs, pr->img[2], false);
+	cfg.fd_safe_initrd = pr->img[3] < 0 ? LVMM_NO_FD : fdset_add(&fs, pr->img[3], false);
+	snprintf(cfg.safe_cmdline, sizeof(cfg.safe_cmdline), "%s", pr->p->safe.cmdline);
+	cfg.flags |= gated ? LVMM_PART_F_GATED : 0;
+	pr->gated = gated;
 	pr_debug("partition %s: resources open, forking", pr->p->name);
 	pid = spawn_lvmm("__partition", pr->p->name, pr->uid, pr->gid, &sock);
 	if (pid < 0) {
@@ -368,7 +371,6 @@ static int fork_partition(struct sup *s, struct part_rt *pr, bool gated, char *e
 		snprintf(err, errlen, "cannot start the partition process: %s", strerror(-r));
 		goto err_config;
 	}
-	drop_start(pr, true); /* the safe image's copies, if unused; the event log is kept for attest */
 	pr->pid = pid;
 	pr->sock = sock;
 	pr->state = PS_STARTING;
@@ -380,6 +382,7 @@ static int fork_partition(struct sup *s, struct part_rt *pr, bool gated, char *e
 	memset(&pr->final_stats, 0, sizeof(pr->final_stats));
 	r = proto_send(pr->sock, LVMM_MSG_CONFIG, &cfg, sizeof(cfg), fs.fds, fs.n, 0);
 	fdset_close(&fs);
+	drop_start(pr); /* its copies of what was handed over */
 	if (r) {
 		/* The child cannot run without its configuration; it is reaped as killed. */
 		pr_err("partition %s: sending configuration: %s", pr->p->name, strerror(-r));
@@ -404,55 +407,55 @@ err_config:
 	return r;
 }
 
-/* With a vTPM: the partition's TPM socket, one end kept for its config, the other for the trust process. */
+/*
+ * The partition's sockets to its trust process, one end of each kept for
+ * its config, the other for the trust process: the gate (the verdict) and,
+ * with a vTPM, the TPM socket.
+ */
 static int start_verify(struct sup *s, struct part_rt *pr, char *err, size_t errlen)
 {
-	int sv[2] = { -1, -1 };
+	int gate[2] = { -1, -1 }, tpm[2] = { -1, -1 }, r = 0;
 
-	if (plat_part_tpm(pr->p) >= 0 &&
-	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
-		snprintf(err, errlen, "TPM socketpair: %s", strerror(errno));
-		return -errno;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, gate) < 0 ||
+	    (plat_part_tpm(pr->p) >= 0 && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, tpm) < 0)) {
+		r = -errno;
+		snprintf(err, errlen, "socketpair: %s", strerror(-r));
 	}
-	pr->tpm_fd = sv[0];
-	return trust_boot(s, pr, sv[1], err, errlen);
+	pr->gate_fd = gate[0];
+	pr->tpm_fd = tpm[0];
+	if (r) {
+		close_fd(&gate[1]);
+		return r;
+	}
+	return trust_boot(s, pr, tpm[1], gate[1], err, errlen);
 }
 
 /*
- * Every image is read once into a sealed memfd (the safe image's too, when
- * it may be needed): what the trust process checks is what boots. With a
- * trust process the memfds go to it before they are filled, so that it
- * hashes each while the copy runs (on another CPU); every one is sealed in
- * the end, a failed copy's too, which tells it they are complete.
+ * Each image file this start may boot (the safe image's too, when it may
+ * be needed), opened read-only for the partition, which copies it once
+ * into a memfd it seals and loads only from (src/vmm/images.h); with a
+ * trust process, that process hashes the same copies as they are made.
  */
-static int seal_images(struct sup *s, struct part_rt *pr, char *err, size_t errlen)
+static int open_images(struct sup *s, struct part_rt *pr, char *err, size_t errlen)
 {
 	const struct plat_part *p = pr->p;
 	const char *path[4] = { p->kernel, p->initrd, p->safe.kernel, p->safe.initrd };
 	bool safe = p->safe.on && p->verify.on && p->verify.on_fail == LVMM_TRUST_SAFE_IMAGE;
 	unsigned i;
-	int r = 0;
 
-	for (i = 0; i < ARRAY_SIZE(pr->img) && !r; i++) {
+	for (i = 0; i < ARRAY_SIZE(pr->img); i++) {
 		if (!path[i][0] || (i >= 2 && !safe))
 			continue;
-		pr->img[i] = memfd_create("lvmm-image", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+		/* O_NONBLOCK: a FIFO in an image's place must not hang the supervisor. */
+		pr->img[i] = open(path[i], O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 		if (pr->img[i] < 0) {
-			r = -errno;
-			snprintf(err, errlen, "memfd for '%s': %s", path[i], strerror(errno));
+			int e = errno;
+
+			snprintf(err, errlen, "cannot open '%s': %s", path[i], strerror(e));
+			return -e;
 		}
 	}
-	if (!r && plat_part_trust(p))
-		r = start_verify(s, pr, err, errlen);
-	for (i = 0; i < ARRAY_SIZE(pr->img); i++) {
-		if (pr->img[i] < 0)
-			continue;
-		if (!r)
-			r = res_image_fill(pr->img[i], path[i], err, errlen); /* sealed, also on failure */
-		else
-			fcntl(pr->img[i], F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SEAL); /* complete as it is */
-	}
-	return r;
+	return plat_part_trust(p) ? start_verify(s, pr, err, errlen) : 0;
 }
 
 static int start_now(struct sup *s, struct part_rt *pr, char *err, size_t errlen)
@@ -465,23 +468,12 @@ static int start_now(struct sup *s, struct part_rt *pr, char *err, size_t errlen
 	if (r)
 		goto err_refused;
 	r = claim_identity(s, pr, err, errlen);
-	/* The trust process (and its swtpm) start up while the images are sealed. */
-	if (!r && plat_part_trust(pr->p))
-		r = trust_spawn(s, pr, err, errlen);
 	if (!r)
-		r = seal_images(s, pr, err, errlen);
+		r = open_images(s, pr, err, errlen);
 	if (r)
 		goto err_start;
-	/*
-	 * Without a safe image the partition is forked now, gated: its set-up
-	 * overlaps verification and measurement (bench/trust.sh). With one, the
-	 * verdict decides which images it loads: nothing is forked before it.
-	 */
-	if (!plat_part_trust(pr->p) || pr->img[2] < 0)
-		return fork_partition(s, pr, plat_part_trust(pr->p), err, errlen);
-	pr->state = PS_VERIFYING;
-	sup_arm_timer(s);
-	return 0;
+	/* With a trust process it is forked gated: its set-up overlaps verification (bench/trust.sh). */
+	return fork_partition(s, pr, plat_part_trust(pr->p), err, errlen);
 
 err_start:
 	acm_partition_start_fail(s, pr);
@@ -490,63 +482,29 @@ err_refused:
 	return r;
 }
 
-void lc_on_verified(struct sup *s, struct part_rt *pr, int boot, int evlog_fd, const char *why)
+void lc_on_verified(struct sup *s, struct part_rt *pr, int boot, const char *why)
 {
-	char err[LVMM_TRUST_REASON_MAX + 64];
-	struct lvmm_gate g = { .go = boot == 0 };
 	struct event e;
 
-	if (pr->state == PS_STARTING && pr->pid) {
-		/* A gated start (no READY before the gate): the verdict to the waiting partition. */
-		snprintf(g.why, sizeof(g.why), "%s", why);
-		if (proto_send(pr->sock, LVMM_MSG_GATE, &g, sizeof(g), &evlog_fd, evlog_fd >= 0,
-			       MSG_DONTWAIT))
-			lc_kill(s, pr, "cannot pass the verdict on");
-		else if (g.go)
-			start_event(pr);
-		else { /* it exits unrun, LVMM_EXIT_SETUP: never restarted */
-			ev_begin(&e, "partition_start_failed", pr->p->name);
-			ev_str(&e, "error", why);
-			ev_end(&e);
-		}
-		pr->evlog_fd = g.go ? evlog_fd : -1; /* kept for attest */
-		if (!g.go && evlog_fd >= 0)
-			close(evlog_fd);
+	if (!pr->gated || !pr->pid || pr->state != PS_STARTING)
+		return; /* stopped (or refused) meanwhile: nothing more to report */
+	if (boot >= 0) {
+		pr->gated = false;
+		pr->safe_boot = boot == 1;
+		start_event(pr);
 		return;
 	}
-	if (pr->state != PS_VERIFYING) {
-		if (evlog_fd >= 0)
-			close(evlog_fd);
-		return;
-	}
-	if (boot < 0) {
-		acm_partition_start_fail(s, pr);
-		start_failed(s, pr, why);
-		return;
-	}
-	if (boot == 1) {
-		/* The safe image's copies take the partition's place. */
-		close_fd(&pr->img[0]);
-		close_fd(&pr->img[1]);
-		pr->img[0] = pr->img[2], pr->img[1] = pr->img[3];
-		pr->img[2] = pr->img[3] = -1;
-		pr->safe_boot = true;
-	}
-	pr->evlog_fd = evlog_fd;
-	(void)fork_partition(s, pr, false, err, sizeof(err));
-}
-
-void lc_trust_lost(struct sup *s, struct part_rt *pr, const char *why)
-{
-	if (pr->state == PS_VERIFYING)
-		lc_on_verified(s, pr, -1, -1, why);
-	else if (pr->pid && plat_part_tpm(pr->p) >= 0)
-		lc_kill(s, pr, why);
+	/* Its trust process refused it on its gate too: it exits, LVMM_EXIT_SETUP, or is killed. */
+	ev_begin(&e, "partition_start_failed", pr->p->name);
+	ev_str(&e, "error", why);
+	ev_end(&e);
+	pr->kill_at_ns = now_ns() + LC_STOP_GRACE_MS * MS;
+	sup_arm_timer(s);
 }
 
 int lc_start(struct sup *s, struct part_rt *pr, char *err, size_t errlen)
 {
-	if (pr->pid || pr->state == PS_WAIT_RESTART || pr->state == PS_VERIFYING) {
+	if (pr->pid || pr->state == PS_WAIT_RESTART) {
 		snprintf(err, errlen, "partition '%s' is already %s", pr->p->name,
 			 lc_state_name(pr->state));
 		return -EALREADY;
@@ -585,18 +543,6 @@ int lc_stop(struct sup *s, struct part_rt *pr, const char *why)
 	if (pr->state == PS_WAIT_RESTART) {
 		pr->state = PS_EXITED; /* the pending restart is cancelled */
 		pr->restart_requested = false;
-		return 0;
-	}
-	if (pr->state == PS_VERIFYING) {
-		/* Nothing runs yet: the start is abandoned (a late verdict is ignored). */
-		drop_start(pr, false);
-		acm_partition_start_fail(s, pr);
-		pr->state = PS_EXITED;
-		ev_begin(&e, "partition_exit", pr->p->name);
-		ev_str(&e, "reason", "stopped");
-		ev_i64(&e, "status", 0);
-		ev_str(&e, "detail", "stopped while its boot was being verified");
-		ev_end(&e);
 		return 0;
 	}
 	if (!pr->pid)
@@ -685,7 +631,7 @@ void lc_shutdown(struct sup *s, int sig)
 		struct part_rt *pr = &s->parts[i];
 
 		pr->restart_requested = false;
-		if (pr->pid || pr->state == PS_WAIT_RESTART || pr->state == PS_VERIFYING)
+		if (pr->pid || pr->state == PS_WAIT_RESTART)
 			(void)lc_stop(s, pr, "shutdown");
 	}
 	sup_arm_timer(s);
@@ -780,6 +726,13 @@ void lc_on_ready(struct sup *s, struct part_rt *pr)
 	struct event e;
 	unsigned i;
 
+	/* Its trust process sent the verdict here before the go; none seen: it runs without one. */
+	if (pr->gated)
+		trust_on_message(s, pr->index);
+	if (pr->gated) {
+		lc_kill(s, pr, "ready without a go from its trust process");
+		return;
+	}
 	if (pr->state == PS_STARTING) {
 		pr->state = PS_RUNNING;
 		ev_begin(&e, "partition_ready", pr->p->name);
@@ -968,7 +921,7 @@ static void ended(struct sup *s, struct part_rt *pr, int wstatus)
 	pr_debug("partition %s: reaped", p->name);
 	lc_channel_lost(s, pr);
 	close_fd(&pr->mem_fd);
-	drop_start(pr, false);
+	drop_start(pr);
 	pr->pid = 0;
 	pr->kill_at_ns = 0;
 	unbind_sockets(pr);
@@ -1095,8 +1048,7 @@ bool lc_all_done(struct sup *s, bool waiting_for_ctl)
 			if (!s->plat->parts[i].autostart && s->parts[i].state == PS_STOPPED)
 				return false;
 	for (i = 0; i < s->plat->nparts; i++)
-		if (s->parts[i].pid || s->parts[i].state == PS_WAIT_RESTART ||
-		    s->parts[i].state == PS_VERIFYING)
+		if (s->parts[i].pid || s->parts[i].state == PS_WAIT_RESTART)
 			return false;
 	return true;
 }

@@ -46,7 +46,6 @@ enum pstate {
 	PS_STOPPING,     /* asked to stop; killed at kill_at_ns if still there */
 	PS_WAIT_RESTART, /* ended; its restart policy starts it at restart_at_ns */
 	PS_EXITED,       /* ended for good (until `lvmm ctl start`) */
-	PS_VERIFYING,    /* images sealed, its trust process verifies and measures: no process yet */
 };
 
 /* A control request forwarded to a partition and not answered yet. */
@@ -84,11 +83,12 @@ struct part_rt {
 	struct lvmm_ctl_reply final_stats; /* the partition's last counters */
 	/* Listening sockets this start created (device i), removed when it ends. */
 	struct { uint64_t dev, ino; } bound[LVMM_MAX_DEVS];
-	/* This start's sealed images: kernel, initrd, safe kernel, safe initrd (or -1). */
+	/* This start's image files, read-only: kernel, initrd, safe kernel, safe initrd (or -1). */
 	int img[4];
 	bool safe_boot;       /* the verdict: the safe image boots */
+	bool gated;           /* forked gated, and no go from its trust process seen yet */
 	int tpm_fd;           /* the partition's end of its TPM socket until configured, or -1 */
-	int evlog_fd;         /* sealed event log of this start (with a TPM), or -1 */
+	int gate_fd;          /* the partition's end of its gate socket until configured, or -1 */
 };
 
 /* How lifecycle tells the control API what it needs to know (set by ctl). */
@@ -219,19 +219,14 @@ void lc_on_timer(struct sup *s, uint64_t now);
 bool lc_all_done(struct sup *s, bool waiting_for_ctl);
 
 /**
- * lc_on_verified() - the trust process's validated verdict for a VERIFYING
- * partition, or a gated STARTING one (forked at once, waiting for it):
- * boot image set 0 (its own) or 1 (its safe image, never gated) with the
- * event log evlog_fd (-1 without a TPM; consumed), or boot < 0: refused,
- * why says so. A partition in neither state (stopped meanwhile) ignores it.
+ * lc_on_verified() - the trust process's validated verdict for a gated
+ * STARTING partition (forked at once, waiting at its gate for the same
+ * verdict from the trust process): boot image set 0 (its own) or 1 (its
+ * safe image): the start is reported; or boot < 0: refused (why says so),
+ * and the partition is killed if it has not ended within LC_STOP_GRACE_MS.
+ * A partition not waiting for it (stopped meanwhile) ignores it.
  */
-void lc_on_verified(struct sup *s, struct part_rt *pr, int boot, int evlog_fd, const char *why);
-
-/**
- * lc_trust_lost() - partition pr's trust process is gone (why): a
- * VERIFYING start fails; a running partition with a vTPM is killed.
- */
-void lc_trust_lost(struct sup *s, struct part_rt *pr, const char *why);
+void lc_on_verified(struct sup *s, struct part_rt *pr, int boot, const char *why);
 
 /** lc_close() - release what the run held (identities); after the last partition ended. */
 void lc_close(struct sup *s);

@@ -10,7 +10,6 @@
 #include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -176,41 +175,6 @@ int res_stream(const char *path, int listen_mode, char *err, size_t errlen)
 		return e;
 	}
 	return fd;
-}
-
-int res_image_fill(int fd, const char *path, char *err, size_t errlen)
-{
-	/* O_NONBLOCK: a FIFO in an image's place must not hang the supervisor. */
-	int in = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK), r = 0;
-	struct stat st;
-	off_t left;
-
-	if (in < 0 || fstat(in, &st))
-		st.st_mode = 0;
-	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size > RES_IMAGE_MAX) {
-		r = in < 0 ? -errno : S_ISREG(st.st_mode) ? -EFBIG : -EINVAL;
-		snprintf(err, errlen, in < 0 ? "cannot open '%s': %s" :
-			 "'%s' is not a regular file of at most 4 GiB (%s)", path, strerror(-r));
-	}
-	/* The kernel copies; every round moves bytes or ends the loop, so it is bounded by the size. */
-	for (left = r ? 0 : st.st_size; left > 0 && !r;) {
-		ssize_t n = sendfile(fd, in, NULL, (size_t)left);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n > 0)
-			left -= n;
-		else
-			r = n < 0 ? -errno : -ENODATA; /* shrank while being read */
-	}
-	/* Sealed also after a failure: whoever hashes it meanwhile learns that it is complete. */
-	if (fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) && !r)
-		r = -errno;
-	if (r && !err[0])
-		snprintf(err, errlen, "cannot copy '%s' into sealed memory: %s", path, strerror(-r));
-	if (in >= 0)
-		close(in);
-	return r;
 }
 
 int res_console_file(const char *path, char *err, size_t errlen)

@@ -28,18 +28,6 @@ int res_unix_listen(const char *path, int backlog, char *err, size_t errlen);
 /* A Unix stream socket: listening (as res_unix_listen) or connected. fd or -errno. */
 int res_stream(const char *path, int listen_mode, char *err, size_t errlen);
 
-/*
- * A boot image (kernel, initrd) read once into fd, an empty memfd made
- * with MFD_ALLOW_SEALING, then sealed against writes, shrinking and
- * growing (F_SEAL_WRITE|SHRINK|GROW|SEAL): what is hashed, verified and
- * measured is exactly what the partition loads, and a change to the file
- * afterwards reaches only the next start. The seals are added after a
- * failure too, so that a reader hashing it while it fills learns it is
- * complete. err must start empty. 0 or -errno (reason in err).
- */
-#define RES_IMAGE_MAX (4ULL << 30)
-int res_image_fill(int fd, const char *path, char *err, size_t errlen);
-
 /* A console log file opened for appending. fd or -errno. */
 int res_console_file(const char *path, char *err, size_t errlen);
 

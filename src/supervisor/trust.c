@@ -2,7 +2,7 @@
 /*
  * The supervisor's side of the trust processes (trust.h, docs/trust.md):
  * spawning them, the fixed-layout requests, the validation of every answer,
- * the events, and the verdict handed to the life cycle. One trust process
+ * the verdict's events, and the verdict handed to the life cycle. One trust process
  * per partition that needs one, kept across the partition's restarts;
  * tables are sized by PLAT_MAX_PARTS and nothing is allocated.
  */
@@ -21,13 +21,11 @@
 
 #include "common/log.h"
 #include "common/proto.h"
-#include "lvmm/guest_abi.h"
 #include "supervisor/events.h"
 #include "supervisor/identity.h"
 #include "supervisor/spawn.h"
 #include "supervisor/sup_fdset.h"
 #include "supervisor/supervisor_int.h"
-#include "trust/digest.h"
 #include "trust/swtpm.h"
 
 #define MS 1000000ULL
@@ -41,6 +39,7 @@ struct trust_rt {
 	bool timed_out;        /* killed for missing a deadline */
 	uint32_t seq;          /* last request sent */
 	uint32_t boot_seq;     /* BOOT outstanding, or 0 */
+	bool boot_safe;        /* it offered a safe image */
 	uint32_t attest_seq;   /* ATTEST outstanding, or 0 */
 	uint32_t token;        /* the attestation's requester */
 	uint64_t deadline;     /* of the outstanding request */
@@ -48,7 +47,7 @@ struct trust_rt {
 };
 
 static struct trust_rt T[PLAT_MAX_PARTS];
-static struct lvmm_trust_boot boot_msg; /* 26 KiB: not on the stack */
+static struct lvmm_trust_init init; /* 36 KiB: not on the stack */
 
 void trust_init(struct sup *s)
 {
@@ -61,39 +60,38 @@ void trust_init(struct sup *s)
 
 /* ---- validation ------------------------------------------------------------------ */
 
-/* "" or exactly 64 lower-case hex digits (a SHA-256). */
-static bool hex_ok(const char *h)
-{
-	size_t n = strnlen(h, LVMM_TRUST_HEX_MAX);
-
-	return (n == 0 || n == 64) && strspn(h, "0123456789abcdef") == n;
-}
-
-static bool failure_ok(const struct lvmm_trust_failure *f, bool applies)
-{
-	/* hex_ok() also finds the digests' NUL within their LVMM_TRUST_HEX_MAX bytes. */
-	return proto_str_ok(f->file, sizeof(f->file)) && proto_str_ok(f->reason, sizeof(f->reason)) &&
-	       hex_ok(f->expected) && hex_ok(f->actual) && (!applies || f->file[0]);
-}
+/* Which events each verdict may carry (bit: enum lvmm_trust_event_kind). */
+#define K(kind) (1U << LVMM_TRUST_EV_##kind)
+static const uint32_t kinds_ok[LVMM_TRUST_VERDICT_MAX + 1] = {
+	[LVMM_TRUST_OK] = K(BOOT_VERIFIED) | K(BOOT_MEASURED),
+	[LVMM_TRUST_SAFE] = K(VERIFY_FAILED) | K(SAFE_IMAGE) | K(BOOT_VERIFIED) | K(BOOT_MEASURED),
+	[LVMM_TRUST_REFUSED] = K(VERIFY_FAILED), [LVMM_TRUST_SAFE_FAILED] = K(VERIFY_FAILED),
+};
 
 int trust_check_msg(const struct lvmm_msg_hdr *hdr, const void *payload)
 {
 	const struct lvmm_trust_boot_done *b = payload;
 	const struct lvmm_trust_attest_done *a = payload;
-	uint32_t v = b->verdict, keys = LVMM_TRUST_DONE_F_EVENTLOG | LVMM_TRUST_DONE_F_KEY;
-	bool booting = v == LVMM_TRUST_OK || v == LVMM_TRUST_SAFE;
+	uint32_t v = b->verdict, i, k, seen;
 
 	switch (hdr->type) {
 	case LVMM_MSG_TRUST_BOOT_DONE:
-		if (hdr->len != sizeof(*b) || v < 1 || v > LVMM_TRUST_VERDICT_MAX ||
-		    (b->flags & ~keys) || (b->flags && !booting) ||
-		    hdr->nfds != !!(b->flags & LVMM_TRUST_DONE_F_EVENTLOG) ||
-		    !failure_ok(&b->fail[0], !booting && v != LVMM_TRUST_ERROR) ||
-		    !failure_ok(&b->fail[1], v == LVMM_TRUST_SAFE_FAILED) ||
-		    (v == LVMM_TRUST_SAFE && !b->fail[0].file[0]) ||
-		    !proto_str_ok(b->reason, sizeof(b->reason)) || (v == LVMM_TRUST_ERROR && !b->reason[0]) ||
-		    b->kernel_size > (4ULL << 30) || b->initrd_size > (4ULL << 30) || b->log_events > 64)
+		if (hdr->len != sizeof(*b) || hdr->nfds || v < 1 || v > LVMM_TRUST_VERDICT_MAX ||
+		    b->nevents > LVMM_TRUST_EVENTS_MAX || !proto_str_ok(b->reason, sizeof(b->reason)) ||
+		    (v != LVMM_TRUST_OK && v != LVMM_TRUST_SAFE && !b->reason[0]))
 			return -EPROTO;
+		for (i = 0; i < b->nevents; i++) {
+			const struct lvmm_trust_event *e = &b->ev[i];
+
+			if (e->kind > LVMM_TRUST_EV_MAX || !(kinds_ok[v] >> e->kind & 1) ||
+			    e->nfields > LVMM_TRUST_FIELDS_MAX)
+				return -EPROTO;
+			/* Each key once: a repeated one could shadow another in a JSON reader. */
+			for (k = seen = 0; k < e->nfields; seen |= 1U << e->f[k++].key)
+				if (e->f[k].key > LVMM_TRUST_K_MAX || (seen >> e->f[k].key & 1) ||
+				    !proto_str_ok(e->f[k].str, sizeof(e->f[k].str)))
+					return -EPROTO;
+		}
 		return 0;
 	case LVMM_MSG_TRUST_ATTEST_DONE:
 		/* The answer (a memfd) exactly when it succeeded. */
@@ -129,11 +127,11 @@ static uint32_t next_seq(struct trust_rt *t, uint32_t ms)
 	return t->seq;
 }
 
-int trust_spawn(struct sup *s, struct part_rt *pr, char *err, size_t errlen)
+/* Start partition pr's trust process if it has none (it sets itself and swtpm up meanwhile). */
+static int trust_spawn(struct sup *s, struct part_rt *pr, char *err, size_t errlen)
 {
 	struct trust_rt *t = &T[pr->index];
 	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = TAG_TRUST | pr->index };
-	struct lvmm_trust_init init = { .log_level = (uint32_t)s->opts.log_level };
 	const struct plat_part *p = pr->p;
 	int tpm = plat_part_tpm(p), sock, r = 0, dirfd;
 	struct event e;
@@ -164,10 +162,8 @@ int trust_spawn(struct sup *s, struct part_rt *pr, char *err, size_t errlen)
 	ev_u64(&e, "pid", (uint64_t)t->pid);
 	ev_u64(&e, "uid", t->uid);
 	ev_end(&e);
-	snprintf(init.name, sizeof(init.name), "%s", p->name);
-	if (tpm >= 0)
-		init.flags = LVMM_TRUST_F_TPM;
-	snprintf(init.state_dir, sizeof(init.state_dir), "%s", tpm >= 0 ? p->devs[tpm].path : "");
+	init.log_level = (uint32_t)s->opts.log_level;
+	init.part = *p;
 	/* The state directory as an fd: the trust identity needs no rights on the path to it. */
 	dirfd = tpm < 0 ? -1 : open(p->devs[tpm].path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	r = tpm >= 0 && dirfd < 0 ? -errno : proto_send(t->sock, LVMM_MSG_TRUST_INIT, &init, sizeof(init),
@@ -181,82 +177,40 @@ int trust_spawn(struct sup *s, struct part_rt *pr, char *err, size_t errlen)
 	return r;
 }
 
-static const char *base_name(const char *path)
-{
-	return strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
-}
-
-/*
- * An image's memfd, read-only: the trust process hashes it while the
- * supervisor fills it, and can neither write into it nor seal it early.
- */
-static int32_t add_ro(struct fdset *fs, int fd)
-{
-	char path[32];
-	int ro;
-
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	ro = open(path, O_RDONLY | O_CLOEXEC);
-	return ro < 0 ? LVMM_NO_FD : fdset_add(fs, ro, true);
-}
-
-/* One boot set; a verify: file that cannot be opened fails verification in the trust process. */
-static void fill_image(struct lvmm_trust_image *im, struct fdset *fs, const int *img,
-		       const char *kernel, const char *initrd, const char *cmdline,
-		       const struct plat_verify *v)
-{
-	const char *path[3] = { v->manifest, v->signature, v->key };
-	int32_t *fd[3] = { &im->fd_manifest, &im->fd_signature, &im->fd_key };
-	unsigned i;
-
-	im->fd_kernel = add_ro(fs, img[0]);
-	im->fd_initrd = img[1] < 0 ? LVMM_NO_FD : add_ro(fs, img[1]);
-	snprintf(im->kernel_name, sizeof(im->kernel_name), "%s", base_name(kernel));
-	snprintf(im->initrd_name, sizeof(im->initrd_name), "%s", base_name(initrd));
-	snprintf(im->cmdline, sizeof(im->cmdline), "%s", cmdline);
-	im->flags = v->on ? LVMM_TRUST_IMG_VERIFY : 0;
-	for (i = 0; i < 3; i++) {
-		int f = v->on ? open(path[i], O_RDONLY | O_CLOEXEC | O_NONBLOCK) : -1;
-
-		*fd[i] = f < 0 ? LVMM_NO_FD : fdset_add(fs, f, true);
-	}
-}
-
-int trust_boot(struct sup *s, struct part_rt *pr, int guest_fd, char *err, size_t errlen)
+int trust_boot(struct sup *s, struct part_rt *pr, int guest_fd, int gate_fd, char *err, size_t errlen)
 {
 	struct trust_rt *t = &T[pr->index];
-	const struct plat_part *p = pr->p;
+	const struct plat_verify *v[2] = { &pr->p->verify, &pr->p->safe.verify };
+	struct lvmm_trust_boot b = { .fd_guest = LVMM_NO_FD };
 	struct fdset fs = { .n = 0 };
-	int r = 0, len;
+	unsigned i, k;
+	int r = trust_spawn(s, pr, err, errlen); /* first: it starts up while the images are copied */
 
-	memset(&boot_msg, 0, sizeof(boot_msg));
-	boot_msg.fd_guest = guest_fd < 0 ? LVMM_NO_FD : fdset_add(&fs, guest_fd, true);
-	r = trust_spawn(s, pr, err, errlen);
-	len = plat_part_canonical(p, boot_msg.platform, sizeof(boot_msg.platform));
-	if (!r && len < 0) {
-		r = len;
-		snprintf(err, errlen, "the platform entry is longer than %d bytes", LVMM_TRUST_PLATFORM_MAX);
+	if (guest_fd >= 0)
+		b.fd_guest = fdset_add(&fs, guest_fd, true);
+	b.fd_gate = fdset_add(&fs, gate_fd, true);
+	b.flags = pr->img[2] >= 0 ? LVMM_TRUST_BOOT_F_SAFE : 0;
+	/* Each boot set's verify: files; one that cannot be opened fails verification there. */
+	for (i = 0; i < 2; i++) {
+		const char *path[3] = { v[i]->manifest, v[i]->signature, v[i]->key };
+
+		for (k = 0; k < 3; k++) {
+			int f = v[i]->on && pr->img[2 * i] >= 0 ?
+				open(path[k], O_RDONLY | O_CLOEXEC | O_NONBLOCK) : -1;
+
+			b.fd[i][k] = f < 0 ? LVMM_NO_FD : fdset_add(&fs, f, true);
+		}
 	}
-	if (r)
-		goto out;
-	boot_msg.platform_len = (uint32_t)len;
-	boot_msg.seq = next_seq(t, TRUST_BOOT_TIMEOUT_MS);
-	boot_msg.flags = guest_fd >= 0 ? LVMM_TRUST_F_TPM : 0;
-	boot_msg.on_fail = p->verify.on_fail ? p->verify.on_fail : LVMM_TRUST_REFUSE;
-	fill_image(&boot_msg.image[0], &fs, &pr->img[0], p->kernel, p->initrd, p->cmdline, &p->verify);
-	if (pr->img[2] >= 0) {
-		boot_msg.flags |= LVMM_TRUST_BOOT_F_SAFE;
-		fill_image(&boot_msg.image[1], &fs, &pr->img[2], p->safe.kernel, p->safe.initrd,
-			   p->safe.cmdline, &p->safe.verify);
+	if (!r) {
+		b.seq = next_seq(t, TRUST_BOOT_TIMEOUT_MS);
+		r = proto_send(t->sock, LVMM_MSG_TRUST_BOOT, &b, sizeof(b), fs.fds, fs.n, MSG_DONTWAIT);
+		if (r)
+			snprintf(err, errlen, "trust process: %s", strerror(-r));
+		else
+			t->boot_seq = b.seq; /* an unanswered earlier BOOT is superseded */
+		t->boot_safe = b.flags & LVMM_TRUST_BOOT_F_SAFE;
 	}
-	r = proto_send(t->sock, LVMM_MSG_TRUST_BOOT, &boot_msg, sizeof(boot_msg), fs.fds, fs.n,
-		       MSG_DONTWAIT);
-	if (r)
-		snprintf(err, errlen, "trust process: %s", strerror(-r));
-	else
-		t->boot_seq = boot_msg.seq; /* an unanswered earlier BOOT is superseded */
-out:
-	fdset_close(&fs); /* the images themselves stay the life cycle's */
+	fdset_close(&fs);
 	return r;
 }
 
@@ -266,7 +220,7 @@ int trust_attest(struct sup *s, struct part_rt *pr, const uint8_t *nonce, size_t
 
 	if (plat_part_tpm(pr->p) < 0)
 		return -ENODEV;
-	if (!t->pid || t->sock < 0 || pr->evlog_fd < 0 ||
+	if (!t->pid || t->sock < 0 ||
 	    (pr->state != PS_STARTING && pr->state != PS_RUNNING && pr->state != PS_PAUSED))
 		return -ESRCH;
 	if (t->attest_seq || t->boot_seq)
@@ -287,89 +241,53 @@ int trust_attest(struct sup *s, struct part_rt *pr, const uint8_t *nonce, size_t
 
 /* ---- answers ------------------------------------------------------------------------ */
 
-static void failure_event(const char *part, const char *image, const struct lvmm_trust_failure *f,
-			  const char *action)
+/*
+ * The verdict's events as the trust process formatted them: names and keys
+ * are the supervisor's (trust_check_msg() checked the indices and which
+ * kinds this verdict may carry), every value is escaped by events.c.
+ */
+static void verdict_events(const char *part, const struct lvmm_trust_boot_done *b)
 {
+	static const char *const kind[] = { "verify_failed", "safe_image", "boot_verified",
+					    "boot_measured" };
+	static const char *const key[] = { "image", "file", "expected", "actual", "reason", "action",
+					   "failed", "key", "kernel", "initrd", "cmdline",
+					   "log_events", "log_bytes" };
 	struct event e;
+	unsigned i, k;
 
-	ev_begin(&e, "verify_failed", part);
-	ev_str(&e, "image", image);
-	ev_str(&e, "file", f->file);
-	ev_str(&e, "expected", f->expected);
-	ev_str(&e, "actual", f->actual);
-	ev_str(&e, "reason", f->reason);
-	ev_str(&e, "action", action);
-	ev_end(&e);
-}
+	_Static_assert(ARRAY_SIZE(kind) == LVMM_TRUST_EV_MAX + 1, "a name per event kind");
+	_Static_assert(ARRAY_SIZE(key) == LVMM_TRUST_K_MAX + 1, "a name per key");
+	for (i = 0; i < b->nevents; i++) {
+		ev_begin(&e, kind[b->ev[i].kind], part);
+		for (k = 0; k < b->ev[i].nfields; k++) {
+			const struct lvmm_trust_field *f = &b->ev[i].f[k];
 
-/* The verdict's events: the supervisor reports what it accepted, never the trust process. */
-static void verdict_events(const char *part, const struct lvmm_trust_boot_done *b, uint64_t log_bytes)
-{
-	const char *image = b->verdict == LVMM_TRUST_SAFE ? "safe_image" : "primary";
-	const uint8_t *d[4] = { b->key_digest, b->kernel, b->initrd, b->cmdline };
-	static const char *const key[4] = { "key", "kernel", "initrd", "cmdline" };
-	char h[65];
-	struct event e;
-	unsigned i;
-
-	if (b->verdict != LVMM_TRUST_OK && b->verdict != LVMM_TRUST_ERROR)
-		failure_event(part, "primary", &b->fail[0],
-			      b->verdict == LVMM_TRUST_REFUSED ? "refuse" : "safe_image");
-	if (b->verdict == LVMM_TRUST_SAFE_FAILED)
-		failure_event(part, "safe_image", &b->fail[1], "refuse");
-	if (b->verdict != LVMM_TRUST_OK && b->verdict != LVMM_TRUST_SAFE)
-		return;
-	if (b->verdict == LVMM_TRUST_SAFE) {
-		ev_begin(&e, "safe_image", part);
-		ev_str(&e, "failed", b->fail[0].file);
+			if (f->key >= LVMM_TRUST_K_LOG_EVENTS)
+				ev_u64(&e, key[f->key], f->num);
+			else
+				ev_str(&e, key[f->key], f->str);
+		}
 		ev_end(&e);
 	}
-	/* One event per accepted boot: what boots, who approved it, and whether it was measured. */
-	ev_begin(&e, (b->flags & LVMM_TRUST_DONE_F_EVENTLOG) ? "boot_measured" : "boot_verified", part);
-	ev_str(&e, "image", image);
-	for (i = (b->flags & LVMM_TRUST_DONE_F_KEY) ? 0 : 1; i < 4; i++) {
-		digest_to_hex(d[i], 32, h);
-		if (i != 2 || b->initrd_size)
-			ev_str(&e, key[i], h);
-	}
-	if (b->flags & LVMM_TRUST_DONE_F_EVENTLOG) {
-		ev_u64(&e, "log_events", b->log_events);
-		ev_u64(&e, "log_bytes", log_bytes);
-	}
-	ev_end(&e);
 }
 
-/* A validated BOOT_DONE (fd: the event log or -1, consumed). 0, or -EPROTO for a violation. */
+/* A validated BOOT_DONE. 0, or -EPROTO for a violation. */
 static int on_boot_done(struct sup *s, struct part_rt *pr, struct trust_rt *t,
-			const struct lvmm_trust_boot_done *b, int fd)
+			const struct lvmm_trust_boot_done *b)
 {
-	const struct plat_part *p = pr->p;
-	bool booting = b->verdict == LVMM_TRUST_OK || b->verdict == LVMM_TRUST_SAFE;
 	bool safe = b->verdict == LVMM_TRUST_SAFE || b->verdict == LVMM_TRUST_SAFE_FAILED;
-	char why[LVMM_TRUST_REASON_MAX + 32];
-	uint64_t size = 0;
-	int r = 0;
 
 	/* An answer to a superseded BOOT is dropped; one to a BOOT never sent is a violation. */
-	if (b->seq != t->boot_seq)
-		r = b->seq > t->seq ? -EPROTO : -EALREADY;
-	/* Only answers this partition's configuration allows. */
-	else if ((b->verdict == LVMM_TRUST_REFUSED && !p->verify.on) || (safe && pr->img[2] < 0) ||
-		 (booting && plat_part_tpm(p) >= 0) != (fd >= 0) ||
-		 (booting && p->verify.on) != !!(b->flags & LVMM_TRUST_DONE_F_KEY) ||
-		 (fd >= 0 && trust_sealed_ok(fd, LVMM_TPM_EVENTLOG_SIZE, &size)))
-		r = -EPROTO;
-	if (r) {
-		if (fd >= 0)
-			close(fd);
-		return r == -EALREADY ? 0 : r;
-	}
+	if (!b->seq || b->seq != t->boot_seq)
+		return b->seq > t->seq ? -EPROTO : 0;
+	/* Only verdicts this partition's configuration allows. */
+	if ((b->verdict == LVMM_TRUST_REFUSED && !pr->p->verify.on) || (safe && !t->boot_safe))
+		return -EPROTO;
 	t->boot_seq = 0;
-	verdict_events(p->name, b, size);
-	snprintf(why, sizeof(why), "%s%s", b->verdict == LVMM_TRUST_ERROR ? "trust process: " :
-		 "verification failed: ", b->verdict == LVMM_TRUST_ERROR ? b->reason :
-		 b->fail[b->verdict == LVMM_TRUST_SAFE_FAILED].reason);
-	lc_on_verified(s, pr, booting ? b->verdict == LVMM_TRUST_SAFE : -1, fd, why);
+	verdict_events(pr->p->name, b);
+	lc_on_verified(s, pr, b->verdict == LVMM_TRUST_OK ? 0 : b->verdict == LVMM_TRUST_SAFE ? 1 : -1,
+		       b->reason);
 	return 0;
 }
 
@@ -382,16 +300,12 @@ static int on_attest_done(struct sup *s, struct part_rt *pr, struct trust_rt *t,
 			  const struct lvmm_trust_attest_done *a, int fd)
 {
 	uint64_t size = 0;
-	int r = 0;
 
-	if (a->seq != t->attest_seq)
-		r = a->seq > t->seq ? -EPROTO : -EALREADY;
-	else if (fd >= 0 && trust_sealed_ok(fd, LVMM_TRUST_ATTEST_JSON_MAX, &size))
-		r = -EPROTO;
-	if (r) {
+	/* A late answer (to a request given up on) is dropped; one never asked for is a violation. */
+	if (a->seq != t->attest_seq || (fd >= 0 && trust_sealed_ok(fd, LVMM_TRUST_ATTEST_JSON_MAX, &size))) {
 		if (fd >= 0)
 			close(fd);
-		return r == -EALREADY ? 0 : r;
+		return a->seq == t->attest_seq || a->seq > t->seq ? -EPROTO : 0;
 	}
 	t->attest_seq = 0;
 	if (s->hooks && s->hooks->attested)
@@ -423,7 +337,7 @@ void trust_on_message(struct sup *s, unsigned idx)
 		if (!r && (r = trust_check_msg(&hdr, &u)) && hdr.nfds)
 			close(fd); /* received, but the message is refused */
 		if (!r)
-			r = hdr.type == LVMM_MSG_TRUST_BOOT_DONE ? on_boot_done(s, &s->parts[idx], t, &u.b, fd)
+			r = hdr.type == LVMM_MSG_TRUST_BOOT_DONE ? on_boot_done(s, &s->parts[idx], t, &u.b)
 								 : on_attest_done(s, &s->parts[idx], t, &u.a, fd);
 		if (!r)
 			continue;
@@ -469,11 +383,11 @@ bool trust_reaped(struct sup *s, pid_t pid, int wstatus)
 	}
 	if (t->attest_seq && s->hooks && s->hooks->attested)
 		s->hooks->attested(s, t->token, &s->parts[i], -EIO, "", -1, 0);
-	/* A verdict outstanding: the start fails (a gated partition is told; it runs nothing). */
+	/* A verdict outstanding: the start fails (its gate closed with the process: it runs nothing). */
 	if (!t->stopping && t->boot_seq)
-		lc_on_verified(s, &s->parts[i], -1, -1, why);
+		lc_on_verified(s, &s->parts[i], -1, why);
 	else if (!t->stopping && plat_part_tpm(s->parts[i].p) >= 0)
-		lc_trust_lost(s, &s->parts[i], why);
+		lc_kill(s, &s->parts[i], why); /* its vTPM is gone */
 	t->boot_seq = t->attest_seq = 0;
 	return true;
 }

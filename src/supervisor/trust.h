@@ -6,9 +6,11 @@
  * own, and kept for the platform's lifetime. The trust process reads and
  * checks everything rich (manifests, signatures, keys, swtpm); this file
  * sends it fixed-layout requests, validates every field of its answers,
- * emits the events, and hands the verdict to the life cycle, which alone
- * starts or refuses the partition. Nothing here blocks on a trust process:
- * answers arrive through epoll, each request has a deadline.
+ * emits the events, and hands the verdict to the life cycle. The trust
+ * process tells a gated partition the verdict itself (its gate socket);
+ * the life cycle reports the start only on the verdict it got here, and
+ * kills a partition that runs without it. Nothing here blocks on a trust
+ * process: answers arrive through epoll, each request has a deadline.
  */
 #ifndef LVMM_SUP_TRUST_H
 #define LVMM_SUP_TRUST_H
@@ -32,20 +34,17 @@ struct part_rt;
 void trust_init(struct sup *s);
 
 /**
- * trust_spawn() - start partition pr's trust process if it has none (it
- * sets itself up, swtpm included, while the caller goes on). 0 or -errno
+ * trust_boot() - ask partition pr's trust process (started now if it has
+ * none) to verify and measure this start: the verify: files of each image
+ * set pr->img has (the safe image's when pr->img[2] is open), with a TPM
+ * the trust end of the partition's TPM socket (guest_fd), and the trust
+ * end of the start's gate socket (gate_fd), on which the partition sends
+ * it the images and it tells the partition the verdict; both fds are
+ * always consumed. The verdict comes to lc_on_verified() too. 0 or -errno
  * with the reason in err.
  */
-int trust_spawn(struct sup *s, struct part_rt *pr, char *err, size_t errlen);
-
-/**
- * trust_boot() - ask partition pr's trust process (started now if it has
- * none) to verify and measure this start: the sealed images in pr->img,
- * the verify: files, and with a TPM the trust end of the partition's TPM
- * socket (guest_fd, always consumed). The answer comes to lc_on_verified().
- * 0 or -errno with the reason in err.
- */
-int trust_boot(struct sup *s, struct part_rt *pr, int guest_fd, char *err, size_t errlen);
+int trust_boot(struct sup *s, struct part_rt *pr, int guest_fd, int gate_fd, char *err,
+	       size_t errlen);
 
 /** trust_on_message() - epoll: the trust process of partition idx sent something. */
 void trust_on_message(struct sup *s, unsigned idx);
@@ -71,11 +70,12 @@ void trust_close(struct sup *s);
 
 /**
  * trust_check_msg() - is a message that passed proto_recv() one a trust
- * process may send? Its type's exact length and fd count, enums and
- * flags in range and consistent, strings NUL-terminated, digests "" or
- * 64 lower-case hex digits, an attestation's memfd exactly with success. Context (the
- * sequence number, the partition's configuration, the memfd's seals) is
- * checked by the caller. 0 or -EPROTO.
+ * process may send? Its type's exact length and fd count, enums in range,
+ * only the event kinds its verdict may carry, each key known and at most
+ * once per event, strings NUL-terminated, a refusal's reason not empty,
+ * an attestation's memfd exactly with success. Context (the sequence
+ * number, the partition's configuration, the memfd's seals) is checked by
+ * the caller. 0 or -EPROTO.
  */
 int trust_check_msg(const struct lvmm_msg_hdr *hdr, const void *payload);
 

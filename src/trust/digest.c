@@ -53,7 +53,7 @@ int digest_sha256(const void *buf, size_t len, uint8_t out[SHA256_LEN])
 }
 
 /*
- * A memfd that its writer is still filling (the supervisor copies a boot
+ * A memfd that its writer is still filling (the partition copies a boot
  * image while the trust process hashes it, on the other CPU): hash what is
  * there, in order, until it is sealed against writes and everything up to
  * its final size is hashed. The writer only appends and seals at the end,
@@ -106,8 +106,12 @@ int digest_sha256_filling(int fd, uint8_t out[SHA256_LEN], uint64_t *size)
 
 	if (trust_crypto_init())
 		return -EIO;
-	/* Sealed already: the one-pass mapping. Otherwise it must be a memfd that can still be. */
-	if (seals >= 0 && (seals & F_SEAL_WRITE))
+	/*
+	 * Sealed already, against shrinking too: the one-pass mapping (the
+	 * partition made it; one that could shrink under the mapping would
+	 * fault). Otherwise it must be a memfd that can still be sealed.
+	 */
+	if (seals >= 0 && (seals & (F_SEAL_WRITE | F_SEAL_SHRINK)) == (F_SEAL_WRITE | F_SEAL_SHRINK))
 		return digest_sha256_fd(fd, out, size);
 	if (seals < 0 || (seals & F_SEAL_SEAL))
 		return -EINVAL;

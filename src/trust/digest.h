@@ -37,7 +37,7 @@ int digest_sha256_fd(int fd, uint8_t out[SHA256_LEN], uint64_t *size) MUST_CHECK
 
 /*
  * The same for a memfd that its writer is still filling (the trust process
- * hashing a boot image while the supervisor copies it in): hashed as it
+ * hashing a boot image while the partition copies it in): hashed as it
  * grows, final once it is sealed against writes and hashed to its end.
  * -EINVAL for anything but a memfd that is sealed or can still be;
  * -ETIMEDOUT if it is not sealed within DIGEST_WAIT_MS.

@@ -24,17 +24,30 @@ static int opened(struct trust_offline *o, unsigned *n, const char *path)
 	return fd;
 }
 
-static void image(struct trust_offline *o, unsigned *n, struct trust_image_in *im,
-		  const char *kernel, const char *initrd, const char *cmdline,
-		  const struct plat_verify *v)
+void trust_image_of(const struct plat_part *p, unsigned set, struct trust_image_in *im)
 {
+	const char *initrd = set ? p->safe.initrd : p->initrd;
+
 	im->present = true;
-	im->kernel_name = base_name(kernel);
-	im->kernel_fd = opened(o, n, kernel);
+	im->kernel_name = base_name(set ? p->safe.kernel : p->kernel);
 	im->initrd_name = initrd[0] ? base_name(initrd) : "";
-	im->initrd_fd = opened(o, n, initrd);
-	im->cmdline = cmdline;
-	im->verify = v->on;
+	im->cmdline = set ? p->safe.cmdline : p->cmdline;
+	im->verify = set ? p->safe.verify.on : p->verify.on;
+}
+
+int trust_on_fail(const struct plat_part *p)
+{
+	return p->verify.on_fail ? (int)p->verify.on_fail : LVMM_TRUST_REFUSE;
+}
+
+static void image(struct trust_offline *o, unsigned *n, const struct plat_part *p, unsigned set)
+{
+	const struct plat_verify *v = set ? &p->safe.verify : &p->verify;
+	struct trust_image_in *im = &o->in.image[set];
+
+	trust_image_of(p, set, im);
+	im->kernel_fd = opened(o, n, set ? p->safe.kernel : p->kernel);
+	im->initrd_fd = opened(o, n, set ? p->safe.initrd : p->initrd);
 	im->manifest_fd = v->on ? opened(o, n, v->manifest) : -1;
 	im->sig_fd = v->on ? opened(o, n, v->signature) : -1;
 	im->key_fd = v->on ? opened(o, n, v->key) : -1;
@@ -50,11 +63,10 @@ int trust_offline_open(const struct plat_part *p, bool with_platform, struct tru
 	for (i = 0; i < ARRAY_SIZE(o->fds); i++)
 		o->fds[i] = -1;
 	o->in.partition = p->name;
-	o->in.on_fail = p->verify.on_fail ? (int)p->verify.on_fail : LVMM_TRUST_REFUSE;
-	image(o, &n, &o->in.image[0], p->kernel, p->initrd, p->cmdline, &p->verify);
+	o->in.on_fail = trust_on_fail(p);
+	image(o, &n, p, 0);
 	if (p->safe.on && p->verify.on_fail == LVMM_TRUST_SAFE_IMAGE)
-		image(o, &n, &o->in.image[1], p->safe.kernel, p->safe.initrd, p->safe.cmdline,
-		      &p->safe.verify);
+		image(o, &n, p, 1);
 	if (o->in.image[0].kernel_fd < 0 || (p->initrd[0] && o->in.image[0].initrd_fd < 0)) {
 		snprintf(err, errlen, "cannot open '%s': %s",
 			 o->in.image[0].kernel_fd < 0 ? p->kernel : p->initrd, strerror(errno));

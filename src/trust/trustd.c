@@ -34,6 +34,7 @@
 #include "trust/attest.h"
 #include "trust/digest.h"
 #include "trust/eventlog.h"
+#include "trust/offline.h"
 #include "trust/swtpm.h"
 #include "trust/tpm2.h"
 #include "trust/verdict.h"
@@ -43,7 +44,8 @@
 #include <sanitizer/lsan_interface.h>
 #endif
 
-#define BOOT_FDS_MAX 11 /* the guest's TPM socket + 2 images x (kernel, initrd, 3 verify files) */
+#define BOOT_FDS_MAX 8 /* the TPM socket, the gate + 2 images x 3 verify files */
+#define GATE_IMAGES_MS 20000 /* the partition's images (it sends them as soon as it is configured) */
 
 static struct {
 	int sup;             /* the supervisor */
@@ -53,6 +55,7 @@ static struct {
 	bool attest_wait;    /* an attestation waits for the channel */
 	char tpm_err[160];   /* swtpm could not be started: every BOOT says so */
 	char name[LVMM_NAME_MAX]; /* the partition's */
+	int platform_len;    /* its canonical platform entry's bytes, or -errno */
 	size_t log_len;      /* logbuf's bytes: the event log of the measured start */
 	struct swtpm swtpm;
 	struct vtpm v;
@@ -60,6 +63,8 @@ static struct {
 } D = { .sup = -1, .guest = -1 };
 
 /* Large messages: static, not on the stack. */
+static struct lvmm_trust_init init; /* the partition's platform entry, for the run */
+static char platform[LVMM_TRUST_PLATFORM_MAX];
 static union {
 	struct lvmm_trust_boot b;
 	struct lvmm_trust_attest a;
@@ -351,32 +356,116 @@ static int fd_at(const int *fds, unsigned nfds, int32_t idx)
 	return idx >= 0 && (unsigned)idx < nfds ? fds[idx] : -1;
 }
 
-static bool image_in(const struct lvmm_trust_image *im, const int *fds, unsigned nfds,
-		     struct trust_image_in *in)
+/*
+ * The partition's image memfds, first on its gate (struct lvmm_gate_images):
+ * img[] gets kernel, initrd, safe kernel, safe initrd (or -1), got[0..*n)
+ * every fd that came, for the caller to close. 0 or -errno.
+ */
+static int gate_images(int gate, int img[4], int got[4], unsigned *n)
 {
-	if (!memchr(im->kernel_name, 0, sizeof(im->kernel_name)) ||
-	    !memchr(im->initrd_name, 0, sizeof(im->initrd_name)) ||
-	    !memchr(im->cmdline, 0, sizeof(im->cmdline)))
-		return false;
-	in->kernel_name = im->kernel_name;
-	in->kernel_fd = fd_at(fds, nfds, im->fd_kernel);
-	in->initrd_name = im->initrd_name;
-	in->initrd_fd = fd_at(fds, nfds, im->fd_initrd);
-	in->cmdline = im->cmdline;
-	in->filling = true; /* the supervisor fills and seals them while they are hashed */
-	in->verify = im->flags & LVMM_TRUST_IMG_VERIFY;
-	in->manifest_fd = fd_at(fds, nfds, im->fd_manifest);
-	in->sig_fd = fd_at(fds, nfds, im->fd_signature);
-	in->key_fd = fd_at(fds, nfds, im->fd_key);
-	return in->kernel_fd >= 0;
+	static struct lvmm_gate_images gi;
+	struct pollfd p = { .fd = gate, .events = POLLIN };
+	struct lvmm_msg_hdr h;
+	unsigned i;
+	int r;
+
+	if (gate < 0 || poll(&p, 1, GATE_IMAGES_MS) != 1)
+		return -ETIMEDOUT;
+	memset(&h, 0, sizeof(h));
+	r = proto_recv(gate, &h, &gi, sizeof(gi), got, 4, MSG_DONTWAIT);
+	*n = r ? 0 : h.nfds;
+	if (!r && (h.type != LVMM_MSG_GATE_IMAGES || h.len != sizeof(gi)))
+		r = -EPROTO;
+	for (i = 0; i < 4; i++)
+		img[i] = r ? -1 : fd_at(got, *n, gi.fd[i]);
+	return r;
 }
 
-static void copy_failure(struct lvmm_trust_failure *o, const struct verify_failure *f)
+/* Boot set `set` of this start: names from the platform entry, images from the partition. */
+static bool image_in(unsigned set, const int img[4], const int *fds, unsigned nfds,
+		     struct trust_image_in *in)
 {
-	snprintf(o->file, sizeof(o->file), "%s", f->file);
-	snprintf(o->expected, sizeof(o->expected), "%s", f->expected);
-	snprintf(o->actual, sizeof(o->actual), "%s", f->actual);
-	snprintf(o->reason, sizeof(o->reason), "%s", f->reason);
+	const int32_t *fd = req.b.fd[set];
+
+	trust_image_of(&init.part, set, in);
+	in->kernel_fd = img[2 * set];
+	in->initrd_fd = img[2 * set + 1];
+	in->filling = true; /* the partition fills and seals them while they are hashed */
+	in->manifest_fd = fd_at(fds, nfds, fd[LVMM_TRUST_FD_MANIFEST]);
+	in->sig_fd = fd_at(fds, nfds, fd[LVMM_TRUST_FD_SIGNATURE]);
+	in->key_fd = fd_at(fds, nfds, fd[LVMM_TRUST_FD_KEY]);
+	/* An initrd the entry names must be there (and none that it does not). */
+	return in->kernel_fd >= 0 && !!in->initrd_name[0] == (in->initrd_fd >= 0);
+}
+
+/* ---- the verdict's events (the supervisor emits them: trust_check_msg, verdict_events) ---- */
+
+static struct lvmm_trust_event *event(uint32_t kind)
+{
+	struct lvmm_trust_event *e = &done.ev[done.nevents++];
+
+	e->kind = kind;
+	return e;
+}
+
+static void field(struct lvmm_trust_event *e, uint32_t key, const char *str, uint64_t num)
+{
+	struct lvmm_trust_field *f = &e->f[e->nfields++];
+
+	f->key = key;
+	f->num = num;
+	snprintf(f->str, sizeof(f->str), "%s", str ? str : "");
+}
+
+static void failure_event(const char *image, const struct verify_failure *f, const char *action)
+{
+	struct lvmm_trust_event *e = event(LVMM_TRUST_EV_VERIFY_FAILED);
+
+	field(e, LVMM_TRUST_K_IMAGE, image, 0);
+	field(e, LVMM_TRUST_K_FILE, f->file, 0);
+	field(e, LVMM_TRUST_K_EXPECTED, f->expected, 0);
+	field(e, LVMM_TRUST_K_ACTUAL, f->actual, 0);
+	field(e, LVMM_TRUST_K_REASON, f->reason, 0);
+	field(e, LVMM_TRUST_K_ACTION, action, 0);
+}
+
+/*
+ * What failed, what boots, who approved it and whether it was measured
+ * (log_bytes: the event log's size, or 0 without a vTPM); a refusal's why.
+ */
+static void verdict_events(size_t log_bytes)
+{
+	const uint8_t *d[4] = { ev.key_digest, ev.bs.kernel, ev.bs.initrd, ev.bs.cmdline };
+	static const uint32_t key[4] = { LVMM_TRUST_K_KEY, LVMM_TRUST_K_KERNEL, LVMM_TRUST_K_INITRD,
+					 LVMM_TRUST_K_CMDLINE };
+	uint32_t v = done.verdict;
+	struct lvmm_trust_event *e;
+	char h[SHA256_HEX_LEN + 1];
+	unsigned i;
+
+	if (v != LVMM_TRUST_OK && v != LVMM_TRUST_SAFE)
+		snprintf(done.reason, sizeof(done.reason), "%s%.290s", v == LVMM_TRUST_ERROR ?
+			 "trust process: " : "verification failed: ", v == LVMM_TRUST_ERROR ?
+			 ev.reason : ev.fail[v == LVMM_TRUST_SAFE_FAILED].reason);
+	if (v != LVMM_TRUST_OK && v != LVMM_TRUST_ERROR)
+		failure_event("primary", &ev.fail[0], v == LVMM_TRUST_REFUSED ? "refuse" : "safe_image");
+	if (v == LVMM_TRUST_SAFE_FAILED)
+		failure_event("safe_image", &ev.fail[1], "refuse");
+	if (v != LVMM_TRUST_OK && v != LVMM_TRUST_SAFE)
+		return;
+	if (v == LVMM_TRUST_SAFE)
+		field(event(LVMM_TRUST_EV_SAFE_IMAGE), LVMM_TRUST_K_FAILED, ev.fail[0].file, 0);
+	e = event(log_bytes ? LVMM_TRUST_EV_BOOT_MEASURED : LVMM_TRUST_EV_BOOT_VERIFIED);
+	field(e, LVMM_TRUST_K_IMAGE, v == LVMM_TRUST_SAFE ? "safe_image" : "primary", 0);
+	for (i = ev.have_key ? 0 : 1; i < 4; i++) {
+		digest_to_hex(d[i], SHA256_LEN, h);
+		if (i != 2 || ev.bs.initrd_size)
+			field(e, key[i], h, 0);
+	}
+	if (log_bytes) {
+		field(e, LVMM_TRUST_K_LOG_EVENTS, NULL, ev.plan.n);
+		field(e, LVMM_TRUST_K_LOG_BYTES, NULL, log_bytes);
+	}
 }
 
 /* Measure into the vTPM and write the event log; the log's fd or -errno (reason in done). */
@@ -387,7 +476,7 @@ static int measure(void)
 	int r;
 
 	if (D.tpm_err[0]) {
-		snprintf(done.reason, sizeof(done.reason), "vTPM: %s", D.tpm_err);
+		snprintf(ev.reason, sizeof(ev.reason), "vTPM: %s", D.tpm_err);
 		return -EIO;
 	}
 	if (D.attest_wait) {
@@ -399,13 +488,13 @@ static int measure(void)
 	r = swtpm_connect(&D.swtpm, LVMM_TPM_BUF_MAX);
 	if (r) {
 		snprintf(D.tpm_err, sizeof(D.tpm_err), "swtpm could not be started: %s", strerror(-r));
-		snprintf(done.reason, sizeof(done.reason), "vTPM: %s", D.tpm_err);
+		snprintf(ev.reason, sizeof(ev.reason), "vTPM: %s", D.tpm_err);
 		D.v.broken = true; /* the process ends with LVMM_TRUST_EXIT_VTPM after its answer */
 		return r;
 	}
 	r = vtpm_start_measured(&D.v, &ev.plan, err, sizeof(err));
 	if (r) {
-		snprintf(done.reason, sizeof(done.reason), "vTPM: %s", err);
+		snprintf(ev.reason, sizeof(ev.reason), "vTPM: %s", err);
 		return r;
 	}
 	D.log_len = 0;
@@ -415,73 +504,79 @@ static int measure(void)
 	if (r >= 0)
 		D.log_len = len;
 	if (r < 0)
-		snprintf(done.reason, sizeof(done.reason), "event log: %s", strerror(-r));
+		snprintf(ev.reason, sizeof(ev.reason), "event log: %s", strerror(-r));
 	return r;
 }
 
+/*
+ * A start: decide, measure, then the verdict to the supervisor first and
+ * to the partition's gate second. In that order, the supervisor always has
+ * the verdict before the partition can report READY on it (lc_on_ready()).
+ */
 static void on_boot(const struct lvmm_msg_hdr *h, const int *fds, unsigned nfds)
 {
 	const struct lvmm_trust_boot *b = &req.b;
-	struct trust_eval_in in = { .on_fail = (int)b->on_fail, .partition = D.name };
-	int logfd = -1, guest;
-	unsigned i, n = 0;
+	struct trust_eval_in in = { .on_fail = trust_on_fail(&init.part), .partition = D.name };
+	struct lvmm_gate g = { .go = 0 };
+	int logfd = -1, guest, gate, img[4], got[4], r;
+	unsigned i, ngot = 0;
 
 	memset(&done, 0, sizeof(done));
 	done.seq = h->len >= sizeof(b->seq) ? b->seq : 0;
 	done.verdict = LVMM_TRUST_ERROR;
-	guest = fd_at(fds, nfds, b->fd_guest);
+	guest = fd_at(fds, nfds, h->len == sizeof(*b) ? b->fd_guest : LVMM_NO_FD);
+	gate = fd_at(fds, nfds, h->len == sizeof(*b) ? b->fd_gate : LVMM_NO_FD);
 	if (D.guest >= 0)
 		close(D.guest); /* the previous start's partition is gone */
 	D.guest = D.tpm ? guest : -1;
-	if (h->len != sizeof(*b) || b->platform_len > sizeof(b->platform) ||
-	    !image_in(&b->image[0], fds, nfds, &in.image[0]) ||
-	    ((b->flags & LVMM_TRUST_BOOT_F_SAFE) &&
-	     !image_in(&b->image[1], fds, nfds, &in.image[1]))) {
-		snprintf(done.reason, sizeof(done.reason), "malformed BOOT request");
+	memset(&ev, 0, sizeof(ev));
+	if (h->len != sizeof(*b)) {
+		snprintf(ev.reason, sizeof(ev.reason), "malformed BOOT request");
 		goto reply;
 	}
-	in.image[0].present = true;
-	in.image[1].present = b->flags & LVMM_TRUST_BOOT_F_SAFE;
-	in.platform = b->platform;
-	in.platform_len = b->platform_len;
+	r = gate_images(gate, img, got, &ngot);
+	if (r || !image_in(0, img, fds, nfds, &in.image[0]) ||
+	    !!(b->flags & LVMM_TRUST_BOOT_F_SAFE) != (img[2] >= 0) ||
+	    ((b->flags & LVMM_TRUST_BOOT_F_SAFE) && !image_in(1, img, fds, nfds, &in.image[1]))) {
+		snprintf(ev.reason, sizeof(ev.reason), "the partition's images: %s",
+			 r ? strerror(-r) : "not those of its platform entry");
+		goto reply;
+	}
+	if (D.platform_len < 0) {
+		snprintf(ev.reason, sizeof(ev.reason), "the platform entry is longer than %d bytes",
+			 LVMM_TRUST_PLATFORM_MAX);
+		goto reply;
+	}
+	in.platform = platform;
+	in.platform_len = (size_t)D.platform_len;
 	trust_evaluate(&in, &ev);
 	done.verdict = ev.verdict;
-	for (i = 0; i < 2; i++)
-		if (ev.failed[i])
-			copy_failure(&done.fail[i], &ev.fail[i]);
-	snprintf(done.reason, sizeof(done.reason), "%s", ev.reason);
-	if (ev.verdict != LVMM_TRUST_OK && ev.verdict != LVMM_TRUST_SAFE)
-		goto reply;
-	if (D.tpm) {
+	if (D.tpm && (ev.verdict == LVMM_TRUST_OK || ev.verdict == LVMM_TRUST_SAFE)) {
 		logfd = measure();
-		if (logfd < 0) {
+		if (logfd < 0)
 			done.verdict = LVMM_TRUST_ERROR;
-			goto reply;
-		}
-		D.booted = true;
-		done.flags |= LVMM_TRUST_DONE_F_EVENTLOG;
-		done.log_events = ev.plan.n;
-		n = 1;
+		else
+			D.booted = true;
 	}
-	if (ev.have_key) {
-		done.flags |= LVMM_TRUST_DONE_F_KEY;
-		memcpy(done.key_digest, ev.key_digest, sizeof(done.key_digest));
-	}
-	memcpy(done.kernel, ev.bs.kernel, 32);
-	memcpy(done.initrd, ev.bs.initrd, 32);
-	memcpy(done.cmdline, ev.bs.cmdline, 32);
-	done.kernel_size = ev.bs.kernel_size;
-	done.initrd_size = ev.bs.initrd_size;
 reply:
-	if (proto_send(D.sup, LVMM_MSG_TRUST_BOOT_DONE, &done, sizeof(done), &logfd, n, 0))
+	verdict_events(logfd >= 0 ? D.log_len : 0);
+	if (proto_send(D.sup, LVMM_MSG_TRUST_BOOT_DONE, &done, sizeof(done), NULL, 0, 0))
 		pr_err("cannot answer the supervisor");
+	g.go = done.verdict == LVMM_TRUST_OK ? 1 : done.verdict == LVMM_TRUST_SAFE ? 2 : 0;
+	snprintf(g.why, sizeof(g.why), "%s", done.reason);
+	/* A partition stopped meanwhile has closed its end: nobody is told, nothing is lost. */
+	if (gate >= 0 && proto_send(gate, LVMM_MSG_GATE, &g, sizeof(g), &logfd, g.go && logfd >= 0,
+				    MSG_DONTWAIT))
+		pr_debug("the verdict did not reach the partition");
 	if (logfd >= 0)
 		close(logfd);
+	while (ngot)
+		close(got[--ngot]);
 	for (i = 0; i < nfds; i++)
 		if (fds[i] != D.guest)
-			close(fds[i]);
+			close(fds[i]); /* the gate's end too: it carries one verdict */
 	if (D.v.broken)
-		vtpm_failed(done.reason);
+		vtpm_failed(ev.reason);
 }
 
 /* ---- the loop ----------------------------------------------------------------------------- */
@@ -549,9 +644,26 @@ static int loop(void)
 	}
 }
 
+/*
+ * The supervisor's parse of the entry (it is trusted), but the strings read
+ * here are checked to end in their arrays.
+ */
+static bool init_ok(const struct plat_part *p)
+{
+	const char *str[] = { p->name, p->kernel, p->initrd, p->cmdline, p->safe.kernel,
+			      p->safe.initrd, p->safe.cmdline };
+	size_t len[] = { sizeof(p->name), sizeof(p->kernel), sizeof(p->initrd), sizeof(p->cmdline),
+			 sizeof(p->safe.kernel), sizeof(p->safe.initrd), sizeof(p->safe.cmdline) };
+	unsigned i;
+
+	for (i = 0; i < ARRAY_SIZE(str); i++)
+		if (!memchr(str[i], 0, len[i]))
+			return false;
+	return p->ndevs <= LVMM_MAX_DEVS;
+}
+
 int trust_main(int sock)
 {
-	static struct lvmm_trust_init init;
 	struct swtpm_params sp = { .stderr_fd = -1 };
 	char err[256], prefix[64];
 	struct lvmm_msg_hdr h;
@@ -559,18 +671,18 @@ int trust_main(int sock)
 
 	D.sup = sock;
 	r = proto_recv(sock, &h, &init, sizeof(init), &dirfd, 1, 0);
-	if (r || h.type != LVMM_MSG_TRUST_INIT || h.len != sizeof(init) ||
-	    h.nfds != !!(init.flags & LVMM_TRUST_F_TPM) ||
-	    !memchr(init.name, 0, sizeof(init.name)) ||
-	    !memchr(init.state_dir, 0, sizeof(init.state_dir))) {
+	if (r || h.type != LVMM_MSG_TRUST_INIT || h.len != sizeof(init) || !init_ok(&init.part) ||
+	    h.nfds != (plat_part_tpm(&init.part) >= 0)) {
 		fprintf(stderr, "lvmm __trust: no valid INIT from the supervisor\n");
 		return 1;
 	}
-	snprintf(D.name, sizeof(D.name), "%s", init.name);
+	snprintf(D.name, sizeof(D.name), "%s", init.part.name);
 	snprintf(prefix, sizeof(prefix), "lvmm trust %s", D.name);
 	log_set_prefix(prefix);
 	log_level = (int)MIN(init.log_level, (uint32_t)LOG_DEBUG);
-	D.tpm = init.flags & LVMM_TRUST_F_TPM;
+	D.tpm = plat_part_tpm(&init.part) >= 0;
+	/* The same entry for every start of this run: PCR 21's event data. */
+	D.platform_len = plat_part_canonical(&init.part, platform, sizeof(platform));
 	if (D.tpm) {
 		/*
 		 * swtpm is exec'd now, before the filter: the sandbox never needs fork

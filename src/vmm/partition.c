@@ -3,12 +3,14 @@
  * The partition process: receives its configuration and every fd it may
  * use from the supervisor, then sequences everything else: the VM object,
  * vCPUs, devices, boot image, threads, sandbox, run, report, teardown.
- * It never opens a file by name.
+ * It never opens a file by name (but its own memfds, read-only, through
+ * /proc/self/fd: images.c).
  */
 #include "vmm/partition.h"
 
 #include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -26,6 +28,7 @@
 #include "devices/tpm_crb.h"
 #include "vmm/boot.h"
 #include "vmm/cpuid.h"
+#include "vmm/images.h"
 #include "vmm/sandbox.h"
 #include "vmm/vcpu.h"
 #include "vmm/vm.h"
@@ -74,7 +77,8 @@ static int config_validate(char *err, size_t errlen)
 	int r;
 
 	if (!proto_str_ok(cfg.name, sizeof(cfg.name)) ||
-	    !proto_str_ok(cfg.cmdline, sizeof(cfg.cmdline))) {
+	    !proto_str_ok(cfg.cmdline, sizeof(cfg.cmdline)) ||
+	    !proto_str_ok(cfg.safe_cmdline, sizeof(cfg.safe_cmdline))) {
 		snprintf(err, errlen, "config: unterminated string");
 		return -EINVAL;
 	}
@@ -88,7 +92,9 @@ static int config_validate(char *err, size_t errlen)
 	if (!fd_ok(cfg.fd_kvm, false) || !fd_ok(cfg.fd_mem, false) ||
 	    !fd_ok(cfg.fd_kernel, false) || !fd_ok(cfg.fd_initrd, true) ||
 	    !fd_ok(cfg.fd_console_out, true) || !fd_ok(cfg.fd_console_in, true) ||
-	    ((cfg.flags & LVMM_PART_F_CONSOLE_SOCK) && !fd_ok(cfg.fd_console_listen, false))) {
+	    ((cfg.flags & LVMM_PART_F_CONSOLE_SOCK) && !fd_ok(cfg.fd_console_listen, false)) ||
+	    !fd_ok(cfg.fd_gate, !(cfg.flags & LVMM_PART_F_GATED)) || !fd_ok(cfg.fd_safe_kernel, true) ||
+	    !fd_ok(cfg.fd_safe_initrd, true)) {
 		snprintf(err, errlen, "config: bad fd index");
 		return -EINVAL;
 	}
@@ -278,7 +284,8 @@ static bool fd_index_shared(int32_t idx)
  */
 static void close_setup_fds(struct vm *vm)
 {
-	const int32_t idx[] = { cfg.fd_kvm, cfg.fd_kernel, cfg.fd_initrd };
+	const int32_t idx[] = { cfg.fd_kvm, cfg.fd_kernel, cfg.fd_initrd, cfg.fd_safe_kernel,
+				cfg.fd_safe_initrd };
 	unsigned i;
 
 	for (i = 0; i < ARRAY_SIZE(idx); i++) {
@@ -334,15 +341,17 @@ static int partition_build(struct vm *vm, int sup, char *err, size_t errlen)
 
 /*
  * A gated start (LVMM_PART_F_GATED): the VM is built and the images are
- * loaded while the trust process verifies and measures them, but no vCPU
- * thread exists until the supervisor passes on the verdict (struct
- * lvmm_gate): measured boot's promise, PCRs extended before the first
- * guest instruction and nothing run on a refused boot, holds because
- * nothing can run before this returns 0. GO brings the vTPM's event log,
- * copied into guest memory here. 0 (go), 1 (stopped while waiting), or
- * -errno with err set (refused, malformed, supervisor gone).
+ * loaded (with a safe image: not yet, the verdict says which set) while
+ * the trust process verifies and measures, but no vCPU thread exists until
+ * it sends its verdict on the gate (struct lvmm_gate): measured boot's
+ * promise, PCRs extended before the first guest instruction and nothing
+ * run on a refused boot, holds because nothing can run before this
+ * returns 0. A go brings the vTPM's event log (*logfd, or -1); a go for
+ * the safe image makes its set this start's. 0 (go), 1 (stopped while
+ * waiting), or -errno with err set (refused, malformed, the trust process
+ * or the supervisor gone).
  */
-static int wait_verdict(struct vm *vm, int sup, char *err, size_t errlen)
+static int wait_verdict(struct vm *vm, int sup, int *logfd, char *err, size_t errlen)
 {
 	static union {
 		struct lvmm_gate g;
@@ -351,22 +360,32 @@ static int wait_verdict(struct vm *vm, int sup, char *err, size_t errlen)
 	static struct lvmm_ctl_reply rep;
 	struct lvmm_msg_hdr hdr;
 	uint64_t t0 = now_ns();
-	bool tpm = false;
+	bool tpm = false, safe = cfg.fd_safe_kernel != LVMM_NO_FD;
+	int gate = fds[cfg.fd_gate], fd = -1, r;
 	unsigned i, guard;
-	int fd = -1, r;
 
 	for (i = 0; i < cfg.ndevs; i++)
 		tpm |= cfg.devs[i].type == LVMM_DEV_TPM;
 	/* Bounded: a control request while waiting is answered "busy" (a stop ends the wait). */
 	for (guard = 0; guard < 64; guard++) {
-		memset(&hdr, 0, sizeof(hdr));
-		r = proto_recv(sup, &hdr, &u, sizeof(u), &fd, 1, 0);
-		if (r) {
-			snprintf(err, errlen, "no verdict from the supervisor: %s", strerror(-r));
+		struct pollfd p[2] = { { .fd = gate, .events = POLLIN }, { .fd = sup, .events = POLLIN } };
+
+		if (poll(p, 2, -1) < 0 && errno != EINTR) {
+			r = -errno;
+			snprintf(err, errlen, "waiting for the verdict: %s", strerror(-r));
 			return r;
 		}
-		if (hdr.type != LVMM_MSG_CTL || hdr.len != sizeof(u.c) || hdr.nfds)
-			break;
+		if (p[0].revents)
+			break; /* the verdict, or the gate closed without one */
+		if (!p[1].revents)
+			continue;
+		memset(&hdr, 0, sizeof(hdr));
+		r = proto_recv(sup, &hdr, &u.c, sizeof(u.c), NULL, 0, 0);
+		if (r || hdr.type != LVMM_MSG_CTL || hdr.len != sizeof(u.c) || hdr.nfds) {
+			snprintf(err, errlen, "the supervisor is gone, or sent message type %u at the gate",
+				 hdr.type);
+			return r ? r : -EPROTO;
+		}
 		if (u.c.op == LVMM_CTL_STOP)
 			return 1;
 		memset(&rep, 0, sizeof(rep));
@@ -377,12 +396,22 @@ static int wait_verdict(struct vm *vm, int sup, char *err, size_t errlen)
 		if (proto_send(sup, LVMM_MSG_CTL_REPLY, &rep, sizeof(rep), NULL, 0, 0))
 			pr_debug("control reply lost");
 	}
+	memset(&hdr, 0, sizeof(hdr));
+	r = guard < 64 ? proto_recv(gate, &hdr, &u.g, sizeof(u.g), &fd, 1, MSG_DONTWAIT) : -EBUSY;
+	close(gate); /* it carries one verdict */
+	fds[cfg.fd_gate] = -1;
+	if (r) {
+		snprintf(err, errlen, "boot refused: its trust process ended without a verdict (%s)",
+			 strerror(-r));
+		return r;
+	}
 	/* 0 ms: verification and measurement were entirely hidden behind the build (bench/trust.sh). */
 	pr_debug("waited %" PRIu64 " us at the gate for the verdict", (now_ns() - t0) / 1000);
-	if (hdr.type != LVMM_MSG_GATE || hdr.len != sizeof(u.g) || hdr.nfds != (u.g.go && tpm)) {
+	if (hdr.type != LVMM_MSG_GATE || hdr.len != sizeof(u.g) || u.g.go > 2 || (u.g.go == 2 && !safe) ||
+	    hdr.nfds != (u.g.go && tpm)) {
 		if (hdr.nfds)
 			close(fd);
-		snprintf(err, errlen, "no valid verdict from the supervisor (message type %u)", hdr.type);
+		snprintf(err, errlen, "no valid verdict from the trust process (message type %u)", hdr.type);
 		return -EPROTO;
 	}
 	if (!u.g.go) {
@@ -390,10 +419,25 @@ static int wait_verdict(struct vm *vm, int sup, char *err, size_t errlen)
 		snprintf(err, errlen, "boot refused: %.200s", u.g.why);
 		return -EPERM;
 	}
-	if (!tpm)
-		return 0;
-	r = tpm_crb_place_eventlog(vm, fd);
-	close(fd);
+	if (u.g.go == 2) {
+		/* The safe image's set is this start's: loaded, and its command line used. */
+		int32_t k = cfg.fd_kernel, i2 = cfg.fd_initrd;
+
+		cfg.fd_kernel = cfg.fd_safe_kernel, cfg.fd_initrd = cfg.fd_safe_initrd;
+		cfg.fd_safe_kernel = k, cfg.fd_safe_initrd = i2;
+		memcpy(cfg.cmdline, cfg.safe_cmdline, sizeof(cfg.cmdline));
+	}
+	*logfd = hdr.nfds ? fd : -1;
+	return 0;
+}
+
+/* The vTPM's event log (a go's fd, consumed) into guest memory. 0 or -errno with err set. */
+static int place_eventlog(struct vm *vm, int fd, char *err, size_t errlen)
+{
+	int r = fd < 0 ? 0 : tpm_crb_place_eventlog(vm, fd);
+
+	if (fd >= 0)
+		close(fd);
 	if (r)
 		snprintf(err, errlen, "the vTPM's event log: %s", strerror(-r));
 	return r;
@@ -463,8 +507,9 @@ int partition_main(int sup)
 {
 	struct lvmm_msg_hdr hdr;
 	struct vm *vm = &the_vm;
+	int r, logfd = -1;
+	bool early, built;
 	char err[256];
-	int r;
 
 	/* If the supervisor dies, so do we: nobody else may hold this VM (re-armed by the sandbox). */
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
@@ -490,18 +535,31 @@ int partition_main(int sup)
 		log_set_prefix(pfx);
 	}
 	pr_debug("configuration received");
-	r = partition_build(vm, sup, err, sizeof(err));
-	if (!r && (cfg.flags & LVMM_PART_F_GATED)) {
-		r = wait_verdict(vm, sup, err, sizeof(err));
-		if (r == 1) {
-			struct lvmm_exit x = { .reason = LVMM_EXIT_STOPPED };
+	/* Its own sealed copies of the images (a gated start's trust process hashes them meanwhile). */
+	r = images_seal(&cfg, fds, cfg.flags & LVMM_PART_F_GATED ? fds[cfg.fd_gate] : -1, err,
+			sizeof(err));
+	/* With a safe image the verdict says which image set to build with: it comes first. */
+	early = (cfg.flags & LVMM_PART_F_GATED) && cfg.fd_safe_kernel != LVMM_NO_FD;
+	if (!r && early)
+		r = wait_verdict(vm, sup, &logfd, err, sizeof(err));
+	built = !r;
+	if (!r)
+		r = partition_build(vm, sup, err, sizeof(err));
+	if (!r && (cfg.flags & LVMM_PART_F_GATED) && !early)
+		r = wait_verdict(vm, sup, &logfd, err, sizeof(err));
+	if (r == 1) {
+		struct lvmm_exit x = { .reason = LVMM_EXIT_STOPPED };
 
-			snprintf(x.detail, sizeof(x.detail), "stopped while its boot was being verified");
-			send_exit(sup, &x);
+		snprintf(x.detail, sizeof(x.detail), "stopped while its boot was being verified");
+		send_exit(sup, &x);
+		if (built)
 			partition_teardown(vm);
-			return 0;
-		}
+		return 0;
 	}
+	if (!r)
+		r = place_eventlog(vm, logfd, err, sizeof(err));
+	else if (logfd >= 0)
+		close(logfd);
 	if (r)
 		goto fail;
 	r = partition_start_threads(vm, err, sizeof(err));
@@ -545,6 +603,7 @@ fail_running:
 	partition_join(vm);
 fail:
 	fail_setup(sup, r, err);
-	partition_teardown(vm);
+	if (built)
+		partition_teardown(vm);
 	return 1;
 }

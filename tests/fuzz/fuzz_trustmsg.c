@@ -10,10 +10,11 @@
  * 2 a memfd sealed against every change, 3 the same memfd unsealed; bit 2:
  * attach two), the rest = the packet (at most LVMM_MSG_MAX_LEN + 64 bytes).
  *
- * Invariants: an accepted message is a BOOT_DONE or an ATTEST_DONE of
- * exactly its size, with in-range enums, consistent flags and fd count,
- * NUL-terminated strings, digests of 64 lower-case hex digits or empty,
- * bounded attestation fields and a printable PEM; an attached fd passes
+ * Invariants: an accepted message is a BOOT_DONE (no fd) or an
+ * ATTEST_DONE of exactly its size, with in-range enums, event kinds and
+ * keys that index the supervisor's tables, only the kinds the verdict may
+ * carry, each key once per event, NUL-terminated strings, a refusal's
+ * reason, an attestation's fd exactly with success; an attached fd passes
  * trust_sealed_ok only if it is the sealed memfd; no received fd is ever
  * left open.
  */
@@ -63,38 +64,33 @@ static void send_packet(int sock, const uint8_t *p, size_t n, unsigned kind, uns
 		close(fds[i]);
 }
 
-static bool hex_or_empty(const char *s)
-{
-	size_t n = strnlen(s, LVMM_TRUST_HEX_MAX), i;
-
-	for (i = 0; i < n; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-			return false;
-	return n == 0 || n == 64;
-}
-
-static void check_failure(const struct lvmm_trust_failure *f)
-{
-	FUZZ_CHECK(memchr(f->file, 0, sizeof(f->file)) && memchr(f->reason, 0, sizeof(f->reason)));
-	FUZZ_CHECK(hex_or_empty(f->expected) && hex_or_empty(f->actual));
-}
-
 static void check_accepted(const struct lvmm_msg_hdr *h, const void *payload)
 {
 	FUZZ_CHECK(h->magic == LVMM_PROTO_MAGIC && h->version == LVMM_PROTO_VERSION);
 	if (h->type == LVMM_MSG_TRUST_BOOT_DONE) {
 		const struct lvmm_trust_boot_done *b = payload;
 		bool booting = b->verdict == LVMM_TRUST_OK || b->verdict == LVMM_TRUST_SAFE;
+		unsigned i, k, j;
 
-		FUZZ_CHECK(h->len == sizeof(*b));
+		FUZZ_CHECK(h->len == sizeof(*b) && h->nfds == 0);
 		FUZZ_CHECK(b->verdict >= 1 && b->verdict <= LVMM_TRUST_VERDICT_MAX);
-		FUZZ_CHECK(h->nfds == ((b->flags & LVMM_TRUST_DONE_F_EVENTLOG) ? 1U : 0U));
-		FUZZ_CHECK(!b->flags || booting);
-		check_failure(&b->fail[0]);
-		check_failure(&b->fail[1]);
-		FUZZ_CHECK(booting || b->verdict == LVMM_TRUST_ERROR || b->fail[0].file[0]);
-		FUZZ_CHECK(memchr(b->reason, 0, sizeof(b->reason)));
-		FUZZ_CHECK(b->log_events <= 64);
+		FUZZ_CHECK(memchr(b->reason, 0, sizeof(b->reason)) && (booting || b->reason[0]));
+		FUZZ_CHECK(b->nevents <= LVMM_TRUST_EVENTS_MAX);
+		for (i = 0; i < b->nevents; i++) {
+			const struct lvmm_trust_event *e = &b->ev[i];
+
+			FUZZ_CHECK(e->kind <= LVMM_TRUST_EV_MAX && e->nfields <= LVMM_TRUST_FIELDS_MAX);
+			/* Nothing boots on a refusal; nothing failed on OK; an error carries none. */
+			FUZZ_CHECK(booting || e->kind == LVMM_TRUST_EV_VERIFY_FAILED);
+			FUZZ_CHECK(b->verdict != LVMM_TRUST_OK || e->kind >= LVMM_TRUST_EV_BOOT_VERIFIED);
+			FUZZ_CHECK(b->verdict != LVMM_TRUST_ERROR);
+			for (k = 0; k < e->nfields; k++) {
+				FUZZ_CHECK(e->f[k].key <= LVMM_TRUST_K_MAX);
+				FUZZ_CHECK(memchr(e->f[k].str, 0, sizeof(e->f[k].str)));
+				for (j = 0; j < k; j++)
+					FUZZ_CHECK(e->f[j].key != e->f[k].key);
+			}
+		}
 		return;
 	}
 	if (h->type == LVMM_MSG_TRUST_ATTEST_DONE) {

@@ -94,28 +94,46 @@ def api_seeds():
 
 
 def trustmsg_seeds():
-    # include/lvmm/trust_proto.h: BOOT_DONE 1912 bytes, ATTEST_DONE 328 bytes.
+    # include/lvmm/trust_proto.h: BOOT_DONE 11120 bytes (4 events of 8 fields), ATTEST_DONE 328 bytes.
     BOOT_DONE, ATTEST_DONE = 11, 13
     d1 = b'9e76cfd6ee38163050fbc5a8f2f3fcedce00932ba11a61976b121c8509b0e08a'
     d2 = b'73a29fc4469e4d9be8f9983a564ea59d1f10098103beb3a0b157bc4d04d14052'
+    # enum lvmm_trust_key: image file expected actual reason action failed key kernel initrd
+    # cmdline log_events log_bytes
+    IMAGE, FILE, EXP, ACT, REASON, ACTION, FAILED, KEY, KERNEL, INITRD, CMDLINE, LOGEV, LOGB = range(13)
 
-    def failure(f=b'', e=b'', a=b'', r=b''):
-        return f.ljust(256, b'\0') + e.ljust(65, b'\0') + a.ljust(65, b'\0') + bytes(6) + r.ljust(320, b'\0')
+    def event(kind, fields):
+        p = struct.pack('<II', kind, len(fields))
+        for key, val in fields:
+            num, sval = (val, b'') if isinstance(val, int) else (0, val)
+            p += struct.pack('<IIQ', key, 0, num) + sval.ljust(320, b'\0')
+        return p + bytes((8 - len(fields)) * 336)
 
-    def boot_done(verdict, flags, fail0=failure(), fail1=failure(), reason=b''):
-        p = struct.pack('<IIII', 1, verdict, flags, 0) + fail0 + fail1
-        p += bytes(range(32)) * 4 + struct.pack('<QQII', 4096, 0, 6, 0) + reason.ljust(320, b'\0')
-        assert len(p) == 1912
+    def boot_done(verdict, events, reason=b''):
+        p = struct.pack('<IIII', 1, verdict, len(events), 0)
+        p += b''.join(events) + bytes((4 - len(events)) * 2696) + reason.ljust(320, b'\0')
+        assert len(p) == 11120
         return p
 
-    bad = failure(b'vmlinuz', d1, d2, b"the SHA-256 of 'vmlinuz' differs from the manifest's (line 1)")
-    write('trustmsg', 'ok-measured', b'\2' + msg(BOOT_DONE, boot_done(1, 3), 1))
-    write('trustmsg', 'ok-verified', b'\0' + msg(BOOT_DONE, boot_done(1, 2)))
-    write('trustmsg', 'refused', b'\0' + msg(BOOT_DONE, boot_done(2, 0, bad)))
-    write('trustmsg', 'safe', b'\2' + msg(BOOT_DONE, boot_done(3, 3, bad), 1))
-    write('trustmsg', 'safe-failed', b'\0' + msg(BOOT_DONE, boot_done(4, 0, bad, failure(b'signature'))))
-    write('trustmsg', 'error', b'\0' + msg(BOOT_DONE, boot_done(5, 0, reason=b'vTPM: swtpm CMD_INIT')))
-    write('trustmsg', 'unsealed-log', b'\3' + msg(BOOT_DONE, boot_done(1, 1), 1))
+    def failed(image, f, action):
+        return event(0, [(IMAGE, image), (FILE, f), (EXP, d1), (ACT, d2),
+                         (REASON, b"the SHA-256 of '" + f + b"' differs from the manifest's (line 1)"),
+                         (ACTION, action)])
+
+    def booted(image, measured):
+        return event(3 if measured else 2, [(IMAGE, image), (KEY, d1), (KERNEL, d2), (CMDLINE, d1)] +
+                     ([(LOGEV, 6), (LOGB, 700)] if measured else []))
+
+    why = b'verification failed: the SHA-256 differs'
+    write('trustmsg', 'ok-measured', b'\0' + msg(BOOT_DONE, boot_done(1, [booted(b'primary', True)])))
+    write('trustmsg', 'ok-verified', b'\0' + msg(BOOT_DONE, boot_done(1, [booted(b'primary', False)])))
+    write('trustmsg', 'refused', b'\0' + msg(BOOT_DONE, boot_done(2, [failed(b'primary', b'vmlinuz', b'refuse')], why)))
+    write('trustmsg', 'safe', b'\0' + msg(BOOT_DONE, boot_done(3, [
+        failed(b'primary', b'vmlinuz', b'safe_image'), event(1, [(FAILED, b'vmlinuz')]), booted(b'safe_image', True)])))
+    write('trustmsg', 'safe-failed', b'\0' + msg(BOOT_DONE, boot_done(4, [
+        failed(b'primary', b'vmlinuz', b'safe_image'), failed(b'safe_image', b'signature', b'refuse')], why)))
+    write('trustmsg', 'error', b'\0' + msg(BOOT_DONE, boot_done(5, [], b'trust process: vTPM: swtpm CMD_INIT')))
+    write('trustmsg', 'with-fd', b'\2' + msg(BOOT_DONE, boot_done(1, [booted(b'primary', True)]), 1))
     # Success carries the answer's sealed memfd (kind 2), a failure only its reason.
     att = struct.pack('<Ii', 2, 0) + bytes(320)
     assert len(att) == 328

@@ -317,7 +317,7 @@ static pid_t start_partition(int *sup, int *tpm, int *console)
 	cfg.fd_mem = n++;
 	fds[n] = open(o.kernel, O_RDONLY | O_CLOEXEC);
 	cfg.fd_kernel = n++;
-	cfg.fd_initrd = LVMM_NO_FD;
+	cfg.fd_initrd = cfg.fd_gate = cfg.fd_safe_kernel = cfg.fd_safe_initrd = LVMM_NO_FD;
 	if (o.initrd) {
 		fds[n] = open(o.initrd, O_RDONLY | O_CLOEXEC);
 		cfg.fd_initrd = n++;

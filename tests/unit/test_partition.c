@@ -44,6 +44,7 @@ static int start(struct run *r, uint32_t uid, uint32_t gid)
 		cfg.host_cpus[i] = -1;
 	cfg.fd_kvm = 0, cfg.fd_mem = 1, cfg.fd_kernel = 2, cfg.fd_console_out = 3;
 	cfg.fd_initrd = cfg.fd_console_in = LVMM_NO_FD;
+	cfg.fd_gate = cfg.fd_safe_kernel = cfg.fd_safe_initrd = LVMM_NO_FD;
 	cfg.log_level = 1;
 	cfg.uid = uid;
 	cfg.gid = gid;

@@ -2,8 +2,8 @@
 /*
  * The supervisor's checks of what a trust process sends it
  * (src/supervisor/trust.c: trust_check_msg, trust_sealed_ok) with hostile
- * fields, and the sealed copies of boot images (resources.c:
- * res_image_fill) against a file that changes afterwards, also hashed
+ * fields, and the sealed copies of boot images (src/vmm/images.c:
+ * image_copy) against a file that changes afterwards, also hashed
  * while they are filled (trust/digest.c).
  */
 #include <errno.h>
@@ -17,11 +17,11 @@
 #include <unistd.h>
 
 #include "lvmm/trust_proto.h"
-#include "supervisor/resources.h"
 #include "supervisor/trust.h"
 #include "trust/attest.h"
 #include "trust/digest.h"
 #include "unit/unit.h"
+#include "vmm/images.h"
 
 static struct lvmm_trust_boot_done b;
 static struct lvmm_trust_attest_done a;
@@ -30,29 +30,40 @@ static struct lvmm_msg_hdr h;
 static const char D1[] = "9e76cfd6ee38163050fbc5a8f2f3fcedce00932ba11a61976b121c8509b0e08a";
 static const char D2[] = "73a29fc4469e4d9be8f9983a564ea59d1f10098103beb3a0b157bc4d04d14052";
 
-/* A valid BOOT_DONE with this verdict (and its fd count in h). */
+/* One field of event e. */
+static void field(struct lvmm_trust_event *e, uint32_t key, const char *str)
+{
+	e->f[e->nfields].key = key;
+	strcpy(e->f[e->nfields++].str, str);
+}
+
+/* A valid BOOT_DONE with this verdict and the events the trust process sends with it. */
 static const void *boot_done(uint32_t verdict)
 {
+	struct lvmm_trust_event *e;
+
 	memset(&b, 0, sizeof(b));
 	h = (struct lvmm_msg_hdr){ .type = LVMM_MSG_TRUST_BOOT_DONE, .len = sizeof(b) };
 	b.seq = 7;
 	b.verdict = verdict;
-	if (verdict == LVMM_TRUST_OK || verdict == LVMM_TRUST_SAFE) {
-		b.flags = LVMM_TRUST_DONE_F_EVENTLOG | LVMM_TRUST_DONE_F_KEY;
-		h.nfds = 1;
-		b.log_events = 6;
-		b.kernel_size = 4096;
-	}
 	if (verdict != LVMM_TRUST_OK && verdict != LVMM_TRUST_ERROR) {
-		strcpy(b.fail[0].file, "vmlinuz");
-		strcpy(b.fail[0].expected, D1);
-		strcpy(b.fail[0].actual, D2);
-		strcpy(b.fail[0].reason, "the SHA-256 of 'vmlinuz' differs");
+		e = &b.ev[b.nevents++];
+		e->kind = LVMM_TRUST_EV_VERIFY_FAILED;
+		field(e, LVMM_TRUST_K_IMAGE, "primary");
+		field(e, LVMM_TRUST_K_FILE, "vmlinuz");
+		field(e, LVMM_TRUST_K_EXPECTED, D1);
+		field(e, LVMM_TRUST_K_ACTUAL, D2);
+		field(e, LVMM_TRUST_K_REASON, "the SHA-256 of 'vmlinuz' differs");
 	}
-	if (verdict == LVMM_TRUST_SAFE_FAILED)
-		strcpy(b.fail[1].file, "signature");
-	if (verdict == LVMM_TRUST_ERROR)
-		strcpy(b.reason, "vTPM: swtpm CMD_INIT failed");
+	if (verdict == LVMM_TRUST_OK || verdict == LVMM_TRUST_SAFE) {
+		e = &b.ev[b.nevents++];
+		e->kind = LVMM_TRUST_EV_BOOT_MEASURED;
+		field(e, LVMM_TRUST_K_KERNEL, D1);
+		e->f[e->nfields].key = LVMM_TRUST_K_LOG_EVENTS;
+		e->f[e->nfields++].num = 6;
+	} else {
+		strcpy(b.reason, "verification failed: the SHA-256 of 'vmlinuz' differs");
+	}
 	return &b;
 }
 
@@ -75,67 +86,61 @@ static void test_boot_done_valid(void)
 
 	for (v = LVMM_TRUST_OK; v <= LVMM_TRUST_VERDICT_MAX; v++)
 		CHECK_EQ(check(boot_done(v)), 0);
-	/* Verified without a TPM: the key, no event log. */
-	boot_done(LVMM_TRUST_OK);
-	b.flags = LVMM_TRUST_DONE_F_KEY;
-	h.nfds = 0;
+	/* No events at all is fine; so are all four, and a full event. */
+	boot_done(LVMM_TRUST_OK), b.nevents = 0;
+	CHECK_EQ(check(&b), 0);
+	boot_done(LVMM_TRUST_SAFE), b.nevents = LVMM_TRUST_EVENTS_MAX;
+	b.ev[2].kind = LVMM_TRUST_EV_SAFE_IMAGE, b.ev[3].kind = LVMM_TRUST_EV_BOOT_VERIFIED;
+	for (b.ev[3].nfields = 0; b.ev[3].nfields < LVMM_TRUST_FIELDS_MAX;)
+		field(&b.ev[3], b.ev[3].nfields, "x");
 	CHECK_EQ(check(&b), 0);
 }
 
 static void test_boot_done_hostile(void)
 {
-	/* Structure. */
+	/* Structure: length, no fd (the event log goes to the partition), verdict, counts. */
 	boot_done(LVMM_TRUST_OK), h.len--;
+	CHECK_EQ(check(&b), -EPROTO);
+	boot_done(LVMM_TRUST_OK), h.nfds = 1;
 	CHECK_EQ(check(&b), -EPROTO);
 	boot_done(LVMM_TRUST_OK), b.verdict = 0;
 	CHECK_EQ(check(&b), -EPROTO);
 	boot_done(LVMM_TRUST_OK), b.verdict = LVMM_TRUST_VERDICT_MAX + 1;
 	CHECK_EQ(check(&b), -EPROTO);
-	boot_done(LVMM_TRUST_OK), b.flags |= 1U << 7;
+	boot_done(LVMM_TRUST_OK), b.nevents = LVMM_TRUST_EVENTS_MAX + 1;
 	CHECK_EQ(check(&b), -EPROTO);
-	/* An event log (an fd) is only for a boot that goes ahead, and only with the flag. */
-	boot_done(LVMM_TRUST_OK), h.nfds = 0;
+	boot_done(LVMM_TRUST_OK), b.ev[0].nfields = LVMM_TRUST_FIELDS_MAX + 1;
 	CHECK_EQ(check(&b), -EPROTO);
-	boot_done(LVMM_TRUST_OK), h.nfds = 2;
+	/* Event kinds and keys are indices into the supervisor's tables. */
+	boot_done(LVMM_TRUST_OK), b.ev[0].kind = LVMM_TRUST_EV_MAX + 1;
 	CHECK_EQ(check(&b), -EPROTO);
-	boot_done(LVMM_TRUST_REFUSED), b.flags = LVMM_TRUST_DONE_F_EVENTLOG, h.nfds = 1;
+	boot_done(LVMM_TRUST_OK), b.ev[0].f[1].key = LVMM_TRUST_K_MAX + 1;
 	CHECK_EQ(check(&b), -EPROTO);
-	boot_done(LVMM_TRUST_SAFE_FAILED), b.flags = LVMM_TRUST_DONE_F_KEY;
+	boot_done(LVMM_TRUST_OK), b.ev[0].f[1].key = 1U << 31;
 	CHECK_EQ(check(&b), -EPROTO);
-	boot_done(LVMM_TRUST_REFUSED), h.nfds = 1;
+	/* A key twice in one event (a JSON reader could take either). */
+	boot_done(LVMM_TRUST_REFUSED), b.ev[0].f[3].key = LVMM_TRUST_K_FILE;
 	CHECK_EQ(check(&b), -EPROTO);
-	/* Strings end inside their arrays; digests are "" or 64 lower-case hex digits. */
-	boot_done(LVMM_TRUST_REFUSED), memset(b.fail[0].file, 'A', sizeof(b.fail[0].file));
+	/* Only the events its verdict may carry: nothing boots on a refusal, no failure on OK. */
+	boot_done(LVMM_TRUST_REFUSED), b.ev[0].kind = LVMM_TRUST_EV_BOOT_MEASURED;
 	CHECK_EQ(check(&b), -EPROTO);
-	boot_done(LVMM_TRUST_REFUSED), memset(b.fail[0].reason, 'A', sizeof(b.fail[0].reason));
+	boot_done(LVMM_TRUST_SAFE_FAILED), b.ev[0].kind = LVMM_TRUST_EV_SAFE_IMAGE;
 	CHECK_EQ(check(&b), -EPROTO);
-	boot_done(LVMM_TRUST_REFUSED), memset(b.fail[1].actual, '0', sizeof(b.fail[1].actual));
+	boot_done(LVMM_TRUST_OK), b.ev[0].kind = LVMM_TRUST_EV_VERIFY_FAILED;
+	CHECK_EQ(check(&b), -EPROTO);
+	boot_done(LVMM_TRUST_ERROR), b.nevents = 1;
+	CHECK_EQ(check(&b), -EPROTO);
+	/* Strings end inside their arrays (a field past nfields is not read). */
+	boot_done(LVMM_TRUST_REFUSED), memset(b.ev[0].f[1].str, 'A', sizeof(b.ev[0].f[1].str));
 	CHECK_EQ(check(&b), -EPROTO);
 	boot_done(LVMM_TRUST_REFUSED), memset(b.reason, 'x', sizeof(b.reason));
 	CHECK_EQ(check(&b), -EPROTO);
-	boot_done(LVMM_TRUST_REFUSED), b.fail[0].expected[10] = 'G';
-	CHECK_EQ(check(&b), -EPROTO);
-	boot_done(LVMM_TRUST_REFUSED), b.fail[0].actual[3] = 'A'; /* upper case */
-	CHECK_EQ(check(&b), -EPROTO);
-	boot_done(LVMM_TRUST_REFUSED), b.fail[0].actual[63] = 0; /* 63 digits */
-	CHECK_EQ(check(&b), -EPROTO);
-	boot_done(LVMM_TRUST_REFUSED), strcpy(b.fail[0].expected, "\"},{\"x");
-	CHECK_EQ(check(&b), -EPROTO);
-	/* A failure must name its file; an error its reason. */
-	boot_done(LVMM_TRUST_REFUSED), b.fail[0].file[0] = 0;
-	CHECK_EQ(check(&b), -EPROTO);
-	boot_done(LVMM_TRUST_SAFE), b.fail[0].file[0] = 0;
-	CHECK_EQ(check(&b), -EPROTO);
-	boot_done(LVMM_TRUST_SAFE_FAILED), b.fail[1].file[0] = 0;
-	CHECK_EQ(check(&b), -EPROTO);
+	boot_done(LVMM_TRUST_REFUSED), memset(b.ev[0].f[7].str, 'A', sizeof(b.ev[0].f[7].str));
+	CHECK_EQ(check(&b), 0);
+	/* A refusal says why. */
 	boot_done(LVMM_TRUST_ERROR), b.reason[0] = 0;
 	CHECK_EQ(check(&b), -EPROTO);
-	/* Sizes and counts in range. */
-	boot_done(LVMM_TRUST_OK), b.kernel_size = (4ULL << 30) + 1;
-	CHECK_EQ(check(&b), -EPROTO);
-	boot_done(LVMM_TRUST_OK), b.initrd_size = UINT64_MAX;
-	CHECK_EQ(check(&b), -EPROTO);
-	boot_done(LVMM_TRUST_OK), b.log_events = 65;
+	boot_done(LVMM_TRUST_SAFE_FAILED), b.reason[0] = 0;
 	CHECK_EQ(check(&b), -EPROTO);
 }
 
@@ -263,13 +268,21 @@ static void test_sealed_ok(void)
 	CHECK_EQ(trust_sealed_ok(-1, 64, &size), -EPROTO);
 }
 
-/* A sealed copy of path as the life cycle makes it (fd, or -errno with err set). */
+/*
+ * A sealed copy of path as a start makes it: the supervisor opens the file
+ * (open_images), the partition copies it (fd, or -errno with err set).
+ */
 static int sealed_copy(const char *path, char *err, size_t errlen)
 {
 	int fd = memfd_create("lvmm-image", MFD_CLOEXEC | MFD_ALLOW_SEALING), r;
+	int in = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 
 	err[0] = 0;
-	r = res_image_fill(fd, path, err, errlen);
+	r = in < 0 ? -errno : image_copy(fd, in, "kernel image", err, errlen);
+	if (in < 0)
+		snprintf(err, errlen, "cannot open '%s': %s", path, strerror(-r));
+	else
+		close(in);
 	if (r)
 		close(fd);
 	return r ? r : fd;
