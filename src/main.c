@@ -572,13 +572,13 @@ static int check_trust(const struct platform *pl, FILE *err)
  */
 static void warn_cpuid(const struct platform *pl, FILE *err)
 {
-	unsigned i, k;
+	unsigned i;
 
 	for (i = 0; i < pl->nparts; i++) {
 		const struct plat_part *p = &pl->parts[i];
-		uint32_t not_hidden = 0;
-		char names[256] = "";
-		size_t n = 0;
+		const char *them;
+		uint32_t not_hidden = 0, user;
+		char names[256];
 		int r;
 
 		if (!p->ncpuid_mask)
@@ -589,26 +589,27 @@ static void warn_cpuid(const struct platform *pl, FILE *err)
 				"features (/dev/kvm: %s)\n", strerror(-r));
 			return;
 		}
-		for (k = 0; k < p->ncpuid_mask; k++) {
-			const char *f = cpu_feature_name(&p->cpuid_mask[k]);
-			int w;
-
-			if (!(not_hidden & (1U << k)))
-				continue;
-			w = snprintf(names + n, sizeof(names) - n, "%s%s", n ? ", " : "", f ? f : "?");
-			if (w > 0)
-				n = MIN(n + (size_t)w, sizeof(names) - 1);
-		}
-		if (!n)
+		user = cpuid_user_visible(p->cpuid_mask, p->ncpuid_mask) & ~not_hidden;
+		if (!not_hidden && !user)
 			continue;
 		if (pl->path[0])
 			fprintf(err, "%s:%d: ", pl->path, p->line);
 		else
 			fprintf(err, "lvmm: ");
-		fprintf(err, "warning: partition '%s': KVM on this host does not hide %s (cpuid_disable): "
-			"the guest still sees %s; hide %s in the guest instead (Linux: clearcpuid=, "
-			"noxsave)\n", p->name, names, strchr(names, ',') ? "them" : "it",
-			strchr(names, ',') ? "them" : "it");
+		if (not_hidden) {
+			cpuid_mask_list(p->cpuid_mask, p->ncpuid_mask, not_hidden, names, sizeof(names));
+			them = not_hidden & (not_hidden - 1) ? "them" : "it";
+			fprintf(err, "warning: partition '%s': KVM on this host does not hide %s "
+				"(cpuid_disable): the guest still sees %s; hide %s in the guest instead "
+				"(Linux: clearcpuid=, noxsave)\n", p->name, names, them, them);
+		}
+		if (user) {
+			cpuid_mask_list(p->cpuid_mask, p->ncpuid_mask, user, names, sizeof(names));
+			fprintf(err, "%swarning: partition '%s': guest user mode (CPL3) still sees %s "
+				"(cpuid_disable): this host runs CPUID at CPL3 natively (kvm_pvm without "
+				"CPUID faulting); the guest's kernel does not\n",
+				not_hidden ? "    " : "", p->name, names);
+		}
 	}
 }
 

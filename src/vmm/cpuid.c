@@ -1,13 +1,17 @@
 // SPDX-License-Identifier: MIT
 #include "vmm/cpuid.h"
 
+#include <asm/prctl.h>
+#include <cpuid.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
+#include "common/log.h"
 #include "config/cpufeatures.h"
 
 #define SUBLEAF_ANY 0xffffffffU
@@ -161,6 +165,40 @@ int cpuid_probe(const struct lvmm_cpuid_mask *m, unsigned nm, uint32_t *unhidden
 	return r;
 }
 
+/*
+ * kvm_pvm traps a guest's CPL3 CPUID only through the host kernel's CPUID
+ * faulting (measured: an Intel host hid cx16 from CPL3, an AMD EPYC host
+ * without cpuid_fault did not). ARCH_SET_CPUID(0) fails with ENODEV where
+ * there is no faulting; where it succeeds, CPUID is switched straight back on.
+ */
+static bool user_cpuid_untrapped(void)
+{
+	if (access("/sys/module/kvm_pvm", F_OK))
+		return false;
+	if (syscall(SYS_arch_prctl, ARCH_SET_CPUID, 0) == 0) {
+		if (syscall(SYS_arch_prctl, ARCH_SET_CPUID, 1))
+			pr_warn("cpuid: cannot switch CPUID back on: %s", strerror(errno));
+		return false;
+	}
+	return errno == ENODEV;
+}
+
+uint32_t cpuid_user_visible(const struct lvmm_cpuid_mask *m, unsigned nm)
+{
+	uint32_t out = 0, r[4];
+	unsigned k;
+
+	if (!user_cpuid_untrapped())
+		return 0;
+	for (k = 0; k < nm && k < LVMM_MAX_CPUID_MASK; k++) {
+		__cpuid_count(m[k].leaf, m[k].subleaf == SUBLEAF_ANY ? 0 : m[k].subleaf, r[0], r[1],
+			      r[2], r[3]);
+		if (r[m[k].reg & 3] & (1U << (m[k].bit & 31)))
+			out |= 1U << k;
+	}
+	return out;
+}
+
 const char *cpuid_mask_name(const struct lvmm_cpuid_mask *m, char *buf, size_t len)
 {
 	static const char regs[4][4] = { "EAX", "EBX", "ECX", "EDX" };
@@ -173,5 +211,30 @@ const char *cpuid_mask_name(const struct lvmm_cpuid_mask *m, char *buf, size_t l
 	else
 		snprintf(buf, len, "CPUID.0x%x.%u:%s[%u]", m->leaf, m->subleaf, regs[m->reg & 3],
 			 m->bit & 31);
+	return buf;
+}
+
+const char *cpuid_mask_list(const struct lvmm_cpuid_mask *m, unsigned nm, uint32_t which,
+			    char *buf, size_t len)
+{
+	char name[40];
+	size_t n = 0;
+	unsigned k;
+
+	if (len)
+		buf[0] = 0;
+	for (k = 0; k < nm && k < LVMM_MAX_CPUID_MASK; k++) {
+		int w;
+
+		if (!(which & (1U << k)))
+			continue;
+		w = snprintf(buf + n, len - n, "%s%s", n ? ", " : "",
+			     cpuid_mask_name(&m[k], name, sizeof(name)));
+		if (w < 0 || (size_t)w >= len - n) {
+			buf[n] = 0;
+			break;
+		}
+		n += (size_t)w;
+	}
 	return buf;
 }

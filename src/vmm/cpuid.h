@@ -65,9 +65,25 @@ int cpuid_mask_effective(int kvm_fd, const struct lvmm_cpuid_mask *m, unsigned n
 int cpuid_probe(const struct lvmm_cpuid_mask *m, unsigned nm, uint32_t *unhidden) MUST_CHECK;
 
 /*
+ * Bit k set for each mask m[k] that the guest's user mode (CPL3) still sees
+ * because this host lets CPUID at CPL3 run natively: under kvm_pvm (no
+ * VT-x/AMD-V, guest user code runs as host user code) CPUID exits only where
+ * the host kernel has CPUID faulting. 0 on any other host, and for a bit the
+ * host's own CPUID does not have. Call before the sandbox (arch_prctl, /sys).
+ */
+uint32_t cpuid_user_visible(const struct lvmm_cpuid_mask *m, unsigned nm);
+
+/*
  * Name a mask for messages: its cpuid_disable feature name when it has
  * one, else "CPUID.LEAF[.SUB]:REG[BIT]". Returns buf.
  */
 const char *cpuid_mask_name(const struct lvmm_cpuid_mask *m, char *buf, size_t len);
+
+/*
+ * "a, b, c": the names of the masks m[k] whose bit k is set in which, into
+ * buf (truncated at a whole name). Returns buf.
+ */
+const char *cpuid_mask_list(const struct lvmm_cpuid_mask *m, unsigned nm, uint32_t which,
+			    char *buf, size_t len);
 
 #endif

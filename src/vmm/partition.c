@@ -225,14 +225,14 @@ static void on_supervisor(void *opaque, uint32_t events)
 
 /*
  * Warn, once per partition start, naming every cpuid_disable feature that
- * KVM did not hide: the guest still sees it (docs/platform.md).
+ * KVM did not hide (the guest still sees it), and those only the guest's
+ * kernel does not see because this host runs CPL3 CPUID natively
+ * (docs/platform.md).
  */
 static void cpuid_check_masks(struct vm *vm)
 {
-	char list[LVMM_MAX_CPUID_MASK * 32], name[40];
-	uint32_t unhidden;
-	size_t n = 0;
-	unsigned k;
+	char list[LVMM_MAX_CPUID_MASK * 32];
+	uint32_t unhidden, user;
 	int r;
 
 	if (!cfg.ncpuid_mask)
@@ -243,22 +243,16 @@ static void cpuid_check_masks(struct vm *vm)
 			"have taken", strerror(-r));
 		return;
 	}
-	list[0] = 0;
-	for (k = 0; k < cfg.ncpuid_mask; k++) {
-		int w;
-
-		if (!(unhidden & (1U << k)))
-			continue;
-		w = snprintf(list + n, sizeof(list) - n, "%s%s", n ? ", " : "",
-			     cpuid_mask_name(&cfg.cpuid_mask[k], name, sizeof(name)));
-		if (w < 0 || (size_t)w >= sizeof(list) - n)
-			break;
-		n += (size_t)w;
-	}
-	if (n)
+	user = cpuid_user_visible(cfg.cpuid_mask, cfg.ncpuid_mask) & ~unhidden;
+	if (unhidden)
 		pr_warn("cpuid_disable: this host's KVM cannot hide %s: the guest still sees %s",
-			list, unhidden & (unhidden - 1) ? "them" : "it");
-	else
+			cpuid_mask_list(cfg.cpuid_mask, cfg.ncpuid_mask, unhidden, list, sizeof(list)),
+			unhidden & (unhidden - 1) ? "them" : "it");
+	if (user)
+		pr_warn("cpuid_disable: guest user mode (CPL3) still sees %s: this host runs CPUID "
+			"at CPL3 natively (kvm_pvm without CPUID faulting); the guest's kernel does not",
+			cpuid_mask_list(cfg.cpuid_mask, cfg.ncpuid_mask, user, list, sizeof(list)));
+	if (!unhidden && !user)
 		pr_debug("cpuid_disable: all %u masks took", cfg.ncpuid_mask);
 }
 
