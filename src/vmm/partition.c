@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
- * The partition process: receives its configuration and every fd it may
- * use from the supervisor, then sequences everything else: the VM object,
- * vCPUs, devices, boot image, threads, sandbox, run, report, teardown.
- * It never opens a file by name.
+ * The partition process: receives its platform entry, the supervisor's
+ * grant and every fd it may use, builds its configuration from them
+ * (part_config.c), then sequences everything else: the VM object, vCPUs,
+ * devices, boot image, threads, sandbox, run, report, teardown. It never
+ * opens a file by name.
  */
 #include "vmm/partition.h"
 
@@ -26,11 +27,13 @@
 #include "devices/tpm_crb.h"
 #include "vmm/boot.h"
 #include "vmm/cpuid.h"
+#include "vmm/part_config.h"
 #include "vmm/sandbox.h"
 #include "vmm/vcpu.h"
 #include "vmm/vm.h"
 
-static struct lvmm_part_config cfg;
+static struct plat_config_msg msg; /* as received: the grant and the entry */
+static struct lvmm_part_config cfg; /* built from msg */
 static int fds[LVMM_MSG_MAX_FDS];
 static unsigned nfds;
 static struct vm the_vm;
@@ -471,13 +474,15 @@ int partition_main(int sup)
 	sandbox.parent = getppid();
 	if (sandbox.parent == 1)
 		return 1;
-	r = proto_recv(sup, &hdr, &cfg, sizeof(cfg), fds, LVMM_MSG_MAX_FDS, 0);
-	if (r || hdr.type != LVMM_MSG_CONFIG || hdr.len != sizeof(cfg)) {
+	r = proto_recv(sup, &hdr, &msg, sizeof(msg), fds, LVMM_MSG_MAX_FDS, 0);
+	if (r || hdr.type != LVMM_MSG_CONFIG || hdr.len != sizeof(msg)) {
 		fprintf(stderr, "lvmm partition: no valid configuration from the supervisor\n");
 		return 1;
 	}
 	nfds = hdr.nfds;
-	r = config_validate(err, sizeof(err));
+	r = part_config_build(&msg, &cfg, err, sizeof(err));
+	if (!r)
+		r = config_validate(err, sizeof(err));
 	if (r) {
 		fail_setup(sup, r, err);
 		return 1;
@@ -489,7 +494,12 @@ int partition_main(int sup)
 		snprintf(pfx, sizeof(pfx), "lvmm[%s]", cfg.name);
 		log_set_prefix(pfx);
 	}
-	pr_debug("configuration received");
+	pr_debug("configuration built");
+	r = part_lock_disks(&msg, fds, nfds, err, sizeof(err));
+	if (r) {
+		fail_setup(sup, r, err);
+		return 1;
+	}
 	r = partition_build(vm, sup, err, sizeof(err));
 	if (!r && (cfg.flags & LVMM_PART_F_GATED)) {
 		r = wait_verdict(vm, sup, err, sizeof(err));

@@ -18,6 +18,7 @@
 
 #include "unit.h"
 #include "common/proto.h"
+#include "config/platform.h"
 #include "lvmm/proto.h"
 
 static char lvmm_path[512], guest_path[512];
@@ -31,26 +32,28 @@ struct run {
 /* Start a partition with hello.elf and uid/gid as given. 0 or -errno. */
 static int start(struct run *r, uint32_t uid, uint32_t gid)
 {
-	static struct lvmm_part_config cfg;
+	static struct plat_config_msg m;
+	struct lvmm_part_grant *g = &m.grant;
 	int sv[2], out[2], fds[4];
 	int r0;
 
-	memset(&cfg, 0, sizeof(cfg));
-	snprintf(cfg.name, sizeof(cfg.name), "probe");
-	snprintf(cfg.cmdline, sizeof(cfg.cmdline), "hold_ms=300");
-	cfg.vcpus = 1;
-	cfg.mem_bytes = 16 << 20;
-	for (unsigned i = 0; i < LVMM_MAX_VCPUS; i++)
-		cfg.host_cpus[i] = -1;
-	cfg.fd_kvm = 0, cfg.fd_mem = 1, cfg.fd_kernel = 2, cfg.fd_console_out = 3;
-	cfg.fd_initrd = cfg.fd_console_in = LVMM_NO_FD;
-	cfg.log_level = 1;
-	cfg.uid = uid;
-	cfg.gid = gid;
+	/* What the supervisor sends: the entry as it is, and the grant (build_config, lifecycle.c). */
+	memset(&m, 0, sizeof(m));
+	plat_part_defaults(&m.part);
+	snprintf(m.part.name, sizeof(m.part.name), "probe");
+	snprintf(m.part.cmdline, sizeof(m.part.cmdline), "hold_ms=300");
+	m.part.vcpus = 1;
+	m.part.mem_bytes = 16 << 20;
+	memset(g, 0xff, sizeof(*g));
+	g->flags = g->granted = g->link_side1 = 0;
+	g->fd_kvm = 0, g->fd_mem = 1, g->fd_kernel = 2, g->fd_console_out = 3;
+	g->log_level = 1;
+	g->uid = uid;
+	g->gid = gid;
 	fds[0] = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	fds[1] = memfd_create("probe-ram", MFD_CLOEXEC);
 	fds[2] = open(guest_path, O_RDONLY | O_CLOEXEC);
-	if (fds[0] < 0 || fds[1] < 0 || fds[2] < 0 || ftruncate(fds[1], cfg.mem_bytes) ||
+	if (fds[0] < 0 || fds[1] < 0 || fds[2] < 0 || ftruncate(fds[1], (off_t)m.part.mem_bytes) ||
 	    pipe2(out, O_CLOEXEC) || socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv))
 		return -errno;
 	fds[3] = out[1];
@@ -74,7 +77,7 @@ static int start(struct run *r, uint32_t uid, uint32_t gid)
 	}
 	r->sock = sv[0];
 	r->console = out[0];
-	r0 = proto_send(r->sock, LVMM_MSG_CONFIG, &cfg, sizeof(cfg), fds, 4, 0);
+	r0 = proto_send(r->sock, LVMM_MSG_CONFIG, &m, sizeof(m), fds, 4, 0);
 	for (unsigned i = 0; i < 4; i++)
 		close(fds[i]); /* the partition has its own copies now */
 	return r0;
