@@ -29,7 +29,7 @@
 #define LVMM_NO_FD         (-1)
 
 enum lvmm_msg_type {
-	LVMM_MSG_CONFIG = 1,   /* sup -> part: struct lvmm_part_config + fds   */
+	LVMM_MSG_CONFIG = 1,   /* sup -> part: grant + platform entry + fds (below) */
 	LVMM_MSG_READY = 2,    /* part -> sup: setup done, sandboxed, running   */
 	LVMM_MSG_EVENT = 3,    /* part -> sup: struct lvmm_event               */
 	LVMM_MSG_EXIT = 4,     /* part -> sup: struct lvmm_exit, then it exits  */
@@ -138,6 +138,35 @@ enum lvmm_watchdog_action {
 #define LVMM_PART_F_CONSOLE_SOCK (1U << 3) /* fd_console_listen is a listening console socket */
 #define LVMM_PART_F_GATED       (1U << 4) /* no guest instruction before fd_gate's LVMM_MSG_GATE says go */
 
+/*
+ * CONFIG: the supervisor's decisions for one start, then the partition's
+ * own platform entry (struct plat_config_msg, src/config/platform.h: both
+ * ends are this binary, so the entry crosses as it is). The partition
+ * builds its configuration (struct lvmm_part_config: device descriptions,
+ * MACs, rate limits, flags) from the two itself (src/vmm/part_config.c),
+ * and checks both first. What it builds from its own entry can only
+ * affect itself; what it may reach is the fds below, and which of its
+ * devices exist at all is `granted` (docs/design.md, "Who builds a
+ * partition's configuration").
+ */
+struct lvmm_part_grant {
+	uint32_t flags;      /* LVMM_PART_F_PREFIX, _GATED */
+	uint32_t log_level;
+	uint32_t uid, gid;   /* as in struct lvmm_part_config */
+	uint32_t granted;    /* bit i: the entry's device i is granted; no other device is created */
+	uint32_t link_side1; /* bit i: device i, a link, is side 1 of its ring pair */
+	/* Indices into the message's fd array, or LVMM_NO_FD; a console socket makes the UART serve it. */
+	int32_t fd_kvm, fd_mem, fd_kernel, fd_initrd;
+	int32_t fd_console_out, fd_console_in, fd_console_listen;
+	/* A gated start: its end of the gate; a safe image's files (the verdict says which set boots). */
+	int32_t fd_gate, fd_safe_kernel, fd_safe_initrd;
+	int32_t dev_fd[LVMM_MAX_DEVS][4]; /* device i's fds (struct lvmm_dev_cfg.fd) */
+};
+
+/*
+ * The partition's configuration as the partition itself builds it from
+ * the CONFIG message (never sent): what its VM, vCPUs and devices are made of.
+ */
 struct lvmm_part_config {
 	char name[LVMM_NAME_MAX];
 	uint32_t flags;  /* LVMM_PART_F_* */
@@ -185,14 +214,13 @@ struct lvmm_part_config {
 	/*
 	 * A gated start (LVMM_PART_F_GATED): fd_gate is the partition's end of
 	 * the socket on which its trust process sends the verdict (struct
-	 * lvmm_gate). With a safe image, its sealed images and command line
-	 * too: the verdict says which set boots, and nothing is loaded before it.
+	 * lvmm_gate). With a safe image, its image files too (its command line
+	 * is the entry's safe.cmdline): the verdict says which set boots, and
+	 * nothing is loaded before it.
 	 */
 	int32_t fd_gate;
 	int32_t fd_safe_kernel;  /* or LVMM_NO_FD: no safe image */
 	int32_t fd_safe_initrd;  /* or LVMM_NO_FD */
-	uint32_t pad3;
-	char safe_cmdline[LVMM_CMDLINE_MAX];
 };
 
 /* ---- EVENT ----------------------------------------------------------- */

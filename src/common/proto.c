@@ -73,43 +73,35 @@ static bool str_ok(const char *s, size_t n)
 
 int proto_check_part_msg(const struct lvmm_msg_hdr *hdr, const void *payload)
 {
-	if (hdr->nfds)
-		return -EPROTO; /* a partition never sends fds to the supervisor */
+	/* The exact length of each type a partition may send; CONFIG and CTL go the other way. */
+	static const uint32_t len[] = { [LVMM_MSG_EVENT] = sizeof(struct lvmm_event),
+					[LVMM_MSG_EXIT] = sizeof(struct lvmm_exit),
+					[LVMM_MSG_CTL_REPLY] = sizeof(struct lvmm_ctl_reply) };
+	const struct lvmm_event *e = payload;
+	const struct lvmm_exit *x = payload;
+	const struct lvmm_ctl_reply *r = payload;
+	unsigned i;
+
+	/* A partition never sends fds to the supervisor. */
+	if (hdr->nfds || hdr->type >= ARRAY_SIZE(len) || hdr->len != len[hdr->type] ||
+	    (!hdr->len && hdr->type != LVMM_MSG_READY))
+		return -EPROTO;
 	switch (hdr->type) {
-	case LVMM_MSG_READY:
-		return hdr->len == 0 ? 0 : -EPROTO;
-	case LVMM_MSG_EVENT: {
-		const struct lvmm_event *e = payload;
-
-		if (hdr->len != sizeof(*e) || e->kind < 1 || e->kind > LVMM_EV_KIND_MAX ||
-		    !str_ok(e->dev, sizeof(e->dev)))
-			return -EPROTO;
-		return 0;
-	}
-	case LVMM_MSG_EXIT: {
-		const struct lvmm_exit *x = payload;
-
-		if (hdr->len != sizeof(*x) || x->reason < 1 || x->reason > LVMM_EXIT_REASON_MAX ||
-		    x->insn_len > sizeof(x->insn) || !str_ok(x->detail, sizeof(x->detail)))
-			return -EPROTO;
-		return 0;
-	}
-	case LVMM_MSG_CTL_REPLY: {
-		const struct lvmm_ctl_reply *r = payload;
-		unsigned i;
-
-		if (hdr->len != sizeof(*r) || r->op < 1 || r->op > LVMM_CTL_OP_MAX ||
-		    r->result > 0 || r->result < -4095 || r->ndevs > LVMM_STATS_MAX_DEVS)
+	case LVMM_MSG_EVENT:
+		return e->kind < 1 || e->kind > LVMM_EV_KIND_MAX || !str_ok(e->dev, sizeof(e->dev)) ? -EPROTO : 0;
+	case LVMM_MSG_EXIT:
+		return x->reason < 1 || x->reason > LVMM_EXIT_REASON_MAX || x->insn_len > sizeof(x->insn) ||
+		       !str_ok(x->detail, sizeof(x->detail)) ? -EPROTO : 0;
+	case LVMM_MSG_CTL_REPLY:
+		if (r->op < 1 || r->op > LVMM_CTL_OP_MAX || r->result > 0 || r->result < -4095 ||
+		    r->ndevs > LVMM_STATS_MAX_DEVS)
 			return -EPROTO;
 		for (i = 0; i < r->ndevs; i++)
 			if (!str_ok(r->devs[i].id, sizeof(r->devs[i].id)))
 				return -EPROTO;
 		return 0;
-	}
-	case LVMM_MSG_CONFIG: /* supervisor -> partition only */
-	case LVMM_MSG_CTL:
-	default:
-		return -EPROTO;
+	default: /* READY: nothing but the header */
+		return 0;
 	}
 }
 

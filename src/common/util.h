@@ -11,7 +11,6 @@
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
 #define MAX(a, b) ((a) > (b) ? (a) : (b))
-#define ALIGN_UP(x, a) (((x) + ((a) - 1)) & ~((__typeof__(x))(a) - 1))
 #define MUST_CHECK __attribute__((warn_unused_result))
 
 #define LVMM_VERSION "0.1.0"
@@ -19,25 +18,6 @@
 #define KiB ((uint64_t)1024)
 #define MiB (1024 * KiB)
 #define GiB (1024 * MiB)
-
-/* True if [start, start+len) lies inside [lo, lo+size), with no wrap-around anywhere. */
-static inline bool range_within(uint64_t start, uint64_t len, uint64_t lo, uint64_t size)
-{
-	if (start < lo)
-		return false;
-	if (start - lo > size)
-		return false;
-	return len <= size - (start - lo);
-}
-
-/* True if [a, a+alen) and [b, b+blen) overlap; lengths of 0 never overlap. */
-static inline bool ranges_overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
-{
-	if (!alen || !blen)
-		return false;
-	/* Written with differences so that ranges ending at 2^64 do not wrap. */
-	return a <= b ? b - a < alen : a - b < blen;
-}
 
 /* write() the whole buffer, retrying on EINTR and short transfers. 0 or -errno. */
 int write_full(int fd, const void *buf, size_t len) MUST_CHECK;

@@ -31,6 +31,7 @@
 #include "config/yaml_util.h"
 #include "lvmm/trust_proto.h"
 #include "shared/parse.h"
+#include "shared/range.h"
 
 #define MEM_MIN (4 * MiB)
 #define MEM_MAX (1024 * GiB)

@@ -135,6 +135,13 @@ struct plat_part {
 	int line;
 };
 
+/* The CONFIG message's payload (include/lvmm/proto.h): the grant, then the partition's own entry. */
+struct plat_config_msg {
+	struct lvmm_part_grant grant;
+	struct plat_part part;
+};
+_Static_assert(sizeof(struct plat_config_msg) <= LVMM_MSG_MAX_LEN, "a partition's entry must fit a message");
+
 struct plat_link {
 	char name[LVMM_NAME_MAX];
 	char ends[2][LVMM_NAME_MAX];

@@ -129,7 +129,6 @@ void ev_begin(struct event *e, const char *type, const char *partition)
 	struct timespec ts;
 
 	e->jlen = e->hlen = 0;
-	e->quiet = false;
 	e->partition = partition;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	app(e->json, &e->jlen, "{\"ts\":%lld.%03ld,\"event\":", (long long)ts.tv_sec,
@@ -190,7 +189,7 @@ void ev_end(struct event *e)
 	/* The log is best effort: a full disk must not stop the partitions. */
 	if (ev_fd >= 0 && write_full(ev_fd, e->json, e->jlen))
 		ev_lost++;
-	if (ev_echo && !e->quiet && write_full(STDERR_FILENO, e->human, e->hlen))
+	if (ev_echo && write_full(STDERR_FILENO, e->human, e->hlen))
 		ev_lost++;
 	if (ev_sink)
 		ev_sink(e->partition, e->json, e->jlen);

@@ -22,7 +22,6 @@ struct event {
 	char human[EV_LINE_MAX];
 	unsigned jlen, hlen;
 	const char *partition; /* what it is about, or NULL */
-	bool quiet; /* JSON only */
 };
 
 /* Where every event line also goes (the API front-end): partition or NULL, the JSON line. */
@@ -47,9 +46,9 @@ void ev_u64(struct event *e, const char *key, uint64_t val);
 void ev_i64(struct event *e, const char *key, int64_t val);
 /* Add key=0x... (a string in JSON). */
 void ev_hex(struct event *e, const char *key, uint64_t val);
-/* Write the event; never fails the caller (a lost line is counted). */
 /* How a child ended: key "signal" or "status", the number. */
 void ev_wstatus(struct event *e, int wstatus);
+/* Write the event; never fails the caller (a lost line is counted). */
 void ev_end(struct event *e);
 
 /* Number of events written. */

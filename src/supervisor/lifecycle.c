@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * Partition life cycle (lifecycle.h): the only writer of a partition's
- * run-time state. Starting builds the partition's configuration and fds
- * (everything it is granted, nothing else) and spawns this binary as the
+ * run-time state. Starting opens the partition's fds (everything it is
+ * granted, nothing else) and spawns this binary as the
  * partition, under its own identity (spawn.c). Stopping asks, then kills after a grace.
  * Ending classifies the outcome and applies the restart policy.
  */
@@ -34,7 +34,7 @@
 
 #define MS 1000000ULL
 
-static struct lvmm_part_config cfg; /* 64 KiB: not on the stack */
+static struct plat_config_msg msg; /* 36 KiB: not on the stack */
 
 /* Indexed by enum pstate and enum lvmm_exit_reason (include/lvmm/proto.h). */
 static const char *const state_names[] = { "stopped", "starting", "running", "paused", "stopping",
@@ -78,45 +78,21 @@ static void record_failure(struct sup *s, int code)
 
 /* ---- starting -------------------------------------------------------------- */
 
-/* A stable, locally administered MAC for a device that has none. */
-static void default_mac(const char *part, unsigned idx, uint8_t mac[6])
-{
-	uint32_t h = 2166136261U;
-	const char *s;
-
-	for (s = part; *s; s++)
-		h = (h ^ (uint8_t)*s) * 16777619U;
-	h = (h ^ idx) * 16777619U;
-	mac[0] = 0x52, mac[1] = 0x54, mac[2] = 0x00;
-	mac[3] = (uint8_t)(h >> 16), mac[4] = (uint8_t)(h >> 8), mac[5] = (uint8_t)h;
-}
-
-/* Open one granted device's host resource into dc/fs. 0 or -errno (reason in err). */
-static int grant_device(struct sup *s, struct part_rt *pr, unsigned i, struct lvmm_dev_cfg *dc,
+/*
+ * Open one granted device's host resource; its fds' indices in fs into fdi.
+ * 1 for side 1 of a link, else 0; or -errno (reason in err).
+ */
+static int grant_device(struct sup *s, struct part_rt *pr, unsigned i, int32_t *fdi,
 			struct fdset *fs, char *err, size_t errlen)
 {
 	const struct plat_dev *d = &pr->p->devs[i];
-	unsigned k;
 	int fd;
 
-	memset(dc, 0, sizeof(*dc));
-	dc->type = d->type;
-	snprintf(dc->id, sizeof(dc->id), "%s", d->id);
-	for (k = 0; k < ARRAY_SIZE(dc->fd); k++)
-		dc->fd[k] = LVMM_NO_FD;
-	dc->rx_rl = d->rx_rl;
-	dc->tx_rl = d->tx_rl;
-	memcpy(dc->mac, d->mac, 6);
-	if (!memcmp(dc->mac, "\0\0\0\0\0\0", 6))
-		default_mac(pr->p->name, i, dc->mac);
 	switch (d->type) {
 	case LVMM_DEV_BLK:
 		fd = res_disk(d->path, d->readonly, err, errlen);
-		if (d->readonly)
-			dc->flags |= LVMM_DEV_F_READONLY;
 		break;
 	case LVMM_DEV_NET_TAP:
-		snprintf(dc->peer, sizeof(dc->peer), "%s", d->tap);
 		fd = res_tap(d->tap, err, errlen);
 		break;
 	case LVMM_DEV_STREAM:
@@ -131,21 +107,19 @@ static int grant_device(struct sup *s, struct part_rt *pr, unsigned i, struct lv
 		if (d->listen && fd >= 0) {
 			struct stat st;
 
-			dc->flags |= LVMM_DEV_F_LISTEN;
 			if (!lstat(d->path, &st))
 				pr->bound[i].dev = st.st_dev, pr->bound[i].ino = st.st_ino;
 		}
 		break;
 	case LVMM_DEV_NET_LINK:
-		snprintf(dc->peer, sizeof(dc->peer), "%s", d->link);
-		return links_grant(s, pr, d, dc, fs, err, errlen);
+		return links_grant(s, pr, d, fdi, fs, err, errlen);
 	case LVMM_DEV_TPM:
 		/* The TPM socket's end goes to the partition (its trust process has the other). */
-		dc->fd[0] = pr->tpm_fd < 0 ? LVMM_NO_FD : fdset_add(fs, pr->tpm_fd, true);
-		if (dc->fd[0] != LVMM_NO_FD)
+		fdi[0] = pr->tpm_fd < 0 ? LVMM_NO_FD : fdset_add(fs, pr->tpm_fd, true);
+		if (fdi[0] != LVMM_NO_FD)
 			pr->tpm_fd = -1;
 		/* The event log comes with the verdict, on the gate (lvmm_gate). */
-		if (dc->fd[0] == LVMM_NO_FD) {
+		if (fdi[0] == LVMM_NO_FD) {
 			snprintf(err, errlen, "device %s: the vTPM is not ready", d->id);
 			return -ENODEV;
 		}
@@ -156,8 +130,8 @@ static int grant_device(struct sup *s, struct part_rt *pr, unsigned i, struct lv
 	}
 	if (fd < 0)
 		return fd;
-	dc->fd[0] = fdset_add(fs, fd, true);
-	if (dc->fd[0] == LVMM_NO_FD) {
+	fdi[0] = fdset_add(fs, fd, true);
+	if (fdi[0] == LVMM_NO_FD) {
 		close(fd);
 		snprintf(err, errlen, "too many file descriptors for one partition");
 		return -EMFILE;
@@ -165,55 +139,37 @@ static int grant_device(struct sup *s, struct part_rt *pr, unsigned i, struct lv
 	return 0;
 }
 
-/*
- * Remove the listening sockets this start created, but only if the path still
- * names the very socket we bound (someone may have replaced it since).
- */
+/* Remove the listening sockets this start created, if the path still names the one we bound. */
 static void unbind_sockets(struct part_rt *pr)
 {
 	unsigned i;
 
 	for (i = 0; i < pr->p->ndevs && i < LVMM_MAX_DEVS; i++) {
-		struct stat st;
-
-		if (!pr->bound[i].ino)
-			continue;
-		if (!lstat(pr->p->devs[i].path, &st) && S_ISSOCK(st.st_mode) &&
-		    st.st_dev == pr->bound[i].dev && st.st_ino == pr->bound[i].ino)
-			unlink(pr->p->devs[i].path);
+		unlink_ours(pr->p->devs[i].path, (dev_t)pr->bound[i].dev, (ino_t)pr->bound[i].ino);
 		pr->bound[i].dev = pr->bound[i].ino = 0;
 	}
 }
 
-/* Open everything the partition is granted and describe it. 0 or -errno (reason in err). */
+/*
+ * Open everything the partition is granted, and say so in msg's grant; the
+ * partition builds its configuration from that and its own entry, which
+ * goes as it is (src/vmm/part_config.c). 0 or -errno (reason in err).
+ */
 static int build_config(struct sup *s, struct part_rt *pr, struct fdset *fs, char *err,
 			size_t errlen)
 {
+	struct lvmm_part_grant *g = &msg.grant;
 	const struct plat_part *p = pr->p;
 	unsigned i;
 	int fd, r;
 
-	memset(&cfg, 0, sizeof(cfg));
-	snprintf(cfg.name, sizeof(cfg.name), "%s", p->name);
-	snprintf(cfg.cmdline, sizeof(cfg.cmdline), "%s", pr->safe_boot ? p->safe.cmdline : p->cmdline);
-	cfg.vcpus = p->vcpus;
-	cfg.mem_bytes = p->mem_bytes;
-	cfg.log_level = (uint32_t)s->opts.log_level;
-	cfg.uid = pr->uid;
-	cfg.gid = pr->gid;
-	for (i = 0; i < LVMM_MAX_VCPUS; i++)
-		cfg.host_cpus[i] = i < p->n_host_cpus ? p->host_cpus[i] : -1;
-	cfg.ncpuid_mask = p->ncpuid_mask;
-	memcpy(cfg.cpuid_mask, p->cpuid_mask, sizeof(cfg.cpuid_mask));
-	cfg.nprotect = p->nprotect;
-	memcpy(cfg.protect, p->protect, sizeof(cfg.protect));
-	cfg.on_violation = p->on_violation;
-	cfg.watchdog_ms = p->watchdog_ms;
-	cfg.watchdog_action = p->watchdog_action;
-	if (s->plat->nparts > 1)
-		cfg.flags |= LVMM_PART_F_PREFIX;
-	if (p->test_device)
-		cfg.flags |= LVMM_PART_F_TEST_DEVICE;
+	msg.part = *p;
+	memset(g, 0xff, sizeof(*g)); /* every fd index LVMM_NO_FD (-1) until granted */
+	g->flags = s->plat->nparts > 1 ? LVMM_PART_F_PREFIX : 0;
+	g->log_level = (uint32_t)s->opts.log_level;
+	g->uid = pr->uid;
+	g->gid = pr->gid;
+	g->granted = g->link_side1 = 0;
 
 	fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (fd < 0) {
@@ -221,7 +177,7 @@ static int build_config(struct sup *s, struct part_rt *pr, struct fdset *fs, cha
 		snprintf(err, errlen, "cannot open /dev/kvm: %s", strerror(-r));
 		return r;
 	}
-	cfg.fd_kvm = fdset_add(fs, fd, true);
+	g->fd_kvm = fdset_add(fs, fd, true);
 	fd = res_memfd(p->name, p->mem_bytes);
 	if (fd < 0) {
 		snprintf(err, errlen, "cannot create %" PRIu64 " MiB of guest memory: %s",
@@ -229,43 +185,37 @@ static int build_config(struct sup *s, struct part_rt *pr, struct fdset *fs, cha
 		return fd;
 	}
 	pr->mem_fd = fd; /* kept: the supervisor holds the partition's memory object */
-	cfg.fd_mem = fdset_add(fs, fd, false);
+	g->fd_mem = fdset_add(fs, fd, false);
 	/* This start's image files (read-only: the partition seals copies): handed over, ours closed. */
-	cfg.fd_kernel = fdset_add(fs, pr->img[0], true);
-	cfg.fd_initrd = pr->img[1] < 0 ? LVMM_NO_FD : fdset_add(fs, pr->img[1], true);
+	g->fd_kernel = fdset_add(fs, pr->img[0], true);
+	if (pr->img[1] >= 0)
+		g->fd_initrd = fdset_add(fs, pr->img[1], true);
 	pr->img[0] = pr->img[1] = -1;
-	cfg.fd_console_out = LVMM_NO_FD;
 	if (p->console == CONSOLE_STDOUT) {
-		cfg.fd_console_out = fdset_add(fs, STDOUT_FILENO, false);
+		g->fd_console_out = fdset_add(fs, STDOUT_FILENO, false);
 	} else if (p->console == CONSOLE_FILE) {
 		fd = res_console_file(p->console_path, err, errlen);
 		if (fd < 0)
 			return fd;
-		cfg.fd_console_out = fdset_add(fs, fd, true);
+		g->fd_console_out = fdset_add(fs, fd, true);
 	}
-	cfg.fd_console_in = LVMM_NO_FD;
-	if (p->stdin_console) {
-		cfg.fd_console_in = fdset_add(fs, STDIN_FILENO, false);
-		cfg.flags |= LVMM_PART_F_STDIN;
-	}
-	cfg.fd_console_listen = LVMM_NO_FD;
-	if (cons_fd(pr->index) >= 0) {
-		cfg.fd_console_listen = fdset_add(fs, cons_fd(pr->index), false);
-		if (cfg.fd_console_listen != LVMM_NO_FD)
-			cfg.flags |= LVMM_PART_F_CONSOLE_SOCK; /* the UART serves `lvmm console` */
-	}
+	if (p->stdin_console)
+		g->fd_console_in = fdset_add(fs, STDIN_FILENO, false);
+	if (cons_fd(pr->index) >= 0)
+		g->fd_console_listen = fdset_add(fs, cons_fd(pr->index), false);
 
 	pr->granted = 0;
 	for (i = 0; i < p->ndevs; i++) {
 		/* A device the policy refuses is not created: the guest never sees it. */
 		if (!acm_grant_device(s, pr, i))
 			continue;
-		r = grant_device(s, pr, i, &cfg.devs[cfg.ndevs], fs, err, errlen);
-		if (r)
+		r = grant_device(s, pr, i, g->dev_fd[i], fs, err, errlen);
+		if (r < 0)
 			return r;
-		cfg.ndevs++;
+		g->link_side1 |= (uint32_t)r << i;
 		pr->granted |= 1U << i;
 	}
+	g->granted = pr->granted;
 	return 0;
 }
 
@@ -357,12 +307,11 @@ static int fork_partition(struct sup *s, struct part_rt *pr, bool gated, char *e
 	r = build_config(s, pr, &fs, err, errlen);
 	if (r)
 		goto err_config;
-	/* The supervisor's copies are closed by drop_start(). */
-	cfg.fd_gate = gated ? fdset_add(&fs, pr->gate_fd, false) : LVMM_NO_FD;
-	cfg.fd_safe_kernel = pr->img[2] < 0 ? LVMM_NO_FD : fdset_add(&fs, pr->img[2], false);
-	cfg.fd_safe_initrd = pr->img[3] < 0 ? LVMM_NO_FD : fdset_add(&fs, pr->img[3], false);
-	snprintf(cfg.safe_cmdline, sizeof(cfg.safe_cmdline), "%s", pr->p->safe.cmdline);
-	cfg.flags |= gated ? LVMM_PART_F_GATED : 0;
+	/* Ours are closed by drop_start(); the safe image's command line is in the entry. */
+	msg.grant.fd_gate = gated ? fdset_add(&fs, pr->gate_fd, false) : LVMM_NO_FD;
+	msg.grant.fd_safe_kernel = pr->img[2] < 0 ? LVMM_NO_FD : fdset_add(&fs, pr->img[2], false);
+	msg.grant.fd_safe_initrd = pr->img[3] < 0 ? LVMM_NO_FD : fdset_add(&fs, pr->img[3], false);
+	msg.grant.flags |= gated ? LVMM_PART_F_GATED : 0;
 	pr->gated = gated;
 	pr_debug("partition %s: resources open, forking", pr->p->name);
 	pid = spawn_lvmm("__partition", pr->p->name, pr->uid, pr->gid, &sock);
@@ -380,7 +329,7 @@ static int fork_partition(struct sup *s, struct part_rt *pr, bool gated, char *e
 	pr->power_at_ns = 0;
 	memset(pr->asks, 0, sizeof(pr->asks));
 	memset(&pr->final_stats, 0, sizeof(pr->final_stats));
-	r = proto_send(pr->sock, LVMM_MSG_CONFIG, &cfg, sizeof(cfg), fs.fds, fs.n, 0);
+	r = proto_send(pr->sock, LVMM_MSG_CONFIG, &msg, sizeof(msg), fs.fds, fs.n, 0);
 	fdset_close(&fs);
 	drop_start(pr); /* its copies of what was handed over */
 	if (r) {

@@ -69,8 +69,8 @@ int links_find(struct sup *s, const char *name)
 	return -1;
 }
 
-int links_grant(struct sup *s, struct part_rt *pr, const struct plat_dev *d,
-		struct lvmm_dev_cfg *dc, struct fdset *fs, char *err, size_t errlen)
+int links_grant(struct sup *s, struct part_rt *pr, const struct plat_dev *d, int32_t *fdi,
+		struct fdset *fs, char *err, size_t errlen)
 {
 	int li = links_find(s, d->link), side;
 	const struct plat_link *pl;
@@ -91,17 +91,14 @@ int links_grant(struct sup *s, struct part_rt *pr, const struct plat_dev *d,
 			 pr->p->name, pl->name);
 		return -EACCES;
 	}
-	dc->fd[0] = fdset_add(fs, l->memfd, false);
-	dc->fd[1] = fdset_add(fs, l->bell[side], false);
-	dc->fd[2] = fdset_add(fs, l->bell[1 - side], false);
-	if (dc->fd[0] < 0 || dc->fd[1] < 0 || dc->fd[2] < 0) {
+	fdi[0] = fdset_add(fs, l->memfd, false);
+	fdi[1] = fdset_add(fs, l->bell[side], false);
+	fdi[2] = fdset_add(fs, l->bell[1 - side], false);
+	if (fdi[0] < 0 || fdi[1] < 0 || fdi[2] < 0) {
 		snprintf(err, errlen, "too many file descriptors for one partition");
 		return -EMFILE;
 	}
-	dc->ring_size = LINK_SHM_SIZE;
-	if (side)
-		dc->flags |= LVMM_DEV_F_LINK_SIDE1;
-	return 0;
+	return side;
 }
 
 bool link_is_up(struct sup *s, int li)

@@ -7,13 +7,11 @@
 #include <linux/if_tun.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 int res_memfd(const char *name, uint64_t size)
@@ -57,39 +55,13 @@ int res_tap(const char *ifname, char *err, size_t errlen)
 	return fd;
 }
 
-/* A locked image is retried every 5 ms for 500 ms (see res_disk). */
-#define DISK_LOCK_WAIT_NS (5 * 1000 * 1000L)
-#define DISK_LOCK_TRIES   100
-
 int res_disk(const char *path, int readonly, char *err, size_t errlen)
 {
 	int fd = open(path, (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
-	unsigned tries;
-	int e;
 
 	if (fd < 0) {
-		e = -errno;
-		snprintf(err, errlen, "cannot open disk image '%s': %s", path, strerror(-e));
-		return e;
-	}
-	/*
-	 * Two writers on one image corrupt it: refuse instead. A partition that
-	 * has just died may hold the lock a little longer: its io_uring keeps
-	 * the image open as a fixed file, and the kernel tears a dead process's
-	 * ring down in a worker after the process is gone (up to ~30 ms seen on
-	 * a busy host). The lock rightly lasts as long as that description
-	 * does; wait for it (bounded) before calling the image in use.
-	 */
-	for (tries = 0; flock(fd, (readonly ? LOCK_SH : LOCK_EX) | LOCK_NB) < 0; tries++) {
-		struct timespec ts = { 0, DISK_LOCK_WAIT_NS };
-
-		e = -errno;
-		if (e != -EWOULDBLOCK || tries == DISK_LOCK_TRIES) {
-			snprintf(err, errlen, "disk image '%s' is in use by another process", path);
-			close(fd);
-			return e;
-		}
-		nanosleep(&ts, NULL);
+		fd = -errno;
+		snprintf(err, errlen, "cannot open disk image '%s': %s", path, strerror(-fd));
 	}
 	return fd;
 }

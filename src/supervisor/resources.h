@@ -14,7 +14,7 @@ int res_memfd(const char *name, uint64_t size);
 /* A host TAP device in IFF_TAP|IFF_NO_PI|IFF_VNET_HDR mode (created if absent). fd or -errno. */
 int res_tap(const char *ifname, char *err, size_t errlen);
 
-/* A disk image, locked against use by another lvmm. fd or -errno. */
+/* A disk image, read-only or read-write (the partition locks it: src/vmm/part_config.c). fd or -errno. */
 int res_disk(const char *path, int readonly, char *err, size_t errlen);
 
 /*

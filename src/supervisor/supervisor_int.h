@@ -81,9 +81,9 @@ struct fdset;
 struct plat_dev;
 /* Create every link's rings and bells (once per run). 0 or -errno. */
 int links_init(struct sup *s);
-/* Put a link end's fds into fs and fill dc; returns >= 0 or -errno with err set. */
-int links_grant(struct sup *s, struct part_rt *pr, const struct plat_dev *d,
-		struct lvmm_dev_cfg *dc, struct fdset *fs, char *err, size_t errlen);
+/* Put a link end's fds into fs, their indices into fdi[0..2]; its side (0, 1) or -errno with err set. */
+int links_grant(struct sup *s, struct part_rt *pr, const struct plat_dev *d, int32_t *fdi,
+		struct fdset *fs, char *err, size_t errlen);
 /* Index of the link called name, or -1. */
 int links_find(struct sup *s, const char *name);
 /* Is link li up (false for an index out of range)? */

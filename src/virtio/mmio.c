@@ -12,6 +12,7 @@
 #include "lvmm/guest_abi.h"
 #include "vmm/vm.h"
 #include "shared/ratelimit.h"
+#include "shared/range.h"
 
 const struct bus_ops virtio_mmio_bus_ops = {
 	.read = virtio_mmio_read,

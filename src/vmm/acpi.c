@@ -35,6 +35,7 @@
 
 #include "lvmm/guest_abi.h"
 #include "vmm/gmem.h"
+#include "shared/range.h"
 
 /* Fixed layout inside [ACPI_AREA_START, +ACPI_AREA_SIZE); docs/acpi.md. */
 #define OFF_RSDP 0x0000 /* 16-byte aligned: legacy scans of 0xe0000-0xfffff find it too */

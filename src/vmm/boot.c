@@ -23,6 +23,7 @@
 #include "vmm/loader.h"
 #include "vmm/mptable.h"
 #include "vmm/vcpu.h"
+#include "shared/range.h"
 
 #define KERNEL_MAX_BYTES (1ULL << 30)
 

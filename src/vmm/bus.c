@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "vmm/bus.h"
 #include "shared/ratelimit.h"
+#include "shared/range.h"
 
 #include <errno.h>
 #include <inttypes.h>

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "vmm/gmem.h"
+#include "shared/range.h"
 
 #include <errno.h>
 #include <string.h>

@@ -18,6 +18,7 @@
 
 #include "lvmm/guest_abi.h"
 #include "vmm/gmem.h"
+#include "shared/range.h"
 
 #define BOOT_AREA_END LVMM_HIMEM_START /* boot structures, EBDA, MP table below */
 

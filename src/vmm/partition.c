@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: MIT
 /*
- * The partition process: receives its configuration and every fd it may
- * use from the supervisor, then sequences everything else: the VM object,
- * vCPUs, devices, boot image, threads, sandbox, run, report, teardown.
- * It never opens a file by name (but its own memfds, read-only, through
- * /proc/self/fd: images.c).
+ * The partition process: receives its platform entry, the supervisor's
+ * grant and every fd it may use, builds its configuration from them
+ * (part_config.c), then sequences everything else: its sealed boot images,
+ * the VM object, vCPUs, devices, boot image, threads, sandbox, run, report,
+ * teardown. It never opens a file by name (but its own memfds, read-only,
+ * through /proc/self/fd: images.c).
  */
 #include "vmm/partition.h"
 
@@ -29,11 +30,13 @@
 #include "vmm/boot.h"
 #include "vmm/cpuid.h"
 #include "vmm/images.h"
+#include "vmm/part_config.h"
 #include "vmm/sandbox.h"
 #include "vmm/vcpu.h"
 #include "vmm/vm.h"
 
-static struct lvmm_part_config cfg;
+static struct plat_config_msg msg; /* as received: the grant and the entry */
+static struct lvmm_part_config cfg; /* built from msg */
 static int fds[LVMM_MSG_MAX_FDS];
 static unsigned nfds;
 static struct vm the_vm;
@@ -77,8 +80,7 @@ static int config_validate(char *err, size_t errlen)
 	int r;
 
 	if (!proto_str_ok(cfg.name, sizeof(cfg.name)) ||
-	    !proto_str_ok(cfg.cmdline, sizeof(cfg.cmdline)) ||
-	    !proto_str_ok(cfg.safe_cmdline, sizeof(cfg.safe_cmdline))) {
+	    !proto_str_ok(cfg.cmdline, sizeof(cfg.cmdline))) {
 		snprintf(err, errlen, "config: unterminated string");
 		return -EINVAL;
 	}
@@ -414,12 +416,13 @@ static int wait_verdict(struct vm *vm, int sup, int *logfd, char *err, size_t er
 		return -EPERM;
 	}
 	if (u.g.go == 2) {
-		/* The safe image's set is this start's: loaded, and its command line used. */
+		/* The safe image's set is this start's: loaded, and its entry's command line used. */
 		int32_t k = cfg.fd_kernel, i2 = cfg.fd_initrd;
 
 		cfg.fd_kernel = cfg.fd_safe_kernel, cfg.fd_initrd = cfg.fd_safe_initrd;
 		cfg.fd_safe_kernel = k, cfg.fd_safe_initrd = i2;
-		memcpy(cfg.cmdline, cfg.safe_cmdline, sizeof(cfg.cmdline));
+		_Static_assert(sizeof(cfg.cmdline) == sizeof(msg.part.safe.cmdline), "the same limit");
+		memcpy(cfg.cmdline, msg.part.safe.cmdline, sizeof(cfg.cmdline)); /* terminated: part_config.c */
 	}
 	*logfd = hdr.nfds ? fd : -1;
 	return 0;
@@ -510,13 +513,15 @@ int partition_main(int sup)
 	sandbox.parent = getppid();
 	if (sandbox.parent == 1)
 		return 1;
-	r = proto_recv(sup, &hdr, &cfg, sizeof(cfg), fds, LVMM_MSG_MAX_FDS, 0);
-	if (r || hdr.type != LVMM_MSG_CONFIG || hdr.len != sizeof(cfg)) {
+	r = proto_recv(sup, &hdr, &msg, sizeof(msg), fds, LVMM_MSG_MAX_FDS, 0);
+	if (r || hdr.type != LVMM_MSG_CONFIG || hdr.len != sizeof(msg)) {
 		fprintf(stderr, "lvmm partition: no valid configuration from the supervisor\n");
 		return 1;
 	}
 	nfds = hdr.nfds;
-	r = config_validate(err, sizeof(err));
+	r = part_config_build(&msg, &cfg, err, sizeof(err));
+	if (!r)
+		r = config_validate(err, sizeof(err));
 	if (r) {
 		fail_setup(sup, r, err);
 		return 1;
@@ -528,7 +533,12 @@ int partition_main(int sup)
 		snprintf(pfx, sizeof(pfx), "lvmm[%s]", cfg.name);
 		log_set_prefix(pfx);
 	}
-	pr_debug("configuration received");
+	pr_debug("configuration built");
+	r = part_lock_disks(&msg, fds, nfds, err, sizeof(err));
+	if (r) {
+		fail_setup(sup, r, err);
+		return 1;
+	}
 	/* Its own sealed copies of the images (a gated start's trust process hashes them meanwhile). */
 	r = images_seal(&cfg, fds, cfg.flags & LVMM_PART_F_GATED ? fds[cfg.fd_gate] : -1, err,
 			sizeof(err));

@@ -27,6 +27,7 @@
 #include "vmm/loader.h"
 #include "vmm/vm.h"
 #include "shared/ratelimit.h"
+#include "shared/range.h"
 
 #define PAGE 4096ULL
 

@@ -25,6 +25,7 @@
 #include "vmm/cpuid.h"
 #include "vmm/insn_fixup.h"
 #include "vmm/vm.h"
+#include "shared/range.h"
 
 static struct cpuid_table supported;
 static int run_mmap_size;

@@ -3,8 +3,9 @@
  * tpm_peer: runs one partition process (`lvmm __partition`) with a TPM
  * device and plays both of its peers, so the partition side of the vTPM
  * can be tested without the supervisor's trust wiring:
- *   - the supervisor: the LVMM_MSG_CONFIG with the kernel, guest RAM,
- *     console and the TPM device's fds; READY, events, statistics, EXIT;
+ *   - the supervisor: the LVMM_MSG_CONFIG (a platform entry with a TPM
+ *     device, and the grant: kernel, guest RAM, console and the TPM
+ *     device's fds); READY, events, statistics, EXIT;
  *   - the trust process: the other end of the TPM device's SEQPACKET
  *     socket (LVMM_MSG_TPM_CMD in, LVMM_MSG_TPM_RSP out), answering with
  *     canned TPM responses, or relaying each command to a real swtpm's
@@ -50,6 +51,7 @@
 #include <unistd.h>
 
 #include "common/proto.h"
+#include "config/platform.h"
 #include "lvmm/proto.h"
 #include "trust/manifest.h"
 #include "trust/measure.h"
@@ -292,35 +294,37 @@ static void swtpm_connect(const char *path)
 
 static pid_t start_partition(int *sup, int *tpm, int *console)
 {
-	static struct lvmm_part_config cfg;
+	static struct plat_config_msg m;
+	struct lvmm_part_grant *g = &m.grant;
+	struct plat_part *p = &m.part;
 	int sv[2], tv[2], tv2[2], out[2], fds[8], n = 0;
 	pid_t pid;
 
-	memset(&cfg, 0, sizeof(cfg));
-	snprintf(cfg.name, sizeof(cfg.name), "tpmtest");
-	snprintf(cfg.cmdline, sizeof(cfg.cmdline), "%s", o.cmdline);
-	cfg.vcpus = o.vcpus;
-	cfg.mem_bytes = (uint64_t)o.memory_mib << 20;
-	for (unsigned i = 0; i < LVMM_MAX_VCPUS; i++)
-		cfg.host_cpus[i] = -1;
-	cfg.log_level = getenv("TPM_PEER_DEBUG") ? 3 : 1;
+	/* As the supervisor sends it: the entry as it is, and the grant (lifecycle.c). */
+	plat_part_defaults(p);
+	snprintf(p->name, sizeof(p->name), "tpmtest");
+	snprintf(p->cmdline, sizeof(p->cmdline), "%s", o.cmdline);
+	p->vcpus = o.vcpus;
+	p->mem_bytes = (uint64_t)o.memory_mib << 20;
+	memset(g, 0xff, sizeof(*g)); /* every fd index LVMM_NO_FD */
+	g->flags = g->granted = g->link_side1 = g->uid = g->gid = 0;
+	g->log_level = getenv("TPM_PEER_DEBUG") ? 3 : 1;
 	if (o.hide_cx16) {
-		cfg.cpuid_mask[0] = (struct lvmm_cpuid_mask){ .leaf = 1, .subleaf = 0xffffffff,
-							      .reg = 2, .bit = 13 };
-		cfg.ncpuid_mask = 1;
+		p->cpuid_mask[0] = (struct lvmm_cpuid_mask){ .leaf = 1, .subleaf = 0xffffffff,
+							     .reg = 2, .bit = 13 };
+		p->ncpuid_mask = 1;
 	}
 	fds[n] = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-	cfg.fd_kvm = n++;
+	g->fd_kvm = n++;
 	fds[n] = memfd_create("tpmtest-ram", MFD_CLOEXEC);
-	if (fds[n] < 0 || ftruncate(fds[n], (off_t)cfg.mem_bytes))
+	if (fds[n] < 0 || ftruncate(fds[n], (off_t)p->mem_bytes))
 		die("guest memory");
-	cfg.fd_mem = n++;
+	g->fd_mem = n++;
 	fds[n] = open(o.kernel, O_RDONLY | O_CLOEXEC);
-	cfg.fd_kernel = n++;
-	cfg.fd_initrd = cfg.fd_gate = cfg.fd_safe_kernel = cfg.fd_safe_initrd = LVMM_NO_FD;
+	g->fd_kernel = n++;
 	if (o.initrd) {
 		fds[n] = open(o.initrd, O_RDONLY | O_CLOEXEC);
-		cfg.fd_initrd = n++;
+		g->fd_initrd = n++;
 	}
 	if (pipe2(out, O_CLOEXEC) || socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) ||
 	    socketpair(AF_UNIX, (o.stream_channel ? SOCK_STREAM : SOCK_SEQPACKET) | SOCK_CLOEXEC, 0,
@@ -328,26 +332,25 @@ static pid_t start_partition(int *sup, int *tpm, int *console)
 	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, tv2))
 		die("pipes");
 	fds[n] = out[1];
-	cfg.fd_console_out = n++;
-	cfg.fd_console_in = LVMM_NO_FD;
-	cfg.ndevs = 1;
-	cfg.devs[0].type = LVMM_DEV_TPM;
-	snprintf(cfg.devs[0].id, sizeof(cfg.devs[0].id), "tpm0");
-	snprintf(cfg.devs[0].peer, sizeof(cfg.devs[0].peer), "fake-trust");
-	cfg.devs[0].fd[0] = n;
+	g->fd_console_out = n++;
+	p->ndevs = 1;
+	p->devs[0].type = LVMM_DEV_TPM;
+	snprintf(p->devs[0].id, sizeof(p->devs[0].id), "tpm0");
+	g->granted = 1;
+	g->dev_fd[0][0] = n;
 	fds[n++] = tv[1];
-	cfg.devs[0].fd[1] = LVMM_NO_FD;
 	if (loglen) {
-		cfg.devs[0].fd[1] = n;
+		g->dev_fd[0][1] = n;
 		fds[n++] = sealed_log();
 	}
-	cfg.devs[0].fd[2] = cfg.devs[0].fd[3] = LVMM_NO_FD;
 	if (o.two_tpms) {
-		cfg.devs[1] = cfg.devs[0];
-		snprintf(cfg.devs[1].id, sizeof(cfg.devs[1].id), "tpm1");
-		cfg.devs[1].fd[0] = n;
+		p->devs[1] = p->devs[0];
+		snprintf(p->devs[1].id, sizeof(p->devs[1].id), "tpm1");
+		memcpy(g->dev_fd[1], g->dev_fd[0], sizeof(g->dev_fd[1]));
+		g->dev_fd[1][0] = n;
 		fds[n++] = tv2[1];
-		cfg.ndevs = 2;
+		p->ndevs = 2;
+		g->granted = 3;
 	}
 	for (int i = 0; i < n; i++)
 		if (fds[i] < 0)
@@ -364,7 +367,7 @@ static pid_t start_partition(int *sup, int *tpm, int *console)
 		_exit(127);
 	}
 	close(sv[1]);
-	if (proto_send(sv[0], LVMM_MSG_CONFIG, &cfg, sizeof(cfg), fds, (unsigned)n, 0)) {
+	if (proto_send(sv[0], LVMM_MSG_CONFIG, &m, sizeof(m), fds, (unsigned)n, 0)) {
 		fprintf(stderr, "tpm_peer: cannot send the configuration\n");
 		exit(99);
 	}

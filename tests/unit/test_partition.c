@@ -2,9 +2,10 @@
 /*
  * The partition process (`lvmm __partition`) driven directly through its
  * protocol, as the supervisor would: the identity it drops to (an assigned
- * uid/gid, the nobody fallback, a root-ish config refused), and its state
- * in /proc once sandboxed. Needs /dev/kvm, root (to change identity) and
- * the built binary and hello guest ($LVMM, $BUILD); skipped otherwise.
+ * uid/gid, the nobody fallback, a root-ish config refused), its state in
+ * /proc once sandboxed, and a malformed CONFIG message refused. Needs
+ * /dev/kvm, root (to change identity) and the built binary and hello guest
+ * ($LVMM, $BUILD); skipped otherwise.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,6 +19,7 @@
 
 #include "unit.h"
 #include "common/proto.h"
+#include "config/platform.h"
 #include "lvmm/proto.h"
 
 static char lvmm_path[512], guest_path[512];
@@ -28,30 +30,36 @@ struct run {
 	int console; /* read end of the console pipe */
 };
 
+/* Applied to the message before it is sent, when set (a hostile supervisor's message). */
+static void (*tweak)(struct plat_config_msg *m);
+
 /* Start a partition with hello.elf and uid/gid as given. 0 or -errno. */
 static int start(struct run *r, uint32_t uid, uint32_t gid)
 {
-	static struct lvmm_part_config cfg;
+	static struct plat_config_msg m;
+	struct lvmm_part_grant *g = &m.grant;
 	int sv[2], out[2], fds[4];
 	int r0;
 
-	memset(&cfg, 0, sizeof(cfg));
-	snprintf(cfg.name, sizeof(cfg.name), "probe");
-	snprintf(cfg.cmdline, sizeof(cfg.cmdline), "hold_ms=300");
-	cfg.vcpus = 1;
-	cfg.mem_bytes = 16 << 20;
-	for (unsigned i = 0; i < LVMM_MAX_VCPUS; i++)
-		cfg.host_cpus[i] = -1;
-	cfg.fd_kvm = 0, cfg.fd_mem = 1, cfg.fd_kernel = 2, cfg.fd_console_out = 3;
-	cfg.fd_initrd = cfg.fd_console_in = LVMM_NO_FD;
-	cfg.fd_gate = cfg.fd_safe_kernel = cfg.fd_safe_initrd = LVMM_NO_FD;
-	cfg.log_level = 1;
-	cfg.uid = uid;
-	cfg.gid = gid;
+	/* What the supervisor sends: the entry as it is, and the grant (build_config, lifecycle.c). */
+	memset(&m, 0, sizeof(m));
+	plat_part_defaults(&m.part);
+	snprintf(m.part.name, sizeof(m.part.name), "probe");
+	snprintf(m.part.cmdline, sizeof(m.part.cmdline), "hold_ms=300");
+	m.part.vcpus = 1;
+	m.part.mem_bytes = 16 << 20;
+	memset(g, 0xff, sizeof(*g));
+	g->flags = g->granted = g->link_side1 = 0;
+	g->fd_kvm = 0, g->fd_mem = 1, g->fd_kernel = 2, g->fd_console_out = 3;
+	g->log_level = 1;
+	g->uid = uid;
+	g->gid = gid;
+	if (tweak)
+		tweak(&m);
 	fds[0] = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	fds[1] = memfd_create("probe-ram", MFD_CLOEXEC);
 	fds[2] = open(guest_path, O_RDONLY | O_CLOEXEC);
-	if (fds[0] < 0 || fds[1] < 0 || fds[2] < 0 || ftruncate(fds[1], cfg.mem_bytes) ||
+	if (fds[0] < 0 || fds[1] < 0 || fds[2] < 0 || ftruncate(fds[1], (off_t)m.part.mem_bytes) ||
 	    pipe2(out, O_CLOEXEC) || socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv))
 		return -errno;
 	fds[3] = out[1];
@@ -75,7 +83,7 @@ static int start(struct run *r, uint32_t uid, uint32_t gid)
 	}
 	r->sock = sv[0];
 	r->console = out[0];
-	r0 = proto_send(r->sock, LVMM_MSG_CONFIG, &cfg, sizeof(cfg), fds, 4, 0);
+	r0 = proto_send(r->sock, LVMM_MSG_CONFIG, &m, sizeof(m), fds, 4, 0);
 	for (unsigned i = 0; i < 4; i++)
 		close(fds[i]); /* the partition has its own copies now */
 	return r0;
@@ -175,6 +183,55 @@ static void test_rootish_refused(void)
 	}
 }
 
+static void grant_past_ndevs(struct plat_config_msg *m)
+{
+	m->part.ndevs = 1;
+	m->part.devs[0].type = LVMM_DEV_BLK;
+	snprintf(m->part.devs[0].id, sizeof(m->part.devs[0].id), "blk0");
+	m->grant.granted = 0x3; /* device 1 does not exist */
+}
+
+static void bad_dev_fd(struct plat_config_msg *m)
+{
+	m->part.ndevs = 1;
+	m->part.devs[0].type = LVMM_DEV_BLK;
+	snprintf(m->part.devs[0].id, sizeof(m->part.devs[0].id), "blk0");
+	m->grant.granted = 0x1;
+	m->grant.dev_fd[0][0] = 7; /* only 4 fds are sent */
+}
+
+static void too_many_devs(struct plat_config_msg *m)
+{
+	m->part.ndevs = LVMM_MAX_DEVS + 1;
+}
+
+/* A malformed message is refused before anything is built: an exit with the reason, never a guest. */
+static void test_hostile_config_refused(void)
+{
+	static const struct {
+		void (*fn)(struct plat_config_msg *m);
+		const char *why;
+	} cases[] = {
+		{ grant_past_ndevs, "config: device 1 granted, but the entry has 1 devices" },
+		{ bad_dev_fd, "config: device blk0: bad fd index" },
+		{ too_many_devs, "config: 13 devices (at most 12)" },
+	};
+
+	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct lvmm_exit x;
+		struct run r;
+
+		memset(&x, 0, sizeof(x));
+		tweak = cases[i].fn;
+		CHECK_EQ(start(&r, 54321, 54321), 0);
+		tweak = NULL;
+		CHECK_EQ(expect(&r, LVMM_MSG_EXIT, &x, sizeof(x)), 0);
+		CHECK_EQ(x.reason, LVMM_EXIT_SETUP);
+		CHECK_STR(x.detail, cases[i].why);
+		reap(&r);
+	}
+}
+
 int main(void)
 {
 	const char *lvmm = getenv("LVMM"), *build = getenv("BUILD");
@@ -190,5 +247,6 @@ int main(void)
 	RUN(test_assigned_identity);
 	RUN(test_unassigned_is_nobody);
 	RUN(test_rootish_refused);
+	RUN(test_hostile_config_refused);
 	return unit_done();
 }
