@@ -53,25 +53,22 @@ struct pidfd_ids {
 #define PIDFD_IDS_CREDS 2ULL
 
 /*
- * The eight uids and gids of process name (a /proc entry): 0, or -1 when it
- * is gone. Through a pidfd; from /proc/PID/status where the kernel cannot
- * tell them that way (before 6.13) or the pidfd failed for another reason.
+ * The eight uids and gids of process name (a /proc entry) in in->ids: 0, or
+ * -1 when it is gone. Through a pidfd; from /proc/PID/status where the
+ * kernel cannot tell them that way (before 6.13) or the pidfd failed.
  */
-static int proc_ids(int dfd, const char *name, uint32_t ids[8])
+static int proc_ids(int dfd, const char *name, struct pidfd_ids *in)
 {
-	struct pidfd_ids in = { .mask = PIDFD_IDS_CREDS };
 	int fd = (int)syscall(SYS_pidfd_open, atoi(name), 0), r = -1;
 	char path[64];
 	ssize_t k;
 
 	if (fd >= 0) {
-		r = ioctl(fd, PIDFD_GET_IDS, &in);
+		r = ioctl(fd, PIDFD_GET_IDS, in);
 		close(fd);
 	}
-	if (!r && (in.mask & PIDFD_IDS_CREDS)) {
-		memcpy(ids, in.ids, sizeof(in.ids));
+	if (!r && (in->mask & PIDFD_IDS_CREDS))
 		return 0;
-	}
 	snprintf(path, sizeof(path), "%.20s/status", name);
 	fd = openat(dfd, path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -80,8 +77,9 @@ static int proc_ids(int dfd, const char *name, uint32_t ids[8])
 	close(fd);
 	status[k > 0 ? k : 0] = 0;
 	/* "Uid:\tr e s fs\nGid:\tr e s fs", consecutive lines; the order of ids[] does not matter. */
-	return sscanf(strstr(status, "\nUid:") ?: "", " Uid: %u %u %u %u Gid: %u %u %u %u", &ids[0],
-		      &ids[1], &ids[2], &ids[3], &ids[4], &ids[5], &ids[6], &ids[7]) == 8 ? 0 : -1;
+	return sscanf(strstr(status, "\nUid:") ?: "", " Uid: %u %u %u %u Gid: %u %u %u %u", &in->ids[0],
+		      &in->ids[1], &in->ids[2], &in->ids[3], &in->ids[4], &in->ids[5], &in->ids[6],
+		      &in->ids[7]) == 8 ? 0 : -1;
 }
 
 /* Every uid and gid of [base, base + n) some process on this host uses. */
@@ -90,9 +88,9 @@ static int scan_proc(uint32_t base, uint32_t n)
 	int dfd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	unsigned guard, i;
 
-	memset(used, 0, sizeof(used));
 	if (dfd < 0)
-		return -errno;
+		return -errno; /* used[] (and the cache that describes it) as they were */
+	memset(used, 0, sizeof(used));
 	/* Bounded: /proc lists each process once; 1M entries is far beyond pid_max's default. */
 	for (guard = 0; guard < (1U << 20);) {
 		ssize_t got = getdents64(dfd, dents, sizeof(dents));
@@ -102,15 +100,15 @@ static int scan_proc(uint32_t base, uint32_t n)
 			break;
 		while (off < got) {
 			const struct dirent64 *d = (const void *)(dents + off);
-			uint32_t ids[8];
+			struct pidfd_ids in = { .mask = PIDFD_IDS_CREDS };
 
 			off += d->d_reclen;
 			guard++;
-			if (d->d_name[0] < '1' || d->d_name[0] > '9' || proc_ids(dfd, d->d_name, ids))
+			if (d->d_name[0] < '1' || d->d_name[0] > '9' || proc_ids(dfd, d->d_name, &in))
 				continue;
-			for (i = 0; i < ARRAY_SIZE(ids); i++)
-				if (ids[i] >= base && ids[i] - base < n)
-					used[(ids[i] - base) / 8] |= (uint8_t)(1U << ((ids[i] - base) % 8));
+			for (i = 0; i < ARRAY_SIZE(in.ids); i++)
+				if (in.ids[i] >= base && in.ids[i] - base < n)
+					used[(in.ids[i] - base) / 8] |= (uint8_t)(1U << ((in.ids[i] - base) % 8));
 		}
 	}
 	close(dfd);
@@ -163,7 +161,6 @@ int ident_claim(uint32_t base, uint32_t count, uint32_t *uid, int *lock_fd, char
 		return dfd;
 	if (!cache.at_ns || cache.base != base || cache.n != n ||
 	    now_ns() - cache.at_ns > IDENT_SCAN_REUSE_NS) {
-		cache.at_ns = 0;
 		r = scan_proc(base, n);
 		if (r) {
 			snprintf(err, errlen, "cannot read /proc to find free uids: %s", strerror(-r));
