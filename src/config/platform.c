@@ -889,7 +889,14 @@ int platform_load(const char *path, struct platform *plat, FILE *err)
 	unsigned i;
 	char tmp[PLAT_PATH_MAX];
 
-	memset(plat, 0, sizeof(*plat));
+	/*
+	 * Everything but the partition entries, which conv_part() sets whole as
+	 * it fills each: touching all 64 (2.4 MB of a fresh process's zero pages,
+	 * ~590 page faults) cost ~1.6 ms of every `lvmm run` here. Entries past
+	 * nparts are left as they were; nothing reads them.
+	 */
+	memset(plat, 0, offsetof(struct platform, parts));
+	memset(&plat->nparts, 0, sizeof(*plat) - offsetof(struct platform, nparts));
 	plat->uid_base = PLAT_UID_BASE_DEFAULT;
 	plat->uid_count = PLAT_UID_COUNT_DEFAULT;
 	plat->sleep_hook_timeout_ms = PLAT_SLEEP_HOOK_TIMEOUT_MS;
