@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -32,6 +33,10 @@
 #include "vmm/cpuid.h"
 #include "vmm/loader.h"
 #include "vmm/partition.h"
+
+#ifndef LVMM_CRYPTO
+#define LVMM_CRYPTO 0 /* 1: lvmm-trust, which has every command (see exec_trust()) */
+#endif
 
 
 static struct platform plat; /* large: keep it off the stack */
@@ -512,6 +517,15 @@ static int check_images(const struct platform *pl, FILE *err)
 	return bad;
 }
 
+/*
+ * check, measure and the trust process need OpenSSL's libcrypto, which
+ * lvmm itself does not link: every static-pie process relocates and
+ * dirties all of a linked library's pointer tables at start (libcrypto's
+ * are 336 KiB), and the supervisor and every partition are this binary.
+ * Those commands are lvmm-trust, this file built with LVMM_CRYPTO=1 (every
+ * command works there), which lvmm execs for them (docs/design.md).
+ */
+#if LVMM_CRYPTO
 static struct trust_offline offline; /* 16 KiB of platform text: not on the stack */
 static struct trust_eval verdict;
 
@@ -564,6 +578,7 @@ static int check_trust(const struct platform *pl, FILE *err)
 	}
 	return bad;
 }
+#endif
 
 /*
  * Warn (once, before anything runs) about cpuid_disable features KVM puts
@@ -612,6 +627,7 @@ static void warn_cpuid(const struct platform *pl, FILE *err)
 	}
 }
 
+#if LVMM_CRYPTO
 static int cmd_check(int argc, char **argv)
 {
 	struct capped cap;
@@ -726,6 +742,52 @@ static int cmd_measure(int argc, char **argv)
 	return 0;
 }
 
+static int trust_entry(void)
+{
+	return trust_main(3);
+}
+#else
+static char **main_argv; /* as lvmm was started: lvmm-trust parses it again */
+
+/* lvmm-trust next to this binary, or in ../libexec/lvmm/ (an installed lvmm), as lvmm-api. */
+static int exec_trust(const char *cmd)
+{
+	static const char *const rel[] = { "lvmm-trust", "../libexec/lvmm/lvmm-trust" };
+	char self[PATH_MAX], path[PATH_MAX + 32];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	char *slash;
+	unsigned i;
+
+	if (n <= 0 || !(self[n] = 0, slash = strrchr(self, '/'))) {
+		fprintf(stderr, "lvmm: cannot find this binary's directory: %s\n", strerror(errno));
+		return LVMM_EXIT_USAGE;
+	}
+	*slash = 0;
+	for (i = 0; i < ARRAY_SIZE(rel); i++) {
+		snprintf(path, sizeof(path), "%s/%s", self, rel[i]);
+		execv(path, main_argv); /* returns only on failure */
+	}
+	fprintf(stderr, "lvmm: '%s' needs lvmm-trust, which is neither in %s nor in %s/../libexec/lvmm: %s\n",
+		cmd, self, self, strerror(errno));
+	return LVMM_EXIT_USAGE;
+}
+
+static int cmd_check(int argc, char **argv)
+{
+	return exec_trust(argv[0]);
+}
+
+static int cmd_measure(int argc, char **argv)
+{
+	return exec_trust(argv[0]);
+}
+
+static int trust_entry(void)
+{
+	return exec_trust("__trust");
+}
+#endif
+
 static int cmd_run(int argc, char **argv)
 {
 	struct run_opts ro = { .log_level = LOG_WARN };
@@ -791,10 +853,13 @@ int main(int argc, char **argv)
 	int g;
 
 	log_set_prefix("lvmm");
+#if !LVMM_CRYPTO
+	main_argv = argv;
+#endif
 	if (argc >= 2 && !strcmp(argv[1], "__partition"))
 		return partition_main(3);
 	if (argc >= 2 && !strcmp(argv[1], "__trust"))
-		return trust_main(3);
+		return trust_entry();
 	g = parse_global(&argc, &argv);
 	if (g == 'V' || (argc >= 2 && !strcmp(argv[1], "version"))) {
 		printf("lvmm %s\n", LVMM_VERSION);
