@@ -362,7 +362,7 @@ static int fork_partition(struct sup *s, struct part_rt *pr, bool gated, char *e
 	if (gated)
 		cfg.flags |= LVMM_PART_F_GATED;
 	pr_debug("partition %s: resources open, forking", pr->p->name);
-	pid = spawn_lvmm("__partition", pr->p->name, pr->uid, pr->gid, &sock);
+	pid = spawn_lvmm(NULL, "__partition", pr->p->name, pr->uid, pr->gid, &sock);
 	if (pid < 0) {
 		r = pid;
 		snprintf(err, errlen, "cannot start the partition process: %s", strerror(-r));

@@ -2,7 +2,7 @@
 /*
  * The hex helpers of digest.h, apart from digest.c because they need no
  * libcrypto: the supervisor formats digests with them, and lvmm (unlike
- * lvmm-trust) links no libcrypto, so they must not pull digest.o in.
+ * lvmm-tools) links no libcrypto, so they must not pull digest.o in.
  */
 #include "trust/digest.h"
 
