@@ -43,8 +43,9 @@ else
 	else show "$out"; fail startup-memory-within-2mib "rc=$rc, ${parts:-?} partition(s), ${kib:-no} KiB (goal <= 2048)"; fi
 fi
 
-# The symbols stand for the libraries: lvmm-tools has them, so the probe works.
-probe='^[0-9a-f]* [TD] (EVP_DigestInit_ex|initscr)$'
+# The symbols stand for the libraries (defined, or undefined in a sanitizer
+# build, which links them dynamically): lvmm-tools has them, so the probe works.
+probe='^[0-9a-f ]* [TDU] (EVP_DigestInit_ex|initscr)(@.*)?$'
 nl=$(nm "$LVMM" 2>/dev/null | grep -cE "$probe")
 nt=$(nm "$(dirname "$LVMM")/lvmm-tools" 2>/dev/null | grep -cE "$probe")
 if [ "$nl" = 0 ] && [ "$nt" = 2 ]; then pass lvmm-links-no-libcrypto-or-ncurses
