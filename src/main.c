@@ -796,7 +796,7 @@ static int exec_tools(const char *cmd)
 
 	if (find_tools(path, sizeof(path), dir, sizeof(dir)))
 		execv(path, main_argv); /* returns only on failure */
-	fprintf(stderr, "lvmm: '%s' needs lvmm-tools, which is neither in %s nor in %s/../libexec/lvmm: %s\n",
+	fprintf(stderr, "lvmm: '%s' needs lvmm-tools, which cannot be run from %s nor from %s/../libexec/lvmm: %s\n",
 		cmd, dir, dir, strerror(errno));
 	return LVMM_EXIT_USAGE;
 }

@@ -72,6 +72,6 @@ mkdir -p "$TMP/solo"
 cp "$LVMM" "$TMP/solo/lvmm"
 "$TMP/solo/lvmm" check "$TMP/p.yaml" >"$TMP/solo.out" 2>&1
 src=$?
-if [ $src = 120 ] && grep -q "'check' needs lvmm-tools, which is neither in $TMP/solo nor in" "$TMP/solo.out"; then
+if [ $src = 120 ] && grep -q "'check' needs lvmm-tools, which cannot be run from $TMP/solo nor from" "$TMP/solo.out"; then
 	pass missing-lvmm-tools-is-named
 else show "$TMP/solo.out"; fail missing-lvmm-tools-is-named "rc=$src"; fi
