@@ -93,11 +93,11 @@ pid_t spawn(const struct spawn *sp)
 	return pid < 0 ? -errno : pid;
 }
 
-pid_t spawn_lvmm(const char *role, const char *name, uint32_t uid, uint32_t gid, int *sock)
+pid_t spawn_lvmm(const char *path, const char *role, const char *name, uint32_t uid, uint32_t gid, int *sock)
 {
 	char *argv[] = { (char *)"lvmm", (char *)role, (char *)name, NULL };
-	struct spawn sp = { .path = "/proc/self/exe", .argv = argv, .nfds = 1, .uid = uid, .gid = gid,
-			    .ignore_group_signals = true };
+	struct spawn sp = { .path = path ? path : "/proc/self/exe", .by_fd = path, .argv = argv, .nfds = 1,
+			    .uid = uid, .gid = gid, .ignore_group_signals = true };
 	int sv[2];
 	pid_t pid;
 
