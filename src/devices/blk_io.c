@@ -49,8 +49,6 @@ static int restrict_ring(struct io_uring *ring)
 int blk_io_init(struct blk_io *io, int fd, unsigned depth, enum blk_io_mode mode, char *why,
 		size_t whylen)
 {
-	const char *v = getenv("LVMM_BLK_WORKERS");
-	unsigned workers = v ? (unsigned)atoi(v) : 0;
 	struct io_uring_params p = { .flags = IORING_SETUP_R_DISABLED };
 	int r;
 
@@ -66,11 +64,6 @@ int blk_io_init(struct blk_io *io, int fd, unsigned depth, enum blk_io_mode mode
 		return 0;
 	}
 	r = io_uring_register_files(&io->ring, &fd, 1);
-	if (!r && workers) {
-		unsigned w[2] = { workers, 0 };
-
-		r = io_uring_register_iowq_max_workers(&io->ring, w);
-	}
 	if (!r)
 		r = restrict_ring(&io->ring);
 	if (!r)
