@@ -946,6 +946,9 @@ static int blk_create(struct vm *vm, const struct lvmm_dev_cfg *cfg, void **stat
 		if (n && blk_copy_init(&b->copy, fd, b->capacity * BLK_SECTOR, n, BLK_SQES,
 				       pin ? &cpus : NULL))
 			pr_debug("%s: no copy engine for reads", cfg->id);
+		/* A split read: a piece for each copy thread and one for the I/O thread. */
+		if (b->copy.on && !getenv("LVMM_BLK_SPLIT"))
+			b->pieces = MIN(b->copy.nthreads + 1, BLK_PIECES_MAX);
 	}
 	ring_fd = blk_io_poll_fd(&b->io);
 	if (ring_fd >= 0) {
