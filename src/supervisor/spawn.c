@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: MIT
 /*
  * The one way the supervisor starts a helper process (partitions, trust
- * processes, the sleep hook). In the child, before exec: only stdio and the
- * listed fds cross; the identity is taken before the parent-death signal
- * is armed (a uid change clears it), and the parent is checked after, so
- * that the child dies with its supervisor in any state, a SIGSTOPped one
- * included. Signals ignored here stay ignored across execve, which is how
+ * processes, the API front-end). In the child, before exec: only stdout,
+ * stderr and the listed fds cross (stdin becomes /dev/null: one partition
+ * must not read keys typed for another's console); the identity is taken
+ * before the parent-death signal is armed (a uid change clears it), and
+ * the parent is checked after, so that the child dies with its
+ * supervisor in any state, a SIGSTOPped one included. Signals ignored here stay ignored across execve, which is how
  * a partition outlives the signals its process group gets on shutdown
  * (terminal, `timeout`, `kill -- -PGID`, systemd) until the supervisor
  * stops it in order.
@@ -52,6 +53,12 @@ static void __attribute__((noreturn)) child(const struct spawn *sp, pid_t parent
 		else if (dup2(moved[i], 3 + (int)i) < 0)
 			_exit(127);
 	}
+	/* Not the operator's terminal: a partition reading its console got stdin as a listed fd. */
+	if ((x = open("/dev/null", O_RDONLY)) < 0 || dup2(x, 0) < 0)
+		_exit(127);
+	if (x > 0)
+		close(x);
+	x = -1;
 	if (syscall(SYS_close_range, base, ~0U, 0U) < 0) {
 		int fd;
 
