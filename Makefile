@@ -47,7 +47,9 @@ SAN_LD := -pie -fsanitize=address,undefined
 else
 OPT := -O2 -g -D_FORTIFY_SOURCE=2
 # static-pie: exec in 0.7 ms instead of 3.9 ms (two execs per partition start), ASLR kept.
-SAN_LD := -static-pie
+# pack-relative-relocs (DT_RELR, glibc >= 2.36): the start-up self-relocation reads
+# 6 KiB of relocations instead of 455 KiB of .rela.dyn (-224 KiB PSS per process).
+SAN_LD := -static-pie -Wl,-z,pack-relative-relocs
 endif
 CFLAGS := -std=gnu11 $(OPT) $(WARN) $(HARDEN) -D_GNU_SOURCE -Iinclude -Isrc -MMD -MP
 LDFLAGS := $(HARDEN_LD) $(SAN_LD)
@@ -64,6 +66,12 @@ LDFLAGS := $(HARDEN_LD) $(SAN_LD)
 # -lncurses -ltinfo: `lvmm top` (static archives exist in Debian's libncurses-dev).
 LIBS := -lcyaml -lyaml -lseccomp -l:liburing.a -lpthread -lcrypto -ljansson -lncurses -ltinfo \
 	-Wl,--wrap=dlopen,--wrap=getaddrinfo,--wrap=gethostbyname
+# build/lvmm (the command, the supervisor and every partition) without libcrypto
+# and ncurses: check, measure, top and the trust process are build/lvmm-tools
+# (main.c built with LVMM_FULL=1), which it execs (src/main.c: a static-pie
+# process dirties all of libcrypto's relocated tables, 336 KiB, at start, and
+# maps the code). Linking without those libraries keeps them out.
+LVMM_LIBS := $(filter-out -lcrypto -lncurses -ltinfo -Wl%,$(LIBS))
 
 # Every .c under these folders is part of lvmm; main.c only in the binary.
 LIB_SRCS := $(wildcard src/cli/*.c src/config/*.c src/common/*.c src/shared/*.c src/supervisor/*.c src/vmm/*.c src/devices/*.c src/virtio/*.c src/trust/*.c) \
@@ -71,6 +79,7 @@ LIB_SRCS := $(wildcard src/cli/*.c src/config/*.c src/common/*.c src/shared/*.c 
 	src/api/gather.c src/api/sandbox.c
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 MAIN_OBJ := $(BUILD)/src/main.o
+TOOLS_MAIN_OBJ := $(BUILD)/src/main-tools.o
 
 # The API front-end (src/api): its own binary, dynamically linked, because
 # libmicrohttpd's static archive drags in GnuTLS and its dependencies; it is
@@ -94,7 +103,7 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
 TOOL_SRCS := $(wildcard tests/tools/*.c)
 TOOL_BINS := $(TOOL_SRCS:tests/tools/%.c=$(BUILD)/tests/tools/%)
 
-all: $(BUILD)/lvmm $(BUILD)/lvmm-api guests unit
+all: $(BUILD)/lvmm $(BUILD)/lvmm-tools $(BUILD)/lvmm-api guests unit
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -106,6 +115,15 @@ $(BUILD)/liblvmm.a: $(LIB_OBJS)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
 $(BUILD)/lvmm: $(MAIN_OBJ) $(BUILD)/liblvmm.a
+	$(E) "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LVMM_LIBS)
+
+$(TOOLS_MAIN_OBJ): src/main.c
+	@mkdir -p $(dir $@)
+	$(E) "  CC      $< (LVMM_FULL)"
+	$(Q)$(CC) $(CFLAGS) -DLVMM_FULL=1 -c $< -o $@
+
+$(BUILD)/lvmm-tools: $(TOOLS_MAIN_OBJ) $(BUILD)/liblvmm.a
 	$(E) "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
@@ -214,8 +232,9 @@ DOCDIR ?= $(PREFIX)/share/doc/lvmm
 SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
 SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
 # Helper programs lvmm starts go to LIBEXECDIR: the API front-end, which the
-# supervisor looks for next to its own binary, then in LIBEXECDIR (docs/api.md).
-HELPERS ?= $(BUILD)/lvmm-api
+# supervisor looks for next to its own binary, then in LIBEXECDIR (docs/api.md),
+# and lvmm-tools (check, measure, top, trust processes), looked for the same way.
+HELPERS ?= $(BUILD)/lvmm-api $(BUILD)/lvmm-tools
 
 install: $(BUILD)/lvmm $(HELPERS)
 	$(E) "  INSTALL $(DESTDIR)$(PREFIX)"

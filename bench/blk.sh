@@ -55,6 +55,8 @@ done
 #   BLK_IO=sync      lvmm's plain preadv/pwritev engine instead of io_uring
 #   LVMM_IO_POLL_US=0  lvmm's I/O thread sleeps at once instead of polling briefly
 #   LVMM_BLK_SPLIT=0 lvmm does not split a large read into pieces copied in parallel
+#   LVMM_BLK_COPY=0  lvmm's large reads go through io_uring's workers instead of its
+#                    copy engine (non-temporal copies from a mapping of the image)
 effect() { # LABEL ARGS FIELD GOAL [VAR=VALUE...]: lvmm with these in its environment
 	local label=$1 a=$2 f=$3 goal=$4
 	shift 4
@@ -73,3 +75,5 @@ sq="mode=seqread bs=1048576 qd=32"
 effect "effect: seq read 1M qd32, sync engine (MiB/s)" "$sq" mibps "ratio>=1.5" BLK_IO=sync
 effect "effect: seq read 1M qd32, no EVENT_IDX (MiB/s)" "$sq event_idx=0" mibps "ratio>=1.5"
 effect "effect: seq read 1M qd1, no split reads (MiB/s)" "mode=seqread bs=1048576 qd=1 lat=1" mibps "ratio>=1.5" LVMM_BLK_SPLIT=0
+effect "effect: seq read 1M qd1, no copy engine (MiB/s)" "mode=seqread bs=1048576 qd=1 lat=1" mibps "ratio>=1.5" LVMM_BLK_COPY=0
+effect "effect: seq read 1M qd32, no copy engine (MiB/s)" "$sq" mibps "ratio>=1.5" LVMM_BLK_COPY=0

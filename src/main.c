@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -33,9 +34,16 @@
 #include "vmm/loader.h"
 #include "vmm/partition.h"
 
+#ifndef LVMM_FULL
+#define LVMM_FULL 0 /* 1: lvmm-tools, which has every command (see exec_tools()) */
+#endif
+
 
 static struct platform plat; /* large: keep it off the stack */
 static char control_buf[PLAT_PATH_MAX]; /* --control NAME resolved (docs/api.md) */
+#if !LVMM_FULL
+static char tools_buf[PATH_MAX], tools_dir[PATH_MAX]; /* lvmm-tools, for the trust processes */
+#endif
 
 static const char usage_main[] =
 	"Usage: lvmm [-v|-q] COMMAND [ARGS]\n"
@@ -512,6 +520,16 @@ static int check_images(const struct platform *pl, FILE *err)
 	return bad;
 }
 
+/*
+ * check, measure and the trust process need OpenSSL's libcrypto, and top
+ * ncurses, which lvmm itself does not link: every static-pie process
+ * relocates, so dirties, all of a linked library's pointer tables at start
+ * (libcrypto's are 336 KiB), and maps its code, and the supervisor and
+ * every partition are this binary. Those commands are lvmm-tools, this file
+ * built with LVMM_FULL=1 (every command works there), which lvmm execs for
+ * them (docs/design.md, "Processes").
+ */
+#if LVMM_FULL
 static struct trust_offline offline; /* 16 KiB of platform text: not on the stack */
 static struct trust_eval verdict;
 
@@ -564,6 +582,7 @@ static int check_trust(const struct platform *pl, FILE *err)
 	}
 	return bad;
 }
+#endif
 
 /*
  * Warn (once, before anything runs) about cpuid_disable features KVM puts
@@ -613,6 +632,7 @@ static void warn_cpuid(const struct platform *pl, FILE *err)
 	}
 }
 
+#if LVMM_FULL
 static int cmd_check(int argc, char **argv)
 {
 	struct capped cap;
@@ -727,6 +747,87 @@ static int cmd_measure(int argc, char **argv)
 	return 0;
 }
 
+static int trust_entry(void)
+{
+	return trust_main(3);
+}
+
+static int cmd_top(int argc, char **argv)
+{
+	return top_main(argc, argv);
+}
+
+static int help_top(void)
+{
+	fputs(top_usage, stdout);
+	return 0;
+}
+#else
+static char **main_argv; /* as lvmm was started: lvmm-tools parses it again */
+
+/*
+ * lvmm-tools next to this binary, or in ../libexec/lvmm/ (an installed lvmm),
+ * as lvmm-api: its path in buf, or NULL (dir, this binary's directory, for
+ * the message).
+ */
+static const char *find_tools(char *buf, size_t n, char *dir, size_t dn)
+{
+	static const char *const rel[] = { "lvmm-tools", "../libexec/lvmm/lvmm-tools" };
+	ssize_t k = readlink("/proc/self/exe", dir, dn - 1);
+	char *slash;
+	unsigned i;
+
+	if (k <= 0 || !(dir[k] = 0, slash = strrchr(dir, '/'))) {
+		snprintf(dir, dn, "(unknown: %s)", strerror(errno));
+		return NULL;
+	}
+	*slash = 0;
+	for (i = 0; i < ARRAY_SIZE(rel); i++) {
+		int w = snprintf(buf, n, "%s/%s", dir, rel[i]);
+
+		if (w > 0 && (size_t)w < n && access(buf, X_OK) == 0)
+			return buf;
+	}
+	return NULL;
+}
+
+static int exec_tools(const char *cmd)
+{
+	char path[PATH_MAX], dir[PATH_MAX];
+
+	if (find_tools(path, sizeof(path), dir, sizeof(dir)))
+		execv(path, main_argv); /* returns only on failure */
+	fprintf(stderr, "lvmm: '%s' needs lvmm-tools, which cannot be run from %s nor from %s/../libexec/lvmm: %s\n",
+		cmd, dir, dir, strerror(errno));
+	return LVMM_EXIT_USAGE;
+}
+
+static int cmd_check(int argc, char **argv)
+{
+	return exec_tools(argv[0]);
+}
+
+static int cmd_measure(int argc, char **argv)
+{
+	return exec_tools(argv[0]);
+}
+
+static int trust_entry(void)
+{
+	return exec_tools("__trust");
+}
+
+static int cmd_top(int argc, char **argv)
+{
+	return exec_tools(argv[0]);
+}
+
+static int help_top(void)
+{
+	return exec_tools("help");
+}
+#endif
+
 static int cmd_run(int argc, char **argv)
 {
 	struct run_opts ro = { .log_level = LOG_WARN };
@@ -786,6 +887,10 @@ static int cmd_run(int argc, char **argv)
 	 */
 	if (verbosity >= 0)
 		warn_cpuid(&plat, stderr);
+#if !LVMM_FULL
+	/* Trust processes run lvmm-tools; the supervisor opens it before their uid change. */
+	ro.tools_path = find_tools(tools_buf, sizeof(tools_buf), tools_dir, sizeof(tools_dir));
+#endif
 	return supervisor_run(&plat, &ro);
 }
 
@@ -794,10 +899,13 @@ int main(int argc, char **argv)
 	int g;
 
 	log_set_prefix("lvmm");
+#if !LVMM_FULL
+	main_argv = argv;
+#endif
 	if (argc >= 2 && !strcmp(argv[1], "__partition"))
 		return partition_main(3);
 	if (argc >= 2 && !strcmp(argv[1], "__trust"))
-		return trust_main(3);
+		return trust_entry();
 	g = parse_global(&argc, &argv);
 	if (g == 'V' || (argc >= 2 && !strcmp(argv[1], "version"))) {
 		printf("lvmm %s\n", LVMM_VERSION);
@@ -819,7 +927,7 @@ int main(int argc, char **argv)
 		else if (argc >= 3 && !strcmp(argv[2], "console"))
 			fputs(console_usage, stdout);
 		else if (argc >= 3 && !strcmp(argv[2], "top"))
-			fputs(top_usage, stdout);
+			return help_top();
 		else if (argc >= 3 && !strcmp(argv[2], "measure"))
 			fputs(usage_measure, stdout);
 		else
@@ -835,7 +943,7 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[1], "console"))
 		return console_main(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "top"))
-		return top_main(argc - 1, argv + 1);
+		return cmd_top(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "measure"))
 		return cmd_measure(argc - 1, argv + 1);
 	fprintf(stderr, "lvmm: unknown command '%s'\n\n%s", argv[1], usage_main);

@@ -1,10 +1,15 @@
 // SPDX-License-Identifier: MIT
 #include "devices/blk_io.h"
 
+#include <emmintrin.h>
 #include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "virtio/iov.h"
@@ -126,6 +131,7 @@ int blk_io_queue(struct blk_io *io, enum blk_io_op op, const struct iovec *iov, 
 		sqe->flags |= IOSQE_ASYNC;
 	io_uring_sqe_set_data64(sqe, tag);
 	io->queued++;
+	io->out++;
 	return 0;
 }
 
@@ -162,6 +168,7 @@ unsigned blk_io_reap(struct blk_io *io, uint64_t *tags, int *results, unsigned m
 		io_uring_cqe_seen(&io->ring, cqe);
 		n++;
 	}
+	io->out -= MIN(n, io->out);
 	return n;
 }
 
@@ -187,4 +194,294 @@ int blk_io_sync_rw(int fd, struct iovec *iov, unsigned n, uint64_t off, bool wri
 		iov_advance(&iov, &n, (size_t)r);
 	}
 	return 0;
+}
+
+/* The copy under way on this thread: a SIGBUS inside it lands here. */
+static __thread sigjmp_buf *copy_jb;
+static struct sigaction copy_old_bus;
+
+static void copy_sigbus(int sig, siginfo_t *si, void *uc)
+{
+	if (copy_jb)
+		siglongjmp(*copy_jb, 1);
+	/* Not a copy's: whoever handled SIGBUS before, else the default's outcome. */
+	if ((copy_old_bus.sa_flags & SA_SIGINFO) && copy_old_bus.sa_sigaction)
+		copy_old_bus.sa_sigaction(sig, si, uc);
+	else if (!(copy_old_bus.sa_flags & SA_SIGINFO) && copy_old_bus.sa_handler != SIG_DFL &&
+		 copy_old_bus.sa_handler != SIG_IGN)
+		copy_old_bus.sa_handler(sig);
+	else
+		abort();
+}
+
+static int copy_install_sigbus(void)
+{
+	static pthread_mutex_t once = PTHREAD_MUTEX_INITIALIZER;
+	static bool done;
+	/* SA_NODEFER: the handler leaves by siglongjmp, and SIGBUS must not stay blocked after. */
+	struct sigaction sa = { .sa_sigaction = copy_sigbus, .sa_flags = SA_SIGINFO | SA_NODEFER };
+	int r = 0;
+
+	pthread_mutex_lock(&once);
+	if (!done) {
+		sigemptyset(&sa.sa_mask);
+		r = sigaction(SIGBUS, &sa, &copy_old_bus) ? -errno : 0;
+		done = !r;
+	}
+	pthread_mutex_unlock(&once);
+	return r;
+}
+
+/*
+ * Non-temporal stores: the destination lines go to memory without being
+ * read into the cache first (the guest reads them later, if at all).
+ */
+static void copy_nt(uint8_t *d, const uint8_t *s, size_t n)
+{
+	size_t head = (16 - ((uintptr_t)d & 15)) & 15;
+
+	if (n < 4096) {
+		memcpy(d, s, n);
+		return;
+	}
+	memcpy(d, s, head);
+	d += head;
+	s += head;
+	n -= head;
+	for (; n >= 64; d += 64, s += 64, n -= 64) {
+		__m128i a = _mm_loadu_si128((const __m128i *)s);
+		__m128i b = _mm_loadu_si128((const __m128i *)(s + 16));
+		__m128i c = _mm_loadu_si128((const __m128i *)(s + 32));
+		__m128i e = _mm_loadu_si128((const __m128i *)(s + 48));
+
+		_mm_stream_si128((__m128i *)d, a);
+		_mm_stream_si128((__m128i *)(d + 16), b);
+		_mm_stream_si128((__m128i *)(d + 32), c);
+		_mm_stream_si128((__m128i *)(d + 48), e);
+	}
+	memcpy(d, s, n);
+}
+
+static __attribute__((noinline)) void copy_iov(const uint8_t *src, const struct iovec *iov,
+					       unsigned n, uint64_t len)
+{
+	unsigned i;
+
+	for (i = 0; i < n && len; i++) {
+		size_t k = (size_t)MIN((uint64_t)iov[i].iov_len, len);
+
+		copy_nt(iov[i].iov_base, src, k);
+		src += k;
+		len -= k;
+	}
+	/* The stores are weakly ordered: all of them before the completion is published. */
+	_mm_sfence();
+}
+
+int blk_copy_read(const struct blk_copy *c, const struct iovec *iov, unsigned n, uint64_t off,
+		  uint64_t len)
+{
+	sigjmp_buf jb;
+
+	/* The device checked every request against the capacity, the mapping's length. */
+	if (off > c->map_len || len > c->map_len - off)
+		return -EIO;
+	if (sigsetjmp(jb, 0)) {
+		copy_jb = NULL;
+		return -EIO;
+	}
+	copy_jb = &jb;
+	copy_iov(c->map + off, iov, n, len);
+	copy_jb = NULL;
+	return 0;
+}
+
+static void *copy_main(void *arg)
+{
+	struct blk_copy *c = arg;
+
+	pthread_setname_np(pthread_self(), "blk-copy");
+	pthread_mutex_lock(&c->lock);
+	/* glibc's thread start-up is over: the sandbox may come (blk_copy_init waits for this). */
+	c->started++;
+	pthread_cond_broadcast(&c->cond);
+	for (;;) {
+		static const uint64_t one = 1;
+		struct blk_copy_job j;
+		unsigned at;
+		bool wake;
+		int r;
+
+		while (!c->jcount && !c->stop)
+			pthread_cond_wait(&c->cond, &c->lock);
+		if (c->stop)
+			break;
+		j = c->jobs[c->jhead];
+		c->jhead = (c->jhead + 1) % c->cap;
+		c->jcount--;
+		pthread_mutex_unlock(&c->lock);
+		r = blk_copy_read(c, j.iov, j.n, j.off, j.len);
+		pthread_mutex_lock(&c->lock);
+		/* Never full: no more jobs than cap exist, and each completes once. */
+		at = (c->dhead + c->dcount) % c->cap;
+		c->dtags[at] = j.tag;
+		c->dres[at] = r ? r : (int)j.len;
+		wake = !c->dcount;
+		__atomic_store_n(&c->dcount, c->dcount + 1, __ATOMIC_RELEASE);
+		/*
+		 * Only into an empty ring: the I/O thread takes them all once
+		 * woken. (A failed write is EAGAIN: the count is non-zero, the
+		 * fd readable already.)
+		 */
+		if (wake && write(c->efd, &one, sizeof(one)) < 0)
+			continue;
+	}
+	pthread_mutex_unlock(&c->lock);
+	return NULL;
+}
+
+unsigned blk_copy_threads_from_env(unsigned def)
+{
+	const char *v = getenv("LVMM_BLK_COPY");
+
+	return v ? (unsigned)MIN(atoi(v) > 0 ? atoi(v) : 0, BLK_COPY_THREADS_MAX) : def;
+}
+
+int blk_copy_init(struct blk_copy *c, int fd, uint64_t len, unsigned threads, unsigned cap,
+		  const cpu_set_t *cpus)
+{
+	pthread_attr_t a;
+	unsigned i;
+	int r;
+
+	memset(c, 0, sizeof(*c));
+	c->efd = -1;
+	threads = MIN(threads, BLK_COPY_THREADS_MAX);
+	if (!threads || !cap || !len)
+		return -EINVAL;
+	r = copy_install_sigbus();
+	if (r)
+		return r;
+	c->map = mmap(NULL, (size_t)len, PROT_READ, MAP_SHARED, fd, 0);
+	if (c->map == MAP_FAILED) {
+		c->map = NULL;
+		return -errno;
+	}
+	c->map_len = len;
+	c->cap = cap;
+	c->jobs = calloc(cap, sizeof(*c->jobs));
+	c->dtags = calloc(cap, sizeof(*c->dtags));
+	c->dres = calloc(cap, sizeof(*c->dres));
+	c->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (!c->jobs || !c->dtags || !c->dres || c->efd < 0) {
+		r = c->efd < 0 ? -errno : -ENOMEM;
+		goto err;
+	}
+	pthread_mutex_init(&c->lock, NULL);
+	pthread_cond_init(&c->cond, NULL);
+	r = -pthread_attr_init(&a);
+	if (r)
+		goto err_sync;
+	/* Started pinned: a partition with dedicated host CPUs keeps its copies on them. */
+	if (cpus)
+		r = -pthread_attr_setaffinity_np(&a, sizeof(*cpus), cpus);
+	for (i = 0; !r && i < threads; i++) {
+		r = -pthread_create(&c->th[i], &a, copy_main, c);
+		if (!r)
+			c->nthreads++;
+	}
+	pthread_attr_destroy(&a);
+	pthread_mutex_lock(&c->lock);
+	while (c->started < c->nthreads)
+		pthread_cond_wait(&c->cond, &c->lock);
+	pthread_mutex_unlock(&c->lock);
+	if (r) {
+		blk_copy_exit(c);
+		return r;
+	}
+	c->on = true;
+	return 0;
+
+err_sync:
+	pthread_cond_destroy(&c->cond);
+	pthread_mutex_destroy(&c->lock);
+err:
+	if (c->efd >= 0)
+		close(c->efd);
+	free(c->jobs);
+	free(c->dtags);
+	free(c->dres);
+	munmap((void *)c->map, (size_t)len);
+	memset(c, 0, sizeof(*c));
+	c->efd = -1;
+	return r;
+}
+
+void blk_copy_exit(struct blk_copy *c)
+{
+	unsigned i;
+
+	if (!c->map)
+		return;
+	pthread_mutex_lock(&c->lock);
+	c->stop = true;
+	pthread_cond_broadcast(&c->cond);
+	pthread_mutex_unlock(&c->lock);
+	for (i = 0; i < c->nthreads; i++)
+		pthread_join(c->th[i], NULL);
+	pthread_cond_destroy(&c->cond);
+	pthread_mutex_destroy(&c->lock);
+	close(c->efd);
+	free(c->jobs);
+	free(c->dtags);
+	free(c->dres);
+	munmap((void *)c->map, (size_t)c->map_len);
+	memset(c, 0, sizeof(*c));
+	c->efd = -1;
+}
+
+int blk_copy_queue(struct blk_copy *c, const struct iovec *iov, unsigned n, uint64_t off,
+		   uint64_t len, uint64_t tag)
+{
+	int r = -EBUSY;
+
+	pthread_mutex_lock(&c->lock);
+	if (c->jcount < c->cap) {
+		c->jobs[(c->jhead + c->jcount) % c->cap] =
+			(struct blk_copy_job){ .iov = iov, .n = n, .off = off, .len = len, .tag = tag };
+		c->jcount++;
+		pthread_cond_signal(&c->cond);
+		r = 0;
+	}
+	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
+unsigned blk_copy_reap(struct blk_copy *c, uint64_t *tags, int *results, unsigned max)
+{
+	unsigned n = 0;
+
+	pthread_mutex_lock(&c->lock);
+	while (n < max && c->dcount) {
+		tags[n] = c->dtags[c->dhead];
+		results[n] = c->dres[c->dhead];
+		c->dhead = (c->dhead + 1) % c->cap;
+		__atomic_store_n(&c->dcount, c->dcount - 1, __ATOMIC_RELAXED);
+		n++;
+	}
+	pthread_mutex_unlock(&c->lock);
+	return n;
+}
+
+bool blk_copy_pending(const struct blk_copy *c)
+{
+	return __atomic_load_n(&c->dcount, __ATOMIC_ACQUIRE) != 0;
+}
+
+void blk_copy_clear(struct blk_copy *c)
+{
+	uint64_t v;
+
+	if (read(c->efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		return;
 }

@@ -21,6 +21,8 @@
 #ifndef LVMM_BLK_IO_H
 #define LVMM_BLK_IO_H
 
+#include <pthread.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/uio.h>
@@ -43,6 +45,7 @@ struct blk_io {
 	int fd;                /* the image */
 	struct io_uring ring;
 	unsigned queued;       /* SQEs prepared, not yet submitted */
+	unsigned out;          /* SQEs queued whose completion was not reaped yet */
 };
 
 /*
@@ -91,5 +94,76 @@ int blk_io_poll_fd(const struct blk_io *io);
 
 /* Plain calls: transfer the whole iovec list at off, continuing after short transfers. 0 or -errno. */
 int blk_io_sync_rw(int fd, struct iovec *iov, unsigned n, uint64_t off, bool write);
+
+/*
+ * The copy engine, for large reads: the partition's own threads copy from
+ * a read-only shared mapping of the image (the page cache itself) straight
+ * into guest memory with non-temporal stores. A read from the page cache
+ * is a memory copy and nothing else; the kernel's copy (preadv, io_uring's
+ * workers) pulls every destination line into the cache before it
+ * overwrites it, and costs half the bandwidth when the guest's buffers are
+ * not already cached. A page of the mapping that is gone (the image shrank
+ * after setup) or cannot be read raises SIGBUS inside the copy: that
+ * transfer fails with -EIO, nothing else happens.
+ *
+ * Jobs and completions are fixed rings of cap entries, allocated at setup;
+ * a completion that finds the ring empty makes efd readable.
+ */
+#define BLK_COPY_THREADS_MAX 8
+
+struct blk_copy_job {
+	const struct iovec *iov;
+	unsigned n;
+	uint64_t off, len, tag;
+};
+
+struct blk_copy {
+	bool on;
+	const uint8_t *map;     /* the image, PROT_READ, MAP_SHARED */
+	uint64_t map_len;
+	int efd;                /* readable while completions wait */
+	unsigned nthreads, started;
+	pthread_t th[BLK_COPY_THREADS_MAX];
+	pthread_mutex_t lock;   /* jobs, completions, stop, started */
+	pthread_cond_t cond;    /* a job was queued, stop was set, a thread started */
+	bool stop;
+	unsigned cap;
+	struct blk_copy_job *jobs;
+	unsigned jhead, jcount;
+	uint64_t *dtags;
+	int *dres;
+	unsigned dhead, dcount;
+};
+
+/*
+ * Map len bytes of image fd and start threads copy threads (pinned to cpus
+ * if not NULL), with up to cap jobs in flight. 0 or -errno (the engine is
+ * then off, c->on false).
+ */
+int blk_copy_init(struct blk_copy *c, int fd, uint64_t len, unsigned threads, unsigned cap,
+		  const cpu_set_t *cpus) MUST_CHECK;
+
+/* Stop the threads (a copy under way finishes, queued jobs are dropped) and unmap. */
+void blk_copy_exit(struct blk_copy *c);
+
+/* Threads for the copy engine from LVMM_BLK_COPY (0: off; unset: def), for benchmarks. */
+unsigned blk_copy_threads_from_env(unsigned def);
+
+/* Queue a read of len bytes at off into iov (tag comes back with its completion). 0 or -EBUSY. */
+int blk_copy_queue(struct blk_copy *c, const struct iovec *iov, unsigned n, uint64_t off,
+		   uint64_t len, uint64_t tag);
+
+/* Take up to max completions: tags[i], results[i] (len, or -EIO). Returns how many. */
+unsigned blk_copy_reap(struct blk_copy *c, uint64_t *tags, int *results, unsigned max);
+
+/* Completions wait (a hint without the lock, for polling). */
+bool blk_copy_pending(const struct blk_copy *c);
+
+/* Consume efd's wake-up (before reaping). */
+void blk_copy_clear(struct blk_copy *c);
+
+/* Copy len bytes at off from the mapping into iov on this thread. 0 or -EIO. */
+int blk_copy_read(const struct blk_copy *c, const struct iovec *iov, unsigned n, uint64_t off,
+		  uint64_t len);
 
 #endif

@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
@@ -653,16 +654,22 @@ static void uart_destroy(void *state)
 	if (u->timer_fd >= 0)
 		close(u->timer_fd);
 	pthread_mutex_destroy(&u->lock);
-	free(u);
+	munmap(u, sizeof(*u));
 }
 
 static int uart_create(struct vm *vm, const struct lvmm_dev_cfg *dcfg, void **state)
 {
 	const struct lvmm_part_config *cfg = vm->cfg;
-	struct uart *u = calloc(1, sizeof(*u));
+	/*
+	 * Not calloc: the struct is 70 KiB, 64 KiB of it the console ring, and
+	 * calloc zeroed (so made resident) all of it in every partition. Fresh
+	 * anonymous pages cost nothing until the guest's output reaches them.
+	 */
+	struct uart *u = mmap(NULL, sizeof(*u), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+			      -1, 0);
 	int r;
 
-	if (!u)
+	if (u == MAP_FAILED)
 		return -ENOMEM;
 	u->vm = vm;
 	pthread_mutex_init(&u->lock, NULL);
@@ -734,7 +741,7 @@ err_timer:
 	close(u->timer_fd);
 err_free:
 	pthread_mutex_destroy(&u->lock);
-	free(u);
+	munmap(u, sizeof(*u));
 	return r;
 }
 

@@ -29,10 +29,11 @@ struct spawn {
 pid_t spawn(const struct spawn *sp);
 
 /**
- * spawn_lvmm() - spawn "lvmm ROLE NAME" (this binary) as uid/gid, with one
- * end of a new SOCK_SEQPACKET socketpair as its fd 3 and the other in *sock.
+ * spawn_lvmm() - spawn "lvmm ROLE NAME" (path, opened before the uid change,
+ * or this binary when NULL) as uid/gid, with one end of a new SOCK_SEQPACKET
+ * socketpair as its fd 3 and the other in *sock.
  * The child's pid, or -errno with nothing left open.
  */
-pid_t spawn_lvmm(const char *role, const char *name, uint32_t uid, uint32_t gid, int *sock);
+pid_t spawn_lvmm(const char *path, const char *role, const char *name, uint32_t uid, uint32_t gid, int *sock);
 
 #endif

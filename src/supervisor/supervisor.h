@@ -23,6 +23,7 @@ struct run_opts {
 	bool echo_events;        /* print events on stderr */
 	const char *events_path; /* overrides the platform file's */
 	const char *control_path;/* overrides the platform file's */
+	const char *tools_path;  /* lvmm-tools, run for trust processes (NULL: this binary) */
 };
 
 /*

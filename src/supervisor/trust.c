@@ -147,7 +147,7 @@ static int trust_spawn(struct sup *s, struct part_rt *pr, char *err, size_t errl
 		snprintf(err, errlen, "vTPM state directory '%s': %s", p->devs[tpm].path, strerror(-r));
 	if (r)
 		return r;
-	t->pid = spawn_lvmm("__trust", p->name, t->uid, t->uid, &sock);
+	t->pid = spawn_lvmm(s->opts.tools_path, "__trust", p->name, t->uid, t->uid, &sock);
 	if (t->pid < 0) {
 		r = t->pid;
 		t->pid = 0;

@@ -462,6 +462,16 @@ static void wd_write(void *opaque, uint64_t off, const void *data, uint32_t len)
 
 static const struct bus_ops wd_ops = { .read = wd_read, .write = wd_write };
 
+/*
+ * Has the heartbeat missed its deadline? now was read before last: a pet
+ * from a vCPU in between makes last newer than now, which is a heartbeat,
+ * not a wrap-around to a 584-year silence.
+ */
+bool protect_wd_late(uint64_t now, uint64_t last, uint32_t wd_ms)
+{
+	return last && now > last && now - last > (uint64_t)wd_ms * 1000000ULL;
+}
+
 /* I/O thread: the deadline check, independent of what the vCPUs do. */
 static void wd_tick(void *opaque, uint32_t events)
 {
@@ -478,7 +488,7 @@ static void wd_tick(void *opaque, uint32_t events)
 		return;
 	}
 	last = atomic_load(&p->wd_last_pet_ns);
-	if (!last || now - last <= (uint64_t)p->wd_ms * 1000000ULL || atomic_load(&p->wd_fired))
+	if (!protect_wd_late(now, last, p->wd_ms) || atomic_load(&p->wd_fired))
 		return;
 	/* Once per missed deadline: a pet re-arms it. */
 	atomic_store(&p->wd_fired, true);

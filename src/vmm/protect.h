@@ -75,6 +75,9 @@ int protect_devices(struct vm *vm, char *err, size_t errlen) MUST_CHECK;
 /* The guest is about to run its first instruction: the watchdog's first period starts. */
 void protect_start(struct vm *vm);
 
+/* The watchdog's decision (exposed for tests): last pet at last, checked at now (ns). */
+bool protect_wd_late(uint64_t now, uint64_t last, uint32_t wd_ms);
+
 /*
  * A KVM_EXIT_MMIO at gpa: if it is guest RAM (a write to a protected page),
  * handle it (report; drop or perform it per on_violation) and return true.

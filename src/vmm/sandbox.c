@@ -11,6 +11,7 @@
 #include <linux/if_tun.h>
 #include <linux/io_uring.h>
 #include <linux/kvm.h>
+#include <malloc.h>
 #include <seccomp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -252,5 +253,11 @@ int sandbox_apply(const struct sandbox_cfg *c, char *err, size_t errlen)
 		snprintf(err, errlen, "loading the seccomp filter: %s", strerror(-r));
 out:
 	seccomp_release(ctx);
+	/*
+	 * libseccomp built the filter in ~130 KiB of small allocations, all
+	 * freed now: give their pages back (brk and madvise are allowed), or
+	 * every partition keeps ~28 KiB of dirty heap it never uses again.
+	 */
+	malloc_trim(0);
 	return r;
 }

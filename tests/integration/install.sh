@@ -18,7 +18,7 @@ mk() { make --no-print-directory -s BUILD="$BUILD" "$@"; }
 mk install DESTDIR="$DEST" PREFIX=/usr >"$TMP/install.log" 2>&1; irc=$?
 ok=1
 [ $irc -eq 0 ] || ok=0
-for f in usr/bin/lvmm usr/libexec/lvmm/lvmm-api usr/share/man/man1/lvmm.1 usr/share/man/man5/lvmm-platform.5 \
+for f in usr/bin/lvmm usr/libexec/lvmm/lvmm-api usr/libexec/lvmm/lvmm-tools usr/share/man/man1/lvmm.1 usr/share/man/man5/lvmm-platform.5 \
 	 usr/lib/systemd/system/lvmm@.service usr/share/doc/lvmm/cli.md usr/share/doc/lvmm/README.md \
 	 usr/share/doc/lvmm/examples/demo.yaml; do
 	[ -f "$DEST/$f" ] || { echo "# missing $f" >&2; ok=0; }
@@ -26,6 +26,10 @@ done
 [ "$(stat -c %a "$DEST/usr/bin/lvmm" 2>/dev/null)" = 755 ] || ok=0
 [ "$(stat -c %a "$DEST/usr/libexec/lvmm/lvmm-api" 2>/dev/null)" = 755 ] || ok=0
 [ ! -e "$DEST/usr/bin/lvmm-api" ] || ok=0 # a helper, not a command
+[ "$(stat -c %a "$DEST/usr/libexec/lvmm/lvmm-tools" 2>/dev/null)" = 755 ] || ok=0
+[ ! -e "$DEST/usr/bin/lvmm-tools" ] || ok=0
+# check, measure and top are lvmm-tools, which the installed lvmm finds in ../libexec/lvmm.
+"$DEST/usr/bin/lvmm" help top | grep -q '^Usage: lvmm top' || ok=0
 [ "$(stat -c %a "$DEST/usr/share/man/man1/lvmm.1" 2>/dev/null)" = 644 ] || ok=0
 [ -d "$DEST/etc/lvmm" ] || ok=0
 "$DEST/usr/bin/lvmm" version | grep -q '^lvmm [0-9]' || ok=0

@@ -73,7 +73,8 @@ if ip netns add $ns 2>/dev/null; then
 	ip netns exec $ns "$LVMM" run "$TMP/lc.yaml" </dev/null >"$out" 2>&1 &
 	pid=$!
 	for _ in $(seq 2400); do
-		grep -q "^\[service\].*Linux version" "$out" && grep -q "^\[user\].*Linux version" "$out" && break
+		# The command line is printed after the banner: wait for what is checked.
+		grep -q "^\[service\].*Command line:" "$out" && grep -q "^\[user\].*Command line:" "$out" && break
 		kill -0 $pid 2>/dev/null || break
 		sleep 0.1
 	done

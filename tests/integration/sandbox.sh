@@ -6,7 +6,7 @@
 # its supervisor, whatever state it is in.
 . "$(dirname "$0")/../lib.sh"
 
-CASES="partition-identity-and-fds forbidden-ioctl-kills-partition kvm-create-vm-kills-partition
+CASES="partition-identity-and-fds partition-stdin-is-not-the-terminal forbidden-ioctl-kills-partition kvm-create-vm-kills-partition
        partition-cannot-signal-another dies-with-supervisor-running dies-with-supervisor-paused
        dies-with-supervisor-stopped"
 skip_all_without_kvm $CASES
@@ -79,6 +79,26 @@ if [ -n "$pp" ]; then
 else ok=0 why="no partition process"; fi
 sigpid TERM "$sup" 2>/dev/null; wait "$sup" 2>/dev/null
 [ $ok = 1 ] && pass partition-identity-and-fds || { echo "$fds" >&2; fail partition-identity-and-fds "$why"; }
+
+# -- stdin: a partition never holds the supervisor's fd 0 (keys typed for another
+# partition's console); one with the stdin console reads it through a listed fd.
+echo "typed keys" >"$TMP/stdin.txt"
+ok=1
+for con in stdin no-stdin; do
+	opt=(); [ $con = no-stdin ] && opt=(--no-stdin)
+	"$L" run "${opt[@]}" --kernel "$GUESTS/ticker.elf" --cmdline "tick_ms=100" --memory 16 \
+		<"$TMP/stdin.txt" >"$out" 2>&1 &
+	sup=$!; pids+=("$sup")
+	pp=$(part_pid "$sup")
+	for _ in $(seq 100); do contains "$out" "tick 2" && break; sleep 0.1; done
+	fd0=$(readlink "/proc/$pp/fd/0" 2>/dev/null)
+	held=$(ls -l "/proc/$pp/fd" 2>/dev/null | grep -c "$TMP/stdin.txt")
+	sigpid TERM "$sup" 2>/dev/null; wait "$sup" 2>/dev/null
+	want=1; [ $con = no-stdin ] && want=0
+	if [ -n "$pp" ] && [ "$fd0" = /dev/null ] && [ "$held" = $want ]; then :
+	else ok=0; fail partition-stdin-is-not-the-terminal "$con: fd 0 is '$fd0', the supervisor's stdin held $held times (want $want)"; break; fi
+done
+[ "$ok" = 1 ] && pass partition-stdin-is-not-the-terminal
 
 # -- ioctls: only the requests the run time uses, on any fd; /dev/kvm is closed.
 for c in "0x5b forbidden-ioctl-kills-partition" "0x5c kvm-create-vm-kills-partition"; do

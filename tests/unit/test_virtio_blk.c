@@ -756,10 +756,150 @@ static void test_read_big_image_shrank(void)
 	teardown();
 }
 
-/* Each case once with plain system calls, once with the io_uring (if the host has one). */
-#define RUN_ENGINE(fn, mode, name)                                                   \
+/*
+ * Several large reads at once: the first ones split (few in flight), the
+ * later ones whole, on the copy engine's threads where it is on, with
+ * data segments of odd sizes: every byte of each lands where it belongs,
+ * each request completes exactly once, and the counts add up.
+ */
+#define MB_N   6
+#define MB_LEN (320 * 1024)
+#define MB_AT  0x200000ULL
+
+static unsigned copy_threads(void)
+{
+	char p[64], comm[32];
+	unsigned n = 0, tid;
+
+	for (tid = (unsigned)getpid(); tid < (unsigned)getpid() + 4096; tid++) {
+		FILE *f;
+
+		snprintf(p, sizeof(p), "/proc/self/task/%u/comm", tid);
+		f = fopen(p, "r");
+		if (!f)
+			continue;
+		if (fgets(comm, sizeof(comm), f) && !strncmp(comm, "blk-copy", 8))
+			n++;
+		fclose(f);
+	}
+	return n;
+}
+
+static void test_read_many_big(void)
+{
+	const char *mode = getenv("LVMM_BLK_IO"), *copy = getenv("LVMM_BLK_COPY");
+	uint32_t id, len, seen = 0, bad = 0, i, k;
+	struct lvmm_dev_stats st;
+
+	setup_full(4 * 1024 * 1024, 0, false, ~0ULL);
+	/* The engine under test is the one running: copy threads exactly when it is on. */
+	if (!strcmp(mode, "uring") && !(copy && !strcmp(copy, "0")))
+		CHECK(copy_threads() > 0);
+	else
+		CHECK_EQ(copy_threads(), 0);
+	memset(vm->mem + MB_AT, 0xee, MB_N * MB_LEN);
+	for (i = 0; i < MB_N; i++) {
+		struct virtio_blk_outhdr h = { .type = htole32(VIRTIO_BLK_T_IN),
+					       .sector = htole64(1000 * i + 7) };
+		uint16_t d = (uint16_t)(i * 4);
+		uint64_t at = MB_AT + (uint64_t)i * MB_LEN;
+
+		memcpy(vm->mem + HDR + 16 * i, &h, sizeof(h));
+		vm->mem[STATUS + i] = 0xee;
+		gq_desc(&q, d, HDR + 16 * i, 16, 1, (uint16_t)(d + 1));
+		gq_desc(&q, (uint16_t)(d + 1), at, 4096 + 512 * i, 3, (uint16_t)(d + 2));
+		gq_desc(&q, (uint16_t)(d + 2), at + 4096 + 512 * i, MB_LEN - 4096 - 512 * i, 3,
+			(uint16_t)(d + 3));
+		gq_desc(&q, (uint16_t)(d + 3), STATUS + i, 1, 2, 0);
+		gq_publish(&q, d);
+	}
+	fake_kick(BASE, 0);
+	blk_run();
+	while (gq_get_used(&q, &id, &len)) {
+		CHECK(id % 4 == 0 && id / 4 < MB_N && !(seen & (1U << (id / 4))));
+		CHECK_EQ(len, MB_LEN + 1);
+		seen |= 1U << (id / 4 % 32);
+	}
+	CHECK_EQ(seen, (1U << MB_N) - 1);
+	for (i = 0; i < MB_N; i++) {
+		CHECK_EQ(vm->mem[STATUS + i], VIRTIO_BLK_S_OK);
+		for (k = 0; k < MB_LEN; k++)
+			bad += vm->mem[MB_AT + (uint64_t)i * MB_LEN + k] !=
+			       (uint8_t)(1000 * i + 7 + k / 512 + 1);
+	}
+	CHECK_EQ(bad, 0);
+	virtio_blk_ops.stats(state, &st);
+	CHECK_EQ(st.reads, MB_N);
+	CHECK_EQ(st.read_bytes, (uint64_t)MB_N * MB_LEN);
+	CHECK_EQ(st.errors, 0);
+	CHECK_EQ(virtio_blk_inflight(state), 0);
+	teardown();
+}
+
+/*
+ * The copy engine on its own: jobs come back once each with their length
+ * and their bytes in place, the eventfd polls readable while completions
+ * wait and not after they were taken; a range past the mapping and a page
+ * gone from the file (SIGBUS inside the copy) fail with -EIO, and the
+ * engine (and the process) go on.
+ */
+static void test_copy_engine(void)
+{
+	static uint8_t dst[3][8192];
+	struct iovec iov[3];
+	struct blk_copy c;
+	struct pollfd p;
+	uint64_t tags[8];
+	int res[8], fd = make_image(64 * 1024, false);
+	unsigned n = 0, i, k, bad = 0, guard;
+
+	CHECK_EQ(blk_copy_init(&c, fd, 64 * 1024, 2, 4, NULL), 0);
+	CHECK(c.on && c.nthreads == 2);
+	for (i = 0; i < 3; i++) {
+		iov[i] = (struct iovec){ dst[i], sizeof(dst[i]) };
+		CHECK_EQ(blk_copy_queue(&c, &iov[i], 1, 512 * (10 * i + 1), sizeof(dst[i]), 100 + i), 0);
+	}
+	p = (struct pollfd){ .fd = c.efd, .events = POLLIN };
+	for (guard = 0; n < 3 && guard < 500; guard++) {
+		if (poll(&p, 1, 10) == 1) {
+			blk_copy_clear(&c);
+			n += blk_copy_reap(&c, tags + n, res + n, 8 - n);
+		}
+	}
+	CHECK_EQ(n, 3);
+	for (i = 0; i < n; i++) {
+		CHECK(tags[i] >= 100 && tags[i] < 103);
+		CHECK_EQ(res[i], (int)sizeof(dst[0]));
+	}
+	for (i = 0; i < 3; i++)
+		for (k = 0; k < sizeof(dst[i]); k++)
+			bad += dst[i][k] != (uint8_t)(10 * i + 1 + k / 512 + 1);
+	CHECK_EQ(bad, 0);
+	CHECK(!blk_copy_pending(&c));
+	CHECK_EQ(poll(&p, 1, 0), 0);
+	CHECK_EQ(blk_copy_read(&c, iov, 1, 60 * 1024, sizeof(dst[0])), -EIO);
+	CHECK_EQ(ftruncate(fd, 4096), 0);
+	CHECK_EQ(blk_copy_read(&c, iov, 1, 8192, sizeof(dst[0])), -EIO);
+	CHECK_EQ(blk_copy_read(&c, iov, 1, 0, 4096), 0);
+	CHECK_EQ(blk_copy_queue(&c, &iov[0], 1, 16384, sizeof(dst[0]), 7), 0);
+	for (guard = 0, n = 0; !n && guard < 500; guard++)
+		if (poll(&p, 1, 10) == 1)
+			n = blk_copy_reap(&c, tags, res, 8);
+	CHECK(n == 1 && tags[0] == 7 && res[0] == -EIO);
+	blk_copy_exit(&c);
+	CHECK(!c.on);
+	close(fd);
+}
+
+/*
+ * Each case once with plain system calls, once with the io_uring (if the
+ * host has one) and the copy engine for large reads, once with the
+ * io_uring alone.
+ */
+#define RUN_ENGINE(fn, mode, copy, name)                                             \
 	do {                                                                         \
 		setenv("LVMM_BLK_IO", mode, 1);                                      \
+		setenv("LVMM_BLK_COPY", copy, 1);                                    \
 		unit_current = name;                                                 \
 		unit_failed_checks = 0;                                              \
 		fn();                                                                \
@@ -772,10 +912,11 @@ static void test_read_big_image_shrank(void)
 	} while (0)
 #define RUN_BOTH(fn)                                                                 \
 	do {                                                                         \
-		RUN_ENGINE(fn, "sync", #fn " (sync)");                              \
-		if (have_uring)                                                      \
-			RUN_ENGINE(fn, "uring", #fn " (io_uring)");                 \
-		else                                                                 \
+		RUN_ENGINE(fn, "sync", "2", #fn " (sync)");                         \
+		if (have_uring) {                                                    \
+			RUN_ENGINE(fn, "uring", "2", #fn " (io_uring, copy)");      \
+			RUN_ENGINE(fn, "uring", "0", #fn " (io_uring)");            \
+		} else                                                               \
 			printf("skip - %s (io_uring): no io_uring on this host\n", #fn); \
 	} while (0)
 
@@ -805,6 +946,7 @@ int main(void)
 	RUN_BOTH(test_many_requests);
 	RUN_BOTH(test_read_big);
 	RUN_BOTH(test_read_big_image_shrank);
+	RUN_BOTH(test_read_many_big);
 	{
 		int u = (int)syscall(SYS_userfaultfd, O_CLOEXEC);
 
@@ -817,5 +959,6 @@ int main(void)
 	}
 	RUN(test_bad_config);
 	RUN(test_uring_restricted);
+	RUN(test_copy_engine);
 	return unit_done();
 }
