@@ -63,7 +63,14 @@
 #define BLK_PIECE_MIN       (128 * 1024)         /* no piece smaller than this */
 #define BLK_SPLIT_INFLIGHT  2                    /* split only with at most this many requests out */
 #define BLK_ASYNC_MIN       (64 * 1024)          /* a whole transfer this large goes to a worker */
-#define BLK_COPY_MIN        (256 * 1024)         /* a read this large goes to the copy engine */
+/*
+ * A read this large goes to the copy engine. Smaller ones stay on the
+ * io_uring, whose submit copies a whole batch inside one system call: at
+ * queue depth 32, 16 KiB reads ran at 6.3-7.0 GB/s there against 3.9-4.1
+ * on the engine (a job's hand-off costs more than its copy), 64 KiB reads
+ * at 4.8-5.3 against 9.6 (bench/blk.sh's guest, 2 CPUs).
+ */
+#define BLK_COPY_MIN        (64 * 1024)
 #define BLK_EXTRA           128
 #define BLK_COPY_THREADS    4                    /* at most, by default (LVMM_BLK_COPY=N) */
 #define BLK_SQES            (BLK_INFLIGHT + BLK_EXTRA)
@@ -465,6 +472,30 @@ static unsigned blk_npieces(const struct blk_dev *b, const struct blk_req *r)
 	return n ? (unsigned)n : 1;
 }
 
+/*
+ * Lock held, I/O thread: a newer copy read came in the same turn, so the
+ * ones it kept go to the engine's threads. It copies only the turn's last
+ * itself (blk_copy_inline): a hand-off costs a sleeping thread's wake-up
+ * (~20 us here, as much as copying 256 KiB), and the I/O thread is awake
+ * already. A lone read (queue depth 1) is copied without one (1 MiB at
+ * qd1: 58 us round trip against 79 us handed off); with many in flight the
+ * I/O thread copies beside the engine.
+ */
+static void blk_copy_hand_off(struct blk_dev *b)
+{
+	unsigned i, keep = 0;
+
+	for (i = 0; i < b->ninl; i++) {
+		struct blk_req *r = &b->reqs[b->inl[i] / BLK_PIECES_MAX];
+		struct blk_piece *p = &r->pc[b->inl[i] % BLK_PIECES_MAX];
+
+		/* Cannot fail (the engine holds as many jobs as pieces can exist); if it did, copy it here. */
+		if (blk_copy_queue(&b->copy, p->cur, p->ncur, p->off, p->len, b->inl[i]))
+			b->inl[keep++] = b->inl[i];
+	}
+	b->ninl = keep;
+}
+
 /* Lock held. Queue piece i of r (tag: slot and piece). false if the ring refused it. */
 static bool blk_queue_piece(struct blk_dev *b, struct blk_req *r, unsigned i, bool async)
 {
@@ -475,7 +506,7 @@ static bool blk_queue_piece(struct blk_dev *b, struct blk_req *r, unsigned i, bo
 	uint64_t tag = (uint64_t)(r - b->reqs) * BLK_PIECES_MAX + i;
 
 	if (r->copy && !async) {
-		/* At most one per request: inl[] has a place for each slot. */
+		blk_copy_hand_off(b);
 		b->inl[b->ninl++] = tag;
 	} else if (r->copy) {
 		if (blk_copy_queue(&b->copy, p->cur, p->ncur, p->off, p->len, tag))
@@ -527,10 +558,11 @@ static bool blk_queue_async(struct blk_dev *b, struct blk_req *r)
 		 * kernel's, or the copy engine's); the last one the I/O thread
 		 * copies itself (inside io_uring_enter, or blk_copy_inline),
 		 * meanwhile, without a hand-off. A whole request of its own that
-		 * is large goes to a worker too: several copy in parallel while
-		 * the I/O thread takes the next kicks.
+		 * is large goes to a kernel worker too: several copy in parallel
+		 * while the I/O thread takes the next kicks. A whole copy read
+		 * stays with the I/O thread until a newer one comes (blk_copy_hand_off).
 		 */
-		bool async = n > 1 ? i + 1 < n : r->len >= BLK_ASYNC_MIN;
+		bool async = n > 1 ? i + 1 < n : !r->copy && r->len >= BLK_ASYNC_MIN;
 
 		p->off = r->off + i * plen;
 		p->len = i + 1 < n ? plen : r->len - i * plen;
@@ -943,18 +975,25 @@ static int blk_create(struct vm *vm, const struct lvmm_dev_cfg *cfg, void **stat
 		}
 		ncpu = pin ? (unsigned)CPU_COUNT(&cpus) : (unsigned)MAX(sysconf(_SC_NPROCESSORS_ONLN), 1L);
 		/*
-		 * Two copy threads per CPU: a polling guest's vCPU spins on a core
-		 * the copies need too, and the scheduler shares a core by runnable
-		 * threads (1 MiB reads at qd32: median 2,592 MiB/s with 4 threads,
-		 * 2,021 with 2, 6 alternating runs on 2 CPUs).
+		 * One copy thread per CPU but one: the I/O thread copies the last
+		 * read of each turn itself (blk_copy_hand_off). More threads only
+		 * contend: 128 KiB reads at queue depth 32 ran at 8.2-10.9 GB/s with
+		 * one thread, 8.3-9.5 with two, 4.9-7.2 with four (2 CPUs, a
+		 * polling guest; 1 MiB reads alike within the noise).
 		 */
-		n = blk_copy_threads_from_env(MIN(2 * ncpu, BLK_COPY_THREADS));
+		n = blk_copy_threads_from_env(MIN(MAX(ncpu, 2U) - 1, BLK_COPY_THREADS));
 		if (n && blk_copy_init(&b->copy, fd, b->capacity * BLK_SECTOR, n, BLK_SQES,
 				       pin ? &cpus : NULL))
 			pr_debug("%s: no copy engine for reads", cfg->id);
-		/* A split read: a piece per CPU for the copy threads, and one the I/O thread copies. */
+		/*
+		 * No split reads on the engine (LVMM_BLK_SPLIT=N asks for them):
+		 * a piece's hand-off costs a thread's wake-up, and the core it
+		 * would free is often the one a polling vCPU spins on. 1 MiB at
+		 * queue depth 1: 58 us round trip whole on the I/O thread, 77-84
+		 * split in two or three (2 CPUs).
+		 */
 		if (b->copy.on && !getenv("LVMM_BLK_SPLIT"))
-			b->pieces = MIN(MIN(ncpu, b->copy.nthreads) + 1, BLK_PIECES_MAX);
+			b->pieces = 1;
 	}
 	ring_fd = blk_io_poll_fd(&b->io);
 	if (ring_fd >= 0) {

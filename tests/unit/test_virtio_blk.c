@@ -679,7 +679,7 @@ static void test_uring_restricted(void)
 }
 
 /*
- * A 1 MiB read (with io_uring: split into pieces that workers and the I/O
+ * A 1 MiB read (io_uring alone: split into pieces that workers and the I/O
  * thread copy at once) in data segments whose edges fall on no piece
  * boundary, two boundaries inside one segment: every byte lands where it
  * belongs, the request completes once, with one status and one count.
@@ -757,8 +757,8 @@ static void test_read_big_image_shrank(void)
 }
 
 /*
- * Several large reads at once: the first ones split (few in flight), the
- * later ones whole, on the copy engine's threads where it is on, with
+ * Several large reads at once: the first ones split (io_uring alone, few in flight), the
+ * later ones whole (on the copy engine: all but the last on its threads), with
  * data segments of odd sizes: every byte of each lands where it belongs,
  * each request completes exactly once, and the counts add up.
  */
@@ -832,6 +832,128 @@ static void test_read_many_big(void)
 	CHECK_EQ(st.reads, MB_N);
 	CHECK_EQ(st.read_bytes, (uint64_t)MB_N * MB_LEN);
 	CHECK_EQ(st.errors, 0);
+	CHECK_EQ(virtio_blk_inflight(state), 0);
+	teardown();
+}
+
+/*
+ * Who copies a large read (the copy engine on): a lone one the I/O thread
+ * copies itself, without waking another thread; of two made available
+ * together, the first goes to a copy thread and the I/O thread copies the
+ * second. Seen through userfaultfd, which names the thread that touched a
+ * trapped page of each destination. (Before: every large read was handed
+ * to the engine's threads, a lone one too, paying a wake-up.)
+ */
+#define CW_LEN (256 * 1024)
+struct copy_who {
+	pid_t tid;
+};
+
+static void *copy_who_io(void *arg)
+{
+	struct copy_who *w = arg;
+
+	w->tid = (pid_t)syscall(SYS_gettid);
+	blk_run();
+	return NULL;
+}
+
+/* The thread that touched each trapped page, in the order of pages[]; 0 if none did. */
+static void copy_who_run(unsigned nreq, const uint64_t *pages, pid_t *who, pid_t *io_tid)
+{
+	struct uffdio_api api = { .api = UFFD_API, .features = UFFD_FEATURE_THREAD_ID };
+	struct copy_who w = { 0 };
+	pthread_t io;
+	unsigned i, k, got = 0;
+	int uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+
+	CHECK(uffd >= 0 && !ioctl(uffd, UFFDIO_API, &api));
+	for (i = 0; i < nreq; i++) {
+		struct uffdio_register reg = { .range = { (uintptr_t)(vm->mem + pages[i]), 4096 },
+					       .mode = UFFDIO_REGISTER_MODE_MISSING };
+		struct virtio_blk_outhdr h = { .type = htole32(VIRTIO_BLK_T_IN),
+					       .sector = htole64(100 * i + 3) };
+		uint16_t d = (uint16_t)(i * 3);
+
+		who[i] = 0;
+		madvise(vm->mem + pages[i], 4096, MADV_DONTNEED);
+		CHECK_EQ(ioctl(uffd, UFFDIO_REGISTER, &reg), 0);
+		memcpy(vm->mem + HDR + 16 * i, &h, sizeof(h));
+		vm->mem[STATUS + i] = 0xee;
+		gq_desc(&q, d, HDR + 16 * i, 16, 1, (uint16_t)(d + 1));
+		gq_desc(&q, (uint16_t)(d + 1), MB_AT + (uint64_t)i * CW_LEN, CW_LEN, 3, (uint16_t)(d + 2));
+		gq_desc(&q, (uint16_t)(d + 2), STATUS + i, 1, 2, 0);
+		gq_publish(&q, d);
+	}
+	fake_kick(BASE, 0);
+	CHECK_EQ(pthread_create(&io, NULL, copy_who_io, &w), 0);
+	/* Each trapped page once: whoever touched it waits until it is filled. */
+	while (got < nreq) {
+		struct pollfd p = { .fd = uffd, .events = POLLIN };
+		struct uffd_msg msg;
+
+		if (poll(&p, 1, 5000) != 1 || read(uffd, &msg, sizeof(msg)) != (ssize_t)sizeof(msg))
+			break;
+		if (msg.event != UFFD_EVENT_PAGEFAULT)
+			continue;
+		for (k = 0; k < nreq; k++) {
+			uint64_t at = (uint64_t)(uintptr_t)(vm->mem + pages[k]);
+			struct uffdio_zeropage z = { .range = { at, 4096 } };
+
+			if ((msg.arg.pagefault.address & ~4095ULL) != at || who[k])
+				continue;
+			who[k] = (pid_t)msg.arg.pagefault.feat.ptid;
+			got++;
+			CHECK_EQ(ioctl(uffd, UFFDIO_ZEROPAGE, &z), 0);
+		}
+	}
+	CHECK_EQ(got, nreq);
+	pthread_join(io, NULL);
+	*io_tid = w.tid;
+	close(uffd);
+	for (i = 0; i < nreq; i++) {
+		uint32_t id, len, bad = 0;
+
+		CHECK(gq_get_used(&q, &id, &len));
+		CHECK_EQ(vm->mem[STATUS + i], VIRTIO_BLK_S_OK);
+		for (k = 0; k < CW_LEN; k++)
+			bad += vm->mem[MB_AT + (uint64_t)i * CW_LEN + k] != (uint8_t)(100 * i + 3 + k / 512 + 1);
+		CHECK_EQ(bad, 0);
+	}
+}
+
+static bool thread_is(pid_t tid, const char *comm)
+{
+	char p[64], c[32] = "";
+	FILE *f;
+
+	snprintf(p, sizeof(p), "/proc/self/task/%d/comm", (int)tid);
+	f = fopen(p, "r");
+	if (!f)
+		return false;
+	if (!fgets(c, sizeof(c), f))
+		c[0] = 0;
+	fclose(f);
+	return !strncmp(c, comm, strlen(comm));
+}
+
+static void test_copy_who(void)
+{
+	const uint64_t one[] = { MB_AT + 64 * 1024 };
+	const uint64_t two[] = { MB_AT + 64 * 1024, MB_AT + CW_LEN + 128 * 1024 };
+	pid_t who[2], io_tid;
+
+	setenv("LVMM_BLK_IO", "uring", 1);
+	setenv("LVMM_BLK_COPY", "1", 1);
+	setup_full(4 * 1024 * 1024, 0, false, ~0ULL);
+	CHECK_EQ(copy_threads(), 1);
+	copy_who_run(1, one, who, &io_tid);
+	CHECK(io_tid > 0);
+	CHECK_EQ(who[0], io_tid);
+	next_head = 0;
+	copy_who_run(2, two, who, &io_tid);
+	CHECK(who[0] != io_tid && thread_is(who[0], "blk-copy"));
+	CHECK_EQ(who[1], io_tid);
 	CHECK_EQ(virtio_blk_inflight(state), 0);
 	teardown();
 }
@@ -956,6 +1078,16 @@ int main(void)
 		} else {
 			printf("skip - test_registers_during_io: no userfaultfd (%s)\n", strerror(errno));
 		}
+	}
+	{
+		int u = (int)syscall(SYS_userfaultfd, O_CLOEXEC);
+
+		if (have_uring && u >= 0)
+			RUN(test_copy_who);
+		else
+			printf("skip - test_copy_who: needs io_uring and userfaultfd\n");
+		if (u >= 0)
+			close(u);
 	}
 	RUN(test_bad_config);
 	RUN(test_uring_restricted);
