@@ -139,6 +139,7 @@ struct blk_dev {
 	unsigned inflight;              /* popped, not yet pushed */
 	unsigned extra;                 /* pieces in flight beyond one per request */
 	unsigned pieces;                /* a split read's pieces (LVMM_BLK_SPLIT; 1: never split) */
+	bool kicks_off;                 /* polling held the driver's kicks back (blk_idle) */
 	bool quiesce;                   /* a reset waits: pop nothing */
 	pthread_cond_t idle;            /* inflight reached 0 */
 	struct ratelimit rl;
@@ -737,6 +738,16 @@ static void blk_queue_notify(struct virtio_dev *vdev, unsigned q)
 		blk_complete(b, r);
 		done++;
 	}
+	/*
+	 * No kicks until the I/O thread goes to sleep (blk_idle; it polls the
+	 * ring until then), and before anything of this turn completes: a
+	 * driver that resubmits at once would otherwise kick for it, a VM exit
+	 * (popping the ring empty above asked for kicks again).
+	 */
+	if (vq->ready && !vq->broken) {
+		vq_suppress_notify(vq);
+		b->kicks_off = true;
+	}
 	if (b->io.queued || b->ninl) {
 		/* One io_uring_enter for the turn; cached reads often complete inside it. */
 		blk_submit(b);
@@ -802,6 +813,23 @@ static bool blk_poll(void *opaque)
 	}
 	pthread_mutex_unlock(&vdev->lock);
 	return work;
+}
+
+/* The I/O thread goes to sleep: kicks again, and true if requests came meanwhile. */
+static bool blk_idle(void *opaque)
+{
+	struct blk_dev *b = opaque;
+	struct virtio_dev *vdev = &b->vdev;
+	struct virtqueue *vq = &vdev->vqs[0];
+	bool more = false;
+
+	pthread_mutex_lock(&vdev->lock);
+	if (b->kicks_off) {
+		b->kicks_off = false;
+		more = vq_enable_notify(vq) && virtio_running(vdev) && !b->quiesce && b->nfree;
+	}
+	pthread_mutex_unlock(&vdev->lock);
+	return more;
 }
 
 /*
@@ -1010,7 +1038,7 @@ static int blk_create(struct vm *vm, const struct lvmm_dev_cfg *cfg, void **stat
 	if (r)
 		goto err_efd;
 	/* Pollers cannot be removed: a failed add only means no polling for this device. */
-	if (iothread_add_poller(&vm->io, blk_poll, b))
+	if (iothread_add_poller(&vm->io, blk_poll, blk_idle, b))
 		pr_debug("%s: no polling (poller table full)", cfg->id);
 	pr_debug("%s: %s I/O", cfg->id, b->io.uring ? "io_uring" : "plain system call");
 	*state = b;

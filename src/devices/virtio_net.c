@@ -694,7 +694,7 @@ int virtio_net_create(struct vm *vm, const struct lvmm_dev_cfg *cfg, struct net_
 	if (r)
 		goto err_timer;
 	/* Pollers cannot be removed: a failed add only means no polling for this device. */
-	if (iothread_add_poller(&vm->io, net_poll, n))
+	if (iothread_add_poller(&vm->io, net_poll, NULL, n))
 		pr_debug("%s: no polling (poller table full)", cfg->id);
 	*state = n;
 	return 0;

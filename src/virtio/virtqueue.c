@@ -375,6 +375,17 @@ void vq_disable_notify(struct virtqueue *vq)
 		st16(USED_FLAGS(vq), USED_F_NO_NOTIFY, memory_order_relaxed);
 }
 
+void vq_suppress_notify(struct virtqueue *vq)
+{
+	if (!vq->ready || vq->broken)
+		return;
+	vq->notify_enabled = false;
+	if (vq->event_idx)
+		st16(USED_AVAIL_EVENT(vq), (uint16_t)(vq->last_avail - 1), memory_order_relaxed);
+	else
+		st16(USED_FLAGS(vq), USED_F_NO_NOTIFY, memory_order_relaxed);
+}
+
 bool vq_enable_notify(struct virtqueue *vq)
 {
 	if (!vq->ready || vq->broken)

@@ -157,6 +157,13 @@ bool vq_should_notify(struct virtqueue *vq);
 void vq_disable_notify(struct virtqueue *vq);
 
 /*
+ * The device polls the queue: no kicks at all until vq_enable_notify. With
+ * EVENT_IDX, avail_event just behind what was taken (the driver's index
+ * reaches it only after a full wrap); without, VRING_USED_F_NO_NOTIFY.
+ */
+void vq_suppress_notify(struct virtqueue *vq);
+
+/*
  * Ask for kicks again before going idle. Returns true if buffers arrived
  * meanwhile (the caller must process them: no kick will come for them).
  */

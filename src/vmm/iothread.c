@@ -152,11 +152,12 @@ int iothread_poll(struct iothread *t, int timeout_ms)
 	return n;
 }
 
-int iothread_add_poller(struct iothread *t, io_poll_fn fn, void *opaque)
+int iothread_add_poller(struct iothread *t, io_poll_fn fn, io_idle_fn idle, void *opaque)
 {
 	if (t->npollers == IOTHREAD_MAX_POLLERS)
 		return -ENOSPC;
 	t->pollers[t->npollers].fn = fn;
+	t->pollers[t->npollers].idle = idle;
 	t->pollers[t->npollers].opaque = opaque;
 	t->npollers++;
 	return 0;
@@ -169,6 +170,18 @@ static bool run_pollers(struct iothread *t)
 
 	for (i = 0; i < t->npollers; i++)
 		work |= t->pollers[i].fn(t->pollers[i].opaque);
+	return work;
+}
+
+/* Before sleeping: true if a device found work while asking for its kicks again. */
+static bool run_idle(struct iothread *t)
+{
+	bool work = false;
+	unsigned i;
+
+	for (i = 0; i < t->npollers; i++)
+		if (t->pollers[i].idle)
+			work |= t->pollers[i].idle(t->pollers[i].opaque);
 	return work;
 }
 
@@ -220,6 +233,11 @@ void iothread_run(struct iothread *t)
 			r = poll_window(t);
 			if (r == -ECANCELED)
 				return;
+		}
+		/* No kick comes for what arrived while kicks were held back: do it now, then poll again. */
+		if (run_idle(t)) {
+			run_pollers(t);
+			continue;
 		}
 		slept = now_ns();
 		r = iothread_poll(t, -1);

@@ -35,6 +35,11 @@
 typedef void (*io_handler_fn)(void *opaque, uint32_t events);
 /* Look for work without waiting and do it (I/O thread): true if there was some. */
 typedef bool (*io_poll_fn)(void *opaque);
+/*
+ * The I/O thread is about to sleep: ask for the kicks polling held back
+ * (I/O thread). true if work arrived meanwhile (it polls again instead).
+ */
+typedef bool (*io_idle_fn)(void *opaque);
 
 struct io_handler {
 	int fd;
@@ -52,7 +57,7 @@ struct iothread {
 	int ready_fd;  /* eventfd: the thread signals it runs (iothread_start waits) */
 	bool pin;      /* run only on cpus (set before iothread_start) */
 	cpu_set_t cpus;
-	struct { io_poll_fn fn; void *opaque; } pollers[IOTHREAD_MAX_POLLERS];
+	struct { io_poll_fn fn; io_idle_fn idle; void *opaque; } pollers[IOTHREAD_MAX_POLLERS];
 	unsigned npollers;
 	uint64_t poll_ns;     /* current polling window (0: none) */
 	uint64_t poll_max_ns; /* 0 turns polling off */
@@ -79,9 +84,11 @@ int iothread_del(struct iothread *t, int fd);
 /*
  * Poll fn(opaque) in the adaptive window before sleeping (setup only,
  * before iothread_start; no removal: devices live as long as the thread).
- * fn must be cheap when there is nothing to do. 0 or -ENOSPC.
+ * fn must be cheap when there is nothing to do. idle (may be NULL) runs
+ * before every sleep: a device that stops its driver's kicks while it is
+ * polled asks for them again there. 0 or -ENOSPC.
  */
-int iothread_add_poller(struct iothread *t, io_poll_fn fn, void *opaque) MUST_CHECK;
+int iothread_add_poller(struct iothread *t, io_poll_fn fn, io_idle_fn idle, void *opaque) MUST_CHECK;
 
 /* Run the loop on a new thread. 0 or -errno. */
 int iothread_start(struct iothread *t) MUST_CHECK;

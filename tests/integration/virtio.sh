@@ -6,7 +6,7 @@
 . "$(dirname "$0")/../lib.sh"
 
 CASES="blk-pattern-in-file blk-readonly-refused blk-flushed-data-survives-sigkill
-       net-tap-arp-icmp stream-agent-echo net-rate-limit-ops net-rate-limit-bandwidth"
+       blk-kicks-held-back-while-polled blk-no-kick-lost-without-polling net-tap-arp-icmp stream-agent-echo net-rate-limit-ops net-rate-limit-bandwidth"
 skip_all_without_kvm $CASES
 out=$TMP/out
 
@@ -39,6 +39,24 @@ if [ $alive = 1 ] && contains "$out" "blk: ok" &&
    dd if="$TMP/k.img" bs=512 skip=6 count=1 2>/dev/null | grep -qa "lvmm blk test sector 00000006"; then
 	pass blk-flushed-data-survives-sigkill
 else show "$out"; fail blk-flushed-data-survives-sigkill "alive=$alive at SIGKILL, or flushed sector 6 not in the file"; fi
+
+# -- blk: while the I/O thread polls the ring, the driver's kicks (a VM exit
+# each) are held back; blkbench counts the kicks it had to make. With polling
+# off every sleep asks for kicks again first: a lost one would stall a
+# request (blkbench gives up after 5 s, exit 1).
+truncate -s 16M "$TMP/bench.img"
+run_lvmm 30 "$out" run --no-stdin --kernel "$GUESTS/blkbench.elf" --memory 64 --disk "$TMP/bench.img" \
+	--cmdline "mode=randread qd=1 lat=1 secs=1"
+ios=$(sed -n 's/^blkbench: .* ios=\([0-9]*\).*/\1/p' "$out") kicks=$(sed -n 's/^blkbench: .* kicks=\([0-9]*\).*/\1/p' "$out")
+if [ $rc -eq 0 ] && [ "${ios:-0}" -gt 1000 ] && [ $((${kicks:-0} * 10)) -lt "${ios:-0}" ]; then
+	pass blk-kicks-held-back-while-polled
+else show "$out"; fail blk-kicks-held-back-while-polled "rc=$rc, ${ios:-no} requests made ${kicks:-no} kicks (want < 1 in 10)"; fi
+LVMM_IO_POLL_US=0 run_lvmm 30 "$out" run --no-stdin --kernel "$GUESTS/blkbench.elf" --memory 64 \
+	--disk "$TMP/bench.img" --cmdline "mode=seqread bs=131072 qd=8 secs=1"
+ios=$(sed -n 's/^blkbench: .* ios=\([0-9]*\).*/\1/p' "$out")
+if [ $rc -eq 0 ] && [ "${ios:-0}" -gt 1000 ]; then
+	pass blk-no-kick-lost-without-polling
+else show "$out"; fail blk-no-kick-lost-without-polling "rc=$rc, ${ios:-no} requests (a stalled one ends the guest with 1)"; fi
 
 # -- net: a TAP in a private namespace whose kernel answers ARP and ping.
 ns=lvmm-t$$
