@@ -234,8 +234,16 @@ void iothread_run(struct iothread *t)
 			if (r == -ECANCELED)
 				return;
 		}
-		/* No kick comes for what arrived while kicks were held back: do it now, then poll again. */
+		/*
+		 * No kick comes for what arrived while kicks were held back: do it
+		 * now, then poll again. The other fds (the stop fd, other devices)
+		 * are looked at each time: a guest that keeps its ring busy must
+		 * not keep the loop from them.
+		 */
 		if (run_idle(t)) {
+			r = iothread_poll(t, 0);
+			if (r == -ECANCELED)
+				return;
 			run_pollers(t);
 			continue;
 		}
