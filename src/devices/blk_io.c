@@ -340,11 +340,18 @@ static void *copy_main(void *arg)
 	return NULL;
 }
 
-unsigned blk_copy_threads_from_env(unsigned def)
+bool blk_copy_from_env(unsigned *threads)
 {
 	const char *v = getenv("LVMM_BLK_COPY");
 
-	return v ? (unsigned)MIN(atoi(v) > 0 ? atoi(v) : 0, BLK_COPY_THREADS_MAX) : def;
+	if (!v)
+		return true;
+	if (!strcmp(v, "inline")) {
+		*threads = 0;
+		return true;
+	}
+	*threads = (unsigned)MIN(atoi(v) > 0 ? atoi(v) : 0, BLK_COPY_THREADS_MAX);
+	return *threads > 0;
 }
 
 int blk_copy_init(struct blk_copy *c, int fd, uint64_t len, unsigned threads, unsigned cap,
@@ -357,7 +364,7 @@ int blk_copy_init(struct blk_copy *c, int fd, uint64_t len, unsigned threads, un
 	memset(c, 0, sizeof(*c));
 	c->efd = -1;
 	threads = MIN(threads, BLK_COPY_THREADS_MAX);
-	if (!threads || !cap || !len)
+	if (!cap || !len)
 		return -EINVAL;
 	r = copy_install_sigbus();
 	if (r)
@@ -446,7 +453,7 @@ int blk_copy_queue(struct blk_copy *c, const struct iovec *iov, unsigned n, uint
 	int r = -EBUSY;
 
 	pthread_mutex_lock(&c->lock);
-	if (c->jcount < c->cap) {
+	if (c->nthreads && c->jcount < c->cap) {
 		c->jobs[(c->jhead + c->jcount) % c->cap] =
 			(struct blk_copy_job){ .iov = iov, .n = n, .off = off, .len = len, .tag = tag };
 		c->jcount++;

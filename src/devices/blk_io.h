@@ -137,8 +137,9 @@ struct blk_copy {
 
 /*
  * Map len bytes of image fd and start threads copy threads (pinned to cpus
- * if not NULL), with up to cap jobs in flight. 0 or -errno (the engine is
- * then off, c->on false).
+ * if not NULL), with up to cap jobs in flight. threads may be 0: then only
+ * blk_copy_read copies (on the caller's thread) and blk_copy_queue refuses.
+ * 0 or -errno (the engine is then off, c->on false).
  */
 int blk_copy_init(struct blk_copy *c, int fd, uint64_t len, unsigned threads, unsigned cap,
 		  const cpu_set_t *cpus) MUST_CHECK;
@@ -146,10 +147,17 @@ int blk_copy_init(struct blk_copy *c, int fd, uint64_t len, unsigned threads, un
 /* Stop the threads (a copy under way finishes, queued jobs are dropped) and unmap. */
 void blk_copy_exit(struct blk_copy *c);
 
-/* Threads for the copy engine from LVMM_BLK_COPY (0: off; unset: def), for benchmarks. */
-unsigned blk_copy_threads_from_env(unsigned def);
+/*
+ * LVMM_BLK_COPY=N in lvmm's environment, for benchmarks: false for 0 (no
+ * copy engine), else true with *threads set to N ("inline": 0, every copy
+ * on the I/O thread); unset: true, *threads kept.
+ */
+bool blk_copy_from_env(unsigned *threads);
 
-/* Queue a read of len bytes at off into iov (tag comes back with its completion). 0 or -EBUSY. */
+/*
+ * Queue a read of len bytes at off into iov for the threads (tag comes back
+ * with its completion). 0, or -EBUSY (full, or no threads).
+ */
 int blk_copy_queue(struct blk_copy *c, const struct iovec *iov, unsigned n, uint64_t off,
 		   uint64_t len, uint64_t tag);
 

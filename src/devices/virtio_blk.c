@@ -71,6 +71,13 @@
  * at 4.8-5.3 against 9.6 (bench/blk.sh's guest, 2 CPUs).
  */
 #define BLK_COPY_MIN        (64 * 1024)
+/*
+ * Without copy threads the I/O thread copies every large read itself,
+ * this much per turn at most (about 3 ms here); more go to io_uring's
+ * workers, so other devices and a stop are not kept waiting long. The
+ * first read of a turn is always copied here, whatever its size.
+ */
+#define BLK_INLINE_MAX      (32ULL * 1024 * 1024)
 #define BLK_EXTRA           128
 #define BLK_COPY_THREADS    4                    /* at most, by default (LVMM_BLK_COPY=N) */
 #define BLK_SQES            (BLK_INFLIGHT + BLK_EXTRA)
@@ -139,6 +146,7 @@ struct blk_dev {
 	unsigned inflight;              /* popped, not yet pushed */
 	unsigned extra;                 /* pieces in flight beyond one per request */
 	unsigned pieces;                /* a split read's pieces (LVMM_BLK_SPLIT; 1: never split) */
+	uint64_t inl_bytes;             /* kept for the I/O thread this turn (BLK_INLINE_MAX) */
 	bool kicks_off;                 /* polling held the driver's kicks back (blk_idle) */
 	bool quiesce;                   /* a reset waits: pop nothing */
 	pthread_cond_t idle;            /* inflight reached 0 */
@@ -486,6 +494,8 @@ static void blk_copy_hand_off(struct blk_dev *b)
 {
 	unsigned i, keep = 0;
 
+	if (!b->copy.nthreads)
+		return; /* none to hand to: the I/O thread copies them all */
 	for (i = 0; i < b->ninl; i++) {
 		struct blk_req *r = &b->reqs[b->inl[i] / BLK_PIECES_MAX];
 		struct blk_piece *p = &r->pc[b->inl[i] % BLK_PIECES_MAX];
@@ -506,9 +516,10 @@ static bool blk_queue_piece(struct blk_dev *b, struct blk_req *r, unsigned i, bo
 	struct blk_piece *p = &r->pc[i];
 	uint64_t tag = (uint64_t)(r - b->reqs) * BLK_PIECES_MAX + i;
 
-	if (r->copy && !async) {
+	if (r->copy && (!async || !b->copy.nthreads)) {
 		blk_copy_hand_off(b);
 		b->inl[b->ninl++] = tag;
+		b->inl_bytes += p->len;
 	} else if (r->copy) {
 		if (blk_copy_queue(&b->copy, p->cur, p->ncur, p->off, p->len, tag))
 			return false;
@@ -528,7 +539,8 @@ static bool blk_queue_async(struct blk_dev *b, struct blk_req *r)
 	unsigned n, i, start[BLK_PIECES_MAX + 1];
 	uint64_t plen;
 
-	r->copy = b->copy.on && r->kind == BLK_K_READ && r->len >= BLK_COPY_MIN;
+	r->copy = b->copy.on && r->kind == BLK_K_READ && r->len >= BLK_COPY_MIN &&
+		  (b->copy.nthreads || !b->inl_bytes || b->inl_bytes + r->len <= BLK_INLINE_MAX);
 	if (!r->copy && (!b->io.uring ||
 			 (r->kind != BLK_K_READ && r->kind != BLK_K_WRITE && r->kind != BLK_K_FLUSH)))
 		return false;
@@ -672,10 +684,15 @@ static unsigned blk_reap(struct blk_dev *b, bool resubmit)
  */
 static unsigned blk_copy_inline(struct blk_dev *b)
 {
-	unsigned done = 0;
+	unsigned i, done = 0;
 
-	while (b->ninl) {
-		uint64_t tag = b->inl[--b->ninl];
+	/*
+	 * In the order the driver made them available, and an interrupt (if
+	 * the driver wants one) as each completes, not after the whole batch.
+	 * Only the I/O thread touches inl[], so it stays put while unlocked.
+	 */
+	for (i = 0; i < b->ninl; i++) {
+		uint64_t tag = b->inl[i];
 		struct blk_req *r = &b->reqs[tag / BLK_PIECES_MAX];
 		struct blk_piece *p = &r->pc[tag % BLK_PIECES_MAX];
 		int res;
@@ -683,8 +700,14 @@ static unsigned blk_copy_inline(struct blk_dev *b)
 		pthread_mutex_unlock(&b->vdev.lock);
 		res = blk_copy_read(&b->copy, p->cur, p->ncur, p->off, p->len);
 		pthread_mutex_lock(&b->vdev.lock);
-		done += blk_piece_done(b, tag, res ? res : (int)p->len, false);
+		if (blk_piece_done(b, tag, res ? res : (int)p->len, false)) {
+			done++;
+			if (i + 1 < b->ninl)
+				virtio_notify(&b->vdev, 0);
+		}
 	}
+	b->ninl = 0;
+	b->inl_bytes = 0;
 	return done;
 }
 
@@ -1003,15 +1026,16 @@ static int blk_create(struct vm *vm, const struct lvmm_dev_cfg *cfg, void **stat
 		}
 		ncpu = pin ? (unsigned)CPU_COUNT(&cpus) : (unsigned)MAX(sysconf(_SC_NPROCESSORS_ONLN), 1L);
 		/*
-		 * One copy thread per CPU but one: the I/O thread copies the last
-		 * read of each turn itself (blk_copy_hand_off). More threads only
-		 * contend: 128 KiB reads at queue depth 32 ran at 8.2-10.9 GB/s with
-		 * one thread, 8.3-9.5 with two, 4.9-7.2 with four (2 CPUs, a
-		 * polling guest; 1 MiB reads alike within the noise).
+		 * Copy threads only on the CPUs the partition's vCPUs and its I/O
+		 * thread leave (the I/O thread copies the last read of each turn
+		 * itself, all of them without threads): a copier more than that
+		 * takes its time from a vCPU or the I/O thread. 128 KiB reads at
+		 * queue depth 32, 2 CPUs, a polling guest: 10.8-13.9 GB/s with no
+		 * thread, 8.4-12.5 with one, 8.3-9.5 with two, 4.9-7.2 with four.
 		 */
-		n = blk_copy_threads_from_env(MIN(MAX(ncpu, 2U) - 1, BLK_COPY_THREADS));
-		if (n && blk_copy_init(&b->copy, fd, b->capacity * BLK_SECTOR, n, BLK_SQES,
-				       pin ? &cpus : NULL))
+		n = ncpu > vm->nr_vcpus + 1 ? MIN(ncpu - vm->nr_vcpus - 1, BLK_COPY_THREADS) : 0;
+		if (blk_copy_from_env(&n) &&
+		    blk_copy_init(&b->copy, fd, b->capacity * BLK_SECTOR, n, BLK_SQES, pin ? &cpus : NULL))
 			pr_debug("%s: no copy engine for reads", cfg->id);
 		/*
 		 * No split reads on the engine (LVMM_BLK_SPLIT=N asks for them):

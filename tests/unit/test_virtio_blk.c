@@ -792,8 +792,8 @@ static void test_read_many_big(void)
 	struct lvmm_dev_stats st;
 
 	setup_full(4 * 1024 * 1024, 0, false, ~0ULL);
-	/* The engine under test is the one running: copy threads exactly when it is on. */
-	if (!strcmp(mode, "uring") && !(copy && !strcmp(copy, "0")))
+	/* The engine under test is the one running: copy threads exactly when it is on with threads. */
+	if (!strcmp(mode, "uring") && !(copy && (!strcmp(copy, "0") || !strcmp(copy, "inline"))))
 		CHECK(copy_threads() > 0);
 	else
 		CHECK_EQ(copy_threads(), 0);
@@ -959,6 +959,51 @@ static void test_copy_who(void)
 }
 
 /*
+ * More large reads in one turn than the I/O thread copies itself without
+ * copy threads (BLK_INLINE_MAX, 32 MiB): the rest go to the io_uring, and
+ * every one lands and completes once, OK. All read the same sectors into
+ * the same buffer, so the bytes are the same whoever copies last.
+ */
+#define OB_N 40
+static void test_read_over_inline_budget(void)
+{
+	uint32_t id, len, seen = 0, bad = 0, i, k;
+	struct lvmm_dev_stats st;
+	struct virtio_blk_outhdr h = { .type = htole32(VIRTIO_BLK_T_IN), .sector = htole64(9) };
+
+	setup_full(4 * 1024 * 1024, 0, false, ~0ULL);
+	memset(vm->mem + MB_AT, 0xee, BIG_LEN);
+	memcpy(vm->mem + HDR, &h, sizeof(h));
+	for (i = 0; i < OB_N; i++) {
+		uint16_t d = (uint16_t)(i * 3);
+
+		vm->mem[STATUS + i] = 0xee;
+		gq_desc(&q, d, HDR, 16, 1, (uint16_t)(d + 1));
+		gq_desc(&q, (uint16_t)(d + 1), MB_AT, BIG_LEN, 3, (uint16_t)(d + 2));
+		gq_desc(&q, (uint16_t)(d + 2), STATUS + i, 1, 2, 0);
+		gq_publish(&q, d);
+	}
+	fake_kick(BASE, 0);
+	blk_run();
+	while (gq_get_used(&q, &id, &len)) {
+		CHECK(id % 3 == 0 && id / 3 < OB_N);
+		CHECK_EQ(len, BIG_LEN + 1);
+		seen++;
+	}
+	CHECK_EQ(seen, OB_N);
+	for (i = 0; i < OB_N; i++)
+		CHECK_EQ(vm->mem[STATUS + i], VIRTIO_BLK_S_OK);
+	for (k = 0; k < BIG_LEN; k++)
+		bad += vm->mem[MB_AT + k] != (uint8_t)(9 + k / 512 + 1);
+	CHECK_EQ(bad, 0);
+	virtio_blk_ops.stats(state, &st);
+	CHECK_EQ(st.reads, OB_N);
+	CHECK_EQ(st.errors, 0);
+	CHECK_EQ(virtio_blk_inflight(state), 0);
+	teardown();
+}
+
+/*
  * The copy engine on its own: jobs come back once each with their length
  * and their bytes in place, the eventfd polls readable while completions
  * wait and not after they were taken; a range past the mapping and a page
@@ -1037,6 +1082,7 @@ static void test_copy_engine(void)
 		RUN_ENGINE(fn, "sync", "2", #fn " (sync)");                         \
 		if (have_uring) {                                                    \
 			RUN_ENGINE(fn, "uring", "2", #fn " (io_uring, copy)");      \
+			RUN_ENGINE(fn, "uring", "inline", #fn " (io_uring, copy inline)"); \
 			RUN_ENGINE(fn, "uring", "0", #fn " (io_uring)");            \
 		} else                                                               \
 			printf("skip - %s (io_uring): no io_uring on this host\n", #fn); \
@@ -1069,6 +1115,7 @@ int main(void)
 	RUN_BOTH(test_read_big);
 	RUN_BOTH(test_read_big_image_shrank);
 	RUN_BOTH(test_read_many_big);
+	RUN_BOTH(test_read_over_inline_budget);
 	{
 		int u = (int)syscall(SYS_userfaultfd, O_CLOEXEC);
 
