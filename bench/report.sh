@@ -17,7 +17,13 @@ out=$T/report.txt
 	printf '%-10s %-52s %20s %20s %7s %-12s %s\n' bench figure lvmm qemu ratio goal result
 	awk -F'\t' '{ printf "%-10s %-52s %9s [%-8s] %9s [%-8s] %7s %-12s %s\n", $1, $2, $3, $4, $5, $6, $7, $8, $9 }' "$RESULTS"
 	echo
-	awk -F'\t' '$9 == "met" { m++ } $9 == "MISSED" { x++ } END { printf "goals: %d met, %d missed\n", m, x }' "$RESULTS"
+	# "effect:" rows repeat a figure with one of lvmm's mechanisms off: whether the goal
+	# would still hold without it, counted apart from the goals themselves.
+	awk -F'\t' '$2 ~ /^effect:/ { if ($9 == "met") em++; else if ($9 == "MISSED") ex++; next }
+		$9 == "met" { m++ } $9 == "MISSED" { x++ }
+		END { printf "goals: %d met, %d missed", m, x
+		      if (em + ex) printf " (effect rows, a mechanism off: %d would still meet theirs, %d not)", em, ex
+		      printf "\n" }' "$RESULTS"
 } >"$out"
 
 plots=()
