@@ -138,7 +138,12 @@ struct blk_dev {
 	struct iovec iov[BLK_IOV_MAX];  /* the chain being parsed */
 	struct blk_io io;
 	struct blk_copy copy;           /* large reads (blk_io.h), if on */
-	uint64_t inl[BLK_INFLIGHT];     /* copy pieces the I/O thread copies itself (tags) */
+	/*
+	 * Copy pieces the I/O thread copies itself (tags). Without copy threads
+	 * every piece of a split read lands here too: room for every piece
+	 * that can exist (BLK_EXTRA bounds those beyond one per request).
+	 */
+	uint64_t inl[BLK_SQES];
 	unsigned ninl;
 	struct blk_req *reqs;           /* BLK_INFLIGHT slots */
 	uint16_t free[BLK_INFLIGHT];
@@ -518,6 +523,8 @@ static bool blk_queue_piece(struct blk_dev *b, struct blk_req *r, unsigned i, bo
 
 	if (r->copy && (!async || !b->copy.nthreads)) {
 		blk_copy_hand_off(b);
+		if (b->ninl == ARRAY_SIZE(b->inl))
+			return false; /* cannot happen (see inl); the caller fails the request */
 		b->inl[b->ninl++] = tag;
 		b->inl_bytes += p->len;
 	} else if (r->copy) {

@@ -1116,6 +1116,15 @@ int main(void)
 	RUN_BOTH(test_read_big_image_shrank);
 	RUN_BOTH(test_read_many_big);
 	RUN_BOTH(test_read_over_inline_budget);
+	if (have_uring) {
+		/* Split reads without copy threads: every piece on the I/O thread. */
+		setenv("LVMM_BLK_SPLIT", "3", 1);
+		RUN_ENGINE(test_read_big, "uring", "inline", "test_read_big (copy inline, split in 3)");
+		RUN_ENGINE(test_read_many_big, "uring", "inline", "test_read_many_big (copy inline, split in 3)");
+		RUN_ENGINE(test_read_big_image_shrank, "uring", "inline",
+			   "test_read_big_image_shrank (copy inline, split in 3)");
+		unsetenv("LVMM_BLK_SPLIT");
+	}
 	{
 		int u = (int)syscall(SYS_userfaultfd, O_CLOEXEC);
 
