@@ -538,7 +538,13 @@ static void on_boot(const struct lvmm_msg_hdr *h, const int *fds, unsigned nfds)
 	if (r || !image_in(0, img, fds, nfds, &in.image[0]) ||
 	    !!(b->flags & LVMM_TRUST_BOOT_F_SAFE) != (img[2] >= 0) ||
 	    ((b->flags & LVMM_TRUST_BOOT_F_SAFE) && !image_in(1, img, fds, nfds, &in.image[1]))) {
+		/*
+		 * A partition that ended first (a disk in use, say) closed its gate:
+		 * its own exit report says why, and "Broken pipe" here would point
+		 * at the trust process or the images instead.
+		 */
 		snprintf(ev.reason, sizeof(ev.reason), "the partition's images: %s",
+			 r == -EPIPE || r == -ECONNRESET ? "the partition ended before it sent them" :
 			 r ? strerror(-r) : "not those of its platform entry");
 		goto reply;
 	}
