@@ -7,8 +7,10 @@
  * reports READY without a go the supervisor saw (its trust process told it
  * go but the supervisor refuse, or told the supervisor nothing) is killed;
  * a refused partition that does not end by itself is killed after the stop
- * grace; a verdict for a start stopped meanwhile reports nothing. The
- * partition is a real (sleeping) child, so that the kills are observable.
+ * grace; a verdict for a start stopped meanwhile reports nothing; a start
+ * whose partition ended by itself before its verdict (a disk in use) is
+ * reported once, with its own reason, whichever comes first. The partition
+ * is a real (sleeping) child, so that the kills are observable.
  */
 #include <errno.h>
 #include <signal.h>
