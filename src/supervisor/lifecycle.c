@@ -435,8 +435,14 @@ void lc_on_verified(struct sup *s, struct part_rt *pr, int boot, const char *why
 {
 	struct event e;
 
-	if (!pr->gated || !pr->pid || pr->state != PS_STARTING)
-		return; /* stopped (or refused) meanwhile: nothing more to report */
+	/*
+	 * Stopped (or refused) meanwhile: nothing more to report. Ended by
+	 * itself (its exit report came first: a disk in use, say): ended()
+	 * reports the start with the partition's own reason, not with the
+	 * verdict's "no images came".
+	 */
+	if (!pr->gated || !pr->pid || pr->state != PS_STARTING || pr->got_exit)
+		return;
 	if (boot >= 0) {
 		pr->gated = false;
 		pr->safe_boot = boot == 1;
@@ -868,6 +874,18 @@ static void ended(struct sup *s, struct part_rt *pr, int wstatus)
 	char err[256];
 
 	pr_debug("partition %s: reaped", p->name);
+	classify(pr, wstatus, &o);
+	/*
+	 * A gated start that ended before its verdict was reported (no go, no
+	 * refusal armed, not stopped, not killed by us: lc_kill said why) is
+	 * reported here, once: whichever of its reap and its trust process's
+	 * late verdict the supervisor sees first (lc_on_verified ignores it then).
+	 */
+	if (pr->gated && pr->state == PS_STARTING && !pr->kill_at_ns && !pr->force_killed) {
+		ev_begin(&e, "partition_start_failed", p->name);
+		ev_str(&e, "error", o.what);
+		ev_end(&e);
+	}
 	lc_channel_lost(s, pr);
 	close_fd(&pr->mem_fd);
 	drop_start(pr);
@@ -878,7 +896,6 @@ static void ended(struct sup *s, struct part_rt *pr, int wstatus)
 	if (s->hooks && s->hooks->agent_close)
 		s->hooks->agent_close(s, pr);
 	sleep_part_ended(s, pr);
-	classify(pr, wstatus, &o);
 
 	ev_begin(&e, "partition_exit", p->name);
 	ev_str(&e, "reason", o.reason);

@@ -60,10 +60,10 @@ int digest_sha256(const void *buf, size_t len, uint8_t out[SHA256_LEN])
  * and the reader's fd is read-only, so every byte hashed is a byte of the
  * sealed result: one pass, finished when the copy is.
  */
-static int digest_growing(int fd, uint8_t out[SHA256_LEN], uint64_t *size)
+static int digest_growing(int fd, uint8_t out[SHA256_LEN], uint64_t *size, uint64_t deadline)
 {
 	static uint8_t buf[1 << 20];
-	uint64_t done = 0, deadline = now_ns() + DIGEST_WAIT_MS * 1000000ULL;
+	uint64_t done = 0;
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	unsigned int n = 0;
 	int r = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 ? 0 : -EIO;
@@ -100,7 +100,7 @@ static int digest_growing(int fd, uint8_t out[SHA256_LEN], uint64_t *size)
 	return r;
 }
 
-int digest_sha256_filling(int fd, uint8_t out[SHA256_LEN], uint64_t *size)
+int digest_sha256_filling(int fd, uint8_t out[SHA256_LEN], uint64_t *size, uint64_t deadline_ns)
 {
 	int seals = fcntl(fd, F_GET_SEALS);
 
@@ -115,7 +115,7 @@ int digest_sha256_filling(int fd, uint8_t out[SHA256_LEN], uint64_t *size)
 		return digest_sha256_fd(fd, out, size);
 	if (seals < 0 || (seals & F_SEAL_SEAL))
 		return -EINVAL;
-	return digest_growing(fd, out, size);
+	return digest_growing(fd, out, size, deadline_ns);
 }
 
 int digest_sha256_fd(int fd, uint8_t out[SHA256_LEN], uint64_t *size)

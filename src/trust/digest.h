@@ -40,10 +40,10 @@ int digest_sha256_fd(int fd, uint8_t out[SHA256_LEN], uint64_t *size) MUST_CHECK
  * hashing a boot image while the partition copies it in): hashed as it
  * grows, final once it is sealed against writes and hashed to its end.
  * -EINVAL for anything but a memfd that is sealed or can still be;
- * -ETIMEDOUT if it is not sealed within DIGEST_WAIT_MS.
+ * -ETIMEDOUT if it is not sealed and hashed by deadline_ns (now_ns()).
  */
-#define DIGEST_WAIT_MS 30000
-int digest_sha256_filling(int fd, uint8_t out[SHA256_LEN], uint64_t *size) MUST_CHECK;
+int digest_sha256_filling(int fd, uint8_t out[SHA256_LEN], uint64_t *size,
+			  uint64_t deadline_ns) MUST_CHECK;
 
 /* Lower-case hex of n bytes into out (2n characters + NUL; out must hold 2n+1). */
 void digest_to_hex(const uint8_t *d, size_t n, char *out);

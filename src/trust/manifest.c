@@ -283,9 +283,16 @@ static int set_name(char *dst, const char *path)
 	return 0;
 }
 
+/* One image: through its mapping, or as it is filled (until fill_deadline_ns) when that is set. */
+static int hash(int fd, uint8_t out[SHA256_LEN], uint64_t *size, uint64_t fill_deadline_ns)
+{
+	return fill_deadline_ns ? digest_sha256_filling(fd, out, size, fill_deadline_ns) :
+				  digest_sha256_fd(fd, out, size);
+}
+
 static int hash_set(struct boot_set *b, const char *kernel_path, int kernel_fd,
 		    const char *initrd_path, int initrd_fd, const char *cmdline,
-		    int (*hash)(int, uint8_t *, uint64_t *))
+		    uint64_t fill_deadline_ns)
 {
 	int r;
 
@@ -295,11 +302,11 @@ static int hash_set(struct boot_set *b, const char *kernel_path, int kernel_fd,
 	if (initrd_fd >= 0 && (!initrd_path || set_name(b->initrd_name, initrd_path) ||
 			       !strcmp(b->initrd_name, b->kernel_name)))
 		return -EINVAL;
-	r = hash(kernel_fd, b->kernel, &b->kernel_size);
+	r = hash(kernel_fd, b->kernel, &b->kernel_size, fill_deadline_ns);
 	if (r)
 		return r;
 	if (initrd_fd >= 0) {
-		r = hash(initrd_fd, b->initrd, &b->initrd_size);
+		r = hash(initrd_fd, b->initrd, &b->initrd_size, fill_deadline_ns);
 		if (r)
 			return r;
 	}
@@ -310,14 +317,14 @@ static int hash_set(struct boot_set *b, const char *kernel_path, int kernel_fd,
 int boot_set_hash(struct boot_set *b, const char *kernel_path, int kernel_fd,
 		  const char *initrd_path, int initrd_fd, const char *cmdline)
 {
-	return hash_set(b, kernel_path, kernel_fd, initrd_path, initrd_fd, cmdline, digest_sha256_fd);
+	return hash_set(b, kernel_path, kernel_fd, initrd_path, initrd_fd, cmdline, 0);
 }
 
 int boot_set_hash_filling(struct boot_set *b, const char *kernel_path, int kernel_fd,
-			  const char *initrd_path, int initrd_fd, const char *cmdline)
+			  const char *initrd_path, int initrd_fd, const char *cmdline,
+			  uint64_t deadline_ns)
 {
-	return hash_set(b, kernel_path, kernel_fd, initrd_path, initrd_fd, cmdline,
-			digest_sha256_filling);
+	return hash_set(b, kernel_path, kernel_fd, initrd_path, initrd_fd, cmdline, deadline_ns);
 }
 
 static const struct manifest_entry *find(const struct manifest *m, const char *name)

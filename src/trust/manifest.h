@@ -87,9 +87,14 @@ struct boot_set {
 int boot_set_hash(struct boot_set *b, const char *kernel_path, int kernel_fd,
 		  const char *initrd_path, int initrd_fd, const char *cmdline) MUST_CHECK;
 
-/* The same, the images being memfds that are still being filled (digest_sha256_filling()). */
+/*
+ * The same, the images being memfds that are still being filled
+ * (digest_sha256_filling()): -ETIMEDOUT unless sealed and hashed by
+ * deadline_ns, which bounds the whole set.
+ */
 int boot_set_hash_filling(struct boot_set *b, const char *kernel_path, int kernel_fd,
-			  const char *initrd_path, int initrd_fd, const char *cmdline) MUST_CHECK;
+			  const char *initrd_path, int initrd_fd, const char *cmdline,
+			  uint64_t deadline_ns) MUST_CHECK;
 
 /* Why a boot set failed verification: enough for a `verify_failed` event. */
 struct verify_failure {

@@ -45,7 +45,15 @@
 #endif
 
 #define BOOT_FDS_MAX 8 /* the TPM socket, the gate + 2 images x 3 verify files */
-#define GATE_IMAGES_MS 20000 /* the partition's images (it sends them as soon as it is configured) */
+/*
+ * A start's images, from the wait for them on the gate (the partition sends
+ * them as soon as it is configured) until the last one is sealed and hashed:
+ * within this of BOOT, all of them. A partition that never sends or never
+ * seals them then gets its error verdict well before the supervisor's
+ * deadline for the whole answer (TRUST_BOOT_TIMEOUT_MS, 30 s, measurement
+ * included), which would count against the trust process (trust_failed).
+ */
+#define IMAGES_MS 20000
 
 static struct {
 	int sup;             /* the supervisor */
@@ -361,7 +369,7 @@ static int fd_at(const int *fds, unsigned nfds, int32_t idx)
  * img[] gets kernel, initrd, safe kernel, safe initrd (or -1), got[0..*n)
  * every fd that came, for the caller to close. 0 or -errno.
  */
-static int gate_images(int gate, int img[4], int got[4], unsigned *n)
+static int gate_images(int gate, uint64_t deadline, int img[4], int got[4], unsigned *n)
 {
 	static struct lvmm_gate_images gi;
 	struct pollfd p = { .fd = gate, .events = POLLIN };
@@ -369,7 +377,7 @@ static int gate_images(int gate, int img[4], int got[4], unsigned *n)
 	unsigned i;
 	int r;
 
-	if (gate < 0 || poll(&p, 1, GATE_IMAGES_MS) != 1)
+	if (gate < 0 || poll(&p, 1, (int)((deadline - MIN(now_ns(), deadline)) / 1000000)) != 1)
 		return -ETIMEDOUT;
 	memset(&h, 0, sizeof(h));
 	r = proto_recv(gate, &h, &gi, sizeof(gi), got, 4, MSG_DONTWAIT);
@@ -383,14 +391,14 @@ static int gate_images(int gate, int img[4], int got[4], unsigned *n)
 
 /* Boot set `set` of this start: names from the platform entry, images from the partition. */
 static bool image_in(unsigned set, const int img[4], const int *fds, unsigned nfds,
-		     struct trust_image_in *in)
+		     uint64_t deadline, struct trust_image_in *in)
 {
 	const int32_t *fd = req.b.fd[set];
 
 	trust_image_of(&init.part, set, in);
 	in->kernel_fd = img[2 * set];
 	in->initrd_fd = img[2 * set + 1];
-	in->filling = true; /* the partition fills and seals them while they are hashed */
+	in->fill_deadline_ns = deadline; /* the partition fills and seals them while they are hashed */
 	in->manifest_fd = fd_at(fds, nfds, fd[LVMM_TRUST_FD_MANIFEST]);
 	in->sig_fd = fd_at(fds, nfds, fd[LVMM_TRUST_FD_SIGNATURE]);
 	in->key_fd = fd_at(fds, nfds, fd[LVMM_TRUST_FD_KEY]);
@@ -520,6 +528,7 @@ static void on_boot(const struct lvmm_msg_hdr *h, const int *fds, unsigned nfds)
 	struct lvmm_gate g = { .go = 0 };
 	int logfd = -1, guest, gate, img[4], got[4], r;
 	unsigned i, ngot = 0;
+	uint64_t deadline;
 
 	memset(&done, 0, sizeof(done));
 	done.seq = h->len >= sizeof(b->seq) ? b->seq : 0;
@@ -534,11 +543,19 @@ static void on_boot(const struct lvmm_msg_hdr *h, const int *fds, unsigned nfds)
 		snprintf(ev.reason, sizeof(ev.reason), "malformed BOOT request");
 		goto reply;
 	}
-	r = gate_images(gate, img, got, &ngot);
-	if (r || !image_in(0, img, fds, nfds, &in.image[0]) ||
+	deadline = now_ns() + IMAGES_MS * 1000000ULL;
+	r = gate_images(gate, deadline, img, got, &ngot);
+	if (r || !image_in(0, img, fds, nfds, deadline, &in.image[0]) ||
 	    !!(b->flags & LVMM_TRUST_BOOT_F_SAFE) != (img[2] >= 0) ||
-	    ((b->flags & LVMM_TRUST_BOOT_F_SAFE) && !image_in(1, img, fds, nfds, &in.image[1]))) {
+	    ((b->flags & LVMM_TRUST_BOOT_F_SAFE) &&
+	     !image_in(1, img, fds, nfds, deadline, &in.image[1]))) {
+		/*
+		 * A partition that ended first (a disk in use, say) closed its gate:
+		 * its own exit report says why, and "Broken pipe" here would point
+		 * at the trust process or the images instead.
+		 */
 		snprintf(ev.reason, sizeof(ev.reason), "the partition's images: %s",
+			 r == -EPIPE || r == -ECONNRESET ? "the partition ended before it sent them" :
 			 r ? strerror(-r) : "not those of its platform entry");
 		goto reply;
 	}

@@ -34,7 +34,7 @@ struct trust_image_in {
 	const char *initrd_name; /* NULL or "" without an initrd */
 	int initrd_fd;           /* -1 without an initrd */
 	const char *cmdline;
-	bool filling;            /* the images are memfds still being filled (the trust process) */
+	uint64_t fill_deadline_ns; /* the images are memfds still being filled, by then (trust process); else 0 */
 	/* Verify against the signed manifest; an fd of -1 then fails verification (unreadable). */
 	bool verify;
 	int manifest_fd, sig_fd, key_fd;

@@ -7,8 +7,10 @@
  * reports READY without a go the supervisor saw (its trust process told it
  * go but the supervisor refuse, or told the supervisor nothing) is killed;
  * a refused partition that does not end by itself is killed after the stop
- * grace; a verdict for a start stopped meanwhile reports nothing. The
- * partition is a real (sleeping) child, so that the kills are observable.
+ * grace; a verdict for a start stopped meanwhile reports nothing; a start
+ * whose partition ended by itself before its verdict (a disk in use) is
+ * reported once, with its own reason, whichever comes first. The partition
+ * is a real (sleeping) child, so that the kills are observable.
  */
 #include <errno.h>
 #include <signal.h>
@@ -182,6 +184,79 @@ static void test_verdict_after_stop_is_ignored(void)
 	CHECK_EQ(ended_by(pr), 0);
 }
 
+/* Its disk in use: the partition reports why and exits before its verdict, in either order. */
+static struct part_rt *setup_failed_by_itself(void)
+{
+	struct part_rt *pr = setup();
+	struct lvmm_exit x = { .reason = LVMM_EXIT_SETUP };
+
+	snprintf(x.detail, sizeof(x.detail), "disk image '/d.img' is in use by another process");
+	lc_on_exit_report(&S, pr, &x);
+	kill(pr->pid, SIGKILL); /* it exits (how does not matter: its report says why) */
+	return pr;
+}
+
+static const char want_failed[] = "\"event\":\"partition_start_failed\",\"partition\":\"user\","
+				  "\"error\":\"could not start: disk image '/d.img' is in use by another process\"";
+
+static unsigned count(const char *what)
+{
+	const char *p = lines;
+	unsigned n = 0;
+
+	while ((p = strstr(p, what))) {
+		n++;
+		p++;
+	}
+	return n;
+}
+
+static void test_ended_first_is_reported_once(void)
+{
+	struct part_rt *pr = setup_failed_by_itself();
+	int st = 0;
+
+	CHECK_EQ(waitpid(pr->pid, &st, 0), pr->pid);
+	CHECK(lc_reaped(&S, pr->pid, st));
+	/* Its trust process's late verdict (no images came) reports nothing more. */
+	lc_on_verified(&S, pr, -1, "trust process: the partition's images: the partition ended "
+			  "before it sent them");
+	CHECK(strstr(lines, want_failed) != NULL);
+	CHECK_EQ(count("partition_start_failed"), 1);
+	CHECK(!strstr(lines, "the partition ended before"));
+	CHECK(strstr(lines, "\"event\":\"partition_exit\",\"partition\":\"user\","
+		     "\"reason\":\"setup-failed\",\"status\":121") != NULL);
+	CHECK_EQ(pr->state, PS_EXITED);
+}
+
+static void test_verdict_first_is_reported_once(void)
+{
+	struct part_rt *pr = setup_failed_by_itself();
+	int st = 0;
+
+	lc_on_verified(&S, pr, -1, "trust process: the partition's images: the partition ended "
+			  "before it sent them");
+	CHECK(!lines[0]); /* its exit report came first: its reap reports it, with that reason */
+	CHECK_EQ(waitpid(pr->pid, &st, 0), pr->pid);
+	CHECK(lc_reaped(&S, pr->pid, st));
+	CHECK(strstr(lines, want_failed) != NULL);
+	CHECK_EQ(count("partition_start_failed"), 1);
+}
+
+/* A refused start that lingered and was killed: reported by the verdict only, not again at its reap. */
+static void test_refused_then_reaped_is_reported_once(void)
+{
+	struct part_rt *pr = setup();
+	int st = 0;
+
+	lc_on_verified(&S, pr, -1, "verification failed: x");
+	lc_on_timer(&S, pr->kill_at_ns);
+	CHECK_EQ(waitpid(pr->pid, &st, 0), pr->pid);
+	CHECK(lc_reaped(&S, pr->pid, st));
+	CHECK_EQ(count("partition_start_failed"), 1);
+	CHECK(strstr(lines, "\"error\":\"verification failed: x\"") != NULL);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -191,5 +266,8 @@ int main(void)
 	RUN(test_ready_without_verdict_is_killed);
 	RUN(test_refused_and_lingering_is_killed);
 	RUN(test_verdict_after_stop_is_ignored);
+	RUN(test_ended_first_is_reported_once);
+	RUN(test_verdict_first_is_reported_once);
+	RUN(test_refused_then_reaped_is_reported_once);
 	return unit_done();
 }
