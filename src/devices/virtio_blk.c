@@ -153,6 +153,7 @@ struct blk_dev {
 	unsigned pieces;                /* a split read's pieces (LVMM_BLK_SPLIT; 1: never split) */
 	uint64_t inl_bytes;             /* kept for the I/O thread this turn (BLK_INLINE_MAX) */
 	bool kicks_off;                 /* polling held the driver's kicks back (blk_idle) */
+	bool polled;                    /* its poller and idle hook run: kicks may be held back */
 	bool quiesce;                   /* a reset waits: pop nothing */
 	pthread_cond_t idle;            /* inflight reached 0 */
 	struct ratelimit rl;
@@ -774,7 +775,7 @@ static void blk_queue_notify(struct virtio_dev *vdev, unsigned q)
 	 * driver that resubmits at once would otherwise kick for it, a VM exit
 	 * (popping the ring empty above asked for kicks again).
 	 */
-	if (vq->ready && !vq->broken) {
+	if (b->polled && vq->ready && !vq->broken) {
 		vq_suppress_notify(vq);
 		b->kicks_off = true;
 	}
@@ -1068,8 +1069,13 @@ static int blk_create(struct vm *vm, const struct lvmm_dev_cfg *cfg, void **stat
 	r = virtio_mmio_create(vm, &b->vdev);
 	if (r)
 		goto err_efd;
-	/* Pollers cannot be removed: a failed add only means no polling for this device. */
-	if (iothread_add_poller(&vm->io, blk_poll, blk_idle, b))
+	/*
+	 * Pollers cannot be removed: a failed add only means no polling for
+	 * this device, and then its kicks are never held back (nothing would
+	 * ask for them again).
+	 */
+	b->polled = !iothread_add_poller(&vm->io, blk_poll, blk_idle, b);
+	if (!b->polled)
 		pr_debug("%s: no polling (poller table full)", cfg->id);
 	pr_debug("%s: %s I/O", cfg->id, b->io.uring ? "io_uring" : "plain system call");
 	*state = b;

@@ -1004,6 +1004,70 @@ static void test_read_over_inline_budget(void)
 }
 
 /*
+ * Kicks held back while the I/O thread polls: after a turn the driver's
+ * avail_event lies behind what was taken (no kick for the next request);
+ * the idle hook (run before the I/O thread sleeps) asks for kicks again
+ * and says whether requests came meanwhile. A device whose poller could
+ * not be registered never holds them back: nothing would ask again.
+ */
+static bool blk_idle_hook(void)
+{
+	unsigned i;
+
+	for (i = 0; i < vm->io.npollers; i++)
+		if (vm->io.pollers[i].opaque == state && vm->io.pollers[i].idle)
+			return vm->io.pollers[i].idle(state);
+	CHECK(!"no idle hook for the device");
+	return false;
+}
+
+static bool no_poll(void *opaque)
+{
+	(void)opaque;
+	return false;
+}
+
+static void test_kicks_held_back(void)
+{
+	unsigned i;
+
+	setup();
+	CHECK_EQ(blk_req(VIRTIO_BLK_T_IN, 3, 512, false, NULL), VIRTIO_BLK_S_OK);
+	CHECK_EQ(gq_avail_event(&q), 0); /* one taken: a kick would need index 1, held back */
+	CHECK(!blk_idle_hook());
+	CHECK_EQ(gq_avail_event(&q), 1); /* asked again before sleeping */
+	/* A request made available (without a kick) after the turn, before the sleep: */
+	CHECK_EQ(blk_req(VIRTIO_BLK_T_IN, 3, 512, false, NULL), VIRTIO_BLK_S_OK);
+	put_hdr(VIRTIO_BLK_T_IN, 3);
+	gq_desc(&q, 20, HDR, 16, 1, 21);
+	gq_desc(&q, 21, DATA, 512, 3, 22);
+	gq_desc(&q, 22, STATUS, 1, 2, 0);
+	gq_publish(&q, 20);
+	CHECK(blk_idle_hook()); /* the I/O thread must take it: no kick will come */
+	teardown();
+
+	/* The poller table full: the device never holds kicks back. */
+	img = make_image(IMG, false);
+	fds[0] = img;
+	vm = fake_vm_new(RAM, fds, 1);
+	CHECK(vm != NULL);
+	for (i = 0; i < IOTHREAD_MAX_POLLERS; i++)
+		CHECK_EQ(iothread_add_poller(&vm->io, no_poll, NULL, NULL), 0);
+	{
+		struct lvmm_dev_cfg cfg = { .type = LVMM_DEV_BLK, .id = "blk0", .fd = { 0, -1, -1, -1 } };
+
+		CHECK_EQ(virtio_blk_ops.create(vm, &cfg, &state), 0);
+	}
+	gq_init(&q, vm->mem, QSZ, 0x1000, 0x2000, 0x3000);
+	next_head = 0;
+	CHECK_EQ(fake_driver_init(vm, BASE, offered(), &q, 1), 0xf);
+	blk_run();
+	CHECK_EQ(blk_req(VIRTIO_BLK_T_IN, 3, 512, false, NULL), VIRTIO_BLK_S_OK);
+	CHECK_EQ(gq_avail_event(&q), 1); /* the next request kicks */
+	teardown();
+}
+
+/*
  * The copy engine on its own: jobs come back once each with their length
  * and their bytes in place, the eventfd polls readable while completions
  * wait and not after they were taken; a range past the mapping and a page
@@ -1145,6 +1209,7 @@ int main(void)
 		if (u >= 0)
 			close(u);
 	}
+	RUN_BOTH(test_kicks_held_back);
 	RUN(test_bad_config);
 	RUN(test_uring_restricted);
 	RUN(test_copy_engine);
