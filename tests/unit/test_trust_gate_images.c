@@ -362,28 +362,31 @@ static int huge(int gate)
 	return send_fd(gate, mem);
 }
 
-/* Another message type (a GATE, the trust process's own) with the right fd. */
-static int wrong_type(int gate)
+/* A message of type with body and one good image fd. */
+static int send_with_image(int gate, uint16_t type, const void *body, uint32_t len)
 {
-	struct lvmm_gate g = { .go = 1 };
 	int mem = copy(sizeof(kernel), ALL_SEALS), r = mem < 0 ? -1 :
-		proto_send(gate, LVMM_MSG_GATE, &g, sizeof(g), &mem, 1, 0);
+		proto_send(gate, type, body, len, &mem, 1, 0);
 
 	if (mem >= 0)
 		close(mem);
 	return r;
 }
 
+/* Another message type (a GATE, the trust process's own) with the right fd. */
+static int wrong_type(int gate)
+{
+	struct lvmm_gate g = { .go = 1 };
+
+	return send_with_image(gate, LVMM_MSG_GATE, &g, sizeof(g));
+}
+
 /* GATE_IMAGES cut short: one index of four. */
 static int truncated(int gate)
 {
 	int32_t k = 0;
-	int mem = copy(sizeof(kernel), ALL_SEALS), r = mem < 0 ? -1 :
-		proto_send(gate, LVMM_MSG_GATE_IMAGES, &k, sizeof(k), &mem, 1, 0);
 
-	if (mem >= 0)
-		close(mem);
-	return r;
+	return send_with_image(gate, LVMM_MSG_GATE_IMAGES, &k, sizeof(k));
 }
 
 /* Bytes that are no message of the protocol at all. */
