@@ -90,7 +90,8 @@ int boot_set_hash(struct boot_set *b, const char *kernel_path, int kernel_fd,
 /*
  * The same, the images being memfds that are still being filled
  * (digest_sha256_filling()): -ETIMEDOUT unless sealed and hashed by
- * deadline_ns, which bounds the whole set.
+ * deadline_ns, which bounds the whole set. deadline_ns 0: the images are
+ * whole already (boot_set_hash()).
  */
 int boot_set_hash_filling(struct boot_set *b, const char *kernel_path, int kernel_fd,
 			  const char *initrd_path, int initrd_fd, const char *cmdline,

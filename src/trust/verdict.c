@@ -85,12 +85,8 @@ static int hash_image(const struct trust_image_in *im, struct boot_set *b, char 
 		      size_t cap)
 {
 	bool initrd = im->initrd_fd >= 0;
-	const char *initrd_name = initrd ? im->initrd_name : NULL;
-	int r = im->fill_deadline_ns ?
-		boot_set_hash_filling(b, im->kernel_name, im->kernel_fd, initrd_name,
-				      initrd ? im->initrd_fd : -1, im->cmdline, im->fill_deadline_ns) :
-		boot_set_hash(b, im->kernel_name, im->kernel_fd, initrd_name,
-			      initrd ? im->initrd_fd : -1, im->cmdline);
+	int r = boot_set_hash_filling(b, im->kernel_name, im->kernel_fd, initrd ? im->initrd_name : NULL,
+				      initrd ? im->initrd_fd : -1, im->cmdline, im->fill_deadline_ns);
 
 	if (r)
 		snprintf(reason, cap, "cannot hash the boot images (%s%s%s): %s", im->kernel_name,
