@@ -34,6 +34,10 @@
  *   not) and ask for an interrupt per used buffer (irq=0: not), so both
  *   ends pay for signalling as interrupt-driven drivers make them; the
  *   guest still polls (CPL3 runs with interrupts masked, see rt.h).
+ *   wait=irq (ping and pong): instead of polling, the guest sleeps (hlt)
+ *   until the rx interrupt, as an OS's idle loop does, so its vCPU gives
+ *   the host CPU up while it waits; tx buffers then ask for no interrupt.
+ *   Each wait is a service call (~100s of us of emulated CPL0 here).
  *
  * dst=MAC (default broadcast), ethertype=0xXXXX (default 0x88b5, IEEE
  * local experimental; rx: ethertype=any counts every frame). The frames
@@ -55,6 +59,31 @@ static uint8_t mac[6];
 static uint8_t txbuf[HDR + MAX_FRAME] __attribute__((aligned(64)));
 static uint8_t rxbufs[VIRTQ_MAX_SIZE][RX_BUF] __attribute__((aligned(64)));
 static int irq_wanted;
+static int wait_irq; /* wait=irq */
+
+#define VEC_NET   0x40
+#define VEC_TIMER 0x41
+
+/*
+ * Nothing received: poll again, or (wait=irq) sleep until the rx interrupt
+ * or the TSC reaches until. The line is acknowledged and the ring looked at
+ * once more before sleeping, so a frame that came in meanwhile raises a new
+ * edge or is seen here.
+ */
+static void rx_idle(uint64_t until, uint64_t hz)
+{
+	if (!wait_irq) {
+		cpu_relax();
+		return;
+	}
+	virtio_irq_ack(&dev);
+	if (*(volatile uint16_t *)&rxq.used->idx != rxq.last_used)
+		return;
+	int64_t left = (int64_t)(until - rdtsc());
+	if (left <= 0)
+		return;
+	rt_wait_irq((uint64_t)((unsigned __int128)(uint64_t)left * 1000000000u / hz) + 1);
+}
 
 static uint64_t arg_u64(const char *key, uint64_t def)
 {
@@ -236,7 +265,7 @@ static int do_ping(uint32_t size, uint64_t secs, const uint8_t *dst, uint16_t et
 				lost++; /* 100 ms without the echo: count it, go on */
 				break;
 			}
-			cpu_relax();
+			rx_idle(deadline, hz);
 		}
 	}
 	uint64_t ticks = now - t0;
@@ -272,16 +301,20 @@ static int do_pong(uint64_t secs, uint64_t idle_ms, uint64_t wait_ms, uint16_t e
 			last = now;
 			continue;
 		}
-		cpu_relax();
 		if (!frames) {
 			if (wait_ms && (int64_t)(now - wait_end) > 0)
 				break;
+			rx_idle(wait_ms ? wait_end : now + hz, hz);
 			continue;
 		}
 		if ((int64_t)(now - last) > (int64_t)idle)
 			break;
 		if (secs && (int64_t)(now - first) > (int64_t)(secs * hz))
 			break;
+		uint64_t until = last + idle + 1;
+		if (secs && (int64_t)(first + secs * hz + 1 - until) < 0)
+			until = first + secs * hz + 1;
+		rx_idle(until, hz);
 	}
 	printf("netbench: pong frames=%lu\n", frames);
 	return frames ? 0 : 1;
@@ -348,6 +381,15 @@ int main(void)
 	}
 	int pp = ping || pong;
 	irq_wanted = pp && arg_u64("irq", 1);
+	char wait[8] = "poll";
+	rt_cmdline_get("wait", wait, sizeof(wait));
+	wait_irq = pp && !strcmp(wait, "irq");
+	if (strcmp(wait, "irq") && strcmp(wait, "poll")) {
+		printf("netbench: bad wait=%s (want poll or irq)\n", wait);
+		return 2;
+	}
+	if (wait_irq)
+		irq_wanted = 1;
 	uint64_t size = arg_u64("size", 60), secs = arg_u64("secs", tx || ping ? 3 : 0);
 	uint8_t dst[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
 	if (rt_cmdline_get("dst", arg, sizeof(arg)) >= 0 && parse_mac(arg, dst)) {
@@ -384,10 +426,16 @@ int main(void)
 		memcpy(mac, (const uint8_t[6]){ 0x52, 0x54, 0x00, 0x6e, 0x62, 0x01 }, 6);
 	if (rxq.event_idx) {
 		virtq_want_interrupt(&rxq, irq_wanted);
-		virtq_want_interrupt(&txq, irq_wanted);
+		virtq_want_interrupt(&txq, irq_wanted && !wait_irq);
 	} else if (!irq_wanted) {
 		virtq_no_interrupt(&rxq);
 		virtq_no_interrupt(&txq);
+	} else if (wait_irq) {
+		virtq_no_interrupt(&txq);
+	}
+	if (wait_irq) {
+		rt_irq_init(VEC_TIMER);
+		rt_ioapic_route(dev.irq, VEC_NET);
 	}
 	/* Receive buffers on both sides: a tx run must not back up the peer's
 	 * frames (broadcasts, ARP) in the device. */

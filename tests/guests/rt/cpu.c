@@ -158,6 +158,26 @@ static long cpl0_int3(void)
 	return bp_rip == after ? 1 : 2;
 }
 
+/* RT_SYS_WAIT_IRQ: one CPU at a time (the BSP). */
+#define LAPIC_EOI   0x0b0
+#define LAPIC_TMICT 0x380
+static volatile uint64_t wait_vector;
+static volatile int waiting;
+
+static long cpl0_wait_irq(uint64_t ns)
+{
+	wait_vector = 0;
+	waiting = 1;
+	if (ns)
+		mmio_write32(LVMM_LAPIC_BASE + LAPIC_TMICT, ns > 0xffffffffu ? 0xffffffffu : (uint32_t)ns);
+	/* sti's shadow covers hlt: an interrupt already pending ends the hlt. */
+	__asm__ volatile("sti; hlt; cli" ::: "memory");
+	waiting = 0;
+	if (ns)
+		mmio_write32(LVMM_LAPIC_BASE + LAPIC_TMICT, 0);
+	return (long)wait_vector;
+}
+
 /* CPL0: every exception, interrupt and service call. */
 void rt_trap(struct rt_trapframe *tf);
 void rt_trap(struct rt_trapframe *tf)
@@ -203,6 +223,9 @@ void rt_trap(struct rt_trapframe *tf)
 		case RT_SYS_INT3:
 			tf->rax = (uint64_t)cpl0_int3();
 			return;
+		case RT_SYS_WAIT_IRQ:
+			tf->rax = (uint64_t)cpl0_wait_irq(tf->rdi);
+			return;
 		case RT_SYS_FWAIT:
 			__asm__ volatile("fwait" ::: "memory");
 			tf->rax = 0;
@@ -232,6 +255,12 @@ void rt_trap(struct rt_trapframe *tf)
 			tf->rax = (uint64_t)-1;
 			return;
 		}
+	}
+	/* The interrupt that ended an RT_SYS_WAIT_IRQ (only there is IF set). */
+	if (tf->vector >= 32 && waiting) {
+		wait_vector = tf->vector;
+		mmio_write32(LVMM_LAPIC_BASE + LAPIC_EOI, 0);
+		return;
 	}
 	uint64_t cr2 = 0;
 	if (tf->vector == 14)

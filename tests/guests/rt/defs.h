@@ -39,6 +39,7 @@
 #define RT_SYS_CPUID       6   /* rax = CPUID(leaf rdi[31:0], subleaf rdi[63:32]) register rsi (0 eax .. 3 edx), at CPL0 */
 #define RT_SYS_INT3        9   /* int3 at CPL0: rax = 1 if the #BP handler ran with the return address after it, 2 if another, 0 if it did not run */
 #define RT_SYS_FWAIT       10  /* fwait at CPL0; rax = 0 */
+#define RT_SYS_WAIT_IRQ    11  /* sti; hlt; cli at CPL0, LAPIC timer armed for rdi ns (0: none); rax = the vector that ended it */
 
 /* Physical address space the page tables can cover (memory guest). */
 #define RT_MAX_PHYS_GIB    64

@@ -62,6 +62,20 @@ __attribute__((noreturn)) void exit_status(uint32_t v);
 /* CPL3 -> CPL0 service call (RT_SYS_*); costs hundreds of emulated
  * instructions, so never use it in a loop. */
 long rt_syscall(long nr, long a0, long a1);
+/*
+ * Waiting for an interrupt instead of polling (rt/irq.c): rt_irq_init()
+ * software-enables this CPU's LAPIC (from CPL3, MMIO) with its timer one-shot
+ * on timer_vector; rt_ioapic_route() sends IOAPIC pin to vector on the BSP,
+ * edge-triggered (a virtio-mmio line: acknowledge its status before checking
+ * the rings, so the next completion raises a new edge). rt_wait_irq() sleeps
+ * (CPL0 sti; hlt) until an interrupt or timeout_ns (0: none; at most ~4 s),
+ * EOIs it and returns its vector. Interrupts stay masked at CPL3, so one that
+ * arrived while the guest was busy ends the next wait at once: check, then
+ * wait, never the other way round. A service call: ~100s of us here.
+ */
+void rt_irq_init(uint8_t timer_vector);
+void rt_ioapic_route(unsigned pin, uint8_t vector);
+unsigned rt_wait_irq(uint64_t timeout_ns);
 /* Stop the calling CPU for good. */
 __attribute__((noreturn)) void rt_halt(void);
 /* Triple-fault the machine (fault guest). */
