@@ -11,7 +11,8 @@
  *                           at the same read-only frame) and the queue is
  *                           kicked only when the device has not set
  *                           VRING_USED_F_NO_NOTIFY. Prints
- *     netbench: tx frames=N pps=N size=S mbps=M ms=T
+ *     netbench: tx frames=N pps=N size=S mbps=M ms=T kicks=K
+ *                           (K: QueueNotify writes, a VM exit each)
  *   mode=rx                 counts frames of the bench ethertype: the clock
  *                           starts at the first and stops at the last, which
  *                           is the one followed by idle_ms (500) of silence
@@ -168,8 +169,8 @@ static int do_tx(uint32_t size, uint64_t secs, const uint8_t *dst, uint16_t etyp
 	}
 	uint64_t ticks = rdtsc() - t0;
 	uint64_t pps = per_sec(done, ticks, hz);
-	printf("netbench: tx frames=%lu pps=%lu size=%u mbps=%lu ms=%lu\n", done, pps, size,
-	       per_sec(done * size * 8, ticks, hz) / 1000000, ticks / (hz / 1000));
+	printf("netbench: tx frames=%lu pps=%lu size=%u mbps=%lu ms=%lu kicks=%lu\n", done, pps, size,
+	       per_sec(done * size * 8, ticks, hz) / 1000000, ticks / (hz / 1000), txq.kicks);
 	return 0;
 }
 
