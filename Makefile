@@ -204,6 +204,8 @@ DEPS_TEST := $(DEPS_DEMO) clang qemu-system-x86 qemu-utils busybox-static socat 
 	kmod swtpm swtpm-tools curl openssl tpm2-tools acpica-tools man-db groff-base bsdutils \
 	systemd python3-jsonschema python3-yaml prometheus
 DEPS := $(DEPS_TEST)
+# make bench: the plots of the scale curves (bench/report.sh).
+DEPS_BENCH := $(DEPS_TEST) gnuplot-nox
 
 define install_missing
 	$(Q)missing=$$(for p in $(1); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
@@ -222,6 +224,8 @@ deps-demo:
 	$(call install_missing,$(DEPS_DEMO))
 deps-test:
 	$(call install_missing,$(DEPS_TEST))
+deps-bench:
+	$(call install_missing,$(DEPS_BENCH))
 # The lists themselves, for scripts and tests: make -s print-deps-demo
 print-deps-%:
 	@echo $(DEPS_$(shell echo $* | tr a-z A-Z))
@@ -274,13 +278,14 @@ $(BUILD)/bench/%: bench/tools/%.c
 	$(E) "  CC      $<"
 	$(Q)$(CC) -O2 -Wall -Wextra -Werror -D_GNU_SOURCE -Iinclude -Isrc -o $@ $< $(BUILD)/liblvmm.a -lpthread
 
-bench: all $(BENCH_TOOLS)
+bench: deps-bench
+	$(Q)$(MAKE) --no-print-directory all $(BENCH_TOOLS)
 	$(Q)LVMM=$(BUILD)/lvmm BUILD=$(BUILD) bench/run $(BENCH)
 
 clean:
 	rm -rf build build-san
 
-.PHONY: all unit test demo demo-eac deps deps-build deps-demo deps-test loc bench clean guests fuzz \
+.PHONY: all unit test demo demo-eac deps deps-build deps-demo deps-test deps-bench loc bench clean guests fuzz \
 	npm-tools install uninstall
 .DEFAULT_GOAL := all
 
