@@ -73,37 +73,37 @@ run_q() {
 col() { local k=$1; shift; local x; for x in "$@"; do kv "$k" "$x"; done; }
 header
 has() { [[ " $2 " == *" $1 "* ]]; }
+# runs SETTING A_ARGS B_ARGS [VAR=VALUE...]: RUNS alternating pairs into L
+# (lvmm, with VAR=VALUE in its environment) and Q (QEMU).
+runs() {
+	local setting=$1 a=$2 b=$3 r
+	shift 3
+	L=() Q=()
+	for ((r = 0; r < RUNS; r++)); do
+		L+=("$([ $# -eq 0 ] || export "$@"; run_l "$setting" "$a" "$b")")
+		Q+=("$(run_q "$setting" "$a" "$b")")
+	done
+}
 for setting in $SETTINGS; do
 	label="own cores"
 	[ $setting = shared ] && label="shared core + busy"
 	for size in $SIZES; do
-		L=() Q=()
 		[ $setting = shared ] && busy_on
-		has tput "$KINDS" && for ((r = 0; r < RUNS; r++)); do
-			L+=("$(run_l $setting "mode=rx idle_ms=300" "mode=tx size=$size secs=$SECS")")
-			Q+=("$(run_q $setting "mode=rx idle_ms=300" "mode=tx size=$size secs=$SECS")")
-		done
-		has tput "$KINDS" && record link "$label: ${size} B throughput (pps)" "$(col pps "${L[@]}")" "$(col pps "${Q[@]}")" "ratio>=1.5"
-		L=() Q=()
-		has ping "$KINDS" && for ((r = 0; r < RUNS; r++)); do
-			L+=("$(run_l $setting "mode=pong idle_ms=300" "mode=ping size=$size secs=$SECS")")
-			Q+=("$(run_q $setting "mode=pong idle_ms=300" "mode=ping size=$size secs=$SECS")")
-		done
-		has ping "$KINDS" && {
-			goal="ratio<=1"
-			[ $setting = shared ] && goal=none # the host's tick decides (above)
-			record link "$label: ${size} B ping-pong p50, guests poll (us)" "$(col p50_us "${L[@]}")" "$(col p50_us "${Q[@]}")" "$goal"
-			record link "$label: ${size} B ping-pong p99, guests poll (us)" "$(col p99_us "${L[@]}")" "$(col p99_us "${Q[@]}")" none
-		}
-		L=() Q=()
-		has irq "$KINDS" && for ((r = 0; r < RUNS; r++)); do
-			L+=("$(run_l $setting "mode=pong idle_ms=300 wait=irq" "mode=ping size=$size secs=$SECS wait=irq")")
-			Q+=("$(run_q $setting "mode=pong idle_ms=300 wait=irq" "mode=ping size=$size secs=$SECS wait=irq")")
+		if has tput "$KINDS"; then
+			runs $setting "mode=rx idle_ms=300" "mode=tx size=$size secs=$SECS"
+			record link "$label: ${size} B throughput (pps)" "$(col pps "${L[@]}")" "$(col pps "${Q[@]}")" "ratio>=1.5"
+		fi
+		# ping: guests poll (wait=poll); irq: guests halt (wait=irq).
+		for kind in ping irq; do
+			has $kind "$KINDS" || continue
+			wait=poll how=poll goal="ratio<=1"
+			[ $kind = irq ] && wait=irq how=halt
+			[ $kind = ping ] && [ $setting = shared ] && goal=none # the host's tick decides (above)
+			runs $setting "mode=pong idle_ms=300 wait=$wait" "mode=ping size=$size secs=$SECS wait=$wait"
+			record link "$label: ${size} B ping-pong p50, guests $how (us)" "$(col p50_us "${L[@]}")" "$(col p50_us "${Q[@]}")" "$goal"
+			record link "$label: ${size} B ping-pong p99, guests $how (us)" "$(col p99_us "${L[@]}")" "$(col p99_us "${Q[@]}")" none
 		done
 		busy_off
-		has irq "$KINDS" || continue
-		record link "$label: ${size} B ping-pong p50, guests halt (us)" "$(col p50_us "${L[@]}")" "$(col p50_us "${Q[@]}")" "ratio<=1"
-		record link "$label: ${size} B ping-pong p99, guests halt (us)" "$(col p99_us "${L[@]}")" "$(col p99_us "${Q[@]}")" none
 	done
 done
 
@@ -118,12 +118,8 @@ done
 effect() { # SETTING LABEL A_ARGS B_ARGS FIELD GOAL [VAR=VALUE...]
 	local setting=$1 label=$2 a=$3 b=$4 f=$5 goal=$6
 	shift 6
-	L=() Q=()
 	[ "$setting" = shared ] && busy_on
-	for ((r = 0; r < RUNS; r++)); do
-		L+=("$([ $# -eq 0 ] || export "$@"; run_l "$setting" "$a" "$b")")
-		Q+=("$(run_q "$setting" "$a" "$b")")
-	done
+	runs "$setting" "$a" "$b" "$@"
 	busy_off
 	record link "$label" "$(col "$f" "${L[@]}")" "$(col "$f" "${Q[@]}")" "$goal"
 }
