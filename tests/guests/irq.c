@@ -33,32 +33,12 @@
 #include "virtio.h"
 #include "lvmm/guest_abi.h"
 
-#define IOREGSEL (LVMM_IOAPIC_BASE + 0x00)
-#define IOWIN    (LVMM_IOAPIC_BASE + 0x10)
 #define LAPIC_SVR 0xf0
 #define LAPIC_IRR 0x200
 #define COM1_IER 0x3f9
 #define MASKED   0x10000u
 
 static int failed;
-
-static uint32_t io_read(uint32_t reg)
-{
-	mmio_write32(IOREGSEL, reg);
-	return mmio_read32(IOWIN);
-}
-
-static void io_write(uint32_t reg, uint32_t v)
-{
-	mmio_write32(IOREGSEL, reg);
-	mmio_write32(IOWIN, v);
-}
-
-static void rte_set(unsigned pin, uint32_t lo, uint8_t dest)
-{
-	io_write(0x11 + 2 * pin, (uint32_t)dest << 24);
-	io_write(0x10 + 2 * pin, lo);
-}
 
 static int pending(unsigned vector)
 {
@@ -97,10 +77,10 @@ static void blk_checks(void)
 
 	if (vblk_open(&b, 0))
 		return;
-	rte_set(b.dev.irq, 0x61, 0);
+	rt_ioapic_route(b.dev.irq, 0x61, 0);
 	virtq_want_interrupt(&b.q, 1); /* with EVENT_IDX: an interrupt for the next completion */
 	check("blk", vblk_read(&b, 0, buf, 1) == 0 && wait_pending(0x61, 200), NULL);
-	rte_set(b.dev.irq, MASKED | 0x62, 0);
+	rt_ioapic_route(b.dev.irq, MASKED | 0x62, 0);
 	virtq_want_interrupt(&b.q, 1);
 	check("blkmask", vblk_read(&b, 0, buf, 1) == 0 && !wait_pending(0x62, 50), NULL);
 }
@@ -108,39 +88,39 @@ static void blk_checks(void)
 int main(void)
 {
 	char arg[8];
-	uint32_t ver = io_read(0x01), id = io_read(0x00);
+	uint32_t ver = rt_ioapic_read(0x01), id = rt_ioapic_read(0x00);
 
 	/* A LAPIC accepts fixed interrupts only when software-enabled. */
 	mmio_write32(LVMM_LAPIC_BASE + LAPIC_SVR, 0x1ff);
-	check("regs", ver == 0x00170011 && io_read(0x02) == id, NULL);
+	check("regs", ver == 0x00170011 && rt_ioapic_read(0x02) == id, NULL);
 	printf("irq: id %u\n", (id >> 24) & 0xf);
 
-	io_write(0x01, 0xffffffff);
-	io_write(0x40, 0xffffffff);
-	io_write(0xff, 0xffffffff);
-	check("badindex", io_read(0x01) == ver && io_read(0x40) == 0 && io_read(0xff) == 0, NULL);
+	rt_ioapic_write(0x01, 0xffffffff);
+	rt_ioapic_write(0x40, 0xffffffff);
+	rt_ioapic_write(0xff, 0xffffffff);
+	check("badindex", rt_ioapic_read(0x01) == ver && rt_ioapic_read(0x40) == 0 && rt_ioapic_read(0xff) == 0, NULL);
 
-	io_write(0x10 + 2 * 23, 0xffffffff);
-	printf("irq: rte23 0x%x\n", io_read(0x10 + 2 * 23));
-	io_write(0x10 + 2 * 23, MASKED);
+	rt_ioapic_write(0x10 + 2 * 23, 0xffffffff);
+	printf("irq: rte23 0x%x\n", rt_ioapic_read(0x10 + 2 * 23));
+	rt_ioapic_write(0x10 + 2 * 23, MASKED);
 
-	rte_set(4, 0x41, 0);
+	rt_ioapic_route(4, 0x41, 0);
 	uart_line(1);
 	int ok = wait_pending(0x41, 200);
 	uart_line(0);
 	check("uart", ok, NULL);
 
-	rte_set(4, MASKED | 0x51, 0);
+	rt_ioapic_route(4, MASKED | 0x51, 0);
 	uart_line(1);
 	int early = wait_pending(0x51, 50);
-	rte_set(4, 0x51, 0);
+	rt_ioapic_route(4, 0x51, 0);
 	ok = wait_pending(0x51, 200);
 	uart_line(0);
 	check("latch", !early && ok, early ? "delivered while masked" : NULL);
 
 	blk_checks();
 
-	rte_set(4, 0x173, 0); /* lowest priority */
+	rt_ioapic_route(4, 0x173, 0); /* lowest priority */
 	uart_line(1);
 	ok = wait_pending(0x73, 200);
 	uart_line(0);
@@ -148,28 +128,28 @@ int main(void)
 
 	static const uint32_t bad[] = { 0x05, 0x371, 0x772 };
 	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		rte_set(4, bad[i], 0);
+		rt_ioapic_route(4, bad[i], 0);
 		for (unsigned n = 0; n < 200; n++) {
 			uart_line(1);
 			uart_line(0);
 		}
 	}
-	rte_set(4, MASKED, 0);
+	rt_ioapic_route(4, MASKED, 0);
 	check("hostile", !wait_pending(0x71, 20) && !pending(0x72), NULL);
 
 	if (rt_cmdline_get("init", arg, sizeof(arg)) > 0 && arg[0] == '1') {
-		rte_set(4, 0x541, 0);
+		rt_ioapic_route(4, 0x541, 0);
 		uart_line(1);
 		uart_line(0);
-		rte_set(4, MASKED, 0);
+		rt_ioapic_route(4, MASKED, 0);
 		check("init", 1, NULL);
 	}
 	if (rt_cmdline_get("storm", arg, sizeof(arg)) > 0) {
 		uint64_t n = rt_strtou64(arg, NULL), t0 = rdtsc();
 
 		for (uint64_t i = 0; i < n; i++) {
-			io_write(0x10 + 2 * 5, 0x45);
-			io_write(0x10 + 2 * 5, MASKED | 0x45);
+			rt_ioapic_write(0x10 + 2 * 5, 0x45);
+			rt_ioapic_write(0x10 + 2 * 5, MASKED | 0x45);
 		}
 		printf("irq: storm %lu in %lu ms\n", (unsigned long)n,
 		       (unsigned long)((rdtsc() - t0) / (rt_tsc_hz() / 1000)));

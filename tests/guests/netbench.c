@@ -78,7 +78,7 @@ static void rx_idle(uint64_t until, uint64_t hz)
 		return;
 	}
 	virtio_irq_ack(&dev);
-	if (*(volatile uint16_t *)&rxq.used->idx != rxq.last_used)
+	if (__atomic_load_n(&rxq.used->idx, __ATOMIC_ACQUIRE) != rxq.last_used)
 		return;
 	int64_t left = (int64_t)(until - rdtsc());
 	if (left <= 0)
@@ -436,7 +436,7 @@ int main(void)
 	}
 	if (wait_irq) {
 		rt_irq_init(VEC_TIMER);
-		rt_ioapic_route(dev.irq, VEC_NET);
+		rt_ioapic_route(dev.irq, VEC_NET, 0); /* the BSP */
 	}
 	/* Receive buffers on both sides: a tx run must not back up the peer's
 	 * frames (broadcasts, ARP) in the device. */

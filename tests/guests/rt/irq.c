@@ -18,13 +18,23 @@ void rt_irq_init(uint8_t timer_vector)
 	mmio_write32(LVMM_LAPIC_BASE + LAPIC_LVTT, timer_vector); /* one-shot, unmasked */
 }
 
-void rt_ioapic_route(unsigned pin, uint8_t vector)
+uint32_t rt_ioapic_read(uint32_t reg)
 {
-	/* Destination APIC 0 (the BSP), physical, fixed, edge, active high. */
-	mmio_write32(LVMM_IOAPIC_BASE, 0x11 + 2 * pin);
-	mmio_write32(LVMM_IOAPIC_BASE + 0x10, 0);
-	mmio_write32(LVMM_IOAPIC_BASE, 0x10 + 2 * pin);
-	mmio_write32(LVMM_IOAPIC_BASE + 0x10, vector);
+	mmio_write32(LVMM_IOAPIC_BASE, reg);          /* IOREGSEL */
+	return mmio_read32(LVMM_IOAPIC_BASE + 0x10);  /* IOWIN */
+}
+
+void rt_ioapic_write(uint32_t reg, uint32_t v)
+{
+	mmio_write32(LVMM_IOAPIC_BASE, reg);
+	mmio_write32(LVMM_IOAPIC_BASE + 0x10, v);
+}
+
+void rt_ioapic_route(unsigned pin, uint32_t lo, uint8_t dest)
+{
+	/* High half first: the entry is complete when the low half unmasks it. */
+	rt_ioapic_write(0x11 + 2 * pin, (uint32_t)dest << 24);
+	rt_ioapic_write(0x10 + 2 * pin, lo);
 }
 
 unsigned rt_wait_irq(uint64_t timeout_ns)

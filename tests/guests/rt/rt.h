@@ -65,16 +65,20 @@ long rt_syscall(long nr, long a0, long a1);
 /*
  * Waiting for an interrupt instead of polling (rt/irq.c): rt_irq_init()
  * software-enables this CPU's LAPIC (from CPL3, MMIO) with its timer one-shot
- * on timer_vector; rt_ioapic_route() sends IOAPIC pin to vector on the BSP,
- * edge-triggered (a virtio-mmio line: acknowledge its status before checking
- * the rings, so the next completion raises a new edge). rt_wait_irq() sleeps
+ * on timer_vector; rt_ioapic_route() sets IOAPIC pin's entry: lo (vector,
+ * mode and mask bits; a bare vector is fixed, physical, edge, active high)
+ * for APIC ID dest. Edge-triggered virtio-mmio lines: acknowledge the
+ * device's status before checking the rings, so the next completion raises
+ * a new edge. rt_wait_irq() sleeps
  * (CPL0 sti; hlt) until an interrupt or timeout_ns (0: none; at most ~4 s),
  * EOIs it and returns its vector. Interrupts stay masked at CPL3, so one that
  * arrived while the guest was busy ends the next wait at once: check, then
  * wait, never the other way round. A service call: ~100s of us here.
  */
 void rt_irq_init(uint8_t timer_vector);
-void rt_ioapic_route(unsigned pin, uint8_t vector);
+uint32_t rt_ioapic_read(uint32_t reg);
+void rt_ioapic_write(uint32_t reg, uint32_t v);
+void rt_ioapic_route(unsigned pin, uint32_t lo, uint8_t dest);
 unsigned rt_wait_irq(uint64_t timeout_ns);
 /* Stop the calling CPU for good. */
 __attribute__((noreturn)) void rt_halt(void);
