@@ -57,8 +57,10 @@ done
 #   LVMM_BLK_SPLIT=3 LVMM_BLK_COPY=2  lvmm splits a large read into 3 pieces, two
 #                    copy threads and the I/O thread copy them in parallel (the
 #                    copy engine does not split by default)
-#   LVMM_BLK_COPY=1  one copy thread beside the I/O thread (the default: threads
-#                    only on CPUs the vCPUs and the I/O thread leave, none here)
+#   LVMM_BLK_COPY=1  one copy thread beside the I/O thread, handed every large
+#                    read (the default: threads on CPUs the vCPUs and the I/O
+#                    thread leave; with none, as here, one for 1 MiB reads only)
+#   LVMM_BLK_COPY=inline  no copy thread: the I/O thread copies every read
 #   LVMM_BLK_COPY=0  lvmm's large reads go through io_uring's workers instead of its
 #                    copy engine (non-temporal copies from a mapping of the image)
 effect() { # LABEL ARGS FIELD GOAL [VAR=VALUE...]: lvmm with these in its environment
@@ -80,5 +82,6 @@ effect "effect: seq read 1M qd32, sync engine (MiB/s)" "$sq" mibps "ratio>=1.5" 
 effect "effect: seq read 1M qd32, no EVENT_IDX (MiB/s)" "$sq event_idx=0" mibps "ratio>=1.5"
 effect "effect: seq read 1M qd1, split in 3 (MiB/s)" "mode=seqread bs=1048576 qd=1 lat=1" mibps "ratio>=1.5" LVMM_BLK_SPLIT=3 LVMM_BLK_COPY=2
 effect "effect: seq read 128K qd32, 1 copy thread (MiB/s)" "mode=seqread bs=131072 qd=32" mibps "ratio>=1.5" LVMM_BLK_COPY=1
+effect "effect: seq read 1M qd32, I/O thread copies alone (MiB/s)" "$sq" mibps "ratio>=1.5" LVMM_BLK_COPY=inline
 effect "effect: seq read 1M qd1, no copy engine (MiB/s)" "mode=seqread bs=1048576 qd=1 lat=1" mibps "ratio>=1.5" LVMM_BLK_COPY=0
 effect "effect: seq read 1M qd32, no copy engine (MiB/s)" "$sq" mibps "ratio>=1.5" LVMM_BLK_COPY=0

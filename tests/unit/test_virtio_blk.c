@@ -66,6 +66,8 @@ static int make_image(size_t size, bool rdonly)
 	return fd;
 }
 
+static unsigned setup_vcpus; /* the partition's vCPUs, as the device sees them */
+
 static int setup_img(size_t size, uint32_t flags, bool rdonly_fd)
 {
 	struct lvmm_dev_cfg cfg = { .type = LVMM_DEV_BLK, .flags = flags, .id = "blk0",
@@ -77,6 +79,7 @@ static int setup_img(size_t size, uint32_t flags, bool rdonly_fd)
 	vm = fake_vm_new(RAM, fds, 1);
 	if (!vm)
 		abort();
+	vm->nr_vcpus = setup_vcpus;
 	r = virtio_blk_ops.create(vm, &cfg, &state);
 	gq_init(&q, vm->mem, QSZ, 0x1000, 0x2000, 0x3000);
 	next_head = 0;
@@ -844,7 +847,7 @@ static void test_read_many_big(void)
  * trapped page of each destination. (Before: every large read was handed
  * to the engine's threads, a lone one too, paying a wake-up.)
  */
-#define CW_LEN (256 * 1024)
+static uint64_t cw_len = 256 * 1024; /* each read's length */
 struct copy_who {
 	pid_t tid;
 };
@@ -881,7 +884,7 @@ static void copy_who_run(unsigned nreq, const uint64_t *pages, pid_t *who, pid_t
 		memcpy(vm->mem + HDR + 16 * i, &h, sizeof(h));
 		vm->mem[STATUS + i] = 0xee;
 		gq_desc(&q, d, HDR + 16 * i, 16, 1, (uint16_t)(d + 1));
-		gq_desc(&q, (uint16_t)(d + 1), MB_AT + (uint64_t)i * CW_LEN, CW_LEN, 3, (uint16_t)(d + 2));
+		gq_desc(&q, (uint16_t)(d + 1), MB_AT + (uint64_t)i * cw_len, cw_len, 3, (uint16_t)(d + 2));
 		gq_desc(&q, (uint16_t)(d + 2), STATUS + i, 1, 2, 0);
 		gq_publish(&q, d);
 	}
@@ -916,8 +919,8 @@ static void copy_who_run(unsigned nreq, const uint64_t *pages, pid_t *who, pid_t
 
 		CHECK(gq_get_used(&q, &id, &len));
 		CHECK_EQ(vm->mem[STATUS + i], VIRTIO_BLK_S_OK);
-		for (k = 0; k < CW_LEN; k++)
-			bad += vm->mem[MB_AT + (uint64_t)i * CW_LEN + k] != (uint8_t)(100 * i + 3 + k / 512 + 1);
+		for (k = 0; k < cw_len; k++)
+			bad += vm->mem[MB_AT + (uint64_t)i * cw_len + k] != (uint8_t)(100 * i + 3 + k / 512 + 1);
 		CHECK_EQ(bad, 0);
 	}
 }
@@ -940,7 +943,7 @@ static bool thread_is(pid_t tid, const char *comm)
 static void test_copy_who(void)
 {
 	const uint64_t one[] = { MB_AT + 64 * 1024 };
-	const uint64_t two[] = { MB_AT + 64 * 1024, MB_AT + CW_LEN + 128 * 1024 };
+	const uint64_t two[] = { MB_AT + 64 * 1024, MB_AT + cw_len + 128 * 1024 };
 	pid_t who[2], io_tid;
 
 	setenv("LVMM_BLK_IO", "uring", 1);
@@ -956,6 +959,42 @@ static void test_copy_who(void)
 	CHECK_EQ(who[1], io_tid);
 	CHECK_EQ(virtio_blk_inflight(state), 0);
 	teardown();
+}
+
+/*
+ * A host with no CPU to spare for a copy thread (as many CPUs as vCPUs plus
+ * the I/O thread; LVMM_BLK_COPY unset): one thread all the same, handed
+ * only reads of 1 MiB and more. Of two 1 MiB reads made available together
+ * the first goes to it; of two 256 KiB ones neither does.
+ */
+static void test_copy_who_shared(void)
+{
+	const uint64_t two[] = { MB_AT + 64 * 1024, MB_AT + 1024 * 1024 + 128 * 1024 };
+	const uint64_t small[] = { MB_AT + 64 * 1024, MB_AT + 256 * 1024 + 128 * 1024 };
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	pid_t who[2], io_tid;
+
+	if (ncpu < 2) {
+		printf("skip - test_copy_who_shared: one CPU (no thread then)\n");
+		return;
+	}
+	setenv("LVMM_BLK_IO", "uring", 1);
+	unsetenv("LVMM_BLK_COPY");
+	setup_vcpus = (unsigned)ncpu - 1;
+	setup_full(4 * 1024 * 1024, 0, false, ~0ULL);
+	CHECK_EQ(copy_threads(), 1);
+	cw_len = 1024 * 1024;
+	copy_who_run(2, two, who, &io_tid);
+	CHECK(who[0] != io_tid && thread_is(who[0], "blk-copy"));
+	CHECK_EQ(who[1], io_tid);
+	next_head = 0;
+	cw_len = 256 * 1024;
+	copy_who_run(2, small, who, &io_tid);
+	CHECK_EQ(who[0], io_tid);
+	CHECK_EQ(who[1], io_tid);
+	CHECK_EQ(virtio_blk_inflight(state), 0);
+	teardown();
+	setup_vcpus = 0;
 }
 
 /*
@@ -1202,9 +1241,10 @@ int main(void)
 	{
 		int u = (int)syscall(SYS_userfaultfd, O_CLOEXEC);
 
-		if (have_uring && u >= 0)
+		if (have_uring && u >= 0) {
 			RUN(test_copy_who);
-		else
+			RUN(test_copy_who_shared);
+		} else
 			printf("skip - test_copy_who: needs io_uring and userfaultfd\n");
 		if (u >= 0)
 			close(u);
