@@ -121,6 +121,7 @@ struct blk_copy {
 	bool on;
 	const uint8_t *map;     /* the image, PROT_READ, MAP_SHARED */
 	uint64_t map_len;
+	unsigned prefetch;      /* copies prefetch the source this far ahead (0: not at all) */
 	int efd;                /* readable while completions wait */
 	unsigned nthreads, started;
 	pthread_t th[BLK_COPY_THREADS_MAX];
