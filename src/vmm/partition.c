@@ -489,15 +489,21 @@ static void partition_join(struct vm *vm)
 	iothread_stop(&vm->io);
 }
 
-/* Undo partition_build in reverse: devices, vCPUs, then the VM object. */
-static void partition_teardown(struct vm *vm)
+/* The vCPUs (each holds a reference to the VM), then the VM object and its memory. */
+static void partition_close_vm(struct vm *vm)
 {
 	unsigned i;
 
-	devices_destroy(&devices);
 	for (i = 0; i < vm->nr_vcpus; i++)
 		vcpu_destroy(&vm->vcpus[i]);
 	vm_destroy(vm);
+}
+
+/* Undo partition_build in reverse: devices, then vCPUs and the VM. */
+static void partition_teardown(struct vm *vm)
+{
+	devices_destroy(&devices);
+	partition_close_vm(vm);
 }
 
 int partition_main(int sup)
@@ -585,8 +591,15 @@ int partition_main(int sup)
 	 * crash). Final counters first (seq 0: nobody asked), for its summary;
 	 * then the devices (console flushed, disks and TAPs closed: the
 	 * supervisor may hand them to a restarted partition), then the report.
-	 * The VM itself is left to process exit, as QEMU does: closing it by
-	 * hand after unmapping its memory costs up to 20 ms here for nothing.
+	 * Then the VM is closed by hand, before its memory, rather than left
+	 * to process exit as QEMU does: at exit the kernel tears down the
+	 * memory first, and its MMU notifier's release waits for one SRCU
+	 * grace period, then the VM's destruction waits for another. Closed
+	 * here, the VM takes its notifier with it and the exit waits for
+	 * none. A grace period is ~0.1 ms when nothing else waits for one but
+	 * several jiffies when partitions stop together: stopping 8 idle
+	 * partitions at once took 6-50 ms (median 18), 5-20 ms (median 11)
+	 * this way; 32 took 35-50, 14-35 (bench/teardown.sh).
 	 */
 	{
 		static struct lvmm_ctl_reply rep;
@@ -599,6 +612,8 @@ int partition_main(int sup)
 	}
 	devices_destroy(&devices);
 	send_exit(sup, &vm->exit);
+	if (!vm->exit_keeps_vm)
+		partition_close_vm(vm);
 	return 0;
 
 fail_running:

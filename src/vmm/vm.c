@@ -560,7 +560,7 @@ static int vm_split_irqchip(struct vm *vm, char *err, size_t errlen)
 int vm_create(struct vm *vm, const struct lvmm_part_config *cfg, const int *fds, unsigned nfds,
 	      int sup_fd, const struct gmem_prot_list *regions, char *err, size_t errlen)
 {
-	const char *chip = getenv("LVMM_IRQCHIP");
+	const char *chip = getenv("LVMM_IRQCHIP"), *td = getenv("LVMM_VM_TEARDOWN");
 	uint64_t idmap = KVM_IDENTITY_MAP_ADDR;
 	unsigned i;
 	int r;
@@ -587,6 +587,9 @@ int vm_create(struct vm *vm, const struct lvmm_part_config *cfg, const int *fds,
 	vm->split_irqchip = !chip || strcmp(chip, "kernel");
 	if (chip && strcmp(chip, "kernel") && strcmp(chip, "split"))
 		pr_warn("LVMM_IRQCHIP=%s: not \"kernel\" or \"split\"; using the split irqchip", chip);
+	vm->exit_keeps_vm = td && !strcmp(td, "exit");
+	if (td && strcmp(td, "exit") && strcmp(td, "close"))
+		pr_warn("LVMM_VM_TEARDOWN=%s: not \"close\" or \"exit\"; closing the VM", td);
 
 	r = kvm_check(vm, err, errlen);
 	if (r)
@@ -622,13 +625,19 @@ int vm_create(struct vm *vm, const struct lvmm_part_config *cfg, const int *fds,
 	return 0;
 }
 
+/*
+ * The VM before its memory: closing the VM's last reference destroys it
+ * (KVM unregisters its MMU notifier, one SRCU grace period), after which
+ * unmapping the memory is plain page freeing. The other order makes the
+ * unmap invalidate every page through KVM first.
+ */
 void vm_destroy(struct vm *vm)
 {
 	iothread_destroy(&vm->io);
-	if (vm->mem)
-		munmap(vm->mem, vm->mem_bytes);
 	if (vm->vm_fd >= 0)
 		close(vm->vm_fd);
+	if (vm->mem)
+		munmap(vm->mem, vm->mem_bytes);
 	vm->mem = NULL;
 	vm->vm_fd = -1;
 }

@@ -82,6 +82,12 @@ struct vm {
 	int (*irq_line)(void *opaque, uint32_t gsi, int level);
 	void *irq_opaque;
 	bool self_pause;      /* VM_PAUSED by a vCPU for a run-time lock, not by the supervisor */
+	/*
+	 * Leave the VM to process exit instead of closing it once the guest
+	 * has ended (LVMM_VM_TEARDOWN=exit, for bench/teardown.sh's comparison):
+	 * the exit then waits for two SRCU grace periods instead of one.
+	 */
+	bool exit_keeps_vm;
 };
 
 /*
