@@ -10,7 +10,11 @@
 #    followed by an SRCU grace period; with the split irqchip (only the
 #    LAPICs in the kernel), which lvmm uses since the IOAPIC moved into the
 #    partition process (src/devices/ioapic.c) and QEMU microvm uses too,
-#    there are none. LVMM_IRQCHIP=kernel is the old platform.
+#    there are none. LVMM_IRQCHIP=kernel is the old platform. Then 8 such
+#    processes told to exit one after another, with the VM left to process
+#    exit (two SRCU grace periods each, QEMU's way) and closed first (one,
+#    lvmm's partitions): a grace period asked for while another runs is a
+#    normal one, a few jiffies.
 # 2. Stopping partitions (bench/tools/scaletime.c, as in bench/scale.sh):
 #    N = 1, 8, 32 idle guests (TEARDOWN_NS), stop one (API request to the
 #    process being gone) and then all (SIGTERM to the last exit), lvmm
@@ -33,6 +37,8 @@ record teardown "kernel exit: VM + vCPU only (ms)" "$(col vcpu_ms "${K[@]}")" ""
 record teardown "kernel exit: + in-kernel PIC/IOAPIC (ms)" "$(col irqchip_ms "${K[@]}")" "" none
 record teardown "kernel exit: split irqchip, lvmm and QEMU (ms)" "$(col split_ms "${K[@]}")" "" none
 record teardown "kernel exit: LVMM_IRQCHIP=kernel vs split" "$(col irqchip_pit_ms "${K[@]}")" "$(col split_ms "${K[@]}")" none
+record teardown "kernel exit: 8 in a row, VM left to exit (ms)" "$(col split8_ms "${K[@]}")" "" none
+record teardown "kernel exit: 8 in a row, VM closed first vs left" "$(col split8_closed_ms "${K[@]}")" "$(col split8_ms "${K[@]}")" none
 
 command -v qemu-system-x86_64 >/dev/null || { echo "skip: stopping partitions: no qemu-system-x86_64"; exit 0; }
 qemu_args 64

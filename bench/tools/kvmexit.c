@@ -10,8 +10,22 @@
  *                 in user space): what QEMU microvm and lvmm ask for
  *   irqchip     + KVM_CREATE_IRQCHIP (in-kernel PIC and IOAPIC)
  *   irqchip_pit + KVM_CREATE_PIT2: lvmm with LVMM_IRQCHIP=kernel
+ *   split8      8 split-irqchip processes told to exit one after another
+ *                 (each its own pipe closing, as a supervisor stops its
+ *                 partitions), to the last waitpid(): the VM left to
+ *                 process exit (QEMU; lvmm with LVMM_VM_TEARDOWN=exit)
+ *   split8_closed the same, each closing its vCPU and VM before it exits
+ *                 (what an lvmm partition does)
+ *
+ * Process exit frees the memory before the last file goes: KVM's MMU
+ * notifier is released (one SRCU grace period), then the VM destroyed
+ * (another). Closed first, the VM takes its notifier along (one). A grace
+ * period asked for while none is running is expedited (~0.1 ms); one asked
+ * for while another process's is running is a normal one, a few jiffies:
+ * the split8 pair shows what that does to processes exiting in a row.
  *
  *   kvmexit [N]   -> one line: vcpu_ms=.. split_ms=.. irqchip_ms=.. irqchip_pit_ms=..
+ *                    split8_ms=.. split8_closed_ms=..
  *   kvmexit N CONF -> only that configuration (for perf: bench/teardown.sh)
  */
 #include <fcntl.h>
@@ -26,8 +40,10 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { VCPU = 0, SPLIT = 1, IRQCHIP = 2, IRQCHIP_PIT = 3, NCONF = 4 };
-static const char *const names[NCONF] = { "vcpu", "split", "irqchip", "irqchip_pit" };
+enum { VCPU = 0, SPLIT = 1, IRQCHIP = 2, IRQCHIP_PIT = 3, SPLIT8 = 4, SPLIT8_CLOSED = 5, NCONF = 6 };
+static const char *const names[NCONF] = { "vcpu", "split", "irqchip", "irqchip_pit", "split8",
+					   "split8_closed" };
+#define TOGETHER 8 /* processes in the split8 configurations */
 
 static double now_ms(void)
 {
@@ -44,8 +60,11 @@ static int cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* In the child: build the VM, run the vCPU once, report readiness on fd, exit. */
-static void child(int conf, int fd)
+/*
+ * In the child: build the VM, run the vCPU once, report readiness on fd;
+ * with go >= 0 wait for it to close (split8*); exit.
+ */
+static void child(int conf, int fd, int go)
 {
 	size_t sz = 64 << 20;
 	int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC), vm, mfd, vcpu, runsz;
@@ -64,12 +83,12 @@ static void child(int conf, int fd)
 	r = (struct kvm_userspace_memory_region){ .memory_size = sz, .userspace_addr = (uintptr_t)mem };
 	if (mem == MAP_FAILED || ioctl(vm, KVM_SET_USER_MEMORY_REGION, &r))
 		_exit(2);
-	if (conf == SPLIT) {
+	if (conf == SPLIT || conf >= SPLIT8) {
 		struct kvm_enable_cap cap = { .cap = KVM_CAP_SPLIT_IRQCHIP, .args = { 24 } };
 
 		if (ioctl(vm, KVM_ENABLE_CAP, &cap))
 			_exit(3);
-	} else if (conf >= IRQCHIP && ioctl(vm, KVM_CREATE_IRQCHIP, 0)) {
+	} else if ((conf == IRQCHIP || conf == IRQCHIP_PIT) && ioctl(vm, KVM_CREATE_IRQCHIP, 0)) {
 		_exit(3);
 	}
 	if (conf == IRQCHIP_PIT) {
@@ -96,7 +115,52 @@ static void child(int conf, int fd)
 		_exit(5);
 	if (write(fd, &c, 1) != 1)
 		_exit(6);
+	if (go >= 0 && read(go, &c, 1) < 0)
+		_exit(7);
+	if (conf == SPLIT8_CLOSED) {
+		munmap(run, (size_t)runsz);
+		close(vcpu);
+		close(vm);
+	}
 	_exit(0);
+}
+
+/* split8*: TOGETHER children ready, then told one after another (their pipes close); ms to the last exit. */
+static double together(int conf)
+{
+	int rd[2], go[TOGETHER][2], i, k, st;
+	pid_t pid[TOGETHER];
+	double t0;
+	char c;
+
+	if (pipe(rd))
+		return -1;
+	for (i = 0; i < TOGETHER; i++) {
+		if (pipe(go[i]))
+			return -1;
+		pid[i] = fork();
+		if (pid[i] == 0) {
+			close(rd[0]);
+			close(go[i][1]);
+			child(conf, rd[1], go[i][0]);
+		}
+		close(go[i][0]);
+	}
+	close(rd[1]);
+	for (i = 0; i < TOGETHER; i++)
+		if (read(rd[0], &c, 1) != 1)
+			break;
+	t0 = now_ms();
+	for (k = 0; k < TOGETHER; k++)
+		close(go[k][1]);
+	for (k = 0; k < TOGETHER; k++)
+		waitpid(pid[k], &st, 0);
+	close(rd[0]);
+	if (i < TOGETHER) {
+		fprintf(stderr, "kvmexit: %s: a child failed\n", names[conf]);
+		return -1;
+	}
+	return now_ms() - t0;
 }
 
 int main(int argc, char **argv)
@@ -114,7 +178,12 @@ int main(int argc, char **argv)
 	for (conf = 0; conf < NCONF; conf++) {
 		if (only >= 0 && conf != only)
 			continue;
-		for (i = 0; i < n; i++) {
+		for (i = 0; i < n && conf >= SPLIT8; i++) {
+			t[i] = together(conf);
+			if (t[i] < 0)
+				return 1;
+		}
+		for (i = 0; i < n && conf < SPLIT8; i++) {
 			int p[2], st;
 			double t0;
 			pid_t pid;
@@ -125,7 +194,7 @@ int main(int argc, char **argv)
 			pid = fork();
 			if (pid == 0) {
 				close(p[0]);
-				child(conf, p[1]);
+				child(conf, p[1], -1);
 			}
 			close(p[1]);
 			if (read(p[0], &c, 1) != 1) {
