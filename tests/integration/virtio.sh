@@ -44,13 +44,20 @@ else show "$out"; fail blk-flushed-data-survives-sigkill "alive=$alive at SIGKIL
 # each) are held back; blkbench counts the kicks it had to make. With polling
 # off every sleep asks for kicks again first: a lost one would stall a
 # request (blkbench gives up after 5 s, exit 1).
+# Polling holds a kick back only when the next request comes within the
+# poll window (50 us): on a host so slowed (a sanitizer build while the
+# other core is taken: 5,371 requests in 1 s once, ~190 us each) that they
+# do not, every request kicks, as it should, so such a run is made again.
 truncate -s 16M "$TMP/bench.img"
-run_lvmm 30 "$out" run --no-stdin --kernel "$GUESTS/blkbench.elf" --memory 64 --disk "$TMP/bench.img" \
-	--cmdline "mode=randread qd=1 lat=1 secs=1"
-ios=$(sed -n 's/^blkbench: .* ios=\([0-9]*\).*/\1/p' "$out") kicks=$(sed -n 's/^blkbench: .* kicks=\([0-9]*\).*/\1/p' "$out")
+for try in 1 2; do
+	run_lvmm 30 "$out" run --no-stdin --kernel "$GUESTS/blkbench.elf" --memory 64 --disk "$TMP/bench.img" \
+		--cmdline "mode=randread qd=1 lat=1 secs=1"
+	ios=$(sed -n 's/^blkbench: .* ios=\([0-9]*\).*/\1/p' "$out") kicks=$(sed -n 's/^blkbench: .* kicks=\([0-9]*\).*/\1/p' "$out")
+	[ "${ios:-0}" -ge 20000 ] && break
+done
 if [ $rc -eq 0 ] && [ "${ios:-0}" -gt 1000 ] && [ $((${kicks:-0} * 10)) -lt "${ios:-0}" ]; then
 	pass blk-kicks-held-back-while-polled
-else show "$out"; fail blk-kicks-held-back-while-polled "rc=$rc, ${ios:-no} requests made ${kicks:-no} kicks (want < 1 in 10)"; fi
+else show "$out"; fail blk-kicks-held-back-while-polled "rc=$rc, ${ios:-no} requests made ${kicks:-no} kicks (want < 1 in 10; try $try)"; fi
 LVMM_IO_POLL_US=0 run_lvmm 30 "$out" run --no-stdin --kernel "$GUESTS/blkbench.elf" --memory 64 \
 	--disk "$TMP/bench.img" --cmdline "mode=seqread bs=131072 qd=8 secs=1"
 ios=$(sed -n 's/^blkbench: .* ios=\([0-9]*\).*/\1/p' "$out")
