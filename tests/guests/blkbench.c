@@ -20,6 +20,9 @@
  *           driver makes it; the guest keeps polling (it runs at CPL3 with
  *           interrupts masked, see rt.h). Default: 1 with lat=1, else 0.
  *   event_idx=0  do not negotiate VIRTIO_F_EVENT_IDX
+ *   think_us=N   wait N us after each completion before the slot's next
+ *           request (0): a driver with work between requests, which a
+ *           device that stops looking at once needs a kick for each time
  *
  * One result line, e.g.
  *   blkbench: randread iops=12345 mibps=48 bs=4096 qd=16 ios=37035 ms=3000 kicks=812
@@ -140,6 +143,7 @@ int main(void)
 	bs = (uint32_t)arg_u64("bs", bs);
 	uint64_t qd = arg_u64("qd", 16), secs = arg_u64("secs", 3);
 	int lat = (int)arg_u64("lat", 0), irq = (int)arg_u64("irq", (uint64_t)lat);
+	uint64_t think_us = arg_u64("think_us", 0);
 	uint64_t want = VIRTIO_BLK_F_RO | VIRTIO_BLK_F_SIZE_MAX | VIRTIO_BLK_F_SEG_MAX;
 	if (arg_u64("event_idx", 1))
 		want |= VIRTIO_F_EVENT_IDX;
@@ -225,6 +229,8 @@ int main(void)
 				uint64_t us = (last - slots[s].t0) / tpus;
 				hist[us > HIST_US ? HIST_US : us]++;
 			}
+			while (think_us && rdtsc() - last < think_us * tpus)
+				cpu_relax();
 			if ((int64_t)(last - end) < 0) {
 				uint64_t b = rnd ? xorshift() % nblocks : next_block++ % nblocks;
 				submit(s, type, b * nsec, bs);
