@@ -128,7 +128,7 @@ static void child(int conf, int fd, int go)
 /* split8*: TOGETHER children ready, then told one after another (their pipes close); ms to the last exit. */
 static double together(int conf)
 {
-	int rd[2], go[TOGETHER][2], i, k, st;
+	int rd[2], go[TOGETHER][2], i, k, n, st;
 	pid_t pid[TOGETHER];
 	double t0;
 	char c;
@@ -145,15 +145,18 @@ static double together(int conf)
 			child(conf, rd[1], go[i][0]);
 		}
 		close(go[i][0]);
+		if (pid[i] < 0)
+			break;
 	}
+	n = i; /* the children there are */
 	close(rd[1]);
-	for (i = 0; i < TOGETHER; i++)
+	for (i = 0; i < n; i++)
 		if (read(rd[0], &c, 1) != 1)
 			break;
 	t0 = now_ms();
-	for (k = 0; k < TOGETHER; k++)
+	for (k = 0; k < n; k++)
 		close(go[k][1]);
-	for (k = 0; k < TOGETHER; k++)
+	for (k = 0; k < n; k++)
 		waitpid(pid[k], &st, 0);
 	close(rd[0]);
 	if (i < TOGETHER) {
@@ -178,7 +181,7 @@ int main(int argc, char **argv)
 	for (conf = 0; conf < NCONF; conf++) {
 		if (only >= 0 && conf != only)
 			continue;
-		for (i = 0; i < n && conf >= SPLIT8; i++) {
+		for (i = 0; i < n && conf >= SPLIT8; i++) { /* the rest run one process at a time */
 			t[i] = together(conf);
 			if (t[i] < 0)
 				return 1;
