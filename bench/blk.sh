@@ -17,12 +17,13 @@ img=$T/blkbench.img
 [ -f "$img" ] || dd if=/dev/urandom of="$img" bs=1M count=256 status=none
 cat "$img" >/dev/null
 SECS=${BLK_SECS:-2}
+WRAP=() # a command both VMMs run under (taskset)
 run_l() {
-	LVMM_BLK_IO=${BLK_IO:-} "$LVMM" run --no-stdin --kernel "$G/blkbench.elf" --memory 64 --disk "$img" \
+	LVMM_BLK_IO=${BLK_IO:-} "${WRAP[@]}" "$LVMM" run --no-stdin --kernel "$G/blkbench.elf" --memory 64 --disk "$img" \
 		--cmdline "$1 secs=$SECS" 2>/dev/null | grep "^blkbench: [a-z]* "
 }
 run_q() {
-	"${QEMU[@]}" -kernel "$G/blkbench.elf" -append "$1 secs=$SECS" \
+	"${WRAP[@]}" "${QEMU[@]}" -kernel "$G/blkbench.elf" -append "$1 secs=$SECS" \
 		-drive "if=none,id=d0,file=$img,format=raw,cache=writeback" -device virtio-blk-device,drive=d0 \
 		2>/dev/null </dev/null | grep "^blkbench: [a-z]* "
 }
@@ -47,6 +48,19 @@ for c in "seq read 128K:mode=seqread bs=131072" "seq read 1M:mode=seqread bs=104
 		fi
 	done
 done
+# A driver with work between requests (it waits 30 us after each completion,
+# think_us=30), and a guest whose VMM has one host CPU (taskset -c 0: lvmm's
+# I/O thread then does not poll, src/vmm/iothread.c).
+tk="mode=randread bs=4096 qd=1 lat=1 think_us=30"
+L=() Q=()
+for ((r = 0; r < RUNS; r++)); do L+=("$(run_l "$tk")"); Q+=("$(run_q "$tk")"); done
+record blk "rand read 4K qd1, driver waits 30 us (IOPS)" "$(col iops "${L[@]}")" "$(col iops "${Q[@]}")" "ratio>=1"
+WRAP=(taskset -c 0)
+tk="mode=randread bs=4096 qd=1 lat=1 think_us=5"
+L=() Q=()
+for ((r = 0; r < RUNS; r++)); do L+=("$(run_l "$tk")"); Q+=("$(run_q "$tk")"); done
+record blk "rand read 4K qd1, one host CPU (IOPS)" "$(col iops "${L[@]}")" "$(col iops "${Q[@]}")" "ratio>=1"
+WRAP=()
 
 # What each change on the notification path is worth: the same figures with one
 # mechanism off (the other VMM unchanged, or with the guest's same choice).
@@ -78,6 +92,12 @@ pp="mode=randread bs=4096 qd=1 lat=1"
 effect "effect: 4K ping-pong p50, no EVENT_IDX (us)" "$pp event_idx=0" p50_us "ratio<=1"
 effect "effect: 4K ping-pong p50, sync engine (us)" "$pp" p50_us "ratio<=1" BLK_IO=sync
 effect "effect: 4K ping-pong p50, no polling (us)" "$pp" p50_us "ratio<=1" LVMM_IO_POLL_US=0
+#   LVMM_IO_POLL_US=50  on one host CPU lvmm's I/O thread polls anyway (as it
+#                    did before 2026-12-03), up to 50 us
+WRAP=(taskset -c 0)
+effect "effect: 4K qd1 on one host CPU, polling anyway (IOPS)" "mode=randread bs=4096 qd=1 lat=1 think_us=5" iops "ratio>=1" \
+	LVMM_IO_POLL_US=50
+WRAP=()
 sq="mode=seqread bs=1048576 qd=32"
 effect "effect: seq read 1M qd32, sync engine (MiB/s)" "$sq" mibps "ratio>=1.5" BLK_IO=sync
 effect "effect: seq read 1M qd32, no EVENT_IDX (MiB/s)" "$sq event_idx=0" mibps "ratio>=1.5"

@@ -21,10 +21,12 @@
  * by itself for up to poll_ns before it sleeps in epoll_wait, so a device
  * whose guest answers quickly (a ping-pong, a queue-depth-1 disk) does not
  * pay a sleep and a wake-up per request. poll_ns doubles (from
- * IOTHREAD_POLL_START_NS up to IOTHREAD_POLL_MAX_NS) when a sleep ended
- * within the maximum window (polling would have caught it), and is halved
- * when a window passed with nothing found: an idle partition never polls,
- * and two partitions on one busy core stop spinning against each other.
+ * IOTHREAD_POLL_START_NS up to IOTHREAD_POLL_MAX_NS) when the window and the
+ * sleep after it together came to less than the largest window (a longer
+ * window would have caught the work), and drops to 0 after a sleep longer
+ * than that: an idle partition never polls. A thread with one host CPU
+ * does not poll at all: its spinning would only keep the vCPU that makes
+ * its work (or its peer) off that CPU.
  */
 #define IOTHREAD_POLL_START_NS 4000ULL
 #define IOTHREAD_POLL_MAX_NS   50000ULL
@@ -61,6 +63,7 @@ struct iothread {
 	unsigned npollers;
 	uint64_t poll_ns;     /* current polling window (0: none) */
 	uint64_t poll_max_ns; /* 0 turns polling off */
+	bool poll_forced;     /* poll_max_ns set by LVMM_IO_POLL_US: kept on one host CPU too */
 	uint64_t slice_ns;    /* scheduler slice (0: the kernel's default) */
 	struct { uint64_t windows, hits; } poll_stats;
 	struct io_handler handlers[IOTHREAD_MAX_HANDLERS];
