@@ -36,7 +36,7 @@ stats() {
 	printf '%s\n' "$@" | grep -E '^[0-9.]+$' | sort -g | awk '{ v[NR] = $1 }
 		END { if (!NR) { print "n/a n/a n/a"; exit }
 		      m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-		      printf "%g %g %g\n", m, v[1], v[NR] }'
+		      printf "%.10g %.10g %.10g\n", m, v[1], v[NR] }'
 }
 # goal_met GOAL LVMM QEMU: prints met / MISSED / "-" for
 #   ratio<=X, ratio>=X (lvmm/QEMU), lvmm<=X, lvmm>=X, or none.
