@@ -733,6 +733,19 @@ static unsigned blk_copy_inline(struct blk_dev *b)
 }
 
 /*
+ * Lock held, I/O thread, after a submit and its reap: io_uring requests
+ * still out run on the kernel's workers (every buffered write on ext4,
+ * which cannot try one without blocking) or wait on the disk. A polling
+ * I/O thread would only keep a worker off its CPU: 128 KiB writes at
+ * queue depth 1 took p50 52-60 us polled against 30-46 without.
+ */
+static void blk_yield_to_workers(struct blk_dev *b)
+{
+	if (b->io.uring && b->io.out)
+		iothread_yield_poll(&b->vdev.vm->io);
+}
+
+/*
  * Queue 0 was kicked, or requests completed (lock held, I/O thread): pop
  * what the guest made available, while slots are free and no reset
  * waits. Plain-call requests run one at a time without the lock; io_uring
@@ -799,6 +812,7 @@ static void blk_queue_notify(struct virtio_dev *vdev, unsigned q)
 		done += blk_reap(b, true);
 		blk_submit(b); /* short transfers resumed */
 	}
+	blk_yield_to_workers(b);
 	if (done)
 		virtio_notify(vdev, q);
 }
@@ -816,6 +830,7 @@ static void blk_ring_handler(void *opaque, uint32_t events)
 		unsigned done = blk_reap(b, true);
 
 		blk_submit(b); /* short transfers resumed */
+		blk_yield_to_workers(b);
 
 		if (done)
 			virtio_notify(vdev, 0);

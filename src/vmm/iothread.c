@@ -209,6 +209,8 @@ static int poll_window(struct iothread *t)
 				return r;
 			work |= r > 0;
 		}
+		if (t->poll_yield)
+			break;
 		if (work) {
 			last = now_ns();
 			found = true;
@@ -248,13 +250,18 @@ static void poll_adapt(struct iothread *t, uint64_t slept)
 	}
 }
 
+void iothread_yield_poll(struct iothread *t)
+{
+	t->poll_yield = true;
+}
+
 void iothread_run(struct iothread *t)
 {
 	for (;;) {
 		uint64_t slept;
 		int r;
 
-		if (t->poll_ns && t->npollers) {
+		if (t->poll_ns && t->npollers && !t->poll_yield) {
 			r = poll_window(t);
 			if (r == -ECANCELED)
 				return;
@@ -280,6 +287,7 @@ void iothread_run(struct iothread *t)
 			pr_err("iothread: epoll_wait: %s", strerror(-r));
 			return;
 		}
+		t->poll_yield = false;
 		poll_adapt(t, now_ns() - slept);
 		/* What the event's handler started may go on at once. */
 		if (t->npollers)

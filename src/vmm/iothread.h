@@ -64,10 +64,19 @@ struct iothread {
 	uint64_t poll_ns;     /* current polling window (0: none) */
 	uint64_t poll_max_ns; /* 0 turns polling off */
 	bool poll_forced;     /* poll_max_ns set by LVMM_IO_POLL_US: kept on one host CPU too */
+	bool poll_yield;      /* iothread_yield_poll: no window until the next wake-up */
 	uint64_t slice_ns;    /* scheduler slice (0: the kernel's default) */
 	struct { uint64_t windows, hits; } poll_stats;
 	struct io_handler handlers[IOTHREAD_MAX_HANDLERS];
 };
+
+/*
+ * From a handler or poller (I/O thread): what a device waits for now runs
+ * on other threads that need a CPU (io_uring's kernel workers): end the
+ * polling window and sleep until an fd wakes the thread, instead of
+ * spinning against them.
+ */
+void iothread_yield_poll(struct iothread *t);
 
 /* Create the epoll instance. 0 or -errno. */
 int iothread_init(struct iothread *t) MUST_CHECK;
