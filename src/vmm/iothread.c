@@ -222,8 +222,8 @@ static int poll_window(struct iothread *t)
 	 * A window that found nothing is not shrunk here: the sleep after it
 	 * tells how far off the work was (iothread_run). Halving it here while
 	 * the short sleep doubled it again kept the window at the first size
-	 * that missed, forever (a driver 10-20 us between requests kicked for
-	 * most of them).
+	 * that missed, forever (a driver 20-30 us between requests kicked for
+	 * 40-100% of them).
 	 */
 	if (found)
 		t->poll_stats.hits++;
