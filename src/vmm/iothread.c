@@ -195,10 +195,8 @@ static int poll_window(struct iothread *t)
 {
 	uint64_t last = now_ns();
 	unsigned spin = 0;
-	bool found = false;
 	int r;
 
-	t->poll_stats.windows++;
 	while (now_ns() - last < t->poll_ns) {
 		bool work = run_pollers(t);
 
@@ -211,12 +209,10 @@ static int poll_window(struct iothread *t)
 		}
 		if (t->poll_yield)
 			break;
-		if (work) {
+		if (work)
 			last = now_ns();
-			found = true;
-		} else {
+		else
 			__builtin_ia32_pause();
-		}
 	}
 	/*
 	 * A window that found nothing is not shrunk here: the sleep after it
@@ -225,8 +221,6 @@ static int poll_window(struct iothread *t)
 	 * that missed, forever (a driver 20-30 us between requests kicked for
 	 * 40-100% of them).
 	 */
-	if (found)
-		t->poll_stats.hits++;
 	return 0;
 }
 

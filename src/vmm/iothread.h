@@ -66,7 +66,6 @@ struct iothread {
 	bool poll_forced;     /* poll_max_ns set by LVMM_IO_POLL_US: kept on one host CPU too */
 	bool poll_yield;      /* iothread_yield_poll: no window until the next wake-up */
 	uint64_t slice_ns;    /* scheduler slice (0: the kernel's default) */
-	struct { uint64_t windows, hits; } poll_stats;
 	struct io_handler handlers[IOTHREAD_MAX_HANDLERS];
 };
 
