@@ -132,7 +132,10 @@ for p in 7 9; do
 	echo "    UDP port $p received $(received $p) datagram(s), $(distinct $p) distinct"
 done
 echo "  links and devices at the end (from the supervisor):"
-grep -E '"event":"device_summary"' "$OUT/events.jsonl" | sed -E 's/.*"partition":"([^"]*)","device":"([^"]*)","rx_packets":([0-9]+),"rx_bytes":[0-9]+,"tx_packets":([0-9]+),"tx_bytes":[0-9]+,"drops":([0-9]+).*/    \1 \2: rx \3 frames, tx \4 frames, \5 dropped by the device/'
+# Network devices count frames, consoles bytes; a summary of another shape is left out.
+grep -E '"event":"device_summary"' "$OUT/events.jsonl" | sed -nE \
+	-e 's/.*"partition":"([^"]*)","device":"([^"]*)","rx_packets":([0-9]+),"rx_bytes":[0-9]+,"tx_packets":([0-9]+),"tx_bytes":[0-9]+,"drops":([0-9]+).*/    \1 \2: rx \3 frames, tx \4 frames, \5 dropped by the device/p' \
+	-e 's/.*"partition":"([^"]*)","device":"([^"]*)","rx_bytes":([0-9]+),"tx_bytes":([0-9]+)\}.*/    \1 \2: console in \3 bytes, out \4 bytes/p'
 echo "  events log: $OUT/events.jsonl; lvmm exit status $rc; $((SECONDS - start)) s"
 # The verdict: every allowed flow answered (retransmissions allowed), and the
 # filter proven on both sides: the service partition dropped all three UDP/9
