@@ -184,6 +184,16 @@ static void net_backend_failed(struct net_dev *n, int err)
 /* ---- tx ------------------------------------------------------------------ */
 
 /* Is this header acceptable with what was negotiated? (Invalid frames are dropped.) */
+/*
+ * The clock for a limiter: none without a rate (most devices), which skips a
+ * clock read per frame (2% of all samples, 4% of the I/O thread's, at 1500 B
+ * to a TAP).
+ */
+static uint64_t rl_now(const struct rate_limiter *rl)
+{
+	return rate_limiter_unlimited(rl) ? 0 : now_ns();
+}
+
 static bool tx_hdr_ok(const struct net_dev *n, const struct virtio_net_hdr_v1 *h,
 		      size_t frame_len)
 {
@@ -234,7 +244,7 @@ static bool net_tx_one(struct net_dev *n, const struct vq_chain *c)
 		n->st.drops++;
 		return true;
 	}
-	if (!rate_limiter_consume(&n->tx_rl, frame_len, 1, now_ns())) {
+	if (!rate_limiter_consume(&n->tx_rl, frame_len, 1, rl_now(&n->tx_rl))) {
 		n->st.throttled++;
 		n->tx_rl_wait = true;
 		net_arm_timer(n, rate_limiter_wait_ns(&n->tx_rl, frame_len, 1, now_ns()));
@@ -424,7 +434,7 @@ static void net_rx_turn(struct net_dev *n)
 				n->rx_want = false; /* until the driver kicks with buffers */
 				return;
 			}
-			if (!rate_limiter_consume(&n->rx_rl, 1, 1, now_ns())) {
+			if (!rate_limiter_consume(&n->rx_rl, 1, 1, rl_now(&n->rx_rl))) {
 				n->st.throttled++;
 				n->rx_rl_wait = true;
 				net_arm_timer(n, rate_limiter_wait_ns(&n->rx_rl, 1, 1, now_ns()));
@@ -441,7 +451,7 @@ static void net_rx_turn(struct net_dev *n)
 			}
 			/* Frame sizes are only known after the read: charge the rest now. */
 			rate_limiter_charge(&n->rx_rl, (uint64_t)len > 1 ? (uint64_t)len - 1 : 0, 0,
-					    now_ns());
+					    rl_now(&n->rx_rl));
 			if ((size_t)len < NET_HDR_LEN + NET_MIN_FRAME || (size_t)len > NET_BUF_LEN ||
 			    !rx_hdr_fix(n, (struct virtio_net_hdr_v1 *)(void *)n->rx_buf)) {
 				n->st.drops++;
