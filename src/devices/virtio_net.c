@@ -183,7 +183,6 @@ static void net_backend_failed(struct net_dev *n, int err)
 
 /* ---- tx ------------------------------------------------------------------ */
 
-/* Is this header acceptable with what was negotiated? (Invalid frames are dropped.) */
 /*
  * The clock for a limiter: none without a rate (most devices), which skips a
  * clock read per frame (2% of all samples, 4% of the I/O thread's, at 1500 B
@@ -194,6 +193,7 @@ static uint64_t rl_now(const struct rate_limiter *rl)
 	return rate_limiter_unlimited(rl) ? 0 : now_ns();
 }
 
+/* Is this header acceptable with what was negotiated? (Invalid frames are dropped.) */
 static bool tx_hdr_ok(const struct net_dev *n, const struct virtio_net_hdr_v1 *h,
 		      size_t frame_len)
 {
