@@ -348,6 +348,12 @@ static void uart_input(void *opaque, uint32_t events)
 	ssize_t n, i;
 
 	pthread_mutex_lock(&u->lock);
+	if (u->rx_count == UART_FIFO) {
+		/* Full (loopback writes fill it too): a read of 0 bytes would look like EOF. */
+		uart_watch_input(u, false);
+		pthread_mutex_unlock(&u->lock);
+		return;
+	}
 	n = read(u->in_fd, buf, UART_FIFO - u->rx_count);
 	if (n <= 0) {
 		if (n == 0 || (errno != EAGAIN && errno != EINTR)) {

@@ -866,7 +866,7 @@ static bool blk_poll(void *opaque)
 	if (virtio_running(vdev) && vq->ready && !vq->broken && !b->quiesce &&
 	    ((b->io.uring && b->inflight && io_uring_cq_ready(&b->io.ring)) ||
 	     (b->copy.on && b->inflight && blk_copy_pending(&b->copy)) ||
-	     (b->nfree && vq_avail_count(vq)))) {
+	     (b->nfree && virtio_avail_count(vdev, 0)))) { /* reports a malformed index */
 		work = true;
 		blk_queue_notify(vdev, 0);
 	}
@@ -886,6 +886,9 @@ static bool blk_idle(void *opaque)
 	if (b->kicks_off) {
 		b->kicks_off = false;
 		more = vq_enable_notify(vq) && virtio_running(vdev) && !b->quiesce && b->nfree;
+		/* A malformed avail index seen here first: no pop reports it (broken: skipped). */
+		if (vq->broken && virtio_running(vdev))
+			virtio_dev_error(vdev, 0, vq->err);
 	}
 	pthread_mutex_unlock(&vdev->lock);
 	return more;

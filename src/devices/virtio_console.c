@@ -107,9 +107,14 @@ static void cons_update_watch(struct cons_dev *c)
 	uint32_t want = 0;
 
 	if (c->conn_fd >= 0 && virtio_running(&c->vdev)) {
-		if (c->rx_want && !c->rx_eof)
+		/*
+		 * Not for a queue that is off: cons_rx/cons_tx would not touch the
+		 * fd and the level-triggered event would spin the I/O thread. The
+		 * driver's kick after re-enabling it brings us back.
+		 */
+		if (c->rx_want && !c->rx_eof && c->vdev.vqs[CONS_RXQ].ready)
 			want |= EPOLLIN;
-		if (c->tx_held)
+		if (c->tx_held && c->vdev.vqs[CONS_TXQ].ready)
 			want |= EPOLLOUT;
 	}
 	set_watch(c, c->conn_fd, &c->conn_w, c->conn_fd >= 0 && (want || !c->hup), want,

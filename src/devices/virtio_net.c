@@ -112,7 +112,12 @@ static uint32_t watch_wanted(const struct net_dev *n, const struct net_watch *w)
 
 	if (!up)
 		return 0;
-	if (w->rx && n->rx_want && !n->rx_len && !n->rx_rl_wait)
+	/*
+	 * Not while the rx queue is off: net_rx_turn could not read, and the
+	 * level-triggered fd would spin the I/O thread. The driver kicks after
+	 * enabling it and posting buffers, which re-arms the watch.
+	 */
+	if (w->rx && n->rx_want && !n->rx_len && !n->rx_rl_wait && n->vdev.vqs[NET_RXQ].ready)
 		ev |= EPOLLIN;
 	if (w->tx && n->tx_wait)
 		ev |= n->be->tx_events;
@@ -526,10 +531,17 @@ static bool net_poll(void *opaque)
 
 	pthread_mutex_lock(&vdev->lock);
 	if (virtio_running(vdev) && n->link_up && !n->be_dead) {
+		/* virtio_avail_count: a malformed index seen here first is reported too. */
 		if (!n->tx_wait && !n->tx_rl_wait && vdev->vqs[NET_TXQ].ready &&
-		    !vdev->vqs[NET_TXQ].broken && vq_avail_count(&vdev->vqs[NET_TXQ]))
+		    !vdev->vqs[NET_TXQ].broken && virtio_avail_count(vdev, NET_TXQ))
 			work = true;
-		if (n->rx_want && !n->rx_rl_wait && n->be->ops->rx_pending && n->be->ops->rx_pending(n->be))
+		/*
+		 * Only rx that can progress now: a held frame (rx_len) waits for the
+		 * driver's kick with more buffers, and a queue that is off for its
+		 * re-enable. Reporting work for them would keep the window open.
+		 */
+		if (n->rx_want && !n->rx_len && !n->rx_rl_wait && vdev->vqs[NET_RXQ].ready &&
+		    n->be->ops->rx_pending && n->be->ops->rx_pending(n->be))
 			work = true;
 		if (work)
 			net_work(n);

@@ -1107,6 +1107,48 @@ static void test_kicks_held_back(void)
 }
 
 /*
+ * A malformed avail index (a jump past the queue size) seen first by the
+ * poller or by the idle hook, not by a pop after a kick: it is reported
+ * all the same (NEEDS_RESET, one event, the errors counter), although
+ * every later path skips the broken queue.
+ */
+static void avail_jump_reported(void)
+{
+	struct lvmm_dev_stats st;
+
+	fake_kick(BASE, 0); /* a kick after the jump: it finds the queue broken */
+	blk_run();
+	CHECK(mmio_rd(vm, BASE, VMMIO_STATUS) & 0x40);
+	CHECK_EQ(fake.events, 1);
+	CHECK_EQ(fake.ev_a, VIRTIO_ERR_AVAIL_IDX);
+	memset(&st, 0, sizeof(st));
+	virtio_blk_ops.stats(state, &st);
+	CHECK_EQ(st.errors, 1);
+}
+
+static void test_avail_jump_polled(void)
+{
+	setup();
+	CHECK_EQ(vm->io.npollers, 1);
+	gq_set_avail_idx(&q, (uint16_t)(q.avail_idx + QSZ + 44));
+	vm->io.pollers[0].fn(vm->io.pollers[0].opaque);
+	avail_jump_reported();
+	teardown();
+}
+
+static void test_avail_jump_idle(void)
+{
+	setup();
+	/* One request taken by a turn: kicks are held back until the idle hook. */
+	CHECK_EQ(blk_req(VIRTIO_BLK_T_IN, 3, 512, false, NULL), VIRTIO_BLK_S_OK);
+	gq_set_avail_idx(&q, (uint16_t)(q.avail_idx + QSZ + 44));
+	blk_idle_hook();
+	vm->io.pollers[0].fn(vm->io.pollers[0].opaque);
+	avail_jump_reported();
+	teardown();
+}
+
+/*
  * The copy engine on its own: jobs come back once each with their length
  * and their bytes in place, the eventfd polls readable while completions
  * wait and not after they were taken; a range past the mapping and a page
@@ -1250,6 +1292,8 @@ int main(void)
 			close(u);
 	}
 	RUN_BOTH(test_kicks_held_back);
+	RUN_BOTH(test_avail_jump_polled);
+	RUN_BOTH(test_avail_jump_idle);
 	RUN(test_bad_config);
 	RUN(test_uring_restricted);
 	RUN(test_copy_engine);

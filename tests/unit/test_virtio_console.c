@@ -332,6 +332,53 @@ static void test_reset_keeps_peer(void)
 	teardown();
 }
 
+static void test_rx_queue_off_no_spin(void)
+{
+	uint32_t id = 0, len = 0;
+	int rounds;
+
+	setup_pair();
+	post_rx(0, 64); /* the socket is watched for input */
+	fake_run(vm);
+	/* The driver turns the rx queue off; the peer's bytes must not spin us. */
+	mmio_wr(vm, BASE, VMMIO_QUEUE_SEL, 0);
+	mmio_wr(vm, BASE, VMMIO_QUEUE_READY, 0);
+	CHECK_EQ(send(peer, "x", 1, 0), 1);
+	rounds = fake_run(vm);
+	CHECK(rounds < 5);
+	/* Back on with a buffer: the driver's kick brings the byte in. */
+	gq_init(&rxq, vm->mem, QSZ, 0x1000, 0x2000, 0x3000);
+	mmio_wr(vm, BASE, VMMIO_QUEUE_READY, 1);
+	post_rx(0, 64);
+	fake_run(vm);
+	CHECK(gq_get_used(&rxq, &id, &len));
+	CHECK_EQ(len, 1);
+	CHECK_EQ(vm->mem[RXBUF], 'x');
+	teardown();
+}
+
+static void test_tx_queue_off_no_spin(void)
+{
+	static uint8_t got[1 << 20];
+	int sz = 4096, rounds;
+
+	setup_pair();
+	setsockopt(fds[0], SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+	gq_desc(&txq, 0, TXBUF, 1 << 20, 0, 0);
+	gq_publish(&txq, 0);
+	fake_kick(BASE, 1);
+	fake_run(vm);
+	CHECK(stats().tx_bytes < sizeof(got)); /* the socket is full: the chain is held */
+	/* The driver turns the tx queue off, then the peer reads: a writable socket, no spin. */
+	mmio_wr(vm, BASE, VMMIO_QUEUE_SEL, 1);
+	mmio_wr(vm, BASE, VMMIO_QUEUE_READY, 0);
+	while (recv(peer, got, sizeof(got), MSG_DONTWAIT) > 0)
+		;
+	rounds = fake_run(vm);
+	CHECK(rounds < 5);
+	teardown();
+}
+
 int main(void)
 {
 	RUN(test_basic);
@@ -342,5 +389,7 @@ int main(void)
 	RUN(test_unread_after_close);
 	RUN(test_listen);
 	RUN(test_reset_keeps_peer);
+	RUN(test_rx_queue_off_no_spin);
+	RUN(test_tx_queue_off_no_spin);
 	return unit_done();
 }

@@ -600,6 +600,53 @@ static void test_rx_avail_jump_reported(void)
 	teardown();
 }
 
+static void test_rx_queue_off_no_spin(void)
+{
+	struct virtio_net_hdr_v1 h = { 0 };
+	uint32_t id = 0, len = 0;
+	int rounds;
+
+	setup(0, VER1);
+	post_rx(0, 2, 2048); /* the backend fd is watched for rx */
+	fake_run(vm);
+	/* The driver turns the rx queue off; the device stays running. */
+	mmio_wr(vm, BASE, VMMIO_QUEUE_SEL, 0);
+	mmio_wr(vm, BASE, VMMIO_QUEUE_READY, 0);
+	fake_run(vm);
+	/* A frame arrives: nothing can take it, and the readable fd must not spin us. */
+	peer_send(&h, 100, 1);
+	rounds = fake_run(vm);
+	CHECK(rounds < 5);
+	CHECK_EQ(stats().rx_packets, 0);
+	/* Back on with new buffers: the driver's kick brings the frame in. */
+	gq_init(&rxq, vm->mem, QSZ, 0x1000, 0x2000, 0x3000);
+	mmio_wr(vm, BASE, VMMIO_QUEUE_READY, 1);
+	post_rx(0, 2, 2048);
+	fake_run(vm);
+	CHECK(gq_get_used(&rxq, &id, &len));
+	CHECK_EQ(len, NET_HDR_LEN + 100);
+	CHECK(frame_ok(vm->mem + RXBUF + NET_HDR_LEN, 100, 1));
+	CHECK_EQ(stats().rx_packets, 1);
+	teardown();
+}
+
+static void test_tx_avail_jump_polled(void)
+{
+	/* The bad tx index is first seen by the I/O thread's poller, then kicked. */
+	setup(0, VER1);
+	CHECK_EQ(vm->io.npollers, 1);
+	gq_set_avail_idx(&txq, 1000);
+	vm->io.pollers[0].fn(vm->io.pollers[0].opaque);
+	fake_kick(BASE, 1);
+	fake_run(vm);
+	CHECK(mmio_rd(vm, BASE, VMMIO_STATUS) & 0x40);
+	CHECK_EQ(fake.events, 1);
+	CHECK_EQ(fake.ev_a, VIRTIO_ERR_AVAIL_IDX);
+	CHECK_EQ(fake.ev_b, 1);
+	CHECK_EQ(stats().errors, 1);
+	teardown();
+}
+
 /* ---- A doorbell backend (like the inter-partition link) ---------------------- */
 
 struct bell_backend {
@@ -682,6 +729,98 @@ static void test_doorbell_backend_budget(void)
 		got++;
 	CHECK_EQ(got, 128);
 	CHECK_EQ(b.pending, 0);
+	virtio_net_destroy(state);
+	state = NULL;
+	fake_vm_free(vm);
+	close(efd);
+}
+
+/*
+ * A link-like backend that can say whether a frame is queued (rx_pending),
+ * which makes the I/O thread's poller look at rx; its frames are 1500 bytes.
+ */
+struct pend_backend {
+	struct net_backend be;
+	unsigned pending;
+};
+
+static ssize_t pend_recv(struct net_backend *be, void *buf, size_t len)
+{
+	struct pend_backend *b = (struct pend_backend *)be;
+
+	(void)len;
+	if (!b->pending)
+		return -EAGAIN;
+	b->pending--;
+	memset(buf, 0, NET_HDR_LEN);
+	memset((uint8_t *)buf + NET_HDR_LEN, 0x42, 1500);
+	return NET_HDR_LEN + 1500;
+}
+
+static bool pend_rx_pending(struct net_backend *be)
+{
+	return ((struct pend_backend *)be)->pending > 0;
+}
+
+static const struct net_backend_ops pend_ops = {
+	.name = "pend",
+	.set_offloads = bell_set,
+	.send = bell_send,
+	.recv = pend_recv,
+	.ack = bell_ack,
+	.rx_pending = pend_rx_pending,
+	.destroy = bell_destroy,
+};
+
+/* Calls of the device's poller that reported work, out of n. */
+static unsigned poll_busy(unsigned n)
+{
+	unsigned i, busy = 0;
+
+	for (i = 0; i < n; i++)
+		busy += vm->io.pollers[0].fn(vm->io.pollers[0].opaque);
+	return busy;
+}
+
+static void test_poll_no_work_claimed(void)
+{
+	struct pend_backend b = { .be = { .ops = &pend_ops, .tx_events = EPOLLIN } };
+	uint64_t one = 1;
+	int efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+
+	b.be.rx_fd = b.be.tx_fd = efd;
+	memset(&cfg, 0, sizeof(cfg));
+	snprintf(cfg.id, sizeof(cfg.id), "link0");
+	vm = fake_vm_new(RAM, NULL, 0);
+	gq_init(&rxq, vm->mem, QSZ, 0x1000, 0x2000, 0x3000);
+	gq_init(&txq, vm->mem, QSZ, 0x4000, 0x5000, 0x6000);
+	CHECK_EQ(virtio_net_create(vm, &cfg, &b.be, &state), 0);
+	CHECK_EQ(start(VER1 | NF(MRG_RXBUF)), 0xf);
+	CHECK_EQ(vm->io.npollers, 1);
+	/* One 512-byte buffer: the first of 3 frames (1512 bytes) is held for more. */
+	post_rx(0, 1, 512);
+	fake_run(vm);
+	b.pending = 3;
+	CHECK_EQ(write(efd, &one, sizeof(one)), 8);
+	fake_run(vm);
+	CHECK_EQ(b.pending, 2);
+	CHECK_EQ(stats().rx_packets, 0);
+	/* Frames are queued but the held one waits for a kick: nothing to poll for. */
+	CHECK_EQ(poll_busy(1000), 0);
+	/* Two more buffers and a kick: the held frame goes in. */
+	post_rx(1, 2, 512);
+	fake_run(vm);
+	CHECK_EQ(stats().rx_packets, 1);
+	/* Queue off with frames queued and buffers wanted: nothing to poll for either. */
+	post_rx(3, 3, 2048);
+	fake_run(vm);
+	CHECK_EQ(b.pending, 0);
+	CHECK_EQ(stats().rx_packets, 3);
+	mmio_wr(vm, BASE, VMMIO_QUEUE_SEL, 0);
+	mmio_wr(vm, BASE, VMMIO_QUEUE_READY, 0);
+	b.pending = 1;
+	CHECK_EQ(poll_busy(1000), 0);
+	CHECK_EQ(b.pending, 1);
 	virtio_net_destroy(state);
 	state = NULL;
 	fake_vm_free(vm);
@@ -843,6 +982,9 @@ int main(void)
 	RUN(test_malformed_rx_chain);
 	RUN(test_doorbell_backend_budget);
 	RUN(test_rx_avail_jump_reported);
+	RUN(test_rx_queue_off_no_spin);
+	RUN(test_tx_avail_jump_polled);
+	RUN(test_poll_no_work_claimed);
 	/* TAPs are made in a private network namespace: root (or CAP_NET_ADMIN) only. */
 	if (unshare(CLONE_NEWNET) == 0)
 		RUN(test_tap);
