@@ -25,6 +25,13 @@ int write_full(int fd, const void *buf, size_t len)
 	return 0;
 }
 
+void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
 int console_path(const char *ctl, const char *part, char *out, size_t n)
 {
 	size_t len = strlen(ctl);

@@ -18,9 +18,13 @@
 #define KiB ((uint64_t)1024)
 #define MiB (1024 * KiB)
 #define GiB (1024 * MiB)
+#define MS 1000000ULL /* nanoseconds (now_ns()) in a millisecond */
 
 /* write() the whole buffer, retrying on EINTR and short transfers. 0 or -errno. */
 int write_full(int fd, const void *buf, size_t len) MUST_CHECK;
+
+/* Close *fd unless it is already closed (< 0), and mark it closed (-1). */
+void close_fd(int *fd);
 
 /*
  * mkdir path (mode 0700) unless it exists; then it must be a real directory

@@ -36,15 +36,14 @@ void cons_init(struct sup *s, const char *ctl)
 	 * own mode is the guard, and a directory someone else controls could
 	 * swap them.
 	 */
-	if (console_path(ctl, NULL, dir, sizeof(dir)) || (r = own_dir(dir, 077)) == -ENAMETOOLONG) {
+	r = console_path(ctl, NULL, dir, sizeof(dir)) ?: own_dir(dir, 077);
+	if (r == -ENAMETOOLONG)
 		pr_warn("console sockets: the directory for '%s' does not fit a path; no consoles", ctl);
-		dir[0] = 0;
-		return;
-	}
-	if (r) {
+	else if (r)
 		pr_warn("console sockets: '%s' %s; no consoles", dir,
 			r == -EPERM ? "is not a directory of ours closed to others (mode 0700)"
 				    : strerror(-r));
+	if (r) {
 		dir[0] = 0;
 		return;
 	}
@@ -85,8 +84,7 @@ void cons_close(struct sup *s)
 
 		if (cons[i].fd < 0)
 			continue;
-		close(cons[i].fd);
-		cons[i].fd = -1;
+		close_fd(&cons[i].fd);
 		if (!console_path(ctl_path, s->plat->parts[i].name, path, sizeof(path)))
 			unlink_ours(path, cons[i].dev, cons[i].ino);
 	}

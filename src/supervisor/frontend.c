@@ -48,7 +48,6 @@
 #include "supervisor/spawn.h"
 #include "supervisor/supervisor_int.h"
 
-#define MS 1000000ULL
 #define FE_RESTART_MS 1000     /* a front-end that died is started again this much later */
 #define FE_SNDBUF (1 << 20)    /* room for replies in flight, so a reply is never dropped */
 #define RX_ROUNDS 16           /* requests per wake-up: level-triggered epoll brings us back */
@@ -61,7 +60,6 @@ static struct {
 	dev_t listen_dev;          /* the socket file we bound, to remove only that one */
 	ino_t listen_ino;
 	char exe[PATH_MAX];
-	bool wanted;               /* a control socket or an agent channel: run a front-end */
 	uint32_t uid;              /* its identity (root only), kept across restarts */
 	int uid_lock;
 	uint64_t restart_at;       /* 0: not scheduled */
@@ -81,7 +79,6 @@ static void t_reply(struct sup *s, const struct lvmm_api_reply *rep, size_t len,
 {
 	int r;
 
-	(void)s;
 	if (F.ctl < 0)
 		return;
 	r = proto_send(F.ctl, LVMM_MSG_API_REPLY, rep, (uint32_t)len, &fd, fd >= 0, MSG_DONTWAIT);
@@ -248,9 +245,8 @@ static void on_requests(struct sup *s)
 		      !ctl_req_check(q, sizeof(*q), hdr.nfds)))
 			r = -EPROTO;
 		if (r) {
-			for (unsigned k = 0; k < 2; k++)
-				if (fds[k] >= 0)
-					close(fds[k]);
+			close_fd(&fds[0]);
+			close_fd(&fds[1]);
 			/* EOF: it is going (reaped soon). Garbage: it is not to be trusted any more. */
 			if (r != -EPIPE && r != -ECONNRESET)
 				kill_frontend("protocol violation");
@@ -259,9 +255,7 @@ static void on_requests(struct sup *s)
 		}
 		if (hdr.type == LVMM_MSG_API_REMOTE_REQ) {
 			/* The certificate is the front-end's word: see lvmm_api_remote_req. */
-			memset(&sub, 0, sizeof(sub));
-			sub.remote = true;
-			sub.uid = (uid_t)-1;
+			sub = (struct ctl_subject){ .remote = true, .uid = (uid_t)-1 };
 			memcpy(sub.cert, rq.cert_sha256, sizeof(sub.cert));
 			r = fe_conn_remote(fds[0], F.tls_fd);
 			snprintf(why, sizeof(why), "the request did not come from a client of the TLS socket");
@@ -270,8 +264,7 @@ static void on_requests(struct sup *s)
 		}
 		close(fds[0]);
 		if (r) {
-			if (fds[1] >= 0)
-				close(fds[1]);
+			close_fd(&fds[1]);
 			ctl_refuse(s, q->id, q->op, r, why);
 			continue;
 		}
@@ -281,7 +274,6 @@ static void on_requests(struct sup *s)
 
 void fe_event(struct sup *s, uint64_t tag, uint32_t events)
 {
-	(void)events;
 	if (tag == TAG_API)
 		on_requests(s);
 }
@@ -364,7 +356,6 @@ static int fe_start(struct sup *s)
 	F.pid = pid;
 	F.ctl = cv[0];
 	F.evs = evp[0];
-	F.restart_at = 0;
 	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, F.ctl, &ev) < 0 ||
 	    proto_send(F.ctl, LVMM_MSG_API_INIT, &init, sizeof(init), NULL, 0, MSG_DONTWAIT))
 		kill_frontend("could not set up its channel");
@@ -389,13 +380,10 @@ err_cv:
 
 static void channels_close(struct sup *s)
 {
-	if (F.ctl >= 0) {
+	if (F.ctl >= 0)
 		epoll_ctl(s->epfd, EPOLL_CTL_DEL, F.ctl, NULL);
-		close(F.ctl);
-	}
-	if (F.evs >= 0)
-		close(F.evs);
-	F.ctl = F.evs = -1;
+	close_fd(&F.ctl);
+	close_fd(&F.evs);
 }
 
 bool fe_reaped(struct sup *s, pid_t pid, int wstatus)
@@ -420,7 +408,6 @@ bool fe_reaped(struct sup *s, pid_t pid, int wstatus)
 
 uint64_t fe_next_deadline(struct sup *s)
 {
-	(void)s;
 	return F.restart_at ? F.restart_at : UINT64_MAX;
 }
 
@@ -446,7 +433,6 @@ static int agent_open(struct sup *s, struct part_rt *pr)
 	struct stat st;
 	int sv[2];
 
-	(void)s;
 	if (pr->index >= PLAT_MAX_PARTS || F.agent_fd[pr->index] >= 0)
 		return -EBUSY;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv) < 0)
@@ -468,12 +454,10 @@ static int agent_open(struct sup *s, struct part_rt *pr)
 /* lc_hooks.agent_close */
 static void agent_close(struct sup *s, struct part_rt *pr)
 {
-	(void)s;
 	if (pr->index >= PLAT_MAX_PARTS || F.agent_fd[pr->index] < 0)
 		return;
 	send_agent(pr->index, false);
-	close(F.agent_fd[pr->index]);
-	F.agent_fd[pr->index] = -1;
+	close_fd(&F.agent_fd[pr->index]);
 	F.agent_ino[pr->index] = 0;
 }
 
@@ -490,11 +474,8 @@ static const struct lc_hooks hooks = {
  */
 static void listen_close(void)
 {
-	if (F.listen_fd >= 0) {
-		close(F.listen_fd);
-		unlink_ours(F.listen_path, F.listen_dev, F.listen_ino);
-	}
-	F.listen_fd = -1;
+	close_fd(&F.listen_fd);
+	unlink_ours(F.listen_path, F.listen_dev, F.listen_ino); /* nothing when ino is 0 */
 	F.listen_ino = 0;
 }
 
@@ -503,11 +484,8 @@ static void remote_close_fds(void)
 	unsigned i;
 
 	for (i = 0; i < 3; i++)
-		if (F.pem_fd[i] >= 0)
-			close(F.pem_fd[i]);
-	if (F.tls_fd >= 0)
-		close(F.tls_fd);
-	F.tls_fd = F.pem_fd[0] = F.pem_fd[1] = F.pem_fd[2] = -1;
+		close_fd(&F.pem_fd[i]);
+	close_fd(&F.tls_fd);
 }
 
 /*
@@ -551,6 +529,8 @@ err:
 
 int fe_init(struct sup *s, const char *path)
 {
+	/* A control socket, remote management or an agent channel: run a front-end. */
+	bool wanted = (path && path[0]) || s->plat->remote.present;
 	struct stat st;
 	char err[320];
 	unsigned i, k;
@@ -562,11 +542,10 @@ int fe_init(struct sup *s, const char *path)
 	ctl_setup(s, t_reply);
 	s->hooks = &hooks;
 	events_set_sink(sink);
-	F.wanted = (path && path[0]) || s->plat->remote.present;
 	for (i = 0; i < s->plat->nparts; i++)
 		for (k = 0; k < s->plat->parts[i].ndevs; k++)
-			F.wanted |= s->plat->parts[i].devs[k].control;
-	if (!F.wanted)
+			wanted |= s->plat->parts[i].devs[k].control;
+	if (!wanted)
 		return 0;
 	r = find_exe();
 	if (r) {
@@ -618,7 +597,6 @@ err_listen:
 
 bool fe_listening(struct sup *s)
 {
-	(void)s;
 	return F.listen_fd >= 0;
 }
 
@@ -639,8 +617,7 @@ void fe_close(struct sup *s)
 		waitpid(F.pid, &st, 0);
 	}
 	F.pid = 0;
-	if (pfd >= 0)
-		close(pfd);
+	close_fd(&pfd);
 	events_set_sink(NULL);
 	listen_close();
 	remote_close_fds();

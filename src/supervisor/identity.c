@@ -36,7 +36,7 @@
 
 static uint8_t used[IDENT_SCAN_MAX / 8];
 /* What used[] describes, and since when; where the next search starts. */
-static struct {
+static struct scan_cache {
 	uint32_t base, n;
 	uint64_t at_ns;
 	uint32_t next;
@@ -166,10 +166,7 @@ int ident_claim(uint32_t base, uint32_t count, uint32_t *uid, int *lock_fd, char
 			snprintf(err, errlen, "cannot read /proc to find free uids: %s", strerror(-r));
 			goto out;
 		}
-		cache.base = base;
-		cache.n = n;
-		cache.at_ns = now_ns();
-		cache.next = 0;
+		cache = (struct scan_cache){ .base = base, .n = n, .at_ns = now_ns(), .next = 0 };
 	}
 	r = -EUSERS;
 	for (k = 0; k < n; k++) {

@@ -32,8 +32,6 @@
 #include "supervisor/supervisor_int.h"
 #include "supervisor/trust.h"
 
-#define MS 1000000ULL
-
 static struct plat_config_msg msg; /* 36 KiB: not on the stack */
 
 /* Indexed by enum pstate and enum lvmm_exit_reason (include/lvmm/proto.h). */
@@ -48,11 +46,6 @@ _Static_assert(ARRAY_SIZE(exit_names) == LVMM_EXIT_STOPPED + 1, "a name per exit
 const char *lc_state_name(enum pstate st)
 {
 	return (unsigned)st < ARRAY_SIZE(state_names) ? state_names[st] : "stopped";
-}
-
-static const char *exit_reason_name(uint32_t r)
-{
-	return r < ARRAY_SIZE(exit_names) ? exit_names[r] : "unknown";
 }
 
 void lc_init(struct sup *s)
@@ -74,6 +67,17 @@ static void record_failure(struct sup *s, int code)
 {
 	if (code && !s->first_failure)
 		s->first_failure = code;
+}
+
+/* Event name about pr, with key: val unless key is NULL. */
+static void part_event(const struct part_rt *pr, const char *name, const char *key, const char *val)
+{
+	struct event e;
+
+	ev_begin(&e, name, pr->p->name);
+	if (key)
+		ev_str(&e, key, val);
+	ev_end(&e);
 }
 
 /* ---- starting -------------------------------------------------------------- */
@@ -139,8 +143,12 @@ static int grant_device(struct sup *s, struct part_rt *pr, unsigned i, int32_t *
 	return 0;
 }
 
-/* Remove the listening sockets this start created, if the path still names the one we bound. */
-static void unbind_sockets(struct part_rt *pr)
+/*
+ * Undo what a start set up outside the partition's process, when it failed or
+ * the partition ended: the listening sockets it created (removed if the path
+ * still names the one we bound), its agent channel and its memory.
+ */
+static void release_start(struct sup *s, struct part_rt *pr)
 {
 	unsigned i;
 
@@ -148,6 +156,9 @@ static void unbind_sockets(struct part_rt *pr)
 		unlink_ours(pr->p->devs[i].path, (dev_t)pr->bound[i].dev, (ino_t)pr->bound[i].ino);
 		pr->bound[i].dev = pr->bound[i].ino = 0;
 	}
+	if (s->hooks && s->hooks->agent_close)
+		s->hooks->agent_close(s, pr);
+	close_fd(&pr->mem_fd);
 }
 
 /*
@@ -226,24 +237,15 @@ static int build_config(struct sup *s, struct part_rt *pr, struct fdset *fs, cha
  */
 static int claim_identity(struct sup *s, struct part_rt *pr, char *err, size_t errlen)
 {
-	uint32_t uid;
-	int r, fd;
+	int r;
 
 	if (pr->uid || geteuid() != 0)
 		return 0;
-	r = ident_claim(s->plat->uid_base, s->plat->uid_count, &uid, &fd, err, errlen);
-	if (r)
-		return r;
-	pr->uid = pr->gid = uid;
-	pr->uid_lock = fd;
-	return 0;
-}
-
-static void close_fd(int *fd)
-{
-	if (*fd >= 0)
-		close(*fd);
-	*fd = -1;
+	/* Sets uid and uid_lock only when it succeeds. */
+	r = ident_claim(s->plat->uid_base, s->plat->uid_count, &pr->uid, &pr->uid_lock, err, errlen);
+	if (!r)
+		pr->gid = pr->uid;
+	return r;
 }
 
 /* Close this start's images, TPM socket and gate (the supervisor's copies). */
@@ -260,13 +262,9 @@ static void drop_start(struct part_rt *pr)
 /* This start's images and sockets are closed (drop_start), and it is reported. */
 static void start_failed(struct sup *s, struct part_rt *pr, const char *why)
 {
-	struct event e;
-
 	drop_start(pr);
 	pr_err("partition %s: %s", pr->p->name, why);
-	ev_begin(&e, "partition_start_failed", pr->p->name);
-	ev_str(&e, "error", why);
-	ev_end(&e);
+	part_event(pr, "partition_start_failed", "error", why);
 	pr->state = PS_EXITED;
 	pr->exit_code = LVMM_EXIT_SETUPERR;
 	record_failure(s, pr->exit_code);
@@ -347,10 +345,7 @@ static int fork_partition(struct sup *s, struct part_rt *pr, bool gated, char *e
 
 err_config:
 	fdset_close(&fs);
-	unbind_sockets(pr);
-	if (s->hooks && s->hooks->agent_close)
-		s->hooks->agent_close(s, pr);
-	close_fd(&pr->mem_fd);
+	release_start(s, pr);
 	acm_partition_start_fail(s, pr);
 	start_failed(s, pr, err);
 	return r;
@@ -433,8 +428,6 @@ err_refused:
 
 void lc_on_verified(struct sup *s, struct part_rt *pr, int boot, const char *why)
 {
-	struct event e;
-
 	/*
 	 * Stopped (or refused) meanwhile: nothing more to report. Ended by
 	 * itself (its exit report came first: a disk in use, say): ended()
@@ -450,9 +443,7 @@ void lc_on_verified(struct sup *s, struct part_rt *pr, int boot, const char *why
 		return;
 	}
 	/* Its trust process refused it on its gate too: it exits, LVMM_EXIT_SETUP, or is killed. */
-	ev_begin(&e, "partition_start_failed", pr->p->name);
-	ev_str(&e, "error", why);
-	ev_end(&e);
+	part_event(pr, "partition_start_failed", "error", why);
 	pr->kill_at_ns = now_ns() + LC_STOP_GRACE_MS * MS;
 	sup_arm_timer(s);
 }
@@ -646,14 +637,11 @@ int lc_push(struct sup *s, struct part_rt *pr, uint32_t op)
 
 void lc_on_sleep(struct sup *s, struct part_rt *pr, uint64_t slp_typ)
 {
-	struct event e;
-
 	if (pr->state != (slp_typ ? PS_RUNNING : PS_PAUSED))
 		return; /* stopping, or a report that crossed a pause */
 	pr->state = slp_typ ? PS_PAUSED : PS_RUNNING; /* its vCPUs stopped (or run again) by themselves */
-	ev_begin(&e, slp_typ ? "partition_paused" : "partition_resumed", pr->p->name);
-	ev_str(&e, "by", slp_typ ? "acpi-s3" : "console");
-	ev_end(&e);
+	part_event(pr, slp_typ ? "partition_paused" : "partition_resumed", "by",
+		   slp_typ ? "acpi-s3" : "console");
 	if (slp_typ)
 		sleep_on_request(s, pr);
 	else
@@ -722,14 +710,12 @@ static void answer(struct sup *s, struct part_rt *pr, unsigned i, int result,
 
 void lc_on_reply(struct sup *s, struct part_rt *pr, const struct lvmm_ctl_reply *rep)
 {
-	struct event e;
 	unsigned i;
 
 	/* The partition says which state it is in: follow it (a late answer included). */
 	if ((pr->state == PS_RUNNING && rep->state == 2) || (pr->state == PS_PAUSED && rep->state == 1)) {
 		pr->state = rep->state == 2 ? PS_PAUSED : PS_RUNNING;
-		ev_begin(&e, pr->state == PS_PAUSED ? "partition_paused" : "partition_resumed", pr->p->name);
-		ev_end(&e);
+		part_event(pr, pr->state == PS_PAUSED ? "partition_paused" : "partition_resumed", NULL, NULL);
 		if (pr->state == PS_RUNNING)
 			sleep_on_woke(s, pr, "resume"); /* a sleeping guest resumed is awake */
 	}
@@ -750,9 +736,7 @@ void lc_channel_lost(struct sup *s, struct part_rt *pr)
 {
 	unsigned i;
 
-	if (pr->sock >= 0)
-		close(pr->sock); /* also leaves the epoll set */
-	pr->sock = -1;
+	close_fd(&pr->sock); /* also leaves the epoll set */
 	for (i = 0; i < LC_ASK_MAX; i++)
 		if (pr->asks[i].used)
 			answer(s, pr, i, -ESRCH, NULL);
@@ -775,7 +759,7 @@ static void classify(const struct part_rt *pr, int wstatus, struct outcome *o)
 
 	memset(o, 0, sizeof(*o));
 	if (pr->got_exit) {
-		o->reason = exit_reason_name(x->reason);
+		o->reason = x->reason < ARRAY_SIZE(exit_names) ? exit_names[x->reason] : "unknown";
 		switch (x->reason) {
 		case LVMM_EXIT_POWEROFF:
 			o->clean = true;
@@ -881,20 +865,14 @@ static void ended(struct sup *s, struct part_rt *pr, int wstatus)
 	 * reported here, once: whichever of its reap and its trust process's
 	 * late verdict the supervisor sees first (lc_on_verified ignores it then).
 	 */
-	if (pr->gated && pr->state == PS_STARTING && !pr->kill_at_ns && !pr->force_killed) {
-		ev_begin(&e, "partition_start_failed", p->name);
-		ev_str(&e, "error", o.what);
-		ev_end(&e);
-	}
+	if (pr->gated && pr->state == PS_STARTING && !pr->kill_at_ns && !pr->force_killed)
+		part_event(pr, "partition_start_failed", "error", o.what);
 	lc_channel_lost(s, pr);
-	close_fd(&pr->mem_fd);
 	drop_start(pr);
 	pr->pid = 0;
 	pr->kill_at_ns = 0;
-	unbind_sockets(pr);
+	release_start(s, pr);
 	acm_partition_stop(s, pr);
-	if (s->hooks && s->hooks->agent_close)
-		s->hooks->agent_close(s, pr);
 	sleep_part_ended(s, pr);
 
 	ev_begin(&e, "partition_exit", p->name);

@@ -155,11 +155,8 @@ void links_close(struct sup *s)
 	unsigned i;
 
 	for (i = 0; i < s->plat->nlinks; i++) {
-		if (link_table[i].memfd >= 0)
-			close(link_table[i].memfd);
-		if (link_table[i].bell[0] >= 0)
-			close(link_table[i].bell[0]);
-		if (link_table[i].bell[1] >= 0)
-			close(link_table[i].bell[1]);
+		close_fd(&link_table[i].memfd);
+		close_fd(&link_table[i].bell[0]);
+		close_fd(&link_table[i].bell[1]);
 	}
 }

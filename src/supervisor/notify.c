@@ -45,8 +45,7 @@ static void notify_send(const char *msg)
 	if (fd < 0 || sendto(fd, msg, strlen(msg), MSG_NOSIGNAL | MSG_DONTWAIT,
 			     (struct sockaddr *)&addr, addr_len) < 0)
 		pr_warn("NOTIFY_SOCKET: cannot notify the service manager: %s", strerror(errno));
-	if (fd >= 0)
-		close(fd);
+	close_fd(&fd);
 }
 
 void notify_update(struct sup *s)

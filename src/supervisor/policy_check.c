@@ -14,10 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static bool str_ok(const char *s, size_t n)
-{
-	return memchr(s, 0, n) != NULL;
-}
+#include "common/proto.h"
 
 /* The front-end is not trusted: every count, index and bit must be in range. */
 static bool policy_sane(const struct policy *p)
@@ -29,33 +26,33 @@ static bool policy_sane(const struct policy *p)
 		return false;
 	if (!p->present || p->nste > POL_MAX_TYPES || p->ncw > POL_MAX_TYPES ||
 	    p->nlabels > POL_MAX_LABELS || p->nsets > POL_MAX_SETS || p->nres > POL_MAX_RES ||
-	    p->nclients > POL_MAX_CLIENTS || !str_ok(p->name, sizeof(p->name)) ||
-	    !str_ok(p->manager, sizeof(p->manager)))
+	    p->nclients > POL_MAX_CLIENTS || !proto_str_ok(p->name, sizeof(p->name)) ||
+	    !proto_str_ok(p->manager, sizeof(p->manager)))
 		return false;
 	ste_mask = p->nste == 64 ? ~0ULL : (1ULL << p->nste) - 1;
 	cw_mask = p->ncw == 64 ? ~0ULL : (1ULL << p->ncw) - 1;
 	for (i = 0; i < p->nste; i++)
-		if (!str_ok(p->ste_names[i], POL_NAME_MAX))
+		if (!proto_str_ok(p->ste_names[i], POL_NAME_MAX))
 			return false;
 	for (i = 0; i < p->ncw; i++)
-		if (!str_ok(p->cw_names[i], POL_NAME_MAX))
+		if (!proto_str_ok(p->cw_names[i], POL_NAME_MAX))
 			return false;
 	for (i = 0; i < p->nlabels; i++)
-		if (!str_ok(p->labels[i].name, POL_NAME_MAX) || (p->labels[i].ste & ~ste_mask) ||
+		if (!proto_str_ok(p->labels[i].name, POL_NAME_MAX) || (p->labels[i].ste & ~ste_mask) ||
 		    (p->labels[i].cw & ~cw_mask))
 			return false;
 	for (i = 0; i < p->nsets; i++)
-		if (!str_ok(p->sets[i].name, POL_NAME_MAX) || (p->sets[i].types & ~cw_mask))
+		if (!proto_str_ok(p->sets[i].name, POL_NAME_MAX) || (p->sets[i].types & ~cw_mask))
 			return false;
 	for (i = 0; i < p->nres; i++)
 		if (p->res[i].kind < RES_TAP || p->res[i].kind > RES_SOCKET ||
-		    !str_ok(p->res[i].name, POL_RES_NAME_MAX) || p->res[i].label < -1 ||
+		    !proto_str_ok(p->res[i].name, POL_RES_NAME_MAX) || p->res[i].label < -1 ||
 		    p->res[i].label >= (int)p->nlabels)
 			return false;
 	for (i = 0; i < p->nclients; i++)
 		if (p->clients[i].by_uid > 1 || p->clients[i].by_cert > 1 ||
 		    (p->clients[i].by_uid && p->clients[i].by_cert) ||
-		    (!p->clients[i].by_cert && !str_ok(p->clients[i].partition, POL_NAME_MAX)) ||
+		    (!p->clients[i].by_cert && !proto_str_ok(p->clients[i].partition, POL_NAME_MAX)) ||
 		    p->clients[i].label < -1 ||
 		    p->clients[i].label >= (int)p->nlabels || (p->clients[i].ops >> OP_COUNT))
 			return false;

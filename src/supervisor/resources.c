@@ -154,10 +154,8 @@ int res_console_file(const char *path, char *err, size_t errlen)
 	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
 
 	if (fd < 0) {
-		int e = -errno;
-
-		snprintf(err, errlen, "cannot open console file '%s': %s", path, strerror(-e));
-		return e;
+		fd = -errno;
+		snprintf(err, errlen, "cannot open console file '%s': %s", path, strerror(-fd));
 	}
 	return fd;
 }

@@ -28,8 +28,6 @@
 #include "supervisor/supervisor_int.h"
 #include "trust/swtpm.h"
 
-#define MS 1000000ULL
-
 struct trust_rt {
 	pid_t pid;             /* 0: none */
 	int sock;              /* -1: none */
@@ -53,7 +51,6 @@ void trust_init(struct sup *s)
 {
 	unsigned i;
 
-	(void)s;
 	for (i = 0; i < PLAT_MAX_PARTS; i++)
 		T[i] = (struct trust_rt){ .sock = -1, .uid_lock = -1 };
 }
@@ -135,6 +132,7 @@ static int trust_spawn(struct sup *s, struct part_rt *pr, char *err, size_t errl
 	const struct plat_part *p = pr->p;
 	int tpm = plat_part_tpm(p), sock, r = 0, dirfd;
 	struct event e;
+	pid_t pid;
 
 	if (t->pid)
 		return 0;
@@ -147,14 +145,12 @@ static int trust_spawn(struct sup *s, struct part_rt *pr, char *err, size_t errl
 		snprintf(err, errlen, "vTPM state directory '%s': %s", p->devs[tpm].path, strerror(-r));
 	if (r)
 		return r;
-	t->pid = spawn_lvmm(s->opts.tools_path, "__trust", p->name, t->uid, t->uid, &sock);
-	if (t->pid < 0) {
-		r = t->pid;
-		t->pid = 0;
-		snprintf(err, errlen, "cannot start the trust process: %s", strerror(-r));
-		return r;
+	pid = spawn_lvmm(s->opts.tools_path, "__trust", p->name, t->uid, t->uid, &sock);
+	if (pid < 0) {
+		snprintf(err, errlen, "cannot start the trust process: %s", strerror(-pid));
+		return pid;
 	}
-	*t = (struct trust_rt){ .pid = t->pid, .sock = sock, .uid = t->uid, .uid_lock = t->uid_lock,
+	*t = (struct trust_rt){ .pid = pid, .sock = sock, .uid = t->uid, .uid_lock = t->uid_lock,
 				.seq = t->seq };
 	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, t->sock, &ev) < 0)
 		pr_warn("partition %s: trust epoll: %s", p->name, strerror(errno));
@@ -168,8 +164,7 @@ static int trust_spawn(struct sup *s, struct part_rt *pr, char *err, size_t errl
 	dirfd = tpm < 0 ? -1 : open(p->devs[tpm].path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	r = tpm >= 0 && dirfd < 0 ? -errno : proto_send(t->sock, LVMM_MSG_TRUST_INIT, &init, sizeof(init),
 							 &dirfd, dirfd >= 0, MSG_DONTWAIT);
-	if (dirfd >= 0)
-		close(dirfd);
+	close_fd(&dirfd);
 	if (r) {
 		snprintf(err, errlen, "trust process: %s", strerror(-r));
 		kill(t->pid, SIGKILL); /* reaped and reported like any other death */
@@ -303,8 +298,7 @@ static int on_attest_done(struct sup *s, struct part_rt *pr, struct trust_rt *t,
 
 	/* A late answer (to a request given up on) is dropped; one never asked for is a violation. */
 	if (a->seq != t->attest_seq || (fd >= 0 && trust_sealed_ok(fd, LVMM_TRUST_ATTEST_JSON_MAX, &size))) {
-		if (fd >= 0)
-			close(fd);
+		close_fd(&fd);
 		return a->seq == t->attest_seq || a->seq > t->seq ? -EPROTO : 0;
 	}
 	t->attest_seq = 0;
@@ -341,8 +335,7 @@ void trust_on_message(struct sup *s, unsigned idx)
 								 : on_attest_done(s, &s->parts[idx], t, &u.a, fd);
 		if (!r)
 			continue;
-		close(t->sock); /* also leaves the epoll set; its death is reported when reaped */
-		t->sock = -1;
+		close_fd(&t->sock); /* also leaves the epoll set; its death is reported when reaped */
 		if (r != -EPIPE && r != -ECONNRESET) {
 			ev_begin(&e, "protocol_violation", s->parts[idx].p->name);
 			ev_str(&e, "peer", "trust");
@@ -368,9 +361,7 @@ bool trust_reaped(struct sup *s, pid_t pid, int wstatus)
 		return false;
 	t = &T[i];
 	trust_on_message(s, i); /* what it said before it went */
-	if (t->sock >= 0)
-		close(t->sock);
-	t->sock = -1;
+	close_fd(&t->sock);
 	t->pid = 0;
 	snprintf(why, sizeof(why), "%s %s (%s %d)", vtpm ? "its vTPM" : "its trust process",
 		 t->timed_out ? "did not answer in time" : vtpm ? "failed" : "ended",
@@ -426,13 +417,10 @@ void trust_close(struct sup *s)
 	uint64_t deadline = now_ns() + 3000 * MS;
 	unsigned i, guard;
 
-	(void)s;
 	/* EOF on its socket is the order to stop: swtpm saves its state, both exit. */
 	for (i = 0; i < PLAT_MAX_PARTS; i++) {
 		T[i].stopping = true;
-		if (T[i].sock >= 0)
-			close(T[i].sock);
-		T[i].sock = -1;
+		close_fd(&T[i].sock);
 	}
 	for (i = 0; i < PLAT_MAX_PARTS; i++) {
 		pid_t w = 0;
