@@ -18,7 +18,13 @@
 #define LVMM_PROTO_MAGIC   0x4c564d4dU /* "LVMM" */
 #define LVMM_PROTO_VERSION 1
 #define LVMM_MSG_MAX_LEN   (64 * 1024)
-#define LVMM_MSG_MAX_FDS   32
+/*
+ * A partition's configuration at its largest: 9 fds of its own (KVM, memory,
+ * kernel, initrd, console out and in, gate, safe kernel and initrd) and 3 for
+ * each device (a link's memory and doorbells); asserted below. The kernel
+ * takes up to 253 in one message.
+ */
+#define LVMM_MSG_MAX_FDS   64
 
 #define LVMM_NAME_MAX      32   /* partition, device, link names incl. NUL */
 #define LVMM_CMDLINE_MAX   4096 /* guest command line incl. NUL */
@@ -27,6 +33,7 @@
 #define LVMM_MAX_CPUID_MASK 16
 #define LVMM_MAX_PROTECT   64   /* protected ranges per partition (config + run time) */
 #define LVMM_NO_FD         (-1)
+_Static_assert(LVMM_MSG_MAX_FDS >= 9 + 3 * LVMM_MAX_DEVS, "every platform lvmm check accepts can start");
 
 enum lvmm_msg_type {
 	LVMM_MSG_CONFIG = 1,   /* sup -> part: grant + platform entry + fds (below) */

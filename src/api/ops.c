@@ -19,9 +19,29 @@
 #include "common/util.h"
 #include "shared/parse.h"
 
-#define STR(o, k, v) json_object_set_new(o, k, json_string(v))
+#define STR(o, k, v) set_str(o, k, v)
 #define INT(o, k, v) json_object_set_new(o, k, json_integer((json_int_t)(v)))
 #define BOOL(o, k, v) json_object_set_new(o, k, json_boolean(v))
+
+/*
+ * A string member. An error can echo what a client sent (a partition name
+ * in a URL, say), which need not be UTF-8, and jansson refuses such a
+ * string: then every byte above 0x7f reads '?', so the member is there.
+ */
+static void set_str(json_t *o, const char *k, const char *v)
+{
+	json_t *s = json_string(v);
+	char buf[4096], *p;
+
+	if (!s) {
+		snprintf(buf, sizeof(buf), "%s", v);
+		for (p = buf; *p; p++)
+			if ((unsigned char)*p > 0x7f)
+				*p = '?';
+		s = json_string(buf);
+	}
+	json_object_set_new(o, k, s);
+}
 
 static void fmt_list(json_t *o, const struct lvmm_api_reply *r)
 {
@@ -293,7 +313,8 @@ int api_reply_check(const struct lvmm_api_reply *r, size_t len)
 		    r->u.part.stats.ndevs > LVMM_STATS_MAX_DEVS)
 			return -EPROTO;
 		for (i = 0; i < r->u.part.stats.ndevs; i++)
-			if (!str_ok(r->u.part.stats.devs[i].id, LVMM_NAME_MAX))
+			if (!str_ok(r->u.part.stats.devs[i].id, LVMM_NAME_MAX) ||
+			    !str_ok(r->u.part.stats.devs[i].kind, sizeof(r->u.part.stats.devs[i].kind)))
 				return -EPROTO;
 		return 0;
 	case LVMM_BODY_LINK:

@@ -97,7 +97,8 @@ int proto_check_part_msg(const struct lvmm_msg_hdr *hdr, const void *payload)
 		    r->ndevs > LVMM_STATS_MAX_DEVS)
 			return -EPROTO;
 		for (i = 0; i < r->ndevs; i++)
-			if (!str_ok(r->devs[i].id, sizeof(r->devs[i].id)))
+			if (!str_ok(r->devs[i].id, sizeof(r->devs[i].id)) ||
+			    !str_ok(r->devs[i].kind, sizeof(r->devs[i].kind)))
 				return -EPROTO;
 		return 0;
 	default: /* READY: nothing but the header */

@@ -39,6 +39,7 @@
 #define PLAT_PATH_MAX  1024
 #define PLAT_TAP_MAX   16 /* IFNAMSIZ */
 #define PLAT_SLEEP_RECHECK_MS 1000
+#define PLAT_SLEEP_CALM_MS 1000 /* after a wake, the least wait before the next platform sleep */
 /*
  * Partition identities (docs/platform-file.md, `identities:`): each running
  * partition gets its own uid and gid from [base, base + count). The default

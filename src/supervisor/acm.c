@@ -224,23 +224,33 @@ bool acm_grant_device(struct sup *s, struct part_rt *pr, unsigned di)
 }
 
 int acm_ctl_check(struct sup *s, const struct ctl_subject *sub, int opi, const char *op,
-		  const char *target, char *err, size_t errlen)
+		  const char *target, bool link, char *err, size_t errlen)
 {
 	const struct policy *pol = &s->plat->policy;
 	const char *part = sub->agent ? s->parts[sub->part].p->name : NULL;
-	int obj = -1, pi;
-	const char *rule;
+	int obj[3] = { POL_NO_OBJECT, POL_NO_OBJECT, POL_NO_OBJECT }, pi, li;
+	const char *rule = "clients";
 	char subject[CTL_SUBJECT_MAX];
-	bool ok;
+	bool ok = true;
+	unsigned k;
 
-	if (!pol->present && !sub->remote)
-		return 0;
-	if (target && (pi = platform_find(s->plat, target)) >= 0)
-		obj = pol_label_find(pol, s->plat->parts[pi].label);
-	if (sub->remote)
-		ok = ctl_allowed_cert(pol, &A.cache, sub->cert, opi, obj, &rule);
-	else
-		ok = ctl_allowed(pol, &A.cache, sub->uid, part, opi, obj, &rule);
+	if (!pol->present && !sub->remote) {
+		/* Unmediated, but a partition's channel is no administrator: it acts on itself only. */
+		if (!part || (target ? !link && !strcmp(target, part) : opi != OP_POLICY_LOAD))
+			return 0;
+		ok = false, rule = "no policy: a partition acts on itself only";
+	} else if (target && link && (li = links_find(s, target)) >= 0) {
+		/* A link is an object of its own label (if any) and of both its ends' labels. */
+		const struct plat_link *l = &s->plat->links[li];
+
+		obj[0] = pol_obj_label(pol, s->plat->parts[l->part[0]].label);
+		obj[1] = pol_obj_label(pol, s->plat->parts[l->part[1]].label);
+		obj[2] = pol_res_label(pol, RES_LINK, l->name, -1);
+	} else if (target && !link && (pi = platform_find(s->plat, target)) >= 0)
+		obj[0] = pol_obj_label(pol, s->plat->parts[pi].label);
+	for (k = 0; ok && k < 3; k++)
+		ok = sub->remote ? ctl_allowed_cert(pol, &A.cache, sub->cert, opi, obj[k], &rule) :
+				   ctl_allowed(pol, &A.cache, sub->uid, part, opi, obj[k], &rule);
 	ctl_subject_name(s, sub, subject, sizeof(subject));
 	audit(s, ok, subject, target ? target : "platform", op, rule);
 	if (!ok)

@@ -27,8 +27,6 @@
 #include "supervisor/trust.h"
 #include "trust/digest.h"
 
-#define MS 1000000ULL
-
 _Static_assert(LC_POWER_TIMEOUT_MAX_MS == LVMM_API_POWER_MAX_S * 1000, "the front-end checks the same");
 
 enum ctl_target { CT_NONE, CT_PART, CT_LINK };
@@ -441,9 +439,9 @@ static bool visible(struct sup *s, const struct ctl_req *r, int op, uint64_t *ma
 	ste_cache_flush(&cache);
 	for (i = 0; i < s->plat->nparts; i++)
 		if (r->sub.remote ? ctl_allowed_cert(pol, &cache, r->sub.cert, op,
-						     pol_label_find(pol, s->plat->parts[i].label), &rule) :
+						     pol_obj_label(pol, s->plat->parts[i].label), &rule) :
 		    !pol->present || ctl_allowed(pol, &cache, r->sub.uid, part, op,
-						 pol_label_find(pol, s->plat->parts[i].label), &rule)) {
+						 pol_obj_label(pol, s->plat->parts[i].label), &rule)) {
 			mask[i / 64] |= 1ULL << (i % 64);
 			seen++;
 		}
@@ -765,7 +763,7 @@ static void dispatch(struct sup *s, struct ctl_req *r)
 		res = fail(r, -EINVAL, "%s: %s", r->op->name, r->op->payload ? "the payload is missing" :
 			   "takes no payload");
 	else if (acm_ctl_check(s, &r->sub, r->op->acm, r->op->name, r->q.target[0] ? r->q.target : NULL,
-			       err, sizeof(err)))
+			       r->op->target == CT_LINK, err, sizeof(err)))
 		res = fail(r, -EACCES, "%s", err);
 	else if (find_target(s, r) != CR_DONE)
 		res = CR_FAIL;

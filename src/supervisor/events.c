@@ -57,7 +57,13 @@ uint64_t events_count(void)
 	return ev_count;
 }
 
-/* Append to buf (cap bytes, 2 kept back for the closing "}\n"); what does not fit is cut. */
+/*
+ * Room kept back in the JSON form for what ev_end adds: the request id
+ * (at most 63 plain characters), "truncated" and the closing "}\n".
+ */
+#define EV_TAIL 112
+
+/* Append to buf (up to EV_LINE_MAX, 2 kept back for the closing "}\n"); what does not fit is cut. */
 static void app(char *buf, unsigned *len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void app(char *buf, unsigned *len, const char *fmt, ...)
 {
@@ -71,6 +77,18 @@ static void app(char *buf, unsigned *len, const char *fmt, ...)
 	va_end(ap);
 	if (n > 0)
 		*len = MIN(*len + (unsigned)n, (unsigned)EV_LINE_MAX - 3);
+}
+
+/*
+ * A JSON field ended: one that ran into the cap would leave a cut string
+ * (an invalid line), so it is left out whole and the line says so.
+ */
+static void field_end(struct event *e)
+{
+	if (e->jlen > EV_LINE_MAX - EV_TAIL)
+		e->jlen = e->jok, e->cut = true;
+	e->jok = e->jlen;
+	e->json[e->jlen] = 0;
 }
 
 /*
@@ -128,7 +146,8 @@ void ev_begin(struct event *e, const char *type, const char *partition)
 {
 	struct timespec ts;
 
-	e->jlen = e->hlen = 0;
+	e->jlen = e->hlen = e->jok = 0;
+	e->cut = false;
 	e->partition = partition;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	app(e->json, &e->jlen, "{\"ts\":%lld.%03ld,\"event\":", (long long)ts.tv_sec,
@@ -142,9 +161,10 @@ void ev_begin(struct event *e, const char *type, const char *partition)
 		app(e->human, &e->hlen, " partition=");
 		hstr(e, partition);
 	}
+	field_end(e);
 }
 
-void ev_str(struct event *e, const char *key, const char *val)
+static void str_field(struct event *e, const char *key, const char *val)
 {
 	app(e->json, &e->jlen, ",\"%s\":", key);
 	jstr(e, val ? val : "");
@@ -152,22 +172,31 @@ void ev_str(struct event *e, const char *key, const char *val)
 	hstr(e, val ? val : "");
 }
 
+void ev_str(struct event *e, const char *key, const char *val)
+{
+	str_field(e, key, val);
+	field_end(e);
+}
+
 void ev_u64(struct event *e, const char *key, uint64_t val)
 {
 	app(e->json, &e->jlen, ",\"%s\":%" PRIu64, key, val);
 	app(e->human, &e->hlen, " %s=%" PRIu64, key, val);
+	field_end(e);
 }
 
 void ev_i64(struct event *e, const char *key, int64_t val)
 {
 	app(e->json, &e->jlen, ",\"%s\":%" PRId64, key, val);
 	app(e->human, &e->hlen, " %s=%" PRId64, key, val);
+	field_end(e);
 }
 
 void ev_hex(struct event *e, const char *key, uint64_t val)
 {
 	app(e->json, &e->jlen, ",\"%s\":\"0x%" PRIx64 "\"", key, val);
 	app(e->human, &e->hlen, " %s=0x%" PRIx64, key, val);
+	field_end(e);
 }
 
 void ev_wstatus(struct event *e, int wstatus)
@@ -178,8 +207,10 @@ void ev_wstatus(struct event *e, int wstatus)
 
 void ev_end(struct event *e)
 {
+	if (e->cut)
+		app(e->json, &e->jlen, ",\"truncated\":true");
 	if (ev_rid[0])
-		ev_str(e, "request_id", ev_rid);
+		str_field(e, "request_id", ev_rid); /* in the room kept for it */
 	e->json[e->jlen++] = '}';
 	e->json[e->jlen++] = '\n';
 	e->json[e->jlen] = 0;

@@ -21,6 +21,8 @@ struct event {
 	char json[EV_LINE_MAX];
 	char human[EV_LINE_MAX];
 	unsigned jlen, hlen;
+	unsigned jok;          /* JSON length after the last field that fit whole */
+	bool cut;              /* a field did not fit and was left out */
 	const char *partition; /* what it is about, or NULL */
 };
 

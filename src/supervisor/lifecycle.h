@@ -89,6 +89,8 @@ struct part_rt {
 	bool gated;           /* forked gated, and no go from its trust process seen yet */
 	int tpm_fd;           /* the partition's end of its TPM socket until configured, or -1 */
 	int gate_fd;          /* the partition's end of its gate socket until configured, or -1 */
+	uint64_t ev_window_ns; /* its reports: this second's start, how many came, how many were dropped */
+	uint32_t ev_count, ev_dropped;
 };
 
 /* How lifecycle tells the control API what it needs to know (set by ctl). */

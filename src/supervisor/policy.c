@@ -14,6 +14,13 @@ int pol_label_find(const struct policy *p, const char *name)
 	return -1;
 }
 
+int pol_obj_label(const struct policy *p, const char *name)
+{
+	int l = pol_label_find(p, name);
+
+	return l >= 0 ? l : POL_UNLABELLED;
+}
+
 int pol_res_label(const struct policy *p, enum pol_res_kind kind, const char *name, int cpu)
 {
 	unsigned i;
@@ -141,7 +148,7 @@ static bool decide(const struct policy *p, struct ste_cache *c, const struct pol
 		*rule = "clients: operation not granted";
 		return false;
 	}
-	if (obj_label >= 0 && !ste_allowed(p, c, cl->label, obj_label)) {
+	if (obj_label != POL_NO_OBJECT && !ste_allowed(p, c, cl->label, obj_label)) {
 		*rule = "ste: client and target share no type";
 		return false;
 	}

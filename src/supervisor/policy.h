@@ -56,10 +56,17 @@ void cw_stopped(struct cw_state *s, struct cw_contrib *c);
 
 /* ---- control API ------------------------------------------------------------ */
 
+#define POL_NO_OBJECT (-1)  /* an operation on the platform, not on an object */
+#define POL_UNLABELLED (-2) /* an object with no label of the policy: it shares nothing */
+/* The object label of a partition labelled name: its index, or POL_UNLABELLED. */
+int pol_obj_label(const struct policy *p, const char *name);
+
 /*
  * May the subject (a uid, or a partition's agent channel when part != NULL)
- * perform op on an object with label obj_label (-1: no object)? With no
- * clients section, everything is allowed. *rule names the rule that decided.
+ * perform op on an object with label obj_label (or POL_NO_OBJECT)? With no
+ * clients section, host users may do everything and partitions nothing;
+ * without a policy, everything is allowed (acm_ctl_check keeps a partition
+ * to itself then). *rule names the rule that decided.
  */
 bool ctl_allowed(const struct policy *p, struct ste_cache *c, uint32_t uid, const char *part,
 		 int op, int obj_label, const char **rule);

@@ -31,14 +31,13 @@
 #include "supervisor/events.h"
 #include "supervisor/supervisor_int.h"
 
-#define MS 1000000ULL
-
 static struct {
 	bool asleep;           /* the platform followed; without: a transition is pending while there are sleepers */
 	uint64_t sleepers;     /* bit i: partition i is asleep by its own request */
 	uint64_t busy;         /* bit i: service partition i said it is busy */
 	uint64_t paused;       /* bit i: the platform's sleep paused partition i */
 	uint64_t since_ns, recheck_at;
+	uint64_t calm_at;      /* no platform sleep before: see wake_all */
 	char by[64];           /* who wakes it (set by the wake request), for the events */
 } S;
 _Static_assert(PLAT_MAX_PARTS <= 64, "a bit per partition in the sets above");
@@ -55,15 +54,19 @@ static int busy_one(struct sup *s)
 }
 
 /* Carry the platform's transition out, or say why it waits. */
-static void evaluate(struct sup *s)
+static void evaluate(struct sup *s, uint64_t now)
 {
 	int b = busy_one(s), who = S.sleepers ? __builtin_ctzll(S.sleepers) : -1;
-	uint64_t now = now_ns();
 	struct event e;
 	unsigned i, n = 0;
 
 	if (S.asleep || who < 0)
 		return;
+	if (now < S.calm_at) { /* held, without an event: see wake_all */
+		S.recheck_at = S.calm_at;
+		sup_arm_timer(s);
+		return;
+	}
 	if (b >= 0) {
 		if (now < S.recheck_at)
 			return;
@@ -105,7 +108,7 @@ void sleep_on_request(struct sup *s, struct part_rt *pr)
 	S.since_ns = now_ns();
 	S.recheck_at = 0;
 	S.by[0] = 0;
-	evaluate(s);
+	evaluate(s, now_ns());
 }
 
 /* Every sleeper and every partition the platform paused runs again. */
@@ -118,6 +121,12 @@ static void wake_all(struct sup *s)
 			(void)lc_push(s, &s->parts[i], LVMM_CTL_RESUME);
 	S.paused = S.sleepers = 0;
 	S.asleep = false;
+	/*
+	 * A wake report comes from the sleeper's own process, so a compromised
+	 * one could pause and resume every other partition in a loop: a next
+	 * platform sleep waits out a second.
+	 */
+	S.calm_at = now_ns() + PLAT_SLEEP_CALM_MS * MS;
 }
 
 void sleep_on_woke(struct sup *s, struct part_rt *pr, const char *why)
@@ -141,7 +150,7 @@ void sleep_part_ended(struct sup *s, struct part_rt *pr)
 {
 	S.busy &= ~(1ULL << pr->index);
 	sleep_on_woke(s, pr, "partition-ended");
-	evaluate(s); /* a busy service partition that ended no longer holds the platform */
+	evaluate(s, now_ns()); /* a busy service partition that ended no longer holds the platform */
 }
 
 int sleep_wake_prepare(struct sup *s, struct part_rt *pr, const char *by)
@@ -158,7 +167,7 @@ int sleep_set_busy(struct sup *s, struct part_rt *pr, bool busy)
 		return -EINVAL;
 	S.busy = busy ? S.busy | 1ULL << pr->index : S.busy & ~(1ULL << pr->index);
 	S.recheck_at = 0; /* a change is looked at now */
-	evaluate(s);
+	evaluate(s, now_ns());
 	return 0;
 }
 
@@ -170,5 +179,5 @@ uint64_t sleep_next_deadline(struct sup *s)
 void sleep_on_timer(struct sup *s, uint64_t now)
 {
 	if (!S.asleep && S.sleepers && S.recheck_at && now >= S.recheck_at)
-		evaluate(s);
+		evaluate(s, now);
 }

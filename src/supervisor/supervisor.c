@@ -157,6 +157,32 @@ static void on_part_event(struct sup *s, struct part_rt *pr, const struct lvmm_e
 		sup_contain(s, pr, act, why);
 }
 
+/*
+ * Partitions rate-limit what they report, but a compromised one would not:
+ * past PART_EV_PER_S reports in a second the rest are dropped, and counted
+ * in an events_dropped event when its next second starts, so the log and
+ * the supervisor's work stay bounded.
+ */
+#define PART_EV_PER_S 100
+static bool part_ev_budget(struct part_rt *pr)
+{
+	uint64_t now = now_ns();
+	struct event e;
+
+	if (now - pr->ev_window_ns >= 1000000000ULL) {
+		if (pr->ev_dropped) {
+			ev_begin(&e, "events_dropped", pr->p->name);
+			ev_u64(&e, "count", pr->ev_dropped);
+			ev_end(&e);
+		}
+		pr->ev_window_ns = now, pr->ev_count = pr->ev_dropped = 0;
+	}
+	if (++pr->ev_count <= PART_EV_PER_S)
+		return true;
+	pr->ev_dropped++;
+	return false;
+}
+
 /* Everything the partition has sent: validated, then routed to the life cycle. */
 static void on_part_message(struct sup *s, struct part_rt *pr)
 {
@@ -196,6 +222,8 @@ static void on_part_message(struct sup *s, struct part_rt *pr)
 			lc_on_ready(s, pr);
 			break;
 		case LVMM_MSG_EVENT:
+			if (!part_ev_budget(pr))
+				break;
 			if (u.ev.kind == LVMM_EV_SLEEP)
 				lc_on_sleep(s, pr, u.ev.a);
 			else

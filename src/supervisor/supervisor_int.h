@@ -48,11 +48,13 @@ void acm_partition_stop(struct sup *s, struct part_rt *pr);
 /*
  * May the control client sub (host uid, partition's agent channel, remote
  * certificate) run operation opi (enum pol_op, called op) on target (a
- * partition or link name, or NULL)? 0 or -EACCES.
+ * partition, or a link when link, or NULL)? 0 or -EACCES. A link's labels
+ * are those of both its ends and its own, if it has one: the subject must
+ * share a type with each.
  */
 struct ctl_subject;
 int acm_ctl_check(struct sup *s, const struct ctl_subject *sub, int opi, const char *op,
-		  const char *target, char *err, size_t errlen);
+		  const char *target, bool link, char *err, size_t errlen);
 /* STE decision for device di of a starting partition (denied devices are not created). */
 bool acm_grant_device(struct sup *s, struct part_rt *pr, unsigned di);
 /* Check the live platform against a new policy; 0 and switch, or -EPERM (reason in err). */

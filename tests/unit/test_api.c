@@ -495,6 +495,20 @@ static void test_followers(void)
 	follow_free(fall);
 }
 
+/* An error that echoes bytes which are no UTF-8 keeps its message (jansson refuses such strings). */
+static void test_error_not_utf8(void)
+{
+	json_t *o = api_error_json("no partition called '\xff\xfe' (\xc3\xa9)");
+	char *t = json_dumps(o, JSON_COMPACT);
+
+	CHECK_STR(t, "{\"ok\":false,\"error\":\"no partition called '?" "?' (?" "?)\"}");
+	free(t);
+	json_decref(o);
+	o = api_error_json("caf\xc3\xa9");
+	CHECK_STR(json_string_value(json_object_get(o, "error")), "caf\xc3\xa9");
+	json_decref(o);
+}
+
 int main(void)
 {
 	RUN(test_routes);
@@ -504,5 +518,6 @@ int main(void)
 	RUN(test_metrics_render);
 	RUN(test_metrics_checked);
 	RUN(test_followers);
+	RUN(test_error_not_utf8);
 	return unit_done();
 }

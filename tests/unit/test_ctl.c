@@ -22,6 +22,11 @@
 #include <unistd.h>
 
 #include "api/policy.h"
+#include <jansson.h>
+
+#include "lvmm/ctl_proto.h"
+/* from src/api/api.h (its agent_open clashes with this file's) */
+int api_reply_check(const struct lvmm_api_reply *r, size_t len);
 #include "common/log.h"
 #include "common/proto.h"
 #include "config/policy_load.h"
@@ -940,7 +945,7 @@ static void test_remote_window(void)
 	CHECK(strstr(last()->error, "ste: client and target share no type") != NULL);
 	ask_as(&remote, LVMM_OP_EVENTS, "");
 	CHECK_EQ(last()->result, 0);
-	CHECK_EQ(last()->u.events.parts[0], 0xd); /* not b (ly); unlabelled c, d as for any subject */
+	CHECK_EQ(last()->u.events.parts[0], 0x1); /* not b (ly), nor unlabelled c, d: they share nothing */
 	/* Granted or not, a remote client never touches the window. */
 	ask_window(&remote, 600);
 	CHECK(failed_with(-EACCES, "remote-enable: only a local user of the control socket may do this"));
@@ -1058,6 +1063,193 @@ static void test_remote_connection(void)
 	close(a2), close(c2), close(l2), close(sv[0]), close(sv[1]), close(a), close(c), close(l);
 }
 
+
+/*
+ * A link operation is decided against the link's labels: both ends' and its
+ * own. A subject that shares no type with a and b may not take their link
+ * down (it was decided on no object at all, so the grant alone sufficed).
+ */
+static void test_link_ops_need_ste(void)
+{
+	static const char pol[] =
+		"name: lk\nste_types: [x_t, y_t]\nlabels:\n"
+		"  - { name: lx, ste: [x_t] }\n  - { name: ly, ste: [y_t] }\n  - { name: lxy, ste: [x_t, y_t] }\n"
+		"resources:\n  - { link: l0, label: ly }\n"
+		"clients:\n  - { uid: 0, label: lx, operations: [all] }\n"
+		"  - { partition: c, label: lx, operations: [status, isolate, link-down, link-up] }\n"
+		"  - { partition: d, label: lxy, operations: [link-down, link-up] }\n";
+	const struct ctl_subject agent_c = { .agent = true, .part = 2 }, agent_d = { .agent = true, .part = 3 };
+	FILE *e = fopen("/dev/null", "w");
+	struct lvmm_ctl m;
+
+	setup();
+	CHECK(e && policy_load("<t>", pol, strlen(pol), &plat.policy, e) == 0);
+	fclose(e);
+	snprintf(plat.parts[0].label, LVMM_NAME_MAX, "ly");
+	snprintf(plat.parts[1].label, LVMM_NAME_MAX, "ly");
+	snprintf(plat.parts[2].label, LVMM_NAME_MAX, "lx");
+	snprintf(plat.parts[3].label, LVMM_NAME_MAX, "lxy");
+	ask_as(&agent_c, LVMM_OP_LINK_DOWN, "l0");
+	CHECK_EQ(last()->result, -EACCES);
+	CHECK(strstr(last()->error, "may not link-down l0 (ste: client and target share no type)") != NULL);
+	CHECK(link_is_up(&S, 0));
+	CHECK(!got_ctl(0, &m) && !got_ctl(1, &m));
+	/* d shares y_t with both ends and with the link's own label: allowed. */
+	ask_as(&agent_d, LVMM_OP_LINK_DOWN, "l0");
+	CHECK(!link_is_up(&S, 0));
+	CHECK(got_ctl(0, &m) && m.op == LVMM_CTL_LINK_DOWN);
+	memset(&plat.policy, 0, sizeof(plat.policy));
+	for (unsigned i = 0; i < NP; i++)
+		plat.parts[i].label[0] = 0;
+}
+
+/*
+ * Without a policy host users are not mediated, but a partition's channel
+ * acts on its own partition only: no other partition, no link, no policy.
+ */
+static void test_no_policy_agent_keeps_to_itself(void)
+{
+	const struct ctl_subject agent_a = { .agent = true, .part = 0 };
+
+	setup();
+	ask_as(&agent_a, LVMM_OP_STOP, "b");
+	CHECK(failed_with(-EACCES, "denied by policy 'none': partition:a may not stop b "
+			  "(no policy: a partition acts on itself only)"));
+	ask_as(&agent_a, LVMM_OP_LINK_DOWN, "l0");
+	CHECK_EQ(last()->result, -EACCES);
+	CHECK(link_is_up(&S, 0));
+	ask_as(&agent_a, LVMM_OP_LIST, "");
+	CHECK_EQ(last()->result, 0);
+	ask_as(&agent_a, LVMM_OP_STATUS, "a");
+	CHECK(last()->result != -EACCES);
+	ask(LVMM_OP_LINK_DOWN, "l0"); /* root: unmediated */
+	CHECK(!link_is_up(&S, 0));
+}
+
+/* A field that would not fit is left out whole: the line stays JSON and keeps its request id. */
+static void test_event_line_never_cut_mid_string(void)
+{
+	char path[320], reason[320];
+	json_t *j;
+	struct event e;
+	unsigned i;
+
+	strcpy(path, "/srv/images/");
+	for (i = strlen(path); i + 2 < 200; i += 2)
+		path[i] = (char)0xc3, path[i + 1] = (char)0xa9; /* 'e-acute': 12 bytes escaped */
+	path[i] = 0;
+	snprintf(reason, sizeof(reason), "%.200s: cannot read it", path);
+	events_set_sink(sink);
+	ev_set_request("req-77");
+	ev_begin(&e, "verify_failed", "a");
+	ev_str(&e, "file", path);
+	ev_str(&e, "reason", reason);
+	ev_str(&e, "action", "refuse");
+	ev_end(&e);
+	ev_set_request(NULL);
+	events_set_sink(NULL);
+	j = json_loads(sunk.line, 0, NULL);
+	CHECK(j != NULL);
+	CHECK(json_is_true(json_object_get(j, "truncated")));
+	CHECK_STR(json_string_value(json_object_get(j, "action")), "refuse");
+	CHECK_STR(json_string_value(json_object_get(j, "request_id")), "req-77");
+	CHECK(json_is_string(json_object_get(j, "file")));
+	CHECK(json_object_get(j, "reason") == NULL);
+	json_decref(j);
+	/* A line that fits says nothing of the kind. */
+	events_set_sink(sink);
+	ev_begin(&e, "x", NULL);
+	ev_str(&e, "file", path);
+	ev_end(&e);
+	events_set_sink(NULL);
+	CHECK(strstr(sunk.line, "truncated") == NULL);
+}
+
+/*
+ * A partition's process reports its S3 and its own wake; a compromised one
+ * alternating them must not pause and resume the others in a loop: the next
+ * platform sleep waits out PLAT_SLEEP_CALM_MS after a wake.
+ */
+static void test_sleep_report_storm(void)
+{
+	unsigned i, pauses = 0, resumes = 0;
+	struct lvmm_ctl m;
+
+	setup();
+	for (i = 0; i < 200; i++) {
+		lc_on_sleep(&S, &S.parts[0], 3);
+		lc_on_sleep(&S, &S.parts[0], 0);
+		while (got_ctl(1, &m)) {
+			pauses += m.op == LVMM_CTL_PAUSE;
+			resumes += m.op == LVMM_CTL_RESUME;
+		}
+	}
+	CHECK_EQ(pauses, 1);
+	CHECK_EQ(resumes, 1);
+	/* Held, not lost: a sleeper that stays asleep gets its platform sleep after the calm. */
+	lc_on_sleep(&S, &S.parts[0], 3);
+	CHECK(!got_ctl(1, &m));
+	CHECK(sleep_next_deadline(&S) <= now_ns() + PLAT_SLEEP_CALM_MS * MS);
+	sleep_on_timer(&S, now_ns() + (PLAT_SLEEP_CALM_MS + 1) * MS);
+	CHECK(got_ctl(1, &m) && m.op == LVMM_CTL_PAUSE);
+	lc_on_sleep(&S, &S.parts[0], 0);
+}
+
+/* A device kind that is not NUL-terminated is refused on arrival (it broke every metrics answer). */
+static void test_stats_kind_unterminated(void)
+{
+	static struct lvmm_ctl_reply rep;
+	struct lvmm_msg_hdr hdr = { .magic = LVMM_PROTO_MAGIC, .version = LVMM_PROTO_VERSION,
+				    .type = LVMM_MSG_CTL_REPLY, .len = sizeof(rep) };
+	struct lvmm_ctl m;
+
+	setup();
+	ask(LVMM_OP_METRICS_PART, "b");
+	CHECK(got_ctl(1, &m));
+	memset(&rep, 0, sizeof(rep));
+	rep.op = m.op, rep.seq = m.seq, rep.state = 1, rep.ndevs = 1;
+	snprintf(rep.devs[0].id, sizeof(rep.devs[0].id), "net0");
+	snprintf(rep.devs[0].kind, sizeof(rep.devs[0].kind), "net");
+	CHECK_EQ(proto_check_part_msg(&hdr, &rep), 0);
+	memset(rep.devs[0].kind, 'K', sizeof(rep.devs[0].kind));
+	CHECK_EQ(proto_check_part_msg(&hdr, &rep), -EPROTO);
+	/* The front-end checks the supervisor's answer the same way. */
+	lc_on_reply(&S, &S.parts[1], &rep);
+	CHECK_EQ(last()->result, 0);
+	CHECK_EQ(api_reply_check(last(), fk.len[fk.n - 1]), -EPROTO);
+}
+
+/* Under a policy, a partition without a label shares nothing: no events of it, no operation on it. */
+static void test_unlabelled_target(void)
+{
+	static const char pol[] =
+		"name: ul\nste_types: [x_t, y_t]\nlabels:\n"
+		"  - { name: lx, ste: [x_t] }\n  - { name: ly, ste: [y_t] }\n"
+		"clients:\n  - { uid: 0, label: lx, operations: [all] }\n"
+		"  - { partition: c, label: lx, operations: [events, busy, idle, isolate] }\n";
+	const struct ctl_subject agent_c = { .agent = true, .part = 2 };
+	FILE *e = fopen("/dev/null", "w");
+	struct lvmm_ctl m;
+
+	setup();
+	CHECK(e && policy_load("<t>", pol, strlen(pol), &plat.policy, e) == 0);
+	fclose(e);
+	snprintf(plat.parts[0].label, LVMM_NAME_MAX, "ly");
+	plat.parts[1].label[0] = 0; /* b: no label */
+	snprintf(plat.parts[2].label, LVMM_NAME_MAX, "lx");
+	snprintf(plat.parts[3].label, LVMM_NAME_MAX, "lx");
+	ask_as(&agent_c, LVMM_OP_EVENTS, "");
+	CHECK_EQ(last()->u.events.parts[0], 0xc);
+	CHECK_EQ(last()->u.events.platform, 0);
+	ask_as(&agent_c, LVMM_OP_ISOLATE, "b");
+	CHECK_EQ(last()->result, -EACCES);
+	CHECK(link_is_up(&S, 0));
+	CHECK(!got_ctl(0, &m));
+	memset(&plat.policy, 0, sizeof(plat.policy));
+	for (unsigned i = 0; i < NP; i++)
+		plat.parts[i].label[0] = 0;
+}
+
 int main(void)
 {
 	log_level = LOG_ERR;
@@ -1082,5 +1274,11 @@ int main(void)
 	RUN(test_remote_window);
 	RUN(test_cert_client_is_no_partition);
 	RUN(test_remote_connection);
+	RUN(test_link_ops_need_ste);
+	RUN(test_no_policy_agent_keeps_to_itself);
+	RUN(test_event_line_never_cut_mid_string);
+	RUN(test_sleep_report_storm);
+	RUN(test_stats_kind_unterminated);
+	RUN(test_unlabelled_target);
 	return unit_done();
 }
