@@ -9,7 +9,7 @@
 . "$(dirname "$0")/../lib.sh"
 
 CASES="api-spec-lints api-spec-matches-routes api-spec-valid-requests-match api-spec-invalid-requests-4xx
-       api-spec-supervisor-stays-up api-curl-unix-socket api-request-id-in-audit-events
+       api-spec-supervisor-stays-up api-curl-unix-socket api-error-names-non-utf8-target api-request-id-in-audit-events
        api-events-stream-follows api-events-filtered-by-policy api-events-refiltered-on-reload
        api-events-slow-client-gets-gap api-agent-channel-follows-events api-frontend-sandboxed api-frontend-restarted-after-kill
        api-peer-uid-refused-by-supervisor api-peer-check-restores-modes ctl-readable-tables ctl-socket-by-name
@@ -101,6 +101,11 @@ if grep -q '^HTTP/1.1 200' "$TMP/curl" && grep -qi '^X-Request-Id: curl-1' "$TMP
    grep -q '"partitions":\[{"name":"a","state":"running"' "$TMP/curl" && grep -q '"request_id":"curl-1"}' "$TMP/curl"; then
 	pass api-curl-unix-socket
 else cat "$TMP/curl" >&2; fail api-curl-unix-socket "curl --unix-socket did not get the list"; fi
+# A target that is no UTF-8 still gets an answer that says what is wrong.
+curl -s --unix-socket "$sock" http://localhost/v1/partitions/%ff%fe/status >"$TMP/curl8" 2>&1
+if grep -q '"ok":false,"error":"no such path: /v1/partitions/??/status' "$TMP/curl8"; then
+	pass api-error-names-non-utf8-target
+else cat "$TMP/curl8" >&2; fail api-error-names-non-utf8-target "the answer has no error member"; fi
 stop_sup
 
 # ---- audit, events, filters -------------------------------------------------------------
