@@ -98,9 +98,9 @@ int measure_plan_build(const struct measure_input *in, struct measure_plan *p)
 			r = step(p, MEASURE_PCR_INITRD, MEASURE_EXTEND,
 				 b->initrd_name[0] ? b->initrd : none, p->initrd, strlen(p->initrd));
 	}
+	/* The guest's command line, hashed here: it is more than the manifest's @cmdline. */
 	if (!r)
-		r = step(p, MEASURE_PCR_CMDLINE, MEASURE_EXTEND, b->cmdline,
-			 clen ? in->cmdline : "", clen);
+		r = step(p, MEASURE_PCR_CMDLINE, MEASURE_EXTEND, NULL, clen ? in->cmdline : "", clen);
 	if (!r)
 		r = step(p, MEASURE_PCR_PLATFORM, MEASURE_EXTEND, NULL, in->platform,
 			 in->platform_len);

@@ -10,7 +10,9 @@
  *           then the verification outcome ("verify: ...")
  *   PCR 18  kernel  (SHA-256 of the image; data "kernel BASENAME")
  *   PCR 19  initrd  (SHA-256 of the image, or of nothing; "initrd BASENAME|(none)")
- *   PCR 20  command line (SHA-256 of the exact bytes; data = the bytes)
+ *   PCR 20  the guest's command line, exactly as it is in guest memory:
+ *           the configured one and lvmm's virtio_mmio.device= entries
+ *           (vmm/cmdline.h) (SHA-256 of the bytes; data = the bytes)
  *   PCR 21  the partition's platform entry in canonical form (data = it)
  *   PCR 22  not extended (stays zero)
  *
@@ -65,7 +67,7 @@ enum measure_outcome {
 struct measure_input {
 	const char *partition;           /* name, 1-31 characters */
 	const struct boot_set *boot;     /* names and digests of what boots */
-	const char *cmdline;             /* the exact bytes hashed into boot->cmdline */
+	const char *cmdline;             /* the guest's whole command line (cmdline_build()) */
 	const void *platform;            /* canonical platform entry */
 	size_t platform_len;
 	enum measure_outcome outcome;

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "vmm/cmdline.h"
+
 static const char *base_name(const char *path)
 {
 	const char *b = strrchr(path, '/');
@@ -32,6 +34,7 @@ void trust_image_of(const struct plat_part *p, unsigned set, struct trust_image_
 	im->kernel_name = base_name(set ? p->safe.kernel : p->kernel);
 	im->initrd_name = initrd[0] ? base_name(initrd) : "";
 	im->cmdline = set ? p->safe.cmdline : p->cmdline;
+	im->virtio_slots = cmdline_virtio_slots(p); /* the same devices with either image */
 	im->verify = set ? p->safe.verify.on : p->verify.on;
 }
 

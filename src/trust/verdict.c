@@ -147,7 +147,20 @@ int trust_evaluate(const struct trust_eval_in *in, struct trust_eval *out)
 	if (!in->platform)
 		return 0;
 	mi.boot = &out->bs;
-	mi.cmdline = im->cmdline;
+	/*
+	 * PCR 20: the command line byte for byte as the partition writes it into
+	 * guest memory, built by the same function (boot.c). The partition's
+	 * devices are those of its entry: a measured start whose policy grant
+	 * withholds one does not boot (partition.c), so the slots are known here.
+	 */
+	r = cmdline_build(im->cmdline, im->virtio_slots, out->cmdline, sizeof(out->cmdline));
+	if (r < 0) {
+		out->verdict = LVMM_TRUST_ERROR;
+		snprintf(out->reason, sizeof(out->reason), "the command line with its %u "
+			 "virtio_mmio.device= entries does not fit", im->virtio_slots);
+		return r;
+	}
+	mi.cmdline = out->cmdline;
 	mi.platform = in->platform;
 	mi.platform_len = in->platform_len;
 	r = measure_plan_build(&mi, &out->plan);

@@ -24,6 +24,7 @@
 #include "lvmm/trust_proto.h"
 #include "trust/manifest.h"
 #include "trust/measure.h"
+#include "vmm/cmdline.h"
 
 #define SIGNATURE_FILE_MAX 4096 /* read at most this much of a signature file */
 
@@ -33,7 +34,8 @@ struct trust_image_in {
 	int kernel_fd;
 	const char *initrd_name; /* NULL or "" without an initrd */
 	int initrd_fd;           /* -1 without an initrd */
-	const char *cmdline;
+	const char *cmdline;     /* as configured: what the manifest's @cmdline signs */
+	unsigned virtio_slots;   /* the virtio-mmio slots the partition's devices take (vmm/cmdline.h) */
 	uint64_t fill_deadline_ns; /* the images are memfds still being filled, by then (trust process); else 0 */
 	/* Verify against the signed manifest; an fd of -1 then fails verification (unreadable). */
 	bool verify;
@@ -56,7 +58,9 @@ struct trust_eval {
 	bool have_key;               /* the booting image was verified with key_digest */
 	uint8_t key_digest[SHA256_LEN];
 	struct boot_set bs;          /* what boots: names, digests, sizes */
-	struct measure_plan plan;    /* points into in->platform and the boot cmdline */
+	struct measure_plan plan;    /* points into in->platform and cmdline */
+	/* The booting image's command line as the guest gets it (PCR 20): with its virtio entries. */
+	char cmdline[CMDLINE_MAX];
 	char reason[LVMM_TRUST_REASON_MAX]; /* ERROR */
 };
 

@@ -12,9 +12,13 @@
 
 #include "common/util.h"
 
-/* Guest-physical area the tables live in; the e820 map must mark it reserved. */
+/*
+ * Guest-physical area the tables live in; the e820 map must mark it
+ * reserved. The last 4 KiB of the reserved 0xe0000-0xeffff are the MP
+ * configuration table's (MPTABLE_CONFIG_GPA, src/vmm/mptable.h).
+ */
 #define ACPI_AREA_START 0x000e0000ULL
-#define ACPI_AREA_SIZE  0x00010000ULL
+#define ACPI_AREA_SIZE  0x0000f000ULL
 
 struct gmem;
 
@@ -26,7 +30,7 @@ struct acpi_mmio_dev {
 
 /*
  * Build RSDP, XSDT, FADT (hardware-reduced), MADT and DSDT in guest memory
- * (in [0xe0000, 0xf0000), which the lead marks reserved in the e820 map) for
+ * (in [0xe0000, 0xef000), which the lead marks reserved in the e820 map) for
  * nr_cpus CPUs (APIC IDs 0..nr_cpus-1), the IOAPIC at LVMM_IOAPIC_BASE
  * (id nr_cpus, GSI base 0) and the given virtio-mmio devices.
  * On success *rsdp_gpa is the RSDP's guest-physical address. 0 or -errno:

@@ -20,6 +20,7 @@
 #include "common/log.h"
 #include "lvmm/guest_abi.h"
 #include "vmm/acpi.h"
+#include "vmm/cmdline.h"
 #include "vmm/loader.h"
 #include "vmm/mptable.h"
 #include "vmm/vcpu.h"
@@ -150,7 +151,6 @@ static bool has_tpm(const struct lvmm_part_config *cfg)
  */
 static int boot_write_acpi(struct vm *vm, uint64_t *rsdp_gpa)
 {
-	static const uint32_t irqs[] = LVMM_VIRTIO_IRQS;
 	static const struct acpi_tpm tpm = {
 		.crb_base = LVMM_TPM_CRB_BASE, .crb_size = (uint32_t)LVMM_TPM_CRB_SIZE,
 		.control_area = LVMM_TPM_CRB_CTRL, .log_base = LVMM_TPM_EVENTLOG_BASE,
@@ -159,11 +159,10 @@ static int boot_write_acpi(struct vm *vm, uint64_t *rsdp_gpa)
 	struct acpi_mmio_dev devs[LVMM_VIRTIO_MMIO_MAX];
 	unsigned i;
 
-	for (i = 0; i < vm->nr_virtio_slots && i < LVMM_VIRTIO_MMIO_MAX; i++)
-		devs[i] = (struct acpi_mmio_dev){
-			.base = LVMM_VIRTIO_MMIO_BASE + i * LVMM_VIRTIO_MMIO_SIZE,
-			.size = (uint32_t)LVMM_VIRTIO_MMIO_SIZE, .irq = irqs[i],
-		};
+	for (i = 0; i < vm->nr_virtio_slots && i < LVMM_VIRTIO_MMIO_MAX; i++) {
+		devs[i] = (struct acpi_mmio_dev){ .size = (uint32_t)LVMM_VIRTIO_MMIO_SIZE };
+		virtio_slot(i, &devs[i].base, &devs[i].irq);
+	}
 	return acpi_write_ex(&vm->gmem, vm->nr_vcpus, devs, i, has_tpm(vm->cfg) ? &tpm : NULL,
 			     rsdp_gpa);
 }
@@ -176,7 +175,7 @@ int boot_load(struct vm *vm, char *err, size_t errlen)
 	struct guest_layout lay;
 	struct boot_image img;
 	uint64_t initrd_gpa = 0;
-	char cmdline[LVMM_CMDLINE_MAX + sizeof(vm->virtio_cmdline) + 2];
+	static char cmdline[CMDLINE_MAX];
 	char why[LOADER_ERR_MAX];
 	int r;
 
@@ -189,8 +188,12 @@ int boot_load(struct vm *vm, char *err, size_t errlen)
 		snprintf(err, errlen, "kernel: %s", why);
 		goto out;
 	}
-	snprintf(cmdline, sizeof(cmdline), "%s%s%s", cfg->cmdline,
-		 cfg->cmdline[0] && vm->virtio_cmdline[0] ? " " : "", vm->virtio_cmdline);
+	/* The string a measured start's PCR 20 holds (the trust process builds it the same way). */
+	r = cmdline_build(cfg->cmdline, vm->nr_virtio_slots, cmdline, sizeof(cmdline));
+	if (r < 0) {
+		snprintf(err, errlen, "cmdline: too long with the virtio_mmio.device= entries");
+		goto out;
+	}
 	r = loader_check_cmdline(&img, strlen(cmdline), why, sizeof(why));
 	if (r) {
 		snprintf(err, errlen, "cmdline: %s", why);

@@ -7,6 +7,7 @@
 #define CR0_TS      (1ULL << 3)
 #define FSW_ES      (1U << 7)  /* error summary: an unmasked exception is pending */
 #define FPU_EXC_MASK 0x3fU     /* IE DE ZE OE UE PE, in FSW (flags) and FCW (masks) */
+#define EFER_LMA    (1ULL << 10) /* long mode active */
 
 enum insn_fixup insn_fixup_decide(const struct insn_state *s)
 {
@@ -43,6 +44,13 @@ uint64_t insn_fixup_next_rip(uint64_t rip, bool cs_l, bool cs_db)
 	if (cs_db)
 		return (rip + 1) & 0xffffffffULL;
 	return (rip + 1) & 0xffffULL;
+}
+
+uint64_t insn_fixup_linear(uint64_t rip, uint64_t cs_base, uint64_t efer, bool cs_l)
+{
+	if ((efer & EFER_LMA) && cs_l)
+		return rip;
+	return (cs_base + rip) & 0xffffffffULL;
 }
 
 const char *insn_fixup_name(enum insn_fixup f)

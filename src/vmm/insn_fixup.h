@@ -47,6 +47,14 @@ enum insn_fixup insn_fixup_decide(const struct insn_state *s);
  */
 uint64_t insn_fixup_next_rip(uint64_t rip, bool cs_l, bool cs_db);
 
+/*
+ * The linear address of the instruction at CS:rip. In 64-bit mode
+ * (EFER.LMA and CS.L) the CPU ignores CS's base, whatever the descriptor
+ * cache holds (KVM's saved cs.base can keep a 32-bit base); elsewhere the
+ * base counts and the address is 32 bits wide.
+ */
+uint64_t insn_fixup_linear(uint64_t rip, uint64_t cs_base, uint64_t efer, bool cs_l);
+
 /* A short name for messages ("int3", "fwait"). */
 const char *insn_fixup_name(enum insn_fixup f);
 

@@ -35,8 +35,11 @@ static uint64_t slot_tag(const struct iothread *t, unsigned i)
 int iothread_init(struct iothread *t)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = STOP_TAG };
+	int e;
 
 	memset(t, 0, sizeof(*t));
+	/* Not opened yet: a failure below leaves nothing iothread_destroy() would close. */
+	t->epfd = t->stop_fd = t->ready_fd = -1;
 	t->poll_max_ns = IOTHREAD_POLL_MAX_NS;
 	{
 		/* LVMM_IO_POLL_US in lvmm's environment sets the maximum window (0: no polling), for benchmarks. */
@@ -65,15 +68,16 @@ int iothread_init(struct iothread *t)
 		goto err_stop;
 	return 0;
 err_stop:
+	e = -errno; /* before the closes below can change it */
 	close(t->stop_fd);
+	t->stop_fd = -1;
+	goto out;
 err_epoll:
-	{
-		int e = -errno;
-
-		close(t->epfd);
-		t->epfd = -1;
-		return e;
-	}
+	e = -errno;
+out:
+	close(t->epfd);
+	t->epfd = -1;
+	return e;
 }
 
 int iothread_add(struct iothread *t, int fd, uint32_t events, io_handler_fn fn, void *opaque)

@@ -509,7 +509,10 @@ static unsigned build_e820(const struct guest_layout *lay, struct hvm_memmap_ent
 	e[n++] = (struct hvm_memmap_entry){ 0, LVMM_LOWMEM_RAM_END, E820_RAM, 0 };
 	e[n++] = (struct hvm_memmap_entry){ LVMM_EBDA_START, 0xa0000 - LVMM_EBDA_START,
 					    E820_RESERVED, 0 };
-	/* ACPI tables (0xe0000-0xeffff, docs/acpi.md) and the BIOS area above them. */
+	/*
+	 * ACPI tables (0xe0000-0xeefff, docs/acpi.md), the MP configuration
+	 * table (0xef000-0xeffff, mptable.h) and the BIOS area above them.
+	 */
 	e[n++] = (struct hvm_memmap_entry){ 0xe0000, 0x20000, E820_RESERVED, 0 };
 	e[n++] = (struct hvm_memmap_entry){ LVMM_HIMEM_START, lay->lowmem_end - LVMM_HIMEM_START,
 					    E820_RAM, 0 };

@@ -3,7 +3,8 @@
  * MP table (Intel MultiProcessor Specification 1.4, chapter 4): one
  * processor entry per vCPU, an ISA bus, the IOAPIC and an interrupt entry
  * for each IOAPIC pin (ISA IRQ n -> pin n, which is how KVM's default GSI
- * routing wires the in-kernel IOAPIC).
+ * routing wires the in-kernel IOAPIC). The floating pointer is in the
+ * EBDA, the configuration table at MPTABLE_CONFIG_GPA (mptable.h).
  */
 #include "vmm/mptable.h"
 
@@ -11,6 +12,8 @@
 #include <string.h>
 
 #include "lvmm/guest_abi.h"
+#include "lvmm/proto.h"
+#include "vmm/acpi.h"
 #include "vmm/gmem.h"
 
 struct mpf {
@@ -67,7 +70,16 @@ _Static_assert(sizeof(struct mpc_cpu) == 20, "mpc cpu");
 #define MP_IRQ_INT 0
 #define MP_IRQ_NMI 1
 #define MP_IRQ_EXTINT 3
-#define MP_TABLE_LIMIT 0xf0000ULL
+
+/* The configuration table's bytes for n CPUs. */
+#define MPC_LEN(n) (sizeof(struct mpc_header) + (n) * sizeof(struct mpc_cpu) + \
+		    sizeof(struct mpc_bus) + sizeof(struct mpc_ioapic) +      \
+		    (LVMM_IOAPIC_PINS + 2) * sizeof(struct mpc_intsrc))
+
+_Static_assert(MPC_LEN(LVMM_MAX_VCPUS) <= MPTABLE_CONFIG_SIZE, "every vCPU count lvmm allows fits");
+_Static_assert(MPTABLE_CONFIG_GPA >= ACPI_AREA_START + ACPI_AREA_SIZE &&
+	       MPTABLE_CONFIG_GPA + MPTABLE_CONFIG_SIZE <= LVMM_TPM_EVENTLOG_BASE,
+	       "between the ACPI tables and the TPM event log");
 
 static uint8_t checksum(const uint8_t *p, size_t n)
 {
@@ -80,24 +92,22 @@ static uint8_t checksum(const uint8_t *p, size_t n)
 
 int mptable_write(struct gmem *m, unsigned nr_cpus)
 {
-	size_t len = sizeof(struct mpc_header) + nr_cpus * sizeof(struct mpc_cpu) +
-		     sizeof(struct mpc_bus) + sizeof(struct mpc_ioapic) +
-		     (LVMM_IOAPIC_PINS + 2) * sizeof(struct mpc_intsrc);
-	uint64_t mpf_gpa = LVMM_EBDA_START, mpc_gpa = LVMM_EBDA_START + sizeof(struct mpf);
-	uint8_t *base, *p;
+	size_t len = MPC_LEN(nr_cpus);
+	const uint64_t mpf_gpa = LVMM_EBDA_START, mpc_gpa = MPTABLE_CONFIG_GPA;
+	uint8_t *p;
 	struct mpc_header *h;
 	struct mpf *f;
 	uint8_t ioapic_id = (uint8_t)nr_cpus;
 	unsigned i, count = 0;
 
-	if (!nr_cpus || nr_cpus > 254 || mpc_gpa + len > MP_TABLE_LIMIT)
+	if (!nr_cpus || nr_cpus > 254 || len > MPTABLE_CONFIG_SIZE)
 		return -EINVAL;
-	base = gmem_loader_ptr(m, mpf_gpa, sizeof(struct mpf) + len);
-	if (!base)
+	f = gmem_loader_ptr(m, mpf_gpa, sizeof(*f));
+	h = gmem_loader_ptr(m, mpc_gpa, MPTABLE_CONFIG_SIZE);
+	if (!f || !h)
 		return -EFAULT;
-	memset(base, 0, sizeof(struct mpf) + len);
-	f = (struct mpf *)base;
-	h = (struct mpc_header *)(base + sizeof(*f));
+	memset(f, 0, sizeof(*f));
+	memset(h, 0, MPTABLE_CONFIG_SIZE);
 	p = (uint8_t *)(h + 1);
 
 	for (i = 0; i < nr_cpus; i++, count++) {

@@ -28,6 +28,7 @@
 #include "devices/registry.h"
 #include "devices/tpm_crb.h"
 #include "vmm/boot.h"
+#include "vmm/cmdline.h"
 #include "vmm/cpuid.h"
 #include "vmm/images.h"
 #include "vmm/part_config.h"
@@ -137,6 +138,38 @@ static int config_validate(char *err, size_t errlen)
 		}
 	}
 	return 0;
+}
+
+/* Did the policy grant every device of the entry? */
+static bool all_devices_granted(void)
+{
+	unsigned n = msg.part.ndevs < LVMM_MAX_DEVS ? msg.part.ndevs : LVMM_MAX_DEVS;
+
+	return (msg.grant.granted & ((1U << n) - 1)) == (1U << n) - 1;
+}
+
+/*
+ * A measured start (gated, and its entry has a vTPM: the trust process
+ * measures it) boots exactly the devices of its entry. PCR 21 lists them,
+ * and PCR 20 holds the guest's command line with one virtio_mmio.device=
+ * entry per virtio device, which the trust process builds from the entry
+ * (src/trust/verdict.c): the supervisor asks it to measure before the
+ * policy's grant is decided, and never tells it the grant. A device the
+ * policy withholds would give the guest another command line (and device
+ * set) than the measured one, so such a start is refused instead.
+ */
+static int measured_devices_check(char *err, size_t errlen)
+{
+	unsigned i;
+
+	if (!(cfg.flags & LVMM_PART_F_GATED) || plat_part_tpm(&msg.part) < 0 || all_devices_granted())
+		return 0;
+	for (i = 0; i < msg.part.ndevs && (msg.grant.granted >> i & 1); i++)
+		;
+	/* At most 127 bytes: the exit report's detail. */
+	snprintf(err, errlen, "device %s refused by the policy: with a vTPM, a partition starts only "
+		 "with all its devices", i < msg.part.ndevs ? msg.part.devs[i].id : "?");
+	return -EPERM;
 }
 
 static void send_exit(int sup, const struct lvmm_exit *x)
@@ -321,6 +354,18 @@ static int partition_build(struct vm *vm, int sup, char *err, size_t errlen)
 	r = devices_create(&devices, vm, err, errlen);
 	if (r)
 		return r;
+	/*
+	 * With every device granted, the slots taken are those the trust process
+	 * counts from the entry (cmdline_virtio_slots()) for the command line it
+	 * measures: a device model that takes a slot unknown to it is a bug, and
+	 * is refused here rather than measured wrong.
+	 */
+	if (all_devices_granted() && vm->nr_virtio_slots != cmdline_virtio_slots(&msg.part)) {
+		snprintf(err, errlen, "the devices took %u virtio-mmio slots, the measured command "
+			 "line lists %u (vmm/cmdline.c does not know a device type)",
+			 vm->nr_virtio_slots, cmdline_virtio_slots(&msg.part));
+		return -EPROTO;
+	}
 	pr_debug("devices created");
 	r = protect_devices(vm, err, errlen);
 	if (r)
@@ -528,6 +573,8 @@ int partition_main(int sup)
 	r = part_config_build(&msg, &cfg, err, sizeof(err));
 	if (!r)
 		r = config_validate(err, sizeof(err));
+	if (!r)
+		r = measured_devices_check(err, sizeof(err));
 	if (r) {
 		fail_setup(sup, r, err);
 		return 1;

@@ -256,8 +256,9 @@ static void vcpu_fatal(struct vcpu *v, uint32_t reason, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 /*
- * Read up to 15 instruction bytes at CS:rip through the guest's page
- * tables, not crossing into the next page (which may map elsewhere).
+ * Read up to 15 instruction bytes at CS:rip (no CS base in 64-bit mode)
+ * through the guest's page tables, not crossing into the next page (which
+ * may map elsewhere).
  * Returns how many were read (0: not mapped, or not RAM).
  */
 static unsigned read_insn_at(struct vcpu *v, const struct kvm_sregs *s, uint64_t rip,
@@ -268,7 +269,7 @@ static unsigned read_insn_at(struct vcpu *v, const struct kvm_sregs *s, uint64_t
 	uint8_t *p;
 
 	memset(&t, 0, sizeof(t));
-	t.linear_address = s->cs.base + rip;
+	t.linear_address = insn_fixup_linear(rip, s->cs.base, s->efer, s->cs.l);
 	if (ioctl(v->fd, KVM_TRANSLATE, &t) < 0 || !t.valid)
 		return 0;
 	n = (unsigned)MIN(15ULL, 4096 - (t.physical_address & 4095));

@@ -25,6 +25,7 @@
 #include "shared/ratelimit.h"
 #include "common/proto.h"
 #include "lvmm/guest_abi.h"
+#include "vmm/cmdline.h"
 
 #define KVM_TSS_ADDR 0xfffbd000ULL
 #define KVM_IDENTITY_MAP_ADDR 0xfffbc000ULL
@@ -123,23 +124,10 @@ int vm_ioeventfd(struct vm *vm, uint64_t addr, uint32_t len, bool pio, bool data
 
 int vm_alloc_virtio_slot(struct vm *vm, uint64_t *base, uint32_t *irq)
 {
-	static const uint32_t irqs[] = LVMM_VIRTIO_IRQS;
-	size_t used = strlen(vm->virtio_cmdline);
-	unsigned i = vm->nr_virtio_slots;
-	int n;
-
-	_Static_assert(sizeof(irqs) / sizeof(irqs[0]) == LVMM_VIRTIO_MMIO_MAX, "irq table");
-	if (i >= LVMM_VIRTIO_MMIO_MAX)
+	if (vm->nr_virtio_slots >= LVMM_VIRTIO_MMIO_MAX)
 		return -ENOSPC;
-	*base = LVMM_VIRTIO_MMIO_BASE + i * LVMM_VIRTIO_MMIO_SIZE;
-	*irq = irqs[i];
-	n = snprintf(vm->virtio_cmdline + used, sizeof(vm->virtio_cmdline) - used,
-		     "%svirtio_mmio.device=4K@0x%" PRIx64 ":%u", used ? " " : "", *base, *irq);
-	if (n < 0 || (size_t)n >= sizeof(vm->virtio_cmdline) - used) {
-		vm->virtio_cmdline[used] = 0;
-		return -ENOSPC;
-	}
-	vm->nr_virtio_slots++;
+	/* The command line lists slots 0..nr_virtio_slots-1 (boot.c, vmm/cmdline.h). */
+	virtio_slot(vm->nr_virtio_slots++, base, irq);
 	return 0;
 }
 
@@ -578,6 +566,7 @@ int vm_create(struct vm *vm, const struct lvmm_part_config *cfg, const int *fds,
 	vm->io.epfd = vm->io.stop_fd = -1;
 	for (i = 0; i < LVMM_MAX_VCPUS; i++)
 		vm->vcpus[i].fd = -1;
+	vm->created = true;
 	pthread_mutex_init(&vm->exit_lock, NULL);
 	pthread_mutex_init(&vm->sup_lock, NULL);
 	pthread_cond_init(&vm->state_cond, NULL);
@@ -633,6 +622,8 @@ int vm_create(struct vm *vm, const struct lvmm_part_config *cfg, const int *fds,
  */
 void vm_destroy(struct vm *vm)
 {
+	if (!vm->created)
+		return; /* its fds are zeros, not its own: fd 0 is not this VM's to close */
 	iothread_destroy(&vm->io);
 	if (vm->vm_fd >= 0)
 		close(vm->vm_fd);

@@ -34,6 +34,13 @@ struct vm {
 	unsigned nfds;
 	int sup_fd;     /* socket to the supervisor */
 
+	/*
+	 * vm_create() ran (its fds below are open or -1): until then, as in
+	 * partition.c's static VM when a step before vm_create() fails, they
+	 * are zeros that name fds this VM never opened, and vm_destroy()
+	 * closes nothing.
+	 */
+	bool created;
 	int kvm_fd;     /* /dev/kvm: closed (-1) before the sandbox */
 	int vm_fd;
 	int mem_fd;
@@ -47,8 +54,7 @@ struct vm {
 	unsigned nr_vcpus;
 	struct vcpu vcpus[LVMM_MAX_VCPUS];
 
-	unsigned nr_virtio_slots;
-	char virtio_cmdline[LVMM_MAX_DEVS * 48];
+	unsigned nr_virtio_slots; /* slots 0..n-1 are taken (vm_alloc_virtio_slot) */
 
 	/* Exit handling: the first vCPU to see an exit condition records it. */
 	pthread_mutex_t exit_lock;
@@ -103,7 +109,10 @@ int vm_create(struct vm *vm, const struct lvmm_part_config *cfg, const int *fds,
 	      int sup_fd, const struct gmem_prot_list *regions, char *err,
 	      size_t errlen) MUST_CHECK;
 
-/* Undo vm_create (vCPUs and devices already destroyed). Idempotent. */
+/*
+ * Undo vm_create (vCPUs and devices already destroyed). Idempotent, and a
+ * no-op on a VM vm_create() never ran on (all zeros: its fds are not -1).
+ */
 void vm_destroy(struct vm *vm);
 
 /*

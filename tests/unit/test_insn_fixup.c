@@ -94,11 +94,31 @@ static void test_next_rip(void)
 	CHECK_EQ(insn_fixup_next_rip(0x7fff, false, false), 0x8000);
 }
 
+/* Where read_insn_at() reads: 64-bit code ignores CS.base; other modes add it (32-bit wrap). */
+static void test_linear_address(void)
+{
+	const uint64_t lma = 1ULL << 10, lme = 1ULL << 8;
+
+	/* 64-bit mode with a stale 32-bit base in the descriptor cache: the base is ignored. */
+	CHECK_EQ(insn_fixup_linear(0xffffffff81000000ULL, 0x10000, lma | lme, true),
+		 0xffffffff81000000ULL);
+	CHECK_EQ(insn_fixup_linear(0x401000, 0xfffff000ULL, lma | lme, true), 0x401000);
+	/* Compatibility mode (LMA, CS.L clear) and legacy protected mode: the base counts. */
+	CHECK_EQ(insn_fixup_linear(0x1000, 0x10000, lma | lme, false), 0x11000);
+	CHECK_EQ(insn_fixup_linear(0x1000, 0x10000, 0, false), 0x11000);
+	CHECK_EQ(insn_fixup_linear(0x2000, 0xfffff000ULL, 0, false), 0x1000);
+	/* CS.L without LMA is not 64-bit mode. */
+	CHECK_EQ(insn_fixup_linear(0x1000, 0x10000, lme, true), 0x11000);
+	/* Real mode: base = selector << 4. */
+	CHECK_EQ(insn_fixup_linear(0xfff0, 0xf0000, 0, false), 0xffff0);
+}
+
 int main(void)
 {
 	RUN(test_int3);
 	RUN(test_fwait);
 	RUN(test_others_reported);
 	RUN(test_next_rip);
+	RUN(test_linear_address);
 	return unit_done();
 }

@@ -5,9 +5,12 @@
 #include <string.h>
 
 #include "lvmm/guest_abi.h"
+#include "lvmm/proto.h"
 #include "unit/unit.h"
+#include "vmm/acpi.h"
 #include "vmm/gmem.h"
 #include "vmm/loader.h"
+#include "vmm/mptable.h"
 
 #define MEM (64ULL << 20)
 
@@ -300,6 +303,85 @@ static void test_load_pvh(void)
 	CHECK_EQ(memcmp(ram + 0x3000000, "RD", 2), 0);
 }
 
+/* Is [a, b) inside one e820 entry of type `type` of the PVH memory map in guest memory? */
+static bool in_e820(uint64_t a, uint64_t b, uint32_t type)
+{
+	uint32_t n, t;
+	uint64_t base, size;
+
+	memcpy(&n, ram + LVMM_BOOT_START_INFO + 48, 4);
+	for (uint32_t i = 0; i < n && i < 8; i++) {
+		memcpy(&base, ram + LVMM_BOOT_MEMMAP + i * 24, 8);
+		memcpy(&size, ram + LVMM_BOOT_MEMMAP + i * 24 + 8, 8);
+		memcpy(&t, ram + LVMM_BOOT_MEMMAP + i * 24 + 16, 4);
+		if (t == type && a >= base && b <= base + size)
+			return true;
+	}
+	return false;
+}
+
+static uint8_t sum8(const uint8_t *p, size_t n)
+{
+	uint8_t s = 0;
+
+	while (n--)
+		s += *p++;
+	return s;
+}
+
+/*
+ * The MP table of every vCPU count lvmm allows lies wholly in memory the
+ * e820 map reserves, next to the largest ACPI tables without touching them
+ * (with 64 vCPUs it used to run from 0x9fc10 to 0xa021c, past the EBDA).
+ */
+static void test_mptable_inside_reserved_e820(void)
+{
+	static const struct acpi_tpm tpm = {
+		.crb_base = LVMM_TPM_CRB_BASE, .crb_size = (uint32_t)LVMM_TPM_CRB_SIZE,
+		.control_area = LVMM_TPM_CRB_CTRL, .log_base = LVMM_TPM_EVENTLOG_BASE,
+		.log_size = (uint32_t)LVMM_TPM_EVENTLOG_SIZE,
+	};
+	static const uint32_t irqs[] = LVMM_VIRTIO_IRQS;
+	struct acpi_mmio_dev devs[LVMM_VIRTIO_MMIO_MAX];
+	struct elf_img im;
+	struct boot_image img;
+	uint64_t rsdp = 0, xsdt, dsdt;
+	uint32_t phys, dlen;
+	uint16_t len;
+
+	for (unsigned i = 0; i < LVMM_VIRTIO_MMIO_MAX; i++)
+		devs[i] = (struct acpi_mmio_dev){ .base = LVMM_VIRTIO_MMIO_BASE + i * LVMM_VIRTIO_MMIO_SIZE,
+						  .size = (uint32_t)LVMM_VIRTIO_MMIO_SIZE, .irq = irqs[i] };
+	make_elf(&im, 0x100000, 0x100010);
+	for (unsigned cpus = 1; cpus <= LVMM_MAX_VCPUS; cpus++) {
+		memset(ram, 0xaa, 1 << 20);
+		CHECK_EQ(parse(im.buf, im.len, &img), 0);
+		CHECK_EQ(acpi_write_ex(&gm, cpus, devs, LVMM_VIRTIO_MMIO_MAX, &tpm, &rsdp), 0);
+		CHECK_EQ(loader_load(&gm, &lay, &img, im.buf, im.len, NULL, 0, 0, "", 0), 0);
+		CHECK_EQ(mptable_write(&gm, cpus), 0);
+		/* The floating pointer where guests scan for it (the EBDA), then its table. */
+		CHECK_EQ(memcmp(ram + LVMM_EBDA_START, "_MP_", 4), 0);
+		CHECK(in_e820(LVMM_EBDA_START, LVMM_EBDA_START + 16, 2));
+		memcpy(&phys, ram + LVMM_EBDA_START + 4, 4);
+		memcpy(&len, ram + phys + 4, 2);
+		CHECK_EQ(memcmp(ram + phys, "PCMP", 4), 0);
+		CHECK_EQ(len, 268 + 20 * cpus);
+		CHECK_EQ(sum8(ram + phys, len), 0);
+		CHECK(in_e820(phys, (uint64_t)phys + len, 2));
+		if (!in_e820(phys, (uint64_t)phys + len, 2)) {
+			printf("# %u vCPUs: MP table 0x%x-0x%x is not e820-reserved\n", cpus, phys,
+			       phys + len);
+			break;
+		}
+		/* The ACPI tables it shares the area with are intact: XSDT and DSDT checksums. */
+		memcpy(&xsdt, ram + rsdp + 24, 8);
+		CHECK_EQ(sum8(ram + xsdt, 60), 0);
+		memcpy(&dsdt, ram + ACPI_AREA_START + 0x80 + 140, 8); /* FADT X_DSDT */
+		memcpy(&dlen, ram + dsdt + 4, 4);
+		CHECK_EQ(sum8(ram + dsdt, dlen), 0);
+	}
+}
+
 static void test_load_bz(void)
 {
 	struct boot_image img;
@@ -333,6 +415,7 @@ int main(void)
 	RUN(test_bz_malformed);
 	RUN(test_bz_truncated);
 	RUN(test_load_pvh);
+	RUN(test_mptable_inside_reserved_e820);
 	RUN(test_load_bz);
 	free(ram);
 	return unit_done();

@@ -21,6 +21,10 @@
 #include "common/proto.h"
 #include "config/platform.h"
 #include "lvmm/proto.h"
+#include "vmm/iothread.h"
+#include "vmm/vm.h"
+
+#include <sys/resource.h>
 
 static char lvmm_path[512], guest_path[512];
 
@@ -32,13 +36,16 @@ struct run {
 
 /* Applied to the message before it is sent, when set (a hostile supervisor's message). */
 static void (*tweak)(struct plat_config_msg *m);
+/* Send a fifth fd, a SEQPACKET socket (a TPM device's channel to its trust process). */
+static bool tpm_sock;
 
 /* Start a partition with hello.elf and uid/gid as given. 0 or -errno. */
 static int start(struct run *r, uint32_t uid, uint32_t gid)
 {
 	static struct plat_config_msg m;
 	struct lvmm_part_grant *g = &m.grant;
-	int sv[2], out[2], fds[4];
+	int sv[2], out[2], fds[5], tp[2] = { -1, -1 };
+	unsigned nfds = 4;
 	int r0;
 
 	/* What the supervisor sends: the entry as it is, and the grant (build_config, lifecycle.c). */
@@ -63,6 +70,11 @@ static int start(struct run *r, uint32_t uid, uint32_t gid)
 	    pipe2(out, O_CLOEXEC) || socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv))
 		return -errno;
 	fds[3] = out[1];
+	if (tpm_sock) {
+		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, tp))
+			return -errno;
+		fds[nfds++] = tp[1];
+	}
 	r->pid = fork();
 	if (r->pid < 0)
 		return -errno;
@@ -83,9 +95,11 @@ static int start(struct run *r, uint32_t uid, uint32_t gid)
 	}
 	r->sock = sv[0];
 	r->console = out[0];
-	r0 = proto_send(r->sock, LVMM_MSG_CONFIG, &m, sizeof(m), fds, 4, 0);
-	for (unsigned i = 0; i < 4; i++)
+	r0 = proto_send(r->sock, LVMM_MSG_CONFIG, &m, sizeof(m), fds, nfds, 0);
+	for (unsigned i = 0; i < nfds; i++)
 		close(fds[i]); /* the partition has its own copies now */
+	if (tp[0] >= 0)
+		close(tp[0]);
 	return r0;
 }
 
@@ -205,6 +219,44 @@ static void too_many_devs(struct plat_config_msg *m)
 	m->part.ndevs = LVMM_MAX_DEVS + 1;
 }
 
+/*
+ * A measured start (gated, a vTPM in its entry) whose policy grant withholds
+ * a virtio device: the trust process measures the guest's command line with
+ * that device's virtio_mmio.device= entry (it never learns the grant), so the
+ * partition refuses to start rather than boot another command line than the
+ * one in PCR 20.
+ */
+static void measured_blk_withheld(struct plat_config_msg *m)
+{
+	m->part.ndevs = 2;
+	m->part.devs[0].type = LVMM_DEV_TPM;
+	snprintf(m->part.devs[0].id, sizeof(m->part.devs[0].id), "tpm0");
+	m->part.devs[1].type = LVMM_DEV_BLK;
+	snprintf(m->part.devs[1].id, sizeof(m->part.devs[1].id), "blk0");
+	m->grant.granted = 0x1; /* the TPM; the policy refused the disk */
+	m->grant.dev_fd[0][0] = 4;
+	m->grant.flags |= LVMM_PART_F_GATED;
+	m->grant.fd_gate = 3;
+}
+
+static void test_measured_start_refuses_withheld_device(void)
+{
+	struct lvmm_exit x;
+	struct run r;
+
+	memset(&x, 0, sizeof(x));
+	tweak = measured_blk_withheld;
+	tpm_sock = true;
+	CHECK_EQ(start(&r, 54321, 54321), 0);
+	tweak = NULL;
+	tpm_sock = false;
+	CHECK_EQ(expect(&r, LVMM_MSG_EXIT, &x, sizeof(x)), 0);
+	CHECK_EQ(x.reason, LVMM_EXIT_SETUP);
+	CHECK_STR(x.detail, "device blk0 refused by the policy: with a vTPM, a partition starts "
+		  "only with all its devices");
+	reap(&r);
+}
+
 /* A malformed message is refused before anything is built: an exit with the reason, never a guest. */
 static void test_hostile_config_refused(void)
 {
@@ -232,6 +284,78 @@ static void test_hostile_config_refused(void)
 	}
 }
 
+/*
+ * fd 0 replaced by a pipe's read end (something no VM opened); the caller
+ * checks it is still open, then puts the old fd 0 back. The saved copy's fd.
+ */
+static int fd0_borrow(void)
+{
+	int saved = dup(0), p[2];
+
+	if (saved < 0 || pipe(p) || dup2(p[0], 0) != 0)
+		return -1;
+	close(p[0]);
+	close(p[1]);
+	return saved;
+}
+
+static void fd0_restore(int saved)
+{
+	if (saved >= 0) {
+		dup2(saved, 0);
+		close(saved);
+	}
+}
+
+/*
+ * A start that fails before vm_create() (boot_kernel_regions() refusing the
+ * kernel) still tears down partition.c's static VM, all zeros: nothing of it
+ * is closed, least of all fd 0 (it used to be, three times).
+ */
+static void test_teardown_before_vm_create_keeps_fd0(void)
+{
+	static struct vm never_created; /* as partition.c's the_vm before vm_create() */
+	int saved = fd0_borrow();
+
+	CHECK(saved >= 0);
+	for (unsigned i = 0; i < never_created.nr_vcpus; i++)
+		vcpu_destroy(&never_created.vcpus[i]);
+	vm_destroy(&never_created);
+	vm_destroy(&never_created); /* idempotent */
+	CHECK(fcntl(0, F_GETFD) >= 0);
+	fd0_restore(saved);
+}
+
+/*
+ * iothread_init() failing (no fd left for epoll_create1, then none for the
+ * eventfd) leaves no fd number behind that iothread_destroy() would close.
+ */
+static void test_iothread_init_failure_keeps_fd0(void)
+{
+	static struct iothread t;
+	struct rlimit old, rl;
+	int saved = fd0_borrow(), next, r;
+
+	CHECK(saved >= 0);
+	CHECK_EQ(getrlimit(RLIMIT_NOFILE, &old), 0);
+	for (int extra = 0; extra < 2; extra++) {
+		next = dup(0); /* the lowest free fd: what the next one would get */
+		CHECK(next > 0);
+		close(next);
+		rl = old;
+		rl.rlim_cur = (rlim_t)(next + extra); /* extra 0: epoll_create1 fails; 1: the eventfd */
+		CHECK_EQ(setrlimit(RLIMIT_NOFILE, &rl), 0);
+		r = iothread_init(&t);
+		setrlimit(RLIMIT_NOFILE, &old);
+		CHECK_EQ(r, -EMFILE);
+		CHECK_EQ(t.epfd, -1);
+		CHECK_EQ(t.stop_fd, -1);
+		iothread_destroy(&t);
+		CHECK(fcntl(0, F_GETFD) >= 0);
+	}
+	fd0_restore(saved);
+}
+
 int main(void)
 {
 	const char *lvmm = getenv("LVMM"), *build = getenv("BUILD");
@@ -239,14 +363,18 @@ int main(void)
 	snprintf(lvmm_path, sizeof(lvmm_path), "%s", lvmm ? lvmm : "build/lvmm");
 	snprintf(guest_path, sizeof(guest_path), "%s/guests/hello.elf", build ? build : "build");
 	signal(SIGPIPE, SIG_IGN);
+	/* In this process: no KVM needed. */
+	RUN(test_teardown_before_vm_create_keeps_fd0);
+	RUN(test_iothread_init_failure_keeps_fd0);
 	if (access("/dev/kvm", R_OK | W_OK) || geteuid() != 0 || access(lvmm_path, X_OK) ||
 	    access(guest_path, R_OK)) {
 		printf("skip - test_partition: needs /dev/kvm, root, %s and %s\n", lvmm_path, guest_path);
-		return 0;
+		return unit_done();
 	}
 	RUN(test_assigned_identity);
 	RUN(test_unassigned_is_nobody);
 	RUN(test_rootish_refused);
 	RUN(test_hostile_config_refused);
+	RUN(test_measured_start_refuses_withheld_device);
 	return unit_done();
 }

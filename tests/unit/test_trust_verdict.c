@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "trust/offline.h"
 #include "trust/verdict.h"
 #include "unit/trust_test.h"
 #include "unit/unit.h"
@@ -196,6 +197,66 @@ static void test_safe_image(void)
 	close_all();
 }
 
+/*
+ * PCR 20 and its event are the command line the guest gets, byte for byte:
+ * the configured one and the virtio_mmio.device= entry of each virtio
+ * device of the entry, as the partition writes it into guest memory (its
+ * log line: loaded ..., cmdline "..."). Built from the platform entry as
+ * `lvmm measure` and the trust process do (trust_offline_open,
+ * trust_image_of); the signed manifest's @cmdline stays the configured part.
+ */
+static void test_pcr20_is_the_guest_cmdline(void)
+{
+	static const char want[] = "console=ttyS0 virtio_mmio.device=4K@0xd0000000:5 "
+				   "virtio_mmio.device=4K@0xd0001000:6";
+	static struct plat_part p;
+	static struct trust_offline o;
+	uint8_t d[SHA256_LEN];
+	char why[256];
+	const struct measure_step *s;
+
+	plat_part_defaults(&p);
+	snprintf(p.name, sizeof(p.name), "user");
+	tt_path(p.kernel, sizeof(p.kernel), "vmlinuz");
+	snprintf(p.cmdline, sizeof(p.cmdline), "console=ttyS0");
+	p.verify.on = true;
+	tt_path(p.verify.manifest, sizeof(p.verify.manifest), "user.manifest");
+	tt_path(p.verify.signature, sizeof(p.verify.signature), "user.manifest.sig");
+	tt_path(p.verify.key, sizeof(p.verify.key), "it-pub.pem");
+	p.ndevs = 3;
+	p.devs[0].type = LVMM_DEV_BLK;   /* slot 0: 0xd0000000, IRQ 5 */
+	snprintf(p.devs[0].id, sizeof(p.devs[0].id), "blk0");
+	snprintf(p.devs[0].path, sizeof(p.devs[0].path), "/dev/null");
+	p.devs[1].type = LVMM_DEV_TPM;   /* the CRB: no slot */
+	snprintf(p.devs[1].id, sizeof(p.devs[1].id), "tpm0");
+	p.devs[2].type = LVMM_DEV_STREAM; /* slot 1: 0xd0001000, IRQ 6 */
+	snprintf(p.devs[2].id, sizeof(p.devs[2].id), "con0");
+	CHECK_EQ(trust_offline_open(&p, true, &o, why, sizeof(why)), 0);
+	trust_evaluate(&o.in, &ev);
+	trust_offline_close(&o);
+	CHECK_EQ(ev.verdict, LVMM_TRUST_OK); /* the manifest signs "console=ttyS0" */
+	CHECK_EQ(digest_sha256("console=ttyS0", 13, d), 0);
+	CHECK(!memcmp(ev.bs.cmdline, d, SHA256_LEN));
+	CHECK_EQ(ev.plan.n, 6);
+	s = &ev.plan.s[4];
+	CHECK_EQ(s->pcr, 20);
+	CHECK_EQ(s->len, strlen(want));
+	CHECK(s->len == strlen(want) && !memcmp(s->data, want, s->len));
+	CHECK_EQ(digest_sha256(want, strlen(want), d), 0);
+	CHECK(!memcmp(s->digest, d, SHA256_LEN));
+
+	/* No configured command line: the entries alone, no leading space. */
+	p.cmdline[0] = 0;
+	p.verify.on = false;
+	p.ndevs = 1;
+	CHECK_EQ(trust_offline_open(&p, true, &o, why, sizeof(why)), 0);
+	trust_evaluate(&o.in, &ev);
+	trust_offline_close(&o);
+	CHECK_EQ(ev.verdict, LVMM_TRUST_OK);
+	s = &ev.plan.s[4];
+	CHECK(s->len == 34 && !memcmp(s->data, "virtio_mmio.device=4K@0xd0000000:5", 34));
+}
+
 int main(void)
 {
 	if (!tt_have("openssl")) {
@@ -213,6 +274,7 @@ int main(void)
 	RUN(test_verified);
 	RUN(test_refused);
 	RUN(test_safe_image);
+	RUN(test_pcr20_is_the_guest_cmdline);
 	tt_cleanup();
 	return unit_done();
 }
