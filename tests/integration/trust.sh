@@ -12,7 +12,7 @@ CASES="running-partition-unaffected-by-image-change restart-without-verify-boots
        check-reports-failing-verification safe-image-boots-when-verification-fails
        safe-image-failing-too-refuses trust-process-sandboxed swtpm-child-of-trust-process
        attest-without-vtpm-refused
-       measure-predicts-attested-pcrs attest-eventlog-equals-measure tpm2-eventlog-replays-to-pcrs
+       measure-predicts-attested-pcrs attest-eventlog-equals-measure tpm2-eventlog-replays-to-pcrs pcr20-event-is-the-guests-cmdline
        checkquote-verifies-quote checkquote-refuses-other-nonce vtpm-state-survives-restart
        gate-holds-first-instruction-until-verdict gate-refused-with-vtpm-runs-nothing
        gate-stop-while-held-runs-nothing gate-trust-dies-while-held-runs-nothing
@@ -191,7 +191,7 @@ tpm_cases="swtpm-child-of-trust-process measure-predicts-attested-pcrs attest-ev
 	gate-holds-first-instruction-until-verdict gate-refused-with-vtpm-runs-nothing
 	gate-stop-while-held-runs-nothing gate-trust-dies-while-held-runs-nothing
 	policy-service-attests-user swtpm-killed-fails-only-that-partition
-	trust-killed-next-start-gets-new-one no-trust-process-outlives-run"
+	trust-killed-next-start-gets-new-one no-trust-process-outlives-run pcr20-event-is-the-guests-cmdline"
 cat >"$D/probe.yaml" <<YAML
 partitions:
   - { name: probe, kernel: $HELLO, memory: 16M, devices: [ { type: tpm, state: $D/probe-tpm } ] }
@@ -201,6 +201,29 @@ if [ $rc -ne 0 ] && grep -q "type 5 is not supported by this build" "$out"; then
 	for n in $tpm_cases; do skip "$n" "this build's partition has no TPM device yet (the CRB hookup comes with the partition side of issue 8)"; done
 	exit 0
 fi
+
+# PCR 20's event (tpm2_eventlog reads it) is the command line the guest got, its
+# virtio_mmio.device= entry included (the stream device takes a slot).
+cat >"$D/p20.yaml" <<YAML
+partitions:
+  - { name: p20, kernel: $HELLO, cmdline: "pcr20 test", memory: 16M, console: "file:$D/p20.out",
+      devices: [ { type: tpm, state: $D/p20-tpm }, { type: stream, socket: $D/p20.sock, listen: true } ] }
+YAML
+mkdir -p "$D/p20-tpm"
+"$L" measure "$D/p20.yaml" p20 --eventlog "$D/p20.log" >"$D/p20.measure" 2>&1
+run_lvmm 30 "$out" run "$D/p20.yaml"
+python3 - "$D/p20.log" "$D/p20.out" >"$D/p20.check" 2>&1 <<'PY'
+import hashlib, re, subprocess, sys
+y = subprocess.run(["tpm2_eventlog", sys.argv[1]], capture_output=True, text=True).stdout
+m = re.search(r'PCRIndex: 20\n.*?Digest: "([0-9a-f]+)"\n.*?Event: "([0-9a-f]+)"', y, re.S)
+got = re.search(r'^cmdline: (.*)$', open(sys.argv[2]).read(), re.M).group(1)
+data = bytes.fromhex(m.group(2))
+print("event:", data, "guest:", got)
+sys.exit(0 if data == got.encode() and hashlib.sha256(data).hexdigest() == m.group(1)
+         and "virtio_mmio.device=4K@0xd0000000:5" in got else 1)
+PY
+if [ $? -eq 0 ]; then pass pcr20-event-is-the-guests-cmdline
+else cat "$D/p20.check" >&2; show "$out"; fail pcr20-event-is-the-guests-cmdline "PCR 20's event is not the guest's command line"; fi
 
 # A refused start with a vTPM: its partition was forked and gated, and exits without running.
 cat >"$D/p7.yaml" <<YAML
