@@ -249,7 +249,7 @@ static void take_upload(struct agent *a)
 {
 	size_t n = MIN(a->in_len, a->upload_want - a->upload_have);
 
-	if (n && pwrite(a->upload_fd, a->in, n, (off_t)a->upload_have) != (ssize_t)n) {
+	if (n && write(a->upload_fd, a->in, n) != (ssize_t)n) {
 		close(a->upload_fd);
 		a->upload_fd = -1;
 		fail(a, "policy-load: cannot store the upload");

@@ -172,7 +172,7 @@ static void gather_end(struct gather *g, int err, const char *why)
 		g->b->h.time_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 		size = sizeof(g->b->h) + g->b->h.nparts * sizeof(g->b->p[0]);
 		fd = memfd_create("lvmm-metrics", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-		if (fd < 0 || pwrite(fd, g->b, (size_t)size, 0) != (ssize_t)size ||
+		if (fd < 0 || write(fd, g->b, (size_t)size) != (ssize_t)size ||
 		    fcntl(fd, F_ADD_SEALS, seals) < 0) {
 			err = -EAGAIN;
 			why = "metrics: no memory to answer; try again";

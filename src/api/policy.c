@@ -38,7 +38,7 @@ int api_policy_memfd(const char *text, size_t len)
 	fd = memfd_create("policy", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (fd < 0)
 		return -errno;
-	if (pwrite(fd, &u, sizeof(u), 0) != (ssize_t)sizeof(u) ||
+	if (write(fd, &u, sizeof(u)) != (ssize_t)sizeof(u) ||
 	    fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
 		int err = -errno;
 

@@ -19,6 +19,7 @@
 #include <seccomp.h>
 #include <stddef.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -26,6 +27,7 @@
 
 #include "api/sandbox.h"
 #include "common/log.h"
+#include "shared/seccomp_rules.h"
 
 #ifdef __SANITIZE_ADDRESS__
 #include <sanitizer/lsan_interface.h>
@@ -82,10 +84,14 @@ int api_sandbox_apply(int *procfd)
 		SCMP_SYS(accept4), SCMP_SYS(shutdown), SCMP_SYS(close), SCMP_SYS(getsockopt),
 		/* the loop; poll: has a suspended event stream's client left? */
 		SCMP_SYS(epoll_wait), SCMP_SYS(epoll_ctl), SCMP_SYS(poll), SCMP_SYS(clock_gettime),
-		/* policy uploads: a memfd, written and sealed; blob results (metrics) read */
-		SCMP_SYS(memfd_create), SCMP_SYS(pwrite64), SCMP_SYS(fcntl), SCMP_SYS(pread64),
-		/* memory */
-		SCMP_SYS(brk), SCMP_SYS(mmap), SCMP_SYS(munmap), SCMP_SYS(mremap), SCMP_SYS(madvise),
+		/*
+		 * policy uploads: a memfd, written (write: no positional write, which
+		 * could rewrite the supervisor's log on the shared stderr) and sealed
+		 * (fcntl: seccomp_allow_fcntl); blob results (metrics) read
+		 */
+		SCMP_SYS(memfd_create), SCMP_SYS(pread64),
+		/* memory (mmap: never executable, below) */
+		SCMP_SYS(brk), SCMP_SYS(munmap), SCMP_SYS(mremap), SCMP_SYS(madvise),
 		/* the C library: messages on stderr, its allocator, exit */
 		SCMP_SYS(write), SCMP_SYS(read), SCMP_SYS(fstat), SCMP_SYS(newfstatat), SCMP_SYS(lseek),
 		SCMP_SYS(futex), SCMP_SYS(getrandom), SCMP_SYS(rt_sigreturn), SCMP_SYS(exit),
@@ -127,11 +133,18 @@ int api_sandbox_apply(int *procfd)
 	ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
 	if (!ctx)
 		return -ENOMEM;
-	for (i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++) {
+	/* A call of another architecture (i386, x32) kills the process, not only the thread. */
+	r = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
+	for (i = 0; !r && i < sizeof(allowed) / sizeof(allowed[0]); i++)
 		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, allowed[i], 0);
-		if (r)
-			goto out;
-	}
+	if (!r)
+		r = seccomp_allow_fcntl(ctx);
+	/* Memory, never executable: a compromised front-end cannot make new code. */
+	if (!r)
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1,
+				     SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+	if (r)
+		goto out;
 	/*
 	 * Remote clients (TCP): libmicrohttpd corks and uncorks a TLS connection
 	 * around each answer and sets TCP_NODELAY; no other socket option.

@@ -57,6 +57,8 @@ static const struct bus_ops exit_bus_ops = {
  *   0x5a  open a file                         (no open in the sandbox)
  *   0x5b  an ioctl no device uses at run time  (KVM_CHECK_EXTENSION on the VM)
  *   0x5c  KVM_CREATE_VM on the /dev/kvm fd it was given
+ *   0x5d  punch a hole into stderr (the supervisor's log)
+ *   0x5e  a positional write over stderr's first bytes
  * A 32-bit write of V: SIGKILL to process V (tgkill), i.e. another
  * partition. A read returns how the last probe's call ended: 0 none yet,
  * 1 it succeeded, 2 it failed (a probe the sandbox catches never returns).
@@ -95,6 +97,10 @@ static void test_write(void *opaque, uint64_t off, const void *data, uint32_t le
 		r = fd;
 	} else if (v == 0x5b) {
 		r = ioctl(t->vm->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_USER_MEMORY);
+	} else if (v == 0x5d) {
+		r = fallocate(STDERR_FILENO, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, 1 << 20);
+	} else if (v == 0x5e) {
+		r = pwrite(STDERR_FILENO, "\0\0\0\0", 4, 0);
 	} else if (v == 0x5c) {
 		fd = ioctl(t->kvm_fd, KVM_CREATE_VM, 0);
 		if (fd >= 0)

@@ -31,6 +31,7 @@
 #include "common/proto.h"
 #include "lvmm/guest_abi.h"
 #include "lvmm/trust_proto.h"
+#include "shared/seccomp_rules.h"
 #include "trust/attest.h"
 #include "trust/digest.h"
 #include "trust/eventlog.h"
@@ -96,7 +97,7 @@ static const int allowed[] = {
 	SCMP_SYS(poll),                            /* the loop; swtpm's deadlines */
 	SCMP_SYS(newfstatat), SCMP_SYS(pread64),   /* sizes, reading manifests, keys, signatures */
 	SCMP_SYS(munmap), SCMP_SYS(madvise),       /* hashing an image through a read-only mapping */
-	SCMP_SYS(memfd_create), SCMP_SYS(fcntl),   /* the sealed event log, attest answers */
+	SCMP_SYS(memfd_create),                    /* the sealed event log, attest answers (fcntl: below) */
 	SCMP_SYS(getrandom),                       /* platformAuth; libcrypto */
 	SCMP_SYS(clock_gettime), SCMP_SYS(clock_nanosleep), /* deadlines; waiting for swtpm to end */
 	SCMP_SYS(wait4),                           /* reaping swtpm */
@@ -142,8 +143,12 @@ int trustd_sandbox(int swtpm_pid, char *err, unsigned long errlen)
 		snprintf(err, errlen, "seccomp_init failed");
 		return -ENOMEM;
 	}
+	/* A call of another architecture (i386, x32) kills the process, not only the thread. */
+	r = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
 	for (i = 0; !r && i < ARRAY_SIZE(allowed); i++)
 		r = rule(ctx, allowed[i], 0, NULL);
+	if (!r)
+		r = seccomp_allow_fcntl(ctx); /* seals; no F_SETOWN/F_SETSIG (signals to any process) */
 	/* Memory, never executable. */
 	if (!r)
 		r = rule(ctx, SCMP_SYS(mmap), 1, &noexec);

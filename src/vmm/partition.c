@@ -27,6 +27,7 @@
 #include "common/proto.h"
 #include "devices/registry.h"
 #include "devices/tpm_crb.h"
+#include "virtio/virtio.h"
 #include "vmm/boot.h"
 #include "vmm/cmdline.h"
 #include "vmm/cpuid.h"
@@ -551,6 +552,18 @@ static void partition_teardown(struct vm *vm)
 	partition_close_vm(vm);
 }
 
+/* The images the guest may write: the only fds the sandbox lets positional writes and fallocate name. */
+static void sandbox_disks(const struct vm *vm)
+{
+	unsigned i;
+
+	sandbox.ndisks = 0;
+	for (i = 0; i < cfg.ndevs && i < LVMM_MAX_DEVS; i++)
+		if (cfg.devs[i].type == LVMM_DEV_BLK && !(cfg.devs[i].flags & LVMM_DEV_F_READONLY) &&
+		    !virtio_cfg_fd(vm, &cfg.devs[i], 0, &sandbox.disk_fds[sandbox.ndisks]))
+			sandbox.ndisks++;
+}
+
 int partition_main(int sup)
 {
 	struct lvmm_msg_hdr hdr;
@@ -623,6 +636,7 @@ int partition_main(int sup)
 	if (r)
 		goto fail_running;
 	close_setup_fds(vm);
+	sandbox_disks(vm);
 	r = sandbox_apply(&sandbox, err, sizeof(err));
 	if (r)
 		goto fail_running;

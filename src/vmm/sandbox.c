@@ -7,6 +7,7 @@
 #include "vmm/sandbox.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <linux/if_tun.h>
 #include <linux/io_uring.h>
@@ -39,10 +40,8 @@ static const int allowed[] = {
 	/* Device I/O on the fds the partition was given. */
 	SCMP_SYS(read), SCMP_SYS(write),          /* eventfds, timerfds, TAP, console */
 	SCMP_SYS(readv), SCMP_SYS(writev),        /* virtio-console, TAP tx, UART output */
-	SCMP_SYS(preadv), SCMP_SYS(pwritev),      /* virtio-blk requests */
-	SCMP_SYS(pwrite64),                       /* virtio-blk write-zeroes fallback */
+	SCMP_SYS(preadv),                         /* virtio-blk requests (pwritev: disk_rules) */
 	SCMP_SYS(fdatasync),                      /* virtio-blk flush */
-	SCMP_SYS(fallocate),                      /* virtio-blk discard / write-zeroes */
 	/*
 	 * virtio-blk's io_uring: submit and reap. The ring was set up before
 	 * the filter and restricted (src/devices/blk_io.h) to READV, WRITEV
@@ -106,7 +105,36 @@ static int rule(scmp_filter_ctx ctx, int nr, unsigned n, const struct scmp_arg_c
 	return r == -EFAULT ? 0 : r; /* -EFAULT: syscall unknown on this architecture */
 }
 
-static int build_filter(scmp_filter_ctx ctx, pid_t self, char *err, size_t errlen)
+/*
+ * Positional writes and fallocate, on the writable images only (their fds
+ * compared whole, 64 bits: the kernel reads 32). Anywhere else they could
+ * rewrite or punch holes into the supervisor's log (stdout and stderr are
+ * shared) or allocate the host's disk; fallocate only punches or zeroes,
+ * keeping the size, as discard and write-zeroes do (virtio_blk.c).
+ */
+static int disk_rules(scmp_filter_ctx ctx, const struct sandbox_cfg *c)
+{
+	static const scmp_datum_t modes[] = { FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+					      FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE };
+	unsigned i, k;
+	int r = 0;
+
+	for (i = 0; !r && i < c->ndisks && i < LVMM_MAX_DEVS; i++) {
+		struct scmp_arg_cmp a[2] = { SCMP_A0_64(SCMP_CMP_EQ, (scmp_datum_t)c->disk_fds[i]) };
+
+		r = rule(ctx, SCMP_SYS(pwritev), 1, a);       /* virtio-blk requests */
+		if (!r)
+			r = rule(ctx, SCMP_SYS(pwrite64), 1, a); /* its write-zeroes fallback */
+		for (k = 0; !r && k < ARRAY_SIZE(modes); k++) {
+			a[1] = (struct scmp_arg_cmp)SCMP_A1_64(SCMP_CMP_EQ, modes[k]);
+			r = rule(ctx, SCMP_SYS(fallocate), 2, a);
+		}
+	}
+	return r;
+}
+
+static int build_filter(scmp_filter_ctx ctx, const struct sandbox_cfg *c, pid_t self, char *err,
+			size_t errlen)
 {
 	size_t i;
 	int r = 0;
@@ -159,6 +187,8 @@ static int build_filter(scmp_filter_ctx ctx, pid_t self, char *err, size_t errle
 
 		r = rule(ctx, SCMP_SYS(io_uring_register), 1, &a);
 	}
+	if (!r)
+		r = disk_rules(ctx, c);
 	/* Memory, but never executable: a compromised process cannot make new code. */
 	if (!r) {
 		struct scmp_arg_cmp a = SCMP_A2_64(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0);
@@ -242,11 +272,17 @@ int sandbox_apply(const struct sandbox_cfg *c, char *err, size_t errlen)
 		snprintf(err, errlen, "seccomp_init failed");
 		return -ENOMEM;
 	}
-	r = build_filter(ctx, getpid(), err, errlen);
+	r = build_filter(ctx, c, getpid(), err, errlen);
 	if (r)
 		goto out;
-	/* Apply to the vCPU and I/O threads that already exist, atomically. */
+	/*
+	 * Apply to the vCPU and I/O threads that already exist, atomically; a
+	 * call of another architecture (i386, x32) kills the process, not only
+	 * the thread (libseccomp's default).
+	 */
 	r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
+	if (!r)
+		r = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
 	if (!r)
 		r = seccomp_load(ctx);
 	if (r)

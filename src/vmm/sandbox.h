@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #include "common/util.h"
+#include "lvmm/proto.h"
 
 /* The identity a partition runs under when none was assigned (uid/gid 0 in its config). */
 #define SANDBOX_NOBODY 65534
@@ -19,6 +20,9 @@ struct sandbox_cfg {
 	uid_t uid;    /* the partition's own identity (when started as root) */
 	gid_t gid;
 	pid_t parent; /* the supervisor: the process must not outlive it */
+	/* Its writable disk images: the only fds pwrite64, pwritev and fallocate may name. */
+	int disk_fds[LVMM_MAX_DEVS];
+	unsigned ndisks;
 };
 
 /*
@@ -30,7 +34,8 @@ struct sandbox_cfg {
  * allow-list, applied to every thread already running, whose default
  * action kills the process: no open/socket/execve/clone/prctl, signals
  * only to its own threads, ioctl only with the requests the run time
- * uses. Every thread that needs a forbidden call (naming, pinning) must
+ * uses, positional writes and fallocate (punch or zero, keeping the size)
+ * only on its writable images, no system call of another architecture. Every thread that needs a forbidden call (naming, pinning) must
  * have made it already. 0 or -errno with the reason in err.
  */
 int sandbox_apply(const struct sandbox_cfg *c, char *err, size_t errlen) MUST_CHECK;

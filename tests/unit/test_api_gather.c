@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -328,9 +329,25 @@ static int sandboxed(int how)
 		case 3: /* writing: seccomp */
 			fd = openat(proc, "self/comm", O_RDWR | O_CLOEXEC | O_NOFOLLOW);
 			_exit(14);
-		default: /* another directory fd: seccomp */
+		case 4: /* another directory fd: seccomp */
 			fd = openat(AT_FDCWD, "/proc/self/stat", O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 			_exit(15);
+		case 5: /* what a policy upload does: a memfd, written, sealed */
+			fd = memfd_create("u", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+			_exit(fd >= 0 && write(fd, "x", 1) == 1 && !fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE) &&
+			      fcntl(fd, F_GET_SEALS) == F_SEAL_WRITE ? 0 : 16);
+		case 6: /* an owner for O_ASYNC: any signal to any process of its uid */
+			fcntl(STDERR_FILENO, F_SETOWN, getppid());
+			_exit(17);
+		case 7: /* the same with the command's high bits set (the kernel reads 32) */
+			syscall(SYS_fcntl, STDERR_FILENO, 0x100000000ULL | F_SETOWN, getppid());
+			_exit(18);
+		case 8: /* a positional write: it could rewrite the supervisor's log on stderr */
+			fd = pwrite(STDERR_FILENO, "", 0, 0);
+			_exit(19);
+		default: /* executable memory */
+			mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+			_exit(20);
 		}
 	}
 	close(proc);
@@ -346,6 +363,11 @@ static void test_sandbox_proc_only(void)
 	CHECK_EQ(sandboxed(2), 0);
 	CHECK_EQ(sandboxed(3), 100 + SIGSYS);
 	CHECK_EQ(sandboxed(4), 100 + SIGSYS);
+	CHECK_EQ(sandboxed(5), 0);
+	CHECK_EQ(sandboxed(6), 100 + SIGSYS);
+	CHECK_EQ(sandboxed(7), 100 + SIGSYS);
+	CHECK_EQ(sandboxed(8), 100 + SIGSYS);
+	CHECK_EQ(sandboxed(9), 100 + SIGSYS);
 }
 
 int main(void)
