@@ -1064,6 +1064,27 @@ static void test_remote_connection(void)
 }
 
 
+/* setup() under policy text pol, partitions a-d labelled as given ("" for none). */
+static void setup_labelled(const char *pol, const char *const labels[NP])
+{
+	FILE *e = fopen("/dev/null", "w");
+	unsigned i;
+
+	setup();
+	CHECK(e && policy_load("<t>", pol, strlen(pol), &plat.policy, e) == 0);
+	fclose(e);
+	for (i = 0; i < NP; i++)
+		snprintf(plat.parts[i].label, LVMM_NAME_MAX, "%s", labels[i]);
+}
+
+/* Back to no policy and no labels, for the tests that follow. */
+static void unlabel(void)
+{
+	memset(&plat.policy, 0, sizeof(plat.policy));
+	for (unsigned i = 0; i < NP; i++)
+		plat.parts[i].label[0] = 0;
+}
+
 /*
  * A link operation is decided against the link's labels: both ends' and its
  * own. A subject that shares no type with a and b may not take their link
@@ -1078,17 +1099,11 @@ static void test_link_ops_need_ste(void)
 		"clients:\n  - { uid: 0, label: lx, operations: [all] }\n"
 		"  - { partition: c, label: lx, operations: [status, isolate, link-down, link-up] }\n"
 		"  - { partition: d, label: lxy, operations: [link-down, link-up] }\n";
+	static const char *const labels[NP] = { "ly", "ly", "lx", "lxy" };
 	const struct ctl_subject agent_c = { .agent = true, .part = 2 }, agent_d = { .agent = true, .part = 3 };
-	FILE *e = fopen("/dev/null", "w");
 	struct lvmm_ctl m;
 
-	setup();
-	CHECK(e && policy_load("<t>", pol, strlen(pol), &plat.policy, e) == 0);
-	fclose(e);
-	snprintf(plat.parts[0].label, LVMM_NAME_MAX, "ly");
-	snprintf(plat.parts[1].label, LVMM_NAME_MAX, "ly");
-	snprintf(plat.parts[2].label, LVMM_NAME_MAX, "lx");
-	snprintf(plat.parts[3].label, LVMM_NAME_MAX, "lxy");
+	setup_labelled(pol, labels);
 	ask_as(&agent_c, LVMM_OP_LINK_DOWN, "l0");
 	CHECK_EQ(last()->result, -EACCES);
 	CHECK(strstr(last()->error, "may not link-down l0 (ste: client and target share no type)") != NULL);
@@ -1098,9 +1113,7 @@ static void test_link_ops_need_ste(void)
 	ask_as(&agent_d, LVMM_OP_LINK_DOWN, "l0");
 	CHECK(!link_is_up(&S, 0));
 	CHECK(got_ctl(0, &m) && m.op == LVMM_CTL_LINK_DOWN);
-	memset(&plat.policy, 0, sizeof(plat.policy));
-	for (unsigned i = 0; i < NP; i++)
-		plat.parts[i].label[0] = 0;
+	unlabel();
 }
 
 /*
@@ -1227,17 +1240,11 @@ static void test_unlabelled_target(void)
 		"  - { name: lx, ste: [x_t] }\n  - { name: ly, ste: [y_t] }\n"
 		"clients:\n  - { uid: 0, label: lx, operations: [all] }\n"
 		"  - { partition: c, label: lx, operations: [events, busy, idle, isolate] }\n";
+	static const char *const labels[NP] = { "ly", "", "lx", "lx" }; /* b: no label */
 	const struct ctl_subject agent_c = { .agent = true, .part = 2 };
-	FILE *e = fopen("/dev/null", "w");
 	struct lvmm_ctl m;
 
-	setup();
-	CHECK(e && policy_load("<t>", pol, strlen(pol), &plat.policy, e) == 0);
-	fclose(e);
-	snprintf(plat.parts[0].label, LVMM_NAME_MAX, "ly");
-	plat.parts[1].label[0] = 0; /* b: no label */
-	snprintf(plat.parts[2].label, LVMM_NAME_MAX, "lx");
-	snprintf(plat.parts[3].label, LVMM_NAME_MAX, "lx");
+	setup_labelled(pol, labels);
 	ask_as(&agent_c, LVMM_OP_EVENTS, "");
 	CHECK_EQ(last()->u.events.parts[0], 0xc);
 	CHECK_EQ(last()->u.events.platform, 0);
@@ -1245,9 +1252,7 @@ static void test_unlabelled_target(void)
 	CHECK_EQ(last()->result, -EACCES);
 	CHECK(link_is_up(&S, 0));
 	CHECK(!got_ctl(0, &m));
-	memset(&plat.policy, 0, sizeof(plat.policy));
-	for (unsigned i = 0; i < NP; i++)
-		plat.parts[i].label[0] = 0;
+	unlabel();
 }
 
 int main(void)
