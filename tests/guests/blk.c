@@ -21,8 +21,39 @@
  * writes over it. log_interval_ms=N (default 20) between records,
  * log_max=N records per boot (default: until the disk is full, then
  * "blk: log full" and a spin like blk_hold). Exit 1 on an I/O error.
+ *
+ * zap=1: the device is opened with VIRTIO_BLK_F_DISCARD and
+ * VIRTIO_BLK_F_WRITE_ZEROES as well (exit 1 when either is not offered).
+ * After the pattern is written, flushed and verified, with G the device's
+ * discard_sector_alignment (8 if it gives none) it sends one request per
+ * range, one segment each (struct virtio_blk_discard_write_zeroes):
+ *   DISCARD                    sectors [G, 2G)
+ *   WRITE_ZEROES               sectors [3G, 4G)
+ *   WRITE_ZEROES with UNMAP    sectors [5G, 6G)
+ * printing "blk: zap: <what> sectors A..B: status S" for each (S must be
+ * 0), flushes (with FLUSH), reads every sector of the three ranges back and
+ * requires zeroes ("blk: zap: sectors A..B read back as zeroes"; a discard
+ * need not zero per the spec, but lvmm punches a hole), then prints
+ * "blk: zap ok" (and holds with blk_hold=1). The sectors between the
+ * ranges are not touched. Needs a writable disk of 6G sectors or more.
  */
 #include "virtio.h"
+
+#define VIRTIO_BLK_F_RO           (1ULL << 5)
+#define VIRTIO_BLK_F_FLUSH        (1ULL << 9)
+#define VIRTIO_BLK_F_DISCARD      (1ULL << 13)
+#define VIRTIO_BLK_F_WRITE_ZEROES (1ULL << 14)
+#define VIRTIO_BLK_T_DISCARD      11
+#define VIRTIO_BLK_T_WRITE_ZEROES 13
+#define VIRTIO_BLK_WZ_UNMAP       1U
+
+/* struct virtio_blk_config offsets (virtio 1.x, 5.2.4). */
+#define BLK_CFG_MAX_DISCARD_SECTORS 36
+#define BLK_CFG_MAX_DISCARD_SEG     40
+#define BLK_CFG_DISCARD_ALIGNMENT   44
+#define BLK_CFG_MAX_WZ_SECTORS      48
+#define BLK_CFG_MAX_WZ_SEG          52
+#define BLK_CFG_WZ_MAY_UNMAP        56
 
 static struct vblk blk;
 static uint8_t wbuf[512] __attribute__((aligned(512)));
@@ -122,13 +153,126 @@ static int log_mode(void)
 	return 0;
 }
 
+/* One DISCARD / WRITE_ZEROES request of one segment: header, segment
+ * (device-readable), status byte (device-writable). */
+static struct {
+	uint32_t type;
+	uint32_t reserved;
+	uint64_t sector;
+} dwz_hdr;
+static struct {
+	uint64_t sector;
+	uint32_t num_sectors;
+	uint32_t flags;
+} dwz_seg;
+static volatile uint8_t dwz_status;
+
+static int dwz_request(uint32_t type, uint64_t sector, uint32_t n, uint32_t flags)
+{
+	_Static_assert(sizeof(dwz_hdr) == 16 && sizeof(dwz_seg) == 16, "virtio-blk layouts");
+	dwz_hdr.type = type;
+	dwz_hdr.reserved = 0;
+	dwz_hdr.sector = 0;
+	dwz_seg.sector = sector;
+	dwz_seg.num_sectors = n;
+	dwz_seg.flags = flags;
+	dwz_status = 0xff;
+	struct virtq_buf bufs[3] = {
+		{ &dwz_hdr, sizeof(dwz_hdr), 0 },
+		{ &dwz_seg, sizeof(dwz_seg), 0 },
+		{ (const void *)&dwz_status, 1, 1 },
+	};
+	if (virtq_add(&blk.q, bufs, 3) < 0)
+		return -1;
+	virtq_kick(&blk.q);
+	if (virtq_wait(&blk.q, NULL, 5000000) < 0)
+		return -1;
+	return dwz_status;
+}
+
+static uint32_t cfg32(uint32_t off)
+{
+	uint32_t v = 0;
+	virtio_config_read(&blk.dev, off, &v, 4);
+	return v;
+}
+
+static int zap(void)
+{
+	static const struct {
+		const char *what;
+		uint32_t type, flags, at; /* at: the range's start in granules */
+	} steps[] = {
+		{ "discard", VIRTIO_BLK_T_DISCARD, 0, 1 },
+		{ "write-zeroes", VIRTIO_BLK_T_WRITE_ZEROES, 0, 3 },
+		{ "write-zeroes unmap", VIRTIO_BLK_T_WRITE_ZEROES, VIRTIO_BLK_WZ_UNMAP, 5 },
+	};
+	uint64_t want = VIRTIO_BLK_F_DISCARD | VIRTIO_BLK_F_WRITE_ZEROES;
+	int st;
+
+	if ((blk.dev.features & want) != want) {
+		printf("blk: zap: FAIL: the device did not offer%s%s (features 0x%lx)\n",
+		       blk.dev.features & VIRTIO_BLK_F_DISCARD ? "" : " DISCARD",
+		       blk.dev.features & VIRTIO_BLK_F_WRITE_ZEROES ? "" : " WRITE_ZEROES",
+		       blk.dev.features);
+		return 1;
+	}
+	uint32_t g = cfg32(BLK_CFG_DISCARD_ALIGNMENT), max_d = cfg32(BLK_CFG_MAX_DISCARD_SECTORS);
+	uint32_t max_z = cfg32(BLK_CFG_MAX_WZ_SECTORS);
+	uint8_t may_unmap = 0;
+	virtio_config_read(&blk.dev, BLK_CFG_WZ_MAY_UNMAP, &may_unmap, 1);
+	printf("blk: zap: discard alignment %u sectors, max discard %u sectors x %u segments, "
+	       "max write-zeroes %u x %u, may unmap %u\n", g, max_d, cfg32(BLK_CFG_MAX_DISCARD_SEG),
+	       max_z, cfg32(BLK_CFG_MAX_WZ_SEG), may_unmap);
+	if (!g)
+		g = 8;
+	if (g > max_d || g > max_z || 6ULL * g > blk.capacity) {
+		printf("blk: zap: FAIL: ranges of %u sectors do not fit (disk %lu sectors)\n", g,
+		       blk.capacity);
+		return 1;
+	}
+	for (unsigned i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		uint64_t a = (uint64_t)steps[i].at * g;
+		st = dwz_request(steps[i].type, a, g, steps[i].flags);
+		printf("blk: zap: %s sectors %lu..%lu: status %d\n", steps[i].what, a, a + g - 1, st);
+		if (st != VIRTIO_BLK_S_OK)
+			return 1;
+	}
+	if (blk.has_flush && (st = vblk_flush(&blk)) != VIRTIO_BLK_S_OK) {
+		printf("blk: zap: flush failed: status %d\n", st);
+		return 1;
+	}
+	for (unsigned i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		uint64_t a = (uint64_t)steps[i].at * g;
+		for (uint64_t s = a; s < a + g; s++) {
+			memset(rbuf, 0xa5, sizeof(rbuf));
+			st = vblk_read(&blk, s, rbuf, 1);
+			if (st != VIRTIO_BLK_S_OK) {
+				printf("blk: zap: read of sector %lu failed: status %d\n", s, st);
+				return 1;
+			}
+			for (int k = 0; k < 512; k++) {
+				if (rbuf[k]) {
+					printf("blk: zap: FAIL: sector %lu byte %d is 0x%02x after %s\n", s,
+					       k, rbuf[k], steps[i].what);
+					return 1;
+				}
+			}
+		}
+		printf("blk: zap: sectors %lu..%lu read back as zeroes\n", a, a + g - 1);
+	}
+	printf("blk: zap ok\n");
+	return 0;
+}
+
 int main(void)
 {
 	char arg[256];
-	int index = 0;
+	int index = 0, zap_mode = arg_u64("zap", 0) != 0;
 	if (rt_cmdline_get("blk_index", arg, sizeof(arg)) > 0)
 		index = (int)rt_strtou64(arg, NULL);
-	if (vblk_open(&blk, index)) {
+	if (vblk_open_features(&blk, index,
+		      zap_mode ? VIRTIO_BLK_F_DISCARD | VIRTIO_BLK_F_WRITE_ZEROES : 0)) {
 		printf("blk: no virtio-blk device %d\n", index);
 		return 2;
 	}
@@ -172,6 +316,8 @@ int main(void)
 			return 1;
 		}
 		printf("blk: ok (read-only)\n");
+		if (zap_mode && zap()) /* no DISCARD / WRITE_ZEROES offered: fails */
+			return 1;
 		hold();
 		return 0;
 	}
@@ -208,6 +354,8 @@ int main(void)
 	uint64_t us = (rdtsc() - t0) / (rt_tsc_hz() / 1000000);
 	printf("blk: wrote, flushed and verified %d sectors in %lu us\n", n, us);
 	printf("blk: ok\n");
+	if (zap_mode && zap())
+		return 1;
 	hold();
 	return 0;
 }

@@ -179,6 +179,8 @@ struct vblk {
 	int has_flush;
 };
 int vblk_open(struct vblk *b, int nth);
+/* The same, also asking for the feature bits in extra (accepted if the device offers them). */
+int vblk_open_features(struct vblk *b, int nth, uint64_t extra);
 /* Returns a VIRTIO_BLK_S_* status, or -1 on timeout or bad arguments. */
 int vblk_read(struct vblk *b, uint64_t sector, void *buf, uint32_t nsectors);
 int vblk_write(struct vblk *b, uint64_t sector, const void *buf,

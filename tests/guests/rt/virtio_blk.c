@@ -22,10 +22,15 @@ static volatile uint8_t req_status;
 
 int vblk_open(struct vblk *b, int nth)
 {
+	return vblk_open_features(b, nth, 0);
+}
+
+int vblk_open_features(struct vblk *b, int nth, uint64_t extra)
+{
 	memset(b, 0, sizeof(*b));
 	if (virtio_find(VIRTIO_ID_BLK, nth, &b->dev))
 		return -1;
-	if (virtio_init(&b->dev, VIRTIO_BLK_F_RO | VIRTIO_BLK_F_FLUSH))
+	if (virtio_init(&b->dev, VIRTIO_BLK_F_RO | VIRTIO_BLK_F_FLUSH | extra))
 		return -1;
 	if (virtq_setup(&b->dev, &b->q, 0, 16)) {
 		virtio_fail(&b->dev);
