@@ -39,7 +39,7 @@ int iothread_init(struct iothread *t)
 
 	memset(t, 0, sizeof(*t));
 	/* Not opened yet: a failure below leaves nothing iothread_destroy() would close. */
-	t->epfd = t->stop_fd = t->ready_fd = -1;
+	t->epfd = t->stop_fd = t->ready_fd = t->hold_fd = -1;
 	t->poll_max_ns = IOTHREAD_POLL_MAX_NS;
 	{
 		/* LVMM_IO_POLL_US in lvmm's environment sets the maximum window (0: no polling), for benchmarks. */
@@ -343,8 +343,18 @@ static void *iothread_main(void *arg)
 	}
 	if (write(t->ready_fd, &one, sizeof(one)) < 0)
 		pr_debug("iothread: ready: %s", strerror(errno));
+	while (t->hold_fd >= 0 && read(t->hold_fd, &one, sizeof(one)) < 0 && errno == EINTR)
+		;
 	iothread_run(t);
 	return NULL;
+}
+
+void iothread_release(struct iothread *t)
+{
+	uint64_t one = 1;
+
+	if (t->hold_fd >= 0 && write(t->hold_fd, &one, sizeof(one)) < 0)
+		pr_debug("iothread: release: %s", strerror(errno));
 }
 
 int iothread_start(struct iothread *t)
@@ -352,6 +362,8 @@ int iothread_start(struct iothread *t)
 	uint64_t v;
 	int r;
 
+	if (t->hold && t->hold_fd < 0 && (t->hold_fd = eventfd(0, EFD_CLOEXEC)) < 0)
+		return -errno;
 	t->ready_fd = eventfd(0, EFD_CLOEXEC);
 	if (t->ready_fd < 0)
 		return -errno;
@@ -373,6 +385,7 @@ void iothread_stop(struct iothread *t)
 {
 	uint64_t one = 1;
 
+	iothread_release(t);
 	if (write(t->stop_fd, &one, sizeof(one)) < 0)
 		pr_debug("iothread: stop: %s", strerror(errno));
 	if (t->running) {
@@ -387,5 +400,7 @@ void iothread_destroy(struct iothread *t)
 		close(t->epfd);
 	if (t->stop_fd >= 0)
 		close(t->stop_fd);
-	t->epfd = t->stop_fd = -1;
+	if (t->hold_fd >= 0)
+		close(t->hold_fd);
+	t->epfd = t->stop_fd = t->hold_fd = -1;
 }

@@ -57,6 +57,8 @@ struct iothread {
 	pthread_t thread;
 	bool running;
 	int ready_fd;  /* eventfd: the thread signals it runs (iothread_start waits) */
+	bool hold;     /* set before iothread_start: the loop waits for iothread_release */
+	int hold_fd;   /* eventfd it waits on then, or -1 */
 	bool pin;      /* run only on cpus (set before iothread_start) */
 	cpu_set_t cpus;
 	struct { io_poll_fn fn; io_idle_fn idle; void *opaque; } pollers[IOTHREAD_MAX_POLLERS];
@@ -101,8 +103,17 @@ int iothread_del(struct iothread *t, int fd);
  */
 int iothread_add_poller(struct iothread *t, io_poll_fn fn, io_idle_fn idle, void *opaque) MUST_CHECK;
 
-/* Run the loop on a new thread. 0 or -errno. */
+/*
+ * Run the loop on a new thread. 0 or -errno. With t->hold, the thread
+ * starts (naming, pinning: what the sandbox forbids later) and then waits
+ * for iothread_release() before it handles any fd: a partition releases it
+ * once its sandbox is on, so no peer's input (console client, stream, TAP,
+ * link) is handled without the filter.
+ */
 int iothread_start(struct iothread *t) MUST_CHECK;
+
+/* Let a held loop run (and a never-released one end, from iothread_stop). */
+void iothread_release(struct iothread *t);
 
 /*
  * One round: wait up to timeout_ms and dispatch what is ready. Returns the

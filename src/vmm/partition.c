@@ -504,6 +504,7 @@ static int partition_start_threads(struct vm *vm, char *err, size_t errlen)
 			vm->io.pin = true;
 		}
 	}
+	vm->io.hold = true; /* until the sandbox is on: iothread_release below */
 	r = iothread_start(&vm->io);
 
 	for (i = 0; !r && i < vm->nr_vcpus; i++)
@@ -640,6 +641,7 @@ int partition_main(int sup)
 	r = sandbox_apply(&sandbox, err, sizeof(err));
 	if (r)
 		goto fail_running;
+	iothread_release(&vm->io);
 	if (proto_send(sup, LVMM_MSG_READY, NULL, 0, NULL, 0, 0))
 		pr_debug("could not report readiness");
 	pr_debug("sandboxed; starting the guest");
