@@ -333,7 +333,7 @@ struct lvmm_ctl {
 	char dev[LVMM_NAME_MAX];
 };
 
-#define LVMM_STATS_MAX_DEVS LVMM_MAX_DEVS
+#define LVMM_STATS_MAX_DEVS (LVMM_MAX_DEVS + 1) /* every configured device, and the UART */
 struct lvmm_dev_stats {
 	char id[LVMM_NAME_MAX];
 	uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes, drops;

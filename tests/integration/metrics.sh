@@ -9,7 +9,7 @@
 
 CASES="metrics-promtool-check metrics-json-and-text-agree metrics-restarts-counted metrics-blk-reads-grow
        metrics-state-gauge-on-pause metrics-throttled-and-cpu metrics-stale-partition-not-waited-for
-       metrics-filtered-by-policy metrics-agent-channel-asks-one-at-a-time"
+       metrics-filtered-by-policy metrics-agent-channel-asks-one-at-a-time metrics-twelve-devices-and-the-uart"
 skip_all_without_kvm $CASES
 L=$LVMM
 sock=$TMP/ctl.sock
@@ -254,4 +254,24 @@ if [ $ok = 1 ] && [[ $line == *'"acm":{"policy":"ag-v1"'* ]] &&
    [[ $line =~ \"name\":\"ag\",\"state\":\"running\"[^]]*\"stale\":false ]]; then
 	pass metrics-agent-channel-asks-one-at-a-time
 else show "$out"; fail metrics-agent-channel-asks-one-at-a-time "the agent's metrics lacked a partition's counters, were stale, or lacked the ACM"; fi
+stop_sup
+
+# The most devices a partition may have (12) and its UART: every one has its
+# counters (the table held 12, so the last configured device's were dropped).
+devs=""
+for i in $(seq 0 11); do truncate -s 1M "$TMP/d$i.img"; devs="$devs{ type: blk, path: $TMP/d$i.img }, "; done
+cat >"$TMP/p12.yaml" <<YAML
+control: $sock
+partitions:
+  - { name: full, kernel: $PWD/$GUESTS/ticker.elf, cmdline: "tick_ms=50", memory: 16M, console: none, devices: [ ${devs%, } ] }
+YAML
+start_bg "$out" run "$TMP/p12.yaml"
+wait_state full running
+"$L" ctl --json "$sock" status full >"$TMP/s12" 2>&1
+scrape "$TMP/m12"
+n=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["devices"]))' "$TMP/s12" 2>/dev/null)
+if [ "$n" = 13 ] && grep -q '"id":"uart"' "$TMP/s12" && grep -q '"id":"blk11"' "$TMP/s12" &&
+   grep -q 'device="blk11"' "$TMP/m12"; then
+	pass metrics-twelve-devices-and-the-uart
+else show "$out"; cat "$TMP/s12" >&2; fail metrics-twelve-devices-and-the-uart "status listed ${n:-no} devices (want 13: uart and blk0-blk11), or /metrics lacks blk11"; fi
 stop_sup
