@@ -201,6 +201,27 @@ static const struct lvmm_api_reply *last(void)
 	return &fk.rep[fk.n ? MIN(fk.n, 32U) - 1 : 0].r;
 }
 
+/* setup() under policy text pol, partitions a-d labelled as given ("" for none). */
+static void setup_labelled(const char *pol, const char *const labels[NP])
+{
+	FILE *e = fopen("/dev/null", "w");
+	unsigned i;
+
+	setup();
+	CHECK(e && policy_load("<t>", pol, strlen(pol), &plat.policy, e) == 0);
+	fclose(e);
+	for (i = 0; i < NP; i++)
+		snprintf(plat.parts[i].label, LVMM_NAME_MAX, "%s", labels[i]);
+}
+
+/* Back to no policy and no labels, for the tests that follow. */
+static void unlabel(void)
+{
+	memset(&plat.policy, 0, sizeof(plat.policy));
+	for (unsigned i = 0; i < NP; i++)
+		plat.parts[i].label[0] = 0;
+}
+
 /* The last reply failed with err and reason why. */
 static bool failed_with(int err, const char *why)
 {
@@ -605,9 +626,7 @@ static void test_events_filter(void)
 	ask_as(&agent_d, LVMM_OP_EVENTS, "");
 	CHECK_EQ(last()->result, -EACCES);
 	CHECK(strstr(last()->error, "partition:d may not events") != NULL);
-	memset(&plat.policy, 0, sizeof(plat.policy));
-	for (unsigned i = 0; i < NP; i++)
-		plat.parts[i].label[0] = 0;
+	unlabel();
 }
 
 /*
@@ -680,9 +699,7 @@ static void test_metrics(void)
 	ask(LVMM_OP_METRICS_PART, "b");
 	CHECK_EQ(last()->result, -EACCES);
 	CHECK(!got_ctl(1, &m[1]));
-	memset(&plat.policy, 0, sizeof(plat.policy));
-	for (unsigned i = 0; i < NP; i++)
-		plat.parts[i].label[0] = 0;
+	unlabel();
 	CHECK_EQ(ctl_next_deadline(&S), UINT64_MAX);
 }
 
@@ -1063,27 +1080,6 @@ static void test_remote_connection(void)
 	close(a2), close(c2), close(l2), close(sv[0]), close(sv[1]), close(a), close(c), close(l);
 }
 
-
-/* setup() under policy text pol, partitions a-d labelled as given ("" for none). */
-static void setup_labelled(const char *pol, const char *const labels[NP])
-{
-	FILE *e = fopen("/dev/null", "w");
-	unsigned i;
-
-	setup();
-	CHECK(e && policy_load("<t>", pol, strlen(pol), &plat.policy, e) == 0);
-	fclose(e);
-	for (i = 0; i < NP; i++)
-		snprintf(plat.parts[i].label, LVMM_NAME_MAX, "%s", labels[i]);
-}
-
-/* Back to no policy and no labels, for the tests that follow. */
-static void unlabel(void)
-{
-	memset(&plat.policy, 0, sizeof(plat.policy));
-	for (unsigned i = 0; i < NP; i++)
-		plat.parts[i].label[0] = 0;
-}
 
 /*
  * A link operation is decided against the link's labels: both ends' and its
