@@ -29,6 +29,26 @@ run_lvmm() {
 	rc=$?
 }
 
+# How busy the host was with work other than this script's: others_begin,
+# then (after the runs to look at) others_end sets $others_pct, the CPU that
+# everything else took meanwhile, in percent of one CPU: host CPU time spent
+# busy (/proc/stat: user, nice, system, irq, softirq and steal, the time the
+# hypervisor gave to other machines) less the CPU of this shell's children
+# (lvmm, waited for through timeout). For a case that needs a host CPU of
+# its own besides lvmm's (a poll window): on this 2-CPU host, 20-35% idle,
+# 75-85% beside a busy loop, 110-115% beside two.
+others_cpu_() { # sets others_busy_ and others_kids_ (centiseconds)
+	times >"$TMP/.times"
+	others_kids_=$(awk 'NR == 2 { s = 0; for (i = 1; i <= 2; i++) { split($i, b, "m"); s += b[1] * 60 + b[2] } printf "%d", s * 100 }' "$TMP/.times")
+	others_busy_=$(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat)
+}
+others_begin() { others_cpu_; others_b0_=$others_busy_ others_k0_=$others_kids_ others_t0_=$(date +%s%N); }
+others_end() {
+	local wall=$((($(date +%s%N) - others_t0_) / 10000000))
+	others_cpu_
+	others_pct=$(((others_busy_ - others_b0_ - (others_kids_ - others_k0_)) * 100 / (wall > 0 ? wall : 1)))
+}
+
 # expect NAME CONDITION-DESCRIPTION COMMAND...: pass if COMMAND succeeds.
 expect() {
 	local name=$1 why=$2; shift 2

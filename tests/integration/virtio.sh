@@ -122,10 +122,50 @@ fi
 # once) that requests come further apart than the poll window (50 us),
 # every request kicks, as it should, so such a run is made again.
 truncate -s 16M "$TMP/bench.img"
-kick_run() { # [THINK_US]
+kick_run() { # [THINK_US]: one blkbench run; sets ios, kicks and others_pct
+	others_begin
 	run_lvmm 30 "$out" run --no-stdin --kernel "$GUESTS/blkbench.elf" --memory 64 --disk "$TMP/bench.img" \
 		--cmdline "mode=randread qd=1 lat=1 secs=1 think_us=${1:-5}"
+	others_end
 	ios=$(sed -n 's/^blkbench: .* ios=\([0-9]*\).*/\1/p' "$out") kicks=$(sed -n 's/^blkbench: .* kicks=\([0-9]*\).*/\1/p' "$out")
+}
+# kick_tries DIV [THINK_US]: up to 6 runs until one has fewer than 1 in DIV
+# requests kicking. Polling needs a host CPU besides the spinning vCPU's: a
+# run during which other work took half a CPU or more (others_pct, tests/
+# lib.sh) does not count either way. Sets kick_ok (1: a run held kicks
+# back), kick_quiet (runs on a quiet host), kick_busy (the others_pct seen)
+# and kick_last (what the last run on a quiet host, or the last run, gave).
+# A busy loop beside lvmm (2026-12-03, 2 CPUs) made 10-52% of requests kick
+# at the default window and 99% in CI's run: there the vCPU, the I/O thread
+# and the other work share two CPUs, every gap is longer than the window,
+# and polling should not take more of a CPU that others need.
+kick_tries() {
+	local div=$1 think=${2:-5} try
+	kick_ok=0 kick_quiet=0 kick_busy="" kick_last=""
+	for try in 1 2 3 4 5 6; do
+		kick_run "$think"
+		if [ "$others_pct" -ge 50 ]; then
+			kick_busy="$kick_busy ${others_pct}%"
+			[ $kick_quiet -eq 0 ] && kick_last="rc=$rc, ${ios:-no} requests made ${kicks:-no} kicks"
+			continue
+		fi
+		kick_quiet=$((kick_quiet + 1))
+		kick_last="rc=$rc, ${ios:-no} requests made ${kicks:-no} kicks (others took ${others_pct}% of a CPU)"
+		if [ $rc -eq 0 ] && [ "${ios:-0}" -gt 1000 ] && [ $((${kicks:-0} * div)) -lt "${ios:-0}" ]; then
+			kick_ok=1
+			return
+		fi
+	done
+}
+# kick_verdict NAME DIV: pass, fail, or skip (no run on a quiet host).
+kick_verdict() {
+	if [ $kick_ok = 1 ]; then
+		pass "$1"
+	elif [ $kick_quiet = 0 ]; then
+		skip "$1" "the host was busy in all 6 runs (other work took$kick_busy of a CPU; polling needs one besides lvmm's vCPU)"
+	else
+		show "$out"; fail "$1" "$kick_last (want fewer than 1 in $2; $kick_quiet runs on a quiet host)"
+	fi
 }
 # The I/O thread polls only where it has a host CPU besides the vCPU's
 # (src/vmm/iothread.c): a one-CPU host skips both tests.
@@ -133,18 +173,13 @@ if [ "$(nproc)" -lt 2 ]; then
 	skip blk-kicks-held-back-while-polled "one host CPU: the I/O thread does not poll there"
 	skip blk-poll-window-grows-past-a-gap "one host CPU: the I/O thread does not poll there"
 else
-	# Up to 4 tries: a spell of steal time on a busy host makes one run's every
-	# gap longer than any window; a device that does not hold kicks back fails all.
-	for try in 1 2 3 4; do
-		kick_run
-		[ $rc -eq 0 ] && [ "${ios:-0}" -gt 1000 ] && [ $((${kicks:-0} * 10)) -lt "${ios:-0}" ] && break
-	done
-	rc_on=$rc ios_on=${ios:-0} kicks_on=${kicks:-0}
+	# With polling off (LVMM_IO_POLL_US=0) most requests must kick, or the
+	# runs with it on would not show polling.
 	LVMM_IO_POLL_US=0 kick_run
-	if [ $rc_on -eq 0 ] && [ "$ios_on" -gt 1000 ] && [ $((kicks_on * 10)) -lt "$ios_on" ] &&
-	   [ $rc -eq 0 ] && [ "${ios:-0}" -gt 1000 ] && [ $((${kicks:-0} * 2)) -gt "${ios:-0}" ]; then
-		pass blk-kicks-held-back-while-polled
-	else show "$out"; fail blk-kicks-held-back-while-polled "polling: rc=$rc_on, $ios_on requests made $kicks_on kicks (want < 1 in 10; try $try); polling off: rc=$rc, ${ios:-no} requests made ${kicks:-no} kicks (want > 1 in 2)"; fi
+	if [ $rc -eq 0 ] && [ "${ios:-0}" -gt 1000 ] && [ $((${kicks:-0} * 2)) -gt "${ios:-0}" ]; then
+		kick_tries 10
+		kick_verdict blk-kicks-held-back-while-polled 10
+	else show "$out"; fail blk-kicks-held-back-while-polled "polling off: rc=$rc, ${ios:-no} requests made ${kicks:-no} kicks (want more than 1 in 2)"; fi
 	# A driver 30 us between requests: a gap longer than the first windows
 	# (4 us, doubling) but shorter than the largest (50 us). The window must grow
 	# past it and stay there. Before 2026-12-03 a window that missed was halved
@@ -154,15 +189,9 @@ else
 	# The largest window is 100 us here (LVMM_IO_POLL_US): on a host with steal
 	# time the gap the I/O thread sees is the 30 us plus a round trip that took
 	# 30-160 us on 2026-12-03, past the default 50 us in most runs; the old
-	# halving would still stick at 32 us, the first window to miss. Up to 4
-	# tries, for the spells when every gap is longer than that.
-	for try in 1 2 3 4; do
-		LVMM_IO_POLL_US=100 kick_run 30
-		[ $rc -eq 0 ] && [ "${ios:-0}" -gt 1000 ] && [ $((${kicks:-0} * 4)) -lt "${ios:-0}" ] && break
-	done
-	if [ $rc -eq 0 ] && [ "${ios:-0}" -gt 1000 ] && [ $((${kicks:-0} * 4)) -lt "${ios:-0}" ]; then
-		pass blk-poll-window-grows-past-a-gap
-	else show "$out"; fail blk-poll-window-grows-past-a-gap "rc=$rc, ${ios:-no} requests made ${kicks:-no} kicks (want < 1 in 4; 4 tries)"; fi
+	# halving would still stick at 32 us, the first window to miss.
+	LVMM_IO_POLL_US=100 kick_tries 4 30
+	kick_verdict blk-poll-window-grows-past-a-gap 4
 fi
 LVMM_IO_POLL_US=0 run_lvmm 30 "$out" run --no-stdin --kernel "$GUESTS/blkbench.elf" --memory 64 \
 	--disk "$TMP/bench.img" --cmdline "mode=seqread bs=131072 qd=8 secs=1"
