@@ -93,7 +93,7 @@ TOOLS_MAIN_OBJ := $(BUILD)/src/main-tools.o
 # (src/api/policy.c) with src/config's policy loader and the model's name
 # lookups (src/supervisor/policy.c): docs/design.md, "Who compiles an uploaded policy".
 API_SRCS := $(wildcard src/api/*.c) src/common/proto.c src/common/util.c src/common/log.c \
-	src/shared/parse.c src/shared/ratelimit.c src/shared/seccomp_rules.c src/config/policy_load.c src/config/yaml_util.c \
+	src/shared/parse.c src/shared/ratelimit.c src/shared/seccomp_rules.c src/shared/memlimit.c src/config/policy_load.c src/config/yaml_util.c \
 	src/supervisor/policy.c
 API_OBJS := $(API_SRCS:%.c=$(BUILD)/%.o)
 API_LIBS := -lmicrohttpd -lgnutls -ljansson -lseccomp -lcyaml -lyaml

@@ -29,6 +29,20 @@ run_lvmm() {
 	rc=$?
 }
 
+# san_build: lvmm is the sanitizer build (make SAN=1): no address-space bound
+# there (ASan's shadow memory reserves terabytes; shared/memlimit.h).
+san_build() { readelf -d "$LVMM" 2>/dev/null | grep -q libasan; }
+
+# as_room PID: how far PID's address-space limit (RLIMIT_AS, soft) is above
+# what it maps now, in MiB; "unlimited" without one, "" if PID is gone.
+as_room() {
+	local lim size
+	lim=$(awk '/^Max address space/ { print $4 }' "/proc/$1/limits" 2>/dev/null)
+	size=$(awk '/^VmSize:/ { print $2 }' "/proc/$1/status" 2>/dev/null)
+	[ -n "$lim" ] && [ -n "$size" ] || return 0
+	if [ "$lim" = unlimited ]; then echo unlimited; else echo $(((lim - size * 1024) >> 20)); fi
+}
+
 # How busy the host was with work other than this script's: others_begin,
 # then (after the runs to look at) others_end sets $others_pct, the CPU that
 # everything else took meanwhile, in percent of one CPU: host CPU time spent

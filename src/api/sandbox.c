@@ -27,6 +27,7 @@
 
 #include "api/sandbox.h"
 #include "common/log.h"
+#include "shared/memlimit.h"
 #include "shared/seccomp_rules.h"
 
 #ifdef __SANITIZE_ADDRESS__
@@ -105,6 +106,7 @@ int api_sandbox_apply(int *procfd)
 	static const int tcp_opts[] = { TCP_CORK, TCP_NODELAY };
 	struct rlimit none = { 0, 0 }, files = { NOFILE_MAX, NOFILE_MAX };
 	scmp_filter_ctx ctx;
+	char err[128];
 	size_t i;
 	int r;
 
@@ -121,6 +123,12 @@ int api_sandbox_apply(int *procfd)
 		return -errno;
 	if (setrlimit(RLIMIT_NPROC, &none) < 0 || setrlimit(RLIMIT_NOFILE, &files) < 0)
 		return -errno;
+	/* Its threads and libmicrohttpd's are running: what is left is per-connection memory. */
+	r = sandbox_limit_address_space(SANDBOX_AS_HEADROOM, err, sizeof(err));
+	if (r) {
+		pr_err("sandbox: %s", err);
+		return r;
+	}
 	/* Started as root only if the supervisor runs without identities: never regain it. */
 	if (getuid() != 0 && (setuid(0) == 0 || seteuid(0) == 0))
 		return -EPERM;

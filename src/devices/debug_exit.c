@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -59,6 +60,9 @@ static const struct bus_ops exit_bus_ops = {
  *   0x5c  KVM_CREATE_VM on the /dev/kvm fd it was given
  *   0x5d  punch a hole into stderr (the supervisor's log)
  *   0x5e  a positional write over stderr's first bytes
+ *   0x5f  map 1 GiB of anonymous memory (not touched), as a process
+ *         taking the host's memory would: past the address-space bound
+ *         (shared/memlimit.h), so it must fail without killing anything
  * A 32-bit write of V: SIGKILL to process V (tgkill), i.e. another
  * partition. A read returns how the last probe's call ended: 0 none yet,
  * 1 it succeeded, 2 it failed (a probe the sandbox catches never returns).
@@ -101,6 +105,13 @@ static void test_write(void *opaque, uint64_t off, const void *data, uint32_t le
 		r = fallocate(STDERR_FILENO, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, 1 << 20);
 	} else if (v == 0x5e) {
 		r = pwrite(STDERR_FILENO, "\0\0\0\0", 4, 0);
+	} else if (v == 0x5f) {
+		void *m = mmap(NULL, 1ULL << 30, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+		r = m == MAP_FAILED ? -1 : 0;
+		if (m != MAP_FAILED)
+			munmap(m, 1ULL << 30);
 	} else if (v == 0x5c) {
 		fd = ioctl(t->kvm_fd, KVM_CREATE_VM, 0);
 		if (fd >= 0)

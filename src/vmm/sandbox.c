@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "shared/memlimit.h"
 
 #ifdef __SANITIZE_ADDRESS__
 #include <sanitizer/lsan_interface.h>
@@ -235,6 +236,13 @@ int sandbox_apply(const struct sandbox_cfg *c, char *err, size_t errlen)
 		snprintf(err, errlen, "PR_SET_NO_NEW_PRIVS: %s", strerror(-r));
 		return r;
 	}
+	/*
+	 * Guest RAM, the images, links and rings, the threads' stacks are all
+	 * mapped by now; the run needs little more (docs/sandbox.md).
+	 */
+	r = sandbox_limit_address_space(SANDBOX_AS_HEADROOM, err, errlen);
+	if (r)
+		return r;
 	if (geteuid() == 0) {
 		r = drop_identity(c->uid, c->gid, err, errlen);
 		if (r)

@@ -23,7 +23,7 @@ tree_kib() {
 
 if ! have_kvm; then
 	skip startup-memory-within-2mib "/dev/kvm is not available"
-elif readelf -d "$LVMM" 2>/dev/null | grep -q 'libasan'; then
+elif san_build; then
 	skip startup-memory-within-2mib "sanitizer build (ASan's shadow and quarantine are memory of their own)"
 else
 	out=$TMP/mem.out

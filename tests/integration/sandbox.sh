@@ -7,7 +7,7 @@
 . "$(dirname "$0")/../lib.sh"
 
 CASES="partition-identity-and-fds partition-stdin-is-not-the-terminal forbidden-ioctl-kills-partition kvm-create-vm-kills-partition
-       log-hole-punch-kills-partition log-positional-write-kills-partition
+       log-hole-punch-kills-partition log-positional-write-kills-partition gigabyte-mapping-refused
        partition-cannot-signal-another dies-with-supervisor-running dies-with-supervisor-paused
        dies-with-supervisor-stopped"
 skip_all_without_kvm $CASES
@@ -75,6 +75,12 @@ if [ -n "$pp" ]; then
 		[ "$cap" = 0000000000000000 ] || { ok=0; why="$why capabilities $cap"; }
 	fi
 	[ "$nnp" = 1 ] && [ "$seccomp" = 2 ] || { ok=0; why="$why no_new_privs=$nnp seccomp=$seccomp"; }
+	# An address-space bound: what it mapped at setup plus 256 MiB (shared/memlimit.h).
+	room=$(as_room "$pp")
+	san_build && room=0
+	case "$room" in ''|unlimited|-*) ok=0; why="$why address-space room '$room'" ;;
+	*) [ "$room" -le 256 ] || { ok=0; why="$why address-space room ${room} MiB (want <= 256)"; } ;;
+	esac
 	grep -q "/dev/kvm" <<<"$fds" && { ok=0; why="$why /dev/kvm still open"; }
 	grep -q "ticker.elf" <<<"$fds" && { ok=0; why="$why the kernel image still open"; }
 else ok=0 why="no partition process"; fi
@@ -115,6 +121,17 @@ for c in "0x5b forbidden-ioctl-kills-partition" "0x5c kvm-create-vm-kills-partit
 	else show "$out"; fail "$2" "rc=$rc: the probe's ioctl was allowed (readback 1) or did not kill with SIGSYS"; fi
 	rm -f "$TMP/ioctl.jsonl"
 done
+
+# -- Memory: the filter allows mmap (glibc's allocator), the address-space bound
+# keeps a compromised process from the host's memory: a 1 GiB mapping fails
+# (readback 2) and the partition goes on (the guest prints "outb done").
+run_lvmm 30 "$out" run --no-stdin --kernel "$GUESTS/hello.elf" --test-device \
+	--cmdline "outb=0xf0:0x5f readback=0xf0"
+if san_build; then
+	skip gigabyte-mapping-refused "sanitizer build: no address-space bound there"
+elif [ $rc -eq 0 ] && contains "$out" "hello: outb done" && contains "$out" "hello: readback 0xf0 = 0x02"; then
+	pass gigabyte-mapping-refused
+else show "$out"; fail gigabyte-mapping-refused "rc=$rc: a 1 GiB mapping was not refused (readback 1), or the partition did not go on"; fi
 
 # -- Signals: a partition cannot kill another partition's process (same uid here).
 "$L" run --no-stdin --kernel "$GUESTS/ticker.elf" --cmdline "tick_ms=100" --memory 16 >"$TMP/target" 2>&1 &
