@@ -118,10 +118,19 @@ int digest_sha256_filling(int fd, uint8_t out[SHA256_LEN], uint64_t *size, uint6
 	return digest_growing(fd, out, size, deadline_ns);
 }
 
+/*
+ * The mapping's window: the trust process maps at most this much of an
+ * image at once, so its address space stays within its bound
+ * (shared/memlimit.h) whatever the image's size.
+ */
+#define DIGEST_WINDOW (32ULL << 20)
+
 int digest_sha256_fd(int fd, uint8_t out[SHA256_LEN], uint64_t *size)
 {
+	EVP_MD_CTX *ctx;
 	struct stat st;
-	void *p;
+	uint64_t off;
+	unsigned int n = 0;
 	int r;
 
 	if (fstat(fd, &st))
@@ -132,19 +141,31 @@ int digest_sha256_fd(int fd, uint8_t out[SHA256_LEN], uint64_t *size)
 		return -EFBIG;
 	if (size)
 		*size = (uint64_t)st.st_size;
-	if (!st.st_size)
-		return digest_sha256("", 0, out);
+	if (trust_crypto_init())
+		return -EIO;
+	ctx = EVP_MD_CTX_new();
+	r = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 ? 0 : -EIO;
 	/*
-	 * One pass over a read-only mapping: no copy, and the same
-	 * bytes the partition will map (the supervisor seals its memfds first,
-	 * so they cannot change under us).
+	 * One pass over read-only mappings, a window at a time: no copy, and
+	 * the same bytes the partition will map (the supervisor seals its
+	 * memfds first, so they cannot change under us).
 	 */
-	p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, 0);
-	if (p == MAP_FAILED)
-		return -errno;
-	madvise(p, (size_t)st.st_size, MADV_SEQUENTIAL);
-	r = digest_sha256(p, (size_t)st.st_size, out);
-	munmap(p, (size_t)st.st_size);
+	for (off = 0; !r && off < (uint64_t)st.st_size; off += DIGEST_WINDOW) {
+		size_t len = (size_t)MIN(DIGEST_WINDOW, (uint64_t)st.st_size - off);
+		void *p = mmap(NULL, len, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, (off_t)off);
+
+		if (p == MAP_FAILED) {
+			r = -errno;
+			break;
+		}
+		madvise(p, len, MADV_SEQUENTIAL);
+		if (EVP_DigestUpdate(ctx, p, len) != 1)
+			r = -EIO;
+		munmap(p, len);
+	}
+	if (!r && (EVP_DigestFinal_ex(ctx, out, &n) != 1 || n != SHA256_LEN))
+		r = -EIO;
+	EVP_MD_CTX_free(ctx);
 	return r;
 }
 

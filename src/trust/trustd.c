@@ -31,6 +31,7 @@
 #include "common/proto.h"
 #include "lvmm/guest_abi.h"
 #include "lvmm/trust_proto.h"
+#include "shared/memlimit.h"
 #include "shared/seccomp_rules.h"
 #include "trust/attest.h"
 #include "trust/digest.h"
@@ -138,6 +139,13 @@ int trustd_sandbox(int swtpm_pid, char *err, unsigned long errlen)
 		snprintf(err, errlen, "the trust process could become root again");
 		return -EPERM;
 	}
+	/*
+	 * swtpm, its child, is exec'd and keeps its own limits. The images are
+	 * hashed a window at a time (trust/digest.c), so the run needs little.
+	 */
+	r = sandbox_limit_address_space(SANDBOX_AS_HEADROOM, err, errlen);
+	if (r)
+		return r;
 	ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
 	if (!ctx) {
 		snprintf(err, errlen, "seccomp_init failed");

@@ -79,14 +79,16 @@ partitions:
 YAML
 start_bg "$out" run "$D/p1.yaml"
 wait_sock "$sock" && wait_state plain running && wait_state signed running
-# The trust process: its own identity, no new privileges, seccomp, no file but stdio.
+# The trust process: its own identity, no new privileges, seccomp, no file but stdio,
+# an address-space bound.
 tp=$(trust_pid signed); up=$(pid_of signed)
 if [ -n "$tp" ] && grep -q '^Seccomp:[[:space:]]*2' "/proc/$tp/status" && grep -q '^NoNewPrivs:[[:space:]]*1' "/proc/$tp/status" &&
    [ "$(uid_of "$tp")" != "$(uid_of "$up")" ] && { [ "$(id -u)" != 0 ] || [ "$(uid_of "$tp")" != 0 ]; } &&
-   [ -z "$(ls -l "/proc/$tp/fd" 2>/dev/null | awk '$9 ~ /^[0-9]+$/ && $9 > 2 && $11 ~ /^\//')" ]; then
+   [ -z "$(ls -l "/proc/$tp/fd" 2>/dev/null | awk '$9 ~ /^[0-9]+$/ && $9 > 2 && $11 ~ /^\//')" ] &&
+   room=$(san_build && echo 0 || as_room "$tp") && [[ "$room" =~ ^[0-9]+$ ]] && [ "$room" -le 256 ]; then
 	pass trust-process-sandboxed
 else grep -E 'Uid|Seccomp|NoNewPrivs' "/proc/$tp/status" >&2; ls -l "/proc/$tp/fd" >&2
-	fail trust-process-sandboxed "trust process $tp (uid $(uid_of "$tp")), partition $up (uid $(uid_of "$up"))"; fi
+	fail trust-process-sandboxed "trust process $tp (uid $(uid_of "$tp")), partition $up (uid $(uid_of "$up")), address-space room ${room:-none} MiB (want <= 256)"; fi
 old=$(sha "$D/signed.elf")
 # In place (the same inode the supervisor read), while both run.
 cat "$HELLO" >"$D/plain.elf"; cat "$HELLO" >"$D/signed.elf"

@@ -2,19 +2,22 @@
 /*
  * The sandboxes' address-space bound (src/shared/memlimit.c), in child
  * processes: what the process maps plus the headroom may be mapped, more
- * may not, and a lower limit the process was started with is kept.
+ * may not, and a lower limit the process was started with is kept; the
+ * trust process's image hashing (src/trust/digest.c) works within it.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "unit.h"
 #include "shared/memlimit.h"
+#include "trust/digest.h"
 
-#define MiB (1ULL << 20)
+#include "common/util.h" /* MiB */
 
 /* Can this process map LEN bytes (not touched) now? */
 static int can_map(unsigned long long len)
@@ -79,6 +82,25 @@ static int keeps_lower_child(void)
 	return can_map(64 * MiB) ? 24 : 0;
 }
 
+/* An image larger than the headroom hashes the same under the bound as without it. */
+static int digest_child(void)
+{
+	uint8_t free_run[SHA256_LEN], bound[SHA256_LEN];
+	uint64_t size = 0;
+	char err[128];
+	int fd = memfd_create("image", MFD_CLOEXEC);
+
+	if (fd < 0 || ftruncate(fd, (off_t)(160 * MiB)))
+		return 30;
+	if (digest_sha256_fd(fd, free_run, &size) || size != 160 * MiB)
+		return 31;
+	if (sandbox_limit_address_space(64 * MiB, err, sizeof(err)) || can_map(160 * MiB))
+		return 32;
+	if (digest_sha256_fd(fd, bound, &size) || size != 160 * MiB)
+		return 33;
+	return memcmp(free_run, bound, SHA256_LEN) ? 34 : 0;
+}
+
 static void test_bound(void)
 {
 	CHECK_EQ(in_child(bound_child), 0);
@@ -89,6 +111,11 @@ static void test_keeps_lower_limit(void)
 	CHECK_EQ(in_child(keeps_lower_child), 0);
 }
 
+static void test_image_hashed_within_bound(void)
+{
+	CHECK_EQ(in_child(digest_child), 0);
+}
+
 int main(void)
 {
 #ifdef __SANITIZE_ADDRESS__
@@ -96,10 +123,13 @@ int main(void)
 	printf("skip - test_keeps_lower_limit: sanitizer build (no address-space bound there)\n");
 	(void)test_bound;
 	(void)test_keeps_lower_limit;
+	(void)test_image_hashed_within_bound;
+	printf("skip - test_image_hashed_within_bound: sanitizer build (no address-space bound there)\n");
 	return 0;
 #else
 	RUN(test_bound);
 	RUN(test_keeps_lower_limit);
+	RUN(test_image_hashed_within_bound);
 	return unit_done();
 #endif
 }
