@@ -9,6 +9,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#ifndef __SANITIZE_ADDRESS__
 /* The size of this process's mappings now, in bytes (statm's first field: pages). */
 static int mapped_now(unsigned long long *bytes)
 {
@@ -34,6 +35,7 @@ static int mapped_now(unsigned long long *bytes)
 	*bytes = pages * (unsigned long long)sysconf(_SC_PAGESIZE);
 	return 0;
 }
+#endif
 
 int sandbox_limit_address_space(unsigned long long headroom, char *err, size_t errlen)
 {
