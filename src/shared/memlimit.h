@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * An address-space bound for a sandboxed process (the partition,
- * src/vmm/sandbox.c; the API front-end, src/api/sandbox.c). Their seccomp
- * filters must allow mmap and brk for glibc's allocator, so without it a
- * compromised process could take all of the host's memory from the other
- * partitions. docs/sandbox.md.
+ * src/vmm/sandbox.c; the API front-end, src/api/sandbox.c; the trust
+ * process, src/trust/trustd.c). Their seccomp filters must allow mmap and
+ * brk for glibc's allocator, so without it a compromised process could
+ * take all of the host's memory from the other partitions. docs/sandbox.md.
  */
 #ifndef LVMM_SHARED_MEMLIMIT_H
 #define LVMM_SHARED_MEMLIMIT_H
