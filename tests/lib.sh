@@ -42,6 +42,14 @@ as_room() {
 	[ -n "$lim" ] && [ -n "$size" ] || return 0
 	if [ "$lim" = unlimited ]; then echo unlimited; else echo $(((lim - size * 1024) >> 20)); fi
 }
+# as_bounded PID: PID's address space is bounded at most 256 MiB above what
+# it maps (SANDBOX_AS_HEADROOM, shared/memlimit.h); sets $room (MiB) for the
+# failure message. Always true in the sanitizer build, which has no bound.
+as_bounded() {
+	if san_build; then room="none (sanitizer build)"; return 0; fi
+	room=$(as_room "$1")
+	[[ "$room" =~ ^[0-9]+$ ]] && [ "$room" -le 256 ]
+}
 
 # How busy the host was with work other than this script's: others_begin,
 # then (after the runs to look at) others_end sets $others_pct, the CPU that

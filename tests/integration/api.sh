@@ -282,7 +282,7 @@ if [ -n "$ap" ]; then
 	   grep -q '^Seccomp:[[:space:]]*2' "$st" && ! grep -q '"event":"api_exit".*"signal":31' "$ev" &&
 	   ! grep -qvE '^(socket:|anon_inode:\[(eventpoll|eventfd)\]|/proc$)' \
 		<(for f in /proc/"$ap"/fd/*; do [ "${f##*/}" -gt 2 ] && readlink "$f"; done) &&
-	   room=$(san_build && echo 0 || as_room "$ap") && [[ "$room" =~ ^[0-9]+$ ]] && [ "$room" -le 256 ]; then
+	   as_bounded "$ap"; then
 		pass api-frontend-sandboxed
 	else cat "$st" >&2; echo "fds: $fdl" >&2; fail api-frontend-sandboxed "uid, no_new_privs, seccomp, fds or address-space room (${room:-none} MiB, want <= 256)"; fi
 else fail api-frontend-sandboxed "no lvmm-api child of the supervisor"; fi

@@ -76,11 +76,7 @@ if [ -n "$pp" ]; then
 	fi
 	[ "$nnp" = 1 ] && [ "$seccomp" = 2 ] || { ok=0; why="$why no_new_privs=$nnp seccomp=$seccomp"; }
 	# An address-space bound: what it mapped at setup plus 256 MiB (shared/memlimit.h).
-	room=$(as_room "$pp")
-	san_build && room=0
-	case "$room" in ''|unlimited|-*) ok=0; why="$why address-space room '$room'" ;;
-	*) [ "$room" -le 256 ] || { ok=0; why="$why address-space room ${room} MiB (want <= 256)"; } ;;
-	esac
+	as_bounded "$pp" || { ok=0; why="$why address-space room '$room' MiB (want <= 256)"; }
 	grep -q "/dev/kvm" <<<"$fds" && { ok=0; why="$why /dev/kvm still open"; }
 	grep -q "ticker.elf" <<<"$fds" && { ok=0; why="$why the kernel image still open"; }
 else ok=0 why="no partition process"; fi

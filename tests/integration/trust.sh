@@ -85,7 +85,7 @@ tp=$(trust_pid signed); up=$(pid_of signed)
 if [ -n "$tp" ] && grep -q '^Seccomp:[[:space:]]*2' "/proc/$tp/status" && grep -q '^NoNewPrivs:[[:space:]]*1' "/proc/$tp/status" &&
    [ "$(uid_of "$tp")" != "$(uid_of "$up")" ] && { [ "$(id -u)" != 0 ] || [ "$(uid_of "$tp")" != 0 ]; } &&
    [ -z "$(ls -l "/proc/$tp/fd" 2>/dev/null | awk '$9 ~ /^[0-9]+$/ && $9 > 2 && $11 ~ /^\//')" ] &&
-   room=$(san_build && echo 0 || as_room "$tp") && [[ "$room" =~ ^[0-9]+$ ]] && [ "$room" -le 256 ]; then
+   as_bounded "$tp"; then
 	pass trust-process-sandboxed
 else grep -E 'Uid|Seccomp|NoNewPrivs' "/proc/$tp/status" >&2; ls -l "/proc/$tp/fd" >&2
 	fail trust-process-sandboxed "trust process $tp (uid $(uid_of "$tp")), partition $up (uid $(uid_of "$up")), address-space room ${room:-none} MiB (want <= 256)"; fi
