@@ -64,6 +64,9 @@ done
 #                    thread leave; with none, as here, one for 1 MiB reads only)
 #   LVMM_BLK_COPY=inline  no copy thread: the I/O thread copies every read
 #   LVMM_BLK_PREFETCH=0  lvmm's copies do not prefetch the image's lines ahead
+#   LVMM_BLK_STORES=nt  lvmm's copies store non-temporally even into the buffers
+#                    the guest reads into again and again (by default those get
+#                    plain stores: src/devices/blk_io.c, "Which stores")
 #   LVMM_BLK_COPY=0  lvmm's large reads go through io_uring's workers instead of its
 #                    copy engine (non-temporal copies from a mapping of the image)
 effect() { # LABEL ARGS FIELD GOAL [VAR=VALUE...]: lvmm with these in its environment
@@ -97,5 +100,6 @@ effect "effect: seq read 1M qd1, split in 3 (MiB/s)" "mode=seqread bs=1048576 qd
 effect "effect: seq read 128K qd32, 1 copy thread (MiB/s)" "mode=seqread bs=131072 qd=32" mibps "ratio>=1.5" LVMM_BLK_COPY=1
 effect "effect: seq read 1M qd32, I/O thread copies alone (MiB/s)" "$sq" mibps "ratio>=1.5" LVMM_BLK_COPY=inline
 effect "effect: seq read 128K qd32, no source prefetch (MiB/s)" "mode=seqread bs=131072 qd=32" mibps "ratio>=1.5" LVMM_BLK_PREFETCH=0
+effect "effect: seq read 128K qd32, non-temporal stores only (MiB/s)" "mode=seqread bs=131072 qd=32" mibps "ratio>=1.5" LVMM_BLK_STORES=nt
 effect "effect: seq read 1M qd1, no copy engine (MiB/s)" "mode=seqread bs=1048576 qd=1 lat=1" mibps "ratio>=1.5" LVMM_BLK_COPY=0
 effect "effect: seq read 1M qd32, no copy engine (MiB/s)" "$sq" mibps "ratio>=1.5" LVMM_BLK_COPY=0

@@ -98,11 +98,12 @@ int blk_io_sync_rw(int fd, struct iovec *iov, unsigned n, uint64_t off, bool wri
 /*
  * The copy engine, for large reads: the partition's own threads copy from
  * a read-only shared mapping of the image (the page cache itself) straight
- * into guest memory with non-temporal stores. A read from the page cache
- * is a memory copy and nothing else; the kernel's copy (preadv, io_uring's
- * workers) pulls every destination line into the cache before it
- * overwrites it, and costs half the bandwidth when the guest's buffers are
- * not already cached. A page of the mapping that is gone (the image shrank
+ * into guest memory. A read from the page cache is a memory copy and
+ * nothing else; the kernel's copy (preadv, io_uring's workers) pulls every
+ * destination line into the cache before it overwrites it, which costs a
+ * third of the bandwidth when the guest's buffers are not cached: the
+ * engine stores those non-temporally, and uses plain stores only for a
+ * destination it wrote lately (blk_io.c, "Which stores"). A page of the mapping that is gone (the image shrank
  * after setup) or cannot be read raises SIGBUS inside the copy: that
  * transfer fails with -EIO, nothing else happens.
  *
@@ -110,6 +111,13 @@ int blk_io_sync_rw(int fd, struct iovec *iov, unsigned n, uint64_t off, bool wri
  * a completion that finds the ring empty makes efd readable.
  */
 #define BLK_COPY_THREADS_MAX 8
+#define BLK_COPY_HOT_SLOTS   256
+
+enum blk_stores {
+	BLK_STORES_AUTO,  /* plain into a destination written lately, else non-temporal */
+	BLK_STORES_NT,    /* always non-temporal (LVMM_BLK_STORES=nt) */
+	BLK_STORES_PLAIN, /* always plain (LVMM_BLK_STORES=plain) */
+};
 
 struct blk_copy_job {
 	const struct iovec *iov;
@@ -122,6 +130,16 @@ struct blk_copy {
 	const uint8_t *map;     /* the image, PROT_READ, MAP_SHARED */
 	uint64_t map_len;
 	unsigned prefetch;      /* copies prefetch the source this far ahead (0: not at all) */
+	enum blk_stores stores; /* which stores copies use (LVMM_BLK_STORES) */
+	/*
+	 * Destination reuse, for the choice of stores (blk_io.c): pages copied
+	 * so far, and per destination page hashed into a slot, page << 28 |
+	 * that count when a copy last began there. Hints only: threads race
+	 * on them with relaxed atomics, and a lost update costs speed.
+	 */
+	uint64_t clock;
+	uint64_t hot[BLK_COPY_HOT_SLOTS];
+	uint64_t plain_bytes, nt_bytes; /* copied with each kind of store */
 	int efd;                /* readable while completions wait */
 	unsigned nthreads, started;
 	pthread_t th[BLK_COPY_THREADS_MAX];
@@ -172,7 +190,7 @@ bool blk_copy_pending(const struct blk_copy *c);
 void blk_copy_clear(struct blk_copy *c);
 
 /* Copy len bytes at off from the mapping into iov on this thread. 0 or -EIO. */
-int blk_copy_read(const struct blk_copy *c, const struct iovec *iov, unsigned n, uint64_t off,
+int blk_copy_read(struct blk_copy *c, const struct iovec *iov, unsigned n, uint64_t off,
 		  uint64_t len);
 
 #endif

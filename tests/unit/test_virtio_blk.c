@@ -1204,6 +1204,73 @@ static void test_copy_engine(void)
 }
 
 /*
+ * The copy engine's stores: non-temporal into a destination it has not
+ * begun a copy at lately, plain into one it has (within 8 MiB of copying),
+ * non-temporal again once 8 MiB of other copies went by; LVMM_BLK_STORES
+ * fixes either kind. Every copy, with either kind, lands the same bytes
+ * (a misaligned source and destination, a length that is no multiple of a
+ * line) and nothing around them.
+ */
+static void copy_stores_case(struct blk_copy *c, uint8_t *a, const uint8_t *pat, uint64_t off,
+			     uint64_t len)
+{
+	struct iovec io = { a + 8, len };
+
+	memset(a, 0xee, len + 16);
+	CHECK_EQ(blk_copy_read(c, &io, 1, off, len), 0);
+	CHECK_EQ(memcmp(a + 8, pat + off, len), 0);
+	CHECK(a[7] == 0xee && a[8 + len] == 0xee);
+}
+
+static void test_copy_stores_follow_reuse(void)
+{
+	enum { SZ = 1 << 20, N = 40000 };
+	static uint8_t a[64 * 1024] __attribute__((aligned(64)));
+	static uint8_t b[SZ] __attribute__((aligned(64)));
+	struct iovec ib = { b, SZ };
+	uint8_t *pat = malloc(SZ);
+	struct blk_copy c;
+	int fd = make_image(SZ, false), i;
+
+	CHECK(pat != NULL);
+	if (!pat)
+		return;
+	for (i = 0; i < SZ; i++)
+		pat[i] = (uint8_t)(i * 7 + i / 251);
+	CHECK_EQ(pwrite(fd, pat, SZ, 0), SZ);
+	unsetenv("LVMM_BLK_STORES");
+	CHECK_EQ(blk_copy_init(&c, fd, SZ, 0, 4, NULL), 0);
+	CHECK_EQ(c.stores, BLK_STORES_AUTO);
+	copy_stores_case(&c, a, pat, 12345, N); /* fresh */
+	CHECK(c.nt_bytes == N && c.plain_bytes == 0);
+	copy_stores_case(&c, a, pat, 54321, N); /* written lately */
+	CHECK(c.nt_bytes == N && c.plain_bytes == N);
+	for (i = 0; i < 8; i++) /* 8 MiB elsewhere: b fresh once, then lately written */
+		CHECK_EQ(blk_copy_read(&c, &ib, 1, 0, SZ), 0);
+	CHECK_EQ(memcmp(b, pat, SZ), 0);
+	CHECK(c.nt_bytes == N + SZ && c.plain_bytes == N + 7ULL * SZ);
+	copy_stores_case(&c, a, pat, 777, N); /* aged out */
+	CHECK(c.nt_bytes == 2ULL * N + SZ && c.plain_bytes == N + 7ULL * SZ);
+	blk_copy_exit(&c);
+
+	setenv("LVMM_BLK_STORES", "nt", 1);
+	CHECK_EQ(blk_copy_init(&c, fd, SZ, 0, 4, NULL), 0);
+	copy_stores_case(&c, a, pat, 1, N);
+	copy_stores_case(&c, a, pat, 2, N);
+	CHECK(c.nt_bytes == 2ULL * N && c.plain_bytes == 0);
+	blk_copy_exit(&c);
+	setenv("LVMM_BLK_STORES", "plain", 1);
+	CHECK_EQ(blk_copy_init(&c, fd, SZ, 0, 4, NULL), 0);
+	copy_stores_case(&c, a, pat, 3, N);
+	copy_stores_case(&c, a, pat, SZ - N, N);
+	CHECK(c.nt_bytes == 0 && c.plain_bytes == 2ULL * N);
+	blk_copy_exit(&c);
+	unsetenv("LVMM_BLK_STORES");
+	free(pat);
+	close(fd);
+}
+
+/*
  * Each case once with plain system calls, once with the io_uring (if the
  * host has one) and the copy engine for large reads, once with the
  * io_uring alone.
@@ -1297,5 +1364,6 @@ int main(void)
 	RUN(test_bad_config);
 	RUN(test_uring_restricted);
 	RUN(test_copy_engine);
+	RUN(test_copy_stores_follow_reuse);
 	return unit_done();
 }
