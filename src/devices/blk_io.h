@@ -103,9 +103,10 @@ int blk_io_sync_rw(int fd, struct iovec *iov, unsigned n, uint64_t off, bool wri
  * destination line into the cache before it overwrites it, which costs a
  * third of the bandwidth when the guest's buffers are not cached: the
  * engine stores those non-temporally, and uses plain stores only for a
- * destination it wrote lately (blk_io.c, "Which stores"). A page of the mapping that is gone (the image shrank
- * after setup) or cannot be read raises SIGBUS inside the copy: that
- * transfer fails with -EIO, nothing else happens.
+ * destination it wrote lately (blk_io.c, "Which stores"). A page of the
+ * mapping that is gone (the image shrank after setup) or cannot be read
+ * raises SIGBUS inside the copy: that transfer fails with -EIO, nothing
+ * else happens.
  *
  * Jobs and completions are fixed rings of cap entries, allocated at setup;
  * a completion that finds the ring empty makes efd readable.
