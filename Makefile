@@ -201,7 +201,7 @@ DEPS_DEMO := $(DEPS_BUILD) iproute2 procps python3
 # the OpenAPI spec check (python3-jsonschema, python3-yaml: tests/integration/api_spec.py),
 # promtool for the Prometheus text (prometheus: tests/integration/metrics.sh).
 DEPS_TEST := $(DEPS_DEMO) clang qemu-system-x86 qemu-utils busybox-static socat cpio xz-utils \
-	kmod swtpm swtpm-tools curl openssl tpm2-tools acpica-tools man-db groff-base bsdutils \
+	kmod swtpm swtpm-tools curl openssl tpm2-tools acpica-tools man-db groff-base bsdutils strace \
 	systemd python3-jsonschema python3-yaml prometheus
 DEPS := $(DEPS_TEST)
 # make bench: the plots of the scale curves (bench/report.sh).

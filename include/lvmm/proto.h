@@ -13,6 +13,7 @@
 #ifndef LVMM_PROTO_H
 #define LVMM_PROTO_H
 
+#include <linux/kvm.h>
 #include <stdint.h>
 
 #define LVMM_PROTO_MAGIC   0x4c564d4dU /* "LVMM" */
@@ -105,6 +106,19 @@ struct lvmm_cpuid_mask {
 	uint8_t reg;      /* 0 eax, 1 ebx, 2 ecx, 3 edx */
 	uint8_t bit;
 	uint8_t pad[2];
+};
+
+/*
+ * A CPUID table as KVM_GET_SUPPORTED_CPUID and KVM_SET_CPUID2 take it. The
+ * CONFIG message carries KVM's supported set: the supervisor asks once for
+ * every start, where each partition used to ask itself (0.4-1 ms of a CPU a
+ * call on a nested host, bench/scale.sh). hdr.nent 0: it did not get one,
+ * and the partition asks.
+ */
+#define LVMM_MAX_CPUID_ENTRIES 256
+struct lvmm_cpuid_table {
+	struct kvm_cpuid2 hdr;
+	struct kvm_cpuid_entry2 e[LVMM_MAX_CPUID_ENTRIES];
 };
 
 enum lvmm_prot_region {

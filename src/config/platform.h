@@ -136,10 +136,14 @@ struct plat_part {
 	int line;
 };
 
-/* The CONFIG message's payload (include/lvmm/proto.h): the grant, then the partition's own entry. */
+/*
+ * The CONFIG message's payload (include/lvmm/proto.h): the grant, the partition's own
+ * entry, and KVM's supported CPUID (struct lvmm_cpuid_table says why it is here).
+ */
 struct plat_config_msg {
 	struct lvmm_part_grant grant;
 	struct plat_part part;
+	struct lvmm_cpuid_table cpuid;
 };
 _Static_assert(sizeof(struct plat_config_msg) <= LVMM_MSG_MAX_LEN, "a partition's entry must fit a message");
 

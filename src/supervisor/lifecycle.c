@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -189,6 +190,12 @@ static int build_config(struct sup *s, struct part_rt *pr, struct fdset *fs, cha
 		return r;
 	}
 	g->fd_kvm = fdset_add(fs, fd, true);
+	/* KVM's supported CPUID, asked once for every start (proto.h); failing, each partition asks. */
+	if (!msg.cpuid.hdr.nent) {
+		msg.cpuid.hdr.nent = LVMM_MAX_CPUID_ENTRIES;
+		if (ioctl(fd, KVM_GET_SUPPORTED_CPUID, &msg.cpuid) < 0)
+			msg.cpuid.hdr.nent = 0;
+	}
 	fd = res_memfd(p->name, p->mem_bytes);
 	if (fd < 0) {
 		snprintf(err, errlen, "cannot create %" PRIu64 " MiB of guest memory: %s",

@@ -16,10 +16,10 @@
 
 #define SUBLEAF_ANY 0xffffffffU
 
-int cpuid_get_supported(int kvm_fd, struct cpuid_table *t)
+int cpuid_get_supported(int kvm_fd, struct lvmm_cpuid_table *t)
 {
 	memset(t, 0, sizeof(*t));
-	t->hdr.nent = CPUID_MAX_ENTRIES;
+	t->hdr.nent = LVMM_MAX_CPUID_ENTRIES;
 	return ioctl(kvm_fd, KVM_GET_SUPPORTED_CPUID, t) < 0 ? -errno : 0;
 }
 
@@ -47,12 +47,12 @@ static bool mask_matches(const struct lvmm_cpuid_mask *m, const struct kvm_cpuid
 	return m->leaf == e->function && (m->subleaf == SUBLEAF_ANY || m->subleaf == e->index);
 }
 
-void cpuid_build(struct cpuid_table *t, unsigned id, unsigned n,
+void cpuid_build(struct lvmm_cpuid_table *t, unsigned id, unsigned n,
 		 const struct lvmm_cpuid_mask *m, unsigned nm)
 {
 	unsigned shift = order_base_2(n), i, k;
 
-	for (i = 0; i < t->hdr.nent && i < CPUID_MAX_ENTRIES; i++) {
+	for (i = 0; i < t->hdr.nent && i < LVMM_MAX_CPUID_ENTRIES; i++) {
 		struct kvm_cpuid_entry2 *e = &t->e[i];
 
 		switch (e->function) {
@@ -112,21 +112,21 @@ uint32_t cpuid_masks_not_hidden(struct kvm_cpuid_entry2 *got, unsigned nent,
 
 int cpuid_unhidden(int vcpu_fd, const struct lvmm_cpuid_mask *m, unsigned nm, uint32_t *unhidden)
 {
-	static __thread struct cpuid_table t;
+	static __thread struct lvmm_cpuid_table t;
 
 	*unhidden = 0;
 	memset(&t, 0, sizeof(t));
-	t.hdr.nent = CPUID_MAX_ENTRIES;
+	t.hdr.nent = LVMM_MAX_CPUID_ENTRIES;
 	if (ioctl(vcpu_fd, KVM_GET_CPUID2, &t) < 0)
 		return -errno;
-	*unhidden = cpuid_masks_not_hidden(t.e, MIN(t.hdr.nent, CPUID_MAX_ENTRIES), m, nm);
+	*unhidden = cpuid_masks_not_hidden(t.e, MIN(t.hdr.nent, LVMM_MAX_CPUID_ENTRIES), m, nm);
 	return 0;
 }
 
 int cpuid_mask_effective(int kvm_fd, const struct lvmm_cpuid_mask *m, unsigned nm,
 			 uint32_t *unhidden)
 {
-	static struct cpuid_table t;
+	static struct lvmm_cpuid_table t;
 	int vm_fd, vcpu_fd, r;
 
 	*unhidden = 0;

@@ -15,24 +15,17 @@
 #include "common/util.h"
 #include "lvmm/proto.h"
 
-#define CPUID_MAX_ENTRIES 256
-
-struct cpuid_table {
-	struct kvm_cpuid2 hdr;
-	struct kvm_cpuid_entry2 e[CPUID_MAX_ENTRIES];
-};
-
 _Static_assert(LVMM_MAX_CPUID_MASK <= 32, "one bit per mask in a uint32_t");
 
 /* KVM_GET_SUPPORTED_CPUID on /dev/kvm into t. 0 or -errno. */
-int cpuid_get_supported(int kvm_fd, struct cpuid_table *t) MUST_CHECK;
+int cpuid_get_supported(int kvm_fd, struct lvmm_cpuid_table *t) MUST_CHECK;
 
 /*
  * Turn a copy of the supported set into vCPU id's CPUID in a VM of n
  * vCPUs: our topology (n single-threaded cores, APIC ID = id), the
  * hypervisor bit, no 1 GiB pages, then every mask in m[0..nm) cleared.
  */
-void cpuid_build(struct cpuid_table *t, unsigned id, unsigned n,
+void cpuid_build(struct lvmm_cpuid_table *t, unsigned id, unsigned n,
 		 const struct lvmm_cpuid_mask *m, unsigned nm);
 
 /*

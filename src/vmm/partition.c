@@ -342,7 +342,7 @@ static int partition_build(struct vm *vm, int sup, char *err, size_t errlen)
 	r = vm_create(vm, &cfg, fds, nfds, sup, &regions, err, errlen);
 	if (r)
 		return r;
-	r = vcpu_global_init(vm->kvm_fd);
+	r = vcpu_global_init(vm->kvm_fd, &msg.cpuid);
 	for (i = 0; !r && i < vm->nr_vcpus; i++)
 		r = vcpu_create(vm, i);
 	if (r) {

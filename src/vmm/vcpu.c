@@ -27,7 +27,7 @@
 #include "vmm/vm.h"
 #include "shared/range.h"
 
-static struct cpuid_table supported;
+static struct lvmm_cpuid_table supported;
 static int run_mmap_size;
 
 static void kick_handler(int sig)
@@ -35,11 +35,15 @@ static void kick_handler(int sig)
 	(void)sig; /* only there to interrupt KVM_RUN */
 }
 
-int vcpu_global_init(int kvm_fd)
+int vcpu_global_init(int kvm_fd, const struct lvmm_cpuid_table *given)
 {
 	struct sigaction sa;
-	int r = cpuid_get_supported(kvm_fd, &supported);
+	int r = 0;
 
+	if (given && given->hdr.nent && given->hdr.nent <= LVMM_MAX_CPUID_ENTRIES)
+		memcpy(&supported, given, sizeof(supported));
+	else
+		r = cpuid_get_supported(kvm_fd, &supported);
 	if (r) {
 		pr_err("KVM_GET_SUPPORTED_CPUID: %s", strerror(-r));
 		return r;
@@ -60,7 +64,7 @@ int vcpu_global_init(int kvm_fd)
 /* This vCPU's CPUID: KVM's supported set, our topology, the platform's masks. */
 static int vcpu_set_cpuid(struct vcpu *v)
 {
-	static struct cpuid_table c; /* vCPUs are created one at a time, on the main thread */
+	static struct lvmm_cpuid_table c; /* vCPUs are created one at a time, on the main thread */
 	const struct lvmm_part_config *cfg = v->vm->cfg;
 
 	memcpy(&c, &supported, sizeof(c));

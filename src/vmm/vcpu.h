@@ -19,6 +19,7 @@
 #include "common/log.h"
 #include "shared/ratelimit.h"
 #include "common/util.h"
+#include "lvmm/proto.h"
 #include "vmm/loader.h"
 
 /* Interrupts KVM_RUN (no SA_RESTART); unblocked only on vCPU threads. */
@@ -39,8 +40,12 @@ struct vcpu {
 	struct ratelimit fixup_rl; /* this vCPU thread's log lines about them */
 };
 
-/* Once per process: supported CPUID, kvm_run size, the kick signal. 0 or -errno. */
-int vcpu_global_init(int kvm_fd) MUST_CHECK;
+/*
+ * Once per process: supported CPUID (given's when it has entries: the
+ * supervisor's copy; else KVM_GET_SUPPORTED_CPUID), kvm_run size, the kick
+ * signal. 0 or -errno.
+ */
+int vcpu_global_init(int kvm_fd, const struct lvmm_cpuid_table *given) MUST_CHECK;
 
 /*
  * Create vCPU id of vm (vm->vcpus[id]) with CPUID, MSRs, LAPIC LINTs and

@@ -11,7 +11,7 @@
 #include "config/cpufeatures.h"
 #include "vmm/cpuid.h"
 
-static struct cpuid_table t;
+static struct lvmm_cpuid_table t;
 
 static struct kvm_cpuid_entry2 *entry(uint32_t fn, uint32_t idx)
 {
