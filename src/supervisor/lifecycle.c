@@ -190,12 +190,6 @@ static int build_config(struct sup *s, struct part_rt *pr, struct fdset *fs, cha
 		return r;
 	}
 	g->fd_kvm = fdset_add(fs, fd, true);
-	/* KVM's supported CPUID, asked once for every start (proto.h); failing, each partition asks. */
-	if (!msg.cpuid.hdr.nent) {
-		msg.cpuid.hdr.nent = LVMM_MAX_CPUID_ENTRIES;
-		if (ioctl(fd, KVM_GET_SUPPORTED_CPUID, &msg.cpuid) < 0)
-			msg.cpuid.hdr.nent = 0;
-	}
 	fd = res_memfd(p->name, p->mem_bytes);
 	if (fd < 0) {
 		snprintf(err, errlen, "cannot create %" PRIu64 " MiB of guest memory: %s",
@@ -334,6 +328,15 @@ static int fork_partition(struct sup *s, struct part_rt *pr, bool gated, char *e
 	pr->power_at_ns = 0;
 	memset(pr->asks, 0, sizeof(pr->asks));
 	memset(&pr->final_stats, 0, sizeof(pr->final_stats));
+	/*
+	 * KVM's supported CPUID, asked once for every start (proto.h; failing, each partition
+	 * asks): here, after the first spawn, it overlaps that child's exec.
+	 */
+	if (!msg.cpuid.hdr.nent && msg.grant.fd_kvm >= 0) {
+		msg.cpuid.hdr.nent = LVMM_MAX_CPUID_ENTRIES;
+		if (ioctl(fs.fds[msg.grant.fd_kvm], KVM_GET_SUPPORTED_CPUID, &msg.cpuid) < 0)
+			msg.cpuid.hdr.nent = 0;
+	}
 	r = proto_send(pr->sock, LVMM_MSG_CONFIG, &msg, sizeof(msg), fs.fds, fs.n, 0);
 	fdset_close(&fs);
 	drop_start(pr); /* its copies of what was handed over */
