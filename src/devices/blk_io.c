@@ -12,17 +12,15 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "shared/parse.h"
 #include "virtio/iov.h"
 
 enum blk_io_mode blk_io_mode_from_env(void)
 {
-	const char *v = getenv("LVMM_BLK_IO");
+	static const char *const names[] = { "sync", "uring", "auto" };
+	int k = knob_choice("LVMM_BLK_IO", names, ARRAY_SIZE(names));
 
-	if (v && !strcmp(v, "sync"))
-		return BLK_IO_SYNC;
-	if (v && !strcmp(v, "uring"))
-		return BLK_IO_URING;
-	return BLK_IO_AUTO;
+	return k == 0 ? BLK_IO_SYNC : k == 1 ? BLK_IO_URING : BLK_IO_AUTO;
 }
 
 /* The ring may do exactly what the sandbox lets the partition do on its image. */
@@ -409,25 +407,28 @@ static void *copy_main(void *arg)
 	return NULL;
 }
 
-bool blk_copy_from_env(unsigned *threads)
+int blk_copy_from_env(unsigned *threads)
 {
 	const char *v = getenv("LVMM_BLK_COPY");
+	uint64_t n;
 
-	if (!v)
-		return true;
-	if (!strcmp(v, "inline")) {
+	if (v && !strcmp(v, "inline")) {
 		*threads = 0;
-		return true;
+		return 1;
 	}
-	*threads = (unsigned)MIN(atoi(v) > 0 ? atoi(v) : 0, BLK_COPY_THREADS_MAX);
-	return *threads > 0;
+	if (!knob_u64("LVMM_BLK_COPY", BLK_COPY_THREADS_MAX, &n))
+		return -1;
+	*threads = (unsigned)n;
+	return n > 0;
 }
 
 int blk_copy_init(struct blk_copy *c, int fd, uint64_t len, unsigned threads, unsigned cap,
 		  const cpu_set_t *cpus)
 {
-	const char *pf, *st;
+	static const char *const stores[] = { "nt", "plain", "auto" };
+	uint64_t pf;
 	pthread_attr_t a;
+	int st;
 	unsigned i;
 	int r;
 
@@ -446,11 +447,9 @@ int blk_copy_init(struct blk_copy *c, int fd, uint64_t len, unsigned threads, un
 	}
 	c->map_len = len;
 	c->cap = cap;
-	pf = getenv("LVMM_BLK_PREFETCH");
-	c->prefetch = pf ? (unsigned)MIN(strtoul(pf, NULL, 0), 65536UL) : COPY_PREFETCH;
-	st = getenv("LVMM_BLK_STORES");
-	c->stores = !st ? BLK_STORES_AUTO : !strcmp(st, "nt") ? BLK_STORES_NT :
-		    !strcmp(st, "plain") ? BLK_STORES_PLAIN : BLK_STORES_AUTO;
+	c->prefetch = knob_u64("LVMM_BLK_PREFETCH", 65536, &pf) ? (unsigned)pf : COPY_PREFETCH;
+	st = knob_choice("LVMM_BLK_STORES", stores, ARRAY_SIZE(stores));
+	c->stores = st == 0 ? BLK_STORES_NT : st == 1 ? BLK_STORES_PLAIN : BLK_STORES_AUTO;
 	c->jobs = calloc(cap, sizeof(*c->jobs));
 	c->dtags = calloc(cap, sizeof(*c->dtags));
 	c->dres = calloc(cap, sizeof(*c->dres));

@@ -65,7 +65,7 @@ void blk_io_exit(struct blk_io *io, unsigned inflight);
 
 #define BLK_IO_EXIT_WAIT_S 5
 
-/* The engine's mode from the environment (LVMM_BLK_IO=sync|uring|auto), for benchmarks. */
+/* The engine's mode from the environment (LVMM_BLK_IO=sync|uring|auto), for benchmarks; read once a device. */
 enum blk_io_mode blk_io_mode_from_env(void);
 
 /*
@@ -168,11 +168,12 @@ int blk_copy_init(struct blk_copy *c, int fd, uint64_t len, unsigned threads, un
 void blk_copy_exit(struct blk_copy *c);
 
 /*
- * LVMM_BLK_COPY=N in lvmm's environment, for benchmarks: false for 0 (no
- * copy engine), else true with *threads set to N ("inline": 0, every copy
- * on the I/O thread); unset: true, *threads kept.
+ * LVMM_BLK_COPY=N in lvmm's environment, for benchmarks: 0 for N = 0 (no
+ * copy engine), else 1 with *threads set to N ("inline": 0, every copy on
+ * the I/O thread); unset (or a value it does not take, warned about): -1,
+ * *threads kept.
  */
-bool blk_copy_from_env(unsigned *threads);
+int blk_copy_from_env(unsigned *threads);
 
 /*
  * Queue a read of len bytes at off into iov for the threads (tag comes back

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "shared/parse.h"
 #include "shared/ratelimit.h"
 #include "devices/blk_io.h"
 #include "devices/registry.h"
@@ -964,7 +965,9 @@ static int blk_image_size(int fd, uint64_t *size)
 static int blk_create(struct vm *vm, const struct lvmm_dev_cfg *cfg, void **state)
 {
 	struct blk_dev *b;
-	uint64_t size;
+	enum blk_io_mode mode;
+	uint64_t size, split;
+	bool split_set;
 	char why[128];
 	unsigned i;
 	int fd, fl, r, ring_fd;
@@ -1020,13 +1023,11 @@ static int blk_create(struct vm *vm, const struct lvmm_dev_cfg *cfg, void **stat
 		pthread_condattr_destroy(&ca);
 	}
 
-	{
-		const char *v = getenv("LVMM_BLK_SPLIT");
-
-		/* LVMM_BLK_SPLIT=N in lvmm's environment: N pieces (0: no split), for benchmarks. */
-		b->pieces = v ? (unsigned)MAX(1, MIN(atoi(v), BLK_PIECES_MAX)) : BLK_PIECES;
-	}
-	r = blk_io_init(&b->io, fd, BLK_SQES, blk_io_mode_from_env(), why, sizeof(why));
+	/* LVMM_BLK_SPLIT=N in lvmm's environment: N pieces (0: no split), for benchmarks. */
+	split_set = knob_u64("LVMM_BLK_SPLIT", BLK_PIECES_MAX, &split);
+	b->pieces = split_set ? (unsigned)MAX(1, split) : BLK_PIECES;
+	mode = blk_io_mode_from_env();
+	r = blk_io_init(&b->io, fd, BLK_SQES, mode, why, sizeof(why));
 	if (r)
 		goto err_cond;
 	if (why[0])
@@ -1050,10 +1051,11 @@ static int blk_create(struct vm *vm, const struct lvmm_dev_cfg *cfg, void **stat
 	b->cfg.max_write_zeroes_seg = htole32(BLK_DWZ_MAX_SEG);
 	b->cfg.write_zeroes_may_unmap = 1;
 
-	if (blk_io_mode_from_env() != BLK_IO_SYNC) {
+	if (mode != BLK_IO_SYNC) {
 		cpu_set_t cpus;
 		bool pin = false;
 		unsigned n, ncpu;
+		int copy;
 
 		/* The host CPUs the partition may use: its dedicated ones, if any. */
 		CPU_ZERO(&cpus);
@@ -1078,9 +1080,10 @@ static int blk_create(struct vm *vm, const struct lvmm_dev_cfg *cfg, void **stat
 		 * BLK_SHARED_HANDOFF_MIN and more only (LVMM_BLK_COPY=N hands off
 		 * every read, as before).
 		 */
-		if (!n && ncpu > 1 && !getenv("LVMM_BLK_COPY"))
+		copy = blk_copy_from_env(&n);
+		if (!n && ncpu > 1 && copy < 0)
 			n = 1, b->handoff_min = BLK_SHARED_HANDOFF_MIN;
-		if (blk_copy_from_env(&n) &&
+		if (copy &&
 		    blk_copy_init(&b->copy, fd, b->capacity * BLK_SECTOR, n, BLK_SQES, pin ? &cpus : NULL))
 			pr_debug("%s: no copy engine for reads", cfg->id);
 		/*
@@ -1090,7 +1093,7 @@ static int blk_create(struct vm *vm, const struct lvmm_dev_cfg *cfg, void **stat
 		 * queue depth 1: 58 us round trip whole on the I/O thread, 77-84
 		 * split in two or three (2 CPUs).
 		 */
-		if (b->copy.on && !getenv("LVMM_BLK_SPLIT"))
+		if (b->copy.on && !split_set)
 			b->pieces = 1;
 	}
 	ring_fd = blk_io_poll_fd(&b->io);

@@ -3,11 +3,14 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
+
+#include "common/log.h"
 
 int parse_u64(const char *s, uint64_t max, uint64_t *out)
 {
@@ -87,4 +90,41 @@ int ctl_socket_path(const char *name, char *out, size_t n)
 	else
 		w = snprintf(out, n, "%s/%s.sock", LVMM_RUN_DIR, name);
 	return w < 0 || (size_t)w >= n ? -ENAMETOOLONG : 0;
+}
+
+int knob_choice(const char *var, const char *const *names, unsigned n)
+{
+	const char *v = getenv(var);
+	char list[160];
+	size_t used = 0;
+	unsigned i;
+
+	if (!v || !*v)
+		return -1;
+	for (i = 0; i < n; i++)
+		if (!strcmp(v, names[i]))
+			return (int)i;
+	for (i = 0; i < n && used < sizeof(list); i++) {
+		int w = snprintf(list + used, sizeof(list) - used, "%s\"%s\"", i ? ", " : "", names[i]);
+
+		used += w > 0 ? (size_t)w : 0;
+	}
+	list[MIN(used, sizeof(list) - 1)] = 0;
+	pr_warn("%s=%s: not one of %s; ignored", var, v, n ? list : "(none)");
+	return -1;
+}
+
+bool knob_u64(const char *var, uint64_t max, uint64_t *out)
+{
+	const char *v = getenv(var);
+	uint64_t x;
+
+	if (!v || !*v)
+		return false;
+	if (parse_u64(v, max, &x)) {
+		pr_warn("%s=%s: not a number from 0 to %" PRIu64 "; ignored", var, v, max);
+		return false;
+	}
+	*out = x;
+	return true;
 }

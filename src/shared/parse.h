@@ -8,6 +8,7 @@
 #ifndef LVMM_SHARED_PARSE_H
 #define LVMM_SHARED_PARSE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -32,5 +33,16 @@ int parse_u64(const char *s, uint64_t max, uint64_t *out) MUST_CHECK;
  * not root and that is set. 0 or -ENAMETOOLONG.
  */
 int ctl_socket_path(const char *name, char *out, size_t n) MUST_CHECK;
+
+/*
+ * Tuning knobs in lvmm's environment (LVMM_BLK_*, LVMM_IO_*, ...: for
+ * benchmarks, docs/testing.md). Unset or empty, a knob says nothing; a value
+ * it does not take is named in a warning and ignored, so that a misspelt
+ * knob does not silently measure the default.
+ *   knob_choice: the index of var's value in names[0..n), or -1.
+ *   knob_u64:    true with *out set when var is a number up to max (parse_u64).
+ */
+int knob_choice(const char *var, const char *const *names, unsigned n);
+bool knob_u64(const char *var, uint64_t max, uint64_t *out);
 
 #endif

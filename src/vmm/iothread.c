@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "shared/parse.h"
 
 /*
  * epoll data carries the slot index and its generation: a handler deleted
@@ -32,32 +33,26 @@ static uint64_t slot_tag(const struct iothread *t, unsigned i)
 	return ((uint64_t)t->handlers[i].gen << 32) | i;
 }
 
+#define IOTHREAD_KNOB_MAX_US 1000000ULL /* the LVMM_IO_* knobs' bound: a second */
+
 int iothread_init(struct iothread *t)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = STOP_TAG };
+	uint64_t us;
 	int e;
 
 	memset(t, 0, sizeof(*t));
 	/* Not opened yet: a failure below leaves nothing iothread_destroy() would close. */
 	t->epfd = t->stop_fd = t->ready_fd = t->hold_fd = -1;
 	t->poll_max_ns = IOTHREAD_POLL_MAX_NS;
-	{
-		/* LVMM_IO_POLL_US in lvmm's environment sets the maximum window (0: no polling), for benchmarks. */
-		const char *v = getenv("LVMM_IO_POLL_US");
-
-		if (v && *v) {
-			t->poll_max_ns = strtoull(v, NULL, 10) * 1000ULL;
-			t->poll_forced = true;
-		}
+	/* LVMM_IO_POLL_US in lvmm's environment sets the maximum window (0: no polling), for benchmarks. */
+	if (knob_u64("LVMM_IO_POLL_US", IOTHREAD_KNOB_MAX_US, &us)) {
+		t->poll_max_ns = us * 1000ULL;
+		t->poll_forced = true;
 	}
-	t->slice_ns = IOTHREAD_SLICE_NS;
-	{
-		/* LVMM_IO_SLICE_US sets the I/O thread's scheduler slice (0: the kernel's), for benchmarks. */
-		const char *v = getenv("LVMM_IO_SLICE_US");
-
-		if (v && *v)
-			t->slice_ns = strtoull(v, NULL, 10) * 1000ULL;
-	}
+	/* LVMM_IO_SLICE_US sets the I/O thread's scheduler slice (0: the kernel's), for benchmarks. */
+	t->slice_ns = knob_u64("LVMM_IO_SLICE_US", IOTHREAD_KNOB_MAX_US, &us) ? us * 1000ULL :
+									       IOTHREAD_SLICE_NS;
 	t->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (t->epfd < 0)
 		return -errno;

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "shared/parse.h"
 #include "shared/ratelimit.h"
 #include "common/proto.h"
 #include "lvmm/guest_abi.h"
@@ -548,7 +549,9 @@ static int vm_split_irqchip(struct vm *vm, char *err, size_t errlen)
 int vm_create(struct vm *vm, const struct lvmm_part_config *cfg, const int *fds, unsigned nfds,
 	      int sup_fd, const struct gmem_prot_list *regions, char *err, size_t errlen)
 {
-	const char *chip = getenv("LVMM_IRQCHIP"), *td = getenv("LVMM_VM_TEARDOWN");
+	static const char *const chips[] = { "split", "kernel" }, *const tds[] = { "close", "exit" };
+	int chip = knob_choice("LVMM_IRQCHIP", chips, ARRAY_SIZE(chips));
+	int td = knob_choice("LVMM_VM_TEARDOWN", tds, ARRAY_SIZE(tds));
 	uint64_t idmap = KVM_IDENTITY_MAP_ADDR;
 	unsigned i;
 	int r;
@@ -573,12 +576,8 @@ int vm_create(struct vm *vm, const struct lvmm_part_config *cfg, const int *fds,
 	atomic_store(&vm->state, VM_RUNNING);
 	bus_init(&vm->pio, "port I/O");
 	bus_init(&vm->mmio, "MMIO");
-	vm->split_irqchip = !chip || strcmp(chip, "kernel");
-	if (chip && strcmp(chip, "kernel") && strcmp(chip, "split"))
-		pr_warn("LVMM_IRQCHIP=%s: not \"kernel\" or \"split\"; using the split irqchip", chip);
-	vm->exit_keeps_vm = td && !strcmp(td, "exit");
-	if (td && strcmp(td, "exit") && strcmp(td, "close"))
-		pr_warn("LVMM_VM_TEARDOWN=%s: not \"close\" or \"exit\"; closing the VM", td);
+	vm->split_irqchip = chip != 1;
+	vm->exit_keeps_vm = td == 1;
 
 	r = kvm_check(vm, err, errlen);
 	if (r)

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
@@ -216,6 +217,69 @@ static void test_links(void)
 	CHECK(says(5, "exactly 2 ends"));
 }
 
+
+/* Call fn with stderr in a memfd; what was written there, NUL-terminated, in buf. */
+static void stderr_of(void (*fn)(void), char *buf, size_t n)
+{
+	int saved = dup(2), m = memfd_create("stderr", 0);
+	ssize_t got;
+
+	fflush(stderr);
+	dup2(m, 2);
+	fn();
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	got = pread(m, buf, n - 1, 0);
+	buf[got > 0 ? got : 0] = 0;
+	close(m);
+}
+
+static int knob_k;
+static bool knob_ok;
+static uint64_t knob_v;
+static void knob_calls(void)
+{
+	static const char *const names[] = { "nt", "plain" };
+
+	knob_k = knob_choice("LVMM_TEST_KNOB", names, 2);
+	knob_ok = knob_u64("LVMM_TEST_NUM", 50, &knob_v);
+}
+
+/* A benchmark knob's value that it does not take is named in a warning and ignored. */
+static void test_knobs(void)
+{
+	char err[512];
+
+	unsetenv("LVMM_TEST_KNOB");
+	setenv("LVMM_TEST_NUM", "", 1);
+	knob_v = 7;
+	stderr_of(knob_calls, err, sizeof(err));
+	CHECK_EQ(knob_k, -1);
+	CHECK(!knob_ok);
+	CHECK_EQ(knob_v, 7);
+	CHECK_STR(err, "");
+
+	setenv("LVMM_TEST_KNOB", "plain", 1);
+	setenv("LVMM_TEST_NUM", "0x20", 1);
+	stderr_of(knob_calls, err, sizeof(err));
+	CHECK_EQ(knob_k, 1);
+	CHECK(knob_ok);
+	CHECK_EQ(knob_v, 32);
+	CHECK_STR(err, "");
+
+	setenv("LVMM_TEST_KNOB", "NT", 1);
+	setenv("LVMM_TEST_NUM", "51", 1);
+	knob_v = 7;
+	stderr_of(knob_calls, err, sizeof(err));
+	CHECK_EQ(knob_k, -1);
+	CHECK(!knob_ok);
+	CHECK_EQ(knob_v, 7);
+	CHECK(strstr(err, "LVMM_TEST_KNOB=NT: not one of \"nt\", \"plain\"; ignored"));
+	CHECK(strstr(err, "LVMM_TEST_NUM=51: not a number from 0 to 50; ignored"));
+	unsetenv("LVMM_TEST_KNOB");
+	unsetenv("LVMM_TEST_NUM");
+}
 
 /* Numbers are decimal (a leading 0 is not octal) or 0x hex, nothing else. */
 static void test_numbers(void)
@@ -632,6 +696,7 @@ int main(void)
 	RUN(test_exclusive);
 	RUN(test_links);
 	RUN(test_numbers);
+	RUN(test_knobs);
 	RUN(test_every_problem);
 	RUN(test_limit_depth);
 	RUN(test_limit_aliases);
