@@ -11,6 +11,7 @@
 
 #include "common/log.h"
 #include "shared/parse.h"
+#include "vmm/thread_start.h"
 
 /*
  * epoll data carries the slot index and its generation: a handler deleted
@@ -306,6 +307,8 @@ static void *iothread_main(void *arg)
 	 */
 	if (t->pin && pthread_setaffinity_np(pthread_self(), sizeof(t->cpus), &t->cpus))
 		pr_warn("iothread: cannot pin to the partition's host CPUs");
+	else if (!t->pin)
+		thread_start_widen(); /* started on its creator's CPU (vmm/thread_start.h) */
 	/*
 	 * On one host CPU polling only takes the CPU from whatever would make
 	 * the work: the partition's own vCPU (pinned there too) or its peer.

@@ -34,6 +34,7 @@
 #include "vmm/images.h"
 #include "vmm/part_config.h"
 #include "vmm/sandbox.h"
+#include "vmm/thread_start.h"
 #include "vmm/vcpu.h"
 #include "vmm/vm.h"
 
@@ -505,11 +506,13 @@ static int partition_start_threads(struct vm *vm, char *err, size_t errlen)
 		}
 	}
 	vm->io.hold = true; /* until the sandbox is on: iothread_release below */
+	thread_start_narrow(); /* the threads start on this CPU, while this one waits for them */
 	r = iothread_start(&vm->io);
 
 	for (i = 0; !r && i < vm->nr_vcpus; i++)
 		r = vcpu_start(&vm->vcpus[i]);
 	vm_wait_gate(vm);
+	thread_start_widen();
 	if (r)
 		snprintf(err, errlen, "starting threads: %s", strerror(-r));
 	return r;

@@ -24,6 +24,7 @@
 #include "lvmm/guest_abi.h"
 #include "vmm/cpuid.h"
 #include "vmm/insn_fixup.h"
+#include "vmm/thread_start.h"
 #include "vmm/vm.h"
 #include "shared/range.h"
 
@@ -530,6 +531,8 @@ static void *vcpu_thread(void *arg)
 		CPU_SET(hc, &cs);
 		if (pthread_setaffinity_np(pthread_self(), sizeof(cs), &cs))
 			pr_warn("vcpu%u: cannot pin to host CPU %d", v->id, hc);
+	} else {
+		thread_start_widen(); /* started on its creator's CPU (vmm/thread_start.h) */
 	}
 	protect_set_vcpu(v);
 	if (!vm_vcpu_at_gate(vm))
