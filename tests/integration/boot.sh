@@ -107,6 +107,27 @@ for f in examples/*.yaml; do
 done
 [ $ok = 1 ] && pass examples-check || fail examples-check "an example in examples/ does not pass lvmm check"
 
+# console: file:PATH puts the guest's console in the file (appended), not on stdout.
+echo "before" >"$TMP/con.txt"
+cat >"$TMP/confile.yaml" <<YAML
+partitions:
+  - { name: p, kernel: $PWD/$GUESTS/hello.elf, cmdline: "x=1", memory: 16M, console: "file:$TMP/con.txt" }
+YAML
+run_lvmm 20 "$out" run "$TMP/confile.yaml"
+if [ $rc -eq 0 ] && [ "$(head -1 "$TMP/con.txt")" = before ] && contains "$TMP/con.txt" "hello from lvmm guest" &&
+   contains "$TMP/con.txt" "cmdline: x=1" && ! contains "$out" "hello from lvmm guest"; then pass console-to-file
+else show "$out"; show "$TMP/con.txt"; fail console-to-file "rc=$rc: the console is not (only) in the file, or the file was truncated"; fi
+
+# 20 writes to a port nothing handles: the guest goes on (the write is dropped),
+# the warning is rate-limited (RL_BURST, 5), and the summary counts all 20.
+outs=$(printf '0x3e0:1,%.0s' $(seq 20)); outs=${outs%,}
+run_lvmm 20 "$out" -v run --no-stdin --kernel "$GUESTS/hello.elf" --memory 16 --cmdline "outb=$outs"
+n=$(grep -c "warning: unhandled port I/O write at 0x3e0 (1 bytes)" "$out")
+if [ $rc -eq 0 ] && contains "$out" "hello: outb done" && [ "$n" -ge 1 ] && [ "$n" -le 5 ] &&
+   contains "$out" "event=partition_summary partition=guest state=exited exit_code=0" && grep -q "unhandled_io=20 " "$out"; then
+	pass unhandled-io-logged
+else show "$out"; fail unhandled-io-logged "rc=$rc: $n warning lines for 20 unhandled writes (want 1-5), or the summary's count is not 20"; fi
+
 # host_cpus pins each vCPU thread to its CPU and the I/O thread to their union;
 # without it, no thread of the partition stays on one CPU (set-up starts its
 # threads on its own CPU, vmm/thread_start.h, and each widens itself back).
