@@ -117,9 +117,11 @@ struct lvmm_cpuid_mask {
  */
 #define LVMM_MAX_CPUID_ENTRIES 256
 struct lvmm_cpuid_table {
-	struct kvm_cpuid2 hdr;
+	uint32_t nent, padding; /* struct kvm_cpuid2, spelt out: its flexible array cannot be embedded */
 	struct kvm_cpuid_entry2 e[LVMM_MAX_CPUID_ENTRIES];
 };
+_Static_assert(__builtin_offsetof(struct lvmm_cpuid_table, e) ==
+		       __builtin_offsetof(struct kvm_cpuid2, entries), "KVM's layout");
 
 enum lvmm_prot_region {
 	LVMM_PROT_RANGE = 0,         /* gpa/size as given */

@@ -332,10 +332,10 @@ static int fork_partition(struct sup *s, struct part_rt *pr, bool gated, char *e
 	 * KVM's supported CPUID, asked once for every start (proto.h; failing, each partition
 	 * asks): here, after the first spawn, it overlaps that child's exec.
 	 */
-	if (!msg.cpuid.hdr.nent && msg.grant.fd_kvm >= 0) {
-		msg.cpuid.hdr.nent = LVMM_MAX_CPUID_ENTRIES;
+	if (!msg.cpuid.nent && msg.grant.fd_kvm >= 0) {
+		msg.cpuid.nent = LVMM_MAX_CPUID_ENTRIES;
 		if (ioctl(fs.fds[msg.grant.fd_kvm], KVM_GET_SUPPORTED_CPUID, &msg.cpuid) < 0)
-			msg.cpuid.hdr.nent = 0;
+			msg.cpuid.nent = 0;
 	}
 	r = proto_send(pr->sock, LVMM_MSG_CONFIG, &msg, sizeof(msg), fs.fds, fs.n, 0);
 	fdset_close(&fs);

@@ -19,7 +19,7 @@
 int cpuid_get_supported(int kvm_fd, struct lvmm_cpuid_table *t)
 {
 	memset(t, 0, sizeof(*t));
-	t->hdr.nent = LVMM_MAX_CPUID_ENTRIES;
+	t->nent = LVMM_MAX_CPUID_ENTRIES;
 	return ioctl(kvm_fd, KVM_GET_SUPPORTED_CPUID, t) < 0 ? -errno : 0;
 }
 
@@ -52,7 +52,7 @@ void cpuid_build(struct lvmm_cpuid_table *t, unsigned id, unsigned n,
 {
 	unsigned shift = order_base_2(n), i, k;
 
-	for (i = 0; i < t->hdr.nent && i < LVMM_MAX_CPUID_ENTRIES; i++) {
+	for (i = 0; i < t->nent && i < LVMM_MAX_CPUID_ENTRIES; i++) {
 		struct kvm_cpuid_entry2 *e = &t->e[i];
 
 		switch (e->function) {
@@ -116,10 +116,10 @@ int cpuid_unhidden(int vcpu_fd, const struct lvmm_cpuid_mask *m, unsigned nm, ui
 
 	*unhidden = 0;
 	memset(&t, 0, sizeof(t));
-	t.hdr.nent = LVMM_MAX_CPUID_ENTRIES;
+	t.nent = LVMM_MAX_CPUID_ENTRIES;
 	if (ioctl(vcpu_fd, KVM_GET_CPUID2, &t) < 0)
 		return -errno;
-	*unhidden = cpuid_masks_not_hidden(t.e, MIN(t.hdr.nent, LVMM_MAX_CPUID_ENTRIES), m, nm);
+	*unhidden = cpuid_masks_not_hidden(t.e, MIN(t.nent, LVMM_MAX_CPUID_ENTRIES), m, nm);
 	return 0;
 }
 

@@ -41,7 +41,7 @@ int vcpu_global_init(int kvm_fd, const struct lvmm_cpuid_table *given)
 	struct sigaction sa;
 	int r = 0;
 
-	if (given && given->hdr.nent && given->hdr.nent <= LVMM_MAX_CPUID_ENTRIES)
+	if (given && given->nent && given->nent <= LVMM_MAX_CPUID_ENTRIES)
 		memcpy(&supported, given, sizeof(supported));
 	else
 		r = cpuid_get_supported(kvm_fd, &supported);

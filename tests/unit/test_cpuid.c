@@ -15,7 +15,7 @@ static struct lvmm_cpuid_table t;
 
 static struct kvm_cpuid_entry2 *entry(uint32_t fn, uint32_t idx)
 {
-	for (unsigned i = 0; i < t.hdr.nent; i++)
+	for (unsigned i = 0; i < t.nent; i++)
 		if (t.e[i].function == fn && t.e[i].index == idx)
 			return &t.e[i];
 	return NULL;
@@ -26,7 +26,7 @@ static void test_build(void)
 	struct lvmm_cpuid_mask m[2];
 
 	memset(&t, 0, sizeof(t));
-	t.hdr.nent = 4;
+	t.nent = 4;
 	t.e[0] = (struct kvm_cpuid_entry2){ .function = 1, .ecx = 0x7fffffff, .edx = ~0U, .ebx = 0xffff };
 	t.e[1] = (struct kvm_cpuid_entry2){ .function = 7, .index = 0, .ebx = ~0U };
 	t.e[2] = (struct kvm_cpuid_entry2){ .function = 7, .index = 1, .ebx = ~0U };
