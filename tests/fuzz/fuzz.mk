@@ -34,7 +34,7 @@ FUZZ_CFLAGS := -std=gnu11 -O1 -g -fno-omit-frame-pointer $(FUZZ_SAN) $(WARN) \
 	-D_GNU_SOURCE -Iinclude -Isrc -Itests
 # Only what the harnesses reach: no vm.c (the harnesses fake vm_*), no KVM.
 FUZZ_LIB_SRCS := $(wildcard src/virtio/*.c src/devices/virtio_*.c) src/devices/blk_io.c src/devices/link_ring.c src/vmm/gmem.c \
-	src/vmm/bus.c src/vmm/iothread.c src/common/log.c src/common/util.c $(wildcard src/shared/*.c) \
+	src/vmm/bus.c src/vmm/iothread.c src/vmm/thread_start.c src/common/log.c src/common/util.c $(wildcard src/shared/*.c) \
 	$(wildcard src/config/*.c) $(wildcard src/supervisor/*.c) src/common/proto.c \
 	$(wildcard src/trust/*.c) src/devices/tpm_crb.c src/api/ops.c src/api/parse.c src/api/follow.c src/api/metrics.c \
 	src/api/policy.c
