@@ -305,10 +305,11 @@ static void *iothread_main(void *arg)
 	 * too, instead of roaming onto cores given to other partitions (and
 	 * before the sandbox, which forbids sched_setaffinity).
 	 */
-	if (t->pin && pthread_setaffinity_np(pthread_self(), sizeof(t->cpus), &t->cpus))
-		pr_warn("iothread: cannot pin to the partition's host CPUs");
-	else if (!t->pin)
+	if (!t->pin || pthread_setaffinity_np(pthread_self(), sizeof(t->cpus), &t->cpus)) {
+		if (t->pin)
+			pr_warn("iothread: cannot pin to the partition's host CPUs");
 		thread_start_widen(); /* started on its creator's CPU (vmm/thread_start.h) */
+	}
 	/*
 	 * On one host CPU polling only takes the CPU from whatever would make
 	 * the work: the partition's own vCPU (pinned there too) or its peer.

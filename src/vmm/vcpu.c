@@ -529,11 +529,13 @@ static void *vcpu_thread(void *arg)
 
 		CPU_ZERO(&cs);
 		CPU_SET(hc, &cs);
-		if (pthread_setaffinity_np(pthread_self(), sizeof(cs), &cs))
+		if (pthread_setaffinity_np(pthread_self(), sizeof(cs), &cs)) {
 			pr_warn("vcpu%u: cannot pin to host CPU %d", v->id, hc);
-	} else {
-		thread_start_widen(); /* started on its creator's CPU (vmm/thread_start.h) */
+			hc = -1; /* then as an unpinned one */
+		}
 	}
+	if (hc < 0)
+		thread_start_widen(); /* started on its creator's CPU (vmm/thread_start.h) */
 	protect_set_vcpu(v);
 	if (!vm_vcpu_at_gate(vm))
 		return NULL;
