@@ -249,34 +249,38 @@ static void knob_calls(void)
 /* A benchmark knob's value that it does not take is named in a warning and ignored. */
 static void test_knobs(void)
 {
+	static const struct {
+		const char *knob, *num; /* NULL: unset */
+		int k;
+		bool ok;
+		uint64_t v;
+		const char *warn[2]; /* both NULL: stderr stays empty */
+	} cases[] = {
+		{ NULL, "", -1, false, 7, { NULL, NULL } },
+		{ "plain", "0x20", 1, true, 32, { NULL, NULL } },
+		{ "NT", "51", -1, false, 7,
+		  { "LVMM_TEST_KNOB=NT: not one of \"nt\", \"plain\"; ignored",
+		    "LVMM_TEST_NUM=51: not a number from 0 to 50; ignored" } },
+	};
 	char err[512];
+	unsigned i;
 
-	unsetenv("LVMM_TEST_KNOB");
-	setenv("LVMM_TEST_NUM", "", 1);
-	knob_v = 7;
-	stderr_of(knob_calls, err, sizeof(err));
-	CHECK_EQ(knob_k, -1);
-	CHECK(!knob_ok);
-	CHECK_EQ(knob_v, 7);
-	CHECK_STR(err, "");
-
-	setenv("LVMM_TEST_KNOB", "plain", 1);
-	setenv("LVMM_TEST_NUM", "0x20", 1);
-	stderr_of(knob_calls, err, sizeof(err));
-	CHECK_EQ(knob_k, 1);
-	CHECK(knob_ok);
-	CHECK_EQ(knob_v, 32);
-	CHECK_STR(err, "");
-
-	setenv("LVMM_TEST_KNOB", "NT", 1);
-	setenv("LVMM_TEST_NUM", "51", 1);
-	knob_v = 7;
-	stderr_of(knob_calls, err, sizeof(err));
-	CHECK_EQ(knob_k, -1);
-	CHECK(!knob_ok);
-	CHECK_EQ(knob_v, 7);
-	CHECK(strstr(err, "LVMM_TEST_KNOB=NT: not one of \"nt\", \"plain\"; ignored"));
-	CHECK(strstr(err, "LVMM_TEST_NUM=51: not a number from 0 to 50; ignored"));
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		if (cases[i].knob)
+			setenv("LVMM_TEST_KNOB", cases[i].knob, 1);
+		else
+			unsetenv("LVMM_TEST_KNOB");
+		setenv("LVMM_TEST_NUM", cases[i].num, 1);
+		knob_v = 7;
+		stderr_of(knob_calls, err, sizeof(err));
+		CHECK_EQ(knob_k, cases[i].k);
+		CHECK_EQ(knob_ok, cases[i].ok);
+		CHECK_EQ(knob_v, cases[i].v);
+		if (!cases[i].warn[0])
+			CHECK_STR(err, "");
+		else
+			CHECK(strstr(err, cases[i].warn[0]) && strstr(err, cases[i].warn[1]));
+	}
 	unsetenv("LVMM_TEST_KNOB");
 	unsetenv("LVMM_TEST_NUM");
 }
