@@ -88,6 +88,8 @@ static const char usage_run[] =
 	"                           virtio-console stream to a Unix socket (repeatable)\n"
 	"  --console stdout|none|file:PATH\n"
 	"                           where the serial console goes (default stdout)\n"
+	"  --console-limit SIZE     console output to a regular file (file:PATH, or stdout\n"
+	"                           redirected to one) stops at this file size (default 64M)\n"
 	"  --no-stdin               do not connect standard input to the console\n"
 	"  --cpuid-disable LIST     hide CPU features from the guest (e.g. cx16,xsave)\n"
 	"  --name NAME              partition name in messages and events (default guest)\n"
@@ -286,7 +288,7 @@ static int parse_kv_opts(const char *opt, const char *val, struct plat_dev *d)
 static int parse_quick(int argc, char **argv, struct platform *pl, struct run_opts *ro)
 {
 	enum { O_KERNEL = 256, O_INITRD, O_CMDLINE, O_MEMORY, O_VCPUS, O_HOSTCPUS, O_DISK, O_NET,
-	       O_STREAM, O_CONSOLE, O_NOSTDIN, O_CPUID, O_NAME, O_REBOOT, O_RESTART, O_EVENTS,
+	       O_STREAM, O_CONSOLE, O_CONSOLE_LIMIT, O_NOSTDIN, O_CPUID, O_NAME, O_REBOOT, O_RESTART, O_EVENTS,
 	       O_CONTROL, O_TESTDEV };
 	static const struct option opts[] = {
 		{ "kernel", required_argument, 0, O_KERNEL },
@@ -299,6 +301,7 @@ static int parse_quick(int argc, char **argv, struct platform *pl, struct run_op
 		{ "net", required_argument, 0, O_NET },
 		{ "stream", required_argument, 0, O_STREAM },
 		{ "console", required_argument, 0, O_CONSOLE },
+		{ "console-limit", required_argument, 0, O_CONSOLE_LIMIT },
 		{ "no-stdin", no_argument, 0, O_NOSTDIN },
 		{ "cpuid-disable", required_argument, 0, O_CPUID },
 		{ "name", required_argument, 0, O_NAME },
@@ -369,6 +372,11 @@ static int parse_quick(int argc, char **argv, struct platform *pl, struct run_op
 				snprintf(p->console_path, sizeof(p->console_path), "%s", optarg + 5);
 			} else
 				return usage_error("--console: '%s': expected stdout, none or file:PATH", optarg);
+			break;
+		case O_CONSOLE_LIMIT:
+			/* Its range is checked with the rest of the partition (platform_validate). */
+			if (parse_size(optarg, 1, &p->console_limit))
+				return usage_error("--console-limit: '%s' is not a size (e.g. 64M)", optarg);
 			break;
 		case O_NOSTDIN: p->stdin_console = false; break;
 		case O_CPUID:

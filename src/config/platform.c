@@ -37,6 +37,8 @@
 #define MEM_MIN (4 * MiB)
 #define MEM_MAX (1024 * GiB)
 #define DEFAULT_MEM (128 * MiB)
+#define CONSOLE_LIMIT_MIN (4 * KiB)
+#define CONSOLE_LIMIT_MAX (1024 * GiB)
 #define SUN_PATH_MAX (sizeof(((struct sockaddr_un *)0)->sun_path))
 
 /* ---- raw form, as libcyaml loads it (every scalar a string) --------------------- */
@@ -104,6 +106,7 @@ struct raw_part {
 	char *initrd;
 	char *cmdline;
 	char *console;
+	char *console_limit;
 	char *stdin_console;
 	char *restart;
 	char *restart_limit;
@@ -248,6 +251,7 @@ static const cyaml_schema_field_t part_fields[] = {
 	STR("initrd", struct raw_part, initrd),
 	STR("cmdline", struct raw_part, cmdline),
 	STR("console", struct raw_part, console),
+	STR("console_limit", struct raw_part, console_limit),
 	STR("stdin", struct raw_part, stdin_console),
 	STR("restart", struct raw_part, restart),
 	STR("restart_limit", struct raw_part, restart_limit),
@@ -334,6 +338,7 @@ void plat_part_defaults(struct plat_part *p)
 	p->restart_limit = 3;
 	p->restart_delay_ms = 1000;
 	p->console = CONSOLE_STDOUT;
+	p->console_limit = PLAT_CONSOLE_LIMIT_DEFAULT;
 	p->autostart = true;
 	for (i = 0; i < LVMM_MAX_VCPUS; i++)
 		p->host_cpus[i] = -1;
@@ -732,6 +737,11 @@ static void conv_part(struct ctx *c, unsigned pi, const struct raw_part *in, str
 	}
 	if (in->console)
 		conv_console(c, at(w, sizeof(w), where, "console"), in->console, p);
+	if (in->console_limit && parse_size(in->console_limit, 1, &p->console_limit)) {
+		report(c, at(w, sizeof(w), where, "console_limit"), "console_limit '%.40s' is not a "
+		       "size: write e.g. 64M (a bare number is bytes)", in->console_limit);
+		p->console_limit = PLAT_CONSOLE_LIMIT_DEFAULT;
+	}
 	(void)opt_bool(c, where, "stdin", in->stdin_console, &p->stdin_console);
 	if (in->restart) {
 		if (!strcmp(in->restart, "on-crash"))
@@ -1199,6 +1209,11 @@ static void check_part(struct ctx *c, unsigned pi, struct plat_part *p)
 	if (p->initrd[0] && !(p->bad & PLAT_BAD_INITRD)) {
 		snprintf(w, sizeof(w), "partitions/%u/initrd", pi);
 		check_file(c, w, "initrd", p->initrd, false);
+	}
+	if (p->console_limit < CONSOLE_LIMIT_MIN || p->console_limit > CONSOLE_LIMIT_MAX) {
+		snprintf(w, sizeof(w), "partitions/%u/console_limit", pi);
+		report(c, w, "console_limit %" PRIu64 " bytes is out of range: expected 4K to 1T",
+		       p->console_limit);
 	}
 	if (p->console == CONSOLE_FILE && !(p->bad & PLAT_BAD_CONSOLE)) {
 		snprintf(w, sizeof(w), "partitions/%u/console", pi);

@@ -37,6 +37,7 @@
 #define PLAT_FDS_PER_PART  4
 #define PLAT_FDS_PER_LINK  3
 #define PLAT_PATH_MAX  1024
+#define PLAT_CONSOLE_LIMIT_DEFAULT (64ULL << 20) /* console_limit: 64 MiB */
 #define PLAT_TAP_MAX   16 /* IFNAMSIZ */
 #define PLAT_SLEEP_RECHECK_MS 1000
 #define PLAT_SLEEP_CALM_MS 1000 /* after a wake, the least wait before the next platform sleep */
@@ -112,6 +113,12 @@ struct plat_part {
 	char cmdline[LVMM_CMDLINE_MAX];
 	enum plat_console console;
 	char console_path[PLAT_PATH_MAX];
+	/*
+	 * Console output written to a regular file (console: file:PATH, or a
+	 * stdout redirected to one) stops when the file reaches this size: a
+	 * guest must not be able to fill the host's disk (docs/platform-file.md).
+	 */
+	uint64_t console_limit;
 	bool stdin_console;
 	enum plat_restart restart;
 	unsigned restart_limit;

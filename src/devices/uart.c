@@ -21,6 +21,13 @@
  * moved past its position it loses the overwritten bytes (counted, and
  * told with a marker line when it reads again), so no client can ever
  * block a vCPU or make lvmm buffer more than the ring.
+ *
+ * Output to a regular file is bounded (console_limit): a guest can write
+ * a page per exit with `rep outsb`, hundreds of MB a second, and would
+ * otherwise fill the host's disk. The file's size is taken once at
+ * start-up (the sandbox allows no fstat) and what this partition writes is
+ * added; output that would pass the limit is dropped, counted with the
+ * clients' losses, and a marker line says so in the file.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -31,6 +38,7 @@
 #include <sys/mman.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
@@ -47,6 +55,7 @@
 #define UART_SEND_CHUNK 4096
 #define UART_SEND_ROUNDS 16   /* chunks per client per wake-up: others get their turn */
 #define UART_CLIENT_SNDBUF (16 * 1024) /* the kernel doubles it */
+#define UART_MARK_ROOM 160    /* kept below console_limit for the marker line */
 
 /* Register bits (PC16550D data sheet). */
 #define IER_RDI  0x01
@@ -83,6 +92,9 @@ struct uart {
 	unsigned rx_head, rx_count;
 
 	int out_fd, in_fd, timer_fd;
+	uint64_t out_limit;  /* 0: not a regular file, no limit */
+	uint64_t out_size;   /* the file's size at start-up plus what we wrote */
+	bool out_told;       /* the drop is logged (and marked): output dropped from here */
 	bool in_watched, prefix, interactive, saw_ctrl_a;
 	char pfx[LVMM_NAME_MAX + 4];
 	size_t pfx_len;
@@ -104,11 +116,45 @@ struct uart {
 	char scratch[UART_SEND_CHUNK]; /* I/O thread only */
 };
 
+/*
+ * A file is filled up to UART_MARK_ROOM bytes short of its limit (the line
+ * that crosses that point is cut there), then gets a marker line; the rest
+ * is dropped. A file that starts within UART_MARK_ROOM of its limit is full:
+ * nothing more, no second marker. Either way lvmm's log says so once.
+ */
 static void uart_write_out(struct uart *u, const char *buf, size_t len)
 {
+	char mark[UART_MARK_ROOM];
+	uint64_t room = len;
+	bool full_at_start = false;
+	int n;
+
 	if (u->out_fd < 0)
 		return;
-	if (write_full(u->out_fd, buf, len))
+	if (u->out_limit) {
+		full_at_start = u->out_size + UART_MARK_ROOM > u->out_limit;
+		room = full_at_start ? 0 : u->out_limit - UART_MARK_ROOM - u->out_size;
+	}
+	if (len <= room) {
+		/* Counted even if the write fails part-way: the bound must hold. */
+		u->out_size += len;
+		if (write_full(u->out_fd, buf, len))
+			pr_warn_rl(&u->rl, "console output lost: %s", strerror(errno));
+		return;
+	}
+	u->lost_bytes += len - room;
+	if (u->out_told)
+		return;
+	u->out_told = true;
+	pr_warn("console output to the file dropped from here: it is %llu bytes, its limit "
+		"(console_limit) is %llu", (unsigned long long)(u->out_size + room),
+		(unsigned long long)u->out_limit);
+	if (full_at_start)
+		return;
+	n = snprintf(mark, sizeof(mark), "\n[lvmm: console file reached its limit of %llu bytes "
+		     "(console_limit); further output dropped]\n", (unsigned long long)u->out_limit);
+	u->out_size += room + (uint64_t)n;
+	if ((room && write_full(u->out_fd, buf, room)) || write_full(u->out_fd, mark, (size_t)n))
 		pr_warn_rl(&u->rl, "console output lost: %s", strerror(errno));
 }
 
@@ -681,6 +727,15 @@ static int uart_create(struct vm *vm, const struct lvmm_dev_cfg *dcfg, void **st
 	pthread_mutex_init(&u->lock, NULL);
 	u->thre_pending = false;
 	u->out_fd = cfg->fd_console_out == LVMM_NO_FD ? -1 : vm->fds[cfg->fd_console_out];
+	if (u->out_fd >= 0 && cfg->console_limit) {
+		struct stat st;
+
+		/* A terminal, pipe or socket holds nothing on disk: only files are bounded. */
+		if (fstat(u->out_fd, &st) == 0 && S_ISREG(st.st_mode)) {
+			u->out_limit = cfg->console_limit;
+			u->out_size = (uint64_t)st.st_size;
+		}
+	}
 	u->in_fd = -1;
 	u->timer_fd = -1;
 	u->kick_fd = -1;

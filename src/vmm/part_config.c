@@ -156,6 +156,7 @@ int part_config_build(const struct plat_config_msg *m, struct lvmm_part_config *
 	cfg->fd_kernel = g->fd_kernel;
 	cfg->fd_initrd = g->fd_initrd;
 	cfg->fd_console_out = g->fd_console_out;
+	cfg->console_limit = p->console_limit;
 	cfg->fd_console_in = g->fd_console_in;
 	cfg->fd_console_listen = g->fd_console_listen;
 	cfg->fd_gate = g->fd_gate;

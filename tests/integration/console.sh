@@ -11,7 +11,8 @@
 
 CASES="console-attach-recent-then-live-input-detach console-attach-again console-two-clients-at-once
        console-reattach-after-restart console-stalled-client-loses-output-guest-runs-on
-       console-refusals console-sockets-private-and-removed console-and-top-by-name"
+       console-refusals console-sockets-private-and-removed console-and-top-by-name
+       console-file-limit-stops-a-flood console-file-full-at-start console-limit-on-redirected-stdout"
 skip_all_without_kvm $CASES
 L=$LVMM
 sock=$TMP/run/lvmm.sock
@@ -200,3 +201,45 @@ if [ $nrc -eq 0 ] && contains "$TMP/n.con" "tick 1" && contains "$TMP/n.err" "de
 else cat "$TMP/n.con" "$TMP/n.err" "$TMP/n.top" >&2; show "$TMP/n.out"
 	fail console-and-top-by-name "console rc=$nrc, top rc=$trc"; fi
 rm -f "/run/lvmm/$name.sock"; rmdir "/run/lvmm/$name.console" 2>/dev/null || true
+
+# 9: console output to a regular file stops at console_limit (docs/platform-file.md): a
+# guest writing without end cannot fill the host's disk. The guest is not held up
+# (it finishes, exit 0); output fills the file to 160 bytes short of the limit (cut
+# mid-line), then a marker line; lvmm's log says why; the uart counts the rest as drops.
+marker() { echo "[lvmm: console file reached its limit of $1 bytes (console_limit); further output dropped]"; }
+m=$(marker 4096)
+printf 'before\n' >"$TMP/flood.txt"
+cat >"$TMP/flood.yaml" <<YAML
+partitions:
+  - { name: f, kernel: $PWD/$GUESTS/hello.elf, memory: 16M, cmdline: "flood=20000",
+      console: "file:$TMP/flood.txt", console_limit: 4K }
+YAML
+run_lvmm 60 "$out" run "$TMP/flood.yaml"
+size=$(stat -c %s "$TMP/flood.txt")
+tx=$(sed -n 's/.*device=uart .* tx_bytes=\([0-9]*\) drops=\([0-9]*\).*/\1 \2/p' "$out")
+if [ $rc -eq 0 ] && [ "$size" -eq $((4096 - 160 + ${#m} + 2)) ] && [ "$(head -1 "$TMP/flood.txt")" = before ] &&
+   contains "$TMP/flood.txt" "hello: flood line 00000000" && [ "$(tail -1 "$TMP/flood.txt")" = "$m" ] &&
+   ! contains "$TMP/flood.txt" "hello: flooded" && [ -n "$tx" ] && [ "${tx#* }" -eq $((${tx% *} - (4096 - 160 - 7))) ] &&
+   contains "$out" "console output to the file dropped from here: it is 3936 bytes" && contains "$out" "exit_code=0"; then
+	pass console-file-limit-stops-a-flood
+else show "$out"; tail -3 "$TMP/flood.txt" >&2; fail console-file-limit-stops-a-flood "rc=$rc, file $size bytes (limit 4096), uart tx/drops $tx"; fi
+
+# A file within 160 bytes of its limit when the partition starts (this one, with its
+# marker) gets nothing more, not even a second marker, and lvmm's log says so.
+cp "$TMP/flood.txt" "$TMP/flood.before"
+run_lvmm 60 "$out" run "$TMP/flood.yaml"
+if [ $rc -eq 0 ] && cmp -s "$TMP/flood.txt" "$TMP/flood.before" &&
+   grep -q "console output to the file dropped from here: it is $size bytes, its limit (console_limit) is 4096" "$out"; then
+	pass console-file-full-at-start
+else show "$out"; fail console-file-full-at-start "rc=$rc, file $(stat -c %s "$TMP/flood.txt") bytes (was $size)"; fi
+
+# The same bound for a console on stdout when stdout is a regular file (`lvmm run > log`).
+timeout 60 "$L" run --no-stdin --kernel "$GUESTS/hello.elf" --memory 16 --cmdline "flood=20000" \
+	--console-limit 8K </dev/null >"$TMP/stdout.txt" 2>"$TMP/stdout.err"; rc=$?
+size=$(stat -c %s "$TMP/stdout.txt")
+m=$(marker 8192)
+if [ $rc -eq 0 ] && [ "$size" -eq $((8192 - 160 + ${#m} + 2)) ] && contains "$TMP/stdout.txt" "hello from lvmm guest" &&
+   [ "$(tail -1 "$TMP/stdout.txt")" = "$m" ] &&
+   contains "$TMP/stdout.err" "console output to the file dropped from here"; then
+	pass console-limit-on-redirected-stdout
+else show "$TMP/stdout.err"; tail -3 "$TMP/stdout.txt" >&2; fail console-limit-on-redirected-stdout "rc=$rc, stdout $size bytes (limit 8192)"; fi

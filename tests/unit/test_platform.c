@@ -159,6 +159,19 @@ static void test_value_errors(void)
 	CHECK(says(4, "out of range"));
 	CHECK(load("partitions:\n  - name: a\n    kernel: %K\n    memory: 1M\n") > 0);
 	CHECK(says(4, "out of range"));
+	/* console_limit: a size in bytes, 4K to 1T; 64M unless given. */
+	CHECK_EQ(load("partitions:\n  - name: a\n    kernel: %K\n"), 0);
+	CHECK_EQ(plat.parts[0].console_limit, 64ULL << 20);
+	CHECK_EQ(load("partitions:\n  - name: a\n    kernel: %K\n    console_limit: 4096\n"), 0);
+	CHECK_EQ(plat.parts[0].console_limit, 4096);
+	CHECK_EQ(load("partitions:\n  - name: a\n    kernel: %K\n    console_limit: 2G\n"), 0);
+	CHECK_EQ(plat.parts[0].console_limit, 2ULL << 30);
+	CHECK(load("partitions:\n  - name: a\n    kernel: %K\n    console_limit: lots\n") > 0);
+	CHECK(says(4, "console_limit 'lots' is not a size"));
+	CHECK(load("partitions:\n  - name: a\n    kernel: %K\n    console_limit: 4095\n") > 0);
+	CHECK(says(4, "console_limit 4095 bytes is out of range: expected 4K to 1T"));
+	CHECK(load("partitions:\n  - name: a\n    kernel: %K\n    console_limit: 2T\n") > 0);
+	CHECK(says(4, "out of range"));
 	CHECK(load("partitions:\n  - name: a\n    kernel: /nonexistent/vmlinuz\n") > 0);
 	CHECK(says(3, "No such file"));
 	CHECK(load("partitions:\n  - name: 'bad name'\n    kernel: %K\n") > 0);
