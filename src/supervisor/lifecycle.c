@@ -846,11 +846,18 @@ static bool schedule_restart(struct sup *s, struct part_rt *pr, const struct out
 		}
 		return false;
 	}
-	delay = (uint64_t)p->restart_delay_ms * MS << MIN(pr->restarts, 10U);
+	/*
+	 * A reboot is not a failure: not counted, at once. But a guest resetting
+	 * within a second of its start (a kernel faulting while it boots) would
+	 * loop as fast as partitions start, its events and logs without end:
+	 * that backs off as restarts do until it runs for a second.
+	 */
+	pr->quick_resets = reboot && now_ns() - pr->started_ns < 1000 * MS ? pr->quick_resets + 1 : 0;
 	if (reboot)
-		delay = 0; /* a reboot is not a failure: no back-off */
+		delay = pr->quick_resets ? (uint64_t)p->restart_delay_ms * MS << MIN(pr->quick_resets - 1, 10U) : 0;
 	else
-		pr->restarts++;
+		delay = (uint64_t)p->restart_delay_ms * MS << MIN(pr->restarts, 10U);
+	pr->restarts += !reboot;
 	pr->state = PS_WAIT_RESTART;
 	pr->restart_at_ns = now_ns() + delay;
 	ev_begin(&e, "partition_restart_scheduled", p->name);

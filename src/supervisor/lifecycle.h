@@ -72,6 +72,7 @@ struct part_rt {
 	uint64_t power_asked_ns;
 	bool power_reboot;    /* the request was a reboot */
 	unsigned restarts;
+	unsigned quick_resets; /* resets in a row, each within 1 s of its start */
 	uint64_t restart_at_ns;
 	bool got_exit;
 	struct lvmm_exit last_exit;

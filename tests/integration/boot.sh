@@ -4,7 +4,7 @@
 # malformed images and bad options are refused with a precise message.
 . "$(dirname "$0")/../lib.sh"
 
-CASES="boot-hello boot-hello-cmdline boot-bzimage boot-exit-status boot-exit-status-apart-from-lvmm boot-reset-kbd boot-reset-cf9 boot-reboot
+CASES="boot-hello boot-hello-cmdline boot-bzimage boot-exit-status boot-exit-status-apart-from-lvmm boot-reset-kbd boot-reset-cf9 boot-reboot reboot-loop-backs-off
        examples-check console-to-file unhandled-io-logged vcpu-pinning threads-not-left-pinned boot-smp boot-memory boot-memory-high boot-fault
        boot-pvh-qemu-compatible-image cpuid-disable-warns-what-stays-visible cpuid-supported-asked-once refuse-not-a-kernel refuse-truncated-elf
        refuse-truncated-bzimage refuse-bzimage-setup-sects-0 refuse-missing-kernel refuse-bad-option refuse-tiny-memory help-texts"
@@ -98,6 +98,26 @@ for _ in $(seq 100); do n=$(grep -c '"event":"partition_start"' "$TMP/rb" 2>/dev
 sigpid TERM $pid; wait $pid
 if [ "$(grep -c '"event":"partition_start"' "$TMP/rb")" -ge 3 ] && grep -q '"reason":"reset"' "$TMP/rb"; then pass boot-reboot
 else show "$out"; fail boot-reboot "a reset with --reboot did not restart the guest"; fi
+
+# A guest that resets within a second of its start (a reset loop) is started again
+# after the restart back-off (1 s, 2 s, 4 s: restart_delay_ms doubling), not counted as
+# a restart; one that ran a second first is started again at once (docs/platform-file.md).
+delays() { sed -n 's/.*"partition_restart_scheduled".*"delay_ms":\([0-9]*\),"restarts":\([0-9]*\).*/\1:\2/p' "$1" | head -"$2" | tr '\n' ' '; }
+timeout 20 "$LVMM" run --no-stdin --kernel "$GUESTS/hello.elf" --memory 16 --cmdline "reset=kbd" --reboot \
+	--events "$TMP/loop" </dev/null >"$out" 2>&1 &
+pid=$!
+for _ in $(seq 120); do n=$(grep -c '"partition_restart_scheduled"' "$TMP/loop" 2>/dev/null); [ "${n:-0}" -ge 3 ] && break; sleep 0.1; done
+sigpid TERM $pid; wait $pid
+quick=$(delays "$TMP/loop" 3)
+timeout 20 "$LVMM" run --no-stdin --kernel "$GUESTS/hello.elf" --memory 16 --cmdline "hold_ms=1100 reset=kbd" --reboot \
+	--events "$TMP/slow" </dev/null >>"$out" 2>&1 &
+pid=$!
+for _ in $(seq 150); do n=$(grep -c '"event":"partition_start"' "$TMP/slow" 2>/dev/null); [ "${n:-0}" -ge 2 ] && break; sleep 0.1; done
+sigpid TERM $pid; wait $pid
+slow=$(delays "$TMP/slow" 1)
+if [ "$quick" = "1000:0 2000:0 4000:0 " ] && [ "$slow" = "0:0 " ] &&
+   [ "$(grep -c '"event":"partition_start"' "$TMP/loop")" -le 4 ]; then pass reboot-loop-backs-off
+else show "$out"; fail reboot-loop-backs-off "delays of a reset loop '$quick' (want 1000:0 2000:0 4000:0), after a second '$slow' (want 0:0)"; fi
 
 ok=1
 # (examples/linux-*.yaml need the Linux images: tests/integration/linux.sh checks them)
