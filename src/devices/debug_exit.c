@@ -60,6 +60,8 @@ static const struct bus_ops exit_bus_ops = {
  *   0x5c  KVM_CREATE_VM on the /dev/kvm fd it was given
  *   0x5d  punch a hole into stderr (the supervisor's log)
  *   0x5e  a positional write over stderr's first bytes
+ *   0x60  rewind the console's output (lseek to 0 on the fd the UART may
+ *         only seek to the end of): writes would overwrite the log
  *   0x5f  map 1 GiB of anonymous memory (not touched), as a process
  *         taking the host's memory would: past the address-space bound
  *         (shared/memlimit.h), so it must fail without killing anything
@@ -105,6 +107,10 @@ static void test_write(void *opaque, uint64_t off, const void *data, uint32_t le
 		r = fallocate(STDERR_FILENO, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, 1 << 20);
 	} else if (v == 0x5e) {
 		r = pwrite(STDERR_FILENO, "\0\0\0\0", 4, 0);
+	} else if (v == 0x60) {
+		const struct lvmm_part_config *c = t->vm->cfg;
+
+		r = c->fd_console_out == LVMM_NO_FD ? -1 : lseek(t->vm->fds[c->fd_console_out], 0, SEEK_SET);
 	} else if (v == 0x5f) {
 		void *m = mmap(NULL, 1ULL << 30, PROT_READ | PROT_WRITE,
 			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);

@@ -23,11 +23,13 @@
  * block a vCPU or make lvmm buffer more than the ring.
  *
  * Output to a regular file is bounded (console_limit): a guest can write
- * a page per exit with `rep outsb`, hundreds of MB a second, and would
- * otherwise fill the host's disk. The file's size is taken once at
- * start-up (the sandbox allows no fstat) and what this partition writes is
- * added; output that would pass the limit is dropped, counted with the
- * clients' losses, and a marker line says so in the file.
+ * a page per exit with `rep outsb`, and would otherwise fill the host's
+ * disk. The file's size is taken at start-up and what this partition
+ * writes is added; when that reaches the limit, the real size is looked
+ * up (lseek to the end, the one seek the sandbox allows): another writer
+ * may have grown the file, or a rotation (logrotate's copytruncate) may
+ * have emptied it, and output goes on. Output that would pass the limit is
+ * dropped, counted with the clients' losses, and a marker line says so.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -119,21 +121,31 @@ struct uart {
 /*
  * A file is filled up to UART_MARK_ROOM bytes short of its limit (the line
  * that crosses that point is cut there), then gets a marker line; the rest
- * is dropped. A file that starts within UART_MARK_ROOM of its limit is full:
- * nothing more, no second marker. Either way lvmm's log says so once.
+ * is dropped. A file found within UART_MARK_ROOM of its limit (at start-up,
+ * or when its size is looked up) is full: nothing more, no second marker.
+ * Either way lvmm's log says so, once until the file is emptied.
  */
 static void uart_write_out(struct uart *u, const char *buf, size_t len)
 {
 	char mark[UART_MARK_ROOM];
 	uint64_t room = len;
-	bool full_at_start = false;
+	bool full = false;
 	int n;
 
 	if (u->out_fd < 0)
 		return;
+	if (u->out_limit && u->out_size + len + UART_MARK_ROOM > u->out_limit) {
+		off_t end = lseek(u->out_fd, 0, SEEK_END);
+
+		/* Emptied since: a fresh start for the bound and its marker. */
+		if (end >= 0 && (uint64_t)end + UART_MARK_ROOM <= u->out_limit)
+			u->out_told = false;
+		if (end >= 0)
+			u->out_size = (uint64_t)end;
+	}
 	if (u->out_limit) {
-		full_at_start = u->out_size + UART_MARK_ROOM > u->out_limit;
-		room = full_at_start ? 0 : u->out_limit - UART_MARK_ROOM - u->out_size;
+		full = u->out_size + UART_MARK_ROOM > u->out_limit;
+		room = full ? 0 : u->out_limit - UART_MARK_ROOM - u->out_size;
 	}
 	if (len <= room) {
 		/* Counted even if the write fails part-way: the bound must hold. */
@@ -149,7 +161,7 @@ static void uart_write_out(struct uart *u, const char *buf, size_t len)
 	pr_warn("console output to the file dropped from here: it is %llu bytes, its limit "
 		"(console_limit) is %llu", (unsigned long long)(u->out_size + room),
 		(unsigned long long)u->out_limit);
-	if (full_at_start)
+	if (full)
 		return;
 	n = snprintf(mark, sizeof(mark), "\n[lvmm: console file reached its limit of %llu bytes "
 		     "(console_limit); further output dropped]\n", (unsigned long long)u->out_limit);

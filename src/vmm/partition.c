@@ -556,8 +556,12 @@ static void partition_teardown(struct vm *vm)
 	partition_close_vm(vm);
 }
 
-/* The images the guest may write: the only fds the sandbox lets positional writes and fallocate name. */
-static void sandbox_disks(const struct vm *vm)
+/*
+ * The images the guest may write: the only fds the sandbox lets positional
+ * writes and fallocate name; and the console's output, whose size the UART
+ * may look up.
+ */
+static void sandbox_fds(const struct vm *vm)
 {
 	unsigned i;
 
@@ -566,6 +570,8 @@ static void sandbox_disks(const struct vm *vm)
 		if (cfg.devs[i].type == LVMM_DEV_BLK && !(cfg.devs[i].flags & LVMM_DEV_F_READONLY) &&
 		    !virtio_cfg_fd(vm, &cfg.devs[i], 0, &sandbox.disk_fds[sandbox.ndisks]))
 			sandbox.ndisks++;
+	sandbox.console_fd = cfg.console_limit && cfg.fd_console_out != LVMM_NO_FD ?
+			     vm->fds[cfg.fd_console_out] : -1;
 }
 
 int partition_main(int sup)
@@ -640,7 +646,7 @@ int partition_main(int sup)
 	if (r)
 		goto fail_running;
 	close_setup_fds(vm);
-	sandbox_disks(vm);
+	sandbox_fds(vm);
 	r = sandbox_apply(&sandbox, err, sizeof(err));
 	if (r)
 		goto fail_running;

@@ -23,6 +23,8 @@ struct sandbox_cfg {
 	/* Its writable disk images: the only fds pwrite64, pwritev and fallocate may name. */
 	int disk_fds[LVMM_MAX_DEVS];
 	unsigned ndisks;
+	/* The console's output fd, or -1: lseek(fd, 0, SEEK_END) reads its size (console_limit). */
+	int console_fd;
 };
 
 /*

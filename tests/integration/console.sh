@@ -12,7 +12,8 @@
 CASES="console-attach-recent-then-live-input-detach console-attach-again console-two-clients-at-once
        console-reattach-after-restart console-stalled-client-loses-output-guest-runs-on
        console-refusals console-sockets-private-and-removed console-and-top-by-name
-       console-file-limit-stops-a-flood console-file-full-at-start console-limit-on-redirected-stdout"
+       console-file-limit-stops-a-flood console-file-full-at-start console-limit-on-redirected-stdout
+       console-file-emptied-output-resumes"
 skip_all_without_kvm $CASES
 L=$LVMM
 sock=$TMP/run/lvmm.sock
@@ -243,3 +244,22 @@ if [ $rc -eq 0 ] && [ "$size" -eq $((8192 - 160 + ${#m} + 2)) ] && contains "$TM
    contains "$TMP/stdout.err" "console output to the file dropped from here"; then
 	pass console-limit-on-redirected-stdout
 else show "$TMP/stdout.err"; tail -3 "$TMP/stdout.txt" >&2; fail console-limit-on-redirected-stdout "rc=$rc, stdout $size bytes (limit 8192)"; fi
+
+# A console file emptied while the partition runs (logrotate's copytruncate) takes
+# output again: at its limit the UART looks the file's real size up.
+head -c 3899 /dev/zero | tr '\0' x >"$TMP/rot.txt"; echo >>"$TMP/rot.txt"
+cat >"$TMP/rot.yaml" <<YAML
+partitions:
+  - { name: r, kernel: $PWD/$GUESTS/ticker.elf, memory: 16M, cmdline: "tick_ms=20 ticks=150",
+      console: "file:$TMP/rot.txt", console_limit: 4K }
+YAML
+timeout 60 "$L" run "$TMP/rot.yaml" </dev/null >"$out" 2>&1 &
+rpid=$!
+emptied=no
+wait_for "$(marker 4096)" "$TMP/rot.txt" 100 && truncate -s 0 "$TMP/rot.txt" && emptied=yes
+wait $rpid; rc=$?
+size=$(stat -c %s "$TMP/rot.txt")
+if [ $rc -eq 0 ] && [ $emptied = yes ] && grep -q $'^tick 150\r$' "$TMP/rot.txt" && [ "$size" -le 4096 ] &&
+   ! contains "$TMP/rot.txt" "xxx" && [ "$(grep -c "dropped from here" "$out")" -eq 1 ]; then
+	pass console-file-emptied-output-resumes
+else show "$out"; head -3 "$TMP/rot.txt" >&2; fail console-file-emptied-output-resumes "rc=$rc, emptied: $emptied, file $size bytes, last line '$(tail -1 "$TMP/rot.txt")'"; fi

@@ -7,7 +7,8 @@
 . "$(dirname "$0")/../lib.sh"
 
 CASES="partition-identity-and-fds partition-stdin-is-not-the-terminal forbidden-ioctl-kills-partition kvm-create-vm-kills-partition
-       log-hole-punch-kills-partition log-positional-write-kills-partition gigabyte-mapping-refused
+       log-hole-punch-kills-partition log-positional-write-kills-partition console-rewind-kills-partition
+       gigabyte-mapping-refused
        partition-cannot-signal-another dies-with-supervisor-running dies-with-supervisor-paused
        dies-with-supervisor-stopped"
 skip_all_without_kvm $CASES
@@ -105,9 +106,11 @@ done
 
 # -- ioctls: only the requests the run time uses, on any fd; /dev/kvm is closed.
 # Positional writes and fallocate: on the writable images only, not on the
-# supervisor's stderr (here $out, whose first lines would be zeroed).
+# supervisor's stderr (here $out, whose first lines would be zeroed). lseek: only
+# to the end of the console's output (its size, console_limit), never back.
 for c in "0x5b forbidden-ioctl-kills-partition" "0x5c kvm-create-vm-kills-partition" \
-	"0x5d log-hole-punch-kills-partition" "0x5e log-positional-write-kills-partition"; do
+	"0x5d log-hole-punch-kills-partition" "0x5e log-positional-write-kills-partition" \
+	"0x60 console-rewind-kills-partition"; do
 	set -- $c
 	run_lvmm 30 "$out" run --no-stdin --kernel "$GUESTS/hello.elf" --test-device \
 		--cmdline "outb=0xf0:$1 readback=0xf0" --events "$TMP/ioctl.jsonl"
