@@ -24,12 +24,11 @@
  *
  * Output to a regular file is bounded (console_limit): a guest can write
  * a page per exit with `rep outsb`, and would otherwise fill the host's
- * disk. The file's size is taken at start-up and what this partition
- * writes is added; when that reaches the limit, the real size is looked
- * up (lseek to the end, the one seek the sandbox allows): another writer
- * may have grown the file, or a rotation (logrotate's copytruncate) may
- * have emptied it, and output goes on. Output that would pass the limit is
- * dropped, counted with the clients' losses, and a marker line says so.
+ * disk. Before each write the file's size is looked up (lseek to the end,
+ * the one seek the sandbox allows): other writers of the file and a
+ * rotation that emptied it (logrotate's copytruncate) are seen. Output
+ * that would pass the limit is dropped, counted with the clients' losses,
+ * and a marker line says so.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -95,7 +94,6 @@ struct uart {
 
 	int out_fd, in_fd, timer_fd;
 	uint64_t out_limit;  /* 0: not a regular file, no limit */
-	uint64_t out_size;   /* the file's size at start-up plus what we wrote */
 	bool out_told;       /* the drop is logged (and marked): output dropped from here */
 	bool in_watched, prefix, interactive, saw_ctrl_a;
 	char pfx[LVMM_NAME_MAX + 4];
@@ -121,35 +119,32 @@ struct uart {
 /*
  * A file is filled up to UART_MARK_ROOM bytes short of its limit (the line
  * that crosses that point is cut there), then gets a marker line; the rest
- * is dropped. A file found within UART_MARK_ROOM of its limit (at start-up,
- * or when its size is looked up) is full: nothing more, no second marker.
- * Either way lvmm's log says so, once until the file is emptied.
+ * is dropped. A file found within UART_MARK_ROOM of its limit is full:
+ * nothing more, no second marker. Either way lvmm's log says so, once until
+ * the file is emptied. The size is looked up before each write (a seek to
+ * the end, where the write goes anyway): partitions that share the file
+ * (stdout) and rotations are seen, and the bound holds for the file.
  */
 static void uart_write_out(struct uart *u, const char *buf, size_t len)
 {
 	char mark[UART_MARK_ROOM];
-	uint64_t room = len;
+	uint64_t room = len, size = 0;
 	bool full = false;
 	int n;
 
 	if (u->out_fd < 0)
 		return;
-	if (u->out_limit && u->out_size + len + UART_MARK_ROOM > u->out_limit) {
+	if (u->out_limit) {
 		off_t end = lseek(u->out_fd, 0, SEEK_END);
 
-		/* Emptied since: a fresh start for the bound and its marker. */
-		if (end >= 0 && (uint64_t)end + UART_MARK_ROOM <= u->out_limit)
-			u->out_told = false;
-		if (end >= 0)
-			u->out_size = (uint64_t)end;
-	}
-	if (u->out_limit) {
-		full = u->out_size + UART_MARK_ROOM > u->out_limit;
-		room = full ? 0 : u->out_limit - UART_MARK_ROOM - u->out_size;
+		/* A regular file cannot fail this; if it did, the bound holds all the same. */
+		size = end < 0 ? u->out_limit : (uint64_t)end;
+		full = size + UART_MARK_ROOM > u->out_limit;
+		room = full ? 0 : u->out_limit - UART_MARK_ROOM - size;
+		if (!full)
+			u->out_told = false; /* emptied since (a rotation): said again when full */
 	}
 	if (len <= room) {
-		/* Counted even if the write fails part-way: the bound must hold. */
-		u->out_size += len;
 		if (write_full(u->out_fd, buf, len))
 			pr_warn_rl(&u->rl, "console output lost: %s", strerror(errno));
 		return;
@@ -159,13 +154,12 @@ static void uart_write_out(struct uart *u, const char *buf, size_t len)
 		return;
 	u->out_told = true;
 	pr_warn("console output to the file dropped from here: it is %llu bytes, its limit "
-		"(console_limit) is %llu", (unsigned long long)(u->out_size + room),
+		"(console_limit) is %llu", (unsigned long long)(size + room),
 		(unsigned long long)u->out_limit);
 	if (full)
 		return;
 	n = snprintf(mark, sizeof(mark), "\n[lvmm: console file reached its limit of %llu bytes "
 		     "(console_limit); further output dropped]\n", (unsigned long long)u->out_limit);
-	u->out_size += room + (uint64_t)n;
 	if ((room && write_full(u->out_fd, buf, room)) || write_full(u->out_fd, mark, (size_t)n))
 		pr_warn_rl(&u->rl, "console output lost: %s", strerror(errno));
 }
@@ -743,10 +737,8 @@ static int uart_create(struct vm *vm, const struct lvmm_dev_cfg *dcfg, void **st
 		struct stat st;
 
 		/* A terminal, pipe or socket holds nothing on disk: only files are bounded. */
-		if (fstat(u->out_fd, &st) == 0 && S_ISREG(st.st_mode)) {
+		if (fstat(u->out_fd, &st) == 0 && S_ISREG(st.st_mode))
 			u->out_limit = cfg->console_limit;
-			u->out_size = (uint64_t)st.st_size;
-		}
 	}
 	u->in_fd = -1;
 	u->timer_fd = -1;

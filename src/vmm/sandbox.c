@@ -191,8 +191,9 @@ static int build_filter(scmp_filter_ctx ctx, const struct sandbox_cfg *c, pid_t 
 	if (!r)
 		r = disk_rules(ctx, c);
 	/*
-	 * The UART learns its console file's size (console_limit: uart.c) by
-	 * seeking to its end, on that fd only: where writes to it go anyway.
+	 * The UART looks its console file's size up before each write
+	 * (console_limit: uart.c) by seeking to its end, on that fd only:
+	 * where writes to it go anyway.
 	 */
 	if (!r && c->console_fd >= 0) {
 		struct scmp_arg_cmp a[3] = { SCMP_A0_64(SCMP_CMP_EQ, (scmp_datum_t)c->console_fd),

@@ -13,7 +13,7 @@ CASES="console-attach-recent-then-live-input-detach console-attach-again console
        console-reattach-after-restart console-stalled-client-loses-output-guest-runs-on
        console-refusals console-sockets-private-and-removed console-and-top-by-name
        console-file-limit-stops-a-flood console-file-full-at-start console-limit-on-redirected-stdout
-       console-file-emptied-output-resumes"
+       console-file-emptied-output-resumes console-limit-holds-for-a-shared-stdout"
 skip_all_without_kvm $CASES
 L=$LVMM
 sock=$TMP/run/lvmm.sock
@@ -263,3 +263,19 @@ if [ $rc -eq 0 ] && [ $emptied = yes ] && grep -q $'^tick 150\r$' "$TMP/rot.txt"
    ! contains "$TMP/rot.txt" "xxx" && [ "$(grep -c "dropped from here" "$out")" -eq 1 ]; then
 	pass console-file-emptied-output-resumes
 else show "$out"; head -3 "$TMP/rot.txt" >&2; fail console-file-emptied-output-resumes "rc=$rc, emptied: $emptied, file $size bytes, last line '$(tail -1 "$TMP/rot.txt")'"; fi
+
+# Two partitions flooding one redirected stdout (prefixed lines): the limit holds for
+# the file, not per partition; one marker, written by whichever filled it.
+cat >"$TMP/two.yaml" <<YAML
+partitions:
+  - { name: a, kernel: $PWD/$GUESTS/hello.elf, memory: 16M, cmdline: "flood=20000", console_limit: 8K }
+  - { name: b, kernel: $PWD/$GUESTS/hello.elf, memory: 16M, cmdline: "flood=20000", console_limit: 8K }
+YAML
+timeout 60 "$L" run "$TMP/two.yaml" </dev/null >"$TMP/two.txt" 2>"$TMP/two.err"; rc=$?
+size=$(stat -c %s "$TMP/two.txt")
+if [ $rc -eq 0 ] && [ "$size" -le 8192 ] && [ "$size" -ge $((8192 - 160)) ] &&
+   [ "$(grep -c "^$(marker 8192 | sed 's/[][]/\\&/g')\$" "$TMP/two.txt")" -eq 1 ] &&
+   grep -q '^\[a\] hello: flood line' "$TMP/two.txt" && grep -q '^\[b\] hello: flood line' "$TMP/two.txt" &&
+   [ "$(grep -c "dropped from here" "$TMP/two.err")" -eq 2 ]; then
+	pass console-limit-holds-for-a-shared-stdout
+else show "$TMP/two.err"; tail -3 "$TMP/two.txt" >&2; fail console-limit-holds-for-a-shared-stdout "rc=$rc, stdout $size bytes (limit 8192), $(grep -c 'lvmm: console file reached' "$TMP/two.txt") markers"; fi
