@@ -469,7 +469,7 @@ int lc_start(struct sup *s, struct part_rt *pr, char *err, size_t errlen)
 		snprintf(err, errlen, "the platform is shutting down");
 		return -ESHUTDOWN;
 	}
-	pr->restarts = 0; /* an operator's start begins a new restart budget */
+	pr->restarts = pr->quick_resets = 0; /* an operator's start: a new budget and back-off */
 	return start_now(s, pr, err, errlen);
 }
 

@@ -15,7 +15,7 @@ CASES="sigterm-ends-run-with-unstarted-partition sigint-ends-run-with-unstarted-
        ctl-overlong-request-answered ctl-request-without-newline-answered
        ctl-agent-pool-separate-from-host-clients ctl-per-uid-limit ctl-idle-client-closed
        ctl-without-operation-exits-nonzero policy-load-into-unpoliced-platform-covers-running
-       pause-resume-and-link-events events-on-stderr-are-logfmt"
+       pause-resume-and-link-events events-on-stderr-are-logfmt ctl-start-resets-reset-loop-back-off"
 skip_all_without_kvm $CASES
 L=$LVMM
 sock=$TMP/ctl.sock
@@ -123,6 +123,31 @@ if grep -q '"kill_after_ms":3000' "$TMP/r2" && [ -n "$pa2" ] && [ "$pa2" != "$pa
 else cat "$TMP/r2" >&2; sigpid CONT "$pa" 2>/dev/null; fail ctl-restart-of-sigstopped-partition-escalates "pid $pa -> ${pa2:-none}"; fi
 sigpid TERM $sup
 reap $sup
+
+# ---- a reset loop's back-off, and an operator's start -----------------------------
+
+# reboot: true with a guest that resets at once: each start waits longer (1 s, 2 s, ...:
+# boot.sh reboot-loop-backs-off); stopping it and starting it again by hand begins the
+# back-off again at restart_delay_ms, as a start begins a new restart budget.
+cat >"$TMP/loop.yaml" <<YAML
+control: $sock
+events: $TMP/loop.jsonl
+partitions:
+  - { name: loop, kernel: $PWD/$GUESTS/hello.elf, memory: 16M, cmdline: "reset=kbd", reboot: true }
+  - { name: keep, kernel: $TICKER, memory: 16M }
+YAML
+delays() { sed -n 's/.*"partition_restart_scheduled","partition":"loop","delay_ms":\([0-9]*\).*/\1/p' "$TMP/loop.jsonl" | tr '\n' ' '; }
+start_bg "$out" run "$TMP/loop.yaml"
+ok=1
+wait_sock "$sock" || ok=0
+wait_grep "$TMP/loop.jsonl" '"partition_restart_scheduled","partition":"loop","delay_ms":2000' 60 || ok=0
+"$L" ctl --json "$sock" stop loop >/dev/null && wait_state loop exited || ok=0
+"$L" ctl --json "$sock" start loop >/dev/null || ok=0
+for _ in $(seq 60); do [ "$(delays | wc -w)" -ge 3 ] && break; sleep 0.1; done
+d=$(delays)
+stop_sup
+if [ $ok = 1 ] && [ "$d" = "1000 2000 1000 " ]; then pass ctl-start-resets-reset-loop-back-off
+else show "$out"; fail ctl-start-resets-reset-loop-back-off "delays '$d' (want 1000 2000 1000: the operator's start begins again)"; fi
 
 # ---- no orphans ----------------------------------------------------------------------
 
