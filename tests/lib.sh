@@ -118,5 +118,11 @@ sigpid() {
 
 # wait_grep FILE PATTERN N: until FILE has a line matching PATTERN (grep regex), up to N tenths of a second.
 wait_grep() { for _ in $(seq "$3"); do grep -q -- "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done; return 1; }
+# restart_delays EVENTS PARTITION: "DELAY_MS:RESTARTS " for each partition_restart_scheduled
+# event of PARTITION in the JSONL file EVENTS, in order.
+restart_delays() {
+	sed -n "s/.*\"partition_restart_scheduled\",\"partition\":\"$2\",\"delay_ms\":\([0-9]*\),\"restarts\":\([0-9]*\).*/\1:\2/p" \
+		"$1" 2>/dev/null | tr '\n' ' '
+}
 # wait_sock PATH [N]: until PATH is a socket, up to N tenths of a second (100).
 wait_sock() { for _ in $(seq "${2:-100}"); do [ -S "$1" ] && return 0; sleep 0.1; done; return 1; }

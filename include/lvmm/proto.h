@@ -246,8 +246,8 @@ struct lvmm_part_config {
 	int32_t fd_safe_initrd;  /* or LVMM_NO_FD */
 	/*
 	 * UART output to a regular file stops when the file reaches this many
-	 * bytes (counted from its size at start-up plus what this partition
-	 * wrote): a guest cannot fill the host's disk. 0: no limit.
+	 * bytes (its size looked up before each write: devices/uart.c): a
+	 * guest cannot fill the host's disk. 0: no limit.
 	 */
 	uint64_t console_limit;
 };

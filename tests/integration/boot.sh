@@ -102,20 +102,19 @@ else show "$out"; fail boot-reboot "a reset with --reboot did not restart the gu
 # A guest that resets within a second of its start (a reset loop) is started again
 # after the restart back-off (1 s, 2 s, 4 s: restart_delay_ms doubling), not counted as
 # a restart; one that ran a second first is started again at once (docs/platform-file.md).
-delays() { sed -n 's/.*"partition_restart_scheduled".*"delay_ms":\([0-9]*\),"restarts":\([0-9]*\).*/\1:\2/p' "$1" | head -"$2" | tr '\n' ' '; }
 timeout 20 "$LVMM" run --no-stdin --kernel "$GUESTS/hello.elf" --memory 16 --cmdline "reset=kbd" --reboot \
 	--events "$TMP/loop" </dev/null >"$out" 2>&1 &
 pid=$!
 for _ in $(seq 120); do n=$(grep -c '"partition_restart_scheduled"' "$TMP/loop" 2>/dev/null); [ "${n:-0}" -ge 3 ] && break; sleep 0.1; done
 sigpid TERM $pid; wait $pid
-quick=$(delays "$TMP/loop" 3)
+quick=$(restart_delays "$TMP/loop" guest | cut -d" " -f1-3)
 timeout 20 "$LVMM" run --no-stdin --kernel "$GUESTS/hello.elf" --memory 16 --cmdline "hold_ms=1100 reset=kbd" --reboot \
 	--events "$TMP/slow" </dev/null >>"$out" 2>&1 &
 pid=$!
 for _ in $(seq 150); do n=$(grep -c '"event":"partition_start"' "$TMP/slow" 2>/dev/null); [ "${n:-0}" -ge 2 ] && break; sleep 0.1; done
 sigpid TERM $pid; wait $pid
-slow=$(delays "$TMP/slow" 1)
-if [ "$quick" = "1000:0 2000:0 4000:0 " ] && [ "$slow" = "0:0 " ] &&
+slow=$(restart_delays "$TMP/slow" guest | cut -d" " -f1)
+if [ "$quick" = "1000:0 2000:0 4000:0" ] && [ "$slow" = "0:0" ] &&
    [ "$(grep -c '"event":"partition_start"' "$TMP/loop")" -le 4 ]; then pass reboot-loop-backs-off
 else show "$out"; fail reboot-loop-backs-off "delays of a reset loop '$quick' (want 1000:0 2000:0 4000:0), after a second '$slow' (want 0:0)"; fi
 
