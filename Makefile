@@ -199,10 +199,11 @@ DEPS_DEMO := $(DEPS_BUILD) iproute2 procps python3
 # tpm2-tools), iasl (acpica-tools), socat/curl, man pages (man-db, groff-base),
 # a pty for `lvmm top` (bsdutils: script), the unit check (systemd: systemd-analyze),
 # the OpenAPI spec check (python3-jsonschema, python3-yaml: tests/integration/api_spec.py),
-# promtool for the Prometheus text (prometheus: tests/integration/metrics.sh).
+# promtool for the Prometheus text (prometheus: tests/integration/metrics.sh), logrotate
+# rotating a console file (tests/integration/console.sh).
 DEPS_TEST := $(DEPS_DEMO) clang qemu-system-x86 qemu-utils busybox-static socat cpio xz-utils \
 	kmod swtpm swtpm-tools curl openssl tpm2-tools acpica-tools man-db groff-base bsdutils strace \
-	systemd python3-jsonschema python3-yaml prometheus
+	systemd python3-jsonschema python3-yaml prometheus logrotate
 DEPS := $(DEPS_TEST)
 # make bench: the plots of the scale curves (bench/report.sh).
 DEPS_BENCH := $(DEPS_TEST) gnuplot-nox

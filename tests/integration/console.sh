@@ -245,8 +245,8 @@ if [ $rc -eq 0 ] && [ "$size" -eq $((8192 - 160 + ${#m} + 2)) ] && contains "$TM
 	pass console-limit-on-redirected-stdout
 else show "$TMP/stdout.err"; tail -3 "$TMP/stdout.txt" >&2; fail console-limit-on-redirected-stdout "rc=$rc, stdout $size bytes (limit 8192)"; fi
 
-# A console file emptied while the partition runs (logrotate's copytruncate) takes
-# output again: at its limit the UART looks the file's real size up.
+# A console file rotated by logrotate (copytruncate: copied to .1, then emptied) while
+# the partition runs takes output again: the UART looks the file's size up per write.
 head -c 3899 /dev/zero | tr '\0' x >"$TMP/rot.txt"; echo >>"$TMP/rot.txt"
 cat >"$TMP/rot.yaml" <<YAML
 partitions:
@@ -256,13 +256,16 @@ YAML
 timeout 60 "$L" run "$TMP/rot.yaml" </dev/null >"$out" 2>&1 &
 rpid=$!
 emptied=no
-wait_for "$(marker 4096)" "$TMP/rot.txt" 100 && truncate -s 0 "$TMP/rot.txt" && emptied=yes
+printf '%s {\n  copytruncate\n  rotate 1\n}\n' "$TMP/rot.txt" >"$TMP/rot.conf"
+wait_for "$(marker 4096)" "$TMP/rot.txt" 100 &&
+	logrotate -f -s "$TMP/rot.state" "$TMP/rot.conf" 2>"$TMP/rot.err" && emptied=yes
 wait $rpid; rc=$?
 size=$(stat -c %s "$TMP/rot.txt")
 if [ $rc -eq 0 ] && [ $emptied = yes ] && grep -q $'^tick 150\r$' "$TMP/rot.txt" && [ "$size" -le 4096 ] &&
+   [ "$(tail -1 "$TMP/rot.txt.1")" = "$(marker 4096)" ] && contains "$TMP/rot.txt.1" "xxx" &&
    ! contains "$TMP/rot.txt" "xxx" && [ "$(grep -c "dropped from here" "$out")" -eq 1 ]; then
 	pass console-file-emptied-output-resumes
-else show "$out"; head -3 "$TMP/rot.txt" >&2; fail console-file-emptied-output-resumes "rc=$rc, emptied: $emptied, file $size bytes, last line '$(tail -1 "$TMP/rot.txt")'"; fi
+else show "$out"; cat "$TMP/rot.err" >&2; head -3 "$TMP/rot.txt" >&2; fail console-file-emptied-output-resumes "rc=$rc, emptied: $emptied, file $size bytes, last line '$(tail -1 "$TMP/rot.txt")'"; fi
 
 # Two partitions flooding one redirected stdout (prefixed lines): the limit holds for
 # the file, not per partition; one marker, written by whichever filled it.
