@@ -25,12 +25,15 @@
  * Output to a regular file is bounded (console_limit): a guest can write
  * a page per exit with `rep outsb`, and would otherwise fill the host's
  * disk. Before each write the file's size is looked up (lseek to the end,
- * the one seek the sandbox allows): other writers of the file and a
+ * the one seek the sandbox allows) under a record lock that partitions
+ * sharing the file take turns at: other writers of the file and a
  * rotation that emptied it (logrotate's copytruncate) are seen. Output
  * that would pass the limit is dropped, counted with the clients' losses,
  * and a marker line says so.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,6 +60,7 @@
 #define UART_SEND_ROUNDS 16   /* chunks per client per wake-up: others get their turn */
 #define UART_CLIENT_SNDBUF (16 * 1024) /* the kernel doubles it */
 #define UART_MARK_ROOM 160    /* kept below console_limit for the marker line */
+#define UART_LOCK_TRIES 1000  /* yields waiting for a sharer's console-file lock (~1 ms) */
 
 /* Register bits (PC16550D data sheet). */
 #define IER_RDI  0x01
@@ -94,6 +98,7 @@ struct uart {
 
 	int out_fd, in_fd, timer_fd;
 	uint64_t out_limit;  /* 0: not a regular file, no limit */
+	uint64_t lock_misses; /* console-file writes made without its lock */
 	bool out_told;       /* the drop is logged (and marked): output dropped from here */
 	bool in_watched, prefix, interactive, saw_ctrl_a;
 	char pfx[LVMM_NAME_MAX + 4];
@@ -117,26 +122,63 @@ struct uart {
 };
 
 /*
+ * Partitions that share the file (the default console, lvmm's stdout) take
+ * turns at it: between one's size look-up and its write, another's line
+ * would land unseen, and both would pass the limit and both add a marker.
+ * A POSIX record lock excludes processes, which is what partitions are
+ * (they share one open file description, so an OFD lock or flock would
+ * not). The holder keeps it for a seek and a write; a peer that holds it
+ * longer (stopped, or compromised and holding it on purpose) must not
+ * stall this vCPU, so a bounded number of tries, then write unlocked.
+ */
+static bool uart_lock_out(struct uart *u)
+{
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+
+	for (unsigned i = 0; i < UART_LOCK_TRIES; i++) {
+		if (!fcntl(u->out_fd, F_SETLK, &fl))
+			return true;
+		if (errno != EAGAIN && errno != EACCES)
+			break;
+		sched_yield();
+	}
+	u->lock_misses++;
+	pr_warn_rl(&u->rl, "console file busy: writing without its lock (%llu times)",
+		   (unsigned long long)u->lock_misses);
+	return false;
+}
+
+static void uart_unlock_out(struct uart *u)
+{
+	struct flock fl = { .l_type = F_UNLCK, .l_whence = SEEK_SET };
+
+	fcntl(u->out_fd, F_SETLK, &fl);
+}
+
+/*
  * A file is filled up to UART_MARK_ROOM bytes short of its limit (the line
  * that crosses that point is cut there), then gets a marker line; the rest
  * is dropped. A file found within UART_MARK_ROOM of its limit is full:
  * nothing more, no second marker. Either way lvmm's log says so, once until
  * the file is emptied. The size is looked up before each write (a seek to
- * the end, where the write goes anyway): partitions that share the file
- * (stdout) and rotations are seen, and the bound holds for the file.
+ * the end, where the write goes anyway), under the file's lock: partitions
+ * that share the file (stdout) and rotations are seen, and the bound holds
+ * for the file.
  */
 static void uart_write_out(struct uart *u, const char *buf, size_t len)
 {
 	char mark[UART_MARK_ROOM];
 	uint64_t room = len, size = 0;
-	bool full = false;
+	bool full = false, locked = false;
 	int n;
 
 	if (u->out_fd < 0)
 		return;
 	if (u->out_limit) {
-		off_t end = lseek(u->out_fd, 0, SEEK_END);
+		off_t end;
 
+		locked = uart_lock_out(u);
+		end = lseek(u->out_fd, 0, SEEK_END);
 		/* A regular file cannot fail this; if it did, the bound holds all the same. */
 		size = end < 0 ? u->out_limit : (uint64_t)end;
 		full = size + UART_MARK_ROOM > u->out_limit;
@@ -147,21 +189,24 @@ static void uart_write_out(struct uart *u, const char *buf, size_t len)
 	if (len <= room) {
 		if (write_full(u->out_fd, buf, len))
 			pr_warn_rl(&u->rl, "console output lost: %s", strerror(errno));
-		return;
+		goto out;
 	}
 	u->lost_bytes += len - room;
 	if (u->out_told)
-		return;
+		goto out;
 	u->out_told = true;
 	pr_warn("console output to the file dropped from here: it is %llu bytes, its limit "
 		"(console_limit) is %llu", (unsigned long long)(size + room),
 		(unsigned long long)u->out_limit);
 	if (full)
-		return;
+		goto out;
 	n = snprintf(mark, sizeof(mark), "\n[lvmm: console file reached its limit of %llu bytes "
 		     "(console_limit); further output dropped]\n", (unsigned long long)u->out_limit);
 	if ((room && write_full(u->out_fd, buf, room)) || write_full(u->out_fd, mark, (size_t)n))
 		pr_warn_rl(&u->rl, "console output lost: %s", strerror(errno));
+out:
+	if (locked)
+		uart_unlock_out(u);
 }
 
 /* Write the buffered line (with prefix). Called with the lock held. */

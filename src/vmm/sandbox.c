@@ -61,11 +61,12 @@ static const int allowed[] = {
 	SCMP_SYS(futex), SCMP_SYS(rt_sigprocmask), SCMP_SYS(rt_sigreturn),
 	SCMP_SYS(restart_syscall), SCMP_SYS(getpid), SCMP_SYS(gettid),
 	SCMP_SYS(madvise), SCMP_SYS(munmap), SCMP_SYS(exit), SCMP_SYS(exit_group),
+	SCMP_SYS(sched_yield),                    /* the UART waits its turn at a shared console file */
 	/* glibc: the allocator, and clocks where the vDSO cannot answer. */
 	SCMP_SYS(brk), SCMP_SYS(getrandom), SCMP_SYS(clock_gettime),
 #ifdef __SANITIZE_ADDRESS__
 	/* ASan/UBSan runtimes, in the sanitizer build only (make SAN=1). */
-	SCMP_SYS(sigaltstack), SCMP_SYS(sched_getaffinity), SCMP_SYS(sched_yield),
+	SCMP_SYS(sigaltstack), SCMP_SYS(sched_getaffinity),
 #endif
 };
 
@@ -200,6 +201,16 @@ static int build_filter(scmp_filter_ctx ctx, const struct sandbox_cfg *c, pid_t 
 					     SCMP_A1_64(SCMP_CMP_EQ, 0), SCMP_A2_64(SCMP_CMP_EQ, SEEK_END) };
 
 		r = rule(ctx, SCMP_SYS(lseek), 3, a);
+	}
+	/*
+	 * ... under a POSIX record lock on it (F_SETLK only: lock, unlock,
+	 * never wait), so that partitions sharing the file take turns.
+	 */
+	if (!r && c->console_fd >= 0) {
+		struct scmp_arg_cmp a[2] = { SCMP_A0_64(SCMP_CMP_EQ, (scmp_datum_t)c->console_fd),
+					     SCMP_A1_64(SCMP_CMP_EQ, F_SETLK) };
+
+		r = rule(ctx, SCMP_SYS(fcntl), 2, a);
 	}
 	/* Memory, but never executable: a compromised process cannot make new code. */
 	if (!r) {
