@@ -61,6 +61,7 @@
 #define UART_CLIENT_SNDBUF (16 * 1024) /* the kernel doubles it */
 #define UART_MARK_ROOM 160    /* kept below console_limit for the marker line */
 #define UART_LOCK_TRIES 1000  /* yields waiting for a sharer's console-file lock (~1 ms) */
+#define UART_LOCK_REST_NS (1000ULL * 1000 * 1000) /* after a miss, this long without trying */
 
 /* Register bits (PC16550D data sheet). */
 #define IER_RDI  0x01
@@ -98,7 +99,8 @@ struct uart {
 
 	int out_fd, in_fd, timer_fd;
 	uint64_t out_limit;  /* 0: not a regular file, no limit */
-	uint64_t lock_misses; /* console-file writes made without its lock */
+	uint64_t lock_misses; /* times the console-file lock was not had */
+	uint64_t lock_rest_until; /* now_ns() before which the lock is not tried */
 	bool out_told;       /* the drop is logged (and marked): output dropped from here */
 	bool in_watched, prefix, interactive, saw_ctrl_a;
 	char pfx[LVMM_NAME_MAX + 4];
@@ -129,12 +131,18 @@ struct uart {
  * (they share one open file description, so an OFD lock or flock would
  * not). The holder keeps it for a seek and a write; a peer that holds it
  * longer (stopped, or compromised and holding it on purpose) must not
- * stall this vCPU, so a bounded number of tries, then write unlocked.
+ * stall this vCPU, so a bounded number of tries, then write unlocked, and
+ * for UART_LOCK_REST_NS no tries at all: a holder that keeps the lock
+ * would otherwise cost each line the tries (2.2 ms a line here, a
+ * 64 KiB flood 3.7 s instead of 1.4 s).
  */
 static bool uart_lock_out(struct uart *u)
 {
 	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	uint64_t now = now_ns();
 
+	if (now < u->lock_rest_until)
+		return false;
 	for (unsigned i = 0; i < UART_LOCK_TRIES; i++) {
 		if (!fcntl(u->out_fd, F_SETLK, &fl))
 			return true;
@@ -142,8 +150,9 @@ static bool uart_lock_out(struct uart *u)
 			break;
 		sched_yield();
 	}
+	u->lock_rest_until = now + UART_LOCK_REST_NS;
 	u->lock_misses++;
-	pr_warn_rl(&u->rl, "console file busy: writing without its lock (%llu times)",
+	pr_warn_rl(&u->rl, "console file busy: writing without its lock for a second (%llu times)",
 		   (unsigned long long)u->lock_misses);
 	return false;
 }
