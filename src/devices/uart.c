@@ -146,8 +146,13 @@ static bool uart_lock_out(struct uart *u)
 	for (unsigned i = 0; i < UART_LOCK_TRIES; i++) {
 		if (!fcntl(u->out_fd, F_SETLK, &fl))
 			return true;
-		if (errno != EAGAIN && errno != EACCES)
-			break;
+		if (errno != EAGAIN && errno != EACCES) {
+			/* A file system without POSIX locks (ENOLCK): not tried again. */
+			u->lock_rest_until = UINT64_MAX;
+			pr_warn("console file cannot be locked (%s): partitions sharing it may "
+				"pass console_limit by a line each", strerror(errno));
+			return false;
+		}
 		sched_yield();
 	}
 	u->lock_rest_until = now + UART_LOCK_REST_NS;
