@@ -139,9 +139,9 @@ struct uart {
 static bool uart_lock_out(struct uart *u)
 {
 	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
-	uint64_t now = now_ns();
 
-	if (now < u->lock_rest_until)
+	/* The clock is read only after a miss: not on every line. */
+	if (u->lock_rest_until && now_ns() < u->lock_rest_until)
 		return false;
 	for (unsigned i = 0; i < UART_LOCK_TRIES; i++) {
 		if (!fcntl(u->out_fd, F_SETLK, &fl))
@@ -155,7 +155,7 @@ static bool uart_lock_out(struct uart *u)
 		}
 		sched_yield();
 	}
-	u->lock_rest_until = now + UART_LOCK_REST_NS;
+	u->lock_rest_until = now_ns() + UART_LOCK_REST_NS;
 	u->lock_misses++;
 	pr_warn_rl(&u->rl, "console file busy: writing without its lock for a second (%llu times)",
 		   (unsigned long long)u->lock_misses);

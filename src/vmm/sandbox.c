@@ -201,16 +201,14 @@ static int build_filter(scmp_filter_ctx ctx, const struct sandbox_cfg *c, pid_t 
 					     SCMP_A1_64(SCMP_CMP_EQ, 0), SCMP_A2_64(SCMP_CMP_EQ, SEEK_END) };
 
 		r = rule(ctx, SCMP_SYS(lseek), 3, a);
-	}
-	/*
-	 * ... under a POSIX record lock on it (F_SETLK only: lock, unlock,
-	 * never wait), so that partitions sharing the file take turns.
-	 */
-	if (!r && c->console_fd >= 0) {
-		struct scmp_arg_cmp a[2] = { SCMP_A0_64(SCMP_CMP_EQ, (scmp_datum_t)c->console_fd),
-					     SCMP_A1_64(SCMP_CMP_EQ, F_SETLK) };
-
-		r = rule(ctx, SCMP_SYS(fcntl), 2, a);
+		/*
+		 * ... under a POSIX record lock on it (F_SETLK only: lock,
+		 * unlock, never wait), so that partitions sharing the file
+		 * take turns.
+		 */
+		a[1] = SCMP_A1_64(SCMP_CMP_EQ, F_SETLK);
+		if (!r)
+			r = rule(ctx, SCMP_SYS(fcntl), 2, a);
 	}
 	/* Memory, but never executable: a compromised process cannot make new code. */
 	if (!r) {

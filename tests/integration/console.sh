@@ -289,7 +289,7 @@ else show "$TMP/two.err"; tail -3 "$TMP/two.txt" >&2; fail console-limit-holds-f
 # UART writes without it and the log says so.
 : >"$TMP/held.txt"
 python3 - "$TMP/held.txt" "$TMP/held.ready" <<'PY' &
-import fcntl, os, sys, time
+import fcntl, sys, time
 f = open(sys.argv[1], "a")
 fcntl.lockf(f, fcntl.LOCK_EX)
 open(sys.argv[2], "w").close()
